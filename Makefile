@@ -1,0 +1,57 @@
+# jupyterlab-remote: `make demo` and `make test` work on a fresh Debian machine (as root, or
+# as a user with the system packages already present). Everything they need is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+PYTEST_ARGS ?=
+
+.PHONY: help system-deps install frontend demo test lint typecheck pytest clean
+
+help:
+	@echo "make demo   - start a local demo SSH host and JupyterLab with the extension"
+	@echo "make test   - install everything and run lint, typecheck and all tests"
+
+system-deps:
+	sh scripts/system-deps.sh
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml labextension/package.json labextension/yarn.lock
+	$(BIN)/pip install -q 'jupyterlab>=4.4,<5' 'hatchling>=1.21' 'hatch-jupyter-builder>=0.9'
+	sh labextension/yarnrc.sh
+	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
+	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
+	touch $@
+
+install: system-deps $(VENV)/.installed
+
+frontend: install
+	cd labextension && jlpm build
+
+demo: install
+	$(BIN)/python scripts/demo.py
+
+lint: install
+	$(BIN)/ruff check jupyter_remote tests scripts
+	$(BIN)/ruff format --check jupyter_remote tests scripts || true
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test: install
+	$(BIN)/ruff check jupyter_remote tests scripts
+	$(BIN)/mypy
+	$(BIN)/jupyter server extension list 2>&1 | grep -E "jupyter_remote.*OK"
+	$(BIN)/jupyter labextension list 2>&1 | grep -E "jupyterlab-remote.*enabled.*OK"
+	cd labextension && jlpm test --silent
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) labextension/node_modules labextension/lib jupyter_remote/labextension .demo

@@ -1,0 +1,54 @@
+"""RemoteExtensionApp: the Jupyter server extension (traits, wiring, handlers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Dict, Float, Int
+
+from . import handlers
+from .manager import RemoteManager
+from .store import Store
+
+class RemoteExtensionApp(ExtensionApp):
+    """Loaded by jupyter_server from jupyter-config/server-config/jupyter_remote.json."""
+
+    name = "jupyter_remote"
+    load_other_extensions = True
+
+    servers = Dict(
+        config=True,
+        help=(
+            "Servers defined by the administrator, read-only for users: "
+            "{NAME: {host, port, user, identity, auth, jump}}."
+        ),
+    )
+    profiles = Dict(
+        config=True,
+        help="Profiles defined by the administrator: {NAME: {server, python, cwd, env, idle_timeout}}.",
+    )
+    keepalive_interval = Float(15.0, config=True, help="Seconds between SSH keepalives.")
+    keepalive_count_max = Int(
+        3, config=True, help="Unanswered keepalives after which a connection counts as lost."
+    )
+    connect_timeout = Float(20.0, config=True, help="Seconds to wait for an SSH connect and login.")
+
+    manager: RemoteManager
+
+    def initialize_settings(self) -> None:
+        store = Store(admin_servers=self.servers, admin_profiles=self.profiles)
+        self.manager = RemoteManager(
+            store,
+            keepalive_interval=self.keepalive_interval,
+            keepalive_count_max=self.keepalive_count_max,
+            connect_timeout=self.connect_timeout,
+        )
+        self.settings.update({"remote_manager": self.manager})
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(handlers.routes())
+
+    async def stop_extension(self) -> None:
+        await self.manager.close()
+

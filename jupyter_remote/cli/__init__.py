@@ -1,0 +1,1 @@
+"""``jupyter remote``: everything the sidebar does, scriptable."""

@@ -1,0 +1,106 @@
+"""Shared plumbing of CLI commands: the manager, config, secrets prompts, output, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_config_path
+from traitlets.config.loader import Config, JSONFileConfigLoader, PyFileConfigLoader
+
+from ..errors import RemoteError, ValidationError
+from ..manager import RemoteManager
+from ..store import Store
+
+CONFIG_NAMES = ("jupyter_server_config", "jupyter_remote_config")
+
+
+def load_admin_config() -> Config:
+    """The same traitlets config files the server extension reads (lowest priority first)."""
+    merged = Config()
+    for directory in reversed([*jupyter_config_path(), str(Path.cwd())]):
+        for name in CONFIG_NAMES:
+            for loader_cls, suffix in ((JSONFileConfigLoader, ".json"), (PyFileConfigLoader, ".py")):
+                if not (Path(directory) / f"{name}{suffix}").is_file():
+                    continue
+                try:
+                    merged.merge(loader_cls(f"{name}{suffix}", path=directory).load_config())
+                except Exception as exc:
+                    print(f"warning: ignoring {directory}/{name}{suffix}: {exc}", file=sys.stderr)
+    return merged
+
+
+def make_manager() -> RemoteManager:
+    cfg = load_admin_config().get("RemoteExtensionApp", Config())
+    store = Store(admin_servers=cfg.get("servers", {}), admin_profiles=cfg.get("profiles", {}))
+    return RemoteManager(store)
+
+
+def read_secret(what: str) -> str:
+    """Prompt on a terminal, else read one line from stdin (never from argv or env)."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        value = getpass.getpass(f"{what}: ")
+    else:
+        line = sys.stdin.readline() if sys.stdin is not None else ""
+        value = line[:-1] if line.endswith("\n") else line
+    if not value:
+        raise ValidationError(
+            f"No {what.lower()} given.",
+            hint=f"Type it at the prompt, or pipe it on standard input "
+            f"(e.g. from your password manager).",
+        )
+    return value
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    text_rows = [[("" if c is None else str(c)) for c in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in text_rows)]) for i, h in enumerate(headers)]
+    print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip())
+    for row in text_rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def progress(message: str) -> None:
+    """Progress lines go to stderr on a terminal only, so --json output stays clean."""
+    if sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
+
+
+def report_error(exc: RemoteError, *, as_json: bool) -> int:
+    if as_json:
+        print_json({"error": exc.to_json()})
+    print(f"error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+    return exc.exit_code
+
+
+Command = Callable[[RemoteManager, Any], Awaitable[int]]
+
+
+def run(command: Command, args: Any) -> int:
+    """Run one async command with a fresh manager; map RemoteError to its exit code."""
+
+    async def main() -> int:
+        manager = make_manager()
+        try:
+            return await command(manager, args)
+        finally:
+            await manager.close()
+
+    try:
+        return asyncio.run(main())
+    except RemoteError as exc:
+        return report_error(exc, as_json=getattr(args, "json", False))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

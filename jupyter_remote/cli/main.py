@@ -1,0 +1,117 @@
+"""Entry point of ``jupyter remote`` (console script ``jupyter-remote``): the grammar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .._version import __version__
+from . import servers
+from .common import run
+
+EPILOG = "Exit codes: 0 ok, 1 error, 2 usage, 3 host key unknown, 4 host key changed."
+
+
+def _json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jupyter remote",
+        description="Run Jupyter kernels on remote machines over SSH.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    top = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
+
+    server = top.add_parser("server", help="saved SSH servers", epilog=EPILOG)
+    srv = server.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = srv.add_parser("add", help="save a server")
+    p.add_argument("name")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int)
+    p.add_argument("--user")
+    p.add_argument("--identity", help="private key file (default: your usual keys and ssh-agent)")
+    p.add_argument("--password", action="store_true", help="use password auth; prompts (or reads stdin)")
+    p.add_argument("--passphrase", action="store_true", help="prompt for the key's passphrase")
+    p.add_argument("--auth", choices=("key", "agent", "password"))
+    p.add_argument("--jump", metavar="[U@]HOST[:PORT]", help="jump host (like ssh -J)")
+    _json(p)
+    p.set_defaults(func=servers.server_add)
+    p = srv.add_parser("list", help="list servers")
+    _json(p)
+    p.set_defaults(func=servers.server_list)
+    p = srv.add_parser("remove", help="forget a server")
+    p.add_argument("name")
+    p.set_defaults(func=servers.server_remove)
+    p = srv.add_parser("test", help="connect and report host key, auth, round trip, OS, python")
+    p.add_argument("name")
+    p.add_argument("--trust", action="store_true", help="trust an UNKNOWN host key (never a changed one)")
+    p.add_argument("--password", action="store_true", help="prompt for the password (or read stdin)")
+    p.add_argument("--passphrase", action="store_true", help="prompt for the key's passphrase")
+    _json(p)
+    p.set_defaults(func=servers.server_test)
+
+    hostkey = top.add_parser("hostkey", help="trusted host keys")
+    hk = hostkey.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = hk.add_parser("list", help="list trusted host keys (ours and ~/.ssh/known_hosts)")
+    _json(p)
+    p.set_defaults(func=servers.hostkey_list)
+    p = hk.add_parser("remove", help="forget the trusted key(s) of HOST[:PORT]")
+    p.add_argument("host", metavar="HOST[:PORT]")
+    p.set_defaults(func=servers.hostkey_remove)
+
+    env = top.add_parser("env", help="Python environments on a server")
+    ev = env.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = ev.add_parser("list", help="discover environments")
+    p.add_argument("server")
+    p.add_argument("--refresh", action="store_true")
+    _json(p)
+    p.set_defaults(func=servers.not_yet, command_path="env list")
+
+    profile = top.add_parser("profile", help="connection profiles (kernelspecs remote-NAME)")
+    pr = profile.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = pr.add_parser("add", help="save a profile")
+    p.add_argument("name")
+    p.add_argument("--server", required=True)
+    p.add_argument("--python", required=True)
+    p.add_argument("--cwd")
+    p.add_argument("--idle-timeout", type=int, metavar="SECONDS")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=servers.not_yet, command_path="profile add")
+    p = pr.add_parser("list", help="list profiles")
+    _json(p)
+    p.set_defaults(func=servers.not_yet, command_path="profile list")
+    p = pr.add_parser("remove", help="remove a profile and its kernelspec")
+    p.add_argument("name")
+    p.set_defaults(func=servers.not_yet, command_path="profile remove")
+
+    kernel = top.add_parser("kernel", help="kernels our agent runs on a server")
+    kn = kernel.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = kn.add_parser("list", help="list remote kernels")
+    p.add_argument("server")
+    _json(p)
+    p.set_defaults(func=servers.not_yet, command_path="kernel list")
+    p = kn.add_parser("stop", help="stop a remote kernel")
+    p.add_argument("server")
+    p.add_argument("kernel_id")
+    p.set_defaults(func=servers.not_yet, command_path="kernel stop")
+
+    p = top.add_parser("forward", help="forward a remote port to this machine")
+    p.add_argument("server")
+    p.add_argument("remote_port", type=int)
+    p.add_argument("--local-port", type=int)
+    p.set_defaults(func=servers.not_yet, command_path="forward")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

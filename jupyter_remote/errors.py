@@ -1,0 +1,177 @@
+"""The one error hierarchy of jupyterlab-remote.
+
+Every failure a user can meet is a ``RemoteError`` with a machine-readable
+``reason``, a ``message`` saying what went wrong and a ``hint`` saying how to
+fix it. Handlers turn them into ``{"message", "reason", "hint"}`` JSON bodies
+with ``status``; the CLI prints message and hint and exits with ``exit_code``.
+No tornado import here: the CLI and the provisioner use this module too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class RemoteError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
+    reason: ClassVar[str] = "remote_error"
+    default_hint: ClassVar[str] = ""
+
+    def __init__(self, message: str, *, hint: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint if hint is not None else self.default_hint
+        self.details = details
+
+    def to_json(self) -> dict[str, Any]:
+        """Body of an HTTP error answer and of ``--json`` CLI errors."""
+        body: dict[str, Any] = {"message": self.message, "reason": self.reason, "hint": self.hint}
+        body.update(self.details)
+        return body
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(RemoteError):
+    """User input that cannot be accepted; nothing was changed."""
+
+    status = 400
+    exit_code = 2
+    reason = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, **({"field": field} if field else {}))
+        self.field = field
+
+
+class NotFoundError(RemoteError):
+    status = 404
+    reason = "not_found"
+
+
+class ConflictError(RemoteError):
+    status = 409
+    reason = "conflict"
+
+
+class ReadOnlyError(ConflictError):
+    reason = "read_only"
+    default_hint = (
+        "This entry is defined by an administrator in the Jupyter configuration; "
+        "change it there."
+    )
+
+
+class NotYetError(RemoteError):
+    """A grammar entry whose feature has not landed yet."""
+
+    status = 501
+    reason = "not_implemented"
+
+
+class HostKeyError(RemoteError):
+    """Base of the host-key refusals; never retried automatically."""
+
+    status = 409
+
+
+class HostKeyUnknownError(HostKeyError):
+    """The server offered a key nobody has trusted yet."""
+
+    exit_code = 3
+    reason = "hostkey_unknown"
+
+    def __init__(self, *, host_id: str, key_type: str, fingerprint: str, server: str | None) -> None:
+        trust = (
+            f"jupyter remote server test {server} --trust"
+            if server
+            else "jupyter remote server test NAME --trust"
+        )
+        super().__init__(
+            f"The host key of {host_id} is not trusted yet: {key_type} {fingerprint}",
+            hint=(
+                "Compare the fingerprint with the one your administrator gives you "
+                f"(on the host: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then trust it "
+                f"with `{trust}` or the Trust button."
+            ),
+            host_id=host_id,
+            key_type=key_type,
+            fingerprint=fingerprint,
+        )
+        self.host_id = host_id
+        self.key_type = key_type
+        self.fingerprint = fingerprint
+
+
+class HostKeyChangedError(HostKeyError):
+    """The server offered a key different from the trusted one: possible attack."""
+
+    exit_code = 4
+    reason = "hostkey_changed"
+
+    def __init__(
+        self, *, host_id: str, key_type: str, fingerprint: str, known_fingerprints: list[str]
+    ) -> None:
+        known = ", ".join(known_fingerprints) or "(unknown)"
+        super().__init__(
+            f"WARNING: the host key of {host_id} has CHANGED. Someone may be intercepting "
+            f"the connection (man-in-the-middle attack), or the host was reinstalled. "
+            f"Trusted: {known}. Offered now: {key_type} {fingerprint}.",
+            hint=(
+                "Do not connect until you have confirmed the new key with the host's "
+                "administrator. If it is legitimate, remove the old entry with "
+                f"`jupyter remote hostkey remove {host_id}` (or in the Security drawer; "
+                "keys in ~/.ssh/known_hosts: `ssh-keygen -R` them) and trust the new one."
+            ),
+            host_id=host_id,
+            key_type=key_type,
+            fingerprint=fingerprint,
+            known_fingerprints=known_fingerprints,
+        )
+        self.host_id = host_id
+        self.key_type = key_type
+        self.fingerprint = fingerprint
+        self.known_fingerprints = known_fingerprints
+
+
+class SSHAuthError(RemoteError):
+    """The remote refused our credentials. Not 401/403: those are Jupyter's own."""
+
+    status = 422
+    reason = "auth_failed"
+    default_hint = (
+        "Check the user name and the key or password; for keys, make sure the public "
+        "half is in ~/.ssh/authorized_keys on the host."
+    )
+
+
+class SecretRequiredError(SSHAuthError):
+    """A password or passphrase is needed and none is available in this process."""
+
+    reason = "secret_required"
+
+
+class SSHConnectError(RemoteError):
+    """The host could not be reached or the SSH session broke."""
+
+    status = 502
+    reason = "unreachable"
+    default_hint = (
+        "Check the host name and port, that sshd runs there and that no firewall is in the way."
+    )
+
+
+class SSHTimeoutError(SSHConnectError):
+    status = 504
+    reason = "timeout"
+
+
+class RemoteCommandError(RemoteError):
+    """A command we ran on the remote failed."""
+
+    status = 502
+    reason = "remote_command_failed"

@@ -1,0 +1,166 @@
+"""Thin REST handlers under ``/remote/``: parse, authorize, call RemoteManager, answer JSON.
+
+Every handler method is ``@web.authenticated`` + ``@authorized`` on
+``auth_resource = "remote"``. Errors are ``{"message", "reason", "hint"}`` with
+the status of the RemoteError (never 401/403 for SSH failures: those are
+Jupyter's own).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib.resources import files
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from .errors import RemoteError, ValidationError
+from .manager import RemoteManager
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+NAME = r"(?P<name>[^/]+)"
+
+
+class RemoteHandler(APIHandler):
+    """Base of every /remote/ handler: auth resource, JSON errors, body parsing."""
+
+    auth_resource = "remote"
+
+    @property
+    def manager(self) -> RemoteManager:
+        return self.settings["remote_manager"]  # type: ignore[no-any-return]
+
+    def json_body(self) -> Any:
+        raw = self.request.body or b""
+        if len(raw) > MAX_BODY:
+            raise ValidationError(f"Request body too large (over {MAX_BODY} bytes).")
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ValidationError("Request body is not valid UTF-8.") from None
+        except ValueError:
+            raise ValidationError("Request body is not valid JSON.") from None
+
+    def json_object(self) -> dict[str, Any]:
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise ValidationError("Request body must be a JSON object.")
+        return body
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, RemoteError):
+            self.set_status(exc.status)
+            body = exc.to_json()
+        else:
+            message = getattr(exc, "log_message", None) or self._reason
+            if status_code >= 500 and not isinstance(exc, web.HTTPError):
+                message = "Internal error in jupyterlab-remote; see the Jupyter server log."
+            body = {"message": message, "reason": self._reason, "hint": ""}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, RemoteError):
+            log.info("%s %s -> %s: %s", self.request.method, self.request.path, value.reason, value.message)
+            return
+        super().log_exception(typ, value, tb)
+
+
+class ServersHandler(RemoteHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await self.manager.list_servers())
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.reply(await self.manager.add_server(self.json_object()), 201)
+
+
+class ServerHandler(RemoteHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.reply(await self.manager.get_server(name))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, name: str) -> None:
+        self.reply(await self.manager.update_server(name, self.json_object()))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.manager.remove_server(name)
+        self.set_status(204)
+        self.finish()
+
+
+class ServerTestHandler(RemoteHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        self.reply(await self.manager.test_server(name))
+
+
+class HostKeysHandler(RemoteHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await self.manager.list_hostkeys())
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.json_object()
+        server = body.get("server")
+        fingerprint = body.get("fingerprint")
+        if not isinstance(server, str) or not isinstance(fingerprint, str):
+            raise ValidationError(
+                "Give {\"server\": NAME, \"fingerprint\": \"SHA256:...\"}: the fingerprint "
+                "you confirmed for the key that server offers."
+            )
+        self.reply(await self.manager.trust_hostkey(server, fingerprint), 201)
+
+
+class HostKeyHandler(RemoteHandler):
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        removed = await self.manager.remove_hostkey(name)
+        self.reply({"removed": removed})
+
+
+class OpenAPIHandler(RemoteHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        spec = files("jupyter_remote").joinpath("openapi.json").read_text(encoding="utf-8")
+        self.set_header("Content-Type", "application/json")
+        self.finish(spec)
+
+
+def routes() -> list[tuple[str, type[RemoteHandler]]]:
+    """Called by RemoteExtensionApp.initialize_handlers; the server adds base_url."""
+    return [
+        (r"/remote/servers", ServersHandler),
+        (rf"/remote/servers/{NAME}", ServerHandler),
+        (rf"/remote/servers/{NAME}/test", ServerTestHandler),
+        (r"/remote/hostkeys", HostKeysHandler),
+        (rf"/remote/hostkeys/{NAME}", HostKeyHandler),
+        (r"/remote/openapi.json", OpenAPIHandler),
+    ]

@@ -1,0 +1,216 @@
+"""RemoteManager: the one facade over store, secrets, host keys and the SSH pool.
+
+The REST handlers (inside the Jupyter server) and the ``jupyter remote`` CLI
+(no server needed) both call it, so both behave the same. Every method is a
+coroutine; blocking file work goes to a thread so the event loop never waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import HostKeyChangedError, HostKeyUnknownError, NotFoundError, ValidationError
+from .secrets import SecretStore, secret_store
+from .ssh import ConnectionPool, Endpoint, HostKeyPolicy, OfferedKey, resolve_endpoint
+from .store import Server, Store, parse_host_id
+
+# Sent on stdin to `sh -s`: fixed text, nothing user-supplied in it.
+SERVER_INFO_SCRIPT = r"""
+os=$(uname -srm 2>/dev/null || echo unknown)
+if [ -r /etc/os-release ]; then
+  pretty=$(. /etc/os-release 2>/dev/null; printf '%s' "$PRETTY_NAME")
+  [ -n "$pretty" ] && os="$pretty ($os)"
+fi
+printf 'os=%s\n' "$os"
+for p in python3 python; do
+  if path=$(command -v "$p" 2>/dev/null); then
+    printf 'python=%s\n' "$path"
+    printf 'python_version=%s\n' "$("$path" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)"
+    break
+  fi
+done
+"""
+
+
+class RemoteManager:
+    """Owned by RemoteExtensionApp (server) or by the CLI process; one per process."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        secrets: SecretStore = secret_store,
+        pool: ConnectionPool | None = None,
+        keepalive_interval: float = 15.0,
+        keepalive_count_max: int = 3,
+        connect_timeout: float = 20.0,
+    ) -> None:
+        self.store = store
+        self.secrets = secrets
+        self.hostkeys = HostKeyPolicy(store)
+        self.pool = pool or ConnectionPool(
+            self.hostkeys,
+            secrets=secrets,
+            keepalive_interval=keepalive_interval,
+            keepalive_count_max=keepalive_count_max,
+            connect_timeout=connect_timeout,
+        )
+
+    # ------------------------------------------------------------ servers
+
+    def _server_json(self, server: Server) -> dict[str, Any]:
+        data = server.to_json()
+        data["has_secret"] = self.secrets.has(server.name)
+        return data
+
+    async def list_servers(self) -> list[dict[str, Any]]:
+        servers = await asyncio.to_thread(self.store.list_servers)
+        return [self._server_json(s) for s in servers]
+
+    async def get_server(self, name: str) -> dict[str, Any]:
+        return self._server_json(await asyncio.to_thread(self.store.get_server, name))
+
+    def _take_secrets(self, name: str, data: Mapping[str, Any]) -> None:
+        for kind in ("password", "passphrase"):
+            value = data.get(kind)
+            if value is None or value == "":
+                continue
+            if not isinstance(value, str) or len(value) > 4096:
+                raise ValidationError(f"{kind} must be a string of at most 4096 characters.", field=kind)
+            self.secrets.set(kind, name, value)  # type: ignore[arg-type]
+
+    def _check_secret_fields(self, data: Mapping[str, Any]) -> None:
+        for kind in ("password", "passphrase"):
+            value = data.get(kind)
+            if value is not None and (not isinstance(value, str) or len(value) > 4096):
+                raise ValidationError(f"{kind} must be a string of at most 4096 characters.", field=kind)
+
+    async def add_server(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate and save a new server; a password/passphrase goes to secrets only."""
+        server = await asyncio.to_thread(Server.from_input, data)
+        self._check_secret_fields(data)
+        await asyncio.to_thread(self.store.save_server, server)
+        self._take_secrets(server.name, data)
+        return self._server_json(server)
+
+    async def update_server(self, name: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace fields of an existing server (PATCH semantics)."""
+        current = await asyncio.to_thread(self.store.get_server, name)
+        if not isinstance(data, Mapping):
+            raise ValidationError("A server must be a JSON object.")
+        if "name" in data and data["name"] != current.name:
+            raise ValidationError("A server cannot be renamed; add a new one instead.", field="name")
+        merged = {**current.to_json(), **data, "name": current.name}
+        merged.pop("readonly", None)
+        server = await asyncio.to_thread(Server.from_input, merged)
+        self._check_secret_fields(data)
+        await asyncio.to_thread(self.store.save_server, server, replace=True)
+        self._take_secrets(server.name, data)
+        return self._server_json(server)
+
+    async def remove_server(self, name: str) -> None:
+        await asyncio.to_thread(self.store.remove_server, name)
+        self.secrets.delete(name)
+
+    async def endpoint(self, name: str) -> Endpoint:
+        server = await asyncio.to_thread(self.store.get_server, name)
+        return await asyncio.to_thread(resolve_endpoint, server)
+
+    async def test_server(self, name: str) -> dict[str, Any]:
+        """Connect (through the pool), then report host key, round trip, OS and python."""
+        endpoint = await self.endpoint(name)
+        started = time.monotonic()
+        lease = await self.pool.acquire(endpoint)
+        try:
+            connect_ms = (time.monotonic() - started) * 1000
+            conn = lease.conn
+            key = conn.get_server_host_key()
+            trusted = await asyncio.to_thread(self.hostkeys.trusted_keys, endpoint)
+            offered = OfferedKey.from_key(endpoint.host_id, key) if key else None
+            rtts = []
+            for _ in range(3):
+                t0 = time.monotonic()
+                await conn.run("exit 0", check=False, timeout=15)
+                rtts.append((time.monotonic() - t0) * 1000)
+            result = await conn.run("sh -s", input=SERVER_INFO_SCRIPT, check=False, timeout=20)
+        finally:
+            await lease.release()
+        info: dict[str, str] = {}
+        for line in str(result.stdout or "").splitlines():
+            k, sep, v = line.partition("=")
+            if sep:
+                info[k.strip()] = v.strip()
+        return {
+            "server": name,
+            "endpoint": endpoint.describe(),
+            "reachable": True,
+            "auth": "ok",
+            "auth_method": endpoint.auth,
+            "host_key": {
+                **(offered.to_json() if offered else {}),
+                "status": "trusted",
+                "source": trusted.source_of(key) if key else "",
+            },
+            "connect_ms": round(connect_ms, 1),
+            "rtt_ms": round(min(rtts), 1),
+            "os": info.get("os", "unknown"),
+            "python": {"path": info.get("python") or None, "version": info.get("python_version") or None},
+            "client": f"jupyterlab-remote on Python {platform.python_version()}",
+        }
+
+    # ------------------------------------------------------------ host keys
+
+    async def list_hostkeys(self) -> list[dict[str, Any]]:
+        ours = await asyncio.to_thread(self.store.list_hostkeys)
+        rows = [
+            {k: v for k, v in key.to_json().items() if k != "public_key"} for key in ours
+        ]
+        rows.extend(await asyncio.to_thread(self.hostkeys.list_known_hosts))
+        return rows
+
+    async def trust_hostkey(self, server: str, fingerprint: str) -> dict[str, Any]:
+        """Trust the key ``server`` (or the first untrusted hop on its way) offers now.
+
+        ``fingerprint`` is what the user confirmed; it must equal the key offered now.
+        A host that already has another trusted key is refused (changed key).
+        """
+        if not isinstance(fingerprint, str) or not fingerprint.startswith("SHA256:") or len(fingerprint) > 100:
+            raise ValidationError(
+                "fingerprint must be the SHA256:... string shown for the host key.", field="fingerprint"
+            )
+        endpoint = await self.endpoint(server)
+        hops: list[Endpoint] = []
+        hop: Endpoint | None = endpoint
+        while hop is not None:
+            hops.insert(0, hop)
+            hop = hop.jump
+        for index, hop in enumerate(hops):
+            if index == 0:
+                offered = await self.hostkeys.fetch_offered(hop)
+            else:
+                async with self.pool.connection(hops[index - 1]) as tunnel:
+                    offered = await self.hostkeys.fetch_offered(hop, tunnel=tunnel)
+            trusted = await asyncio.to_thread(self.hostkeys.trusted_keys, hop)
+            if offered.public_key in {
+                " ".join(k.export_public_key("openssh").decode().split()[:2]) for k in trusted.all
+            }:
+                continue
+            stored = await asyncio.to_thread(self.hostkeys.trust_offered, hop, offered, fingerprint)
+            return {k: v for k, v in stored.to_json().items() if k != "public_key"}
+        raise NotFoundError(
+            f"Every host key on the way to {server!r} is already trusted.",
+            hint="Nothing to trust; `jupyter remote server test` should connect.",
+        )
+
+    async def remove_hostkey(self, hid: str) -> int:
+        return await asyncio.to_thread(self.store.remove_hostkeys, parse_host_id(hid))
+
+    async def close(self) -> None:
+        await self.pool.close_all()
+
+
+__all__ = ["HostKeyChangedError", "HostKeyUnknownError", "RemoteManager"]

@@ -1,0 +1,129 @@
+"""Where to connect: a saved Server resolved against ``~/.ssh/config``.
+
+``resolve_endpoint`` is called (in a worker thread: it reads files) by the
+connection pool's callers before every connect. Explicit values of the saved
+server win over ``~/.ssh/config``, as on the ``ssh`` command line.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asyncssh.config import SSHClientConfig
+
+from ..errors import ValidationError
+from ..store import Server, format_jump, host_id, parse_jump
+
+DEFAULT_SSH_CONFIG = Path("~/.ssh/config")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A resolved SSH target; ``jump`` is the hop to go through (itself resolved)."""
+
+    host: str
+    port: int
+    user: str
+    auth: str = "key"
+    identities: tuple[str, ...] = ()
+    jump: Endpoint | None = None
+    server: str | None = None  # the saved server's name: secrets and hints
+
+    @property
+    def host_id(self) -> str:
+        return host_id(self.host, self.port)
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Pool key: connections are shared by everything with the same key."""
+        return (
+            self.host,
+            self.port,
+            self.user,
+            self.auth,
+            self.identities,
+            self.server if self.auth == "password" else None,
+            self.jump.key if self.jump else None,
+        )
+
+    def describe(self) -> str:
+        via = f" via {self.jump.describe()}" if self.jump else ""
+        return f"{self.user}@{self.host_id}{via}"
+
+
+def _load_config(host: str, user: str | None, port: int | None, path: Path) -> SSHClientConfig:
+    expanded = path.expanduser()
+    paths = [expanded] if os.access(expanded, os.R_OK) else []
+    return SSHClientConfig.load(  # type: ignore[return-value]
+        None, paths, False, False, False, getpass.getuser(),
+        user if user else (), host, port if port else ()
+    )
+
+
+def _resolve_hop(text: str, config_path: Path, depth: int) -> Endpoint:
+    parsed = parse_jump(text)
+    assert parsed is not None
+    user, host, port = parsed
+    return _resolve(host, user, port, "key", None, None, None, config_path, depth + 1)
+
+
+def _resolve(
+    host: str,
+    user: str | None,
+    port: int | None,
+    auth: str,
+    identity: str | None,
+    jump: str | None,
+    server: str | None,
+    config_path: Path,
+    depth: int,
+) -> Endpoint:
+    if depth > 5:
+        raise ValidationError("Too many ProxyJump hops (more than 5), or a ProxyJump loop.")
+    cfg = _load_config(host, user, port, config_path)
+    real_host = str(cfg.get("Hostname") or host)
+    real_port = int(cfg.get("Port") or 22)  # type: ignore[call-overload]
+    real_user = str(cfg.get("User") or getpass.getuser())
+    identities: tuple[str, ...] = ()
+    if identity:
+        identities = (identity,)
+    else:
+        identities = tuple(str(Path(p).expanduser()) for p in (cfg.get("IdentityFile") or []))  # type: ignore[attr-defined]
+    hop: Endpoint | None = None
+    jump_text = jump or cfg.get("ProxyJump")
+    if jump_text and str(jump_text).lower() != "none":
+        hops = [h.strip() for h in str(jump_text).split(",") if h.strip()]
+        for text in hops:
+            resolved = _resolve_hop(text, config_path, depth)
+            hop = Endpoint(**{**resolved.__dict__, "jump": hop}) if hop else resolved
+    return Endpoint(
+        host=real_host,
+        port=real_port,
+        user=real_user,
+        auth=auth,
+        identities=identities,
+        jump=hop,
+        server=server,
+    )
+
+
+def resolve_endpoint(server: Server, *, config_path: Path = DEFAULT_SSH_CONFIG) -> Endpoint:
+    """Endpoint of a saved server. Blocking (reads ~/.ssh/config): run it in a thread."""
+    return _resolve(
+        server.host,
+        server.user,
+        server.port,
+        server.auth,
+        server.identity,
+        server.jump,
+        server.name,
+        config_path,
+        0,
+    )
+
+
+__all__ = ["Endpoint", "format_jump", "resolve_endpoint"]

@@ -1,0 +1,203 @@
+"""Writes jupyter_remote/openapi.json (run by hand when the REST API changes; committed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+NAME = {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def err(desc: str) -> dict:
+    return {"description": desc, "content": {"application/json": {"schema": ERROR}}}
+
+
+def ok(desc: str, schema: dict) -> dict:
+    return {"description": desc, "content": {"application/json": {"schema": schema}}}
+
+
+def errors(*codes: int) -> dict:
+    texts = {
+        400: "Invalid input; nothing changed",
+        404: "Not found",
+        409: "Conflict (exists, read-only, host key unknown or changed)",
+        422: "The remote refused authentication",
+        501: "Not available yet",
+        502: "Remote unreachable or failed",
+        504: "Remote timed out",
+    }
+    return {str(c): err(texts[c]) for c in codes}
+
+
+SERVER_IN = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "host"],
+    "properties": {
+        "name": NAME,
+        "host": {"type": "string", "maxLength": 253},
+        "port": {"type": ["integer", "null"], "minimum": 1, "maximum": 65535},
+        "user": {"type": ["string", "null"], "maxLength": 64},
+        "identity": {"type": ["string", "null"], "maxLength": 4096},
+        "auth": {"type": "string", "enum": ["key", "agent", "password"]},
+        "jump": {"type": ["string", "null"], "maxLength": 400},
+        "password": {"type": "string", "maxLength": 4096, "writeOnly": True},
+        "passphrase": {"type": "string", "maxLength": 4096, "writeOnly": True},
+    },
+}
+SERVER_PATCH = {**SERVER_IN, "required": []}
+SERVER = {
+    "type": "object",
+    "required": ["name", "host", "port", "user", "identity", "auth", "jump", "readonly", "has_secret"],
+    "properties": {
+        "name": {"type": "string"},
+        "host": {"type": "string"},
+        "port": {"type": ["integer", "null"]},
+        "user": {"type": ["string", "null"]},
+        "identity": {"type": ["string", "null"]},
+        "auth": {"type": "string"},
+        "jump": {"type": ["string", "null"]},
+        "readonly": {"type": "boolean"},
+        "has_secret": {"type": "boolean"},
+    },
+}
+HOSTKEY = {
+    "type": "object",
+    "required": ["host_id", "key_type", "fingerprint", "source"],
+    "properties": {
+        "host_id": {"type": "string"},
+        "key_type": {"type": "string"},
+        "fingerprint": {"type": "string"},
+        "added": {"type": "string"},
+        "source": {"type": "string", "enum": ["jupyter-remote", "known_hosts"]},
+    },
+}
+TEST_RESULT = {
+    "type": "object",
+    "required": ["server", "reachable", "auth", "host_key", "rtt_ms", "os", "python"],
+    "properties": {
+        "server": {"type": "string"},
+        "endpoint": {"type": "string"},
+        "reachable": {"type": "boolean"},
+        "auth": {"type": "string"},
+        "auth_method": {"type": "string"},
+        "host_key": {"type": "object"},
+        "connect_ms": {"type": "number"},
+        "rtt_ms": {"type": "number"},
+        "os": {"type": "string"},
+        "python": {"type": "object"},
+    },
+}
+NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+
+spec = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "jupyterlab-remote",
+        "version": "0.1.0",
+        "description": "REST API of the jupyterlab-remote server extension. Every route "
+        "requires Jupyter authentication (token or cookie + XSRF).",
+    },
+    "servers": [{"url": "/"}],
+    "components": {
+        "securitySchemes": {"token": {"type": "apiKey", "in": "header", "name": "Authorization"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["message", "reason", "hint"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "hint": {"type": "string"},
+                },
+            },
+            "Server": SERVER,
+            "ServerInput": SERVER_IN,
+            "HostKey": HOSTKEY,
+        },
+    },
+    "security": [{"token": []}],
+    "paths": {
+        "/remote/servers": {
+            "get": {
+                "operationId": "listServers",
+                "responses": {"200": ok("Saved and admin servers", {"type": "array", "items": SERVER})},
+            },
+            "post": {
+                "operationId": "addServer",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": SERVER_IN}}},
+                "responses": {"201": ok("Saved", SERVER), **errors(400, 409)},
+            },
+        },
+        "/remote/servers/{name}": {
+            "parameters": [NAME_PARAM],
+            "get": {
+                "operationId": "getServer",
+                "responses": {"200": ok("The server", SERVER), **errors(400, 404)},
+            },
+            "patch": {
+                "operationId": "updateServer",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": SERVER_PATCH}}},
+                "responses": {"200": ok("Updated", SERVER), **errors(400, 404, 409)},
+            },
+            "delete": {
+                "operationId": "removeServer",
+                "responses": {"204": {"description": "Removed"}, **errors(400, 404, 409)},
+            },
+        },
+        "/remote/servers/{name}/test": {
+            "parameters": [NAME_PARAM],
+            "post": {
+                "operationId": "testServer",
+                "responses": {
+                    "200": ok("Reachable, authenticated; host key, round trip, OS, python", TEST_RESULT),
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
+        },
+        "/remote/hostkeys": {
+            "get": {
+                "operationId": "listHostKeys",
+                "responses": {"200": ok("Trusted keys (ours and ~/.ssh/known_hosts)", {"type": "array", "items": HOSTKEY})},
+            },
+            "post": {
+                "operationId": "trustHostKey",
+                "description": "Trust the key the server (or the first untrusted hop to it) "
+                "offers now, if its fingerprint equals the one the user confirmed. Never "
+                "replaces a different trusted key.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["server", "fingerprint"],
+                                "properties": {"server": NAME, "fingerprint": {"type": "string", "maxLength": 100}},
+                            }
+                        }
+                    },
+                },
+                "responses": {"201": ok("Trusted", HOSTKEY), **errors(400, 404, 409, 502, 504)},
+            },
+        },
+        "/remote/hostkeys/{name}": {
+            "parameters": [{**NAME_PARAM, "description": "HOST or [HOST]:PORT, URL-encoded"}],
+            "delete": {
+                "operationId": "removeHostKey",
+                "responses": {
+                    "200": ok("Removed", {"type": "object", "properties": {"removed": {"type": "integer"}}}),
+                    **errors(400, 404),
+                },
+            },
+        },
+        "/remote/openapi.json": {
+            "get": {"operationId": "openapi", "responses": {"200": ok("This document", {"type": "object"})}}
+        },
+    },
+}
+
+if __name__ == "__main__":
+    out = Path(__file__).resolve().parent.parent / "jupyter_remote" / "openapi.json"
+    out.write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
