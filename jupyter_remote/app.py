@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Dict, Float, Int
 
 from . import handlers
 from .manager import RemoteManager
 from .store import Store
+
 
 class RemoteExtensionApp(ExtensionApp):
     """Loaded by jupyter_server from jupyter-config/server-config/jupyter_remote.json."""
@@ -26,7 +25,10 @@ class RemoteExtensionApp(ExtensionApp):
     )
     profiles = Dict(
         config=True,
-        help="Profiles defined by the administrator: {NAME: {server, python, cwd, env, idle_timeout}}.",
+        help=(
+            "Profiles defined by the administrator: "
+            "{NAME: {server, python, cwd, env, idle_timeout}}."
+        ),
     )
     keepalive_interval = Float(15.0, config=True, help="Seconds between SSH keepalives.")
     keepalive_count_max = Int(
@@ -51,4 +53,3 @@ class RemoteExtensionApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         await self.manager.close()
-

@@ -61,8 +61,7 @@ class ConflictError(RemoteError):
 class ReadOnlyError(ConflictError):
     reason = "read_only"
     default_hint = (
-        "This entry is defined by an administrator in the Jupyter configuration; "
-        "change it there."
+        "This entry is defined by an administrator in the Jupyter configuration; change it there."
     )
 
 
@@ -85,7 +84,9 @@ class HostKeyUnknownError(HostKeyError):
     exit_code = 3
     reason = "hostkey_unknown"
 
-    def __init__(self, *, host_id: str, key_type: str, fingerprint: str, server: str | None) -> None:
+    def __init__(
+        self, *, host_id: str, key_type: str, fingerprint: str, server: str | None
+    ) -> None:
         trust = (
             f"jupyter remote server test {server} --trust"
             if server

@@ -33,7 +33,7 @@ class RemoteHandler(APIHandler):
 
     @property
     def manager(self) -> RemoteManager:
-        return self.settings["remote_manager"]  # type: ignore[no-any-return]
+        return self.settings["remote_manager"]
 
     def json_body(self) -> Any:
         raw = self.request.body or b""
@@ -74,7 +74,13 @@ class RemoteHandler(APIHandler):
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, RemoteError):
-            log.info("%s %s -> %s: %s", self.request.method, self.request.path, value.reason, value.message)
+            log.info(
+                "%s %s -> %s: %s",
+                self.request.method,
+                self.request.path,
+                value.reason,
+                value.message,
+            )
             return
         super().log_exception(typ, value, tb)
 
@@ -131,7 +137,7 @@ class HostKeysHandler(RemoteHandler):
         fingerprint = body.get("fingerprint")
         if not isinstance(server, str) or not isinstance(fingerprint, str):
             raise ValidationError(
-                "Give {\"server\": NAME, \"fingerprint\": \"SHA256:...\"}: the fingerprint "
+                'Give {"server": NAME, "fingerprint": "SHA256:..."}: the fingerprint '
                 "you confirmed for the key that server offers."
             )
         self.reply(await self.manager.trust_hostkey(server, fingerprint), 201)

@@ -29,7 +29,8 @@ printf 'os=%s\n' "$os"
 for p in python3 python; do
   if path=$(command -v "$p" 2>/dev/null); then
     printf 'python=%s\n' "$path"
-    printf 'python_version=%s\n' "$("$path" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)"
+    version=$("$path" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
+    printf 'python_version=%s\n' "$version"
     break
   fi
 done
@@ -80,14 +81,18 @@ class RemoteManager:
             if value is None or value == "":
                 continue
             if not isinstance(value, str) or len(value) > 4096:
-                raise ValidationError(f"{kind} must be a string of at most 4096 characters.", field=kind)
-            self.secrets.set(kind, name, value)  # type: ignore[arg-type]
+                raise ValidationError(
+                    f"{kind} must be a string of at most 4096 characters.", field=kind
+                )
+            self.secrets.set(kind, name, value)
 
     def _check_secret_fields(self, data: Mapping[str, Any]) -> None:
         for kind in ("password", "passphrase"):
             value = data.get(kind)
             if value is not None and (not isinstance(value, str) or len(value) > 4096):
-                raise ValidationError(f"{kind} must be a string of at most 4096 characters.", field=kind)
+                raise ValidationError(
+                    f"{kind} must be a string of at most 4096 characters.", field=kind
+                )
 
     async def add_server(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and save a new server; a password/passphrase goes to secrets only."""
@@ -103,7 +108,9 @@ class RemoteManager:
         if not isinstance(data, Mapping):
             raise ValidationError("A server must be a JSON object.")
         if "name" in data and data["name"] != current.name:
-            raise ValidationError("A server cannot be renamed; add a new one instead.", field="name")
+            raise ValidationError(
+                "A server cannot be renamed; add a new one instead.", field="name"
+            )
         merged = {**current.to_json(), **data, "name": current.name}
         merged.pop("readonly", None)
         server = await asyncio.to_thread(Server.from_input, merged)
@@ -158,7 +165,10 @@ class RemoteManager:
             "connect_ms": round(connect_ms, 1),
             "rtt_ms": round(min(rtts), 1),
             "os": info.get("os", "unknown"),
-            "python": {"path": info.get("python") or None, "version": info.get("python_version") or None},
+            "python": {
+                "path": info.get("python") or None,
+                "version": info.get("python_version") or None,
+            },
             "client": f"jupyterlab-remote on Python {platform.python_version()}",
         }
 
@@ -166,9 +176,7 @@ class RemoteManager:
 
     async def list_hostkeys(self) -> list[dict[str, Any]]:
         ours = await asyncio.to_thread(self.store.list_hostkeys)
-        rows = [
-            {k: v for k, v in key.to_json().items() if k != "public_key"} for key in ours
-        ]
+        rows = [{k: v for k, v in key.to_json().items() if k != "public_key"} for key in ours]
         rows.extend(await asyncio.to_thread(self.hostkeys.list_known_hosts))
         return rows
 
@@ -178,9 +186,14 @@ class RemoteManager:
         ``fingerprint`` is what the user confirmed; it must equal the key offered now.
         A host that already has another trusted key is refused (changed key).
         """
-        if not isinstance(fingerprint, str) or not fingerprint.startswith("SHA256:") or len(fingerprint) > 100:
+        if (
+            not isinstance(fingerprint, str)
+            or not fingerprint.startswith("SHA256:")
+            or len(fingerprint) > 100
+        ):
             raise ValidationError(
-                "fingerprint must be the SHA256:... string shown for the host key.", field="fingerprint"
+                "fingerprint must be the SHA256:... string shown for the host key.",
+                field="fingerprint",
             )
         endpoint = await self.endpoint(server)
         hops: list[Endpoint] = []

@@ -7,6 +7,7 @@ SSH auth layer when connecting) use the process-wide :data:`secret_store`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import Literal
@@ -59,7 +60,11 @@ class SecretStore:
             try:
                 self._keyring.set_password(SERVICE, self._account(kind, server), secret)  # type: ignore[attr-defined]
             except Exception as exc:
-                log.warning("Keyring refused to store a %s (%s); keeping it in memory.", kind, type(exc).__name__)
+                log.warning(
+                    "Keyring refused to store a %s (%s); keeping it in memory.",
+                    kind,
+                    type(exc).__name__,
+                )
 
     def get(self, kind: Kind, server: str) -> str | None:
         with self._lock:
@@ -80,10 +85,8 @@ class SecretStore:
             with self._lock:
                 self._memory.pop((kind, server), None)
             if self._keyring is not None:
-                try:
+                with contextlib.suppress(Exception):  # absent entries are fine
                     self._keyring.delete_password(SERVICE, self._account(kind, server))  # type: ignore[attr-defined]
-                except Exception:  # noqa: S110 - absent entries are fine
-                    pass
 
     def has(self, server: str) -> bool:
         return any(self.get(kind, server) is not None for kind in ("password", "passphrase"))

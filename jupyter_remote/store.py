@@ -55,7 +55,9 @@ def _text(value: Any, what: str, *, max_len: int, allow_empty: bool = False) -> 
     except UnicodeEncodeError:
         raise ValidationError(f"{what} is not valid UTF-8.", field=what) from None
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValidationError(f"{what} must not contain control characters or newlines.", field=what)
+        raise ValidationError(
+            f"{what} must not contain control characters or newlines.", field=what
+        )
     return value
 
 
@@ -125,7 +127,7 @@ def validate_local_path(value: Any, what: str, *, must_exist: bool = False) -> s
     expanded = os.path.expanduser(path)
     if not os.path.isabs(expanded):
         raise ValidationError(
-            f"{what} must be an absolute path.", field=what, hint=f"For example ~/.ssh/id_ed25519."
+            f"{what} must be an absolute path.", field=what, hint="For example ~/.ssh/id_ed25519."
         )
     if must_exist and not os.path.isfile(expanded):
         raise ValidationError(
@@ -234,9 +236,7 @@ class Server:
             )
         auth = data.get("auth") or "key"
         if auth not in AUTH_METHODS:
-            raise ValidationError(
-                f"auth must be one of {', '.join(AUTH_METHODS)}.", field="auth"
-            )
+            raise ValidationError(f"auth must be one of {', '.join(AUTH_METHODS)}.", field="auth")
         return cls(
             name=validate_name(data.get("name"), "name"),
             host=validate_host(data.get("host")),
@@ -552,7 +552,8 @@ class Store:
                 if raw.get("public_key") == key.public_key:
                     return HostKey(**raw)
                 raise ConflictError(
-                    f"{key.host_id} already has a different trusted key ({raw.get('fingerprint')}).",
+                    f"{key.host_id} already has a different trusted key "
+                    f"({raw.get('fingerprint')}).",
                     hint=f"Remove it first with `jupyter remote hostkey remove {key.host_id}`.",
                 )
             keys.append(key.to_json())

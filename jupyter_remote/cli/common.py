@@ -25,7 +25,10 @@ def load_admin_config() -> Config:
     merged = Config()
     for directory in reversed([*jupyter_config_path(), str(Path.cwd())]):
         for name in CONFIG_NAMES:
-            for loader_cls, suffix in ((JSONFileConfigLoader, ".json"), (PyFileConfigLoader, ".py")):
+            for loader_cls, suffix in (
+                (JSONFileConfigLoader, ".json"),
+                (PyFileConfigLoader, ".py"),
+            ):
                 if not (Path(directory) / f"{name}{suffix}").is_file():
                     continue
                 try:
@@ -51,8 +54,8 @@ def read_secret(what: str) -> str:
     if not value:
         raise ValidationError(
             f"No {what.lower()} given.",
-            hint=f"Type it at the prompt, or pipe it on standard input "
-            f"(e.g. from your password manager).",
+            hint="Type it at the prompt, or pipe it on standard input "
+            "(e.g. from your password manager).",
         )
     return value
 

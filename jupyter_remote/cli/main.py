@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--user")
     p.add_argument("--identity", help="private key file (default: your usual keys and ssh-agent)")
-    p.add_argument("--password", action="store_true", help="use password auth; prompts (or reads stdin)")
+    p.add_argument(
+        "--password", action="store_true", help="use password auth; prompts (or reads stdin)"
+    )
     p.add_argument("--passphrase", action="store_true", help="prompt for the key's passphrase")
     p.add_argument("--auth", choices=("key", "agent", "password"))
     p.add_argument("--jump", metavar="[U@]HOST[:PORT]", help="jump host (like ssh -J)")
@@ -48,8 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=servers.server_remove)
     p = srv.add_parser("test", help="connect and report host key, auth, round trip, OS, python")
     p.add_argument("name")
-    p.add_argument("--trust", action="store_true", help="trust an UNKNOWN host key (never a changed one)")
-    p.add_argument("--password", action="store_true", help="prompt for the password (or read stdin)")
+    p.add_argument(
+        "--trust", action="store_true", help="trust an UNKNOWN host key (never a changed one)"
+    )
+    p.add_argument(
+        "--password", action="store_true", help="prompt for the password (or read stdin)"
+    )
     p.add_argument("--passphrase", action="store_true", help="prompt for the key's passphrase")
     _json(p)
     p.set_defaults(func=servers.server_test)

@@ -92,9 +92,7 @@ async def server_test(manager: RemoteManager, args: Any) -> int:
         except HostKeyUnknownError as exc:
             if not args.trust:
                 raise
-            print(
-                f"Trusting {exc.host_id}: {exc.key_type} {exc.fingerprint}", file=sys.stderr
-            )
+            print(f"Trusting {exc.host_id}: {exc.key_type} {exc.fingerprint}", file=sys.stderr)
             trusted_now.append(await manager.trust_hostkey(args.name, exc.fingerprint))
     else:
         raise RemoteError("Too many untrusted hops on the way to this server.")
@@ -108,12 +106,18 @@ async def server_test(manager: RemoteManager, args: Any) -> int:
         ["server", result["server"]],
         ["endpoint", result["endpoint"]],
         ["reachable", "yes"],
-        ["host key", f"{key.get('type')} {key.get('fingerprint')} ({key['status']}, {key['source']})"],
+        [
+            "host key",
+            f"{key.get('type')} {key.get('fingerprint')} ({key['status']}, {key['source']})",
+        ],
         ["auth", f"ok ({result['auth_method']})"],
         ["connect", f"{result['connect_ms']} ms"],
         ["round trip", f"{result['rtt_ms']} ms"],
         ["remote os", result["os"]],
-        ["python", f"{python['path']} ({python['version']})" if python["path"] else "not found on PATH"],
+        [
+            "python",
+            f"{python['path']} ({python['version']})" if python["path"] else "not found on PATH",
+        ],
     ]
     for label, value in rows:
         print(f"{label:<11} {value}")

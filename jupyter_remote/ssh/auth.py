@@ -8,7 +8,6 @@ at most once per connection attempt (no retry loops that lock accounts).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -85,7 +84,7 @@ def _auth_options(endpoint: Endpoint, secrets: SecretStore) -> tuple[dict[str, A
                 hint=f"Enter it again (CLI: `jupyter remote server test {server} --password`; "
                 "UI: the password field), or switch the server to key authentication.",
             )
-        opts = {
+        opts: dict[str, Any] = {
             "client_keys": None,
             "agent_path": None,
             "public_key_auth": False,
@@ -111,7 +110,8 @@ def _auth_options(endpoint: Endpoint, secrets: SecretStore) -> tuple[dict[str, A
     return opts, None
 
 
-async def _agent_keys() -> list[Any]:
+async def _open_agent() -> tuple[Any, list[Any]]:
+    """The agent client and its keys; the client must stay open while they sign."""
     sock = os.environ.get("SSH_AUTH_SOCK")
     if not sock:
         raise SSHAuthError(
@@ -126,13 +126,15 @@ async def _agent_keys() -> list[Any]:
         raise SSHAuthError("Cannot reach ssh-agent at $SSH_AUTH_SOCK.")
     try:
         keys = await agent.get_keys()
-    finally:
+    except BaseException:
         agent.close()
+        raise
     if not keys:
+        agent.close()
         raise SSHAuthError(
             "ssh-agent holds no keys.", hint="Add your key with `ssh-add ~/.ssh/id_ed25519`."
         )
-    return list(keys)
+    return agent, list(keys)
 
 
 async def connect_endpoint(
@@ -149,8 +151,9 @@ async def connect_endpoint(
     """Open one authenticated connection or raise a typed RemoteError."""
     trusted: TrustedKeys = await asyncio.to_thread(policy.trusted_keys, endpoint)
     options, password = _auth_options(endpoint, secrets)
+    agent = None
     if endpoint.auth == "agent":
-        options["client_keys"] = await _agent_keys()
+        agent, options["client_keys"] = await _open_agent()
         options["agent_path"] = None
     client = PolicyClient(password, on_lost)
     what = endpoint.describe()
@@ -208,8 +211,8 @@ async def connect_endpoint(
         text = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
         raise SSHConnectError(f"Cannot connect to {what}: {text or type(exc).__name__}") from None
     finally:
-        with contextlib.suppress(Exception):
-            del password
+        if agent is not None:
+            agent.close()  # auth is over: the connection needs no more signatures
     log.info("SSH connection open to %s", what)
     return conn
 

@@ -59,8 +59,15 @@ def _load_config(host: str, user: str | None, port: int | None, path: Path) -> S
     expanded = path.expanduser()
     paths = [expanded] if os.access(expanded, os.R_OK) else []
     return SSHClientConfig.load(  # type: ignore[return-value]
-        None, paths, False, False, False, getpass.getuser(),
-        user if user else (), host, port if port else ()
+        None,
+        paths,
+        False,
+        False,
+        False,
+        getpass.getuser(),
+        user if user else (),
+        host,
+        port if port else (),
     )
 
 

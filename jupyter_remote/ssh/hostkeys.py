@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
@@ -59,7 +60,9 @@ class TrustedKeys:
     def all(self) -> list[asyncssh.SSHKey]:
         return [*self.ours, *self.known_hosts]
 
-    def as_known_hosts_arg(self) -> tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]:
+    def as_known_hosts_arg(
+        self,
+    ) -> tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]:
         return (self.all, list(self.ca_keys), list(self.revoked))
 
     def source_of(self, key: asyncssh.SSHKey) -> str:
@@ -81,7 +84,10 @@ class HostKeyPolicy:
             return [], [], []
         try:
             result = asyncssh.match_known_hosts(
-                str(path), endpoint.host, endpoint.host, endpoint.port if endpoint.port != 22 else None
+                str(path),
+                endpoint.host,
+                endpoint.host,
+                endpoint.port if endpoint.port != 22 else None,
             )
         except (OSError, ValueError):
             return [], [], []
@@ -121,12 +127,15 @@ class HostKeyPolicy:
             server=endpoint.server,
         )
 
-    async def fetch_offered(self, endpoint: Endpoint, *, tunnel: object = ()) -> OfferedKey:
+    async def fetch_offered(self, endpoint: Endpoint, *, tunnel: Any = ()) -> OfferedKey:
         """Ask the server for its host key (key exchange only, no auth)."""
         try:
             key = await asyncio.wait_for(
                 asyncssh.get_server_host_key(
-                    endpoint.host, endpoint.port, tunnel=tunnel, config=[]  # type: ignore[arg-type]
+                    endpoint.host,
+                    endpoint.port,
+                    tunnel=tunnel,
+                    config=[],
                 ),
                 timeout=20,
             )
@@ -148,15 +157,19 @@ class HostKeyPolicy:
             raise ConflictError(
                 f"{endpoint.host_id} now offers {offered.key_type} {offered.fingerprint}, "
                 f"not the fingerprint you confirmed ({fingerprint.strip()[:80]}).",
-                hint="Nothing was trusted. Check the fingerprint again with the host's administrator.",
+                hint="Nothing was trusted. Check the fingerprint again with the host's admin.",
             )
         trusted = self.trusted_keys(endpoint)
         key = asyncssh.import_public_key(offered.public_key)
         if key in trusted.all:
             source = trusted.source_of(key)
             return HostKey(
-                endpoint.host_id, offered.key_type, offered.fingerprint, offered.public_key,
-                added="", source=source,
+                endpoint.host_id,
+                offered.key_type,
+                offered.fingerprint,
+                offered.public_key,
+                added="",
+                source=source,
             )
         if trusted.all:
             raise self.refusal(endpoint, trusted, key)

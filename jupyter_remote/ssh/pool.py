@@ -130,7 +130,7 @@ class ConnectionPool:
         def on_lost(exc: Exception | None) -> None:
             entry.lost = True
             entry.lost_reason = str(exc) if exc else "closed"
-            if entry.refs > 0 and exc is not None:
+            if entry.conn is not None and entry.refs > 0 and exc is not None:
                 log.warning("SSH connection to %s lost: %s", endpoint.describe(), entry.lost_reason)
 
         try:
@@ -162,7 +162,9 @@ class ConnectionPool:
             entry.conn.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(entry.conn.wait_closed(), timeout=5)
-            log.info("SSH connection to %s closed (last user released it)", entry.endpoint.describe())
+            log.info(
+                "SSH connection to %s closed (last user released it)", entry.endpoint.describe()
+            )
         if entry.jump is not None:
             await entry.jump.release()
             entry.jump = None
