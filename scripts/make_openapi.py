@@ -49,7 +49,17 @@ SERVER_IN = {
 SERVER_PATCH = {**SERVER_IN, "required": []}
 SERVER = {
     "type": "object",
-    "required": ["name", "host", "port", "user", "identity", "auth", "jump", "readonly", "has_secret"],
+    "required": [
+        "name",
+        "host",
+        "port",
+        "user",
+        "identity",
+        "auth",
+        "jump",
+        "readonly",
+        "has_secret",
+    ],
     "properties": {
         "name": {"type": "string"},
         "host": {"type": "string"},
@@ -122,11 +132,16 @@ spec = {
         "/remote/servers": {
             "get": {
                 "operationId": "listServers",
-                "responses": {"200": ok("Saved and admin servers", {"type": "array", "items": SERVER})},
+                "responses": {
+                    "200": ok("Saved and admin servers", {"type": "array", "items": SERVER})
+                },
             },
             "post": {
                 "operationId": "addServer",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": SERVER_IN}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": SERVER_IN}},
+                },
                 "responses": {"201": ok("Saved", SERVER), **errors(400, 409)},
             },
         },
@@ -138,7 +153,10 @@ spec = {
             },
             "patch": {
                 "operationId": "updateServer",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": SERVER_PATCH}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": SERVER_PATCH}},
+                },
                 "responses": {"200": ok("Updated", SERVER), **errors(400, 404, 409)},
             },
             "delete": {
@@ -151,7 +169,9 @@ spec = {
             "post": {
                 "operationId": "testServer",
                 "responses": {
-                    "200": ok("Reachable, authenticated; host key, round trip, OS, python", TEST_RESULT),
+                    "200": ok(
+                        "Reachable, authenticated; host key, round trip, OS, python", TEST_RESULT
+                    ),
                     **errors(400, 404, 409, 422, 502, 504),
                 },
             },
@@ -159,7 +179,12 @@ spec = {
         "/remote/hostkeys": {
             "get": {
                 "operationId": "listHostKeys",
-                "responses": {"200": ok("Trusted keys (ours and ~/.ssh/known_hosts)", {"type": "array", "items": HOSTKEY})},
+                "responses": {
+                    "200": ok(
+                        "Trusted keys (ours and ~/.ssh/known_hosts)",
+                        {"type": "array", "items": HOSTKEY},
+                    )
+                },
             },
             "post": {
                 "operationId": "trustHostKey",
@@ -173,7 +198,10 @@ spec = {
                             "schema": {
                                 "type": "object",
                                 "required": ["server", "fingerprint"],
-                                "properties": {"server": NAME, "fingerprint": {"type": "string", "maxLength": 100}},
+                                "properties": {
+                                    "server": NAME,
+                                    "fingerprint": {"type": "string", "maxLength": 100},
+                                },
                             }
                         }
                     },
@@ -186,13 +214,19 @@ spec = {
             "delete": {
                 "operationId": "removeHostKey",
                 "responses": {
-                    "200": ok("Removed", {"type": "object", "properties": {"removed": {"type": "integer"}}}),
+                    "200": ok(
+                        "Removed",
+                        {"type": "object", "properties": {"removed": {"type": "integer"}}},
+                    ),
                     **errors(400, 404),
                 },
             },
         },
         "/remote/openapi.json": {
-            "get": {"operationId": "openapi", "responses": {"200": ok("This document", {"type": "object"})}}
+            "get": {
+                "operationId": "openapi",
+                "responses": {"200": ok("This document", {"type": "object"})},
+            }
         },
     },
 }
