@@ -113,7 +113,8 @@ async def test_explicit_jump_host(
     result = await manager.test_server("box")
     assert "via" in result["endpoint"]
     jump_log = jump_ssh_host.log_text()[log_before:]
-    assert "direct-tcpip" in jump_log and str(ssh_host.port) in jump_log
+    assert "server_request_direct_tcpip: originator" in jump_log
+    assert f"target 127.0.0.1 port {ssh_host.port}" in jump_log
 
 
 async def test_ssh_config_alias_and_proxyjump(
@@ -143,4 +144,4 @@ Host gpu-box
         f"{ssh_host.user}@[127.0.0.1]:{ssh_host.port} "
         f"via {jump_ssh_host.user}@[127.0.0.1]:{jump_ssh_host.port}"
     )
-    assert "direct-tcpip" in jump_ssh_host.log_text()[log_before:]
+    assert f"target 127.0.0.1 port {ssh_host.port}" in jump_ssh_host.log_text()[log_before:]
