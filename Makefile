@@ -21,7 +21,7 @@ $(VENV)/bin/python:
 	$(BIN)/pip install -q -U pip
 
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml labextension/package.json labextension/yarn.lock
-	$(BIN)/pip install -q 'jupyterlab>=4.4,<5' 'hatchling>=1.21' 'hatch-jupyter-builder>=0.9' editables
+	$(BIN)/pip install -q 'jupyterlab>=4.6,<5' 'hatchling>=1.21' 'hatch-jupyter-builder>=0.9' editables
 	sh labextension/yarnrc.sh
 	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
 	$(BIN)/jupyter labextension develop --overwrite . >/dev/null

@@ -7,41 +7,16 @@ import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any
-
-from jupyter_core.paths import jupyter_config_path
-from traitlets.config.loader import Config, JSONFileConfigLoader, PyFileConfigLoader
 
 from ..errors import RemoteError, ValidationError
 from ..manager import RemoteManager
-from ..store import Store
-
-CONFIG_NAMES = ("jupyter_server_config", "jupyter_remote_config")
-
-
-def load_admin_config() -> Config:
-    """The same traitlets config files the server extension reads (lowest priority first)."""
-    merged = Config()
-    for directory in reversed([*jupyter_config_path(), str(Path.cwd())]):
-        for name in CONFIG_NAMES:
-            for loader_cls, suffix in (
-                (JSONFileConfigLoader, ".json"),
-                (PyFileConfigLoader, ".py"),
-            ):
-                if not (Path(directory) / f"{name}{suffix}").is_file():
-                    continue
-                try:
-                    merged.merge(loader_cls(f"{name}{suffix}", path=directory).load_config())
-                except Exception as exc:
-                    print(f"warning: ignoring {directory}/{name}{suffix}: {exc}", file=sys.stderr)
-    return merged
+from ..runtime import manager_from_config
 
 
 def make_manager() -> RemoteManager:
-    cfg = load_admin_config().get("RemoteExtensionApp", Config())
-    store = Store(admin_servers=cfg.get("servers", {}), admin_profiles=cfg.get("profiles", {}))
-    return RemoteManager(store)
+    """A fresh manager for one CLI command, with admin-defined servers and profiles."""
+    return manager_from_config()
 
 
 def read_secret(what: str) -> str:
@@ -67,9 +42,9 @@ def print_json(data: Any) -> None:
 def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
     text_rows = [[("" if c is None else str(c)) for c in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in text_rows)]) for i, h in enumerate(headers)]
-    print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip())
+    print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in text_rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def progress(message: str) -> None:

@@ -18,10 +18,11 @@ import shlex
 from importlib.resources import files
 from typing import Any
 
-#: Runs a script sent on stdin as ``<decimal length>\\n<script bytes>``.
+#: Runs a script sent on stdin as ``<decimal length>\\n<script bytes>``; the script's
+#: bytes stay in the global ``_jr_src`` (the agent re-sends itself to its supervisor).
 BOOTSTRAP = (
-    "import sys;n=int(sys.stdin.buffer.readline());"
-    "exec(compile(sys.stdin.buffer.read(n),'<jupyter-remote>','exec'))"
+    "import sys;n=int(sys.stdin.buffer.readline());_jr_src=sys.stdin.buffer.read(n);"
+    "exec(compile(_jr_src,'<jupyter-remote>','exec'))"
 )
 
 #: Finds python3 (or python) on the login PATH and runs the bootstrap with it.

@@ -1,0 +1,489 @@
+"""jupyter-remote agent: runs ON the remote host, sent over stdin, never installed.
+
+Stdlib only, Python >= 3.8. Reads one JSON request from stdin (after the
+bootstrap framing, see ``jupyter_remote/remote/__init__.py``), writes one JSON
+answer line on stdout. The HMAC key arrives on stdin and is written only to a
+0600 connection file inside a 0700 per-kernel directory.
+
+Operations (``op``):
+
+- ``launch``: start a kernel detached under a small supervisor; wait until its
+  sockets exist; answer pid and socket paths (ipc) or ports (tcp fallback).
+- ``supervise``: internal; the supervisor process runs the kernel in its own
+  process group, waits for it, records how it ended, and removes the kernel
+  directory when a stop was requested.
+- ``status``, ``signal``, ``stop``, ``list``: what the provisioner and the
+  ``jupyter remote kernel`` commands need.
+
+State: ``~/.local/share/jupyter-remote/kernels/<kernel_id>/`` holding
+``info.json``, ``connection.json``, ``kernel.log``, ``kernel.pid``,
+``supervisor.pid``, ``ended.json`` (after a crash) and the ipc sockets.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.join(os.path.expanduser("~"), ".local", "share", "jupyter-remote")
+KERNELS = os.path.join(ROOT, "kernels")
+KERNEL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
+MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
+SIGNAL_NAMES = {
+    int(getattr(signal, n)): n
+    for n in dir(signal)
+    if n.startswith("SIG") and not n.startswith("SIG_") and isinstance(getattr(signal, n), int)
+}
+
+
+class AgentError(Exception):
+    def __init__(self, message, hint=""):
+        Exception.__init__(self, message)
+        self.message = message
+        self.hint = hint
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _private_dir(path):
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def _write_private(path, data):
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(data)
+    os.chmod(path + ".tmp", 0o600)
+    os.replace(path + ".tmp", path)
+
+
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid):
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _kernel_dir(kernel_id):
+    if not isinstance(kernel_id, str) or not KERNEL_ID.match(kernel_id):
+        raise AgentError("invalid kernel id")
+    return os.path.join(KERNELS, kernel_id)
+
+
+def _tail(path, lines=20):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 8192))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _describe_end(returncode):
+    if returncode is None:
+        return "gone (the kernel process no longer exists)"
+    if returncode < 0:
+        name = SIGNAL_NAMES.get(-returncode, "signal %d" % -returncode)
+        if -returncode == signal.SIGKILL:
+            return "killed by SIGKILL (out of memory, or kill -9)"
+        return "killed by %s" % name
+    return "exited with status %d" % returncode
+
+
+def _free_tcp_ports(count):
+    socks, ports = [], []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def _find_kernelspec(name):
+    dirs = [
+        os.path.join(os.path.expanduser("~"), ".local", "share", "jupyter", "kernels"),
+        os.path.join(sys.prefix, "share", "jupyter", "kernels"),
+        "/usr/local/share/jupyter/kernels",
+        "/usr/share/jupyter/kernels",
+    ]
+    for d in dirs:
+        spec = _read_json(os.path.join(d, name, "kernel.json"))
+        if spec and spec.get("argv"):
+            return os.path.join(d, name), spec
+    raise AgentError("no kernelspec named %r on this host" % name)
+
+
+# ----------------------------------------------------------------- operations
+
+
+def op_launch(req):
+    kernel_id = req.get("kernel_id")
+    kdir = _kernel_dir(kernel_id)
+    old_umask = os.umask(0o077)
+    _private_dir(ROOT)
+    _private_dir(KERNELS)
+    if os.path.isdir(kdir):
+        if _alive(_read_int(os.path.join(kdir, "kernel.pid"))):
+            raise AgentError("kernel %s is already running" % kernel_id)
+        shutil.rmtree(kdir, ignore_errors=True)
+    _private_dir(kdir)
+
+    cwd = os.path.expanduser(req.get("cwd") or "~")
+    if not os.path.isdir(cwd):
+        shutil.rmtree(kdir, ignore_errors=True)
+        raise AgentError(
+            "working directory %r does not exist on the remote" % cwd,
+            "Create it, or change the profile's working directory.",
+        )
+
+    base = os.path.join(kdir, "k")
+    transport = req.get("transport") or "ipc"
+    if transport == "ipc" and len(base) + 3 > MAX_SOCKET_PATH:
+        transport = "tcp"
+    conn = {
+        "key": req["key"],
+        "signature_scheme": req.get("signature_scheme") or "hmac-sha256",
+        "transport": transport,
+        "kernel_name": req.get("kernel_name") or "",
+    }
+    if transport == "ipc":
+        conn["ip"] = base
+        ports = [1, 2, 3, 4, 5]
+    else:
+        conn["ip"] = "127.0.0.1"
+        ports = _free_tcp_ports(5)
+    for name, port in zip(CHANNELS, ports):
+        conn[name + "_port"] = port
+    conn_file = os.path.join(kdir, "connection.json")
+    _write_private(conn_file, json.dumps(conn))
+
+    if req.get("kernelspec"):
+        resource_dir, spec = _find_kernelspec(req["kernelspec"])
+        argv = [
+            a.replace("{connection_file}", conn_file).replace("{resource_dir}", resource_dir)
+            for a in spec["argv"]
+        ]
+        spec_env = spec.get("env") or {}
+    else:
+        python = os.path.expanduser(req.get("python") or "")
+        if not (python and os.access(python, os.X_OK)):
+            shutil.rmtree(kdir, ignore_errors=True)
+            raise AgentError(
+                "python %r is not an executable on the remote" % python,
+                "Pick an environment from `jupyter remote env list SERVER`.",
+            )
+        argv = [python, "-m", "ipykernel_launcher", "-f", conn_file]
+        spec_env = {}
+
+    env = dict(os.environ)
+    env.update(spec_env)
+    env.update(req.get("env") or {})
+    env["JUPYTER_REMOTE_KERNEL_ID"] = kernel_id
+    env.pop("JPY_PARENT_PID", None)
+
+    info = {
+        "kernel_id": kernel_id,
+        "argv": argv,
+        "python": req.get("python") or argv[0],
+        "kernelspec": req.get("kernelspec"),
+        "cwd": cwd,
+        "profile": req.get("profile") or "",
+        "server": req.get("server") or "",
+        "started": time.time(),
+        "transport": transport,
+        "idle_timeout": int(req.get("idle_timeout") or 0),
+    }
+    _write_private(os.path.join(kdir, "info.json"), json.dumps(info))
+
+    log_path = os.path.join(kdir, "kernel.log")
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    payload = json.dumps(
+        {"op": "supervise", "kernel_id": kernel_id, "argv": argv, "cwd": cwd, "env": env}
+    )
+    me = _own_source()
+    sup = subprocess.Popen(
+        [sys.executable, "-c", BOOT],
+        stdin=subprocess.PIPE,
+        stdout=log,
+        stderr=log,
+        cwd=kdir,
+        start_new_session=True,
+        close_fds=True,
+    )
+    os.close(log)
+    body = me.encode("utf-8")
+    assert sup.stdin is not None
+    sup.stdin.write(str(len(body)).encode() + b"\n" + body + payload.encode("utf-8") + b"\n")
+    sup.stdin.close()
+    os.umask(old_umask)
+
+    deadline = time.time() + float(req.get("startup_timeout") or 60)
+    pid_file = os.path.join(kdir, "kernel.pid")
+    while True:
+        pid = _read_int(pid_file)
+        if transport == "ipc":
+            up = all(os.path.exists("%s-%d" % (base, p)) for p in ports)
+        else:
+            up = all(_listening(p) for p in ports)
+        if pid and up:
+            break
+        ended = _read_json(os.path.join(kdir, "ended.json"))
+        if ended or (sup.poll() is not None and not pid):
+            tail = _tail(log_path)
+            shutil.rmtree(kdir, ignore_errors=True)
+            raise AgentError(
+                "the kernel exited during startup: %s" % ((ended or {}).get("reason") or "unknown"),
+                "Its output:\n" + tail if tail else "Is ipykernel installed in that environment?",
+            )
+        if time.time() > deadline:
+            tail = _tail(log_path)
+            _stop_dir(kdir, 3)
+            raise AgentError(
+                "the kernel did not open its sockets within %ss" % req.get("startup_timeout", 60),
+                ("Its output:\n" + tail) if tail else "",
+            )
+        time.sleep(0.05)
+
+    try:
+        pgid = os.getpgid(pid)
+    except OSError:
+        pgid = pid
+    answer = {
+        "pid": pid,
+        "pgid": pgid,
+        "transport": transport,
+        "dir": kdir,
+        "channels": {},
+    }
+    for name, port in zip(CHANNELS, ports):
+        answer["channels"][name] = ("%s-%d" % (base, port)) if transport == "ipc" else port
+    return answer
+
+
+def _listening(port):
+    s = socket.socket()
+    s.settimeout(0.2)
+    try:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+    finally:
+        s.close()
+
+
+def op_supervise(req):
+    """Runs detached (own session). Starts the kernel in its own process group and waits."""
+    kdir = _kernel_dir(req["kernel_id"])
+    os.umask(0o077)
+    _write_private(os.path.join(kdir, "supervisor.pid"), str(os.getpid()))
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    proc = subprocess.Popen(
+        req["argv"],
+        cwd=req["cwd"],
+        env=req["env"],
+        stdin=subprocess.DEVNULL,
+        stdout=sys.stdout.fileno(),
+        stderr=sys.stderr.fileno(),
+        preexec_fn=os.setpgrp,
+        close_fds=True,
+    )
+    _write_private(os.path.join(kdir, "kernel.pid"), str(proc.pid))
+    returncode = proc.wait()
+    if os.path.exists(os.path.join(kdir, "stopping")):
+        _kill_group(proc.pid, signal.SIGKILL)
+        shutil.rmtree(kdir, ignore_errors=True)
+        _remove_empty_parents()
+        return None
+    _write_private(
+        os.path.join(kdir, "ended.json"),
+        json.dumps(
+            {"returncode": returncode, "reason": _describe_end(returncode), "ended": time.time()}
+        ),
+    )
+    _kill_group(proc.pid, signal.SIGKILL)  # children the kernel left behind
+    return None
+
+
+def _kill_group(pgid, signum):
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _remove_empty_parents():
+    for d in (KERNELS, ROOT):
+        try:
+            os.rmdir(d)
+        except OSError:
+            return
+
+
+def _status(kernel_id):
+    kdir = _kernel_dir(kernel_id)
+    if not os.path.isdir(kdir):
+        return {"kernel_id": kernel_id, "state": "missing", "reason": "no such kernel on this host"}
+    pid = _read_int(os.path.join(kdir, "kernel.pid"))
+    ended = _read_json(os.path.join(kdir, "ended.json"))
+    info = _read_json(os.path.join(kdir, "info.json")) or {}
+    out = {
+        "kernel_id": kernel_id,
+        "pid": pid,
+        "python": info.get("python"),
+        "kernelspec": info.get("kernelspec"),
+        "cwd": info.get("cwd"),
+        "profile": info.get("profile"),
+        "server": info.get("server"),
+        "started": info.get("started"),
+        "idle_timeout": info.get("idle_timeout"),
+    }
+    if ended:
+        out.update(state="dead", returncode=ended.get("returncode"), reason=ended.get("reason"))
+    elif pid and _alive(pid):
+        out.update(state="running")
+    elif pid is None and _alive(_read_int(os.path.join(kdir, "supervisor.pid"))):
+        out.update(state="starting")
+    else:
+        out.update(state="dead", returncode=None, reason=_describe_end(None))
+    return out
+
+
+def op_status(req):
+    return _status(req.get("kernel_id"))
+
+
+def op_signal(req):
+    kdir = _kernel_dir(req.get("kernel_id"))
+    pid = _read_int(os.path.join(kdir, "kernel.pid"))
+    signum = int(req.get("signum", signal.SIGINT))
+    if not pid or not _alive(pid):
+        raise AgentError("kernel %s is not running" % req.get("kernel_id"))
+    try:
+        os.killpg(os.getpgid(pid), signum)
+    except OSError:
+        os.kill(pid, signum)
+    return {"sent": signum}
+
+
+def _stop_dir(kdir, timeout):
+    _write_private(os.path.join(kdir, "stopping"), "")
+    pid = _read_int(os.path.join(kdir, "kernel.pid"))
+    sup = _read_int(os.path.join(kdir, "supervisor.pid"))
+    if pid:
+        _kill_group(pid, signal.SIGTERM)
+        deadline = time.time() + timeout
+        while _alive(pid) and time.time() < deadline:
+            time.sleep(0.05)
+        _kill_group(pid, signal.SIGKILL)
+    deadline = time.time() + 5
+    while _alive(sup) and time.time() < deadline:
+        time.sleep(0.05)
+    if sup and _alive(sup):
+        try:
+            os.kill(sup, signal.SIGKILL)
+        except OSError:
+            pass
+    shutil.rmtree(kdir, ignore_errors=True)
+    _remove_empty_parents()
+
+
+def op_stop(req):
+    kdir = _kernel_dir(req.get("kernel_id"))
+    if not os.path.isdir(kdir):
+        return {"stopped": False, "reason": "no such kernel on this host"}
+    _stop_dir(kdir, float(req.get("timeout") or 5))
+    return {"stopped": True}
+
+
+def op_list(req):
+    kernels = []
+    try:
+        names = sorted(os.listdir(KERNELS))
+    except OSError:
+        names = []
+    for name in names:
+        if KERNEL_ID.match(name):
+            kernels.append(_status(name))
+    return {"kernels": kernels}
+
+
+OPS = {
+    "launch": op_launch,
+    "supervise": op_supervise,
+    "status": op_status,
+    "signal": op_signal,
+    "stop": op_stop,
+    "list": op_list,
+}
+
+BOOT = (
+    "import sys;n=int(sys.stdin.buffer.readline());_jr_src=sys.stdin.buffer.read(n);"
+    "exec(compile(_jr_src,'<jupyter-remote>','exec'))"
+)
+
+
+def _own_source():
+    """This script's text: the bootstrap keeps it in the global ``_jr_src``."""
+    return globals()["_jr_src"].decode("utf-8")
+
+
+def main():
+    raw = sys.stdin.buffer.read()
+    try:
+        req = json.loads(raw.decode("utf-8"))
+        op = OPS[req["op"]]
+    except (ValueError, KeyError, TypeError):
+        sys.stdout.write(json.dumps({"ok": False, "error": "bad request"}) + "\n")
+        return 2
+    try:
+        result = op(req)
+    except AgentError as exc:
+        sys.stdout.write(json.dumps({"ok": False, "error": exc.message, "hint": exc.hint}) + "\n")
+        return 1
+    if req["op"] != "supervise":
+        sys.stdout.write(json.dumps({"ok": True, "result": result}) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

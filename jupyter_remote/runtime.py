@@ -1,0 +1,108 @@
+"""The process-wide RemoteManager, and the event loop its SSH connections live on.
+
+Inside the Jupyter server, RemoteExtensionApp registers its manager with
+:func:`use_server_manager`; the server's loop runs forever, so SSH work runs on
+it directly. Standalone (papermill, nbclient, ``jupyter console``, a plain
+``KernelManager``), nobody guarantees a running loop between calls, yet port
+forwards must keep pumping: the first caller starts a daemon thread with its
+own loop and every SSH coroutine runs there (:func:`on_ssh_loop`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jupyter_core.paths import jupyter_config_path
+from traitlets.config.loader import Config, JSONFileConfigLoader, PyFileConfigLoader
+
+from .manager import RemoteManager
+from .store import Store
+
+T = TypeVar("T")
+CONFIG_NAMES = ("jupyter_server_config", "jupyter_remote_config")
+
+_lock = threading.Lock()
+_manager: RemoteManager | None = None
+_loop: asyncio.AbstractEventLoop | None = None  # None: the caller's loop (server mode)
+
+
+def load_admin_config() -> Config:
+    """The traitlets config files the server extension reads, merged (lowest priority first)."""
+    merged = Config()
+    for directory in reversed([*jupyter_config_path(), str(Path.cwd())]):
+        for name in CONFIG_NAMES:
+            for loader_cls, suffix in (
+                (JSONFileConfigLoader, ".json"),
+                (PyFileConfigLoader, ".py"),
+            ):
+                if not (Path(directory) / f"{name}{suffix}").is_file():
+                    continue
+                try:
+                    merged.merge(loader_cls(f"{name}{suffix}", path=directory).load_config())
+                except Exception as exc:
+                    print(f"warning: ignoring {directory}/{name}{suffix}: {exc}", file=sys.stderr)
+    return merged
+
+
+def manager_from_config(**kwargs: Any) -> RemoteManager:
+    """A manager whose store includes admin-defined servers and profiles (CLI, standalone)."""
+    cfg = load_admin_config().get("RemoteExtensionApp", Config())
+    store = Store(admin_servers=cfg.get("servers", {}), admin_profiles=cfg.get("profiles", {}))
+    return RemoteManager(store, **kwargs)
+
+
+def use_server_manager(manager: RemoteManager) -> None:
+    """Called by RemoteExtensionApp.initialize_settings: kernels share the server's pool."""
+    global _manager, _loop
+    with _lock:
+        _manager = manager
+        _loop = None
+
+
+def _start_loop_thread() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(ready.set)
+        loop.run_forever()
+
+    threading.Thread(target=run, name="jupyter-remote-ssh", daemon=True).start()
+    ready.wait()
+    return loop
+
+
+def current_manager() -> RemoteManager:
+    """The process's manager; standalone, created on first use with its own SSH loop."""
+    global _manager, _loop
+    with _lock:
+        if _manager is None:
+            _loop = _start_loop_thread()
+            _manager = manager_from_config()
+        return _manager
+
+
+async def on_ssh_loop(func: Callable[[RemoteManager], Awaitable[T]]) -> T:
+    """Run ``func(manager)`` on the loop that owns the SSH connections, from any loop."""
+    manager = current_manager()
+    loop = _loop
+    if loop is None:
+        return await func(manager)
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        return await func(manager)
+    future = asyncio.run_coroutine_threadsafe(_call(func, manager), loop)
+    return await asyncio.wrap_future(future)
+
+
+async def _call(func: Callable[[RemoteManager], Awaitable[T]], manager: RemoteManager) -> T:
+    return await func(manager)

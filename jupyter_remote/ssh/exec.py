@@ -1,0 +1,50 @@
+"""Run one command on a pooled connection, feeding stdin; the only exec helper.
+
+Callers (discovery, the kernel agent client, server test) pass a command line
+built with shlex from fixed text and quoted values; data goes on stdin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import asyncssh
+
+from ..errors import RemoteCommandError, SSHConnectError, SSHTimeoutError
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_status: int | None
+    stdout: str
+    stderr: str
+
+
+async def run(conn: Any, command: str, *, stdin: bytes = b"", timeout: float = 60.0) -> ExecResult:
+    """One exec request: write ``stdin``, close it, collect output, within ``timeout``."""
+    try:
+        result = await asyncio.wait_for(
+            conn.run(command, input=stdin, encoding=None, check=False), timeout=timeout
+        )
+    except asyncio.TimeoutError:
+        raise SSHTimeoutError(
+            f"The remote command did not finish within {timeout:.0f} s."
+        ) from None
+    except (asyncssh.ChannelOpenError, asyncssh.DisconnectError, ConnectionError, OSError) as exc:
+        raise SSHConnectError(f"The SSH connection failed while running a command: {exc}") from None
+    out = result.stdout or b""
+    err = result.stderr or b""
+    return ExecResult(
+        result.exit_status,
+        out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out),
+        err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err),
+    )
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when ``exc`` means the link, not the remote, failed (tunnel down != kernel dead)."""
+    return isinstance(exc, (SSHConnectError, asyncssh.Error, ConnectionError, OSError)) and not (
+        isinstance(exc, RemoteCommandError)
+    )
