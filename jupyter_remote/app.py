@@ -5,7 +5,7 @@ from __future__ import annotations
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Dict, Float, Int
 
-from . import handlers
+from . import handlers, runtime
 from .manager import RemoteManager
 from .store import Store
 
@@ -47,9 +47,11 @@ class RemoteExtensionApp(ExtensionApp):
             connect_timeout=self.connect_timeout,
         )
         self.settings.update({"remote_manager": self.manager})
+        runtime.use_server_manager(self.manager)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers.routes())
 
     async def stop_extension(self) -> None:
+        runtime.release_server_manager(self.manager)
         await self.manager.close()

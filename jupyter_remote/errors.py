@@ -72,6 +72,13 @@ class NotYetError(RemoteError):
     reason = "not_implemented"
 
 
+class IpykernelMissingError(RemoteError):
+    """The chosen environment cannot run ipykernel yet."""
+
+    status = 409
+    reason = "ipykernel_missing"
+
+
 class HostKeyError(RemoteError):
     """Base of the host-key refusals; never retried automatically."""
 

@@ -8,15 +8,29 @@ coroutine; blocking file work goes to a thread so the event loop never waits.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import platform
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import HostKeyChangedError, HostKeyUnknownError, NotFoundError, ValidationError
+from . import kernelspecs
+from .errors import (
+    HostKeyChangedError,
+    HostKeyUnknownError,
+    IpykernelMissingError,
+    NotFoundError,
+    RemoteCommandError,
+    ValidationError,
+)
+from .kernel_agent import AgentClient
+from .remote import command_python
 from .secrets import SecretStore, secret_store
 from .ssh import ConnectionPool, Endpoint, HostKeyPolicy, OfferedKey, resolve_endpoint
-from .store import Server, Store, parse_host_id
+from .ssh.exec import run, stream
+from .store import Profile, Server, Store, parse_host_id
 
 # Sent on stdin to `sh -s`: fixed text, nothing user-supplied in it.
 SERVER_INFO_SCRIPT = r"""
@@ -35,6 +49,14 @@ for p in python3 python; do
   fi
 done
 """
+
+
+PYTHON_CHECK = (
+    "import sys,json,importlib.util as u;"
+    "print(json.dumps({'version':'%d.%d.%d'%tuple(sys.version_info[:3]),"
+    "'ipykernel':u.find_spec('ipykernel') is not None,'prefix':sys.prefix}))"
+)
+KERNEL_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class RemoteManager:
@@ -221,6 +243,113 @@ class RemoteManager:
 
     async def remove_hostkey(self, hid: str) -> int:
         return await asyncio.to_thread(self.store.remove_hostkeys, parse_host_id(hid))
+
+    # ------------------------------------------------------------ profiles
+
+    async def check_python(self, server: str, python: str) -> dict[str, Any]:
+        """Version and ipykernel presence of one interpreter on ``server`` (one exec)."""
+        endpoint = await self.endpoint(server)
+        async with self.pool.connection(endpoint) as conn:
+            result = await run(conn, command_python(python, "-c", PYTHON_CHECK), timeout=30)
+        try:
+            return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+        except (ValueError, IndexError):
+            raise RemoteCommandError(
+                f"{python!r} does not run on {server}: "
+                f"{(result.stderr or result.stdout).strip()[-300:]}",
+                hint="Pick an interpreter from `jupyter remote env list SERVER`.",
+            ) from None
+
+    async def install_ipykernel(
+        self, server: str, python: str, on_output: Callable[[str], None]
+    ) -> None:
+        """pip-install ipykernel into that interpreter's environment, streaming pip's output."""
+        endpoint = await self.endpoint(server)
+        async with self.pool.connection(endpoint) as conn:
+            status = await stream(
+                conn,
+                command_python(
+                    python, "-m", "pip", "install", "--disable-pip-version-check", "ipykernel"
+                ),
+                on_output,
+            )
+        if status != 0:
+            raise RemoteCommandError(
+                f"pip could not install ipykernel into {python} (exit status {status}).",
+                hint="See pip's output above; a system Python may need a virtualenv instead.",
+            )
+
+    def _profile_json(self, profile: Profile) -> dict[str, Any]:
+        return {**profile.to_json(), "kernel_name": kernelspecs.spec_name(profile.name)}
+
+    async def list_profiles(self) -> list[dict[str, Any]]:
+        return [self._profile_json(p) for p in await asyncio.to_thread(self.store.list_profiles)]
+
+    async def get_profile(self, name: str) -> dict[str, Any]:
+        return self._profile_json(await asyncio.to_thread(self.store.get_profile, name))
+
+    async def add_profile(
+        self,
+        data: Mapping[str, Any],
+        *,
+        install_ipykernel: bool = False,
+        on_output: Callable[[str], None] | None = None,
+        replace: bool = False,
+    ) -> dict[str, Any]:
+        """Validate, check the interpreter remotely, save, and write kernelspec remote-NAME."""
+        profile = await asyncio.to_thread(Profile.from_input, data)
+        await asyncio.to_thread(self.store.get_server, profile.server)
+        version: str | None = None
+        env_name: str | None = None
+        if profile.python:
+            check = await self.check_python(profile.server, profile.python)
+            if not check.get("ipykernel"):
+                if not install_ipykernel:
+                    raise IpykernelMissingError(
+                        f"ipykernel is not installed in {profile.python} on {profile.server}.",
+                        hint="Install it with --install-ipykernel (CLI) or the Install ipykernel "
+                        "button, or pick another environment.",
+                        python=profile.python,
+                    )
+                await self.install_ipykernel(
+                    profile.server, profile.python, on_output or (lambda _: None)
+                )
+                check = await self.check_python(profile.server, profile.python)
+                if not check.get("ipykernel"):
+                    raise IpykernelMissingError(
+                        f"ipykernel is still not importable by {profile.python}."
+                    )
+            version = str(check.get("version") or "") or None
+            prefix = str(check.get("prefix") or "")
+            if prefix and prefix not in ("/usr", "/usr/local"):
+                env_name = prefix.rstrip("/").rsplit("/", 1)[-1]
+        display = kernelspecs.display_name(profile, version=version, env_name=env_name)
+        profile = dataclasses.replace(profile, display_name=display)
+        await asyncio.to_thread(self.store.save_profile, profile, replace=replace)
+        await asyncio.to_thread(kernelspecs.write_kernelspec, profile, display=display)
+        return self._profile_json(profile)
+
+    async def remove_profile(self, name: str) -> None:
+        await asyncio.to_thread(self.store.remove_profile, name)
+        await asyncio.to_thread(kernelspecs.remove_kernelspec, name)
+
+    # ------------------------------------------------------------ remote kernels
+
+    async def remote_kernels(self, server: str) -> list[dict[str, Any]]:
+        """Kernels our agent started on ``server`` that are still there (running or dead)."""
+        endpoint = await self.endpoint(server)
+        async with self.pool.connection(endpoint) as conn:
+            return await AgentClient(conn).list()
+
+    async def stop_remote_kernel(self, server: str, kernel_id: str) -> dict[str, Any]:
+        if not isinstance(kernel_id, str) or not KERNEL_ID_RE.fullmatch(kernel_id):
+            raise ValidationError("Invalid kernel id.", field="kernel_id")
+        endpoint = await self.endpoint(server)
+        async with self.pool.connection(endpoint) as conn:
+            result = await AgentClient(conn).stop(kernel_id)
+        if not result.get("stopped"):
+            raise NotFoundError(f"No kernel {kernel_id} on {server}.")
+        return result
 
     async def close(self) -> None:
         await self.pool.close_all()

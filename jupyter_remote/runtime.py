@@ -64,6 +64,14 @@ def use_server_manager(manager: RemoteManager) -> None:
         _loop = None
 
 
+def release_server_manager(manager: RemoteManager) -> None:
+    """Called by RemoteExtensionApp.stop_extension: later standalone use starts afresh."""
+    global _manager
+    with _lock:
+        if _manager is manager:
+            _manager = None
+
+
 def _start_loop_thread() -> asyncio.AbstractEventLoop:
     loop = asyncio.new_event_loop()
     ready = threading.Event()

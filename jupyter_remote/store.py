@@ -359,7 +359,7 @@ class Store:
         admin_servers: Mapping[str, Mapping[str, Any]] | None = None,
         admin_profiles: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        self.root = Path(root) if root else Path(jupyter_data_dir()) / "remote"
+        self._root = Path(root) if root else None
         self._admin_servers = {
             name: Server.from_input({**spec, "name": name}, readonly=True)
             for name, spec in (admin_servers or {}).items()
@@ -368,6 +368,11 @@ class Store:
             name: Profile.from_input({**spec, "name": name}, readonly=True)
             for name, spec in (admin_profiles or {}).items()
         }
+
+    @property
+    def root(self) -> Path:
+        """Explicit root, else ``jupyter_data_dir()/remote`` as the environment says now."""
+        return self._root if self._root is not None else Path(jupyter_data_dir()) / "remote"
 
     # -- plumbing
 

@@ -44,9 +44,19 @@ def stdin_payload(script: str, request: dict[str, Any]) -> bytes:
     return str(len(body)).encode() + b"\n" + body + json.dumps(request).encode("utf-8") + b"\n"
 
 
+#: Runs "$1" with the remaining arguments; a leading ~/ in "$1" means the login's $HOME.
+#: User data (the interpreter path) travels as a positional argument, never spliced.
+RUN_EXPANDED = 'p=$1; shift; case $p in "~/"*) p="$HOME/${p#"~/"}" ;; esac; exec "$p" "$@"'
+
+
+def command_python(python: str, *args: str) -> str:
+    """Command line running ``python args...`` on the remote, quoted, ``~/`` expanded."""
+    return shlex.join(["sh", "-c", RUN_EXPANDED, "sh", python, *args])
+
+
 def command_with(python: str) -> str:
     """Command line running the bootstrap with a given interpreter (quoted)."""
-    return shlex.join([python, "-c", BOOTSTRAP])
+    return command_python(python, "-c", BOOTSTRAP)
 
 
 def command_on_path() -> str:

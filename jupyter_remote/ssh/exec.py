@@ -7,6 +7,7 @@ built with shlex from fixed text and quoted values; data goes on stdin.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,29 @@ async def run(conn: Any, command: str, *, stdin: bytes = b"", timeout: float = 6
         out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out),
         err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err),
     )
+
+
+async def stream(
+    conn: Any, command: str, on_line: Callable[[str], None], *, timeout: float = 900.0
+) -> int:
+    """Run ``command``, calling ``on_line`` for each line of stdout+stderr; exit status."""
+    try:
+        async with conn.create_process(command, stderr=asyncssh.STDOUT) as proc:
+            proc.stdin.write_eof()
+
+            async def pump() -> None:
+                async for line in proc.stdout:
+                    on_line(str(line).rstrip("\n"))
+
+            await asyncio.wait_for(pump(), timeout=timeout)
+            completed = await proc.wait()
+    except asyncio.TimeoutError:
+        raise SSHTimeoutError(
+            f"The remote command did not finish within {timeout:.0f} s."
+        ) from None
+    except (asyncssh.ChannelOpenError, asyncssh.DisconnectError, ConnectionError, OSError) as exc:
+        raise SSHConnectError(f"The SSH connection failed while running a command: {exc}") from None
+    return int(completed.exit_status if completed.exit_status is not None else 255)
 
 
 def is_connection_error(exc: BaseException) -> bool:

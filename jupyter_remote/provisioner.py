@@ -1,0 +1,268 @@
+"""SSHProvisioner: jupyter_client starts, watches and stops remote kernels through it.
+
+Entry point ``ssh-provisioner`` in ``jupyter_client.kernel_provisioners``; the
+kernelspec ``remote-<profile>`` names it with ``{"profile": NAME}`` in its
+config (see kernelspecs.py). jupyter_client's KernelManager calls the methods
+below; each docstring says when. Works inside the Jupyter server (shares its
+SSH pool) and standalone (papermill, nbclient, console): see runtime.py.
+
+The kernel's five channels are local loopback ports forwarded over the
+server's one SSH connection to the kernel's ipc sockets in a 0700 directory on
+the remote (TCP on the remote's 127.0.0.1 as a fallback). The HMAC key goes to
+the remote agent on stdin, never on a command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
+from traitlets import Float, Unicode
+
+from .errors import RemoteCommandError, RemoteError
+from .manager import RemoteManager
+from .runtime import on_ssh_loop
+from .sessions import KernelSession, registry
+from .ssh.exec import is_connection_error
+from .ssh.forwards import free_local_ports
+from .store import Profile
+
+CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
+DEAD_UNKNOWN = -9  # exit code reported when the agent says dead but knows no status
+
+
+class SSHProvisioner(KernelProvisionerBase):
+    """Runs one kernel on the remote host of a profile."""
+
+    profile = Unicode("", config=True, help="Name of the jupyter-remote profile to run.")
+    startup_timeout = Float(60.0, config=True, help="Seconds the remote kernel may take to start.")
+
+    _session: KernelSession | None = None
+    _profile: Profile | None = None
+    _local_ports: list[int] | None = None
+    _launched: bool = False
+    exit_reason: str = ""
+
+    # ------------------------------------------------------------ helpers
+
+    @property
+    def _kid(self) -> str:
+        return str(self.kernel_id)
+
+    async def _remote(self, func: Any) -> Any:
+        return await on_ssh_loop(func)
+
+    async def _agent_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        session = self._session
+        if session is None:
+            raise RemoteError("This kernel has no remote session.")
+
+        async def call(_: RemoteManager) -> Any:
+            return await getattr(session.agent(), method)(*args, **kwargs)
+
+        return await self._remote(call)
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def has_process(self) -> bool:
+        """KernelManager.has_kernel: True from launch until cleanup."""
+        return self._launched
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        """KernelManager.start_kernel, before launch: load the profile, fix local ports."""
+        if not self.profile:
+            raise RemoteError(
+                "This kernelspec names no jupyter-remote profile.",
+                hint="Recreate it with `jupyter remote profile add`.",
+            )
+
+        async def load(manager: RemoteManager) -> Profile:
+            return await asyncio.to_thread(manager.store.get_profile, self.profile)
+
+        self._profile = await self._remote(load)
+        if self._local_ports is None:
+            self._local_ports = free_local_ports(len(CHANNELS))
+        km = self.parent
+        if km is not None:
+            km.transport = "tcp"
+            km.ip = "127.0.0.1"
+            (km.shell_port, km.iopub_port, km.stdin_port, km.control_port, km.hb_port) = (
+                self._local_ports
+            )
+            km.write_connection_file()
+            self.connection_info = km.get_connection_info()
+        kwargs.pop("extra_arguments", None)
+        cmd = ["jupyter-remote", "profile", self.profile]  # informational: no local process
+        return await super().pre_launch(cmd=cmd, **kwargs)
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        """KernelManager.start_kernel: start the kernel remotely and forward its channels."""
+        profile = self._profile
+        assert profile is not None and self._local_ports is not None
+        key = self.connection_info.get("key", b"")
+        key_text = key.decode("ascii") if isinstance(key, bytes) else str(key)
+        scheme = str(self.connection_info.get("signature_scheme", "hmac-sha256"))
+        ports = list(self._local_ports)
+
+        async def launch(manager: RemoteManager) -> None:
+            session = self._session
+            if session is None or session.state == "stopped":
+                session = KernelSession(
+                    manager,
+                    profile.server,
+                    self._kid,
+                    profile=profile.name,
+                    python=profile.python,
+                )
+                self._session = session
+                await session.connect()
+            session.progress("starting kernel", profile.python or profile.kernelspec or "")
+            answer = await session.agent().launch(
+                {
+                    "kernel_id": self._kid,
+                    "python": profile.python,
+                    "kernelspec": profile.kernelspec,
+                    "cwd": profile.cwd,
+                    "env": profile.env,
+                    "key": key_text,
+                    "signature_scheme": scheme,
+                    "idle_timeout": profile.idle_timeout,
+                    "profile": profile.name,
+                    "server": profile.server,
+                    "startup_timeout": self.startup_timeout,
+                },
+                timeout=self.startup_timeout + 30,
+            )
+            session.progress("forwarding", f"{answer.get('transport')} channels")
+            targets = {
+                port: answer["channels"][name] for port, name in zip(ports, CHANNELS, strict=True)
+            }
+            await session.open_forwards(targets)
+            session.progress("ready", f"pid {answer.get('pid')} on {profile.server}")
+
+        try:
+            await self._remote(launch)
+        except BaseException:
+            await self._close_session()
+            raise
+        self._launched = True
+        self.exit_reason = ""
+        return self.connection_info
+
+    async def poll(self) -> int | None:
+        """KernelManager.is_alive (and the restarter, every few seconds).
+
+        None while the kernel runs OR while the remote is out of reach: only the
+        agent's word that the process is gone makes a kernel dead (invariant 3).
+        """
+        session = self._session
+        if not self._launched or session is None:
+            return 0 if not self._launched else None
+        if not session.link_up:
+            return None
+        try:
+            status = await self._agent_call("status", self._kid)
+        except RemoteError as exc:
+            if is_connection_error(exc) or not isinstance(exc, RemoteCommandError):
+                return None
+            self.log.warning("remote kernel %s: status failed: %s", self._kid, exc)
+            return None
+        except Exception as exc:
+            if is_connection_error(exc):
+                return None
+            raise
+        if status.get("state") in ("running", "starting"):
+            return None
+        self.exit_reason = str(status.get("reason") or "the kernel process is gone")
+        self.log.warning("remote kernel %s is dead: %s", self._kid, self.exit_reason)
+        code = status.get("returncode")
+        return int(code) if isinstance(code, int) and code != 0 else DEAD_UNKNOWN
+
+    async def wait(self) -> int | None:
+        """KernelManager, after a shutdown request: until the remote kernel is gone."""
+        while True:
+            code = await self.poll()
+            if code is not None:
+                return code
+            await asyncio.sleep(0.2)
+
+    async def send_signal(self, signum: int) -> None:
+        """KernelManager.signal_kernel / interrupt_kernel (SIGINT in signal mode)."""
+        if signum == 0:
+            return
+        await self._agent_call("signal", self._kid, int(signum))
+
+    async def kill(self, restart: bool = False) -> None:
+        """KernelManager when a kernel did not stop in time: SIGKILL its process group."""
+        await self._stop_remote(timeout=0.5)
+
+    async def terminate(self, restart: bool = False) -> None:
+        """KernelManager's SIGTERM step of a shutdown."""
+        await self._stop_remote(timeout=5.0)
+
+    async def _stop_remote(self, timeout: float) -> None:
+        if self._session is None:
+            return
+        try:
+            await self._agent_call("stop", self._kid, timeout=timeout)
+        except RemoteError as exc:
+            self.log.warning("remote kernel %s: stop failed: %s", self._kid, exc)
+
+    async def cleanup(self, restart: bool = False) -> None:
+        """KernelManager after the kernel stopped: remove its remote state dir.
+
+        On restart the forwards and the connection stay (same local ports, same
+        socket paths for the next kernel); otherwise both are let go.
+        """
+        await self._stop_remote(timeout=1.0)
+        self._launched = False
+        if not restart:
+            await self._close_session()
+            self._local_ports = None
+
+    async def _close_session(self) -> None:
+        session = self._session
+        self._session = None
+        if session is None:
+            return
+
+        async def close(_: RemoteManager) -> None:
+            await session.close()
+
+        await self._remote(close)
+
+    async def shutdown_requested(self, restart: bool = False) -> None:
+        """KernelManager.shutdown_kernel, before the shutdown_request message: nothing to do."""
+
+    def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
+        return max(recommended, 5.0)
+
+    def get_stable_start_time(self, recommended: float = 10.0) -> float:
+        return max(recommended, 10.0)
+
+    async def get_provisioner_info(self) -> dict[str, Any]:
+        """What re-attaching needs (issue: sessions). Not called by jupyter_server itself."""
+        info: dict[str, Any] = await super().get_provisioner_info()
+        info.update(
+            profile=self.profile,
+            kernel_id=self._kid,
+            local_ports=self._local_ports,
+            server=self._profile.server if self._profile else None,
+        )
+        return info
+
+    async def load_provisioner_info(self, provisioner_info: dict[str, Any]) -> None:
+        await super().load_provisioner_info(provisioner_info)
+        self.profile = provisioner_info.get("profile", self.profile)
+        self._local_ports = provisioner_info.get("local_ports") or None
+
+    def resolve_path(self, path_str: str) -> str | None:
+        """Paths are on the remote: nothing local to resolve."""
+        return None
+
+
+__all__ = ["SSHProvisioner", "registry", "signal"]

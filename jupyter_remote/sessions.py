@@ -1,0 +1,253 @@
+"""Remote sessions: one per remote kernel, with a state, a reason, and its own link.
+
+A :class:`KernelSession` is created by the provisioner when a kernel starts. It
+holds a lease on the server's pooled SSH connection and the channel forwards on
+fixed local ports. When the connection drops it goes ``reconnecting``, waits
+for the host to answer on TCP, reconnects (jittered exponential backoff on
+failed handshakes), and re-opens every forward on the SAME local ports, so
+the ZMQ sockets of the Jupyter server reconnect by themselves. Host-key and
+auth failures are never retried: the session goes ``disconnected`` with the
+reason. The kernel itself keeps running on the remote all along (invariant 3).
+
+Everything here runs on the SSH loop (see ``runtime.on_ssh_loop``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import HostKeyError, RemoteError, SSHAuthError
+from .kernel_agent import AgentClient
+from .manager import RemoteManager
+from .ssh import Endpoint, Lease
+from .ssh.forwards import Forwards, Target
+
+log = logging.getLogger(__name__)
+
+STATES = ("connecting", "running", "reconnecting", "degraded", "disconnected", "stopped")
+Listener = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Reconnect:
+    """Backoff policy: tunables shared by every session (RemoteExtensionApp sets them)."""
+
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    give_up_after: float = 3600.0
+    tcp_probe_interval: float = 1.0
+
+
+class SessionRegistry:
+    """Every session of this process, and the listeners of their events."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, KernelSession] = {}
+        self._listeners: list[Listener] = []
+        self.reconnect = Reconnect()
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def emit(self, event: dict[str, Any]) -> None:
+        event = {"time": time.time(), **event}
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not break a kernel
+                log.exception("session event listener failed")
+
+    def list(self) -> list[dict[str, Any]]:
+        return [s.to_json() for s in self.sessions.values()]
+
+
+registry = SessionRegistry()
+
+
+@dataclass
+class KernelSession:
+    """The link of one remote kernel: lease, forwards, state machine."""
+
+    manager: RemoteManager
+    server: str
+    kernel_id: str
+    profile: str = ""
+    python: str | None = None
+    state: str = "connecting"
+    reason: str = ""
+    started: float = field(default_factory=time.time)
+    endpoint: Endpoint | None = None
+    lease: Lease | None = None
+    forwards: Forwards = field(default_factory=Forwards)
+    reconnects: int = 0
+    _watcher: asyncio.Task[None] | None = None
+    _closing: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.kernel_id,
+            "kind": "kernel",
+            "kernel_id": self.kernel_id,
+            "server": self.server,
+            "profile": self.profile,
+            "python": self.python,
+            "state": self.state,
+            "reason": self.reason,
+            "started": self.started,
+            "reconnects": self.reconnects,
+            "local_ports": sorted(self.forwards.targets),
+        }
+
+    def _set(self, state: str, reason: str = "") -> None:
+        if state == self.state and reason == self.reason:
+            return
+        self.state, self.reason = state, reason
+        log.info("remote kernel %s on %s: %s %s", self.kernel_id, self.server, state, reason)
+        registry.emit({"type": "session", "session": self.to_json()})
+
+    def progress(self, stage: str, message: str = "") -> None:
+        """Start-up stages for the UI and logs: connecting, authenticating, starting kernel, ..."""
+        log.info("remote kernel %s: %s %s", self.kernel_id, stage, message)
+        registry.emit(
+            {
+                "type": "progress",
+                "kernel_id": self.kernel_id,
+                "server": self.server,
+                "stage": stage,
+                "message": message,
+            }
+        )
+
+    # ------------------------------------------------------------ link
+
+    async def connect(self) -> None:
+        """First connect: errors propagate to the caller (kernel start fails clearly)."""
+        registry.sessions[self.kernel_id] = self
+        self.progress("connecting", f"to server {self.server}")
+        self.endpoint = await self.manager.endpoint(self.server)
+        self.progress("authenticating", self.endpoint.describe())
+        self.lease = await self.manager.pool.acquire(self.endpoint)
+        self._set("running")
+        self._watch()
+
+    def _watch(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.ensure_future(self._watch_link())
+
+    @property
+    def link_up(self) -> bool:
+        return (
+            self.state in ("running", "degraded") and self.lease is not None and not self.lease.lost
+        )
+
+    def agent(self) -> AgentClient:
+        if not self.link_up or self.lease is None:
+            from .errors import SSHConnectError
+
+            raise SSHConnectError(f"The link to {self.server} is down ({self.state}).")
+        return AgentClient(self.lease.conn, python=self.python)
+
+    async def open_forwards(self, targets: dict[int, Target]) -> None:
+        if self.forwards.targets == targets and self.forwards.is_open:
+            return
+        assert self.lease is not None
+        await self.forwards.open(self.lease.conn, targets)
+
+    async def _watch_link(self) -> None:
+        while not self._closing:
+            lease = self.lease
+            if lease is None:
+                return
+            with contextlib.suppress(Exception):
+                await lease.conn.wait_closed()
+            if self._closing:
+                return
+            self._set(
+                "reconnecting", "the SSH connection was lost; the kernel keeps running remotely"
+            )
+            self.forwards.close()
+            with contextlib.suppress(Exception):
+                await lease.release()
+            self.lease = None
+            if not await self._reconnect():
+                return
+
+    async def _tcp_reachable(self) -> bool:
+        hop = self.endpoint
+        while hop is not None and hop.jump is not None:
+            hop = hop.jump
+        if hop is None:
+            return False
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(hop.host, hop.port), 3)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+        return True
+
+    async def _reconnect(self) -> bool:
+        """Until connected (True), given up or refused for good (False)."""
+        policy = registry.reconnect
+        began = time.monotonic()
+        delay = policy.first_delay
+        while not self._closing:
+            if time.monotonic() - began > policy.give_up_after:
+                self._set("disconnected", f"gave up after {policy.give_up_after:.0f} s; use Retry")
+                return False
+            if not await self._tcp_reachable():
+                await asyncio.sleep(policy.tcp_probe_interval)
+                continue
+            try:
+                assert self.endpoint is not None
+                self.lease = await self.manager.pool.acquire(self.endpoint)
+                await self.forwards.open(self.lease.conn, dict(self.forwards.targets))
+            except (HostKeyError, SSHAuthError) as exc:
+                self._set("disconnected", exc.message)
+                return False
+            except (RemoteError, OSError) as exc:
+                if self.lease is not None:
+                    with contextlib.suppress(Exception):
+                        await self.lease.release()
+                    self.lease = None
+                log.info("reconnect to %s failed: %s; next try in %.1f s", self.server, exc, delay)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+                delay = min(delay * 2, policy.max_delay)
+                continue
+            self.reconnects += 1
+            self._set("running")
+            return True
+        return False
+
+    async def retry(self) -> None:
+        """The Retry action of a disconnected session."""
+        if self.state == "disconnected" and not self._closing:
+            self._set("reconnecting", "retrying")
+            self._watcher = asyncio.ensure_future(self._retry_then_watch())
+
+    async def _retry_then_watch(self) -> None:
+        if await self._reconnect():
+            await self._watch_link()
+
+    async def close(self) -> None:
+        """Stop forwarding and let go of the connection (the kernel is stopped by the caller)."""
+        self._closing = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(BaseException):
+                await self._watcher
+        self.forwards.close()
+        if self.lease is not None:
+            await self.lease.release()
+            self.lease = None
+        self._set("stopped")
+        registry.sessions.pop(self.kernel_id, None)
