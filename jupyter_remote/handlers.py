@@ -17,6 +17,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from .discovery import Discovery
 from .errors import RemoteError, ValidationError
 from .manager import RemoteManager
 
@@ -123,6 +124,21 @@ class ServerTestHandler(RemoteHandler):
         self.reply(await self.manager.test_server(name))
 
 
+class EnvironmentsHandler(RemoteHandler):
+    """``GET /remote/servers/{name}/environments[?refresh=1][&cwd=DIR...]``: discovery."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        refresh = self.get_argument("refresh", "0").lower()
+        if refresh not in ("", "0", "1", "false", "true"):
+            raise ValidationError("refresh must be 0 or 1.", field="refresh")
+        envs = await Discovery.of(self.manager).environments(
+            name, refresh=refresh in ("1", "true"), cwds=self.get_arguments("cwd", strip=False)
+        )
+        self.reply(envs)
+
+
 class HostKeysHandler(RemoteHandler):
     @web.authenticated
     @authorized
@@ -166,6 +182,7 @@ def routes() -> list[tuple[str, type[RemoteHandler]]]:
         (r"/remote/servers", ServersHandler),
         (rf"/remote/servers/{NAME}", ServerHandler),
         (rf"/remote/servers/{NAME}/test", ServerTestHandler),
+        (rf"/remote/servers/{NAME}/environments", EnvironmentsHandler),
         (r"/remote/hostkeys", HostKeysHandler),
         (rf"/remote/hostkeys/{NAME}", HostKeyHandler),
         (r"/remote/openapi.json", OpenAPIHandler),

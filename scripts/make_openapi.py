@@ -99,6 +99,32 @@ TEST_RESULT = {
         "python": {"type": "object"},
     },
 }
+ENVIRONMENT = {
+    "type": "object",
+    "description": "A Python environment (or a non-Python kernelspec) found on a server.",
+    "required": ["python", "kind", "name", "version", "ipykernel", "path", "source", "error"],
+    "properties": {
+        "python": {
+            "type": "string",
+            "description": "Absolute interpreter path to launch (a kernelspec's argv[0])",
+        },
+        "kind": {
+            "type": "string",
+            "enum": ["conda", "uv", "venv", "virtualenv", "pyenv", "system", "kernelspec"],
+        },
+        "name": {"type": "string"},
+        "version": {"type": "string", "description": "Python version; empty if unknown"},
+        "ipykernel": {"type": "boolean"},
+        "path": {"type": "string", "description": "Env prefix or kernelspec directory"},
+        "source": {"type": "string", "description": "Where it was found"},
+        "error": {
+            "type": ["string", "null"],
+            "description": "Why the interpreter could not be checked (e.g. timed out)",
+        },
+        "display_name": {"type": "string", "description": "kernelspec only"},
+        "language": {"type": "string", "description": "kernelspec only"},
+    },
+}
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 
 spec = {
@@ -125,6 +151,7 @@ spec = {
             "Server": SERVER,
             "ServerInput": SERVER_IN,
             "HostKey": HOSTKEY,
+            "Environment": ENVIRONMENT,
         },
     },
     "security": [{"token": []}],
@@ -171,6 +198,38 @@ spec = {
                 "responses": {
                     "200": ok(
                         "Reachable, authenticated; host key, round trip, OS, python", TEST_RESULT
+                    ),
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
+        },
+        "/remote/servers/{name}/environments": {
+            "parameters": [NAME_PARAM],
+            "get": {
+                "operationId": "listEnvironments",
+                "description": "Python environments and non-Python kernelspecs on the server, "
+                "found by one probe over SSH and cached per server. The cwds of the server's "
+                "profiles (and any cwd given) are searched for a .venv.",
+                "parameters": [
+                    {
+                        "name": "refresh",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["0", "1"]},
+                        "description": "1: probe again instead of answering from the cache",
+                    },
+                    {
+                        "name": "cwd",
+                        "in": "query",
+                        "schema": {"type": "array", "items": {"type": "string"}},
+                        "style": "form",
+                        "explode": True,
+                        "description": "Remote working directories (absolute or ~/...) to search",
+                    },
+                ],
+                "responses": {
+                    "200": ok(
+                        "The environments (from the cache unless refreshed)",
+                        {"type": "array", "items": ENVIRONMENT},
                     ),
                     **errors(400, 404, 409, 422, 502, 504),
                 },

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from .._version import __version__
 from . import servers
 from .common import run
+from .envs import env_list
 
 EPILOG = "Exit codes: 0 ok, 1 error, 2 usage, 3 host key unknown, 4 host key changed."
 
@@ -71,11 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     env = top.add_parser("env", help="Python environments on a server")
     ev = env.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = ev.add_parser("list", help="discover environments")
+    p = ev.add_parser("list", help="discover environments (one SSH round trip, cached)")
     p.add_argument("server")
-    p.add_argument("--refresh", action="store_true")
+    p.add_argument("--refresh", action="store_true", help="probe again instead of the cache")
     _json(p)
-    p.set_defaults(func=servers.not_yet, command_path="env list")
+    p.set_defaults(func=env_list)
 
     profile = top.add_parser("profile", help="connection profiles (kernelspecs remote-NAME)")
     pr = profile.add_subparsers(dest="action", metavar="ACTION", required=True)
