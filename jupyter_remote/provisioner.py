@@ -141,7 +141,7 @@ class SSHProvisioner(KernelProvisionerBase):
             targets = {
                 port: answer["channels"][name] for port, name in zip(ports, CHANNELS, strict=True)
             }
-            await session.open_forwards(targets)
+            await session.open_forwards(targets, first=frozenset({ports[CHANNELS.index("iopub")]}))
             session.progress("ready", f"pid {answer.get('pid')} on {profile.server}")
 
         try:
@@ -177,8 +177,10 @@ class SSHProvisioner(KernelProvisionerBase):
             raise
         if status.get("state") in ("running", "starting"):
             return None
-        self.exit_reason = str(status.get("reason") or "the kernel process is gone")
-        self.log.warning("remote kernel %s is dead: %s", self._kid, self.exit_reason)
+        reason = str(status.get("reason") or "the kernel process is gone")
+        if reason != self.exit_reason:
+            self.log.warning("remote kernel %s is dead: %s", self._kid, reason)
+        self.exit_reason = reason
         code = status.get("returncode")
         return int(code) if isinstance(code, int) and code != 0 else DEAD_UNKNOWN
 

@@ -43,6 +43,7 @@ class Reconnect:
     max_delay: float = 30.0
     give_up_after: float = 3600.0
     tcp_probe_interval: float = 1.0
+    rejoin_timeout: float = 5.0
 
 
 class SessionRegistry:
@@ -88,6 +89,7 @@ class KernelSession:
     lease: Lease | None = None
     forwards: Forwards = field(default_factory=Forwards)
     reconnects: int = 0
+    _first: frozenset[int] = frozenset()
     _watcher: asyncio.Task[None] | None = None
     _closing: bool = False
 
@@ -155,11 +157,13 @@ class KernelSession:
             raise SSHConnectError(f"The link to {self.server} is down ({self.state}).")
         return AgentClient(self.lease.conn, python=self.python)
 
-    async def open_forwards(self, targets: dict[int, Target]) -> None:
+    async def open_forwards(self, targets: dict[int, Target], *, first: frozenset[int]) -> None:
+        """Forward the kernel's channels; ``first``: the iopub port (see Forwards.open)."""
+        self._first = first
         if self.forwards.targets == targets and self.forwards.is_open:
             return
         assert self.lease is not None
-        await self.forwards.open(self.lease.conn, targets)
+        await self.forwards.open(self.lease.conn, targets, first=first)
 
     async def _watch_link(self) -> None:
         while not self._closing:
@@ -210,7 +214,13 @@ class KernelSession:
             try:
                 assert self.endpoint is not None
                 self.lease = await self.manager.pool.acquire(self.endpoint)
-                await self.forwards.open(self.lease.conn, dict(self.forwards.targets))
+                await self.forwards.open(
+                    self.lease.conn,
+                    dict(self.forwards.targets),
+                    first=self._first,
+                    rejoin_timeout=policy.rejoin_timeout,
+                )
+                await self.forwards.wait_rejoined(policy.rejoin_timeout)
             except (HostKeyError, SSHAuthError) as exc:
                 self._set("disconnected", exc.message)
                 return False

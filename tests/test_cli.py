@@ -187,7 +187,7 @@ def test_usage_errors_exit_2(cli_env: dict[str, str]) -> None:
 
 
 def test_not_yet_commands_say_so(cli_env: dict[str, str]) -> None:
-    result = run(cli_env, "env", "list", "box")
+    result = run(cli_env, "forward", "box", "8888")
     assert result.returncode == 1 and "not available yet" in result.stderr
 
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import servers
+from . import profiles, servers
 from .common import run
 from .envs import env_list
 
@@ -87,24 +87,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cwd")
     p.add_argument("--idle-timeout", type=int, metavar="SECONDS")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
-    p.set_defaults(func=servers.not_yet, command_path="profile add")
+    p.add_argument(
+        "--install-ipykernel", action="store_true", help="pip-install ipykernel there if missing"
+    )
+    p.add_argument("--replace", action="store_true", help="overwrite an existing profile")
+    _json(p)
+    p.set_defaults(func=profiles.profile_add)
     p = pr.add_parser("list", help="list profiles")
     _json(p)
-    p.set_defaults(func=servers.not_yet, command_path="profile list")
+    p.set_defaults(func=profiles.profile_list)
     p = pr.add_parser("remove", help="remove a profile and its kernelspec")
     p.add_argument("name")
-    p.set_defaults(func=servers.not_yet, command_path="profile remove")
+    p.set_defaults(func=profiles.profile_remove)
 
     kernel = top.add_parser("kernel", help="kernels our agent runs on a server")
     kn = kernel.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = kn.add_parser("list", help="list remote kernels")
     p.add_argument("server")
     _json(p)
-    p.set_defaults(func=servers.not_yet, command_path="kernel list")
+    p.set_defaults(func=profiles.kernel_list)
     p = kn.add_parser("stop", help="stop a remote kernel")
     p.add_argument("server")
     p.add_argument("kernel_id")
-    p.set_defaults(func=servers.not_yet, command_path="kernel stop")
+    p.set_defaults(func=profiles.kernel_stop)
 
     p = top.add_parser("forward", help="forward a remote port to this machine")
     p.add_argument("server")

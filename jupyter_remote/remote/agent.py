@@ -396,7 +396,10 @@ def op_signal(req):
     pid = _read_int(os.path.join(kdir, "kernel.pid"))
     signum = int(req.get("signum", signal.SIGINT))
     if not pid or not _alive(pid):
-        raise AgentError("kernel %s is not running" % req.get("kernel_id"))
+        return {
+            "sent": False,
+            "reason": "not running",
+        }  # like Popen.send_signal on an exited process
     try:
         os.killpg(os.getpgid(pid), signum)
     except OSError:

@@ -1,0 +1,356 @@
+"""Remote kernels end to end: real sshd, real ipykernel, jupyter_client's own managers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client import KernelManager
+from jupyter_client.blocking import BlockingKernelClient
+from remote_fixtures import server_input, trust_host
+from sshd_host import SSHTestHost
+
+from jupyter_remote.manager import RemoteManager
+from jupyter_remote.store import Store
+
+STATE_DIR = ".local/share/jupyter-remote"
+
+
+def setup_profile(host: SSHTestHost, **profile: Any) -> dict[str, Any]:
+    """Save server `box` and profile `p` (kernelspec remote-p) for ``host``."""
+
+    async def go() -> dict[str, Any]:
+        manager = RemoteManager(Store())
+        try:
+            trust_host(manager.store, host)
+            await manager.add_server(server_input(host))
+            return await manager.add_profile(
+                {"name": "p", "server": "box", "python": host.remote_python, **profile}
+            )
+        finally:
+            await manager.close()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def remote_profile(isolated_home: Path, ssh_host: SSHTestHost) -> Iterator[dict[str, Any]]:
+    clean_remote(ssh_host)  # a failed earlier test must not decide this one
+    yield setup_profile(ssh_host, cwd="/tmp", env={"JR_TEST": "it's $(not) expanded; `ok`"})
+    clean_remote(ssh_host)
+
+
+def clean_remote(host: SSHTestHost) -> None:
+    host.run_as_user(["pkill", "-9", "-u", host.user, "-f", "ipykernel_launcher|_jr_src"])
+    host.run_as_user(["rm", "-rf", str(host.home / STATE_DIR)])
+
+
+def remote_kernel_processes(host: SSHTestHost) -> list[str]:
+    out = host.run_as_user(["pgrep", "-u", host.user, "-af", "ipykernel_launcher|_jr_src"]).stdout
+    return [line for line in out.splitlines() if "pgrep" not in line]
+
+
+def remote_state_files(host: SSHTestHost) -> list[str]:
+    root = host.home / STATE_DIR
+    return [str(p) for p in root.rglob("*")] if root.exists() else []
+
+
+def execute(kc: BlockingKernelClient, code: str, timeout: float = 30) -> tuple[dict[str, Any], str]:
+    out: list[str] = []
+
+    def hook(msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] in ("execute_result", "display_data"):
+            out.append(msg["content"]["data"].get("text/plain", ""))
+        elif msg["msg_type"] == "error":
+            out.append(msg["content"]["ename"])
+
+    reply = kc.execute_interactive(code, output_hook=hook, timeout=timeout)
+    # ipykernel may flush a stream just after its idle status: read iopub a little longer
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=max(0.05, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if msg["parent_header"].get("msg_id") == reply["parent_header"]["msg_id"]:
+            hook(msg)
+    return reply, "".join(out)
+
+
+@pytest.fixture
+def kernel(remote_profile: dict[str, Any]) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
+    km = KernelManager(kernel_name=remote_profile["kernel_name"])
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    try:
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+
+
+def test_kernelspec_is_listed(remote_profile: dict[str, Any]) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "jupyter_client.kernelspecapp", "list", "--json"],
+        capture_output=True, text=True, check=True, env=os.environ.copy(),
+    ).stdout
+    specs = json.loads(out)["kernelspecs"]
+    spec = specs["remote-p"]["spec"]
+    assert spec["metadata"]["kernel_provisioner"] == {
+        "provisioner_name": "ssh-provisioner",
+        "config": {"profile": "p"},
+    }
+    assert spec["display_name"].startswith("Python 3.") and spec["display_name"].endswith("— box")
+
+
+def test_runs_remotely_as_the_user_in_the_env(
+    kernel: tuple[KernelManager, BlockingKernelClient], ssh_host: SSHTestHost
+) -> None:
+    _, kc = kernel
+    reply, out = execute(
+        kc,
+        "import getpass, sys, os\n"
+        "print(getpass.getuser()); print(sys.executable); print(os.getcwd());"
+        "print(os.environ['JR_TEST'])",
+    )
+    assert reply["content"]["status"] == "ok"
+    user, exe, cwd, env_value = out.splitlines()
+    assert user == ssh_host.user
+    assert exe == ssh_host.remote_python
+    assert cwd == "/tmp"
+    assert env_value == "it's $(not) expanded; `ok`"
+
+    msg_id = kc.complete("import o", 8)
+    matches = kc.get_shell_msg(timeout=15)
+    assert matches["parent_header"]["msg_id"] == msg_id
+    assert "os" in matches["content"]["matches"]
+    kc.inspect("len", 3)
+    inspected = kc.get_shell_msg(timeout=15)
+    assert inspected["content"]["found"] is True
+
+
+def test_interrupt_restart_shutdown_leave_nothing(
+    kernel: tuple[KernelManager, BlockingKernelClient], ssh_host: SSHTestHost
+) -> None:
+    km, kc = kernel
+    execute(kc, "x = 41")
+    msg_id = kc.execute("import time; time.sleep(60)")
+    time.sleep(1.5)
+    started = time.monotonic()
+    km.interrupt_kernel()
+    while True:
+        reply = kc.get_shell_msg(timeout=20)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    assert time.monotonic() - started < 10
+    reply, out = execute(kc, "print(x + 1)")
+    assert out.strip() == "42", reply
+
+    km.restart_kernel(now=False)
+    kc.wait_for_ready(timeout=60)
+    reply, out = execute(kc, "x")
+    assert reply["content"]["status"] == "error" and "NameError" in out
+
+    km.shutdown_kernel(now=False)
+    kc.stop_channels()
+    assert remote_kernel_processes(ssh_host) == []
+    assert remote_state_files(ssh_host) == []
+
+
+def test_sigkill_is_reported_dead_and_restart_works(
+    kernel: tuple[KernelManager, BlockingKernelClient], ssh_host: SSHTestHost
+) -> None:
+    km, kc = kernel
+    pid = int(execute(kc, "import os; print(os.getpid())")[1])
+    ssh_host.run_as_user(["kill", "-9", str(pid)])
+    deadline = time.monotonic() + 15
+    while km.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert not km.is_alive()
+    assert "SIGKILL" in km.provisioner.exit_reason  # type: ignore[union-attr]
+    km.restart_kernel(now=True)
+    kc.wait_for_ready(timeout=60)
+    new_pid = int(execute(kc, "import os; print(os.getpid())")[1])
+    assert new_pid != pid
+    assert execute(kc, "print(6 * 7)")[1].strip() == "42"
+
+
+def test_no_key_on_command_lines_and_private_files(
+    kernel: tuple[KernelManager, BlockingKernelClient], ssh_host: SSHTestHost
+) -> None:
+    km, kc = kernel
+    key = km.session.key.decode()
+    assert len(key) >= 16
+    ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert "ipykernel_launcher" in ps
+    assert key not in ps
+    root = ssh_host.home / STATE_DIR
+    dirs = [root, *[p for p in root.rglob("*") if p.is_dir()]]
+    assert dirs and all(stat.S_IMODE(d.stat().st_mode) == 0o700 for d in dirs)
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert {"connection.json", "info.json", "kernel.log"} <= {f.name for f in files}
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    sockets = [p for p in root.rglob("*") if stat.S_ISSOCK(p.lstat().st_mode)]
+    assert len(sockets) == 5  # ipc transport: five channels, no TCP port on the remote
+    assert key in (next(f for f in files if f.name == "connection.json")).read_text()
+    for f in files:
+        if f.name != "connection.json":
+            assert key not in f.read_text(errors="replace"), f
+
+
+def test_remote_kernel_list_and_stop(
+    kernel: tuple[KernelManager, BlockingKernelClient], ssh_host: SSHTestHost
+) -> None:
+    km, _ = kernel
+
+    async def go() -> None:
+        manager = RemoteManager(Store())
+        try:
+            listed = await manager.remote_kernels("box")
+            assert [k["kernel_id"] for k in listed] == [km.kernel_id]
+            assert listed[0]["state"] == "running" and listed[0]["profile"] == "p"
+            await manager.stop_remote_kernel("box", km.kernel_id)
+            assert await manager.remote_kernels("box") == []
+        finally:
+            await manager.close()
+
+    asyncio.run(go())
+    deadline = time.monotonic() + 10
+    while km.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not km.is_alive()
+    assert remote_kernel_processes(ssh_host) == []
+
+
+def test_papermill_runs_a_notebook_remotely(
+    remote_profile: dict[str, Any], ssh_host: SSHTestHost, tmp_path: Path
+) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import getpass, sys\nwho = getpass.getuser()"),
+        nbformat.v4.new_code_cell("print(who, sys.executable)"),
+    ]
+    src, dst = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, src)
+    result = subprocess.run(
+        [sys.executable, "-m", "papermill", str(src), str(dst), "-k", "remote-p"],
+        capture_output=True, text=True, timeout=240, env=os.environ.copy(), check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = nbformat.read(dst, as_version=4)
+    text = "".join(o.get("text", "") for o in out.cells[1].outputs)
+    assert text.strip() == f"{ssh_host.user} {ssh_host.remote_python}"
+    assert remote_kernel_processes(ssh_host) == []
+
+
+# ------------------------------------------------------------ through the Jupyter server
+
+
+@pytest.fixture
+def jp_server_config() -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_remote": True}},
+        "MappingKernelManager": {"cull_idle_timeout": 0},
+    }
+
+
+class WSKernel:
+    """A minimal websocket Jupyter client (the protocol JupyterLab speaks)."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.pending: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+
+    async def execute(self, code: str, timeout: float = 60) -> tuple[dict[str, Any], str]:
+        import uuid
+
+        msg_id = uuid.uuid4().hex
+        await self.ws.write_message(
+            json.dumps(
+                {
+                    "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "t",
+                               "session": "s", "version": "5.3", "date": ""},
+                    "parent_header": {}, "metadata": {}, "channel": "shell",
+                    "content": {"code": code, "silent": False, "store_history": True,
+                                "user_expressions": {}, "allow_stdin": False},
+                }
+            )
+        )
+        out: list[str] = []
+        reply: dict[str, Any] | None = None
+        idle = False
+        deadline = time.monotonic() + timeout
+        while True:
+            raw = await asyncio.wait_for(self.ws.read_message(), deadline - time.monotonic())
+            assert raw is not None, "websocket closed"
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+            if msg["channel"] == "shell" and msg["msg_type"] == "execute_reply":
+                reply = msg["content"]
+            if msg["channel"] == "iopub" and msg["msg_type"] == "status":
+                idle = msg["content"]["execution_state"] == "idle"
+            if reply is not None and idle:
+                return reply, "".join(out)
+
+
+async def test_server_api_kernels_websocket_and_outage(
+    jp_fetch: Any, jp_ws_fetch: Any, jp_serverapp: Any, ssh_host: SSHTestHost
+) -> None:
+    """/api/kernels starts a remote kernel; sshd down 20 s: no restart, variables intact."""
+    await asyncio.to_thread(setup_profile, ssh_host, cwd="/tmp")
+    resp = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "remote-p"}))
+    kid = json.loads(resp.body)["id"]
+    try:
+        ws = WSKernel(await jp_ws_fetch("api", "kernels", kid, "channels"))
+        reply, out = await ws.execute("import getpass, os; x = 42; print(getpass.getuser(), os.getpid())")
+        assert reply["status"] == "ok"
+        user, pid = out.split()
+        assert user == ssh_host.user
+        km = jp_serverapp.kernel_manager.get_kernel(kid)
+        restarts: list[str] = []
+        km.add_restart_callback(lambda: restarts.append("restart"), "restart")
+        km.add_restart_callback(lambda: restarts.append("dead"), "dead")
+        from jupyter_remote.sessions import registry
+
+        with ssh_host.outage():
+            await asyncio.sleep(3)
+            assert registry.sessions[kid].state == "reconnecting"
+            await asyncio.sleep(17)
+            assert await km.is_alive()
+        back = time.monotonic()
+        while registry.sessions[kid].state != "running" and time.monotonic() - back < 15:
+            await asyncio.sleep(0.1)
+        assert registry.sessions[kid].state == "running"
+        reply, out = await asyncio.wait_for(ws.execute("print(x, os.getpid())"), 60)
+        assert out.split() == ["42", pid]
+        assert restarts == []
+    finally:
+        await jp_fetch("api", "kernels", kid, method="DELETE")
+    deadline = time.monotonic() + 10
+    while remote_kernel_processes(ssh_host) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert remote_kernel_processes(ssh_host) == []
+    assert remote_state_files(ssh_host) == []
