@@ -11,16 +11,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
-from tornado import web
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from tornado import web, websocket
 
 from .discovery import Discovery
-from .errors import RemoteError, ValidationError
+from .errors import NotFoundError, RemoteError, ValidationError
 from .manager import RemoteManager
+from .sessions import registry
 from .store import validate_remote_path
 
 log = logging.getLogger(__name__)
@@ -247,6 +250,91 @@ class RemoteKernelHandler(RemoteHandler):
         self.reply(await self.manager.stop_remote_kernel(name, kernel_id))
 
 
+class SessionsHandler(RemoteHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(registry.list())
+
+
+class SessionHandler(RemoteHandler):
+    """DELETE is the one Stop button: the kernel (through Jupyter's kernel manager when
+    it manages it, so the notebook sees the shutdown) and the session's forwards."""
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        session = registry.sessions.get(name)
+        if session is None:
+            raise NotFoundError(
+                f"No session {name!r}.", hint="List them with GET /remote/sessions."
+            )
+        kernels = self.settings.get("kernel_manager")
+        if kernels is not None and name in kernels:
+            await kernels.shutdown_kernel(name)
+        else:
+            await session.stop()
+        self.set_status(204)
+        self.finish()
+
+
+class SessionRetryHandler(RemoteHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        session = registry.sessions.get(name)
+        if session is None:
+            raise NotFoundError(f"No session {name!r}.")
+        await session.retry()
+        self.reply(session.to_json())
+
+
+class EventsHandler(JupyterHandler, websocket.WebSocketHandler):
+    """``/remote/events``: session state changes and progress of long steps, as JSON."""
+
+    auth_resource = "remote"
+
+    async def pre_get(self) -> None:
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "read", "remote")
+        )
+        if not allowed:
+            raise web.HTTPError(403)
+
+    @ws_authenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        await self.pre_get()
+        result = super().get(*args, **kwargs)
+        if result is not None:
+            await result
+
+    _unsubscribe: Callable[[], None] | None = None
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        loop = asyncio.get_running_loop()
+
+        def relay(event: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(self._send, event)  # events may come from the SSH loop
+
+        self._unsubscribe = registry.subscribe(relay)
+        self._send({"type": "hello", "sessions": registry.list()})
+
+    def _send(self, event: dict[str, Any]) -> None:
+        try:
+            self.write_message(json.dumps(event))
+        except websocket.WebSocketClosedError:
+            self.on_close()
+
+    def on_close(self) -> None:
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
+            self._unsubscribe = None
+
+    def on_message(self, message: str | bytes) -> None:
+        """Clients only listen."""
+
+
 class OpenAPIHandler(RemoteHandler):
     @web.authenticated
     @authorized
@@ -256,7 +344,7 @@ class OpenAPIHandler(RemoteHandler):
         self.finish(spec)
 
 
-def routes() -> list[tuple[str, type[RemoteHandler]]]:
+def routes() -> list[tuple[str, type[web.RequestHandler]]]:
     """Called by RemoteExtensionApp.initialize_handlers; the server adds base_url."""
     return [
         (r"/remote/servers", ServersHandler),
@@ -270,5 +358,9 @@ def routes() -> list[tuple[str, type[RemoteHandler]]]:
         (rf"/remote/servers/{NAME}/install-ipykernel", InstallIpykernelHandler),
         (rf"/remote/servers/{NAME}/kernels", RemoteKernelsHandler),
         (rf"/remote/servers/{NAME}/kernels/(?P<kernel_id>[^/]+)", RemoteKernelHandler),
+        (r"/remote/sessions", SessionsHandler),
+        (rf"/remote/sessions/{NAME}", SessionHandler),
+        (rf"/remote/sessions/{NAME}/retry", SessionRetryHandler),
+        (r"/remote/events", EventsHandler),
         (r"/remote/openapi.json", OpenAPIHandler),
     ]

@@ -248,6 +248,13 @@ class KernelSession:
         if await self._reconnect():
             await self._watch_link()
 
+    async def stop(self) -> None:
+        """Stop for a session whose kernel no Jupyter kernel manager here owns."""
+        if self.link_up:
+            with contextlib.suppress(RemoteError):
+                await self.agent().stop(self.kernel_id)
+        await self.close()
+
     async def close(self) -> None:
         """Stop forwarding and let go of the connection (the kernel is stopped by the caller)."""
         self._closing = True

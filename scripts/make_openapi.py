@@ -125,6 +125,55 @@ ENVIRONMENT = {
         "language": {"type": "string", "description": "kernelspec only"},
     },
 }
+PROFILE_IN = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "server"],
+    "properties": {
+        "name": NAME,
+        "server": NAME,
+        "python": {"type": ["string", "null"], "maxLength": 4096},
+        "kernelspec": {"type": ["string", "null"]},
+        "cwd": {"type": ["string", "null"], "maxLength": 4096},
+        "env": {"type": "object", "additionalProperties": {"type": "string"}},
+        "idle_timeout": {"type": "integer", "minimum": 0, "maximum": 2592000},
+        "display_name": {"type": ["string", "null"], "maxLength": 200},
+    },
+}
+PROFILE = {
+    "type": "object",
+    "required": ["name", "server", "kernel_name", "display_name", "readonly"],
+    "properties": {
+        **PROFILE_IN["properties"],
+        "kernel_name": {"type": "string"},
+        "readonly": {"type": "boolean"},
+    },
+}
+SESSION = {
+    "type": "object",
+    "required": ["id", "kind", "server", "state", "reason"],
+    "properties": {
+        "id": {"type": "string"},
+        "kind": {"type": "string", "enum": ["kernel", "forward"]},
+        "kernel_id": {"type": "string"},
+        "server": {"type": "string"},
+        "profile": {"type": "string"},
+        "state": {
+            "type": "string",
+            "enum": [
+                "connecting",
+                "running",
+                "reconnecting",
+                "degraded",
+                "disconnected",
+                "stopped",
+            ],
+        },
+        "reason": {"type": "string"},
+        "started": {"type": "number"},
+        "reconnects": {"type": "integer"},
+    },
+}
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 
 spec = {
@@ -279,6 +328,120 @@ spec = {
                     ),
                     **errors(400, 404),
                 },
+            },
+        },
+        "/remote/profiles": {
+            "get": {
+                "operationId": "listProfiles",
+                "responses": {"200": ok("Profiles", {"type": "array", "items": PROFILE})},
+            },
+            "post": {
+                "operationId": "addProfile",
+                "description": "Checks the interpreter on the remote (409 ipykernel_missing "
+                "when it lacks ipykernel), saves the profile and writes kernelspec remote-NAME.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": PROFILE_IN}},
+                },
+                "responses": {"201": ok("Saved", PROFILE), **errors(400, 404, 409, 422, 502, 504)},
+            },
+        },
+        "/remote/profiles/{name}": {
+            "parameters": [NAME_PARAM],
+            "get": {
+                "operationId": "getProfile",
+                "responses": {"200": ok("The profile", PROFILE), **errors(400, 404)},
+            },
+            "put": {
+                "operationId": "replaceProfile",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": PROFILE_IN}},
+                },
+                "responses": {"200": ok("Saved", PROFILE), **errors(400, 404, 409, 422, 502, 504)},
+            },
+            "delete": {
+                "operationId": "removeProfile",
+                "responses": {
+                    "204": {"description": "Removed with its kernelspec"},
+                    **errors(400, 404, 409),
+                },
+            },
+        },
+        "/remote/servers/{name}/install-ipykernel": {
+            "parameters": [NAME_PARAM],
+            "post": {
+                "operationId": "installIpykernel",
+                "description": "pip-installs ipykernel into that interpreter's environment; "
+                "streams NDJSON lines {type: output, line}, ending with {type: done} or "
+                "{type: error, message, reason, hint}.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["python"],
+                                "properties": {"python": {"type": "string", "maxLength": 4096}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "pip output",
+                        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                    },
+                    **errors(400, 404),
+                },
+            },
+        },
+        "/remote/servers/{name}/kernels": {
+            "parameters": [NAME_PARAM],
+            "get": {
+                "operationId": "listRemoteKernels",
+                "responses": {
+                    "200": ok(
+                        "Kernels our agent runs there",
+                        {"type": "array", "items": {"type": "object"}},
+                    ),
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
+        },
+        "/remote/servers/{name}/kernels/{kernel_id}": {
+            "parameters": [
+                NAME_PARAM,
+                {"name": "kernel_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "delete": {
+                "operationId": "stopRemoteKernel",
+                "responses": {
+                    "200": ok("Stopped", {"type": "object"}),
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
+        },
+        "/remote/sessions": {
+            "get": {
+                "operationId": "listSessions",
+                "description": "Remote kernels of this server process with their state. Live "
+                "updates: the websocket /remote/events ({type: hello|session|progress}).",
+                "responses": {"200": ok("Sessions", {"type": "array", "items": SESSION})},
+            },
+        },
+        "/remote/sessions/{name}": {
+            "parameters": [NAME_PARAM],
+            "delete": {
+                "operationId": "stopSession",
+                "responses": {"204": {"description": "Stopped"}, **errors(404)},
+            },
+        },
+        "/remote/sessions/{name}/retry": {
+            "parameters": [NAME_PARAM],
+            "post": {
+                "operationId": "retrySession",
+                "responses": {"200": ok("Retrying", SESSION), **errors(404)},
             },
         },
         "/remote/openapi.json": {

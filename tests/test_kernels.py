@@ -107,7 +107,10 @@ def kernel(remote_profile: dict[str, Any]) -> Iterator[tuple[KernelManager, Bloc
 def test_kernelspec_is_listed(remote_profile: dict[str, Any]) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "jupyter_client.kernelspecapp", "list", "--json"],
-        capture_output=True, text=True, check=True, env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ.copy(),
     ).stdout
     specs = json.loads(out)["kernelspecs"]
     spec = specs["remote-p"]["spec"]
@@ -195,10 +198,12 @@ def test_sigkill_is_reported_dead_and_restart_works(
 def test_no_key_on_command_lines_and_private_files(
     kernel: tuple[KernelManager, BlockingKernelClient], ssh_host: SSHTestHost
 ) -> None:
-    km, kc = kernel
+    km, _ = kernel
     key = km.session.key.decode()
     assert len(key) >= 16
-    ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    ps = subprocess.run(
+        ["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True
+    ).stdout
     assert "ipykernel_launcher" in ps
     assert key not in ps
     root = ssh_host.home / STATE_DIR
@@ -254,7 +259,11 @@ def test_papermill_runs_a_notebook_remotely(
     nbformat.write(nb, src)
     result = subprocess.run(
         [sys.executable, "-m", "papermill", str(src), str(dst), "-k", "remote-p"],
-        capture_output=True, text=True, timeout=240, env=os.environ.copy(), check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=os.environ.copy(),
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     out = nbformat.read(dst, as_version=4)
@@ -288,11 +297,24 @@ class WSKernel:
         await self.ws.write_message(
             json.dumps(
                 {
-                    "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "t",
-                               "session": "s", "version": "5.3", "date": ""},
-                    "parent_header": {}, "metadata": {}, "channel": "shell",
-                    "content": {"code": code, "silent": False, "store_history": True,
-                                "user_expressions": {}, "allow_stdin": False},
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": "t",
+                        "session": "s",
+                        "version": "5.3",
+                        "date": "",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": True,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                    },
                 }
             )
         )
@@ -325,7 +347,9 @@ async def test_server_api_kernels_websocket_and_outage(
     kid = json.loads(resp.body)["id"]
     try:
         ws = WSKernel(await jp_ws_fetch("api", "kernels", kid, "channels"))
-        reply, out = await ws.execute("import getpass, os; x = 42; print(getpass.getuser(), os.getpid())")
+        reply, out = await ws.execute(
+            "import getpass, os; x = 42; print(getpass.getuser(), os.getpid())"
+        )
         assert reply["status"] == "ok"
         user, pid = out.split()
         assert user == ssh_host.user
@@ -354,3 +378,46 @@ async def test_server_api_kernels_websocket_and_outage(
         await asyncio.sleep(0.2)
     assert remote_kernel_processes(ssh_host) == []
     assert remote_state_files(ssh_host) == []
+
+
+async def test_sessions_rest_and_events_websocket(
+    jp_fetch: Any, jp_ws_fetch: Any, ssh_host: SSHTestHost
+) -> None:
+    """Start reports its stages as events; the session is listed; Stop ends it everywhere."""
+    await asyncio.to_thread(setup_profile, ssh_host, cwd="/tmp")
+    events_ws = await jp_ws_fetch("remote", "events")
+    hello = json.loads(await events_ws.read_message())
+    assert hello["type"] == "hello" and hello["sessions"] == []
+    resp = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "remote-p"}))
+    kid = json.loads(resp.body)["id"]
+
+    stages: list[str] = []
+    states: list[str] = []
+
+    async def read_until(predicate: Any) -> None:
+        while not predicate():
+            event = json.loads(await asyncio.wait_for(events_ws.read_message(), 30))
+            if event["type"] == "progress" and event["kernel_id"] == kid:
+                stages.append(event["stage"])
+            if event["type"] == "session" and event["session"]["kernel_id"] == kid:
+                states.append(event["session"]["state"])
+
+    await read_until(lambda: "ready" in stages)
+    assert stages == ["connecting", "authenticating", "starting kernel", "forwarding", "ready"]
+    assert "running" in states
+
+    sessions = json.loads((await jp_fetch("remote", "sessions")).body)
+    mine = [s for s in sessions if s["id"] == kid]
+    assert mine and mine[0]["state"] == "running" and mine[0]["server"] == "box"
+    assert len(mine[0]["local_ports"]) == 5
+
+    resp = await jp_fetch("remote", "sessions", kid, method="DELETE")
+    assert resp.code == 204
+    await read_until(lambda: "stopped" in states)
+    kernels = json.loads((await jp_fetch("api", "kernels")).body)
+    assert kid not in [k["id"] for k in kernels]
+    assert json.loads((await jp_fetch("remote", "sessions")).body) == []
+    assert remote_kernel_processes(ssh_host) == []
+    assert remote_state_files(ssh_host) == []
+    with pytest.raises(Exception, match="404"):
+        await jp_fetch("remote", "sessions", kid, method="DELETE")

@@ -23,7 +23,26 @@ ROUTES = [
     ("POST", ("remote", "hostkeys")),
     ("DELETE", ("remote", "hostkeys", "x")),
     ("GET", ("remote", "openapi.json")),
+    ("GET", ("remote", "profiles")),
+    ("POST", ("remote", "profiles")),
+    ("GET", ("remote", "profiles", "x")),
+    ("PUT", ("remote", "profiles", "x")),
+    ("DELETE", ("remote", "profiles", "x")),
+    ("GET", ("remote", "servers", "x", "environments")),
+    ("POST", ("remote", "servers", "x", "install-ipykernel")),
+    ("GET", ("remote", "servers", "x", "kernels")),
+    ("DELETE", ("remote", "servers", "x", "kernels", "k")),
+    ("GET", ("remote", "sessions")),
+    ("DELETE", ("remote", "sessions", "x")),
+    ("POST", ("remote", "sessions", "x", "retry")),
 ]
+
+
+async def test_events_websocket_refuses_missing_or_wrong_token(jp_ws_fetch: Any) -> None:
+    for headers in ({"Authorization": ""}, {"Authorization": "token not-the-token"}):
+        with pytest.raises(HTTPClientError) as info:
+            await jp_ws_fetch("remote", "events", headers=headers)
+        assert info.value.code in (401, 403)
 
 
 @pytest.fixture
