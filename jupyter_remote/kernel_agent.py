@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import RemoteCommandError
 from .remote import command_on_path, command_with, script_text, stdin_payload
-from .ssh.exec import run
+from .ssh.exec import HeldProcess, run
 
 _AGENT = script_text("agent")
 
@@ -59,6 +59,11 @@ class AgentClient:
         return await self.call(
             {"op": "stop", "kernel_id": kernel_id, "timeout": timeout}, timeout=timeout + 30
         )
+
+    async def hold_presence(self, kernel_id: str) -> HeldProcess:
+        """Tell the remote supervisor a client is here until the returned process closes."""
+        payload = stdin_payload(_AGENT, {"op": "presence", "kernel_id": kernel_id})
+        return await HeldProcess.start(self.conn, self.command, payload)
 
     async def list(self) -> list[dict[str, Any]]:
         return list((await self.call({"op": "list"}, timeout=30)).get("kernels", []))

@@ -27,6 +27,7 @@ from .errors import HostKeyError, RemoteError, SSHAuthError
 from .kernel_agent import AgentClient
 from .manager import RemoteManager
 from .ssh import Endpoint, Lease
+from .ssh.exec import HeldProcess
 from .ssh.forwards import Forwards, Target
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class KernelSession:
     forwards: Forwards = field(default_factory=Forwards)
     reconnects: int = 0
     _first: frozenset[int] = frozenset()
+    _presence: HeldProcess | None = None
     _watcher: asyncio.Task[None] | None = None
     _closing: bool = False
 
@@ -157,6 +159,19 @@ class KernelSession:
             raise SSHConnectError(f"The link to {self.server} is down ({self.state}).")
         return AgentClient(self.lease.conn, python=self.python)
 
+    async def hold_presence(self) -> None:
+        """While this session's link lives, the remote idle timeout does not count."""
+        self._drop_presence()
+        try:
+            self._presence = await self.agent().hold_presence(self.kernel_id)
+        except RemoteError as exc:  # idle shutdown then counts only busy time
+            log.warning("remote kernel %s: no presence lock: %s", self.kernel_id, exc)
+
+    def _drop_presence(self) -> None:
+        if self._presence is not None:
+            self._presence.close()
+            self._presence = None
+
     async def open_forwards(self, targets: dict[int, Target], *, first: frozenset[int]) -> None:
         """Forward the kernel's channels; ``first``: the iopub port (see Forwards.open)."""
         self._first = first
@@ -177,6 +192,7 @@ class KernelSession:
             self._set(
                 "reconnecting", "the SSH connection was lost; the kernel keeps running remotely"
             )
+            self._drop_presence()
             self.forwards.close()
             with contextlib.suppress(Exception):
                 await lease.release()
@@ -234,6 +250,7 @@ class KernelSession:
                 delay = min(delay * 2, policy.max_delay)
                 continue
             self.reconnects += 1
+            await self.hold_presence()
             self._set("running")
             return True
         return False
@@ -262,6 +279,7 @@ class KernelSession:
             self._watcher.cancel()
             with contextlib.suppress(BaseException):
                 await self._watcher
+        self._drop_presence()
         self.forwards.close()
         if self.lease is not None:
             await self.lease.release()

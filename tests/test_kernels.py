@@ -421,3 +421,36 @@ async def test_sessions_rest_and_events_websocket(
     assert remote_state_files(ssh_host) == []
     with pytest.raises(Exception, match="404"):
         await jp_fetch("remote", "sessions", kid, method="DELETE")
+
+
+def test_idle_timeout_stops_the_kernel_with_no_client(
+    isolated_home: Path, ssh_host: SSHTestHost
+) -> None:
+    """Idle timeout 5 s: the kernel ends on the remote by itself, leaving nothing."""
+    clean_remote(ssh_host)
+    profile = setup_profile(ssh_host, cwd="/tmp", idle_timeout=5)
+    km = KernelManager(kernel_name=profile["kernel_name"])
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    # connected and busy: the timeout does not count
+    execute(kc, "import time; time.sleep(7)", timeout=30)
+    assert remote_kernel_processes(ssh_host), "the kernel must survive while busy"
+    # the laptop goes away: no client left
+    kc.stop_channels()
+    session = km.provisioner._session  # type: ignore[union-attr]
+    assert session is not None
+    asyncio.run_coroutine_threadsafe(session.close(), _ssh_loop()).result(10)
+    deadline = time.monotonic() + 30
+    while remote_kernel_processes(ssh_host) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert remote_kernel_processes(ssh_host) == []
+    assert remote_state_files(ssh_host) == []
+
+
+def _ssh_loop() -> asyncio.AbstractEventLoop:
+    from jupyter_remote import runtime
+
+    assert runtime._loop is not None
+    return runtime._loop

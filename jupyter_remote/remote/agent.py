@@ -239,7 +239,14 @@ def op_launch(req):
     log_path = os.path.join(kdir, "kernel.log")
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     payload = json.dumps(
-        {"op": "supervise", "kernel_id": kernel_id, "argv": argv, "cwd": cwd, "env": env}
+        {
+            "op": "supervise",
+            "kernel_id": kernel_id,
+            "argv": argv,
+            "cwd": cwd,
+            "env": env,
+            "idle_timeout": info["idle_timeout"],
+        }
     )
     me = _own_source()
     sup = subprocess.Popen(
@@ -327,6 +334,9 @@ def op_supervise(req):
         close_fds=True,
     )
     _write_private(os.path.join(kdir, "kernel.pid"), str(proc.pid))
+    idle_timeout = int(req.get("idle_timeout") or 0)
+    if idle_timeout > 0:
+        _watch_idle(proc, kdir, idle_timeout)
     returncode = proc.wait()
     if os.path.exists(os.path.join(kdir, "stopping")):
         _kill_group(proc.pid, signal.SIGKILL)
@@ -341,6 +351,104 @@ def op_supervise(req):
     )
     _kill_group(proc.pid, signal.SIGKILL)  # children the kernel left behind
     return None
+
+
+def _present(kdir):
+    """True while some local session holds the kernel's presence lock (op_presence)."""
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(kdir, "presence.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing releases our probe lock
+    return False
+
+
+def op_presence(req):
+    """Held open by each local session: a shared lock until stdin closes (link gone)."""
+    import fcntl
+
+    kdir = _kernel_dir(req.get("kernel_id"))
+    fd = os.open(os.path.join(kdir, "presence.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    sys.stdout.write(json.dumps({"ok": True, "result": {"present": True}}) + "\n")
+    sys.stdout.flush()
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    finally:
+        os.close(fd)
+    return None
+
+
+def _watch_idle(proc, kdir, idle_timeout):
+    """Stop the kernel once it has been idle, with no client, for ``idle_timeout`` seconds.
+
+    Runs in the supervisor. Listens to iopub (pyzmq comes with ipykernel) for busy/idle;
+    without pyzmq, only the absence of clients counts.
+    """
+    try:
+        import zmq
+    except ImportError:
+        zmq = None  # type: ignore[assignment]
+    conn = _read_json(os.path.join(kdir, "connection.json")) or {}
+    sub = None
+    if zmq is not None and conn.get("transport") == "ipc":
+        sub = zmq.Context.instance().socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.connect("ipc://%s-%d" % (conn["ip"], conn["iopub_port"]))
+    busy = False
+    last_activity = time.time()
+    while proc.poll() is None:
+        try:
+            news = _idle_step(sub)
+        except Exception as exc:  # never let the watcher take the supervisor down
+            sys.stderr.write("jupyter-remote: idle watcher: %r\n" % (exc,))
+            news = None
+        if news is not None:
+            busy = news if news != "-" else busy
+        if busy or _present(kdir):
+            last_activity = time.time()
+            continue
+        if time.time() - last_activity >= idle_timeout:
+            sys.stderr.write(
+                "jupyter-remote: idle for %ss with no client: stopping\n" % idle_timeout
+            )
+            _write_private(os.path.join(kdir, "stopping"), "idle timeout")
+            _kill_group(proc.pid, signal.SIGTERM)
+            deadline = time.time() + 5
+            while proc.poll() is None and time.time() < deadline:
+                time.sleep(0.1)
+            _kill_group(proc.pid, signal.SIGKILL)
+            break
+    if sub is not None:
+        sub.close()
+
+
+def _idle_step(sub):
+    """Wait up to 1 s for iopub status; True busy, False idle, "-" no news (None: no zmq)."""
+    if sub is None:
+        time.sleep(1)
+        return None
+    state = "-"
+    while sub.poll(1000 if state == "-" else 0):
+        frames = sub.recv_multipart()
+        try:
+            i = frames.index(b"<IDS|MSG>")
+            header = json.loads(frames[i + 2].decode("utf-8"))
+            content = json.loads(frames[i + 5].decode("utf-8"))
+        except (ValueError, IndexError):
+            continue
+        if header.get("msg_type") == "status":
+            state = content.get("execution_state") == "busy"
+    return state
 
 
 def _kill_group(pgid, signum):
@@ -456,6 +564,7 @@ OPS = {
     "signal": op_signal,
     "stop": op_stop,
     "list": op_list,
+    "presence": op_presence,
 }
 
 BOOT = (
@@ -470,7 +579,7 @@ def _own_source():
 
 
 def main():
-    raw = sys.stdin.buffer.read()
+    raw = sys.stdin.buffer.readline()  # one JSON line; presence keeps stdin open after it
     try:
         req = json.loads(raw.decode("utf-8"))
         op = OPS[req["op"]]
@@ -482,7 +591,7 @@ def main():
     except AgentError as exc:
         sys.stdout.write(json.dumps({"ok": False, "error": exc.message, "hint": exc.hint}) + "\n")
         return 1
-    if req["op"] != "supervise":
+    if req["op"] not in ("supervise", "presence"):
         sys.stdout.write(json.dumps({"ok": True, "result": result}) + "\n")
         sys.stdout.flush()
     return 0

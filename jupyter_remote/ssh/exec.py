@@ -7,6 +7,7 @@ built with shlex from fixed text and quoted values; data goes on stdin.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,36 @@ async def stream(
     except (asyncssh.ChannelOpenError, asyncssh.DisconnectError, ConnectionError, OSError) as exc:
         raise SSHConnectError(f"The SSH connection failed while running a command: {exc}") from None
     return int(completed.exit_status if completed.exit_status is not None else 255)
+
+
+class HeldProcess:
+    """A remote process kept open for as long as we hold it (see AgentClient.hold_presence)."""
+
+    def __init__(self, proc: Any) -> None:
+        self._proc = proc
+
+    @classmethod
+    async def start(
+        cls, conn: Any, command: str, stdin: bytes, *, timeout: float = 30.0
+    ) -> HeldProcess:
+        """Start ``command``, write ``stdin`` without closing it, wait for its first line."""
+        try:
+            proc = await conn.create_process(command, encoding=None)
+            proc.stdin.write(stdin)
+            line = await asyncio.wait_for(proc.stdout.readline(), timeout)
+        except (asyncio.TimeoutError, asyncssh.Error, OSError) as exc:
+            raise SSHConnectError(
+                f"Could not start a remote helper: {exc or type(exc).__name__}"
+            ) from None
+        if not line:
+            raise RemoteCommandError("A remote helper exited at once.")
+        return cls(proc)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._proc.stdin.write_eof()
+        with contextlib.suppress(Exception):
+            self._proc.close()
 
 
 def is_connection_error(exc: BaseException) -> bool:
