@@ -7,6 +7,7 @@ from traitlets import Dict, Float, Int
 
 from . import handlers, runtime
 from .manager import RemoteManager
+from .sessions import registry
 from .store import Store
 
 
@@ -53,5 +54,12 @@ class RemoteExtensionApp(ExtensionApp):
         self.handlers.extend(handlers.routes())
 
     async def stop_extension(self) -> None:
-        runtime.release_server_manager(self.manager)
-        await self.manager.close()
+        """Runs before jupyter_server shuts kernels down: detach those that may outlive us.
+
+        The pool stays open: the kernels shut down next still need their connections.
+        """
+        detached = await registry.detach_idle_kernels()
+        if detached:
+            self.log.info(
+                "jupyter-remote: %d remote kernel(s) left running for re-attach", detached
+            )

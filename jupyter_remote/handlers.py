@@ -21,8 +21,9 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import web, websocket
 
 from .discovery import Discovery
-from .errors import NotFoundError, RemoteError, ValidationError
+from .errors import ConflictError, NotFoundError, RemoteError, ValidationError
 from .manager import RemoteManager
+from .provisioner import ATTACH
 from .sessions import registry
 from .store import validate_remote_path
 
@@ -243,6 +244,31 @@ class RemoteKernelsHandler(RemoteHandler):
         self.reply(await self.manager.remote_kernels(name))
 
 
+class RemoteKernelAttachHandler(RemoteHandler):
+    """Re-attach a kernel our agent still runs (e.g. after this server restarted):
+    it becomes an ordinary Jupyter kernel with the same id, its state intact."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str, kernel_id: str) -> None:
+        kernels = self.settings["kernel_manager"]
+        if kernel_id in kernels:
+            raise ConflictError(f"Kernel {kernel_id} is already attached here.")
+        remote = {k["kernel_id"]: k for k in await self.manager.remote_kernels(name)}
+        found = remote.get(kernel_id)
+        if found is None or found.get("state") != "running":
+            raise NotFoundError(
+                f"No running kernel {kernel_id} on {name}.",
+                hint="List them with GET /remote/servers/NAME/kernels.",
+            )
+        profile = await self.manager.get_profile(str(found.get("profile") or ""))
+        await kernels.start_kernel(
+            kernel_name=profile["kernel_name"], kernel_id=kernel_id, **{ATTACH: True}
+        )
+        model = await ensure_async(kernels.kernel_model(kernel_id))
+        self.reply(model, 201)
+
+
 class RemoteKernelHandler(RemoteHandler):
     @web.authenticated
     @authorized
@@ -358,6 +384,7 @@ def routes() -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"/remote/servers/{NAME}/install-ipykernel", InstallIpykernelHandler),
         (rf"/remote/servers/{NAME}/kernels", RemoteKernelsHandler),
         (rf"/remote/servers/{NAME}/kernels/(?P<kernel_id>[^/]+)", RemoteKernelHandler),
+        (rf"/remote/servers/{NAME}/kernels/(?P<kernel_id>[^/]+)/attach", RemoteKernelAttachHandler),
         (r"/remote/sessions", SessionsHandler),
         (rf"/remote/sessions/{NAME}", SessionHandler),
         (rf"/remote/sessions/{NAME}/retry", SessionRetryHandler),

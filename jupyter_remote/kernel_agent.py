@@ -60,6 +60,10 @@ class AgentClient:
             {"op": "stop", "kernel_id": kernel_id, "timeout": timeout}, timeout=timeout + 30
         )
 
+    async def connection(self, kernel_id: str) -> dict[str, Any]:
+        """Key and channel targets of a running kernel, to re-attach to it."""
+        return await self.call({"op": "connection", "kernel_id": kernel_id}, timeout=30)
+
     async def hold_presence(self, kernel_id: str) -> HeldProcess:
         """Tell the remote supervisor a client is here until the returned process closes."""
         payload = stdin_payload(_AGENT, {"op": "presence", "kernel_id": kernel_id})

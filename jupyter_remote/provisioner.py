@@ -31,6 +31,7 @@ from .ssh.forwards import free_local_ports
 from .store import Profile
 
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
+ATTACH = "jupyter_remote_attach"  # start_kernel kwarg: attach to this kernel id if it runs
 DEAD_UNKNOWN = -9  # exit code reported when the agent says dead but knows no status
 
 
@@ -44,6 +45,7 @@ class SSHProvisioner(KernelProvisionerBase):
     _profile: Profile | None = None
     _local_ports: list[int] | None = None
     _launched: bool = False
+    _attach_info: dict[str, Any] | None = None
     exit_reason: str = ""
 
     # ------------------------------------------------------------ helpers
@@ -80,14 +82,20 @@ class SSHProvisioner(KernelProvisionerBase):
                 hint="Recreate it with `jupyter remote profile add`.",
             )
 
+        attach = bool(kwargs.pop(ATTACH, False))
+
         async def load(manager: RemoteManager) -> Profile:
             return await asyncio.to_thread(manager.store.get_profile, self.profile)
 
         self._profile = await self._remote(load)
+        self._attach_info = await self._running_kernel() if attach else None
         if self._local_ports is None:
             self._local_ports = free_local_ports(len(CHANNELS))
         km = self.parent
         if km is not None:
+            if self._attach_info is not None:  # speak with the running kernel's key
+                km.session.key = str(self._attach_info["key"]).encode("ascii")
+                km.session.signature_scheme = str(self._attach_info["signature_scheme"])
             km.transport = "tcp"
             km.ip = "127.0.0.1"
             (km.shell_port, km.iopub_port, km.stdin_port, km.control_port, km.hb_port) = (
@@ -99,6 +107,40 @@ class SSHProvisioner(KernelProvisionerBase):
         cmd = ["jupyter-remote", "profile", self.profile]  # informational: no local process
         return await super().pre_launch(cmd=cmd, **kwargs)
 
+    async def _session_on(self, manager: RemoteManager) -> KernelSession:
+        """This kernel's session, connecting it first if needed (runs on the SSH loop)."""
+        profile = self._profile
+        assert profile is not None
+        session = self._session
+        if session is None or session.state == "stopped":
+            session = KernelSession(
+                manager,
+                profile.server,
+                self._kid,
+                profile=profile.name,
+                python=profile.python,
+                idle_timeout=profile.idle_timeout,
+            )
+            self._session = session
+            await session.connect()
+        return session
+
+    async def _running_kernel(self) -> dict[str, Any] | None:
+        """For attach: the key and channels of this kernel id if it runs remotely, else None."""
+
+        async def fetch(manager: RemoteManager) -> dict[str, Any] | None:
+            session = await self._session_on(manager)
+            try:
+                return await session.agent().connection(self._kid)
+            except RemoteCommandError:
+                return None
+
+        try:
+            return await self._remote(fetch)
+        except BaseException:
+            await self._close_session()
+            raise
+
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         """KernelManager.start_kernel: start the kernel remotely and forward its channels."""
         profile = self._profile
@@ -108,35 +150,18 @@ class SSHProvisioner(KernelProvisionerBase):
         scheme = str(self.connection_info.get("signature_scheme", "hmac-sha256"))
         ports = list(self._local_ports)
 
+        attach_info = self._attach_info
+
         async def launch(manager: RemoteManager) -> None:
-            session = self._session
-            if session is None or session.state == "stopped":
-                session = KernelSession(
-                    manager,
-                    profile.server,
-                    self._kid,
-                    profile=profile.name,
-                    python=profile.python,
+            session = await self._session_on(manager)
+            if attach_info is not None:
+                session.progress(
+                    "attaching", f"to the running kernel, pid {attach_info.get('pid')}"
                 )
-                self._session = session
-                await session.connect()
-            session.progress("starting kernel", profile.python or profile.kernelspec or "")
-            answer = await session.agent().launch(
-                {
-                    "kernel_id": self._kid,
-                    "python": profile.python,
-                    "kernelspec": profile.kernelspec,
-                    "cwd": profile.cwd,
-                    "env": profile.env,
-                    "key": key_text,
-                    "signature_scheme": scheme,
-                    "idle_timeout": profile.idle_timeout,
-                    "profile": profile.name,
-                    "server": profile.server,
-                    "startup_timeout": self.startup_timeout,
-                },
-                timeout=self.startup_timeout + 30,
-            )
+                answer: dict[str, Any] = attach_info
+            else:
+                session.progress("starting kernel", profile.python or profile.kernelspec or "")
+                answer = await self._launch_remote(session, key_text, scheme)
             session.progress("forwarding", f"{answer.get('transport')} channels")
             targets = {
                 port: answer["channels"][name] for port, name in zip(ports, CHANNELS, strict=True)
@@ -151,9 +176,30 @@ class SSHProvisioner(KernelProvisionerBase):
         except BaseException:
             await self._close_session()
             raise
+        self._attach_info = None
         self._launched = True
         self.exit_reason = ""
         return self.connection_info
+
+    async def _launch_remote(self, session: KernelSession, key: str, scheme: str) -> dict[str, Any]:
+        profile = self._profile
+        assert profile is not None
+        return await session.agent().launch(
+            {
+                "kernel_id": self._kid,
+                "python": profile.python,
+                "kernelspec": profile.kernelspec,
+                "cwd": profile.cwd,
+                "env": profile.env,
+                "key": key,
+                "signature_scheme": scheme,
+                "idle_timeout": profile.idle_timeout,
+                "profile": profile.name,
+                "server": profile.server,
+                "startup_timeout": self.startup_timeout,
+            },
+            timeout=self.startup_timeout + 30,
+        )
 
     async def poll(self) -> int | None:
         """KernelManager.is_alive (and the restarter, every few seconds).
@@ -164,6 +210,8 @@ class SSHProvisioner(KernelProvisionerBase):
         session = self._session
         if not self._launched or session is None:
             return 0 if not self._launched else None
+        if session.detached:
+            return 0  # left running remotely at server exit; its idle timeout ends it
         if not session.link_up:
             return None
         try:
@@ -209,7 +257,7 @@ class SSHProvisioner(KernelProvisionerBase):
         await self._stop_remote(timeout=5.0)
 
     async def _stop_remote(self, timeout: float) -> None:
-        if self._session is None:
+        if self._session is None or self._session.detached:
             return
         try:
             await self._agent_call("stop", self._kid, timeout=timeout)

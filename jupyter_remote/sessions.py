@@ -70,6 +70,21 @@ class SessionRegistry:
     def list(self) -> list[dict[str, Any]]:
         return [s.to_json() for s in self.sessions.values()]
 
+    async def detach_idle_kernels(self) -> int:
+        """At server exit: leave kernels that have an idle timeout running remotely.
+
+        Their forwards and presence close, so the shutdown request Jupyter sends next
+        cannot reach them, and their idle timeout starts; the next server re-attaches
+        (POST .../kernels/ID/attach). Kernels without an idle timeout stop as usual.
+        """
+        count = 0
+        for session in list(self.sessions.values()):
+            if isinstance(session, KernelSession) and session.idle_timeout > 0:
+                session.detached = True
+                await session.close()
+                count += 1
+        return count
+
 
 registry = SessionRegistry()
 
@@ -83,6 +98,8 @@ class KernelSession:
     kernel_id: str
     profile: str = ""
     python: str | None = None
+    idle_timeout: int = 0
+    detached: bool = False
     state: str = "connecting"
     reason: str = ""
     started: float = field(default_factory=time.time)

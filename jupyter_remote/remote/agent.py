@@ -499,6 +499,27 @@ def op_status(req):
     return _status(req.get("kernel_id"))
 
 
+def op_connection(req):
+    """For re-attaching: the running kernel's key and channel targets (sent over SSH only)."""
+    kdir = _kernel_dir(req.get("kernel_id"))
+    status = _status(req.get("kernel_id"))
+    if status["state"] != "running":
+        raise AgentError("kernel %s is not running (%s)" % (req.get("kernel_id"), status["state"]))
+    conn = _read_json(os.path.join(kdir, "connection.json")) or {}
+    channels = {}
+    for name in CHANNELS:
+        port = conn.get(name + "_port")
+        channels[name] = ("%s-%s" % (conn["ip"], port)) if conn.get("transport") == "ipc" else port
+    return {
+        "key": conn.get("key"),
+        "signature_scheme": conn.get("signature_scheme"),
+        "transport": conn.get("transport"),
+        "channels": channels,
+        "pid": status.get("pid"),
+        "profile": status.get("profile"),
+    }
+
+
 def op_signal(req):
     kdir = _kernel_dir(req.get("kernel_id"))
     pid = _read_int(os.path.join(kdir, "kernel.pid"))
@@ -565,6 +586,7 @@ OPS = {
     "stop": op_stop,
     "list": op_list,
     "presence": op_presence,
+    "connection": op_connection,
 }
 
 BOOT = (
