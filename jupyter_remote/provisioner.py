@@ -167,6 +167,7 @@ class SSHProvisioner(KernelProvisionerBase):
                 port: answer["channels"][name] for port, name in zip(ports, CHANNELS, strict=True)
             }
             await session.open_forwards(targets, first=frozenset({ports[CHANNELS.index("iopub")]}))
+            session.heartbeat_port = ports[CHANNELS.index("hb")]
             if profile.idle_timeout:
                 await session.hold_presence()
             session.progress("ready", f"pid {answer.get('pid')} on {profile.server}")

@@ -45,6 +45,10 @@ class Reconnect:
     give_up_after: float = 3600.0
     tcp_probe_interval: float = 1.0
     rejoin_timeout: float = 5.0
+    health_interval: float = 10.0  # seconds between health checks of a running session
+    heartbeat_timeout: float = 3.0
+    slow_factor: float = 5.0  # degraded when the agent's round trip exceeds baseline x this
+    slow_floor_ms: float = 500.0  # ... and is at least this much above the baseline
 
 
 class SessionRegistry:
@@ -89,6 +93,22 @@ class SessionRegistry:
 registry = SessionRegistry()
 
 
+async def heartbeat_ok(port: int, timeout: float) -> bool:
+    """One ping on a kernel's heartbeat channel (a ZMQ echo), through our forward."""
+    import zmq
+    import zmq.asyncio
+
+    ctx = zmq.asyncio.Context.instance()
+    sock = ctx.socket(zmq.REQ)
+    sock.linger = 0
+    try:
+        sock.connect(f"tcp://127.0.0.1:{port}")
+        await sock.send(b"ping")
+        return bool(await sock.poll(int(timeout * 1000)))
+    finally:
+        sock.close()
+
+
 @dataclass
 class KernelSession:
     """The link of one remote kernel: lease, forwards, state machine."""
@@ -109,6 +129,9 @@ class KernelSession:
     reconnects: int = 0
     _first: frozenset[int] = frozenset()
     _presence: HeldProcess | None = None
+    heartbeat_port: int | None = None
+    _health: asyncio.Task[None] | None = None
+    _baseline_ms: float | None = None
     _watcher: asyncio.Task[None] | None = None
     _closing: bool = False
 
@@ -162,6 +185,44 @@ class KernelSession:
     def _watch(self) -> None:
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.ensure_future(self._watch_link())
+        if self._health is None or self._health.done():
+            self._health = asyncio.ensure_future(self._monitor_health())
+
+    # ------------------------------------------------------------ health
+
+    async def _monitor_health(self) -> None:
+        """Every few seconds while the link is up: heartbeat and agent round trip."""
+        policy = registry.reconnect
+        while not self._closing:
+            await asyncio.sleep(policy.health_interval)
+            if self._closing or self.state not in ("running", "degraded") or not self.link_up:
+                continue
+            problem = await self._health_problem(policy)
+            if problem and self.link_up:
+                self._set("degraded", problem)
+            elif not problem and self.state == "degraded":
+                self._set("running")
+
+    async def _health_problem(self, policy: Reconnect) -> str:
+        """Why the session is degraded now, or '' when healthy."""
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(self.agent().status(self.kernel_id), 15)
+        except asyncio.TimeoutError:
+            return "the remote agent does not answer (the host may be overloaded)"
+        except RemoteError:
+            return ""  # link trouble: the watcher handles it
+        rtt = (time.monotonic() - started) * 1000
+        if self._baseline_ms is None or rtt < self._baseline_ms:
+            self._baseline_ms = rtt
+        base = self._baseline_ms
+        if rtt > max(base * policy.slow_factor, base + policy.slow_floor_ms):
+            return f"round trip {rtt:.0f} ms, far above its usual {base:.0f} ms"
+        if self.heartbeat_port and not await heartbeat_ok(
+            self.heartbeat_port, policy.heartbeat_timeout
+        ):
+            return "the kernel does not answer its heartbeat (stopped, swapping or hung)"
+        return ""
 
     @property
     def link_up(self) -> bool:
@@ -292,10 +353,11 @@ class KernelSession:
     async def close(self) -> None:
         """Stop forwarding and let go of the connection (the kernel is stopped by the caller)."""
         self._closing = True
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(BaseException):
-                await self._watcher
+        for task in (self._watcher, self._health):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         self._drop_presence()
         self.forwards.close()
         if self.lease is not None:

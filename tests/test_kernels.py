@@ -454,3 +454,35 @@ def _ssh_loop() -> asyncio.AbstractEventLoop:
 
     assert runtime._loop is not None
     return runtime._loop
+
+
+def test_degraded_when_the_kernel_stops_answering(
+    kernel: tuple[KernelManager, BlockingKernelClient], ssh_host: SSHTestHost
+) -> None:
+    """Link up but the kernel frozen (SIGSTOP): degraded with the reason; SIGCONT: running."""
+    from jupyter_remote.sessions import registry
+
+    km, kc = kernel
+    policy = registry.reconnect
+    saved = policy.health_interval
+    policy.health_interval = 0.5
+    session = registry.sessions[km.kernel_id]
+    try:
+        # the monitor picks the shorter interval up after its current sleep
+        pid = int(execute(kc, "import os; print(os.getpid())")[1])
+        ssh_host.run_as_user(["kill", "-STOP", str(pid)])
+        deadline = time.monotonic() + 30
+        while session.state != "degraded" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert session.state == "degraded"
+        assert "heartbeat" in session.reason
+        assert km.is_alive()  # degraded is not dead
+        ssh_host.run_as_user(["kill", "-CONT", str(pid)])
+        deadline = time.monotonic() + 30
+        while session.state != "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert session.state == "running"
+        assert execute(kc, "print(1 + 1)")[1].strip() == "2"
+    finally:
+        policy.health_interval = saved
+        ssh_host.run_as_user(["kill", "-CONT", str(pid)])
