@@ -1,24 +1,50 @@
 /**
  * Requests to the jupyterlab-remote server extension (REST under `remote/`).
+ *
+ * Every function returns the parsed answer or throws a RemoteAPIError
+ * carrying the server's `{message, reason, hint}` and any extra fields
+ * (`field` of a 400, `fingerprint` of a host-key refusal, ...).
  */
 import { ServerConnection } from '@jupyterlab/services';
 
-import { API_NAMESPACE, IRemoteError, IServer } from './tokens';
+import {
+  API_NAMESPACE,
+  EVENTS_PATH,
+  IEnvironment,
+  IHostKey,
+  IHostKeyChanged,
+  IHostKeyUnknown,
+  InstallLine,
+  IProfile,
+  IProfileInput,
+  IRemoteError,
+  IRemoteKernel,
+  IServer,
+  IServerInput,
+  ISession,
+  ITestResult
+} from './tokens';
 
 /** What a RemoteAPIError carries. */
 export interface IRemoteAPIErrorOptions extends Partial<IRemoteError> {
   /** HTTP status; 0 when the server could not be reached at all. */
   status: number;
+  /** The whole JSON error body, extra fields included. */
+  details?: Record<string, unknown>;
 }
 
 /**
  * A failed request to the server extension. Its fields come from the JSON
- * error body `{"message", "reason", "hint"}` when there is one.
+ * error body `{"message", "reason", "hint", ...}` when there is one.
  */
 export class RemoteAPIError extends Error implements IRemoteError {
   readonly status: number;
   readonly reason: string;
   readonly hint: string;
+  /** The input field a validation error is about, if the server named one. */
+  readonly field: string | undefined;
+  /** The whole JSON error body (empty when there was none). */
+  readonly details: Readonly<Record<string, unknown>>;
 
   constructor(options: IRemoteAPIErrorOptions) {
     const message =
@@ -31,11 +57,22 @@ export class RemoteAPIError extends Error implements IRemoteError {
     this.status = options.status;
     this.reason = options.reason ?? '';
     this.hint = options.hint ?? '';
+    this.field = options.field;
+    this.details = options.details ?? {};
   }
 
   /** The plain error object the UI renders. */
   toRemoteError(): IRemoteError {
-    return { message: this.message, reason: this.reason, hint: this.hint };
+    const error: IRemoteError = {
+      message: this.message,
+      reason: this.reason,
+      hint: this.hint,
+      status: this.status
+    };
+    if (this.field) {
+      error.field = this.field;
+    }
+    return error;
   }
 }
 
@@ -49,8 +86,44 @@ export function toRemoteError(error: unknown): IRemoteError {
   return { message, reason: '', hint: '' };
 }
 
+/** The details of a 409 hostkey_unknown refusal, or null. */
+export function hostKeyUnknown(error: unknown): IHostKeyUnknown | null {
+  if (!(error instanceof RemoteAPIError) || error.reason !== 'hostkey_unknown') {
+    return null;
+  }
+  const d = error.details;
+  return {
+    reason: 'hostkey_unknown',
+    host_id: String(d.host_id ?? ''),
+    key_type: String(d.key_type ?? ''),
+    fingerprint: String(d.fingerprint ?? ''),
+    message: error.message,
+    hint: error.hint
+  };
+}
+
+/** The details of a 409 hostkey_changed refusal, or null. */
+export function hostKeyChanged(error: unknown): IHostKeyChanged | null {
+  if (!(error instanceof RemoteAPIError) || error.reason !== 'hostkey_changed') {
+    return null;
+  }
+  const d = error.details;
+  const known = Array.isArray(d.known_fingerprints)
+    ? d.known_fingerprints.map(String)
+    : [];
+  return {
+    reason: 'hostkey_changed',
+    host_id: String(d.host_id ?? ''),
+    key_type: String(d.key_type ?? ''),
+    fingerprint: String(d.fingerprint ?? ''),
+    known_fingerprints: known,
+    message: error.message,
+    hint: error.hint
+  };
+}
+
 /** Join URL segments with single slashes. */
-function joinURL(base: string, ...parts: string[]): string {
+export function joinURL(base: string, ...parts: string[]): string {
   let url = base.replace(/\/+$/, '');
   for (const part of parts) {
     const clean = part.replace(/^\/+/, '').replace(/\/+$/, '');
@@ -59,6 +132,11 @@ function joinURL(base: string, ...parts: string[]): string {
     }
   }
   return url;
+}
+
+/** One URL path segment: names and host ids (`[127.0.0.1]:2222`) are escaped. */
+export function seg(value: string): string {
+  return encodeURIComponent(value);
 }
 
 function asString(value: unknown): string | undefined {
@@ -85,7 +163,9 @@ export function errorFromResponse(
       status,
       message: asString(fields.message) ?? asString(statusText),
       reason: asString(fields.reason) ?? asString(statusText) ?? '',
-      hint: asString(fields.hint) ?? ''
+      hint: asString(fields.hint) ?? '',
+      field: asString(fields.field),
+      details: fields
     });
   }
   // Not our JSON: a proxy page, tornado's HTML 404, an empty body...
@@ -112,6 +192,45 @@ export function errorFromResponse(
   });
 }
 
+function networkError(error: unknown): RemoteAPIError {
+  return new RemoteAPIError({
+    status: 0,
+    message: `Could not reach the Jupyter server: ${
+      error instanceof Error ? error.message : String(error)
+    }`,
+    reason: 'network',
+    hint: 'Check that the Jupyter server is still running and reachable, then retry.'
+  });
+}
+
+function badResponse(what: string, status = 200): RemoteAPIError {
+  return new RemoteAPIError({
+    status,
+    message: `Unexpected answer from ${what}.`,
+    reason: 'bad-response',
+    hint:
+      'The server extension and this frontend may be different versions: ' +
+      'reinstall jupyterlab-remote and restart the Jupyter server.'
+  });
+}
+
+/** Send a request under `remote/`; resolves with the raw response when 2xx. */
+async function send(endPoint: string, init: RequestInit): Promise<Response> {
+  const settings = ServerConnection.makeSettings();
+  const url = joinURL(settings.baseUrl, API_NAMESPACE, endPoint);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw networkError(error);
+  }
+  if (!response.ok) {
+    const bodyText = await response.text().catch(() => '');
+    throw errorFromResponse(response.status, response.statusText, bodyText);
+  }
+  return response;
+}
+
 /**
  * Call the server extension.
  *
@@ -124,27 +243,8 @@ export async function requestAPI<T>(
   endPoint = '',
   init: RequestInit = {}
 ): Promise<T> {
-  const settings = ServerConnection.makeSettings();
-  const url = joinURL(settings.baseUrl, API_NAMESPACE, endPoint);
-
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(url, init, settings);
-  } catch (error) {
-    throw new RemoteAPIError({
-      status: 0,
-      message: `Could not reach the Jupyter server: ${
-        error instanceof Error ? error.message : String(error)
-      }`,
-      reason: 'network',
-      hint: 'Check that the Jupyter server is still running and reachable, then retry.'
-    });
-  }
-
+  const response = await send(endPoint, init);
   const bodyText = await response.text();
-  if (!response.ok) {
-    throw errorFromResponse(response.status, response.statusText, bodyText);
-  }
   if (!bodyText) {
     return undefined as T;
   }
@@ -160,16 +260,246 @@ export async function requestAPI<T>(
   }
 }
 
+function jsonInit(method: string, body?: unknown): RequestInit {
+  const init: RequestInit = { method };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { 'Content-Type': 'application/json' };
+  }
+  return init;
+}
+
+async function getList<T>(endPoint: string): Promise<T[]> {
+  const data = await requestAPI<unknown>(endPoint, { method: 'GET' });
+  if (!Array.isArray(data)) {
+    throw badResponse(`GET remote/${endPoint}: expected a list`);
+  }
+  return data as T[];
+}
+
+// ------------------------------------------------------------------ servers
+
 /** GET remote/servers: every saved (and admin-defined) server. */
-export async function listServers(): Promise<IServer[]> {
-  const servers = await requestAPI<unknown>('servers', { method: 'GET' });
-  if (!Array.isArray(servers)) {
+export function listServers(): Promise<IServer[]> {
+  return getList<IServer>('servers');
+}
+
+/** GET remote/servers/{name}. */
+export function getServer(name: string): Promise<IServer> {
+  return requestAPI<IServer>(`servers/${seg(name)}`, { method: 'GET' });
+}
+
+/** POST remote/servers: save a new server (400 with `field` when invalid). */
+export function addServer(input: IServerInput): Promise<IServer> {
+  return requestAPI<IServer>('servers', jsonInit('POST', input));
+}
+
+/** PATCH remote/servers/{name}: change some fields. */
+export function updateServer(name: string, input: IServerInput): Promise<IServer> {
+  return requestAPI<IServer>(`servers/${seg(name)}`, jsonInit('PATCH', input));
+}
+
+/** DELETE remote/servers/{name}. */
+export async function removeServer(name: string): Promise<void> {
+  await requestAPI<void>(`servers/${seg(name)}`, { method: 'DELETE' });
+}
+
+/**
+ * POST remote/servers/{name}/test: connect and report. A 409 carries
+ * `hostkey_unknown`/`hostkey_changed` (see hostKeyUnknown/hostKeyChanged).
+ */
+export function testServer(name: string): Promise<ITestResult> {
+  return requestAPI<ITestResult>(`servers/${seg(name)}/test`, { method: 'POST' });
+}
+
+// ---------------------------------------------------------------- host keys
+
+/** GET remote/hostkeys: ours and those read from ~/.ssh/known_hosts. */
+export function listHostKeys(): Promise<IHostKey[]> {
+  return getList<IHostKey>('hostkeys');
+}
+
+/** POST remote/hostkeys: trust the key `server` offers now, if it has this fingerprint. */
+export function trustHostKey(server: string, fingerprint: string): Promise<IHostKey> {
+  return requestAPI<IHostKey>('hostkeys', jsonInit('POST', { server, fingerprint }));
+}
+
+/** DELETE remote/hostkeys/{host_id}: resolves with how many keys were removed. */
+export async function removeHostKey(hostId: string): Promise<number> {
+  const answer = await requestAPI<{ removed?: number } | undefined>(
+    `hostkeys/${seg(hostId)}`,
+    { method: 'DELETE' }
+  );
+  return typeof answer?.removed === 'number' ? answer.removed : 0;
+}
+
+// ------------------------------------------------------------- environments
+
+/** GET remote/servers/{name}/environments[?refresh=1]. */
+export function listEnvironments(
+  server: string,
+  options: { refresh?: boolean } = {}
+): Promise<IEnvironment[]> {
+  const query = options.refresh ? '?refresh=1' : '';
+  return getList<IEnvironment>(`servers/${seg(server)}/environments${query}`);
+}
+
+/** Parse NDJSON text into lines; returns the unfinished rest. */
+export function splitLines(buffer: string, onLine: (line: string) => void): string {
+  let rest = buffer;
+  let index = rest.indexOf('\n');
+  while (index >= 0) {
+    const line = rest.slice(0, index).trim();
+    rest = rest.slice(index + 1);
+    if (line) {
+      onLine(line);
+    }
+    index = rest.indexOf('\n');
+  }
+  return rest;
+}
+
+function parseInstallLine(text: string): InstallLine {
+  try {
+    const value = JSON.parse(text) as InstallLine;
+    if (value && typeof value === 'object' && typeof value.type === 'string') {
+      return value;
+    }
+  } catch {
+    // fall through: show it as output
+  }
+  return { type: 'output', line: text };
+}
+
+/**
+ * POST remote/servers/{name}/install-ipykernel, streaming pip's output.
+ *
+ * @param onOutput called with each line of pip's output as it arrives
+ * @returns when the final line says done
+ * @throws RemoteAPIError when the request fails or the final line is an error
+ */
+export async function installIpykernel(
+  server: string,
+  python: string,
+  onOutput: (line: string) => void
+): Promise<void> {
+  const response = await send(
+    `servers/${seg(server)}/install-ipykernel`,
+    jsonInit('POST', { python })
+  );
+  let final: InstallLine | null = null;
+  const handle = (text: string): void => {
+    const line = parseInstallLine(text);
+    if (line.type === 'output') {
+      onOutput(line.line);
+    } else {
+      final = line;
+    }
+  };
+  const reader = response.body?.getReader?.();
+  if (reader) {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        break;
+      }
+      buffer = splitLines(buffer + decoder.decode(value, { stream: true }), handle);
+    }
+    splitLines(buffer + decoder.decode() + '\n', handle);
+  } else {
+    splitLines((await response.text()) + '\n', handle);
+  }
+  const last = final as InstallLine | null;
+  if (last === null) {
     throw new RemoteAPIError({
-      status: 200,
-      message: 'Unexpected answer from GET remote/servers: expected a list.',
-      reason: 'bad-response',
-      hint: 'The server extension and this frontend may be different versions: reinstall jupyterlab-remote and restart.'
+      status: response.status,
+      message: 'The installation stream ended before it said whether pip succeeded.',
+      reason: 'stream_cut',
+      hint: 'Refresh the environments to see whether ipykernel is there now, then retry.'
     });
   }
-  return servers as IServer[];
+  if (last.type === 'error') {
+    throw new RemoteAPIError({
+      status: response.status,
+      message: last.message,
+      reason: last.reason,
+      hint: last.hint,
+      details: last as unknown as Record<string, unknown>
+    });
+  }
+  if (last.type === 'done' && !last.ok) {
+    throw new RemoteAPIError({
+      status: response.status,
+      message: 'pip did not install ipykernel.',
+      reason: 'install_failed',
+      hint: "See pip's output above."
+    });
+  }
+}
+
+// ------------------------------------------------------------------ profiles
+
+/** GET remote/profiles. */
+export function listProfiles(): Promise<IProfile[]> {
+  return getList<IProfile>('profiles');
+}
+
+/** POST remote/profiles: 409 `ipykernel_missing` when the env lacks ipykernel. */
+export function addProfile(input: IProfileInput): Promise<IProfile> {
+  return requestAPI<IProfile>('profiles', jsonInit('POST', input));
+}
+
+/** PUT remote/profiles/{name}: replace a profile. */
+export function replaceProfile(input: IProfileInput): Promise<IProfile> {
+  return requestAPI<IProfile>(`profiles/${seg(input.name)}`, jsonInit('PUT', input));
+}
+
+/** DELETE remote/profiles/{name} (and its kernelspec). */
+export async function removeProfile(name: string): Promise<void> {
+  await requestAPI<void>(`profiles/${seg(name)}`, { method: 'DELETE' });
+}
+
+// ------------------------------------------------------------------ sessions
+
+/** GET remote/sessions. */
+export function listSessions(): Promise<ISession[]> {
+  return getList<ISession>('sessions');
+}
+
+/** DELETE remote/sessions/{id}: the Stop button. */
+export async function stopSession(id: string): Promise<void> {
+  await requestAPI<void>(`sessions/${seg(id)}`, { method: 'DELETE' });
+}
+
+/** POST remote/sessions/{id}/retry: reconnect a disconnected session. */
+export function retrySession(id: string): Promise<ISession> {
+  return requestAPI<ISession>(`sessions/${seg(id)}/retry`, { method: 'POST' });
+}
+
+/** GET remote/servers/{name}/kernels: kernels still on the remote. */
+export function listRemoteKernels(server: string): Promise<IRemoteKernel[]> {
+  return getList<IRemoteKernel>(`servers/${seg(server)}/kernels`);
+}
+
+/** DELETE remote/servers/{name}/kernels/{kernel_id}. */
+export async function stopRemoteKernel(server: string, kernelId: string): Promise<void> {
+  await requestAPI<unknown>(`servers/${seg(server)}/kernels/${seg(kernelId)}`, {
+    method: 'DELETE'
+  });
+}
+
+// ------------------------------------------------------------------- events
+
+/**
+ * The URL of the events websocket: `wsUrl` + `remote/events`, with the
+ * token in the query only when the settings carry one (otherwise the
+ * browser's cookie authenticates, as for JupyterLab's own websockets).
+ */
+export function eventsURL(
+  settings: Pick<ServerConnection.ISettings, 'wsUrl' | 'token'> = ServerConnection.makeSettings()
+): string {
+  const url = joinURL(settings.wsUrl, EVENTS_PATH);
+  return settings.token ? `${url}?token=${encodeURIComponent(settings.token)}` : url;
 }

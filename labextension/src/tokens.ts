@@ -1,5 +1,8 @@
 /**
  * Types and ids shared by the frontend modules. No runtime dependencies.
+ *
+ * The shapes follow the server extension's REST answers (see
+ * jupyter_remote/openapi.json and jupyter_remote/handlers.py).
  */
 
 /** The npm/extension id of the one plugin. */
@@ -8,15 +11,32 @@ export const PLUGIN_ID = 'jupyterlab-remote:plugin';
 /** The DOM id of the sidebar panel (also its layout-restorer key). */
 export const SIDEBAR_ID = 'jp-remote-sidebar';
 
+/** Prefix of the DOM id of a wizard tab (the server name follows). */
+export const WIZARD_ID_PREFIX = 'jp-remote-wizard-';
+
 /** Path under the Jupyter server base URL that every REST resource lives under. */
 export const API_NAMESPACE = 'remote';
 
+/** Path (under the base URL) of the events websocket. */
+export const EVENTS_PATH = 'remote/events';
+
+/** Kernelspec name of a profile: `remote-<name>`, lower-cased like the server does. */
+export function kernelNameOf(profile: string): string {
+  return `remote-${profile}`.toLowerCase();
+}
+
 /** Command ids. */
 export namespace CommandIDs {
-  /** Re-fetch the saved servers now. */
+  /** Re-fetch servers, profiles, sessions and host keys now. */
   export const refresh = 'remote:refresh';
   /** Reveal the Remote sidebar. */
   export const open = 'remote:open';
+  /** Open the add-server form in the sidebar. */
+  export const addServer = 'remote:add-server';
+  /** Open the connect wizard for a server (args: {server}). */
+  export const connect = 'remote:connect';
+  /** Reveal the sidebar with the Security drawer open. */
+  export const openSecurity = 'remote:open-security';
 }
 
 /** How a server authenticates. */
@@ -47,6 +67,21 @@ export interface IServer {
   has_secret: boolean;
 }
 
+/** Body of `POST remote/servers` and `PATCH remote/servers/{name}`. */
+export interface IServerInput {
+  name?: string;
+  host?: string;
+  port?: number | null;
+  user?: string | null;
+  identity?: string | null;
+  auth?: AuthMethod;
+  jump?: string | null;
+  /** Write-only: kept in the keyring or process memory, never on disk. */
+  password?: string;
+  /** Write-only: passphrase of the key file. */
+  passphrase?: string;
+}
+
 /**
  * An error as the server extension reports it (and as the UI shows it):
  * what went wrong, a machine-readable reason, and what to do about it.
@@ -55,4 +90,193 @@ export interface IRemoteError {
   message: string;
   reason: string;
   hint: string;
+  /** HTTP status (0: the Jupyter server was not reachable). */
+  status?: number;
+  /** The input field a 400 answer is about (server form, profile form). */
+  field?: string;
 }
+
+/** Host key as reported by a successful test. */
+export interface ITestHostKey {
+  host_id?: string;
+  type?: string;
+  key_type?: string;
+  fingerprint?: string;
+  status?: string;
+  source?: string;
+}
+
+/** `POST remote/servers/{name}/test` answer (200). */
+export interface ITestResult {
+  server: string;
+  endpoint: string;
+  reachable: boolean;
+  auth: string;
+  auth_method: string;
+  host_key: ITestHostKey;
+  connect_ms: number;
+  rtt_ms: number;
+  os: string;
+  python: { path: string | null; version: string | null };
+}
+
+/** Details of a 409 `hostkey_unknown` answer. */
+export interface IHostKeyUnknown {
+  reason: 'hostkey_unknown';
+  host_id: string;
+  key_type: string;
+  fingerprint: string;
+  message: string;
+  hint: string;
+}
+
+/** Details of a 409 `hostkey_changed` answer: never acceptable from the UI. */
+export interface IHostKeyChanged {
+  reason: 'hostkey_changed';
+  host_id: string;
+  key_type: string;
+  fingerprint: string;
+  known_fingerprints: string[];
+  message: string;
+  hint: string;
+}
+
+/** A trusted host key (`GET remote/hostkeys`). */
+export interface IHostKey {
+  host_id: string;
+  key_type: string;
+  fingerprint: string;
+  /** ISO date; absent for keys read from ~/.ssh/known_hosts. */
+  added?: string;
+  source: 'jupyter-remote' | 'known_hosts' | string;
+}
+
+/** Kinds of environments, in the order the wizard groups them. */
+export const ENV_KINDS = [
+  'conda',
+  'uv',
+  'venv',
+  'virtualenv',
+  'pyenv',
+  'system',
+  'kernelspec'
+] as const;
+
+export type EnvironmentKind = (typeof ENV_KINDS)[number];
+
+/** A Python environment (or a non-Python kernelspec) found on a server. */
+export interface IEnvironment {
+  /** Absolute interpreter path (a kernelspec's argv[0]). */
+  python: string;
+  kind: EnvironmentKind | string;
+  name: string;
+  /** Python version; empty if unknown. */
+  version: string;
+  ipykernel: boolean;
+  /** Env prefix or kernelspec directory. */
+  path: string;
+  source?: string;
+  /** Why the interpreter could not be checked. */
+  error?: string | null;
+  /** kernelspec only */
+  display_name?: string;
+  /** kernelspec only */
+  language?: string;
+}
+
+/** Body of `POST remote/profiles`. */
+export interface IProfileInput {
+  name: string;
+  server: string;
+  python?: string | null;
+  kernelspec?: string | null;
+  cwd?: string | null;
+  env?: Record<string, string>;
+  /** Seconds; 0 means never. */
+  idle_timeout?: number;
+}
+
+/** A saved profile (`GET remote/profiles`). */
+export interface IProfile {
+  name: string;
+  server: string;
+  python: string | null;
+  kernelspec: string | null;
+  cwd: string | null;
+  env: Record<string, string>;
+  idle_timeout: number;
+  display_name: string | null;
+  readonly: boolean;
+  /** `remote-<name>`: the kernelspec the launcher and kernel picker show. */
+  kernel_name: string;
+}
+
+/** States of a session, in the server's words. */
+export type SessionState =
+  | 'connecting'
+  | 'running'
+  | 'reconnecting'
+  | 'degraded'
+  | 'disconnected'
+  | 'stopped';
+
+/** A remote session (`GET remote/sessions`, events). */
+export interface ISession {
+  id: string;
+  kind: 'kernel' | 'forward' | string;
+  kernel_id: string;
+  server: string;
+  profile: string;
+  python: string | null;
+  state: SessionState | string;
+  /** Why it is not running (empty when running). */
+  reason: string;
+  /** Epoch seconds. */
+  started: number;
+  reconnects: number;
+  local_ports: number[];
+  /** Forwards only: the proxied URL to open. */
+  url?: string;
+}
+
+/** A kernel our agent started on a server (`GET remote/servers/{name}/kernels`). */
+export interface IRemoteKernel {
+  kernel_id: string;
+  state: string;
+  pid?: number | null;
+  profile?: string;
+  python?: string | null;
+  cwd?: string | null;
+  started?: number | null;
+}
+
+/** Stages of a kernel start, in order. */
+export const PROGRESS_STAGES = [
+  'connecting',
+  'authenticating',
+  'starting kernel',
+  'forwarding',
+  'ready'
+] as const;
+
+/** A progress event of a long step (kernel start). */
+export interface IProgress {
+  kernel_id: string;
+  server: string;
+  stage: string;
+  message: string;
+  /** Epoch seconds (set by the server, or on receipt). */
+  time?: number;
+}
+
+/** Messages of the `remote/events` websocket. */
+export type RemoteEvent =
+  | { type: 'hello'; sessions: ISession[]; time?: number }
+  | { type: 'session'; session: ISession; time?: number }
+  | ({ type: 'progress' } & IProgress);
+
+/** One NDJSON line of `POST remote/servers/{name}/install-ipykernel`. */
+export type InstallLine =
+  | { type: 'output'; line: string }
+  | { type: 'done'; ok: boolean }
+  | { type: 'error'; message: string; reason: string; hint: string };

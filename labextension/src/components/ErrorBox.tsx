@@ -4,19 +4,37 @@ import { IRemoteError } from '../tokens';
 
 export interface IErrorBoxProps {
   error: IRemoteError;
-  /** Called by the Retry button. */
-  onRetry: () => void;
+  /** Called by the Retry button; no button without it. */
+  onRetry?: () => void;
+  /** Accessible name of the Retry button, e.g. `Retry loading servers`. */
+  retryLabel?: string;
   /** Whether a retry is in flight (disables the button). */
   retrying?: boolean;
+  /** What failed, shown before the message (e.g. `Remove server gpu`). */
+  title?: string;
+  /** Called by a Dismiss button; no button without it. */
+  onDismiss?: () => void;
+  /** Extra actions next to Retry. */
+  children?: React.ReactNode;
 }
 
 /** An error with its fix and a Retry button. Announced to screen readers. */
-export function ErrorBox({ error, onRetry, retrying = false }: IErrorBoxProps): JSX.Element {
+export function ErrorBox(props: IErrorBoxProps): JSX.Element {
+  const {
+    error,
+    onRetry,
+    retryLabel = 'Retry',
+    retrying = false,
+    title,
+    onDismiss,
+    children
+  } = props;
   return (
     <div className="jp-remote-ErrorBox" role="alert">
       <p className="jp-remote-ErrorBox-message">
         <strong className="jp-remote-ErrorBox-label">
-          <span aria-hidden="true">⚠ </span>Error:
+          <span aria-hidden="true">⚠ </span>
+          {title ? `${title} failed:` : 'Error:'}
         </strong>{' '}
         {error.message}
       </p>
@@ -30,15 +48,31 @@ export function ErrorBox({ error, onRetry, retrying = false }: IErrorBoxProps): 
           Reason: <code>{error.reason}</code>
         </p>
       )}
-      <button
-        type="button"
-        className="jp-Button jp-mod-styled jp-mod-accept jp-remote-ErrorBox-retry"
-        aria-label="Retry loading servers"
-        onClick={onRetry}
-        disabled={retrying}
-      >
-        {retrying ? 'Retrying…' : 'Retry'}
-      </button>
+      {(onRetry || onDismiss || children) && (
+        <div className="jp-remote-Actions">
+          {onRetry && (
+            <button
+              type="button"
+              className="jp-Button jp-mod-styled jp-mod-accept jp-remote-ErrorBox-retry"
+              aria-label={retryLabel}
+              onClick={onRetry}
+              disabled={retrying}
+            >
+              {retrying ? 'Retrying…' : 'Retry'}
+            </button>
+          )}
+          {children}
+          {onDismiss && (
+            <button
+              type="button"
+              className="jp-Button jp-mod-styled jp-mod-reject"
+              onClick={onDismiss}
+            >
+              Dismiss
+            </button>
+          )}
+        </div>
+      )}
     </div>
   );
 }

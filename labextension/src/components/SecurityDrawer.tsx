@@ -1,0 +1,115 @@
+import * as React from 'react';
+
+import { IHostKey, IRemoteError } from '../tokens';
+import { ErrorBox } from './ErrorBox';
+import { formatDate } from './format';
+
+export interface ISecurityDrawerProps {
+  /** Whether the drawer is open. */
+  open: boolean;
+  onToggle: () => void;
+  keys: readonly IHostKey[];
+  error: IRemoteError | null;
+  onRetry: () => void;
+  /** Asks for confirmation, then removes; only for our own keys. */
+  onRemove: (key: IHostKey) => void;
+  isBusy?: (action: string) => boolean;
+}
+
+/** Trusted host keys: host, type, fingerprint, when added; remove with confirmation. */
+export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
+  const { open, onToggle, keys, error, onRetry, onRemove, isBusy } = props;
+  const bodyId = 'jp-remote-security-body';
+  return (
+    <section className="jp-remote-Section jp-remote-Security" aria-labelledby="jp-remote-security-heading">
+      <h3 className="jp-remote-SectionTitle" id="jp-remote-security-heading">
+        <button
+          type="button"
+          className="jp-remote-DrawerToggle"
+          aria-expanded={open}
+          aria-controls={bodyId}
+          onClick={onToggle}
+        >
+          <span className="jp-remote-DrawerToggle-caret" aria-hidden="true">
+            {open ? '▾' : '▸'}
+          </span>
+          Security: trusted host keys ({keys.length})
+        </button>
+      </h3>
+      {open && (
+        <div className="jp-remote-Security-body" id={bodyId}>
+          <p className="jp-remote-Note">
+            SSH refuses hosts whose key is not listed here. Remove a key only
+            when its host was reinstalled and you confirmed the new key with its
+            administrator.
+          </p>
+          {error && (
+            <ErrorBox error={error} onRetry={onRetry} retryLabel="Retry loading host keys" />
+          )}
+          {keys.length === 0 && !error ? (
+            <p className="jp-remote-EmptyState">
+              No trusted host keys yet. They are added when you connect to a
+              server and trust its fingerprint.
+            </p>
+          ) : (
+            <table className="jp-remote-KeyTable" aria-label="Trusted host keys">
+              <thead>
+                <tr>
+                  <th scope="col">Host</th>
+                  <th scope="col">Key</th>
+                  <th scope="col">
+                    <span className="jp-remote-VisuallyHidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {keys.map(key => {
+                  const ours = key.source === 'jupyter-remote';
+                  const busy = isBusy?.(`remove-hostkey:${key.host_id}`) ?? false;
+                  return (
+                    <tr key={`${key.source}:${key.host_id}:${key.fingerprint}`}>
+                      <th scope="row" className="jp-remote-KeyTable-host">
+                        <code>{key.host_id}</code>
+                        <div className="jp-remote-Note">
+                          {ours
+                            ? key.added
+                              ? `added ${formatDate(key.added)}`
+                              : 'trusted here'
+                            : 'from ~/.ssh/known_hosts'}
+                        </div>
+                      </th>
+                      <td>
+                        <div>{key.key_type}</div>
+                        <code className="jp-remote-Fingerprint">{key.fingerprint}</code>
+                      </td>
+                      <td>
+                        {ours ? (
+                          <button
+                            type="button"
+                            className="jp-Button jp-mod-styled jp-remote-SmallButton"
+                            aria-label={`Remove trusted key of ${key.host_id}`}
+                            onClick={() => onRemove(key)}
+                            disabled={busy}
+                          >
+                            {busy ? 'Removing…' : 'Remove'}
+                          </button>
+                        ) : (
+                          <span
+                            className="jp-remote-Note"
+                            title={`Remove it with: ssh-keygen -R '${key.host_id}'`}
+                          >
+                            ssh-keygen -R
+                          </span>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,319 @@
+import * as React from 'react';
+
+import { AuthMethod, IRemoteError, IServer, IServerInput } from '../tokens';
+import { ErrorBox } from './ErrorBox';
+
+/** Field names of the server form (the same as the REST body's). */
+export type ServerField =
+  | 'name'
+  | 'host'
+  | 'port'
+  | 'user'
+  | 'auth'
+  | 'identity'
+  | 'passphrase'
+  | 'password'
+  | 'jump';
+
+const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** What the user typed, as strings. */
+export interface IServerFormValues {
+  name: string;
+  host: string;
+  port: string;
+  user: string;
+  auth: AuthMethod;
+  identity: string;
+  passphrase: string;
+  password: string;
+  jump: string;
+}
+
+/** The form's starting values: empty, or those of the server being edited. */
+export function initialValues(server?: IServer | null): IServerFormValues {
+  return {
+    name: server?.name ?? '',
+    host: server?.host ?? '',
+    port: server?.port !== null && server?.port !== undefined ? String(server.port) : '',
+    user: server?.user ?? '',
+    auth: server?.auth ?? 'key',
+    identity: server?.identity ?? '',
+    passphrase: '',
+    password: '',
+    jump: server?.jump ?? ''
+  };
+}
+
+/** Checks that need no server; field -> message. The server checks the rest. */
+export function validateServerForm(values: IServerFormValues): Partial<Record<ServerField, string>> {
+  const errors: Partial<Record<ServerField, string>> = {};
+  if (!NAME_RE.test(values.name.trim())) {
+    errors.name = 'Use 1 to 64 letters, digits, dots, dashes or underscores.';
+  }
+  if (!values.host.trim()) {
+    errors.host = 'Give the host name or address of the server.';
+  }
+  const port = values.port.trim();
+  if (port && !(/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) {
+    errors.port = 'A port is a number from 1 to 65535 (leave empty for 22).';
+  }
+  const identity = values.identity.trim();
+  if (values.auth === 'key' && identity && !identity.startsWith('/') && !identity.startsWith('~')) {
+    errors.identity = 'Give the absolute path of the private key, e.g. ~/.ssh/id_ed25519.';
+  }
+  return errors;
+}
+
+/**
+ * The REST body for the values: empty optional fields are null (so an edit
+ * can clear them); secrets only when typed (an edit keeps the stored one).
+ */
+export function toServerInput(values: IServerFormValues, mode: 'add' | 'edit'): IServerInput {
+  const input: IServerInput = {
+    host: values.host.trim(),
+    port: values.port.trim() ? Number(values.port.trim()) : null,
+    user: values.user.trim() || null,
+    auth: values.auth,
+    identity: values.auth === 'key' ? values.identity.trim() || null : null,
+    jump: values.jump.trim() || null
+  };
+  if (mode === 'add') {
+    input.name = values.name.trim();
+  }
+  if (values.auth === 'password' && values.password) {
+    input.password = values.password;
+  }
+  if (values.auth === 'key' && values.passphrase) {
+    input.passphrase = values.passphrase;
+  }
+  return input;
+}
+
+export interface IServerFormProps {
+  mode: 'add' | 'edit';
+  /** The server being edited. */
+  server?: IServer | null;
+  /** Whether the save request is in flight. */
+  saving: boolean;
+  /** The error of the last save (a 400's `field` is shown at that field). */
+  error: IRemoteError | null;
+  onSubmit: (input: IServerInput) => void;
+  onCancel: () => void;
+}
+
+const AUTH_CHOICES: Array<{ value: AuthMethod; label: string; help: string }> = [
+  { value: 'key', label: 'SSH key', help: 'A private key file on this machine.' },
+  { value: 'agent', label: 'SSH agent', help: 'Keys held by your running ssh-agent.' },
+  { value: 'password', label: 'Password', help: 'Kept in your keyring, never on disk.' }
+];
+
+/** Add or edit a server; validation messages appear at their field. */
+export function ServerForm(props: IServerFormProps): JSX.Element {
+  const { mode, server, saving, error, onSubmit, onCancel } = props;
+  const [values, setValues] = React.useState<IServerFormValues>(() => initialValues(server));
+  const [local, setLocal] = React.useState<Partial<Record<ServerField, string>>>({});
+  const idPrefix = React.useMemo(
+    () => `jp-remote-form-${Math.random().toString(36).slice(2, 8)}`,
+    []
+  );
+  const firstField = React.useRef<HTMLInputElement>(null);
+
+  React.useEffect(() => {
+    firstField.current?.focus();
+  }, []);
+
+  const serverField = error?.field as ServerField | undefined;
+  const fieldError = (field: ServerField): string | undefined =>
+    local[field] ?? (serverField === field ? error?.message : undefined);
+
+  const set = (field: keyof IServerFormValues) => (
+    event: React.ChangeEvent<HTMLInputElement>
+  ): void => {
+    const value = event.target.value;
+    setValues(v => ({ ...v, [field]: value }));
+    if (local[field as ServerField]) {
+      setLocal(l => ({ ...l, [field]: undefined }));
+    }
+  };
+
+  const submit = (event: React.FormEvent): void => {
+    event.preventDefault();
+    const errors = validateServerForm(values);
+    setLocal(errors);
+    if (Object.keys(errors).length) {
+      const first = Object.keys(errors)[0];
+      const input = document.getElementById(`${idPrefix}-${first}`);
+      input?.focus();
+      return;
+    }
+    onSubmit(toServerInput(values, mode));
+  };
+
+  const field = (
+    name: ServerField,
+    label: string,
+    options: {
+      type?: string;
+      placeholder?: string;
+      help?: string;
+      required?: boolean;
+      disabled?: boolean;
+      autoComplete?: string;
+      inputMode?: 'numeric' | 'text';
+      ref?: React.Ref<HTMLInputElement>;
+    } = {}
+  ): JSX.Element => {
+    const id = `${idPrefix}-${name}`;
+    const message = fieldError(name);
+    const describedBy = [message ? `${id}-error` : '', options.help ? `${id}-help` : '']
+      .filter(Boolean)
+      .join(' ');
+    return (
+      <div className={`jp-remote-Field${message ? ' jp-mod-invalid' : ''}`}>
+        <div className="jp-remote-Field-labelRow">
+          <label htmlFor={id}>{label}</label>
+          {options.required && (
+            <span className="jp-remote-Field-required" aria-hidden="true">
+              {' '}
+              *
+            </span>
+          )}
+        </div>
+        <input
+          id={id}
+          ref={options.ref}
+          className="jp-mod-styled jp-remote-Input"
+          type={options.type ?? 'text'}
+          name={name}
+          value={values[name as keyof IServerFormValues] as string}
+          onChange={set(name as keyof IServerFormValues)}
+          placeholder={options.placeholder}
+          required={options.required}
+          disabled={options.disabled || saving}
+          autoComplete={options.autoComplete ?? 'off'}
+          inputMode={options.inputMode}
+          spellCheck={false}
+          aria-invalid={message ? true : undefined}
+          aria-describedby={describedBy || undefined}
+        />
+        {options.help && (
+          <span className="jp-remote-Field-help" id={`${id}-help`}>
+            {options.help}
+          </span>
+        )}
+        {message && (
+          <span className="jp-remote-Field-error" id={`${id}-error`}>
+            <span aria-hidden="true">⚠ </span>
+            {message}
+            {!local[name] && error?.hint ? ` ${error.hint}` : ''}
+          </span>
+        )}
+      </div>
+    );
+  };
+
+  const title = mode === 'add' ? 'Add a server' : `Edit server ${server?.name ?? ''}`;
+  const generalError = error && !(serverField && serverField in values) ? error : null;
+  const authMessage = fieldError('auth');
+
+  return (
+    <form
+      className="jp-remote-ServerForm"
+      aria-label={title}
+      onSubmit={submit}
+      noValidate
+    >
+      <h3 className="jp-remote-FormTitle">{title}</h3>
+      {generalError && <ErrorBox error={generalError} />}
+      {field('name', 'Name', {
+        required: true,
+        placeholder: 'gpu-box',
+        help: mode === 'add' ? 'How you will refer to it; letters, digits, . _ -' : 'A server cannot be renamed.',
+        disabled: mode === 'edit',
+        ref: mode === 'add' ? firstField : undefined
+      })}
+      {field('host', 'Host', {
+        required: true,
+        placeholder: 'gpu-box.example.org',
+        help: 'Host name, address, or a Host alias of ~/.ssh/config.',
+        ref: mode === 'edit' ? firstField : undefined
+      })}
+      <div className="jp-remote-FieldRow">
+        {field('port', 'Port', { placeholder: '22', inputMode: 'numeric' })}
+        {field('user', 'User', { placeholder: 'default: ~/.ssh/config', autoComplete: 'off' })}
+      </div>
+      <fieldset className={`jp-remote-Field jp-remote-AuthChoice${authMessage ? ' jp-mod-invalid' : ''}`}>
+        <legend>Authentication</legend>
+        {AUTH_CHOICES.map(choice => (
+          <label key={choice.value} className="jp-remote-Radio" title={choice.help}>
+            <input
+              type="radio"
+              name={`${idPrefix}-auth`}
+              value={choice.value}
+              checked={values.auth === choice.value}
+              onChange={() => setValues(v => ({ ...v, auth: choice.value }))}
+              disabled={saving}
+            />
+            {choice.label}
+          </label>
+        ))}
+        {authMessage && (
+          <span className="jp-remote-Field-error">
+            <span aria-hidden="true">⚠ </span>
+            {authMessage}
+          </span>
+        )}
+      </fieldset>
+      {values.auth === 'key' &&
+        field('identity', 'Key file', {
+          placeholder: '~/.ssh/id_ed25519',
+          help: 'Path of the private key on this machine; empty: SSH defaults.'
+        })}
+      {values.auth === 'key' &&
+        field('passphrase', 'Key passphrase', {
+          type: 'password',
+          autoComplete: 'new-password',
+          help:
+            mode === 'edit' && server?.has_secret
+              ? 'A passphrase is saved; type a new one to replace it.'
+              : 'Only if the key is encrypted. Kept in your keyring, never on disk.'
+        })}
+      {values.auth === 'password' &&
+        field('password', 'Password', {
+          type: 'password',
+          autoComplete: 'new-password',
+          help:
+            mode === 'edit' && server?.has_secret
+              ? 'A password is saved; type a new one to replace it.'
+              : 'Kept in your keyring (or this server process only), never on disk.'
+        })}
+      {field('jump', 'Jump host', {
+        placeholder: 'user@bastion.example.org:22',
+        help: 'Optional: connect through this host first ([user@]host[:port]).'
+      })}
+      <div className="jp-remote-Actions jp-remote-FormActions">
+        <button
+          type="submit"
+          className="jp-Button jp-mod-styled jp-mod-accept"
+          disabled={saving}
+        >
+          {saving ? 'Saving…' : mode === 'add' ? 'Save and connect' : 'Save'}
+        </button>
+        <button
+          type="button"
+          className="jp-Button jp-mod-styled jp-mod-reject"
+          onClick={onCancel}
+          disabled={saving}
+        >
+          Cancel
+        </button>
+      </div>
+      {saving && (
+        <p className="jp-remote-Note" role="status">
+          Saving the server…
+        </p>
+      )}
+    </form>
+  );
+}

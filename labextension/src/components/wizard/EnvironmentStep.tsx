@@ -1,0 +1,204 @@
+import * as React from 'react';
+
+import { IEnvironment } from '../../tokens';
+import { envKey, IEnvironmentGroup, IEnvironmentState } from '../../wizard';
+import { ErrorBox } from '../ErrorBox';
+import { Loading } from '../Loading';
+
+export interface IEnvironmentStepProps {
+  server: string;
+  environment: Readonly<IEnvironmentState>;
+  groups: IEnvironmentGroup[];
+  onRefresh: () => void;
+  onSelect: (key: string) => void;
+  onCustomPath: (path: string) => void;
+  onUseCustom: (useCustom: boolean) => void;
+  onInstall: (python: string) => void;
+}
+
+/** `Python 3.11.2`, or the kernel's language for a kernelspec. */
+function versionText(env: IEnvironment): string {
+  if (env.kind === 'kernelspec') {
+    return env.language ? `${env.language} kernel` : 'kernel';
+  }
+  return env.version ? `Python ${env.version}` : 'Python (version unknown)';
+}
+
+/** Step 2: choose where kernels run. */
+export function EnvironmentStep(props: IEnvironmentStepProps): JSX.Element {
+  const { server, environment, groups, onRefresh, onSelect, onCustomPath, onUseCustom, onInstall } =
+    props;
+  const { status, error, selected, customPath, useCustom, install } = environment;
+  const installing = install?.status === 'running';
+  const radioName = `jp-remote-env-${server}`;
+  const customId = `jp-remote-env-custom-${server}`;
+  const logRef = React.useRef<HTMLPreElement>(null);
+  React.useEffect(() => {
+    const log = logRef.current;
+    if (log) {
+      log.scrollTop = log.scrollHeight;
+    }
+  }, [install?.lines.length]);
+
+  return (
+    <div className="jp-remote-EnvironmentStep">
+      <div className="jp-remote-StepToolbar">
+        <p className="jp-remote-Note">
+          Python environments found on <strong>{server}</strong>. The profile&apos;s kernels run
+          in the one you choose; it needs <code>ipykernel</code>.
+        </p>
+        <button
+          type="button"
+          className="jp-Button jp-mod-styled"
+          onClick={onRefresh}
+          disabled={status === 'loading'}
+          aria-label="Refresh environments (look on the server again)"
+        >
+          {status === 'loading' ? 'Looking…' : 'Refresh'}
+        </button>
+      </div>
+      {status === 'loading' && <Loading label={`Looking for Python environments on ${server}…`} />}
+      {status === 'error' && error && (
+        <ErrorBox
+          error={error}
+          title="Listing the environments"
+          onRetry={onRefresh}
+          retryLabel="Retry listing the environments"
+        />
+      )}
+      <fieldset className="jp-remote-EnvChoice">
+        <legend>Environment</legend>
+        {status === 'ok' && groups.length === 0 && (
+          <p className="jp-remote-EmptyState">
+            No Python environment was found on {server}. Type the path of an
+            interpreter below, or create one on the server (e.g.{' '}
+            <code>python3 -m venv ~/venv &amp;&amp; ~/venv/bin/pip install ipykernel</code>) and
+            Refresh.
+          </p>
+        )}
+        {groups.map(group => (
+          <div
+            key={group.kind}
+            className="jp-remote-EnvGroup"
+            role="group"
+            aria-labelledby={`${radioName}-${group.kind}`}
+          >
+            <h4 id={`${radioName}-${group.kind}`} className="jp-remote-EnvGroup-title">
+              {group.label}
+            </h4>
+            <ul className="jp-remote-EnvList">
+              {group.environments.map(env => {
+                const key = envKey(env);
+                const id = `${radioName}-${key.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+                const usable = env.kind === 'kernelspec' || env.ipykernel;
+                const checked = !useCustom && selected === key;
+                return (
+                  <li key={key} className={`jp-remote-Env${checked ? ' jp-mod-selected' : ''}`}>
+                    <input
+                      type="radio"
+                      id={id}
+                      name={radioName}
+                      value={key}
+                      checked={checked}
+                      onChange={() => onSelect(key)}
+                    />
+                    <label htmlFor={id} className="jp-remote-Env-label">
+                      <span className="jp-remote-Env-name">
+                        {env.display_name || env.name || env.python}
+                      </span>
+                      <span className="jp-remote-Env-version">{versionText(env)}</span>
+                      {env.kind !== 'kernelspec' && (
+                        <span
+                          className={`jp-remote-Env-ipykernel ${
+                            env.ipykernel ? 'jp-mod-ok' : 'jp-mod-missing'
+                          }`}
+                        >
+                          <span aria-hidden="true">{env.ipykernel ? '✓ ' : '✗ '}</span>
+                          {env.ipykernel ? 'ipykernel installed' : 'ipykernel missing'}
+                        </span>
+                      )}
+                      <code className="jp-remote-Env-path">{env.python}</code>
+                      {env.error && (
+                        <span className="jp-remote-Env-error">
+                          <span aria-hidden="true">⚠ </span>Could not check it: {env.error}
+                        </span>
+                      )}
+                    </label>
+                    {!usable && (
+                      <button
+                        type="button"
+                        className="jp-Button jp-mod-styled jp-remote-SmallButton"
+                        aria-label={`Install ipykernel into ${env.python}`}
+                        onClick={() => onInstall(env.python)}
+                        disabled={installing}
+                      >
+                        Install ipykernel
+                      </button>
+                    )}
+                  </li>
+                );
+              })}
+            </ul>
+          </div>
+        ))}
+        <div className={`jp-remote-Env jp-remote-EnvCustom${useCustom ? ' jp-mod-selected' : ''}`}>
+          <input
+            type="radio"
+            id={`${customId}-radio`}
+            name={radioName}
+            checked={useCustom}
+            onChange={() => onUseCustom(true)}
+          />
+          <label htmlFor={`${customId}-radio`} className="jp-remote-Env-label">
+            <span className="jp-remote-Env-name">Another interpreter</span>
+          </label>
+          <input
+            id={customId}
+            type="text"
+            className="jp-mod-styled jp-remote-Input"
+            aria-label="Path of a Python interpreter on the server"
+            placeholder="/opt/conda/envs/torch/bin/python"
+            value={customPath}
+            spellCheck={false}
+            onChange={event => onCustomPath(event.target.value)}
+            onFocus={() => onUseCustom(true)}
+          />
+          {useCustom && customPath.trim() && (
+            <button
+              type="button"
+              className="jp-Button jp-mod-styled jp-remote-SmallButton"
+              aria-label={`Install ipykernel into ${customPath.trim()}`}
+              onClick={() => onInstall(customPath.trim())}
+              disabled={installing}
+            >
+              Install ipykernel
+            </button>
+          )}
+        </div>
+      </fieldset>
+      {install && (
+        <section className="jp-remote-InstallLog" aria-labelledby="jp-remote-install-title">
+          <h4 id="jp-remote-install-title">
+            {install.status === 'running'
+              ? 'Installing ipykernel into '
+              : install.status === 'done'
+                ? '✓ ipykernel installed into '
+                : 'Installing ipykernel failed for '}
+            <code>{install.python}</code>
+          </h4>
+          {install.status === 'running' && <Loading label="pip is running…" />}
+          <pre ref={logRef} className="jp-remote-InstallLog-output" role="log" aria-label="pip output">
+            {install.lines.join('\n') || (install.status === 'running' ? 'Waiting for pip…' : '')}
+          </pre>
+          {install.status === 'error' && install.error && (
+            <ErrorBox
+              error={install.error}
+              onRetry={() => onInstall(install.python)}
+              retryLabel="Retry installing ipykernel"
+            />
+          )}
+        </section>
+      )}
+    </div>
+  );
+}

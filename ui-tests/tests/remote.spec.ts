@@ -1,0 +1,256 @@
+/**
+ * End to end, against a real OpenSSH sshd (start_test_host.py):
+ *
+ *   add a server in the form -> the unknown-key prompt shows the host's
+ *   fingerprint -> Trust -> pick the test host's Python -> Start -> a
+ *   notebook on remote-<profile> runs getpass.getuser() on the remote ->
+ *   the session card follows an sshd outage (Reconnecting -> Running) and an
+ *   impostor key (Disconnected, Retry after the real key is back) -> Stop ->
+ *   no kernel left on the remote; then an impostor key -> the red warning with
+ *   no way to accept -> the Security drawer lists the key and removes it.
+ */
+import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { Locator } from '@playwright/test';
+
+import { impostor, readHost, restore, screenshotPath, toggleOutage } from './testhost';
+
+const SERVER = 'ui-box';
+const PROFILE = 'uitest';
+const KERNEL = `remote-${PROFILE}`;
+
+test.use({ autoGoto: true });
+
+function sidebar(page: IJupyterLabPageFixture): Locator {
+  return page.getByRole('region', { name: 'Remote', exact: true });
+}
+
+function wizard(page: IJupyterLabPageFixture): Locator {
+  return page.getByRole('tabpanel', { name: `Connect: ${SERVER}` });
+}
+
+function sessionCard(page: IJupyterLabPageFixture): Locator {
+  return sidebar(page)
+    .getByRole('list', { name: 'Remote sessions' })
+    .getByRole('listitem')
+    .filter({ has: page.getByRole('heading', { name: new RegExp(`Session ${PROFILE}`) }) });
+}
+
+async function openSidebar(page: IJupyterLabPageFixture): Promise<void> {
+  await page.sidebar.openTab('jp-remote-sidebar');
+  await page.sidebar.setWidth(340);
+  await expect(sidebar(page)).toBeVisible();
+}
+
+test.describe.serial('Remote sidebar against a real sshd', () => {
+  test('server -> trust -> environment -> profile -> remote notebook -> session card -> stop', async ({
+    page,
+    request
+  }) => {
+    const host = readHost();
+
+    await test.step('add a server in the form', async () => {
+      await openSidebar(page);
+      const panel = sidebar(page);
+      await expect(panel.getByText('No saved servers yet.')).toBeVisible();
+      await page.screenshot({ path: screenshotPath('sidebar-empty-light.png') });
+      await panel.getByRole('button', { name: 'Add server', exact: true }).click();
+
+      const form = panel.getByRole('form', { name: 'Add a server' });
+      await expect(form).toBeVisible();
+      // the server's validation message shows at its field
+      await form.getByLabel('Name', { exact: true }).fill(SERVER);
+      await form.getByLabel('Host', { exact: true }).fill(host.host);
+      await form.getByLabel('Port', { exact: true }).fill(String(host.port));
+      await form.getByLabel('User', { exact: true }).fill(host.user);
+      await form.getByLabel('Key file', { exact: true }).fill('/nonexistent/id_ed25519');
+      await form.getByRole('button', { name: 'Save and connect' }).click();
+      const keyField = form.getByLabel('Key file', { exact: true });
+      await expect(keyField).toHaveAttribute('aria-invalid', 'true');
+      await expect(form.getByText(/does not exist or is not a file/)).toBeVisible();
+      await page.screenshot({ path: screenshotPath('server-form-light.png') });
+
+      await keyField.fill(host.identity);
+      await form.getByRole('button', { name: 'Save and connect' }).click();
+    });
+
+    await test.step('the unknown host key shows its type and fingerprint; Trust', async () => {
+      const w = wizard(page);
+      await expect(w).toBeVisible();
+      const prompt = w.getByRole('group', { name: 'Unknown host key' });
+      await expect(prompt).toBeVisible({ timeout: 30_000 });
+      await expect(prompt.getByLabel('SHA256 fingerprint')).toHaveText(host.fingerprint);
+      await expect(prompt.getByText(host.key_type, { exact: true })).toBeVisible();
+      await expect(prompt.getByText(host.host_id).first()).toBeVisible();
+      await page.screenshot({ path: screenshotPath('wizard-1-hostkey-unknown-light.png') });
+
+      await prompt.getByRole('button', { name: 'Trust' }).click();
+      await expect(w.getByRole('status').filter({ hasText: 'Connected' })).toBeVisible();
+      await expect(w.getByText(host.fingerprint)).toBeVisible();
+      await page.screenshot({ path: screenshotPath('wizard-1-connected-light.png') });
+      await w.getByRole('button', { name: 'Next' }).click();
+    });
+
+    await test.step('pick the test host Python (typed: it is not in a standard place)', async () => {
+      const w = wizard(page);
+      await expect(w.getByRole('heading', { name: 'Step 2 of 3: Environment' })).toBeVisible();
+      // discovery ran: the system python is listed, grouped by kind, with its ipykernel status
+      const system = w.getByRole('group', { name: 'System Python' });
+      await expect(system.getByRole('radio').first()).toBeVisible({ timeout: 60_000 });
+      await expect(system.getByText(/ipykernel (installed|missing)/).first()).toBeVisible();
+      await page.screenshot({ path: screenshotPath('wizard-2-environment-light.png') });
+      await w.getByLabel('Path of a Python interpreter on the server').fill(host.remote_python);
+      await expect(w.getByRole('radio', { name: 'Another interpreter' })).toBeChecked();
+      await w.getByRole('button', { name: 'Next' }).click();
+    });
+
+    await test.step('review and Start: the profile is saved, its kernelspec appears', async () => {
+      const w = wizard(page);
+      await expect(w.getByRole('heading', { name: 'Step 3 of 3: Review' })).toBeVisible();
+      await w.getByLabel('Profile name').fill(PROFILE);
+      await w.getByRole('button', { name: 'Add variable' }).click();
+      await w.getByLabel('Name of variable 1').fill('JR_UI_TEST');
+      await w.getByLabel('Value of variable 1').fill('hello');
+      await w.getByLabel('Stop the kernel when idle for').selectOption({ label: '1 hour' });
+      await page.screenshot({ path: screenshotPath('wizard-3-review-light.png') });
+      await w.getByRole('button', { name: 'Start' }).click();
+      await expect(w.getByText(`Profile ${PROFILE} saved.`)).toBeVisible({ timeout: 60_000 });
+      await page.screenshot({ path: screenshotPath('wizard-3-saved-light.png') });
+      // the kernelspecs were refreshed: the launcher and kernel picker know it
+      const specs = await page.evaluate(() => {
+        const app = (window as any).jupyterapp;
+        return Object.keys(app.serviceManager.kernelspecs.specs?.kernelspecs ?? {});
+      });
+      expect(specs).toContain(KERNEL);
+      // the sidebar lists the profile under its server
+      await expect(
+        sidebar(page).getByRole('listitem', { name: `Profile ${PROFILE}` })
+      ).toBeVisible();
+    });
+
+    let kernelId = '';
+    await test.step('open a notebook on the remote kernel and run getpass.getuser()', async () => {
+      await wizard(page).getByRole('button', { name: 'Open notebook' }).click();
+      await expect(page.locator('.jp-NotebookPanel')).toBeVisible();
+      await page.notebook.setCell(0, 'code', 'import getpass, os; getpass.getuser(), os.environ["JR_UI_TEST"]');
+      await page.notebook.runCell(0);
+      await expect
+        .poll(async () => (await page.notebook.getCellTextOutput(0))?.join(''), {
+          timeout: 90_000
+        })
+        .toContain(`('${host.user}', 'hello')`);
+      const card = sessionCard(page);
+      await expect(card.getByText('Running', { exact: true })).toBeVisible();
+      await expect(card.getByText(SERVER, { exact: true })).toBeVisible();
+      kernelId = (await card.getAttribute('data-session-id')) ?? '';
+      expect(kernelId).not.toBe('');
+      await page.screenshot({ path: screenshotPath('session-running-light.png') });
+    });
+
+    await test.step('an sshd outage: Reconnecting, then Running again by itself', async () => {
+      const card = sessionCard(page);
+      await toggleOutage();
+      await expect(card.getByText('Reconnecting', { exact: true })).toBeVisible();
+      await expect(card.getByText(/the kernel keeps running remotely/)).toBeVisible();
+      await page.screenshot({ path: screenshotPath('session-reconnecting-light.png') });
+      await toggleOutage();
+      await expect(card.getByText('Running', { exact: true })).toBeVisible({ timeout: 60_000 });
+    });
+
+    await test.step('an impostor key while running: Disconnected with the reason; Retry', async () => {
+      const card = sessionCard(page);
+      await impostor();
+      await expect(card.getByText('Disconnected', { exact: true })).toBeVisible({
+        timeout: 60_000
+      });
+      await expect(card.getByText(/CHANGED/)).toBeVisible();
+      await page.screenshot({ path: screenshotPath('session-disconnected-light.png') });
+      await restore();
+      await card.getByRole('button', { name: `Retry session ${PROFILE}` }).click();
+      await expect(card.getByText('Running', { exact: true })).toBeVisible({ timeout: 60_000 });
+      // the kernel kept running remotely all along: its state is still there
+      await page.notebook.setCell(0, 'code', 'getpass.getuser()');
+      await page.notebook.runCell(0);
+      await expect
+        .poll(async () => (await page.notebook.getCellTextOutput(0))?.join(''), {
+          timeout: 60_000
+        })
+        .toContain(`'${host.user}'`);
+    });
+
+    await test.step('Stop on the card: no kernel is left on the remote', async () => {
+      const card = sessionCard(page);
+      await card.getByRole('button', { name: `Stop session ${PROFILE}` }).click();
+      await expect(card.getByText('Stopped', { exact: true })).toBeVisible({ timeout: 60_000 });
+      await expect
+        .poll(
+          async () => {
+            const response = await request.get(`/remote/servers/${SERVER}/kernels`);
+            expect(response.ok()).toBeTruthy();
+            const kernels = (await response.json()) as Array<{ kernel_id: string; state: string }>;
+            return kernels.filter(k => k.kernel_id === kernelId).length;
+          },
+          { timeout: 30_000 }
+        )
+        .toBe(0);
+      await page.screenshot({ path: screenshotPath('session-stopped-light.png') });
+      await card.getByRole('button', { name: `Dismiss session ${PROFILE}` }).click();
+      await expect(card).toHaveCount(0);
+    });
+  });
+
+  test('a changed host key: red warning, no way to accept; the Security drawer removes the old key', async ({
+    page
+  }) => {
+    const before = readHost();
+    const host = await impostor();
+    expect(host.fingerprint).not.toBe(before.fingerprint);
+
+    await openSidebar(page);
+    const panel = sidebar(page);
+    await panel.getByRole('button', { name: `Connect to ${SERVER} and add a profile` }).click();
+
+    const w = wizard(page);
+    const warning = w.getByRole('alert').filter({ hasText: 'WARNING: the host key has CHANGED' });
+    await expect(warning).toBeVisible({ timeout: 30_000 });
+    await expect(warning.getByText(host.fingerprint)).toBeVisible();
+    await expect(warning.getByText(before.fingerprint)).toBeVisible();
+    await expect(
+      warning.getByText(`jupyter remote hostkey remove ${host.host_id}`)
+    ).toBeVisible();
+    // no way to accept it: no Trust/Accept button anywhere in the wizard
+    await expect(w.getByRole('button', { name: /trust|accept|continue/i })).toHaveCount(0);
+    await expect(w.getByRole('button', { name: 'Next' })).toBeDisabled();
+    await page.screenshot({ path: screenshotPath('wizard-1-hostkey-changed-light.png') });
+
+    await warning.getByRole('button', { name: 'Open the Security drawer' }).click();
+    const table = panel.getByRole('table', { name: 'Trusted host keys' });
+    await expect(table).toBeVisible();
+    const row = table.getByRole('row').filter({ hasText: host.host_id });
+    await expect(row).toHaveCount(1);
+    await expect(row.getByText(before.fingerprint)).toBeVisible();
+    await page.screenshot({ path: screenshotPath('security-drawer-light.png') });
+
+    await row.getByRole('button', { name: `Remove trusted key of ${host.host_id}` }).click();
+    const dialog = page.getByRole('dialog');
+    await expect(dialog.getByText(before.fingerprint)).toBeVisible();
+    await dialog.getByRole('button', { name: `Remove the key of ${host.host_id}` }).click();
+    await expect(row).toHaveCount(0);
+    await expect(panel.getByText('No trusted host keys yet.')).toBeVisible();
+
+    // connecting again now shows the new key as unknown, to compare and trust (or not)
+    await w.getByRole('button', { name: 'Test again' }).click();
+    const prompt = w.getByRole('group', { name: 'Unknown host key' });
+    await expect(prompt.getByLabel('SHA256 fingerprint')).toHaveText(host.fingerprint);
+    await prompt.getByRole('button', { name: 'Cancel' }).click();
+    await expect(w.getByText('You did not trust the host key')).toBeVisible();
+
+    await restore();
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+// keep galata's typings in use (for page.evaluate on window.jupyterapp)
+void galata;
