@@ -63,3 +63,4 @@ class RemoteExtensionApp(ExtensionApp):
             self.log.info(
                 "jupyter-remote: %d remote kernel(s) left running for re-attach", detached
             )
+        runtime.release_server_manager(self.manager)  # running kernels keep their pinned one

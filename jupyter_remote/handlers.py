@@ -340,6 +340,9 @@ class EventsHandler(JupyterHandler, websocket.WebSocketHandler):
         loop = asyncio.get_running_loop()
 
         def relay(event: dict[str, Any]) -> None:
+            if loop.is_closed():  # the server is gone; this listener is stale
+                self.on_close()
+                return
             loop.call_soon_threadsafe(self._send, event)  # events may come from the SSH loop
 
         self._unsubscribe = registry.subscribe(relay)

@@ -22,6 +22,7 @@ from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from traitlets import Float, Unicode
 
+from . import runtime
 from .errors import RemoteCommandError, RemoteError
 from .manager import RemoteManager
 from .runtime import on_ssh_loop
@@ -46,6 +47,7 @@ class SSHProvisioner(KernelProvisionerBase):
     _local_ports: list[int] | None = None
     _launched: bool = False
     _attach_info: dict[str, Any] | None = None
+    _pinned: tuple[RemoteManager, asyncio.AbstractEventLoop | None] | None = None
     exit_reason: str = ""
 
     # ------------------------------------------------------------ helpers
@@ -55,7 +57,9 @@ class SSHProvisioner(KernelProvisionerBase):
         return str(self.kernel_id)
 
     async def _remote(self, func: Any) -> Any:
-        return await on_ssh_loop(func)
+        if self._pinned is None:
+            self._pinned = runtime.current()
+        return await on_ssh_loop(func, self._pinned)
 
     async def _agent_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         session = self._session

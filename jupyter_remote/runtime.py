@@ -96,10 +96,21 @@ def current_manager() -> RemoteManager:
         return _manager
 
 
-async def on_ssh_loop(func: Callable[[RemoteManager], Awaitable[T]]) -> T:
-    """Run ``func(manager)`` on the loop that owns the SSH connections, from any loop."""
+def current() -> tuple[RemoteManager, asyncio.AbstractEventLoop | None]:
+    """The manager and its SSH loop (None: the server's own loop). Provisioners pin this
+    pair at launch, so a kernel keeps its loop even after the server lets go of the
+    process-wide manager (kernels are shut down after extensions stop)."""
     manager = current_manager()
-    loop = _loop
+    with _lock:
+        return manager, _loop
+
+
+async def on_ssh_loop(
+    func: Callable[[RemoteManager], Awaitable[T]],
+    pinned: tuple[RemoteManager, asyncio.AbstractEventLoop | None] | None = None,
+) -> T:
+    """Run ``func(manager)`` on the loop that owns the SSH connections, from any loop."""
+    manager, loop = pinned if pinned is not None else current()
     if loop is None:
         return await func(manager)
     try:
