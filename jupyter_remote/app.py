@@ -5,7 +5,7 @@ from __future__ import annotations
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Dict, Float, Int
 
-from . import handlers, runtime
+from . import handlers, runtime, service_forwards
 from .manager import RemoteManager
 from .sessions import registry
 from .store import Store
@@ -58,6 +58,7 @@ class RemoteExtensionApp(ExtensionApp):
 
         The pool stays open: the kernels shut down next still need their connections.
         """
+        await service_forwards.stop_all(self.manager)  # forwards end with their server
         detached = await registry.detach_idle_kernels()
         if detached:
             self.log.info(

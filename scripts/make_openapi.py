@@ -174,7 +174,66 @@ SESSION = {
         "reconnects": {"type": "integer"},
     },
 }
+PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
+FORWARD_IN = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["server", "remote_port"],
+    "properties": {
+        "server": NAME,
+        "remote_port": {**PORT, "description": "Port on the remote's 127.0.0.1"},
+        "local_port": {
+            "type": ["integer", "null"],
+            "minimum": 0,
+            "maximum": 65535,
+            "description": "Port on this machine's 127.0.0.1; 0 or absent: a free one",
+        },
+    },
+}
+FORWARD = {
+    "type": "object",
+    "required": [
+        "id",
+        "kind",
+        "server",
+        "remote_port",
+        "local_port",
+        "url",
+        "state",
+        "reason",
+        "started",
+        "reconnects",
+    ],
+    "properties": {
+        **SESSION["properties"],
+        "kind": {"type": "string", "enum": ["forward"]},
+        "remote_port": PORT,
+        "local_port": PORT,
+        "url": {
+            "type": "string",
+            "description": "Proxy path /remote/forward/{id}/, relative to the server's base_url",
+        },
+    },
+}
+SESSION["properties"].update(
+    {
+        "remote_port": {**PORT, "description": "forward only"},
+        "local_port": {**PORT, "description": "forward only"},
+        "url": {"type": "string", "description": "forward only: its proxy path"},
+    }
+)
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+PROXY_OP = {
+    "description": "Reverse proxy to http://127.0.0.1:{local_port}/{path} (the forward's "
+    "local end): method, query, headers (minus hop-by-hop) and body are passed on, the "
+    "answer comes back as is. Jupyter's credentials (Authorization header, login and "
+    "_xsrf cookies, a token query argument) are not passed to the service. Upgrade "
+    "requests (websockets) are tunnelled after the same auth and origin checks.",
+    "responses": {
+        "default": {"description": "The service's own answer"},
+        **errors(404, 502),
+    },
+}
 
 spec = {
     "openapi": "3.0.3",
@@ -425,7 +484,8 @@ spec = {
         "/remote/sessions": {
             "get": {
                 "operationId": "listSessions",
-                "description": "Remote kernels of this server process with their state. Live "
+                "description": "Remote kernels and service forwards of this server process with "
+                "their state. Live "
                 "updates: the websocket /remote/events ({type: hello|session|progress}).",
                 "responses": {"200": ok("Sessions", {"type": "array", "items": SESSION})},
             },
@@ -442,6 +502,51 @@ spec = {
             "post": {
                 "operationId": "retrySession",
                 "responses": {"200": ok("Retrying", SESSION), **errors(404)},
+            },
+        },
+        "/remote/forwards": {
+            "get": {
+                "operationId": "listForwards",
+                "responses": {"200": ok("Service forwards", {"type": "array", "items": FORWARD})},
+            },
+            "post": {
+                "operationId": "openForward",
+                "description": "Forward a port on the remote's 127.0.0.1 to this machine's "
+                "127.0.0.1 over the server's one SSH connection; reachable through "
+                "/remote/forward/{id}/. Re-created on the same local port after a reconnect; "
+                "also listed (and stopped) as a session.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": FORWARD_IN}},
+                },
+                "responses": {
+                    "201": ok("Forwarding", FORWARD),
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
+        },
+        "/remote/forwards/{name}": {
+            "parameters": [NAME_PARAM],
+            "get": {
+                "operationId": "getForward",
+                "responses": {"200": ok("The forward", FORWARD), **errors(404)},
+            },
+            "delete": {
+                "operationId": "closeForward",
+                "responses": {
+                    "204": {"description": "Closed; the connection closes with its last user"},
+                    **errors(404),
+                },
+            },
+        },
+        "/remote/forward/{name}/{path}": {
+            "parameters": [
+                NAME_PARAM,
+                {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            **{
+                method: {**PROXY_OP, "operationId": f"proxyForward{method.capitalize()}"}
+                for method in ("get", "head", "post", "put", "patch", "delete", "options")
             },
         },
         "/remote/openapi.json": {

@@ -35,6 +35,19 @@ ROUTES = [
     ("GET", ("remote", "sessions")),
     ("DELETE", ("remote", "sessions", "x")),
     ("POST", ("remote", "sessions", "x", "retry")),
+    ("GET", ("remote", "forwards")),
+    ("POST", ("remote", "forwards")),
+    ("GET", ("remote", "forwards", "x")),
+    ("DELETE", ("remote", "forwards", "x")),
+    ("GET", ("remote", "forward", "x")),
+    ("GET", ("remote", "forward", "x", "")),
+    ("GET", ("remote", "forward", "x", "a", "b")),
+    ("HEAD", ("remote", "forward", "x", "a")),
+    ("POST", ("remote", "forward", "x", "a")),
+    ("PUT", ("remote", "forward", "x", "a")),
+    ("PATCH", ("remote", "forward", "x", "a")),
+    ("DELETE", ("remote", "forward", "x", "a")),
+    ("OPTIONS", ("remote", "forward", "x", "a")),
 ]
 
 

@@ -10,6 +10,7 @@ from .._version import __version__
 from . import profiles, servers
 from .common import run
 from .envs import env_list
+from .forward import forward
 
 EPILOG = "Exit codes: 0 ok, 1 error, 2 usage, 3 host key unknown, 4 host key changed."
 
@@ -111,11 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kernel_id")
     p.set_defaults(func=profiles.kernel_stop)
 
-    p = top.add_parser("forward", help="forward a remote port to this machine")
+    p = top.add_parser(
+        "forward",
+        help="forward a port on the remote's 127.0.0.1 to this machine",
+        description="Listen on 127.0.0.1:LOCAL_PORT here and forward every connection over "
+        "the server's SSH connection to 127.0.0.1:REMOTE_PORT on the remote (TensorBoard, a "
+        "web app, a debugger). Reconnects by itself; runs until Ctrl-C.",
+        epilog=EPILOG,
+    )
     p.add_argument("server")
-    p.add_argument("remote_port", type=int)
-    p.add_argument("--local-port", type=int)
-    p.set_defaults(func=servers.not_yet, command_path="forward")
+    p.add_argument("remote_port", type=int, metavar="REMOTE_PORT")
+    p.add_argument("--local-port", type=int, metavar="N", help="local port (default: a free one)")
+    p.set_defaults(func=forward)
     return parser
 
 

@@ -1,0 +1,340 @@
+"""Service forwards: a local 127.0.0.1 port to a port on the remote's 127.0.0.1.
+
+TensorBoard, a web app, a debugger port: a :class:`ForwardSession` listens on a
+local loopback port and forwards every connection over the server's ONE pooled
+SSH connection (invariant 1) to ``127.0.0.1:REMOTE_PORT`` on the remote. It is a
+session like a kernel's (``registry.sessions``, same states, same events): when
+the connection drops it goes ``reconnecting``, waits for the host to answer on
+TCP, reconnects with jittered exponential backoff and listens again on the SAME
+local port. Host-key and auth failures are never retried (``disconnected``).
+
+Inside the Jupyter server the forward is also reachable through the
+authenticated proxy route ``/remote/forward/<id>/`` (see handlers.py); the CLI
+``jupyter remote forward`` opens one in its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import (
+    ConflictError,
+    HostKeyError,
+    RemoteError,
+    SSHAuthError,
+    SSHConnectError,
+    ValidationError,
+)
+from .manager import RemoteManager
+from .sessions import registry
+from .ssh import Endpoint, Lease
+from .ssh.forwards import Forwards, free_local_ports
+
+log = logging.getLogger(__name__)
+
+KIND = "forward"
+PROXY_PREFIX = "remote/forward"
+_BIND_TRIES = 5
+
+
+def _port(value: Any, what: str, *, allow_zero: bool) -> int:
+    """An int in 1..65535 (0 or None allowed for "pick one" when ``allow_zero``)."""
+    if value is None and allow_zero:
+        return 0
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 5:
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{what} must be a port number (1-65535).", field=what)
+    if value == 0 and allow_zero:
+        return 0
+    if not 1 <= value <= 65535:
+        raise ValidationError(f"{what} must be between 1 and 65535, not {value}.", field=what)
+    return value
+
+
+def validate_ports(remote_port: Any, local_port: Any = None) -> tuple[int, int]:
+    """(remote_port, local_port) checked; local_port 0 means "pick a free one"."""
+    return (
+        _port(remote_port, "remote_port", allow_zero=False),
+        _port(local_port, "local_port", allow_zero=True),
+    )
+
+
+def proxy_path(session_id: str) -> str:
+    """The proxy route of a forward, relative to the Jupyter server's base_url."""
+    return f"/{PROXY_PREFIX}/{session_id}/"
+
+
+@dataclass
+class ForwardSession:
+    """One forwarded service port: lease, listener, state machine."""
+
+    manager: RemoteManager
+    server: str
+    remote_port: int
+    local_port: int = 0
+    id: str = field(default_factory=lambda: f"fwd-{secrets.token_hex(6)}")
+    state: str = "connecting"
+    reason: str = ""
+    started: float = field(default_factory=time.time)
+    reconnects: int = 0
+    endpoint: Endpoint | None = None
+    lease: Lease | None = None
+    forwards: Forwards = field(default_factory=Forwards)
+    #: the error that ended the session for good (host key, auth, gave up), for the CLI
+    error: RemoteError | None = None
+    _watcher: asyncio.Task[None] | None = None
+    _closing: bool = False
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _version: int = 0
+
+    # ------------------------------------------------------------ view
+
+    @property
+    def url(self) -> str:
+        return proxy_path(self.id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": KIND,
+            "server": self.server,
+            "remote_port": self.remote_port,
+            "local_port": self.local_port,
+            "url": self.url,
+            "state": self.state,
+            "reason": self.reason,
+            "started": self.started,
+            "reconnects": self.reconnects,
+        }
+
+    def _set(self, state: str, reason: str = "") -> None:
+        if state == self.state and reason == self.reason:
+            return
+        self.state, self.reason = state, reason
+        log.info(
+            "forward %s (%s:%s -> 127.0.0.1:%s): %s %s",
+            self.id,
+            self.server,
+            self.remote_port,
+            self.local_port,
+            state,
+            reason,
+        )
+        self._version += 1
+        self._changed.set()
+        registry.emit({"type": "session", "session": self.to_json()})
+
+    @property
+    def version(self) -> int:
+        """Counts state changes; pass it to :meth:`wait_changed`."""
+        return self._version
+
+    async def wait_changed(self, seen: int) -> int:
+        """Until the state changed after ``version`` was ``seen`` (the CLI follows it so)."""
+        while self._version == seen:
+            self._changed.clear()
+            await self._changed.wait()
+        return self._version
+
+    @property
+    def link_up(self) -> bool:
+        return self.state == "running" and self.lease is not None and not self.lease.lost
+
+    # ------------------------------------------------------------ open / stop
+
+    async def open(self) -> ForwardSession:
+        """Connect and listen; errors propagate (nothing stays open or registered)."""
+        self.remote_port, self.local_port = validate_ports(self.remote_port, self.local_port)
+        self.endpoint = await self.manager.endpoint(self.server)  # 400/404 before anything
+        sessions: dict[str, Any] = registry.sessions
+        sessions[self.id] = self
+        registry.emit({"type": "session", "session": self.to_json()})
+        try:
+            self.lease = await self.manager.pool.acquire(self.endpoint)
+            await self._listen(pick=self.local_port == 0)
+        except BaseException as exc:
+            if self.lease is not None:
+                with contextlib.suppress(Exception):
+                    await self.lease.release()
+                self.lease = None
+            sessions.pop(self.id, None)
+            message = exc.message if isinstance(exc, RemoteError) else "cancelled"
+            self._closing = True
+            self._set("stopped", message)
+            raise
+        self._set("running")
+        self._watcher = asyncio.ensure_future(self._watch_link())
+        return self
+
+    async def _listen(self, *, pick: bool = False) -> None:
+        """Listen on local_port (a fresh free one first when ``pick``), over the lease."""
+        assert self.lease is not None
+        for attempt in range(_BIND_TRIES if pick else 1):
+            if pick:
+                self.local_port = free_local_ports(1)[0]
+            try:
+                await self.forwards.open(self.lease.conn, {self.local_port: self.remote_port})
+                return
+            except SSHConnectError as exc:  # Forwards.open: only a local listen failure
+                if pick and attempt + 1 < _BIND_TRIES:
+                    continue
+                raise ConflictError(
+                    f"Cannot listen on 127.0.0.1:{self.local_port}: {exc.message}",
+                    hint="Another program uses that port; pick another --local-port "
+                    "(or leave it out to get a free one).",
+                    local_port=self.local_port,
+                ) from None
+
+    async def stop(self) -> None:
+        """Close the listener, drop its connections and release the lease."""
+        if self._closing and self.state == "stopped":
+            return
+        self._closing = True
+        if self._watcher is not None and self._watcher is not asyncio.current_task():
+            self._watcher.cancel()
+            with contextlib.suppress(BaseException):
+                await self._watcher
+        self.forwards.close()
+        if self.lease is not None:
+            lease, self.lease = self.lease, None
+            await lease.release()
+        self._set("stopped")
+        registry.sessions.pop(self.id, None)
+
+    close = stop
+
+    # ------------------------------------------------------------ reconnect
+
+    async def _watch_link(self) -> None:
+        while not self._closing:
+            lease = self.lease
+            if lease is None:
+                return
+            with contextlib.suppress(Exception):
+                await lease.conn.wait_closed()
+            if self._closing:
+                return
+            self._set("reconnecting", "the SSH connection was lost; reconnecting")
+            self.forwards.close()
+            self.lease = None
+            with contextlib.suppress(Exception):
+                await lease.release()
+            if not await self._reconnect():
+                return
+
+    async def _tcp_reachable(self) -> bool:
+        hop = self.endpoint
+        while hop is not None and hop.jump is not None:
+            hop = hop.jump
+        if hop is None:
+            return False
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(hop.host, hop.port), 3)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+        return True
+
+    def _give_up(self, error: RemoteError) -> bool:
+        self.error = error
+        self._set("disconnected", error.message)
+        return False
+
+    async def _reconnect(self) -> bool:
+        """Until listening again (True), given up or refused for good (False)."""
+        policy = registry.reconnect
+        began = time.monotonic()
+        delay = policy.first_delay
+        while not self._closing:
+            if time.monotonic() - began > policy.give_up_after:
+                return self._give_up(
+                    SSHConnectError(
+                        f"gave up reconnecting to {self.server} after "
+                        f"{policy.give_up_after:.0f} s; use Retry"
+                    )
+                )
+            if not await self._tcp_reachable():
+                await asyncio.sleep(policy.tcp_probe_interval)
+                continue
+            try:
+                assert self.endpoint is not None
+                self.lease = await self.manager.pool.acquire(self.endpoint)
+                await self._listen()
+            except (HostKeyError, SSHAuthError) as exc:
+                await self._drop_lease()
+                return self._give_up(exc)
+            except ConflictError as exc:  # someone took our local port meanwhile
+                await self._drop_lease()
+                return self._give_up(exc)
+            except (RemoteError, OSError) as exc:
+                await self._drop_lease()
+                log.info("forward %s: reconnect failed: %s; next in %.1f s", self.id, exc, delay)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+                delay = min(delay * 2, policy.max_delay)
+                continue
+            self.reconnects += 1
+            self.error = None
+            self._set("running")
+            return True
+        return False
+
+    async def _drop_lease(self) -> None:
+        if self.lease is not None:
+            lease, self.lease = self.lease, None
+            with contextlib.suppress(Exception):
+                await lease.release()
+
+    async def retry(self) -> None:
+        """The Retry action of a disconnected session."""
+        if self.state == "disconnected" and not self._closing:
+            self._set("reconnecting", "retrying")
+            self._watcher = asyncio.ensure_future(self._retry_then_watch())
+
+    async def _retry_then_watch(self) -> None:
+        if await self._reconnect():
+            await self._watch_link()
+
+
+# ---------------------------------------------------------------- helpers for callers
+
+
+async def open_forward(
+    manager: RemoteManager, server: Any, remote_port: Any, local_port: Any = None
+) -> ForwardSession:
+    """Validate, connect and listen; the session is registered once it runs."""
+    if not isinstance(server, str) or not server:
+        raise ValidationError("server must be the name of a saved server.", field="server")
+    remote, local = validate_ports(remote_port, local_port)
+    session = ForwardSession(manager, server, remote, local)
+    return await session.open()
+
+
+def forward_sessions(manager: RemoteManager | None = None) -> list[ForwardSession]:
+    """The forwards of this process (of ``manager`` only, when given)."""
+    return [
+        s
+        for s in list(registry.sessions.values())
+        if isinstance(s, ForwardSession) and (manager is None or s.manager is manager)
+    ]
+
+
+def get_forward(session_id: str) -> ForwardSession | None:
+    session: Any = registry.sessions.get(session_id)
+    return session if isinstance(session, ForwardSession) else None
+
+
+async def stop_all(manager: RemoteManager | None = None) -> None:
+    """Stop every forward (of ``manager``): server shutdown, CLI exit."""
+    for session in forward_sessions(manager):
+        with contextlib.suppress(Exception):
+            await session.stop()
