@@ -65,13 +65,6 @@ class ReadOnlyError(ConflictError):
     )
 
 
-class NotYetError(RemoteError):
-    """A grammar entry whose feature has not landed yet."""
-
-    status = 501
-    reason = "not_implemented"
-
-
 class IpykernelMissingError(RemoteError):
     """The chosen environment cannot run ipykernel yet."""
 

@@ -186,11 +186,6 @@ def test_usage_errors_exit_2(cli_env: dict[str, str]) -> None:
     assert run(cli_env, "hostkey", "remove", "$(id)").returncode == 2
 
 
-def test_not_yet_commands_say_so(cli_env: dict[str, str]) -> None:
-    result = run(cli_env, "forward", "box", "8888")
-    assert result.returncode == 1 and "not available yet" in result.stderr
-
-
 def test_admin_servers_from_config_are_read_only(cli_env: dict[str, str], tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.mkdir()

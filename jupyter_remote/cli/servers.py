@@ -145,13 +145,4 @@ async def hostkey_remove(manager: RemoteManager, args: Any) -> int:
     return 0
 
 
-async def not_yet(manager: RemoteManager, args: Any) -> int:
-    from ..errors import NotYetError
-
-    raise NotYetError(
-        f"`jupyter remote {args.command_path}` is not available yet in this version.",
-        hint="It arrives with the remote-kernels and sessions work; see the README.",
-    )
-
-
 __all__ = ["ValidationError"]
