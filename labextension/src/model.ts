@@ -106,8 +106,8 @@ export class RemoteModel implements IDisposable {
   constructor(options: RemoteModel.IOptions = {}) {
     this._api = {
       ...DEFAULT_API,
-      ...(options.fetchServers ? { listServers: options.fetchServers } : {}),
-      ...options.api
+      ...options.api,
+      ...(options.fetchServers ? { listServers: options.fetchServers } : {})
     };
     this._interval = options.interval ?? POLL_INTERVAL_MS;
     this._sessionsInterval = options.sessionsInterval ?? SESSIONS_POLL_MS;
