@@ -11,6 +11,7 @@ import {
   API_NAMESPACE,
   EVENTS_PATH,
   IEnvironment,
+  IForwardInput,
   IHostKey,
   IHostKeyChanged,
   IHostKeyUnknown,
@@ -488,6 +489,46 @@ export async function stopRemoteKernel(server: string, kernelId: string): Promis
   await requestAPI<unknown>(`servers/${seg(server)}/kernels/${seg(kernelId)}`, {
     method: 'DELETE'
   });
+}
+
+/**
+ * POST remote/servers/{name}/kernels/{kernel_id}/attach: adopt a kernel our
+ * agent still runs (e.g. after this Jupyter server restarted); resolves with
+ * the Jupyter kernel model (same id).
+ */
+export function attachRemoteKernel(
+  server: string,
+  kernelId: string
+): Promise<{ id: string; name: string }> {
+  return requestAPI<{ id: string; name: string }>(
+    `servers/${seg(server)}/kernels/${seg(kernelId)}/attach`,
+    { method: 'POST' }
+  );
+}
+
+// ------------------------------------------------------------------ forwards
+
+/** GET remote/forwards. */
+export function listForwards(): Promise<ISession[]> {
+  return getList<ISession>('forwards');
+}
+
+/** POST remote/forwards: forward a port on the remote's 127.0.0.1 (201: the session). */
+export function openForward(input: IForwardInput): Promise<ISession> {
+  return requestAPI<ISession>('forwards', jsonInit('POST', input));
+}
+
+/** DELETE remote/forwards/{id}. */
+export async function stopForward(id: string): Promise<void> {
+  await requestAPI<void>(`forwards/${seg(id)}`, { method: 'DELETE' });
+}
+
+/** The full URL of a forward's authenticated proxy route (its `url` is base-relative). */
+export function forwardURL(
+  session: Pick<ISession, 'url'>,
+  settings: Pick<ServerConnection.ISettings, 'baseUrl'> = ServerConnection.makeSettings()
+): string {
+  return joinURL(settings.baseUrl, session.url ?? '') + '/';
 }
 
 // ------------------------------------------------------------------- events

@@ -98,6 +98,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       model,
       onConnect: openWizard,
       onOpenNotebook: kernelName => void openNotebook(kernelName),
+      onOpenKernel: kernelId => void commands.execute('notebook:create-new', { kernelId }),
       onProfilesChanged: () => void refreshSpecs(),
       kernels: serviceManager.kernels
     });

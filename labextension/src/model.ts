@@ -11,10 +11,12 @@ import { ISignal, Signal } from '@lumino/signaling';
 import * as api from './api';
 import { toRemoteError } from './api';
 import {
+  IForwardInput,
   IHostKey,
   IProfile,
   IProgress,
   IRemoteError,
+  IRemoteKernel,
   IServer,
   ISession,
   RemoteEvent
@@ -42,6 +44,14 @@ export interface IWebSocketLike {
   close(): void;
 }
 
+/** The kernels our agent runs on one server (`GET remote/servers/{name}/kernels`). */
+export interface IRemoteKernelsState {
+  loading: boolean;
+  loaded: boolean;
+  error: IRemoteError | null;
+  kernels: IRemoteKernel[];
+}
+
 /** State of the live events link. */
 export type EventsState = 'connecting' | 'live' | 'down';
 
@@ -65,6 +75,10 @@ export namespace RemoteModel {
     removeHostKey: (hostId: string) => Promise<number>;
     stopSession: (id: string) => Promise<void>;
     retrySession: (id: string) => Promise<ISession>;
+    listRemoteKernels: (server: string) => Promise<IRemoteKernel[]>;
+    stopRemoteKernel: (server: string, kernelId: string) => Promise<void>;
+    attachRemoteKernel: (server: string, kernelId: string) => Promise<{ id: string }>;
+    openForward: (input: IForwardInput) => Promise<ISession>;
   }
 
   export interface IOptions {
@@ -94,7 +108,11 @@ const DEFAULT_API: RemoteModel.IAPI = {
   removeProfile: api.removeProfile,
   removeHostKey: api.removeHostKey,
   stopSession: api.stopSession,
-  retrySession: api.retrySession
+  retrySession: api.retrySession,
+  listRemoteKernels: api.listRemoteKernels,
+  stopRemoteKernel: api.stopRemoteKernel,
+  attachRemoteKernel: api.attachRemoteKernel,
+  openForward: api.openForward
 };
 
 function defaultSocket(url: string): IWebSocketLike {
@@ -426,6 +444,101 @@ export class RemoteModel implements IDisposable {
   async refreshHostKeys(): Promise<void> {
     await this._refreshHostKeys();
     this._emit();
+  }
+
+  // ------------------------------------------------- remote kernels, forwards
+
+  /** The kernels found on a server by the last loadRemoteKernels, or null. */
+  remoteKernelsOf(server: string): IRemoteKernelsState | null {
+    return this._remoteKernels.get(server) ?? null;
+  }
+
+  /** List the kernels our agent runs on `server` (running, starting or dead). */
+  async loadRemoteKernels(server: string): Promise<void> {
+    if (this._isDisposed) {
+      return;
+    }
+    const before = this._remoteKernels.get(server);
+    this._remoteKernels.set(server, {
+      kernels: before?.kernels ?? [],
+      loaded: before?.loaded ?? false,
+      loading: true,
+      error: null
+    });
+    this._emit();
+    let next: IRemoteKernelsState;
+    try {
+      const kernels = await this._api.listRemoteKernels(server);
+      next = { kernels: Array.isArray(kernels) ? kernels : [], loaded: true, loading: false, error: null };
+    } catch (error) {
+      next = {
+        kernels: before?.kernels ?? [],
+        loaded: true,
+        loading: false,
+        error: toRemoteError(error)
+      };
+    }
+    if (!this._isDisposed) {
+      this._remoteKernels.set(server, next);
+      this._emit();
+    }
+  }
+
+  /**
+   * Adopt a kernel still running on the remote (found after a restart): it
+   * becomes a Jupyter kernel with the same id. Resolves with its id, or null.
+   */
+  async attachKernel(server: string, kernelId: string): Promise<string | null> {
+    let id: string | null = null;
+    await this._action(`attach:${kernelId}`, `Attach kernel ${kernelId.slice(0, 8)}`, async () => {
+      const model = await this._api.attachRemoteKernel(server, kernelId);
+      id = model?.id ?? kernelId;
+    });
+    if (id !== null) {
+      void this.loadRemoteKernels(server);
+      void this.refreshSessions();
+    }
+    return id;
+  }
+
+  /** Stop a kernel on the remote that no session here manages. */
+  async stopRemoteKernel(server: string, kernelId: string): Promise<boolean> {
+    const ok = await this._action(
+      `stop-remote:${kernelId}`,
+      `Stop kernel ${kernelId.slice(0, 8)} on ${server}`,
+      () => this._api.stopRemoteKernel(server, kernelId)
+    );
+    void this.loadRemoteKernels(server);
+    return ok;
+  }
+
+  /** The error of the last forward opened on a server, or null. */
+  forwardError(server: string): IRemoteError | null {
+    return this._forwardErrors.get(server) ?? null;
+  }
+
+  /** Forward a port on the server's 127.0.0.1; its session card appears. */
+  async openForward(input: IForwardInput): Promise<ISession | null> {
+    const key = `forward:${input.server}`;
+    if (this._isDisposed || this._busy.has(key)) {
+      return null;
+    }
+    this._busy.add(key);
+    this._forwardErrors.delete(input.server);
+    this._emit();
+    try {
+      const session = await this._api.openForward(input);
+      if (session && typeof session.id === 'string') {
+        this._upsertSession(session);
+      }
+      return session;
+    } catch (error) {
+      this._forwardErrors.set(input.server, toRemoteError(error));
+      return null;
+    } finally {
+      this._busy.delete(key);
+      this._emit();
+    }
   }
 
   /** Forget the last action error (its box was closed). */
@@ -767,6 +880,8 @@ export class RemoteModel implements IDisposable {
   private _sessionsLoaded = false;
   private _sessionsError: IRemoteError | null = null;
   private _busy = new Set<string>();
+  private _remoteKernels = new Map<string, IRemoteKernelsState>();
+  private _forwardErrors = new Map<string, IRemoteError>();
   private _actionError: IActionError | null = null;
   private _socket: IWebSocketLike | null = null;
   private _eventsWanted = false;

@@ -224,7 +224,8 @@ export type SessionState =
 export interface ISession {
   id: string;
   kind: 'kernel' | 'forward' | string;
-  kernel_id: string;
+  /** Kernels only. */
+  kernel_id?: string;
   server: string;
   profile: string;
   python: string | null;
@@ -234,15 +235,32 @@ export interface ISession {
   /** Epoch seconds. */
   started: number;
   reconnects: number;
-  local_ports: number[];
-  /** Forwards only: the proxied URL to open. */
+  /** Kernels: the local ends of the channel forwards. */
+  local_ports?: number[];
+  /** Forwards: the port on the remote's 127.0.0.1. */
+  remote_port?: number;
+  /** Forwards: the local 127.0.0.1 port. */
+  local_port?: number;
+  /** Forwards: the authenticated proxy path, relative to the base URL. */
   url?: string;
+}
+
+/** Body of `POST remote/forwards`. */
+export interface IForwardInput {
+  server: string;
+  remote_port: number;
+  local_port?: number | null;
 }
 
 /** A kernel our agent started on a server (`GET remote/servers/{name}/kernels`). */
 export interface IRemoteKernel {
   kernel_id: string;
+  /** running, starting or dead. */
   state: string;
+  server?: string | null;
+  idle_timeout?: number | null;
+  /** Why it ended (dead kernels). */
+  reason?: string | null;
   pid?: number | null;
   profile?: string;
   python?: string | null;

@@ -16,6 +16,7 @@ import {
   IFormState,
   IKernelActivity,
   RemoteView,
+  ServerTool,
   WizardView
 } from './components';
 import { remoteIcon } from './icons';
@@ -38,6 +39,8 @@ export namespace RemotePanel {
     onConnect: (server: string) => void;
     /** Open a new notebook on a kernelspec. */
     onOpenNotebook: (kernelName: string) => void;
+    /** Open a new notebook connected to a running kernel (after Attach). */
+    onOpenKernel?: (kernelId: string) => void;
     /** After profiles were removed (refresh the kernelspecs). */
     onProfilesChanged?: () => void;
     /** JupyterLab's kernels, for the cards' "last activity". */
@@ -145,9 +148,19 @@ export class RemotePanel extends ReactWidget {
         onDismiss={session => model.dismissSession(session.id)}
         onOpen={session => {
           if (session.url) {
-            window.open(session.url, '_blank', 'noopener');
+            window.open(api.forwardURL(session), '_blank', 'noopener');
           }
         }}
+        openTool={server => this._openTools.get(server) ?? null}
+        onToggleTool={(server, tool) => this._toggleTool(server, tool)}
+        remoteKernelsOf={server => model.remoteKernelsOf(server)}
+        onRefreshKernels={server => void model.loadRemoteKernels(server)}
+        onAttach={(server, kernel) => void this._attach(server, kernel.kernel_id)}
+        onStopRemoteKernel={(server, kernel) =>
+          void this._confirmStopRemoteKernel(server, kernel.kernel_id)
+        }
+        onForward={input => void model.openForward(input)}
+        forwardErrorOf={server => model.forwardError(server)}
         securityOpen={this._securityOpen}
         onToggleSecurity={() => this.setSecurityOpen(!this._securityOpen)}
         hostKeys={model.hostKeys}
@@ -274,6 +287,41 @@ export class RemotePanel extends ReactWidget {
     }
   }
 
+  private _toggleTool(server: string, tool: ServerTool): void {
+    if (this._openTools.get(server) === tool) {
+      this._openTools.delete(server);
+    } else {
+      this._openTools.set(server, tool);
+      if (tool === 'kernels') {
+        void this.model.loadRemoteKernels(server);
+      }
+    }
+    this.update();
+  }
+
+  private async _attach(server: string, kernelId: string): Promise<void> {
+    const id = await this.model.attachKernel(server, kernelId);
+    if (id) {
+      this._options.onOpenKernel?.(id);
+    }
+  }
+
+  private async _confirmStopRemoteKernel(server: string, kernelId: string): Promise<void> {
+    const result = await showDialog({
+      title: 'Stop remote kernel',
+      body:
+        `Stop kernel ${kernelId} on ${server}? Its variables are lost and its ` +
+        'files under ~/.local/share/jupyter-remote are removed.',
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.warnButton({ label: 'Stop kernel', ariaLabel: `Stop kernel ${kernelId}` })
+      ]
+    });
+    if (result.button.accept) {
+      await this.model.stopRemoteKernel(server, kernelId);
+    }
+  }
+
   private async _confirmStop(session: ISession): Promise<void> {
     await this.model.stopSession(session.id);
   }
@@ -329,6 +377,7 @@ export class RemotePanel extends ReactWidget {
 
   private readonly _options: RemotePanel.IOptions;
   private _form: IFormState | null = null;
+  private _openTools = new Map<string, ServerTool>();
   private _securityOpen = false;
   private _clock: ReturnType<typeof setInterval> | null = null;
 }

@@ -12,7 +12,7 @@
 import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
 
-import { impostor, readHost, restore, screenshotPath, toggleOutage } from './testhost';
+import { artifactPath, impostor, readHost, restore, toggleOutage } from './testhost';
 
 const SERVER = 'ui-box';
 const PROFILE = 'uitest';
@@ -52,7 +52,7 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
       await openSidebar(page);
       const panel = sidebar(page);
       await expect(panel.getByText('No saved servers yet.')).toBeVisible();
-      await page.screenshot({ path: screenshotPath('sidebar-empty-light.png') });
+      await page.screenshot({ path: artifactPath('sidebar-empty-light.png') });
       await panel.getByRole('button', { name: 'Add server', exact: true }).click();
 
       const form = panel.getByRole('form', { name: 'Add a server' });
@@ -67,7 +67,7 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
       const keyField = form.getByLabel('Key file', { exact: true });
       await expect(keyField).toHaveAttribute('aria-invalid', 'true');
       await expect(form.getByText(/does not exist or is not a file/)).toBeVisible();
-      await page.screenshot({ path: screenshotPath('server-form-light.png') });
+      await page.screenshot({ path: artifactPath('server-form-light.png') });
 
       await keyField.fill(host.identity);
       await form.getByRole('button', { name: 'Save and connect' }).click();
@@ -81,12 +81,12 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
       await expect(prompt.getByLabel('SHA256 fingerprint')).toHaveText(host.fingerprint);
       await expect(prompt.getByText(host.key_type, { exact: true })).toBeVisible();
       await expect(prompt.getByText(host.host_id).first()).toBeVisible();
-      await page.screenshot({ path: screenshotPath('wizard-1-hostkey-unknown-light.png') });
+      await page.screenshot({ path: artifactPath('wizard-1-hostkey-unknown-light.png') });
 
       await prompt.getByRole('button', { name: 'Trust' }).click();
       await expect(w.getByRole('status').filter({ hasText: 'Connected' })).toBeVisible();
       await expect(w.getByText(host.fingerprint)).toBeVisible();
-      await page.screenshot({ path: screenshotPath('wizard-1-connected-light.png') });
+      await page.screenshot({ path: artifactPath('wizard-1-connected-light.png') });
       await w.getByRole('button', { name: 'Next' }).click();
     });
 
@@ -97,7 +97,7 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
       const system = w.getByRole('group', { name: 'System Python' });
       await expect(system.getByRole('radio').first()).toBeVisible({ timeout: 60_000 });
       await expect(system.getByText(/ipykernel (installed|missing)/).first()).toBeVisible();
-      await page.screenshot({ path: screenshotPath('wizard-2-environment-light.png') });
+      await page.screenshot({ path: artifactPath('wizard-2-environment-light.png') });
       await w.getByLabel('Path of a Python interpreter on the server').fill(host.remote_python);
       await expect(w.getByRole('radio', { name: 'Another interpreter' })).toBeChecked();
       await w.getByRole('button', { name: 'Next' }).click();
@@ -111,10 +111,10 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
       await w.getByLabel('Name of variable 1').fill('JR_UI_TEST');
       await w.getByLabel('Value of variable 1').fill('hello');
       await w.getByLabel('Stop the kernel when idle for').selectOption({ label: '1 hour' });
-      await page.screenshot({ path: screenshotPath('wizard-3-review-light.png') });
+      await page.screenshot({ path: artifactPath('wizard-3-review-light.png') });
       await w.getByRole('button', { name: 'Start' }).click();
       await expect(w.getByText(`Profile ${PROFILE} saved.`)).toBeVisible({ timeout: 60_000 });
-      await page.screenshot({ path: screenshotPath('wizard-3-saved-light.png') });
+      await page.screenshot({ path: artifactPath('wizard-3-saved-light.png') });
       // the kernelspecs were refreshed: the launcher and kernel picker know it
       const specs = await page.evaluate(() => {
         const app = (window as any).jupyterapp;
@@ -143,7 +143,7 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
       await expect(card.getByText(SERVER, { exact: true })).toBeVisible();
       kernelId = (await card.getAttribute('data-session-id')) ?? '';
       expect(kernelId).not.toBe('');
-      await page.screenshot({ path: screenshotPath('session-running-light.png') });
+      await page.screenshot({ path: artifactPath('session-running-light.png') });
     });
 
     await test.step('an sshd outage: Reconnecting, then Running again by itself', async () => {
@@ -151,7 +151,7 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
       await toggleOutage();
       await expect(card.getByText('Reconnecting', { exact: true })).toBeVisible();
       await expect(card.getByText(/the kernel keeps running remotely/)).toBeVisible();
-      await page.screenshot({ path: screenshotPath('session-reconnecting-light.png') });
+      await page.screenshot({ path: artifactPath('session-reconnecting-light.png') });
       await toggleOutage();
       await expect(card.getByText('Running', { exact: true })).toBeVisible({ timeout: 60_000 });
     });
@@ -163,7 +163,7 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
         timeout: 60_000
       });
       await expect(card.getByText(/CHANGED/)).toBeVisible();
-      await page.screenshot({ path: screenshotPath('session-disconnected-light.png') });
+      await page.screenshot({ path: artifactPath('session-disconnected-light.png') });
       await restore();
       await card.getByRole('button', { name: `Retry session ${PROFILE}` }).click();
       await expect(card.getByText('Running', { exact: true })).toBeVisible({ timeout: 60_000 });
@@ -175,6 +175,57 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
           timeout: 60_000
         })
         .toContain(`'${host.user}'`);
+    });
+
+    await test.step('forward a port of the remote and open it through Jupyter', async () => {
+      // a web server on the remote's 127.0.0.1, started from the remote kernel
+      await page.notebook.setCell(
+        0,
+        'code',
+        [
+          'import socket, subprocess, sys, tempfile, pathlib',
+          'web = tempfile.mkdtemp()',
+          'pathlib.Path(web, "hello-from-remote.txt").write_text("hi")',
+          's = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()',
+          'srv = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", web])',
+          'import time',
+          'up = lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0',
+          'any(up() or time.sleep(0.1) for _ in range(100))',
+          'port'
+        ].join('\n')
+      );
+      await page.notebook.runCell(0);
+      let port = '';
+      await expect
+        .poll(async () => {
+          port = ((await page.notebook.getCellTextOutput(0)) ?? []).join('').trim();
+          return /^\d+$/.test(port);
+        })
+        .toBe(true);
+
+      const panel = sidebar(page);
+      await panel.getByRole('button', { name: 'Forward a port' }).click();
+      const form = panel.getByRole('form', { name: `Forward a port of ${SERVER}` });
+      await form.getByLabel('Remote port').fill(port);
+      await form.getByRole('button', { name: 'Forward' }).click();
+      const card = panel
+        .getByRole('list', { name: 'Remote sessions' })
+        .getByRole('listitem')
+        .filter({ has: page.getByRole('heading', { name: new RegExp(`Port ${port} on ${SERVER}`) }) });
+      await expect(card.getByText('Running', { exact: true })).toBeVisible();
+      await page.screenshot({ path: artifactPath('session-forward-light.png') });
+      const [tab] = await Promise.all([
+        page.context().waitForEvent('page'),
+        card.getByRole('button', { name: `Open Port ${port} on ${SERVER} in a new tab` }).click()
+      ]);
+      await expect(tab.getByText('hello-from-remote.txt')).toBeVisible();
+      await tab.close();
+      await card.getByRole('button', { name: `Stop session Port ${port} on ${SERVER}` }).click();
+      await expect(card.getByText('Stopped', { exact: true })).toBeVisible();
+      await card.getByRole('button', { name: /^Dismiss session/ }).click();
+      await panel.getByRole('button', { name: 'Forward a port' }).click();
+      await page.notebook.setCell(0, 'code', 'srv.terminate(); srv.wait()');
+      await page.notebook.runCell(0);
     });
 
     await test.step('Stop on the card: no kernel is left on the remote', async () => {
@@ -192,7 +243,7 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
           { timeout: 30_000 }
         )
         .toBe(0);
-      await page.screenshot({ path: screenshotPath('session-stopped-light.png') });
+      await page.screenshot({ path: artifactPath('session-stopped-light.png') });
       await card.getByRole('button', { name: `Dismiss session ${PROFILE}` }).click();
       await expect(card).toHaveCount(0);
     });
@@ -220,7 +271,7 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
     // no way to accept it: no Trust/Accept button anywhere in the wizard
     await expect(w.getByRole('button', { name: /trust|accept|continue/i })).toHaveCount(0);
     await expect(w.getByRole('button', { name: 'Next' })).toBeDisabled();
-    await page.screenshot({ path: screenshotPath('wizard-1-hostkey-changed-light.png') });
+    await page.screenshot({ path: artifactPath('wizard-1-hostkey-changed-light.png') });
 
     await warning.getByRole('button', { name: 'Open the Security drawer' }).click();
     const table = panel.getByRole('table', { name: 'Trusted host keys' });
@@ -228,7 +279,7 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
     const row = table.getByRole('row').filter({ hasText: host.host_id });
     await expect(row).toHaveCount(1);
     await expect(row.getByText(before.fingerprint)).toBeVisible();
-    await page.screenshot({ path: screenshotPath('security-drawer-light.png') });
+    await page.screenshot({ path: artifactPath('security-drawer-light.png') });
 
     await row.getByRole('button', { name: `Remove trusted key of ${host.host_id}` }).click();
     const dialog = page.getByRole('dialog');

@@ -61,3 +61,10 @@ export function screenshotPath(name: string): string {
   fs.mkdirSync(dir, { recursive: true });
   return path.join(dir, name);
 }
+
+/** Where the end-to-end run's screenshots go (never docs/: they change every run). */
+export function artifactPath(name: string): string {
+  const dir = path.resolve(__dirname, '..', 'test-results', 'e2e-screenshots');
+  fs.mkdirSync(dir, { recursive: true });
+  return path.join(dir, name);
+}

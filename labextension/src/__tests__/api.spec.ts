@@ -7,6 +7,11 @@ import { ServerConnection } from '@jupyterlab/services';
 import {
   addProfile,
   addServer,
+  attachRemoteKernel,
+  forwardURL,
+  listForwards,
+  openForward,
+  stopForward,
   errorFromResponse,
   eventsURL,
   hostKeyChanged,
@@ -492,5 +497,29 @@ describe('eventsURL', () => {
       'wss://h/remote/events?token=a%20b%26c'
     );
     expect(eventsURL()).toBe('ws://localhost:8888/lab-base/remote/events');
+  });
+});
+
+describe('attach and forwards', () => {
+  it('attaches a remote kernel', async () => {
+    respond(201, JSON.stringify({ id: 'k1', name: 'remote-torch' }));
+    await expect(attachRemoteKernel('box', 'k1')).resolves.toMatchObject({ id: 'k1' });
+    expect(call()[0]).toBe(`${BASE}/servers/box/kernels/k1/attach`);
+    expect(call()[1].method).toBe('POST');
+  });
+
+  it('opens, lists and stops forwards; builds the proxy URL', async () => {
+    const forward = { id: 'f1', kind: 'forward', url: '/remote/forward/f1/' };
+    respond(201, JSON.stringify(forward));
+    respond(200, JSON.stringify([forward]));
+    respond(204, '');
+    await openForward({ server: 'box', remote_port: 6006 });
+    await listForwards();
+    await stopForward('f1');
+    expect(JSON.parse(call(0)[1].body as string)).toEqual({ server: 'box', remote_port: 6006 });
+    expect(call(0)[0]).toBe(`${BASE}/forwards`);
+    expect(call(2)[0]).toBe(`${BASE}/forwards/f1`);
+    expect(call(2)[1].method).toBe('DELETE');
+    expect(forwardURL(forward)).toBe('http://localhost:8888/lab-base/remote/forward/f1/');
   });
 });

@@ -8,6 +8,8 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import {
   authLabel,
   ConnectStep,
+  ForwardForm,
+  RemoteKernels,
   EmptyState,
   EnvironmentStep,
   ErrorBox,
@@ -224,7 +226,7 @@ describe('StateBadge and SessionCard', () => {
     expect(html).toContain('Session </span>torch');
     expect(html).toContain('>Running</span>');
     expect(html).toContain('gpu-box');
-    expect(html).toContain('/opt/conda/envs/torch/bin/python');
+    expect(html).toContain('Python 3.11 · torch — gpu-box'); // the environment, by name
     expect(html).toContain('2 min 05 s');
     expect(html).toContain('idle, just now');
     expect(html).toContain('aria-label="Stop session torch"');
@@ -244,6 +246,7 @@ describe('StateBadge and SessionCard', () => {
       />
     );
     expect(html).toContain('>Reconnecting</span>');
+    expect(html).toContain('/opt/conda/envs/torch/bin/python'); // no display name: the path
     expect(html).toContain('Why:</strong> the SSH connection was lost');
     expect(html).toContain('Reconnects');
   });
@@ -289,16 +292,32 @@ describe('StateBadge and SessionCard', () => {
     expect(html).not.toContain('Uptime');
   });
 
-  it('a forward card offers Open', () => {
+  it('a forward card says what goes where and offers Open', () => {
     const html = render(
       <SessionCard
-        session={session('running', { kind: 'forward', profile: '', local_ports: [8080], url: 'http://x' })}
+        session={{
+          id: 'f1',
+          kind: 'forward',
+          server: 'gpu-box',
+          profile: '',
+          python: null,
+          remote_port: 6006,
+          local_port: 41234,
+          url: '/remote/forward/f1/',
+          state: 'running',
+          reason: '',
+          started: 0,
+          reconnects: 0
+        }}
         now={0}
         onOpen={noop}
+        onStop={noop}
       />
     );
-    expect(html).toContain('Forward 8080');
-    expect(html).toContain('aria-label="Open Forward 8080 in a new tab"');
+    expect(html).toContain('Port 6006 on gpu-box');
+    expect(html).toContain('localhost:41234 → gpu-box:6006');
+    expect(html).toContain('aria-label="Open Port 6006 on gpu-box in a new tab"');
+    expect(html).toContain('aria-label="Stop session Port 6006 on gpu-box"');
   });
 });
 
@@ -771,5 +790,87 @@ describe('RemoteView', () => {
     expect(html).toContain('Security: trusted host keys (0)');
     expect(html).toContain('Remove server x failed:');
     expect(html).toContain('aria-label="Retry: Remove server x"');
+  });
+});
+
+describe('server tools', () => {
+  it('lists kernels on the server: Attach/Stop for the others, none for ours', () => {
+    const html = render(
+      <RemoteKernels
+        server="gpu-box"
+        state={{
+          loading: false,
+          loaded: true,
+          error: null,
+          kernels: [
+            { kernel_id: 'aaaaaaaa-1111', state: 'running', profile: 'torch', started: 1000 },
+            { kernel_id: 'bbbbbbbb-2222', state: 'running', profile: 'torch', started: 1000 },
+            { kernel_id: 'cccccccc-3333', state: 'dead', profile: 'torch', reason: 'killed by signal 9' }
+          ]
+        }}
+        attachedIds={new Set(['bbbbbbbb-2222'])}
+        now={1060 * 1000}
+        onRefresh={noop}
+        onAttach={noop}
+        onStop={noop}
+      />
+    );
+    expect(html).toContain('aria-label="Kernels running on gpu-box"');
+    expect(html).toContain('aria-label="Attach kernel aaaaaaaa and open a notebook on it"');
+    expect(html).not.toContain('Attach kernel bbbbbbbb');
+    expect(html).toContain('attached here');
+    expect(html).not.toContain('Attach kernel cccccccc');
+    expect(html).toContain('aria-label="Stop kernel cccccccc on gpu-box"');
+    expect(html).toContain('killed by signal 9');
+    expect(html).toContain('started 1 min 00 s ago');
+  });
+
+  it('says so when there is none, and shows errors with Retry', () => {
+    const empty = render(
+      <RemoteKernels
+        server="gpu-box"
+        state={{ loading: false, loaded: true, error: null, kernels: [] }}
+        attachedIds={new Set()}
+        now={0}
+        onRefresh={noop}
+        onAttach={noop}
+        onStop={noop}
+      />
+    );
+    expect(empty).toContain('No kernel of yours runs on gpu-box.');
+    const failed = render(
+      <RemoteKernels
+        server="gpu-box"
+        state={{ loading: false, loaded: true, error: { message: 'unreachable', reason: '', hint: 'h' }, kernels: [] }}
+        attachedIds={new Set()}
+        now={0}
+        onRefresh={noop}
+        onAttach={noop}
+        onStop={noop}
+      />
+    );
+    expect(failed).toContain('aria-label="Retry listing the kernels on gpu-box"');
+  });
+
+  it('the forward form is labelled', () => {
+    const html = render(<ForwardForm server="gpu-box" busy={false} error={null} onSubmit={noop} />);
+    expect(html).toContain('aria-label="Forward a port of gpu-box"');
+    expect(html).toContain('>Remote port</label>');
+    expect(html).toContain('>Local port (optional)</label>');
+    expect(html).toContain('>Forward</button>');
+  });
+
+  it('server tools fold out under a server', () => {
+    const html = render(
+      <ServerList
+        servers={[KEY_SERVER]}
+        openTool={() => 'forward'}
+        onToggleTool={noop}
+        onForward={noop}
+      />
+    );
+    expect(html).toMatch(/aria-expanded="false"[^>]*>.*Kernels on the server/);
+    expect(html).toMatch(/aria-expanded="true"[^>]*>.*Forward a port/);
+    expect(html).toContain('aria-label="Forward a port of gpu-box"');
   });
 });

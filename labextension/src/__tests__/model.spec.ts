@@ -140,6 +140,19 @@ function fakeAPI(overrides: Partial<RemoteModel.IAPI> = {}): jest.Mocked<RemoteM
     removeHostKey: jest.fn(() => Promise.resolve(1)),
     stopSession: jest.fn(() => Promise.resolve()),
     retrySession: jest.fn((id: string) => Promise.resolve(session(id, 'reconnecting'))),
+    listRemoteKernels: jest.fn(() =>
+      Promise.resolve([{ kernel_id: 'old1', state: 'running', profile: 'torch' }])
+    ),
+    stopRemoteKernel: jest.fn(() => Promise.resolve()),
+    attachRemoteKernel: jest.fn((_s: string, id: string) => Promise.resolve({ id })),
+    openForward: jest.fn((input: { server: string; remote_port: number }) =>
+      Promise.resolve({
+        ...session('f1', 'running', { kind: 'forward', server: input.server, profile: '' }),
+        remote_port: input.remote_port,
+        local_port: 40000,
+        url: '/remote/forward/f1/'
+      })
+    ),
     ...overrides
   } as jest.Mocked<RemoteModel.IAPI>;
 }
@@ -621,5 +634,47 @@ describe('RemoteModel actions', () => {
     await model.removeHostKey('[127.0.0.1]:2222');
     expect(api.removeHostKey).toHaveBeenCalledWith('[127.0.0.1]:2222');
     expect(model.hostKeys).toEqual([]);
+  });
+
+  it('lists the kernels on a server, attaches one and stops another', async () => {
+    const pending = model.loadRemoteKernels('gpu-box');
+    expect(model.remoteKernelsOf('gpu-box')).toMatchObject({ loading: true, loaded: false });
+    await pending;
+    expect(model.remoteKernelsOf('gpu-box')).toMatchObject({
+      loading: false,
+      loaded: true,
+      error: null,
+      kernels: [{ kernel_id: 'old1' }]
+    });
+    await expect(model.attachKernel('gpu-box', 'old1')).resolves.toBe('old1');
+    expect(api.attachRemoteKernel).toHaveBeenCalledWith('gpu-box', 'old1');
+    await expect(model.stopRemoteKernel('gpu-box', 'old1')).resolves.toBe(true);
+    expect(api.stopRemoteKernel).toHaveBeenCalledWith('gpu-box', 'old1');
+    expect(model.remoteKernelsOf('nowhere')).toBeNull();
+  });
+
+  it('a failed listing keeps its error; a failed attach is the action error', async () => {
+    api.listRemoteKernels.mockRejectedValueOnce(
+      new RemoteAPIError({ status: 502, message: 'unreachable', reason: 'unreachable', hint: 'h' })
+    );
+    await model.loadRemoteKernels('gpu-box');
+    expect(model.remoteKernelsOf('gpu-box')?.error?.reason).toBe('unreachable');
+    api.attachRemoteKernel.mockRejectedValueOnce(
+      new RemoteAPIError({ status: 404, message: 'No running kernel old1 on gpu-box.', reason: 'not_found' })
+    );
+    await expect(model.attachKernel('gpu-box', 'old1')).resolves.toBeNull();
+    expect(model.actionError?.label).toBe('Attach kernel old1');
+  });
+
+  it('opens a forward: its card appears; errors stay with the server', async () => {
+    const forward = await model.openForward({ server: 'gpu-box', remote_port: 6006 });
+    expect(forward?.url).toBe('/remote/forward/f1/');
+    expect(model.sessions.find(s => s.id === 'f1')).toMatchObject({ kind: 'forward', remote_port: 6006 });
+    api.openForward.mockRejectedValueOnce(
+      new RemoteAPIError({ status: 409, message: 'port in use', reason: 'conflict', field: 'local_port' })
+    );
+    await expect(model.openForward({ server: 'gpu-box', remote_port: 6006, local_port: 80 })).resolves.toBeNull();
+    expect(model.forwardError('gpu-box')?.message).toBe('port in use');
+    expect(model.isBusy('forward:gpu-box')).toBe(false);
   });
 });

@@ -175,6 +175,16 @@ export function RemoteView(props: IRemoteViewProps): JSX.Element {
                 onOpenNotebook={props.onOpenNotebook}
                 onRemoveProfile={props.onRemoveProfile}
                 isBusy={props.isBusy}
+                openTool={props.openTool}
+                onToggleTool={props.onToggleTool}
+                remoteKernelsOf={props.remoteKernelsOf}
+                attachedIds={new Set(sessions.map(s => s.id))}
+                now={now}
+                onRefreshKernels={props.onRefreshKernels}
+                onAttach={props.onAttach}
+                onStopRemoteKernel={props.onStopRemoteKernel}
+                onForward={props.onForward}
+                forwardErrorOf={props.forwardErrorOf}
               />
             )}
             {loaded && !error && servers.length === 0 && <EmptyState onAddServer={onAddServer} />}

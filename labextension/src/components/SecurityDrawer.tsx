@@ -75,7 +75,7 @@ export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
                             ? key.added
                               ? `added ${formatDate(key.added)}`
                               : 'trusted here'
-                            : 'from ~/.ssh/known_hosts'}
+                            : `from ~/.ssh/known_hosts (ssh-keygen -R to remove)`}
                         </div>
                       </th>
                       <td>
@@ -98,7 +98,7 @@ export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
                             className="jp-remote-Note"
                             title={`Remove it with: ssh-keygen -R '${key.host_id}'`}
                           >
-                            ssh-keygen -R
+                            read-only
                           </span>
                         )}
                       </td>

@@ -1,7 +1,12 @@
 import * as React from 'react';
 
-import { IProfile, IServer } from '../tokens';
+import { IRemoteKernelsState } from '../model';
+import { IForwardInput, IProfile, IRemoteError, IRemoteKernel, IServer } from '../tokens';
 import { authLabel, formatAddress, formatDuration } from './format';
+import { ForwardForm, RemoteKernels } from './ServerTools';
+
+/** The per-server tools that fold out under it. */
+export type ServerTool = 'kernels' | 'forward';
 
 /** What the server list can ask for; every callback is optional. */
 export interface IServerActions {
@@ -14,6 +19,19 @@ export interface IServerActions {
   onRemoveProfile?: (profile: IProfile) => void;
   /** Whether an action key (`remove-server:NAME`...) is in flight. */
   isBusy?: (action: string) => boolean;
+  /** Which tool is folded out under a server (none without these). */
+  openTool?: (server: string) => ServerTool | null;
+  onToggleTool?: (server: string, tool: ServerTool) => void;
+  remoteKernelsOf?: (server: string) => IRemoteKernelsState | null;
+  /** Ids of the kernels that have a session here. */
+  attachedIds?: ReadonlySet<string>;
+  /** Epoch ms. */
+  now?: number;
+  onRefreshKernels?: (server: string) => void;
+  onAttach?: (server: string, kernel: IRemoteKernel) => void;
+  onStopRemoteKernel?: (server: string, kernel: IRemoteKernel) => void;
+  onForward?: (input: IForwardInput) => void;
+  forwardErrorOf?: (server: string) => IRemoteError | null;
 }
 
 export interface IProfileItemProps extends IServerActions {
@@ -180,6 +198,45 @@ export function ServerItem(props: IServerItemProps): JSX.Element {
           </button>
         )}
       </div>
+      {props.onToggleTool && (
+        <div className="jp-remote-ServerTools">
+          {(['kernels', 'forward'] as const).map(tool => {
+            const open = props.openTool?.(server.name) === tool;
+            return (
+              <button
+                key={tool}
+                type="button"
+                className="jp-remote-LinkButton"
+                aria-expanded={open}
+                onClick={() => props.onToggleTool!(server.name, tool)}
+              >
+                <span aria-hidden="true">{open ? '▾ ' : '▸ '}</span>
+                {tool === 'kernels' ? 'Kernels on the server' : 'Forward a port'}
+              </button>
+            );
+          })}
+        </div>
+      )}
+      {props.openTool?.(server.name) === 'kernels' && (
+        <RemoteKernels
+          server={server.name}
+          state={props.remoteKernelsOf?.(server.name) ?? null}
+          attachedIds={props.attachedIds ?? new Set()}
+          now={props.now ?? Date.now()}
+          onRefresh={() => props.onRefreshKernels?.(server.name)}
+          onAttach={kernel => props.onAttach?.(server.name, kernel)}
+          onStop={kernel => props.onStopRemoteKernel?.(server.name, kernel)}
+          isBusy={isBusy}
+        />
+      )}
+      {props.openTool?.(server.name) === 'forward' && props.onForward && (
+        <ForwardForm
+          server={server.name}
+          busy={isBusy?.(`forward:${server.name}`) ?? false}
+          error={props.forwardErrorOf?.(server.name) ?? null}
+          onSubmit={props.onForward}
+        />
+      )}
       {profiles.length > 0 ? (
         <ul className="jp-remote-ProfileList" aria-label={`Profiles of ${server.name}`}>
           {profiles.map(profile => (

@@ -39,9 +39,9 @@ export function sessionTitle(session: ISession): string {
     return session.profile;
   }
   if (session.kind === 'forward') {
-    return `Forward ${session.local_ports.join(', ')}`;
+    return `Port ${session.remote_port ?? '?'} on ${session.server}`;
   }
-  return `Kernel ${session.kernel_id.slice(0, 8)}`;
+  return `Kernel ${(session.kernel_id ?? session.id).slice(0, 8)}`;
 }
 
 /** One remote session: state in words, where it runs, and what can be done. */
@@ -87,7 +87,17 @@ export function SessionCard(props: ISessionCardProps): JSX.Element {
           <dt>Server</dt>
           <dd>{session.server || '—'}</dd>
         </div>
-        {(session.python || session.profile) && (
+        {session.kind === 'forward' && (
+          <div className="jp-remote-Detail">
+            <dt>Forward</dt>
+            <dd>
+              <code>
+                localhost:{session.local_port ?? '?'} → {session.server}:{session.remote_port ?? '?'}
+              </code>
+            </dd>
+          </div>
+        )}
+        {!displayName && (session.python || session.profile) && (
           <div className="jp-remote-Detail">
             <dt>Python</dt>
             <dd>
@@ -203,7 +213,7 @@ export function SessionList(props: ISessionListProps): JSX.Element {
           key={session.id}
           session={session}
           now={now}
-          progress={progressOf?.(session.kernel_id) ?? null}
+          progress={progressOf?.(session.id) ?? null}
           error={errorOf?.(session.id) ?? null}
           displayName={displayNameOf?.(session)}
           activity={activityOf?.(session) ?? null}

@@ -12,3 +12,4 @@ export * from './wizard/ConnectStep';
 export * from './wizard/EnvironmentStep';
 export * from './wizard/ReviewStep';
 export * from './wizard/WizardView';
+export * from './ServerTools';
