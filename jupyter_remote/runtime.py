@@ -29,6 +29,7 @@ CONFIG_NAMES = ("jupyter_server_config", "jupyter_remote_config")
 _lock = threading.Lock()
 _manager: RemoteManager | None = None
 _loop: asyncio.AbstractEventLoop | None = None  # None: the caller's loop (server mode)
+_progress_printer: list[Callable[[], None]] = []
 
 
 def load_admin_config() -> Config:
@@ -86,13 +87,24 @@ def _start_loop_thread() -> asyncio.AbstractEventLoop:
     return loop
 
 
+def _print_progress(event: dict[str, Any]) -> None:
+    """Standalone clients (jupyter console, papermill) show start-up stages on a terminal."""
+    if event.get("type") == "progress" and sys.stderr.isatty():
+        detail = f": {event['message']}" if event.get("message") else ""
+        print(f"[jupyter-remote] {event['stage']}{detail}", file=sys.stderr, flush=True)
+
+
 def current_manager() -> RemoteManager:
     """The process's manager; standalone, created on first use with its own SSH loop."""
     global _manager, _loop
     with _lock:
         if _manager is None:
+            from .sessions import registry
+
             _loop = _start_loop_thread()
             _manager = manager_from_config()
+            if not _progress_printer:
+                _progress_printer.append(registry.subscribe(_print_progress))
         return _manager
 
 
