@@ -11,6 +11,10 @@
  */
 import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
 
 import { artifactPath, impostor, readHost, restore, toggleOutage } from './testhost';
 
@@ -249,6 +253,57 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
     });
   });
 
+  test('a kernel left running by another Jupyter server: Attach from the sidebar', async ({
+    page,
+    request
+  }) => {
+    // Another Jupyter server (same data dir: same profile and trusted key)
+    // starts a kernel on the profile (idle timeout 1 h) and exits: the kernel
+    // stays on the remote, detached, as after a restart.
+    const kernelId = await startKernelInOtherServer(KERNEL);
+
+    await openSidebar(page);
+    const panel = sidebar(page);
+    await panel.getByRole('button', { name: 'Kernels on the server' }).click();
+    const list = panel.getByRole('list', { name: `Kernels running on ${SERVER}` });
+    const short = kernelId.slice(0, 8);
+    await expect(list.getByText(short, { exact: false })).toBeVisible();
+    await page.screenshot({ path: artifactPath('kernels-on-server-light.png') });
+    await list.getByRole('button', { name: `Attach kernel ${short} and open a notebook on it` }).click();
+
+    // a notebook opens on that very kernel: same process on the remote
+    await expect(page.locator('.jp-NotebookPanel')).toBeVisible();
+    const remote = await (await request.get(`/remote/servers/${SERVER}/kernels`)).json();
+    const pid = (remote as Array<{ kernel_id: string; pid: number }>).find(
+      k => k.kernel_id === kernelId
+    )?.pid;
+    expect(pid).toBeTruthy();
+    await page.notebook.setCell(0, 'code', 'import os; os.getpid()');
+    await page.notebook.runCell(0);
+    await expect
+      .poll(async () => (await page.notebook.getCellTextOutput(0))?.join('').trim(), {
+        timeout: 60_000
+      })
+      .toBe(String(pid));
+    await expect(list.getByText('attached here', { exact: false })).toBeVisible();
+
+    // and Stop takes it off the remote
+    const card = sidebar(page)
+      .getByRole('list', { name: 'Remote sessions' })
+      .getByRole('listitem')
+      .filter({ has: page.getByRole('heading', { name: new RegExp(`Session ${PROFILE}`) }) });
+    await card.getByRole('button', { name: `Stop session ${PROFILE}` }).click();
+    await expect(card.getByText('Stopped', { exact: true })).toBeVisible({ timeout: 60_000 });
+    await expect
+      .poll(async () => {
+        const kernels = (await (await request.get(`/remote/servers/${SERVER}/kernels`)).json()) as Array<{
+          kernel_id: string;
+        }>;
+        return kernels.some(k => k.kernel_id === kernelId);
+      })
+      .toBe(false);
+  });
+
   test('a changed host key: red warning, no way to accept; the Security drawer removes the old key', async ({
     page
   }) => {
@@ -298,6 +353,97 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
     await restore();
   });
 });
+
+const UI_TESTS = path.resolve(__dirname, '..');
+const VENV_JUPYTER = path.resolve(UI_TESTS, '..', '.venv', 'bin', 'jupyter');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address() as net.AddressInfo;
+      server.close(() => resolve(address.port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/**
+ * Run a second `jupyter server` on this data dir, start a kernel of `kernelName`
+ * through its REST API, stop that server (SIGTERM), return the kernel id.
+ */
+async function startKernelInOtherServer(kernelName: string): Promise<string> {
+  const port = await freePort();
+  const token = 'ui-tests-other-server';
+  const root = fs.mkdtempSync(path.join(UI_TESTS, 'test-results', 'other-server-'));
+  const log = fs.openSync(path.join(root, 'server.log'), 'w');
+  const jupyter = fs.existsSync(VENV_JUPYTER) ? VENV_JUPYTER : 'jupyter';
+  const child = spawn(
+    jupyter,
+    [
+      'server',
+      '--no-browser',
+      '--allow-root',
+      '--ip=127.0.0.1',
+      `--port=${port}`,
+      `--ServerApp.token=${token}`,
+      `--ServerApp.root_dir=${root}`
+    ],
+    {
+      env: { ...process.env, JUPYTER_DATA_DIR: path.join(UI_TESTS, '.jupyter-data') },
+      stdio: ['ignore', log, log]
+    }
+  );
+  const base = `http://127.0.0.1:${port}`;
+  const headers = { Authorization: `token ${token}`, 'Content-Type': 'application/json' };
+  try {
+    await expect
+      .poll(
+        async () => {
+          try {
+            return (await fetch(`${base}/api/status`, { headers })).status;
+          } catch {
+            return 0;
+          }
+        },
+        { timeout: 60_000 }
+      )
+      .toBe(200);
+    const started = await fetch(`${base}/api/kernels`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: kernelName })
+    });
+    expect(started.status).toBe(201);
+    const kernelId = ((await started.json()) as { id: string }).id;
+    await expect
+      .poll(
+        async () => {
+          const kernels = (await (
+            await fetch(`${base}/remote/servers/${SERVER}/kernels`, { headers })
+          ).json()) as Array<{ kernel_id: string; state: string }>;
+          return kernels.find(k => k.kernel_id === kernelId)?.state;
+        },
+        { timeout: 60_000 }
+      )
+      .toBe('running');
+    return kernelId;
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise<void>(resolve => {
+      if (child.exitCode !== null) {
+        resolve();
+      } else {
+        child.on('exit', () => resolve());
+        // It detaches the kernel first thing ("left running for re-attach");
+        // do not wait for the rest of a slow shutdown.
+        setTimeout(() => {
+          child.kill('SIGKILL');
+        }, 5_000);
+      }
+    });
+  }
+}
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
