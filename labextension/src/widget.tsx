@@ -123,10 +123,7 @@ export class RemotePanel extends ReactWidget {
         form={this._form}
         onAddServer={() => this.openAddForm()}
         onSubmitServer={input => void this._saveServer(input)}
-        onCancelForm={() => {
-          this._form = null;
-          this.update();
-        }}
+        onCancelForm={() => this._closeForm()}
         onConnect={server => this._options.onConnect(server.name)}
         onEdit={server => this.openEditForm(server)}
         onRemove={server => void this._confirmRemoveServer(server)}
@@ -215,8 +212,7 @@ export class RemotePanel extends ReactWidget {
         ((mode: 'add' | 'edit', n: string, body: IServerInput) =>
           mode === 'add' ? api.addServer(body) : api.updateServer(n, body));
       const saved = await save(form.mode, name, input);
-      this._form = null;
-      this.update();
+      this._closeForm();
       await this.model.refresh();
       if (form.mode === 'add') {
         this._options.onConnect(saved.name);
@@ -285,6 +281,19 @@ export class RemotePanel extends ReactWidget {
     if (result.button.accept) {
       await this.model.removeHostKey(key.host_id);
     }
+  }
+
+  /** Close the form and give the focus back to where it came from. */
+  private _closeForm(): void {
+    const form = this._form;
+    this._form = null;
+    this.update();
+    requestAnimationFrame(() => {
+      const label =
+        form?.mode === 'edit' && form.server ? `Edit server ${form.server.name}` : 'Add server';
+      const target = this.node.querySelector<HTMLElement>(`button[aria-label="${CSS.escape(label)}"]`);
+      target?.focus();
+    });
   }
 
   private _toggleTool(server: string, tool: ServerTool): void {

@@ -347,10 +347,43 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
     await w.getByRole('button', { name: 'Test again' }).click();
     const prompt = w.getByRole('group', { name: 'Unknown host key' });
     await expect(prompt.getByLabel('SHA256 fingerprint')).toHaveText(host.fingerprint);
-    await prompt.getByRole('button', { name: 'Cancel' }).click();
+    // keyboard only: the buttons are real buttons
+    await prompt.getByRole('button', { name: 'Cancel' }).focus();
+    await page.keyboard.press('Enter');
     await expect(w.getByText('You did not trust the host key')).toBeVisible();
-
     await restore();
+  });
+
+  test('edit a server (validation at the field), remove it with its profile', async ({ page }) => {
+    await openSidebar(page);
+    const panel = sidebar(page);
+    await panel.getByRole('button', { name: `Edit server ${SERVER}` }).click();
+    const form = panel.getByRole('form', { name: `Edit server ${SERVER}` });
+    await expect(form.getByLabel('Name', { exact: true })).toBeDisabled();
+    const jump = form.getByLabel('Jump host', { exact: true });
+    await jump.fill('bad host!');
+    await form.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect(jump).toHaveAttribute('aria-invalid', 'true');
+    await expect(form.getByText(/jump/i).last()).toBeVisible();
+    await jump.fill('');
+    await form.getByRole('button', { name: 'Cancel' }).click();
+    // the focus goes back to where it came from
+    await expect(panel.getByRole('button', { name: `Edit server ${SERVER}` })).toBeFocused();
+
+    await panel.getByRole('button', { name: `Remove server ${SERVER}` }).click();
+    const dialog = page.getByRole('dialog');
+    await expect(dialog.getByText(`profile ${PROFILE}`)).toBeVisible();
+    await dialog.getByRole('button', { name: `Remove server ${SERVER}` }).click();
+    await expect(panel.getByText('No saved servers yet.')).toBeVisible();
+    // its kernelspec left the launcher and the kernel picker
+    await expect
+      .poll(() =>
+        page.evaluate(() => {
+          const app = (window as any).jupyterapp;
+          return Object.keys(app.serviceManager.kernelspecs.specs?.kernelspecs ?? {});
+        })
+      )
+      .not.toContain(KERNEL);
   });
 });
 

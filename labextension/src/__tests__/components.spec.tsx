@@ -15,6 +15,7 @@ import {
   ErrorBox,
   formatAddress,
   formatDuration,
+  formField,
   initialValues,
   Loading,
   RemoteView,
@@ -364,6 +365,15 @@ describe('SecurityDrawer', () => {
 });
 
 describe('ServerForm', () => {
+  it('maps the server\'s field names to form fields', () => {
+    expect(formField('jump host')).toBe('jump');
+    expect(formField('jump')).toBe('jump');
+    expect(formField('identity')).toBe('identity');
+    expect(formField('Port')).toBe('port');
+    expect(formField('weird')).toBeUndefined();
+    expect(formField(undefined)).toBeUndefined();
+  });
+
   it('validates locally and builds the REST body', () => {
     const values = { ...initialValues(null), name: 'bad name', port: '99999', identity: 'rel/key' };
     expect(Object.keys(validateServerForm(values)).sort()).toEqual([

@@ -17,6 +17,31 @@ export type ServerField =
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
+const FIELDS: readonly ServerField[] = [
+  'name',
+  'host',
+  'port',
+  'user',
+  'auth',
+  'identity',
+  'passphrase',
+  'password',
+  'jump'
+];
+
+/**
+ * The form field a 400 answer's `field` is about. The server names some
+ * after what they check ("jump host", "jump user", "jump port"): those go to
+ * the field whose name they start with.
+ */
+export function formField(field: string | undefined): ServerField | undefined {
+  if (!field) {
+    return undefined;
+  }
+  const key = field.trim().toLowerCase();
+  return FIELDS.find(f => key === f || key.startsWith(`${f} `) || key.startsWith(`${f}_`));
+}
+
 /** What the user typed, as strings. */
 export interface IServerFormValues {
   name: string;
@@ -123,7 +148,7 @@ export function ServerForm(props: IServerFormProps): JSX.Element {
     firstField.current?.focus();
   }, []);
 
-  const serverField = error?.field as ServerField | undefined;
+  const serverField = formField(error?.field);
   const fieldError = (field: ServerField): string | undefined =>
     local[field] ?? (serverField === field ? error?.message : undefined);
 
@@ -214,7 +239,7 @@ export function ServerForm(props: IServerFormProps): JSX.Element {
   };
 
   const title = mode === 'add' ? 'Add a server' : `Edit server ${server?.name ?? ''}`;
-  const generalError = error && !(serverField && serverField in values) ? error : null;
+  const generalError = error && !serverField ? error : null;
   const authMessage = fieldError('auth');
 
   return (
