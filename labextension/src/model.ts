@@ -31,6 +31,9 @@ export const POLL_MAX_MS = 5 * 60 * 1000;
 /** How often sessions are polled while the events websocket is down. */
 export const SESSIONS_POLL_MS = 10 * 1000;
 
+/** How long a starting kernel's card stays without news before a listing drops it. */
+export const STARTING_GRACE_S = 180;
+
 /** First and longest wait before reconnecting the events websocket. */
 export const EVENTS_RETRY_FIRST_MS = 1000;
 export const EVENTS_RETRY_MAX_MS = 30 * 1000;
@@ -691,7 +694,7 @@ export class RemoteModel implements IDisposable {
       }
       // stopped cards stay until dismissed; a starting kernel the server
       // does not list yet keeps its progress card
-      if (old.state === 'stopped' || (old.state === 'connecting' && this._progress.has(id))) {
+      if (old.state === 'stopped' || this._startingRecently(id)) {
         next.set(id, old);
       } else {
         this._sessionErrors.delete(id);
@@ -716,6 +719,23 @@ export class RemoteModel implements IDisposable {
         this._progress.delete(session.id);
       }
     }
+  }
+
+  /**
+   * Whether a kernel the server does not list yet reported start-up progress
+   * lately (a start that failed says nothing more: its card goes away).
+   */
+  private _startingRecently(id: string): boolean {
+    const progress = this._progress.get(id);
+    if (!progress) {
+      return false;
+    }
+    const age = this._now() / 1000 - (progress.time ?? 0);
+    if (age <= STARTING_GRACE_S) {
+      return true;
+    }
+    this._progress.delete(id);
+    return false;
   }
 
   private _upsertSession(session: ISession): void {

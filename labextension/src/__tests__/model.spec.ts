@@ -446,6 +446,19 @@ describe('RemoteModel events', () => {
     expect(model.progressOf('k9')).toBeNull();
   });
 
+  it('a start that went quiet for minutes is dropped by the next listing', () => {
+    let now = 5_000_000;
+    const quiet = new RemoteModel({ api, createSocket: null, now: () => now });
+    quiet.handleEvent({ type: 'progress', kernel_id: 'k8', server: 'gpu-box', stage: 'connecting', message: '' });
+    quiet.handleEvent({ type: 'hello', sessions: [] });
+    expect(quiet.sessions.map(s => s.id)).toEqual(['k8']);
+    now += 181_000;
+    quiet.handleEvent({ type: 'hello', sessions: [] });
+    expect(quiet.sessions).toEqual([]);
+    expect(quiet.progressOf('k8')).toBeNull();
+    quiet.dispose();
+  });
+
   it('polls sessions every 10 s while the websocket is down and reconnects with back-off', async () => {
     api.listSessions.mockResolvedValue([session('k1', 'disconnected', { reason: 'auth failed' })]);
     model.connectEvents();
