@@ -51,7 +51,11 @@ test: install
 	$(BIN)/jupyter server extension list 2>&1 | grep -E "jupyter_remote.*OK"
 	$(BIN)/jupyter labextension list 2>&1 | grep -E "jupyterlab-remote.*enabled.*OK"
 	cd labextension && jlpm test --silent
+	cd labextension && jlpm typecheck
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	sh ui-tests/run.sh
 
 clean:
-	rm -rf $(VENV) labextension/node_modules labextension/lib jupyter_remote/labextension .demo
+	rm -rf $(VENV) labextension/node_modules labextension/lib jupyter_remote/labextension .demo \
+		ui-tests/node_modules ui-tests/.jupyter-data ui-tests/.testhost ui-tests/test-results \
+		ui-tests/playwright-report

@@ -65,6 +65,8 @@ class SSHProvisioner(KernelProvisionerBase):
         session = self._session
         if session is None:
             raise RemoteError("This kernel has no remote session.")
+        if session.detached:
+            return None  # left running remotely at server exit: nothing to do from here
 
         async def call(_: RemoteManager) -> Any:
             return await getattr(session.agent(), method)(*args, **kwargs)

@@ -176,6 +176,14 @@ def parse_jump(value: Any) -> tuple[str | None, str, int | None] | None:
     return user, validate_host(host_part, "jump host"), port
 
 
+def _parse_jump_field(value: Any) -> tuple[str | None, str, int | None] | None:
+    """parse_jump, with errors reported against the input field ``jump``."""
+    try:
+        return parse_jump(value)
+    except ValidationError as exc:
+        raise ValidationError(exc.message, field="jump", hint=exc.hint) from None
+
+
 def format_jump(jump: tuple[str | None, str, int | None] | None) -> str | None:
     if jump is None:
         return None
@@ -244,7 +252,7 @@ class Server:
             user=validate_user(data.get("user")),
             identity=validate_local_path(data.get("identity"), "identity", must_exist=not readonly),
             auth=auth,
-            jump=format_jump(parse_jump(data.get("jump"))),
+            jump=format_jump(_parse_jump_field(data.get("jump"))),
             readonly=readonly,
         )
 
