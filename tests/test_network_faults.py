@@ -1,0 +1,421 @@
+"""Sessions survive the network (issue 4): a real sshd in a network namespace whose
+link we cut (veth down), drop silently (nftables) and restore.
+
+Standalone jupyter_client KernelManager on a profile pointing at the namespace
+host; the session state comes from ``registry.sessions[kernel_id]`` (and its
+events, for timings). Keepalives are shortened for these tests (2 s x 2), so a
+silent link is noticed within interval * (count_max + 1) = 6 s plus slack: asyncssh
+gives up when a keepalive would be the (count_max + 1)-th unanswered one.
+
+Not covered here yet (not built): "no output lost" across an outage (the remote
+relay of iopub/replies). Variables are therefore checked through the shell reply
+(``user_expressions``), not through printed output: today the first iopub messages
+after a reconnect (status busy, execute_input, sometimes the stream and idle) can
+be lost, because ``running`` is reported once the client's SUB socket has
+reconnected through the forward, not once the kernel's PUB has its subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client import KernelManager
+from jupyter_client.blocking import BlockingKernelClient
+from netns_host import NetnsHost, netns_unavailable
+from test_kernels import clean_remote, remote_kernel_processes, setup_profile
+
+from jupyter_remote import runtime
+from jupyter_remote.sessions import Reconnect, registry
+
+KEEPALIVE_INTERVAL = 2.0
+KEEPALIVE_COUNT_MAX = 2
+#: asyncssh closes the link on the (count_max + 1)-th silent keepalive tick
+KEEPALIVE_WINDOW = KEEPALIVE_INTERVAL * (KEEPALIVE_COUNT_MAX + 1)
+DETECT_SLACK = 2.0
+RECOVER_WITHIN = 3.0  # running again within 3 s of the link's return (issue 4)
+
+
+def report(line: str) -> None:
+    """Measured times: printed (pytest -s) and collected for the summary at the end."""
+    print(line, flush=True)
+    _measurements.append(line)
+
+
+_measurements: list[str] = []
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def nhost() -> Iterator[NetnsHost]:
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with NetnsHost(name="netns") as host:
+        yield host
+    if _measurements:
+        print("\n" + "\n".join(_measurements))
+
+
+@pytest.fixture
+def short_keepalives() -> Iterator[None]:
+    """Short SSH keepalives for connections opened inside the test; restored after."""
+    pool = runtime.current_manager().pool
+    saved = (pool.keepalive_interval, pool.keepalive_count_max)
+    pool.keepalive_interval, pool.keepalive_count_max = KEEPALIVE_INTERVAL, KEEPALIVE_COUNT_MAX
+    saved_policy = registry.reconnect
+    registry.reconnect = Reconnect(**vars(saved_policy))  # a copy: tuning it here cannot leak
+    try:
+        yield
+    finally:
+        pool.keepalive_interval, pool.keepalive_count_max = saved
+        registry.reconnect = saved_policy
+
+
+@dataclass
+class Timeline:
+    """Session state changes of one kernel, as the registry emits them (SSH loop thread)."""
+
+    kernel_id: str
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+    cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("type") != "session":
+            return
+        session = event["session"]
+        if session.get("kernel_id") != self.kernel_id:
+            return
+        with self.cond:
+            self.events.append((time.monotonic(), session["state"], session.get("reason", "")))
+            self.cond.notify_all()
+
+    def wait_for(self, states: set[str], after: float, timeout: float) -> tuple[float, str] | None:
+        """First (time, reason) of a change into STATES at or after AFTER, or None."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for t, state, reason in self.events:
+                    if t >= after and state in states:
+                        return t, reason
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def since(self, after: float) -> list[str]:
+        with self.cond:
+            return [f"{t - after:+.2f}s {s} {r}".strip() for t, s, r in self.events if t >= after]
+
+
+class AliveWatch:
+    """Samples km.is_alive() once a second in a thread: invariant 3 says it stays True."""
+
+    def __init__(self, km: KernelManager) -> None:
+        self.km = km
+        self.samples: list[tuple[float, bool]] = []
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alive-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.monotonic(), self.km.is_alive()))
+            except BaseException as exc:
+                self.errors.append(exc)
+            self._stop.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+    @property
+    def dead_samples(self) -> list[float]:
+        return [t for t, alive in self.samples if not alive]
+
+
+@dataclass
+class Kernel:
+    km: KernelManager
+    kc: BlockingKernelClient
+    timeline: Timeline
+    host: NetnsHost
+
+    @property
+    def kernel_id(self) -> str:
+        return str(self.km.kernel_id)
+
+    @property
+    def session(self) -> Any:
+        return registry.sessions.get(self.kernel_id)
+
+    def state(self) -> str:
+        session = self.session
+        return session.state if session is not None else "gone"
+
+    def on_ssh_loop(self, coro_factory: Callable[[], Any], timeout: float = 30) -> Any:
+        assert runtime._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro_factory(), runtime._loop).result(timeout)
+
+
+@pytest.fixture
+def nkernel(isolated_home: Path, nhost: NetnsHost, short_keepalives: None) -> Iterator[Kernel]:
+    clean_remote(nhost)  # nhost's user is ours alone: this touches no one else's kernels
+    profile = setup_profile(nhost, cwd="/tmp")
+    km = KernelManager(kernel_name=profile["kernel_name"])
+    km.start_kernel()
+    unsubscribe = registry.subscribe(timeline := Timeline(str(km.kernel_id)))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        assert registry.sessions[str(km.kernel_id)].state == "running"
+        yield Kernel(km, kc, timeline, nhost)
+    finally:
+        unsubscribe()
+        kc.stop_channels()
+        nhost.undrop()
+        nhost.restore()
+        nhost.ensure_pristine()  # original host key, sshd running
+        with contextlib.suppress(Exception):
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
+        clean_remote(nhost)
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def reply_to(kc: BlockingKernelClient, code: str, timeout: float = 60, **exprs: str) -> Any:
+    """Execute CODE; the shell reply's content with ``user_expressions`` EXPRS evaluated.
+
+    Reads only the shell channel: the first iopub messages after a reconnect can
+    still be lost (see the module docstring), and output is not what these tests check.
+    """
+    msg_id = kc.execute(code, user_expressions=exprs)
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if reply["parent_header"].get("msg_id") == msg_id:
+            content = reply["content"]
+            assert content["status"] == "ok", content
+            return {
+                name: value.get("data", {}).get("text/plain", value)
+                for name, value in content["user_expressions"].items()
+            }
+
+
+def define_x(k: Kernel) -> str:
+    """x = 42 in the kernel; returns the kernel's pid."""
+    return str(reply_to(k.kc, "import os; x = 42", pid="os.getpid()")["pid"])
+
+
+def assert_x_intact(k: Kernel, pid: str) -> None:
+    values = reply_to(k.kc, "", x="x", pid="os.getpid()")
+    assert values == {"x": "42", "pid": pid}, "variables lost or kernel replaced"
+
+
+def outage_then_recover(
+    k: Kernel,
+    *,
+    start: Callable[[], None],
+    end: Callable[[], None],
+    seconds: float,
+    label: str,
+) -> tuple[float, float]:
+    """Fault for SECONDS, restore; returns (detection, recovery) times in seconds."""
+    pid = define_x(k)
+    watch = AliveWatch(k.km)
+    try:
+        t_fault = time.monotonic()
+        start()
+        hit = k.timeline.wait_for({"reconnecting"}, t_fault, KEEPALIVE_WINDOW + 30)
+        assert hit is not None, f"{label}: never went reconnecting: {k.timeline.since(t_fault)}"
+        detected = hit[0] - t_fault
+        assert k.state() == "reconnecting", k.timeline.since(t_fault)
+        time.sleep(max(0.0, t_fault + seconds - time.monotonic()))
+        assert k.state() == "reconnecting", k.timeline.since(t_fault)
+        t_back = time.monotonic()
+        end()
+        hit = k.timeline.wait_for({"running", "disconnected"}, t_back, 60)
+        assert hit is not None, f"{label}: not running 60 s after restore"
+        recovered = hit[0] - t_back
+        report(
+            f"{label}: reconnecting {detected:.2f} s after the fault, "
+            f"running {recovered:.2f} s after restore; timeline {k.timeline.since(t_fault)}"
+        )
+        assert k.state() == "running", k.timeline.since(t_fault)
+        assert_x_intact(k, pid)
+    finally:
+        watch.stop()
+    assert watch.errors == [], watch.errors
+    assert watch.dead_samples == [], "is_alive() was False during a mere outage"
+    assert len(watch.samples) >= seconds / 2
+    assert k.km.is_alive()
+    return detected, recovered
+
+
+# --------------------------------------------------------------------- tests
+
+
+def test_link_cut_10s_while_idle(nkernel: Kernel) -> None:
+    host = nkernel.host
+    detected, recovered = outage_then_recover(
+        nkernel, start=host.cut, end=host.restore, seconds=10, label="link cut 10 s"
+    )
+    assert detected <= KEEPALIVE_WINDOW + DETECT_SLACK
+    assert recovered <= RECOVER_WITHIN
+
+
+def test_silent_drop_15s(nkernel: Kernel) -> None:
+    host = nkernel.host
+    detected, recovered = outage_then_recover(
+        nkernel, start=host.drop, end=host.undrop, seconds=15, label="silent drop 15 s"
+    )
+    assert detected <= KEEPALIVE_WINDOW + DETECT_SLACK
+    assert recovered <= RECOVER_WITHIN
+
+
+def test_link_cut_120s(nkernel: Kernel) -> None:
+    host = nkernel.host
+    detected, recovered = outage_then_recover(
+        nkernel, start=host.cut, end=host.restore, seconds=120, label="link cut 120 s"
+    )
+    assert detected <= KEEPALIVE_WINDOW + DETECT_SLACK
+    assert recovered <= RECOVER_WITHIN
+
+
+def test_sshd_restarted_recovers(nkernel: Kernel) -> None:
+    host = nkernel.host
+    pid = define_x(nkernel)
+    t0 = time.monotonic()
+    host.stop()
+    hit = nkernel.timeline.wait_for({"reconnecting"}, t0, KEEPALIVE_WINDOW + DETECT_SLACK)
+    assert hit is not None, nkernel.timeline.since(t0)
+    detected = hit[0] - t0
+    t_back = time.monotonic()
+    host.start()
+    hit = nkernel.timeline.wait_for({"running", "disconnected"}, t_back, 60)
+    assert hit is not None, nkernel.timeline.since(t0)
+    recovered = hit[0] - t_back
+    report(
+        f"sshd restart: reconnecting {detected:.2f} s after stop, running {recovered:.2f} s "
+        f"after start; timeline {nkernel.timeline.since(t0)}"
+    )
+    assert nkernel.state() == "running"
+    assert recovered <= RECOVER_WITHIN
+    assert_x_intact(nkernel, pid)
+    assert nkernel.km.is_alive()
+
+
+def test_kernel_killed_on_remote_is_dead_not_reconnecting(nkernel: Kernel) -> None:
+    host = nkernel.host
+    pid = define_x(nkernel)
+    t0 = time.monotonic()
+    host.run_as_user(["kill", "-9", pid])
+    while nkernel.km.is_alive() and time.monotonic() - t0 < 30:
+        time.sleep(0.2)
+    dead_after = time.monotonic() - t0
+    report(f"kernel killed: is_alive() False {dead_after:.2f} s after kill -9")
+    assert not nkernel.km.is_alive()
+    assert "SIGKILL" in nkernel.km.provisioner.exit_reason  # type: ignore[union-attr]
+    assert nkernel.state() != "reconnecting"
+    assert not [s for _, s, _ in nkernel.timeline.events if s == "reconnecting"]
+    assert remote_kernel_processes(host) == []
+
+
+def test_impostor_host_key_at_reconnect(nkernel: Kernel) -> None:
+    """Cut, swap in a new host key, restore: disconnected (host key), no retry storm."""
+    host = nkernel.host
+    pid = define_x(nkernel)
+    t0 = time.monotonic()
+    host.cut()
+    hit = nkernel.timeline.wait_for({"reconnecting"}, t0, KEEPALIVE_WINDOW + DETECT_SLACK)
+    assert hit is not None, nkernel.timeline.since(t0)
+    host.restart_with_new_host_key()
+    log_mark = host.log_size()
+    t_back = time.monotonic()
+    host.restore()
+    hit = nkernel.timeline.wait_for({"disconnected", "running"}, t_back, 30)
+    assert hit is not None, nkernel.timeline.since(t0)
+    refused_after, reason = hit[0] - t_back, hit[1]
+    time.sleep(max(0.0, t_back + 10 - time.monotonic()))
+    tcp, ssh = host.connection_attempts(log_mark), host.ssh_attempts(log_mark)
+    report(
+        f"impostor key: disconnected {refused_after:.2f} s after restore "
+        f"({reason!r}); in 10 s sshd saw {tcp} TCP connections, {ssh} SSH handshakes; "
+        f"timeline {nkernel.timeline.since(t0)}"
+    )
+    assert nkernel.state() == "disconnected", nkernel.timeline.since(t0)
+    assert "host key" in reason.lower(), reason
+    assert ssh <= 2, host.log_text()[-3000:]
+    assert tcp <= 3, host.log_text()[-3000:]
+    assert nkernel.km.is_alive(), "disconnected is not dead (invariant 3)"
+
+    # the user removes the doubt (here: the real key comes back) and presses Retry
+    host.restore_original_host_key()
+    t_retry = time.monotonic()
+    session = nkernel.session
+    nkernel.on_ssh_loop(session.retry)
+    hit = nkernel.timeline.wait_for({"running"}, t_retry, 30)
+    assert hit is not None, nkernel.timeline.since(t0)
+    report(f"impostor key: Retry with the real key back: running {hit[0] - t_retry:.2f} s later")
+    assert_x_intact(nkernel, pid)
+
+
+def test_silent_drop_undropped_at_the_probes_worst_phase(nkernel: Kernel) -> None:
+    """Undrop at the worst moment for the reconnect loop's TCP probe.
+
+    While reconnecting, the session probes TCP with a 3 s connect timeout, then
+    sleeps ``tcp_probe_interval``. Under a silent drop Linux sends a probe's SYN
+    at p, p+1 and p+3 s; the next probe starts near p+4. Undropping just after
+    the p+1 retransmit leaves the probe to the p+3 one, which lands right on its
+    3 s timeout: if the SYN-ACK wins, running ~2 s after undrop; if the timeout
+    wins, only after the next probe, ~3.2 s (over the 3 s bound).
+    """
+    host = nkernel.host
+    pid = define_x(nkernel)
+    t0 = time.monotonic()
+    host.drop()
+    hit = nkernel.timeline.wait_for({"reconnecting"}, t0, KEEPALIVE_WINDOW + DETECT_SLACK)
+    assert hit is not None, nkernel.timeline.since(t0)
+    syn_times: list[float] = []
+    seen = host.syns_dropped()
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        n = host.syns_dropped()
+        if n != seen:
+            syn_times.extend([time.monotonic()] * (n - seen))
+            seen = n
+            gaps = [b - a for a, b in itertools.pairwise(syn_times)]
+            # ... p+3 (2 s gap) | p' (1 s) | p'+1 (1 s): now
+            if len(gaps) >= 3 and gaps[-3] > 1.6 and gaps[-2] < 1.4 and gaps[-1] < 1.4:
+                break
+        time.sleep(0.01)
+    syns = [round(t - t0, 2) for t in syn_times]
+    assert time.monotonic() < deadline, f"no probe pattern in the dropped SYNs at {syns}"
+    time.sleep(0.1)
+    t_back = time.monotonic()
+    host.undrop()
+    hit = nkernel.timeline.wait_for({"running", "disconnected"}, t_back, 30)
+    assert hit is not None, nkernel.timeline.since(t0)
+    recovered = hit[0] - t_back
+    report(
+        f"silent drop, undrop 0.1 s after a probe's first SYN retransmit: dropped SYNs at "
+        f"{syns} s; running {recovered:.2f} s after undrop"
+    )
+    assert nkernel.state() == "running"
+    assert_x_intact(nkernel, pid)
+    assert recovered <= RECOVER_WITHIN
