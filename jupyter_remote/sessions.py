@@ -231,7 +231,9 @@ class KernelSession:
         )
 
     def agent(self) -> AgentClient:
-        if not self.link_up or self.lease is None:
+        """An agent client on the current connection (also while reconnecting, once the new
+        lease is in: the reconnect itself takes presence before reporting running)."""
+        if self.lease is None or self.lease.lost:
             from .errors import SSHConnectError
 
             raise SSHConnectError(f"The link to {self.server} is down ({self.state}).")
@@ -314,7 +316,7 @@ class KernelSession:
                     first=self._first,
                     rejoin_timeout=policy.rejoin_timeout,
                 )
-                await self.forwards.wait_rejoined(policy.rejoin_timeout)
+                await self.forwards.wait_rejoined(policy.rejoin_timeout, ports=self._first)
             except (HostKeyError, SSHAuthError) as exc:
                 self._set("disconnected", exc.message)
                 return False
