@@ -33,7 +33,7 @@ from .errors import (
     ValidationError,
 )
 from .manager import RemoteManager
-from .sessions import registry
+from .sessions import endpoint_reachable, registry
 from .ssh import Endpoint, Lease
 from .ssh.forwards import Forwards, free_local_ports
 
@@ -230,21 +230,6 @@ class ForwardSession:
             if not await self._reconnect():
                 return
 
-    async def _tcp_reachable(self) -> bool:
-        hop = self.endpoint
-        while hop is not None and hop.jump is not None:
-            hop = hop.jump
-        if hop is None:
-            return False
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(hop.host, hop.port), 3)
-        except (OSError, asyncio.TimeoutError):
-            return False
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
-        return True
-
     def _give_up(self, error: RemoteError) -> bool:
         self.error = error
         self._set("disconnected", error.message)
@@ -263,7 +248,7 @@ class ForwardSession:
                         f"{policy.give_up_after:.0f} s; use Retry"
                     )
                 )
-            if not await self._tcp_reachable():
+            if not await endpoint_reachable(self.endpoint):
                 await asyncio.sleep(policy.tcp_probe_interval)
                 continue
             try:

@@ -93,6 +93,24 @@ class SessionRegistry:
 registry = SessionRegistry()
 
 
+async def endpoint_reachable(endpoint: Endpoint | None) -> bool:
+    """Does the first hop towards ``endpoint`` accept TCP? Reconnect loops (kernel and
+    forward sessions) probe this cheaply before attempting a full SSH handshake."""
+    hop = endpoint
+    while hop is not None and hop.jump is not None:
+        hop = hop.jump
+    if hop is None:
+        return False
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(hop.host, hop.port), 3)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()
+    return True
+
+
 async def heartbeat_ok(port: int, timeout: float) -> bool:
     """One ping on a kernel's heartbeat channel (a ZMQ echo), through our forward."""
     import zmq
@@ -280,21 +298,6 @@ class KernelSession:
             if not await self._reconnect():
                 return
 
-    async def _tcp_reachable(self) -> bool:
-        hop = self.endpoint
-        while hop is not None and hop.jump is not None:
-            hop = hop.jump
-        if hop is None:
-            return False
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(hop.host, hop.port), 3)
-        except (OSError, asyncio.TimeoutError):
-            return False
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
-        return True
-
     async def _reconnect(self) -> bool:
         """Until connected (True), given up or refused for good (False)."""
         policy = registry.reconnect
@@ -304,7 +307,7 @@ class KernelSession:
             if time.monotonic() - began > policy.give_up_after:
                 self._set("disconnected", f"gave up after {policy.give_up_after:.0f} s; use Retry")
                 return False
-            if not await self._tcp_reachable():
+            if not await endpoint_reachable(self.endpoint):
                 await asyncio.sleep(policy.tcp_probe_interval)
                 continue
             try:
