@@ -15,7 +15,8 @@ from .errors import RemoteCommandError
 from .remote import command_on_path, command_with, script_text, stdin_payload
 from .ssh.exec import HeldProcess, run
 
-_AGENT = script_text("agent")
+#: relay.py defines the relay the supervisor runs; agent.py's main() runs at the end
+_AGENT = script_text("relay") + "\n" + script_text("agent")
 
 
 class AgentClient:

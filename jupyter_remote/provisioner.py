@@ -41,6 +41,12 @@ class SSHProvisioner(KernelProvisionerBase):
 
     profile = Unicode("", config=True, help="Name of the jupyter-remote profile to run.")
     startup_timeout = Float(60.0, config=True, help="Seconds the remote kernel may take to start.")
+    output_buffer_mb = Float(
+        128.0,
+        config=True,
+        help="Output the remote relay keeps for a client that is away (MB); past it the "
+        "oldest output is dropped and the notebook shows a marker.",
+    )
 
     _session: KernelSession | None = None
     _profile: Profile | None = None
@@ -152,7 +158,8 @@ class SSHProvisioner(KernelProvisionerBase):
         profile = self._profile
         assert profile is not None and self._local_ports is not None
         key = self.connection_info.get("key", b"")
-        key_text = key.decode("ascii") if isinstance(key, bytes) else str(key)
+        key_bytes = key if isinstance(key, bytes) else str(key).encode("ascii")
+        key_text = key_bytes.decode("ascii")
         scheme = str(self.connection_info.get("signature_scheme", "hmac-sha256"))
         ports = list(self._local_ports)
 
@@ -168,11 +175,14 @@ class SSHProvisioner(KernelProvisionerBase):
             else:
                 session.progress("starting kernel", profile.python or profile.kernelspec or "")
                 answer = await self._launch_remote(session, key_text, scheme)
-            session.progress("forwarding", f"{answer.get('transport')} channels")
-            targets = {
-                port: answer["channels"][name] for port, name in zip(ports, CHANNELS, strict=True)
-            }
-            await session.open_forwards(targets, first=frozenset({ports[CHANNELS.index("iopub")]}))
+            relay = "through the relay" if answer.get("relay") else answer.get("relay_note", "")
+            session.progress("forwarding", f"{answer.get('transport')} channels {relay}")
+            await session.open_channels(
+                dict(zip(CHANNELS, ports, strict=True)),
+                answer,
+                key=key_bytes,
+                signature_scheme=scheme,
+            )
             session.heartbeat_port = ports[CHANNELS.index("hb")]
             if profile.idle_timeout:
                 await session.hold_presence()
@@ -204,6 +214,7 @@ class SSHProvisioner(KernelProvisionerBase):
                 "profile": profile.name,
                 "server": profile.server,
                 "startup_timeout": self.startup_timeout,
+                "buffer_bytes": int(self.output_buffer_mb * 1024 * 1024),
             },
             timeout=self.startup_timeout + 30,
         )

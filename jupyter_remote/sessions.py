@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .channels import RelayedChannels
 from .errors import HostKeyError, RemoteError, SSHAuthError
 from .kernel_agent import AgentClient
 from .manager import RemoteManager
@@ -144,6 +145,8 @@ class KernelSession:
     endpoint: Endpoint | None = None
     lease: Lease | None = None
     forwards: Forwards = field(default_factory=Forwards)
+    channels: RelayedChannels | None = None  # shell/control/stdin/iopub through the relay
+    relay_path: str | None = None
     reconnects: int = 0
     _first: frozenset[int] = frozenset()
     _presence: HeldProcess | None = None
@@ -165,7 +168,11 @@ class KernelSession:
             "reason": self.reason,
             "started": self.started,
             "reconnects": self.reconnects,
-            "local_ports": sorted(self.forwards.targets),
+            "local_ports": sorted(
+                set(self.forwards.targets)
+                | set(self.channels.ports.values() if self.channels else ())
+            ),
+            "relayed": self.relay_path is not None,
         }
 
     def _set(self, state: str, reason: str = "") -> None:
@@ -240,6 +247,10 @@ class KernelSession:
             self.heartbeat_port, policy.heartbeat_timeout
         ):
             return "the kernel does not answer its heartbeat (stopped, swapping or hung)"
+        if self.channels is not None and self.relay_path and not self.channels.attached:
+            await self._attach_relay()  # the relay link alone ended: take it up again
+            if not self.channels.attached:
+                return "the kernel's relay does not answer; output may be delayed"
         return ""
 
     @property
@@ -258,8 +269,12 @@ class KernelSession:
         return AgentClient(self.lease.conn, python=self.python)
 
     async def hold_presence(self) -> None:
-        """While this session's link lives, the remote idle timeout does not count."""
+        """While this session's link lives, the remote idle timeout does not count.
+
+        With a relay its connection is the presence; this is for direct forwards."""
         self._drop_presence()
+        if self.relay_path is not None:
+            return
         try:
             self._presence = await self.agent().hold_presence(self.kernel_id)
         except RemoteError as exc:  # idle shutdown then counts only busy time
@@ -269,6 +284,56 @@ class KernelSession:
         if self._presence is not None:
             self._presence.close()
             self._presence = None
+
+    async def open_channels(
+        self, ports: dict[str, int], answer: dict[str, Any], *, key: bytes, signature_scheme: str
+    ) -> None:
+        """The provisioner, after a launch or for an attach: serve the kernel's channels on
+        ``ports`` (name -> local port). Through the remote relay when the agent started one
+        (``answer["relay"]``), else as plain forwards of every channel."""
+        channels = answer["channels"]
+        relay = answer.get("relay")
+        if not relay:
+            if self.channels is not None:
+                self.channels.close()
+                self.channels = None
+            self.relay_path = None
+            targets = {ports[name]: channels[name] for name in ports}
+            await self.open_forwards(targets, first=frozenset({ports["iopub"]}))
+            return
+        if set(self.forwards.targets) - {ports["hb"]}:
+            self.forwards.close()  # ports served by the channels below from now on
+            self.forwards.targets = {}
+        if self.channels is None:
+            self.channels = RelayedChannels(
+                ports, key=key, signature_scheme=signature_scheme, on_gap=self._output_dropped
+            )
+        self.relay_path = str(relay)
+        assert self.lease is not None
+        await self.channels.attach(self.lease.conn, self.relay_path)
+        await self.open_forwards({ports["hb"]: channels["hb"]}, first=frozenset())
+
+    def _output_dropped(self, text: str) -> None:
+        registry.emit(
+            {
+                "type": "progress",
+                "kernel_id": self.kernel_id,
+                "server": self.server,
+                "stage": "output dropped",
+                "message": text,
+            }
+        )
+
+    async def _attach_relay(self) -> bool:
+        """Re-attach the channels to the relay after a reconnect; False if it is gone."""
+        if self.channels is None or self.relay_path is None or self.lease is None:
+            return False
+        try:
+            await self.channels.attach(self.lease.conn, self.relay_path)
+        except Exception as exc:  # gone with its kernel: poll() asks the agent next
+            log.warning("remote kernel %s: relay not reachable: %r", self.kernel_id, exc)
+            return False
+        return True
 
     async def open_forwards(self, targets: dict[int, Target], *, first: frozenset[int]) -> None:
         """Forward the kernel's channels; ``first``: the iopub port (see Forwards.open)."""
@@ -292,6 +357,8 @@ class KernelSession:
             )
             self._drop_presence()
             self.forwards.close()
+            if self.channels is not None:
+                self.channels.detach()
             with contextlib.suppress(Exception):
                 await lease.release()
             self.lease = None
@@ -333,6 +400,7 @@ class KernelSession:
                 delay = min(delay * 2, policy.max_delay)
                 continue
             self.reconnects += 1
+            await self._attach_relay()
             await self.hold_presence()
             self._set("running")
             return True
@@ -365,6 +433,9 @@ class KernelSession:
                     await task
         self._drop_presence()
         self.forwards.close()
+        if self.channels is not None:
+            self.channels.close()
+            self.channels = None
         if self.lease is not None:
             await self.lease.release()
             self.lease = None

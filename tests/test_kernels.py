@@ -214,11 +214,16 @@ def test_no_key_on_command_lines_and_private_files(
     for f in files:
         assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
     sockets = [p for p in root.rglob("*") if stat.S_ISSOCK(p.lstat().st_mode)]
-    assert len(sockets) == 5  # ipc transport: five channels, no TCP port on the remote
-    assert key in (next(f for f in files if f.name == "connection.json")).read_text()
+    # ipc transport: five channels and the relay's socket, no TCP port on the remote
+    assert sorted(p.name for p in sockets) == ["k-1", "k-2", "k-3", "k-4", "k-5", "relay"]
+    for p in sockets:
+        assert stat.S_IMODE(p.lstat().st_mode) & 0o077 == 0, p
+    # once the kernel has read its connection file, the key is scrubbed from it:
+    # it lives on only in the memory of the kernel and its relay
+    connection = next(f for f in files if f.name == "connection.json")
+    assert json.loads(connection.read_text())["key"] == ""
     for f in files:
-        if f.name != "connection.json":
-            assert key not in f.read_text(errors="replace"), f
+        assert key not in f.read_text(errors="replace"), f
 
 
 def test_remote_kernel_list_and_stop(

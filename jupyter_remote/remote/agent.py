@@ -30,6 +30,11 @@ import subprocess
 import sys
 import time
 
+try:
+    start_relay  # noqa: B018 - defined when relay.py precedes this file in one script (kernel_agent.py)
+except NameError:  # imported on its own, locally
+    from jupyter_remote.remote.relay import DEFAULT_BUFFER_BYTES, query_relay, start_relay
+
 ROOT = os.path.join(os.path.expanduser("~"), ".local", "share", "jupyter-remote")
 KERNELS = os.path.join(ROOT, "kernels")
 KERNEL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -246,6 +251,9 @@ def op_launch(req):
             "cwd": cwd,
             "env": env,
             "idle_timeout": info["idle_timeout"],
+            "relay": transport == "ipc" and req.get("relay", True),
+            "buffer_bytes": int(req.get("buffer_bytes") or DEFAULT_BUFFER_BYTES),
+            "startup_timeout": float(req.get("startup_timeout") or 60),
         }
     )
     me = _own_source()
@@ -267,13 +275,14 @@ def op_launch(req):
 
     deadline = time.time() + float(req.get("startup_timeout") or 60)
     pid_file = os.path.join(kdir, "kernel.pid")
+    relay_wanted = transport == "ipc" and req.get("relay", True)
     while True:
         pid = _read_int(pid_file)
         if transport == "ipc":
             up = all(os.path.exists("%s-%d" % (base, p)) for p in ports)
         else:
             up = all(_listening(p) for p in ports)
-        if pid and up:
+        if pid and up and not (relay_wanted and not _relay_settled(kdir)):
             break
         ended = _read_json(os.path.join(kdir, "ended.json"))
         if ended or (sup.poll() is not None and not pid):
@@ -305,7 +314,29 @@ def op_launch(req):
     }
     for name, port in zip(CHANNELS, ports):
         answer["channels"][name] = ("%s-%d" % (base, port)) if transport == "ipc" else port
+    answer.update(_relay_answer(kdir))
     return answer
+
+
+def _relay_settled(kdir):
+    """The supervisor's relay is listening, or has said why it is not."""
+    return os.path.exists(os.path.join(kdir, "relay")) or os.path.exists(
+        os.path.join(kdir, "relay.none")
+    )
+
+
+def _relay_answer(kdir):
+    """``relay``: the relay's socket path, or None with ``relay_note`` saying why."""
+    path = os.path.join(kdir, "relay")
+    if os.path.exists(path):
+        return {"relay": path}
+    note = ""
+    try:
+        with open(os.path.join(kdir, "relay.none")) as f:
+            note = f.read().strip()
+    except OSError:
+        pass
+    return {"relay": None, "relay_note": note or "no relay"}
 
 
 def _listening(port):
@@ -334,9 +365,14 @@ def op_supervise(req):
         close_fds=True,
     )
     _write_private(os.path.join(kdir, "kernel.pid"), str(proc.pid))
+    relay = None
+    if req.get("relay"):
+        relay = start_relay(
+            kdir, req.get("buffer_bytes"), float(req.get("startup_timeout") or 60)
+        )
     idle_timeout = int(req.get("idle_timeout") or 0)
     if idle_timeout > 0:
-        _watch_idle(proc, kdir, idle_timeout)
+        _watch_idle(proc, kdir, idle_timeout, relay)
     returncode = proc.wait()
     if os.path.exists(os.path.join(kdir, "stopping")):
         _kill_group(proc.pid, signal.SIGKILL)
@@ -387,12 +423,18 @@ def op_presence(req):
     return None
 
 
-def _watch_idle(proc, kdir, idle_timeout):
+def _watch_idle(proc, kdir, idle_timeout, relay=None):
     """Stop the kernel once it has been idle, with no client, for ``idle_timeout`` seconds.
 
-    Runs in the supervisor. Listens to iopub (pyzmq comes with ipykernel) for busy/idle;
-    without pyzmq, only the absence of clients counts.
+    Runs in the supervisor. With a relay, its view counts (busy/idle from iopub, a
+    local side connected); otherwise listens to iopub itself (pyzmq comes with
+    ipykernel) and checks the presence lock; without pyzmq only presence counts.
     """
+    if relay is not None:
+        while proc.poll() is None and not relay.ready.wait(1):
+            pass
+        if not relay.failure:
+            return _watch_idle_relayed(proc, kdir, idle_timeout, relay)
     try:
         import zmq
     except ImportError:
@@ -418,18 +460,32 @@ def _watch_idle(proc, kdir, idle_timeout):
             last_activity = time.time()
             continue
         if time.time() - last_activity >= idle_timeout:
-            sys.stderr.write(
-                "jupyter-remote: idle for %ss with no client: stopping\n" % idle_timeout
-            )
-            _write_private(os.path.join(kdir, "stopping"), "idle timeout")
-            _kill_group(proc.pid, signal.SIGTERM)
-            deadline = time.time() + 5
-            while proc.poll() is None and time.time() < deadline:
-                time.sleep(0.1)
-            _kill_group(proc.pid, signal.SIGKILL)
+            _stop_idle(proc, kdir, idle_timeout)
             break
     if sub is not None:
         sub.close()
+
+
+def _watch_idle_relayed(proc, kdir, idle_timeout, relay):
+    last_activity = time.time()
+    while proc.poll() is None:
+        time.sleep(0.5)
+        if relay.busy or relay.client is not None or _present(kdir):
+            last_activity = time.time()
+            continue
+        if time.time() - max(last_activity, relay.last_activity) >= idle_timeout:
+            _stop_idle(proc, kdir, idle_timeout)
+            return
+
+
+def _stop_idle(proc, kdir, idle_timeout):
+    sys.stderr.write("jupyter-remote: idle for %ss with no client: stopping\n" % idle_timeout)
+    _write_private(os.path.join(kdir, "stopping"), "idle timeout")
+    _kill_group(proc.pid, signal.SIGTERM)
+    deadline = time.time() + 5
+    while proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    _kill_group(proc.pid, signal.SIGKILL)
 
 
 def _idle_step(sub):
@@ -510,7 +566,7 @@ def op_connection(req):
     for name in CHANNELS:
         port = conn.get(name + "_port")
         channels[name] = ("%s-%s" % (conn["ip"], port)) if conn.get("transport") == "ipc" else port
-    return {
+    answer = {
         "key": conn.get("key"),
         "signature_scheme": conn.get("signature_scheme"),
         "transport": conn.get("transport"),
@@ -518,6 +574,15 @@ def op_connection(req):
         "pid": status.get("pid"),
         "profile": status.get("profile"),
     }
+    answer.update(_relay_answer(kdir))
+    if answer["relay"]:  # the key was scrubbed from the file: the relay holds it
+        try:
+            info = query_relay(answer["relay"])
+        except (OSError, ValueError) as exc:
+            raise AgentError("the kernel's relay does not answer: %s" % exc) from None
+        answer["key"] = info.get("key")
+        answer["signature_scheme"] = info.get("signature_scheme")
+    return answer
 
 
 def op_signal(req):

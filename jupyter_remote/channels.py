@@ -1,0 +1,213 @@
+"""Local ZMQ endpoints of a remote kernel, fed by the relay beside it (remote/relay.py).
+
+The Jupyter server's clients connect to these sockets (ROUTER for shell,
+control and stdin; PUB for iopub) on fixed loopback ports, and they stay up
+while the SSH link comes and goes: the clients never see a disconnect. Every
+message crosses the link as a numbered record; on reconnect the two sides
+exchange the last number each has received and resend the rest, so output
+produced while the link was down arrives afterwards, in order, once each.
+
+Created and driven by :class:`jupyter_remote.sessions.KernelSession` on the SSH
+loop: :meth:`attach` after each (re)connect, :meth:`detach` when the link drops,
+:meth:`close` when the session ends. The heartbeat channel is not relayed (it
+is a plain forward: it must fail while the link is down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from jupyter_client.session import Session
+
+from .errors import SSHConnectError
+from .remote.relay import ACK, GAP, HELLO, MSG, RELAYED, encode_record, json_part, read_record
+
+log = logging.getLogger(__name__)
+
+ACK_EVERY = 0.2  # seconds between acknowledgements while messages arrive
+ACK_BATCH = 512  # ... or after this many messages
+
+
+class RelayedChannels:
+    """Shell/control/stdin/iopub of one remote kernel on local ports, through its relay."""
+
+    def __init__(
+        self,
+        ports: dict[str, int],
+        *,
+        key: bytes,
+        signature_scheme: str,
+        on_gap: Callable[[str], None] | None = None,
+    ) -> None:
+        self.ports = {name: ports[name] for name in RELAYED}
+        self._session = Session(
+            key=key, signature_scheme=signature_scheme, username="jupyter-remote"
+        )
+        self._on_gap = on_gap
+        self._twin = uuid.uuid4().hex  # tells the relay a new local side starts its numbering
+        self.epoch: str | None = None  # the relay (one per kernel process) we talk to
+        self.last_in = 0  # highest kernel -> client number delivered here
+        self._acked_in = 0
+        self._seq_out = 0
+        self._written_out = 0  # highest request number written to a relay
+        self._pending: deque[tuple[int, int, list[bytes]]] = deque()  # not yet acknowledged
+        self._writer: Any = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._ack_task: asyncio.Task[None] | None = None
+        self.gaps = 0
+        ctx = zmq.asyncio.Context.instance()
+        self._socks: dict[str, zmq.asyncio.Socket] = {}
+        try:
+            for name in RELAYED:
+                sock = ctx.socket(zmq.PUB if name == "iopub" else zmq.ROUTER)
+                sock.linger = 0
+                sock.sndhwm = 0  # a replay after a reconnect must not hit a high-water mark
+                if name != "iopub":
+                    sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+                sock.bind(f"tcp://127.0.0.1:{self.ports[name]}")
+                self._socks[name] = sock
+        except zmq.ZMQError as exc:
+            self._close_sockets()
+            raise SSHConnectError(f"Cannot listen on a local port for the kernel: {exc}") from None
+        self._local_tasks = [
+            asyncio.ensure_future(self._from_local(name)) for name in RELAYED if name != "iopub"
+        ]
+
+    @property
+    def attached(self) -> bool:
+        return self._writer is not None
+
+    # ------------------------------------------------------------ link
+
+    async def attach(self, conn: Any, path: str, *, timeout: float = 15.0) -> None:
+        """Connect to the relay at ``path`` over ``conn`` (an SSH connection) and resume."""
+        self.detach()
+        reader, writer = await asyncio.wait_for(conn.open_unix_connection(path), timeout)
+        hello = {"twin": self._twin, "epoch": self.epoch, "last": self.last_in}
+        writer.write(encode_record(HELLO, 0, 0, [json_part(hello)]))
+        record = await asyncio.wait_for(read_record(reader), timeout)
+        if record is None or record[0] != HELLO:
+            writer.close()
+            raise SSHConnectError("The kernel's relay closed the connection at once.")
+        answer = json.loads(record[3][0])
+        if answer["epoch"] != self.epoch:
+            # a new kernel process (start or restart): requests written to the old one are void
+            while self._pending and self._pending[0][0] <= self._written_out:
+                self._pending.popleft()
+            self.epoch = answer["epoch"]
+            self.last_in = self._acked_in = int(answer["start"]) - 1
+        self._trim_pending(int(answer["last_in"]))
+        for seq, channel, frames in self._pending:
+            writer.write(encode_record(MSG, channel, seq, frames))
+        self._written_out = self._seq_out
+        self._writer = writer
+        self._reader_task = asyncio.ensure_future(self._from_remote(reader, writer))
+        self._ack_task = asyncio.ensure_future(self._acker(writer))
+
+    def detach(self) -> None:
+        """The link is gone (or about to be replaced): stop using it; local sockets stay."""
+        writer, self._writer = self._writer, None
+        for task in (self._reader_task, self._ack_task):
+            if task is not None:
+                task.cancel()
+        self._reader_task = self._ack_task = None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    def close(self) -> None:
+        """End of the session: detach and unbind the local sockets."""
+        self.detach()
+        for task in self._local_tasks:
+            task.cancel()
+        self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        for sock in self._socks.values():
+            sock.close(linger=0)
+        self._socks = {}
+
+    # ------------------------------------------------------------ client -> kernel
+
+    async def _from_local(self, name: str) -> None:
+        sock = self._socks[name]
+        channel = RELAYED.index(name)
+        while True:
+            frames = await sock.recv_multipart()
+            self._seq_out += 1
+            self._pending.append((self._seq_out, channel, frames))
+            if self._writer is not None:
+                self._writer.write(encode_record(MSG, channel, self._seq_out, frames))
+                self._written_out = self._seq_out
+
+    def _trim_pending(self, upto: int) -> None:
+        while self._pending and self._pending[0][0] <= upto:
+            self._pending.popleft()
+
+    # ------------------------------------------------------------ kernel -> client
+
+    async def _from_remote(self, reader: Any, writer: Any) -> None:
+        try:
+            while True:
+                record = await read_record(reader)
+                if record is None:
+                    break
+                kind, channel, seq, parts = record
+                if kind == MSG:
+                    if seq <= self.last_in:
+                        continue  # resent after a reconnect: already delivered
+                    self.last_in = seq
+                    await self._socks[RELAYED[channel]].send_multipart(parts)
+                    if self.last_in - self._acked_in >= ACK_BATCH:
+                        self._ack(writer)
+                elif kind == ACK:
+                    self._trim_pending(seq)
+                elif kind == GAP:
+                    info = json.loads(parts[0])
+                    self.last_in = max(self.last_in, seq + int(info["count"]) - 1)
+                    await self._publish_gap(info, parts[1] if len(parts) > 1 else b"{}")
+        except (OSError, ValueError, EOFError) as exc:
+            log.debug("relay link ended: %s", exc)
+        except Exception as exc:  # asyncssh errors end the link the same way
+            log.debug("relay link ended: %r", exc)
+        finally:
+            if self._writer is writer:
+                self._writer = None
+
+    def _ack(self, writer: Any) -> None:
+        if self._acked_in != self.last_in:
+            self._acked_in = self.last_in
+            writer.write(encode_record(ACK, 0, self.last_in))
+
+    async def _acker(self, writer: Any) -> None:
+        while True:
+            await asyncio.sleep(ACK_EVERY)
+            self._ack(writer)
+
+    async def _publish_gap(self, info: dict[str, Any], parent: bytes) -> None:
+        """A visible marker in the notebook where output was dropped at the buffer bound."""
+        self.gaps += 1
+        text = (
+            f"[jupyter-remote] {info['count']} output messages ({info['bytes'] / 1e6:.1f} MB) "
+            f"were dropped while the link was down: the remote keeps at most "
+            f"{info['bound'] / 1e6:.0f} MB of output for an absent client.\n"
+        )
+        try:
+            parent_header = json.loads(parent) if parent else {}
+        except ValueError:
+            parent_header = {}
+        msg = self._session.msg(
+            "stream", {"name": "stderr", "text": text}, parent=parent_header or None
+        )
+        await self._socks["iopub"].send_multipart(self._session.serialize(msg, ident=[b"stream"]))
+        if self._on_gap is not None:
+            self._on_gap(text.strip())

@@ -1,0 +1,474 @@
+"""jupyter-remote relay: runs ON the remote, in the kernel's supervisor (see agent.py).
+
+Why: a Jupyter client talks to a kernel over ZMQ, and ZMQ drops what a kernel
+publishes while no subscriber is connected, and replies meant for a peer that
+is gone. Over a tunnel that comes and goes, output would be lost. The relay sits
+beside the kernel, is its one permanent client, and numbers every message the
+kernel sends (iopub, shell, control, stdin). It keeps them until the local side
+acknowledges them, bounded in bytes; on reconnect the local side says the last
+number it has, and the relay resends from there. Requests from the local side are
+numbered too, so a request resent after a reconnect reaches the kernel once.
+
+Stdlib + pyzmq (which ipykernel brings), Python >= 3.8. The wire format below is
+shared with the local side (``jupyter_remote/channels.py`` imports this module):
+
+    record = u32 length of the rest | u8 kind | u8 channel | u64 seq | u16 nparts
+             | nparts x u32 part length | the parts
+
+Kinds: HELLO (JSON both ways, first record of a connection), MSG (one ZMQ
+multipart message; ``seq`` numbers it in its direction), ACK (``seq``: highest
+number received), GAP (JSON: messages dropped at the buffer bound, starting at
+``seq``), INFO (JSON: a one-shot query by the agent, answered and closed).
+This file is sent to the remote before agent.py (they form one script); it
+defines names only.
+"""
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import struct
+import sys
+import threading
+import time
+import uuid
+
+HELLO, MSG, ACK, GAP, INFO = 0, 1, 2, 3, 4
+RELAYED = ("shell", "control", "stdin", "iopub")
+DELIM = b"<IDS|MSG>"
+NUDGE_IDENT = b"jupyter-remote-nudge"
+MAX_RECORD = 1 << 31
+DEFAULT_BUFFER_BYTES = 128 * 1024 * 1024
+ACK_INTERVAL = 0.2
+_HEAD = struct.Struct("!BBQH")
+_LEN = struct.Struct("!I")
+
+
+def encode_record(kind, channel, seq, parts=()):
+    """One record as bytes (see the module docstring)."""
+    lengths = b"".join(_LEN.pack(len(p)) for p in parts)
+    body_len = _HEAD.size + len(lengths) + sum(len(p) for p in parts)
+    return b"".join(
+        [_LEN.pack(body_len), _HEAD.pack(kind, channel, seq, len(parts)), lengths] + list(parts)
+    )
+
+
+def decode_body(body):
+    """(kind, channel, seq, parts) from a record without its length prefix."""
+    kind, channel, seq, nparts = _HEAD.unpack_from(body, 0)
+    offset = _HEAD.size
+    lengths = struct.unpack_from("!%dI" % nparts, body, offset)
+    offset += 4 * nparts
+    parts = []
+    for n in lengths:
+        parts.append(body[offset : offset + n])
+        offset += n
+    if offset != len(body):
+        raise ValueError("malformed relay record")
+    return kind, channel, seq, parts
+
+
+async def read_record(reader):
+    """Next record from an asyncio-style reader; None at end of stream."""
+    try:
+        head = await reader.readexactly(4)
+        (n,) = _LEN.unpack(head)
+        if n < _HEAD.size or n > MAX_RECORD:
+            raise ValueError("relay record of %d bytes" % n)
+        body = await reader.readexactly(n)
+    except asyncio.IncompleteReadError:
+        return None
+    return decode_body(bytes(body))
+
+
+def json_part(obj):
+    return json.dumps(obj).encode("utf-8")
+
+
+def query_relay(path, timeout=10.0):
+    """The relay's INFO answer (blocking; the agent's ``connection`` op calls this)."""
+    import socket
+
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        s.sendall(encode_record(INFO, 0, 0, [b"{}"]))
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    if len(data) < 4:
+        raise ValueError("the relay closed without answering")
+    kind, _, _, parts = decode_body(data[4 : 4 + _LEN.unpack(data[:4])[0]])
+    if kind != INFO:
+        raise ValueError("unexpected relay answer")
+    return json.loads(parts[0].decode("utf-8"))
+
+
+def _header_field(frames, offset):
+    """JSON of the frame ``offset`` after the delimiter (1: signature, 2: header, 3: parent)."""
+    try:
+        i = frames.index(DELIM)
+        return json.loads(frames[i + offset].decode("utf-8"))
+    except (ValueError, IndexError):
+        return {}
+
+
+class Relay:
+    """The kernel's permanent client; one local side at a time talks to it."""
+
+    def __init__(self, kdir, conn, buffer_bytes=DEFAULT_BUFFER_BYTES):
+        self.kdir = kdir
+        self.conn = conn
+        self.key = (conn.get("key") or "").encode("utf-8")
+        self.bound = max(1024 * 1024, int(buffer_bytes or DEFAULT_BUFFER_BYTES))
+        self.epoch = uuid.uuid4().hex
+        self.path = os.path.join(kdir, "relay")
+        # kernel -> client: entries [seq, channel, frames or None (dropped), size, parent]
+        self.buf = []
+        self.head = 0  # index of the first unacknowledged entry in buf
+        self.first_seq = 1  # seq of buf[head]
+        self.seq = 0
+        self.buf_bytes = 0
+        self.evict_at = 0
+        self.dropped = 0
+        self.next_send = 1
+        # client -> kernel
+        self.twin = None
+        self.last_in = 0
+        self.acked_in = 0
+        self.client = None
+        self.generation = 0
+        self.busy = False
+        self.last_activity = time.time()
+        self.ready = threading.Event()
+        self.failure = ""
+        self.nudges = set()
+        self.nudge_until = 0.0
+        self.socks = {}
+        self.wake = asyncio.Event()  # replaced in run(): Python 3.8 binds it to a loop
+
+    # ------------------------------------------------------------ lifecycle
+
+    def serve(self, startup_timeout):
+        """Thread target in the supervisor: run until the process ends."""
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self.run(startup_timeout))
+        except Exception as exc:  # the supervisor must go on; the launch sees the reason
+            self.failure = "relay failed: %r" % (exc,)
+            sys.stderr.write("jupyter-remote: %s\n" % self.failure)
+            _write_none(self.kdir, self.failure)
+            self.ready.set()
+
+    async def run(self, startup_timeout):
+        import zmq
+        import zmq.asyncio
+
+        ctx = zmq.asyncio.Context()
+        self.wake = asyncio.Event()
+        ident = ("jupyter-remote-relay-" + self.epoch[:8]).encode()
+        base = self.conn["ip"]
+        for name in RELAYED:
+            sock = ctx.socket(zmq.SUB if name == "iopub" else zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            if name == "iopub":
+                sock.setsockopt(zmq.SUBSCRIBE, b"")
+                sock.setsockopt(zmq.RCVHWM, 0)
+            else:  # shell, control and stdin share one identity, as a Jupyter client does
+                sock.setsockopt(zmq.IDENTITY, ident)
+            sock.connect("ipc://%s-%d" % (base, self.conn[name + "_port"]))
+            self.socks[name] = sock
+        await self._nudge(startup_timeout)
+        self._scrub_key()
+        await asyncio.start_unix_server(self._accept, path=self.path)
+        os.chmod(self.path, 0o600)
+        self.ready.set()
+        tasks = [self._from_kernel(name) for name in RELAYED] + [self._acker()]
+        await asyncio.gather(*tasks)
+
+    def _sign(self, parts):
+        if not self.key:
+            return b""
+        scheme = (self.conn.get("signature_scheme") or "hmac-sha256").split("-", 1)[1]
+        mac = hmac.new(self.key, digestmod=getattr(hashlib, scheme))
+        for p in parts:
+            mac.update(p)
+        return mac.hexdigest().encode("ascii")
+
+    async def _nudge(self, timeout):
+        """kernel_info until iopub answers: then the relay's SUB surely has its subscription."""
+        shell, sub = self.socks["shell"], self.socks["iopub"]
+        deadline = time.time() + timeout
+        wait = 0.2
+        while time.time() < deadline:
+            msg_id = uuid.uuid4().hex
+            self.nudges.add(msg_id)
+            header = json_part(
+                {
+                    "msg_id": msg_id,
+                    "msg_type": "kernel_info_request",
+                    "session": self.epoch,
+                    "username": "jupyter-remote",
+                    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "version": "5.3",
+                }
+            )
+            parts = [header, b"{}", b"{}", b"{}"]
+            await shell.send_multipart([NUDGE_IDENT, DELIM, self._sign(parts)] + parts)
+            end = time.time() + wait
+            while time.time() < end:
+                if await shell.poll(0):
+                    await shell.recv_multipart()
+                if not await sub.poll(50):
+                    continue
+                frames = await sub.recv_multipart()
+                parent = _header_field(frames, 3)
+                if parent.get("msg_id") in self.nudges:
+                    content = _header_field(frames, 5)
+                    if content.get("execution_state") == "idle":
+                        self.nudge_until = time.time() + 30
+                        return
+            wait = min(wait * 2, 2.0)
+        raise RuntimeError("the kernel did not answer within %ss" % timeout)
+
+    def _scrub_key(self):
+        """The kernel has read its connection file: the key lives on in memory only."""
+        path = os.path.join(self.kdir, "connection.json")
+        try:
+            with open(path) as f:
+                conn = json.load(f)
+        except (OSError, ValueError):
+            return
+        conn["key"] = ""
+        tmp = path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(conn, f)
+        os.replace(tmp, path)
+
+    # ------------------------------------------------------------ kernel -> client
+
+    async def _from_kernel(self, name):
+        sock = self.socks[name]
+        channel = RELAYED.index(name)
+        while True:
+            frames = await sock.recv_multipart()
+            if name == "iopub":
+                if self.nudges and self._answers_nudge(frames):
+                    continue
+                self._note_status(frames)
+            elif frames and frames[0] == NUDGE_IDENT:
+                continue
+            self._append(channel, frames)
+
+    def _answers_nudge(self, frames):
+        if time.time() > self.nudge_until:
+            self.nudges.clear()
+            return False
+        return _header_field(frames, 3).get("msg_id") in self.nudges
+
+    def _note_status(self, frames):
+        self.last_activity = time.time()
+        try:
+            i = frames.index(DELIM)
+        except ValueError:
+            return
+        if len(frames) > i + 5 and b'"status"' in frames[i + 2]:
+            try:
+                state = json.loads(frames[i + 5].decode("utf-8")).get("execution_state")
+            except ValueError:
+                return
+            self.busy = state == "busy"
+
+    def _append(self, channel, frames):
+        self.seq += 1
+        size = sum(len(f) for f in frames)
+        self.buf.append([self.seq, channel, frames, size, None])
+        self.buf_bytes += size
+        if self.buf_bytes > self.bound:
+            self._evict()
+        self.wake.set()
+
+    def _evict(self):
+        """Over the bound: drop the oldest output (never a reply) until under it."""
+        iopub = RELAYED.index("iopub")
+        i = max(self.evict_at, self.head)
+        while self.buf_bytes > self.bound and i < len(self.buf):
+            entry = self.buf[i]
+            if entry[1] == iopub and entry[2] is not None:
+                try:
+                    entry[4] = entry[2][entry[2].index(DELIM) + 3]
+                except (ValueError, IndexError):
+                    entry[4] = b"{}"
+                entry[2] = None
+                self.buf_bytes -= entry[3]
+                self.dropped += 1
+            i += 1
+        self.evict_at = i
+
+    def _trim(self, upto):
+        """The client has everything up to ``upto``: forget it."""
+        while self.head < len(self.buf) and self.buf[self.head][0] <= upto:
+            entry = self.buf[self.head]
+            if entry[2] is not None:
+                self.buf_bytes -= entry[3]
+            self.head += 1
+        self.first_seq = self.buf[self.head][0] if self.head < len(self.buf) else self.seq + 1
+        if self.head > 4096 and self.head * 2 > len(self.buf):
+            del self.buf[: self.head]
+            self.evict_at = max(0, self.evict_at - self.head)
+            self.head = 0
+
+    async def _pump(self, writer, generation):
+        """Write every entry from ``next_send`` on to the current client."""
+        transport = writer.transport
+        while self.generation == generation:
+            self.wake.clear()
+            while self.next_send <= self.seq and self.generation == generation:
+                index = self.head + (self.next_send - self.first_seq)
+                entry = self.buf[index]
+                if entry[2] is None:
+                    run, nbytes, parent = 0, 0, entry[4]
+                    while index + run < len(self.buf) and self.buf[index + run][2] is None:
+                        nbytes += self.buf[index + run][3]
+                        run += 1
+                    info = {"count": run, "bytes": nbytes, "bound": self.bound}
+                    writer.write(encode_record(GAP, 0, entry[0], [json_part(info), parent]))
+                    self.next_send += run
+                else:
+                    writer.write(encode_record(MSG, entry[1], entry[0], entry[2]))
+                    self.next_send += 1
+                if transport.get_write_buffer_size() > 4 * 1024 * 1024:
+                    await writer.drain()
+            if self.generation != generation:
+                return
+            await self.wake.wait()
+
+    async def _acker(self):
+        while True:
+            await asyncio.sleep(ACK_INTERVAL)
+            client = self.client
+            if client is not None and self.acked_in != self.last_in:
+                self.acked_in = self.last_in
+                client.write(encode_record(ACK, 0, self.last_in))
+
+    # ------------------------------------------------------------ connections
+
+    async def _accept(self, reader, writer):
+        generation = None
+        try:
+            record = await read_record(reader)
+            if record is None:
+                return
+            kind, _, _, parts = record
+            if kind == INFO:
+                writer.write(encode_record(INFO, 0, 0, [json_part(self.info())]))
+                await writer.drain()
+                return
+            if kind != HELLO:
+                return
+            hello = json.loads(parts[0].decode("utf-8"))
+            generation = self._take_client(writer, hello)
+            pump = asyncio.ensure_future(self._pump(writer, generation))
+            try:
+                await self._from_client(reader, generation)
+            finally:
+                pump.cancel()
+        except (OSError, ValueError) as exc:
+            sys.stderr.write("jupyter-remote: relay client: %r\n" % (exc,))
+        finally:
+            if generation is not None and generation == self.generation:
+                self.client = None
+                self.last_activity = time.time()
+            writer.close()
+
+    def _take_client(self, writer, hello):
+        """A (re)connecting local side replaces the previous one; answers its HELLO."""
+        if self.client is not None:
+            self.client.transport.abort()
+        self.generation += 1
+        self.client = writer
+        if hello.get("twin") != self.twin:  # another local side: its numbering starts anew
+            self.twin = hello.get("twin")
+            self.last_in = self.acked_in = 0
+        last = hello.get("last")
+        if hello.get("epoch") != self.epoch or not isinstance(last, int) or last < 0:
+            start = self.seq + 1  # a new local side: from now on
+        else:
+            start = max(last + 1, self.first_seq)
+        self._trim(start - 1)
+        self.next_send = start
+        answer = {"epoch": self.epoch, "start": start, "last_in": self.last_in}
+        writer.write(encode_record(HELLO, 0, 0, [json_part(answer)]))
+        self.wake.set()
+        return self.generation
+
+    async def _from_client(self, reader, generation):
+        while self.generation == generation:
+            record = await read_record(reader)
+            if record is None:
+                return
+            kind, channel, seq, parts = record
+            if kind == MSG:
+                if seq <= self.last_in:
+                    continue  # resent after a reconnect, already delivered
+                self.last_in = seq
+                await self.socks[RELAYED[channel]].send_multipart(parts)
+            elif kind == ACK:
+                self._trim(seq)
+
+    def info(self):
+        """What re-attaching needs (the kernel's key travels back over SSH only)."""
+        return {
+            "key": self.key.decode("utf-8"),
+            "signature_scheme": self.conn.get("signature_scheme"),
+            "epoch": self.epoch,
+            "client": self.client is not None,
+            "buffered": len(self.buf) - self.head,
+            "buffered_bytes": self.buf_bytes,
+            "dropped": self.dropped,
+        }
+
+
+def _write_none(kdir, reason):
+    """Tell op_launch (waiting for ``relay`` or ``relay.none``) why there is no relay."""
+    try:
+        with open(os.path.join(kdir, "relay.none"), "w") as f:
+            f.write(reason)
+    except OSError:
+        pass
+
+
+def start_relay(kdir, buffer_bytes, startup_timeout):
+    """In the supervisor, once the kernel runs: a Relay thread, or None with relay.none."""
+    try:
+        import zmq  # noqa: F401
+        import zmq.asyncio  # noqa: F401
+    except ImportError:
+        reason = "pyzmq is not importable by %s" % sys.executable
+    else:
+        try:
+            with open(os.path.join(kdir, "connection.json")) as f:
+                conn = json.load(f)
+        except (OSError, ValueError):
+            conn = {}
+        reason = ""
+        if conn.get("transport") != "ipc":
+            reason = "kernel channels are on TCP (no relay over TCP)"
+        elif len(os.path.join(kdir, "relay")) > 100:
+            reason = "the kernel directory's path is too long for a socket"
+    if reason:
+        _write_none(kdir, reason)
+        return None
+    relay = Relay(kdir, conn, buffer_bytes)
+    thread = threading.Thread(target=relay.serve, args=(startup_timeout,), daemon=True)
+    thread.start()
+    return relay
