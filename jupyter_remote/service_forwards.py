@@ -18,11 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import secrets
-import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .errors import (
     ConflictError,
@@ -33,8 +31,7 @@ from .errors import (
     ValidationError,
 )
 from .manager import RemoteManager
-from .sessions import endpoint_reachable, registry
-from .ssh import Endpoint, Lease
+from .sessions import LinkedSession, registry
 from .ssh.forwards import Forwards, free_local_ports
 
 log = logging.getLogger(__name__)
@@ -73,27 +70,22 @@ def proxy_path(session_id: str) -> str:
 
 
 @dataclass
-class ForwardSession:
-    """One forwarded service port: lease, listener, state machine."""
+class ForwardSession(LinkedSession):
+    """One forwarded service port: lease, listener, state machine (see LinkedSession)."""
 
-    manager: RemoteManager
-    server: str
     remote_port: int
     local_port: int = 0
     id: str = field(default_factory=lambda: f"fwd-{secrets.token_hex(6)}")
-    state: str = "connecting"
-    reason: str = ""
-    started: float = field(default_factory=time.time)
-    reconnects: int = 0
-    endpoint: Endpoint | None = None
-    lease: Lease | None = None
     forwards: Forwards = field(default_factory=Forwards)
-    #: the error that ended the session for good (host key, auth, gave up), for the CLI
-    error: RemoteError | None = None
-    _watcher: asyncio.Task[None] | None = None
-    _closing: bool = False
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _version: int = 0
+
+    #: someone took our local port while the link was down: retrying cannot help
+    final_errors: ClassVar[tuple[type[RemoteError], ...]] = (
+        HostKeyError,
+        SSHAuthError,
+        ConflictError,
+    )
 
     # ------------------------------------------------------------ view
 
@@ -144,17 +136,13 @@ class ForwardSession:
             await self._changed.wait()
         return self._version
 
-    @property
-    def link_up(self) -> bool:
-        return self.state == "running" and self.lease is not None and not self.lease.lost
-
     # ------------------------------------------------------------ open / stop
 
     async def open(self) -> ForwardSession:
         """Connect and listen; errors propagate (nothing stays open or registered)."""
         self.remote_port, self.local_port = validate_ports(self.remote_port, self.local_port)
         self.endpoint = await self.manager.endpoint(self.server)  # 400/404 before anything
-        sessions: dict[str, Any] = registry.sessions
+        sessions = registry.sessions
         sessions[self.id] = self
         registry.emit({"type": "session", "session": self.to_json()})
         try:
@@ -171,7 +159,7 @@ class ForwardSession:
             self._set("stopped", message)
             raise
         self._set("running")
-        self._watcher = asyncio.ensure_future(self._watch_link())
+        self._watch_in_background()
         return self
 
     async def _listen(self, *, pick: bool = False) -> None:
@@ -197,15 +185,9 @@ class ForwardSession:
         """Close the listener, drop its connections and release the lease."""
         if self._closing and self.state == "stopped":
             return
-        self._closing = True
-        if self._watcher is not None and self._watcher is not asyncio.current_task():
-            self._watcher.cancel()
-            with contextlib.suppress(BaseException):
-                await self._watcher
+        await self._stop_watching()
         self.forwards.close()
-        if self.lease is not None:
-            lease, self.lease = self.lease, None
-            await lease.release()
+        await self._drop_lease()
         self._set("stopped")
         registry.sessions.pop(self.id, None)
 
@@ -213,81 +195,11 @@ class ForwardSession:
 
     # ------------------------------------------------------------ reconnect
 
-    async def _watch_link(self) -> None:
-        while not self._closing:
-            lease = self.lease
-            if lease is None:
-                return
-            with contextlib.suppress(Exception):
-                await lease.conn.wait_closed()
-            if self._closing:
-                return
-            self._set("reconnecting", "the SSH connection was lost; reconnecting")
-            self.forwards.close()
-            self.lease = None
-            with contextlib.suppress(Exception):
-                await lease.release()
-            if not await self._reconnect():
-                return
+    async def _on_link_lost(self) -> None:
+        self.forwards.close()
 
-    def _give_up(self, error: RemoteError) -> bool:
-        self.error = error
-        self._set("disconnected", error.message)
-        return False
-
-    async def _reconnect(self) -> bool:
-        """Until listening again (True), given up or refused for good (False)."""
-        policy = registry.reconnect
-        began = time.monotonic()
-        delay = policy.first_delay
-        while not self._closing:
-            if time.monotonic() - began > policy.give_up_after:
-                return self._give_up(
-                    SSHConnectError(
-                        f"gave up reconnecting to {self.server} after "
-                        f"{policy.give_up_after:.0f} s; use Retry"
-                    )
-                )
-            if not await endpoint_reachable(self.endpoint):
-                await asyncio.sleep(policy.tcp_probe_interval)
-                continue
-            try:
-                assert self.endpoint is not None
-                self.lease = await self.manager.pool.acquire(self.endpoint)
-                await self._listen()
-            except (HostKeyError, SSHAuthError) as exc:
-                await self._drop_lease()
-                return self._give_up(exc)
-            except ConflictError as exc:  # someone took our local port meanwhile
-                await self._drop_lease()
-                return self._give_up(exc)
-            except (RemoteError, OSError) as exc:
-                await self._drop_lease()
-                log.info("forward %s: reconnect failed: %s; next in %.1f s", self.id, exc, delay)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
-                delay = min(delay * 2, policy.max_delay)
-                continue
-            self.reconnects += 1
-            self.error = None
-            self._set("running")
-            return True
-        return False
-
-    async def _drop_lease(self) -> None:
-        if self.lease is not None:
-            lease, self.lease = self.lease, None
-            with contextlib.suppress(Exception):
-                await lease.release()
-
-    async def retry(self) -> None:
-        """The Retry action of a disconnected session."""
-        if self.state == "disconnected" and not self._closing:
-            self._set("reconnecting", "retrying")
-            self._watcher = asyncio.ensure_future(self._retry_then_watch())
-
-    async def _retry_then_watch(self) -> None:
-        if await self._reconnect():
-            await self._watch_link()
+    async def _on_reconnected(self) -> None:
+        await self._listen()
 
 
 # ---------------------------------------------------------------- helpers for callers
@@ -314,7 +226,7 @@ def forward_sessions(manager: RemoteManager | None = None) -> list[ForwardSessio
 
 
 def get_forward(session_id: str) -> ForwardSession | None:
-    session: Any = registry.sessions.get(session_id)
+    session = registry.sessions.get(session_id)
     return session if isinstance(session, ForwardSession) else None
 
 

@@ -20,11 +20,11 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, ClassVar
 
 from .channels import RelayedChannels
-from .errors import HostKeyError, RemoteError, SSHAuthError
+from .errors import HostKeyError, RemoteError, SSHAuthError, SSHConnectError
 from .kernel_agent import AgentClient
 from .manager import RemoteManager
 from .ssh import Endpoint, Lease
@@ -56,7 +56,7 @@ class SessionRegistry:
     """Every session of this process, and the listeners of their events."""
 
     def __init__(self) -> None:
-        self.sessions: dict[str, KernelSession] = {}
+        self.sessions: dict[str, LinkedSession] = {}
         self._listeners: list[Listener] = []
         self.reconnect = Reconnect()
 
@@ -129,32 +129,162 @@ async def heartbeat_ok(port: int, timeout: float) -> bool:
 
 
 @dataclass
-class KernelSession:
-    """The link of one remote kernel: lease, forwards, state machine."""
+class LinkedSession:
+    """A session's link to its server: a lease on the pooled connection, watched.
+
+    When the connection drops: ``reconnecting``, the subclass lets go of what used it
+    (:meth:`_on_link_lost`), then a loop waits for the host to answer on TCP,
+    reconnects with jittered exponential backoff and has the subclass take up its
+    work again (:meth:`_on_reconnected`) before ``running``. Host-key and auth
+    failures (and the subclass's ``final_errors``) are never retried: ``disconnected``
+    with the reason, and Retry (:meth:`retry`) starts over. Kernel and forward
+    sessions build on it; everything runs on the SSH loop.
+    """
 
     manager: RemoteManager
     server: str
+    _: KW_ONLY
+    state: str = "connecting"
+    reason: str = ""
+    started: float = field(default_factory=time.time)
+    reconnects: int = 0
+    endpoint: Endpoint | None = None
+    lease: Lease | None = None
+    #: the error that ended the session for good (host key, auth, gave up), for the CLI
+    error: RemoteError | None = None
+    _watcher: asyncio.Task[None] | None = None
+    _closing: bool = False
+
+    lost_reason: ClassVar[str] = "the SSH connection was lost; reconnecting"
+    final_errors: ClassVar[tuple[type[RemoteError], ...]] = (HostKeyError, SSHAuthError)
+
+    def to_json(self) -> dict[str, Any]:
+        """The session as the REST API and the events websocket show it."""
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        """The Stop action: end what the session runs, let go of the connection."""
+        raise NotImplementedError
+
+    def _set(self, state: str, reason: str = "") -> None:
+        """Change state and reason; log and emit the change."""
+        raise NotImplementedError
+
+    async def _on_link_lost(self) -> None:
+        """The connection dropped: stop using it (forwards, channels, presence)."""
+
+    async def _on_reconnected(self) -> None:
+        """A new lease is in: take the work up again; raising means "try again later"."""
+
+    @property
+    def link_up(self) -> bool:
+        return (
+            self.state in ("running", "degraded") and self.lease is not None and not self.lease.lost
+        )
+
+    def _watch_in_background(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.ensure_future(self._watch_link())
+
+    async def _watch_link(self) -> None:
+        while not self._closing:
+            lease = self.lease
+            if lease is None:
+                return
+            with contextlib.suppress(Exception):
+                await lease.conn.wait_closed()
+            if self._closing:
+                return
+            self._set("reconnecting", self.lost_reason)
+            await self._on_link_lost()
+            await self._drop_lease()
+            if not await self._reconnect():
+                return
+
+    async def _reconnect(self) -> bool:
+        """Until connected (True), given up or refused for good (False)."""
+        policy = registry.reconnect
+        began = time.monotonic()
+        delay = policy.first_delay
+        while not self._closing:
+            if time.monotonic() - began > policy.give_up_after:
+                return self._give_up(
+                    SSHConnectError(
+                        f"gave up reconnecting to {self.server} after "
+                        f"{policy.give_up_after:.0f} s; use Retry"
+                    )
+                )
+            if not await endpoint_reachable(self.endpoint):
+                await asyncio.sleep(policy.tcp_probe_interval)
+                continue
+            try:
+                assert self.endpoint is not None
+                self.lease = await self.manager.pool.acquire(self.endpoint)
+                await self._on_reconnected()
+            except self.final_errors as exc:
+                await self._drop_lease()
+                return self._give_up(exc)
+            except (RemoteError, OSError) as exc:
+                await self._drop_lease()
+                log.info("reconnect to %s failed: %s; next try in %.1f s", self.server, exc, delay)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+                delay = min(delay * 2, policy.max_delay)
+                continue
+            self.reconnects += 1
+            self.error = None
+            self._set("running")
+            return True
+        return False
+
+    def _give_up(self, error: RemoteError) -> bool:
+        self.error = error
+        self._set("disconnected", error.message)
+        return False
+
+    async def _drop_lease(self) -> None:
+        if self.lease is not None:
+            lease, self.lease = self.lease, None
+            with contextlib.suppress(Exception):
+                await lease.release()
+
+    async def _stop_watching(self) -> None:
+        """For close/stop: no more reconnecting (never cancels the calling task)."""
+        self._closing = True
+        if self._watcher is not None and self._watcher is not asyncio.current_task():
+            self._watcher.cancel()
+            with contextlib.suppress(BaseException):
+                await self._watcher
+
+    async def retry(self) -> None:
+        """The Retry action of a disconnected session."""
+        if self.state == "disconnected" and not self._closing:
+            self._set("reconnecting", "retrying")
+            self._watcher = asyncio.ensure_future(self._retry_then_watch())
+
+    async def _retry_then_watch(self) -> None:
+        if await self._reconnect():
+            await self._watch_link()
+
+
+@dataclass
+class KernelSession(LinkedSession):
+    """The link of one remote kernel: lease, channels (relay or forwards), health."""
+
     kernel_id: str
     profile: str = ""
     python: str | None = None
     idle_timeout: int = 0
     detached: bool = False
-    state: str = "connecting"
-    reason: str = ""
-    started: float = field(default_factory=time.time)
-    endpoint: Endpoint | None = None
-    lease: Lease | None = None
     forwards: Forwards = field(default_factory=Forwards)
     channels: RelayedChannels | None = None  # shell/control/stdin/iopub through the relay
     relay_path: str | None = None
-    reconnects: int = 0
     _first: frozenset[int] = frozenset()
     _presence: HeldProcess | None = None
     heartbeat_port: int | None = None
     _health: asyncio.Task[None] | None = None
     _baseline_ms: float | None = None
-    _watcher: asyncio.Task[None] | None = None
-    _closing: bool = False
+
+    lost_reason: ClassVar[str] = "the SSH connection was lost; the kernel keeps running remotely"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -208,8 +338,7 @@ class KernelSession:
         self._watch()
 
     def _watch(self) -> None:
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.ensure_future(self._watch_link())
+        self._watch_in_background()
         if self._health is None or self._health.done():
             self._health = asyncio.ensure_future(self._monitor_health())
 
@@ -253,18 +382,10 @@ class KernelSession:
                 return "the kernel's relay does not answer; output may be delayed"
         return ""
 
-    @property
-    def link_up(self) -> bool:
-        return (
-            self.state in ("running", "degraded") and self.lease is not None and not self.lease.lost
-        )
-
     def agent(self) -> AgentClient:
         """An agent client on the current connection (also while reconnecting, once the new
         lease is in: the reconnect itself takes presence before reporting running)."""
         if self.lease is None or self.lease.lost:
-            from .errors import SSHConnectError
-
             raise SSHConnectError(f"The link to {self.server} is down ({self.state}).")
         return AgentClient(self.lease.conn, python=self.python)
 
@@ -343,78 +464,24 @@ class KernelSession:
         assert self.lease is not None
         await self.forwards.open(self.lease.conn, targets, first=first)
 
-    async def _watch_link(self) -> None:
-        while not self._closing:
-            lease = self.lease
-            if lease is None:
-                return
-            with contextlib.suppress(Exception):
-                await lease.conn.wait_closed()
-            if self._closing:
-                return
-            self._set(
-                "reconnecting", "the SSH connection was lost; the kernel keeps running remotely"
-            )
-            self._drop_presence()
-            self.forwards.close()
-            if self.channels is not None:
-                self.channels.detach()
-            with contextlib.suppress(Exception):
-                await lease.release()
-            self.lease = None
-            if not await self._reconnect():
-                return
+    async def _on_link_lost(self) -> None:
+        self._drop_presence()
+        self.forwards.close()
+        if self.channels is not None:
+            self.channels.detach()
 
-    async def _reconnect(self) -> bool:
-        """Until connected (True), given up or refused for good (False)."""
+    async def _on_reconnected(self) -> None:
+        assert self.lease is not None
         policy = registry.reconnect
-        began = time.monotonic()
-        delay = policy.first_delay
-        while not self._closing:
-            if time.monotonic() - began > policy.give_up_after:
-                self._set("disconnected", f"gave up after {policy.give_up_after:.0f} s; use Retry")
-                return False
-            if not await endpoint_reachable(self.endpoint):
-                await asyncio.sleep(policy.tcp_probe_interval)
-                continue
-            try:
-                assert self.endpoint is not None
-                self.lease = await self.manager.pool.acquire(self.endpoint)
-                await self.forwards.open(
-                    self.lease.conn,
-                    dict(self.forwards.targets),
-                    first=self._first,
-                    rejoin_timeout=policy.rejoin_timeout,
-                )
-                await self.forwards.wait_rejoined(policy.rejoin_timeout, ports=self._first)
-            except (HostKeyError, SSHAuthError) as exc:
-                self._set("disconnected", exc.message)
-                return False
-            except (RemoteError, OSError) as exc:
-                if self.lease is not None:
-                    with contextlib.suppress(Exception):
-                        await self.lease.release()
-                    self.lease = None
-                log.info("reconnect to %s failed: %s; next try in %.1f s", self.server, exc, delay)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
-                delay = min(delay * 2, policy.max_delay)
-                continue
-            self.reconnects += 1
-            await self._attach_relay()
-            await self.hold_presence()
-            self._set("running")
-            return True
-        return False
-
-    async def retry(self) -> None:
-        """The Retry action of a disconnected session."""
-        if self.state == "disconnected" and not self._closing:
-            self._set("reconnecting", "retrying")
-            self._watcher = asyncio.ensure_future(self._retry_then_watch())
-
-    async def _retry_then_watch(self) -> None:
-        if await self._reconnect():
-            await self._watch_link()
+        await self.forwards.open(
+            self.lease.conn,
+            dict(self.forwards.targets),
+            first=self._first,
+            rejoin_timeout=policy.rejoin_timeout,
+        )
+        await self.forwards.wait_rejoined(policy.rejoin_timeout, ports=self._first)
+        await self._attach_relay()
+        await self.hold_presence()
 
     async def stop(self) -> None:
         """Stop for a session whose kernel no Jupyter kernel manager here owns."""
@@ -425,19 +492,16 @@ class KernelSession:
 
     async def close(self) -> None:
         """Stop forwarding and let go of the connection (the kernel is stopped by the caller)."""
-        self._closing = True
-        for task in (self._watcher, self._health):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+        await self._stop_watching()
+        if self._health is not None:
+            self._health.cancel()
+            with contextlib.suppress(BaseException):
+                await self._health
         self._drop_presence()
         self.forwards.close()
         if self.channels is not None:
             self.channels.close()
             self.channels = None
-        if self.lease is not None:
-            await self.lease.release()
-            self.lease = None
+        await self._drop_lease()
         self._set("stopped")
         registry.sessions.pop(self.kernel_id, None)
