@@ -26,7 +26,7 @@ from tornado.tcpclient import TCPClient
 
 from .discovery import Discovery
 from .errors import ConflictError, NotFoundError, RemoteError, SSHConnectError, ValidationError
-from .manager import RemoteManager
+from .manager import KERNEL_ID_RE, RemoteManager
 from .provisioner import ATTACH
 from .service_forwards import ForwardSession, forward_sessions, get_forward, open_forward
 from .sessions import registry
@@ -61,6 +61,9 @@ class RemoteHandler(APIHandler):
             raise ValidationError("Request body is not valid JSON.") from None
 
     def json_object(self) -> dict[str, Any]:
+        """The (required) body as a JSON object: an empty body is refused, not taken as {}."""
+        if not (self.request.body or b"").strip():
+            raise ValidationError("Request body must be a JSON object; it is empty.")
         body = self.json_body()
         if not isinstance(body, dict):
             raise ValidationError("Request body must be a JSON object.")
@@ -141,8 +144,8 @@ class EnvironmentsHandler(RemoteHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        refresh = self.get_argument("refresh", "0").lower()
-        if refresh not in ("", "0", "1", "false", "true"):
+        refresh = self.get_argument("refresh", "0", strip=False)
+        if refresh not in ("0", "1", "false", "true"):
             raise ValidationError("refresh must be 0 or 1.", field="refresh")
         envs = await Discovery.of(self.manager).environments(
             name, refresh=refresh in ("1", "true"), cwds=self.get_arguments("cwd", strip=False)
@@ -256,6 +259,8 @@ class RemoteKernelAttachHandler(RemoteHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str, kernel_id: str) -> None:
+        if not KERNEL_ID_RE.fullmatch(kernel_id):
+            raise ValidationError("Invalid kernel id.", field="kernel_id")
         kernels = self.settings["kernel_manager"]
         if kernel_id in kernels:
             raise ConflictError(f"Kernel {kernel_id} is already attached here.")

@@ -254,9 +254,12 @@ class RemoteManager:
         try:
             return dict(json.loads(result.stdout.strip().splitlines()[-1]))
         except (ValueError, IndexError):
-            raise RemoteCommandError(
+            # The request named an interpreter that is not there: the caller's input is
+            # wrong (400 on the python field), not the remote (which answered fine).
+            raise ValidationError(
                 f"{python!r} does not run on {server}: "
                 f"{(result.stderr or result.stdout).strip()[-300:]}",
+                field="python",
                 hint="Pick an interpreter from `jupyter remote env list SERVER`.",
             ) from None
 

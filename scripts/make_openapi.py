@@ -5,7 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-NAME = {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}
+NAME = {"type": "string", "pattern": "^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$"}
+KERNEL_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+# Every string the store accepts is printable: no control characters, no newlines.
+PRINTABLE = "[^\\x00-\\x1f\\x7f]*"
+REMOTE_PATH = {
+    "type": "string",
+    "maxLength": 4096,
+    "pattern": f"^(/|~$|~/){PRINTABLE}$",
+    "description": "Absolute path on the remote, or ~/...; sent as data, never through a shell",
+}
+ENV = {
+    "type": "object",
+    "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"},
+    "additionalProperties": {"type": "string", "maxLength": 32768, "pattern": f"^{PRINTABLE}$"},
+    "description": "Environment variables of the kernel, passed as data (never expanded)",
+}
+FINGERPRINT = {"type": "string", "maxLength": 100, "pattern": "^SHA256:"}
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -132,14 +148,16 @@ PROFILE_IN = {
     "properties": {
         "name": NAME,
         "server": NAME,
-        "python": {"type": ["string", "null"], "maxLength": 4096},
-        "kernelspec": {"type": ["string", "null"]},
-        "cwd": {"type": ["string", "null"], "maxLength": 4096},
-        "env": {"type": "object", "additionalProperties": {"type": "string"}},
+        "python": {"anyOf": [REMOTE_PATH, {"type": "null"}]},
+        "kernelspec": {"anyOf": [NAME, {"type": "null"}]},
+        "cwd": {"anyOf": [REMOTE_PATH, {"type": "null"}]},
+        "env": ENV,
         "idle_timeout": {"type": "integer", "minimum": 0, "maximum": 2592000},
         "display_name": {"type": ["string", "null"], "maxLength": 200},
     },
 }
+# PUT /remote/profiles/{name}: the name comes from the URL (a body name must match it).
+PROFILE_PUT = {**PROFILE_IN, "required": ["server"]}
 PROFILE = {
     "type": "object",
     "required": ["name", "server", "kernel_name", "display_name", "readonly"],
@@ -222,7 +240,30 @@ SESSION["properties"].update(
         "url": {"type": "string", "description": "forward only: its proxy path"},
     }
 )
-NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+# Path parameters. Server and profile names follow NAME; ids of sessions and forwards are
+# opaque strings; a host key is HOST or [HOST]:PORT.
+NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": NAME}
+ID_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+HOSTKEY_PARAM = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 300},
+    "description": "HOST or [HOST]:PORT, URL-encoded",
+}
+KERNEL_ID_PARAM = {"name": "kernel_id", "in": "path", "required": True, "schema": KERNEL_ID}
+KERNEL_MODEL = {
+    "type": "object",
+    "description": "Jupyter's kernel model (as GET /api/kernels/{id})",
+    "required": ["id", "name"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "last_activity": {"type": "string"},
+        "execution_state": {"type": "string"},
+        "connections": {"type": "integer"},
+    },
+}
 PROXY_OP = {
     "description": "Reverse proxy to http://127.0.0.1:{local_port}/{path} (the forward's "
     "local end): method, query, headers (minus hop-by-hop) and body are passed on, the "
@@ -236,7 +277,7 @@ PROXY_OP = {
 }
 
 spec = {
-    "openapi": "3.0.3",
+    "openapi": "3.1.0",
     "info": {
         "title": "jupyterlab-remote",
         "version": "0.1.0",
@@ -322,7 +363,7 @@ spec = {
                     {
                         "name": "refresh",
                         "in": "query",
-                        "schema": {"type": "string", "enum": ["0", "1"]},
+                        "schema": {"type": "string", "enum": ["0", "1", "false", "true"]},
                         "description": "1: probe again instead of answering from the cache",
                     },
                     {
@@ -367,7 +408,7 @@ spec = {
                                 "required": ["server", "fingerprint"],
                                 "properties": {
                                     "server": NAME,
-                                    "fingerprint": {"type": "string", "maxLength": 100},
+                                    "fingerprint": FINGERPRINT,
                                 },
                             }
                         }
@@ -377,7 +418,7 @@ spec = {
             },
         },
         "/remote/hostkeys/{name}": {
-            "parameters": [{**NAME_PARAM, "description": "HOST or [HOST]:PORT, URL-encoded"}],
+            "parameters": [HOSTKEY_PARAM],
             "delete": {
                 "operationId": "removeHostKey",
                 "responses": {
@@ -415,7 +456,7 @@ spec = {
                 "operationId": "replaceProfile",
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": PROFILE_IN}},
+                    "content": {"application/json": {"schema": PROFILE_PUT}},
                 },
                 "responses": {"200": ok("Saved", PROFILE), **errors(400, 404, 409, 422, 502, 504)},
             },
@@ -441,7 +482,7 @@ spec = {
                             "schema": {
                                 "type": "object",
                                 "required": ["python"],
-                                "properties": {"python": {"type": "string", "maxLength": 4096}},
+                                "properties": {"python": REMOTE_PATH},
                             }
                         }
                     },
@@ -471,12 +512,25 @@ spec = {
         "/remote/servers/{name}/kernels/{kernel_id}": {
             "parameters": [
                 NAME_PARAM,
-                {"name": "kernel_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                KERNEL_ID_PARAM,
             ],
             "delete": {
                 "operationId": "stopRemoteKernel",
                 "responses": {
                     "200": ok("Stopped", {"type": "object"}),
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
+        },
+        "/remote/servers/{name}/kernels/{kernel_id}/attach": {
+            "parameters": [NAME_PARAM, KERNEL_ID_PARAM],
+            "post": {
+                "operationId": "attachRemoteKernel",
+                "description": "Re-attach a kernel our agent still runs on the server (e.g. "
+                "after this Jupyter server restarted): it becomes an ordinary Jupyter kernel "
+                "with the same id, its state intact. 409 when it is already attached here.",
+                "responses": {
+                    "201": ok("Attached", KERNEL_MODEL),
                     **errors(400, 404, 409, 422, 502, 504),
                 },
             },
@@ -491,14 +545,14 @@ spec = {
             },
         },
         "/remote/sessions/{name}": {
-            "parameters": [NAME_PARAM],
+            "parameters": [ID_PARAM],
             "delete": {
                 "operationId": "stopSession",
                 "responses": {"204": {"description": "Stopped"}, **errors(404)},
             },
         },
         "/remote/sessions/{name}/retry": {
-            "parameters": [NAME_PARAM],
+            "parameters": [ID_PARAM],
             "post": {
                 "operationId": "retrySession",
                 "responses": {"200": ok("Retrying", SESSION), **errors(404)},
@@ -526,7 +580,7 @@ spec = {
             },
         },
         "/remote/forwards/{name}": {
-            "parameters": [NAME_PARAM],
+            "parameters": [ID_PARAM],
             "get": {
                 "operationId": "getForward",
                 "responses": {"200": ok("The forward", FORWARD), **errors(404)},
@@ -539,15 +593,43 @@ spec = {
                 },
             },
         },
+        "/remote/forward/{name}": {
+            "parameters": [ID_PARAM],
+            **{
+                method: {
+                    "operationId": f"proxyForwardRoot{method.capitalize()}",
+                    "description": "Redirects to /remote/forward/{id}/ (same query), so that "
+                    "relative links of the service resolve.",
+                    "responses": {
+                        "302": {"description": "To the same URL with a trailing slash"},
+                        **errors(404),
+                    },
+                }
+                for method in ("get", "head", "post", "put", "patch", "delete", "options")
+            },
+        },
         "/remote/forward/{name}/{path}": {
             "parameters": [
-                NAME_PARAM,
+                ID_PARAM,
                 {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}},
             ],
             **{
                 method: {**PROXY_OP, "operationId": f"proxyForward{method.capitalize()}"}
                 for method in ("get", "head", "post", "put", "patch", "delete", "options")
             },
+        },
+        "/remote/events": {
+            "get": {
+                "operationId": "events",
+                "description": "WebSocket (Upgrade: websocket) of JSON events: {type: hello, "
+                "sessions} first, then {type: session, session} on state changes and {type: "
+                "progress, kernel_id, stage, message} during a kernel's start. Clients only "
+                "listen. Same auth as every route, plus Jupyter's origin check.",
+                "responses": {
+                    "101": {"description": "Switching to the WebSocket protocol"},
+                    "400": {"description": "Not a WebSocket upgrade request"},
+                },
+            }
         },
         "/remote/openapi.json": {
             "get": {

@@ -1,0 +1,279 @@
+"""Auth audit: EVERY route of jupyter_remote, taken from the running server's own
+routing table (so a new route is audited without touching this file), is refused
+
+- without credentials, with a wrong token (header and ``?token=``),
+- for mutations (POST/PUT/PATCH/DELETE): with a valid login cookie but no XSRF token,
+- for the ``/remote/events`` websocket: also with a valid cookie from a foreign origin,
+
+with 401/403 as Jupyter does, and the refused requests change nothing: the store
+and the kernelspecs stay byte for byte, and the service behind a real forward
+(``/remote/forward/<id>/...``) never sees a request. Control: the same requests
+with valid credentials are NOT refused (so each refusal is the auth's doing).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from live_server import implemented_methods
+from remote_fixtures import server_input
+from sshd_host import SSHTestHost
+from tornado import web
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.routing import Router
+from tornado.websocket import websocket_connect
+
+MUTATIONS = {"POST", "PUT", "PATCH", "DELETE"}
+REFUSED = {401, 403}
+
+
+@pytest.fixture
+def jp_server_config() -> dict[str, Any]:
+    return {"ServerApp": {"jpserver_extensions": {"jupyter_remote": True}}}
+
+
+@pytest.fixture(scope="module")
+def audit_host() -> Iterator[SSHTestHost]:
+    with SSHTestHost(name="audit", user="jraudit") as host:
+        yield host
+
+
+class _Service(BaseHTTPRequestHandler):
+    """The service behind the forward: counts every request that reaches it."""
+
+    hits: list[str] = []
+
+    def _answer(self) -> None:
+        _Service.hits.append(f"{self.command} {self.path}")
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(b"ok")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def service_port() -> Iterator[int]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Service)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield int(httpd.server_address[1])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+# ------------------------------------------------------------------ the routing table
+
+
+def remote_routes(app: web.Application) -> list[tuple[str, type[web.RequestHandler]]]:
+    """(regex, handler class) of every rule whose handler is one of ours."""
+    found: list[tuple[str, type[web.RequestHandler]]] = []
+
+    def walk(router: Router) -> None:
+        for rule in getattr(router, "rules", []):
+            target = rule.target
+            if isinstance(target, type) and issubclass(target, web.RequestHandler):
+                if target.__module__.startswith("jupyter_remote"):
+                    found.append((rule.matcher.regex.pattern, target))
+            elif hasattr(target, "rules"):
+                walk(target)
+
+    walk(app.wildcard_router)
+    walk(app.default_router)
+    return found
+
+
+def concrete(pattern: str, values: dict[str, str]) -> str:
+    """A request path for a route regex: every named group replaced by a real value."""
+    path = pattern.rstrip("$")
+
+    def fill(m: re.Match[str]) -> str:
+        return values[m.group(1)]
+
+    path = re.sub(r"\(\?P<(\w+)>[^()]*\)", fill, path)
+    assert "(" not in path and "\\" not in path, f"cannot fill {pattern}"
+    return path
+
+
+# ------------------------------------------------------------------ the audit
+
+
+class Client:
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.http = AsyncHTTPClient()
+
+    async def send(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
+    ) -> tuple[int, bytes, Any]:
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            body = b"{}"
+        request = HTTPRequest(
+            self.base + path,
+            method=method,
+            headers=headers or {},
+            body=body,
+            allow_nonstandard_methods=True,
+            follow_redirects=False,
+            request_timeout=60,
+        )
+        response = await self.http.fetch(request, raise_error=False)
+        return response.code, response.body or b"", response.headers
+
+
+def snapshot(data_dir: Path) -> dict[str, bytes]:
+    """Every file of the store (remote/) and of the kernelspecs (kernels/)."""
+    snap: dict[str, bytes] = {}
+    for top in ("remote", "kernels"):
+        root = data_dir / top
+        if root.exists():
+            for p in sorted(root.rglob("*")):
+                if p.is_file() and p.name != ".lock":
+                    snap[str(p.relative_to(data_dir))] = p.read_bytes()
+    return snap
+
+
+async def test_every_route_refuses_without_valid_credentials(
+    jp_serverapp: Any,
+    http_server_client: Any,  # the server listens on jp_http_port only with it
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_data_dir: Path,
+    audit_host: SSHTestHost,
+    service_port: int,
+) -> None:
+    client = Client(jp_http_port)
+    token = jp_serverapp.identity_provider.token
+    good = {"Authorization": f"token {token}"}
+    api = jp_base_url.rstrip("/")
+
+    # A real server, profile and forward, so routes point at things that exist.
+    status, body, _ = await client.send(
+        "POST", f"{api}/remote/servers", good, json.dumps(server_input(audit_host))
+    )
+    assert status == 201, body
+    fingerprint = audit_host.host_key_fingerprint
+    status, body, _ = await client.send(
+        "POST",
+        f"{api}/remote/hostkeys",
+        good,
+        json.dumps({"server": "box", "fingerprint": fingerprint}),
+    )
+    assert status == 201, body
+    profile = {"name": "p", "server": "box", "python": audit_host.remote_python}
+    status, body, _ = await client.send("POST", f"{api}/remote/profiles", good, json.dumps(profile))
+    assert status == 201, body
+    forward_body = json.dumps({"server": "box", "remote_port": service_port})
+    status, body, _ = await client.send("POST", f"{api}/remote/forwards", good, forward_body)
+    assert status == 201, body
+    forward_id = json.loads(body)["id"]
+    status, body, _ = await client.send("GET", f"{api}/remote/forward/{forward_id}/x", good)
+    assert status == 200 and body == b"ok" and _Service.hits, "the forward works with auth"
+
+    # A real login cookie (token in the URL once, as Jupyter's login link does) and
+    # an _xsrf cookie (from the login page) for the controls.
+    status, _, headers = await client.send("GET", f"{api}/api/status?token={token}")
+    login = [c.split(";")[0] for c in headers.get_list("Set-Cookie") if c.startswith("username")]
+    assert status == 200 and login
+    status, _, headers = await client.send("GET", f"{api}/login")
+    xsrf = [c.split(";")[0] for c in headers.get_list("Set-Cookie") if c.startswith("_xsrf=")]
+    assert xsrf
+    cookie = {"Cookie": "; ".join(login + xsrf)}
+    xsrf_value = xsrf[0].split("=", 1)[1]
+
+    routes = remote_routes(jp_serverapp.web_app)
+    handlers = {cls.__name__ for _, cls in routes}
+    assert {"ServersHandler", "EventsHandler", "ForwardProxyHandler"} <= handlers
+    values = {"name": "box", "kernel_id": "k1", "path": "a/b"}
+    audited: list[tuple[str, str]] = []
+    websockets: list[str] = []
+    for pattern, cls in routes:
+        route_values = dict(values)
+        if "/remote/profiles/" in pattern:
+            route_values["name"] = "p"
+        elif "/remote/hostkeys/" in pattern:
+            route_values["name"] = f"%5B127.0.0.1%5D%3A{audit_host.port}"
+        elif re.search(r"/remote/(sessions|forwards?)/", pattern):
+            route_values["name"] = forward_id
+        path = concrete(pattern, route_values)
+        methods = implemented_methods(cls)
+        assert methods, f"{cls.__name__} implements no method?"
+        if issubclass(cls, web.RequestHandler) and "WebSocketHandler" in [
+            k.__name__ for k in cls.__mro__
+        ]:
+            websockets.append(path)
+        audited.extend((m, path) for m in methods)
+    print(f"\nauditing {len(audited)} (method, route) pairs of {len(routes)} routes")
+
+    before = snapshot(jp_data_dir)
+    hits_before = len(_Service.hits)
+    wrong = [
+        ("no credentials", {}, ""),
+        ("wrong token", {"Authorization": "token not-the-token"}, ""),
+        ("empty token", {"Authorization": "token "}, ""),
+        ("wrong token in URL", {}, "?token=not-the-token"),
+    ]
+    failures: list[str] = []
+    for method, path in audited:
+        for what, headers, query in wrong:
+            status, body, _ = await client.send(method, path + query, headers)
+            if status not in REFUSED:
+                failures.append(f"{method} {path} with {what}: {status} {body[:200]!r}")
+        if method in MUTATIONS:
+            status, body, _ = await client.send(method, path, cookie)
+            if status != 403:
+                failures.append(f"{method} {path} with a cookie, no XSRF: {status} {body[:200]!r}")
+    for path in websockets:
+        for what, headers in [
+            ("no credentials", {}),
+            ("wrong token", {"Authorization": "token not-the-token"}),
+            ("cookie from a foreign origin", {**cookie, "Origin": "http://evil.example"}),
+        ]:
+            request = HTTPRequest(f"ws://127.0.0.1:{jp_http_port}{path}", headers=headers)
+            try:
+                ws = await websocket_connect(request)
+            except HTTPClientError as exc:
+                if exc.code not in REFUSED:
+                    failures.append(f"websocket {path} with {what}: {exc.code}")
+            else:
+                ws.close()
+                failures.append(f"websocket {path} with {what}: CONNECTED")
+    assert not failures, "\n".join(failures)
+    assert snapshot(jp_data_dir) == before, "a refused request changed the store"
+    assert _Service.hits[hits_before:] == [], "a refused request reached the forwarded service"
+
+    # Controls: the same routes with valid credentials are not refused.
+    for path in websockets:
+        ws = await websocket_connect(
+            HTTPRequest(f"ws://127.0.0.1:{jp_http_port}{path}", headers=good)
+        )
+        hello = json.loads(await ws.read_message())
+        assert hello["type"] == "hello"
+        ws.close()
+    # proxied requests first, deletions last (they end the forward, the server, ...)
+    proxy = f"{api}/remote/forward/{forward_id}"
+    controls = sorted(audited, key=lambda mp: (not mp[1].startswith(proxy), mp[0] == "DELETE"))
+    for method, path in controls:
+        if method in MUTATIONS:
+            with_xsrf = {**cookie, "X-XSRFToken": xsrf_value}
+            status, body, _ = await client.send(method, path, with_xsrf)
+            assert status not in REFUSED, f"{method} {path} cookie+XSRF: {status} {body[:300]!r}"
+        status, body, _ = await client.send(method, path, good)
+        assert status not in REFUSED, f"{method} {path} with the token: {status} {body[:300]!r}"
+    assert _Service.hits[hits_before:], "the controls reached the service through the proxy"
