@@ -377,9 +377,11 @@ class KernelSession(LinkedSession):
         ):
             return "the kernel does not answer its heartbeat (stopped, swapping or hung)"
         if self.channels is not None and self.relay_path and not self.channels.attached:
-            await self._attach_relay()  # the relay link alone ended: take it up again
-            if not self.channels.attached:
-                return "the kernel's relay does not answer; output may be delayed"
+            # not taken back automatically: two servers would take turns stealing it
+            return (
+                "this server no longer receives the kernel's messages: another Jupyter "
+                "server attached to it, or its relay stopped; attach again to take it back"
+            )
         return ""
 
     def agent(self) -> AgentClient:
