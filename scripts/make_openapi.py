@@ -190,6 +190,11 @@ SESSION = {
         "reason": {"type": "string"},
         "started": {"type": "number"},
         "reconnects": {"type": "integer"},
+        "relayed": {
+            "type": "boolean",
+            "description": "kernel only: its messages pass through the remote relay, so "
+            "output sent while the link is down arrives after the reconnect",
+        },
     },
 }
 PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
