@@ -137,7 +137,7 @@ class Relay:
         self.seq = 0
         self.buf_bytes = 0
         self.evict_at = 0
-        self.dropped = 0
+        self.dropped = 0  # messages a client asked for that the bound had dropped
         self.next_send = 1
         # client -> kernel
         self.twin = None
@@ -310,7 +310,6 @@ class Relay:
                     entry[4] = b"{}"
                 entry[2] = None
                 self.buf_bytes -= entry[3]
-                self.dropped += 1
             i += 1
         self.evict_at = i
 
@@ -341,6 +340,7 @@ class Relay:
                         nbytes += self.buf[index + run][3]
                         run += 1
                     info = {"count": run, "bytes": nbytes, "bound": self.bound}
+                    self.dropped += run  # counted when a client finds them missing
                     writer.write(encode_record(GAP, 0, entry[0], [json_part(info), parent]))
                     self.next_send += run
                 else:
@@ -382,7 +382,7 @@ class Relay:
                 await self._from_client(reader, generation)
             finally:
                 pump.cancel()
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # a malformed record ends that connection, not the relay
             sys.stderr.write("jupyter-remote: relay client: %r\n" % (exc,))
         finally:
             if generation is not None and generation == self.generation:

@@ -1,0 +1,226 @@
+"""The relay protocol on its own: a real ipykernel on ipc sockets, the remote relay
+(remote/relay.py, run here in a thread as the supervisor runs it) and the local
+side (channels.py) joined by a plain unix socket instead of SSH, so a "link loss"
+is a detach at an exact moment. The SSH and network-namespace versions of the
+same promises are in test_network_faults.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.asynchronous import AsyncKernelClient
+
+from jupyter_remote.channels import RelayedChannels
+from jupyter_remote.remote import relay as relay_mod
+from jupyter_remote.ssh.forwards import free_local_ports
+
+
+class UnixLink:
+    """Stands in for an SSH connection: opens the relay's unix socket directly."""
+
+    async def open_unix_connection(self, path: str) -> Any:
+        return await asyncio.open_unix_connection(path)
+
+
+class RelayedKernel:
+    def __init__(self, kdir: Path, proc: subprocess.Popen[bytes], relay: Any, key: str) -> None:
+        self.kdir, self.proc, self.relay, self.key = kdir, proc, relay, key
+
+    @property
+    def path(self) -> str:
+        return str(self.kdir / "relay")
+
+
+def start_kernel(kdir: Path, buffer_bytes: int) -> RelayedKernel:
+    key = secrets.token_hex(16)
+    conn = {
+        "transport": "ipc",
+        "ip": str(kdir / "k"),
+        "key": key,
+        "signature_scheme": "hmac-sha256",
+        **{f"{name}_port": n for n, name in enumerate((*relay_mod.RELAYED, "hb"), 1)},
+    }
+    (kdir / "connection.json").write_text(json.dumps(conn))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ipykernel_launcher", "-f", str(kdir / "connection.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    relay = relay_mod.start_relay(str(kdir), buffer_bytes, 60)
+    assert relay is not None
+    assert relay.ready.wait(60)
+    assert not relay.failure, relay.failure
+    return RelayedKernel(kdir, proc, relay, key)
+
+
+@pytest.fixture
+def kernel_factory(tmp_path: Path) -> Iterator[Any]:
+    started: list[RelayedKernel] = []
+
+    def factory(buffer_bytes: int = relay_mod.DEFAULT_BUFFER_BYTES) -> RelayedKernel:
+        kdir = Path("/tmp") / f"jr-relay-{os.getpid()}-{len(started)}"  # short: ipc paths
+        kdir.mkdir(mode=0o700, exist_ok=True)
+        kernel = start_kernel(kdir, buffer_bytes)
+        started.append(kernel)
+        return kernel
+
+    yield factory
+    for kernel in started:
+        kernel.proc.kill()
+        kernel.proc.wait(10)
+        subprocess.run(["rm", "-rf", str(kernel.kdir)], check=False)
+
+
+async def local_side(kernel: RelayedKernel) -> tuple[RelayedChannels, AsyncKernelClient]:
+    names = (*relay_mod.RELAYED, "hb")
+    ports = dict(zip(names, free_local_ports(len(names)), strict=True))
+    channels = RelayedChannels(
+        {n: ports[n] for n in relay_mod.RELAYED},
+        key=kernel.key.encode(),
+        signature_scheme="hmac-sha256",
+    )
+    await channels.attach(UnixLink(), kernel.path)
+    kc = AsyncKernelClient()
+    info: dict[str, Any] = {f"{n}_port": p for n, p in ports.items()}
+    info.update(transport="tcp", ip="127.0.0.1", key=kernel.key, signature_scheme="hmac-sha256")
+    kc.load_connection_info(info)  # type: ignore[arg-type]
+    kc.start_channels(hb=False)
+    await kc.wait_for_ready(timeout=60)
+    return channels, kc
+
+
+@contextlib.asynccontextmanager
+async def joined(
+    kernel_factory: Any, **kwargs: Any
+) -> AsyncIterator[tuple[RelayedKernel, RelayedChannels, Any]]:
+    kernel = kernel_factory(**kwargs)
+    channels, kc = await local_side(kernel)
+    try:
+        yield kernel, channels, kc
+    finally:
+        kc.stop_channels()
+        channels.close()
+
+
+async def cell_lines(kc: AsyncKernelClient, msg_id: str, timeout: float = 60) -> list[str]:
+    """Stream lines of MSG_ID until its idle status, and check its reply is ok."""
+    text, deadline = "", time.monotonic() + timeout
+    while True:
+        msg = await kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            text += msg["content"]["text"]
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    while True:
+        reply = await kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if reply["parent_header"].get("msg_id") == msg_id:
+            assert reply["content"]["status"] == "ok", reply["content"]
+            return text.splitlines()
+
+
+PRINT_300 = "for i in range(300):\n    print(f'{i:03d} ' + '%s' * 10000, flush=True)"
+PRINT_200 = "import time\nfor i in range(200):\n    print(i, flush=True)\n    time.sleep(0.005)"
+
+
+async def test_output_during_a_detach_arrives_once_in_order(kernel_factory: Any) -> None:
+    async with joined(kernel_factory) as (kernel, channels, kc):
+        msg_id = kc.execute(PRINT_200)
+        await asyncio.sleep(0.3)
+        channels.detach()  # the link drops mid-cell
+        await asyncio.sleep(1.0)  # the cell finishes meanwhile
+        assert not channels.attached
+        await channels.attach(UnixLink(), kernel.path)
+        assert await cell_lines(kc, msg_id) == [str(i) for i in range(200)]
+
+
+async def test_repeated_detach_attach_never_duplicates(kernel_factory: Any) -> None:
+    async with joined(kernel_factory) as (kernel, channels, kc):
+        msg_id = kc.execute(PRINT_200)
+        for _ in range(8):  # resume several times while the kernel prints
+            await asyncio.sleep(0.1)
+            await channels.attach(UnixLink(), kernel.path)  # attach replaces the current link
+        assert await cell_lines(kc, msg_id) == [str(i) for i in range(200)]
+        assert kernel.relay.dropped == 0
+
+
+async def test_request_sent_while_detached_runs_once(kernel_factory: Any) -> None:
+    async with joined(kernel_factory) as (kernel, channels, kc):
+        await cell_lines(kc, kc.execute("n = 0"))
+        channels.detach()
+        msg_id = kc.execute("n += 1\nprint(n)")
+        await asyncio.sleep(0.5)
+        await channels.attach(UnixLink(), kernel.path)
+        assert await cell_lines(kc, msg_id) == ["1"]
+        await channels.attach(UnixLink(), kernel.path)  # a second resume resends nothing
+        assert await cell_lines(kc, kc.execute("print(n)")) == ["1"]
+
+
+async def test_buffer_bound_drops_oldest_output_with_a_marker(kernel_factory: Any) -> None:
+    async with joined(kernel_factory, buffer_bytes=1024 * 1024) as (kernel, channels, kc):
+        channels.detach()
+        msg_id = kc.execute(PRINT_300 % "x")
+        await asyncio.sleep(0.5)  # queued locally: nothing ran yet
+        await channels.attach(UnixLink(), kernel.path)
+        await asyncio.sleep(3)  # runs now; the link is up, so nothing is dropped
+        assert kernel.relay.dropped == 0
+        channels.detach()
+        msg_id = kc.execute(PRINT_300 % "y")
+        await asyncio.sleep(0.2)
+        await channels.attach(UnixLink(), kernel.path)  # delivers the request ...
+        channels.detach()  # ... and leaves before the output
+        await asyncio.sleep(3)
+        await channels.attach(UnixLink(), kernel.path)
+        text, stderr, deadline = "", "", time.monotonic() + 60
+        while True:
+            msg = await kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                if msg["content"]["name"] == "stderr":
+                    stderr += msg["content"]["text"]
+                else:
+                    text += msg["content"]["text"]
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        numbers = [int(line[:3]) for line in text.splitlines()]
+        assert kernel.relay.dropped > 0
+        assert "were dropped while the link was down" in stderr
+        assert numbers and numbers[-1] == 299 and numbers == sorted(set(numbers))
+        assert len(numbers) < 300
+        assert channels.gaps == 1
+
+
+async def test_malformed_records_end_that_connection_not_the_relay(kernel_factory: Any) -> None:
+    async with joined(kernel_factory) as (kernel, channels, kc):
+        too_short, too_long, bad_parts = b"\0\0\0\2xx", b"\xff" * 4, b"\0\0\0\x0e" + b"\1" * 14
+        for garbage in (too_short, too_long, bad_parts):
+            reader, writer = await asyncio.open_unix_connection(kernel.path)
+            writer.write(garbage)
+            await writer.drain()
+            assert await asyncio.wait_for(reader.read(), 10) in (b"",)  # closed by the relay
+            writer.close()
+        await channels.attach(UnixLink(), kernel.path)
+        assert await cell_lines(kc, kc.execute("print('still here')")) == ["still here"]
+
+
+def test_key_is_scrubbed_from_the_connection_file_and_kept_by_the_relay(
+    kernel_factory: Any,
+) -> None:
+    kernel = kernel_factory()
+    assert json.loads((kernel.kdir / "connection.json").read_text())["key"] == ""
+    assert relay_mod.query_relay(kernel.path)["key"] == kernel.key
+    assert oct((kernel.kdir / "relay").stat().st_mode & 0o777) == "0o600"
