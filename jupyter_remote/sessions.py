@@ -437,15 +437,12 @@ class KernelSession(LinkedSession):
         await self.open_forwards({ports["hb"]: channels["hb"]}, first=frozenset())
 
     def _output_dropped(self, text: str) -> None:
+        """The relay's bound was hit while away: the notebook shows a marker; so does the card."""
         registry.emit(
-            {
-                "type": "progress",
-                "kernel_id": self.kernel_id,
-                "server": self.server,
-                "stage": "output dropped",
-                "message": text,
-            }
+            {"type": "notice", "kernel_id": self.kernel_id, "server": self.server, "message": text}
         )
+        if self.state in ("running", "degraded", "reconnecting"):
+            self._set(self.state, text)
 
     async def _attach_relay(self) -> bool:
         """Re-attach the channels to the relay after a reconnect; False if it is gone."""
