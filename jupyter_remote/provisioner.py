@@ -20,7 +20,7 @@ from typing import Any
 
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
-from traitlets import Float, Unicode
+from traitlets import Bool, Float, Unicode
 
 from . import runtime
 from .errors import RemoteCommandError, RemoteError
@@ -41,6 +41,12 @@ class SSHProvisioner(KernelProvisionerBase):
 
     profile = Unicode("", config=True, help="Name of the jupyter-remote profile to run.")
     startup_timeout = Float(60.0, config=True, help="Seconds the remote kernel may take to start.")
+    use_relay = Bool(
+        True,
+        config=True,
+        help="Pass the kernel's messages through the relay beside it, so output sent while "
+        "the link is down arrives after the reconnect. False: plain forwards of the channels.",
+    )
     output_buffer_mb = Float(
         128.0,
         config=True,
@@ -215,6 +221,7 @@ class SSHProvisioner(KernelProvisionerBase):
                 "server": profile.server,
                 "startup_timeout": self.startup_timeout,
                 "buffer_bytes": int(self.output_buffer_mb * 1024 * 1024),
+                "relay": self.use_relay,
             },
             timeout=self.startup_timeout + 30,
         )

@@ -19,8 +19,10 @@ from jupyter_client import KernelManager
 from jupyter_client.blocking import BlockingKernelClient
 from remote_fixtures import server_input, trust_host
 from sshd_host import SSHTestHost
+from traitlets.config import Config
 
 from jupyter_remote.manager import RemoteManager
+from jupyter_remote.sessions import registry
 from jupyter_remote.store import Store
 
 STATE_DIR = ".local/share/jupyter-remote"
@@ -224,6 +226,31 @@ def test_no_key_on_command_lines_and_private_files(
     assert json.loads(connection.read_text())["key"] == ""
     for f in files:
         assert key not in f.read_text(errors="replace"), f
+
+
+def test_without_the_relay_channels_are_plain_forwards(
+    remote_profile: dict[str, Any], ssh_host: SSHTestHost
+) -> None:
+    """use_relay=False (and remotes without pyzmq next to the agent): direct forwards."""
+    km = KernelManager(
+        kernel_name=remote_profile["kernel_name"],
+        config=Config({"SSHProvisioner": {"use_relay": False}}),
+    )
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        assert execute(kc, "print(6 * 7)")[1].strip() == "42"
+        session = registry.sessions[str(km.kernel_id)]
+        assert session.to_json()["relayed"] is False
+        root = ssh_host.home / STATE_DIR
+        sockets = sorted(p.name for p in root.rglob("*") if stat.S_ISSOCK(p.lstat().st_mode))
+        assert sockets == ["k-1", "k-2", "k-3", "k-4", "k-5"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert remote_kernel_processes(ssh_host) == []
 
 
 def test_remote_kernel_list_and_stop(
