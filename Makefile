@@ -7,11 +7,12 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: help system-deps install frontend demo test lint typecheck pytest clean
+.PHONY: help system-deps install frontend demo test lint typecheck pytest clean bench bench-peers
 
 help:
 	@echo "make demo   - start a local demo SSH host and JupyterLab with the extension"
 	@echo "make test   - install everything and run lint, typecheck and all tests"
+	@echo "make bench  - benchmarks against the peers (root; ~15 min) -> bench/RESULTS.md"
 
 system-deps:
 	sh scripts/system-deps.sh
@@ -59,3 +60,19 @@ clean:
 	rm -rf $(VENV) labextension/node_modules labextension/lib jupyter_remote/labextension .demo \
 		ui-tests/node_modules ui-tests/.jupyter-data ui-tests/.testhost ui-tests/test-results \
 		ui-tests/playwright-report
+
+# Benchmarks (not part of `make test`): the peers and py-spy live in their own venv.
+BENCH_PEERS := bench/.venv-peers
+BENCH_ARGS ?=
+
+$(BENCH_PEERS)/.installed: bench/requirements-peers.txt
+	rm -rf $(BENCH_PEERS)
+	$(PYTHON) -m venv $(BENCH_PEERS)
+	$(BENCH_PEERS)/bin/pip install -q -U pip
+	$(BENCH_PEERS)/bin/pip install -q -r bench/requirements-peers.txt
+	touch $@
+
+bench-peers: $(BENCH_PEERS)/.installed
+
+bench: install bench-peers
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -1,0 +1,288 @@
+"""Render bench/RESULTS.md from a Results object (``python -m bench.report JSON`` re-renders)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.common import percentile
+from bench.results import Results, Row, Table
+
+HERE = Path(__file__).resolve().parent
+LOSS = 1.20  # we "lose" when our median is more than 20 % worse than a peer's
+X = "\u00d7"  # multiplication sign
+NA = "\u2013"  # en dash: no value
+
+METRIC_TITLES = {
+    1: "Kernel start → first result (`1+1`)",
+    2: "Execute round trip of a trivial cell (1,000 cells)",
+    3: "Output throughput (200 MB)",
+    4: "Environment discovery",
+    5: "32 concurrent kernels on one server",
+    6: "Reconnect: link restored → session running",
+}
+
+
+# ------------------------------------------------------------------ numbers
+
+
+def primary(table: Table, row: Row) -> list[float]:
+    """The values a table compares (seconds for dict samples)."""
+    if table.kind in ("output", "discovery", "concurrent"):
+        return row.values("seconds")
+    return row.values()
+
+
+def med(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return NA
+    if unit == "ms":
+        return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}"
+
+
+def ratio(value: float | None, base: float | None) -> str:
+    if value is None or not base:
+        return NA
+    return f"{value / base:.2f}{X}"
+
+
+def losses(results: Results) -> list[dict[str, Any]]:
+    """Rows where ours is more than 20 % worse than a peer (medians; RTT p99 too)."""
+    found = []
+    for table in results.tables:
+        ours = [r for r in table.rows if r.ours and primary(table, r)]
+        peers = [r for r in table.rows if r.peer and primary(table, r)]
+        for o in ours:
+            for p in peers:
+                checks = [("median", med(primary(table, o)), med(primary(table, p)))]
+                if table.kind == "rtt":
+                    op99 = percentile(primary(table, o), 99)
+                    checks.append(("p99", op99, percentile(primary(table, p), 99)))
+                for stat, ov, pv in checks:
+                    if ov is not None and pv and ov > LOSS * pv:
+                        found.append(
+                            {
+                                "table": table.id,
+                                "metric": table.metric,
+                                "title": table.title,
+                                "link": table.link,
+                                "ours": o.name,
+                                "peer": p.name,
+                                "stat": stat,
+                                "ours_value": ov,
+                                "peer_value": pv,
+                                "unit": table.unit,
+                                "factor": ov / pv,
+                            }
+                        )
+    return found
+
+
+# ------------------------------------------------------------------ tables
+
+
+def _errors(row: Row) -> str:
+    if not row.errors:
+        return ""
+    first = row.errors[0].replace("|", "/").replace("\n", " ")[:300]
+    more = f" (+{len(row.errors) - 1} more)" if len(row.errors) > 1 else ""
+    return f"{len(row.errors)} failed: `{first}`{more}"
+
+
+def render_table(table: Table) -> list[str]:
+    base_row = table.row(table.baseline)
+    base = med(primary(table, base_row)) if base_row else None
+    out = [f"#### {table.title}", ""]
+    u = table.unit
+    if table.kind == "rtt":
+        out += [
+            f"| contender | median {u} | p99 {u} | min {u} | max {u} | cells | "
+            "ratio (median) | ratio (p99) | notes |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        base_p99 = percentile(primary(table, base_row), 99) if base_row and base else None
+    elif table.kind == "output":
+        out += [
+            f"| contender | median {u} | min {u} | max {u} | MB/s (median) | complete | runs | "
+            "ratio | notes |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+    elif table.kind == "discovery":
+        out += [
+            f"| how | median {u} | min {u} | max {u} | runs | ratio | SSH exec requests | "
+            "SSH logins | envs found | notes |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+    elif table.kind == "concurrent":
+        out += [
+            f"| contender | all ready, median {u} | min {u} | max {u} | runs | ratio | "
+            "RSS per kernel (MB, median) | SSH connections (max) | failed starts | notes |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+    else:
+        out += [
+            f"| contender | median {u} | min {u} | max {u} | runs | ratio | notes |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
+    for row in table.rows:
+        vals = primary(table, row)
+        m = med(vals)
+        lo, hi = (min(vals), max(vals)) if vals else (None, None)
+        name = f"**{row.name}**" if row.ours else row.name
+        if row.key == table.baseline:
+            name += " (baseline)"
+        notes = "; ".join(x for x in (row.note, _errors(row)) if x)
+        r = ratio(m, base)
+        if table.kind == "rtt":
+            p99 = percentile(vals, 99) if vals else None
+            out.append(
+                f"| {name} | {fmt(m, u)} | {fmt(p99, u)} | {fmt(lo, u)} | {fmt(hi, u)} | "
+                f"{len(vals)} | {r} | {ratio(p99, base_p99)} | {notes} |"
+            )
+        elif table.kind == "output":
+            mbs = med(row.values("mb_s"))
+            complete = sum(1 for s in row.samples if isinstance(s, dict) and s.get("complete"))
+            if vals and complete < len(vals):
+                lost = [1 - s["bytes"] / 200e6 for s in row.samples if not s.get("complete")]
+                notes = "; ".join(
+                    x for x in (f"**lost up to {max(lost):.0%} of the output**", notes) if x
+                )
+            out.append(
+                f"| {name} | {fmt(m, u)} | {fmt(lo, u)} | {fmt(hi, u)} | "
+                f"{fmt(mbs, 'MB/s') if mbs else NA} | {complete}/{len(vals)} | {len(vals)} | "
+                f"{r} | {notes} |"
+            )
+        elif table.kind == "discovery":
+            execs = med(row.values("execs"))
+            logins = med(row.values("logins"))
+            envs = med(row.values("envs"))
+            out.append(
+                f"| {name} | {fmt(m, u)} | {fmt(lo, u)} | {fmt(hi, u)} | {len(vals)} | {r} | "
+                f"{_int(execs)} | {_int(logins)} | {_int(envs)} | {notes} |"
+            )
+        elif table.kind == "concurrent":
+            rss = med(row.values("rss_per_kernel_mb"))
+            conns = max(row.values("connections"), default=None)
+            failed = sum(row.values("start_failures"))
+            out.append(
+                f"| {name} | {fmt(m, u)} | {fmt(lo, u)} | {fmt(hi, u)} | {len(vals)} | {r} | "
+                f"{fmt(rss, 'MB') if rss is not None else NA} | {_int(conns)} | "
+                f"{_int(failed) if vals else NA} | {notes} |"
+            )
+        else:
+            out.append(
+                f"| {name} | {fmt(m, u)} | {fmt(lo, u)} | {fmt(hi, u)} | {len(vals)} | {r} | "
+                f"{notes} |"
+            )
+    out.append("")
+    out += [f"- {n}" for n in table.notes]
+    if table.notes:
+        out.append("")
+    return out
+
+
+def _int(value: float | None) -> str:
+    return NA if value is None else f"{value:g}"
+
+
+# ------------------------------------------------------------------ document
+
+
+def render(results: Results) -> str:
+    meta = results.meta
+    lines = [
+        "# Benchmarks: jupyterlab-remote against its peers",
+        "",
+        f"Written by `make bench` ({meta.get('command', 'python -m bench.run')}) on "
+        f"{meta.get('date', '?')}; the whole run took **{meta.get('wall', '?')}**. "
+        "Every number below comes from that one run: regenerate them with the same "
+        "command (the tables are rewritten, nothing is edited by hand except "
+        "`bench/analysis.md`, which is included verbatim under *Why*).",
+        "",
+        "How to read: each row gives median, min and max over its runs (≥ 5; round trips: "
+        "1,000 cells), and **ratio** = its median / the median of the table's *baseline* row, "
+        "measured in the same run (so a slower or busier machine moves every row together). "
+        "Lower is better everywhere. Our rows are **bold**.",
+        "",
+    ]
+    lines += _machine(meta)
+    lines += _contenders(meta)
+    lines += _losses(results)
+    for metric in sorted({t.metric for t in results.tables}):
+        lines += [f"## {metric}. {METRIC_TITLES.get(metric, '')}", ""]
+        intro = meta.get("intros", {}).get(str(metric))
+        if intro:
+            lines += [intro, ""]
+        for table in (t for t in results.tables if t.metric == metric):
+            lines += render_table(table)
+    lines += _caveats(meta)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _machine(meta: dict[str, Any]) -> list[str]:
+    machine = meta.get("machine", {})
+    out = ["## Machine and software", "", "| | |", "|---|---|"]
+    out += [f"| {k} | {v} |" for k, v in machine.items()]
+    return [*out, ""]
+
+
+def _contenders(meta: dict[str, Any]) -> list[str]:
+    out = ["## Contenders and how each is configured", ""]
+    out += [f"- {line}" for line in meta.get("contenders", [])]
+    out.append("")
+    out += ["Links:", ""]
+    out += [f"- {line}" for line in meta.get("links", [])]
+    return [*out, ""]
+
+
+def _losses(results: Results) -> list[str]:
+    found = losses(results)
+    out = ["## Where we lose by more than 20 %", ""]
+    if not found:
+        out += [f"Nowhere in this run: no median (or RTT p99) of ours is > 1.2{X} a peer's.", ""]
+    for loss in found:
+        u = loss["unit"]
+        out.append(
+            f"- **{loss['title']}** ({loss['link']}): {loss['ours']} {loss['stat']} "
+            f"{fmt(loss['ours_value'], u)} {u} vs {loss['peer']} {fmt(loss['peer_value'], u)} "
+            f"{u} (**{loss['factor']:.2f}{X}**)"
+        )
+    out.append("")
+    for prof in results.profiles:
+        out += [f"### Profile: {prof['title']}", "", prof.get("how", ""), ""]
+        out += ["```", *prof.get("lines", []), "```", ""]
+    analysis = HERE / "analysis.md"
+    if analysis.exists():
+        out += ["### Why (analysis, `bench/analysis.md`)", ""]
+        out += [analysis.read_text().strip(), ""]
+    return out
+
+
+def _caveats(meta: dict[str, Any]) -> list[str]:
+    notes = meta.get("caveats", [])
+    if not notes:
+        return []
+    return ["## Caveats", "", *[f"- {n}" for n in notes], ""]
+
+
+def main() -> int:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / ".out" / "results.json"
+    results = Results.from_json(json.loads(path.read_text()))
+    (HERE / "RESULTS.md").write_text(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Metric 6: from link restored to session running again (and to the first cell reply).
+
+``ours``: a kernel on ``remote-<target>`` (veth: the namespace host straight over its
+veth; slow: through the delay proxy). SSH keepalives are shortened as
+tests/test_network_faults.py does (1 s x 2: the drop is noticed ~3 s into the cut);
+the reconnect policy keeps the product's defaults. A run: the orchestrator cuts the link
+(NetnsHost.cut(), plus the proxy for ``slow``), we wait for ``reconnecting``, hold the
+cut 1 s more, the orchestrator restores it; timed from the restore's return to the
+registry's ``running`` event, and to the reply of a cell (over the same client).
+
+``ssh`` (the floor): after the same cut and restore, ``ssh bench-<target> true`` in a
+tight loop until it succeeds: what any new OpenSSH connection needs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from typing import Any
+
+from bench.common import rpc
+from bench.kernels import start_first_result, stop_manager
+
+KEEPALIVE_INTERVAL = 1.0
+KEEPALIVE_COUNT_MAX = 2
+HOLD_AFTER_DETECT = 1.0
+
+
+class Timeline:
+    """``running``/``reconnecting`` events of one kernel's session (SSH loop thread)."""
+
+    def __init__(self, kernel_id: str) -> None:
+        self.kernel_id = kernel_id
+        self.events: list[tuple[float, str]] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("type") != "session":
+            return
+        session = event["session"]
+        if session.get("kernel_id") == self.kernel_id:
+            with self.cond:
+                self.events.append((time.perf_counter(), session["state"]))
+                self.cond.notify_all()
+
+    def since(self, after: float) -> list[str]:
+        with self.cond:
+            return [f"{t - after:+.2f}s {s}" for t, s in self.events if t >= after]
+
+    def wait_for(self, state: str, after: float, timeout: float) -> float | None:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for t, s in self.events:
+                    if t >= after and s == state:
+                        return t
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+
+class ReconnectBench:
+    def __init__(self, task: dict[str, Any]) -> None:
+        self.variant = task["variant"]
+        self.name = task["target"]
+        self.km: Any = None
+        self.kc: Any = None
+        self.info: dict[str, Any] = {}
+        if self.variant == "ours":
+            from jupyter_remote import runtime
+            from jupyter_remote.sessions import registry
+
+            pool = runtime.current_manager().pool
+            pool.keepalive_interval = KEEPALIVE_INTERVAL
+            pool.keepalive_count_max = KEEPALIVE_COUNT_MAX
+            _, self.km, self.kc = start_first_result(f"remote-{self.name}")
+            self.timeline = Timeline(str(self.km.kernel_id))
+            self.unsubscribe = registry.subscribe(self.timeline)
+            self.info = {"reconnect_policy": dict(vars(registry.reconnect))}
+
+    def run(self) -> dict[str, float]:
+        if self.variant == "ssh":
+            return self._run_ssh()
+        t_cut = time.perf_counter()
+        rpc("cut", target=self.name)
+        try:
+            hit = self.timeline.wait_for("reconnecting", t_cut, 30)
+            if hit is None:
+                raise RuntimeError(
+                    f"the session never went reconnecting; events: {self.timeline.since(t_cut)}"
+                )
+            time.sleep(HOLD_AFTER_DETECT)
+        finally:
+            rpc("restore", target=self.name)
+        t_back = time.perf_counter()
+        running = self.timeline.wait_for("running", t_back, 120)
+        if running is None:
+            raise RuntimeError(
+                f"not running 120 s after the link came back; events: {self.timeline.since(t_cut)}"
+            )
+        reply = self._first_reply(t_back)
+        return {
+            "detect": hit - t_cut,
+            "running": running - t_back,
+            "first_reply": reply - t_back,
+        }
+
+    def _first_reply(self, since: float) -> float:
+        """Time of the first reply to a cell sent once running (retrying lost requests)."""
+        while True:
+            msg_id = self.kc.execute("x = 1", store_history=False)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    msg = self.kc.get_shell_msg(timeout=max(0.05, deadline - time.monotonic()))
+                except Exception:
+                    break
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    return time.perf_counter()
+            if time.perf_counter() - since > 120:
+                raise RuntimeError("no cell reply 120 s after the link came back")
+
+    def _run_ssh(self) -> dict[str, float]:
+        rpc("cut", target=self.name)
+        try:
+            time.sleep(KEEPALIVE_INTERVAL * (KEEPALIVE_COUNT_MAX + 1) + HOLD_AFTER_DETECT)
+        finally:
+            rpc("restore", target=self.name)
+        t_back = time.perf_counter()
+        argv = ["/usr/bin/ssh", "-F", os.environ["JRBENCH_SSH_CONFIG"],
+                "-o", "ConnectTimeout=3", f"bench-{self.name}", "true"]  # fmt: skip
+        while True:
+            done = subprocess.run(argv, capture_output=True, check=False, stdin=subprocess.DEVNULL)
+            if done.returncode == 0:
+                return {"running": time.perf_counter() - t_back}
+            if time.perf_counter() - t_back > 120:
+                raise RuntimeError("ssh did not get through 120 s after the link came back")
+
+    def close(self) -> None:
+        if self.km is not None:
+            self.unsubscribe()
+            stop_manager(self.km, self.kc)
+
+
+def make(task: dict[str, Any]) -> ReconnectBench:
+    return ReconnectBench(task)

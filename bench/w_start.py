@@ -1,0 +1,117 @@
+"""Metric 1: kernel start -> first result of ``1+1``, cold and warm.
+
+Variants (``task["variant"]``):
+
+- ``local``: ipykernel started by jupyter_client on this machine (the floor);
+- ``ours``: kernelspec ``remote-<target>`` through KernelManager, standalone. Cold: no
+  SSH connection open in the process (the pool closes it with the last kernel); warm:
+  a keeper kernel on the same server holds the connection open;
+- ``sshpyk``: its kernelspec (provisioner ``sshpyk-provisioner``). Cold: its
+  ControlMaster is closed before each start; warm: left open (ControlPersist 10m);
+- ``rik``: remote_ikernel's kernelspec (new SSH connections every start: cold only);
+- ``tunnel``: hand-made ``ssh -L`` (cold: new ssh; warm: through a ControlMaster).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from typing import Any
+
+from bench.common import wait_until
+from bench.kernels import TunnelKernel, start_first_result, stop_manager, targets
+
+#: what each variant imports on its first start: done in set-up, so no warm-up run is needed
+PRELOAD = {
+    "ours": ("jupyter_remote.provisioner",),
+    "sshpyk": ("sshpyk.provisioning",),
+}
+
+
+class StartBench:
+    """One variant on one target; ``run()`` -> seconds to the first result."""
+
+    def __init__(self, task: dict[str, Any]) -> None:
+        self.variant = task["variant"]
+        self.mode = task.get("mode", "cold")
+        self.target = targets()[task["target"]] if task.get("target") else None
+        self.kernel_name = task.get("kernel_name", "")
+        self.ssh_config = os.environ.get("JRBENCH_SSH_CONFIG", "")
+        self.keeper: Any = None
+        self.control_path = ""
+        self.info: dict[str, Any] = {}
+        for module in PRELOAD.get(self.variant, ()):
+            __import__(module)
+        if self.variant == "ours" and self.mode == "warm":
+            _, km, kc = start_first_result(self.kernel_name)
+            self.keeper = (km, kc)
+        if self.variant == "tunnel" and self.mode == "warm":
+            assert self.target is not None
+            self.control_path = f"{os.environ['JRBENCH_WORKDIR']}/cm-{self.target['name']}"
+            TunnelKernel.open_master(self.ssh_config, self._alias(), self.control_path)
+
+    def _alias(self) -> str:
+        assert self.target is not None
+        return f"bench-{self.target['name']}"
+
+    def _ours_disconnected(self) -> None:
+        """Cold means cold: this process's pool has no SSH connection open."""
+        from jupyter_remote import runtime
+
+        pool = runtime.current_manager().pool
+        if not wait_until(lambda: pool.open_count() == 0, 20, 0.02):
+            raise RuntimeError("an SSH connection is still open before a cold start")
+
+    def _sshpyk_master_exit(self) -> None:
+        """Cold sshpyk: close its ControlMaster (the cold alias has a ControlPath of its own)."""
+        subprocess.run(
+            ["/usr/bin/ssh", "-F", self.ssh_config, "-O", "exit", f"{self._alias()}-sshpykc"],
+            capture_output=True, check=False, timeout=30,
+        )  # fmt: skip
+
+    def _kill_rik_leftovers(self) -> None:
+        """remote_ikernel leaves its tunnel (``ssh -L ... sleep 600``) behind: end the ones
+        this run started (their command line names this run's private ssh config)."""
+        out = subprocess.run(["pgrep", "-af", self.ssh_config], capture_output=True, text=True)
+        for line in out.stdout.splitlines():
+            pid, _, cmd = line.partition(" ")
+            if "sleep 600" in cmd or "StrictHostKeyChecking=no" in cmd:
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGTERM)
+
+    def run(self) -> float:
+        if self.variant == "tunnel":
+            return self._run_tunnel()
+        if self.variant == "ours" and self.mode == "cold":
+            self._ours_disconnected()
+        if self.variant == "sshpyk" and self.mode == "cold":
+            self._sshpyk_master_exit()
+        seconds, km, kc = start_first_result(self.kernel_name)
+        stop_manager(km, kc)
+        if self.variant == "rik":
+            self._kill_rik_leftovers()
+        return seconds
+
+    def _run_tunnel(self) -> float:
+        assert self.target is not None
+        kernel = TunnelKernel(
+            self.ssh_config, self._alias(), self.target["remote_python"], self.control_path or None
+        )
+        try:
+            return kernel.start_first_result()
+        finally:
+            kernel.stop()
+
+    def close(self) -> None:
+        if self.variant == "sshpyk" and self.mode == "cold":
+            self._sshpyk_master_exit()
+        if self.keeper is not None:
+            stop_manager(*self.keeper)
+        if self.control_path:
+            TunnelKernel.close_master(self.ssh_config, self._alias(), self.control_path)
+
+
+def make(task: dict[str, Any]) -> StartBench:
+    return StartBench(task)
