@@ -13,6 +13,7 @@ help:
 	@echo "make demo   - start a local demo SSH host and JupyterLab with the extension"
 	@echo "make test   - install everything and run lint, typecheck and all tests"
 	@echo "make bench  - benchmarks against the peers (root; ~15 min) -> bench/RESULTS.md"
+	@echo "make soak   - one hour of network faults under a printing remote kernel (root) -> bench/soak-latest.md"
 
 system-deps:
 	sh scripts/system-deps.sh
@@ -76,3 +77,10 @@ bench-peers: $(BENCH_PEERS)/.installed
 
 bench: install bench-peers
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Soak (not part of `make test`; root): one remote kernel printing through an hour of link
+# cuts and silent drops. SOAK_SECONDS=300 SOAK_FAULT_EVERY=60 for a short run; SOAK_ARGS for
+# the rest (python bench/soak.py --help). Figures -> bench/soak-latest.{json,md}.
+.PHONY: soak
+soak: install
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
