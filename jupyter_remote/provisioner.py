@@ -28,7 +28,7 @@ from .manager import RemoteManager
 from .runtime import on_ssh_loop
 from .sessions import KernelSession, registry
 from .ssh.exec import is_connection_error
-from .ssh.forwards import free_local_ports
+from .ssh.forwards import free_local_ports, release_local_ports
 from .store import Profile
 
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
@@ -299,6 +299,7 @@ class SSHProvisioner(KernelProvisionerBase):
         self._launched = False
         if not restart:
             await self._close_session()
+            release_local_ports(self._local_ports)
             self._local_ports = None
 
     async def _close_session(self) -> None:

@@ -32,7 +32,7 @@ from .errors import (
 )
 from .manager import RemoteManager
 from .sessions import LinkedSession, registry
-from .ssh.forwards import Forwards, free_local_ports
+from .ssh.forwards import Forwards, free_local_ports, release_local_ports
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,7 @@ class ForwardSession(LinkedSession):
             return
         await self._stop_watching()
         self.forwards.close()
+        release_local_ports([self.local_port])
         await self._drop_lease()
         self._set("stopped")
         registry.sessions.pop(self.id, None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 from typing import Any
 
 import asyncssh
@@ -26,18 +27,42 @@ Target = str | int  # a remote unix socket path, or a port on the remote's 127.0
 CHUNK = 256 * 1024
 
 
+#: ports handed out by free_local_ports and not released yet (this process)
+_reserved: set[int] = set()
+_reserved_lock = threading.Lock()
+
+
 def free_local_ports(count: int) -> list[int]:
-    """``count`` distinct free ports on 127.0.0.1 (bound then released)."""
+    """``count`` free ports on 127.0.0.1, reserved for the caller until
+    :func:`release_local_ports`.
+
+    The provisioner picks its kernel's ports in ``pre_launch`` and listens on them
+    only later, in ``launch_kernel``; kernels starting meanwhile in this process must
+    not be handed the same ones (the OS may offer a port again once its probe socket
+    is closed), so handed-out ports are remembered until released.
+    """
     socks = []
+    ports: list[int] = []
     try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+        with _reserved_lock:
+            while len(ports) < count:
+                s = socket.socket()
+                s.bind(("127.0.0.1", 0))
+                socks.append(s)  # held open until we are done: distinct within this call
+                port = s.getsockname()[1]
+                if port not in _reserved:
+                    ports.append(port)
+            _reserved.update(ports)
+        return ports
     finally:
         for s in socks:
             s.close()
+
+
+def release_local_ports(ports: list[int] | None) -> None:
+    """The ports' owner (a kernel or forward session) is done with them."""
+    with _reserved_lock:
+        _reserved.difference_update(ports or ())
 
 
 async def _pipe(reader: Any, writer: Any) -> None:
