@@ -299,11 +299,14 @@ class Profile:
         if not isinstance(env, Mapping):
             raise ValidationError("env must be an object of NAME: value.", field="env")
         clean_env: dict[str, str] = {}
-        for key, val in env.items():
-            key = _text(key, "env name", max_len=128)
-            if not ENV_KEY_RE.fullmatch(key):
-                raise ValidationError(f"Invalid environment variable name {key!r}.", field="env")
-            clean_env[key] = _text(val, f"env {key}", max_len=MAX_ENV_VALUE, allow_empty=True)
+        try:
+            for key, val in env.items():
+                key = _text(key, "env name", max_len=128)
+                if not ENV_KEY_RE.fullmatch(key):
+                    raise ValidationError(f"Invalid environment variable name {key!r}.")
+                clean_env[key] = _text(val, f"env {key}", max_len=MAX_ENV_VALUE, allow_empty=True)
+        except ValidationError as exc:  # every env problem is reported on the env field
+            raise ValidationError(exc.message, field="env", hint=exc.hint) from None
         idle = data.get("idle_timeout", 0)
         if isinstance(idle, str) and idle.isdigit():
             idle = int(idle)
