@@ -2,9 +2,10 @@
 
 A real ``jupyter server`` (token auth, XSRF on) with a saved server ``box`` that
 reaches a real sshd (user ``jrfuzz``), a profile ``p`` and a forward to a small
-echo service. Every operation of the OpenAPI document gets generated requests:
-valid ones (positive), invalid ones (negative), and valid ones aimed at the
-seeded names so they reach past the 404s. For every request:
+echo service. Every operation of the OpenAPI document gets generated requests,
+valid (positive) and invalid (negative) ones, both at random and aimed at the
+seeded names (path parameters, the body's server) so they reach past the 404s.
+For every request:
 
 - no 5xx, except the documented "remote unreachable/failed" answers (502/504
   with reason unreachable/timeout/remote_command_failed and a hint) of
@@ -62,7 +63,7 @@ pytestmark = pytest.mark.timeout(900)
 
 OPENAPI = Path(jupyter_remote.__file__).parent / "openapi.json"
 # Examples per operation and generation strategy; JR_FUZZ_EXAMPLES scales the run.
-EXAMPLES = int(os.environ.get("JR_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("JR_FUZZ_EXAMPLES", "18"))
 MIN_CASES = 1000
 ALLOWED_5XX_REASONS = {"unreachable", "timeout", "remote_command_failed"}
 MAX_FAILURES_PER_OPERATION = 3
