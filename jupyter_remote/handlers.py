@@ -38,6 +38,21 @@ MAX_BODY = 64 * 1024
 NAME = r"(?P<name>[^/]+)"
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: a repeated key is ambiguous input."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValidationError(f"Key {key[:64]!r} appears twice in the request body.")
+        obj[key] = value
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259), though Python's parser takes them."""
+    raise ValidationError(f"Request body is not valid JSON ({name} is not a JSON value).")
+
+
 class RemoteHandler(APIHandler):
     """Base of every /remote/ handler: auth resource, JSON errors, body parsing."""
 
@@ -54,11 +69,15 @@ class RemoteHandler(APIHandler):
         if not raw.strip():
             return {}
         try:
-            return json.loads(raw.decode("utf-8"))
+            return json.loads(
+                raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
+            )
         except UnicodeDecodeError:
             raise ValidationError("Request body is not valid UTF-8.") from None
         except ValueError:
             raise ValidationError("Request body is not valid JSON.") from None
+        except RecursionError:  # e.g. 30,000 nested "[" fit in MAX_BODY
+            raise ValidationError("Request body is nested too deeply.") from None
 
     def json_object(self) -> dict[str, Any]:
         """The (required) body as a JSON object: an empty body is refused, not taken as {}."""

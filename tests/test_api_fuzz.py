@@ -32,6 +32,7 @@ import re
 import runpy
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -297,6 +298,58 @@ def test_document_is_generated_and_covers_every_route() -> None:
         assert template in paths, f"{pattern} ({cls.__name__}) is not documented"
         for method in implemented_methods(cls):
             assert method.lower() in paths[template], f"{method} {template} is not documented"
+
+
+# ---------------------------------------------------------------- hand-made hostile bodies
+
+# What a generator rarely makes: each must be a clear 400 that changes nothing.
+HOSTILE_BODIES = {
+    "nested 30,000 deep (fits in 64 KB)": b"[" * 30000 + b"]" * 30000,
+    "nested object": b'{"a":' * 10000 + b"1" + b"}" * 10000,
+    "over 64 KB": b'{"name": "' + b"a" * 70000 + b'"}',
+    "NaN": b'{"name": "a", "server": "box", "port": NaN, "remote_port": NaN}',
+    "Infinity": b'{"name": "a", "host": "h", "idle_timeout": -Infinity}',
+    "a repeated key": b'{"name": "a", "name": "b", "server": "box", "host": "h"}',
+    "5,000-digit number": b'{"name": "a", "port": ' + b"9" * 5000 + b"}",
+    "not UTF-8": b'{"name": "\xff\xfe"}',
+    "a lone surrogate key": b'{"\\ud800": 1}',
+    "a byte order mark": b"\xef\xbb\xbf{}",
+    "blank": b"  \n\t ",
+    "a JSON string": b'"{\\"name\\": \\"a\\"}"',
+    "a JSON array": b'[{"name": "a", "host": "h"}]',
+    "null": b"null",
+}
+
+
+def test_hostile_bodies_are_400_and_change_nothing(seeded: Seeded) -> None:
+    """Every operation that takes a JSON body, aimed at the seeded names."""
+    document = json.loads(OPENAPI.read_text())
+    targets = 0
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            if method == "parameters" or "requestBody" not in op:
+                continue
+            if "application/json" not in op["requestBody"]["content"]:
+                continue
+            url = path
+            for key, value in _targets(seeded, path).items():
+                url = url.replace("{" + key + "}", urllib.parse.quote(value, safe=""))
+            targets += 1
+            for what, body in HOSTILE_BODIES.items():
+                seeded.reset()
+                before = seeded.store_snapshot(with_cache=True)
+                offset = seeded.server.log_path.stat().st_size
+                status, raw = seeded.server.request(method.upper(), url, body)
+                with open(seeded.server.log_path, "rb") as f:
+                    f.seek(offset)
+                    log = f.read().decode(errors="replace")
+                where = f"{method.upper()} {url} with {what}"
+                assert status == 400, f"{where}: {status} {raw[:300]!r}"
+                error = json.loads(raw)
+                assert error["reason"] == "invalid" and error["message"], where
+                assert "Traceback" not in log, f"{where}:\n{log[-3000:]}"
+                assert seeded.store_snapshot(with_cache=True) == before, where
+    assert targets >= 7
 
 
 # ---------------------------------------------------------------- the fuzzing
