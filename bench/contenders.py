@@ -39,7 +39,10 @@ class Contenders:
         )
         self.kc_tunnel = self.tunnel.start()
         wait_ready_retrying(self.kc_tunnel)
-        self.info: dict[str, Any] = {"transport": info.get("transport")}
+        self.info: dict[str, Any] = {
+            "transport": info.get("transport"),
+            "kernel_id": str(self.km.kernel_id),
+        }
         if setup_code:
             for kc in (self.kc_ours, self.kc_tunnel):
                 kc.execute_interactive(setup_code, timeout=120)

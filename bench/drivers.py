@@ -125,6 +125,7 @@ def round_robin(ctx: Ctx, contenders: list[Contender], runs: int, label: str) ->
 
 
 def metric_start(ctx: Ctx) -> None:
+    local: Contender | None = None
     for link, rik_target in (("lo", "veth"), ("slow", "slow")):
         where = LINKS[link]
         rows: dict[str, Contender] = {}
@@ -139,8 +140,10 @@ def metric_start(ctx: Ctx) -> None:
         ) -> None:
             rows[key] = Contender(Row(key, name, **kw), {"metric": "start", **task}, peers=venv)
 
-        add("local", "local ipykernel (jupyter_client)",
-            {"variant": "local", "kernel_name": "python3"})  # fmt: skip
+        if local is None:  # no SSH in it: measured once, with the loopback group
+            add("local", "local ipykernel (jupyter_client)",
+                {"variant": "local", "kernel_name": "python3"})  # fmt: skip
+            local = rows["local"]
         for mode in ("cold", "warm"):
             add(f"ours-{mode}", f"jupyterlab-remote (remote-{link})",
                 {"variant": "ours", "target": link, "mode": mode,
@@ -158,11 +161,14 @@ def metric_start(ctx: Ctx) -> None:
                 "mode": "cold", "kernel_name": rik}, venv=True, peer=True, note=note)  # fmt: skip
         ctx.say(f"metric 1, {where}: {len(rows)} contenders x {ctx.sizes.runs} runs")
         round_robin(ctx, list(rows.values()), ctx.sizes.runs, f"M1 {link}")
+        assert local is not None
         for mode in ("cold", "warm"):
             what = "new SSH connection" if mode == "cold" else "connection already open"
             table = Table(f"m1-{link}-{mode}", 1, f"{mode.capitalize()} start ({what}), {where}",
                           where, "s", "local")  # fmt: skip
-            table.add(rows["local"].row)
+            table.add(local.row)
+            if link != "lo":
+                table.notes.append("The local baseline row is the loopback table's (same run).")
             for key in (f"ours-{mode}", f"sshpyk-{mode}", "rik-cold", f"tunnel-{mode}"):
                 if key == "rik-cold" and mode == "warm":
                     if "rik-cold" in rows:
@@ -189,16 +195,22 @@ def _peer_failures(ctx: Ctx, table: Table, link: str, mode: str) -> None:
 
 def metric_rtt(ctx: Ctx) -> None:
     s = ctx.sizes
+    direct = Row("direct", "direct to the same kernel (no SSH)")
     for link in ("lo", "slow"):
         where = LINKS[link]
         ctx.say(f"metric 2, {where}: {s.rtt_cells} cells each for direct, ours, ssh -L")
         table = Table(f"m2-{link}", 2, f"Trivial cell round trip, {where}", where, "ms", "direct",
                       kind="rtt")  # fmt: skip
+        table.add(direct)
         rows = {
-            "direct": table.add(Row("direct", "direct to the same kernel (no SSH)")),
             "ours": table.add(Row("ours", f"jupyterlab-remote (remote-{link})", ours=True)),
             "tunnel": table.add(Row("tunnel", "OpenSSH ssh -L (hand-made)", peer=True)),
         }
+        if link == "lo":  # no network on the direct path either way: measured once
+            rows = {"direct": direct, **rows}
+        else:
+            table.notes.append("The *direct* row is the loopback table's (same run): a direct "
+                               "client crosses no network on either link.")  # fmt: skip
         try:
             worker = ctx.worker({"metric": "rtt", "target": link}, label=f"rtt-{link}")
         except WorkerError as exc:
@@ -330,7 +342,9 @@ def metric_discovery(ctx: Ctx) -> None:
                 f"{n} fake venvs in ~/.virtualenvs (pyvenv.cfg, symlinked python, the real "
                 "env's lib: each really runs and has ipykernel); *envs found* adds the system "
                 "python3. SSH exec requests and logins are counted in the sshd's DEBUG1 log."
-            )
+                + ("" if cli else " The CLI (a new Python process each time) is measured in "
+                   "the largest table only.")
+            )  # fmt: skip
             ctx.results.tables.append(table)
     finally:
         worker.close()
@@ -362,7 +376,7 @@ def metric_concurrent(ctx: Ctx) -> None:
                 row.errors.append(f"set-up: {exc}")
                 continue
             try:
-                v = w.run(timeout=600)
+                v = w.run(timeout=600, stop=key == "local")
                 row.samples.append(v)
                 ctx.say(f"  M5 run {i + 1}: {key} all ready in {v['seconds']:.1f} s, "
                         f"{v['rss_per_kernel_mb']:.2f} MB/kernel, {v['connections']} SSH "
@@ -370,7 +384,10 @@ def metric_concurrent(ctx: Ctx) -> None:
             except WorkerError as exc:
                 row.errors.append(str(exc))
             finally:
-                w.close(timeout=300)
+                if key == "ours":  # its 32 remote kernels: killed below, not stopped one by one
+                    w.kill()
+                else:
+                    w.close(timeout=300)
         ctx.hosts.clean_remote()
     errors = sorted({e for r in rows["ours"].samples for e in r.get("errors", [])})
     if errors:

@@ -30,8 +30,15 @@ METRIC_TITLES = {
 
 
 def primary(table: Table, row: Row) -> list[float]:
-    """The values a table compares (seconds for dict samples)."""
-    if table.kind in ("output", "discovery", "concurrent"):
+    """The values a table compares (seconds for dict samples; for output, seconds per
+    200 MB actually delivered, so a run that lost output does not look faster)."""
+    if table.kind == "output":
+        return [
+            float(s["seconds"]) * 200e6 / max(1, s["bytes"])
+            for s in row.samples
+            if isinstance(s, dict)
+        ]
+    if table.kind in ("discovery", "concurrent"):
         return row.values("seconds")
     return row.values()
 
@@ -115,8 +122,8 @@ def render_table(table: Table) -> list[str]:
         base_p99 = percentile(primary(table, base_row), 99) if base_row and base else None
     elif table.kind == "output":
         out += [
-            f"| contender | median {u} | min {u} | max {u} | MB/s (median) | complete | runs | "
-            "ratio | notes |",
+            f"| contender | median {u} per 200 MB delivered | min {u} | max {u} | "
+            "MB/s (median) | complete | runs | ratio | notes |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
     elif table.kind == "discovery":
@@ -217,6 +224,7 @@ def render(results: Results) -> str:
         "Lower is better everywhere. Our rows are **bold**.",
         "",
     ]
+    lines += _summary(results)
     lines += _machine(meta)
     lines += _contenders(meta)
     lines += _losses(results)
@@ -229,6 +237,37 @@ def render(results: Results) -> str:
             lines += render_table(table)
     lines += _caveats(meta)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _summary(results: Results) -> list[str]:
+    """One line per table: our median, its ratio to the baseline, and the best peer."""
+    out = [
+        "## Summary",
+        "",
+        "| table | ours (median) | ours ÷ baseline | best other contender | ours ÷ it |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for table in results.tables:
+        base_row = table.row(table.baseline)
+        base = med(primary(table, base_row)) if base_row else None
+        u = table.unit
+        for o in (r for r in table.rows if r.ours):
+            om = med(primary(table, o))
+            if om is None:
+                out.append(f"| {table.title} ({o.name}) | failed | | | |")
+                continue
+            others = [
+                (med(primary(table, r)), r.name)
+                for r in table.rows
+                if r.peer and primary(table, r)
+            ]
+            best = min((x for x in others if x[0] is not None), default=None)
+            peer = f"{best[1]} {fmt(best[0], u)} {u}" if best else NA
+            vs = ratio(om, best[0]) if best else NA
+            several = sum(1 for r in table.rows if r.ours) > 1
+            name = f"{table.title}: {o.name}" if several else table.title
+            out.append(f"| {name} | {fmt(om, u)} {u} | {ratio(om, base)} | {peer} | {vs} |")
+    return [*out, ""]
 
 
 def _machine(meta: dict[str, Any]) -> list[str]:
@@ -250,19 +289,39 @@ def _contenders(meta: dict[str, Any]) -> list[str]:
 def _losses(results: Results) -> list[str]:
     found = losses(results)
     out = ["## Where we lose by more than 20 %", ""]
-    if not found:
+    if not found and not any(
+        not x.get("complete", True)
+        for t in results.tables
+        if t.kind == "output"
+        for r in t.rows
+        if r.ours
+        for x in r.samples
+    ):
         out += [f"Nowhere in this run: no median (or RTT p99) of ours is > 1.2{X} a peer's.", ""]
+    for table in results.tables:
+        if table.kind != "output":
+            continue
+        for o in (r for r in table.rows if r.ours and r.samples):
+            incomplete = [x for x in o.samples if not x.get("complete")]
+            if incomplete:
+                worst = max(1 - x["bytes"] / 200e6 for x in incomplete)
+                out.append(
+                    f"- **{table.title}**: {o.name} **lost output** in {len(incomplete)} of "
+                    f"{len(o.samples)} runs (up to {worst:.0%} of the 200 MB); the other "
+                    "contenders delivered every byte."
+                )
     for loss in found:
         u = loss["unit"]
         out.append(
-            f"- **{loss['title']}** ({loss['link']}): {loss['ours']} {loss['stat']} "
+            f"- **{loss['title']}**: {loss['ours']} {loss['stat']} "
             f"{fmt(loss['ours_value'], u)} {u} vs {loss['peer']} {fmt(loss['peer_value'], u)} "
             f"{u} (**{loss['factor']:.2f}{X}**)"
         )
     out.append("")
     for prof in results.profiles:
         out += [f"### Profile: {prof['title']}", "", prof.get("how", ""), ""]
-        out += ["```", *prof.get("lines", []), "```", ""]
+        if prof.get("lines"):
+            out += ["```", *prof["lines"], "```", ""]
     analysis = HERE / "analysis.md"
     if analysis.exists():
         out += ["### Why (analysis, `bench/analysis.md`)", ""]

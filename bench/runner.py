@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import selectors
 import subprocess
 import sys
@@ -125,6 +124,13 @@ class Worker:
             raise WorkerError(msg["error"])
         return msg["value"]
 
+    def kill(self) -> None:
+        """End the worker at once (its kernels are the caller's to clean up)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.close()
+
     def close(self, timeout: float = 120) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(Exception):
@@ -153,8 +159,4 @@ def product_python() -> str:
     return sys.executable
 
 
-def env_without(env: dict[str, str], *names: str) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k not in names}
-
-
-__all__ = ["Worker", "WorkerError", "env_without", "os", "product_python"]
+__all__ = ["Worker", "WorkerError", "product_python"]

@@ -93,6 +93,7 @@ class Fault:
     running_after_restore: float | None = None  # s after end
     lines_printed: int = 0  # by the kernel between start and end
     lines_missing: int = 0
+    lines_missing_after: int = 0  # printed after the restore (before the next fault), lost
     backlog_delivered_after: float | None = None  # s after end: last line of the outage in
 
 
@@ -123,7 +124,12 @@ def user_processes(uid: int) -> list[str]:
             continue
         try:
             status = Path(f"/proc/{entry}/status").read_text()
-            args = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            args = (
+                Path(f"/proc/{entry}/cmdline")
+                .read_bytes()
+                .replace(b"\0", b" ")
+                .decode(errors="replace")
+            )
         except OSError:
             continue
         uid_line = next((ln for ln in status.splitlines() if ln.startswith("Uid:")), "")
@@ -440,29 +446,35 @@ def analyse(record: Record, expected: int, faults: list[Fault], kernel_id: str) 
         if e.get("type") == "session" and e["session"].get("kernel_id") == kernel_id
     ]
     notices = [e.get("message", "") for _, e in record.events if e.get("type") == "notice"]
-    for f in faults:
+    for i, f in enumerate(faults):
+        until = faults[i + 1].start if i + 1 < len(faults) else float("inf")
         during = [n for n in range(expected) if f.start <= when(n) < f.end]
+        after = [n for n in range(expected) if f.end <= when(n) < until]
         f.lines_printed = len(during)
         f.lines_missing = sum(1 for n in during if n not in seen)
+        f.lines_missing_after = sum(1 for n in after if n not in seen)
         got = [recv_at[n] for n in during if n in recv_at]
         if got:
-            f.backlog_delivered_after = round(max(got) - f.end, 2)
-        rec = next((t for t, s, _ in states if s == "reconnecting" and t >= f.start), None)
-        if rec is not None and rec <= f.end + 60:
+            f.backlog_delivered_after = round(max(0.0, max(got) - f.end), 2)
+        # this fault's own states: before the next fault starts
+        rec = next((t for t, s, _ in states if s == "reconnecting" and f.start <= t < until), None)
+        if rec is not None:
             f.reconnecting_after = round(rec - f.start, 2)
-            back = next((t for t, s, _ in states if s == "running" and t >= rec), None)
+            back = next((t for t, s, _ in states if s == "running" and rec <= t < until), None)
             if back is not None:
                 f.running_after_restore = round(back - f.end, 2)
     delays = [r - t for _, t, r in record.lines]
     recoveries = [f.running_after_restore for f in faults if f.running_after_restore is not None]
-    unattributed = [n for n in missing if not any(f.start <= when(n) < f.end for f in faults)]
+    unattributed = [n for n in missing if not faults or when(n) < faults[0].start]
     rss = [kib for _, kib in record.rss]
     return {
         "lines_expected": expected,
         "lines_received": len(numbers),
         "lines_missing": len(missing),
         "missing_ranges": ranges(missing)[:50],
-        "lines_missing_outside_faults": len(unattributed),
+        "lines_missing_during_outages": sum(f.lines_missing for f in faults),
+        "lines_missing_after_restore": sum(f.lines_missing_after for f in faults),
+        "lines_missing_before_first_fault": len(unattributed),
         "lines_duplicated": sum(c - 1 for c in seen.values() if c > 1),
         "lines_out_of_order": out_of_order,
         "lines_unexpected": len([n for n in seen if n >= expected]),
@@ -519,7 +531,9 @@ def markdown(result: dict[str, Any]) -> str:
         "lines_expected",
         "lines_received",
         "lines_missing",
-        "lines_missing_outside_faults",
+        "lines_missing_during_outages",
+        "lines_missing_after_restore",
+        "lines_missing_before_first_fault",
         "lines_duplicated",
         "lines_out_of_order",
         "faults",
@@ -538,14 +552,14 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [
         "",
         "| # | kind | outage s | reconnecting after s | running after restore s "
-        "| lines printed | missing | backlog in after s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| lines printed in outage | missing | missing after restore | backlog in after s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for i, f in enumerate(r["fault_log"], 1):
         lines.append(
             f"| {i} | {f['kind']} | {f['end'] - f['start']:.1f} | {f['reconnecting_after']} "
             f"| {f['running_after_restore']} | {f['lines_printed']} | {f['lines_missing']} "
-            f"| {f['backlog_delivered_after']} |"
+            f"| {f['lines_missing_after']} | {f['backlog_delivered_after']} |"
         )
     if r.get("missing_ranges"):
         lines += ["", f"Missing lines: {', '.join(r['missing_ranges'])}"]

@@ -18,10 +18,14 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
+from jupyter_client import KernelManager
+
 from bench.common import wait_until
-from bench.kernels import TunnelKernel, start_first_result, stop_manager, targets
+from bench.kernels import TunnelKernel, first_result, start_first_result, stop_manager, targets
 
 #: what each variant imports on its first start: done in set-up, so no warm-up run is needed
 PRELOAD = {
@@ -42,6 +46,7 @@ class StartBench:
         self.keeper: Any = None
         self.control_path = ""
         self.info: dict[str, Any] = {}
+        self.stages = bool(task.get("stages"))
         for module in PRELOAD.get(self.variant, ()):
             __import__(module)
         if self.variant == "ours" and self.mode == "warm":
@@ -81,7 +86,9 @@ class StartBench:
                 with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pid), signal.SIGTERM)
 
-    def run(self) -> float:
+    def run(self) -> Any:
+        if self.stages:
+            return self._run_stages()
         if self.variant == "tunnel":
             return self._run_tunnel()
         if self.variant == "ours" and self.mode == "cold":
@@ -104,6 +111,45 @@ class StartBench:
         finally:
             kernel.stop()
 
+    def _run_stages(self) -> dict[str, Any]:
+        """One cold start of ours, with when each stage happened (for the profile)."""
+        from jupyter_remote.sessions import registry
+
+        assert self.target is not None
+        self._ours_disconnected()
+        events: list[tuple[float, str]] = []
+
+        def listen(event: dict[str, Any]) -> None:
+            if event.get("type") == "progress":
+                events.append((event["time"], f"progress: {event['stage']}"))
+            elif event.get("type") == "session":
+                events.append((event["time"], f"session: {event['session']['state']}"))
+
+        unsubscribe = registry.subscribe(listen)
+        t0 = time.time()
+        km = KernelManager(kernel_name=self.kernel_name)
+        try:
+            km.start_kernel()
+            marks = [(time.time(), "start_kernel() returned")]
+            kc = km.client()
+            kc.start_channels()
+            kc.wait_for_ready(timeout=60)
+            marks.append((time.time(), "wait_for_ready() returned"))
+            first_result(kc)
+            marks.append((time.time(), "result of 1+1"))
+            for name in ("supervisor", "kernel"):
+                created = _remote_created(self.target["remote_home"], str(km.kernel_id), name)
+                if created:
+                    marks.append((created, f"remote {name} process created (/proc)"))
+        finally:
+            unsubscribe()
+            stop_manager(km, locals().get("kc"))
+        ordered = sorted(events + marks)
+        return {
+            "seconds": marks[2][0] - t0,
+            "phases": {f"{i:02d} {label}": t - t0 for i, (t, label) in enumerate(ordered)},
+        }
+
     def close(self) -> None:
         if self.variant == "sshpyk" and self.mode == "cold":
             self._sshpyk_master_exit()
@@ -111,6 +157,41 @@ class StartBench:
             stop_manager(*self.keeper)
         if self.control_path:
             TunnelKernel.close_master(self.ssh_config, self._alias(), self.control_path)
+
+
+def _start_ticks(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rfind(")") + 2 :].split()[19])
+
+
+_boot: list[float] = []
+
+
+def _boot_time() -> float:
+    """Wall clock at tick 0 of /proc starttimes, calibrated on a child we spawn now
+    (/proc/stat's btime is whole seconds: too coarse for a start-up breakdown)."""
+    if not _boot:
+        before = time.time()
+        child = subprocess.Popen(["sleep", "1"])
+        ticks = _start_ticks(child.pid)
+        child.kill()
+        child.wait()
+        _boot.append(before - ticks / os.sysconf("SC_CLK_TCK"))
+    return _boot[0]
+
+
+def _remote_created(remote_home: str, kernel_id: str, name: str) -> float | None:
+    """Wall-clock creation time of a remote process of ours (same machine: /proc)."""
+    root = Path(remote_home) / ".local" / "share" / "jupyter-remote"
+    for path in root.rglob(f"{name}.pid"):
+        if path.parent.name != kernel_id:
+            continue
+        try:
+            ticks = _start_ticks(int(path.read_text().strip()))
+        except (OSError, ValueError):
+            return None
+        return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+    return None
 
 
 def make(task: dict[str, Any]) -> StartBench:
