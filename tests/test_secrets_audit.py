@@ -189,6 +189,7 @@ def test_no_secret_anywhere(tmp_path: Path, sec_host: SSHTestHost) -> None:
     session = Session(server)
     hmac_keys: list[str] = []
     remote_files: dict[str, bytes] = {}
+    runtime_files: dict[str, bytes] = {}
     cli_output: list[str] = []
 
     with server, PsSampler() as ps:
@@ -221,6 +222,7 @@ def test_no_secret_anywhere(tmp_path: Path, sec_host: SSHTestHost) -> None:
             state = read_tree(host.home / STATE_DIR)
             assert any(p.endswith("/info.json") for p in state), sorted(state)
             remote_files.update(state)
+            runtime_files.update(read_tree(server.runtime_dir))  # gone after the shutdown
             session.call("GET", "/remote/sessions")
             session.call("GET", f"/api/kernels/{kid}")
             listed = session.call("GET", f"/remote/servers/{name}/kernels")
@@ -275,7 +277,7 @@ def test_no_secret_anywhere(tmp_path: Path, sec_host: SSHTestHost) -> None:
         **read_tree(server.config_dir),
     }
     assert any("remote/servers.json" in p for p in local_files)
-    runtime_files = read_tree(server.runtime_dir)
+    runtime_files.update(read_tree(server.runtime_dir))
     # control: the search finds a key where it is meant to be (Jupyter's connection file)
     for key in hmac_keys:
         assert any(key.encode() in data for data in runtime_files.values())
