@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import os
 import resource
 import statistics
@@ -40,8 +41,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_server.services.kernels.connection.base import (
+    deserialize_msg_from_ws_v1,
+    serialize_msg_to_ws_v1,
+)
 from sshd_host import IS_ROOT, SSHTestHost
 from test_kernels import STATE_DIR, setup_profile
+from tornado.httpclient import HTTPClientError
 
 from jupyter_remote.sessions import registry
 
@@ -52,6 +58,10 @@ WINDOW = int(os.environ.get("JR_LOAD_WINDOW", "2"))
 LOAD_USER = "jrload"
 #: after the last execution of a kernel completed, how long late stream output may trail
 STREAM_GRACE = 10.0
+#: the kernel websocket protocol JupyterLab 4 negotiates (no JSON re-encoding in the server)
+WS_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+#: a start that lost its local port to the known race is tried again this many times
+START_RETRIES = 2
 #: no execution of a kernel completed for this long: give up on it (and fail)
 STALL = 60.0
 #: the code of execution I: prints I, returns how many times this kernel ran it so far
@@ -104,7 +114,12 @@ def user_processes(uid: int) -> list[str]:
             continue
         try:
             status = Path(f"/proc/{entry}/status").read_text()
-            args = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            args = (
+                Path(f"/proc/{entry}/cmdline")
+                .read_bytes()
+                .replace(b"\0", b" ")
+                .decode(errors="replace")
+            )
         except OSError:
             continue
         uid_line = next((ln for ln in status.splitlines() if ln.startswith("Uid:")), "")
@@ -127,6 +142,11 @@ def clean_user(host: SSHTestHost) -> None:
         time.sleep(0.1)  # killed processes linger in /proc until reaped
 
 
+def remote_commands(host: SSHTestHost) -> int:
+    """Commands sshd ran for the user so far (its log says "Starting session: command")."""
+    return host.log_text().count("Starting session: command for ")
+
+
 def rss_mib() -> float:
     """This process's (the Jupyter server's) resident memory now, MiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -138,24 +158,30 @@ def rss_mib() -> float:
 # ------------------------------------------------------------- the client side
 
 
-def _message(msg_type: str, channel: str, content: dict[str, Any]) -> tuple[str, str]:
+def _message(msg_type: str, channel: str, content: dict[str, Any]) -> tuple[str, bytes]:
+    """A request in the websocket protocol JupyterLab 4 speaks (v1: binary, parts as JSON)."""
     msg_id = uuid.uuid4().hex
-    return msg_id, json.dumps(
-        {
-            "header": {
-                "msg_id": msg_id,
-                "msg_type": msg_type,
-                "username": "load",
-                "session": "load",
-                "version": "5.3",
-                "date": "",
-            },
-            "parent_header": {},
-            "metadata": {},
-            "channel": channel,
-            "content": content,
-        }
-    )
+    header = {
+        "msg_id": msg_id,
+        "msg_type": msg_type,
+        "username": "load",
+        "session": "load",
+        "version": "5.3",
+        "date": "",
+    }
+    parts = [json.dumps(header).encode(), b"{}", b"{}", json.dumps(content).encode()]
+    return msg_id, serialize_msg_to_ws_v1(parts, channel)
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    channel, parts = deserialize_msg_from_ws_v1(raw)
+    header = json.loads(parts[0])
+    return {
+        "channel": channel,
+        "msg_type": header["msg_type"],
+        "parent_header": json.loads(parts[1]),
+        "content": json.loads(parts[3]),
+    }
 
 
 @dataclass
@@ -198,7 +224,7 @@ class KernelLoad:
             if raw is None:
                 self.closed = True
                 return
-            msg = json.loads(raw)
+            msg = _parse(raw)
             parent = msg.get("parent_header", {}).get("msg_id")
             waiter = self._waiting.get(parent)
             if waiter is not None and not waiter.done():
@@ -234,7 +260,7 @@ class KernelLoad:
             loop = asyncio.get_running_loop()
             reply, status = loop.create_future(), loop.create_future()
             self._waiting[msg_id] = reply
-            await self.ws.write_message(raw)
+            await self.ws.write_message(raw, binary=True)
             try:
                 await asyncio.wait_for(reply, 10)
                 # the status messages of this request (busy/idle) prove iopub is live
@@ -279,7 +305,7 @@ class KernelLoad:
             ex = Execution(i, sent=time.monotonic())
             self.executions[msg_id] = ex
             asyncio.ensure_future(ex.done.wait()).add_done_callback(complete)
-            await self.ws.write_message(raw)
+            await self.ws.write_message(raw, binary=True)
         for _ in range(window):
             try:
                 await asyncio.wait_for(slots.acquire(), STALL)
@@ -351,12 +377,45 @@ class KernelLoad:
 # ---------------------------------------------------------------------- test
 
 
+class PortClashes(logging.Handler):
+    """Counts log records of a kernel start that lost its local port ("Address already in use")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += str(record.exc_info[1])
+        if "Address already in use" in text:
+            self.count += 1
+
+
 async def sample_loop_lag(lags: list[float], stop: asyncio.Event) -> None:
     """How late a 100 ms sleep wakes up on the server's event loop (invariant 6)."""
     while not stop.is_set():
         t = time.monotonic()
         await asyncio.sleep(0.1)
         lags.append(time.monotonic() - t - 0.1)
+
+
+async def report_progress(
+    kernels: list[KernelLoad], t0: float, lags: list[float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line every 30 s on the terminal: a slow run shows where it is."""
+    total = N_KERNELS * N_EXECUTIONS
+    while True:
+        await asyncio.sleep(30)
+        done = sum(1 for k in kernels for ex in k.executions.values() if ex.done.is_set())
+        t = time.monotonic() - t0
+        lag = max(lags[-300:], default=0.0)
+        with capsys.disabled():
+            print(
+                f"\nload: {t:.0f} s, {done}/{total} executions, {done / t:.0f}/s, "
+                f"loop lag max {1000 * lag:.0f} ms (last 30 s)",
+                flush=True,
+            )
 
 
 async def sample_connections(host: SSHTestHost, samples: list[int], stop: asyncio.Event) -> None:
@@ -366,7 +425,7 @@ async def sample_connections(host: SSHTestHost, samples: list[int], stop: asynci
             await asyncio.wait_for(stop.wait(), 0.5)
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1200)
 async def test_32_kernels_1000_executions_one_connection(
     jp_fetch: Any,
     jp_ws_fetch: Any,
@@ -379,6 +438,7 @@ async def test_32_kernels_1000_executions_one_connection(
     assert user_processes(host.uid) == [], "leftovers of the remote user before the run"
     await asyncio.to_thread(setup_profile, host, cwd="/tmp")
     logins_before = host.accepted_logins()
+    commands_before = remote_commands(host)
     rss_start = rss_mib()
 
     events: list[tuple[str, str, str]] = []
@@ -399,21 +459,41 @@ async def test_32_kernels_1000_executions_one_connection(
     kernel_ids: list[str] = []
     figures: dict[str, Any] = {}
     try:
-        # ---- start the kernels one after the other: started at once, two kernels can
-        # be handed the same local port today (test_concurrent_starts_get_distinct_ports)
+        # ---- start the kernels one after the other. Known bug: the provisioner picks its
+        # local ports in pre_launch and binds them only in launch_kernel, seconds later;
+        # meanwhile another kernel's pick (test_concurrent_starts_get_distinct_local_ports)
+        # or any outgoing connection (ephemeral ports share the range) can take one, and
+        # the start fails "Address already in use". Such a start is retried, and counted.
+        port_clashes = PortClashes()
+        logging.getLogger().addHandler(port_clashes)
+        jp_serverapp.log.addHandler(port_clashes)
+        start_retries: list[int] = []
         t0 = time.monotonic()
 
         async def start_one() -> str:
             body = json.dumps({"name": "remote-p"})
-            resp = await jp_fetch("api", "kernels", method="POST", body=body, request_timeout=300)
-            kid = str(json.loads(resp.body)["id"])
-            kernel_ids.append(kid)
-            return kid
+            for attempt in range(1 + START_RETRIES):
+                seen = port_clashes.count
+                try:
+                    resp = await jp_fetch(
+                        "api", "kernels", method="POST", body=body, request_timeout=300
+                    )
+                except HTTPClientError:
+                    # only the known local-port race (see the xfail test below) is retried
+                    if port_clashes.count == seen or attempt == START_RETRIES:
+                        raise
+                    start_retries.append(attempt)
+                    continue
+                kid = str(json.loads(resp.body)["id"])
+                kernel_ids.append(kid)
+                return kid
+            raise AssertionError("unreachable")
 
         for _ in range(N_KERNELS):
             await start_one()
         for kid in kernel_ids:
-            ws = await jp_ws_fetch("api", "kernels", kid, "channels")
+            ws = await jp_ws_fetch("api", "kernels", kid, "channels", subprotocols=[WS_PROTOCOL])
+            assert ws.selected_subprotocol == WS_PROTOCOL
             k = KernelLoad(kid, ws)
             kernels.append(k)
             readers.append(asyncio.ensure_future(k.read_loop()))
@@ -421,14 +501,20 @@ async def test_32_kernels_1000_executions_one_connection(
         started = time.monotonic() - t0
         rss_started = rss_mib()
         samples_before_run = len(conn_samples)
+        commands_at_run_start = remote_commands(host)
         lags.clear()
 
         # ---- every kernel runs its executions, all at once
         t1 = time.monotonic()
-        await asyncio.gather(*(k.run(N_EXECUTIONS, WINDOW) for k in kernels))
+        progress = asyncio.ensure_future(report_progress(kernels, t1, lags, capsys))
+        try:
+            await asyncio.gather(*(k.run(N_EXECUTIONS, WINDOW) for k in kernels))
+        finally:
+            progress.cancel()
         elapsed = time.monotonic() - t1
         await asyncio.gather(*(k.settle(N_EXECUTIONS) for k in kernels))
         run_samples = conn_samples[samples_before_run:]
+        commands_during_run = remote_commands(host) - commands_at_run_start
         run_lags = sorted(lags)
         rss_end = rss_mib()
         logins_during = host.accepted_logins() - logins_before
@@ -448,6 +534,7 @@ async def test_32_kernels_1000_executions_one_connection(
             "kernels": N_KERNELS,
             "executions_per_kernel": N_EXECUTIONS,
             "window": WINDOW,
+            "start_retries_port_in_use": len(start_retries),
             "start_all_s": round(started, 1),
             "elapsed_s": round(elapsed, 1),
             "executions_per_s": round(total / elapsed, 1),
@@ -479,6 +566,10 @@ async def test_32_kernels_1000_executions_one_connection(
             "ssh_connections_sampled": sorted(set(run_samples)),
             "connection_samples": len(run_samples),
             "ssh_logins": logins_during,
+            # every agent call (poll, health check, start, stop) is one remote command
+            "remote_commands_start": commands_at_run_start - commands_before,
+            "remote_commands_run": commands_during_run,
+            "remote_commands_run_per_s": round(commands_during_run / elapsed, 1),
             "session_states_seen": sorted({state for _, state, _ in events}),
             "server_rss_mib": [round(rss_start), round(rss_started), round(rss_end)],
             "server_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -486,12 +577,13 @@ async def test_32_kernels_1000_executions_one_connection(
 
         # ---- stop every kernel through the API
         t2 = time.monotonic()
-        await asyncio.gather(
-            *(
-                jp_fetch("api", "kernels", kid, method="DELETE", request_timeout=120)
-                for kid in kernel_ids
-            )
-        )
+        stopping = asyncio.Semaphore(8)  # the test client queues more than ~10 requests
+
+        async def stop_one(kid: str) -> None:
+            async with stopping:
+                await jp_fetch("api", "kernels", kid, method="DELETE", request_timeout=300)
+
+        await asyncio.gather(*(stop_one(kid) for kid in kernel_ids))
         stopped_ids = list(kernel_ids)
         kernel_ids.clear()
         deadline = time.monotonic() + 30
@@ -536,6 +628,9 @@ async def test_32_kernels_1000_executions_one_connection(
         assert leftover_files == [], leftover_files
         assert figures["ssh_connections_after_stop"] == 0
     finally:
+        with contextlib.suppress(Exception):
+            logging.getLogger().removeHandler(port_clashes)
+            jp_serverapp.log.removeHandler(port_clashes)
         sampling.set()
         for task in (sampler, lag_sampler):
             with contextlib.suppress(BaseException):
