@@ -434,8 +434,9 @@ def metric_reconnect(ctx: Ctx) -> None:
         table.notes.append(
             "SSH keepalives 1 s x 2 as in tests/test_network_faults.py (the drop was noticed "
             f"after {det[len(det) // 2]:.1f} s, median); the reconnect policy has the product's "
-            "defaults (TCP probe every 1 s, then the handshake). The cut is held 1 s after "
-            "`reconnecting`; times start when the restore returns." if det else
+            "defaults (TCP probe every 1 s, then the handshake). The cut is held 1 to 2 s "
+            "(random, seeded) after `reconnecting`, so the restore lands at any phase of the "
+            "probe timer; times start when the restore returns." if det else
             "No successful run."
         )
         ctx.results.tables.append(table)

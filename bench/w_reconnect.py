@@ -5,8 +5,8 @@ veth; slow: through the delay proxy). SSH keepalives are shortened as
 tests/test_network_faults.py does (1 s x 2: the drop is noticed ~3 s into the cut);
 the reconnect policy keeps the product's defaults. A run: the orchestrator cuts the link
 (NetnsHost.cut(), plus the proxy for ``slow``), we wait for ``reconnecting``, hold the
-cut 1 s more, the orchestrator restores it; timed from the restore's return to the
-registry's ``running`` event, and to the reply of a cell (over the same client).
+cut 1 to 2 s more (random, seeded), the orchestrator restores it; timed from the
+restore's return to the registry's ``running`` event, and to the reply of a cell.
 
 ``ssh`` (the floor): after the same cut and restore, ``ssh bench-<target> true`` in a
 tight loop until it succeeds: what any new OpenSSH connection needs.
@@ -15,6 +15,7 @@ tight loop until it succeeds: what any new OpenSSH connection needs.
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import threading
 import time
@@ -25,7 +26,8 @@ from bench.kernels import start_first_result, stop_manager
 
 KEEPALIVE_INTERVAL = 1.0
 KEEPALIVE_COUNT_MAX = 2
-HOLD_AFTER_DETECT = 1.0
+HOLD_AFTER_DETECT = 1.0  # + a random 0..1 s: the restore must not land at one fixed phase
+# of the session's 1 s TCP probe timer (seeded: reruns cut and restore alike)
 
 
 class Timeline:
@@ -68,9 +70,15 @@ class ReconnectBench:
         self.name = task["target"]
         self.km: Any = None
         self.kc: Any = None
+        self.rng = random.Random(6)
         self.info: dict[str, Any] = {}
         if self.variant == "ours":
+            import logging
+
             from jupyter_remote import runtime
+
+            logging.basicConfig(format="%(asctime)s %(name)s %(message)s")  # to the worker log
+            logging.getLogger("jupyter_remote").setLevel(logging.INFO)
             from jupyter_remote.sessions import registry
 
             pool = runtime.current_manager().pool
@@ -92,7 +100,7 @@ class ReconnectBench:
                 raise RuntimeError(
                     f"the session never went reconnecting; events: {self.timeline.since(t_cut)}"
                 )
-            time.sleep(HOLD_AFTER_DETECT)
+            time.sleep(HOLD_AFTER_DETECT + self.rng.uniform(0, 1))
         finally:
             rpc("restore", target=self.name)
         t_back = time.perf_counter()
@@ -126,7 +134,7 @@ class ReconnectBench:
     def _run_ssh(self) -> dict[str, float]:
         rpc("cut", target=self.name)
         try:
-            time.sleep(HOLD_AFTER_DETECT)  # nothing to detect: no connection is open
+            time.sleep(HOLD_AFTER_DETECT + self.rng.uniform(0, 1))  # no connection to lose
         finally:
             rpc("restore", target=self.name)
         t_back = time.perf_counter()
