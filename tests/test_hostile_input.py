@@ -470,7 +470,7 @@ def _as_stored_host(host: str) -> str:
         return inner
 
 
-FIELDS = ["name", "host", "user", "jump"]
+FIELDS = ["name", "host", "user", "jump", "identity"]
 NAMEISH = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,15}", fullmatch=True)
 HOSTISH = st.one_of(
     st.from_regex(r"[a-z0-9]{1,10}(\.[a-z0-9]{1,10}){0,2}", fullmatch=True),
@@ -498,18 +498,20 @@ def test_cli_server_add_refuses_with_exit_2_or_stores_exactly(world: World) -> N
         name: str, host: str, user: str, jump: str | None, hostile: tuple[str, str] | None
     ) -> None:
         """Valid fields, and (HOSTILE) one of them replaced by hostile text."""
-        values = {"name": name, "host": host, "user": user, "jump": jump}
+        values = {"name": name, "host": host, "user": user, "jump": jump, "identity": None}
         if hostile is not None:
             values[hostile[0]] = hostile[1]
         run(**values)
 
-    def run(name: str, host: str, user: str, jump: str | None) -> None:
-        if any("\x00" in v for v in (name, host, user, jump or "")):
+    def run(name: str, host: str, user: str, jump: str | None, identity: str | None) -> None:
+        if any("\x00" in (v or "") for v in (name, host, user, jump, identity)):
             return  # a command line cannot carry NUL: nothing to send
         before = world.snapshot()
         argv = ["server", "add", f"--host={host}", f"--user={user}", "--json"]
         if jump is not None:
             argv.append(f"--jump={jump}")
+        if identity is not None:
+            argv.append(f"--identity={identity}")
         result = world.cli(*argv, "--", name)
         if result.returncode == 0:
             saved = json.loads(result.stdout)
@@ -517,6 +519,8 @@ def test_cli_server_add_refuses_with_exit_2_or_stores_exactly(world: World) -> N
             assert saved["host"] == _as_stored_host(host)
             if jump is not None:
                 assert saved["jump"] == format_jump(parse_jump(jump))
+            if identity is not None:  # an existing local file: stored ~-expanded
+                assert saved["identity"] == os.path.expanduser(identity)
             servers = world.data_dir / "remote" / "servers.json"
             stored = json.loads(servers.read_text())[name]
             assert stored == {k: v for k, v in saved.items() if k in stored}
