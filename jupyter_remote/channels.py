@@ -30,6 +30,7 @@ from jupyter_client.session import Session
 
 from .errors import SSHConnectError
 from .remote.relay import ACK, GAP, HELLO, MSG, RELAYED, encode_record, json_part, read_record
+from .ssh.forwards import unhold_local_port
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class RelayedChannels:
                 sock.sndhwm = 0  # a replay after a reconnect must not hit a high-water mark
                 if name != "iopub":
                     sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+                unhold_local_port(self.ports[name])
                 sock.bind(f"tcp://127.0.0.1:{self.ports[name]}")
                 self._socks[name] = sock
         except zmq.ZMQError as exc:

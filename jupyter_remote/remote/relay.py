@@ -41,6 +41,7 @@ NUDGE_IDENT = b"jupyter-remote-nudge"
 MAX_RECORD = 1 << 31
 DEFAULT_BUFFER_BYTES = 128 * 1024 * 1024
 ACK_INTERVAL = 0.2
+STALL_AFTER = 5.0  # a client that has not read for this long counts as absent
 _HEAD = struct.Struct("!BBQH")
 _LEN = struct.Struct("!I")
 
@@ -138,6 +139,7 @@ class Relay:
         self.buf_bytes = 0
         self.evict_at = 0
         self.dropped = 0  # messages a client asked for that the bound had dropped
+        self.stalled_since = 0.0  # the pump waits for a client that does not read
         self.next_send = 1
         # client -> kernel
         self.twin = None
@@ -298,10 +300,18 @@ class Relay:
         self.wake.set()
 
     def _evict(self):
-        """Over the bound: drop the oldest output (never a reply) until under it."""
+        """Over the bound: drop the oldest output (never a reply) until under it.
+
+        With a client that keeps up, only what it was already sent goes (it is just
+        not acknowledged yet); with none, or one stuck for STALL_AFTER s (a dead
+        link not noticed yet), unsent output goes too."""
         iopub = RELAYED.index("iopub")
+        absent = self.client is None or (
+            self.stalled_since and time.time() - self.stalled_since > STALL_AFTER
+        )
+        limit = len(self.buf) if absent else self.head + (self.next_send - self.first_seq)
         i = max(self.evict_at, self.head)
-        while self.buf_bytes > self.bound and i < len(self.buf):
+        while self.buf_bytes > self.bound and i < limit:
             entry = self.buf[i]
             if entry[1] == iopub and entry[2] is not None:
                 try:
@@ -347,7 +357,9 @@ class Relay:
                     writer.write(encode_record(MSG, entry[1], entry[0], entry[2]))
                     self.next_send += 1
                 if transport.get_write_buffer_size() > 4 * 1024 * 1024:
+                    self.stalled_since = time.time()
                     await writer.drain()
+                    self.stalled_since = 0.0
             if self.generation != generation:
                 return
             await self.wake.wait()
@@ -396,6 +408,7 @@ class Relay:
             self.client.transport.abort()
         self.generation += 1
         self.client = writer
+        self.stalled_since = 0.0
         if hello.get("twin") != self.twin:  # another local side: its numbering starts anew
             self.twin = hello.get("twin")
             self.last_in = self.acked_in = 0

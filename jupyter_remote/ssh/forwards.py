@@ -27,42 +27,51 @@ Target = str | int  # a remote unix socket path, or a port on the remote's 127.0
 CHUNK = 256 * 1024
 
 
-#: ports handed out by free_local_ports and not released yet (this process)
-_reserved: set[int] = set()
-_reserved_lock = threading.Lock()
+#: ports handed out by free_local_ports and not released yet (this process), each with
+#: its probe socket still bound so nothing else (another pick, an outgoing connection's
+#: ephemeral port) can take it before its owner listens on it
+_held: dict[int, socket.socket | None] = {}
+_held_lock = threading.Lock()
 
 
 def free_local_ports(count: int) -> list[int]:
-    """``count`` free ports on 127.0.0.1, reserved for the caller until
-    :func:`release_local_ports`.
+    """``count`` free ports on 127.0.0.1, held for the caller until it listens on them
+    (:func:`unhold_local_port`) and reserved until :func:`release_local_ports`.
 
     The provisioner picks its kernel's ports in ``pre_launch`` and listens on them
-    only later, in ``launch_kernel``; kernels starting meanwhile in this process must
-    not be handed the same ones (the OS may offer a port again once its probe socket
-    is closed), so handed-out ports are remembered until released.
+    only in ``launch_kernel``, seconds later: kernels starting meanwhile, and the
+    Jupyter server's own outgoing connections, must not get them.
     """
-    socks = []
     ports: list[int] = []
-    try:
-        with _reserved_lock:
-            while len(ports) < count:
-                s = socket.socket()
-                s.bind(("127.0.0.1", 0))
-                socks.append(s)  # held open until we are done: distinct within this call
-                port = s.getsockname()[1]
-                if port not in _reserved:
-                    ports.append(port)
-            _reserved.update(ports)
-        return ports
-    finally:
-        for s in socks:
-            s.close()
+    with _held_lock:
+        while len(ports) < count:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            if port in _held:
+                s.close()
+                continue
+            _held[port] = s
+            ports.append(port)
+    return ports
+
+
+def unhold_local_port(port: int) -> None:
+    """Just before listening on a picked port: let go of its probe socket."""
+    with _held_lock:
+        sock = _held.get(port)
+        if sock is not None:
+            sock.close()
+            _held[port] = None
 
 
 def release_local_ports(ports: list[int] | None) -> None:
     """The ports' owner (a kernel or forward session) is done with them."""
-    with _reserved_lock:
-        _reserved.difference_update(ports or ())
+    with _held_lock:
+        for port in ports or ():
+            sock = _held.pop(port, None)
+            if sock is not None:
+                sock.close()
 
 
 async def _pipe(reader: Any, writer: Any) -> None:
@@ -119,6 +128,7 @@ class Forwards:
             self._gate.set()
         try:
             for port, target in targets.items():
+                unhold_local_port(port)
                 self._servers[port] = await asyncio.start_server(
                     self._acceptor(port, target), "127.0.0.1", port
                 )
