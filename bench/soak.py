@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from netns_host import NetnsHost, netns_unavailable  # noqa: E402
-from sshd_host import free_port  # noqa: E402
+from sshd_host import _claim_user, free_port  # noqa: E402
 
 USER = "jrsoak"
 STATE_DIR = ".local/share/jupyter-remote"
@@ -584,7 +584,14 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     (workdir / "home" / ".ssh").mkdir(parents=True, mode=0o700)
     os.environ.update({k: env[k] for k in ("HOME", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR")})
 
-    host = NetnsHost(name="soak", user=USER)
+    # claimed (an flock): a second soak at the same time gets jrsoak2, so its cleanup
+    # (pkill -u) never touches this one's kernel
+    user, claim = _claim_user(USER)
+    try:
+        host = NetnsHost(name="soak", user=user)
+    except BaseException:
+        claim.close()
+        raise
     server: Server | None = None
     try:
         clean_remote(host)
@@ -652,6 +659,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         with contextlib.suppress(Exception):
             clean_remote(host)
         host.close()
+        claim.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,7 @@ from jupyter_server.services.kernels.connection.base import (
     deserialize_msg_from_ws_v1,
     serialize_msg_to_ws_v1,
 )
-from sshd_host import IS_ROOT, SSHTestHost
+from sshd_host import IS_ROOT, SSHTestHost, _claim_user
 from test_kernels import STATE_DIR, setup_profile
 
 from jupyter_remote.sessions import registry
@@ -60,7 +60,6 @@ LOAD_USER = "jrload"
 STREAM_GRACE = 10.0
 #: the kernel websocket protocol JupyterLab 4 negotiates (no JSON re-encoding in the server)
 WS_PROTOCOL = "v1.kernel.websocket.jupyter.org"
-#: a start that lost its local port to the known race is tried again this many times
 #: no execution of a kernel completed for this long: give up on it (and fail)
 STALL = 60.0
 #: the code of execution I: prints I, returns how many times this kernel ran it so far
@@ -80,6 +79,10 @@ IPYTHON_CONFIG = 'c.HistoryManager.hist_file = ":memory:"\n'
 def load_host() -> Iterator[SSHTestHost]:
     """A sshd of our own, remote user jrload (nobody else's kernels are touched).
 
+    The user is claimed (an flock, as NetnsHost does): a second run of this module at
+    the same time gets jrload2, so the leftover cleanup of one run (pkill -u) can
+    never kill the kernels of another.
+
     32 kernels of one account share IPython's ~/.ipython history.sqlite: their
     history threads then wait on the sqlite lock (up to seconds: the main thread
     stalls with them) and IPython prints "The history saving thread hit an
@@ -87,7 +90,8 @@ def load_host() -> Iterator[SSHTestHost]:
     stdout. That is IPython's behaviour, the same with 32 local kernels, and not
     what this test measures: the remote user's kernels keep history in memory.
     """
-    with SSHTestHost(name="load", user=LOAD_USER) as host:
+    user, claim = _claim_user(LOAD_USER)
+    with claim, SSHTestHost(name="load", user=user) as host:
         profile_dir = host.home / ".ipython" / "profile_default"
         host.run_as_user(["mkdir", "-p", str(profile_dir)])
         host.run_as_user(
