@@ -239,6 +239,10 @@ class SSHProvisioner(KernelProvisionerBase):
             return 0  # left running remotely at server exit; its idle timeout ends it
         if not session.link_up:
             return None
+        if session.channels is not None and session.channels.attached:
+            # the relay lives in the kernel's supervisor, which exits when the kernel
+            # ends: while its link is up the kernel runs, no remote command needed
+            return None
         try:
             status = await self._agent_call("status", self._kid)
         except RemoteError as exc:
