@@ -29,7 +29,16 @@ import zmq.asyncio
 from jupyter_client.session import Session
 
 from .errors import SSHConnectError
-from .remote.relay import ACK, GAP, HELLO, MSG, RELAYED, encode_record, json_part, read_record
+from .remote.relay import (
+    ACK,
+    GAP,
+    HELLO,
+    MSG,
+    RELAYED,
+    RecordReader,
+    encode_record,
+    json_part,
+)
 from .ssh.forwards import unhold_local_port
 
 log = logging.getLogger(__name__)
@@ -96,7 +105,8 @@ class RelayedChannels:
         reader, writer = await asyncio.wait_for(conn.open_unix_connection(path), timeout)
         hello = {"twin": self._twin, "epoch": self.epoch, "last": self.last_in}
         writer.write(encode_record(HELLO, 0, 0, [json_part(hello)]))
-        record = await asyncio.wait_for(read_record(reader), timeout)
+        records = RecordReader(reader)
+        record = await asyncio.wait_for(records.next(), timeout)
         if record is None or record[0] != HELLO:
             writer.close()
             raise SSHConnectError("The kernel's relay closed the connection at once.")
@@ -112,7 +122,7 @@ class RelayedChannels:
             writer.write(encode_record(MSG, channel, seq, frames))
         self._written_out = self._seq_out
         self._writer = writer
-        self._reader_task = asyncio.ensure_future(self._from_remote(reader, writer))
+        self._reader_task = asyncio.ensure_future(self._from_remote(records, writer))
         self._ack_task = asyncio.ensure_future(self._acker(writer))
 
     def detach(self) -> None:
@@ -157,10 +167,10 @@ class RelayedChannels:
 
     # ------------------------------------------------------------ kernel -> client
 
-    async def _from_remote(self, reader: Any, writer: Any) -> None:
+    async def _from_remote(self, records: RecordReader, writer: Any) -> None:
         try:
             while True:
-                record = await read_record(reader)
+                record = await records.next()
                 if record is None:
                     break
                 kind, channel, seq, parts = record
