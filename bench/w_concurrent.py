@@ -11,13 +11,16 @@ while all N run. ``local`` (N local ipykernels) is the baseline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
 from jupyter_client import AsyncKernelManager
 
-from bench.kernels import READY_TIMEOUT, targets
+from bench.kernels import targets
 from bench.netutil import established
+
+READY_TIMEOUT = 90.0  # per kernel (32 boot at once on 2 cores); a silent one is retried
 
 PRELOAD = {
     "ours": ("jupyter_remote.provisioner", "jupyter_remote.sessions", "zmq.asyncio"),
@@ -43,18 +46,28 @@ class ConcurrentBench:
             __import__(module)
         self.info: dict[str, Any] = {}
 
-    async def _start(self) -> tuple[AsyncKernelManager, int]:
-        """One kernel, started again (new manager) when a start fails: a user would
-        retry, and the failures are counted so the table shows them."""
+    async def _start_ready(self) -> tuple[AsyncKernelManager, Any, int]:
+        """One kernel started and ready. A start that fails, or a kernel that dies or
+        stays silent before it is ready (both happen: with 32 starts at once, ports picked
+        early are sometimes taken before they are bound), is retried with a new manager,
+        as a user would; the failures are counted so the table shows them."""
         failures = 0
         while True:
             km = AsyncKernelManager(kernel_name=self.kernel_name)
+            kc = None
             try:
                 await km.start_kernel()
-                return km, failures
+                kc = km.client()
+                kc.start_channels()
+                await asyncio.wait_for(kc.wait_for_ready(timeout=READY_TIMEOUT), READY_TIMEOUT)
+                return km, kc, failures
             except Exception as exc:
                 failures += 1
                 self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                if kc is not None:
+                    kc.stop_channels()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(km.shutdown_kernel(now=True), 30)
                 if failures >= 5:
                     raise
 
@@ -62,24 +75,19 @@ class ConcurrentBench:
         self.errors: list[str] = []
         rss0 = rss_bytes()
         t0 = time.perf_counter()
-        started = await asyncio.gather(*(self._start() for _ in range(n)))
-        kms = [km for km, _ in started]
-        kcs = [km.client() for km in kms]
-        for kc in kcs:
-            kc.start_channels()
-        await asyncio.gather(*(kc.wait_for_ready(timeout=READY_TIMEOUT) for kc in kcs))
+        started = await asyncio.gather(*(self._start_ready() for _ in range(n)))
         seconds = time.perf_counter() - t0
         rss1 = rss_bytes()
         conns = established(self.target) if self.target else 0
         if stop:
-            for kc in kcs:
+            for _, kc, _ in started:
                 kc.stop_channels()
-            await asyncio.gather(*(km.shutdown_kernel(now=True) for km in kms))
+            await asyncio.gather(*(km.shutdown_kernel(now=True) for km, _, _ in started))
         return {
             "seconds": seconds,
             "rss_per_kernel_mb": (rss1 - rss0) / n / 1e6,
             "connections": conns,
-            "start_failures": sum(f for _, f in started),
+            "start_failures": sum(f for _, _, f in started),
             "errors": sorted(set(self.errors))[:3],
         }
 
