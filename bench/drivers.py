@@ -389,15 +389,17 @@ def metric_concurrent(ctx: Ctx) -> None:
                 else:
                     w.close(timeout=300)
         ctx.hosts.clean_remote()
-    errors = sorted({e for r in rows["ours"].samples for e in r.get("errors", [])})
-    if errors:
-        rows["ours"].note = "failed starts were retried; e.g. `" + errors[0].replace("|", "/") + "`"
+    for row in rows.values():
+        errors = sorted({e for r in row.samples for e in r.get("errors", [])})
+        if errors:
+            row.note = "failed starts were retried; e.g. `" + errors[0].replace("|", "/") + "`"
     table.notes.append(
         "AsyncKernelManager.start_kernel for all N at once, then every client's "
         "wait_for_ready. RSS per kernel = growth of the managing process's RSS / N (the kernels "
         "themselves are other processes, here or remote). SSH connections = ESTABLISHED TCP "
-        "connections at the sshd (`ss`) while all N run. A failed start is retried with a new "
-        "KernelManager (and counted)."
+        "connections at the sshd (`ss`) while all N run. A start that fails, or a kernel that "
+        "dies or stays silent before it is ready, is retried with a new KernelManager and "
+        "counted as a failed start."
     )
     ctx.results.tables.append(table)
 
