@@ -25,7 +25,7 @@ from bench.hosts import PEERS_VENV
 from bench.runner import WorkerError
 
 PY_SPY = PEERS_VENV / "bin" / "py-spy"
-BUDGET_END = 16.0 * 60  # no profile is started after this many seconds of the run
+BUDGET_END = 15.5 * 60  # no profile is started after this many seconds of the run
 MAX_PROFILES = 3
 TOP = 12
 #: leaf frames where a thread waits (py-spy --nonblocking cannot tell them from work)
