@@ -20,7 +20,7 @@ from test_kernels import WSKernel, clean_remote, remote_kernel_processes, setup_
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from jupyter_remote.ssh.forwards import free_local_ports
+from jupyter_remote.ssh.forwards import free_local_ports, release_local_ports
 
 
 class ServerProcess:
@@ -29,6 +29,7 @@ class ServerProcess:
     def __init__(self, env: dict[str, str], root: Path) -> None:
         self.token = secrets.token_hex(16)
         self.port = free_local_ports(1)[0]
+        release_local_ports([self.port])  # held for us: let go, the server subprocess binds it
         self.log = root / f"server-{self.port}.log"
         argv = [
             sys.executable,
