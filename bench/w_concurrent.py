@@ -15,6 +15,7 @@ import contextlib
 import time
 from typing import Any
 
+import zmq
 from jupyter_client import AsyncKernelManager
 
 from bench.kernels import targets
@@ -59,6 +60,9 @@ class ConcurrentBench:
                 await km.start_kernel()
                 kc = km.client()
                 kc.start_channels()
+                # jupyter_client sends synchronously: on a port another kernel took in the
+                # race (a peer of the wrong type), a send would block the whole loop
+                kc.shell_channel.socket.setsockopt(zmq.SNDTIMEO, 1000)
                 await asyncio.wait_for(kc.wait_for_ready(timeout=READY_TIMEOUT), READY_TIMEOUT)
                 return km, kc, failures
             except Exception as exc:
