@@ -30,7 +30,7 @@ from jupyter_remote.ssh.forwards import free_local_ports
 class UnixLink:
     """Stands in for an SSH connection: opens the relay's unix socket directly."""
 
-    async def open_unix_connection(self, path: str) -> Any:
+    async def open_unix_connection(self, path: str, **ssh_options: Any) -> Any:
         return await asyncio.open_unix_connection(path)
 
 
