@@ -15,11 +15,39 @@ from typing import Literal
 log = logging.getLogger(__name__)
 
 Kind = Literal["password", "passphrase"]
+KINDS: tuple[Kind, ...] = ("password", "passphrase")
 SERVICE = "jupyterlab-remote"
 
 
+#: Backends that keep secrets in a file on disk without real encryption (or that ask for
+#: a file password on a terminal): never "usable", the secret stays in memory instead.
+PLAINTEXT_BACKEND_MODULES = ("keyrings.alt",)
+PLAINTEXT_BACKEND_CLASSES = frozenset(
+    {"PlaintextKeyring", "PlaintextPyFilesystemKeyring", "UncryptedFileKeyring"}
+)
+
+
+def is_plaintext_backend(backend: object) -> bool:
+    """True for a keyring backend that stores secrets readable on disk (keyrings.alt & co).
+
+    Called by :func:`_usable_keyring`; a chainer counts as plain text when any backend it
+    chains is, since it may write to that one.
+    """
+    cls = type(backend)
+    module = cls.__module__ or ""
+    if any(module == m or module.startswith(m + ".") for m in PLAINTEXT_BACKEND_MODULES):
+        return True
+    if any(c.__name__ in PLAINTEXT_BACKEND_CLASSES for c in cls.__mro__):
+        return True
+    chained = getattr(backend, "backends", None)
+    if isinstance(chained, (list, tuple)):
+        return any(is_plaintext_backend(b) for b in chained)
+    return False
+
+
 def _usable_keyring() -> object | None:
-    """The keyring module if a real (not fail/null/chainer-of-nothing) backend is configured."""
+    """The keyring module if a real backend is configured: not fail/null, not an empty
+    chainer, not one that writes secrets to a plain-text file (keyrings.alt)."""
     try:
         import keyring
         from keyring.backends import chainer, fail
@@ -30,6 +58,13 @@ def _usable_keyring() -> object | None:
         if isinstance(backend, chainer.ChainerBackend) and not backend.backends:
             return None
         if "null" in type(backend).__module__:
+            return None
+        if is_plaintext_backend(backend):
+            log.info(
+                "Keyring backend %s stores secrets in plain text: not used; secrets stay "
+                "in this process's memory.",
+                type(backend).__name__,
+            )
             return None
         return keyring
     except Exception:  # any import/backend failure means: not usable
@@ -79,14 +114,18 @@ class SecretStore:
                 return value
         return None
 
+    def forget(self, kind: Kind, server: str) -> None:
+        """Forget one secret of ``server`` (the manager, when host, port or user changes)."""
+        with self._lock:
+            self._memory.pop((kind, server), None)
+        if self._keyring is not None:
+            with contextlib.suppress(Exception):  # absent entries are fine
+                self._keyring.delete_password(SERVICE, self._account(kind, server))  # type: ignore[attr-defined]
+
     def delete(self, server: str) -> None:
         """Forget every secret of ``server`` (on server removal)."""
-        for kind in ("password", "passphrase"):
-            with self._lock:
-                self._memory.pop((kind, server), None)
-            if self._keyring is not None:
-                with contextlib.suppress(Exception):  # absent entries are fine
-                    self._keyring.delete_password(SERVICE, self._account(kind, server))  # type: ignore[attr-defined]
+        for kind in KINDS:
+            self.forget(kind, server)
 
     def has(self, server: str) -> bool:
         return any(self.get(kind, server) is not None for kind in ("password", "passphrase"))
