@@ -138,8 +138,18 @@ class RemoteManager:
         server = await asyncio.to_thread(Server.from_input, merged)
         self._check_secret_fields(data)
         await asyncio.to_thread(self.store.save_server, server, replace=True)
+        self._drop_secrets_of_old_target(current, server)
         self._take_secrets(server.name, data)
         return self._server_json(server)
+
+    def _drop_secrets_of_old_target(self, old: Server, new: Server) -> None:
+        """A secret follows the host: forget it when host, port or user change (and a
+        passphrase when the key file changes). A new one in the same PATCH is then kept."""
+        target_changed = (old.host, old.port, old.user) != (new.host, new.port, new.user)
+        if target_changed:
+            self.secrets.forget("password", new.name)
+        if target_changed or old.identity != new.identity:
+            self.secrets.forget("passphrase", new.name)
 
     async def remove_server(self, name: str) -> None:
         await asyncio.to_thread(self.store.remove_server, name)
