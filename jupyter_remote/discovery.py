@@ -34,8 +34,9 @@ from .errors import RemoteCommandError, ValidationError
 from .manager import RemoteManager
 from .remote import command_on_path, script_text, stdin_payload
 from .ssh import Endpoint
-from .ssh.exec import ExecResult, run
+from .ssh.exec import PROBE_OUTPUT, ExecResult, run
 from .store import validate_remote_path
+from .text import RemoteJSONError, parse_remote_json, printable, printable_tree
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ DEFAULT_PER_ENV = 10.0
 SSH_SLACK = 20.0  # connect-free margin on top of the probe's own budget
 MAX_CWDS = 64
 MAX_TEXT = 4096
+MAX_ENVS = 2000  # entries kept from one probe answer
 EXIT_NO_PYTHON = 127
 
 _PROBE = script_text("probe")
@@ -56,8 +58,9 @@ _PROBE = script_text("probe")
 def clean_env(raw: Any) -> dict[str, Any] | None:
     """One probe entry as we hand it on: known fields, right types; None if unusable.
 
-    The remote is the user's, but its answer still goes into our UI and JSON:
-    strings are bounded and ``kind`` must be one we know.
+    The remote is the user's, but its answer still goes into our UI, JSON and
+    terminals: strings are bounded, control characters escaped (``printable``),
+    and ``kind`` must be one we know. Also applied to entries read from the cache.
     """
     if not isinstance(raw, dict) or raw.get("kind") not in KINDS:
         return None
@@ -81,19 +84,39 @@ def clean_env(raw: Any) -> dict[str, Any] | None:
 
 
 def _text(value: Any) -> str:
-    return value[:MAX_TEXT] if isinstance(value, str) else ""
+    """A remote string as we show it: bounded, control characters escaped."""
+    return printable(value[:MAX_TEXT]) if isinstance(value, str) else ""
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def parse_answer(result: ExecResult, server: str) -> dict[str, Any]:
-    """The probe's JSON answer from its exec result, or a RemoteCommandError with a fix."""
+    """The probe's JSON answer from its exec result, or a RemoteCommandError with a fix.
+
+    Called by ``Discovery._probe`` on output ``run`` bounded to PROBE_OUTPUT; the JSON
+    goes through ``parse_remote_json`` (too deep, too many values: refused).
+    """
     at = result.stdout.rfind(RESULT_MARKER)
     answer: Any = None
     if at >= 0:
-        with contextlib.suppress(ValueError, IndexError):
-            answer = json.loads(result.stdout[at + len(RESULT_MARKER) :].splitlines()[0])
+        start = at + len(RESULT_MARKER)
+        end = result.stdout.find("\n", start)
+        line = result.stdout[start : end if end >= 0 else len(result.stdout)]
+        try:
+            answer = parse_remote_json(line)
+        except RemoteJSONError as exc:
+            raise RemoteCommandError(
+                f"The environment probe on {server!r} gave an unusable answer: {exc}.",
+                hint="Something on the remote answers in place of python3 (a wrapper or "
+                "a broken interpreter first on the login PATH); "
+                "`jupyter remote server test` shows which python3 it finds.",
+            ) from None
     if isinstance(answer, dict) and isinstance(answer.get("envs"), list):
         return answer
-    detail = (result.stderr.strip() or result.stdout.strip())[-600:]
+    detail = result.stderr.strip() or printable(result.stdout[-2000:].strip(), keep_newlines=True)
+    detail = detail[-600:]
     if result.exit_status == EXIT_NO_PYTHON:
         raise RemoteCommandError(
             f"There is no python3 or python on the login PATH of {server!r}.",
@@ -198,10 +221,16 @@ class Discovery:
         started = time.monotonic()
         async with self.manager.pool.connection(endpoint) as conn:
             result = await run(
-                conn, command_on_path(), stdin=payload, timeout=self.budget + SSH_SLACK
+                conn,
+                command_on_path(),
+                stdin=payload,
+                timeout=self.budget + SSH_SLACK,
+                max_output=PROBE_OUTPUT,
+                what="the environment probe's answer",
+                where=repr(server),
             )
         answer = parse_answer(result, server)
-        envs = [e for e in map(clean_env, answer["envs"]) if e is not None]
+        envs = [e for e in map(clean_env, answer["envs"]) if e is not None][:MAX_ENVS]
         entry: dict[str, Any] = {
             "version": CACHE_VERSION,
             "server": server,
@@ -209,8 +238,10 @@ class Discovery:
             "cwds": cwds,
             "probed_at": time.time(),
             "elapsed": round(time.monotonic() - started, 3),
-            "errors": [_text(e) for e in answer.get("errors") or [] if isinstance(e, str)][:50],
-            "probe": answer.get("probe") if isinstance(answer.get("probe"), dict) else {},
+            "errors": [_text(e) for e in _list(answer.get("errors")) if isinstance(e, str)][:50],
+            "probe": printable_tree(answer["probe"])
+            if isinstance(answer.get("probe"), dict)
+            else {},
             "envs": envs,
         }
         log.info("Probed %s: %d environments in %.1f s", server, len(envs), entry["elapsed"])

@@ -8,12 +8,12 @@ bootstrap (invariants 4 and 5).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .errors import RemoteCommandError
 from .remote import command_on_path, command_with, script_text, stdin_payload
-from .ssh.exec import HeldProcess, run
+from .ssh.exec import AGENT_OUTPUT, ExecResult, HeldProcess, peer, run
+from .text import RemoteJSONError, parse_remote_json, printable, printable_tree
 
 #: relay.py defines the relay the supervisor runs; agent.py's main() runs at the end
 _AGENT = script_text("relay") + "\n" + script_text("agent")
@@ -27,25 +27,24 @@ class AgentClient:
         self.command = command_with(python) if python else command_on_path()
 
     async def call(self, request: dict[str, Any], *, timeout: float = 60.0) -> dict[str, Any]:
+        """One request, one exec; the agent's ``result``, or RemoteCommandError with a hint.
+
+        The answer is read up to :data:`AGENT_OUTPUT` bytes and parsed with
+        ``parse_remote_json`` (no unbounded size, no deep nesting); what the agent
+        says in an error goes on with its control characters escaped.
+        """
+        op = str(request.get("op"))
+        where = peer(self.conn)
         result = await run(
-            self.conn, self.command, stdin=stdin_payload(_AGENT, request), timeout=timeout
+            self.conn,
+            self.command,
+            stdin=stdin_payload(_AGENT, request),
+            timeout=timeout,
+            max_output=AGENT_OUTPUT,
+            what=f"the remote agent's answer ({op})",
+            where=where,
         )
-        line = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-        try:
-            answer = json.loads(line)
-        except ValueError:
-            detail = (result.stderr or result.stdout).strip()[-800:]
-            raise RemoteCommandError(
-                f"The remote agent did not answer ({request.get('op')}): "
-                f"exit status {result.exit_status}. {detail}",
-                hint="Check that the profile's python runs on the remote (Python >= 3.8).",
-            ) from None
-        if not answer.get("ok"):
-            raise RemoteCommandError(
-                str(answer.get("error") or "the remote agent failed"),
-                hint=str(answer.get("hint") or ""),
-            )
-        return dict(answer.get("result") or {})
+        return _agent_result(result, op, where)
 
     async def launch(self, request: dict[str, Any], *, timeout: float) -> dict[str, Any]:
         return await self.call({"op": "launch", **request}, timeout=timeout)
@@ -71,4 +70,67 @@ class AgentClient:
         return await HeldProcess.start(self.conn, self.command, payload)
 
     async def list(self) -> list[dict[str, Any]]:
-        return list((await self.call({"op": "list"}, timeout=30)).get("kernels", []))
+        return _kernel_entries(await self.call({"op": "list"}, timeout=30))
+
+
+AGENT_HINT = "Check that the profile's python runs on the remote (Python >= 3.8)."
+MAX_ERROR_TEXT = 2000
+
+
+def _agent_result(result: ExecResult, op: str, where: str) -> dict[str, Any]:
+    """The ``result`` object of the agent's last stdout line (``AgentClient.call``)."""
+    text = result.stdout.rstrip()
+    line = text[text.rfind("\n") + 1 :]
+    try:
+        answer = parse_remote_json(line)
+        if not isinstance(answer, dict):
+            raise RemoteJSONError("the answer is not a JSON object")
+    except RemoteJSONError as exc:
+        detail = result.stderr.strip() or printable(text[-2000:].strip(), keep_newlines=True)
+        raise RemoteCommandError(
+            f"The remote agent on {where} did not answer ({op}): "
+            f"{exc if line else 'nothing on its standard output'}; "
+            f"exit status {result.exit_status}. {detail[-800:]}".strip(),
+            hint=AGENT_HINT,
+        ) from None
+    if not answer.get("ok"):
+        error = answer.get("error") or "the remote agent failed"
+        hint = answer.get("hint") or ""
+        raise RemoteCommandError(
+            printable(str(error)[:MAX_ERROR_TEXT], keep_newlines=True),
+            hint=printable(str(hint)[:MAX_ERROR_TEXT], keep_newlines=True),
+        )
+    value = answer.get("result") or {}
+    if not isinstance(value, dict):
+        raise RemoteCommandError(
+            f"The remote agent on {where} answered {op} with a result that is not an object.",
+            hint=AGENT_HINT,
+        )
+    return value
+
+
+def _kernel_entries(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Entries of a ``list`` answer as callers may show them: objects with a string
+    kernel_id, every string printable, ``state`` a string, ``pid``/``started`` sane numbers
+    (the CLI formats ``started`` as a date: 1e300 would raise)."""
+    kernels = result.get("kernels")
+    if not isinstance(kernels, list):
+        return []
+    entries = []
+    for raw in kernels:
+        if not isinstance(raw, dict) or not isinstance(raw.get("kernel_id"), str):
+            continue
+        entry = printable_tree(raw)
+        if not isinstance(entry.get("state"), str):
+            entry["state"] = "unknown"
+        if "pid" in entry and not _number(entry["pid"], 1 << 31, integer=True):
+            entry["pid"] = None
+        if "started" in entry and not _number(entry["started"], 1e11):
+            entry["started"] = None
+        entries.append(entry)
+    return entries
+
+
+def _number(value: Any, below: float, *, integer: bool = False) -> bool:
+    kinds = (int,) if integer else (int, float)
+    return isinstance(value, kinds) and not isinstance(value, bool) and 0 <= value < below

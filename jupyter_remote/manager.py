@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import platform
 import re
 import time
@@ -31,6 +30,7 @@ from .secrets import SecretStore, secret_store
 from .ssh import ConnectionPool, Endpoint, HostKeyPolicy, OfferedKey, resolve_endpoint
 from .ssh.exec import run, stream
 from .store import Profile, Server, Store, parse_host_id
+from .text import RemoteJSONError, parse_remote_json, printable, printable_tree
 
 # Sent on stdin to `sh -s`: fixed text, nothing user-supplied in it.
 SERVER_INFO_SCRIPT = r"""
@@ -57,6 +57,7 @@ PYTHON_CHECK = (
     "'ipykernel':u.find_spec('ipykernel') is not None,'prefix':sys.prefix}))"
 )
 KERNEL_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_INFO_TEXT = 256  # one value of SERVER_INFO_SCRIPT's answer (os, python path, version)
 
 
 class RemoteManager:
@@ -173,16 +174,23 @@ class RemoteManager:
             rtts = []
             for _ in range(3):
                 t0 = time.monotonic()
-                await conn.run("exit 0", check=False, timeout=15)
+                await run(conn, "exit 0", timeout=15, where=repr(name))
                 rtts.append((time.monotonic() - t0) * 1000)
-            result = await conn.run("sh -s", input=SERVER_INFO_SCRIPT, check=False, timeout=20)
+            result = await run(
+                conn,
+                "sh -s",
+                stdin=SERVER_INFO_SCRIPT.encode(),
+                timeout=20,
+                what="the server's description of itself",
+                where=repr(name),
+            )
         finally:
             await lease.release()
         info: dict[str, str] = {}
-        for line in str(result.stdout or "").splitlines():
+        for line in result.stdout.splitlines():
             k, sep, v = line.partition("=")
-            if sep:
-                info[k.strip()] = v.strip()
+            if sep:  # the remote's words: bounded, control characters escaped
+                info[k.strip()] = printable(v.strip()[:MAX_INFO_TEXT])
         return {
             "server": name,
             "endpoint": endpoint.describe(),
@@ -260,18 +268,35 @@ class RemoteManager:
         """Version and ipykernel presence of one interpreter on ``server`` (one exec)."""
         endpoint = await self.endpoint(server)
         async with self.pool.connection(endpoint) as conn:
-            result = await run(conn, command_python(python, "-c", PYTHON_CHECK), timeout=30)
-        try:
-            return dict(json.loads(result.stdout.strip().splitlines()[-1]))
-        except (ValueError, IndexError):
+            result = await run(
+                conn,
+                command_python(python, "-c", PYTHON_CHECK),
+                timeout=30,
+                what=f"the answer of {python}",
+                where=repr(server),
+            )
+        text = result.stdout.rstrip()
+        line = text[text.rfind("\n") + 1 :]
+        if not line.startswith(("{", "[")):
             # The request named an interpreter that is not there: the caller's input is
             # wrong (400 on the python field), not the remote (which answered fine).
+            detail = result.stderr.strip() or printable(text[-300:], keep_newlines=True)
             raise ValidationError(
-                f"{python!r} does not run on {server}: "
-                f"{(result.stderr or result.stdout).strip()[-300:]}",
+                f"{python!r} does not run on {server}: {detail[-300:]}",
                 field="python",
                 hint="Pick an interpreter from `jupyter remote env list SERVER`.",
+            )
+        try:  # an answer, but maybe a hostile one: bounded parse, printable strings
+            check = parse_remote_json(line)
+            if not isinstance(check, dict):
+                raise RemoteJSONError("the answer is not a JSON object")
+        except RemoteJSONError as exc:
+            raise RemoteCommandError(
+                f"{python} on {server} gave an unusable answer to a version check: {exc}.",
+                hint="Pick an interpreter from `jupyter remote env list SERVER`; something "
+                "other than Python answers at that path.",
             ) from None
+        return dict(printable_tree(check))
 
     async def install_ipykernel(
         self, server: str, python: str, on_output: Callable[[str], None]

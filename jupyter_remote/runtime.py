@@ -33,9 +33,17 @@ _progress_printer: list[Callable[[], None]] = []
 
 
 def load_admin_config() -> Config:
-    """The traitlets config files the server extension reads, merged (lowest priority first)."""
+    """Admin config for the CLI and standalone kernels, merged (lowest priority first).
+
+    Called by :func:`manager_from_config`. Reads ``jupyter_server_config`` and
+    ``jupyter_remote_config`` (.json, then .py) from Jupyter's config path only
+    (``jupyter_config_path()``: JUPYTER_CONFIG_DIR, ~/.jupyter, the environment's
+    and the system's etc/jupyter). Never from the working directory: a ``.py``
+    config file is executed, and the working directory may be a checkout of
+    someone else's repository (invariant 13).
+    """
     merged = Config()
-    for directory in reversed([*jupyter_config_path(), str(Path.cwd())]):
+    for directory in reversed(jupyter_config_path()):
         for name in CONFIG_NAMES:
             for loader_cls, suffix in (
                 (JSONFileConfigLoader, ".json"),

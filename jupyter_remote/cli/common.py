@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import RemoteError, ValidationError
 from ..manager import RemoteManager
 from ..runtime import manager_from_config
+from ..text import printable
 
 
 def make_manager() -> RemoteManager:
@@ -36,11 +37,14 @@ def read_secret(what: str) -> str:
 
 
 def print_json(data: Any) -> None:
+    """``--json`` output: json.dumps escapes every control character (ensure_ascii)."""
     print(json.dumps(data, indent=2, sort_keys=True))
 
 
 def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
-    text_rows = [[("" if c is None else str(c)) for c in row] for row in rows]
+    """Rows under upper-case headers; cells with control characters escaped (they may be
+    a remote's words: a terminal must not act on them)."""
+    text_rows = [[("" if c is None else printable(str(c))) for c in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in text_rows)]) for i, h in enumerate(headers)]
     print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in text_rows:
@@ -50,15 +54,16 @@ def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
 def progress(message: str) -> None:
     """Progress lines go to stderr on a terminal only, so --json output stays clean."""
     if sys.stderr.isatty():
-        print(message, file=sys.stderr, flush=True)
+        print(printable(message), file=sys.stderr, flush=True)
 
 
 def report_error(exc: RemoteError, *, as_json: bool) -> int:
+    """Message and hint on stderr (control characters escaped), ``--json`` also on stdout."""
     if as_json:
         print_json({"error": exc.to_json()})
-    print(f"error: {exc.message}", file=sys.stderr)
+    print(f"error: {printable(exc.message, keep_newlines=True)}", file=sys.stderr)
     if exc.hint:
-        print(f"hint: {exc.hint}", file=sys.stderr)
+        print(f"hint: {printable(exc.hint, keep_newlines=True)}", file=sys.stderr)
     return exc.exit_code
 
 
