@@ -9,8 +9,10 @@ produced while the link was down arrives afterwards, in order, once each.
 
 Created and driven by :class:`jupyter_remote.sessions.KernelSession` on the SSH
 loop: :meth:`attach` after each (re)connect, :meth:`detach` when the link drops,
-:meth:`close` when the session ends. The heartbeat channel is not relayed (it
-is a plain forward: it must fail while the link is down).
+:meth:`close` when the session ends. Heartbeat pings cross the same link but are
+neither numbered nor kept: while the link is down they go unanswered, as a
+heartbeat must. The link is a unix-socket forward to the relay, or (a server's
+explicit "tcp" choice) a TCP forward where the HELLO carries the relay token.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .errors import SSHConnectError
 from .remote.relay import (
     ACK,
     GAP,
+    HB,
     HELLO,
     MSG,
     RELAYED,
@@ -61,7 +64,7 @@ class RelayedChannels:
         signature_scheme: str,
         on_gap: Callable[[str], None] | None = None,
     ) -> None:
-        self.ports = {name: ports[name] for name in RELAYED}
+        self.ports = {name: ports[name] for name in (*RELAYED, "hb")}
         self._session = Session(
             key=key, signature_scheme=signature_scheme, username="jupyter-remote"
         )
@@ -80,11 +83,11 @@ class RelayedChannels:
         ctx = zmq.asyncio.Context.instance()
         self._socks: dict[str, zmq.asyncio.Socket] = {}
         try:
-            for name in RELAYED:
+            for name in self.ports:
                 sock = ctx.socket(zmq.PUB if name == "iopub" else zmq.ROUTER)
                 sock.linger = 0
                 sock.sndhwm = 0  # a replay after a reconnect must not hit a high-water mark
-                if name != "iopub":
+                if name not in ("iopub", "hb"):
                     sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
                 unhold_local_port(self.ports[name])
                 sock.bind(f"tcp://127.0.0.1:{self.ports[name]}")
@@ -95,6 +98,7 @@ class RelayedChannels:
         self._local_tasks = [
             asyncio.ensure_future(self._from_local(name)) for name in RELAYED if name != "iopub"
         ]
+        self._local_tasks.append(asyncio.ensure_future(self._heartbeat_from_local()))
 
     @property
     def attached(self) -> bool:
@@ -102,13 +106,21 @@ class RelayedChannels:
 
     # ------------------------------------------------------------ link
 
-    async def attach(self, conn: Any, path: str, *, timeout: float = 15.0) -> None:
-        """Connect to the relay at ``path`` over ``conn`` (an SSH connection) and resume."""
+    async def attach(
+        self, conn: Any, target: str | int, *, token: str = "", timeout: float = 15.0
+    ) -> None:
+        """Connect to the relay over ``conn`` (an SSH connection) and resume: ``target``
+        is its unix socket path, or its TCP port on the remote's 127.0.0.1 (then
+        ``token`` proves to it that we are its kernel's client)."""
         self.detach()
-        reader, writer = await asyncio.wait_for(
-            conn.open_unix_connection(path, window=RELAY_WINDOW), timeout
-        )
+        if isinstance(target, int):
+            opening = conn.open_connection("127.0.0.1", target, window=RELAY_WINDOW)
+        else:
+            opening = conn.open_unix_connection(target, window=RELAY_WINDOW)
+        reader, writer = await asyncio.wait_for(opening, timeout)
         hello = {"twin": self._twin, "epoch": self.epoch, "last": self.last_in}
+        if token:
+            hello["token"] = token
         writer.write(encode_record(HELLO, 0, 0, [json_part(hello)]))
         records = RecordReader(reader)
         record = await asyncio.wait_for(records.next(), timeout)
@@ -166,6 +178,14 @@ class RelayedChannels:
                 self._writer.write(encode_record(MSG, channel, self._seq_out, frames))
                 self._written_out = self._seq_out
 
+    async def _heartbeat_from_local(self) -> None:
+        """Pings go to the kernel while attached; otherwise they are dropped unanswered."""
+        sock = self._socks["hb"]
+        while True:
+            frames = await sock.recv_multipart()
+            if self._writer is not None:
+                self._writer.write(encode_record(HB, 0, 0, frames))
+
     def _trim_pending(self, upto: int) -> None:
         while self._pending and self._pending[0][0] <= upto:
             self._pending.popleft()
@@ -188,6 +208,8 @@ class RelayedChannels:
                         self._ack(writer)
                 elif kind == ACK:
                     self._trim_pending(seq)
+                elif kind == HB:
+                    await self._socks["hb"].send_multipart(parts)
                 elif kind == GAP:
                     info = json.loads(parts[0])
                     self.last_in = max(self.last_in, seq + int(info["count"]) - 1)

@@ -15,6 +15,7 @@ the remote agent on stdin, never on a command line.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 from typing import Any
 
@@ -25,11 +26,15 @@ from traitlets import Bool, Float, Unicode
 from . import runtime
 from .errors import RemoteCommandError, RemoteError
 from .manager import RemoteManager
+from .remote import script_text
 from .runtime import on_ssh_loop
 from .sessions import KernelSession, registry
 from .ssh.exec import is_connection_error
 from .ssh.forwards import free_local_ports, release_local_ports
-from .store import Profile
+from .store import Profile, Server
+
+#: the kernel process's own entry point on the remote (see remote/kernel_launcher.py)
+LAUNCHER = script_text("kernel_launcher")
 
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
 ATTACH = "jupyter_remote_attach"  # start_kernel kwarg: attach to this kernel id if it runs
@@ -56,6 +61,7 @@ class SSHProvisioner(KernelProvisionerBase):
 
     _session: KernelSession | None = None
     _profile: Profile | None = None
+    _server: Server | None = None
     _local_ports: list[int] | None = None
     _launched: bool = False
     _attach_info: dict[str, Any] | None = None
@@ -102,10 +108,11 @@ class SSHProvisioner(KernelProvisionerBase):
 
         attach = bool(kwargs.pop(ATTACH, False))
 
-        async def load(manager: RemoteManager) -> Profile:
-            return await asyncio.to_thread(manager.store.get_profile, self.profile)
+        async def load(manager: RemoteManager) -> tuple[Profile, Server]:
+            profile = await asyncio.to_thread(manager.store.get_profile, self.profile)
+            return profile, await asyncio.to_thread(manager.store.get_server, profile.server)
 
-        self._profile = await self._remote(load)
+        self._profile, self._server = await self._remote(load)
         self._attach_info = await self._running_kernel() if attach else None
         if self._local_ports is None:
             self._local_ports = free_local_ports(len(CHANNELS))
@@ -138,6 +145,7 @@ class SSHProvisioner(KernelProvisionerBase):
                 profile=profile.name,
                 python=profile.python,
                 idle_timeout=profile.idle_timeout,
+                channel_transport=self._server.channel_transport if self._server else "unix",
             )
             self._session = session
             await session.connect()
@@ -178,11 +186,26 @@ class SSHProvisioner(KernelProvisionerBase):
                     "attaching", f"to the running kernel, pid {attach_info.get('pid')}"
                 )
                 answer: dict[str, Any] = attach_info
+                session.relay_token = str(attach_info.get("relay_token") or "")
             else:
                 session.progress("starting kernel", profile.python or profile.kernelspec or "")
+                if session.channel_transport == "tcp":
+                    session.relay_token = secrets.token_urlsafe(24)
                 answer = await self._launch_remote(session, key_text, scheme)
-            relay = "through the relay" if answer.get("relay") else answer.get("relay_note", "")
-            session.progress("forwarding", f"{answer.get('transport')} channels {relay}")
+            if not answer.get("relay") and session.channel_transport == "tcp":
+                raise RemoteError(
+                    f"TCP kernel channels need the relay beside the kernel, and it did not "
+                    f"start: {answer.get('relay_note', 'no relay')}.",
+                    hint="The relay needs pyzmq in the kernel's environment (ipykernel "
+                    "brings it); or switch the server back to unix-socket channels.",
+                )
+            if not answer.get("relay"):
+                how = f"plain forwards ({answer.get('relay_note', 'no relay')})"
+            elif session.channel_transport == "tcp":
+                how = "through the relay, on a token-protected TCP port (see the warning)"
+            else:
+                how = "through the relay, on a private unix socket"
+            session.progress("forwarding", f"channels {how}")
             await session.open_channels(
                 dict(zip(CHANNELS, ports, strict=True)),
                 answer,
@@ -221,7 +244,10 @@ class SSHProvisioner(KernelProvisionerBase):
                 "server": profile.server,
                 "startup_timeout": self.startup_timeout,
                 "buffer_bytes": int(self.output_buffer_mb * 1024 * 1024),
-                "relay": self.use_relay,
+                "relay": self.use_relay or session.channel_transport == "tcp",
+                "relay_tcp": session.channel_transport == "tcp",
+                "relay_token": session.relay_token,
+                "launcher": LAUNCHER,
             },
             timeout=self.startup_timeout + 30,
         )

@@ -30,6 +30,7 @@ from .manager import RemoteManager
 from .ssh import Endpoint, Lease
 from .ssh.exec import HeldProcess
 from .ssh.forwards import Forwards, Target
+from .store import TCP_CHANNELS_WARNING
 
 log = logging.getLogger(__name__)
 
@@ -276,8 +277,11 @@ class KernelSession(LinkedSession):
     idle_timeout: int = 0
     detached: bool = False
     forwards: Forwards = field(default_factory=Forwards)
-    channels: RelayedChannels | None = None  # shell/control/stdin/iopub through the relay
+    channels: RelayedChannels | None = None  # every channel through the relay
     relay_path: str | None = None
+    relay_port: int | None = None  # the relay's TCP port ("tcp" channel transport only)
+    relay_token: str = ""
+    channel_transport: str = "unix"
     _first: frozenset[int] = frozenset()
     _presence: HeldProcess | None = None
     heartbeat_port: int | None = None
@@ -303,6 +307,8 @@ class KernelSession(LinkedSession):
                 | set(self.channels.ports.values() if self.channels else ())
             ),
             "relayed": self.relay_path is not None,
+            "channel_transport": self.channel_transport,
+            "warnings": [TCP_CHANNELS_WARNING] if self.channel_transport == "tcp" else [],
         }
 
     def _set(self, state: str, reason: str = "") -> None:
@@ -372,16 +378,16 @@ class KernelSession(LinkedSession):
         base = self._baseline_ms
         if rtt > max(base * policy.slow_factor, base + policy.slow_floor_ms):
             return f"round trip {rtt:.0f} ms, far above its usual {base:.0f} ms"
-        if self.heartbeat_port and not await heartbeat_ok(
-            self.heartbeat_port, policy.heartbeat_timeout
-        ):
-            return "the kernel does not answer its heartbeat (stopped, swapping or hung)"
         if self.channels is not None and self.relay_path and not self.channels.attached:
             # not taken back automatically: two servers would take turns stealing it
             return (
                 "this server no longer receives the kernel's messages: another Jupyter "
                 "server attached to it, or its relay stopped; attach again to take it back"
             )
+        if self.heartbeat_port and not await heartbeat_ok(
+            self.heartbeat_port, policy.heartbeat_timeout
+        ):
+            return "the kernel does not answer its heartbeat (stopped, swapping or hung)"
         return ""
 
     def agent(self) -> AgentClient:
@@ -424,7 +430,7 @@ class KernelSession(LinkedSession):
             targets = {ports[name]: channels[name] for name in ports}
             await self.open_forwards(targets, first=frozenset({ports["iopub"]}))
             return
-        if set(self.forwards.targets) - {ports["hb"]}:
+        if self.forwards.targets:
             self.forwards.close()  # ports served by the channels below from now on
             self.forwards.targets = {}
         if self.channels is None:
@@ -432,9 +438,17 @@ class KernelSession(LinkedSession):
                 ports, key=key, signature_scheme=signature_scheme, on_gap=self._output_dropped
             )
         self.relay_path = str(relay)
+        port = answer.get("relay_port")
+        self.relay_port = int(port) if self.channel_transport == "tcp" and port else None
         assert self.lease is not None
-        await self.channels.attach(self.lease.conn, self.relay_path)
-        await self.open_forwards({ports["hb"]: channels["hb"]}, first=frozenset())
+        await self.channels.attach(self.lease.conn, self._relay_target(), token=self.relay_token)
+
+    def _relay_target(self) -> str | int:
+        """The relay's TCP port with the "tcp" channel transport, else its unix socket."""
+        if self.relay_port is not None:
+            return self.relay_port
+        assert self.relay_path is not None
+        return self.relay_path
 
     def _output_dropped(self, text: str) -> None:
         """The relay's bound was hit while away: the notebook shows a marker; so does the card."""
@@ -449,7 +463,9 @@ class KernelSession(LinkedSession):
         if self.channels is None or self.relay_path is None or self.lease is None:
             return False
         try:
-            await self.channels.attach(self.lease.conn, self.relay_path)
+            await self.channels.attach(
+                self.lease.conn, self._relay_target(), token=self.relay_token
+            )
         except Exception as exc:  # gone with its kernel: poll() asks the agent next
             log.warning("remote kernel %s: relay not reachable: %r", self.kernel_id, exc)
             return False

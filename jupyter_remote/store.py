@@ -35,6 +35,16 @@ HOST_RE = re.compile(rf"{_HOST_LABEL}(\.{_HOST_LABEL})*\.?")
 USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\$?")
 ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 AUTH_METHODS = ("key", "agent", "password")
+#: How a kernel's channels reach the relay beside it: "unix" (a socket in a private
+#: 0700 directory, forwarded over SSH) or, only by the user's explicit choice for an
+#: sshd that forbids socket forwarding, "tcp" (a port on the remote's 127.0.0.1).
+CHANNEL_TRANSPORTS = ("unix", "tcp")
+TCP_CHANNELS_WARNING = (
+    "Kernel channels use a TCP port on the remote's 127.0.0.1 (chosen for this server): "
+    "other users of that host can see and connect to the port; the relay answers only "
+    "a client that presents this kernel's secret token. Use unix sockets unless the "
+    "host's sshd forbids socket forwarding."
+)
 MAX_PATH = 4096
 MAX_ENV_VALUE = 32768
 
@@ -228,6 +238,7 @@ class Server:
     identity: str | None = None
     auth: str = "key"
     jump: str | None = None
+    channel_transport: str = "unix"
     readonly: bool = False
 
     @classmethod
@@ -245,6 +256,12 @@ class Server:
         auth = data.get("auth") or "key"
         if auth not in AUTH_METHODS:
             raise ValidationError(f"auth must be one of {', '.join(AUTH_METHODS)}.", field="auth")
+        transport = data.get("channel_transport") or "unix"
+        if transport not in CHANNEL_TRANSPORTS:
+            raise ValidationError(
+                f"channel_transport must be one of {', '.join(CHANNEL_TRANSPORTS)}.",
+                field="channel_transport",
+            )
         return cls(
             name=validate_name(data.get("name"), "name"),
             host=validate_host(data.get("host")),
@@ -253,8 +270,14 @@ class Server:
             identity=validate_local_path(data.get("identity"), "identity", must_exist=not readonly),
             auth=auth,
             jump=format_jump(_parse_jump_field(data.get("jump"))),
+            channel_transport=transport,
             readonly=readonly,
         )
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should keep in mind about this server's settings (UI, CLI)."""
+        return [TCP_CHANNELS_WARNING] if self.channel_transport == "tcp" else []
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -53,12 +53,16 @@ def remote_profile(isolated_home: Path, ssh_host: SSHTestHost) -> Iterator[dict[
 
 
 def clean_remote(host: SSHTestHost) -> None:
-    host.run_as_user(["pkill", "-9", "-u", host.user, "-f", "ipykernel_launcher|_jr_src"])
+    host.run_as_user(
+        ["pkill", "-9", "-u", host.user, "-f", "jupyter-remote|ipykernel_launcher|_jr_src"]
+    )
     host.run_as_user(["rm", "-rf", str(host.home / STATE_DIR)])
 
 
 def remote_kernel_processes(host: SSHTestHost) -> list[str]:
-    out = host.run_as_user(["pgrep", "-u", host.user, "-af", "ipykernel_launcher|_jr_src"]).stdout
+    out = host.run_as_user(
+        ["pgrep", "-u", host.user, "-af", "jupyter-remote|ipykernel_launcher|_jr_src"]
+    ).stdout
     return [line for line in out.splitlines() if "pgrep" not in line]
 
 
@@ -206,20 +210,26 @@ def test_no_key_on_command_lines_and_private_files(
     ps = subprocess.run(
         ["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True
     ).stdout
-    assert "ipykernel_launcher" in ps
+    assert "launch.py -f" in ps  # ipykernel through our launcher (remote/kernel_launcher.py)
     assert key not in ps
     root = ssh_host.home / STATE_DIR
     dirs = [root, *[p for p in root.rglob("*") if p.is_dir()]]
     assert dirs and all(stat.S_IMODE(d.stat().st_mode) == 0o700 for d in dirs)
     files = [p for p in root.rglob("*") if p.is_file()]
-    assert {"connection.json", "info.json", "kernel.log"} <= {f.name for f in files}
-    for f in files:
-        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
-    sockets = [p for p in root.rglob("*") if stat.S_ISSOCK(p.lstat().st_mode)]
+    assert {"connection.json", "info.json", "kernel.log", "launch.py"} <= {f.name for f in files}
+    for f in files:  # the debugger's adapter wrapper must be executable, by us only
+        mode = 0o700 if f.name == "debug-python" else 0o600
+        assert stat.S_IMODE(f.stat().st_mode) == mode, f
+    # the sockets: in a short private directory of their own, whatever the home's length
+    info = json.loads(next(f for f in files if f.name == "info.json").read_text())
+    sockdir = Path(info["sockdir"])
+    assert sockdir.parent == Path("/tmp") and sockdir.name.startswith("jr-")
+    assert sockdir.stat().st_uid == ssh_host.uid
+    assert stat.S_IMODE(sockdir.stat().st_mode) == 0o700
+    sockets = [p for p in sockdir.iterdir() if stat.S_ISSOCK(p.lstat().st_mode)]
     # ipc transport: five channels and the relay's socket, no TCP port on the remote
     assert sorted(p.name for p in sockets) == ["k-1", "k-2", "k-3", "k-4", "k-5", "relay"]
-    for p in sockets:
-        assert stat.S_IMODE(p.lstat().st_mode) & 0o077 == 0, p
+    assert not any(stat.S_ISSOCK(p.lstat().st_mode) for p in root.rglob("*"))
     # once the kernel has read its connection file, the key is scrubbed from it:
     # it lives on only in the memory of the kernel and its relay
     connection = next(f for f in files if f.name == "connection.json")
@@ -244,8 +254,8 @@ def test_without_the_relay_channels_are_plain_forwards(
         assert execute(kc, "print(6 * 7)")[1].strip() == "42"
         session = registry.sessions[str(km.kernel_id)]
         assert session.to_json()["relayed"] is False
-        root = ssh_host.home / STATE_DIR
-        sockets = sorted(p.name for p in root.rglob("*") if stat.S_ISSOCK(p.lstat().st_mode))
+        info = json.loads(next((ssh_host.home / STATE_DIR).rglob("info.json")).read_text())
+        sockets = sorted(p.name for p in Path(info["sockdir"]).iterdir() if p.is_socket())
         assert sockets == ["k-1", "k-2", "k-3", "k-4", "k-5"]
     finally:
         kc.stop_channels()

@@ -87,7 +87,7 @@ async def local_side(kernel: RelayedKernel) -> tuple[RelayedChannels, AsyncKerne
     names = (*relay_mod.RELAYED, "hb")
     ports = dict(zip(names, free_local_ports(len(names)), strict=True))
     channels = RelayedChannels(
-        {n: ports[n] for n in relay_mod.RELAYED},
+        ports,
         key=kernel.key.encode(),
         signature_scheme="hmac-sha256",
     )

@@ -51,10 +51,10 @@ CLI_DEBUG = (
 def sec_host() -> Iterator[SSHTestHost]:
     password = "PW-" + secrets.token_urlsafe(18)
     with SSHTestHost(name="sec", user="jrsec", password=password) as host:
-        host.run_as_user(["pkill", "-9", "-u", host.user, "-f", "ipykernel|_jr_src"])
+        host.run_as_user(["pkill", "-9", "-u", host.user, "-f", "jupyter-remote|ipykernel|_jr_src"])
         host.run_as_user(["rm", "-rf", str(host.home / STATE_DIR)])
         yield host
-        host.run_as_user(["pkill", "-9", "-u", host.user, "-f", "ipykernel|_jr_src"])
+        host.run_as_user(["pkill", "-9", "-u", host.user, "-f", "jupyter-remote|ipykernel|_jr_src"])
         host.run_as_user(["rm", "-rf", str(host.home / STATE_DIR)])
 
 

@@ -25,9 +25,11 @@ import os
 import re
 import shutil
 import signal
-import socket
+import stat
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 try:
@@ -39,6 +41,8 @@ ROOT = os.path.join(os.path.expanduser("~"), ".local", "share", "jupyter-remote"
 KERNELS = os.path.join(ROOT, "kernels")
 KERNEL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
+#: socket files in a kernel's socket directory: its five channels (k-1 .. k-5), the relay
+SOCKET_NAMES = ("k-1", "k-2", "k-3", "k-4", "k-5", "relay")
 MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 SIGNAL_NAMES = {
     int(getattr(signal, n)): n
@@ -131,20 +135,6 @@ def _describe_end(returncode):
     return "exited with status %d" % returncode
 
 
-def _free_tcp_ports(count):
-    socks, ports = [], []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
-
-
 def _find_kernelspec(name):
     dirs = [
         os.path.join(os.path.expanduser("~"), ".local", "share", "jupyter", "kernels"),
@@ -163,72 +153,144 @@ def _find_kernelspec(name):
 
 
 def op_launch(req):
+    """Start a kernel under a detached supervisor; answer once its sockets are up."""
     kernel_id = req.get("kernel_id")
     kdir = _kernel_dir(kernel_id)
-    old_umask = os.umask(0o077)
+    user_umask = os.umask(0o077)  # our state is private; the kernel gets user_umask back
+    sockdir = None
+    try:
+        _fresh_kernel_dir(kdir, kernel_id)
+        cwd = _checked_cwd(req.get("cwd"), kdir)
+        sockdir = _socket_dir()
+        conn_file = _write_connection(kdir, sockdir, req)
+        argv, spec_env = _kernel_argv(req, kdir, conn_file)
+        env = _kernel_env(req, spec_env, kernel_id)
+        info = _write_info(kdir, req, argv, cwd, sockdir)
+        relay = bool(req.get("relay", True))
+        sup = _start_supervisor(
+            kdir,
+            {
+                "op": "supervise",
+                "kernel_id": kernel_id,
+                "argv": argv,
+                "cwd": cwd,
+                "env": env,
+                "umask": user_umask,
+                "sockdir": sockdir,
+                "idle_timeout": info["idle_timeout"],
+                "relay": relay,
+                "relay_tcp": bool(req.get("relay_tcp")),
+                "relay_token": req.get("relay_token") or "",
+                "buffer_bytes": int(req.get("buffer_bytes") or DEFAULT_BUFFER_BYTES),
+                "startup_timeout": float(req.get("startup_timeout") or 60),
+            },
+        )
+    except BaseException:
+        shutil.rmtree(kdir, ignore_errors=True)
+        if sockdir:
+            shutil.rmtree(sockdir, ignore_errors=True)
+        raise
+    finally:
+        os.umask(user_umask)
+    return _wait_started(kdir, sup, req, relay)
+
+
+def _fresh_kernel_dir(kdir, kernel_id):
+    """The kernel's private state directory, empty (a dead kernel's leftovers go)."""
     _private_dir(ROOT)
     _private_dir(KERNELS)
     if os.path.isdir(kdir):
         if _alive(_read_int(os.path.join(kdir, "kernel.pid"))):
             raise AgentError("kernel %s is already running" % kernel_id)
-        shutil.rmtree(kdir, ignore_errors=True)
+        _remove_kernel_files(kdir)
     _private_dir(kdir)
 
-    cwd = os.path.expanduser(req.get("cwd") or "~")
+
+def _checked_cwd(cwd, kdir):
+    cwd = os.path.expanduser(cwd or "~")
     if not os.path.isdir(cwd):
-        shutil.rmtree(kdir, ignore_errors=True)
         raise AgentError(
             "working directory %r does not exist on the remote" % cwd,
             "Create it, or change the profile's working directory.",
         )
+    return cwd
 
-    base = os.path.join(kdir, "k")
-    transport = req.get("transport") or "ipc"
-    if transport == "ipc" and len(base) + 3 > MAX_SOCKET_PATH:
-        transport = "tcp"
+
+def _socket_dir():
+    """A short private directory (0700, random name) for the kernel's and relay's sockets.
+
+    The kernel directory under $HOME can be too long for a socket path (sun_path is
+    108 bytes): any home of ~23+ characters was. There is no TCP fallback: another
+    user of the host could connect to a TCP port (invariant 10)."""
+    for base in (os.environ.get("TMPDIR"), "/tmp", "/var/tmp", "/dev/shm"):
+        if not base or not os.path.isabs(base) or not os.path.isdir(base):
+            continue
+        if len(base) + len("/jr-XXXXXXXX/") + len(SOCKET_NAMES[-1]) > MAX_SOCKET_PATH:
+            continue
+        try:
+            return tempfile.mkdtemp(prefix="jr-", dir=base)
+        except OSError:
+            continue
+    raise AgentError(
+        "found no short, writable temporary directory for the kernel's sockets",
+        "The kernel needs /tmp (or a short $TMPDIR) to be writable.",
+    )
+
+
+def _write_connection(kdir, sockdir, req):
+    """connection.json (0600) with the HMAC key (scrubbed once the kernel has read it)."""
     conn = {
         "key": req["key"],
         "signature_scheme": req.get("signature_scheme") or "hmac-sha256",
-        "transport": transport,
+        "transport": "ipc",
+        "ip": os.path.join(sockdir, "k"),
         "kernel_name": req.get("kernel_name") or "",
     }
-    if transport == "ipc":
-        conn["ip"] = base
-        ports = [1, 2, 3, 4, 5]
-    else:
-        conn["ip"] = "127.0.0.1"
-        ports = _free_tcp_ports(5)
-    for name, port in zip(CHANNELS, ports):
-        conn[name + "_port"] = port
+    for n, name in enumerate(CHANNELS, 1):
+        conn[name + "_port"] = n
     conn_file = os.path.join(kdir, "connection.json")
     _write_private(conn_file, json.dumps(conn))
+    return conn_file
 
+
+def _kernel_argv(req, kdir, conn_file):
+    """The kernel's command line and its kernelspec's env; ipykernel goes through our
+    launcher (kernel_launcher.py: the debugger only for this user, private cell files)."""
+    launcher = os.path.join(kdir, "launch.py")
+    if req.get("launcher"):
+        _write_private(launcher, req["launcher"])
     if req.get("kernelspec"):
         resource_dir, spec = _find_kernelspec(req["kernelspec"])
         argv = [
             a.replace("{connection_file}", conn_file).replace("{resource_dir}", resource_dir)
             for a in spec["argv"]
         ]
-        spec_env = spec.get("env") or {}
-    else:
-        python = os.path.expanduser(req.get("python") or "")
-        if not (python and os.access(python, os.X_OK)):
-            shutil.rmtree(kdir, ignore_errors=True)
-            raise AgentError(
-                "python %r is not an executable on the remote" % python,
-                "Pick an environment from `jupyter remote env list SERVER`.",
-            )
-        argv = [python, "-m", "ipykernel_launcher", "-f", conn_file]
-        spec_env = {}
+        if req.get("launcher") and argv[1:3] == ["-m", "ipykernel_launcher"]:
+            argv[1:3] = [launcher]
+        return argv, spec.get("env") or {}
+    python = os.path.expanduser(req.get("python") or "")
+    if not (python and os.access(python, os.X_OK)):
+        raise AgentError(
+            "python %r is not an executable on the remote" % python,
+            "Pick an environment from `jupyter remote env list SERVER`.",
+        )
+    if req.get("launcher"):
+        return [python, launcher, "-f", conn_file], {}
+    return [python, "-m", "ipykernel_launcher", "-f", conn_file], {}
 
+
+def _kernel_env(req, spec_env, kernel_id):
     env = dict(os.environ)
     env.update(spec_env)
     env.update(req.get("env") or {})
     env["JUPYTER_REMOTE_KERNEL_ID"] = kernel_id
     env.pop("JPY_PARENT_PID", None)
+    return env
 
+
+def _write_info(kdir, req, argv, cwd, sockdir):
     info = {
-        "kernel_id": kernel_id,
+        "kernel_id": req.get("kernel_id"),
         "argv": argv,
         "python": req.get("python") or argv[0],
         "kernelspec": req.get("kernelspec"),
@@ -236,58 +298,53 @@ def op_launch(req):
         "profile": req.get("profile") or "",
         "server": req.get("server") or "",
         "started": time.time(),
-        "transport": transport,
+        "transport": "ipc",
+        "sockdir": sockdir,
         "idle_timeout": int(req.get("idle_timeout") or 0),
     }
     _write_private(os.path.join(kdir, "info.json"), json.dumps(info))
+    return info
 
-    log_path = os.path.join(kdir, "kernel.log")
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    payload = json.dumps(
-        {
-            "op": "supervise",
-            "kernel_id": kernel_id,
-            "argv": argv,
-            "cwd": cwd,
-            "env": env,
-            "idle_timeout": info["idle_timeout"],
-            "relay": transport == "ipc" and req.get("relay", True),
-            "buffer_bytes": int(req.get("buffer_bytes") or DEFAULT_BUFFER_BYTES),
-            "startup_timeout": float(req.get("startup_timeout") or 60),
-        }
-    )
-    me = _own_source()
-    sup = subprocess.Popen(
-        [sys.executable, "-c", BOOT],
-        stdin=subprocess.PIPE,
-        stdout=log,
-        stderr=log,
-        cwd=kdir,
-        start_new_session=True,
-        close_fds=True,
-    )
-    os.close(log)
-    body = me.encode("utf-8")
+
+def _start_supervisor(kdir, payload):
+    """The supervisor runs this same script detached (own session), fed on stdin."""
+    log = os.open(os.path.join(kdir, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        sup = subprocess.Popen(
+            [sys.executable, "-c", BOOT],
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=log,
+            cwd=kdir,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        os.close(log)
+    body = _own_source().encode("utf-8")
     assert sup.stdin is not None
-    sup.stdin.write(str(len(body)).encode() + b"\n" + body + payload.encode("utf-8") + b"\n")
+    sup.stdin.write(str(len(body)).encode() + b"\n" + body + json.dumps(payload).encode() + b"\n")
     sup.stdin.close()
-    os.umask(old_umask)
+    return sup
 
-    deadline = time.time() + float(req.get("startup_timeout") or 60)
+
+def _wait_started(kdir, sup, req, relay_wanted):
+    """Until the kernel's sockets and its relay are up; its exit or a timeout fail."""
+    timeout = float(req.get("startup_timeout") or 60)
+    deadline = time.time() + timeout
+    info = _read_json(os.path.join(kdir, "info.json")) or {}
+    base = os.path.join(info["sockdir"], "k")
     pid_file = os.path.join(kdir, "kernel.pid")
-    relay_wanted = transport == "ipc" and req.get("relay", True)
+    log_path = os.path.join(kdir, "kernel.log")
     while True:
         pid = _read_int(pid_file)
-        if transport == "ipc":
-            up = all(os.path.exists("%s-%d" % (base, p)) for p in ports)
-        else:
-            up = all(_listening(p) for p in ports)
+        up = all(os.path.exists("%s-%d" % (base, n)) for n in range(1, len(CHANNELS) + 1))
         if pid and up and not (relay_wanted and not _relay_settled(kdir)):
             break
         ended = _read_json(os.path.join(kdir, "ended.json"))
         if ended or (sup.poll() is not None and not pid):
             tail = _tail(log_path)
-            shutil.rmtree(kdir, ignore_errors=True)
+            _stop_dir(kdir, 1)
             raise AgentError(
                 "the kernel exited during startup: %s" % ((ended or {}).get("reason") or "unknown"),
                 "Its output:\n" + tail if tail else "Is ipykernel installed in that environment?",
@@ -296,40 +353,34 @@ def op_launch(req):
             tail = _tail(log_path)
             _stop_dir(kdir, 3)
             raise AgentError(
-                "the kernel did not open its sockets within %ss" % req.get("startup_timeout", 60),
+                "the kernel did not open its sockets within %ss" % timeout,
                 ("Its output:\n" + tail) if tail else "",
             )
         time.sleep(0.05)
-
     try:
         pgid = os.getpgid(pid)
     except OSError:
         pgid = pid
-    answer = {
-        "pid": pid,
-        "pgid": pgid,
-        "transport": transport,
-        "dir": kdir,
-        "channels": {},
-    }
-    for name, port in zip(CHANNELS, ports):
-        answer["channels"][name] = ("%s-%d" % (base, port)) if transport == "ipc" else port
+    answer = {"pid": pid, "pgid": pgid, "transport": "ipc", "dir": kdir, "channels": {}}
+    for n, name in enumerate(CHANNELS, 1):
+        answer["channels"][name] = "%s-%d" % (base, n)
     answer.update(_relay_answer(kdir))
     return answer
 
 
 def _relay_settled(kdir):
-    """The supervisor's relay is listening, or has said why it is not."""
-    return os.path.exists(os.path.join(kdir, "relay")) or os.path.exists(
+    """The supervisor's relay is listening (relay.json), or has said why it is not."""
+    return os.path.exists(os.path.join(kdir, "relay.json")) or os.path.exists(
         os.path.join(kdir, "relay.none")
     )
 
 
 def _relay_answer(kdir):
-    """``relay``: the relay's socket path, or None with ``relay_note`` saying why."""
-    path = os.path.join(kdir, "relay")
-    if os.path.exists(path):
-        return {"relay": path}
+    """``relay``: the relay's socket path (and ``relay_port`` when it also listens on
+    TCP), or None with ``relay_note`` saying why there is no relay."""
+    where = _read_json(os.path.join(kdir, "relay.json"))
+    if where and os.path.exists(where.get("path") or ""):
+        return {"relay": where["path"], "relay_port": where.get("port")}
     note = ""
     try:
         with open(os.path.join(kdir, "relay.none")) as f:
@@ -339,21 +390,18 @@ def _relay_answer(kdir):
     return {"relay": None, "relay_note": note or "no relay"}
 
 
-def _listening(port):
-    s = socket.socket()
-    s.settimeout(0.2)
-    try:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-    finally:
-        s.close()
-
-
 def op_supervise(req):
     """Runs detached (own session). Starts the kernel in its own process group and waits."""
     kdir = _kernel_dir(req["kernel_id"])
     os.umask(0o077)
     _write_private(os.path.join(kdir, "supervisor.pid"), str(os.getpid()))
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    user_umask = int(req.get("umask", 0o022))
+
+    def child():  # own process group; files the kernel writes get the login's umask
+        os.setpgrp()
+        os.umask(user_umask)
+
     proc = subprocess.Popen(
         req["argv"],
         cwd=req["cwd"],
@@ -361,32 +409,83 @@ def op_supervise(req):
         stdin=subprocess.DEVNULL,
         stdout=sys.stdout.fileno(),
         stderr=sys.stderr.fileno(),
-        preexec_fn=os.setpgrp,
+        preexec_fn=child,
         close_fds=True,
     )
     _write_private(os.path.join(kdir, "kernel.pid"), str(proc.pid))
+    _keep_fresh(req.get("sockdir"))
     relay = None
     if req.get("relay"):
         relay = start_relay(
-            kdir, req.get("buffer_bytes"), float(req.get("startup_timeout") or 60)
+            kdir,
+            req.get("buffer_bytes"),
+            float(req.get("startup_timeout") or 60),
+            tcp_token=req.get("relay_token") if req.get("relay_tcp") else None,
         )
     idle_timeout = int(req.get("idle_timeout") or 0)
     if idle_timeout > 0:
         _watch_idle(proc, kdir, idle_timeout, relay)
     returncode = proc.wait()
+    _kill_group(proc.pid, signal.SIGKILL)  # children the kernel left behind
     if os.path.exists(os.path.join(kdir, "stopping")):
-        _kill_group(proc.pid, signal.SIGKILL)
-        shutil.rmtree(kdir, ignore_errors=True)
-        _remove_empty_parents()
+        _remove_kernel_files(kdir)
         return None
+    _remove_scratch(kdir)  # sockets and cell files die with the kernel; state stays
     _write_private(
         os.path.join(kdir, "ended.json"),
         json.dumps(
             {"returncode": returncode, "reason": _describe_end(returncode), "ended": time.time()}
         ),
     )
-    _kill_group(proc.pid, signal.SIGKILL)  # children the kernel left behind
     return None
+
+
+def _keep_fresh(sockdir):
+    """Touch the socket directory hourly: /tmp cleaners (systemd-tmpfiles ages) must not
+    take the sockets of a kernel that runs for weeks."""
+    if not sockdir:
+        return
+
+    def touch():
+        while True:
+            time.sleep(3600)
+            try:
+                for name in os.listdir(sockdir):
+                    os.utime(os.path.join(sockdir, name), follow_symlinks=False)
+                os.utime(sockdir)
+            except OSError:
+                return
+
+    threading.Thread(target=touch, daemon=True).start()
+
+
+def _remove_owned_tree(path):
+    """rm -r ``path`` if it is a real directory of ours (never through a symlink)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_scratch(kdir):
+    """The kernel's socket directory and ipykernel's cell-file directory."""
+    info = _read_json(os.path.join(kdir, "info.json")) or {}
+    if info.get("sockdir"):
+        _remove_owned_tree(info["sockdir"])
+    try:
+        with open(os.path.join(kdir, "ipykernel_tmp")) as f:
+            _remove_owned_tree(f.read().strip())
+    except OSError:
+        pass
+
+
+def _remove_kernel_files(kdir):
+    """Everything of one kernel: scratch directories, then its state directory."""
+    _remove_scratch(kdir)
+    shutil.rmtree(kdir, ignore_errors=True)
+    _remove_empty_parents()
 
 
 def _present(kdir):
@@ -562,10 +661,7 @@ def op_connection(req):
     if status["state"] != "running":
         raise AgentError("kernel %s is not running (%s)" % (req.get("kernel_id"), status["state"]))
     conn = _read_json(os.path.join(kdir, "connection.json")) or {}
-    channels = {}
-    for name in CHANNELS:
-        port = conn.get(name + "_port")
-        channels[name] = ("%s-%s" % (conn["ip"], port)) if conn.get("transport") == "ipc" else port
+    channels = {name: "%s-%s" % (conn["ip"], conn.get(name + "_port")) for name in CHANNELS}
     answer = {
         "key": conn.get("key"),
         "signature_scheme": conn.get("signature_scheme"),
@@ -582,6 +678,7 @@ def op_connection(req):
             raise AgentError("the kernel's relay does not answer: %s" % exc) from None
         answer["key"] = info.get("key")
         answer["signature_scheme"] = info.get("signature_scheme")
+        answer["relay_token"] = info.get("token") or ""
     return answer
 
 
@@ -619,8 +716,7 @@ def _stop_dir(kdir, timeout):
             os.kill(sup, signal.SIGKILL)
         except OSError:
             pass
-    shutil.rmtree(kdir, ignore_errors=True)
-    _remove_empty_parents()
+    _remove_kernel_files(kdir)
 
 
 def op_stop(req):

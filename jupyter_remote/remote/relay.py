@@ -18,7 +18,16 @@ shared with the local side (``jupyter_remote/channels.py`` imports this module):
 Kinds: HELLO (JSON both ways, first record of a connection), MSG (one ZMQ
 multipart message; ``seq`` numbers it in its direction), ACK (``seq``: highest
 number received), GAP (JSON: messages dropped at the buffer bound, starting at
-``seq``), INFO (JSON: a one-shot query by the agent, answered and closed).
+``seq``), INFO (JSON: a one-shot query by the agent, answered and closed; only on
+the unix socket), HB (a heartbeat ping or its echo: not numbered, never kept, so a
+ping sent while the link is down goes unanswered, as a heartbeat must).
+
+Where it listens: a unix socket ``relay`` next to the kernel's sockets, in their
+private 0700 directory. Only when the server's channel transport is explicitly
+"tcp" (an sshd that forbids socket forwarding) also on a TCP port of 127.0.0.1,
+where other users of the host can connect: there the first record must be a
+HELLO carrying the kernel's relay token (sent by the local side over SSH, never
+on disk or a command line), else the connection is closed unanswered.
 This file is sent to the remote before agent.py (they form one script); it
 defines names only.
 """
@@ -34,7 +43,7 @@ import threading
 import time
 import uuid
 
-HELLO, MSG, ACK, GAP, INFO = 0, 1, 2, 3, 4
+HELLO, MSG, ACK, GAP, INFO, HB = 0, 1, 2, 3, 4, 5
 RELAYED = ("shell", "control", "stdin", "iopub")
 DELIM = b"<IDS|MSG>"
 NUDGE_IDENT = b"jupyter-remote-nudge"
@@ -74,9 +83,10 @@ class RecordReader:
     """Records from an asyncio-style reader, read in large chunks (one await per chunk,
     not two per record: most records are a few hundred bytes)."""
 
-    def __init__(self, reader, chunk=256 * 1024):
+    def __init__(self, reader, chunk=256 * 1024, max_record=MAX_RECORD):
         self.reader = reader
         self.chunk = chunk
+        self.max_record = max_record  # a client not yet authenticated gets less
         self.buf = bytearray()
         self.pos = 0
 
@@ -86,7 +96,7 @@ class RecordReader:
             available = len(self.buf) - self.pos
             if available >= 4:
                 (n,) = _LEN.unpack_from(self.buf, self.pos)
-                if n < _HEAD.size or n > MAX_RECORD:
+                if n < _HEAD.size or n > self.max_record:
                     raise ValueError("relay record of %d bytes" % n)
                 if available >= 4 + n:
                     start = self.pos + 4
@@ -143,13 +153,15 @@ def _header_field(frames, offset):
 class Relay:
     """The kernel's permanent client; one local side at a time talks to it."""
 
-    def __init__(self, kdir, conn, buffer_bytes=DEFAULT_BUFFER_BYTES):
+    def __init__(self, kdir, conn, buffer_bytes=DEFAULT_BUFFER_BYTES, tcp_token=None):
         self.kdir = kdir
         self.conn = conn
         self.key = (conn.get("key") or "").encode("utf-8")
         self.bound = max(1024 * 1024, int(buffer_bytes or DEFAULT_BUFFER_BYTES))
         self.epoch = uuid.uuid4().hex
-        self.path = os.path.join(kdir, "relay")
+        self.path = os.path.join(os.path.dirname(conn["ip"]), "relay")
+        self.tcp_token = tcp_token  # None: no TCP listener
+        self.tcp_port = None
         # kernel -> client: entries [seq, channel, frames or None (dropped), size, parent]
         self.buf = []
         self.head = 0  # index of the first unacknowledged entry in buf
@@ -207,12 +219,19 @@ class Relay:
                 sock.setsockopt(zmq.IDENTITY, ident)
             sock.connect("ipc://%s-%d" % (base, self.conn[name + "_port"]))
             self.socks[name] = sock
+        self.hb = ctx.socket(zmq.DEALER)
+        self.hb.setsockopt(zmq.LINGER, 0)
+        self.hb.connect("ipc://%s-%d" % (base, self.conn["hb_port"]))
         await self._nudge(startup_timeout)
         self._scrub_key()
         await asyncio.start_unix_server(self._accept, path=self.path)
         os.chmod(self.path, 0o600)
+        if self.tcp_token:
+            server = await asyncio.start_server(self._accept_tcp, "127.0.0.1", 0)
+            self.tcp_port = server.sockets[0].getsockname()[1]
+        _write_json(self.kdir, "relay.json", {"path": self.path, "port": self.tcp_port})
         self.ready.set()
-        tasks = [self._from_kernel(name) for name in RELAYED] + [self._acker()]
+        tasks = [self._from_kernel(name) for name in RELAYED] + [self._acker(), self._hb_echo()]
         await asyncio.gather(*tasks)
 
     def _sign(self, parts):
@@ -388,6 +407,14 @@ class Relay:
                 return
             await self.wake.wait()
 
+    async def _hb_echo(self):
+        """The kernel's heartbeat echoes go back to the current client, if any."""
+        while True:
+            frames = await self.hb.recv_multipart()
+            client = self.client
+            if client is not None:
+                client.write(encode_record(HB, 0, 0, frames))
+
     async def _acker(self):
         while True:
             await asyncio.sleep(ACK_INTERVAL)
@@ -398,21 +425,28 @@ class Relay:
 
     # ------------------------------------------------------------ connections
 
-    async def _accept(self, reader, writer):
+    async def _accept_tcp(self, reader, writer):
+        """A TCP client must prove it knows the relay token in its HELLO; no INFO."""
+        await self._accept(reader, writer, tcp=True)
+
+    async def _accept(self, reader, writer, tcp=False):
         generation = None
-        records = RecordReader(reader)
+        records = RecordReader(reader, max_record=64 * 1024 if tcp else MAX_RECORD)
         try:
-            record = await records.next()
+            record = await asyncio.wait_for(records.next(), 30) if tcp else await records.next()
             if record is None:
                 return
             kind, _, _, parts = record
-            if kind == INFO:
+            if kind == INFO and not tcp:
                 writer.write(encode_record(INFO, 0, 0, [json_part(self.info())]))
                 await writer.drain()
                 return
             if kind != HELLO:
                 return
             hello = json.loads(parts[0].decode("utf-8"))
+            if tcp and not _token_ok(hello.get("token"), self.tcp_token):
+                return
+            records.max_record = MAX_RECORD
             generation = self._take_client(writer, hello)
             pump = asyncio.ensure_future(self._pump(writer, generation))
             try:
@@ -462,6 +496,8 @@ class Relay:
                 await self.socks[RELAYED[channel]].send_multipart(parts)
             elif kind == ACK:
                 self._trim(seq)
+            elif kind == HB:
+                await self.hb.send_multipart(parts)
 
     def info(self):
         """What re-attaching needs (the kernel's key travels back over SSH only)."""
@@ -473,7 +509,24 @@ class Relay:
             "buffered": len(self.buf) - self.head,
             "buffered_bytes": self.buf_bytes,
             "dropped": self.dropped,
+            "token": self.tcp_token or "",
+            "port": self.tcp_port,
         }
+
+
+def _token_ok(given, expected):
+    if not isinstance(given, str) or not expected:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def _write_json(kdir, name, obj):
+    """A 0600 file of the kernel directory, atomically (op_launch waits for it)."""
+    path = os.path.join(kdir, name)
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f)
+    os.replace(path + ".tmp", path)
 
 
 def _write_none(kdir, reason):
@@ -485,8 +538,10 @@ def _write_none(kdir, reason):
         pass
 
 
-def start_relay(kdir, buffer_bytes, startup_timeout):
-    """In the supervisor, once the kernel runs: a Relay thread, or None with relay.none."""
+def start_relay(kdir, buffer_bytes, startup_timeout, tcp_token=None):
+    """In the supervisor, once the kernel runs: a Relay thread, or None with relay.none.
+
+    ``tcp_token``: also listen on 127.0.0.1 TCP, for clients that present it."""
     try:
         import zmq  # noqa: F401
         import zmq.asyncio  # noqa: F401
@@ -498,15 +553,11 @@ def start_relay(kdir, buffer_bytes, startup_timeout):
                 conn = json.load(f)
         except (OSError, ValueError):
             conn = {}
-        reason = ""
-        if conn.get("transport") != "ipc":
-            reason = "kernel channels are on TCP (no relay over TCP)"
-        elif len(os.path.join(kdir, "relay")) > 100:
-            reason = "the kernel directory's path is too long for a socket"
+        reason = "" if conn.get("ip") else "the kernel's connection file is unreadable"
     if reason:
         _write_none(kdir, reason)
         return None
-    relay = Relay(kdir, conn, buffer_bytes)
+    relay = Relay(kdir, conn, buffer_bytes, tcp_token)
     thread = threading.Thread(target=relay.serve, args=(startup_timeout,), daemon=True)
     thread.start()
     return relay

@@ -1,0 +1,204 @@
+"""jupyter-remote kernel launcher: runs ON the remote, as the ipykernel process itself.
+
+The supervisor (``agent.py``, ``op_supervise``) starts ``python launch.py -f
+connection.json`` instead of ``python -m ipykernel_launcher``; the agent writes
+this file into the kernel's 0700 directory. Stdlib only, Python >= 3.8. Why:
+
+- **The debugger is not a door.** ipykernel's debugger has debugpy listen on a TCP
+  port of 127.0.0.1 with no authentication: on a shared host any other user could
+  connect to it and evaluate code in the kernel. Loopback TCP cannot be closed to
+  other users without root, but the owner of a connecting socket can be known:
+  ``/proc/net/tcp`` lists every socket with its uid (as identd does). Every
+  connection debugpy's adapter accepts, and every connection the kernel accepts
+  while ``debugpy.listen`` waits for the adapter's endpoints, is checked: only a
+  peer socket owned by our own uid gets through; anything else is closed at once,
+  unread. The adapter runs through ``debug-python`` (``debugpy.configure(python=
+  ...)``, a public API), which applies the same check in the adapter's process.
+  Where the check cannot be made (no debugpy.configure, no /proc/net/tcp), the
+  debugger is switched off: the kernel reports no debugger.
+- **ipykernel's cell files stay private and are removed.** The debugger writes
+  cells to ``$TMPDIR/ipykernel_<pid>/`` (a predictable name another user could
+  create first). It is created here, 0700, checked to be ours, and its path is
+  left in ``ipykernel_tmp`` for the supervisor, which removes it when the kernel
+  ends. If another user owns it, the debugger is switched off.
+
+``launch.py --debug-adapter ADAPTER_DIR ARGS...`` (through ``debug-python``) runs
+debugpy's adapter with the accept check in place.
+"""
+
+import os
+import runpy
+import shlex
+import socket
+import stat
+import struct
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_real_accept = socket.socket.accept
+LOOPBACK = ("127.", "::1", "::ffff:127.")
+
+
+def _proc_form(host, port):
+    """The forms ``host:port`` takes in /proc/net/tcp{,6} (native-endian hex words)."""
+    forms = set()
+    if host.startswith("::ffff:") and "." in host:
+        host = host[len("::ffff:") :]
+    if "." in host:
+        packed = socket.inet_aton(host)
+        forms.add("%08X:%04X" % (struct.unpack("=I", packed)[0], port))
+        packed = b"\0" * 10 + b"\xff\xff" + packed  # the same peer seen by a v6 socket
+    else:
+        packed = socket.inet_pton(socket.AF_INET6, host)
+    forms.add("%s:%04X" % ("".join("%08X" % w for w in struct.unpack("=4I", packed)), port))
+    return forms
+
+
+def peer_uid(conn):
+    """uid owning the other end of ``conn`` (a loopback TCP connection), else None."""
+    try:
+        peer = conn.getpeername()[:2]
+        mine = conn.getsockname()[:2]
+    except OSError:
+        return None
+    peer_forms, my_forms = _proc_form(*peer), _proc_form(*mine)
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 7 and fields[1] in peer_forms and fields[2] in my_forms:
+                        return int(fields[7])
+        except OSError:
+            continue
+    return None
+
+
+def _guarded_accept(loopback_only):
+    def accept(self):
+        while True:
+            conn, addr = _real_accept(self)
+            if self.family not in (socket.AF_INET, socket.AF_INET6):
+                return conn, addr
+            if loopback_only and not str(self.getsockname()[0]).startswith(LOOPBACK):
+                return conn, addr
+            uid = peer_uid(conn)
+            if uid == os.getuid():
+                return conn, addr
+            sys.stderr.write(
+                "jupyter-remote: refused a debugger connection from %s (uid %s): "
+                "only this kernel's own user may attach\n" % (addr, uid)
+            )
+            conn.close()
+
+    return accept
+
+
+def can_check_peers():
+    """The uid check works here: /proc/net/tcp is readable and lists our sockets."""
+    probe = socket.socket()
+    try:
+        probe.bind(("127.0.0.1", 0))
+        probe.listen(1)
+        client = socket.create_connection(probe.getsockname(), timeout=2)
+        conn, _ = _real_accept(probe)
+        try:
+            return peer_uid(conn) == os.getuid()
+        finally:
+            conn.close()
+            client.close()
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def private_ipykernel_tmp():
+    """Create ipykernel's per-process cell directory, 0700; True if it is ours."""
+    path = os.path.join(tempfile.gettempdir(), "ipykernel_%d" % os.getpid())
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            sys.stderr.write(
+                "jupyter-remote: %s belongs to someone else: debugger switched off\n" % path
+            )
+            return False
+    except OSError as exc:
+        sys.stderr.write("jupyter-remote: cannot create %s: %s\n" % (path, exc))
+        return False
+    _note("ipykernel_tmp", path)
+    return True
+
+
+def _note(name, text):
+    fd = os.open(os.path.join(HERE, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def switch_debugger_off():
+    """ipykernel decides once, when ipykernel.debugger is first imported."""
+    sys.modules["debugpy"] = None  # type: ignore[assignment]
+    try:
+        import ipykernel.debugger  # noqa: F401
+    except ImportError:
+        pass
+    finally:
+        del sys.modules["debugpy"]
+
+
+def guard_debugger():
+    """Have debugpy's adapter, and the kernel while it waits for it, check every peer."""
+    try:
+        import debugpy
+    except ImportError:
+        return  # no debugpy: ipykernel offers no debugger anyway
+    if not (hasattr(debugpy, "configure") and hasattr(debugpy, "listen")):
+        return switch_debugger_off()
+    if not (can_check_peers() and private_ipykernel_tmp()):
+        return switch_debugger_off()
+    wrapper = os.path.join(HERE, "debug-python")
+    fd = os.open(wrapper, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+    with os.fdopen(fd, "w") as f:
+        f.write(
+            '#!/bin/sh\nexec %s %s --debug-adapter "$@"\n'
+            % (shlex.quote(sys.executable), shlex.quote(os.path.abspath(__file__)))
+        )
+    debugpy.configure(python=wrapper)
+    real_listen = debugpy.listen
+
+    def listen(*args, **kwargs):
+        socket.socket.accept = _guarded_accept(loopback_only=True)  # type: ignore[method-assign]
+        try:
+            return real_listen(*args, **kwargs)
+        finally:
+            socket.socket.accept = _real_accept  # type: ignore[method-assign]
+
+    debugpy.listen = listen
+
+
+def run_adapter(argv):
+    """``--debug-adapter ADAPTER_DIR ARGS...``: debugpy's adapter, every peer checked."""
+    socket.socket.accept = _guarded_accept(loopback_only=False)  # type: ignore[method-assign]
+    adapter = argv[0]
+    sys.argv = list(argv)
+    runpy.run_path(adapter, run_name="__main__")
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--debug-adapter":
+        return run_adapter(sys.argv[2:])
+    if sys.path and os.path.abspath(sys.path[0] or ".") == HERE:
+        del sys.path[0]  # our own directory is not the user's
+    guard_debugger()
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+
+
+if __name__ == "__main__":
+    main()
