@@ -89,6 +89,7 @@ class RemoteManager:
     def _server_json(self, server: Server) -> dict[str, Any]:
         data = server.to_json()
         data["has_secret"] = self.secrets.has(server.name)
+        data["warnings"] = server.warnings
         return data
 
     async def list_servers(self) -> list[dict[str, Any]]:
