@@ -170,13 +170,13 @@ async def stream(
             chunk = await proc.stdout.read(CHUNK)
             if not chunk:
                 break
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            while len(pending) > MAX_LINE:
-                lines.append(pending[:MAX_LINE])
-                pending = pending[MAX_LINE:]
+            *lines, pending = (pending + chunk).split(b"\n")
             for line in lines:
-                on_line(_line(line))
+                for start in range(0, max(len(line), 1), MAX_LINE):
+                    on_line(_line(line[start : start + MAX_LINE]))
+            while len(pending) > MAX_LINE:
+                on_line(_line(pending[:MAX_LINE]))
+                pending = pending[MAX_LINE:]
         if pending:
             on_line(_line(pending))
         await proc.wait_closed()
