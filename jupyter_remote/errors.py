@@ -85,7 +85,13 @@ class HostKeyUnknownError(HostKeyError):
     reason = "hostkey_unknown"
 
     def __init__(
-        self, *, host_id: str, key_type: str, fingerprint: str, server: str | None
+        self,
+        *,
+        host_id: str,
+        key_type: str,
+        fingerprint: str,
+        server: str | None,
+        warnings: list[str] | None = None,
     ) -> None:
         trust = (
             f"jupyter remote server test {server} --trust"
@@ -102,6 +108,7 @@ class HostKeyUnknownError(HostKeyError):
             host_id=host_id,
             key_type=key_type,
             fingerprint=fingerprint,
+            **({"warnings": warnings} if warnings else {}),
         )
         self.host_id = host_id
         self.key_type = key_type
@@ -115,7 +122,13 @@ class HostKeyChangedError(HostKeyError):
     reason = "hostkey_changed"
 
     def __init__(
-        self, *, host_id: str, key_type: str, fingerprint: str, known_fingerprints: list[str]
+        self,
+        *,
+        host_id: str,
+        key_type: str,
+        fingerprint: str,
+        known_fingerprints: list[str],
+        warnings: list[str] | None = None,
     ) -> None:
         known = ", ".join(known_fingerprints) or "(unknown)"
         super().__init__(
@@ -126,17 +139,59 @@ class HostKeyChangedError(HostKeyError):
                 "Do not connect until you have confirmed the new key with the host's "
                 "administrator. If it is legitimate, remove the old entry with "
                 f"`jupyter remote hostkey remove {host_id}` (or in the Security drawer; "
-                "keys in ~/.ssh/known_hosts: `ssh-keygen -R` them) and trust the new one."
+                "keys in a known_hosts file: `ssh-keygen -R HOST -f FILE`) and trust the new one."
             ),
             host_id=host_id,
             key_type=key_type,
             fingerprint=fingerprint,
             known_fingerprints=known_fingerprints,
+            **({"warnings": warnings} if warnings else {}),
         )
         self.host_id = host_id
         self.key_type = key_type
         self.fingerprint = fingerprint
         self.known_fingerprints = known_fingerprints
+
+
+class HostKeyRevokedError(HostKeyError):
+    """The server offered a key, or a certificate from a CA, marked ``@revoked``."""
+
+    exit_code = 4
+    reason = "hostkey_revoked"
+
+    def __init__(
+        self,
+        *,
+        host_id: str,
+        key_type: str,
+        fingerprint: str,
+        revoked_in: list[str],
+        certificate_authority: bool = False,
+    ) -> None:
+        what = (
+            "a host certificate signed by the certificate authority"
+            if certificate_authority
+            else "the host key"
+        )
+        where = ", ".join(revoked_in) or "a known_hosts file"
+        super().__init__(
+            f"REFUSED: {host_id} offered {what} {key_type} {fingerprint}, which is REVOKED "
+            f"(@revoked in {where}). A revoked key is never trusted.",
+            hint=(
+                "Do not connect: a key is revoked when it leaked or its host was retired. "
+                "Ask the host's administrator for its current key. Neither --trust nor the "
+                "Trust button accepts a revoked key; if the revocation is a mistake, remove "
+                f"the @revoked line ({where})."
+            ),
+            host_id=host_id,
+            key_type=key_type,
+            fingerprint=fingerprint,
+            revoked_in=revoked_in,
+        )
+        self.host_id = host_id
+        self.key_type = key_type
+        self.fingerprint = fingerprint
+        self.revoked_in = revoked_in
 
 
 class SSHAuthError(RemoteError):

@@ -8,6 +8,7 @@ coroutine; blocking file work goes to a thread so the event loop never waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import platform
 import re
@@ -22,12 +23,14 @@ from .errors import (
     IpykernelMissingError,
     NotFoundError,
     RemoteCommandError,
+    RemoteError,
     ValidationError,
 )
 from .kernel_agent import AgentClient
 from .remote import command_python
 from .secrets import SecretStore, secret_store
 from .ssh import ConnectionPool, Endpoint, HostKeyPolicy, OfferedKey, resolve_endpoint
+from .ssh.auth import probe_host_key
 from .ssh.exec import run, stream
 from .store import Profile, Server, Store, parse_host_id
 from .text import RemoteJSONError, parse_remote_json, printable, printable_tree
@@ -202,6 +205,7 @@ class RemoteManager:
                 **(offered.to_json() if offered else {}),
                 "status": "trusted",
                 "source": trusted.source_of(key) if key else "",
+                "warnings": list(trusted.warnings),  # known_hosts lines/files skipped
             },
             "connect_ms": round(connect_ms, 1),
             "rtt_ms": round(min(rtts), 1),
@@ -216,16 +220,27 @@ class RemoteManager:
     # ------------------------------------------------------------ host keys
 
     async def list_hostkeys(self) -> list[dict[str, Any]]:
+        """Our trusted keys, then every entry of the known_hosts files read (the defaults
+        and those ~/.ssh/config names for saved servers); bad lines as ``warning`` rows."""
         ours = await asyncio.to_thread(self.store.list_hostkeys)
         rows = [{k: v for k, v in key.to_json().items() if k != "public_key"} for key in ours]
-        rows.extend(await asyncio.to_thread(self.hostkeys.list_known_hosts))
+        endpoints: list[Endpoint] = []
+        for server in await asyncio.to_thread(self.store.list_servers):
+            with contextlib.suppress(RemoteError, OSError, ValueError):
+                hop: Endpoint | None = await asyncio.to_thread(resolve_endpoint, server)
+                while hop is not None:
+                    endpoints.append(hop)
+                    hop = hop.jump
+        rows.extend(await asyncio.to_thread(self.hostkeys.list_known_hosts, endpoints))
         return rows
 
     async def trust_hostkey(self, server: str, fingerprint: str) -> dict[str, Any]:
         """Trust the key ``server`` (or the first untrusted hop on its way) offers now.
 
         ``fingerprint`` is what the user confirmed; it must equal the key offered now.
-        A host that already has another trusted key is refused (changed key).
+        Each hop is checked by a key exchange under the same policy as a connect (no
+        credential sent): trusted or CA-certified hops are passed; a changed or revoked
+        key is refused, never stored.
         """
         if (
             not isinstance(fingerprint, str)
@@ -244,16 +259,18 @@ class RemoteManager:
             hop = hop.jump
         for index, hop in enumerate(hops):
             if index == 0:
-                offered = await self.hostkeys.fetch_offered(hop)
+                probe = await probe_host_key(hop, policy=self.hostkeys)
             else:
                 async with self.pool.connection(hops[index - 1]) as tunnel:
-                    offered = await self.hostkeys.fetch_offered(hop, tunnel=tunnel)
-            trusted = await asyncio.to_thread(self.hostkeys.trusted_keys, hop)
-            if offered.public_key in {
-                " ".join(k.export_public_key("openssh").decode().split()[:2]) for k in trusted.all
-            }:
+                    probe = await probe_host_key(hop, policy=self.hostkeys, tunnel=tunnel)
+            if probe.accepted:
                 continue
-            stored = await asyncio.to_thread(self.hostkeys.trust_offered, hop, offered, fingerprint)
+            if probe.offered is None or not isinstance(probe.refusal, HostKeyUnknownError):
+                assert probe.refusal is not None
+                raise probe.refusal  # changed or revoked: never trusted through this call
+            stored = await asyncio.to_thread(
+                self.hostkeys.trust_offered, hop, probe.offered, fingerprint
+            )
             return {k: v for k, v in stored.to_json().items() if k != "public_key"}
         raise NotFoundError(
             f"Every host key on the way to {server!r} is already trusted.",

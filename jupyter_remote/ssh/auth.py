@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncssh
@@ -25,26 +26,48 @@ from ..errors import (
 )
 from ..secrets import SecretStore
 from .endpoint import Endpoint
-from .hostkeys import HostKeyPolicy, TrustedKeys
+from .hostkeys import HostKeyPolicy, OfferedKey, TrustedKeys
 
 log = logging.getLogger(__name__)
 
 
 class PolicyClient(asyncssh.SSHClient):
-    """Records the host key a server offered and supplies a password exactly once."""
+    """Records the host key a server offered and supplies a password exactly once.
 
-    def __init__(self, password: str | None, on_lost: Callable[[Exception | None], None]) -> None:
+    asyncssh decides on the host key from the ``known_hosts`` tuple we pass
+    (trusted keys, trusted CAs, revoked keys) and only asks us about keys it does
+    not trust, and never about revoked ones; so the key blob is recorded as the key
+    exchange hands it over, to describe any refusal (type, fingerprint, CA).
+    """
+
+    def __init__(
+        self, password: str | None, on_lost: Callable[[Exception | None], None] | None = None
+    ) -> None:
         self._password = password
         self._password_used = False
         self._on_lost = on_lost
-        self.offered_key: asyncssh.SSHKey | None = None
+        self.offered_blob: bytes | None = None
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        validate = conn.validate_server_host_key
+
+        def recording(key_data: bytes) -> asyncssh.SSHKey:
+            self.offered_blob = bytes(key_data)
+            return validate(key_data)
+
+        conn.validate_server_host_key = recording  # type: ignore[method-assign]
+
+    def offered(self, host_id: str) -> OfferedKey | None:
+        """The key (or certificate) the server showed, if the exchange got that far."""
+        return OfferedKey.from_wire(host_id, self.offered_blob) if self.offered_blob else None
 
     def validate_host_public_key(
         self, host: str, addr: str, port: int, key: asyncssh.SSHKey
     ) -> bool:
-        # Only called when the key matched none of the trusted keys: refuse, but remember it.
-        self.offered_key = key
-        return False
+        return False  # only asked for keys matching none of the trusted ones: refuse
+
+    def validate_host_ca_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        return False  # only asked for CAs not trusted for this host: refuse
 
     def _take_password(self) -> str | None:
         if self._password is None or self._password_used:
@@ -69,7 +92,8 @@ class PolicyClient(asyncssh.SSHClient):
         return None  # 2FA prompts and the like: not supported non-interactively
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._on_lost(exc)
+        if self._on_lost is not None:
+            self._on_lost(exc)
 
 
 def _auth_options(endpoint: Endpoint, secrets: SecretStore) -> tuple[dict[str, Any], str | None]:
@@ -137,6 +161,25 @@ async def _open_agent() -> tuple[Any, list[Any]]:
     return agent, list(keys)
 
 
+def _host_key_options(trusted: TrustedKeys, *, plain_only: bool = False) -> dict[str, Any]:
+    """asyncssh options that make it check the host key against ``trusted``."""
+    options: dict[str, Any] = {"known_hosts": trusted.as_known_hosts_arg()}
+    algs = trusted.plain_key_algs() if plain_only else trusted.host_key_algs()
+    if algs:
+        options["server_host_key_algs"] = algs
+    return options
+
+
+def _plain_key_fallback(trusted: TrustedKeys, offered: OfferedKey | None) -> bool:
+    """A refused certificate whose own key is trusted: OpenSSH retries with the plain key."""
+    return (
+        offered is not None
+        and bool(offered.ca_public_key)
+        and offered.key in trusted.all
+        and not trusted.is_revoked(offered.ca)
+    )
+
+
 async def connect_endpoint(
     endpoint: Endpoint,
     *,
@@ -148,8 +191,47 @@ async def connect_endpoint(
     keepalive_count_max: int,
     connect_timeout: float,
 ) -> asyncssh.SSHClientConnection:
-    """Open one authenticated connection or raise a typed RemoteError."""
+    """Open one authenticated connection or raise a typed RemoteError.
+
+    The same host-key check for every hop (the pool connects jump hosts through here).
+    """
     trusted: TrustedKeys = await asyncio.to_thread(policy.trusted_keys, endpoint)
+    for plain_only in (False, True):
+        client, conn = await _connect_once(
+            endpoint,
+            trusted=trusted,
+            plain_only=plain_only,
+            secrets=secrets,
+            tunnel=tunnel,
+            on_lost=on_lost,
+            keepalive_interval=keepalive_interval,
+            keepalive_count_max=keepalive_count_max,
+            connect_timeout=connect_timeout,
+        )
+        if conn is not None:
+            return conn
+        offered = client.offered(endpoint.host_id)
+        if plain_only or not _plain_key_fallback(trusted, offered):
+            raise policy.refusal(endpoint, trusted, offered)
+        log.info(
+            "Host certificate of %s refused; retrying with its trusted plain key", endpoint.host_id
+        )
+    raise AssertionError("unreachable")
+
+
+async def _connect_once(
+    endpoint: Endpoint,
+    *,
+    trusted: TrustedKeys,
+    plain_only: bool,
+    secrets: SecretStore,
+    tunnel: asyncssh.SSHClientConnection | None,
+    on_lost: Callable[[Exception | None], None],
+    keepalive_interval: float,
+    keepalive_count_max: int,
+    connect_timeout: float,
+) -> tuple[PolicyClient, asyncssh.SSHClientConnection | None]:
+    """One connection attempt: the connection, or None when the host key was refused."""
     options, password = _auth_options(endpoint, secrets)
     agent = None
     if endpoint.auth == "agent":
@@ -165,20 +247,20 @@ async def connect_endpoint(
                 endpoint.port,
                 tunnel=tunnel if tunnel is not None else (),
                 username=endpoint.user,
-                known_hosts=trusted.as_known_hosts_arg(),
                 config=[],
                 keepalive_interval=keepalive_interval,
                 keepalive_count_max=keepalive_count_max,
                 login_timeout=connect_timeout,
+                **_host_key_options(trusted, plain_only=plain_only),
                 **options,
             ),
             timeout=connect_timeout + 5,
         )
     except asyncssh.HostKeyNotVerifiable:
-        raise policy.refusal(endpoint, trusted, client.offered_key) from None
+        return client, None
     except asyncssh.KeyExchangeFailed as exc:
-        if trusted.all and client.offered_key is None:
-            raise policy.refusal(endpoint, trusted, None) from None
+        if trusted.has_entries and client.offered_blob is None:
+            return client, None  # none of the trusted key types offered: changed
         raise SSHConnectError(f"Key exchange with {what} failed: {exc.reason}") from None
     except asyncssh.PermissionDenied:
         method = {"password": "password", "agent": "ssh-agent keys"}.get(endpoint.auth, "key")
@@ -214,7 +296,77 @@ async def connect_endpoint(
         if agent is not None:
             agent.close()  # auth is over: the connection needs no more signatures
     log.info("SSH connection open to %s", what)
-    return conn
+    return client, conn
+
+
+@dataclass(frozen=True)
+class HostKeyProbe:
+    """What a host shows before any credential is sent: whether our policy accepts it."""
+
+    accepted: bool
+    offered: OfferedKey | None
+    refusal: HostKeyError | None
+
+
+async def probe_host_key(
+    endpoint: Endpoint,
+    *,
+    policy: HostKeyPolicy,
+    tunnel: asyncssh.SSHClientConnection | None = None,
+    timeout: float = 20.0,
+) -> HostKeyProbe:
+    """Key exchange with the host under our policy, then stop: no credential is sent.
+
+    Called by the manager before trusting a key, for each hop, so a CA-certified or
+    already trusted hop is recognised exactly as the pool's connect would.
+    """
+    trusted = await asyncio.to_thread(policy.trusted_keys, endpoint)
+    for plain_only in (False, True):
+        client = PolicyClient(None)
+        try:
+            conn, _ = await asyncio.wait_for(
+                asyncssh.create_connection(
+                    lambda: client,  # noqa: B023 - awaited in this iteration
+                    endpoint.host,
+                    endpoint.port,
+                    tunnel=tunnel if tunnel is not None else (),
+                    username=endpoint.user,
+                    config=[],
+                    client_keys=[],
+                    agent_path=None,
+                    password_auth=False,
+                    kbdint_auth=False,
+                    public_key_auth=False,
+                    gss_auth=False,
+                    login_timeout=timeout,
+                    **_host_key_options(trusted, plain_only=plain_only),
+                ),
+                timeout=timeout + 5,
+            )
+        except asyncssh.PermissionDenied:  # the host key passed; auth was never tried
+            return HostKeyProbe(True, client.offered(endpoint.host_id), None)
+        except (asyncssh.HostKeyNotVerifiable, asyncssh.KeyExchangeFailed) as exc:
+            offered = client.offered(endpoint.host_id)
+            kex_failed = isinstance(exc, asyncssh.KeyExchangeFailed) and offered is None
+            if kex_failed and not trusted.has_entries:
+                raise SSHConnectError(
+                    f"Key exchange with {endpoint.host_id} failed: {exc.reason}"
+                ) from None
+            if not plain_only and _plain_key_fallback(trusted, offered):
+                continue
+            return HostKeyProbe(False, offered, policy.refusal(endpoint, trusted, offered))
+        except asyncio.TimeoutError:
+            raise SSHTimeoutError(
+                f"Timed out fetching the host key of {endpoint.host_id}."
+            ) from None
+        except (OSError, asyncssh.Error) as exc:
+            text = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+            raise SSHConnectError(
+                f"Could not fetch the host key of {endpoint.host_id}: {text or type(exc).__name__}"
+            ) from None
+        conn.close()  # the host let us in without credentials: its key was accepted
+        return HostKeyProbe(True, client.offered(endpoint.host_id), None)
+    raise AssertionError("unreachable")
 
 
 Opener = Callable[[Endpoint], Awaitable[asyncssh.SSHClientConnection]]

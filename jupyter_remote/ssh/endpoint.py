@@ -2,13 +2,17 @@
 
 ``resolve_endpoint`` is called (in a worker thread: it reads files) by the
 connection pool's callers before every connect. Explicit values of the saved
-server win over ``~/.ssh/config``, as on the ``ssh`` command line.
+server win over ``~/.ssh/config``, as on the ``ssh`` command line. The
+``UserKnownHostsFile``/``GlobalKnownHostsFile`` that config names for the host
+are resolved here too (tilde, %-tokens, ${VAR}), for the host-key policy.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,12 @@ class Endpoint:
     identities: tuple[str, ...] = ()
     jump: Endpoint | None = None
     server: str | None = None  # the saved server's name: secrets and hints
+    #: known_hosts files ~/.ssh/config names for this host (expanded, absolute);
+    #: None = OpenSSH's defaults, () = "none". Not part of the pool key.
+    user_known_hosts: tuple[str, ...] | None = None
+    global_known_hosts: tuple[str, ...] | None = None
+    #: UserKnownHostsFile/GlobalKnownHostsFile values that could not be expanded
+    known_hosts_problems: tuple[str, ...] = ()
 
     @property
     def host_id(self) -> str:
@@ -71,6 +81,69 @@ def _load_config(host: str, user: str | None, port: int | None, path: Path) -> S
     )
 
 
+_TOKEN = re.compile(r"%(.)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_known_hosts_path(text: str, tokens: dict[str, str]) -> str:
+    """One UserKnownHostsFile/GlobalKnownHostsFile value as ssh expands it: ``~`` or
+    ``~user`` first, then %-tokens and ``${VAR}``. Raises ValueError for an unknown token,
+    an unset variable or a path that is not absolute afterwards."""
+    if text.startswith("~"):
+        head, sep, rest = text.partition("/")
+        home = os.path.expanduser(head)
+        if home == head:
+            raise ValueError(f"unknown user in {head!r}")
+        text = home + sep + rest
+
+    def token(match: re.Match[str]) -> str:
+        if match.group(2) is not None:
+            if match.group(2) not in os.environ:
+                raise ValueError(f"${{{match.group(2)}}} is not set")
+            return os.environ[match.group(2)]
+        if match.group(1) not in tokens:
+            raise ValueError(f"unsupported token %{match.group(1)}")
+        return tokens[match.group(1)]
+
+    expanded = _TOKEN.sub(token, text)
+    if not os.path.isabs(expanded):
+        raise ValueError("not an absolute path after expansion")
+    return expanded
+
+
+def _known_hosts_files(
+    cfg: SSHClientConfig, original_host: str, host: str, port: int, user: str
+) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...]]:
+    """(user files, global files, problems) that ``cfg`` names for this host."""
+    local = socket.gethostname()
+    tokens = {
+        "%": "%",
+        "d": os.path.expanduser("~"),
+        "u": getpass.getuser(),
+        "i": str(os.getuid()),
+        "h": host,
+        "n": original_host,
+        "p": str(port),
+        "r": user,
+        "l": local,
+        "L": local.split(".", 1)[0],
+    }
+    problems: list[str] = []
+    found: list[tuple[str, ...] | None] = []
+    for option in ("UserKnownHostsFile", "GlobalKnownHostsFile"):
+        values = cfg.get(option)
+        if values is None:
+            found.append(None)
+            continue
+        paths: list[str] = []
+        for value in values:  # type: ignore[attr-defined]
+            try:
+                paths.append(expand_known_hosts_path(str(value), tokens))
+            except ValueError as exc:
+                problems.append(f"~/.ssh/config {option} {value}: {exc}")
+        found.append(tuple(paths))
+    return found[0], found[1], tuple(problems)
+
+
 def _resolve_hop(text: str, config_path: Path, depth: int) -> Endpoint:
     parsed = parse_jump(text)
     assert parsed is not None
@@ -107,6 +180,9 @@ def _resolve(
         for text in hops:
             resolved = _resolve_hop(text, config_path, depth)
             hop = Endpoint(**{**resolved.__dict__, "jump": hop}) if hop else resolved
+    user_files, global_files, problems = _known_hosts_files(
+        cfg, host, real_host, real_port, real_user
+    )
     return Endpoint(
         host=real_host,
         port=real_port,
@@ -115,6 +191,9 @@ def _resolve(
         identities=identities,
         jump=hop,
         server=server,
+        user_known_hosts=user_files,
+        global_known_hosts=global_files,
+        known_hosts_problems=problems,
     )
 
 
@@ -133,4 +212,4 @@ def resolve_endpoint(server: Server, *, config_path: Path = DEFAULT_SSH_CONFIG) 
     )
 
 
-__all__ = ["Endpoint", "format_jump", "resolve_endpoint"]
+__all__ = ["Endpoint", "expand_known_hosts_path", "format_jump", "resolve_endpoint"]

@@ -1,157 +1,462 @@
-"""Strict host-key policy: our trust store plus ``~/.ssh/known_hosts``, nothing else.
+"""Strict host-key policy: our trust store plus the known_hosts files OpenSSH reads.
 
-The pool calls :meth:`HostKeyPolicy.trusted_keys` (in a thread) before each
-connect and :meth:`HostKeyPolicy.refusal` when the server's key matched none of
-them. Trusting is an explicit act (:meth:`HostKeyPolicy.trust`, from the CLI's
-``--trust`` or the REST hostkeys POST) and only ever for an *unknown* host: a
-changed key is refused until the old entry is removed.
+Files read, as OpenSSH reads them: the user files (``~/.ssh/known_hosts``,
+``~/.ssh/known_hosts2``) and the global ones (``/etc/ssh/ssh_known_hosts``,
+``/etc/ssh/ssh_known_hosts2``), each list replaced by the ``UserKnownHostsFile`` /
+``GlobalKnownHostsFile`` that ``~/.ssh/config`` names for the host. Every line is
+parsed on its own; asyncssh's matcher decides which host a line is for (hashed
+``|1|`` entries, wildcards, negations, ``[host]:port``) and ``@revoked`` /
+``@cert-authority`` lines become revoked keys and trusted CAs.
+
+Never fails open: a line that cannot be read is skipped, logged and reported
+(``warnings``), never a reason to ignore its file; an unreadable line *for this
+host* counts as a trusted entry we cannot check (an offered key is then refused as
+changed), and a file that exists but cannot be read blocks trusting new keys. A
+revoked key is never trusted, whoever else trusts it.
+
+The pool calls :meth:`HostKeyPolicy.trusted_keys` (in a thread) before each connect
+and :meth:`HostKeyPolicy.refusal` when the server's key matched none of them.
+Trusting is an explicit act (:meth:`HostKeyPolicy.trust_offered`, from the CLI's
+``--trust`` or the REST hostkeys POST) and only ever for an *unknown* host.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from dataclasses import dataclass
+import functools
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncssh
+from asyncssh.public_key import (
+    KeyImportError,
+    decode_ssh_certificate,
+    decode_ssh_public_key,
+    get_default_certificate_algs,
+    get_default_public_key_algs,
+)
 
-from ..errors import ConflictError, HostKeyChangedError, HostKeyUnknownError, SSHConnectError
+from ..errors import (
+    ConflictError,
+    HostKeyChangedError,
+    HostKeyRevokedError,
+    HostKeyUnknownError,
+)
 from ..store import HostKey, Store, now_iso
 from .endpoint import Endpoint
 
-DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+log = logging.getLogger(__name__)
+
+DEFAULT_USER_FILES: tuple[str, ...] = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
+DEFAULT_GLOBAL_FILES: tuple[str, ...] = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
+MARKERS = ("cert-authority", "revoked")
+OURS = "jupyter-remote"
+
+
+def _key_text(key: asyncssh.SSHKey) -> str:
+    """``type base64`` of a public key, no comment."""
+    return " ".join(key.export_public_key("openssh").decode("ascii").split()[:2])
+
+
+def _describe_key(key: asyncssh.SSHKey) -> str:
+    return f"{key.get_algorithm()} {key.get_fingerprint('sha256')}"
 
 
 @dataclass(frozen=True)
 class OfferedKey:
-    """A key a server showed us, described for a human."""
+    """A key a server showed us, described for a human.
+
+    For a host certificate, ``public_key`` is the certificate's own key and
+    ``ca_public_key`` the CA that signed it.
+    """
 
     host_id: str
     key_type: str
     fingerprint: str
     public_key: str
+    ca_public_key: str = ""
 
     @classmethod
-    def from_key(cls, hid: str, key: asyncssh.SSHKey) -> OfferedKey:
-        line = key.export_public_key("openssh").decode("ascii").split()
+    def from_key(
+        cls, hid: str, key: asyncssh.SSHKey, ca: asyncssh.SSHKey | None = None
+    ) -> OfferedKey:
         return cls(
             host_id=hid,
             key_type=key.get_algorithm(),
             fingerprint=key.get_fingerprint("sha256"),
-            public_key=" ".join(line[:2]),
+            public_key=_key_text(key),
+            ca_public_key=_key_text(ca) if ca is not None else "",
         )
+
+    @classmethod
+    def from_wire(cls, hid: str, blob: bytes) -> OfferedKey | None:
+        """Decode the host key blob sent in the key exchange (a key or a certificate)."""
+        with contextlib.suppress(KeyImportError, ValueError):
+            cert = decode_ssh_certificate(blob)
+            return cls.from_key(hid, cert.key, getattr(cert, "signing_key", None))
+        with contextlib.suppress(KeyImportError, ValueError):
+            return cls.from_key(hid, decode_ssh_public_key(blob))
+        return None
+
+    @property
+    def key(self) -> asyncssh.SSHKey:
+        return asyncssh.import_public_key(self.public_key)
+
+    @property
+    def ca(self) -> asyncssh.SSHKey | None:
+        return asyncssh.import_public_key(self.ca_public_key) if self.ca_public_key else None
 
     def to_json(self) -> dict[str, str]:
         return {"host_id": self.host_id, "type": self.key_type, "fingerprint": self.fingerprint}
 
 
+# ---------------------------------------------------------------- known_hosts files
+
+
+@functools.lru_cache(maxsize=1)
+def _placeholder_key() -> str:
+    """A throwaway public key: asyncssh's matcher is built per host field with it."""
+    return _key_text(asyncssh.generate_private_key("ssh-ed25519").convert_to_public())
+
+
+def _host_matcher(patterns: str) -> asyncssh.SSHKnownHosts | None:
+    """asyncssh's matcher for one host field alone, or None if it can never match.
+
+    Plain patterns compare lower-case (as OpenSSH does); ``/`` patterns are literal
+    in OpenSSH known_hosts (no CIDR), so they never match a host name.
+    """
+    if patterns.startswith("|"):
+        text = patterns
+    else:
+        kept = [p for p in patterns.lower().split(",") if p and "/" not in p]
+        if not [p for p in kept if not p.startswith("!")]:
+            return None
+        text = ",".join(kept)
+    try:
+        return asyncssh.import_known_hosts(f"{text} {_placeholder_key()}\n")
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class KnownHostsLine:
+    """One entry line of a known_hosts file; ``key`` is None when it could not be read."""
+
+    file: str
+    line: int
+    patterns: str  # the host field as written ("" when the line has none)
+    marker: str | None  # "revoked", "cert-authority" or None
+    key: asyncssh.SSHKey | None
+    problem: str = ""  # why the line is unusable
+    matcher: asyncssh.SSHKnownHosts | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def hashed(self) -> bool:
+        return self.patterns.startswith("|")
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def matches(self, name: str) -> bool:
+        """Whether this line is about ``name`` (``host`` or ``[host]:port``)."""
+        return self.matcher is not None and bool(self.matcher.match(name, "", None)[0])
+
+
+def parse_line(file: str, number: int, text: str) -> KnownHostsLine | None:
+    """One line of a known_hosts file, or None for blanks and comments."""
+    text = text.strip()
+    if not text or text.startswith("#"):
+        return None
+    fields = text.split(None, 2 if text.startswith("@") else 1)
+    marker: str | None = None
+    if text.startswith("@"):
+        marker = fields.pop(0)[1:]
+    patterns = fields[0] if fields else ""
+    data = fields[1] if len(fields) > 1 else ""
+    matcher = _host_matcher(patterns) if patterns else None
+
+    def bad(problem: str) -> KnownHostsLine:
+        return KnownHostsLine(file, number, patterns, marker, None, problem, matcher)
+
+    if marker is not None and marker not in MARKERS:
+        return bad(f"unknown marker @{marker[:40]}")
+    if not data:
+        return bad("no key on the line")
+    if patterns.startswith("|") and matcher is None:
+        return bad("invalid hashed host name")
+    try:
+        key = asyncssh.import_public_key(data)
+    except (KeyImportError, ValueError) as exc:
+        return bad(f"the key cannot be read ({str(exc)[:80] or type(exc).__name__})")
+    return KnownHostsLine(file, number, patterns, marker, key, "", matcher)
+
+
+@dataclass(frozen=True)
+class KnownHostsFile:
+    """A known_hosts file as read; ``error`` is set when it exists but cannot be read."""
+
+    path: str
+    lines: tuple[KnownHostsLine, ...] = ()
+    error: str = ""
+
+    @property
+    def warnings(self) -> list[str]:
+        if self.error:
+            return [f"{self.path}: {self.error}"]
+        return [f"{line.where}: {line.problem}" for line in self.lines if line.problem]
+
+
+_parsed: dict[tuple[str, bytes], KnownHostsFile] = {}
+_parsed_lock = threading.Lock()
+
+
+def read_known_hosts_file(path: str) -> KnownHostsFile | None:
+    """Parse ``path`` (None if it does not exist). Blocking; cached by content, and
+    each bad line is logged once per content."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        result = KnownHostsFile(path, error=f"cannot be read ({exc.strerror or exc})")
+        log.warning("known_hosts file %s", result.warnings[0])
+        return result
+    digest = hashlib.sha256(data).digest()
+    with _parsed_lock:
+        cached = _parsed.get((path, digest))
+    if cached is not None:
+        return cached
+    text = data.decode("utf-8", errors="replace")
+    lines = tuple(
+        parsed
+        for number, raw in enumerate(text.splitlines(), 1)
+        if (parsed := parse_line(path, number, raw)) is not None
+    )
+    result = KnownHostsFile(path, lines)
+    for warning in result.warnings:
+        log.warning("known_hosts line skipped: %s", warning)
+    with _parsed_lock:
+        if len(_parsed) > 64:
+            _parsed.clear()
+        _parsed[(path, digest)] = result
+    return result
+
+
+def lookup_name(endpoint: Endpoint) -> str:
+    """The name OpenSSH looks up: ``host`` on port 22, else ``[host]:port``."""
+    host = endpoint.host.lower()
+    return host if endpoint.port == 22 else f"[{host}]:{endpoint.port}"
+
+
+# ---------------------------------------------------------------- what we trust
+
+
 @dataclass(frozen=True)
 class TrustedKeys:
-    """What we trust for one endpoint, and where each trust came from."""
+    """What we trust for one endpoint, and where each trust came from.
 
-    ours: tuple[asyncssh.SSHKey, ...]
-    known_hosts: tuple[asyncssh.SSHKey, ...]
-    ca_keys: tuple[asyncssh.SSHKey, ...]
-    revoked: tuple[asyncssh.SSHKey, ...]
+    ``ours`` and ``known_hosts`` never hold a revoked key. ``unreadable`` names
+    entries for this host we could not read (they count as trusted keys we cannot
+    check); ``blocked`` names files that exist but could not be read (no new key is
+    trusted while they are unreadable).
+    """
+
+    ours: tuple[asyncssh.SSHKey, ...] = ()
+    known_hosts: tuple[asyncssh.SSHKey, ...] = ()
+    ca_keys: tuple[asyncssh.SSHKey, ...] = ()
+    revoked: tuple[asyncssh.SSHKey, ...] = ()
+    revoked_where: dict[str, list[str]] = field(default_factory=dict)  # key text -> places
+    unreadable: tuple[str, ...] = ()
+    blocked: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
 
     @property
     def all(self) -> list[asyncssh.SSHKey]:
-        return [*self.ours, *self.known_hosts]
+        """Plain host keys trusted for this host (ours first)."""
+        return [*self.ours, *(k for k in self.known_hosts if k not in self.ours)]
+
+    @property
+    def has_entries(self) -> bool:
+        """The host has trusted keys (or unreadable entries): another key is CHANGED."""
+        return bool(self.all or self.unreadable)
 
     def as_known_hosts_arg(
         self,
     ) -> tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]:
+        """asyncssh's ``known_hosts`` tuple: trusted keys, trusted CAs, revoked keys."""
         return (self.all, list(self.ca_keys), list(self.revoked))
 
+    def host_key_algs(self) -> list[str] | None:
+        """``server_host_key_algs`` to ask for, or None for asyncssh's choice.
+
+        asyncssh asks only for certificates once CA keys are given; like OpenSSH we
+        also accept a plain key then (the trusted ones' types, else any), so a host
+        without a certificate is reported unknown or changed, not "no common algorithm".
+        """
+        if not self.ca_keys:
+            return None
+        plain = [alg for k in self.all for alg in k.sig_algorithms] or get_default_public_key_algs()
+        algs = [*get_default_certificate_algs(), *plain]
+        return list(dict.fromkeys(a.decode("ascii") for a in algs))
+
+    def plain_key_algs(self) -> list[str]:
+        """The trusted plain keys' algorithms (a retry without certificates)."""
+        return list(dict.fromkeys(a.decode("ascii") for k in self.all for a in k.sig_algorithms))
+
+    def is_revoked(self, key: asyncssh.SSHKey | None) -> bool:
+        return key is not None and key in self.revoked
+
     def source_of(self, key: asyncssh.SSHKey) -> str:
-        return "jupyter-remote" if key in self.ours else "known_hosts"
+        if key in self.ours:
+            return OURS
+        return "known_hosts" if key in self.known_hosts else "cert-authority"
 
 
 class HostKeyPolicy:
-    """One per process, shared by the pool, the CLI and the handlers."""
+    """One per process, shared by the pool, the CLI and the handlers.
 
-    def __init__(self, store: Store, *, known_hosts_path: Path = DEFAULT_KNOWN_HOSTS) -> None:
+    ``user_files``/``global_files`` are OpenSSH's defaults (tests pass their own);
+    a host whose ``~/.ssh/config`` names ``UserKnownHostsFile``/``GlobalKnownHostsFile``
+    reads those instead, as ssh does.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        user_files: Sequence[str | Path] = DEFAULT_USER_FILES,
+        global_files: Sequence[str | Path] = DEFAULT_GLOBAL_FILES,
+    ) -> None:
         self.store = store
-        self.known_hosts_path = known_hosts_path
+        self.user_files = tuple(str(p) for p in user_files)
+        self.global_files = tuple(str(p) for p in global_files)
 
     # -- lookups (blocking: file reads; callers use asyncio.to_thread)
 
-    def _from_known_hosts(self, endpoint: Endpoint) -> tuple[list[asyncssh.SSHKey], ...]:
-        path = self.known_hosts_path.expanduser()
-        if not path.is_file():
-            return [], [], []
-        try:
-            result = asyncssh.match_known_hosts(
-                str(path),
-                endpoint.host,
-                endpoint.host,
-                endpoint.port if endpoint.port != 22 else None,
-            )
-        except (OSError, ValueError):
-            return [], [], []
-        return list(result[0]), list(result[1]), list(result[2])
+    def files_for(self, endpoint: Endpoint | None) -> list[str]:
+        """The known_hosts files read for ``endpoint`` (defaults when None), expanded."""
+        user = self.user_files
+        glob = self.global_files
+        if endpoint is not None and endpoint.user_known_hosts is not None:
+            user = endpoint.user_known_hosts
+        if endpoint is not None and endpoint.global_known_hosts is not None:
+            glob = endpoint.global_known_hosts
+        return list(dict.fromkeys(os.path.expanduser(p) for p in (*user, *glob)))
+
+    def _read(self, paths: Iterable[str]) -> list[KnownHostsFile]:
+        return [f for p in paths if (f := read_known_hosts_file(p)) is not None]
 
     def trusted_keys(self, endpoint: Endpoint) -> TrustedKeys:
-        ours = []
+        """Everything trusted, revoked or unreadable for ``endpoint``. Blocking."""
+        name = lookup_name(endpoint)
+        files = self._read(self.files_for(endpoint))
+        plain: list[asyncssh.SSHKey] = []
+        cas: list[asyncssh.SSHKey] = []
+        revoked: list[asyncssh.SSHKey] = []
+        revoked_where: dict[str, list[str]] = {}
+        unreadable: list[str] = []
+        warnings = [*endpoint.known_hosts_problems]
+        for f in files:
+            warnings.extend(f.warnings)
+            for line in f.lines:
+                if not line.matches(name):
+                    continue
+                if line.key is None:
+                    unreadable.append(f"{line.where} ({line.problem})")
+                elif line.marker == "revoked":
+                    revoked.append(line.key)
+                    revoked_where.setdefault(_key_text(line.key), []).append(line.where)
+                elif line.marker == "cert-authority":
+                    cas.append(line.key)
+                else:
+                    plain.append(line.key)
+        ours: list[asyncssh.SSHKey] = []
         for entry in self.store.hostkeys_for(endpoint.host_id):
-            with contextlib.suppress(asyncssh.KeyImportError, ValueError):
+            try:
                 ours.append(asyncssh.import_public_key(entry.public_key))
-        kh, ca, revoked = self._from_known_hosts(endpoint)
-        return TrustedKeys(tuple(ours), tuple(kh), tuple(ca), tuple(revoked))
+            except (KeyImportError, ValueError):
+                unreadable.append(f"{entry.host_id} in jupyter-remote's store (unreadable key)")
+        return TrustedKeys(
+            ours=tuple(dict.fromkeys(k for k in ours if k not in revoked)),
+            known_hosts=tuple(dict.fromkeys(k for k in plain if k not in revoked)),
+            ca_keys=tuple(dict.fromkeys(k for k in cas if k not in revoked)),
+            revoked=tuple(dict.fromkeys(revoked)),
+            revoked_where=revoked_where,
+            unreadable=tuple(unreadable),
+            blocked=tuple(
+                [*(f.warnings[0] for f in files if f.error), *endpoint.known_hosts_problems]
+            ),
+            warnings=tuple(warnings),
+            files=tuple(f.path for f in files),
+        )
 
     # -- decisions
 
     def refusal(
-        self, endpoint: Endpoint, trusted: TrustedKeys, offered: asyncssh.SSHKey | None
-    ) -> HostKeyUnknownError | HostKeyChangedError:
-        """The typed error for a key that matched nothing we trust."""
+        self, endpoint: Endpoint, trusted: TrustedKeys, offered: OfferedKey | None
+    ) -> HostKeyUnknownError | HostKeyChangedError | HostKeyRevokedError:
+        """The typed error for a key (or certificate) that was not accepted."""
         if offered is None:
-            desc = OfferedKey(endpoint.host_id, "(none of the trusted types)", "(not offered)", "")
-        else:
-            desc = OfferedKey.from_key(endpoint.host_id, offered)
-        if trusted.all:
+            offered = OfferedKey(
+                endpoint.host_id, "(none of the trusted types)", "(not offered)", ""
+            )
+        revoked = self._revocation(trusted, offered)
+        if revoked is not None:
+            return revoked
+        warnings = list(trusted.warnings)
+        if trusted.has_entries:
             return HostKeyChangedError(
                 host_id=endpoint.host_id,
-                key_type=desc.key_type,
-                fingerprint=desc.fingerprint,
+                key_type=offered.key_type,
+                fingerprint=offered.fingerprint,
                 known_fingerprints=[
-                    f"{k.get_algorithm()} {k.get_fingerprint('sha256')}" for k in trusted.all
+                    *(_describe_key(k) for k in trusted.all),
+                    *(f"an unreadable entry at {u}" for u in trusted.unreadable),
                 ],
+                warnings=warnings,
             )
         return HostKeyUnknownError(
             host_id=endpoint.host_id,
-            key_type=desc.key_type,
-            fingerprint=desc.fingerprint,
+            key_type=offered.key_type,
+            fingerprint=offered.fingerprint,
             server=endpoint.server,
+            warnings=warnings,
         )
 
-    async def fetch_offered(self, endpoint: Endpoint, *, tunnel: Any = ()) -> OfferedKey:
-        """Ask the server for its host key (key exchange only, no auth)."""
-        try:
-            key = await asyncio.wait_for(
-                asyncssh.get_server_host_key(
-                    endpoint.host,
-                    endpoint.port,
-                    tunnel=tunnel,
-                    config=[],
-                ),
-                timeout=20,
+    @staticmethod
+    def _revocation(trusted: TrustedKeys, offered: OfferedKey) -> HostKeyRevokedError | None:
+        if offered.public_key and trusted.is_revoked(offered.key):
+            return HostKeyRevokedError(
+                host_id=offered.host_id,
+                key_type=offered.key_type,
+                fingerprint=offered.fingerprint,
+                revoked_in=trusted.revoked_where.get(offered.public_key, []),
             )
-        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
-            raise SSHConnectError(
-                f"Could not fetch the host key of {endpoint.host_id}: {exc or type(exc).__name__}"
-            ) from None
-        if key is None:
-            raise SSHConnectError(f"{endpoint.host_id} offered no host key.")
-        return OfferedKey.from_key(endpoint.host_id, key)
+        ca = offered.ca
+        if ca is not None and trusted.is_revoked(ca):
+            return HostKeyRevokedError(
+                host_id=offered.host_id,
+                key_type=ca.get_algorithm(),
+                fingerprint=ca.get_fingerprint("sha256"),
+                revoked_in=trusted.revoked_where.get(offered.ca_public_key, []),
+                certificate_authority=True,
+            )
+        return None
 
     def trust_offered(self, endpoint: Endpoint, offered: OfferedKey, fingerprint: str) -> HostKey:
         """Store ``offered`` if the user confirmed exactly its fingerprint and the host is new.
 
-        Blocking (store write). Never accepts a key for a host that already has another
-        trusted key, in our store or in ~/.ssh/known_hosts.
+        Blocking (store write). Never accepts a revoked key (or a certificate from a
+        revoked CA), nor a key for a host that already has another trusted key (in our
+        store or a known_hosts file) or an entry we cannot read.
         """
         if fingerprint.strip() != offered.fingerprint:
             raise ConflictError(
@@ -160,19 +465,28 @@ class HostKeyPolicy:
                 hint="Nothing was trusted. Check the fingerprint again with the host's admin.",
             )
         trusted = self.trusted_keys(endpoint)
-        key = asyncssh.import_public_key(offered.public_key)
+        revoked = self._revocation(trusted, offered)
+        if revoked is not None:
+            raise revoked
+        key = offered.key
         if key in trusted.all:
-            source = trusted.source_of(key)
             return HostKey(
                 endpoint.host_id,
                 offered.key_type,
                 offered.fingerprint,
                 offered.public_key,
                 added="",
-                source=source,
+                source=trusted.source_of(key),
             )
-        if trusted.all:
-            raise self.refusal(endpoint, trusted, key)
+        if trusted.has_entries:
+            raise self.refusal(endpoint, trusted, offered)
+        if trusted.blocked:
+            raise ConflictError(
+                f"Not trusting a new key for {endpoint.host_id}: a known_hosts file that may "
+                f"hold this host cannot be read ({'; '.join(trusted.blocked)}).",
+                hint="Fix the file's permissions (or the ~/.ssh/config line naming it) and "
+                "try again.",
+            )
         return self.store.add_hostkey(
             HostKey(
                 host_id=endpoint.host_id,
@@ -183,36 +497,49 @@ class HostKeyPolicy:
             )
         )
 
-    def list_known_hosts(self) -> list[dict[str, str]]:
-        """Entries of ~/.ssh/known_hosts, read-only, for the security drawer and CLI."""
-        path = self.known_hosts_path.expanduser()
-        rows: list[dict[str, str]] = []
-        if not path.is_file():
-            return rows
-        try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            return rows
-        for line in lines:
-            parts = line.split()
-            if not parts or parts[0].startswith("#"):
-                continue
-            if parts[0].startswith("@"):
-                continue  # @cert-authority / @revoked: not host entries
-            if len(parts) < 3:
-                continue
-            try:
-                key = asyncssh.import_public_key(f"{parts[1]} {parts[2]}")
-            except (asyncssh.KeyImportError, ValueError):
-                continue
-            hosts = "(hashed)" if parts[0].startswith("|1|") else parts[0]
-            rows.append(
-                {
-                    "host_id": hosts,
-                    "key_type": key.get_algorithm(),
-                    "fingerprint": key.get_fingerprint("sha256"),
-                    "added": "",
-                    "source": "known_hosts",
-                }
-            )
+    # -- the security drawer / `hostkey list`
+
+    def list_known_hosts(self, endpoints: Iterable[Endpoint] = ()) -> list[dict[str, Any]]:
+        """Entries of every known_hosts file read (the defaults and those ``endpoints``'
+        config names), read-only; unusable lines and files come as ``warning`` rows."""
+        paths = self.files_for(None)
+        for endpoint in endpoints:
+            paths.extend(self.files_for(endpoint))
+        rows: list[dict[str, Any]] = []
+        for f in self._read(dict.fromkeys(paths)):
+            if f.error:
+                rows.append(_warning_row(f.path, 0, "", f.error))
+            for line in f.lines:
+                if line.key is None:
+                    rows.append(_warning_row(line.file, line.line, line.patterns, line.problem))
+                    continue
+                rows.append(
+                    {
+                        "host_id": "(hashed)" if line.hashed else line.patterns,
+                        "key_type": line.key.get_algorithm(),
+                        "fingerprint": line.key.get_fingerprint("sha256"),
+                        "added": "",
+                        "source": "known_hosts",
+                        "file": line.file,
+                        "line": line.line,
+                        "marker": line.marker,
+                        "hashed": line.hashed,
+                    }
+                )
         return rows
+
+
+def _warning_row(path: str, line: int, patterns: str, problem: str) -> dict[str, Any]:
+    where = f"{path}:{line}" if line else path
+    return {
+        "host_id": "(hashed)" if patterns.startswith("|") else (patterns or "(unreadable)"),
+        "key_type": "(skipped)",
+        "fingerprint": "",
+        "added": "",
+        "source": "warning",
+        "file": path,
+        "line": line,
+        "marker": None,
+        "hashed": patterns.startswith("|"),
+        "warning": f"{where}: {problem}",
+    }
