@@ -90,13 +90,20 @@ SERVER = {
 }
 HOSTKEY = {
     "type": "object",
+    "description": "A trusted key (ours, or a known_hosts entry: plain, @revoked or "
+    "@cert-authority), or with source 'warning' a known_hosts line or file that was skipped.",
     "required": ["host_id", "key_type", "fingerprint", "source"],
     "properties": {
-        "host_id": {"type": "string"},
+        "host_id": {"type": "string", "description": "host pattern, '(hashed)' if hashed"},
         "key_type": {"type": "string"},
         "fingerprint": {"type": "string"},
         "added": {"type": "string"},
-        "source": {"type": "string", "enum": ["jupyter-remote", "known_hosts"]},
+        "source": {"type": "string", "enum": ["jupyter-remote", "known_hosts", "warning"]},
+        "file": {"type": "string", "description": "the known_hosts file it was read from"},
+        "line": {"type": "integer", "description": "line number in file (0: the whole file)"},
+        "marker": {"type": ["string", "null"], "enum": ["revoked", "cert-authority", None]},
+        "hashed": {"type": "boolean"},
+        "warning": {"type": "string", "description": "why the line or file was skipped"},
     },
 }
 TEST_RESULT = {
@@ -394,7 +401,8 @@ spec = {
                 "operationId": "listHostKeys",
                 "responses": {
                     "200": ok(
-                        "Trusted keys (ours and ~/.ssh/known_hosts)",
+                        "Trusted keys: ours, then every known_hosts file read (user, global, "
+                        "and those ~/.ssh/config names); skipped lines as warning rows",
                         {"type": "array", "items": HOSTKEY},
                     )
                 },
