@@ -141,8 +141,10 @@ def _shadow_hash(user: str) -> Optional[str]:
     return None
 
 
-def ensure_user(name: str) -> pwd.struct_passwd:
+def ensure_user(name: str, home: Optional[str] = None) -> pwd.struct_passwd:
     """Create system user NAME if needed (root only) and make it non-locked.
+
+    ``home``: its home directory (default /home/NAME); an existing user is moved there.
 
     With ``UsePAM no`` sshd refuses accounts whose shadow hash starts with "!"
     (locked, useradd's default); "*" means "no password, but not locked".  A real
@@ -153,11 +155,18 @@ def ensure_user(name: str) -> pwd.struct_passwd:
     try:
         pw = pwd.getpwnam(name)
     except KeyError:
+        where = ["-d", home] if home else []
         proc = subprocess.run(
-            ["useradd", "-m", "-s", "/bin/sh", name], capture_output=True, text=True, check=False
+            ["useradd", "-m", *where, "-s", "/bin/sh", name],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode not in (0, 9):  # 9: created concurrently by someone else
             raise SSHTestHostError(f"useradd {name} failed: {proc.stderr}") from None
+        pw = pwd.getpwnam(name)
+    if home and pw.pw_dir != home:
+        _run(["usermod", "-d", home, name])
         pw = pwd.getpwnam(name)
     current = _shadow_hash(name)
     if current is None or current == "" or current.startswith("!"):
@@ -366,6 +375,7 @@ class SSHTestHost:
         remote_env: bool = True,
         extra_config: Optional[dict[str, str]] = None,
         start: bool = True,
+        home: Optional[str] = None,
     ) -> None:
         self.name = name
         self.password: Optional[str] = None
@@ -384,7 +394,7 @@ class SSHTestHost:
             self.user = user or DEFAULT_USER
             if wants_password:  # a password is shared state: take a user of our own
                 self.user, self._user_lock = _claim_user(self.user)
-            pw = ensure_user(self.user)
+            pw = ensure_user(self.user, home)
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         else:
             pw = pwd.getpwuid(os.getuid())

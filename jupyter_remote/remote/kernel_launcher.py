@@ -22,10 +22,18 @@ this file into the kernel's 0700 directory. Stdlib only, Python >= 3.8. Why:
   left in ``ipykernel_tmp`` for the supervisor, which removes it when the kernel
   ends. If another user owns it, the debugger is switched off.
 
+- **No TCP port for forked children's output.** ipykernel's IOPub thread binds a ZMQ
+  PULL socket on a TCP port of 127.0.0.1 for output from forked subprocesses
+  (messages need a random 16-byte token, but any user can connect to it and flood
+  the kernel's log). It is moved to an ipc socket in the kernel's private socket
+  directory. Where ipykernel's internals differ from what this expects, the port
+  stays (still token-gated).
+
 ``launch.py --debug-adapter ADAPTER_DIR ARGS...`` (through ``debug-python``) runs
 debugpy's adapter with the accept check in place.
 """
 
+import json
 import os
 import runpy
 import shlex
@@ -87,13 +95,22 @@ def _guarded_accept(loopback_only):
             uid = peer_uid(conn)
             if uid == os.getuid():
                 return conn, addr
-            sys.stderr.write(
-                "jupyter-remote: refused a debugger connection from %s (uid %s): "
-                "only this kernel's own user may attach\n" % (addr, uid)
+            _log(
+                "refused a debugger connection from %s (uid %s): only this kernel's "
+                "own user may attach" % (addr, uid)
             )
             conn.close()
 
     return accept
+
+
+def _log(text):
+    """A line in the kernel's log (the adapter's own stderr goes nowhere)."""
+    try:
+        with open(os.path.join(HERE, "kernel.log"), "a") as f:
+            f.write("jupyter-remote: %s\n" % text)
+    except OSError:
+        sys.stderr.write("jupyter-remote: %s\n" % text)
 
 
 def can_check_peers():
@@ -123,12 +140,10 @@ def private_ipykernel_tmp():
     except FileExistsError:
         st = os.lstat(path)
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-            sys.stderr.write(
-                "jupyter-remote: %s belongs to someone else: debugger switched off\n" % path
-            )
+            _log("%s belongs to someone else: debugger switched off" % path)
             return False
     except OSError as exc:
-        sys.stderr.write("jupyter-remote: cannot create %s: %s\n" % (path, exc))
+        _log("cannot create %s: %s" % (path, exc))
         return False
     _note("ipykernel_tmp", path)
     return True
@@ -181,6 +196,50 @@ def guard_debugger():
     debugpy.listen = listen
 
 
+def private_iopub_pipe(connection_file):
+    """Forked children send their output through an ipc socket beside the kernel's."""
+    try:
+        with open(connection_file) as f:
+            sockdir = os.path.dirname(json.load(f)["ip"])
+        import zmq
+        from ipykernel.iostream import IOPubThread
+        from zmq.eventloop.zmqstream import ZMQStream
+    except Exception:  # not our layout, or not ipykernel: leave it as it is
+        return
+    names = ("_setup_pipe_in", "_setup_pipe_out", "_handle_pipe_msg")
+    if not (os.path.isdir(sockdir) and all(hasattr(IOPubThread, n) for n in names)):
+        return
+    address = "ipc://" + os.path.join(sockdir, "pipe")
+
+    def setup_pipe_in(self):
+        self._pipe_uuid = os.urandom(16)
+        pipe_in = self.socket.context.socket(zmq.PULL)
+        pipe_in.linger = 0
+        pipe_in.bind(address)
+        self._pipe_port = 0
+        self._pipe_in = ZMQStream(pipe_in, self.io_loop)
+        self._pipe_in.on_recv(self._handle_pipe_msg)
+
+    def setup_pipe_out(self):
+        ctx = zmq.Context()  # a new context after the fork, as ipykernel does
+        pipe_out = ctx.socket(zmq.PUSH)
+        pipe_out.linger = 3000
+        pipe_out.connect(address)
+        return ctx, pipe_out
+
+    IOPubThread._setup_pipe_in = setup_pipe_in
+    IOPubThread._setup_pipe_out = setup_pipe_out
+
+
+def _connection_file(argv):
+    for i, arg in enumerate(argv):
+        if arg == "-f" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--f=") or arg.startswith("--IPKernelApp.connection_file="):
+            return arg.split("=", 1)[1]
+    return ""
+
+
 def run_adapter(argv):
     """``--debug-adapter ADAPTER_DIR ARGS...``: debugpy's adapter, every peer checked."""
     socket.socket.accept = _guarded_accept(loopback_only=False)  # type: ignore[method-assign]
@@ -192,9 +251,10 @@ def run_adapter(argv):
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--debug-adapter":
         return run_adapter(sys.argv[2:])
-    if sys.path and os.path.abspath(sys.path[0] or ".") == HERE:
+    if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.realpath(HERE):
         del sys.path[0]  # our own directory is not the user's
     guard_debugger()
+    private_iopub_pipe(_connection_file(sys.argv[1:]))
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()

@@ -1,0 +1,346 @@
+"""Invariant 10, as an attacker: another unprivileged user of the same remote host.
+
+The victim (``jrvictim``) has a home path of more than 60 characters (longer than a
+socket path can bear: the case that used to fall back silently to TCP) and a
+world-readable home, as on many shared boxes. While the victim's kernel runs, while
+JupyterLab's debugger is attached to it, and after the debugger was switched off,
+the attacker (``jrattacker``) tries every socket, port and file of the kernel, its
+relay and its debugger: the test finds them as root in /proc (the victim processes'
+own socket inodes, in /proc/net/unix and /proc/net/tcp) and in the file system, and
+tests/attacker_probe.py, run as the attacker, connects to each, sends what a
+debugger or relay client would send, and reads what comes back. Nothing may answer,
+nothing may run (a canary file), nothing may be read. After stop nothing of the
+kernel is left in the remote's /tmp or home. Root on the remote is out of scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import stat
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client import BlockingKernelClient, KernelManager
+from sshd_host import IS_ROOT, SSHTestHost, ensure_user
+from test_kernels import STATE_DIR, clean_remote, execute, remote_kernel_processes, setup_profile
+
+from jupyter_remote.manager import RemoteManager
+from jupyter_remote.sessions import registry
+from jupyter_remote.store import Store
+
+pytestmark = pytest.mark.skipif(not IS_ROOT, reason="needs two remote users (root)")
+
+VICTIM, ATTACKER = "jrvictim", "jrattacker"
+LONG_HOME = "/home/jrvictim-whose-home-directory-path-is-longer-than-any-socket"
+PROBE = Path(__file__).with_name("attacker_probe.py")
+
+
+@pytest.fixture(scope="module")
+def victim_host() -> Iterator[SSHTestHost]:
+    assert len(LONG_HOME) >= 60
+    host = SSHTestHost(name="victim", user=VICTIM, home=LONG_HOME)
+    os.chmod(LONG_HOME, 0o755)  # noqa: S103 - a world-readable home: only our 0700 dirs protect
+    ensure_user(ATTACKER)
+    try:
+        yield host
+    finally:
+        clean_remote(host)
+        host.close()
+
+
+@pytest.fixture
+def victim_kernel(
+    isolated_home: Path, victim_host: SSHTestHost
+) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
+    clean_remote(victim_host)
+    setup_profile(victim_host, cwd=LONG_HOME)
+    km = KernelManager(kernel_name="remote-p")
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    try:
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+
+
+# ---------------------------------------------------------------- what the victim has
+
+
+def _uid_pids(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def _kernel_processes(uid: int) -> list[str]:
+    """The victim's processes other than its sshd sessions: ``pid command line`` each."""
+    found = []
+    for pid in _uid_pids(uid):
+        try:
+            stat_line = Path(f"/proc/{pid}/stat").read_text()
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        comm = stat_line[stat_line.find("(") + 1 : stat_line.rfind(")")]
+        state = stat_line[stat_line.rfind(")") + 2]
+        if comm != "sshd" and state != "Z":
+            found.append(f"{pid} {comm} {args}")
+    return found
+
+
+def _eventually_none(probe: Any, timeout: float = 15) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while (left := probe()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return list(left)
+
+
+def _socket_inodes(pids: list[int]) -> set[str]:
+    inodes = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    return inodes
+
+
+def _tcp_listeners(inodes: set[str]) -> list[tuple[str, int]]:
+    found = []
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:
+                    host = "::1" if v6 else "127.0.0.1"
+                    found.append((host, int(fields[1].split(":")[1], 16)))
+    return found
+
+
+def _unix_sockets(inodes: set[str], uid: int) -> list[str]:
+    found = set()
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 8 and fields[6] in inodes:
+                found.add(fields[7])
+    for tmp in _victim_tmp(uid):  # also sockets no process holds right now
+        for p in Path(tmp).rglob("*"):
+            if p.is_socket():
+                found.add(str(p))
+    return sorted(found)
+
+
+def _victim_tmp(uid: int) -> list[str]:
+    return sorted(
+        str(p)
+        for p in Path("/tmp").iterdir()
+        if p.name.startswith(("jr-", "ipykernel_", "debugpy")) and p.lstat().st_uid == uid
+    )
+
+
+def targets(host: SSHTestHost, canary: str) -> dict[str, Any]:
+    """Every listener, socket, file and directory of the victim's kernel, as root sees them."""
+    inodes = _socket_inodes(_uid_pids(host.uid))
+    roots = [host.home / STATE_DIR, *map(Path, _victim_tmp(host.uid))]
+    files, dirs = [], []
+    for root in roots:
+        if root.exists():
+            dirs.append(str(root))
+            for p in root.rglob("*"):
+                if p.is_dir():
+                    dirs.append(str(p))
+                elif p.is_file():
+                    files.append(str(p))
+    return {
+        "canary": canary,
+        "tcp": _tcp_listeners(inodes),
+        "unix": _unix_sockets(inodes, host.uid),
+        "files": files,
+        "dirs": dirs,
+    }
+
+
+def attack(host: SSHTestHost, *, as_user: str = ATTACKER) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the probe as the attacker against everything of the victim's; (targets, report)."""
+    canary = f"/tmp/jr-pwned-{secrets.token_hex(4)}"
+    found = targets(host, canary)
+    if as_user != ATTACKER:  # the control run: the victim itself, on the ports only
+        found = {"canary": canary, "tcp": found["tcp"], "gentle": True}
+    proc = subprocess.run(
+        ["runuser", "-u", as_user, "--", "/usr/bin/python3", str(PROBE)],
+        input=json.dumps(found),
+        capture_output=True,
+        text=True,
+        cwd="/tmp",
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert not os.path.exists(canary), "the attacker ran code in the victim's kernel"
+    return found, report
+
+
+def assert_nothing_reached(found: dict[str, Any], report: dict[str, Any]) -> None:
+    assert found["unix"] and found["files"] and found["dirs"]  # the search does find them
+    for result in report["tcp"]:
+        assert result["received"] == 0, result  # accepted at most, then closed unanswered
+    for result in report["unix"]:
+        assert not result["connected"], result
+    for result in report["files"]:
+        assert not result["read"], result
+    for result in report["dirs"]:
+        assert not result["listed"], result
+
+
+# ---------------------------------------------------------------- the debugger
+
+
+def debug_request(kc: BlockingKernelClient, command: str, **arguments: Any) -> dict[str, Any]:
+    """One DAP request on the control channel, as JupyterLab's debugger sends it."""
+    content = {"seq": int(time.monotonic() * 1000) % 100000, "type": "request"}
+    content.update(command=command, arguments=arguments)
+    msg = kc.session.msg("debug_request", content)
+    kc.control_channel.send(msg)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        reply = kc.get_control_msg(timeout=60)
+        if reply["parent_header"].get("msg_id") == msg["header"]["msg_id"]:
+            return dict(reply["content"])
+    raise AssertionError(f"no debug_reply to {command}")
+
+
+def kernel_log(host: SSHTestHost) -> str:
+    return "".join(p.read_text() for p in (host.home / STATE_DIR).rglob("kernel.log"))
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_another_user_reaches_nothing_of_a_kernel_with_a_long_home(
+    victim_kernel: tuple[KernelManager, BlockingKernelClient], victim_host: SSHTestHost
+) -> None:
+    km, kc = victim_kernel
+    session = registry.sessions[str(km.kernel_id)]
+    assert session.to_json()["relayed"] is True  # a 60+ character home keeps the relay
+    assert session.to_json()["channel_transport"] == "unix"
+    _, cwd = execute(kc, "import os; print(os.getcwd())")
+    assert cwd.strip() == LONG_HOME
+
+    # the kernel's own files get the login's umask (shared project dirs stay readable)
+    login_umask = int(victim_host.run_as_user(["sh", "-c", "umask"]).stdout.strip(), 8)
+    execute(kc, "open('made-by-the-kernel.txt', 'w').write('x')")
+    made = Path(LONG_HOME, "made-by-the-kernel.txt")
+    assert stat.S_IMODE(made.stat().st_mode) == 0o666 & ~login_umask
+
+    found, report = attack(victim_host)  # the kernel and its relay, no debugger yet
+    assert_nothing_reached(found, report)
+    assert not found["tcp"], found["tcp"]  # no TCP listener at all without the debugger
+
+    # JupyterLab's debugger: initialize, attach, ask for threads through debugpy
+    init = debug_request(
+        kc,
+        "initialize",
+        clientID="jupyterlab",
+        adapterID="python",
+        pathFormat="path",
+        linesStartAt1=True,
+        columnsStartAt1=True,
+    )
+    assert init["success"], init
+    attach = debug_request(kc, "attach")
+    assert attach["success"], attach
+    threads = debug_request(kc, "threads")
+    assert threads["success"] and threads["body"]["threads"], threads
+
+    found, report = attack(victim_host)  # while the debugger is on
+    assert found["tcp"], "debugpy listens on TCP: the attacker must have had a port to try"
+    assert_nothing_reached(found, report)
+    # control: the same probe run by the victim's own user gets debugpy's answers, so the
+    # attacker's silence is the guard's doing (not a probe that cannot hear)
+    _, control = attack(victim_host, as_user=VICTIM)
+    assert any(r["received"] > 0 for r in control["tcp"]), control
+    assert "refused a debugger connection" in kernel_log(victim_host)
+    assert debug_request(kc, "threads")["success"]  # ours still works
+
+    assert debug_request(kc, "disconnect", restart=False, terminateDebuggee=False)["success"]
+    found, report = attack(victim_host)  # and after it was switched off
+    assert_nothing_reached(found, report)
+    assert execute(kc, "print(6 * 7)")[1].strip() == "42"
+
+    pid = int(execute(kc, "import os; print(os.getpid())")[1])
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+    made.unlink()
+    time.sleep(1)
+    assert remote_kernel_processes(victim_host) == []
+    assert _eventually_none(lambda: _kernel_processes(victim_host.uid)) == []  # adapter too
+    assert _victim_tmp(victim_host.uid) == [], f"left in /tmp after stop (kernel pid {pid})"
+    assert not (victim_host.home / STATE_DIR).exists()
+
+
+def test_tcp_channels_only_by_choice_and_only_with_the_token(
+    isolated_home: Path, victim_host: SSHTestHost
+) -> None:
+    """A server whose sshd forbids socket forwarding may choose TCP channels explicitly:
+    the relay then also listens on the remote's 127.0.0.1, where another user can connect,
+    but it answers nothing without the kernel's token; the choice is shown as a warning."""
+    clean_remote(victim_host)
+    setup_profile(victim_host, cwd=LONG_HOME)
+
+    async def choose_tcp() -> dict[str, Any]:
+        manager = RemoteManager(Store())
+        try:
+            return await manager.update_server("box", {"channel_transport": "tcp"})
+        finally:
+            await manager.close()
+
+    saved = asyncio.run(choose_tcp())
+    assert saved["channel_transport"] == "tcp" and "TCP port" in saved["warnings"][0]
+    km = KernelManager(kernel_name="remote-p")
+    km.start_kernel(kernel_id=str(uuid.uuid4()))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        assert execute(kc, "print(6 * 7)")[1].strip() == "42"
+        shown = registry.sessions[str(km.kernel_id)].to_json()
+        assert shown["channel_transport"] == "tcp" and "TCP port" in shown["warnings"][0]
+        found, report = attack(victim_host)
+        relay_port = registry.sessions[str(km.kernel_id)].relay_port
+        assert relay_port in [port for _, port in found["tcp"]]  # ours goes through it
+        assert_nothing_reached(found, report)
+        assert execute(kc, "print(7 * 6)")[1].strip() == "42"  # ours is still served
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert _eventually_none(lambda: _kernel_processes(victim_host.uid)) == []
+    assert _victim_tmp(victim_host.uid) == []
