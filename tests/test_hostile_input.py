@@ -212,7 +212,9 @@ class World:
         )
 
     def clean_remote(self) -> None:
-        self.host.run_as_user(["pkill", "-9", "-u", self.host.user, "-f", "jupyter-remote|ipykernel|_jr_src"])
+        self.host.run_as_user(
+            ["pkill", "-9", "-u", self.host.user, "-f", "jupyter-remote|ipykernel|_jr_src"]
+        )
         self.host.run_as_user(["rm", "-rf", str(self.host.home / STATE_DIR)])
 
     def mkdir_remote(self, path: str) -> None:
