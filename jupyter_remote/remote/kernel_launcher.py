@@ -227,8 +227,8 @@ def private_iopub_pipe(connection_file):
         pipe_out.connect(address)
         return ctx, pipe_out
 
-    IOPubThread._setup_pipe_in = setup_pipe_in
-    IOPubThread._setup_pipe_out = setup_pipe_out
+    IOPubThread._setup_pipe_in = setup_pipe_in  # type: ignore[method-assign]
+    IOPubThread._setup_pipe_out = setup_pipe_out  # type: ignore[method-assign]
 
 
 def _connection_file(argv):
