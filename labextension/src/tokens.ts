@@ -141,14 +141,27 @@ export interface IHostKeyChanged {
   hint: string;
 }
 
-/** A trusted host key (`GET remote/hostkeys`). */
+/**
+ * A row of `GET remote/hostkeys`: a trusted key (ours, or a known_hosts entry), or
+ * with source `warning` a known_hosts line or file that was skipped.
+ */
 export interface IHostKey {
+  /** Host pattern as written; `(hashed)` for a hashed entry. */
   host_id: string;
   key_type: string;
   fingerprint: string;
-  /** ISO date; absent for keys read from ~/.ssh/known_hosts. */
+  /** ISO date; absent for keys read from known_hosts files. */
   added?: string;
-  source: 'jupyter-remote' | 'known_hosts' | string;
+  source: 'jupyter-remote' | 'known_hosts' | 'warning' | string;
+  /** The known_hosts file it was read from. */
+  file?: string;
+  /** Line number in `file` (0: the whole file). */
+  line?: number;
+  /** `@revoked` (never trusted) or `@cert-authority` (signs host certificates). */
+  marker?: 'revoked' | 'cert-authority' | null;
+  hashed?: boolean;
+  /** Why the line or file was skipped (source `warning`). */
+  warning?: string;
 }
 
 /** Kinds of environments, in the order the wizard groups them. */

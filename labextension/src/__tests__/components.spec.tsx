@@ -356,6 +356,63 @@ describe('SecurityDrawer', () => {
     expect(html).toContain('from ~/.ssh/known_hosts');
   });
 
+  it('shows where known_hosts entries come from, their markers and skipped lines', () => {
+    const rows = [
+      ...keys,
+      {
+        host_id: '(hashed)',
+        key_type: 'ssh-ed25519',
+        fingerprint: 'SHA256:hashed',
+        source: 'known_hosts',
+        file: '/etc/ssh/ssh_known_hosts',
+        line: 4,
+        marker: null,
+        hashed: true
+      },
+      {
+        host_id: '*',
+        key_type: 'ssh-ed25519',
+        fingerprint: 'SHA256:bad',
+        source: 'known_hosts',
+        file: '/home/ada/.ssh/known_hosts',
+        line: 2,
+        marker: 'revoked' as const,
+        hashed: false
+      },
+      {
+        host_id: '*.example.org',
+        key_type: 'ssh-ed25519',
+        fingerprint: 'SHA256:ca',
+        source: 'known_hosts',
+        file: '/home/ada/.ssh/known_hosts',
+        line: 3,
+        marker: 'cert-authority' as const,
+        hashed: false
+      },
+      {
+        host_id: 'box',
+        key_type: '(skipped)',
+        fingerprint: '',
+        source: 'warning',
+        file: '/home/ada/.ssh/known_hosts',
+        line: 7,
+        marker: null,
+        hashed: false,
+        warning: '/home/ada/.ssh/known_hosts:7: no key on the line'
+      }
+    ];
+    const html = render(
+      <SecurityDrawer open={true} onToggle={noop} keys={rows} error={null} onRetry={noop} onRemove={noop} />
+    );
+    expect(html).toContain('Security: trusted host keys (5)');
+    expect(html).toContain('from /etc/ssh/ssh_known_hosts line 4, hashed host name');
+    expect(html).toContain('revoked: never trusted');
+    expect(html).toContain('certificate authority');
+    expect(html).toContain('Skipped known_hosts lines (1)');
+    expect(html).toContain('/home/ada/.ssh/known_hosts:7: no key on the line');
+    expect(html).not.toContain('aria-label="Remove trusted key of *"');
+  });
+
   it('says what to do when empty', () => {
     const html = render(
       <SecurityDrawer open={true} onToggle={noop} keys={[]} error={null} onRetry={noop} onRemove={noop} />

@@ -18,7 +18,9 @@ export interface ISecurityDrawerProps {
 
 /** Trusted host keys: host, type, fingerprint, when added; remove with confirmation. */
 export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
-  const { open, onToggle, keys, error, onRetry, onRemove, isBusy } = props;
+  const { open, onToggle, onRetry, onRemove, isBusy, error } = props;
+  const keys = props.keys.filter(key => key.source !== 'warning');
+  const skipped = props.keys.filter(key => key.source === 'warning');
   const bodyId = 'jp-remote-security-body';
   return (
     <section className="jp-remote-Section jp-remote-Security" aria-labelledby="jp-remote-security-heading">
@@ -46,6 +48,21 @@ export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
           {error && (
             <ErrorBox error={error} onRetry={onRetry} retryLabel="Retry loading host keys" />
           )}
+          {skipped.length > 0 && (
+            <div className="jp-remote-Security-skipped" role="note">
+              <p className="jp-remote-Note">
+                Skipped known_hosts lines ({skipped.length}): fix or remove them. An
+                unreadable entry for a host blocks trusting any new key for it.
+              </p>
+              <ul>
+                {skipped.map(row => (
+                  <li key={`${row.file}:${row.line}`}>
+                    <code>{row.warning}</code>
+                  </li>
+                ))}
+              </ul>
+            </div>
+          )}
           {keys.length === 0 && !error ? (
             <p className="jp-remote-EmptyState">
               No trusted host keys yet. They are added when you connect to a
@@ -67,15 +84,31 @@ export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
                   const ours = key.source === 'jupyter-remote';
                   const busy = isBusy?.(`remove-hostkey:${key.host_id}`) ?? false;
                   return (
-                    <tr key={`${key.source}:${key.host_id}:${key.fingerprint}`}>
+                    <tr
+                      key={`${key.source}:${key.file ?? ''}:${key.line ?? ''}:${key.host_id}:${key.fingerprint}`}
+                    >
                       <th scope="row" className="jp-remote-KeyTable-host">
                         <code>{key.host_id}</code>
+                        {key.marker === 'revoked' && (
+                          <div>
+                            <span className="jp-remote-StateBadge jp-remote-StateBadge-disconnected">
+                              revoked: never trusted
+                            </span>
+                          </div>
+                        )}
+                        {key.marker === 'cert-authority' && (
+                          <div>
+                            <span className="jp-remote-StateBadge jp-remote-StateBadge-stopped">
+                              certificate authority
+                            </span>
+                          </div>
+                        )}
                         <div className="jp-remote-Note">
                           {ours
                             ? key.added
                               ? `added ${formatDate(key.added)}`
                               : 'trusted here'
-                            : `from ~/.ssh/known_hosts (ssh-keygen -R to remove)`}
+                            : `from ${knownHostsPlace(key)}${key.hashed ? ', hashed host name' : ''}`}
                         </div>
                       </th>
                       <td>
@@ -96,7 +129,7 @@ export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
                         ) : (
                           <span
                             className="jp-remote-Note"
-                            title={`Remove it with: ssh-keygen -R '${key.host_id}'`}
+                            title={`Edit ${key.file ?? '~/.ssh/known_hosts'} to change it (ssh-keygen -R HOST -f FILE)`}
                           >
                             read-only
                           </span>
@@ -112,4 +145,10 @@ export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
       )}
     </section>
   );
+}
+
+/** `~/.ssh/known_hosts line 3` (the file the server read; the default when absent). */
+function knownHostsPlace(key: IHostKey): string {
+  const file = key.file ?? '~/.ssh/known_hosts';
+  return key.line ? `${file} line ${key.line}` : file;
 }
