@@ -46,6 +46,11 @@ def errors(*codes: int) -> dict:
     return {str(c): err(texts[c]) for c in codes}
 
 
+WARNINGS = {
+    "type": "array",
+    "items": {"type": "string"},
+    "description": "What the user should keep in mind (e.g. TCP kernel channels): show it.",
+}
 SERVER_IN = {
     "type": "object",
     "additionalProperties": False,
@@ -58,6 +63,14 @@ SERVER_IN = {
         "identity": {"type": ["string", "null"], "maxLength": 4096},
         "auth": {"type": "string", "enum": ["key", "agent", "password"]},
         "jump": {"type": ["string", "null"], "maxLength": 400},
+        "channel_transport": {
+            "type": "string",
+            "enum": ["unix", "tcp"],
+            "description": "How kernel channels reach the relay beside each kernel: 'unix' "
+            "(default, a socket in a private directory) or 'tcp' (only for an sshd that "
+            "forbids socket forwarding; a token-protected port on the remote's 127.0.0.1; "
+            "shown as a warning).",
+        },
         "password": {"type": "string", "maxLength": 4096, "writeOnly": True},
         "passphrase": {"type": "string", "maxLength": 4096, "writeOnly": True},
     },
@@ -73,8 +86,10 @@ SERVER = {
         "identity",
         "auth",
         "jump",
+        "channel_transport",
         "readonly",
         "has_secret",
+        "warnings",
     ],
     "properties": {
         "name": {"type": "string"},
@@ -84,8 +99,10 @@ SERVER = {
         "identity": {"type": ["string", "null"]},
         "auth": {"type": "string"},
         "jump": {"type": ["string", "null"]},
+        "channel_transport": {"type": "string", "enum": ["unix", "tcp"]},
         "readonly": {"type": "boolean"},
         "has_secret": {"type": "boolean"},
+        "warnings": WARNINGS,
     },
 }
 HOSTKEY = {
@@ -202,6 +219,12 @@ SESSION = {
             "description": "kernel only: its messages pass through the remote relay, so "
             "output sent while the link is down arrives after the reconnect",
         },
+        "channel_transport": {
+            "type": "string",
+            "enum": ["unix", "tcp"],
+            "description": "kernel only: how its channels reach the relay (see Server)",
+        },
+        "warnings": WARNINGS,
     },
 }
 PORT = {"type": "integer", "minimum": 1, "maximum": 65535}

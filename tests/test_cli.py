@@ -196,3 +196,21 @@ def test_admin_servers_from_config_are_read_only(cli_env: dict[str, str], tmp_pa
     assert listed[0]["name"] == "shared" and listed[0]["readonly"] is True
     result = run(cli_env, "server", "remove", "shared")
     assert result.returncode == 1 and "administrator" in result.stderr
+
+
+def test_tcp_channels_are_a_visible_choice(cli_env: dict[str, str], ssh_host: SSHTestHost) -> None:
+    """Kernel channels on TCP only when asked for, and then warned about everywhere."""
+    result = run(cli_env, "server", "add", "plain", "--host", "example.org")
+    assert result.returncode == 0 and "warning" not in result.stderr
+    result = run(
+        cli_env, "server", "add", "tcpbox", "--host", "example.org", "--channel-transport", "tcp"
+    )
+    assert result.returncode == 0
+    assert "warning: Kernel channels use a TCP port" in result.stderr
+    listed = run(cli_env, "server", "list")
+    assert "tcp (!)" in listed.stdout and "warning: tcpbox:" in listed.stderr
+    rows = {s["name"]: s for s in json.loads(run(cli_env, "server", "list", "--json").stdout)}
+    assert rows["plain"]["channel_transport"] == "unix" and rows["plain"]["warnings"] == []
+    assert rows["tcpbox"]["channel_transport"] == "tcp" and rows["tcpbox"]["warnings"]
+    bad = run(cli_env, "server", "add", "x", "--host", "h", "--channel-transport", "udp")
+    assert bad.returncode == 2

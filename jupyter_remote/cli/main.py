@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passphrase", action="store_true", help="prompt for the key's passphrase")
     p.add_argument("--auth", choices=("key", "agent", "password"))
     p.add_argument("--jump", metavar="[U@]HOST[:PORT]", help="jump host (like ssh -J)")
+    p.add_argument(
+        "--channel-transport",
+        choices=("unix", "tcp"),
+        help="how kernel channels reach the remote relay: unix (default: a private unix "
+        "socket) or tcp (only if the host's sshd forbids socket forwarding: a "
+        "token-protected port on the remote's 127.0.0.1 that other users can see)",
+    )
     _json(p)
     p.set_defaults(func=servers.server_add)
     p = srv.add_parser("list", help="list servers")

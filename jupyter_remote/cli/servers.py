@@ -36,6 +36,7 @@ async def server_add(manager: RemoteManager, args: Any) -> int:
         "identity": args.identity,
         "jump": args.jump,
         "auth": args.auth or ("password" if args.password else "key"),
+        "channel_transport": args.channel_transport or "unix",
     }
     from ..store import Server
 
@@ -46,6 +47,8 @@ async def server_add(manager: RemoteManager, args: Any) -> int:
         print_json(server)
     else:
         print(f"Saved server {server['name']}. Next: jupyter remote server test {server['name']}")
+        for warning in server["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -65,11 +68,15 @@ async def server_list(manager: RemoteManager, args: Any) -> int:
             s["user"] or "(ssh config)",
             s["auth"],
             s["jump"] or "",
+            s["channel_transport"] + (" (!)" if s["warnings"] else ""),
             "admin" if s["readonly"] else "",
         ]
         for s in servers
     ]
-    print_table(rows, ["name", "host", "port", "user", "auth", "jump", "source"])
+    print_table(rows, ["name", "host", "port", "user", "auth", "jump", "channels", "source"])
+    for s in servers:
+        for warning in s["warnings"]:
+            print(f"warning: {s['name']}: {warning}", file=sys.stderr)
     return 0
 
 
