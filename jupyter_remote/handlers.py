@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import urllib.parse
 from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
@@ -19,16 +18,20 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
-from jupyter_server.utils import url_path_join
-from tornado import httputil, iostream, web, websocket
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-from tornado.tcpclient import TCPClient
+from tornado import web, websocket
 
 from .discovery import Discovery
-from .errors import ConflictError, NotFoundError, RemoteError, SSHConnectError, ValidationError
+from .errors import ConflictError, NotFoundError, RemoteError, ValidationError
+from .forward_proxy import (
+    ForwardEntryHandler,
+    ForwardRootHandler,
+    SandboxProxyHandler,
+    SandboxRootHandler,
+)
+from .forward_proxy import forward_or_404 as _forward
 from .manager import KERNEL_ID_RE, RemoteManager
 from .provisioner import ATTACH
-from .service_forwards import ForwardSession, forward_sessions, get_forward, open_forward
+from .service_forwards import forward_sessions, open_forward
 from .sessions import registry
 from .store import validate_remote_path
 
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 NAME = r"(?P<name>[^/]+)"
+CAPABILITY = r"(?P<secret>[^/]+)"
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -396,15 +400,6 @@ class EventsHandler(JupyterHandler, websocket.WebSocketHandler):
 FORWARD_FIELDS = {"server", "remote_port", "local_port"}
 
 
-def _forward(session_id: str) -> ForwardSession:
-    session = get_forward(session_id)
-    if session is None:
-        raise NotFoundError(
-            f"No forward {session_id!r}.", hint="List them with GET /remote/forwards."
-        )
-    return session
-
-
 class ForwardsHandler(RemoteHandler):
     """``GET``: the service forwards of this server; ``POST {server, remote_port,
     local_port?}``: forward a port on the remote's 127.0.0.1 (201, the session)."""
@@ -422,7 +417,11 @@ class ForwardsHandler(RemoteHandler):
         if unknown:
             raise ValidationError(f"Unknown field {unknown[0][:64]!r}.", field=unknown[0][:64])
         session = await open_forward(
-            self.manager, body.get("server"), body.get("remote_port"), body.get("local_port")
+            self.manager,
+            body.get("server"),
+            body.get("remote_port"),
+            body.get("local_port"),
+            owner=self.current_user,
         )
         self.reply(session.to_json(), 201)
 
@@ -439,307 +438,6 @@ class ForwardHandler(RemoteHandler):
         await _forward(name).stop()
         self.set_status(204)
         self.finish()
-
-
-# Hop-by-hop headers (RFC 9110 7.6.1) and what only Jupyter's auth should see.
-HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-}
-JUPYTER_ONLY = {"authorization", "x-xsrftoken", "x-csrftoken", "host", "content-length"}
-
-
-class ForwardProxyHandler(JupyterHandler):
-    """``/remote/forward/{id}/{path}``: reverse proxy to the forward's local port.
-
-    Authenticated and authorized like every handler (403 without Jupyter auth,
-    XSRF on mutating methods with cookie auth). Jupyter's credentials (the
-    Authorization header, the login and _xsrf cookies, a ``token`` query
-    argument) are NOT passed to the service: it is whatever listens on that
-    remote port. ``Upgrade`` requests (websockets) are tunnelled after the same
-    checks plus Jupyter's origin check.
-    """
-
-    auth_resource = "remote"
-    proxy_timeout = 3600.0
-
-    def get_login_url(self) -> str:
-        raise web.HTTPError(403)  # no login redirect: refused, as every /remote/ route
-
-    async def prepare(self) -> None:  # type: ignore[override]
-        await super().prepare()
-        if not self.check_origin():
-            raise web.HTTPError(404)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, RemoteError):
-            self.set_status(exc.status)
-            body = exc.to_json()
-        else:
-            message = getattr(exc, "log_message", None) or self._reason
-            if status_code >= 500 and not isinstance(exc, web.HTTPError):
-                message = "Internal error in jupyterlab-remote; see the Jupyter server log."
-            body = {"message": message, "reason": self._reason, "hint": ""}
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body))
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, RemoteError):
-            log.info("%s %s -> %s", self.request.method, self.request.path, value.message)
-            return
-        super().log_exception(typ, value, tb)
-
-    # ------------------------------------------------------------ what goes upstream
-
-    def _upstream_target(self, name: str) -> tuple[ForwardSession, str]:
-        session = _forward(name)
-        raw = self.request.path
-        marker = f"/remote/forward/{name}/"
-        if marker in raw:
-            rest = raw[raw.find(marker) + len(marker) :]
-        else:  # the id itself was percent-encoded: re-encode the decoded path
-            rest = urllib.parse.quote(self.path_kwargs.get("path") or "")
-        query = self.request.query
-        if query:
-            pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-            if any(k == "token" for k, _ in pairs):
-                query = urllib.parse.urlencode([(k, v) for k, v in pairs if k != "token"])
-        return session, "/" + rest + (f"?{query}" if query else "")
-
-    def _upstream_headers(self, port: int, *, upgrade: bool) -> httputil.HTTPHeaders:
-        connection = {
-            t.strip().lower() for t in self.request.headers.get("Connection", "").split(",")
-        }
-        jupyter_cookies = {self.cookie_name, "_xsrf"}
-        headers = httputil.HTTPHeaders()
-        for key, value in self.request.headers.get_all():
-            low = key.lower()
-            if low in JUPYTER_ONLY or low.startswith("proxy-"):
-                continue
-            if (low in HOP_BY_HOP or low in connection) and not (
-                upgrade and low in ("connection", "upgrade")
-            ):
-                continue
-            if low == "cookie":
-                kept = [
-                    c.strip()
-                    for c in value.split(";")
-                    if c.strip() and c.split("=", 1)[0].strip() not in jupyter_cookies
-                ]
-                if kept:
-                    headers.add("Cookie", "; ".join(kept))
-                continue
-            if low == "origin":
-                value = f"http://127.0.0.1:{port}"  # checked against our host above
-            headers.add(key, value)
-        headers["Host"] = f"127.0.0.1:{port}"
-        prefix = url_path_join(self.base_url, "remote", "forward", self.path_kwargs["name"])
-        headers["X-Forwarded-Prefix"] = prefix
-        headers["X-Forwarded-Host"] = self.request.host
-        headers["X-Forwarded-Proto"] = self.request.protocol
-        return headers
-
-    def _unreachable(self, session: ForwardSession, detail: str) -> RemoteError:
-        state = "" if session.state == "running" else f" (the forward is {session.state})"
-        return SSHConnectError(
-            f"Nothing answered on {session.server}:127.0.0.1:{session.remote_port}{state}: "
-            f"{detail}",
-            hint="Check that the service runs on the remote and listens on 127.0.0.1 at that port.",
-        )
-
-    # ------------------------------------------------------------ HTTP
-
-    async def _proxy(self, name: str) -> None:
-        session, target = self._upstream_target(name)
-        if self.request.headers.get("Upgrade", "").strip().lower() == "websocket":
-            await self._tunnel(session, target)
-            return
-        port = session.local_port
-        status: tuple[int, str] = (0, "")
-        received = httputil.HTTPHeaders()
-        started = False
-
-        def on_header(line: str) -> None:
-            nonlocal status, received, started
-            if line.startswith("HTTP/"):
-                start = httputil.parse_response_start_line(line.strip())
-                status, received = (start.code, start.reason), httputil.HTTPHeaders()
-            elif line.strip():
-                received.parse_line(line)
-            elif status[0] >= 200:  # end of the final (not 1xx) header block
-                started = True
-                self._relay_headers(*status, received)
-
-        def on_chunk(chunk: bytes) -> None:
-            if self._client_gone:
-                raise iostream.StreamClosedError()  # aborts the upstream fetch
-            self.write(chunk)
-            self.flush().add_done_callback(lambda f: f.exception())
-
-        method = self.request.method or "GET"
-        body = self.request.body if method in ("POST", "PUT", "PATCH", "DELETE") else None
-        request = HTTPRequest(
-            f"http://127.0.0.1:{port}{target}",
-            method=method,
-            headers=self._upstream_headers(port, upgrade=False),
-            body=body,
-            allow_nonstandard_methods=True,
-            follow_redirects=False,
-            decompress_response=False,
-            connect_timeout=20,
-            request_timeout=self.proxy_timeout,
-            header_callback=on_header,
-            streaming_callback=on_chunk,
-        )
-        client = AsyncHTTPClient(force_instance=True)
-        try:
-            response = await client.fetch(request, raise_error=False)
-            error = response.error
-        except Exception as exc:  # connection refused/reset, timeout: never an HTTP answer
-            error = exc
-        finally:
-            client.close()
-        if self._client_gone:
-            return
-        if not started:
-            raise self._unreachable(session, str(error) or type(error).__name__)
-        if error is not None and not isinstance(error, HTTPClientError):
-            log.info("forward %s: upstream broke off %s: %s", name, target, error)
-            connection: Any = self.request.connection
-            if connection is not None:
-                connection.close()  # the client must not take a cut body as complete
-            return
-        self.finish()
-
-    def _relay_headers(self, code: int, reason: str, received: httputil.HTTPHeaders) -> None:
-        self.clear_header("Content-Type")
-        self.set_status(code, reason or httputil.responses.get(code, "Unknown"))
-        connection = {t.strip().lower() for t in received.get("Connection", "").split(",")}
-        jupyter_cookies = {self.cookie_name, "_xsrf"}
-        seen: set[str] = set()
-        for key, value in received.get_all():
-            low = key.lower()
-            if low in HOP_BY_HOP or low in connection:
-                continue
-            if low == "set-cookie" and value.split("=", 1)[0].strip() in jupyter_cookies:
-                continue  # the service must not replace Jupyter's login or XSRF cookie
-            if low in seen:
-                self.add_header(key, value)
-            else:
-                self.set_header(key, value)
-                seen.add(low)
-
-    _client_gone = False
-
-    def on_connection_close(self) -> None:
-        self._client_gone = True
-        super().on_connection_close()
-
-    # ------------------------------------------------------------ Upgrade (websockets)
-
-    async def _tunnel(self, session: ForwardSession, target: str) -> None:
-        if not self.check_origin():  # cross-site websocket hijacking
-            raise web.HTTPError(403)
-        port = session.local_port
-        try:
-            upstream = await TCPClient().connect("127.0.0.1", port, timeout=10)
-        except (OSError, iostream.StreamClosedError, asyncio.TimeoutError) as exc:
-            raise self._unreachable(session, str(exc) or type(exc).__name__) from None
-        head = [f"{self.request.method} {target} HTTP/1.1"]
-        head += [f"{k}: {v}" for k, v in self._upstream_headers(port, upgrade=True).get_all()]
-        downstream = self.detach()
-        try:
-            await upstream.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-            answer = await asyncio.wait_for(
-                upstream.read_until(b"\r\n\r\n", max_bytes=64 * 1024), 30
-            )
-            start = httputil.parse_response_start_line(answer.split(b"\r\n", 1)[0].decode())
-            if start.code != 101:
-                # Refused: answer with its status and close, so this connection can never
-                # carry later requests straight to the service, past our checks.
-                reason = (start.reason or "").replace("\r", " ").replace("\n", " ")
-                answer = (
-                    f"HTTP/1.1 {start.code} {reason}\r\n"
-                    "Content-Length: 0\r\nConnection: close\r\n\r\n"
-                ).encode("latin-1", "replace")
-            await downstream.write(answer)
-            if start.code != 101:
-                raise iostream.StreamClosedError()
-        except (
-            iostream.StreamClosedError,
-            iostream.UnsatisfiableReadError,
-            httputil.HTTPInputError,
-            asyncio.TimeoutError,
-            UnicodeDecodeError,
-        ):
-            downstream.close()
-            upstream.close()
-            return
-        await asyncio.gather(_relay(downstream, upstream), _relay(upstream, downstream))
-
-    @web.authenticated
-    @authorized
-    async def get(self, name: str, path: str = "") -> None:
-        await self._proxy(name)
-
-    @web.authenticated
-    @authorized
-    async def head(self, name: str, path: str = "") -> None:
-        await self._proxy(name)
-
-    @web.authenticated
-    @authorized
-    async def post(self, name: str, path: str = "") -> None:
-        await self._proxy(name)
-
-    @web.authenticated
-    @authorized
-    async def put(self, name: str, path: str = "") -> None:
-        await self._proxy(name)
-
-    @web.authenticated
-    @authorized
-    async def patch(self, name: str, path: str = "") -> None:
-        await self._proxy(name)
-
-    @web.authenticated
-    @authorized
-    async def delete(self, name: str, path: str = "") -> None:
-        await self._proxy(name)
-
-    @web.authenticated
-    @authorized
-    async def options(self, name: str, path: str = "") -> None:
-        await self._proxy(name)
-
-
-async def _relay(src: iostream.IOStream, dst: iostream.IOStream) -> None:
-    try:
-        while True:
-            data = await src.read_bytes(64 * 1024, partial=True)
-            await dst.write(data)
-    except iostream.StreamClosedError:
-        pass
-    finally:
-        dst.close()
-
-
-class ForwardRootHandler(ForwardProxyHandler):
-    """``/remote/forward/{id}`` without the slash: redirect, so relative links resolve."""
-
-    async def _proxy(self, name: str) -> None:
-        _forward(name)
-        query = f"?{self.request.query}" if self.request.query else ""
-        self.redirect(self.request.path + "/" + query)
 
 
 class OpenAPIHandler(RemoteHandler):
@@ -772,7 +470,9 @@ def routes() -> list[tuple[str, type[web.RequestHandler]]]:
         (r"/remote/events", EventsHandler),
         (r"/remote/forwards", ForwardsHandler),
         (rf"/remote/forwards/{NAME}", ForwardHandler),
-        (rf"/remote/forward/{NAME}/(?P<path>.*)", ForwardProxyHandler),
+        (rf"/remote/forward/{NAME}/(?P<path>.*)", ForwardEntryHandler),
         (rf"/remote/forward/{NAME}", ForwardRootHandler),
+        (rf"/remote/sandbox/{NAME}/{CAPABILITY}/(?P<path>.*)", SandboxProxyHandler),
+        (rf"/remote/sandbox/{NAME}/{CAPABILITY}", SandboxRootHandler),
         (r"/remote/openapi.json", OpenAPIHandler),
     ]

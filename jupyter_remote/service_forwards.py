@@ -8,15 +8,26 @@ the connection drops it goes ``reconnecting``, waits for the host to answer on
 TCP, reconnects with jittered exponential backoff and listens again on the SAME
 local port. Host-key and auth failures are never retried (``disconnected``).
 
-Inside the Jupyter server the forward is also reachable through the
-authenticated proxy route ``/remote/forward/<id>/`` (see handlers.py); the CLI
-``jupyter remote forward`` opens one in its own process.
+Inside the Jupyter server a forward is reached in a browser through two routes
+(see handlers.py), so that its pages are never same-origin with Jupyter
+(invariant 11):
+
+- ``/remote/forward/<id>/<path>`` (the session's ``url``): Jupyter-authenticated,
+  serves nothing, redirects to
+- ``/remote/sandbox/<id>/<secret>/<path>``: the reverse proxy. Every answer is
+  sandboxed (``Content-Security-Policy: sandbox`` without ``allow-same-origin``), so
+  the page has an opaque origin and no Jupyter cookie; its own requests are
+  authenticated by ``secret``, a 128-bit capability of this forward that stands
+  for the Jupyter user who opened it (``owner``).
+
+The CLI ``jupyter remote forward`` opens one in its own process (no proxy there).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -38,6 +49,9 @@ log = logging.getLogger(__name__)
 
 KIND = "forward"
 PROXY_PREFIX = "remote/forward"
+SANDBOX_PREFIX = "remote/sandbox"
+#: compared against when no forward has the id, so both misses take as long
+_NO_SECRET = secrets.token_urlsafe(16)
 _BIND_TRIES = 5
 
 
@@ -65,8 +79,15 @@ def validate_ports(remote_port: Any, local_port: Any = None) -> tuple[int, int]:
 
 
 def proxy_path(session_id: str) -> str:
-    """The proxy route of a forward, relative to the Jupyter server's base_url."""
+    """The entry route of a forward (Jupyter auth, redirects to the sandbox route),
+    relative to the Jupyter server's base_url."""
     return f"/{PROXY_PREFIX}/{session_id}/"
+
+
+def sandbox_prefix(session_id: str, secret: str) -> str:
+    """The sandbox route of a forward without the trailing slash, relative to base_url.
+    It holds the capability: never log it, never put it in a REST answer."""
+    return f"/{SANDBOX_PREFIX}/{session_id}/{secret}"
 
 
 @dataclass
@@ -77,6 +98,10 @@ class ForwardSession(LinkedSession):
     local_port: int = 0
     id: str = field(default_factory=lambda: f"fwd-{secrets.token_hex(6)}")
     forwards: Forwards = field(default_factory=Forwards)
+    #: capability of the sandbox route (128 bits); never in to_json, repr or logs
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)
+    #: the Jupyter user who opened the forward: a request with the capability acts as it
+    owner: Any = field(default=None, repr=False, compare=False)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _version: int = 0
 
@@ -92,6 +117,11 @@ class ForwardSession(LinkedSession):
     @property
     def url(self) -> str:
         return proxy_path(self.id)
+
+    @property
+    def sandbox_prefix(self) -> str:
+        """Base-relative prefix of the sandbox route (holds the secret)."""
+        return sandbox_prefix(self.id, self.secret)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -207,13 +237,21 @@ class ForwardSession(LinkedSession):
 
 
 async def open_forward(
-    manager: RemoteManager, server: Any, remote_port: Any, local_port: Any = None
+    manager: RemoteManager,
+    server: Any,
+    remote_port: Any,
+    local_port: Any = None,
+    *,
+    owner: Any = None,
 ) -> ForwardSession:
-    """Validate, connect and listen; the session is registered once it runs."""
+    """Validate, connect and listen; the session is registered once it runs.
+
+    Called by ForwardsHandler.post with ``owner`` = the Jupyter user asking.
+    """
     if not isinstance(server, str) or not server:
         raise ValidationError("server must be the name of a saved server.", field="server")
     remote, local = validate_ports(remote_port, local_port)
-    session = ForwardSession(manager, server, remote, local)
+    session = ForwardSession(manager, server, remote, local, owner=owner)
     return await session.open()
 
 
@@ -229,6 +267,20 @@ def forward_sessions(manager: RemoteManager | None = None) -> list[ForwardSessio
 def get_forward(session_id: str) -> ForwardSession | None:
     session = registry.sessions.get(session_id)
     return session if isinstance(session, ForwardSession) else None
+
+
+def forward_by_capability(session_id: str, secret: str) -> ForwardSession | None:
+    """The forward whose id AND secret match (constant-time compare), else None.
+
+    Called by the sandbox route's handlers on every request; a forward without an
+    owner (none opened it through the REST API) has no usable capability.
+    """
+    session = get_forward(session_id)
+    expected = session.secret if session is not None else _NO_SECRET
+    matches = hmac.compare_digest(secret.encode(), expected.encode())
+    if session is None or not matches or session.owner is None:
+        return None
+    return session
 
 
 async def stop_all(manager: RemoteManager | None = None) -> None:

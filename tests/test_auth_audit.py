@@ -7,8 +7,14 @@ routing table (so a new route is audited without touching this file), is refused
 
 with 401/403 as Jupyter does, and the refused requests change nothing: the store
 and the kernelspecs stay byte for byte, and the service behind a real forward
-(``/remote/forward/<id>/...``) never sees a request. Control: the same requests
-with valid credentials are NOT refused (so each refusal is the auth's doing).
+never sees a request. Control: the same requests with valid credentials are NOT
+refused (so each refusal is the auth's doing).
+
+The sandbox routes of forwards (``/remote/sandbox/<id>/<secret>/...``, a route with
+a ``secret`` group) take no Jupyter credentials: the secret in the path is the
+credential (a sandboxed page has no Jupyter cookie). For them "refused" is 404, with
+any Jupyter credentials (a valid token included) and a wrong secret, for every
+method and a websocket; the control is the right secret with no Jupyter credentials.
 """
 
 from __future__ import annotations
@@ -183,8 +189,12 @@ async def test_every_route_refuses_without_valid_credentials(
     status, body, _ = await client.send("POST", f"{api}/remote/forwards", good, forward_body)
     assert status == 201, body
     forward_id = json.loads(body)["id"]
-    status, body, _ = await client.send("GET", f"{api}/remote/forward/{forward_id}/x", good)
-    assert status == 200 and body == b"ok" and _Service.hits, "the forward works with auth"
+    status, _, headers = await client.send("GET", f"{api}/remote/forward/{forward_id}/x", good)
+    assert status == 303, "the entry redirects to the sandbox route"
+    sandbox = headers["Location"]
+    secret = re.fullmatch(rf".*/remote/sandbox/{forward_id}/([^/]+)/x", sandbox).group(1)
+    status, body, _ = await client.send("GET", sandbox)
+    assert status == 200 and body == b"ok" and _Service.hits, "the forward works"
 
     # A real login cookie (token in the URL once, as Jupyter's login link does) and
     # an _xsrf cookie (from the login page) for the controls.
@@ -199,19 +209,27 @@ async def test_every_route_refuses_without_valid_credentials(
 
     routes = remote_routes(jp_serverapp.web_app)
     handlers = {cls.__name__ for _, cls in routes}
-    assert {"ServersHandler", "EventsHandler", "ForwardProxyHandler"} <= handlers
-    values = {"name": "box", "kernel_id": "k1", "path": "a/b"}
+    assert {
+        "ServersHandler",
+        "EventsHandler",
+        "ForwardEntryHandler",
+        "SandboxProxyHandler",
+    } <= handlers
+    values = {"name": "box", "kernel_id": "k1", "path": "a/b", "secret": "not-the-secret"}
     audited: list[tuple[str, str]] = []
     websockets: list[str] = []
+    capability: dict[str, str] = {}  # sandbox path with a wrong secret -> with the right one
     for pattern, cls in routes:
         route_values = dict(values)
         if "/remote/profiles/" in pattern:
             route_values["name"] = "p"
         elif "/remote/hostkeys/" in pattern:
             route_values["name"] = f"%5B127.0.0.1%5D%3A{audit_host.port}"
-        elif re.search(r"/remote/(sessions|forwards?)/", pattern):
+        elif re.search(r"/remote/(sessions|forwards?|sandbox)/", pattern):
             route_values["name"] = forward_id
         path = concrete(pattern, route_values)
+        if "(?P<secret>" in pattern:
+            capability[path] = concrete(pattern, {**route_values, "secret": secret})
         methods = implemented_methods(cls)
         assert methods, f"{cls.__name__} implements no method?"
         if issubclass(cls, web.RequestHandler) and "WebSocketHandler" in [
@@ -219,6 +237,7 @@ async def test_every_route_refuses_without_valid_credentials(
         ]:
             websockets.append(path)
         audited.extend((m, path) for m in methods)
+    assert len(capability) == 2, "the sandbox route, with and without the trailing slash"
     print(f"\nauditing {len(audited)} (method, route) pairs of {len(routes)} routes")
 
     before = snapshot(jp_data_dir)
@@ -231,14 +250,29 @@ async def test_every_route_refuses_without_valid_credentials(
     ]
     failures: list[str] = []
     for method, path in audited:
-        for what, headers, query in wrong:
+        refused = {404} if path in capability else REFUSED
+        variants = list(wrong)
+        if path in capability:  # Jupyter's credentials do not stand in for the secret
+            variants += [("valid token, wrong secret", good, ""), ("cookie", cookie, "")]
+        for what, headers, query in variants:
             status, body, _ = await client.send(method, path + query, headers)
-            if status not in REFUSED:
+            if status not in refused:
                 failures.append(f"{method} {path} with {what}: {status} {body[:200]!r}")
         if method in MUTATIONS:
             status, body, _ = await client.send(method, path, cookie)
-            if status != 403:
+            if status != (404 if path in capability else 403):
                 failures.append(f"{method} {path} with a cookie, no XSRF: {status} {body[:200]!r}")
+    for path in capability:
+        for what, headers in [("no credentials", {}), ("valid token, wrong secret", good)]:
+            request = HTTPRequest(f"ws://127.0.0.1:{jp_http_port}{path}", headers=headers)
+            try:
+                ws = await websocket_connect(request)
+            except HTTPClientError as exc:
+                if exc.code != 404:
+                    failures.append(f"websocket {path} with {what}: {exc.code}")
+            else:
+                ws.close()
+                failures.append(f"websocket {path} with {what}: CONNECTED")
     for path in websockets:
         for what, headers in [
             ("no credentials", {}),
@@ -267,9 +301,13 @@ async def test_every_route_refuses_without_valid_credentials(
         assert hello["type"] == "hello"
         ws.close()
     # proxied requests first, deletions last (they end the forward, the server, ...)
-    proxy = f"{api}/remote/forward/{forward_id}"
+    proxy = (f"{api}/remote/forward/{forward_id}", f"{api}/remote/sandbox/{forward_id}")
     controls = sorted(audited, key=lambda mp: (not mp[1].startswith(proxy), mp[0] == "DELETE"))
     for method, path in controls:
+        if path in capability:  # the right secret, no Jupyter credentials
+            status, body, _ = await client.send(method, capability[path])
+            assert status in (200, 302), f"{method} {capability[path]}: {status} {body[:300]!r}"
+            continue
         if method in MUTATIONS:
             with_xsrf = {**cookie, "X-XSRFToken": xsrf_value}
             status, body, _ = await client.send(method, path, with_xsrf)

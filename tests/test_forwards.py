@@ -1,15 +1,22 @@
-"""Service forwards: REST, the authenticated proxy route, reconnect, the CLI; real sshd.
+"""Service forwards: REST, the entry and sandbox routes, reconnect, the CLI; real sshd.
 
 The service is a real HTTP server started ON the remote as the remote user,
-listening on the remote's 127.0.0.1 only.
+listening on the remote's 127.0.0.1 only (or, for the tests that count what
+reaches it, one in this process: the test host is this machine). A forwarded
+page is never same-origin with Jupyter (invariant 11): the entry route
+``/remote/forward/<id>/`` needs Jupyter's auth and only redirects; the sandbox
+route ``/remote/sandbox/<id>/<secret>/`` serves, sandboxed, on the capability
+alone. What a real browser makes of it: ui-tests/tests/forward-isolation.spec.ts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
 import os
+import re
 import secrets
 import selectors
 import signal
@@ -17,16 +24,21 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+import websocket  # websocket-client
+from live_server import live_server
 from remote_fixtures import server_input
 from sshd_host import SSHTestHost, _as_user_argv, free_port
-from tornado.httpclient import HTTPClientError
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+from tornado.websocket import websocket_connect
 
 from jupyter_remote import service_forwards
 from jupyter_remote.sessions import registry
@@ -51,7 +63,7 @@ class H(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-    do_GET = do_POST = do_PUT = do_DELETE = _echo
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _echo
     def log_message(self, *a):
         pass
 HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
@@ -218,9 +230,79 @@ def fetch_direct(port: int, path: str = "file.txt") -> str:
 
 # ---------------------------------------------------------------------------- server
 
+SANDBOX_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
+SECRET_RE = r"[A-Za-z0-9_-]{22}"  # secrets.token_urlsafe(16): 128 bits
 
-async def test_forward_through_the_proxy_with_auth_only(
-    jp_fetch: Any, box: str, remote_http: tuple[int, str], ssh_host: SSHTestHost
+
+class Browser:
+    """Requests as a sandboxed page sends them to the server: no Jupyter credentials
+    (the page has no cookie of Jupyter's and no token), only the URL it was given."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.http = AsyncHTTPClient()
+
+    async def fetch(
+        self,
+        path: str,
+        method: str = "GET",
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> HTTPResponse:
+        request = HTTPRequest(
+            f"http://127.0.0.1:{self.port}{path}",
+            method=method,
+            headers=headers or {},
+            body=body if body is not None or method not in ("POST", "PUT", "PATCH") else b"",
+            allow_nonstandard_methods=True,
+            follow_redirects=False,
+            request_timeout=60,
+        )
+        return await self.http.fetch(request, raise_error=False)
+
+    async def websocket(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        request = HTTPRequest(f"ws://127.0.0.1:{self.port}{path}", headers=headers or {})
+        return await websocket_connect(request)
+
+
+@pytest.fixture
+def browser(http_server_client: Any, jp_http_port: int) -> Browser:
+    return Browser(jp_http_port)
+
+
+async def entry(jp_fetch: Any, fid: str, *path: str, method: str = "GET", **kw: Any) -> str:
+    """Where the (Jupyter-authenticated) entry route sends a client: the sandbox path."""
+    with pytest.raises(HTTPClientError) as info:
+        await call(jp_fetch, method, "remote", "forward", fid, *path, follow_redirects=False, **kw)
+    assert info.value.code == (303 if method in ("GET", "HEAD") else 307), info.value
+    assert info.value.response is not None
+    headers = info.value.response.headers
+    assert headers["Cache-Control"] == "no-store"
+    return str(headers["Location"])
+
+
+def prefix_of(location: str, fid: str) -> str:
+    """The sandbox prefix (base_url/remote/sandbox/<id>/<secret>) of a sandbox URL."""
+    found = re.match(rf"^(.*/remote/sandbox/{fid}/{SECRET_RE})(/|$)", location)
+    assert found, location
+    return found.group(1)
+
+
+def assert_sandboxed(resp: HTTPResponse, what: str = "") -> None:
+    """The answer carries the sandbox: opaque origin, no referrer, no sniffing."""
+    policies = resp.headers.get_list("Content-Security-Policy")
+    assert policies and policies[0] == SANDBOX_CSP, (what, policies)
+    assert not any("frame-ancestors" in p for p in policies), (what, policies)  # Jupyter's
+    assert resp.headers.get_list("Referrer-Policy") == ["no-referrer"], what
+    assert resp.headers.get_list("X-Content-Type-Options") == ["nosniff"], what
+
+
+async def test_forward_through_entry_and_sandbox(
+    jp_fetch: Any,
+    browser: Browser,
+    box: str,
+    remote_http: tuple[int, str],
+    ssh_host: SSHTestHost,
 ) -> None:
     remote_port, content = remote_http
     fwd = await open_forward(jp_fetch, remote_port)
@@ -230,30 +312,52 @@ async def test_forward_through_the_proxy_with_auth_only(
     assert fwd["url"] == f"/remote/forward/{fid}/" and local > 0
     assert await wait_for(lambda: ssh_host.established_connections() == 1)
 
-    resp = await jp_fetch("remote", "forward", fid, "file.txt")
-    assert resp.body.decode() == content
-    assert await asyncio.to_thread(fetch_direct, local) == content  # the local port itself
-    big = (await jp_fetch("remote", "forward", fid, "big.bin")).body
-    assert len(big) == 3 * 1024 * 1024 and big == await asyncio.to_thread(
-        fetch_direct_bytes, local, "big.bin"
-    )
-    head = await jp_fetch("remote", "forward", fid, "file.txt", method="HEAD")
-    assert head.code == 200 and int(head.headers["Content-Length"]) == len(content)
-    missing = await expect_error(jp_fetch, 404, "GET", "remote", "forward", fid, "nope.txt")
-    assert content.encode() not in missing.body  # the service's own 404, passed through
-
+    # the entry needs Jupyter's auth, and serves nothing: it redirects to the sandbox
     for headers in ({"Authorization": ""}, {"Authorization": "token not-the-token"}):
         refused = await expect_error(
             jp_fetch, 403, "GET", "remote", "forward", fid, "file.txt", headers=headers
         )
         assert content.encode() not in refused.body
+        assert "/remote/sandbox/" not in refused.body.decode()
+    location = await entry(jp_fetch, fid, "file.txt")
+    prefix = prefix_of(location, fid)
+    secret = prefix.rsplit("/", 1)[1]
+    assert location == f"{prefix}/file.txt"
+    assert await entry(jp_fetch, fid, "file.txt", method="HEAD") == location
 
-    sessions = json.loads((await jp_fetch("remote", "sessions")).body)
+    # the sandbox serves with the capability alone
+    resp = await browser.fetch(location)
+    assert resp.code == 200 and resp.body.decode() == content
+    assert_sandboxed(resp, "file")
+    assert await asyncio.to_thread(fetch_direct, local) == content  # the local port itself
+    big = await browser.fetch(f"{prefix}/big.bin")
+    assert len(big.body) == 3 * 1024 * 1024 and big.body == await asyncio.to_thread(
+        fetch_direct_bytes, local, "big.bin"
+    )
+    head = await browser.fetch(location, method="HEAD")
+    assert head.code == 200 and int(head.headers["Content-Length"]) == len(content)
+    missing = await browser.fetch(f"{prefix}/nope.txt")
+    assert missing.code == 404 and content.encode() not in missing.body  # the service's own
+    assert_sandboxed(missing, "the service's 404")
+
+    # without the trailing slash: to the root of the sandbox (relative links resolve)
+    root = await entry(jp_fetch, fid)
+    assert root == f"{prefix}/"
+    bare = await browser.fetch(prefix + "?a=1")
+    assert bare.code == 302 and bare.headers["Location"] == f"{prefix}/?a=1"
+    assert_sandboxed(bare, "slash redirect")
+
+    # the secret is in no REST answer
+    answers = [
+        (await jp_fetch("remote", "sessions")).body,
+        (await jp_fetch("remote", "forwards")).body,
+        (await jp_fetch("remote", "forwards", fid)).body,
+    ]
+    assert all(secret.encode() not in a for a in answers)
+    sessions = json.loads(answers[0])
     assert [(s["id"], s["kind"], s["local_port"]) for s in sessions] == [(fid, "forward", local)]
-    listed = json.loads((await jp_fetch("remote", "forwards")).body)
-    assert [f["id"] for f in listed] == [fid]
-    one = json.loads((await jp_fetch("remote", "forwards", fid)).body)
-    assert one["state"] == "running"
+    assert [f["id"] for f in json.loads(answers[1])] == [fid]
+    assert json.loads(answers[2])["state"] == "running"
     assert ssh_host.established_connections() == 1
 
     assert (await call(jp_fetch, "DELETE", "remote", "forwards", fid)).code == 204
@@ -262,57 +366,251 @@ async def test_forward_through_the_proxy_with_auth_only(
     assert await wait_for(lambda: ssh_host.established_connections() == 0, 5)
     await expect_error(jp_fetch, 404, "GET", "remote", "forward", fid, "file.txt")
     await expect_error(jp_fetch, 404, "DELETE", "remote", "forwards", fid)
+    gone = await browser.fetch(location)
+    assert gone.code == 404 and content.encode() not in gone.body
 
 
-async def test_proxy_passes_methods_and_keeps_jupyter_credentials(
-    jp_fetch: Any, jp_serverapp: Any, box: str, remote_echo: int
+async def test_methods_reach_the_service_without_jupyter_credentials(
+    jp_fetch: Any, jp_serverapp: Any, browser: Browser, box: str, remote_echo: int
 ) -> None:
+    """Every method is redirected by the entry (307 keeps method and body) and relayed
+    by the sandbox; Jupyter's token, cookies and XSRF token never reach the service."""
     fwd = await open_forward(jp_fetch, remote_echo)
     fid = fwd["id"]
     token = jp_serverapp.identity_provider.token
-    resp = await call(
-        jp_fetch,
+    params = {"a": "1 2", "token": token}
+    for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        body = b"x=1" if method in ("POST", "PUT", "PATCH") else None
+        location = await entry(jp_fetch, fid, "api", "run", method=method, params=params, body=body)
+        assert "token" not in location and token not in location
+        assert location.endswith("/api/run?a=1+2")
+    prefix = prefix_of(location, fid)
+    xsrf = secrets.token_hex(8)
+    resp = await browser.fetch(
+        location,
         "POST",
-        "remote",
-        "forward",
-        fid,
-        "api",
-        "run",
-        body=b"x=1",
-        params={"a": "1 2", "token": token},
-        headers={"Cookie": "app=keep; _xsrf=secret", "X-Custom": "yes"},
+        b"x=1",
+        {
+            "Cookie": f"app=keep; _xsrf={xsrf}",
+            "X-XSRFToken": xsrf,
+            "Authorization": f"token {token}",
+            "X-Custom": "yes",
+            "Origin": "null",  # what a sandboxed page sends
+        },
     )
     echo = json.loads(resp.body)
     headers = {k.lower(): v for k, v in echo["headers"].items()}
     assert echo["method"] == "POST" and echo["body"] == "x=1"
-    assert echo["path"].startswith("/api/run?") and "a=1+2" in echo["path"]
-    assert "token" not in echo["path"] and token not in json.dumps(echo)
-    assert "authorization" not in headers  # the Jupyter token never reaches the service
+    assert echo["path"] == "/api/run?a=1+2"
+    assert token not in json.dumps(echo) and xsrf not in json.dumps(echo)
+    assert "authorization" not in headers and "x-xsrftoken" not in headers
     assert headers["cookie"] == "app=keep"
     assert headers["x-custom"] == "yes"
     assert headers["host"] == f"127.0.0.1:{fwd['local_port']}"
-    assert headers["x-forwarded-prefix"].endswith(f"/remote/forward/{fid}")
-    cookies = resp.headers.get_list("Set-Cookie")
-    assert [c for c in cookies if c[:2] in ("a=", "b=")] == ["a=1; Path=/", "b=2; Path=/"]
-    assert not any("evil" in c for c in cookies)  # the service cannot set Jupyter's cookies
+    assert headers["origin"] == f"http://127.0.0.1:{fwd['local_port']}"  # the service's own
+    assert headers["x-forwarded-prefix"] == prefix
     assert resp.headers["Content-Type"] == "application/json"
+    assert resp.headers["Access-Control-Allow-Origin"] == "null"
+    assert_sandboxed(resp, "echo")
+    cookies = resp.headers.get_list("Set-Cookie")
+    assert cookies == [f"a=1; Path={prefix}/", f"b=2; Path={prefix}/"]  # _xsrf=evil dropped
+    for method in ("PUT", "DELETE", "PATCH"):
+        got = await browser.fetch(f"{prefix}/x", method, b"{}" if method != "DELETE" else None)
+        assert json.loads(got.body)["method"] == method
 
-    for method in ("PUT", "DELETE"):
-        resp = await call(
-            jp_fetch, method, "remote", "forward", fid, "x", body="{}" if method == "PUT" else None
-        )
-        assert json.loads(resp.body)["method"] == method
 
-    # no trailing slash: redirected to the root of the service
-    with pytest.raises(HTTPClientError) as info:
-        await jp_fetch("remote", "forward", fid, follow_redirects=False)
-    assert info.value.code == 302
+class _Tamed(BaseHTTPRequestHandler):
+    """A careless or hostile service behind a forward, in this process (the test host is
+    this machine, so the forward reaches it like a remote one). It counts every request
+    and sends what must not reach the browser as is."""
+
+    port = 0
+    login_cookie = ""
+    hits: ClassVar[list[str]] = []
+
+    def _answer(self) -> None:
+        _Tamed.hits.append(f"{self.command} {self.path}")
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        pages = {
+            "/page.html": (200, "text/html", b"<html><body>page</body></html>"),
+            "/data.json": (200, "application/json", b'{"ok": true}'),
+            "/boom": (500, "text/plain", b"boom"),
+            "/moved": (302, "text/plain", b""),
+        }
+        code, kind, body = pages.get(self.path.split("?")[0], (404, "text/html", b"<p>no</p>"))
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        if code == 302:
+            self.send_header("Location", "page.html")
+        for cookie in (
+            "a=1; Path=/",
+            "b=2; Domain=127.0.0.1; Path=/sub; HttpOnly; SameSite=Lax",
+            "c=3",
+            "_xsrf=evil; Path=/",
+            f"{_Tamed.login_cookie}=evil; Path=/",
+            "__Host-h=1; Path=/; Secure",
+            "__secure-s=1; Secure",
+        ):
+            self.send_header("Set-Cookie", cookie)
+        self.send_header("Clear-Site-Data", '"cookies", "storage"')
+        self.send_header("Service-Worker-Allowed", "/")
+        self.send_header("Referrer-Policy", "unsafe-url")
+        self.send_header("Content-Security-Policy", "sandbox allow-same-origin allow-scripts")
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("X-Custom", "yes")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def tamed_service() -> Iterator[type[_Tamed]]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Tamed)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    _Tamed.port = int(httpd.server_address[1])
+    try:
+        yield _Tamed
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+async def test_every_sandbox_answer_is_sandboxed_and_tamed(
+    jp_fetch: Any,
+    jp_http_port: int,
+    browser: Browser,
+    box: str,
+    tamed_service: type[_Tamed],
+) -> None:
+    _Tamed.login_cookie = f"username-127-0-0-1-{jp_http_port}"  # Jupyter's login cookie
+    fid = (await open_forward(jp_fetch, tamed_service.port))["id"]
+    location = await entry(jp_fetch, fid, "page.html")
+    prefix = prefix_of(location, fid)
+    with pytest.raises(HTTPClientError) as info:  # the redirect is sandboxed too
+        await jp_fetch("remote", "forward", fid, "x", follow_redirects=False)
     assert info.value.response is not None
-    assert info.value.response.headers["Location"].endswith(f"/remote/forward/{fid}/")
+    assert_sandboxed(info.value.response, "entry redirect")
+
+    answers = {
+        "HTML": await browser.fetch(f"{prefix}/page.html"),
+        "JSON": await browser.fetch(f"{prefix}/data.json", headers={"Origin": "null"}),
+        "HEAD": await browser.fetch(f"{prefix}/page.html", "HEAD"),
+        "POST": await browser.fetch(f"{prefix}/data.json", "POST", b"{}"),
+        "the service's 500": await browser.fetch(f"{prefix}/boom"),
+        "the service's 404": await browser.fetch(f"{prefix}/nowhere"),
+        "the service's redirect": await browser.fetch(f"{prefix}/moved"),
+    }
+    assert [a.code for a in answers.values()] == [200, 200, 200, 200, 500, 404, 302]
+    for what, resp in answers.items():
+        assert_sandboxed(resp, what)
+        # the service's own CSP still applies (every policy does: it can only narrow)
+        assert resp.headers.get_list("Content-Security-Policy")[1:] == [
+            "sandbox allow-same-origin allow-scripts"
+        ], what
+        assert resp.headers.get_list("Access-Control-Allow-Origin") == ["null"], what
+        assert resp.headers["Access-Control-Allow-Credentials"] == "true", what
+        assert "X-Custom" in resp.headers["Access-Control-Expose-Headers"], what
+        assert resp.headers["X-Custom"] == "yes", what
+        for dropped in ("Clear-Site-Data", "Service-Worker-Allowed"):
+            assert dropped not in resp.headers, (what, dropped)
+        assert resp.headers.get_list("Set-Cookie") == [
+            f"a=1; Path={prefix}/",
+            f"b=2; HttpOnly; SameSite=Lax; Path={prefix}/sub",
+            f"c=3; Path={prefix}/",
+        ], what
+    assert answers["the service's redirect"].headers["Location"] == "page.html"
+
+    # a CORS preflight of the sandboxed page is answered here, not by the service
+    hits = len(_Tamed.hits)
+    preflight = await browser.fetch(
+        f"{prefix}/data.json",
+        "OPTIONS",
+        headers={
+            "Origin": "null",
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type,x-custom",
+        },
+    )
+    assert preflight.code == 204 and len(_Tamed.hits) == hits
+    assert preflight.headers["Access-Control-Allow-Origin"] == "null"
+    assert preflight.headers["Access-Control-Allow-Methods"] == "PUT"
+    assert preflight.headers["Access-Control-Allow-Headers"] == "content-type, x-custom"
+    assert_sandboxed(preflight, "preflight")
+    # a plain OPTIONS (no preflight) is the service's
+    plain = await browser.fetch(f"{prefix}/data.json", "OPTIONS")
+    assert plain.code == 200 and len(_Tamed.hits) == hits + 1
+
+    # our own error (nothing listens behind a forward): sandboxed too, no secret in it
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    dead = (await open_forward(jp_fetch, closed))["id"]
+    dead_location = await entry(jp_fetch, dead, "x")
+    failed = await browser.fetch(dead_location)
+    assert failed.code == 502 and json.loads(failed.body)["reason"]
+    assert_sandboxed(failed, "502")
+    assert prefix_of(dead_location, dead).rsplit("/", 1)[1].encode() not in failed.body
+
+
+async def test_wrong_capability_is_404_and_reaches_nothing(
+    jp_fetch: Any,
+    jp_serverapp: Any,
+    browser: Browser,
+    box: str,
+    tamed_service: type[_Tamed],
+) -> None:
+    fid = (await open_forward(jp_fetch, tamed_service.port))["id"]
+    other = (await open_forward(jp_fetch, tamed_service.port))["id"]
+    prefix = prefix_of(await entry(jp_fetch, fid, "page.html"), fid)
+    secret = prefix.rsplit("/", 1)[1]
+    base = prefix.rsplit("/", 3)[0]  # .../remote
+    other_secret = prefix_of(await entry(jp_fetch, other), other).rsplit("/", 1)[1]
+    assert other_secret != secret
+    ok = await browser.fetch(f"{prefix}/page.html")
+    assert ok.code == 200  # control: the right capability works
+    token = jp_serverapp.identity_provider.token
+    wrong_paths = [
+        f"{base}/sandbox/{fid}/{secrets.token_urlsafe(16)}/page.html",  # a guess
+        f"{base}/sandbox/{fid}/{other_secret}/page.html",  # another forward's
+        f"{base}/sandbox/{fid}/{secret[:-1]}/page.html",  # almost
+        f"{base}/sandbox/{fid}/{secret}x/page.html",
+        f"{base}/sandbox/{fid}/page.html",  # none
+        f"{base}/sandbox/fwd-000000000000/{secret}/page.html",  # unknown id, right secret
+        f"{base}/sandbox/{fid}/{secret.upper()}/page.html",
+    ]
+    hits = len(_Tamed.hits)
+    bodies = set()
+    for path in wrong_paths:
+        for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"):
+            for headers in ({}, {"Authorization": f"token {token}"}, {"Origin": "null"}):
+                resp = await browser.fetch(path, method, headers=headers)
+                assert resp.code == 404, (path, method, headers, resp.code)
+                assert_sandboxed(resp, path)
+                if method != "HEAD":
+                    bodies.add(resp.body)
+        with pytest.raises(HTTPClientError) as info:
+            await browser.websocket(path.replace("/page.html", "/ws"))
+        assert info.value.code == 404
+    assert len(_Tamed.hits) == hits, "a request without the capability reached the service"
+    # the same answer whether or not the forward exists (except the route miss of "none")
+    assert len(bodies) <= 2, bodies
+    assert not any(secret.encode() in b or fid.encode() in b for b in bodies)
 
 
 async def test_reconnect_keeps_the_local_port(
-    jp_fetch: Any, box: str, remote_http: tuple[int, str], ssh_host: SSHTestHost
+    jp_fetch: Any,
+    browser: Browser,
+    box: str,
+    remote_http: tuple[int, str],
+    ssh_host: SSHTestHost,
 ) -> None:
     remote_port, content = remote_http
     events: list[dict[str, Any]] = []
@@ -320,13 +618,14 @@ async def test_reconnect_keeps_the_local_port(
     try:
         fwd = await open_forward(jp_fetch, remote_port)
         fid, local = fwd["id"], fwd["local_port"]
-        assert (await jp_fetch("remote", "forward", fid, "file.txt")).body.decode() == content
+        location = await entry(jp_fetch, fid, "file.txt")
+        assert (await browser.fetch(location)).body.decode() == content
         with ssh_host.outage():
             await asyncio.sleep(3)
             state = json.loads((await jp_fetch("remote", "forwards", fid)).body)["state"]
             assert state == "reconnecting"
-            failed = await expect_error(jp_fetch, 502, "GET", "remote", "forward", fid, "file.txt")
-            assert "reconnecting" in json.loads(failed.body)["message"]
+            failed = await browser.fetch(location)
+            assert failed.code == 502 and "reconnecting" in json.loads(failed.body)["message"]
         back = time.monotonic()
 
         def running() -> bool:
@@ -336,7 +635,7 @@ async def test_reconnect_keeps_the_local_port(
         print(f"running again {time.monotonic() - back:.2f} s after sshd came back")
         again = json.loads((await jp_fetch("remote", "forwards", fid)).body)
         assert again["local_port"] == local and again["reconnects"] == 1
-        assert (await jp_fetch("remote", "forward", fid, "file.txt")).body.decode() == content
+        assert (await browser.fetch(location)).body.decode() == content  # same capability
         assert await asyncio.to_thread(fetch_direct, local) == content
         assert ssh_host.established_connections() == 1
 
@@ -354,75 +653,149 @@ async def test_reconnect_keeps_the_local_port(
         unsubscribe()
 
 
-async def test_websocket_through_the_proxy(
+async def test_websocket_through_the_sandbox(
     jp_fetch: Any,
     jp_ws_fetch: Any,
-    jp_serverapp: Any,
-    jp_http_port: int,
+    browser: Browser,
     box: str,
     remote_ws: int,
 ) -> None:
     fid = (await open_forward(jp_fetch, remote_ws))["id"]
-    ws = await jp_ws_fetch("remote", "forward", fid, "ws")
+    prefix = prefix_of(await entry(jp_fetch, fid), fid)
+    # as a sandboxed page opens it: Origin "null", no Jupyter cookie or token; the
+    # service checks that Origin is its own (the proxy rewrites it)
+    ws = await browser.websocket(f"{prefix}/ws", headers={"Origin": "null"})
     for text in ("hello", "x" * 100_000):
         await ws.write_message(text)
         assert await asyncio.wait_for(ws.read_message(), 10) == "echo:" + text
     ws.close()
-    # a browser's login cookie works from our own pages, never from another site's
-    token = jp_serverapp.identity_provider.token
-    login = await jp_fetch("remote", "forwards", params={"token": token})
-    cookie = "; ".join(c.split(";")[0] for c in login.headers.get_list("Set-Cookie"))
-    host = f"127.0.0.1:{jp_http_port}"  # the login cookie's name is bound to the host
-    browser = {"Authorization": "", "Cookie": cookie, "Host": host}
-    ws = await jp_ws_fetch(
-        "remote", "forward", fid, "ws", headers={**browser, "Origin": f"http://{host}"}
-    )
-    await ws.write_message("cookie")
-    assert await asyncio.wait_for(ws.read_message(), 10) == "echo:cookie"
-    ws.close()
     with pytest.raises(HTTPClientError) as info:  # the service refuses: its status, closed
-        await jp_ws_fetch("remote", "forward", fid, "nowhere")
+        await browser.websocket(f"{prefix}/nowhere", headers={"Origin": "null"})
     assert info.value.code == 404
-    for headers in (
-        {"Authorization": ""},
-        {**browser, "Origin": "http://evil.example"},
-    ):
+    assert info.value.response is not None
+    assert_sandboxed(info.value.response, "refused upgrade")
+    # the entry route tunnels nothing any more, with Jupyter's auth or without
+    for headers in ({}, {"Authorization": ""}):
         with pytest.raises(HTTPClientError) as info:
             await jp_ws_fetch("remote", "forward", fid, "ws", headers=headers)
-        assert info.value.code in (403, 404)
+        assert info.value.code in (303, 403)
 
 
-async def test_cookie_auth_needs_xsrf_for_mutating_methods(
+async def test_cookie_auth_needs_xsrf_on_the_entry(
     jp_fetch: Any, jp_serverapp: Any, jp_http_port: int, box: str, remote_echo: int
 ) -> None:
-    """A browser (cookie auth) must send Jupyter's XSRF token on POST; the service
-    gets neither the login cookie nor the XSRF token."""
+    """A browser (cookie auth) must send Jupyter's XSRF token to be redirected with a
+    POST; the sandbox then takes the POST on its capability alone."""
     fid = (await open_forward(jp_fetch, remote_echo))["id"]
     token = jp_serverapp.identity_provider.token
     login = await jp_fetch("remote", "forwards", params={"token": token})
     cookie = "; ".join(c.split(";")[0] for c in login.headers.get_list("Set-Cookie"))
     browser = {"Authorization": "", "Host": f"127.0.0.1:{jp_http_port}"}
-    got = await call(
-        jp_fetch, "GET", "remote", "forward", fid, "g", headers={**browser, "Cookie": cookie}
-    )
-    assert json.loads(got.body)["method"] == "GET"
+    location = await entry(jp_fetch, fid, "g", headers={**browser, "Cookie": cookie})
     await expect_error(
         jp_fetch, 403, "POST", "remote", "forward", fid, "p", headers={**browser, "Cookie": cookie}
     )
     xsrf = secrets.token_hex(16)
-    resp = await call(
+    posted = await entry(
         jp_fetch,
+        fid,
+        "p",
+        method="POST",
+        headers={**browser, "Cookie": f"{cookie}; _xsrf={xsrf}", "X-XSRFToken": xsrf},
+    )
+    assert posted == location[: -len("/g")] + "/p"
+    # Origin of another site on the entry: Jupyter's origin check
+    await expect_error(
+        jp_fetch,
+        404,
         "POST",
         "remote",
         "forward",
         fid,
         "p",
-        headers={**browser, "Cookie": f"{cookie}; _xsrf={xsrf}; app=1", "X-XSRFToken": xsrf},
+        headers={
+            **browser,
+            "Cookie": f"{cookie}; _xsrf={xsrf}",
+            "X-XSRFToken": xsrf,
+            "Origin": "http://evil.example",
+        },
     )
-    echo = json.loads(resp.body)
-    assert echo["method"] == "POST"
-    assert echo["headers"].get("Cookie") == "app=1"
-    assert xsrf not in json.dumps(echo) and "username-" not in json.dumps(echo)
+
+
+def test_the_secret_is_never_logged(
+    tmp_path: Path, ssh_host: SSHTestHost, tamed_service: type[_Tamed]
+) -> None:
+    """A real ``jupyter server`` with DEBUG logging: every kind of request to the
+    sandbox route is logged with the secret scrubbed, never with it."""
+    with live_server(tmp_path, debug_logging=True) as server:
+        server.json("POST", "/remote/servers", server_input(ssh_host), expect=201)
+        trust = {"server": "box", "fingerprint": ssh_host.host_key_fingerprint}
+        server.json("POST", "/remote/hostkeys", trust, expect=201)
+        fwd = server.json(
+            "POST",
+            "/remote/forwards",
+            {"server": "box", "remote_port": tamed_service.port},
+            expect=201,
+        )
+        fid = fwd["id"]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed = s.getsockname()[1]
+        dead = server.json(
+            "POST", "/remote/forwards", {"server": "box", "remote_port": closed}, expect=201
+        )["id"]
+
+        def raw(method: str, path: str, headers: dict[str, str], body: bytes | None = None) -> Any:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                return resp
+            finally:
+                conn.close()
+
+        def redirect(path: str, method: str = "GET") -> str:
+            body = b"{}" if method == "POST" else None
+            resp = raw(method, path, server.auth, body)
+            assert resp.status in (303, 307), resp.status
+            return str(resp.getheader("Location"))
+
+        location = redirect(f"/remote/forward/{fid}/page.html?x=1")
+        prefix = prefix_of(location, fid)
+        secret = prefix.rsplit("/", 1)[1]
+        dead_prefix = prefix_of(redirect(f"/remote/forward/{dead}/"), dead)
+        redirect(f"/remote/forward/{fid}/page.html", "POST")
+        referer = {"Referer": f"{server.url}{prefix}/page.html"}
+        asks: list[tuple[str, str, dict[str, str]]] = [
+            ("GET", location, {}),
+            ("GET", f"{prefix}/nowhere", referer),  # the service's 404, Referer logged
+            ("GET", f"{prefix}/boom", referer),  # the service's 500
+            ("POST", f"{prefix}/data.json", referer),
+            ("PROPFIND", f"{prefix}/x", referer),  # tornado's 405, before any handler code
+            ("GET", prefix, referer),  # no slash: redirect
+            ("GET", f"{dead_prefix}/x", referer),  # 502 from us
+            ("GET", f"/remote/sandbox/{fid}/{secret[:-2]}ab/x", referer),  # wrong: 404
+        ]
+        statuses = []
+        for method, path, headers in asks:
+            body = b"{}" if method == "POST" else None
+            statuses.append(raw(method, path, headers, body).status)
+        assert statuses == [200, 404, 500, 200, 405, 302, 502, 404], statuses
+        # the service is no websocket server: the refused upgrade goes through the log too
+        with contextlib.suppress(websocket.WebSocketException):
+            websocket.create_connection(
+                f"ws://127.0.0.1:{server.port}{prefix}/ws", origin="null", timeout=30
+            )
+        time.sleep(0.5)
+        text = server.log_text()
+    assert secret not in text
+    assert dead_prefix.rsplit("/", 1)[1] not in text
+    scrubbed = f"/remote/sandbox/{fid}/***/"
+    # the requests were logged (so their absence means something), scrubbed
+    assert text.count(scrubbed) >= len(asks) - 1, text[-3000:]
+    assert f"/remote/sandbox/{fid}/***/x" in text  # the 405
+    assert f"referer={server.url}/remote/sandbox/{fid}/***/page.html" in text
 
 
 async def test_server_stop_stops_its_forwards(
@@ -436,11 +809,16 @@ async def test_server_stop_stops_its_forwards(
 
 
 async def test_impostor_at_reconnect_disconnects_then_retry(
-    jp_fetch: Any, box: str, remote_http: tuple[int, str], ssh_host: SSHTestHost
+    jp_fetch: Any,
+    browser: Browser,
+    box: str,
+    remote_http: tuple[int, str],
+    ssh_host: SSHTestHost,
 ) -> None:
     remote_port, content = remote_http
     fwd = await open_forward(jp_fetch, remote_port)
     fid, local = fwd["id"], fwd["local_port"]
+    location = await entry(jp_fetch, fid, "file.txt")
     ssh_host.restart_with_new_host_key()
     try:
         session = registry.sessions[fid]
@@ -459,7 +837,7 @@ async def test_impostor_at_reconnect_disconnects_then_retry(
     assert json.loads(retried.body)["state"] == "reconnecting"
     assert await wait_for(lambda: registry.sessions[fid].state == "running", 15)
     assert registry.sessions[fid].local_port == local
-    assert (await jp_fetch("remote", "forward", fid, "file.txt")).body.decode() == content
+    assert (await browser.fetch(location)).body.decode() == content
 
 
 @pytest.mark.parametrize(
@@ -515,6 +893,7 @@ async def test_busy_local_port_is_409_and_releases_the_connection(
 
 async def test_unknown_forward_ids_are_404(jp_fetch: Any, box: str) -> None:
     await expect_error(jp_fetch, 404, "GET", "remote", "forward", "fwd-nope", "x")
+    await expect_error(jp_fetch, 404, "GET", "remote", "forward", "fwd-nope")
     await expect_error(jp_fetch, 404, "GET", "remote", "forwards", "fwd-nope")
     await expect_error(jp_fetch, 404, "DELETE", "remote", "sessions", "fwd-nope")
 
