@@ -43,6 +43,13 @@ export namespace CommandIDs {
 export type AuthMethod = 'key' | 'password' | 'agent';
 
 /**
+ * How kernel channels reach the relay beside each kernel: `unix` (a socket in
+ * a private directory) or, by explicit choice for an sshd that forbids socket
+ * forwarding, `tcp` (a token-protected port on the remote's 127.0.0.1).
+ */
+export type ChannelTransport = 'unix' | 'tcp';
+
+/**
  * A saved server, as `GET remote/servers` returns it. Secrets never travel:
  * `has_secret` only says whether a password/passphrase is stored.
  */
@@ -61,6 +68,10 @@ export interface IServer {
   auth: AuthMethod;
   /** Jump host as `[user@]host[:port]`, or null. */
   jump: string | null;
+  /** How kernel channels reach the remote relay. */
+  channel_transport: ChannelTransport;
+  /** What the user should keep in mind about these settings: shown on the card. */
+  warnings: string[];
   /** Defined by an administrator in config: not editable from the UI. */
   readonly: boolean;
   /** Whether a password or key passphrase is stored for it. */
@@ -76,6 +87,7 @@ export interface IServerInput {
   identity?: string | null;
   auth?: AuthMethod;
   jump?: string | null;
+  channel_transport?: ChannelTransport;
   /** Write-only: kept in the keyring or process memory, never on disk. */
   password?: string;
   /** Write-only: passphrase of the key file. */
@@ -256,6 +268,10 @@ export interface ISession {
   local_port?: number;
   /** Forwards: the authenticated proxy path, relative to the base URL. */
   url?: string;
+  /** Kernels: how the channels reach the remote relay. */
+  channel_transport?: ChannelTransport;
+  /** What the user should keep in mind (e.g. TCP channels): shown on the card. */
+  warnings?: string[];
 }
 
 /** Body of `POST remote/forwards`. */

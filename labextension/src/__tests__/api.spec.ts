@@ -67,6 +67,8 @@ const SERVER: IServer = {
   identity: '/home/ada/.ssh/id_ed25519',
   auth: 'key',
   jump: null,
+  channel_transport: 'unix',
+  warnings: [],
   readonly: false,
   has_secret: false
 };

@@ -41,6 +41,8 @@ const KEY_SERVER: IServer = {
   identity: '~/.ssh/id_ed25519',
   auth: 'key',
   jump: null,
+  channel_transport: 'unix',
+  warnings: [],
   readonly: false,
   has_secret: false
 };
@@ -53,6 +55,8 @@ const ADMIN_SERVER: IServer = {
   identity: null,
   auth: 'password',
   jump: 'bastion.example.org:2200',
+  channel_transport: 'unix',
+  warnings: [],
   readonly: true,
   has_secret: false
 };
@@ -233,6 +237,20 @@ describe('StateBadge and SessionCard', () => {
     expect(html).toContain('aria-label="Stop session torch"');
     expect(html).not.toContain('Retry');
     expect(html).not.toContain('Why:');
+  });
+
+  it('a card shows the session warnings (TCP channels)', () => {
+    const html = render(
+      <SessionCard
+        session={session('running', { channel_transport: 'tcp', warnings: ['TCP port in use'] })}
+        now={1125 * 1000}
+        onStop={noop}
+        onRetry={noop}
+        onDismiss={noop}
+      />
+    );
+    expect(html).toContain('class="jp-remote-Warning" role="note"');
+    expect(html).toContain('TCP port in use');
   });
 
   it('a reconnecting card says why', () => {
@@ -448,6 +466,7 @@ describe('ServerForm', () => {
       auth: 'key',
       identity: '~/.ssh/id_ed25519',
       jump: null,
+      channel_transport: 'unix',
       passphrase: 'pp'
     });
     expect(toServerInput({ ...ok, auth: 'password', password: 'pw' }, 'add')).toMatchObject({
@@ -494,6 +513,38 @@ describe('ServerForm', () => {
     expect(html).toContain('role="alert"');
     expect(html).toMatch(/<input[^>]*name="name"[^>]*disabled=""/);
     expect(html).toContain('Saving…');
+  });
+
+  it('offers TCP kernel channels only as a warned, explicit choice', () => {
+    const plain = render(
+      <ServerForm mode="edit" server={KEY_SERVER} saving={false} error={null} onSubmit={noop} onCancel={noop} />
+    );
+    expect(plain).toMatch(/<input(?=[^>]*value="unix")(?=[^>]*checked="")[^>]*>/);
+    expect(plain).not.toContain('other users of the host can see');
+    const tcpServer = {
+      ...KEY_SERVER,
+      channel_transport: 'tcp' as const,
+      warnings: ['Kernel channels use a TCP port on the remote.']
+    };
+    const chosen = render(
+      <ServerForm mode="edit" server={tcpServer} saving={false} error={null} onSubmit={noop} onCancel={noop} />
+    );
+    expect(chosen).toMatch(/<input(?=[^>]*value="tcp")(?=[^>]*checked="")[^>]*>/);
+    expect(chosen).toContain('other users of the host can see');
+    expect(toServerInput(initialValues(tcpServer), 'edit').channel_transport).toBe('tcp');
+    const card = render(
+      <ServerList
+        servers={[tcpServer]}
+        profiles={[]}
+        onConnect={noop}
+        onEdit={noop}
+        onRemove={noop}
+        onOpenNotebook={noop}
+        onRemoveProfile={noop}
+      />
+    );
+    expect(card).toContain('class="jp-remote-Warning" role="note"');
+    expect(card).toContain('Kernel channels use a TCP port on the remote.');
   });
 });
 

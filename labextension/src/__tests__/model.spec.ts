@@ -36,6 +36,8 @@ const SERVERS: IServer[] = [
     identity: null,
     auth: 'agent',
     jump: null,
+    channel_transport: 'unix',
+    warnings: [],
     readonly: false,
     has_secret: false
   },
@@ -47,6 +49,8 @@ const SERVERS: IServer[] = [
     identity: null,
     auth: 'password',
     jump: 'bastion.example.org',
+    channel_transport: 'unix',
+    warnings: [],
     readonly: true,
     has_secret: true
   }

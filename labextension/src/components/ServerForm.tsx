@@ -1,6 +1,6 @@
 import * as React from 'react';
 
-import { AuthMethod, IRemoteError, IServer, IServerInput } from '../tokens';
+import { AuthMethod, ChannelTransport, IRemoteError, IServer, IServerInput } from '../tokens';
 import { ErrorBox } from './ErrorBox';
 
 /** Field names of the server form (the same as the REST body's). */
@@ -13,7 +13,8 @@ export type ServerField =
   | 'identity'
   | 'passphrase'
   | 'password'
-  | 'jump';
+  | 'jump'
+  | 'channel_transport';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -26,7 +27,8 @@ const FIELDS: readonly ServerField[] = [
   'identity',
   'passphrase',
   'password',
-  'jump'
+  'jump',
+  'channel_transport'
 ];
 
 /**
@@ -53,6 +55,7 @@ export interface IServerFormValues {
   passphrase: string;
   password: string;
   jump: string;
+  channel_transport: ChannelTransport;
 }
 
 /** The form's starting values: empty, or those of the server being edited. */
@@ -66,7 +69,8 @@ export function initialValues(server?: IServer | null): IServerFormValues {
     identity: server?.identity ?? '',
     passphrase: '',
     password: '',
-    jump: server?.jump ?? ''
+    jump: server?.jump ?? '',
+    channel_transport: server?.channel_transport ?? 'unix'
   };
 }
 
@@ -101,7 +105,8 @@ export function toServerInput(values: IServerFormValues, mode: 'add' | 'edit'): 
     user: values.user.trim() || null,
     auth: values.auth,
     identity: values.auth === 'key' ? values.identity.trim() || null : null,
-    jump: values.jump.trim() || null
+    jump: values.jump.trim() || null,
+    channel_transport: values.channel_transport
   };
   if (mode === 'add') {
     input.name = values.name.trim();
@@ -126,6 +131,12 @@ export interface IServerFormProps {
   onSubmit: (input: IServerInput) => void;
   onCancel: () => void;
 }
+
+/** Shown while TCP channels are chosen; the saved server then carries the same warning. */
+export const TCP_CHANNELS_NOTE =
+  'Only if the host\'s sshd forbids socket forwarding: kernel channels then use a port on ' +
+  'the remote\'s 127.0.0.1 that other users of the host can see and connect to (the relay ' +
+  'answers only a client with the kernel\'s secret token).';
 
 const AUTH_CHOICES: Array<{ value: AuthMethod; label: string; help: string }> = [
   { value: 'key', label: 'SSH key', help: 'A private key file on this machine.' },
@@ -317,6 +328,37 @@ export function ServerForm(props: IServerFormProps): JSX.Element {
         placeholder: 'user@bastion.example.org:22',
         help: 'Optional: connect through this host first ([user@]host[:port]).'
       })}
+      <fieldset className="jp-remote-Field jp-remote-ChannelChoice">
+        <legend>Kernel channels</legend>
+        <label className="jp-remote-Radio">
+          <input
+            type="radio"
+            name={`${idPrefix}-channel_transport`}
+            value="unix"
+            checked={values.channel_transport === 'unix'}
+            onChange={() => setValues(v => ({ ...v, channel_transport: 'unix' }))}
+            disabled={saving}
+          />
+          Private unix socket (recommended)
+        </label>
+        <label className="jp-remote-Radio">
+          <input
+            type="radio"
+            name={`${idPrefix}-channel_transport`}
+            value="tcp"
+            checked={values.channel_transport === 'tcp'}
+            onChange={() => setValues(v => ({ ...v, channel_transport: 'tcp' }))}
+            disabled={saving}
+          />
+          TCP on the remote's 127.0.0.1
+        </label>
+        {values.channel_transport === 'tcp' && (
+          <p className="jp-remote-Warning" role="note">
+            <span aria-hidden="true">⚠ </span>
+            {TCP_CHANNELS_NOTE}
+          </p>
+        )}
+      </fieldset>
       <div className="jp-remote-Actions jp-remote-FormActions">
         <button
           type="submit"

@@ -165,6 +165,12 @@ export function ServerItem(props: IServerItemProps): JSX.Element {
           </div>
         )}
       </dl>
+      {server.warnings?.map(warning => (
+        <p key={warning} className="jp-remote-Warning" role="note">
+          <span aria-hidden="true">⚠ </span>
+          {warning}
+        </p>
+      ))}
       <div className="jp-remote-Actions">
         {onConnect && (
           <button

@@ -140,6 +140,12 @@ export function SessionCard(props: ISessionCardProps): JSX.Element {
           </span>
         </div>
       )}
+      {session.warnings?.map(warning => (
+        <p key={warning} className="jp-remote-Warning" role="note">
+          <span aria-hidden="true">⚠ </span>
+          {warning}
+        </p>
+      ))}
       {session.state !== 'running' && session.reason && (
         <p className="jp-remote-Session-reason">
           <strong>Why:</strong> {session.reason}
