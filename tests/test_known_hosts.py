@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from remote_fixtures import server_input, trust_host
 from sshd_host import SSHTestHost
 
@@ -28,6 +30,7 @@ from jupyter_remote.errors import (
 )
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.ssh import HostKeyPolicy
+from jupyter_remote.ssh.hostkeys import parse_line
 
 CLI = str(Path(sys.executable).parent / "jupyter-remote")
 
@@ -561,3 +564,24 @@ def test_cli_revoked_and_changed_exit_4_even_with_trust(
     listed = cli(cli_env, "hostkey", "list")
     assert listed.returncode == 0 and "warning" in listed.stdout
     assert not (Path(cli_env["JUPYTER_DATA_DIR"]) / "remote" / "hostkeys.json").exists()
+
+
+# ---------------------------------------------------------------- hostile known_hosts text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(garbage=st.lists(st.text(max_size=120), max_size=6))
+def test_any_text_never_hides_a_good_entry(garbage: list[str]) -> None:
+    """Whatever else a file holds, parsing never raises and a good entry stays trusted;
+    every non-entry line is a comment, a blank, or a reported problem."""
+    key = _GOOD_KEY
+    name = "[127.0.0.1]:2222"
+    lines = [g.replace("\n", " ").replace("\r", " ") for g in garbage]
+    text = "\n".join([*lines, f"{name} {key}"])
+    parsed = [p for n, raw in enumerate(text.splitlines(), 1) if (p := parse_line("f", n, raw))]
+    good = [p.key for p in parsed if p.key is not None and p.marker is None and p.matches(name)]
+    assert any(" ".join(k.export_public_key().decode().split()[:2]) == key for k in good)
+    assert all(p.key is not None or p.problem for p in parsed)
+
+
+_GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
