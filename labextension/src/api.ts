@@ -523,12 +523,32 @@ export async function stopForward(id: string): Promise<void> {
   await requestAPI<void>(`forwards/${seg(id)}`, { method: 'DELETE' });
 }
 
-/** The full URL of a forward's authenticated proxy route (its `url` is base-relative). */
+/**
+ * The full URL of a forward's entry route (its `url` is base-relative). With
+ * Jupyter's auth it redirects to the forward's sandbox route, whose pages are
+ * never same-origin with Jupyter.
+ */
 export function forwardURL(
   session: Pick<ISession, 'url'>,
   settings: Pick<ServerConnection.ISettings, 'baseUrl'> = ServerConnection.makeSettings()
 ): string {
   return joinURL(settings.baseUrl, session.url ?? '') + '/';
+}
+
+/** What `window.open` is to {@link openForwardTab} (a stand-in in tests). */
+export type OpenWindow = (url: string, target: string, features: string) => unknown;
+
+/**
+ * Open a forward's page in a new tab, called by the session card's Open button.
+ * `noopener,noreferrer`: the forwarded page gets no handle on JupyterLab's window
+ * (no `window.opener` to message) and no Referer from it.
+ */
+export function openForwardTab(
+  session: Pick<ISession, 'url'>,
+  open: OpenWindow = (url, target, features) => window.open(url, target, features),
+  settings?: Pick<ServerConnection.ISettings, 'baseUrl'>
+): void {
+  open(forwardURL(session, settings), '_blank', 'noopener,noreferrer');
 }
 
 // ------------------------------------------------------------------- events

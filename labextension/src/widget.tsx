@@ -145,7 +145,7 @@ export class RemotePanel extends ReactWidget {
         onDismiss={session => model.dismissSession(session.id)}
         onOpen={session => {
           if (session.url) {
-            window.open(api.forwardURL(session), '_blank', 'noopener');
+            api.openForwardTab(session);
           }
         }}
         openTool={server => this._openTools.get(server) ?? null}
