@@ -86,7 +86,9 @@ def _agent_result(result: ExecResult, op: str, where: str) -> dict[str, Any]:
         if not isinstance(answer, dict):
             raise RemoteJSONError("the answer is not a JSON object")
     except RemoteJSONError as exc:
-        detail = result.stderr.strip() or printable(text[-2000:].strip(), keep_newlines=True)
+        detail = result.stderr.strip()
+        if not detail and not line.startswith(("[", "{")):  # stray output: show its end
+            detail = printable(text[-2000:].strip(), keep_newlines=True)
         raise RemoteCommandError(
             f"The remote agent on {where} did not answer ({op}): "
             f"{exc if line else 'nothing on its standard output'}; "

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_client import KernelManager
 from remote_fixtures import server_input, trust_host
 from sshd_host import SSHTestHost
 from tornado.httpclient import HTTPClientError
@@ -670,3 +671,26 @@ async def test_rest_answers_carry_no_control_characters(jp_fetch: Any, mode: Wor
     mode.mode("ansi-crash")
     error = await expect_502(jp_fetch, "GET", "remote", "servers", "box", "kernels")
     assert "\\x1b[2J" in error["message"]
+
+
+def test_standalone_kernel_start_fails_cleanly(mode: World) -> None:
+    """jupyter_client's KernelManager on a profile whose python floods, then nests:
+    the start fails with the agent's RemoteCommandError, memory stays flat."""
+
+    async def add_profile() -> None:
+        manager = mode.manager()
+        try:
+            await manager.add_profile({"name": "flood", "server": "box", "python": mode.fake})
+        finally:
+            await manager.close()
+
+    mode.mode("benign")
+    asyncio.run(add_profile())
+    for hostile, words in (("huge", "exceeded 16 MiB"), ("nested", "nested too deeply")):
+        mode.mode(hostile)
+        km = KernelManager(kernel_name="remote-flood")
+        before = reset_peak()
+        with pytest.raises(RemoteCommandError) as info:
+            km.start_kernel()
+        assert growth_mb(before) < MAX_GROWTH_MB
+        assert words in info.value.message and info.value.hint
