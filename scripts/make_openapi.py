@@ -264,7 +264,8 @@ FORWARD = {
         "local_port": PORT,
         "url": {
             "type": "string",
-            "description": "Proxy path /remote/forward/{id}/, relative to the server's base_url",
+            "description": "Entry path /remote/forward/{id}/, relative to the server's "
+            "base_url: with Jupyter's auth it redirects to the forward's sandbox route",
         },
     },
 }
@@ -272,7 +273,7 @@ SESSION["properties"].update(
     {
         "remote_port": {**PORT, "description": "forward only"},
         "local_port": {**PORT, "description": "forward only"},
-        "url": {"type": "string", "description": "forward only: its proxy path"},
+        "url": {"type": "string", "description": "forward only: its entry path"},
     }
 )
 # Path parameters. Server and profile names follow NAME; ids of sessions and forwards are
@@ -299,14 +300,56 @@ KERNEL_MODEL = {
         "connections": {"type": "integer"},
     },
 }
-PROXY_OP = {
+METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
+SANDBOX_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
+LOCATION = {"Location": {"schema": {"type": "string"}}}
+SECRET_PARAM = {
+    "name": "secret",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The forward's capability (128 bits, never in a REST answer); the entry "
+    "route gives it in its redirect",
+}
+PATH_PARAM = {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def entry_op(method: str, root: bool) -> dict:
+    """An operation of the Jupyter-authenticated entry route of a forward."""
+    code = "303" if method in ("get", "head") else "307"
+    where = "the root of" if root else "the same path and query (less `token`) under"
+    return {
+        "operationId": f"openForwardPage{'Root' if root else ''}{method.capitalize()}",
+        "description": "Entry of a forward in a browser (the `url` of a forward), with "
+        f"Jupyter's auth. Serves nothing: redirects to {where} the forward's sandbox "
+        "route /remote/sandbox/{id}/{secret}/, 303 for GET and HEAD (a websocket "
+        "handshake too), 307 for other methods (method and body kept). Forwarded pages "
+        "are never same-origin with Jupyter.",
+        "responses": {
+            code: {"description": "To the sandbox route", "headers": LOCATION},
+            **errors(404),
+        },
+    }
+
+
+SANDBOX_OP = {
     "description": "Reverse proxy to http://127.0.0.1:{local_port}/{path} (the forward's "
-    "local end): method, query, headers (minus hop-by-hop) and body are passed on, the "
-    "answer comes back as is. Jupyter's credentials (Authorization header, login and "
-    "_xsrf cookies, a token query argument) are not passed to the service. Upgrade "
-    "requests (websockets) are tunnelled after the same auth and origin checks.",
+    "local end): method, query, headers (minus hop-by-hop) and body are passed on. "
+    "The secret in the path is the only credential (a sandboxed page has no Jupyter "
+    "cookie): a wrong one is 404 whether or not the forward exists, and nothing reaches "
+    "the service; Jupyter's credentials are neither needed nor passed on. Every answer "
+    f"carries Content-Security-Policy: {SANDBOX_CSP} (an opaque origin, never Jupyter's), "
+    "Referrer-Policy: no-referrer, X-Content-Type-Options: nosniff and "
+    "Access-Control-Allow-Origin: null with credentials; CORS preflights are answered "
+    "here. The service's Set-Cookie is scoped under the sandbox prefix (Jupyter's "
+    "cookie names, __Host- and __Secure- ones dropped), its Clear-Site-Data, "
+    "Service-Worker-Allowed and Referrer-Policy dropped, its own CSP kept beside ours; "
+    "Origin becomes the service's own, X-Forwarded-Prefix is the sandbox prefix. "
+    "Upgrade requests (websockets) are tunnelled.",
+    "security": [],
     "responses": {
         "default": {"description": "The service's own answer"},
+        "204": {"description": "A CORS preflight, answered by the proxy"},
         **errors(404, 502),
     },
 }
@@ -602,9 +645,9 @@ spec = {
             "post": {
                 "operationId": "openForward",
                 "description": "Forward a port on the remote's 127.0.0.1 to this machine's "
-                "127.0.0.1 over the server's one SSH connection; reachable through "
-                "/remote/forward/{id}/. Re-created on the same local port after a reconnect; "
-                "also listed (and stopped) as a session.",
+                "127.0.0.1 over the server's one SSH connection; a browser opens it at "
+                "/remote/forward/{id}/ (its url). Re-created on the same local port after "
+                "a reconnect; also listed (and stopped) as a session.",
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": FORWARD_IN}},
@@ -631,27 +674,35 @@ spec = {
         },
         "/remote/forward/{name}": {
             "parameters": [ID_PARAM],
+            **{method: entry_op(method, root=True) for method in METHODS},
+        },
+        "/remote/forward/{name}/{path}": {
+            "parameters": [ID_PARAM, PATH_PARAM],
+            **{method: entry_op(method, root=False) for method in METHODS},
+        },
+        "/remote/sandbox/{name}/{secret}": {
+            "parameters": [ID_PARAM, SECRET_PARAM],
             **{
                 method: {
-                    "operationId": f"proxyForwardRoot{method.capitalize()}",
-                    "description": "Redirects to /remote/forward/{id}/ (same query), so that "
-                    "relative links of the service resolve.",
+                    "operationId": f"forwardSandboxRoot{method.capitalize()}",
+                    "description": "Redirects to the same URL with a trailing slash (same "
+                    "query), so that relative links of the service resolve; the secret is "
+                    "checked first, as on every sandbox path.",
+                    "security": [],
                     "responses": {
-                        "302": {"description": "To the same URL with a trailing slash"},
+                        "302": {"description": "With a trailing slash", "headers": LOCATION},
+                        "204": {"description": "A CORS preflight, answered by the proxy"},
                         **errors(404),
                     },
                 }
-                for method in ("get", "head", "post", "put", "patch", "delete", "options")
+                for method in METHODS
             },
         },
-        "/remote/forward/{name}/{path}": {
-            "parameters": [
-                ID_PARAM,
-                {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}},
-            ],
+        "/remote/sandbox/{name}/{secret}/{path}": {
+            "parameters": [ID_PARAM, SECRET_PARAM, PATH_PARAM],
             **{
-                method: {**PROXY_OP, "operationId": f"proxyForward{method.capitalize()}"}
-                for method in ("get", "head", "post", "put", "patch", "delete", "options")
+                method: {**SANDBOX_OP, "operationId": f"forwardSandbox{method.capitalize()}"}
+                for method in METHODS
             },
         },
         "/remote/events": {
