@@ -228,7 +228,8 @@ def test_no_key_on_command_lines_and_private_files(
     assert stat.S_IMODE(sockdir.stat().st_mode) == 0o700
     sockets = [p for p in sockdir.iterdir() if stat.S_ISSOCK(p.lstat().st_mode)]
     # ipc transport: five channels and the relay's socket, no TCP port on the remote
-    assert sorted(p.name for p in sockets) == ["k-1", "k-2", "k-3", "k-4", "k-5", "relay"]
+    # (and "pipe": forked children's output, moved off a TCP port by our launcher)
+    assert sorted(p.name for p in sockets) == ["k-1", "k-2", "k-3", "k-4", "k-5", "pipe", "relay"]
     assert not any(stat.S_ISSOCK(p.lstat().st_mode) for p in root.rglob("*"))
     # once the kernel has read its connection file, the key is scrubbed from it:
     # it lives on only in the memory of the kernel and its relay
@@ -236,6 +237,25 @@ def test_no_key_on_command_lines_and_private_files(
     assert json.loads(connection.read_text())["key"] == ""
     for f in files:
         assert key not in f.read_text(errors="replace"), f
+
+
+def test_forked_children_print_through_the_private_pipe(
+    kernel: tuple[KernelManager, BlockingKernelClient],
+) -> None:
+    """ipykernel carries a forked child's output over its pipe, which our launcher moved
+    from a TCP port to an ipc socket in the private directory: it must still arrive."""
+    _, kc = kernel
+    code = (
+        "import os, sys\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    print('from the child', os.getpid()); sys.stdout.flush(); os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "import time; time.sleep(0.5)\n"
+    )
+    reply, out = execute(kc, code)
+    assert reply["content"]["status"] == "ok"
+    assert "from the child" in out
 
 
 def test_without_the_relay_channels_are_plain_forwards(
@@ -256,7 +276,7 @@ def test_without_the_relay_channels_are_plain_forwards(
         assert session.to_json()["relayed"] is False
         info = json.loads(next((ssh_host.home / STATE_DIR).rglob("info.json")).read_text())
         sockets = sorted(p.name for p in Path(info["sockdir"]).iterdir() if p.is_socket())
-        assert sockets == ["k-1", "k-2", "k-3", "k-4", "k-5"]
+        assert sockets == ["k-1", "k-2", "k-3", "k-4", "k-5", "pipe"]
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

@@ -71,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     hostkey = top.add_parser("hostkey", help="trusted host keys")
     hk = hostkey.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = hk.add_parser("list", help="list trusted host keys (ours and ~/.ssh/known_hosts)")
+    p = hk.add_parser(
+        "list", help="list trusted host keys (ours and the known_hosts files OpenSSH reads)"
+    )
     _json(p)
     p.set_defaults(func=servers.hostkey_list)
     p = hk.add_parser("remove", help="forget the trusted key(s) of HOST[:PORT]")
