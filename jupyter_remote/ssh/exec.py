@@ -85,6 +85,7 @@ async def run(
             proc.stdin.write(stdin)
         proc.stdin.write_eof()
         stderr_tail = asyncio.ensure_future(_read_tail(proc.stderr, STDERR_TAIL))
+        stderr_tail.add_done_callback(_retrieve)  # its error may go unawaited (stdout failed)
         try:
             out = await _read_bounded(proc.stdout, max_output)
             if out is None:
@@ -140,6 +141,11 @@ async def _read_tail(reader: Any, keep: int) -> bytes:
         if not chunk:
             return tail
         tail = (tail + chunk)[-keep:]
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _size(n: int) -> str:
