@@ -223,6 +223,10 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
         card.getByRole('button', { name: `Open Port ${port} on ${SERVER} in a new tab` }).click()
       ]);
       await expect(tab.getByText('hello-from-remote.txt')).toBeVisible();
+      // served sandboxed from the forward's capability URL, with no opener into JupyterLab
+      // (forward-isolation.spec.ts tests what a hostile page can do there)
+      expect(tab.url()).toMatch(/\/remote\/sandbox\/fwd-[0-9a-f]+\/[A-Za-z0-9_-]{22}\/$/);
+      expect(await tab.evaluate(() => window.opener === null && self.origin === 'null')).toBe(true);
       await tab.close();
       await card.getByRole('button', { name: `Stop session Port ${port} on ${SERVER}` }).click();
       await expect(card.getByText('Stopped', { exact: true })).toBeVisible();
