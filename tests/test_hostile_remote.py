@@ -637,6 +637,7 @@ async def test_rest_huge_answers_are_502_with_bounded_memory(jp_fetch: Any, mode
     for method, parts, kw in calls:
         before = reset_peak()
         body = await expect_502(jp_fetch, method, *parts, **rest_kwargs(mode, kw))
+        print(f"{method} {'/'.join(parts)}: peak RSS +{growth_mb(before):.0f} MB")
         assert growth_mb(before) < MAX_GROWTH_MB, parts
         assert "exceeded" in body["message"], body
 
