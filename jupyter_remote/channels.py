@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections import deque
@@ -30,7 +29,7 @@ import zmq
 import zmq.asyncio
 from jupyter_client.session import Session
 
-from .errors import SSHConnectError
+from .errors import RemoteCommandError, SSHConnectError
 from .remote.relay import (
     ACK,
     GAP,
@@ -43,6 +42,7 @@ from .remote.relay import (
     json_part,
 )
 from .ssh.forwards import unhold_local_port
+from .text import RemoteJSONError, parse_remote_json
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,20 @@ ACK_BATCH = 512  # ... or after this many messages
 #: SSH flow-control window of the relay channel: asyncssh's default (2 MiB) allows only
 #: ~2 MiB per round trip, 20 MB/s on a 50 ms link; 16 MiB lifts that ceiling ~8x
 RELAY_WINDOW = 16 * 1024 * 1024
+#: largest record we accept from a relay (one kernel message): a hostile remote must not
+#: make us buffer gigabytes; a 256 MiB display is far beyond what a notebook renders
+MAX_RECORD_IN = 256 * 1024 * 1024
+
+
+def _relay_json(raw: bytes) -> dict[str, Any]:
+    """A JSON object the relay sent (HELLO answer, GAP info), bounded like all remote JSON."""
+    try:
+        value = parse_remote_json(raw.decode("utf-8"), max_depth=8, max_items=1000)
+    except (UnicodeDecodeError, RemoteJSONError) as exc:
+        raise RemoteCommandError(f"The kernel's relay sent malformed data: {exc}") from None
+    if not isinstance(value, dict):
+        raise RemoteCommandError("The kernel's relay sent malformed data: not an object")
+    return value
 
 
 class RelayedChannels:
@@ -122,12 +136,23 @@ class RelayedChannels:
         if token:
             hello["token"] = token
         writer.write(encode_record(HELLO, 0, 0, [json_part(hello)]))
-        records = RecordReader(reader)
+        records = RecordReader(reader, max_record=MAX_RECORD_IN)
         record = await asyncio.wait_for(records.next(), timeout)
         if record is None or record[0] != HELLO:
             writer.close()
             raise SSHConnectError("The kernel's relay closed the connection at once.")
-        answer = json.loads(record[3][0])
+        answer = _relay_json(record[3][0])
+        if not (
+            isinstance(answer.get("epoch"), str)
+            and isinstance(answer.get("start"), int)
+            and isinstance(answer.get("last_in"), int)
+        ):
+            writer.close()
+            raise RemoteCommandError(
+                "The kernel's relay answered with a malformed greeting.",
+                hint="The remote runs another version of jupyterlab-remote's relay, or is "
+                "not what it claims; restart the kernel.",
+            )
         if answer["epoch"] != self.epoch:
             # a new kernel process (start or restart): requests written to the old one are void
             while self._pending and self._pending[0][0] <= self._written_out:
@@ -211,7 +236,7 @@ class RelayedChannels:
                 elif kind == HB:
                     await self._socks["hb"].send_multipart(parts)
                 elif kind == GAP:
-                    info = json.loads(parts[0])
+                    info = _relay_json(parts[0])
                     self.last_in = max(self.last_in, seq + int(info["count"]) - 1)
                     await self._publish_gap(info, parts[1] if len(parts) > 1 else b"{}")
         except (OSError, ValueError, EOFError) as exc:
@@ -241,8 +266,8 @@ class RelayedChannels:
             f"{info['bound'] / 1e6:.0f} MB of output for an absent client.\n"
         )
         try:
-            parent_header = json.loads(parent) if parent else {}
-        except ValueError:
+            parent_header = _relay_json(parent) if parent else {}
+        except RemoteCommandError:
             parent_header = {}
         msg = self._session.msg(
             "stream", {"name": "stderr", "text": text}, parent=parent_header or None

@@ -224,3 +224,50 @@ def test_key_is_scrubbed_from_the_connection_file_and_kept_by_the_relay(
     assert json.loads((kernel.kdir / "connection.json").read_text())["key"] == ""
     assert relay_mod.query_relay(kernel.path)["key"] == kernel.key
     assert oct((kernel.kdir / "relay").stat().st_mode & 0o777) == "0o600"
+
+
+async def test_a_hostile_relay_cannot_hurt_the_local_side(tmp_path: Path) -> None:
+    """The remote end of the link is the remote's: a greeting of 200,000 nested brackets
+    is refused with a clear error (no RecursionError), and a record claiming 1 GiB ends
+    the link at once instead of being buffered."""
+    from jupyter_remote.errors import RemoteCommandError
+
+    answers = [b"[" * 200_000 + b"]" * 200_000, None]
+
+    async def hostile(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)  # the HELLO
+        answer = answers.pop(0)
+        if answer is not None:
+            writer.write(relay_mod.encode_record(relay_mod.HELLO, 0, 0, [answer]))
+        else:  # a valid greeting, then a record header announcing 1 GiB
+            hello = {"epoch": "e", "start": 1, "last_in": 0}
+            writer.write(
+                relay_mod.encode_record(relay_mod.HELLO, 0, 0, [json.dumps(hello).encode()])
+            )
+            writer.write((1 << 30).to_bytes(4, "big") + b"\0" * 65536)
+        await writer.drain()
+        with contextlib.suppress(Exception):
+            while await reader.read(65536):  # until the local side hangs up
+                pass
+        writer.close()
+
+    path = str(Path("/tmp") / f"jr-hostile-{os.getpid()}")
+    server = await asyncio.start_unix_server(hostile, path=path)
+    names = (*relay_mod.RELAYED, "hb")
+    channels = RelayedChannels(
+        dict(zip(names, free_local_ports(len(names)), strict=True)),
+        key=b"k",
+        signature_scheme="hmac-sha256",
+    )
+    try:
+        with pytest.raises(RemoteCommandError, match="malformed"):
+            await channels.attach(UnixLink(), path)
+        await channels.attach(UnixLink(), path)
+        deadline = time.monotonic() + 5
+        while channels.attached and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert not channels.attached  # the oversized record ended the link
+    finally:
+        channels.close()
+        server.close()
+        os.unlink(path)
