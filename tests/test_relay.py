@@ -270,4 +270,5 @@ async def test_a_hostile_relay_cannot_hurt_the_local_side(tmp_path: Path) -> Non
     finally:
         channels.close()
         server.close()
+        await asyncio.sleep(0.2)  # the handlers see the hang-up and end
         os.unlink(path)
