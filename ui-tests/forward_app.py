@@ -56,6 +56,8 @@ class File(web.RequestHandler):
         self.name = name
 
     def get(self) -> None:
+        if self.name == "benign.html":  # a session cookie, as apps with a login set one
+            self.set_header("Set-Cookie", "appsession=1; Path=/benign/")
         send_file(self, self.name)
 
 
@@ -63,6 +65,11 @@ class Data(web.RequestHandler):
     def get(self) -> None:
         self.set_header("X-App-Version", "7")
         self.finish({"value": 42})
+
+
+class Cookie(web.RequestHandler):
+    def get(self) -> None:
+        self.finish({"cookie": self.request.headers.get("Cookie", "")})
 
 
 class Echo(web.RequestHandler):
@@ -90,6 +97,7 @@ async def main() -> None:
             (r"/benign/frame.html", File, {"name": "benign-frame.html"}),
             (r"/benign/api/data", Data),
             (r"/benign/api/echo", Echo),
+            (r"/benign/api/cookie", Cookie),
             (r"/benign/ws", EchoSocket),
         ]
     )

@@ -414,10 +414,21 @@ test('a benign forwarded app works in the sandbox', async ({ browser }) => {
   await expect(check('localStorage')).toHaveText(/failed: SecurityError/);
   await expect(check('document.cookie')).toHaveText(/failed: SecurityError/);
   await expect(check('service worker')).toHaveText(/failed/);
+  // the app's cookie is kept (under the sandbox path) but its own requests go without
+  // it: they are cross-site from the opaque origin (SameSite=Lax by default)
+  await expect(check('app cookie on fetch')).toHaveText('none');
+  const appCookie = (await context.cookies()).find(c => c.name === 'appsession');
+  expect(appCookie?.path).toBe(`${new URL(sandboxPrefix).pathname}/benign/`);
 
   // a link of the app to its own page in a new tab (the popup keeps the sandbox)
   const [popup] = await Promise.all([context.waitForEvent('page'), tab.locator('#popup').click()]);
   await expect(popup.locator('#frame')).toHaveText('a page of the app');
   expect(await popup.evaluate(() => self.origin)).toBe('null');
   await context.close();
+
+  // the server logged the forwarded pages' requests without their capability
+  const secret = sandboxPrefix.split('/').pop()!;
+  const log = fs.readFileSync(path.join(UI_TESTS, 'test-results', 'isolation-server.log'), 'utf-8');
+  expect(log).toContain(`/remote/forward/${forwardId}/`);
+  expect(log).not.toContain(secret);
 });
