@@ -116,6 +116,43 @@ def scrub_capability(text: str) -> str:
     return _SECRET_IN_PATH.sub(r"\1***", text)
 
 
+class _ScrubCapabilities(logging.Filter):
+    """Scrubs sandbox secrets from every record of the logger it is on.
+
+    A forwarded page knows its own capability and can send it as the Referer of a
+    request to any of Jupyter's routes (``fetch(url, {referrerPolicy: "unsafe-url"})``
+    overrides our no-referrer), and Jupyter's request log writes the Referer of 4xx
+    and 5xx answers: this filter keeps it out of the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "/remote/sandbox/" in record.msg:
+            record.msg = scrub_capability(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                scrub_capability(a) if isinstance(a, str) and "/remote/sandbox/" in a else a
+                for a in record.args
+            )
+        return True
+
+
+_SCRUB = _ScrubCapabilities()
+
+
+def scrub_logs_of(logger: logging.Logger) -> None:
+    """Put the capability scrubber on ``logger`` and tornado's loggers (once each).
+
+    Called by the forward routes' handlers on every request, so it is in place
+    before any page can know a capability (the entry route gives it out).
+    """
+    for each in (logger, *(logging.getLogger(n) for n in TORNADO_LOGGERS)):
+        if _SCRUB not in each.filters:
+            each.addFilter(_SCRUB)
+
+
+TORNADO_LOGGERS = ("tornado.access", "tornado.application", "tornado.general")
+
+
 def _query_without_token(query: str) -> str:
     """``?query`` minus Jupyter's ``token`` argument ("" when nothing is left)."""
     if not query:
@@ -159,6 +196,10 @@ class _ForwardHandler(JupyterHandler):
     """Common ground of the forward routes: auth resource, sandbox headers, JSON errors."""
 
     auth_resource = "remote"
+
+    def initialize(self) -> None:
+        log = self.log
+        scrub_logs_of(log if isinstance(log, logging.Logger) else logging.getLogger())
 
     def set_default_headers(self) -> None:
         super().set_default_headers()  # Jupyter's and the admin's headers first
@@ -287,6 +328,7 @@ class SandboxProxyHandler(_ForwardHandler):
     def initialize(self) -> None:
         # Called by tornado before anything can log the request (a 405, Jupyter's
         # request log, our errors): keep the path for the upstream, scrub the rest.
+        super().initialize()
         request = self.request
         self._raw_path = request.path
         request.uri = scrub_capability(request.uri or "")

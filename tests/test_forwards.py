@@ -776,12 +776,15 @@ def test_the_secret_is_never_logged(
             ("GET", prefix, referer),  # no slash: redirect
             ("GET", f"{dead_prefix}/x", referer),  # 502 from us
             ("GET", f"/remote/sandbox/{fid}/{secret[:-2]}ab/x", referer),  # wrong: 404
+            # the page sends its own URL to one of Jupyter's routes (referrerPolicy
+            # "unsafe-url" overrides ours): Jupyter logs the Referer of a 404
+            ("GET", "/api/contents/no-such-file", {**server.auth, **referer}),
         ]
         statuses = []
         for method, path, headers in asks:
             body = b"{}" if method == "POST" else None
             statuses.append(raw(method, path, headers, body).status)
-        assert statuses == [200, 404, 500, 200, 405, 302, 502, 404], statuses
+        assert statuses == [200, 404, 500, 200, 405, 302, 502, 404, 404], statuses
         # the service is no websocket server: the refused upgrade goes through the log too
         with contextlib.suppress(websocket.WebSocketException):
             websocket.create_connection(
@@ -796,6 +799,8 @@ def test_the_secret_is_never_logged(
     assert text.count(scrubbed) >= len(asks) - 1, text[-3000:]
     assert f"/remote/sandbox/{fid}/***/x" in text  # the 405
     assert f"referer={server.url}/remote/sandbox/{fid}/***/page.html" in text
+    jupyter_404 = [line for line in text.splitlines() if "GET /api/contents/no-such-file" in line]
+    assert any(f"referer={server.url}/remote/sandbox/{fid}/***/" in x for x in jupyter_404)
 
 
 async def test_server_stop_stops_its_forwards(
