@@ -11,7 +11,8 @@ with ipykernel there):  python forward_app.py < config.json   where the JSON is
   allow-same-origin, Set-Cookie of Jupyter's names, Clear-Site-Data, ...).
 - ``/benign/``: a BENIGN app as TensorBoard-like apps are: scripts (classic and
   module), fetch/XHR GET and a JSON POST to its own API, a websocket echo that
-  checks Origin like a careful app, a frame and a popup of its own pages.
+  checks Origin like a careful app, a frame and a popup of its own pages; and what
+  an opaque origin lacks (localStorage, its cookies, workers, a service worker).
 """
 
 import asyncio
@@ -95,6 +96,7 @@ async def main() -> None:
             (r"/benign/app.js", File, {"name": "benign-app.js"}),
             (r"/benign/mod.js", File, {"name": "benign-mod.js"}),
             (r"/benign/frame.html", File, {"name": "benign-frame.html"}),
+            (r"/benign/worker.js", File, {"name": "benign-worker.js"}),
             (r"/benign/api/data", Data),
             (r"/benign/api/echo", Echo),
             (r"/benign/api/cookie", Cookie),
