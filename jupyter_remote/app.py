@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Dict, Float, Int
+from traitlets import Bool, Dict, Float, Int
 
 from . import handlers, runtime, service_forwards
+from .forward_origin import ORIGINS_SETTING, ForwardOrigins
 from .manager import RemoteManager
 from .sessions import registry
 from .store import Store
@@ -36,8 +37,25 @@ class RemoteExtensionApp(ExtensionApp):
         3, config=True, help="Unanswered keepalives after which a connection counts as lost."
     )
     connect_timeout = Float(20.0, config=True, help="Seconds to wait for an SSH connect and login.")
+    forward_origins = Bool(
+        True,
+        config=True,
+        help=(
+            "Serve a forwarded page on an origin of its own, http://jr-<secret>.localhost:PORT/, "
+            "when the browser reached Jupyter on this machine's loopback (localhost, "
+            "127.0.0.1). Turn off when that is an `ssh -L` tunnel from another machine "
+            "(or forward forward_origin_port too): pages are then served sandboxed under "
+            "Jupyter, where apps that need workers, localStorage or cookies do not work."
+        ),
+    )
+    forward_origin_port = Int(
+        0,
+        config=True,
+        help="Port of the listener of forwards' own origins on 127.0.0.1 and ::1 (0: a free one).",
+    )
 
     manager: RemoteManager
+    origins: ForwardOrigins
 
     def initialize_settings(self) -> None:
         store = Store(admin_servers=self.servers, admin_profiles=self.profiles)
@@ -47,7 +65,14 @@ class RemoteExtensionApp(ExtensionApp):
             keepalive_count_max=self.keepalive_count_max,
             connect_timeout=self.connect_timeout,
         )
-        self.settings.update({"remote_manager": self.manager})
+        assert self.serverapp is not None  # extensions are initialized by their server
+        self.origins = ForwardOrigins(  # listens on first use (forward_proxy's entry route)
+            jupyter_settings=self.serverapp.web_app.settings,
+            log=self.log,
+            enabled=self.forward_origins,
+            port=self.forward_origin_port,
+        )
+        self.settings.update({"remote_manager": self.manager, ORIGINS_SETTING: self.origins})
         runtime.use_server_manager(self.manager)
 
     def initialize_handlers(self) -> None:
@@ -59,6 +84,7 @@ class RemoteExtensionApp(ExtensionApp):
         The pool stays open: the kernels shut down next still need their connections.
         """
         await service_forwards.stop_all(self.manager)  # forwards end with their server
+        await self.origins.stop()
         detached = await registry.detach_idle_kernels()
         if detached:
             self.log.info(

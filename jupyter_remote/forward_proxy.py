@@ -1,22 +1,29 @@
-"""The browser's way to a service forward: the entry route and the sandbox route.
+"""The browser's way to a service forward inside Jupyter: the entry route and the
+sandbox route.
 
 A forwarded page is never same-origin with Jupyter (invariant 11). The entry route
 ``/remote/forward/<id>/<path>`` (Jupyter auth; what the REST API gives as ``url``)
-serves nothing: it redirects to the sandbox route ``/remote/sandbox/<id>/<secret>/<path>``,
-a reverse proxy to the forward's local port whose every answer carries
-SANDBOX_HEADERS. The CSP sandbox without allow-same-origin gives the page an opaque
-origin: it cannot read Jupyter's cookies or storage, and its requests to Jupyter are
-cross-origin and cross-site (no SameSite=Lax cookie; Origin "null", which Jupyter's
-API and websocket handlers refuse). Its requests to its own app carry no Jupyter
-cookie either: the secret in the path (a capability of the forward,
-service_forwards.ForwardSession.secret) authenticates them.
+serves nothing. It redirects, decided per request:
+
+- when the browser runs on this machine (forward_origin.browser_on_this_machine: it
+  reached Jupyter on a loopback name, from a loopback address, through no proxy) to
+  the forward's OWN origin ``http://jr-<secret>.localhost:<port>/<path>``, served by
+  the origin listener (forward_origin.py): a real origin, so the app's workers,
+  storage and cookies work, and another site than Jupyter's;
+- otherwise to the sandbox route ``/remote/sandbox/<id>/<secret>/<path>``, a reverse
+  proxy to the forward's local port whose every answer carries SANDBOX_HEADERS. The
+  CSP sandbox without allow-same-origin gives the page an opaque origin: it cannot
+  read Jupyter's cookies or storage, and its requests to Jupyter are cross-origin and
+  cross-site (no SameSite=Lax cookie; Origin "null", which Jupyter's API and
+  websocket handlers refuse). Its requests to its own app carry no Jupyter cookie
+  either: the secret in the path (a capability of the forward,
+  service_forwards.ForwardSession.secret) authenticates them.
 
 Handlers here are registered by handlers.routes().
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -27,11 +34,18 @@ from jupyter_server import CallContext
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
-from tornado import httputil, iostream, web
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-from tornado.tcpclient import TCPClient
+from tornado import httputil, web
 
-from .errors import NotFoundError, RemoteError, SSHConnectError
+from .errors import NotFoundError, RemoteError
+from .forward_origin import ORIGINS_SETTING, ForwardOrigins, browser_on_this_machine
+from .forward_relay import (
+    ForwardRelay,
+    end_to_end,
+    query_without_token,
+    scrub_capability,
+    scrub_logs_of,
+    upstream_request_headers,
+)
 from .service_forwards import ForwardSession, forward_by_capability, get_forward
 
 log = logging.getLogger(__name__)
@@ -89,78 +103,9 @@ CORS_SAFELISTED = {
     "last-modified",
     "pragma",
 }
-# Hop-by-hop headers (RFC 9110 7.6.1) and what only Jupyter's auth should see.
-HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-}
-JUPYTER_ONLY = {"authorization", "x-xsrftoken", "x-csrftoken", "host", "content-length"}
-_SECRET_IN_PATH = re.compile(r"(/remote/sandbox/[^/?#]*/)[^/?#]+")
+#: Jupyter's own credentials: never passed to the service from the sandbox route
+JUPYTER_ONLY = {"authorization", "x-xsrftoken", "x-csrftoken"}
 _HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-
-
-def scrub_capability(text: str) -> str:
-    """``text`` with the secret of every sandbox path in it replaced by ``***``.
-
-    Called on the sandbox route's request URI, path and Referer before anything
-    can log them.
-    """
-    return _SECRET_IN_PATH.sub(r"\1***", text)
-
-
-class _ScrubCapabilities(logging.Filter):
-    """Scrubs sandbox secrets from every record of the logger it is on.
-
-    A forwarded page knows its own capability and can send it as the Referer of a
-    request to any of Jupyter's routes (``fetch(url, {referrerPolicy: "unsafe-url"})``
-    overrides our no-referrer), and Jupyter's request log writes the Referer of 4xx
-    and 5xx answers: this filter keeps it out of the log.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "/remote/sandbox/" in record.msg:
-            record.msg = scrub_capability(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                scrub_capability(a) if isinstance(a, str) and "/remote/sandbox/" in a else a
-                for a in record.args
-            )
-        return True
-
-
-_SCRUB = _ScrubCapabilities()
-
-
-def scrub_logs_of(logger: logging.Logger) -> None:
-    """Put the capability scrubber on ``logger`` and tornado's loggers (once each).
-
-    Called by the forward routes' handlers on every request, so it is in place
-    before any page can know a capability (the entry route gives it out).
-    """
-    for each in (logger, *(logging.getLogger(n) for n in TORNADO_LOGGERS)):
-        if _SCRUB not in each.filters:
-            each.addFilter(_SCRUB)
-
-
-TORNADO_LOGGERS = ("tornado.access", "tornado.application", "tornado.general")
-
-
-def _query_without_token(query: str) -> str:
-    """``?query`` minus Jupyter's ``token`` argument ("" when nothing is left)."""
-    if not query:
-        return ""
-    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-    if any(k == "token" for k, _ in pairs):
-        query = urllib.parse.urlencode([(k, v) for k, v in pairs if k != "token"])
-    return f"?{query}" if query else ""
 
 
 def sandbox_cookie(value: str, prefix: str, jupyter_cookies: set[str]) -> str | None:
@@ -236,9 +181,10 @@ class ForwardEntryHandler(_ForwardHandler):
     """``/remote/forward/{id}/{path}``: the entry of a forward, Jupyter-authenticated
     (403 without Jupyter auth, XSRF on mutating methods with cookie auth, Jupyter's
     origin check). It serves nothing: it redirects to the same path and query (less
-    Jupyter's ``token``) under the forward's sandbox route, 303 for GET and HEAD, 307
-    for the other methods (method and body kept). A websocket handshake gets the 303
-    too: a sandboxed page opens its websockets on the sandbox route.
+    Jupyter's ``token``) on the forward's own origin when the browser runs on this
+    machine, else under the forward's sandbox route; 303 for GET and HEAD, 307 for the
+    other methods (method and body kept). A websocket handshake gets the 303 too: the
+    page opens its websockets where it is served.
     """
 
     async def prepare(self) -> None:  # type: ignore[override]
@@ -254,59 +200,67 @@ class ForwardEntryHandler(_ForwardHandler):
             return raw[raw.find(marker) + len(marker) :]
         return urllib.parse.quote(self.path_kwargs.get("path") or "")
 
-    def _to_sandbox(self, name: str) -> None:
+    async def _to_forward(self, name: str) -> None:
         session = forward_or_404(name)
         if session.owner is None:  # opened in-process without REST: this user vouches
             session.owner = self.current_user
-        target = url_path_join(self.base_url, session.sandbox_prefix) + "/" + self._rest(name)
+        rest, query = self._rest(name), query_without_token(self.request.query)
+        target = ""
+        origins: ForwardOrigins | None = self.settings.get(ORIGINS_SETTING)
+        if origins is not None and browser_on_this_machine(self.request):
+            origin = await origins.origin_of(session)  # starts the listener if need be
+            if origin:
+                target = f"{origin}/{rest}{query}"
+        if not target:
+            target = url_path_join(self.base_url, session.sandbox_prefix) + f"/{rest}{query}"
         self.set_header("Cache-Control", "no-store")
         status = 303 if self.request.method in ("GET", "HEAD") else 307
-        self.redirect(target + _query_without_token(self.request.query), status=status)
+        self.redirect(target, status=status)
 
     @web.authenticated
     @authorized
     async def get(self, name: str, path: str = "") -> None:
-        self._to_sandbox(name)
+        await self._to_forward(name)
 
     @web.authenticated
     @authorized
     async def head(self, name: str, path: str = "") -> None:
-        self._to_sandbox(name)
+        await self._to_forward(name)
 
     @web.authenticated
     @authorized
     async def post(self, name: str, path: str = "") -> None:
-        self._to_sandbox(name)
+        await self._to_forward(name)
 
     @web.authenticated
     @authorized
     async def put(self, name: str, path: str = "") -> None:
-        self._to_sandbox(name)
+        await self._to_forward(name)
 
     @web.authenticated
     @authorized
     async def patch(self, name: str, path: str = "") -> None:
-        self._to_sandbox(name)
+        await self._to_forward(name)
 
     @web.authenticated
     @authorized
     async def delete(self, name: str, path: str = "") -> None:
-        self._to_sandbox(name)
+        await self._to_forward(name)
 
     @web.authenticated
     @authorized
     async def options(self, name: str, path: str = "") -> None:
-        self._to_sandbox(name)
+        await self._to_forward(name)
 
 
 class ForwardRootHandler(ForwardEntryHandler):
-    """``/remote/forward/{id}`` without the slash: to the root of its sandbox route."""
+    """``/remote/forward/{id}`` without the slash: to the root of the forward."""
 
     def _rest(self, name: str) -> str:
         return ""
 
 
-class SandboxProxyHandler(_ForwardHandler):
+class SandboxProxyHandler(ForwardRelay, _ForwardHandler):
     """``/remote/sandbox/{id}/{secret}/{path}``: reverse proxy to the forward's local port.
 
     Every answer is sandboxed (SANDBOX_HEADERS) and open to CORS from the sandboxed
@@ -321,8 +275,7 @@ class SandboxProxyHandler(_ForwardHandler):
     scrubbed from the request before anything logs it.
     """
 
-    proxy_timeout = 3600.0
-    _session: ForwardSession | None = None
+    refused_upgrade_headers = SANDBOX_HEADERS
     _raw_path = ""
 
     def initialize(self) -> None:
@@ -380,51 +333,35 @@ class SandboxProxyHandler(_ForwardHandler):
             rest = raw[raw.find(marker) + len(marker) :]
         else:  # id or secret were percent-encoded: re-encode the decoded path
             rest = urllib.parse.quote(self.path_kwargs.get("path") or "")
-        return "/" + rest + _query_without_token(self.request.query)
+        return "/" + rest + query_without_token(self.request.query)
 
     def _upstream_headers(self, port: int, *, upgrade: bool) -> httputil.HTTPHeaders:
-        connection = {
-            t.strip().lower() for t in self.request.headers.get("Connection", "").split(",")
-        }
         jupyter_cookies = self._jupyter_cookies()
-        headers = httputil.HTTPHeaders()
-        for key, value in self.request.headers.get_all():
-            low = key.lower()
-            if low in JUPYTER_ONLY or low.startswith("proxy-"):
-                continue
-            if (low in HOP_BY_HOP or low in connection) and not (
-                upgrade and low in ("connection", "upgrade")
-            ):
-                continue
+
+        def edit(low: str, value: str) -> str | None:
             if low == "cookie":
                 kept = [
                     c.strip()
                     for c in value.split(";")
                     if c.strip() and c.split("=", 1)[0].strip() not in jupyter_cookies
                 ]
-                if kept:
-                    headers.add("Cookie", "; ".join(kept))
-                continue
+                return "; ".join(kept) or None
             if low == "origin":
-                value = f"http://127.0.0.1:{port}"  # "null" from the sandbox: the service's own
-            headers.add(key, value)
+                return f"http://127.0.0.1:{port}"  # "null" from the sandbox: the service's own
+            return value
+
+        headers = upstream_request_headers(
+            self.request.headers, upgrade=upgrade, drop=JUPYTER_ONLY, edit=edit
+        )
         headers["Host"] = f"127.0.0.1:{port}"
         headers["X-Forwarded-Prefix"] = self.prefix
         headers["X-Forwarded-Host"] = self.request.host
         headers["X-Forwarded-Proto"] = self.request.protocol
         return headers
 
-    def _unreachable(self, session: ForwardSession, detail: str) -> RemoteError:
-        state = "" if session.state == "running" else f" (the forward is {session.state})"
-        return SSHConnectError(
-            f"Nothing answered on {session.server}:127.0.0.1:{session.remote_port}{state}: "
-            f"{detail}",
-            hint="Check that the service runs on the remote and listens on 127.0.0.1 at that port.",
-        )
+    # ------------------------------------------------------------ answers
 
-    # ------------------------------------------------------------ HTTP
-
-    def _preflight(self) -> bool:
+    def _answered_here(self) -> bool:
         """Answer a CORS preflight of the sandboxed page here (True when answered):
         the service knows nothing of the "null" origin it comes from."""
         headers = self.request.headers
@@ -442,85 +379,16 @@ class SandboxProxyHandler(_ForwardHandler):
         self.finish()
         return True
 
-    async def _proxy(self) -> None:
-        session = self._session
-        assert session is not None
-        target = self._upstream_target()
-        if self.request.headers.get("Upgrade", "").strip().lower() == "websocket":
-            await self._tunnel(session, target)
-            return
-        if self._preflight():
-            return
-        port = session.local_port
-        status: tuple[int, str] = (0, "")
-        received = httputil.HTTPHeaders()
-        started = False
-
-        def on_header(line: str) -> None:
-            nonlocal status, received, started
-            if line.startswith("HTTP/"):
-                start = httputil.parse_response_start_line(line.strip())
-                status, received = (start.code, start.reason), httputil.HTTPHeaders()
-            elif line.strip():
-                received.parse_line(line)
-            elif status[0] >= 200:  # end of the final (not 1xx) header block
-                started = True
-                self._relay_headers(*status, received)
-
-        def on_chunk(chunk: bytes) -> None:
-            if self._client_gone:
-                raise iostream.StreamClosedError()  # aborts the upstream fetch
-            self.write(chunk)
-            self.flush().add_done_callback(lambda f: f.exception())
-
-        method = self.request.method or "GET"
-        body = self.request.body if method in ("POST", "PUT", "PATCH", "DELETE") else None
-        request = HTTPRequest(
-            f"http://127.0.0.1:{port}{target}",
-            method=method,
-            headers=self._upstream_headers(port, upgrade=False),
-            body=body,
-            allow_nonstandard_methods=True,
-            follow_redirects=False,
-            decompress_response=False,
-            connect_timeout=20,
-            request_timeout=self.proxy_timeout,
-            header_callback=on_header,
-            streaming_callback=on_chunk,
-        )
-        client = AsyncHTTPClient(force_instance=True)
-        try:
-            response = await client.fetch(request, raise_error=False)
-            error = response.error
-        except Exception as exc:  # connection refused/reset, timeout: never an HTTP answer
-            error = exc
-        finally:
-            client.close()
-        if self._client_gone:
-            return
-        if not started:
-            raise self._unreachable(session, str(error) or type(error).__name__)
-        if error is not None and not isinstance(error, HTTPClientError):
-            log.info("forward %s: upstream broke off %s: %s", session.id, self.request.path, error)
-            connection: Any = self.request.connection
-            if connection is not None:
-                connection.close()  # the client must not take a cut body as complete
-            return
-        self.finish()
-
     def _relay_headers(self, code: int, reason: str, received: httputil.HTTPHeaders) -> None:
         """The service's status and headers, tamed: hop-by-hop and DROPPED_UPSTREAM go,
         Set-Cookie is scoped to the sandbox prefix, its CSP is added to ours (every
         policy applies, so it can only narrow the sandbox)."""
-        self.clear_header("Content-Type")
         self.set_status(code, reason or httputil.responses.get(code, "Unknown"))
-        connection = {t.strip().lower() for t in received.get("Connection", "").split(",")}
         jupyter_cookies = self._jupyter_cookies()
         seen: set[str] = set()
         exposed: list[str] = []
-        for key, value in received.get_all():
-            low = key.lower()
-            if low in HOP_BY_HOP or low in connection or low in DROPPED_UPSTREAM:
+        for key, low, value in end_to_end(received):
+            if low in DROPPED_UPSTREAM:
                 continue
             if low == "set-cookie":
                 cookie = sandbox_cookie(value, self.prefix, jupyter_cookies)
@@ -540,103 +408,47 @@ class SandboxProxyHandler(_ForwardHandler):
         if exposed:
             self.set_header("Access-Control-Expose-Headers", ", ".join(exposed))
 
-    _client_gone = False
-
-    def on_connection_close(self) -> None:
-        self._client_gone = True
-        super().on_connection_close()
-
-    # ------------------------------------------------------------ Upgrade (websockets)
-
-    async def _tunnel(self, session: ForwardSession, target: str) -> None:
-        port = session.local_port
-        try:
-            upstream = await TCPClient().connect("127.0.0.1", port, timeout=10)
-        except (OSError, iostream.StreamClosedError, asyncio.TimeoutError) as exc:
-            raise self._unreachable(session, str(exc) or type(exc).__name__) from None
-        head = [f"{self.request.method} {target} HTTP/1.1"]
-        head += [f"{k}: {v}" for k, v in self._upstream_headers(port, upgrade=True).get_all()]
-        downstream = self.detach()
-        try:
-            await upstream.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-            answer = await asyncio.wait_for(
-                upstream.read_until(b"\r\n\r\n", max_bytes=64 * 1024), 30
-            )
-            start = httputil.parse_response_start_line(answer.split(b"\r\n", 1)[0].decode())
-            if start.code != 101:
-                # Refused: answer with its status and close, so this connection can never
-                # carry later requests straight to the service, past our checks.
-                reason = (start.reason or "").replace("\r", " ").replace("\n", " ")
-                ours = "".join(f"{k}: {v}\r\n" for k, v in {**SANDBOX_HEADERS}.items())
-                answer = (
-                    f"HTTP/1.1 {start.code} {reason}\r\n{ours}"
-                    "Content-Length: 0\r\nConnection: close\r\n\r\n"
-                ).encode("latin-1", "replace")
-            await downstream.write(answer)
-            if start.code != 101:
-                raise iostream.StreamClosedError()
-        except (
-            iostream.StreamClosedError,
-            iostream.UnsatisfiableReadError,
-            httputil.HTTPInputError,
-            asyncio.TimeoutError,
-            UnicodeDecodeError,
-        ):
-            downstream.close()
-            upstream.close()
-            return
-        await asyncio.gather(_relay(downstream, upstream), _relay(upstream, downstream))
+    # ------------------------------------------------------------ methods
 
     @web.authenticated
     @authorized
     async def get(self, name: str, secret: str, path: str = "") -> None:
-        await self._proxy()
+        await self.relay(self._upstream_target())
 
     @web.authenticated
     @authorized
     async def head(self, name: str, secret: str, path: str = "") -> None:
-        await self._proxy()
+        await self.relay(self._upstream_target())
 
     @web.authenticated
     @authorized
     async def post(self, name: str, secret: str, path: str = "") -> None:
-        await self._proxy()
+        await self.relay(self._upstream_target())
 
     @web.authenticated
     @authorized
     async def put(self, name: str, secret: str, path: str = "") -> None:
-        await self._proxy()
+        await self.relay(self._upstream_target())
 
     @web.authenticated
     @authorized
     async def patch(self, name: str, secret: str, path: str = "") -> None:
-        await self._proxy()
+        await self.relay(self._upstream_target())
 
     @web.authenticated
     @authorized
     async def delete(self, name: str, secret: str, path: str = "") -> None:
-        await self._proxy()
+        await self.relay(self._upstream_target())
 
     @web.authenticated
     @authorized
     async def options(self, name: str, secret: str, path: str = "") -> None:
-        await self._proxy()
-
-
-async def _relay(src: iostream.IOStream, dst: iostream.IOStream) -> None:
-    try:
-        while True:
-            data = await src.read_bytes(64 * 1024, partial=True)
-            await dst.write(data)
-    except iostream.StreamClosedError:
-        pass
-    finally:
-        dst.close()
+        await self.relay(self._upstream_target())
 
 
 class SandboxRootHandler(SandboxProxyHandler):
     """``/remote/sandbox/{id}/{secret}`` without the slash: redirect, so relative links
     resolve (after the same capability check)."""
 
-    async def _proxy(self) -> None:
-        self.redirect(self._raw_path + "/" + _query_without_token(self.request.query))
+    async def relay(self, target: str) -> None:
+        self.redirect(self._raw_path + "/" + query_without_token(self.request.query))

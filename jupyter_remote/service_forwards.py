@@ -8,19 +8,24 @@ the connection drops it goes ``reconnecting``, waits for the host to answer on
 TCP, reconnects with jittered exponential backoff and listens again on the SAME
 local port. Host-key and auth failures are never retried (``disconnected``).
 
-Inside the Jupyter server a forward is reached in a browser through two routes
-(see handlers.py), so that its pages are never same-origin with Jupyter
-(invariant 11):
+Inside the Jupyter server a forward is reached in a browser so that its pages are
+never same-origin with Jupyter (invariant 11; forward_proxy.py, forward_origin.py):
 
 - ``/remote/forward/<id>/<path>`` (the session's ``url``): Jupyter-authenticated,
-  serves nothing, redirects to
-- ``/remote/sandbox/<id>/<secret>/<path>``: the reverse proxy. Every answer is
-  sandboxed (``Content-Security-Policy: sandbox`` without ``allow-same-origin``), so
-  the page has an opaque origin and no Jupyter cookie; its own requests are
-  authenticated by ``secret``, a 128-bit capability of this forward that stands
-  for the Jupyter user who opened it (``owner``).
+  serves nothing, redirects to one of
+- ``http://jr-<origin_secret>.localhost:<port>/<path>``, the forward's own origin on
+  the origin listener, when the browser runs on this machine: the Host header
+  (``origin_label``) is the credential;
+- ``/remote/sandbox/<id>/<secret>/<path>`` otherwise: the reverse proxy under
+  Jupyter. Every answer is sandboxed (``Content-Security-Policy: sandbox`` without
+  ``allow-same-origin``), so the page has an opaque origin and no Jupyter cookie; its
+  own requests are authenticated by ``secret``.
 
-The CLI ``jupyter remote forward`` opens one in its own process (no proxy there).
+Both secrets are 128-bit capabilities of this forward that stand for the Jupyter
+user who opened it (``owner``). The local port itself is a plain TCP tunnel, like
+``ssh -L``: the UI never offers it as a link (a page there shares the browser's
+cookies of 127.0.0.1, cookies ignore ports). The CLI ``jupyter remote forward`` opens
+a forward in its own process (no proxy there: only the tunnel).
 """
 
 from __future__ import annotations
@@ -50,8 +55,10 @@ log = logging.getLogger(__name__)
 KIND = "forward"
 PROXY_PREFIX = "remote/forward"
 SANDBOX_PREFIX = "remote/sandbox"
+ORIGIN_LABEL_PREFIX = "jr-"
 #: compared against when no forward has the id, so both misses take as long
 _NO_SECRET = secrets.token_urlsafe(16)
+_NO_LABEL = f"{ORIGIN_LABEL_PREFIX}{secrets.token_hex(16)}"
 _BIND_TRIES = 5
 
 
@@ -100,6 +107,9 @@ class ForwardSession(LinkedSession):
     forwards: Forwards = field(default_factory=Forwards)
     #: capability of the sandbox route (128 bits); never in to_json, repr or logs
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)
+    #: capability of the forward's own origin, the DNS label ``jr-<it>`` (128 bits,
+    #: lowercase hex: host names are case-insensitive); never in to_json, repr or logs
+    origin_secret: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
     #: the Jupyter user who opened the forward: a request with the capability acts as it
     owner: Any = field(default=None, repr=False, compare=False)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -122,6 +132,11 @@ class ForwardSession(LinkedSession):
     def sandbox_prefix(self) -> str:
         """Base-relative prefix of the sandbox route (holds the secret)."""
         return sandbox_prefix(self.id, self.secret)
+
+    @property
+    def origin_label(self) -> str:
+        """The DNS label of the forward's own origin, ``jr-<origin_secret>``."""
+        return f"{ORIGIN_LABEL_PREFIX}{self.origin_secret}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -281,6 +296,25 @@ def forward_by_capability(session_id: str, secret: str) -> ForwardSession | None
     if session is None or not matches or session.owner is None:
         return None
     return session
+
+
+def forward_by_origin(label: str) -> ForwardSession | None:
+    """The forward whose origin label is ``label`` (``jr-<origin_secret>``), else None.
+
+    Called by the origin listener on every request with the first label of its Host.
+    Every forward's label is compared, in constant time each, so the time taken does
+    not depend on how much of a guess matches; a forward without an owner has no
+    usable capability.
+    """
+    wanted = label.encode()
+    found: ForwardSession | None = None
+    for session in forward_sessions():
+        if hmac.compare_digest(wanted, session.origin_label.encode()):
+            found = session
+    hmac.compare_digest(wanted, _NO_LABEL.encode())
+    if found is None or found.owner is None:
+        return None
+    return found
 
 
 async def stop_all(manager: RemoteManager | None = None) -> None:

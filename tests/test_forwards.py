@@ -86,9 +86,19 @@ asyncio.run(main())
 """
 
 
+#: A name Jupyter accepts as its own (local_hostnames) that is no loopback name: a
+#: browser that reaches Jupyter so gets the sandbox route, not a forward's own origin.
+SANDBOX_HOST = "jupyter.test"
+
+
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_remote": True}}}
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_remote": True},
+            "local_hostnames": ["localhost", SANDBOX_HOST],
+        }
+    }
 
 
 class RemoteService:
@@ -270,8 +280,13 @@ def browser(http_server_client: Any, jp_http_port: int) -> Browser:
     return Browser(jp_http_port)
 
 
-async def entry(jp_fetch: Any, fid: str, *path: str, method: str = "GET", **kw: Any) -> str:
-    """Where the (Jupyter-authenticated) entry route sends a client: the sandbox path."""
+async def entry(
+    jp_fetch: Any, fid: str, *path: str, method: str = "GET", host: str = SANDBOX_HOST, **kw: Any
+) -> str:
+    """Where the (Jupyter-authenticated) entry route sends a browser that named Jupyter
+    ``host``: the sandbox path (the default), or the forward's own origin when ``host``
+    is a loopback name."""
+    kw["headers"] = {"Host": host, **kw.get("headers", {})}
     with pytest.raises(HTTPClientError) as info:
         await call(jp_fetch, method, "remote", "forward", fid, *path, follow_redirects=False, **kw)
     assert info.value.code == (303 if method in ("GET", "HEAD") else 307), info.value
