@@ -125,6 +125,7 @@ class OriginProxyHandler(ForwardRelay):
     """
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    refused_upgrade_headers = {"Referrer-Policy": REFERRER_POLICY}
 
     def initialize(self, origins: ForwardOrigins) -> None:
         self.origins = origins

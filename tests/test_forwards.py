@@ -34,13 +34,16 @@ from typing import Any, ClassVar
 
 import pytest
 import websocket  # websocket-client
+from jupyter_server.auth.authorizer import AllowAllAuthorizer
 from live_server import live_server
 from remote_fixtures import server_input
 from sshd_host import SSHTestHost, _as_user_argv, free_port
+from tornado import httputil
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import websocket_connect
 
 from jupyter_remote import service_forwards
+from jupyter_remote.forward_origin import browser_on_this_machine
 from jupyter_remote.sessions import registry
 
 CLI = str(Path(sys.executable).parent / "jupyter-remote")
@@ -96,7 +99,7 @@ def jp_server_config() -> dict[str, Any]:
     return {
         "ServerApp": {
             "jpserver_extensions": {"jupyter_remote": True},
-            "local_hostnames": ["localhost", SANDBOX_HOST],
+            "local_hostnames": ["localhost", "lab.localhost", SANDBOX_HOST],
         }
     }
 
@@ -454,12 +457,15 @@ class _Tamed(BaseHTTPRequestHandler):
             "/data.json": (200, "application/json", b'{"ok": true}'),
             "/boom": (500, "text/plain", b"boom"),
             "/moved": (302, "text/plain", b""),
+            "/abs": (302, "text/plain", b""),
         }
         code, kind, body = pages.get(self.path.split("?")[0], (404, "text/html", b"<p>no</p>"))
         self.send_response(code)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
-        if code == 302:
+        if self.path == "/abs":  # an absolute redirect to itself, as it sees its Host
+            self.send_header("Location", f"http://{self.headers['Host']}/page.html?x=1")
+        elif code == 302:
             self.send_header("Location", "page.html")
         for cookie in (
             "a=1; Path=/",
@@ -738,12 +744,443 @@ async def test_cookie_auth_needs_xsrf_on_the_entry(
     )
 
 
+# ------------------------------------------------------------ a forward's own origin
+
+ORIGIN_RE = r"^http://(jr-[0-9a-f]{32})\.localhost:(\d+)(/.*)$"
+
+
+def origin_of(location: str) -> tuple[str, int, str]:
+    """(label, port, path and query) of a redirect to a forward's own origin."""
+    found = re.match(ORIGIN_RE, location)
+    assert found, location
+    return found.group(1), int(found.group(2)), found.group(3)
+
+
+def has_ipv6_loopback() -> bool:
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        return True
+    return False
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses of the LISTEN sockets on ``port`` (/proc/net/tcp and tcp6)."""
+    found = set()
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        with contextlib.suppress(FileNotFoundError), open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, hexport = local.split(":")
+                if state != "0A" or int(hexport, 16) != port:
+                    continue
+                raw = bytes.fromhex(address)
+                # the kernel prints each 32-bit word in host (little-endian) order
+                raw = b"".join(raw[i : i + 4][::-1] for i in range(0, size, 4))
+                found.add(socket.inet_ntop(socket.AF_INET if size == 4 else socket.AF_INET6, raw))
+    return found
+
+
+def raw_request(port: int, data: bytes) -> bytes:
+    """Send ``data`` to 127.0.0.1:``port``, read until the server closes (in a thread:
+    the server under test runs on this loop)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(data)
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    return answer
+
+
+class OriginBrowser:
+    """Requests as a browser on this machine sends them to a forward's own origin: to
+    the listener's port on loopback, Host ``jr-<secret>.localhost:<port>``, no Jupyter
+    credentials (the page has none of Jupyter's: another site)."""
+
+    def __init__(self, port: int, label: str, address: str = "127.0.0.1") -> None:
+        self.port, self.label = port, label
+        self.netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        self.host = f"{label}.localhost:{port}"
+        self.origin = f"http://{self.host}"
+        self.http = AsyncHTTPClient()
+
+    async def fetch(
+        self,
+        path: str,
+        method: str = "GET",
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        host: str | None = None,
+    ) -> HTTPResponse:
+        request = HTTPRequest(
+            f"http://{self.netloc}{path}",
+            method=method,
+            headers={"Host": host or self.host, **(headers or {})},
+            body=body if body is not None or method not in ("POST", "PUT", "PATCH") else b"",
+            allow_nonstandard_methods=True,
+            follow_redirects=False,
+            request_timeout=60,
+        )
+        return await self.http.fetch(request, raise_error=False)
+
+    async def websocket(
+        self, path: str, headers: dict[str, str] | None = None, host: str | None = None
+    ) -> Any:
+        request = HTTPRequest(
+            f"ws://{self.netloc}{path}", headers={"Host": host or self.host, **(headers or {})}
+        )
+        return await websocket_connect(request)
+
+
+async def own_origin(jp_fetch: Any, jp_http_port: int, fid: str) -> OriginBrowser:
+    """Open the forward as a browser on this machine does; the client of its origin."""
+    label, port, path = origin_of(await entry(jp_fetch, fid, host=f"127.0.0.1:{jp_http_port}"))
+    assert path == "/"
+    return OriginBrowser(port, label)
+
+
+@pytest.mark.parametrize(
+    "host,peer,headers,local",
+    [
+        ("127.0.0.1:8888", "127.0.0.1", {}, True),
+        ("localhost:8888", "::1", {}, True),
+        ("[::1]:8888", "::1", {}, True),
+        ("lab.localhost:8888", "127.0.0.1", {}, True),
+        ("LocalHost.:8888", "::ffff:127.0.0.1", {}, True),
+        ("127.0.0.2", "127.0.0.1", {}, True),
+        ("gpu-box.example:8888", "127.0.0.1", {}, False),  # a remote name (ssh -R, proxy)
+        ("10.0.0.5:8888", "127.0.0.1", {}, False),
+        ("localhost.example:8888", "127.0.0.1", {}, False),
+        ("localhost:8888", "172.17.0.1", {}, False),  # docker -p: from the bridge
+        ("localhost:8888", "192.0.2.7", {}, False),
+        ("localhost:8888", "127.0.0.1", {"X-Forwarded-For": "192.0.2.7"}, False),
+        ("localhost:8888", "127.0.0.1", {"X-Real-IP": "192.0.2.7"}, False),
+        ("localhost:8888", "127.0.0.1", {"Forwarded": "for=192.0.2.7"}, False),
+        ("localhost:8888", "127.0.0.1", {"Via": "1.1 proxy"}, False),
+        ("localhost:8888", "127.0.0.1", {"X-Forwarded-Host": "hub.example"}, False),
+    ],
+)
+def test_which_browsers_run_on_this_machine(
+    host: str, peer: str, headers: dict[str, str], local: bool
+) -> None:
+    request = httputil.HTTPServerRequest(
+        "GET", "/remote/forward/x/", headers=httputil.HTTPHeaders({"Host": host, **headers})
+    )
+    request.remote_ip = peer
+    assert browser_on_this_machine(request) is local
+
+
+async def test_a_browser_on_this_machine_gets_the_forwards_own_origin(
+    jp_fetch: Any,
+    jp_serverapp: Any,
+    jp_http_port: int,
+    box: str,
+    remote_http: tuple[int, str],
+) -> None:
+    remote_port, content = remote_http
+    fwd = await open_forward(jp_fetch, remote_port)
+    fid, local = fwd["id"], fwd["local_port"]
+    assert fwd["url"] == f"/remote/forward/{fid}/"  # the REST url stays the entry
+    loopback = [f"127.0.0.1:{jp_http_port}", f"localhost:{jp_http_port}", f"[::1]:{jp_http_port}"]
+    loopback.append(f"lab.localhost:{jp_http_port}")
+    locations = [await entry(jp_fetch, fid, "file.txt", host=h) for h in loopback]
+    label, port, path = origin_of(locations[0])
+    assert path == "/file.txt" and all(origin_of(x) == (label, port, path) for x in locations)
+    assert await entry(jp_fetch, fid, "file.txt", method="HEAD", host=loopback[0]) == locations[0]
+    assert await entry(jp_fetch, fid, host=loopback[0]) == f"http://{label}.localhost:{port}/"
+    token = jp_serverapp.identity_provider.token
+    for method in ("POST", "PUT", "DELETE"):  # 307: method and body kept; token dropped
+        moved = await entry(
+            jp_fetch,
+            fid,
+            "api",
+            "run",
+            method=method,
+            host=loopback[0],
+            params={"a": "1 2", "token": token},
+            body=b"x=1" if method != "DELETE" else None,
+        )
+        assert moved == f"http://{label}.localhost:{port}/api/run?a=1+2"
+    # a browser elsewhere (or behind a proxy) gets the sandbox route, as before
+    sandboxed = await entry(jp_fetch, fid, "file.txt")
+    assert prefix_of(sandboxed, fid)
+    behind = await entry(
+        jp_fetch, fid, "file.txt", host=loopback[0], headers={"X-Forwarded-For": "192.0.2.7"}
+    )
+    assert prefix_of(behind, fid)
+
+    # the origin serves the forward at /, on the Host alone
+    origin = OriginBrowser(port, label)
+    resp = await origin.fetch("/file.txt")
+    assert resp.code == 200 and resp.body.decode() == content
+    assert "Content-Security-Policy" not in resp.headers  # its own origin: no sandbox
+    assert resp.headers.get_list("Referrer-Policy") == ["same-origin"]
+    assert "Access-Control-Allow-Origin" not in resp.headers
+    big = await origin.fetch("/big.bin")
+    assert big.body == await asyncio.to_thread(fetch_direct_bytes, local, "big.bin")
+    head = await origin.fetch("/file.txt", "HEAD")
+    assert head.code == 200 and int(head.headers["Content-Length"]) == len(content)
+    assert (await origin.fetch("/nope.txt")).code == 404  # the service's own
+    if has_ipv6_loopback():  # *.localhost resolves to ::1 too: the same listener there
+        assert (await OriginBrowser(port, label, "::1").fetch("/file.txt")).body == resp.body
+
+    # one listener for all forwards, on loopback only; a label per forward
+    other = await open_forward(jp_fetch, remote_port)
+    other_label, other_port, _ = origin_of(await entry(jp_fetch, other["id"], host=loopback[0]))
+    assert other_port == port and other_label != label
+    want = {"127.0.0.1", "::1"} if has_ipv6_loopback() else {"127.0.0.1"}
+    assert listening_addresses(port) == want
+    origins = jp_serverapp.web_app.settings["remote_forward_origins"]
+    assert origins.port == port and origins.listening
+
+    # the label is a secret of its own: in no REST answer, not the sandbox secret
+    secret = prefix_of(sandboxed, fid).rsplit("/", 1)[1]
+    assert label[3:] != secret and label not in repr(registry.sessions[fid])
+    for answer in ("sessions", "forwards", f"forwards/{fid}"):
+        assert label[3:].encode() not in (await jp_fetch("remote", *answer.split("/"))).body
+
+    # closed forward: its origin is gone, the other one still works
+    assert (await call(jp_fetch, "DELETE", "remote", "forwards", fid)).code == 204
+    gone = await origin.fetch("/file.txt")
+    assert gone.code == 404 and content.encode() not in gone.body
+    still = await OriginBrowser(port, other_label).fetch("/file.txt")
+    assert still.code == 200
+
+
+async def test_wrong_host_on_the_origin_is_404_and_reaches_nothing(
+    jp_fetch: Any,
+    jp_serverapp: Any,
+    jp_http_port: int,
+    box: str,
+    tamed_service: type[_Tamed],
+) -> None:
+    fid = (await open_forward(jp_fetch, tamed_service.port))["id"]
+    origin = await own_origin(jp_fetch, jp_http_port, fid)
+    label, port = origin.label, origin.port
+    sandbox_secret = prefix_of(await entry(jp_fetch, fid), fid).rsplit("/", 1)[1]
+    assert (await origin.fetch("/page.html")).code == 200  # control: the right Host works
+    token = jp_serverapp.identity_provider.token
+    login = await jp_fetch("remote", "forwards", params={"token": token})
+    cookie = "; ".join(c.split(";")[0] for c in login.headers.get_list("Set-Cookie"))
+    wrong_hosts = [
+        f"jr-{secrets.token_hex(16)}.localhost:{port}",  # a guess
+        f"{label[:-1]}{'0' if label[-1] != '0' else '1'}.localhost:{port}",  # almost
+        f"{label}0.localhost:{port}",
+        f"x.{label}.localhost:{port}",
+        f"{label}.localhost.evil.example:{port}",
+        f"{label}.example:{port}",
+        f"{label}:{port}",
+        f"jr-{sandbox_secret}.localhost:{port}",  # the other capability
+        f"{fid}.localhost:{port}",
+        f"localhost:{port}",
+        f"127.0.0.1:{port}",
+        f"127.0.0.1:{jp_http_port}",  # Jupyter's
+        "jr-.localhost",
+    ]
+    hits = len(_Tamed.hits)
+    bodies = set()
+    for host in wrong_hosts:
+        for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"):
+            for headers in (
+                {},
+                {"Authorization": f"token {token}"},
+                {"Cookie": cookie},
+                {"Origin": origin.origin},
+            ):
+                resp = await origin.fetch("/page.html", method, headers=headers, host=host)
+                assert resp.code == 404, (host, method, headers, resp.code)
+                if method != "HEAD":
+                    bodies.add(resp.body)
+        with pytest.raises(HTTPClientError) as info:
+            await origin.websocket("/ws", host=host)
+        assert info.value.code == 404
+    # no Host at all (HTTP/1.0): the same
+    answer = await asyncio.to_thread(raw_request, port, b"GET /page.html HTTP/1.0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 404") and answer.split(b"\r\n\r\n", 1)[1] in bodies
+    assert len(_Tamed.hits) == hits, "a request without the capability reached the service"
+    assert len(bodies) == 1, bodies
+    assert not any(label[3:].encode() in b or fid.encode() in b for b in bodies)
+    # and the right label with the port left out (as a browser sends for port 80): served
+    assert (await origin.fetch("/page.html", host=f"{label}.localhost")).code == 200
+
+
+async def test_the_origin_relays_as_the_app_expects(
+    jp_fetch: Any, jp_http_port: int, box: str, remote_echo: int
+) -> None:
+    """The app gets the request as through the tunnel (Host and the page's own Origin and
+    Referer are its 127.0.0.1:<local port>) and the page's own credentials: cookies,
+    Authorization, ``token`` in the query are the app's, not Jupyter's."""
+    fwd = await open_forward(jp_fetch, remote_echo)
+    local = fwd["local_port"]
+    origin = await own_origin(jp_fetch, jp_http_port, fwd["id"])
+    resp = await origin.fetch(
+        "/api/run?token=the-apps-own&a=1",
+        "POST",
+        b"x=1",
+        {
+            "Origin": origin.origin,
+            "Referer": f"{origin.origin}/page?q=1",
+            "Cookie": "app=keep; _xsrf=apps",
+            "Authorization": "Bearer the-apps-own",
+            "X-XSRFToken": "apps",
+            "X-Forwarded-For": "192.0.2.7",
+            "X-Forwarded-Prefix": "/evil",
+            "Forwarded": "for=192.0.2.7",
+            "Proxy-Authorization": "Basic eA==",
+            "Connection": "X-Hop",
+            "X-Hop": "1",
+        },
+    )
+    echo = json.loads(resp.body)
+    headers = {k.lower(): v for k, v in echo["headers"].items()}
+    assert echo["method"] == "POST" and echo["body"] == "x=1"
+    assert echo["path"] == "/api/run?token=the-apps-own&a=1"
+    assert headers["host"] == f"127.0.0.1:{local}"
+    assert headers["origin"] == f"http://127.0.0.1:{local}"
+    assert headers["referer"] == f"http://127.0.0.1:{local}/page?q=1"
+    assert headers["cookie"] == "app=keep; _xsrf=apps"
+    assert headers["authorization"] == "Bearer the-apps-own"
+    assert headers["x-xsrftoken"] == "apps"
+    assert headers["x-forwarded-host"] == origin.host
+    assert headers["x-forwarded-proto"] == "http"
+    for gone in ("x-forwarded-for", "x-forwarded-prefix", "forwarded", "proxy-authorization"):
+        assert gone not in headers, gone
+    assert "x-hop" not in headers
+    # the app's cookies are its own, on its own origin: as it sets them
+    assert resp.headers.get_list("Set-Cookie") == [
+        "a=1; Path=/",
+        "b=2; Path=/",
+        "_xsrf=evil; Path=/",
+    ]
+    # another site's Origin is not made the app's: the app can refuse it
+    foreign = await origin.fetch("/x", "PUT", b"{}", {"Origin": "http://evil.example"})
+    assert json.loads(foreign.body)["headers"]["Origin"] == "http://evil.example"
+    for method in ("PUT", "DELETE", "PATCH"):
+        got = await origin.fetch("/x", method, b"{}" if method != "DELETE" else None)
+        assert json.loads(got.body)["method"] == method
+
+
+async def test_the_origin_passes_the_apps_answer_tamed_a_little(
+    jp_fetch: Any, jp_http_port: int, box: str, tamed_service: type[_Tamed]
+) -> None:
+    _Tamed.login_cookie = f"username-127-0-0-1-{jp_http_port}"
+    fid = (await open_forward(jp_fetch, tamed_service.port))["id"]
+    origin = await own_origin(jp_fetch, jp_http_port, fid)
+    resp = await origin.fetch("/page.html")
+    assert resp.code == 200 and resp.body == b"<html><body>page</body></html>"
+    # its own CSP only (no sandbox: it is an origin of its own), its own CORS
+    assert resp.headers.get_list("Content-Security-Policy") == [
+        "sandbox allow-same-origin allow-scripts"
+    ]
+    assert resp.headers.get_list("Access-Control-Allow-Origin") == ["*"]
+    assert resp.headers["X-Custom"] == "yes" and resp.headers["Service-Worker-Allowed"] == "/"
+    # never Clear-Site-Data; our Referrer-Policy (its host name is the capability)
+    assert "Clear-Site-Data" not in resp.headers
+    assert resp.headers.get_list("Referrer-Policy") == ["same-origin"]
+    # cookies host-only on its origin: Domain dropped, the rest as the app set them
+    assert resp.headers.get_list("Set-Cookie") == [
+        "a=1; Path=/",
+        "b=2; Path=/sub; HttpOnly; SameSite=Lax",
+        "c=3",
+        "_xsrf=evil; Path=/",
+        f"{_Tamed.login_cookie}=evil; Path=/",
+        "__Host-h=1; Path=/; Secure",
+        "__secure-s=1; Secure",
+    ]
+    # redirects: relative ones as they are, absolute ones to itself onto its origin
+    assert (await origin.fetch("/moved")).headers["Location"] == "page.html"
+    moved = await origin.fetch("/abs")
+    assert moved.code == 302 and moved.headers["Location"] == f"{origin.origin}/page.html?x=1"
+    # a CORS preflight is the app's to answer
+    hits = len(_Tamed.hits)
+    preflight = await origin.fetch(
+        "/data.json",
+        "OPTIONS",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "PUT"},
+    )
+    assert preflight.code == 200 and len(_Tamed.hits) == hits + 1
+
+    # our own error (nothing listens behind the forward): no capability in it
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    dead = (await open_forward(jp_fetch, closed))["id"]
+    dead_origin = await own_origin(jp_fetch, jp_http_port, dead)
+    failed = await dead_origin.fetch("/x")
+    assert failed.code == 502 and json.loads(failed.body)["reason"]
+    assert dead_origin.label[3:].encode() not in failed.body
+    assert failed.headers.get_list("Referrer-Policy") == ["same-origin"]
+
+
+async def test_websocket_through_the_own_origin(
+    jp_fetch: Any, jp_http_port: int, box: str, remote_ws: int
+) -> None:
+    fid = (await open_forward(jp_fetch, remote_ws))["id"]
+    origin = await own_origin(jp_fetch, jp_http_port, fid)
+    # as the page opens it: Origin its own; the service checks that it is ITS own
+    ws = await origin.websocket("/ws", headers={"Origin": origin.origin})
+    for text in ("hello", "x" * 100_000):
+        await ws.write_message(text)
+        assert await asyncio.wait_for(ws.read_message(), 10) == "echo:" + text
+    ws.close()
+    # another site's page (were it to know the capability): the app itself refuses it
+    with pytest.raises(HTTPClientError) as info:
+        await origin.websocket("/ws", headers={"Origin": "http://evil.example"})
+    assert info.value.code == 403
+    assert info.value.response is not None
+    assert info.value.response.headers.get_list("Referrer-Policy") == ["same-origin"]
+
+
+class _Authorizer(AllowAllAuthorizer):
+    """Allows everything but the actions on "remote" the test puts in ``refused``."""
+
+    refused: ClassVar[set[str]] = set()
+
+    def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
+        return not (resource == "remote" and action in _Authorizer.refused)
+
+
+@pytest.mark.parametrize(
+    "jp_server_config",
+    [
+        {
+            "ServerApp": {
+                "jpserver_extensions": {"jupyter_remote": True},
+                "local_hostnames": ["localhost", SANDBOX_HOST],
+                "authorizer_class": _Authorizer,
+            }
+        }
+    ],
+)
+async def test_jupyters_authorizer_is_asked_on_both_paths(
+    jp_fetch: Any, jp_http_port: int, browser: Browser, box: str, tamed_service: type[_Tamed]
+) -> None:
+    """The user who opened the forward must still be allowed to use "remote", on every
+    request of its pages: refused, 403 and nothing reaches the service."""
+    fid = (await open_forward(jp_fetch, tamed_service.port))["id"]
+    origin = await own_origin(jp_fetch, jp_http_port, fid)
+    prefix = prefix_of(await entry(jp_fetch, fid), fid)
+    assert (await origin.fetch("/page.html")).code == 200
+    assert (await browser.fetch(f"{prefix}/page.html")).code == 200
+    hits = len(_Tamed.hits)
+    _Authorizer.refused = {"read"}
+    try:
+        assert (await origin.fetch("/page.html")).code == 403
+        assert (await browser.fetch(f"{prefix}/page.html")).code == 403
+        assert len(_Tamed.hits) == hits
+        assert (await origin.fetch("/data.json", "POST", b"{}")).code == 200  # "write"
+    finally:
+        _Authorizer.refused = set()
+
+
 def test_the_secret_is_never_logged(
     tmp_path: Path, ssh_host: SSHTestHost, tamed_service: type[_Tamed]
 ) -> None:
     """A real ``jupyter server`` with DEBUG logging: every kind of request to the
-    sandbox route is logged with the secret scrubbed, never with it."""
-    with live_server(tmp_path, debug_logging=True) as server:
+    sandbox route and to a forward's own origin is logged with the capability
+    scrubbed, never with it; so are the requests a forwarded page can send to
+    Jupyter's own routes carrying its capability (Referer, Origin, Host)."""
+    config = {"ServerApp": {"local_hostnames": ["localhost", SANDBOX_HOST]}}
+    with live_server(tmp_path, debug_logging=True, config=config) as server:
         server.json("POST", "/remote/servers", server_input(ssh_host), expect=201)
         trust = {"server": "box", "fingerprint": ssh_host.host_key_fingerprint}
         server.json("POST", "/remote/hostkeys", trust, expect=201)
@@ -761,8 +1198,14 @@ def test_the_secret_is_never_logged(
             "POST", "/remote/forwards", {"server": "box", "remote_port": closed}, expect=201
         )["id"]
 
-        def raw(method: str, path: str, headers: dict[str, str], body: bytes | None = None) -> Any:
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        def raw(
+            method: str,
+            path: str,
+            headers: dict[str, str],
+            body: bytes | None = None,
+            port: int = server.port,
+        ) -> Any:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             try:
                 conn.request(method, path, body=body, headers=headers)
                 resp = conn.getresponse()
@@ -771,12 +1214,13 @@ def test_the_secret_is_never_logged(
             finally:
                 conn.close()
 
-        def redirect(path: str, method: str = "GET") -> str:
+        def redirect(path: str, method: str = "GET", host: str = SANDBOX_HOST) -> str:
             body = b"{}" if method == "POST" else None
-            resp = raw(method, path, server.auth, body)
+            resp = raw(method, path, {**server.auth, "Host": host}, body)
             assert resp.status in (303, 307), resp.status
             return str(resp.getheader("Location"))
 
+        # the sandbox route (a browser that named Jupyter otherwise than by loopback)
         location = redirect(f"/remote/forward/{fid}/page.html?x=1")
         prefix = prefix_of(location, fid)
         secret = prefix.rsplit("/", 1)[1]
@@ -806,10 +1250,44 @@ def test_the_secret_is_never_logged(
             websocket.create_connection(
                 f"ws://127.0.0.1:{server.port}{prefix}/ws", origin="null", timeout=30
             )
+
+        # the forward's own origin (a browser on this machine: Jupyter at 127.0.0.1)
+        local = f"127.0.0.1:{server.port}"
+        label, port, _ = origin_of(redirect(f"/remote/forward/{fid}/page.html", host=local))
+        dead_label, _, _ = origin_of(redirect(f"/remote/forward/{dead}/", host=local))
+        own = f"http://{label}.localhost:{port}"
+        on_origin = {"Host": f"{label}.localhost:{port}", "Referer": f"{own}/page.html"}
+        origin_asks: list[tuple[str, str, dict[str, str]]] = [
+            ("GET", "/page.html", on_origin),
+            ("GET", "/nowhere", on_origin),
+            ("GET", "/boom", on_origin),
+            ("POST", "/data.json", on_origin),
+            ("PROPFIND", "/x", on_origin),  # tornado's 405
+            ("GET", "/x", {**on_origin, "Host": f"{dead_label}.localhost:{port}"}),  # 502
+            ("GET", "/x", {**on_origin, "Host": f"{label[:-2]}ab.localhost:{port}"}),  # 404
+        ]
+        statuses = []
+        for method, path, headers in origin_asks:
+            body = b"{}" if method == "POST" else None
+            statuses.append(raw(method, path, headers, body, port=port).status)
+        assert statuses == [200, 404, 500, 200, 405, 502, 404], statuses
+        with contextlib.suppress(websocket.WebSocketException):
+            websocket.create_connection(
+                f"ws://127.0.0.1:{port}/ws", host=on_origin["Host"], origin=own, timeout=30
+            )
+        # what the page can send to Jupyter's own port: its origin as Origin and Referer
+        # (a refused cross-origin API request: Jupyter logs the Origin), its host as Host
+        # (a refused Host: Jupyter logs it)
+        cross = {"Origin": own, "Referer": f"{own}/page.html"}  # no token: a page has none
+        assert raw("POST", "/api/contents", cross, b"{}").status == 404
+        assert raw("GET", "/api/contents/nope", cross).status == 404
+        foreign_host = {**server.auth, "Host": f"{label}.localhost:{server.port}"}
+        assert raw("GET", "/api/status", foreign_host).status == 403
         time.sleep(0.5)
         text = server.log_text()
     assert secret not in text
     assert dead_prefix.rsplit("/", 1)[1] not in text
+    assert label[3:] not in text and dead_label[3:] not in text
     scrubbed = f"/remote/sandbox/{fid}/***/"
     # the requests were logged (so their absence means something), scrubbed
     assert text.count(scrubbed) >= len(asks) - 1, text[-3000:]
@@ -817,15 +1295,31 @@ def test_the_secret_is_never_logged(
     assert f"referer={server.url}/remote/sandbox/{fid}/***/page.html" in text
     jupyter_404 = [line for line in text.splitlines() if "GET /api/contents/no-such-file" in line]
     assert any(f"referer={server.url}/remote/sandbox/{fid}/***/" in x for x in jupyter_404)
+    hidden = f"jr-***.localhost:{port}"
+    assert text.count(f"http://{hidden}/") >= len(origin_asks), text[-3000:]
+    assert f"405 PROPFIND http://{hidden}/x" in text
+    blocked = [line for line in text.splitlines() if "Blocking Cross Origin" in line]
+    assert blocked and all(f"Origin: http://{hidden}" in x for x in blocked), blocked
+    assert any("non-local 'Host'" in x and "jr-***.localhost" in x for x in text.splitlines())
 
 
-async def test_server_stop_stops_its_forwards(
-    jp_fetch: Any, jp_serverapp: Any, box: str, remote_http: tuple[int, str], ssh_host: SSHTestHost
+async def test_server_stop_stops_its_forwards_and_their_origins(
+    jp_fetch: Any,
+    jp_serverapp: Any,
+    jp_http_port: int,
+    box: str,
+    remote_http: tuple[int, str],
+    ssh_host: SSHTestHost,
 ) -> None:
     fwd = await open_forward(jp_fetch, remote_http[0])
+    origin = await own_origin(jp_fetch, jp_http_port, fwd["id"])  # the listener listens
+    assert (await origin.fetch("/file.txt")).code == 200
+    assert port_open(origin.port)
     await jp_serverapp.extension_manager.stop_all_extensions()
     assert fwd["id"] not in registry.sessions
     assert not port_open(fwd["local_port"])
+    assert not jp_serverapp.web_app.settings["remote_forward_origins"].listening
+    assert listening_addresses(origin.port) == set()  # neither 127.0.0.1 nor ::1
     assert await wait_for(lambda: ssh_host.established_connections() == 0, 5)
 
 
