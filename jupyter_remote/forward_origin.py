@@ -278,6 +278,9 @@ class ForwardOrigins:
         self.sockets: list[socket.socket] = []
         self.tunnels: weakref.WeakSet[iostream.IOStream] = weakref.WeakSet()
         self._server: HTTPServer | None = None
+        #: the listener's tornado Application while it listens (the auth audit reads
+        #: its routing table)
+        self.app: web.Application | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -299,7 +302,7 @@ class ForwardOrigins:
         )
         server = HTTPServer(app, xheaders=False, decompress_request=False)
         server.add_sockets(sockets)
-        self._server, self.sockets = server, sockets
+        self._server, self.sockets, self.app = server, sockets, app
         self.port = sockets[0].getsockname()[1]
         addresses = ", ".join(_where(s) for s in sockets)
         self.log.info("jupyter-remote: forwards' own origins served on %s", addresses)
@@ -331,7 +334,7 @@ class ForwardOrigins:
         for stream in list(self.tunnels):
             stream.close()
         await server.close_all_connections()
-        self.sockets = []
+        self.sockets, self.app = [], None
         self.log.info("jupyter-remote: forwards' own origins closed")
 
     # ------------------------------------------------------------ for the routes

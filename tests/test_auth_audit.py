@@ -15,6 +15,12 @@ a ``secret`` group) take no Jupyter credentials: the secret in the path is the
 credential (a sandboxed page has no Jupyter cookie). For them "refused" is 404, with
 any Jupyter credentials (a valid token included) and a wrong secret, for every
 method and a websocket; the control is the right secret with no Jupyter credentials.
+
+The origin listener of forwards (``http://jr-<secret>.localhost:<port>/``, a second
+HTTP server of the extension, its routes read from its own routing table) is audited
+the same way: there the Host header is the credential, and "refused" is 404 for any
+other Host (a guess, Jupyter's, the sandbox secret as a label), whatever
+Jupyter credentials come with it, for every method and a websocket.
 """
 
 from __future__ import annotations
@@ -40,9 +46,19 @@ MUTATIONS = {"POST", "PUT", "PATCH", "DELETE"}
 REFUSED = {401, 403}
 
 
+#: a name Jupyter takes as its own that is no loopback name: the entry route answers
+#: such a browser with the sandbox route (a loopback name gets the forward's origin)
+SANDBOX_HOST = "jupyter.test"
+
+
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_remote": True}}}
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_remote": True},
+            "local_hostnames": ["localhost", SANDBOX_HOST],
+        }
+    }
 
 
 @pytest.fixture(scope="module")
@@ -189,12 +205,22 @@ async def test_every_route_refuses_without_valid_credentials(
     status, body, _ = await client.send("POST", f"{api}/remote/forwards", good, forward_body)
     assert status == 201, body
     forward_id = json.loads(body)["id"]
-    status, _, headers = await client.send("GET", f"{api}/remote/forward/{forward_id}/x", good)
+    entry = f"{api}/remote/forward/{forward_id}/x"
+    status, _, headers = await client.send("GET", entry, {**good, "Host": SANDBOX_HOST})
     assert status == 303, "the entry redirects to the sandbox route"
     sandbox = headers["Location"]
     secret = re.fullmatch(rf".*/remote/sandbox/{forward_id}/([^/]+)/x", sandbox).group(1)
     status, body, _ = await client.send("GET", sandbox)
     assert status == 200 and body == b"ok" and _Service.hits, "the forward works"
+    status, _, headers = await client.send("GET", entry, good)  # Host 127.0.0.1: its origin
+    assert status == 303, "the entry redirects to the forward's own origin"
+    found = re.fullmatch(r"http://(jr-[0-9a-f]{32})\.localhost:(\d+)/x", headers["Location"])
+    assert found, headers["Location"]
+    label, origin_port = found.group(1), int(found.group(2))
+    origin = Client(origin_port)
+    own_host = {"Host": f"{label}.localhost:{origin_port}"}
+    status, body, _ = await origin.send("GET", "/x", own_host)
+    assert status == 200 and body == b"ok", "the forward's own origin works"
 
     # A real login cookie (token in the URL once, as Jupyter's login link does) and
     # an _xsrf cookie (from the login page) for the controls.
@@ -288,6 +314,46 @@ async def test_every_route_refuses_without_valid_credentials(
             else:
                 ws.close()
                 failures.append(f"websocket {path} with {what}: CONNECTED")
+
+    # The origin listener: every route of its own routing table, any other Host.
+    origins = jp_serverapp.web_app.settings["remote_forward_origins"]
+    origin_routes = [(p, cls) for p, cls in remote_routes(origins.app) if implemented_methods(cls)]
+    assert {cls.__name__ for _, cls in origin_routes} == {"OriginProxyHandler"}
+    wrong_hosts = [
+        f"jr-{'0' * 32}.localhost:{origin_port}",  # a guess
+        f"jr-{secret}.localhost:{origin_port}",  # the sandbox's capability
+        f"{label[:-1]}x.localhost:{origin_port}",
+        f"x.{label}.localhost:{origin_port}",
+        f"{label}.localhost.example:{origin_port}",
+        f"127.0.0.1:{origin_port}",
+        f"localhost:{origin_port}",
+        f"127.0.0.1:{jp_http_port}",  # Jupyter's
+    ]
+    origin_audited = 0
+    for pattern, cls in origin_routes:
+        path = "/" if pattern in (".*$", ".*") else concrete(pattern, values)
+        for method in implemented_methods(cls):
+            for host in wrong_hosts:
+                for what, headers in [
+                    ("no credentials", {}),
+                    ("a valid token", good),
+                    ("Jupyter's cookies", cookie),
+                ]:
+                    origin_audited += 1
+                    status, body, _ = await origin.send(method, path, {**headers, "Host": host})
+                    if status != 404:
+                        failures.append(f"origin {method} {path} Host {host} {what}: {status}")
+        for host in wrong_hosts[:3]:
+            request = HTTPRequest(f"ws://127.0.0.1:{origin_port}{path}", headers={"Host": host})
+            try:
+                ws = await websocket_connect(request)
+            except HTTPClientError as exc:
+                if exc.code != 404:
+                    failures.append(f"origin websocket {path} Host {host}: {exc.code}")
+            else:
+                ws.close()
+                failures.append(f"origin websocket {path} Host {host}: CONNECTED")
+    print(f"auditing {origin_audited} requests to the origin listener with a wrong Host")
     assert not failures, "\n".join(failures)
     assert snapshot(jp_data_dir) == before, "a refused request changed the store"
     assert _Service.hits[hits_before:] == [], "a refused request reached the forwarded service"
@@ -303,6 +369,9 @@ async def test_every_route_refuses_without_valid_credentials(
     # proxied requests first, deletions last (they end the forward, the server, ...)
     proxy = (f"{api}/remote/forward/{forward_id}", f"{api}/remote/sandbox/{forward_id}")
     controls = sorted(audited, key=lambda mp: (not mp[1].startswith(proxy), mp[0] == "DELETE"))
+    for method in implemented_methods(origin_routes[0][1]):  # the right Host, nothing else
+        status, body, _ = await origin.send(method, "/x", own_host)
+        assert status == 200, f"origin {method} /x with its Host: {status} {body[:300]!r}"
     for method, path in controls:
         if path in capability:  # the right secret, no Jupyter credentials
             status, body, _ = await client.send(method, capability[path])
