@@ -265,7 +265,8 @@ FORWARD = {
         "url": {
             "type": "string",
             "description": "Entry path /remote/forward/{id}/, relative to the server's "
-            "base_url: with Jupyter's auth it redirects to the forward's sandbox route",
+            "base_url: with Jupyter's auth it redirects to the forward's own origin (a "
+            "browser on this machine) or to its sandbox route (any other browser)",
         },
     },
 }
@@ -314,19 +315,36 @@ SECRET_PARAM = {
 PATH_PARAM = {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+ORIGIN_URL = "http://jr-{origin secret}.localhost:{port}/"
+
+
 def entry_op(method: str, root: bool) -> dict:
     """An operation of the Jupyter-authenticated entry route of a forward."""
     code = "303" if method in ("get", "head") else "307"
-    where = "the root of" if root else "the same path and query (less `token`) under"
+    where = "the root" if root else "the same path and query (less `token`)"
     return {
         "operationId": f"openForwardPage{'Root' if root else ''}{method.capitalize()}",
         "description": "Entry of a forward in a browser (the `url` of a forward), with "
-        f"Jupyter's auth. Serves nothing: redirects to {where} the forward's sandbox "
-        "route /remote/sandbox/{id}/{secret}/, 303 for GET and HEAD (a websocket "
-        "handshake too), 307 for other methods (method and body kept). Forwarded pages "
-        "are never same-origin with Jupyter.",
+        f"Jupyter's auth. Serves nothing: redirects to {where}, decided per request. "
+        "(1) When the browser runs on this machine (the request named Jupyter 127.0.0.1, "
+        "[::1], localhost or *.localhost, came from a loopback address and carries no "
+        "proxy header such as X-Forwarded-For, Forwarded or Via) and "
+        "RemoteExtensionApp.forward_origins is on: on the forward's own origin "
+        f"{ORIGIN_URL}, served by a second listener of the extension on 127.0.0.1 and "
+        "::1 (one port for all forwards, RemoteExtensionApp.forward_origin_port). There "
+        "the Host header is the credential (a 128-bit secret of the forward, never in a "
+        "REST answer; any other Host is 404 and reaches nothing); the app is served at "
+        "/ with its own headers (Set-Cookie without Domain, no Clear-Site-Data, "
+        "Referrer-Policy: same-origin), another site than Jupyter's, so its workers, "
+        "storage and cookies work. (2) Otherwise (a remote host name, a proxy, "
+        "JupyterHub): under the forward's sandbox route /remote/sandbox/{id}/{secret}/. "
+        "303 for GET and HEAD (a websocket handshake too), 307 for other methods "
+        "(method and body kept). Forwarded pages are never same-origin with Jupyter.",
         "responses": {
-            code: {"description": "To the sandbox route", "headers": LOCATION},
+            code: {
+                "description": "To the forward's own origin or to its sandbox route",
+                "headers": LOCATION,
+            },
             **errors(404),
         },
     }
@@ -647,7 +665,10 @@ spec = {
                 "description": "Forward a port on the remote's 127.0.0.1 to this machine's "
                 "127.0.0.1 over the server's one SSH connection; a browser opens it at "
                 "/remote/forward/{id}/ (its url). Re-created on the same local port after "
-                "a reconnect; also listed (and stopped) as a session.",
+                "a reconnect; also listed (and stopped) as a session. local_port is a "
+                "plain TCP tunnel, like ssh -L: a page opened on it directly shares the "
+                "browser's cookies of 127.0.0.1 (Jupyter's too, cookies ignore ports); "
+                "open pages through url.",
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": FORWARD_IN}},
