@@ -1489,6 +1489,7 @@ def test_cli_forward_until_sigint(
         _, err = proc.communicate(timeout=15)
         assert proc.returncode == 0, err
         assert "reconnecting" in err and "running" in err
+        assert "A plain tunnel, like ssh -L" in err  # what the raw port is, said once
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -31,6 +31,11 @@ async def forward(manager: RemoteManager, args: Any) -> int:
         f"{args.server}:127.0.0.1:{session.remote_port} (Ctrl-C to stop)",
         flush=True,
     )
+    _say(
+        "A plain tunnel, like ssh -L: a page opened on it shares the browser's cookies "
+        "with everything else on 127.0.0.1 (a local Jupyter server's too: cookies ignore "
+        "ports). Open web apps you do not trust from JupyterLab's Remote sidebar instead."
+    )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed = []
