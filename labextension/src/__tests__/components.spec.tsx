@@ -335,6 +335,10 @@ describe('StateBadge and SessionCard', () => {
     );
     expect(html).toContain('Port 6006 on gpu-box');
     expect(html).toContain('localhost:41234 → gpu-box:6006');
+    // the bare tunnel is said, never offered as a link (its pages would share cookies)
+    expect(html).toContain('title="A plain tunnel, like ssh -L.');
+    expect(html).not.toContain('href="http://localhost:41234');
+    expect(html).not.toContain('href="http://127.0.0.1:41234');
     expect(html).toContain('aria-label="Open Port 6006 on gpu-box in a new tab"');
     expect(html).toContain('aria-label="Stop session Port 6006 on gpu-box"');
   });

@@ -5,6 +5,11 @@ import { ErrorBox } from './ErrorBox';
 import { formatAgo, formatDuration } from './format';
 import { StateBadge, stateLabel } from './StateBadge';
 
+/** What a forward's local port is, on its card (a tooltip, never a link). */
+export const RAW_PORT_NOTE =
+  'A plain tunnel, like ssh -L. Open the page with Open: pages opened on this port ' +
+  'directly share the browser\'s cookies with JupyterLab.';
+
 /** What JupyterLab's kernel service knows of a kernel (for "last activity"). */
 export interface IKernelActivity {
   execution_state?: string;
@@ -91,7 +96,9 @@ export function SessionCard(props: ISessionCardProps): JSX.Element {
           <div className="jp-remote-Detail">
             <dt>Forward</dt>
             <dd>
-              <code>
+              {/* Said, never linked: a page opened on the bare tunnel would share the
+                  browser's cookies of 127.0.0.1 with Jupyter (cookies ignore ports). */}
+              <code title={RAW_PORT_NOTE}>
                 localhost:{session.local_port ?? '?'} → {session.server}:{session.remote_port ?? '?'}
               </code>
             </dd>
