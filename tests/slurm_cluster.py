@@ -6,7 +6,7 @@ Plain stdlib module (like ``sshd_host.py`` and ``netns_host.py``); root only.
 they are missing and starts, without systemd::
 
     this machine = the login node                 namespace jrns-<pid>-<n> (one per node)
-    munged   (own key and socket in the work dir)
+    munged   (own key and socket in the work dir)   [mariadbd + slurmdbd: accounting=True]
     slurmctld  <hostname>(10.231.<n>.1):<port>  <== veth ==>  slurmd -N jrnode<i>  10.231.<n>.2
     sbatch / srun / squeue / scancel / sacct -c                (own UTS namespace: hostname
       as any user, with SLURM_CONF=<work dir>/slurm.conf        jrnode<i>; jobs run here)
@@ -14,11 +14,20 @@ they are missing and starts, without systemd::
 Partitions: ``main`` (every node, the default) and ``tiny`` (the first node, at most
 ONE CPU of it: a second job there stays PENDING with reason Resources).
 
-Accounting: no slurmdbd.  Finished jobs stay in ``scontrol show job`` for MinJobAge
-seconds (JobState=TIMEOUT Reason=TimeLimit, ...) and are appended to a
-jobcomp/filetxt file that ``sacct -c`` (``--completion``) reads; plain ``sacct``
-answers "Slurm accounting storage is disabled" (accounting_storage/filetxt was
-removed in Slurm 20.11: the only storage left is slurmdbd).
+Job end reasons (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, CANCELLED, ...):
+
+- always: ``scontrol show job J`` keeps a finished job for MinJobAge seconds (600
+  here) with JobState and Reason (TimeLimit, OutOfMemory, NodeDown, ...); a
+  jobcomp/filetxt file gets one line per finished job (``sacct -c``, root only:
+  22.05's sacct opens that file for writing);
+- ``accounting=True``: slurmdbd storing into a private MariaDB (socket in a 0700
+  dir, no grant tables, ~1 s more start-up), so plain ``sacct`` works for every
+  user as on a real cluster.  Without it plain ``sacct`` answers "Slurm accounting
+  storage is disabled": accounting_storage/filetxt was removed in Slurm 20.11.
+
+OUT_OF_MEMORY needs ``cgroups=True`` (task/cgroup with ConstrainRAMSpace, cgroup v1
+here); without cgroups, jobacct_gather's OverMemoryKill kills the job, which then
+ends FAILED (Reason=JobLaunchFailure, ExitCode 0:9), not OUT_OF_MEMORY.
 
 User commands need ``SLURM_CONF`` (see :attr:`SlurmTestCluster.env`); a test sshd
 passes it on with ``extra_config=cluster.sshd_config()`` (``SetEnv``).  Nothing under
@@ -59,10 +68,14 @@ from sshd_host import IS_ROOT, SSHTestHostError, _preexec, _proc_table, _run
 
 #: Debian packages providing the daemons and the client commands.
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
+#: ... and for ``accounting=True`` (sacct through slurmdbd, stored in MariaDB).
+ACCOUNTING_PACKAGES = ("slurmdbd", "mariadb-server-core")
 SLURMCTLD = "/usr/sbin/slurmctld"
+SLURMDBD = "/usr/sbin/slurmdbd"
+MARIADBD = "/usr/sbin/mariadbd"
 SLURMD = "/usr/sbin/slurmd"
 MUNGED = "/usr/sbin/munged"
-CLIENTS = ("sbatch", "srun", "squeue", "scancel", "scontrol", "sinfo", "sacct")
+CLIENTS = ("sbatch", "srun", "squeue", "scancel", "scontrol", "sinfo", "sacct", "sacctmgr")
 WORK_ROOT = Path("/tmp/jr-slurm")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 NODE_PREFIX = "jrnode"
@@ -77,8 +90,9 @@ class SlurmClusterError(SSHTestHostError):
 # --------------------------------------------------------------------- packages
 
 
-def _binaries_missing() -> list[str]:
-    missing = [p for p in (SLURMCTLD, SLURMD, MUNGED) if not Path(p).exists()]
+def _binaries_missing(accounting: bool = False) -> list[str]:
+    daemons = (SLURMCTLD, SLURMD, MUNGED, *((SLURMDBD, MARIADBD) if accounting else ()))
+    missing = [p for p in daemons if not Path(p).exists()]
     missing += [c for c in CLIENTS if shutil.which(c, path=USER_PATH) is None]
     return missing
 
@@ -86,24 +100,26 @@ def _binaries_missing() -> list[str]:
 _install_lock = threading.Lock()
 
 
-def ensure_slurm_installed() -> None:
-    """Install Debian's Slurm and MUNGE packages if a binary is missing (root, apt-get).
+def ensure_slurm_installed(accounting: bool = False) -> None:
+    """Install Debian's Slurm and MUNGE packages if a binary is missing (root, apt-get);
+    with ACCOUNTING also slurmdbd and MariaDB's server.
 
     Called by :class:`SlurmTestCluster` before anything else; ``make test`` installs
     the same packages up front (scripts/system-deps.sh).
     """
+    packages = PACKAGES + (ACCOUNTING_PACKAGES if accounting else ())
     with _install_lock:
-        if not _binaries_missing():
+        if not _binaries_missing(accounting):
             return
         if not (IS_ROOT and shutil.which("apt-get")):
             raise SlurmClusterError(
-                f"Slurm is not installed ({', '.join(_binaries_missing())} missing): "
-                f"apt-get install {' '.join(PACKAGES)}"
+                f"Slurm is not installed ({', '.join(_binaries_missing(accounting))} missing): "
+                f"apt-get install {' '.join(packages)}"
             )
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         _run(["apt-get", "update", "-q"], env=env)
-        _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES], env=env)
-        if _binaries_missing():
+        _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], env=env)
+        if _binaries_missing(accounting):
             raise SlurmClusterError(f"still missing after apt-get: {_binaries_missing()}")
 
 
@@ -349,12 +365,13 @@ class SlurmTestCluster:
         tiny_max_time: int = 10,
         min_job_age: int = 600,
         cgroups: bool = False,
+        accounting: bool = False,
         start: bool = True,
     ) -> None:
         reason = cgroups_unavailable() if cgroups else slurm_unavailable()
         if reason:
             raise SlurmClusterError(reason)
-        ensure_slurm_installed()
+        ensure_slurm_installed(accounting)
         self.name = name
         self.cpus = cpus
         self.memory_mb = memory_mb
@@ -362,6 +379,7 @@ class SlurmTestCluster:
         self.tiny_max_time = tiny_max_time
         self.min_job_age = min_job_age
         self.cgroups = cgroups
+        self.accounting = accounting
         self.nodes: list[SlurmNode] = []
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._closed = False
@@ -382,6 +400,9 @@ class SlurmTestCluster:
             #: jobcomp/filetxt: one line per finished job, read by ``sacct -c``.
             self.jobcomp_path = self.workdir / "jobcomp.txt"
             self.port = _free_port()
+            self.dbd_port = _free_port() if accounting else 0
+            self.db_dir = self.workdir / "db"  # 0700: MariaDB runs without grant tables
+            self.db_socket = self.db_dir / "mariadb.sock"
             for _ in range(nodes):
                 self._add_node()
             #: slurmctld's address as the nodes see it (first node's veth, host side).
@@ -444,6 +465,42 @@ class SlurmTestCluster:
             cgroup_conf = "CgroupPlugin=autodetect\nConstrainRAMSpace=yes\nConstrainSwapSpace=yes\n"
             (self.workdir / "cgroup.conf").write_text(cgroup_conf)
             os.chmod(self.workdir / "cgroup.conf", 0o644)
+        if self.accounting:
+            (self.db_dir / "data").mkdir(mode=0o700, parents=True)
+            os.chmod(self.db_dir, 0o700)
+            dbd_conf = self.workdir / "slurmdbd.conf"  # next to slurm.conf: slurmdbd looks there
+            dbd_conf.write_bytes(b"")
+            os.chmod(dbd_conf, 0o600)  # slurmdbd refuses any other mode
+            dbd_conf.write_text(self.slurmdbd_conf())
+
+    def slurmdbd_conf(self) -> str:
+        """slurmdbd.conf (accounting=True): MariaDB through its socket, no password."""
+        return f"""\
+# generated by tests/slurm_cluster.py
+DbdHost=localhost
+DbdAddr={self.controller_address}
+DbdPort={self.dbd_port}
+SlurmUser=root
+AuthType=auth/munge
+AuthInfo=socket={self.munge_socket}
+StorageType=accounting_storage/mysql
+StorageHost=localhost
+StorageLoc=slurm_acct_db
+LogFile={self.log_dir}/slurmdbd.log
+PidFile={self.workdir}/slurmdbd.pid
+DebugLevel=info
+"""
+
+    def _accounting_conf(self) -> str:
+        if not self.accounting:
+            return "AccountingStorageType=accounting_storage/none\n"
+        return (
+            "AccountingStorageType=accounting_storage/slurmdbd\n"
+            f"AccountingStorageHost={self.controller_address}\n"
+            f"AccountingStoragePort={self.dbd_port}\n"
+            # the MUNGE socket for talking to slurmdbd: AuthInfo's is not used for that
+            f"AccountingStoragePass={self.munge_socket}\n"
+        )
 
     def _plugins(self) -> str:
         if self.cgroups:
@@ -491,8 +548,7 @@ DefMemPerCPU=100
 SlurmdParameters=config_overrides
 MpiDefault=none
 SwitchType=switch/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/filetxt
+{self._accounting_conf()}JobCompType=jobcomp/filetxt
 JobCompLoc={self.jobcomp_path}
 MinJobAge={self.min_job_age}
 JobRequeue=0
@@ -512,7 +568,9 @@ State=UP
 
     # ------------------------------------------------------------ daemons
 
-    def _spawn(self, key: str, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, key: str, argv: list[str], log: Path, extra_env: Optional[dict[str, str]] = None
+    ) -> subprocess.Popen[bytes]:
         with open(log, "ab") as out:
             proc = subprocess.Popen(
                 argv,
@@ -523,7 +581,12 @@ State=UP
                 preexec_fn=_preexec(),
                 close_fds=True,
                 cwd="/",
-                env={"PATH": USER_PATH, "LANG": "C.UTF-8", "SLURM_CONF": str(self.conf_path)},
+                env={
+                    "PATH": USER_PATH,
+                    "LANG": "C.UTF-8",
+                    "SLURM_CONF": str(self.conf_path),
+                    **(extra_env or {}),
+                },
             )
         self._procs[key] = proc
         return proc
@@ -536,8 +599,11 @@ State=UP
         return True
 
     def start(self, timeout: float = 30.0) -> None:
-        """Start munged, slurmctld and every slurmd; returns once all nodes are idle."""
+        """Start munged, (MariaDB and slurmdbd,) slurmctld and every slurmd; returns once
+        all nodes are idle."""
         self._start_munged(timeout)
+        if self.accounting:
+            self._start_slurmdbd(timeout)
         self._start_slurmctld(timeout)
         for node in self.nodes:
             self._start_slurmd(node)
@@ -566,6 +632,50 @@ State=UP
             "munged's socket",
             self.log_dir / "munged.log",
         )
+
+    def _start_slurmdbd(self, timeout: float) -> None:
+        log = self.log_dir / "mariadb.err"
+        self._spawn(
+            "mariadbd",
+            [
+                MARIADBD,
+                "--no-defaults",
+                "--user=root",
+                f"--datadir={self.db_dir / 'data'}",
+                f"--socket={self.db_socket}",
+                f"--pid-file={self.db_dir / 'mariadbd.pid'}",
+                f"--log-error={log}",
+                "--skip-networking",
+                "--skip-grant-tables",  # no system tables to create: starts in ~0.5 s
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=32M",
+                "--innodb-log-file-size=16M",
+                "--innodb-flush-log-at-trx-commit=0",
+                "--innodb-doublewrite=0",
+            ],
+            self.log_dir / "mariadbd.out",
+        )
+        _wait(
+            lambda: self._check_alive("mariadbd", log) and self.db_socket.exists(),
+            timeout,
+            "MariaDB's socket",
+            log,
+        )
+        dbd_log = self.log_dir / "slurmdbd.log"
+        self._spawn(
+            "slurmdbd",
+            [SLURMDBD, "-D"],
+            self.log_dir / "slurmdbd.out",
+            # libmariadb reads it when StorageHost=localhost (slurmdbd.conf has no socket)
+            extra_env={"MYSQL_UNIX_PORT": str(self.db_socket)},
+        )
+
+        def registered() -> bool:
+            self._check_alive("slurmdbd", dbd_log)
+            proc = self.run(["sacctmgr", "-i", "add", "cluster", self.name])
+            return proc.returncode == 0 or "already exists" in proc.stdout + proc.stderr
+
+        _wait(registered, timeout, f"slurmdbd to register cluster {self.name}", dbd_log)
 
     def _start_slurmctld(self, timeout: float) -> None:
         log = self.log_dir / "slurmctld.log"
@@ -689,6 +799,20 @@ State=UP
         """
         fields = "JobID,User,State,ExitCode,Partition,NodeList,Elapsed,Timelimit"
         proc = self.run(["sacct", "-c", "-j", job_id, "-n", "-P", "-o", fields])
+        for line in proc.stdout.splitlines():
+            values = line.split("|")
+            if values and values[0] == job_id:
+                return dict(zip(fields.split(","), values, strict=False))
+        return {}
+
+    def sacct(self, job_id: str, user: str = "root") -> dict[str, str]:
+        """``sacct -X`` record of a job as USER ({} if none yet); accounting=True only.
+
+        slurmctld sends job records to slurmdbd asynchronously: poll for the state.
+        """
+        fields = "JobID,User,State,ExitCode,Reason,Partition,NodeList,Elapsed,Timelimit"
+        argv = ["sacct", "-X", "-n", "-P", "-j", job_id, "-o", fields]
+        proc = self.run_as(user, argv, check=True)
         for line in proc.stdout.splitlines():
             values = line.split("|")
             if values and values[0] == job_id:
