@@ -227,6 +227,11 @@ def _environ_has(pid: int, needle: bytes) -> bool:
         return False
 
 
+def _home_or_root(user: str) -> str:
+    home = pwd.getpwnam(user).pw_dir
+    return home if os.path.isdir(home) else "/"
+
+
 def _kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, signal.SIGKILL)
@@ -737,7 +742,7 @@ State=UP
         cmd = list(argv) if user == "root" else ["runuser", "-u", user, "--", *argv]
         kwargs.setdefault("capture_output", True)
         kwargs.setdefault("text", True)
-        kwargs.setdefault("cwd", pwd.getpwnam(user).pw_dir)
+        kwargs.setdefault("cwd", _home_or_root(user))
         proc = subprocess.run(cmd, env=self.user_env(user), timeout=timeout, check=False, **kwargs)
         if check and proc.returncode != 0:
             raise SlurmClusterError(
@@ -749,7 +754,7 @@ State=UP
     def popen_as(self, user: str, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
         """Start ARGV as USER like :meth:`run_as`, without waiting (e.g. a long srun)."""
         cmd = list(argv) if user == "root" else ["runuser", "-u", user, "--", *argv]
-        kwargs.setdefault("cwd", pwd.getpwnam(user).pw_dir)
+        kwargs.setdefault("cwd", _home_or_root(user))
         return subprocess.Popen(cmd, env=self.user_env(user), **kwargs)
 
     def sbatch(self, user: str, args: Sequence[str]) -> str:
