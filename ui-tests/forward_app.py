@@ -3,7 +3,8 @@ forward-isolation UI tests (tests/forward-isolation.spec.ts).
 
 Run ON the test host as the remote user with the remote's Python (tornado comes
 with ipykernel there):  python forward_app.py < config.json   where the JSON is
-{"port": N, "kernel_id": ID, "files": {NAME: TEXT}} (the pages of forward-pages/).
+{"port": N, "kernel_id": ID, "jupyter": JUPYTER'S ORIGIN, "login_cookie": NAME,
+"files": {NAME: TEXT}} (the pages of forward-pages/).
 
 - ``/``: a HOSTILE page: ``attack.js`` tries to act in JupyterLab (read its
   cookies, call its API, open its websockets, post forms to it); its answer also
@@ -11,8 +12,8 @@ with ipykernel there):  python forward_app.py < config.json   where the JSON is
   allow-same-origin, Set-Cookie of Jupyter's names, Clear-Site-Data, ...).
 - ``/benign/``: a BENIGN app as TensorBoard-like apps are: scripts (classic and
   module), fetch/XHR GET and a JSON POST to its own API, a websocket echo that
-  checks Origin like a careful app, a frame and a popup of its own pages; and what
-  an opaque origin lacks (localStorage, its cookies, workers, a service worker).
+  checks Origin like a careful app, a frame and a popup of its own pages, and what
+  an opaque origin lacks (localStorage, its cookies, a worker, a service worker).
 """
 
 import asyncio
@@ -28,6 +29,7 @@ TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=u
 
 def send_file(handler: web.RequestHandler, name: str) -> None:
     text = FILES[name].replace("{{KERNEL_ID}}", CONFIG["kernel_id"])
+    text = text.replace("{{JUPYTER}}", CONFIG["jupyter"])
     handler.set_header("Content-Type", TYPES[name[name.rindex(".") :]])
     handler.finish(text)
 
@@ -97,6 +99,7 @@ async def main() -> None:
             (r"/benign/mod.js", File, {"name": "benign-mod.js"}),
             (r"/benign/frame.html", File, {"name": "benign-frame.html"}),
             (r"/benign/worker.js", File, {"name": "benign-worker.js"}),
+            (r"/benign/sw.js", File, {"name": "benign-sw.js"}),
             (r"/benign/api/data", Data),
             (r"/benign/api/echo", Echo),
             (r"/benign/api/cookie", Cookie),

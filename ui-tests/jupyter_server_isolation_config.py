@@ -16,3 +16,6 @@ c.ServerApp.port = int(os.environ["UI_TESTS_ISOLATION_PORT"])  # noqa: F821
 c.IdentityProvider.token = os.environ["JR_UI_TOKEN"]  # noqa: F821
 c.ServerApp.disable_check_xsrf = False  # noqa: F821
 c.ServerApp.root_dir = os.environ["JR_UI_ROOT_DIR"]  # noqa: F821
+# A name that is no loopback name, for the test that asks the entry route as a browser
+# on another machine would (it gets the sandbox route, not the forward's own origin).
+c.ServerApp.local_hostnames = ["localhost", "jupyter.test"]  # noqa: F821

@@ -1,17 +1,26 @@
 /*
  * What a hostile forwarded page tries on the JupyterLab that opened it. Served by
- * forward_app.py and run by hostile.html in the forwarded (sandboxed) page; the
- * test also runs it inside JupyterLab's own page as a control, where it succeeds.
+ * forward_app.py and run by hostile.html in the forwarded page (on the forward's own
+ * origin jr-<secret>.localhost, or sandboxed under Jupyter); the test also runs it
+ * inside JupyterLab's own page as a control, where it succeeds.
  *
- * runAttacks({kernelId, tag, forms}) -> {attack: {ok, detail}}: ok is true when
- * the attack visibly succeeded, false when it visibly failed, null when the page
- * cannot tell (simple requests and forms whose answers it cannot read: the test
- * checks on the server that nothing happened).
+ * runAttacks({kernelId, jupyter, tag, forms, toss}) -> {attack: {ok, detail}}: ok is true
+ * when the attack visibly succeeded, false when it visibly failed, null when the page
+ * cannot tell (simple requests, forms and cookies set for Jupyter's host, whose effect
+ * it cannot see: the test checks on the server and in the browser's cookie jar that
+ * nothing happened). `jupyter` is Jupyter's origin (a page knows where JupyterLab runs).
  */
 window.runAttacks = async function runAttacks(opts) {
   const results = {};
-  const origin = location.protocol + '//' + location.host; // Jupyter's host and port
-  const wsOrigin = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
+  const origin = opts.jupyter; // Jupyter's scheme, host and port
+  const wsOrigin = origin.replace(/^http/, 'ws');
+  // A cookie of Jupyter's is one of its names with a value the page did not set itself
+  // (the hostile app also sets "evil" cookies of those names on its own origin).
+  const jupyterCookie = text =>
+    text
+      .split('; ')
+      .map(pair => pair.split('='))
+      .find(([name, value]) => /^(_xsrf|username-)/.test(name) && value !== 'evil' && value !== 'tossed');
   const attempt = async (name, fn) => {
     try {
       results[name] = await fn();
@@ -23,9 +32,9 @@ window.runAttacks = async function runAttacks(opts) {
   let cookie = '';
   await attempt('read document.cookie', async () => {
     cookie = document.cookie;
-    return { ok: /(_xsrf|username-)/.test(cookie), detail: JSON.stringify(cookie) };
+    return { ok: jupyterCookie(cookie) !== undefined, detail: JSON.stringify(cookie) };
   });
-  const found = cookie.match(/(?:^|; )_xsrf=([^;]*)/);
+  const found = jupyterCookie(cookie.split('; ').filter(c => c.startsWith('_xsrf=')).join('; '));
   const xsrf = found ? decodeURIComponent(found[1]) : 'guessed';
   const file = n => `pwned-${opts.tag}-${n}.txt`;
   const content = JSON.stringify({ type: 'file', format: 'text', content: 'pwned' });
@@ -94,6 +103,19 @@ window.runAttacks = async function runAttacks(opts) {
     `${wsOrigin}/api/kernels/${opts.kernelId}/channels?session_id=${opts.tag}`
   );
   await socket('websocket /remote/events', `${wsOrigin}/remote/events`);
+
+  if (opts.toss) {
+    // Cookie tossing: set _xsrf for Jupyter's host (a known XSRF token would do half
+    // of an XSRF attack). The browser must refuse a Domain the page's host does not
+    // match. (Not in the control: there it would reset JupyterLab's own XSRF cookie.)
+    await attempt('set cookies for Jupyter\'s host', async () => {
+      const host = new URL(origin).hostname;
+      for (const domain of [host, 'localhost', '.localhost', '127.0.0.1']) {
+        document.cookie = `_xsrf=tossed; domain=${domain}; path=/`;
+      }
+      return { ok: null, detail: `after: ${JSON.stringify(document.cookie)}` };
+    });
+  }
 
   if (opts.forms) {
     // Forms post without CORS: into frames, and as top-level navigations (new tabs),

@@ -7,24 +7,31 @@
  * cookie, XSRF: jupyter_server_isolation_config.py), unlike the Galata server of
  * the other specs. On the sshd test host, as the remote user, forward_app.py
  * serves a HOSTILE page (forward-pages/hostile.html + attack.js) and a BENIGN app
- * (forward-pages/benign*). The user logs in with the token, the forward is opened
- * and the user clicks Open on its card in the Remote sidebar:
+ * (forward-pages/benign*). The user logs in with the token (at 127.0.0.1: the
+ * browser runs on the Jupyter server's machine), the forward is opened and the
+ * user clicks Open on its card in the Remote sidebar, which lands on the forward's
+ * OWN origin http://jr-<secret>.localhost:<port>/:
  *
  *   - control: attack.js run in JupyterLab's own page (same origin) does read the
  *     cookie, write a file, start a kernel, open both websockets: the attacks are
- *     real, only the sandbox stops them;
- *   - the hostile page (at /remote/sandbox/<id>/<secret>/) sees no cookie and no
- *     success; no file was written and no kernel started (the server's own API,
- *     with the test's token); none of its requests to Jupyter's API carried
- *     Jupyter's login cookie, and every one was refused; Jupyter's cookies and
- *     JupyterLab's storage survive its Clear-Site-Data; it has no window.opener;
+ *     real, only the separate origin stops them;
+ *   - the hostile page (on jr-<secret>.localhost, another site) sees no cookie of
+ *     Jupyter's and no success, and cannot toss a cookie onto Jupyter's host; no
+ *     file was written and no kernel started (the server's own API, with the test's
+ *     token); none of its requests to Jupyter's API carried Jupyter's login cookie
+ *     and every one was refused; Jupyter's cookies and JupyterLab's storage survive;
+ *     it has no window.opener;
  *   - the benign app: scripts, fetch/XHR, a JSON POST, a websocket echo, its own
- *     frame and popup work; an opaque origin has no localStorage, cookie or
- *     service worker (noted).
+ *     frame and popup, and (a real origin) localStorage, its cookies, a dedicated
+ *     worker and a service worker all work;
+ *   - a browser that is not on this machine (the test asks the entry route with the
+ *     Host "jupyter.test") gets the sandbox route instead: the hostile page there has
+ *     an opaque origin and achieves nothing either.
  */
 import { expect, Page, Request, test } from '@playwright/test';
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as net from 'net';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
@@ -40,6 +47,10 @@ const AUTH = { Authorization: `token ${TOKEN}`, 'Content-Type': 'application/jso
 const SERVER = 'iso-box';
 const SANDBOX_CSP = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads';
 const LOGIN_COOKIE = `username-127-0-0-1-${PORT}`;
+/** A forward's own origin: scheme, host (its capability) and the origin listener's port. */
+const OWN_ORIGIN = /^http:\/\/jr-[0-9a-f]{32}\.localhost:\d+$/;
+/** A host name Jupyter accepts (local_hostnames) that is no loopback name. */
+const REMOTE_NAME = `jupyter.test:${PORT}`;
 const PAGES = [
   'hostile.html',
   'attack.js',
@@ -47,7 +58,8 @@ const PAGES = [
   'benign-app.js',
   'benign-mod.js',
   'benign-frame.html',
-  'benign-worker.js'
+  'benign-worker.js',
+  'benign-sw.js'
 ];
 
 interface IAttack {
@@ -71,7 +83,7 @@ let app: ChildProcess | null = null;
 let appPort = 0;
 let kernelId = '';
 let forwardId = '';
-let sandboxPrefix = '';
+let ownOrigin = '';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -106,6 +118,26 @@ async function fileNames(): Promise<string[]> {
 
 async function kernelIds(): Promise<string[]> {
   return (await json<Array<{ id: string }>>('GET', '/api/kernels')).map(k => k.id).sort();
+}
+
+/** The entry route asked as a browser that named Jupyter `host` would: its redirect. */
+function entryAs(host: string, pathName: string): Promise<{ status: number; location: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      { host: '127.0.0.1', port: PORT, path: pathName, headers: { Host: host, ...AUTH } },
+      response => {
+        response.resume();
+        resolve({ status: response.statusCode ?? 0, location: String(response.headers.location ?? '') });
+      }
+    );
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+/** The capabilities out of a text: origin labels and sandbox secrets. */
+function scrub(text: string): string {
+  return text.replace(/jr-[0-9a-f]{32}/g, 'jr-***').replace(/(\/remote\/sandbox\/[^/]+\/)[^/"]+/g, '$1***');
 }
 
 function stop(child: ChildProcess | null): Promise<void> {
@@ -184,7 +216,13 @@ test.beforeAll(async () => {
     stdio: ['pipe', 'pipe', 'inherit']
   });
   app.stdin!.end(
-    JSON.stringify({ port: appPort, kernel_id: kernelId, login_cookie: LOGIN_COOKIE, files })
+    JSON.stringify({
+      port: appPort,
+      kernel_id: kernelId,
+      jupyter: BASE,
+      login_cookie: LOGIN_COOKIE,
+      files
+    })
   );
   await new Promise<void>((resolve, reject) => {
     app!.stdout!.once('data', () => resolve());
@@ -236,6 +274,31 @@ async function openForwardPage(page: Page): Promise<Page> {
   return tab;
 }
 
+/** Jupyter's cookies in the browser: the login cookie is there, no value of the page's. */
+async function expectJupyterCookiesIntact(page: Page): Promise<void> {
+  const context = page.context();
+  const names = (await context.cookies(BASE)).map(c => `${c.name} ${c.path}`);
+  expect(names).toContain(`${LOGIN_COOKIE} /`);
+  for (const c of await context.cookies()) {
+    // nothing the page set landed on Jupyter's host (127.0.0.1) or on localhost, but
+    // for the sandbox route's app cookies, scoped under its path
+    if (['127.0.0.1', 'localhost', '.localhost'].includes(c.domain)) {
+      expect(['evil', 'tossed'], `${c.name} on ${c.domain}`).not.toContain(c.value);
+      if (c.name === 'hostile') {
+        expect(c.path).toMatch(/^\/remote\/sandbox\//);
+      }
+    }
+  }
+  expect(await page.evaluate(() => localStorage.getItem('jr-isolation-marker'))).toBe('kept');
+  // JupyterLab still works with its cookie
+  expect(await page.evaluate(async () => (await fetch('/api/contents')).status)).toBe(200);
+}
+
+async function hostileResults(tab: Page): Promise<Attacks> {
+  await expect(tab.locator('body[data-done="1"]')).toBeAttached({ timeout: 60_000 });
+  return JSON.parse((await tab.locator('#results').textContent()) ?? '{}') as Attacks;
+}
+
 test('a hostile forwarded page cannot act in JupyterLab', async ({ browser }) => {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -249,7 +312,7 @@ test('a hostile forwarded page cannot act in JupyterLab', async ({ browser }) =>
     await page.addScriptTag({ content: attackJs });
     const control = (await page.evaluate(
       opts => (window as unknown as { runAttacks: (o: unknown) => Promise<unknown> }).runAttacks(opts),
-      { kernelId, tag: 'control', forms: false }
+      { kernelId, jupyter: BASE, tag: 'control', forms: false }
     )) as Attacks;
     console.log('control (JupyterLab origin):', JSON.stringify(control, null, 1));
     for (const attack of [
@@ -308,7 +371,7 @@ test('a hostile forwarded page cannot act in JupyterLab', async ({ browser }) =>
   context.on('page', p => p.on('websocket', ws => sockets.push(ws.url())));
 
   const tab = await openForwardPage(page);
-  await expect(tab.locator('body[data-done="1"]')).toBeAttached({ timeout: 60_000 });
+  const results = await hostileResults(tab);
   // a user tricked into a click: the forms post as top-level navigations (new tabs)
   const tabs = context.pages().length;
   await tab.locator('#bait1').click();
@@ -318,38 +381,41 @@ test('a hostile forwarded page cannot act in JupyterLab', async ({ browser }) =>
   await Promise.all(pending);
   await tab.screenshot({ path: artifactPath('forward-hostile-page.png') });
 
-  await test.step('the page is in the sandbox, opened without an opener', async () => {
-    expect(tab.url()).toMatch(
-      new RegExp(`^${BASE}/remote/sandbox/${forwardId}/[A-Za-z0-9_-]{22}/$`)
-    );
-    sandboxPrefix = tab.url().replace(/\/$/, '');
-    const response = await tab.request.get(tab.url(), { maxRedirects: 0 });
-    expect(response.headers()['content-security-policy']).toContain(SANDBOX_CSP);
+  await test.step('the page is on its own origin, opened without an opener', async () => {
+    const url = new URL(tab.url());
+    expect(url.origin).toMatch(OWN_ORIGIN);
+    expect(url.pathname).toBe('/');
+    ownOrigin = url.origin;
+    expect(await tab.evaluate(() => self.origin)).toBe(ownOrigin); // a real origin
     expect(await tab.evaluate(() => window.opener === null)).toBe(true);
     expect(await tab.evaluate(() => document.referrer)).toBe('');
-    expect(await tab.evaluate(() => self.origin)).toBe('null');
   });
 
-  await test.step('the page saw no cookie and no success', async () => {
-    const results = JSON.parse((await tab.locator('#results').textContent()) ?? '{}') as Attacks;
-    console.log('hostile page (sandbox):', JSON.stringify(results, null, 1));
-    expect(Object.keys(results).length).toBeGreaterThanOrEqual(11);
+  await test.step('the page saw no cookie of Jupyter\'s and no success', async () => {
+    console.log('hostile page (own origin):', scrub(JSON.stringify(results, null, 1)));
+    expect(Object.keys(results).length).toBeGreaterThanOrEqual(12);
     for (const [attack, result] of Object.entries(results)) {
       expect(result.ok, `${attack}: ${result.detail}`).not.toBe(true);
     }
-    // the service's own CSP asked for allow-same-origin: every policy applies, ours wins
-    expect(results['read document.cookie'].detail).toContain("lacks the 'allow-same-origin' flag");
+    // it reads cookies, its own only: the "evil" ones its app set on its own host
+    const cookie = results['read document.cookie'].detail;
+    expect(cookie).toContain('_xsrf=evil');
+    expect(cookie).not.toMatch(/_xsrf=(?!evil)/);
   });
 
   await test.step('nothing happened in Jupyter: no file, no kernel', async () => {
     expect(await fileNames()).toEqual(filesBefore);
     expect(await kernelIds()).toEqual(kernelsBefore);
-    const pwned = await api('GET', '/api/contents/pwned-sandbox-1.txt');
+    const pwned = await api('GET', '/api/contents/pwned-origin-1.txt');
     expect(pwned.status).toBe(404);
   });
 
   await test.step('no request to Jupyter carried its login cookie or succeeded', async () => {
-    const jupyterApi = seen.filter(s => /\/(api|remote\/events)(\/|\?|$)/.test(new URL(s.url).pathname));
+    const jupyterHost = new URL(BASE).host;
+    const jupyterApi = seen.filter(s => {
+      const url = new URL(s.url);
+      return url.host === jupyterHost && /^\/(api|remote\/events)(\/|\?|$)/.test(url.pathname);
+    });
     console.log(
       'requests of the forwarded pages to Jupyter:\n' +
         jupyterApi
@@ -373,33 +439,30 @@ test('a hostile forwarded page cannot act in JupyterLab', async ({ browser }) =>
   });
 
   await test.step("Jupyter's cookies and JupyterLab's storage survive", async () => {
-    const names = (await context.cookies(BASE)).map(c => `${c.name} ${c.path}`);
-    expect(names).toContain(`${LOGIN_COOKIE} /`);
-    const xsrf = (await context.cookies(BASE)).filter(c => c.name === '_xsrf');
-    expect(xsrf.every(c => c.value !== 'evil')).toBe(true);
-    expect(await page.evaluate(() => localStorage.getItem('jr-isolation-marker'))).toBe('kept');
-    // JupyterLab still works with its cookie
-    const status = await page.evaluate(async () => (await fetch('/api/contents')).status);
-    expect(status).toBe(200);
+    await expectJupyterCookiesIntact(page);
+    // the page's cookies stayed on its own host (Domain=127.0.0.1 dropped by the proxy)
+    const ownHost = new URL(ownOrigin).hostname;
+    const own = (await context.cookies()).filter(c => c.domain === ownHost).map(c => c.name);
+    expect(own).toEqual(expect.arrayContaining(['_xsrf', LOGIN_COOKIE, 'hostile']));
   });
   await context.close();
 });
 
-test('a benign forwarded app works in the sandbox', async ({ browser }) => {
-  expect(sandboxPrefix).not.toBe('');
+test('a benign forwarded app works on its own origin', async ({ browser }) => {
+  expect(ownOrigin).toMatch(OWN_ORIGIN);
   const context = await browser.newContext();
   const page = await context.newPage();
   await logIn(page);
   const tab = await openForwardPage(page);
-  await tab.goto(`${sandboxPrefix}/benign/`);
+  expect(new URL(tab.url()).origin).toBe(ownOrigin);
+  await tab.goto(`${ownOrigin}/benign/`);
   const check = (name: string) => tab.locator(`dd[data-check="${name}"]`);
   await expect(check('done')).toHaveText('yes', { timeout: 30_000 });
   const shown: Record<string, string> = {};
   for (const dd of await tab.locator('dd').all()) {
     shown[(await dd.getAttribute('data-check')) ?? ''] = (await dd.textContent()) ?? '';
   }
-  const scrubbed = JSON.stringify(shown, null, 1).replace(/(\/remote\/sandbox\/[^/]+\/)[^/]+/g, '$1***');
-  console.log('benign app:', scrubbed);
+  console.log('benign app:', scrub(JSON.stringify(shown, null, 1)));
   await tab.screenshot({ path: artifactPath('forward-benign-app.png') });
 
   await expect(check('classic script')).toHaveText('ran');
@@ -412,28 +475,68 @@ test('a benign forwarded app works in the sandbox', async ({ browser }) => {
   await expect(check('XHR GET')).toHaveText('42');
   await expect(check('websocket')).toHaveText('echo:hi');
   await expect(check('own frame')).toHaveText('ran');
-  // an opaque origin has none of these: apps that need them do not work here
-  await expect(check('localStorage')).toHaveText(/failed: SecurityError/);
-  await expect(check('document.cookie')).toHaveText(/failed: SecurityError/);
-  await expect(check('service worker')).toHaveText(/failed/);
-  // a dedicated worker's script is cross-origin to an opaque origin (TensorBoard's
-  // charts need one: see the forwards report)
-  await expect(check('worker')).toHaveText(/failed: SecurityError/);
-  // the app's cookie is kept (under the sandbox path) but its own requests go without
-  // it: they are cross-site from the opaque origin (SameSite=Lax by default)
-  await expect(check('app cookie on fetch')).toHaveText('none');
+  // a real origin: what TensorBoard needs (storage, its cookie, a chart worker) works
+  await expect(check('localStorage')).toHaveText('works');
+  // (its cookies: appsession and those the app's root, the hostile page, set on Open)
+  await expect(check('document.cookie')).toHaveText(/^works: ".*appsession=1/);
+  await expect(check('worker')).toHaveText('ran');
+  await expect(check('service worker')).toHaveText('works');
+  await expect(check('app cookie on fetch')).toContainText('appsession=1');
   const appCookie = (await context.cookies()).find(c => c.name === 'appsession');
-  expect(appCookie?.path).toBe(`${new URL(sandboxPrefix).pathname}/benign/`);
+  expect(appCookie?.domain).toBe(new URL(ownOrigin).hostname); // host-only, its own host
+  expect(appCookie?.path).toBe('/benign/');
+  expect(await tab.evaluate(() => localStorage.getItem('k'))).toBe('v');
+  // JupyterLab's storage is not the app's: another origin
+  expect(await page.evaluate(() => localStorage.getItem('k'))).toBeNull();
 
-  // a link of the app to its own page in a new tab (the popup keeps the sandbox)
+  // a link of the app to its own page in a new tab: the same origin
   const [popup] = await Promise.all([context.waitForEvent('page'), tab.locator('#popup').click()]);
   await expect(popup.locator('#frame')).toHaveText('a page of the app');
-  expect(await popup.evaluate(() => self.origin)).toBe('null');
+  expect(await popup.evaluate(() => self.origin)).toBe(ownOrigin);
+  await context.close();
+});
+
+test('a browser elsewhere gets the sandbox route, which isolates too', async ({ browser }) => {
+  expect(ownOrigin).toMatch(OWN_ORIGIN);
+  // the entry route as a browser on another machine asks it (Jupyter named otherwise
+  // than by a loopback name): the sandbox route, not the forward's own origin
+  const entry = await entryAs(REMOTE_NAME, `/remote/forward/${forwardId}/`);
+  expect(entry.status).toBe(303);
+  expect(entry.location).toMatch(new RegExp(`^/remote/sandbox/${forwardId}/[A-Za-z0-9_-]{22}/$`));
+  const sandboxURL = `${BASE}${entry.location}`;
+  const local = await entryAs(new URL(BASE).host, `/remote/forward/${forwardId}/`);
+  expect(new URL(local.location).origin).toBe(ownOrigin); // the control: this browser
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await logIn(page);
+  await page.evaluate(() => localStorage.setItem('jr-isolation-marker', 'kept'));
+  const filesBefore = await fileNames();
+  const kernelsBefore = await kernelIds();
+  const tab = await context.newPage();
+  await tab.goto(sandboxURL);
+  const results = await hostileResults(tab);
+  console.log('hostile page (sandbox):', scrub(JSON.stringify(results, null, 1)));
+  const response = await tab.request.get(sandboxURL, { maxRedirects: 0 });
+  expect(response.headers()['content-security-policy']).toContain(SANDBOX_CSP);
+  expect(await tab.evaluate(() => self.origin)).toBe('null');
+  expect(Object.keys(results).length).toBeGreaterThanOrEqual(12);
+  for (const [attack, result] of Object.entries(results)) {
+    expect(result.ok, `${attack}: ${result.detail}`).not.toBe(true);
+  }
+  // the service's own CSP asked for allow-same-origin: every policy applies, ours wins
+  expect(results['read document.cookie'].detail).toContain("lacks the 'allow-same-origin' flag");
+  await tab.waitForTimeout(2000); // let the page's form posts land
+  expect(await fileNames()).toEqual(filesBefore);
+  expect(await kernelIds()).toEqual(kernelsBefore);
+  expect((await api('GET', '/api/contents/pwned-sandbox-1.txt')).status).toBe(404);
+  await expectJupyterCookiesIntact(page);
   await context.close();
 
-  // the server logged the forwarded pages' requests without their capability
-  const secret = sandboxPrefix.split('/').pop()!;
+  // the server logged the forwarded pages' requests without their capabilities
   const log = fs.readFileSync(path.join(UI_TESTS, 'test-results', 'isolation-server.log'), 'utf-8');
   expect(log).toContain(`/remote/forward/${forwardId}/`);
-  expect(log).not.toContain(secret);
+  expect(log).toContain('jr-***.localhost');
+  expect(log).not.toContain(new URL(ownOrigin).hostname.slice(3, 35));
+  expect(log).not.toContain(entry.location.split('/')[4]);
 });

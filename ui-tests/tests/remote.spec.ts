@@ -223,10 +223,12 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
         card.getByRole('button', { name: `Open Port ${port} on ${SERVER} in a new tab` }).click()
       ]);
       await expect(tab.getByText('hello-from-remote.txt')).toBeVisible();
-      // served sandboxed from the forward's capability URL, with no opener into JupyterLab
-      // (forward-isolation.spec.ts tests what a hostile page can do there)
-      expect(tab.url()).toMatch(/\/remote\/sandbox\/fwd-[0-9a-f]+\/[A-Za-z0-9_-]{22}\/$/);
-      expect(await tab.evaluate(() => window.opener === null && self.origin === 'null')).toBe(true);
+      // served on the forward's own origin (JupyterLab runs on 127.0.0.1: a browser on
+      // this machine), with no opener into JupyterLab (forward-isolation.spec.ts tests
+      // what a hostile page can do there)
+      expect(tab.url()).toMatch(/^http:\/\/jr-[0-9a-f]{32}\.localhost:\d+\/$/);
+      const origin = new URL(tab.url()).origin;
+      expect(await tab.evaluate(() => window.opener === null && self.origin)).toBe(origin);
       await tab.close();
       await card.getByRole('button', { name: `Stop session Port ${port} on ${SERVER}` }).click();
       await expect(card.getByText('Stopped', { exact: true })).toBeVisible();
