@@ -30,7 +30,7 @@ import zmq.asyncio
 from jupyter_client.session import Session
 
 from .errors import RemoteCommandError, SSHConnectError
-from .remote.relay import (
+from .remote.protocol import (
     ACK,
     GAP,
     HB,

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 from .errors import RemoteCommandError, ValidationError
 from .manager import RemoteManager
 from .remote import command_on_path, script_text, stdin_payload
+from .remote.protocol import ENV_KINDS, PROBE_RESULT_MARKER
 from .ssh import Endpoint
 from .ssh.exec import PROBE_OUTPUT, ExecResult, run
 from .store import validate_remote_path
@@ -41,8 +42,8 @@ from .text import RemoteJSONError, parse_remote_json, printable, printable_tree
 log = logging.getLogger(__name__)
 
 #: Kinds of entries, in display order (``kernelspec``: a non-Python kernel).
-KINDS = ("conda", "uv", "venv", "virtualenv", "pyenv", "system", "kernelspec")
-RESULT_MARKER = "@@jupyter-remote-probe@@ "  # = remote/probe.py RESULT_MARKER
+KINDS = ENV_KINDS
+RESULT_MARKER = PROBE_RESULT_MARKER
 CACHE_VERSION = 1
 DEFAULT_BUDGET = 20.0
 DEFAULT_PER_ENV = 10.0

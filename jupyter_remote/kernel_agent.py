@@ -15,8 +15,8 @@ from .remote import command_on_path, command_with, script_text, stdin_payload
 from .ssh.exec import AGENT_OUTPUT, ExecResult, HeldProcess, peer, run
 from .text import RemoteJSONError, parse_remote_json, printable, printable_tree
 
-#: relay.py defines the relay the supervisor runs; agent.py's main() runs at the end
-_AGENT = script_text("relay") + "\n" + script_text("agent")
+#: the agent script: protocol, state, relay, supervisor, agent (see remote/__init__.py)
+_AGENT = script_text("agent")
 
 
 class AgentClient:

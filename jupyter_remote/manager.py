@@ -28,6 +28,7 @@ from .errors import (
 )
 from .kernel_agent import AgentClient
 from .remote import command_python
+from .remote.protocol import KERNEL_ID_PATTERN
 from .secrets import SecretStore, secret_store
 from .ssh import ConnectionPool, Endpoint, HostKeyPolicy, OfferedKey, resolve_endpoint
 from .ssh.auth import probe_host_key
@@ -59,7 +60,7 @@ PYTHON_CHECK = (
     "print(json.dumps({'version':'%d.%d.%d'%tuple(sys.version_info[:3]),"
     "'ipykernel':u.find_spec('ipykernel') is not None,'prefix':sys.prefix}))"
 )
-KERNEL_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+KERNEL_ID_RE = re.compile(KERNEL_ID_PATTERN)
 MAX_INFO_TEXT = 256  # one value of SERVER_INFO_SCRIPT's answer (os, python path, version)
 
 

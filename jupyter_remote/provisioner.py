@@ -27,6 +27,7 @@ from . import runtime
 from .errors import RemoteCommandError, RemoteError
 from .manager import RemoteManager
 from .remote import script_text
+from .remote.protocol import CHANNELS
 from .runtime import on_ssh_loop
 from .sessions import KernelSession, registry
 from .ssh.exec import is_connection_error
@@ -36,7 +37,7 @@ from .store import Profile, Server
 #: the kernel process's own entry point on the remote (see remote/kernel_launcher.py)
 LAUNCHER = script_text("kernel_launcher")
 
-CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
+
 ATTACH = "jupyter_remote_attach"  # start_kernel kwarg: attach to this kernel id if it runs
 DEAD_UNKNOWN = -9  # exit code reported when the agent says dead but knows no status
 

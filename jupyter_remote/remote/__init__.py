@@ -1,29 +1,54 @@
 """Scripts that run ON the remote host, and how they get there.
 
 Nothing is installed remotely: a script travels on the stdin of one exec
-request. The command line holds only the interpreter and :data:`BOOTSTRAP`
-(fixed text), never user data or secrets, because ``ps`` shows command lines
-to every user of the host (invariants 4 and 5). The bootstrap reads a
-length-prefixed script from stdin and runs it; the script then reads its JSON
-request from the rest of stdin.
+request. The command line holds only the interpreter and
+:data:`protocol.BOOTSTRAP` (fixed text), never user data or secrets, because
+``ps`` shows command lines to every user of the host (invariants 4 and 5). The
+bootstrap reads a length-prefixed script from stdin and runs it; the script then
+reads its JSON request from the rest of stdin.
 
-The scripts themselves (``probe.py``, ``agent.py``) are stdlib-only and
-Python 3.8 compatible.
+A script is made of parts, each a module of this package that reads like an
+ordinary module (stdlib only, Python 3.8): :data:`SCRIPTS` lists them in order.
+Each part's ``# <local-imports>`` block (imports of the parts before it, for local
+use, tests and type checking) is left out when the parts are joined, so on the
+remote the earlier parts' names are plain globals. ``kernel_launcher`` is not
+joined: the agent writes it into the kernel's directory as the kernel's entry point.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
+from functools import cache
 from importlib.resources import files
 from typing import Any
 
-#: Runs a script sent on stdin as ``<decimal length>\\n<script bytes>``; the script's
-#: bytes stay in the global ``_jr_src`` (the agent re-sends itself to its supervisor).
-BOOTSTRAP = (
-    "import sys;n=int(sys.stdin.buffer.readline());_jr_src=sys.stdin.buffer.read(n);"
-    "exec(compile(_jr_src,'<jupyter-remote>','exec'))"
-)
+from .protocol import BOOTSTRAP
+
+#: The parts of each script, in order.
+SCRIPTS = {
+    "agent": ("protocol", "state", "relay", "supervisor", "agent"),
+    "probe": ("protocol", "interpreters", "probe"),
+    "kernel_launcher": ("kernel_launcher",),
+}
+_LOCAL_IMPORTS = re.compile(r"^# <local-imports>.*?^# </local-imports>\n", re.M | re.S)
+
+
+def part_text(name: str) -> str:
+    """Source of one part shipped in this package, as it is on disk."""
+    return files(__name__).joinpath(f"{name}.py").read_text(encoding="utf-8")
+
+
+@cache
+def script_text(name: str) -> str:
+    """The script ``name`` of :data:`SCRIPTS` as sent: its parts joined, local imports out.
+
+    Called once per process per script by the agent client, discovery and the
+    provisioner."""
+    parts = [_LOCAL_IMPORTS.sub("", part_text(part)) for part in SCRIPTS[name]]
+    return "\n\n".join(parts)
+
 
 #: Finds python3 (or python) on the login PATH and runs the bootstrap with it.
 FIND_PYTHON = (
@@ -31,11 +56,6 @@ FIND_PYTHON = (
     'if command -v "$p" >/dev/null 2>&1; then exec "$p" -c "$0"; fi; '
     "done; echo 'jupyter-remote: no python3 on the login PATH' >&2; exit 127"
 )
-
-
-def script_text(name: str) -> str:
-    """Source of a remote script shipped in this package (``probe``, ``agent``)."""
-    return files(__name__).joinpath(f"{name}.py").read_text(encoding="utf-8")
 
 
 def stdin_payload(script: str, request: dict[str, Any]) -> bytes:

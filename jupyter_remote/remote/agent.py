@@ -1,138 +1,54 @@
 """jupyter-remote agent: runs ON the remote host, sent over stdin, never installed.
 
-Stdlib only, Python >= 3.8. Reads one JSON request from stdin (after the
-bootstrap framing, see ``jupyter_remote/remote/__init__.py``), writes one JSON
-answer line on stdout. The HMAC key arrives on stdin and is written only to a
-0600 connection file inside a 0700 per-kernel directory.
+The last part of the agent script (protocol, state, relay, supervisor, agent: see
+``jupyter_remote/remote/__init__.py``). Stdlib only, Python >= 3.8. Reads one JSON
+request from stdin after the bootstrap framing, writes one JSON answer line on
+stdout. The HMAC key arrives on stdin and is written only to a 0600 connection
+file inside the 0700 kernel directory (and scrubbed once the kernel has read it).
 
 Operations (``op``):
 
-- ``launch``: start a kernel detached under a small supervisor; wait until its
-  sockets exist; answer pid and socket paths (ipc) or ports (tcp fallback).
-- ``supervise``: internal; the supervisor process runs the kernel in its own
-  process group, waits for it, records how it ended, and removes the kernel
-  directory when a stop was requested.
-- ``status``, ``signal``, ``stop``, ``list``: what the provisioner and the
-  ``jupyter remote kernel`` commands need.
-
-State: ``~/.local/share/jupyter-remote/kernels/<kernel_id>/`` holding
-``info.json``, ``connection.json``, ``kernel.log``, ``kernel.pid``,
-``supervisor.pid``, ``ended.json`` (after a crash) and the ipc sockets.
+- ``launch``: start a kernel detached under its supervisor (``supervisor.py``); wait
+  until its sockets exist; answer pid, socket paths and the relay's address.
+- ``supervise``: the supervisor process itself (internal).
+- ``status``, ``signal``, ``stop``, ``list``, ``connection``, ``presence``: what the
+  provisioner, re-attaching and the ``jupyter remote kernel`` commands need.
 """
 
 import json
 import os
-import re
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-try:
-    start_relay  # noqa: B018 - defined when relay.py precedes this file in one script (kernel_agent.py)
-except NameError:  # imported on its own, locally
-    from jupyter_remote.remote.relay import DEFAULT_BUFFER_BYTES, query_relay, start_relay
+# <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.protocol import BOOTSTRAP, CHANNELS, MAX_SOCKET_PATH, SOCKET_NAMES
+from jupyter_remote.remote.relay import DEFAULT_BUFFER_BYTES, query_relay
+from jupyter_remote.remote.state import (
+    KERNEL_ID,
+    KERNELS,
+    ROOT,
+    AgentError,
+    _alive,
+    _describe_end,
+    _kernel_dir,
+    _kill_group,
+    _private_dir,
+    _read_int,
+    _read_json,
+    _remove_kernel_files,
+    _tail,
+    _write_private,
+)
+from jupyter_remote.remote.supervisor import op_presence, op_supervise
 
-ROOT = os.path.join(os.path.expanduser("~"), ".local", "share", "jupyter-remote")
-KERNELS = os.path.join(ROOT, "kernels")
-KERNEL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
-#: socket files in a kernel's socket directory: its five channels (k-1 .. k-5), the relay
-SOCKET_NAMES = ("k-1", "k-2", "k-3", "k-4", "k-5", "relay")
-MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
-SIGNAL_NAMES = {
-    int(getattr(signal, n)): n
-    for n in dir(signal)
-    if n.startswith("SIG") and not n.startswith("SIG_") and isinstance(getattr(signal, n), int)
-}
-
-
-class AgentError(Exception):
-    def __init__(self, message, hint=""):
-        Exception.__init__(self, message)
-        self.message = message
-        self.hint = hint
+# </local-imports>
 
 
 # ----------------------------------------------------------------- helpers
-
-
-def _private_dir(path):
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    os.chmod(path, 0o700)
-
-
-def _write_private(path, data):
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(data)
-    os.chmod(path + ".tmp", 0o600)
-    os.replace(path + ".tmp", path)
-
-
-def _read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def _read_int(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid):
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _kernel_dir(kernel_id):
-    if not isinstance(kernel_id, str) or not KERNEL_ID.match(kernel_id):
-        raise AgentError("invalid kernel id")
-    return os.path.join(KERNELS, kernel_id)
-
-
-def _tail(path, lines=20):
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - 8192))
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _describe_end(returncode):
-    if returncode is None:
-        return "gone (the kernel process no longer exists)"
-    if returncode < 0:
-        name = SIGNAL_NAMES.get(-returncode, "signal %d" % -returncode)
-        if -returncode == signal.SIGKILL:
-            return "killed by SIGKILL (out of memory, or kill -9)"
-        return "killed by %s" % name
-    return "exited with status %d" % returncode
 
 
 def _find_kernelspec(name):
@@ -311,7 +227,7 @@ def _start_supervisor(kdir, payload):
     log = os.open(os.path.join(kdir, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         sup = subprocess.Popen(
-            [sys.executable, "-c", BOOT],
+            [sys.executable, "-c", BOOTSTRAP],
             stdin=subprocess.PIPE,
             stdout=log,
             stderr=log,
@@ -388,237 +304,6 @@ def _relay_answer(kdir):
     except OSError:
         pass
     return {"relay": None, "relay_note": note or "no relay"}
-
-
-def op_supervise(req):
-    """Runs detached (own session). Starts the kernel in its own process group and waits."""
-    kdir = _kernel_dir(req["kernel_id"])
-    os.umask(0o077)
-    _write_private(os.path.join(kdir, "supervisor.pid"), str(os.getpid()))
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    user_umask = int(req.get("umask", 0o022))
-
-    def child():  # own process group; files the kernel writes get the login's umask
-        os.setpgrp()
-        os.umask(user_umask)
-
-    proc = subprocess.Popen(
-        req["argv"],
-        cwd=req["cwd"],
-        env=req["env"],
-        stdin=subprocess.DEVNULL,
-        stdout=sys.stdout.fileno(),
-        stderr=sys.stderr.fileno(),
-        preexec_fn=child,
-        close_fds=True,
-    )
-    _write_private(os.path.join(kdir, "kernel.pid"), str(proc.pid))
-    _keep_fresh(req.get("sockdir"))
-    relay = None
-    if req.get("relay"):
-        relay = start_relay(
-            kdir,
-            req.get("buffer_bytes"),
-            float(req.get("startup_timeout") or 60),
-            tcp_token=req.get("relay_token") if req.get("relay_tcp") else None,
-        )
-    idle_timeout = int(req.get("idle_timeout") or 0)
-    if idle_timeout > 0:
-        _watch_idle(proc, kdir, idle_timeout, relay)
-    returncode = proc.wait()
-    _kill_group(proc.pid, signal.SIGKILL)  # children the kernel left behind
-    if os.path.exists(os.path.join(kdir, "stopping")):
-        _remove_kernel_files(kdir)
-        return None
-    _remove_scratch(kdir)  # sockets and cell files die with the kernel; state stays
-    _write_private(
-        os.path.join(kdir, "ended.json"),
-        json.dumps(
-            {"returncode": returncode, "reason": _describe_end(returncode), "ended": time.time()}
-        ),
-    )
-    return None
-
-
-def _keep_fresh(sockdir):
-    """Touch the socket directory hourly: /tmp cleaners (systemd-tmpfiles ages) must not
-    take the sockets of a kernel that runs for weeks."""
-    if not sockdir:
-        return
-
-    def touch():
-        while True:
-            time.sleep(3600)
-            try:
-                for name in os.listdir(sockdir):
-                    os.utime(os.path.join(sockdir, name), follow_symlinks=False)
-                os.utime(sockdir)
-            except OSError:
-                return
-
-    threading.Thread(target=touch, daemon=True).start()
-
-
-def _remove_owned_tree(path):
-    """rm -r ``path`` if it is a real directory of ours (never through a symlink)."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return
-    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _remove_scratch(kdir):
-    """The kernel's socket directory and ipykernel's cell-file directory."""
-    info = _read_json(os.path.join(kdir, "info.json")) or {}
-    if info.get("sockdir"):
-        _remove_owned_tree(info["sockdir"])
-    try:
-        with open(os.path.join(kdir, "ipykernel_tmp")) as f:
-            _remove_owned_tree(f.read().strip())
-    except OSError:
-        pass
-
-
-def _remove_kernel_files(kdir):
-    """Everything of one kernel: scratch directories, then its state directory."""
-    _remove_scratch(kdir)
-    shutil.rmtree(kdir, ignore_errors=True)
-    _remove_empty_parents()
-
-
-def _present(kdir):
-    """True while some local session holds the kernel's presence lock (op_presence)."""
-    import fcntl
-
-    try:
-        fd = os.open(os.path.join(kdir, "presence.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # closing releases our probe lock
-    return False
-
-
-def op_presence(req):
-    """Held open by each local session: a shared lock until stdin closes (link gone)."""
-    import fcntl
-
-    kdir = _kernel_dir(req.get("kernel_id"))
-    fd = os.open(os.path.join(kdir, "presence.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_SH)
-    sys.stdout.write(json.dumps({"ok": True, "result": {"present": True}}) + "\n")
-    sys.stdout.flush()
-    try:
-        while sys.stdin.buffer.read(4096):
-            pass
-    finally:
-        os.close(fd)
-    return None
-
-
-def _watch_idle(proc, kdir, idle_timeout, relay=None):
-    """Stop the kernel once it has been idle, with no client, for ``idle_timeout`` seconds.
-
-    Runs in the supervisor. With a relay, its view counts (busy/idle from iopub, a
-    local side connected); otherwise listens to iopub itself (pyzmq comes with
-    ipykernel) and checks the presence lock; without pyzmq only presence counts.
-    """
-    if relay is not None:
-        while proc.poll() is None and not relay.ready.wait(1):
-            pass
-        if not relay.failure:
-            return _watch_idle_relayed(proc, kdir, idle_timeout, relay)
-    try:
-        import zmq
-    except ImportError:
-        zmq = None  # type: ignore[assignment]
-    conn = _read_json(os.path.join(kdir, "connection.json")) or {}
-    sub = None
-    if zmq is not None and conn.get("transport") == "ipc":
-        sub = zmq.Context.instance().socket(zmq.SUB)
-        sub.setsockopt(zmq.SUBSCRIBE, b"")
-        sub.setsockopt(zmq.LINGER, 0)
-        sub.connect("ipc://%s-%d" % (conn["ip"], conn["iopub_port"]))
-    busy = False
-    last_activity = time.time()
-    while proc.poll() is None:
-        try:
-            news = _idle_step(sub)
-        except Exception as exc:  # never let the watcher take the supervisor down
-            sys.stderr.write("jupyter-remote: idle watcher: %r\n" % (exc,))
-            news = None
-        if news is not None:
-            busy = news if news != "-" else busy
-        if busy or _present(kdir):
-            last_activity = time.time()
-            continue
-        if time.time() - last_activity >= idle_timeout:
-            _stop_idle(proc, kdir, idle_timeout)
-            break
-    if sub is not None:
-        sub.close()
-
-
-def _watch_idle_relayed(proc, kdir, idle_timeout, relay):
-    last_activity = time.time()
-    while proc.poll() is None:
-        time.sleep(0.5)
-        if relay.busy or relay.client is not None or _present(kdir):
-            last_activity = time.time()
-            continue
-        if time.time() - max(last_activity, relay.last_activity) >= idle_timeout:
-            _stop_idle(proc, kdir, idle_timeout)
-            return
-
-
-def _stop_idle(proc, kdir, idle_timeout):
-    sys.stderr.write("jupyter-remote: idle for %ss with no client: stopping\n" % idle_timeout)
-    _write_private(os.path.join(kdir, "stopping"), "idle timeout")
-    _kill_group(proc.pid, signal.SIGTERM)
-    deadline = time.time() + 5
-    while proc.poll() is None and time.time() < deadline:
-        time.sleep(0.1)
-    _kill_group(proc.pid, signal.SIGKILL)
-
-
-def _idle_step(sub):
-    """Wait up to 1 s for iopub status; True busy, False idle, "-" no news (None: no zmq)."""
-    if sub is None:
-        time.sleep(1)
-        return None
-    state = "-"
-    while sub.poll(1000 if state == "-" else 0):
-        frames = sub.recv_multipart()
-        try:
-            i = frames.index(b"<IDS|MSG>")
-            header = json.loads(frames[i + 2].decode("utf-8"))
-            content = json.loads(frames[i + 5].decode("utf-8"))
-        except (ValueError, IndexError):
-            continue
-        if header.get("msg_type") == "status":
-            state = content.get("execution_state") == "busy"
-    return state
-
-
-def _kill_group(pgid, signum):
-    try:
-        os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _remove_empty_parents():
-    for d in (KERNELS, ROOT):
-        try:
-            os.rmdir(d)
-        except OSError:
-            return
 
 
 def _status(kernel_id):
@@ -749,11 +434,6 @@ OPS = {
     "presence": op_presence,
     "connection": op_connection,
 }
-
-BOOT = (
-    "import sys;n=int(sys.stdin.buffer.readline());_jr_src=sys.stdin.buffer.read(n);"
-    "exec(compile(_jr_src,'<jupyter-remote>','exec'))"
-)
 
 
 def _own_source():

@@ -11,7 +11,7 @@ REQUEST, one JSON line after the framed script (every field optional)::
      "per_env": 10,                     # seconds for one interpreter check
      "workers": 8}                      # interpreters checked in parallel
 
-ANSWER on stdout: the last line starting with :data:`RESULT_MARKER`, followed
+ANSWER on stdout: the last line starting with :data:`protocol.PROBE_RESULT_MARKER`, followed
 by one JSON object (login files may print noise before it)::
 
     {"protocol": 1, "elapsed": 1.42, "errors": ["..."], "home": "/home/u",
@@ -52,24 +52,28 @@ prefix is one of the kinds above. Duplicates go by env prefix (realpath of the
 env directory, not of its python).
 """
 
+import json
+import os
+import shutil
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List, Optional
 
-# A json.py or subprocess.py in the login directory must not shadow the stdlib.
-sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+# <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.interpreters import (
+    _home,
+    _tilde,
+    check_python,
+    classify,
+    env_name,
+    env_python,
+)
+from jupyter_remote.remote.protocol import ENV_KINDS, PROBE_RESULT_MARKER
 
-import json  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from typing import Any, Dict, List, Optional  # noqa: E402
+# </local-imports>
 
-RESULT_MARKER = "@@jupyter-remote-probe@@ "
-CHECK_MARKER = "@@jupyter-remote-check@@ "
 PROTOCOL = 1
-KIND_ORDER = ("conda", "uv", "venv", "virtualenv", "pyenv", "system", "kernelspec")
 
 CONDA_ROOTS = (
     "~/miniconda3",
@@ -100,145 +104,6 @@ PROJECT_VENVS = (".venv", "venv")
 MAX_CWDS = 64
 MAX_CHILDREN = 500
 MAX_KERNEL_JSON = 1 << 20
-
-# Runs in each candidate interpreter; Python 2 compatible so old envs still get
-# a version instead of a syntax error.
-CHECK = r"""
-import sys, json
-k = False
-try:
-    import importlib.util
-    k = importlib.util.find_spec("ipykernel") is not None
-except Exception:
-    try:
-        import imp
-        imp.find_module("ipykernel")
-        k = True
-    except Exception:
-        k = False
-sys.stdout.write("\n" + MARKER + json.dumps({
-    "version": "%d.%d.%d" % tuple(sys.version_info[:3]),
-    "ipykernel": k,
-    "prefix": sys.prefix,
-}) + "\n")
-""".replace("MARKER", repr(CHECK_MARKER))
-
-
-def _home() -> str:
-    return os.path.expanduser("~")
-
-
-def _tilde(path: str) -> str:
-    """``/home/u/x`` -> ``~/x`` for the ``source`` field."""
-    home = _home()
-    if path == home or path.startswith(home + os.sep):
-        return "~" + path[len(home) :]
-    return path
-
-
-def _last_marked(text: str, marker: str) -> Optional[Dict[str, Any]]:
-    at = text.rfind(marker)
-    if at < 0:
-        return None
-    try:
-        data = json.loads(text[at + len(marker) :].splitlines()[0])
-    except (ValueError, IndexError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def read_pyvenv_cfg(prefix: str) -> Optional[Dict[str, str]]:
-    """Keys of ``prefix/pyvenv.cfg`` (lower-cased), or None when there is none."""
-    try:
-        with open(os.path.join(prefix, "pyvenv.cfg"), encoding="utf-8", errors="replace") as f:
-            text = f.read(65536)
-    except OSError:
-        return None
-    cfg = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            cfg[key.strip().lower()] = value.strip()
-    return cfg
-
-
-def classify(prefix: str) -> Optional[str]:
-    """conda / uv / virtualenv / venv from markers in ``prefix``; None if none."""
-    if os.path.isdir(os.path.join(prefix, "conda-meta")):
-        return "conda"
-    cfg = read_pyvenv_cfg(prefix)
-    if cfg is None:
-        return None
-    if "uv" in cfg:
-        return "uv"
-    if "virtualenv" in cfg:
-        return "virtualenv"
-    return "venv"
-
-
-def env_python(prefix: str) -> Optional[str]:
-    """The interpreter of an env prefix (not resolved: a venv's python is a symlink)."""
-    for rel in ("bin/python", "bin/python3"):
-        path = os.path.join(prefix, rel)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
-
-
-def env_name(prefix: str) -> str:
-    """Directory name; a project's ``.venv`` is named after the project."""
-    base = os.path.basename(prefix.rstrip(os.sep)) or prefix
-    if base in (".venv", "venv", ".env", "env"):
-        parent = os.path.basename(os.path.dirname(prefix.rstrip(os.sep)))
-        return parent or base
-    return base
-
-
-def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        proc.kill()
-        proc.wait(timeout=2)
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    for pipe in (proc.stdout, proc.stderr):
-        try:
-            if pipe is not None:
-                pipe.close()
-        except OSError:
-            pass
-
-
-def check_python(python: str, timeout: float) -> Dict[str, Any]:
-    """Run CHECK in ``python`` (own session, killed on timeout): version, ipykernel, prefix."""
-    if timeout <= 0:
-        return {"error": "not checked: the probe's time budget was used up"}
-    try:
-        proc = subprocess.Popen(
-            [python, "-c", CHECK],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd="/",
-            close_fds=True,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        return {"error": "cannot run: %s" % (exc.strerror or exc)}
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        return {"error": "timed out after %.0f s" % timeout}
-    data = _last_marked(out.decode("utf-8", "replace"), CHECK_MARKER)
-    if proc.returncode != 0 or data is None:
-        lines = err.decode("utf-8", "replace").strip().splitlines()
-        detail = lines[-1][:300] if lines else "no output"
-        return {"error": "exit status %s: %s" % (proc.returncode, detail)}
-    return data
 
 
 class Probe:
@@ -507,7 +372,7 @@ class Probe:
             except Exception as exc:  # one odd directory must not cost the whole answer
                 self.errors.append("%s failed: %s: %s" % (scan.__name__, type(exc).__name__, exc))
         envs = self.check_all() + self.kernelspecs
-        envs.sort(key=lambda e: (KIND_ORDER.index(e["kind"]), e["name"].lower(), e["python"]))
+        envs.sort(key=lambda e: (ENV_KINDS.index(e["kind"]), e["name"].lower(), e["python"]))
         return {
             "protocol": PROTOCOL,
             "envs": envs,
@@ -547,7 +412,7 @@ def main() -> int:
     if not isinstance(request, dict):
         request = {}
     answer = Probe(request).run()
-    sys.stdout.write("\n" + RESULT_MARKER + json.dumps(answer) + "\n")
+    sys.stdout.write("\n" + PROBE_RESULT_MARKER + json.dumps(answer) + "\n")
     sys.stdout.flush()
     return 0
 

@@ -1,4 +1,4 @@
-"""jupyter-remote relay: runs ON the remote, in the kernel's supervisor (see agent.py).
+"""jupyter-remote relay: runs ON the remote, in the kernel's supervisor (supervisor.py).
 
 Why: a Jupyter client talks to a kernel over ZMQ, and ZMQ drops what a kernel
 publishes while no subscriber is connected, and replies meant for a peer that
@@ -8,19 +8,11 @@ kernel sends (iopub, shell, control, stdin). It keeps them until the local side
 acknowledges them, bounded in bytes; on reconnect the local side says the last
 number it has, and the relay resends from there. Requests from the local side are
 numbered too, so a request resent after a reconnect reaches the kernel once.
+Heartbeat pings cross the same link, neither numbered nor kept.
 
-Stdlib + pyzmq (which ipykernel brings), Python >= 3.8. The wire format below is
-shared with the local side (``jupyter_remote/channels.py`` imports this module):
-
-    record = u32 length of the rest | u8 kind | u8 channel | u64 seq | u16 nparts
-             | nparts x u32 part length | the parts
-
-Kinds: HELLO (JSON both ways, first record of a connection), MSG (one ZMQ
-multipart message; ``seq`` numbers it in its direction), ACK (``seq``: highest
-number received), GAP (JSON: messages dropped at the buffer bound, starting at
-``seq``), INFO (JSON: a one-shot query by the agent, answered and closed; only on
-the unix socket), HB (a heartbeat ping or its echo: not numbered, never kept, so a
-ping sent while the link is down goes unanswered, as a heartbeat must).
+Stdlib + pyzmq (which ipykernel brings), Python >= 3.8; part of the agent script.
+The wire format is in ``protocol.py`` (the local side, ``kernels/relay_link.py``,
+uses the same module).
 
 Where it listens: a unix socket ``relay`` next to the kernel's sockets, in their
 private 0700 directory. Only when the server's channel transport is explicitly
@@ -28,8 +20,6 @@ private 0700 directory. Only when the server's channel transport is explicitly
 where other users of the host can connect: there the first record must be a
 HELLO carrying the kernel's relay token (sent by the local side over SSH, never
 on disk or a command line), else the connection is closed unanswered.
-This file is sent to the remote before agent.py (they form one script); it
-defines names only.
 """
 
 import asyncio
@@ -37,83 +27,35 @@ import hashlib
 import hmac
 import json
 import os
-import struct
 import sys
 import threading
 import time
 import uuid
 
-HELLO, MSG, ACK, GAP, INFO, HB = 0, 1, 2, 3, 4, 5
-RELAYED = ("shell", "control", "stdin", "iopub")
+# <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.protocol import (
+    _LEN,
+    ACK,
+    GAP,
+    HB,
+    HELLO,
+    INFO,
+    MAX_RECORD,
+    MSG,
+    RELAYED,
+    RecordReader,
+    decode_body,
+    encode_record,
+    json_part,
+)
+
+# </local-imports>
+
 DELIM = b"<IDS|MSG>"
 NUDGE_IDENT = b"jupyter-remote-nudge"
-MAX_RECORD = 1 << 31
 DEFAULT_BUFFER_BYTES = 128 * 1024 * 1024
 ACK_INTERVAL = 0.2
 STALL_AFTER = 5.0  # a client that has not read for this long counts as absent
-_HEAD = struct.Struct("!BBQH")
-_LEN = struct.Struct("!I")
-
-
-def encode_record(kind, channel, seq, parts=()):
-    """One record as bytes (see the module docstring)."""
-    lengths = b"".join(_LEN.pack(len(p)) for p in parts)
-    body_len = _HEAD.size + len(lengths) + sum(len(p) for p in parts)
-    return b"".join(
-        [_LEN.pack(body_len), _HEAD.pack(kind, channel, seq, len(parts)), lengths] + list(parts)
-    )
-
-
-def decode_body(body):
-    """(kind, channel, seq, parts) from a record without its length prefix."""
-    kind, channel, seq, nparts = _HEAD.unpack_from(body, 0)
-    offset = _HEAD.size
-    lengths = struct.unpack_from("!%dI" % nparts, body, offset)
-    offset += 4 * nparts
-    parts = []
-    for n in lengths:
-        parts.append(body[offset : offset + n])
-        offset += n
-    if offset != len(body):
-        raise ValueError("malformed relay record")
-    return kind, channel, seq, parts
-
-
-class RecordReader:
-    """Records from an asyncio-style reader, read in large chunks (one await per chunk,
-    not two per record: most records are a few hundred bytes)."""
-
-    def __init__(self, reader, chunk=256 * 1024, max_record=MAX_RECORD):
-        self.reader = reader
-        self.chunk = chunk
-        self.max_record = max_record  # a client not yet authenticated gets less
-        self.buf = bytearray()
-        self.pos = 0
-
-    async def next(self):
-        """The next record, or None at end of stream."""
-        while True:
-            available = len(self.buf) - self.pos
-            if available >= 4:
-                (n,) = _LEN.unpack_from(self.buf, self.pos)
-                if n < _HEAD.size or n > self.max_record:
-                    raise ValueError("relay record of %d bytes" % n)
-                if available >= 4 + n:
-                    start = self.pos + 4
-                    body = bytes(self.buf[start : start + n])
-                    self.pos = start + n
-                    return decode_body(body)
-            if self.pos:
-                del self.buf[: self.pos]
-                self.pos = 0
-            data = await self.reader.read(max(self.chunk, 4 + (n if available >= 4 else 0)))
-            if not data:
-                return None
-            self.buf += data
-
-
-def json_part(obj):
-    return json.dumps(obj).encode("utf-8")
 
 
 def query_relay(path, timeout=10.0):

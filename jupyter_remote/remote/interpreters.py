@@ -1,0 +1,155 @@
+"""One interpreter on the remote: what kind of environment it is, and a timed check.
+
+Part of the probe script (protocol, interpreters, probe: see
+``jupyter_remote/remote/__init__.py``). Stdlib only, Python >= 3.8. ``classify``
+tells conda / uv / venv / virtualenv from an environment's files; ``check_python``
+runs the interpreter once (its own session, killed with its process group on
+timeout) for its version, prefix and whether ipykernel imports.
+"""
+
+import json
+import os
+import signal
+import subprocess
+from typing import Any, Dict, Optional
+
+CHECK_MARKER = "@@jupyter-remote-check@@ "
+
+# Runs in each candidate interpreter; Python 2 compatible so old envs still get
+# a version instead of a syntax error.
+CHECK = r"""
+import sys, json
+k = False
+try:
+    import importlib.util
+    k = importlib.util.find_spec("ipykernel") is not None
+except Exception:
+    try:
+        import imp
+        imp.find_module("ipykernel")
+        k = True
+    except Exception:
+        k = False
+sys.stdout.write("\n" + MARKER + json.dumps({
+    "version": "%d.%d.%d" % tuple(sys.version_info[:3]),
+    "ipykernel": k,
+    "prefix": sys.prefix,
+}) + "\n")
+""".replace("MARKER", repr(CHECK_MARKER))
+
+
+def _home() -> str:
+    return os.path.expanduser("~")
+
+
+def _tilde(path: str) -> str:
+    """``/home/u/x`` -> ``~/x`` for the ``source`` field."""
+    home = _home()
+    if path == home or path.startswith(home + os.sep):
+        return "~" + path[len(home) :]
+    return path
+
+
+def _last_marked(text: str, marker: str) -> Optional[Dict[str, Any]]:
+    at = text.rfind(marker)
+    if at < 0:
+        return None
+    try:
+        data = json.loads(text[at + len(marker) :].splitlines()[0])
+    except (ValueError, IndexError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_pyvenv_cfg(prefix: str) -> Optional[Dict[str, str]]:
+    """Keys of ``prefix/pyvenv.cfg`` (lower-cased), or None when there is none."""
+    try:
+        with open(os.path.join(prefix, "pyvenv.cfg"), encoding="utf-8", errors="replace") as f:
+            text = f.read(65536)
+    except OSError:
+        return None
+    cfg = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            cfg[key.strip().lower()] = value.strip()
+    return cfg
+
+
+def classify(prefix: str) -> Optional[str]:
+    """conda / uv / virtualenv / venv from markers in ``prefix``; None if none."""
+    if os.path.isdir(os.path.join(prefix, "conda-meta")):
+        return "conda"
+    cfg = read_pyvenv_cfg(prefix)
+    if cfg is None:
+        return None
+    if "uv" in cfg:
+        return "uv"
+    if "virtualenv" in cfg:
+        return "virtualenv"
+    return "venv"
+
+
+def env_python(prefix: str) -> Optional[str]:
+    """The interpreter of an env prefix (not resolved: a venv's python is a symlink)."""
+    for rel in ("bin/python", "bin/python3"):
+        path = os.path.join(prefix, rel)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def env_name(prefix: str) -> str:
+    """Directory name; a project's ``.venv`` is named after the project."""
+    base = os.path.basename(prefix.rstrip(os.sep)) or prefix
+    if base in (".venv", "venv", ".env", "env"):
+        parent = os.path.basename(os.path.dirname(prefix.rstrip(os.sep)))
+        return parent or base
+    return base
+
+
+def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        proc.kill()
+        proc.wait(timeout=2)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    for pipe in (proc.stdout, proc.stderr):
+        try:
+            if pipe is not None:
+                pipe.close()
+        except OSError:
+            pass
+
+
+def check_python(python: str, timeout: float) -> Dict[str, Any]:
+    """Run CHECK in ``python`` (own session, killed on timeout): version, ipykernel, prefix."""
+    if timeout <= 0:
+        return {"error": "not checked: the probe's time budget was used up"}
+    try:
+        proc = subprocess.Popen(
+            [python, "-c", CHECK],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd="/",
+            close_fds=True,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return {"error": "cannot run: %s" % (exc.strerror or exc)}
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        return {"error": "timed out after %.0f s" % timeout}
+    data = _last_marked(out.decode("utf-8", "replace"), CHECK_MARKER)
+    if proc.returncode != 0 or data is None:
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        detail = lines[-1][:300] if lines else "no output"
+        return {"error": "exit status %s: %s" % (proc.returncode, detail)}
+    return data

@@ -1,0 +1,118 @@
+"""What the local side and the remote scripts must agree on, defined once.
+
+Stdlib only, Python >= 3.8. Imported locally (``from jupyter_remote.remote.protocol
+import ...``) and sent to the remote as the first part of every script (see
+``jupyter_remote/remote/__init__.py``): the agent, the supervisor, the relay and the
+probe use these names as globals there. Nothing here may import anything but the
+standard library.
+
+The relay's wire format (one byte stream per link, both directions)::
+
+    record = u32 length of the rest | u8 kind | u8 channel | u64 seq | u16 nparts
+             | nparts x u32 part length | the parts
+
+Kinds: HELLO (JSON both ways, first record of a connection), MSG (one ZMQ
+multipart message; ``seq`` numbers it in its direction), ACK (``seq``: highest
+number received), GAP (JSON: messages dropped at the buffer bound, starting at
+``seq``), INFO (JSON: a one-shot query by the agent, answered and closed; only on
+the unix socket), HB (a heartbeat ping or its echo: never numbered or kept).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+#: A kernel's five channels, in the order of their socket numbers k-1 .. k-5.
+CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
+#: The channels whose messages the relay numbers and keeps (the heartbeat is not kept).
+RELAYED = ("shell", "control", "stdin", "iopub")
+#: Socket files in a kernel's private socket directory: the channels, the forked-output
+#: pipe (kernel_launcher.py) and the relay.
+SOCKET_NAMES = ("k-1", "k-2", "k-3", "k-4", "k-5", "pipe", "relay")
+MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
+#: Kernel ids as the agent accepts them (a directory name on the remote).
+KERNEL_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+#: Where per-kernel state lives, relative to the remote home.
+STATE_DIR = ".local/share/jupyter-remote"
+#: The probe's answer is the last stdout line starting with this (login noise may precede).
+PROBE_RESULT_MARKER = "@@jupyter-remote-probe@@ "
+#: Kinds of environments the probe reports, in display order.
+ENV_KINDS = ("conda", "uv", "venv", "virtualenv", "pyenv", "system", "kernelspec")
+#: Runs a script sent on stdin as ``<decimal length>\\n<script bytes>``: the fixed command
+#: line of every remote script. The login directory is taken off sys.path first (a
+#: json.py there must not shadow the stdlib); the script's bytes stay in ``_jr_src``.
+BOOTSTRAP = (
+    "import sys;sys.path[:]=[p for p in sys.path if p not in('','.')];"
+    "n=int(sys.stdin.buffer.readline());_jr_src=sys.stdin.buffer.read(n);"
+    "exec(compile(_jr_src,'<jupyter-remote>','exec'))"
+)
+
+HELLO, MSG, ACK, GAP, INFO, HB = 0, 1, 2, 3, 4, 5
+MAX_RECORD = 1 << 31
+_HEAD = struct.Struct("!BBQH")
+_LEN = struct.Struct("!I")
+
+
+def encode_record(kind: int, channel: int, seq: int, parts: Any = ()) -> bytes:
+    """One record as bytes: the relay and the local side (channels) write these."""
+    lengths = b"".join(_LEN.pack(len(p)) for p in parts)
+    body_len = _HEAD.size + len(lengths) + sum(len(p) for p in parts)
+    return b"".join(
+        [_LEN.pack(body_len), _HEAD.pack(kind, channel, seq, len(parts)), lengths, *parts]
+    )
+
+
+def decode_body(body: bytes) -> tuple[int, int, int, list[bytes]]:
+    """(kind, channel, seq, parts) from a record without its length prefix."""
+    kind, channel, seq, nparts = _HEAD.unpack_from(body, 0)
+    offset = _HEAD.size
+    lengths = struct.unpack_from("!%dI" % nparts, body, offset)
+    offset += 4 * nparts
+    parts = []
+    for n in lengths:
+        parts.append(body[offset : offset + n])
+        offset += n
+    if offset != len(body):
+        raise ValueError("malformed relay record")
+    return kind, channel, seq, parts
+
+
+class RecordReader:
+    """Records from an asyncio-style reader, read in large chunks (one await per chunk,
+    not two per record: most records are a few hundred bytes). Both ends use it."""
+
+    def __init__(self, reader: Any, chunk: int = 256 * 1024, max_record: int = MAX_RECORD):
+        self.reader = reader
+        self.chunk = chunk
+        self.max_record = max_record  # a peer not yet authenticated, or a hostile one, gets less
+        self.buf = bytearray()
+        self.pos = 0
+
+    async def next(self) -> tuple[int, int, int, list[bytes]] | None:
+        """The next record, or None at end of stream."""
+        while True:
+            available = len(self.buf) - self.pos
+            n = 0
+            if available >= 4:
+                (n,) = _LEN.unpack_from(self.buf, self.pos)
+                if n < _HEAD.size or n > self.max_record:
+                    raise ValueError("relay record of %d bytes" % n)
+                if available >= 4 + n:
+                    start = self.pos + 4
+                    body = bytes(self.buf[start : start + n])
+                    self.pos = start + n
+                    return decode_body(body)
+            if self.pos:
+                del self.buf[: self.pos]
+                self.pos = 0
+            data = await self.reader.read(max(self.chunk, 4 + n))
+            if not data:
+                return None
+            self.buf += data
+
+
+def json_part(obj: Any) -> bytes:
+    """A JSON record part (HELLO, GAP, INFO)."""
+    return json.dumps(obj).encode("utf-8")

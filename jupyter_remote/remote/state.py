@@ -1,0 +1,156 @@
+"""Per-kernel state on the remote: its directory, private files, processes.
+
+Part of the agent script (``jupyter_remote/remote/__init__.py`` joins protocol,
+state, relay, supervisor and agent into one script sent over stdin). Stdlib only,
+Python >= 3.8. State: ``~/.local/share/jupyter-remote/kernels/<kernel_id>/`` (0700)
+holding ``info.json``, ``connection.json`` (key scrubbed once read), ``kernel.log``,
+``kernel.pid``, ``supervisor.pid``, ``launch.py``, ``relay.json``, ``ended.json``
+(after a crash); the sockets are in a short private directory of their own (see
+``agent._socket_dir``), named in ``info.json``.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+
+# <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.protocol import KERNEL_ID_PATTERN, STATE_DIR
+
+# </local-imports>
+
+ROOT = os.path.join(os.path.expanduser("~"), STATE_DIR)
+KERNELS = os.path.join(ROOT, "kernels")
+KERNEL_ID = re.compile("^%s$" % KERNEL_ID_PATTERN)
+SIGNAL_NAMES = {
+    int(getattr(signal, n)): n
+    for n in dir(signal)
+    if n.startswith("SIG") and not n.startswith("SIG_") and isinstance(getattr(signal, n), int)
+}
+
+
+class AgentError(Exception):
+    def __init__(self, message, hint=""):
+        Exception.__init__(self, message)
+        self.message = message
+        self.hint = hint
+
+
+def _private_dir(path):
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def _write_private(path, data):
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(data)
+    os.chmod(path + ".tmp", 0o600)
+    os.replace(path + ".tmp", path)
+
+
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid):
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _kernel_dir(kernel_id):
+    if not isinstance(kernel_id, str) or not KERNEL_ID.match(kernel_id):
+        raise AgentError("invalid kernel id")
+    return os.path.join(KERNELS, kernel_id)
+
+
+def _tail(path, lines=20):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 8192))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _describe_end(returncode):
+    if returncode is None:
+        return "gone (the kernel process no longer exists)"
+    if returncode < 0:
+        name = SIGNAL_NAMES.get(-returncode, "signal %d" % -returncode)
+        if -returncode == signal.SIGKILL:
+            return "killed by SIGKILL (out of memory, or kill -9)"
+        return "killed by %s" % name
+    return "exited with status %d" % returncode
+
+
+def _kill_group(pgid, signum):
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _remove_owned_tree(path):
+    """rm -r ``path`` if it is a real directory of ours (never through a symlink)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_empty_parents():
+    for d in (KERNELS, ROOT):
+        try:
+            os.rmdir(d)
+        except OSError:
+            return
+
+
+def _remove_scratch(kdir):
+    """The kernel's socket directory and ipykernel's cell-file directory."""
+    info = _read_json(os.path.join(kdir, "info.json")) or {}
+    if info.get("sockdir"):
+        _remove_owned_tree(info["sockdir"])
+    try:
+        with open(os.path.join(kdir, "ipykernel_tmp")) as f:
+            _remove_owned_tree(f.read().strip())
+    except OSError:
+        pass
+
+
+def _remove_kernel_files(kdir):
+    """Everything of one kernel: scratch directories, then its state directory."""
+    _remove_scratch(kdir)
+    shutil.rmtree(kdir, ignore_errors=True)
+    _remove_empty_parents()
