@@ -525,8 +525,11 @@ export async function stopForward(id: string): Promise<void> {
 
 /**
  * The full URL of a forward's entry route (its `url` is base-relative). With
- * Jupyter's auth it redirects to the forward's sandbox route, whose pages are
- * never same-origin with Jupyter.
+ * Jupyter's auth it redirects to the forward's own origin
+ * (`http://jr-<secret>.localhost:<port>/`, when the browser runs on the Jupyter
+ * server's machine) or to its sandbox route: either way its pages are never
+ * same-origin with Jupyter. Never the forward's bare local port (a tunnel whose
+ * pages would share the browser's cookies of 127.0.0.1).
  */
 export function forwardURL(
   session: Pick<ISession, 'url'>,
