@@ -203,8 +203,8 @@ class BenchHosts:
 
     async def _register_ours(self) -> None:
         from jupyter_remote.manager import RemoteManager
-        from jupyter_remote.secrets import SecretStore
         from jupyter_remote.store import Store
+        from jupyter_remote.store.secrets import SecretStore
 
         manager = RemoteManager(Store(), secrets=SecretStore(use_keyring=False))
         try:

@@ -24,7 +24,7 @@ from bench.netutil import established
 READY_TIMEOUT = 90.0  # per kernel (32 boot at once on 2 cores); a silent one is retried
 
 PRELOAD = {
-    "ours": ("jupyter_remote.provisioner", "jupyter_remote.sessions", "zmq.asyncio"),
+    "ours": ("jupyter_remote.kernels.provisioner", "jupyter_remote.sessions", "zmq.asyncio"),
     "local": ("jupyter_client.provisioning.local_provisioner", "zmq.asyncio"),
 }
 

@@ -81,7 +81,7 @@ class ReconnectBench:
             logging.getLogger("jupyter_remote").setLevel(logging.INFO)
             from jupyter_remote.sessions import registry
 
-            pool = runtime.current_manager().pool
+            pool = runtime.current_context().pool
             pool.keepalive_interval = KEEPALIVE_INTERVAL
             pool.keepalive_count_max = KEEPALIVE_COUNT_MAX
             _, self.km, self.kc = start_first_result(f"remote-{self.name}")

@@ -29,7 +29,7 @@ from bench.kernels import TunnelKernel, first_result, start_first_result, stop_m
 
 #: what each variant imports on its first start: done in set-up, so no warm-up run is needed
 PRELOAD = {
-    "ours": ("jupyter_remote.provisioner",),
+    "ours": ("jupyter_remote.kernels.provisioner",),
     "sshpyk": ("sshpyk.provisioning",),
 }
 
@@ -65,7 +65,7 @@ class StartBench:
         """Cold means cold: this process's pool has no SSH connection open."""
         from jupyter_remote import runtime
 
-        pool = runtime.current_manager().pool
+        pool = runtime.current_context().pool
         if not wait_until(lambda: pool.open_count() == 0, 20, 0.02):
             raise RuntimeError("an SSH connection is still open before a cold start")
 

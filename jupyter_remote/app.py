@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Int
 
-from . import handlers, runtime, service_forwards
-from .forward_origin import ORIGINS_SETTING, ForwardOrigins
+from . import events, runtime
 from .manager import RemoteManager
+from .sessions import forward as forward_sessions
 from .sessions import registry
 from .store import Store
+from .web.forward_origin import ORIGINS_SETTING, ForwardOrigins
+from .web.routes import routes
 
 
 class RemoteExtensionApp(ExtensionApp):
@@ -56,6 +60,7 @@ class RemoteExtensionApp(ExtensionApp):
 
     manager: RemoteManager
     origins: ForwardOrigins
+    _unsubscribe_bus: Callable[[], None]
 
     def initialize_settings(self) -> None:
         store = Store(admin_servers=self.servers, admin_profiles=self.profiles)
@@ -73,21 +78,25 @@ class RemoteExtensionApp(ExtensionApp):
             port=self.forward_origin_port,
         )
         self.settings.update({"remote_manager": self.manager, ORIGINS_SETTING: self.origins})
-        runtime.use_server_manager(self.manager)
+        runtime.use_server_context(self.manager)
+        # our events also go out on Jupyter's own event bus (/api/events/subscribe)
+        events.register_with(self.serverapp.event_logger)
+        self._unsubscribe_bus = registry.subscribe(events.forward_to(self.serverapp.event_logger))
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(handlers.routes())
+        self.handlers.extend(routes())
 
     async def stop_extension(self) -> None:
         """Runs before jupyter_server shuts kernels down: detach those that may outlive us.
 
         The pool stays open: the kernels shut down next still need their connections.
         """
-        await service_forwards.stop_all(self.manager)  # forwards end with their server
+        self._unsubscribe_bus()
+        await forward_sessions.stop_all(self.manager)  # forwards end with their server
         await self.origins.stop()
         detached = await registry.detach_idle_kernels()
         if detached:
             self.log.info(
                 "jupyter-remote: %d remote kernel(s) left running for re-attach", detached
             )
-        runtime.release_server_manager(self.manager)  # running kernels keep their pinned one
+        runtime.release_server_context(self.manager)  # running kernels keep their pinned one

@@ -61,6 +61,16 @@ def impostor(ssh_host: SSHTestHost) -> Iterator[SSHTestHost]:
         ssh_host.restore_original_host_key()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _strict_events() -> Iterator[None]:
+    """Every event the code under test sends must match its schema (jupyter_remote/events)."""
+    from jupyter_remote.sessions import registry
+
+    registry.strict = True
+    yield
+    registry.strict = False
+
+
 @pytest.fixture(autouse=True)
 def _ssh_hosts_pristine() -> Iterator[None]:
     """After each test, session hosts are running again with their original key."""

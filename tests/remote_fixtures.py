@@ -14,8 +14,8 @@ from jupyter_core.utils import ensure_event_loop
 from sshd_host import SSHTestHost
 
 from jupyter_remote.manager import RemoteManager
-from jupyter_remote.secrets import SecretStore
 from jupyter_remote.store import HostKey, Store, host_id, now_iso
+from jupyter_remote.store.secrets import SecretStore
 
 
 @pytest.fixture

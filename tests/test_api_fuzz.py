@@ -58,7 +58,7 @@ from schemathesis.specs.openapi.checks import (
 from sshd_host import SSHTestHost
 
 import jupyter_remote
-from jupyter_remote import handlers
+from jupyter_remote.web import routes as handlers
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -8,7 +8,7 @@ files in it (``jupyter_remote_config.py``, ``jupyter_server_config.py``,
 - the CLI: ``jupyter remote server list`` run in that directory, and
 - a standalone kernel: jupyter_client's KernelManager starting kernelspec
   ``remote-p`` in a subprocess in that directory (the provisioner builds its
-  manager from ``runtime.manager_from_config``), which runs code on the remote.
+  manager from ``manager.manager_from_config``), which runs code on the remote.
 
 Admin config on Jupyter's config path is still honoured: server ``box`` exists only
 in ``$JUPYTER_CONFIG_DIR/jupyter_remote_config.json``, the CLI lists it as an admin
@@ -33,7 +33,7 @@ import pytest
 from remote_fixtures import trust_host
 from sshd_host import SSHTestHost
 
-from jupyter_remote import runtime
+from jupyter_remote.manager import manager_from_config
 
 USER = "jrhostile"
 VENV_BIN = Path(sys.executable).parent
@@ -142,7 +142,7 @@ def test_standalone_kernel_reads_no_config_from_the_working_directory(
     checkout: Checkout, cwd_host: SSHTestHost
 ) -> None:
     async def make_profile() -> None:
-        manager = runtime.manager_from_config()  # admin server box, from JUPYTER_CONFIG_DIR
+        manager = manager_from_config()  # admin server box, from JUPYTER_CONFIG_DIR
         try:
             trust_host(manager.store, cwd_host)
             await manager.add_profile(

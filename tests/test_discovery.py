@@ -25,8 +25,8 @@ from remote_fixtures import server_input, trust_host
 from sshd_host import IS_ROOT, SSHTestHost
 from tornado.httpclient import HTTPClientError
 
-from jupyter_remote.discovery import RESULT_MARKER, Discovery, clean_env, parse_answer
 from jupyter_remote.errors import RemoteCommandError
+from jupyter_remote.kernels.discovery import RESULT_MARKER, Discovery, clean_env, parse_answer
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.remote import BOOTSTRAP, script_text, stdin_payload
 from jupyter_remote.ssh.exec import ExecResult

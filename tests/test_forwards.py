@@ -42,9 +42,9 @@ from tornado import httputil
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import websocket_connect
 
-from jupyter_remote import service_forwards
-from jupyter_remote.forward_origin import browser_on_this_machine
+from jupyter_remote.sessions import forward as service_forwards
 from jupyter_remote.sessions import registry
+from jupyter_remote.web.forward_origin import browser_on_this_machine
 
 CLI = str(Path(sys.executable).parent / "jupyter-remote")
 

@@ -40,11 +40,11 @@ from jupyter_client import KernelManager
 from remote_fixtures import server_input, trust_host
 from sshd_host import SSHTestHost
 
-from jupyter_remote.discovery import Discovery
 from jupyter_remote.errors import SSHAuthError, ValidationError
+from jupyter_remote.kernels.discovery import Discovery
 from jupyter_remote.manager import RemoteManager
-from jupyter_remote.secrets import SecretStore
 from jupyter_remote.store import Store, format_jump, parse_jump
+from jupyter_remote.store.secrets import SecretStore
 
 CLI = str(Path(sys.executable).parent / "jupyter-remote")
 STATE_DIR = ".local/share/jupyter-remote"

@@ -33,7 +33,8 @@ from test_kernels import clean_remote, remote_kernel_processes, setup_profile
 from traitlets.config import Config
 
 from jupyter_remote import runtime
-from jupyter_remote.sessions import Reconnect, registry
+from jupyter_remote.sessions import registry
+from jupyter_remote.sessions.roster import Reconnect
 
 KEEPALIVE_INTERVAL = 2.0
 KEEPALIVE_COUNT_MAX = 2
@@ -69,7 +70,7 @@ def nhost() -> Iterator[NetnsHost]:
 @pytest.fixture
 def short_keepalives() -> Iterator[None]:
     """Short SSH keepalives for connections opened inside the test; restored after."""
-    pool = runtime.current_manager().pool
+    pool = runtime.current_context().pool
     saved = (pool.keepalive_interval, pool.keepalive_count_max)
     pool.keepalive_interval, pool.keepalive_count_max = KEEPALIVE_INTERVAL, KEEPALIVE_COUNT_MAX
     saved_policy = registry.reconnect

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from jupyter_client.asynchronous import AsyncKernelClient
 
-from jupyter_remote.channels import RelayedChannels
+from jupyter_remote.kernels.relay_link import RelayedChannels
 from jupyter_remote.remote import relay as relay_mod
 from jupyter_remote.ssh.forwards import free_local_ports
 

@@ -16,7 +16,7 @@ from keyring.backends.chainer import ChainerBackend
 from keyrings.alt.file import PlaintextKeyring
 
 from jupyter_remote.manager import RemoteManager
-from jupyter_remote.secrets import KINDS, SERVICE, SecretStore, is_plaintext_backend
+from jupyter_remote.store.secrets import KINDS, SERVICE, SecretStore, is_plaintext_backend
 
 CLI = str(Path(sys.executable).parent / "jupyter-remote")
 SECRET = "s3cret-Value-9f2c"

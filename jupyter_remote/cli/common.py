@@ -10,8 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ..errors import RemoteError, ValidationError
-from ..manager import RemoteManager
-from ..runtime import manager_from_config
+from ..manager import RemoteManager, manager_from_config
 from ..text import printable
 
 

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any
 
-from ..discovery import KINDS, Discovery
+from ..kernels.discovery import KINDS, Discovery
 from ..manager import RemoteManager
 from .common import print_json, print_table, progress
 

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from ..manager import RemoteManager
-from ..service_forwards import ForwardSession, validate_ports
+from ..sessions.forward import ForwardSession, validate_ports
 
 
 def _say(message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .._version import __version__
 from . import profiles, servers
@@ -19,7 +20,11 @@ def _json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+Commands = Any  # argparse's _SubParsersAction: private, not worth naming
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The whole grammar (as README records it), one command group at a time."""
     parser = argparse.ArgumentParser(
         prog="jupyter remote",
         description="Run Jupyter kernels on remote machines over SSH.",
@@ -27,7 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=__version__)
     top = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
+    for add_group in (_servers, _hostkeys, _envs, _profiles, _kernels, _forward):
+        add_group(top)
+    return parser
 
+
+def _servers(top: Commands) -> None:
     server = top.add_parser("server", help="saved SSH servers", epilog=EPILOG)
     srv = server.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = srv.add_parser("add", help="save a server")
@@ -69,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     _json(p)
     p.set_defaults(func=servers.server_test)
 
+
+def _hostkeys(top: Commands) -> None:
     hostkey = top.add_parser("hostkey", help="trusted host keys")
     hk = hostkey.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = hk.add_parser(
@@ -80,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("host", metavar="HOST[:PORT]")
     p.set_defaults(func=servers.hostkey_remove)
 
+
+def _envs(top: Commands) -> None:
     env = top.add_parser("env", help="Python environments on a server")
     ev = env.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = ev.add_parser("list", help="discover environments (one SSH round trip, cached)")
@@ -88,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     _json(p)
     p.set_defaults(func=env_list)
 
+
+def _profiles(top: Commands) -> None:
     profile = top.add_parser("profile", help="connection profiles (kernelspecs remote-NAME)")
     pr = profile.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = pr.add_parser("add", help="save a profile")
@@ -110,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(func=profiles.profile_remove)
 
+
+def _kernels(top: Commands) -> None:
     kernel = top.add_parser("kernel", help="kernels our agent runs on a server")
     kn = kernel.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = kn.add_parser("list", help="list remote kernels")
@@ -121,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kernel_id")
     p.set_defaults(func=profiles.kernel_stop)
 
+
+def _forward(top: Commands) -> None:
     p = top.add_parser(
         "forward",
         help="forward a port on the remote's 127.0.0.1 to this machine",
@@ -133,7 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("remote_port", type=int, metavar="REMOTE_PORT")
     p.add_argument("--local-port", type=int, metavar="N", help="local port (default: a free one)")
     p.set_defaults(func=forward)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

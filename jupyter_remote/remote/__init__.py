@@ -28,7 +28,7 @@ from .protocol import BOOTSTRAP
 
 #: The parts of each script, in order.
 SCRIPTS = {
-    "agent": ("protocol", "state", "relay", "supervisor", "agent"),
+    "agent": ("protocol", "state", "relay", "supervisor", "launch", "agent"),
     "probe": ("protocol", "interpreters", "probe"),
     "kernel_launcher": ("kernel_launcher",),
 }

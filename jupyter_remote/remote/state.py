@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import stat
+import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.protocol import KERNEL_ID_PATTERN, STATE_DIR
@@ -154,3 +155,24 @@ def _remove_kernel_files(kdir):
     _remove_scratch(kdir)
     shutil.rmtree(kdir, ignore_errors=True)
     _remove_empty_parents()
+
+
+def _stop_dir(kdir, timeout):
+    _write_private(os.path.join(kdir, "stopping"), "")
+    pid = _read_int(os.path.join(kdir, "kernel.pid"))
+    sup = _read_int(os.path.join(kdir, "supervisor.pid"))
+    if pid:
+        _kill_group(pid, signal.SIGTERM)
+        deadline = time.time() + timeout
+        while _alive(pid) and time.time() < deadline:
+            time.sleep(0.05)
+        _kill_group(pid, signal.SIGKILL)
+    deadline = time.time() + 5
+    while _alive(sup) and time.time() < deadline:
+        time.sleep(0.05)
+    if sup and _alive(sup):
+        try:
+            os.kill(sup, signal.SIGKILL)
+        except OSError:
+            pass
+    _remove_kernel_files(kdir)

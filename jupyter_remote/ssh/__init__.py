@@ -1,7 +1,16 @@
-"""The SSH layer: the only package of jupyter_remote that imports asyncssh."""
+"""The SSH layer: the only package of jupyter_remote that imports asyncssh or calls a
+method of an SSH connection (pool, auth, host keys, forwards, exec, streams)."""
 
-from .endpoint import Endpoint, resolve_endpoint
+from .endpoint import Endpoint, first_hop_reachable, resolve_endpoint
 from .hostkeys import HostKeyPolicy, OfferedKey
 from .pool import ConnectionPool, Lease
 
-__all__ = ["ConnectionPool", "Endpoint", "HostKeyPolicy", "Lease", "OfferedKey", "resolve_endpoint"]
+__all__ = [
+    "ConnectionPool",
+    "Endpoint",
+    "HostKeyPolicy",
+    "Lease",
+    "OfferedKey",
+    "first_hop_reachable",
+    "resolve_endpoint",
+]

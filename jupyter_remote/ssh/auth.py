@@ -24,7 +24,7 @@ from ..errors import (
     SSHConnectError,
     SSHTimeoutError,
 )
-from ..secrets import SecretStore
+from ..store.secrets import SecretStore
 from .endpoint import Endpoint
 from .hostkeys import HostKeyPolicy, OfferedKey, TrustedKeys
 

@@ -9,6 +9,8 @@ are resolved here too (tilde, %-tokens, ${VAR}), for the host-key policy.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
 import os
 import re
@@ -213,3 +215,21 @@ def resolve_endpoint(server: Server, *, config_path: Path = DEFAULT_SSH_CONFIG) 
 
 
 __all__ = ["Endpoint", "expand_known_hosts_path", "format_jump", "resolve_endpoint"]
+
+
+async def first_hop_reachable(endpoint: Endpoint | None) -> bool:
+    """Does the first hop towards ``endpoint`` accept TCP? Sessions' reconnect loops
+    probe this cheaply before attempting a full SSH handshake."""
+    hop = endpoint
+    while hop is not None and hop.jump is not None:
+        hop = hop.jump
+    if hop is None:
+        return False
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(hop.host, hop.port), 3)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()
+    return True

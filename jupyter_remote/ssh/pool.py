@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncssh
 
-from ..secrets import SecretStore, secret_store
+from ..store.secrets import SecretStore, secret_store
 from .auth import connect_endpoint
 from .endpoint import Endpoint
 from .hostkeys import HostKeyPolicy
@@ -59,6 +59,11 @@ class Lease:
     @property
     def lost(self) -> bool:
         return self._entry.lost
+
+    async def wait_closed(self) -> None:
+        """Until the connection is gone (sessions watch their link with this)."""
+        with contextlib.suppress(Exception):
+            await self.conn.wait_closed()
 
     async def release(self) -> None:
         if self._released:

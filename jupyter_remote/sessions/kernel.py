@@ -1,15 +1,12 @@
-"""Remote sessions: one per remote kernel, with a state, a reason, and its own link.
+"""A remote kernel's session: its link, its channels (through the relay) and its health.
 
-A :class:`KernelSession` is created by the provisioner when a kernel starts. It
-holds a lease on the server's pooled SSH connection and the channel forwards on
-fixed local ports. When the connection drops it goes ``reconnecting``, waits
-for the host to answer on TCP, reconnects (jittered exponential backoff on
-failed handshakes), and re-opens every forward on the SAME local ports, so
-the ZMQ sockets of the Jupyter server reconnect by themselves. Host-key and
-auth failures are never retried: the session goes ``disconnected`` with the
-reason. The kernel itself keeps running on the remote all along (invariant 3).
-
-Everything here runs on the SSH loop (see ``runtime.on_ssh_loop``).
+Created by the provisioner (``kernels/provisioner.py``) when a kernel starts or is
+re-attached. It holds a lease on the server's pooled SSH connection and serves the
+kernel's channels on fixed local ports (``kernels/relay_link.py``), so the Jupyter
+server's ZMQ sockets never see the link come and go. Reconnecting is
+:class:`~.linked.LinkedSession`'s; here is what to drop when the link is lost, how
+to resume, and the health checks of a running kernel (the kernel itself keeps
+running on the remote all along, invariant 3).
 """
 
 from __future__ import annotations
@@ -17,100 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .channels import RelayedChannels
-from .errors import HostKeyError, RemoteError, SSHAuthError, SSHConnectError
-from .kernel_agent import AgentClient
-from .manager import RemoteManager
-from .ssh import Endpoint, Lease
-from .ssh.exec import HeldProcess
-from .ssh.forwards import Forwards, Target
-from .store import TCP_CHANNELS_WARNING
+from ..errors import RemoteError, SSHConnectError
+from ..kernels.agent_client import AgentClient
+from ..kernels.relay_link import RelayedChannels
+from ..ssh.exec import HeldProcess
+from ..ssh.forwards import Forwards, Target
+from ..store import TCP_CHANNELS_WARNING
+from .linked import LinkedSession
+from .roster import Reconnect, registry
 
 log = logging.getLogger(__name__)
-
-STATES = ("connecting", "running", "reconnecting", "degraded", "disconnected", "stopped")
-Listener = Callable[[dict[str, Any]], None]
-
-
-@dataclass
-class Reconnect:
-    """Backoff policy: tunables shared by every session (RemoteExtensionApp sets them)."""
-
-    first_delay: float = 0.5
-    max_delay: float = 30.0
-    give_up_after: float = 3600.0
-    tcp_probe_interval: float = 1.0
-    rejoin_timeout: float = 5.0
-    health_interval: float = 10.0  # seconds between health checks of a running session
-    heartbeat_timeout: float = 3.0
-    slow_factor: float = 5.0  # degraded when the agent's round trip exceeds baseline x this
-    slow_floor_ms: float = 500.0  # ... and is at least this much above the baseline
-
-
-class SessionRegistry:
-    """Every session of this process, and the listeners of their events."""
-
-    def __init__(self) -> None:
-        self.sessions: dict[str, LinkedSession] = {}
-        self._listeners: list[Listener] = []
-        self.reconnect = Reconnect()
-
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
-
-    def emit(self, event: dict[str, Any]) -> None:
-        event = {"time": time.time(), **event}
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken listener must not break a kernel
-                log.exception("session event listener failed")
-
-    def list(self) -> list[dict[str, Any]]:
-        return [s.to_json() for s in self.sessions.values()]
-
-    async def detach_idle_kernels(self) -> int:
-        """At server exit: leave kernels that have an idle timeout running remotely.
-
-        Their forwards and presence close, so the shutdown request Jupyter sends next
-        cannot reach them, and their idle timeout starts; the next server re-attaches
-        (POST .../kernels/ID/attach). Kernels without an idle timeout stop as usual.
-        """
-        count = 0
-        for session in list(self.sessions.values()):
-            if isinstance(session, KernelSession) and session.idle_timeout > 0:
-                session.detached = True
-                await session.close()
-                count += 1
-        return count
-
-
-registry = SessionRegistry()
-
-
-async def endpoint_reachable(endpoint: Endpoint | None) -> bool:
-    """Does the first hop towards ``endpoint`` accept TCP? Reconnect loops (kernel and
-    forward sessions) probe this cheaply before attempting a full SSH handshake."""
-    hop = endpoint
-    while hop is not None and hop.jump is not None:
-        hop = hop.jump
-    if hop is None:
-        return False
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(hop.host, hop.port), 3)
-    except (OSError, asyncio.TimeoutError):
-        return False
-    writer.close()
-    with contextlib.suppress(Exception):
-        await writer.wait_closed()
-    return True
 
 
 async def heartbeat_ok(port: int, timeout: float) -> bool:
@@ -127,144 +44,6 @@ async def heartbeat_ok(port: int, timeout: float) -> bool:
         return bool(await sock.poll(int(timeout * 1000)))
     finally:
         sock.close()
-
-
-@dataclass
-class LinkedSession:
-    """A session's link to its server: a lease on the pooled connection, watched.
-
-    When the connection drops: ``reconnecting``, the subclass lets go of what used it
-    (:meth:`_on_link_lost`), then a loop waits for the host to answer on TCP,
-    reconnects with jittered exponential backoff and has the subclass take up its
-    work again (:meth:`_on_reconnected`) before ``running``. Host-key and auth
-    failures (and the subclass's ``final_errors``) are never retried: ``disconnected``
-    with the reason, and Retry (:meth:`retry`) starts over. Kernel and forward
-    sessions build on it; everything runs on the SSH loop.
-    """
-
-    manager: RemoteManager
-    server: str
-    _: KW_ONLY
-    state: str = "connecting"
-    reason: str = ""
-    started: float = field(default_factory=time.time)
-    reconnects: int = 0
-    endpoint: Endpoint | None = None
-    lease: Lease | None = None
-    #: the error that ended the session for good (host key, auth, gave up), for the CLI
-    error: RemoteError | None = None
-    _watcher: asyncio.Task[None] | None = None
-    _closing: bool = False
-
-    lost_reason: ClassVar[str] = "the SSH connection was lost; reconnecting"
-    final_errors: ClassVar[tuple[type[RemoteError], ...]] = (HostKeyError, SSHAuthError)
-
-    def to_json(self) -> dict[str, Any]:
-        """The session as the REST API and the events websocket show it."""
-        raise NotImplementedError
-
-    async def stop(self) -> None:
-        """The Stop action: end what the session runs, let go of the connection."""
-        raise NotImplementedError
-
-    def _set(self, state: str, reason: str = "") -> None:
-        """Change state and reason; log and emit the change."""
-        raise NotImplementedError
-
-    async def _on_link_lost(self) -> None:
-        """The connection dropped: stop using it (forwards, channels, presence)."""
-
-    async def _on_reconnected(self) -> None:
-        """A new lease is in: take the work up again; raising means "try again later"."""
-
-    @property
-    def link_up(self) -> bool:
-        return (
-            self.state in ("running", "degraded") and self.lease is not None and not self.lease.lost
-        )
-
-    def _watch_in_background(self) -> None:
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.ensure_future(self._watch_link())
-
-    async def _watch_link(self) -> None:
-        while not self._closing:
-            lease = self.lease
-            if lease is None:
-                return
-            with contextlib.suppress(Exception):
-                await lease.conn.wait_closed()
-            if self._closing:
-                return
-            self._set("reconnecting", self.lost_reason)
-            await self._on_link_lost()
-            await self._drop_lease()
-            if not await self._reconnect():
-                return
-
-    async def _reconnect(self) -> bool:
-        """Until connected (True), given up or refused for good (False)."""
-        policy = registry.reconnect
-        began = time.monotonic()
-        delay = policy.first_delay
-        while not self._closing:
-            if time.monotonic() - began > policy.give_up_after:
-                return self._give_up(
-                    SSHConnectError(
-                        f"gave up reconnecting to {self.server} after "
-                        f"{policy.give_up_after:.0f} s; use Retry"
-                    )
-                )
-            if not await endpoint_reachable(self.endpoint):
-                await asyncio.sleep(policy.tcp_probe_interval)
-                continue
-            try:
-                assert self.endpoint is not None
-                self.lease = await self.manager.pool.acquire(self.endpoint)
-                await self._on_reconnected()
-            except self.final_errors as exc:
-                await self._drop_lease()
-                return self._give_up(exc)
-            except (RemoteError, OSError) as exc:
-                await self._drop_lease()
-                log.info("reconnect to %s failed: %s; next try in %.1f s", self.server, exc, delay)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
-                delay = min(delay * 2, policy.max_delay)
-                continue
-            self.reconnects += 1
-            self.error = None
-            self._set("running")
-            return True
-        return False
-
-    def _give_up(self, error: RemoteError) -> bool:
-        self.error = error
-        self._set("disconnected", error.message)
-        return False
-
-    async def _drop_lease(self) -> None:
-        if self.lease is not None:
-            lease, self.lease = self.lease, None
-            with contextlib.suppress(Exception):
-                await lease.release()
-
-    async def _stop_watching(self) -> None:
-        """For close/stop: no more reconnecting (never cancels the calling task)."""
-        self._closing = True
-        if self._watcher is not None and self._watcher is not asyncio.current_task():
-            self._watcher.cancel()
-            with contextlib.suppress(BaseException):
-                await self._watcher
-
-    async def retry(self) -> None:
-        """The Retry action of a disconnected session."""
-        if self.state == "disconnected" and not self._closing:
-            self._set("reconnecting", "retrying")
-            self._watcher = asyncio.ensure_future(self._retry_then_watch())
-
-    async def _retry_then_watch(self) -> None:
-        if await self._reconnect():
-            await self._watch_link()
 
 
 @dataclass
@@ -497,6 +276,16 @@ class KernelSession(LinkedSession):
         await self.forwards.wait_rejoined(policy.rejoin_timeout, ports=self._first)
         await self._attach_relay()
         await self.hold_presence()
+
+    async def detach_at_exit(self) -> int:
+        """Kernels with an idle timeout outlive the server: their forwards and presence
+        close (the shutdown request Jupyter sends next cannot reach them) and their idle
+        timeout starts; the next server re-attaches (POST .../kernels/ID/attach)."""
+        if self.idle_timeout <= 0:
+            return 0
+        self.detached = True
+        await self.close()
+        return 1
 
     async def stop(self) -> None:
         """Stop for a session whose kernel no Jupyter kernel manager here owns."""

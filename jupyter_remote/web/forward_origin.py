@@ -40,10 +40,10 @@ from tornado import httputil, iostream, web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from .errors import RemoteError
+from ..errors import RemoteError
+from ..sessions.forward import ORIGIN_LABEL_PREFIX, ForwardSession, forward_by_origin
 from .forward_relay import ForwardRelay, end_to_end, scrub_capability, scrub_logs_of
 from .forward_relay import upstream_request_headers as _upstream
-from .service_forwards import ORIGIN_LABEL_PREFIX, ForwardSession, forward_by_origin
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import RemoteCommandError
-from .remote import command_on_path, command_with, script_text, stdin_payload
-from .ssh.exec import AGENT_OUTPUT, ExecResult, HeldProcess, peer, run
-from .text import RemoteJSONError, parse_remote_json, printable, printable_tree
+from ..errors import RemoteCommandError
+from ..remote import command_on_path, command_with, script_text, stdin_payload
+from ..ssh.exec import AGENT_OUTPUT, ExecResult, HeldProcess, peer, run
+from ..text import RemoteJSONError, parse_remote_json, printable, printable_tree
 
 #: the agent script: protocol, state, relay, supervisor, agent (see remote/__init__.py)
 _AGENT = script_text("agent")

@@ -16,29 +16,28 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import signal
 from typing import Any
 
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from traitlets import Bool, Float, Unicode
 
-from . import runtime
-from .errors import RemoteCommandError, RemoteError
-from .manager import RemoteManager
-from .remote import script_text
-from .remote.protocol import CHANNELS
-from .runtime import on_ssh_loop
-from .sessions import KernelSession, registry
-from .ssh.exec import is_connection_error
-from .ssh.forwards import free_local_ports, release_local_ports
-from .store import Profile, Server
+from .. import runtime
+from ..context import RemoteContext
+from ..errors import RemoteCommandError, RemoteError
+from ..remote import script_text
+from ..remote.protocol import CHANNELS
+from ..runtime import on_ssh_loop
+from ..sessions.kernel import KernelSession
+from ..ssh.exec import is_connection_error
+from ..ssh.forwards import free_local_ports, release_local_ports
+from ..store import Profile, Server
+from .remote_kernels import ATTACH
 
 #: the kernel process's own entry point on the remote (see remote/kernel_launcher.py)
 LAUNCHER = script_text("kernel_launcher")
 
 
-ATTACH = "jupyter_remote_attach"  # start_kernel kwarg: attach to this kernel id if it runs
 DEAD_UNKNOWN = -9  # exit code reported when the agent says dead but knows no status
 
 
@@ -66,7 +65,7 @@ class SSHProvisioner(KernelProvisionerBase):
     _local_ports: list[int] | None = None
     _launched: bool = False
     _attach_info: dict[str, Any] | None = None
-    _pinned: tuple[RemoteManager, asyncio.AbstractEventLoop | None] | None = None
+    _pinned: tuple[RemoteContext, asyncio.AbstractEventLoop | None] | None = None
     exit_reason: str = ""
 
     # ------------------------------------------------------------ helpers
@@ -87,7 +86,7 @@ class SSHProvisioner(KernelProvisionerBase):
         if session.detached:
             return None  # left running remotely at server exit: nothing to do from here
 
-        async def call(_: RemoteManager) -> Any:
+        async def call(_: RemoteContext) -> Any:
             return await getattr(session.agent(), method)(*args, **kwargs)
 
         return await self._remote(call)
@@ -109,7 +108,7 @@ class SSHProvisioner(KernelProvisionerBase):
 
         attach = bool(kwargs.pop(ATTACH, False))
 
-        async def load(manager: RemoteManager) -> tuple[Profile, Server]:
+        async def load(manager: RemoteContext) -> tuple[Profile, Server]:
             profile = await asyncio.to_thread(manager.store.get_profile, self.profile)
             return profile, await asyncio.to_thread(manager.store.get_server, profile.server)
 
@@ -133,7 +132,7 @@ class SSHProvisioner(KernelProvisionerBase):
         cmd = ["jupyter-remote", "profile", self.profile]  # informational: no local process
         return await super().pre_launch(cmd=cmd, **kwargs)
 
-    async def _session_on(self, manager: RemoteManager) -> KernelSession:
+    async def _session_on(self, manager: RemoteContext) -> KernelSession:
         """This kernel's session, connecting it first if needed (runs on the SSH loop)."""
         profile = self._profile
         assert profile is not None
@@ -155,7 +154,7 @@ class SSHProvisioner(KernelProvisionerBase):
     async def _running_kernel(self) -> dict[str, Any] | None:
         """For attach: the key and channels of this kernel id if it runs remotely, else None."""
 
-        async def fetch(manager: RemoteManager) -> dict[str, Any] | None:
+        async def fetch(manager: RemoteContext) -> dict[str, Any] | None:
             session = await self._session_on(manager)
             try:
                 return await session.agent().connection(self._kid)
@@ -180,7 +179,7 @@ class SSHProvisioner(KernelProvisionerBase):
 
         attach_info = self._attach_info
 
-        async def launch(manager: RemoteManager) -> None:
+        async def launch(manager: RemoteContext) -> None:
             session = await self._session_on(manager)
             if attach_info is not None:
                 session.progress(
@@ -339,7 +338,7 @@ class SSHProvisioner(KernelProvisionerBase):
         if session is None:
             return
 
-        async def close(_: RemoteManager) -> None:
+        async def close(_: RemoteContext) -> None:
             await session.close()
 
         await self._remote(close)
@@ -374,4 +373,4 @@ class SSHProvisioner(KernelProvisionerBase):
         return None
 
 
-__all__ = ["SSHProvisioner", "registry", "signal"]
+__all__ = ["SSHProvisioner"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 
-from .store import Profile
+from ..store import Profile
 
 PREFIX = "remote-"
 PROVISIONER = "ssh-provisioner"

@@ -38,7 +38,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .errors import (
+from ..context import RemoteContext
+from ..errors import (
     ConflictError,
     HostKeyError,
     RemoteError,
@@ -46,9 +47,9 @@ from .errors import (
     SSHConnectError,
     ValidationError,
 )
-from .manager import RemoteManager
-from .sessions import LinkedSession, registry
-from .ssh.forwards import Forwards, free_local_ports, release_local_ports
+from ..ssh.forwards import Forwards, free_local_ports, release_local_ports
+from .linked import LinkedSession
+from .roster import registry
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,7 @@ class ForwardSession(LinkedSession):
 
 
 async def open_forward(
-    manager: RemoteManager,
+    manager: RemoteContext,
     server: Any,
     remote_port: Any,
     local_port: Any = None,
@@ -270,7 +271,7 @@ async def open_forward(
     return await session.open()
 
 
-def forward_sessions(manager: RemoteManager | None = None) -> list[ForwardSession]:
+def forward_sessions(manager: RemoteContext | None = None) -> list[ForwardSession]:
     """The forwards of this process (of ``manager`` only, when given)."""
     return [
         s
@@ -317,7 +318,7 @@ def forward_by_origin(label: str) -> ForwardSession | None:
     return found
 
 
-async def stop_all(manager: RemoteManager | None = None) -> None:
+async def stop_all(manager: RemoteContext | None = None) -> None:
     """Stop every forward (of ``manager``): server shutdown, CLI exit."""
     for session in forward_sessions(manager):
         with contextlib.suppress(Exception):

@@ -27,8 +27,8 @@ from tornado import httputil, iostream, web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.tcpclient import TCPClient
 
-from .errors import RemoteError, SSHConnectError
-from .service_forwards import ForwardSession
+from ..errors import RemoteError, SSHConnectError
+from ..sessions.forward import ForwardSession
 
 log = logging.getLogger(__name__)
 

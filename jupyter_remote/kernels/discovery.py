@@ -2,7 +2,7 @@
 
 Callers: the REST handler ``GET /remote/servers/{name}/environments`` and the
 CLI ``jupyter remote env list``, both through ``Discovery.of(manager)`` so one
-process keeps one in-memory cache per RemoteManager.
+process keeps one in-memory cache per RemoteContext.
 
 A probe is ONE exec on the server's pooled SSH connection: the fixed command
 line ``remote.command_on_path()`` runs ``remote/probe.py``, which arrives on
@@ -23,21 +23,21 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 import time
 import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .errors import RemoteCommandError, ValidationError
-from .manager import RemoteManager
-from .remote import command_on_path, script_text, stdin_payload
-from .remote.protocol import ENV_KINDS, PROBE_RESULT_MARKER
-from .ssh import Endpoint
-from .ssh.exec import PROBE_OUTPUT, ExecResult, run
-from .store import validate_remote_path
-from .text import RemoteJSONError, parse_remote_json, printable, printable_tree
+from ..context import RemoteContext
+from ..errors import RemoteCommandError, ValidationError
+from ..remote import command_on_path, script_text, stdin_payload
+from ..remote.protocol import ENV_KINDS, PROBE_RESULT_MARKER
+from ..ssh import Endpoint
+from ..ssh.exec import PROBE_OUTPUT, ExecResult, run
+from ..store import validate_remote_path
+from ..store.files import private_dir, write_private_json
+from ..text import RemoteJSONError, parse_remote_json, printable, printable_tree
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +135,13 @@ def parse_answer(result: ExecResult, server: str) -> dict[str, Any]:
 class Discovery:
     """Environments of saved servers: probe over the pool, cache in memory and on disk."""
 
-    _instances: ClassVar[weakref.WeakKeyDictionary[RemoteManager, Discovery]] = (
+    _instances: ClassVar[weakref.WeakKeyDictionary[RemoteContext, Discovery]] = (
         weakref.WeakKeyDictionary()
     )
 
     def __init__(
         self,
-        manager: RemoteManager,
+        manager: RemoteContext,
         *,
         budget: float = DEFAULT_BUDGET,
         per_env: float = DEFAULT_PER_ENV,
@@ -155,7 +155,7 @@ class Discovery:
         self._locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
-    def of(cls, manager: RemoteManager) -> Discovery:
+    def of(cls, manager: RemoteContext) -> Discovery:
         """The process's Discovery for ``manager`` (created on first use)."""
         found = cls._instances.get(manager)
         if found is None:
@@ -293,21 +293,8 @@ class Discovery:
 
     def _write_cache(self, server: str, entry: dict[str, Any]) -> None:
         """Worker thread: atomic write, 0600 from the first byte, in a 0700 directory."""
-        self.cache_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.cache_dir.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(self.cache_dir, 0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=f".envs-{server}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(entry, f, indent=1, sort_keys=True)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self._cache_path(server))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        private_dir(self.cache_dir)
+        write_private_json(self._cache_path(server), entry, indent=1)
 
 
 __all__ = ["KINDS", "Discovery", "clean_env", "parse_answer"]

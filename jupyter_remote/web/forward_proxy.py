@@ -36,7 +36,8 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import httputil, web
 
-from .errors import NotFoundError, RemoteError
+from ..errors import NotFoundError, RemoteError
+from ..sessions.forward import ForwardSession, forward_by_capability, get_forward
 from .forward_origin import ORIGINS_SETTING, ForwardOrigins, browser_on_this_machine
 from .forward_relay import (
     ForwardRelay,
@@ -46,7 +47,6 @@ from .forward_relay import (
     scrub_logs_of,
     upstream_request_headers,
 )
-from .service_forwards import ForwardSession, forward_by_capability, get_forward
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ message crosses the link as a numbered record; on reconnect the two sides
 exchange the last number each has received and resend the rest, so output
 produced while the link was down arrives afterwards, in order, once each.
 
-Created and driven by :class:`jupyter_remote.sessions.KernelSession` on the SSH
+Created and driven by :class:`jupyter_remote.sessions.kernel.KernelSession` on the SSH
 loop: :meth:`attach` after each (re)connect, :meth:`detach` when the link drops,
 :meth:`close` when the session ends. Heartbeat pings cross the same link but are
 neither numbered nor kept: while the link is down they go unanswered, as a
@@ -29,8 +29,8 @@ import zmq
 import zmq.asyncio
 from jupyter_client.session import Session
 
-from .errors import RemoteCommandError, SSHConnectError
-from .remote.protocol import (
+from ..errors import RemoteCommandError, SSHConnectError
+from ..remote.protocol import (
     ACK,
     GAP,
     HB,
@@ -41,16 +41,14 @@ from .remote.protocol import (
     encode_record,
     json_part,
 )
-from .ssh.forwards import unhold_local_port
-from .text import RemoteJSONError, parse_remote_json
+from ..ssh.forwards import unhold_local_port
+from ..ssh.streams import open_stream
+from ..text import RemoteJSONError, parse_remote_json
 
 log = logging.getLogger(__name__)
 
 ACK_EVERY = 0.2  # seconds between acknowledgements while messages arrive
 ACK_BATCH = 512  # ... or after this many messages
-#: SSH flow-control window of the relay channel: asyncssh's default (2 MiB) allows only
-#: ~2 MiB per round trip, 20 MB/s on a 50 ms link; 16 MiB lifts that ceiling ~8x
-RELAY_WINDOW = 16 * 1024 * 1024
 #: largest record we accept from a relay (one kernel message): a hostile remote must not
 #: make us buffer gigabytes; a 256 MiB display is far beyond what a notebook renders
 MAX_RECORD_IN = 256 * 1024 * 1024
@@ -127,11 +125,7 @@ class RelayedChannels:
         is its unix socket path, or its TCP port on the remote's 127.0.0.1 (then
         ``token`` proves to it that we are its kernel's client)."""
         self.detach()
-        if isinstance(target, int):
-            opening = conn.open_connection("127.0.0.1", target, window=RELAY_WINDOW)
-        else:
-            opening = conn.open_unix_connection(target, window=RELAY_WINDOW)
-        reader, writer = await asyncio.wait_for(opening, timeout)
+        reader, writer = await asyncio.wait_for(open_stream(conn, target), timeout)
         hello = {"twin": self._twin, "epoch": self.epoch, "last": self.last_in}
         if token:
             hello["token"] = token

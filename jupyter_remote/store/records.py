@@ -1,0 +1,189 @@
+"""The records we keep: saved servers, connection profiles, trusted host keys.
+
+Frozen dataclasses built from untrusted input by ``from_input`` (through
+``validation.py``) and written by ``store.Store``. No secret is ever a field:
+passwords and passphrases live in ``secrets.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ..errors import ValidationError
+from .validation import (
+    AUTH_METHODS,
+    ENV_KEY_RE,
+    MAX_ENV_VALUE,
+    _parse_jump_field,
+    _text,
+    format_jump,
+    validate_host,
+    validate_local_path,
+    validate_name,
+    validate_port,
+    validate_remote_path,
+    validate_user,
+)
+
+#: How a kernel's channels reach the relay beside it: "unix" (a socket in a private
+#: 0700 directory, forwarded over SSH) or, only by the user's explicit choice for an
+#: sshd that forbids socket forwarding, "tcp" (a port on the remote's 127.0.0.1).
+CHANNEL_TRANSPORTS = ("unix", "tcp")
+TCP_CHANNELS_WARNING = (
+    "Kernel channels use a TCP port on the remote's 127.0.0.1 (chosen for this server): "
+    "other users of that host can see and connect to the port; the relay answers only "
+    "a client that presents this kernel's secret token. Use unix sockets unless the "
+    "host's sshd forbids socket forwarding."
+)
+
+
+@dataclass(frozen=True)
+class Server:
+    """A saved SSH endpoint. ``port``/``user`` None means: ask ~/.ssh/config, then defaults."""
+
+    name: str
+    host: str
+    port: int | None = None
+    user: str | None = None
+    identity: str | None = None
+    auth: str = "key"
+    jump: str | None = None
+    channel_transport: str = "unix"
+    readonly: bool = False
+
+    @classmethod
+    def from_input(cls, data: Mapping[str, Any], *, readonly: bool = False) -> Server:
+        """Validate untrusted input (REST body, CLI args, config) into a Server."""
+        if not isinstance(data, Mapping):
+            raise ValidationError("A server must be a JSON object.")
+        allowed = {f.name for f in fields(cls)} - {"readonly"}
+        unknown = set(data) - allowed - {"password", "passphrase"}
+        if unknown:
+            raise ValidationError(
+                f"Unknown field(s): {', '.join(sorted(map(str, unknown)))[:200]}.",
+                hint=f"Known fields: {', '.join(sorted(allowed))}.",
+            )
+        auth = data.get("auth") or "key"
+        if auth not in AUTH_METHODS:
+            raise ValidationError(f"auth must be one of {', '.join(AUTH_METHODS)}.", field="auth")
+        transport = data.get("channel_transport") or "unix"
+        if transport not in CHANNEL_TRANSPORTS:
+            raise ValidationError(
+                f"channel_transport must be one of {', '.join(CHANNEL_TRANSPORTS)}.",
+                field="channel_transport",
+            )
+        return cls(
+            name=validate_name(data.get("name"), "name"),
+            host=validate_host(data.get("host")),
+            port=validate_port(data.get("port")),
+            user=validate_user(data.get("user")),
+            identity=validate_local_path(data.get("identity"), "identity", must_exist=not readonly),
+            auth=auth,
+            jump=format_jump(_parse_jump_field(data.get("jump"))),
+            channel_transport=transport,
+            readonly=readonly,
+        )
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should keep in mind about this server's settings (UI, CLI)."""
+        return [TCP_CHANNELS_WARNING] if self.channel_transport == "tcp" else []
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A server + an environment + how to run kernels there (see kernelspecs.py)."""
+
+    name: str
+    server: str
+    python: str | None = None
+    kernelspec: str | None = None
+    cwd: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    idle_timeout: int = 0
+    display_name: str | None = None
+    readonly: bool = False
+
+    @classmethod
+    def from_input(cls, data: Mapping[str, Any], *, readonly: bool = False) -> Profile:
+        if not isinstance(data, Mapping):
+            raise ValidationError("A profile must be a JSON object.")
+        allowed = {f.name for f in fields(cls)} - {"readonly"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValidationError(
+                f"Unknown field(s): {', '.join(sorted(map(str, unknown)))[:200]}.",
+                hint=f"Known fields: {', '.join(sorted(allowed))}.",
+            )
+        python = validate_remote_path(data.get("python"), "python")
+        kernelspec = data.get("kernelspec")
+        if kernelspec is not None:
+            kernelspec = validate_name(kernelspec, "kernelspec")
+        if not python and not kernelspec:
+            raise ValidationError(
+                "A profile needs a python path (or a remote kernelspec).",
+                field="python",
+                hint="List candidates with `jupyter remote env list SERVER`.",
+            )
+        env = data.get("env") or {}
+        if not isinstance(env, Mapping):
+            raise ValidationError("env must be an object of NAME: value.", field="env")
+        clean_env: dict[str, str] = {}
+        try:
+            for key, val in env.items():
+                key = _text(key, "env name", max_len=128)
+                if not ENV_KEY_RE.fullmatch(key):
+                    raise ValidationError(f"Invalid environment variable name {key!r}.")
+                clean_env[key] = _text(val, f"env {key}", max_len=MAX_ENV_VALUE, allow_empty=True)
+        except ValidationError as exc:  # every env problem is reported on the env field
+            raise ValidationError(exc.message, field="env", hint=exc.hint) from None
+        idle = data.get("idle_timeout", 0)
+        if isinstance(idle, str) and idle.isdigit():
+            idle = int(idle)
+        if isinstance(idle, bool) or not isinstance(idle, int) or not 0 <= idle <= 30 * 86400:
+            raise ValidationError(
+                "idle_timeout must be a number of seconds from 0 (never) to 2592000.",
+                field="idle_timeout",
+            )
+        display = data.get("display_name")
+        if display is not None:
+            display = _text(display, "display_name", max_len=200)
+        return cls(
+            name=validate_name(data.get("name"), "name"),
+            server=validate_name(data.get("server"), "server"),
+            python=python,
+            kernelspec=kernelspec,
+            cwd=validate_remote_path(data.get("cwd"), "cwd"),
+            env=clean_env,
+            idle_timeout=idle,
+            display_name=display,
+            readonly=readonly,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HostKey:
+    """One trusted host key: ``public_key`` is the OpenSSH ``type base64`` line."""
+
+    host_id: str
+    key_type: str
+    fingerprint: str
+    public_key: str
+    added: str
+    source: str = "jupyter-remote"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()

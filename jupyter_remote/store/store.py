@@ -1,0 +1,244 @@
+"""Saved servers, connection profiles and trusted host keys, on disk.
+
+Everything lives under ``jupyter_data_dir()/remote/`` (mode 0700) as small
+JSON files (mode 0600) written atomically (``files.write_private_json``) under a
+file lock, so the CLI and a running Jupyter server can write at once. Input is
+validated once, for every caller, by the records (``records.py``). No secret is
+ever written: passwords and passphrases live in ``secrets.py``.
+
+The methods are synchronous and quick; async callers run them through
+``asyncio.to_thread`` (see ``manager.RemoteManager``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from jupyter_core.paths import jupyter_data_dir
+
+from ..errors import ConflictError, NotFoundError, ReadOnlyError, RemoteError, ValidationError
+from .files import private_dir, read_json_object, write_private_json
+from .records import HostKey, Profile, Server
+from .validation import parse_host_id, validate_name
+
+
+class Store:
+    """The on-disk store. One instance per process; every method is a short transaction."""
+
+    SERVERS = "servers.json"
+    PROFILES = "profiles.json"
+    HOSTKEYS = "hostkeys.json"
+
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        *,
+        admin_servers: Mapping[str, Mapping[str, Any]] | None = None,
+        admin_profiles: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self._root = Path(root) if root else None
+        self._admin_servers = {
+            name: Server.from_input({**spec, "name": name}, readonly=True)
+            for name, spec in (admin_servers or {}).items()
+        }
+        self._admin_profiles = {
+            name: Profile.from_input({**spec, "name": name}, readonly=True)
+            for name, spec in (admin_profiles or {}).items()
+        }
+
+    @property
+    def root(self) -> Path:
+        """Explicit root, else ``jupyter_data_dir()/remote`` as the environment says now."""
+        return self._root if self._root is not None else Path(jupyter_data_dir()) / "remote"
+
+    # -- plumbing
+
+    def _ensure_root(self) -> None:
+        private_dir(self.root)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self._ensure_root()
+        lock = FileLock(str(self.root / ".lock"), timeout=15, mode=0o600)
+        try:
+            with lock:
+                yield
+        except Timeout:
+            raise RemoteError(
+                f"The store {self.root} is locked by another process.",
+                hint="Another `jupyter remote` command may be stuck; retry in a moment.",
+            ) from None
+
+    def _read(self, filename: str) -> dict[str, Any]:
+        path = self.root / filename
+        try:
+            return read_json_object(path) or {}
+        except (OSError, ValueError) as exc:
+            raise RemoteError(
+                f"Cannot read {path}: {exc}",
+                hint="Fix or remove the file; a backup of it is worth keeping.",
+            ) from None
+
+    def _write(self, filename: str, data: Mapping[str, Any]) -> None:
+        write_private_json(self.root / filename, data)
+
+    def _saved(self, filename: str, factory: Any) -> dict[str, Any]:
+        records = {}
+        for name, raw in self._read(filename).items():
+            try:
+                records[name] = factory(raw)
+            except (ValidationError, TypeError):
+                continue  # a hand-edited bad entry is skipped, never fatal
+        return records
+
+    # -- servers
+
+    def _saved_servers(self) -> dict[str, Server]:
+        return self._saved(self.SERVERS, lambda raw: Server(**{**raw, "readonly": False}))
+
+    def list_servers(self) -> list[Server]:
+        merged = {**self._saved_servers(), **self._admin_servers}
+        return [merged[k] for k in sorted(merged)]
+
+    def get_server(self, name: str) -> Server:
+        name = validate_name(name, "server")
+        if name in self._admin_servers:
+            return self._admin_servers[name]
+        try:
+            return self._saved_servers()[name]
+        except KeyError:
+            raise NotFoundError(
+                f"No server named {name!r}.",
+                hint="List servers with `jupyter remote server list`; add one with "
+                "`jupyter remote server add NAME --host HOST`.",
+            ) from None
+
+    def save_server(self, server: Server, *, replace: bool = False) -> Server:
+        if server.name in self._admin_servers:
+            raise ReadOnlyError(f"Server {server.name!r} is defined by an administrator.")
+        with self._locked():
+            data = self._read(self.SERVERS)
+            if server.name in data and not replace:
+                raise ConflictError(
+                    f"A server named {server.name!r} already exists.",
+                    hint="Pick another name, or remove the existing one first.",
+                )
+            if server.name not in data and replace:
+                raise NotFoundError(f"No server named {server.name!r}.")
+            record = server.to_json()
+            record.pop("readonly")
+            data[server.name] = record
+            self._write(self.SERVERS, data)
+        return server
+
+    def remove_server(self, name: str) -> None:
+        name = validate_name(name, "server")
+        if name in self._admin_servers:
+            raise ReadOnlyError(f"Server {name!r} is defined by an administrator.")
+        with self._locked():
+            data = self._read(self.SERVERS)
+            if name not in data:
+                raise NotFoundError(f"No server named {name!r}.")
+            users = [p.name for p in self.list_profiles() if p.server == name]
+            if users:
+                raise ConflictError(
+                    f"Server {name!r} is used by profile(s) {', '.join(users)}.",
+                    hint="Remove those profiles first with `jupyter remote profile remove NAME`.",
+                )
+            del data[name]
+            self._write(self.SERVERS, data)
+
+    # -- profiles
+
+    def _saved_profiles(self) -> dict[str, Profile]:
+        return self._saved(self.PROFILES, lambda raw: Profile(**{**raw, "readonly": False}))
+
+    def list_profiles(self) -> list[Profile]:
+        merged = {**self._saved_profiles(), **self._admin_profiles}
+        return [merged[k] for k in sorted(merged)]
+
+    def get_profile(self, name: str) -> Profile:
+        name = validate_name(name, "profile")
+        if name in self._admin_profiles:
+            return self._admin_profiles[name]
+        try:
+            return self._saved_profiles()[name]
+        except KeyError:
+            raise NotFoundError(
+                f"No profile named {name!r}.",
+                hint="List profiles with `jupyter remote profile list`.",
+            ) from None
+
+    def save_profile(self, profile: Profile, *, replace: bool = False) -> Profile:
+        if profile.name in self._admin_profiles:
+            raise ReadOnlyError(f"Profile {profile.name!r} is defined by an administrator.")
+        self.get_server(profile.server)  # must exist
+        with self._locked():
+            data = self._read(self.PROFILES)
+            if profile.name in data and not replace:
+                raise ConflictError(f"A profile named {profile.name!r} already exists.")
+            record = profile.to_json()
+            record.pop("readonly")
+            data[profile.name] = record
+            self._write(self.PROFILES, data)
+        return profile
+
+    def remove_profile(self, name: str) -> None:
+        name = validate_name(name, "profile")
+        if name in self._admin_profiles:
+            raise ReadOnlyError(f"Profile {name!r} is defined by an administrator.")
+        with self._locked():
+            data = self._read(self.PROFILES)
+            if name not in data:
+                raise NotFoundError(f"No profile named {name!r}.")
+            del data[name]
+            self._write(self.PROFILES, data)
+
+    # -- trusted host keys
+
+    def list_hostkeys(self) -> list[HostKey]:
+        keys = []
+        for raw in self._read(self.HOSTKEYS).get("keys", []):
+            with contextlib.suppress(TypeError):
+                keys.append(HostKey(**raw))
+        return keys
+
+    def hostkeys_for(self, hid: str) -> list[HostKey]:
+        return [k for k in self.list_hostkeys() if k.host_id == hid]
+
+    def add_hostkey(self, key: HostKey) -> HostKey:
+        """Trust ``key``. Refuses a host that already has a different trusted key."""
+        with self._locked():
+            keys = self._read(self.HOSTKEYS).get("keys", [])
+            for raw in keys:
+                if raw.get("host_id") != key.host_id:
+                    continue
+                if raw.get("public_key") == key.public_key:
+                    return HostKey(**raw)
+                raise ConflictError(
+                    f"{key.host_id} already has a different trusted key "
+                    f"({raw.get('fingerprint')}).",
+                    hint=f"Remove it first with `jupyter remote hostkey remove {key.host_id}`.",
+                )
+            keys.append(key.to_json())
+            self._write(self.HOSTKEYS, {"keys": keys})
+        return key
+
+    def remove_hostkeys(self, hid: str) -> int:
+        """Forget every trusted key of ``hid``; returns how many were removed."""
+        hid = parse_host_id(hid)
+        with self._locked():
+            keys = self._read(self.HOSTKEYS).get("keys", [])
+            kept = [k for k in keys if k.get("host_id") != hid]
+            if len(kept) == len(keys):
+                raise NotFoundError(
+                    f"No trusted key for {hid} in jupyter-remote's store.",
+                    hint="List them with `jupyter remote hostkey list`. Keys in "
+                    "~/.ssh/known_hosts are removed with `ssh-keygen -R HOST`.",
+                )
+            self._write(self.HOSTKEYS, {"keys": kept})
+            return len(keys) - len(kept)

@@ -1,0 +1,112 @@
+"""The base of every /remote/ REST handler: auth resource, JSON bodies, JSON errors.
+
+Every handler method of web/ is ``@web.authenticated`` + ``@authorized`` on
+``auth_resource = "remote"`` (invariant 9). Errors are ``{"message", "reason",
+"hint"}`` with the status of the RemoteError, never 401/403 for remote failures
+(those are Jupyter's own); :func:`error_body` is the one JSON error writer, which
+the forward proxies use too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ..errors import RemoteError, ValidationError
+from ..manager import RemoteManager
+
+log = logging.getLogger(__name__)
+
+
+MAX_BODY = 64 * 1024
+
+
+NAME = r"(?P<name>[^/]+)"
+
+
+CAPABILITY = r"(?P<secret>[^/]+)"
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: a repeated key is ambiguous input."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValidationError(f"Key {key[:64]!r} appears twice in the request body.")
+        obj[key] = value
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259), though Python's parser takes them."""
+    raise ValidationError(f"Request body is not valid JSON ({name} is not a JSON value).")
+
+
+class RemoteHandler(APIHandler):
+    """Base of every /remote/ handler: auth resource, JSON errors, body parsing."""
+
+    auth_resource = "remote"
+
+    @property
+    def manager(self) -> RemoteManager:
+        return self.settings["remote_manager"]
+
+    def json_body(self) -> Any:
+        raw = self.request.body or b""
+        if len(raw) > MAX_BODY:
+            raise ValidationError(f"Request body too large (over {MAX_BODY} bytes).")
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(
+                raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
+            )
+        except UnicodeDecodeError:
+            raise ValidationError("Request body is not valid UTF-8.") from None
+        except ValueError:
+            raise ValidationError("Request body is not valid JSON.") from None
+        except RecursionError:  # e.g. 30,000 nested "[" fit in MAX_BODY
+            raise ValidationError("Request body is nested too deeply.") from None
+
+    def json_object(self) -> dict[str, Any]:
+        """The (required) body as a JSON object: an empty body is refused, not taken as {}."""
+        if not (self.request.body or b"").strip():
+            raise ValidationError("Request body must be a JSON object; it is empty.")
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise ValidationError("Request body must be a JSON object.")
+        return body
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, RemoteError):
+            self.set_status(exc.status)
+            body = exc.to_json()
+        else:
+            message = getattr(exc, "log_message", None) or self._reason
+            if status_code >= 500 and not isinstance(exc, web.HTTPError):
+                message = "Internal error in jupyterlab-remote; see the Jupyter server log."
+            body = {"message": message, "reason": self._reason, "hint": ""}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, RemoteError):
+            log.info(
+                "%s %s -> %s: %s",
+                self.request.method,
+                self.request.path,
+                value.reason,
+                value.message,
+            )
+            return
+        super().log_exception(typ, value, tb)

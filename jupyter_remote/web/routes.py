@@ -1,0 +1,57 @@
+"""The routes of the server extension (RemoteExtensionApp.initialize_handlers adds them;
+the server adds base_url). One table, read by the OpenAPI check and the auth audit."""
+
+from __future__ import annotations
+
+from tornado import web
+
+from .base import CAPABILITY, NAME
+from .events import EventsHandler
+from .forward_proxy import (
+    ForwardEntryHandler,
+    ForwardRootHandler,
+    SandboxProxyHandler,
+    SandboxRootHandler,
+)
+from .forwards import ForwardHandler, ForwardsHandler
+from .kernels import RemoteKernelAttachHandler, RemoteKernelHandler, RemoteKernelsHandler
+from .openapi import OpenAPIHandler
+from .profiles import InstallIpykernelHandler, ProfileHandler, ProfilesHandler
+from .servers import (
+    EnvironmentsHandler,
+    HostKeyHandler,
+    HostKeysHandler,
+    ServerHandler,
+    ServersHandler,
+    ServerTestHandler,
+)
+from .sessions import SessionHandler, SessionRetryHandler, SessionsHandler
+
+
+def routes() -> list[tuple[str, type[web.RequestHandler]]]:
+    """Called by RemoteExtensionApp.initialize_handlers; the server adds base_url."""
+    return [
+        (r"/remote/servers", ServersHandler),
+        (rf"/remote/servers/{NAME}", ServerHandler),
+        (rf"/remote/servers/{NAME}/test", ServerTestHandler),
+        (rf"/remote/servers/{NAME}/environments", EnvironmentsHandler),
+        (r"/remote/hostkeys", HostKeysHandler),
+        (rf"/remote/hostkeys/{NAME}", HostKeyHandler),
+        (r"/remote/profiles", ProfilesHandler),
+        (rf"/remote/profiles/{NAME}", ProfileHandler),
+        (rf"/remote/servers/{NAME}/install-ipykernel", InstallIpykernelHandler),
+        (rf"/remote/servers/{NAME}/kernels", RemoteKernelsHandler),
+        (rf"/remote/servers/{NAME}/kernels/(?P<kernel_id>[^/]+)", RemoteKernelHandler),
+        (rf"/remote/servers/{NAME}/kernels/(?P<kernel_id>[^/]+)/attach", RemoteKernelAttachHandler),
+        (r"/remote/sessions", SessionsHandler),
+        (rf"/remote/sessions/{NAME}", SessionHandler),
+        (rf"/remote/sessions/{NAME}/retry", SessionRetryHandler),
+        (r"/remote/events", EventsHandler),
+        (r"/remote/forwards", ForwardsHandler),
+        (rf"/remote/forwards/{NAME}", ForwardHandler),
+        (rf"/remote/forward/{NAME}/(?P<path>.*)", ForwardEntryHandler),
+        (rf"/remote/forward/{NAME}", ForwardRootHandler),
+        (rf"/remote/sandbox/{NAME}/{CAPABILITY}/(?P<path>.*)", SandboxProxyHandler),
+        (rf"/remote/sandbox/{NAME}/{CAPABILITY}", SandboxRootHandler),
+        (r"/remote/openapi.json", OpenAPIHandler),
+    ]

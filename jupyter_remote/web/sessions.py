@@ -1,0 +1,49 @@
+"""Sessions (kernels' links and forwards): list, the one Stop, Retry (REST)."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..errors import NotFoundError
+from ..sessions import registry
+from .base import RemoteHandler
+
+
+class SessionsHandler(RemoteHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(registry.list())
+
+
+class SessionHandler(RemoteHandler):
+    """DELETE is the one Stop button: the kernel (through Jupyter's kernel manager when
+    it manages it, so the notebook sees the shutdown) and the session's forwards."""
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        session = registry.sessions.get(name)
+        if session is None:
+            raise NotFoundError(
+                f"No session {name!r}.", hint="List them with GET /remote/sessions."
+            )
+        kernels = self.settings.get("kernel_manager")
+        if kernels is not None and name in kernels:
+            await kernels.shutdown_kernel(name)
+        else:
+            await session.stop()
+        self.set_status(204)
+        self.finish()
+
+
+class SessionRetryHandler(RemoteHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        session = registry.sessions.get(name)
+        if session is None:
+            raise NotFoundError(f"No session {name!r}.")
+        await session.retry()
+        self.reply(session.to_json())
