@@ -9,6 +9,7 @@ import {
   envKey,
   groupEnvironments,
   suggestProfileName,
+  validateReview,
   WizardModel
 } from '../wizard';
 
@@ -415,10 +416,10 @@ describe('WizardModel review and Start', () => {
     wizard.setEnvVar(0, { key: 'A' });
     wizard.addEnvVar();
     wizard.setEnvVar(1, { key: 'A', value: 'y' });
-    expect(wizard.validateReview().env).toMatch(/twice/);
+    expect(validateReview(wizard.review).env).toMatch(/twice/);
     wizard.removeEnvVar(1);
     wizard.setCwd('~');
-    expect(wizard.validateReview()).toEqual({});
+    expect(validateReview(wizard.review)).toEqual({});
   });
 
   it('puts a 400 field error and a name conflict at their field', async () => {

@@ -1,0 +1,94 @@
+/**
+ * The Review step's pure helpers: the choices offered, the checks made before
+ * saving, the REST body of the profile, and which field a refusal is about.
+ */
+import { RemoteAPIError } from '../api';
+import { IProfileInput, IRemoteError } from '../tokens';
+import { chosenPython, selectedEnvironment } from './environments';
+import { IEnvironmentState, IReviewState } from './state';
+
+/** Profile names the server accepts: `[A-Za-z0-9._-]{1,64}`. */
+export const PROFILE_NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Environment variable names the server accepts. */
+export const ENV_VAR_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The idle timeouts offered, in seconds (0 = never). */
+export const IDLE_TIMEOUTS: ReadonlyArray<{ seconds: number; label: string }> = [
+  { seconds: 0, label: 'Never' },
+  { seconds: 15 * 60, label: '15 minutes' },
+  { seconds: 60 * 60, label: '1 hour' },
+  { seconds: 4 * 60 * 60, label: '4 hours' },
+  { seconds: 24 * 60 * 60, label: '1 day' },
+  { seconds: 7 * 24 * 60 * 60, label: '1 week' }
+];
+
+/** Client-side checks of the Review form; field -> message. */
+export function validateReview(review: Readonly<IReviewState>): Record<string, string> {
+  const errors: Record<string, string> = {};
+  if (!PROFILE_NAME_RE.test(review.name.trim())) {
+    errors.name = 'Use 1 to 64 letters, digits, dots, dashes or underscores.';
+  }
+  const cwd = review.cwd.trim();
+  if (cwd && !cwd.startsWith('/') && !cwd.startsWith('~/') && cwd !== '~') {
+    errors.cwd = 'Use an absolute path on the server (or one starting with ~/).';
+  }
+  const seen = new Set<string>();
+  for (const row of review.envVars) {
+    const key = row.key.trim();
+    if (!key && !row.value) {
+      continue;
+    }
+    if (!ENV_VAR_RE.test(key)) {
+      errors.env = `"${key}" is not a valid variable name (letters, digits, _; not starting with a digit).`;
+      break;
+    }
+    if (seen.has(key)) {
+      errors.env = `${key} is set twice.`;
+      break;
+    }
+    seen.add(key);
+  }
+  return errors;
+}
+
+/** The body of POST remote/profiles for these choices. */
+export function profileInput(
+  server: string,
+  review: Readonly<IReviewState>,
+  environment: Readonly<IEnvironmentState>
+): IProfileInput {
+  const env: Record<string, string> = {};
+  for (const row of review.envVars) {
+    if (row.key.trim()) {
+      env[row.key.trim()] = row.value;
+    }
+  }
+  const input: IProfileInput = {
+    name: review.name.trim(),
+    server,
+    cwd: review.cwd.trim() || null,
+    env,
+    idle_timeout: review.idleTimeout
+  };
+  const chosen = selectedEnvironment(environment);
+  if (!environment.useCustom && chosen && chosen.kind === 'kernelspec') {
+    input.kernelspec = chosen.name;
+  } else {
+    input.python = chosenPython(environment);
+  }
+  return input;
+}
+
+/** The Review fields a refused save is about (a name taken: `conflict`). */
+export function saveFieldErrors(error: unknown, remote: IRemoteError): Record<string, string> {
+  const fieldErrors: Record<string, string> = {};
+  let field = remote.field;
+  if (!field && error instanceof RemoteAPIError && error.reason === 'conflict') {
+    field = 'name';
+  }
+  if (field && ['name', 'cwd', 'env', 'idle_timeout'].includes(field)) {
+    fieldErrors[field] = remote.message;
+  }
+  return fieldErrors;
+}
