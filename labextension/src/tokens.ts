@@ -1,11 +1,30 @@
 /**
- * Types and ids shared by the frontend modules. No runtime dependencies.
+ * What other modules and other extensions use: the Lumino tokens of the two
+ * models with their interfaces, and ids.
  *
- * The shapes follow the server extension's REST answers (see
- * jupyter_remote/openapi.json and jupyter_remote/handlers.py).
+ * Re-exported here: the shapes of the REST answers (rest.ts) and the events
+ * the server sends over the websocket (events.ts, GENERATED from the server's
+ * event schemas).
  */
+import { Token } from '@lumino/coreutils';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal } from '@lumino/signaling';
 
-/** The npm/extension id of the one plugin. */
+import type { INoticeEvent, IProgressEvent, ISession, RemoteEvent } from './events';
+import type {
+  IForwardInput,
+  IHostKey,
+  IProfile,
+  IProfileInput,
+  IRemoteError,
+  IRemoteKernel,
+  IServer,
+  IServerInput
+} from './rest';
+
+export type { INoticeEvent, IProgressEvent, ISession, ProgressStage, RemoteEvent } from './events';
+
+/** The id of the sidebar plugin (the other plugins are named after what they provide). */
 export const PLUGIN_ID = 'jupyterlab-remote:plugin';
 
 /** The DOM id of the sidebar panel (also its layout-restorer key). */
@@ -39,291 +58,181 @@ export namespace CommandIDs {
   export const openSecurity = 'remote:open-security';
 }
 
-/** How a server authenticates. */
-export type AuthMethod = 'key' | 'password' | 'agent';
+export * from './rest';
+
+// ------------------------------------------------------------ model parts
+
+/** An action that failed, with a way to do it again. */
+export interface IActionError {
+  /** What was being done, e.g. `Remove server gpu`. */
+  label: string;
+  error: IRemoteError;
+  retry: () => void;
+}
+
+/** The kernels our agent runs on one server (`GET remote/servers/{name}/kernels`). */
+export interface IRemoteKernelsState {
+  loading: boolean;
+  loaded: boolean;
+  error: IRemoteError | null;
+  kernels: IRemoteKernel[];
+}
+
+/** State of the live events link: `live`, opening it the first time, or down (polling). */
+export type EventsState = 'connecting' | 'live' | 'down';
+
+/** What JupyterLab's kernel service knows of a kernel (for "last activity"). */
+export interface IKernelActivity {
+  execution_state?: string;
+  /** ISO date of the last message. */
+  last_activity?: string;
+}
+
+// ------------------------------------------------------------------ models
 
 /**
- * How kernel channels reach the relay beside each kernel: `unix` (a socket in
- * a private directory) or, by explicit choice for an sshd that forbids socket
- * forwarding, `tcp` (a token-protected port on the remote's 127.0.0.1).
+ * Saved servers, their profiles and the trusted host keys: loading (polled
+ * while the sidebar is shown), adding, editing, removing, trusting.
+ *
+ * Reads never reject: a failed listing is kept in `error` and the last good
+ * data stays. Removals never reject either: a failure becomes `actionError`
+ * (with a Retry). Saves and trusts reject with the server's error, for the
+ * form or wizard that asked to show it at its field.
  */
-export type ChannelTransport = 'unix' | 'tcp';
+export interface ICatalogModel extends IDisposable {
+  /** Saved servers from the last successful refresh. */
+  readonly servers: readonly IServer[];
+  /** Saved profiles from the last successful refresh. */
+  readonly profiles: readonly IProfile[];
+  /** Trusted host keys (ours and ~/.ssh/known_hosts), and skipped known_hosts lines. */
+  readonly hostKeys: readonly IHostKey[];
+  /** Whether a refresh is in flight. */
+  readonly loading: boolean;
+  /** Whether at least one refresh has finished (successfully or not). */
+  readonly loaded: boolean;
+  /** The error of the last refresh of servers/profiles, or null. */
+  readonly error: IRemoteError | null;
+  /** The error of the last host-key listing, or null. */
+  readonly hostKeysError: IRemoteError | null;
+  /** The last failed removal, shown with a Retry. */
+  readonly actionError: IActionError | null;
+  /** Whether the model is polling. */
+  readonly polling: boolean;
+  /** Emitted whenever anything above changes. */
+  readonly changed: ISignal<ICatalogModel, void>;
+  /** Emitted after this model added or removed profiles (their kernelspecs changed). */
+  readonly profilesChanged: ISignal<ICatalogModel, void>;
+
+  /** A saved server by name, or null. */
+  server(name: string): IServer | null;
+  /** The profiles of one server. */
+  profilesOf(server: string): IProfile[];
+  /** A profile by name, or null. */
+  profile(name: string): IProfile | null;
+  /** Whether an action (`remove-server:NAME`, `remove-profile:NAME`, `remove-hostkey:ID`) is in flight. */
+  isBusy(action: string): boolean;
+
+  /** Fetch servers, profiles and host keys now (calls in flight are shared). */
+  refresh(): Promise<void>;
+  /** Fetch only the host keys. */
+  refreshHostKeys(): Promise<void>;
+  /** Poll every interval (backing off after failures) and fetch at once. */
+  startPolling(): void;
+  stopPolling(): void;
+
+  /** Save a new server (no `name` argument) or change one; rejects with the server's error. */
+  saveServer(input: IServerInput, name?: string): Promise<IServer>;
+  /** Remove a server; `withProfiles` removes its (editable) profiles first. */
+  removeServer(name: string, options?: { withProfiles?: boolean }): Promise<boolean>;
+  /** Save a profile (and its kernelspec); rejects with the server's error. */
+  addProfile(input: IProfileInput): Promise<IProfile>;
+  /** Remove a profile and its kernelspec. */
+  removeProfile(name: string): Promise<boolean>;
+  /** Trust the key `server` offers now if it has this fingerprint; rejects otherwise. */
+  trustHostKey(server: string, fingerprint: string): Promise<IHostKey>;
+  /** Remove every trusted key of a host (ours only). */
+  removeHostKey(hostId: string): Promise<boolean>;
+  /** Forget the last action error (its box was closed). */
+  clearActionError(): void;
+}
+
+/** The catalog model: servers, profiles, host keys. */
+export const ICatalogModel = new Token<ICatalogModel>(
+  'jupyterlab-remote:catalog',
+  'Saved remote servers, their profiles and trusted host keys (load, add, edit, remove, trust).'
+);
 
 /**
- * A saved server, as `GET remote/servers` returns it. Secrets never travel:
- * `has_secret` only says whether a password/passphrase is stored.
+ * Remote sessions kept live from the `remote/events` websocket (reconnected
+ * with back-off; `GET remote/sessions` polled while it is down), the start-up
+ * progress and notices of kernels, their activity in JupyterLab, the kernels
+ * found on a server and forwarded ports.
  */
-export interface IServer {
-  /** Unique name the user chose. */
-  name: string;
-  /** Host name or address. */
-  host: string;
-  /** SSH port; null means the SSH default (or ~/.ssh/config). */
-  port: number | null;
-  /** Remote user; null means the SSH default. */
-  user: string | null;
-  /** Path of the private key file, if any. */
-  identity: string | null;
-  /** Authentication method. */
-  auth: AuthMethod;
-  /** Jump host as `[user@]host[:port]`, or null. */
-  jump: string | null;
-  /** How kernel channels reach the remote relay. */
-  channel_transport: ChannelTransport;
-  /** What the user should keep in mind about these settings: shown on the card. */
-  warnings: string[];
-  /** Defined by an administrator in config: not editable from the UI. */
-  readonly: boolean;
-  /** Whether a password or key passphrase is stored for it. */
-  has_secret: boolean;
+export interface ISessionsModel extends IDisposable {
+  /** Sessions, in the order first seen (stopped ones stay until dismissed). */
+  readonly sessions: readonly ISession[];
+  /** Whether the sessions have been fetched once (or the websocket said hello). */
+  readonly loaded: boolean;
+  /** Error of the last sessions poll (while the websocket is down), or null. */
+  readonly error: IRemoteError | null;
+  /** Whether events arrive live, or sessions are polled meanwhile. */
+  readonly eventsState: EventsState;
+  /** The last failed attach or remote-kernel stop, shown with a Retry. */
+  readonly actionError: IActionError | null;
+  /** Emitted whenever anything above changes. */
+  readonly changed: ISignal<ISessionsModel, void>;
+  /** Every event of the websocket, after the model applied it. */
+  readonly event: ISignal<ISessionsModel, RemoteEvent>;
+  /** Each notice as it arrives (the sidebar plugin shows it as a notification). */
+  readonly noticed: ISignal<ISessionsModel, INoticeEvent>;
+
+  /** Latest start-up progress of a kernel, while it is starting. */
+  progressOf(kernelId: string): IProgressEvent | null;
+  /** Notices about a kernel, oldest first (a few of the latest). */
+  noticesOf(kernelId: string): readonly INoticeEvent[];
+  /** What JupyterLab knows of a session's kernel (execution state, last activity). */
+  activityOf(session: ISession): IKernelActivity | null;
+  /** Error of the last Stop/Retry of a session, or null. */
+  errorOf(id: string): IRemoteError | null;
+  /** Whether `stop:ID`, `retry:ID`, `attach:ID`, `stop-remote:ID`, `forward:SERVER` is in flight. */
+  isBusy(action: string): boolean;
+
+  /** Open the events websocket (idempotent). */
+  connectEvents(): void;
+  /** Close it and stop the fallback polling. */
+  disconnectEvents(): void;
+  /** Fetch the sessions now. */
+  refresh(): Promise<void>;
+
+  /** Stop a session (the kernel and its forwards). */
+  stopSession(id: string): Promise<void>;
+  /** Retry a disconnected session. */
+  retrySession(id: string): Promise<void>;
+  /** Forget a stopped session's card. */
+  dismissSession(id: string): void;
+  /** Forget the notices shown on a kernel's card. */
+  dismissNotices(kernelId: string): void;
+
+  /** The kernels found on a server by the last loadRemoteKernels, or null. */
+  remoteKernelsOf(server: string): IRemoteKernelsState | null;
+  /** List the kernels our agent runs on a server. */
+  loadRemoteKernels(server: string): Promise<void>;
+  /** Adopt a kernel still running on the remote; resolves with its Jupyter id, or null. */
+  attachKernel(server: string, kernelId: string): Promise<string | null>;
+  /** Stop a kernel on the remote that no session here manages. */
+  stopRemoteKernel(server: string, kernelId: string): Promise<boolean>;
+
+  /** The error of the last forward opened on a server, or null. */
+  forwardError(server: string): IRemoteError | null;
+  /** Forward a port on the server's 127.0.0.1; its session card appears. */
+  openForward(input: IForwardInput): Promise<ISession | null>;
+
+  /** Forget the last action error. */
+  clearActionError(): void;
 }
 
-/** Body of `POST remote/servers` and `PATCH remote/servers/{name}`. */
-export interface IServerInput {
-  name?: string;
-  host?: string;
-  port?: number | null;
-  user?: string | null;
-  identity?: string | null;
-  auth?: AuthMethod;
-  jump?: string | null;
-  channel_transport?: ChannelTransport;
-  /** Write-only: kept in the keyring or process memory, never on disk. */
-  password?: string;
-  /** Write-only: passphrase of the key file. */
-  passphrase?: string;
-}
-
-/**
- * An error as the server extension reports it (and as the UI shows it):
- * what went wrong, a machine-readable reason, and what to do about it.
- */
-export interface IRemoteError {
-  message: string;
-  reason: string;
-  hint: string;
-  /** HTTP status (0: the Jupyter server was not reachable). */
-  status?: number;
-  /** The input field a 400 answer is about (server form, profile form). */
-  field?: string;
-}
-
-/** Host key as reported by a successful test. */
-export interface ITestHostKey {
-  host_id?: string;
-  type?: string;
-  key_type?: string;
-  fingerprint?: string;
-  status?: string;
-  source?: string;
-}
-
-/** `POST remote/servers/{name}/test` answer (200). */
-export interface ITestResult {
-  server: string;
-  endpoint: string;
-  reachable: boolean;
-  auth: string;
-  auth_method: string;
-  host_key: ITestHostKey;
-  connect_ms: number;
-  rtt_ms: number;
-  os: string;
-  python: { path: string | null; version: string | null };
-}
-
-/** Details of a 409 `hostkey_unknown` answer. */
-export interface IHostKeyUnknown {
-  reason: 'hostkey_unknown';
-  host_id: string;
-  key_type: string;
-  fingerprint: string;
-  message: string;
-  hint: string;
-}
-
-/** Details of a 409 `hostkey_changed` answer: never acceptable from the UI. */
-export interface IHostKeyChanged {
-  reason: 'hostkey_changed';
-  host_id: string;
-  key_type: string;
-  fingerprint: string;
-  known_fingerprints: string[];
-  message: string;
-  hint: string;
-}
-
-/**
- * A row of `GET remote/hostkeys`: a trusted key (ours, or a known_hosts entry), or
- * with source `warning` a known_hosts line or file that was skipped.
- */
-export interface IHostKey {
-  /** Host pattern as written; `(hashed)` for a hashed entry. */
-  host_id: string;
-  key_type: string;
-  fingerprint: string;
-  /** ISO date; absent for keys read from known_hosts files. */
-  added?: string;
-  source: 'jupyter-remote' | 'known_hosts' | 'warning' | string;
-  /** The known_hosts file it was read from. */
-  file?: string;
-  /** Line number in `file` (0: the whole file). */
-  line?: number;
-  /** `@revoked` (never trusted) or `@cert-authority` (signs host certificates). */
-  marker?: 'revoked' | 'cert-authority' | null;
-  hashed?: boolean;
-  /** Why the line or file was skipped (source `warning`). */
-  warning?: string;
-}
-
-/** Kinds of environments, in the order the wizard groups them. */
-export const ENV_KINDS = [
-  'conda',
-  'uv',
-  'venv',
-  'virtualenv',
-  'pyenv',
-  'system',
-  'kernelspec'
-] as const;
-
-export type EnvironmentKind = (typeof ENV_KINDS)[number];
-
-/** A Python environment (or a non-Python kernelspec) found on a server. */
-export interface IEnvironment {
-  /** Absolute interpreter path (a kernelspec's argv[0]). */
-  python: string;
-  kind: EnvironmentKind | string;
-  name: string;
-  /** Python version; empty if unknown. */
-  version: string;
-  ipykernel: boolean;
-  /** Env prefix or kernelspec directory. */
-  path: string;
-  source?: string;
-  /** Why the interpreter could not be checked. */
-  error?: string | null;
-  /** kernelspec only */
-  display_name?: string;
-  /** kernelspec only */
-  language?: string;
-}
-
-/** Body of `POST remote/profiles`. */
-export interface IProfileInput {
-  name: string;
-  server: string;
-  python?: string | null;
-  kernelspec?: string | null;
-  cwd?: string | null;
-  env?: Record<string, string>;
-  /** Seconds; 0 means never. */
-  idle_timeout?: number;
-}
-
-/** A saved profile (`GET remote/profiles`). */
-export interface IProfile {
-  name: string;
-  server: string;
-  python: string | null;
-  kernelspec: string | null;
-  cwd: string | null;
-  env: Record<string, string>;
-  idle_timeout: number;
-  display_name: string | null;
-  readonly: boolean;
-  /** `remote-<name>`: the kernelspec the launcher and kernel picker show. */
-  kernel_name: string;
-}
-
-/** States of a session, in the server's words. */
-export type SessionState =
-  | 'connecting'
-  | 'running'
-  | 'reconnecting'
-  | 'degraded'
-  | 'disconnected'
-  | 'stopped';
-
-/** A remote session (`GET remote/sessions`, events). */
-export interface ISession {
-  id: string;
-  kind: 'kernel' | 'forward' | string;
-  /** Kernels only. */
-  kernel_id?: string;
-  server: string;
-  profile: string;
-  python: string | null;
-  state: SessionState | string;
-  /** Why it is not running (empty when running). */
-  reason: string;
-  /** Epoch seconds. */
-  started: number;
-  reconnects: number;
-  /** Kernels: the local ends of the channel forwards. */
-  local_ports?: number[];
-  /** Forwards: the port on the remote's 127.0.0.1. */
-  remote_port?: number;
-  /** Forwards: the local 127.0.0.1 port. */
-  local_port?: number;
-  /** Forwards: the authenticated proxy path, relative to the base URL. */
-  url?: string;
-  /** Kernels: how the channels reach the remote relay. */
-  channel_transport?: ChannelTransport;
-  /** What the user should keep in mind (e.g. TCP channels): shown on the card. */
-  warnings?: string[];
-}
-
-/** Body of `POST remote/forwards`. */
-export interface IForwardInput {
-  server: string;
-  remote_port: number;
-  local_port?: number | null;
-}
-
-/** A kernel our agent started on a server (`GET remote/servers/{name}/kernels`). */
-export interface IRemoteKernel {
-  kernel_id: string;
-  /** running, starting or dead. */
-  state: string;
-  server?: string | null;
-  idle_timeout?: number | null;
-  /** Why it ended (dead kernels). */
-  reason?: string | null;
-  pid?: number | null;
-  profile?: string;
-  python?: string | null;
-  cwd?: string | null;
-  started?: number | null;
-}
-
-/** Stages of a kernel start, in order. */
-export const PROGRESS_STAGES = [
-  'connecting',
-  'authenticating',
-  'starting kernel',
-  'forwarding',
-  'ready'
-] as const;
-
-/** A progress event of a long step (kernel start). */
-export interface IProgress {
-  kernel_id: string;
-  server: string;
-  stage: string;
-  message: string;
-  /** Epoch seconds (set by the server, or on receipt). */
-  time?: number;
-}
-
-/** Messages of the `remote/events` websocket. */
-export type RemoteEvent =
-  | { type: 'hello'; sessions: ISession[]; time?: number }
-  | { type: 'session'; session: ISession; time?: number }
-  | ({ type: 'progress' } & IProgress);
-
-/** One NDJSON line of `POST remote/servers/{name}/install-ipykernel`. */
-export type InstallLine =
-  | { type: 'output'; line: string }
-  | { type: 'done'; ok: boolean }
-  | { type: 'error'; message: string; reason: string; hint: string };
+/** The sessions model: live remote sessions, progress, notices, activity. */
+export const ISessionsModel = new Token<ISessionsModel>(
+  'jupyterlab-remote:sessions',
+  'Remote sessions kept live from the remote/events websocket, with start-up progress, notices and kernel activity.'
+);

@@ -1,23 +1,29 @@
 /**
- * The pure components, rendered to static markup: what they say, their
- * accessible names, and that states are words (not colour alone).
+ * The pure components, rendered to static markup from models in a known
+ * state: what they say, their accessible names, and that states are words
+ * (not colour alone). The sidebar's components read real models (fake REST
+ * calls, no websocket, a fixed clock); the wizard's steps read a stub of the
+ * wizard model's parts they use.
  */
 import * as React from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 
+import { Signal } from '@lumino/signaling';
+
+import { RemoteAPIError } from '../api';
 import {
   authLabel,
   ConnectStep,
-  ForwardForm,
-  RemoteKernels,
   EmptyState,
   EnvironmentStep,
   ErrorBox,
   formatAddress,
   formatDuration,
   formField,
+  ForwardForm,
   initialValues,
   Loading,
+  RemoteKernels,
   RemoteView,
   ReviewStep,
   SecurityDrawer,
@@ -30,8 +36,20 @@ import {
   validateServerForm,
   WizardView
 } from '../components';
-import { IProfile, IServer, ISession } from '../tokens';
-import { groupEnvironments, IConnectState, IEnvironmentState, IReviewState } from '../wizard';
+import { IRunningKernels } from '../sessions/model';
+import { IHostKey, IProfile, IRemoteKernel, IServer, ISession, ITestResult } from '../tokens';
+import {
+  groupEnvironments,
+  IConnectState,
+  IEnvironmentState,
+  IReviewState,
+  WizardModel
+} from '../wizard';
+import { disposeModels, IModels, makeModels } from './fixtures';
+
+jest.mock('@jupyterlab/services', () => ({
+  ServerConnection: { makeSettings: jest.fn(), makeRequest: jest.fn() }
+}));
 
 const KEY_SERVER: IServer = {
   name: 'gpu-box',
@@ -74,7 +92,7 @@ const PROFILE: IProfile = {
   kernel_name: 'remote-torch'
 };
 
-function session(state: string, extra: Partial<ISession> = {}): ISession {
+function session(state: ISession['state'], extra: Partial<ISession> = {}): ISession {
   return {
     id: 'k1',
     kind: 'kernel',
@@ -92,9 +110,56 @@ function session(state: string, extra: Partial<ISession> = {}): ISession {
 }
 
 const noop = (): void => undefined;
+const asyncNoop = (): Promise<never> => new Promise<never>(() => undefined);
 
 function render(element: React.ReactElement): string {
   return renderToStaticMarkup(element);
+}
+
+const made: IModels[] = [];
+
+/**
+ * The sidebar's models, listing these servers, profiles and keys, with these
+ * sessions (said hello), at a fixed time (epoch ms).
+ */
+async function models(
+  options: {
+    servers?: IServer[];
+    profiles?: IProfile[];
+    keys?: IHostKey[];
+    sessions?: ISession[];
+    now?: number;
+    live?: boolean;
+    kernels?: IRunningKernels;
+  } = {}
+): Promise<IModels> {
+  const m = await makeModels({
+    now: options.now,
+    live: options.live,
+    kernels: options.kernels,
+    catalogAPI: {
+      listServers: jest.fn(() => Promise.resolve(options.servers ?? [KEY_SERVER, ADMIN_SERVER])),
+      listProfiles: jest.fn(() => Promise.resolve(options.profiles ?? [PROFILE])),
+      listHostKeys: jest.fn(() => Promise.resolve(options.keys ?? []))
+    }
+  });
+  if (options.sessions) {
+    m.sessions.handleEvent({ type: 'hello', sessions: options.sessions });
+  }
+  made.push(m);
+  return m;
+}
+
+afterEach(() => {
+  while (made.length) {
+    disposeModels(made.pop()!);
+  }
+});
+
+/** A card rendered from the models. */
+function card(m: IModels, id = 'k1'): string {
+  const s = m.sessions.sessions.find(x => x.id === id)!;
+  return render(<SessionCard session={s} sessions={m.sessions} sidebar={m.sidebar} />);
 }
 
 describe('format helpers', () => {
@@ -111,18 +176,9 @@ describe('format helpers', () => {
 });
 
 describe('ServerList', () => {
-  it('lists servers with profiles and labelled actions; admin servers are read-only', () => {
-    const html = render(
-      <ServerList
-        servers={[KEY_SERVER, ADMIN_SERVER]}
-        profiles={[PROFILE]}
-        onConnect={noop}
-        onEdit={noop}
-        onRemove={noop}
-        onOpenNotebook={noop}
-        onRemoveProfile={noop}
-      />
-    );
+  it('lists servers with profiles and labelled actions; admin servers are read-only', async () => {
+    const m = await models({ servers: [KEY_SERVER, ADMIN_SERVER], profiles: [PROFILE] });
+    const html = render(<ServerList catalog={m.catalog} sessions={m.sessions} sidebar={m.sidebar} />);
     expect(html).toMatch(/^<ul [^>]*aria-label="Saved servers"/);
     expect(html).toContain('ada@gpu.example.org:2222');
     expect(html).toContain('bastion.example.org:2200');
@@ -138,6 +194,14 @@ describe('ServerList', () => {
     expect(html.match(/read-only/g)).toHaveLength(1);
     expect(html).toContain('(no password saved)');
     expect(html).toContain('No profile yet');
+  });
+
+  it('a removal in flight says so', async () => {
+    const m = await models();
+    m.catalogAPI.removeProfile.mockImplementationOnce(asyncNoop);
+    void m.catalog.removeProfile('torch');
+    const html = render(<ServerList catalog={m.catalog} sessions={m.sessions} sidebar={m.sidebar} />);
+    expect(html).toMatch(/aria-label="Remove profile torch"[^>]*disabled=""[^>]*>Removing…/);
   });
 });
 
@@ -216,18 +280,14 @@ describe('StateBadge and SessionCard', () => {
     expect(render(<StateBadge state="weird" />)).toContain('>weird</span>');
   });
 
-  it('a running card: server, python, uptime, Stop; no reason, no Retry', () => {
-    const html = render(
-      <SessionCard
-        session={session('running')}
-        now={1125 * 1000}
-        displayName="Python 3.11 · torch — gpu-box"
-        activity={{ execution_state: 'idle', last_activity: new Date(1120 * 1000).toISOString() }}
-        onStop={noop}
-        onRetry={noop}
-        onDismiss={noop}
-      />
-    );
+  it('a running card: server, python, uptime, activity, Stop; no reason, no Retry', async () => {
+    const running = [{ id: 'k1', execution_state: 'idle', last_activity: new Date(1120 * 1000).toISOString() }];
+    const m = await models({
+      sessions: [session('running')],
+      now: 1125 * 1000,
+      kernels: { running: () => running[Symbol.iterator](), runningChanged: new Signal<object, void>({}) }
+    });
+    const html = card(m);
     expect(html).toContain('Session </span>torch');
     expect(html).toContain('>Running</span>');
     expect(html).toContain('gpu-box');
@@ -237,84 +297,113 @@ describe('StateBadge and SessionCard', () => {
     expect(html).toContain('aria-label="Stop session torch"');
     expect(html).not.toContain('Retry');
     expect(html).not.toContain('Why:');
+    expect(html).not.toContain('jp-remote-Notice');
   });
 
-  it('a card shows the session warnings (TCP channels)', () => {
-    const html = render(
-      <SessionCard
-        session={session('running', { channel_transport: 'tcp', warnings: ['TCP port in use'] })}
-        now={1125 * 1000}
-        onStop={noop}
-        onRetry={noop}
-        onDismiss={noop}
-      />
-    );
+  it('a card shows the session warnings (TCP channels)', async () => {
+    const m = await models({
+      sessions: [session('running', { channel_transport: 'tcp', warnings: ['TCP port in use'] })]
+    });
+    const html = card(m);
     expect(html).toContain('class="jp-remote-Warning" role="note"');
     expect(html).toContain('TCP port in use');
   });
 
-  it('a reconnecting card says why', () => {
-    const html = render(
-      <SessionCard
-        session={session('reconnecting', {
+  it('a reconnecting card says why', async () => {
+    const m = await models({
+      profiles: [], // no display name: the interpreter's path
+      sessions: [
+        session('reconnecting', {
           reason: 'the SSH connection was lost; the kernel keeps running remotely',
           reconnects: 2
-        })}
-        now={2000 * 1000}
-        onStop={noop}
-      />
-    );
+        })
+      ]
+    });
+    const html = card(m);
     expect(html).toContain('>Reconnecting</span>');
-    expect(html).toContain('/opt/conda/envs/torch/bin/python'); // no display name: the path
+    expect(html).toContain('/opt/conda/envs/torch/bin/python');
     expect(html).toContain('Why:</strong> the SSH connection was lost');
     expect(html).toContain('Reconnects');
   });
 
-  it('a disconnected card offers Retry and Stop', () => {
-    const html = render(
-      <SessionCard
-        session={session('disconnected', { reason: 'WARNING: the host key has CHANGED' })}
-        now={2000 * 1000}
-        onStop={noop}
-        onRetry={noop}
-        isBusy={action => action === 'retry:k1'}
-      />
-    );
+  it('a disconnected card offers Retry and Stop', async () => {
+    const m = await models({ sessions: [session('disconnected', { reason: 'WARNING: the host key has CHANGED' })] });
+    m.sessionsAPI.retrySession.mockImplementationOnce(asyncNoop);
+    void m.sessions.retrySession('k1');
+    const html = card(m);
     expect(html).toContain('>Disconnected</span>');
     expect(html).toContain('aria-label="Retry session torch"');
     expect(html).toContain('Retrying…');
     expect(html).toContain('aria-label="Stop session torch"');
   });
 
-  it('a connecting card shows the start-up stage', () => {
-    const html = render(
-      <SessionCard
-        session={session('connecting', { profile: '' })}
-        now={2000 * 1000}
-        progress={{ kernel_id: 'k1', server: 'gpu-box', stage: 'forwarding', message: 'ipc channels' }}
-        onStop={noop}
-      />
+  it('a failed Stop shows its error on the card', async () => {
+    const m = await models({ sessions: [session('running')] });
+    m.sessionsAPI.stopSession.mockRejectedValueOnce(
+      new RemoteAPIError({ status: 502, message: 'The server is unreachable', hint: 'Retry later' })
     );
+    await m.sessions.stopSession('k1');
+    const html = card(m);
+    expect(html).toContain('role="alert"');
+    expect(html).toContain('The server is unreachable');
+  });
+
+  it('a connecting card shows the start-up stage', async () => {
+    const m = await models({ sessions: [session('connecting', { profile: '' })] });
+    m.sessions.handleEvent({ type: 'progress', kernel_id: 'k1', server: 'gpu-box', stage: 'forwarding', message: 'ipc channels' });
+    const html = card(m);
     expect(html).toContain('Kernel k1');
     expect(html).toContain('role="status"');
     expect(html).toContain('forwarding: ipc channels');
     expect(html).toMatch(/<progress[^>]*max="4"[^>]*value="3"/);
   });
 
-  it('a stopped card can be dismissed, not stopped', () => {
-    const html = render(
-      <SessionCard session={session('stopped')} now={0} onStop={noop} onDismiss={noop} />
-    );
+  it('attaching to a kernel left running shows as a stage, where starting one would', async () => {
+    const m = await models({ sessions: [] });
+    m.sessions.handleEvent({
+      type: 'progress',
+      kernel_id: 'k1',
+      server: 'gpu-box',
+      stage: 'attaching',
+      message: 'to the running kernel, pid 4242'
+    });
+    const html = card(m);
+    expect(html).toContain('>Connecting</span>');
+    expect(html).toContain('attaching: to the running kernel, pid 4242');
+    expect(html).toMatch(/<progress[^>]*max="4"[^>]*value="2"/);
+  });
+
+  it('a notice shows on the card, with when, and can be dismissed', async () => {
+    const m = await models({ sessions: [session('running')], now: 2000 * 1000 });
+    m.sessions.handleEvent({
+      type: 'notice',
+      kernel_id: 'k1',
+      server: 'gpu-box',
+      message: '120 output messages were dropped while the link was down',
+      time: 1700
+    });
+    const html = card(m);
+    expect(html).toMatch(/class="jp-remote-Notice" role="note">.*120 output messages were dropped/);
+    expect(html).toContain('(5 min 00 s ago)');
+    expect(html).toContain('aria-label="Dismiss the notices of session torch"');
+    m.sessions.dismissNotices('k1');
+    expect(card(m)).not.toContain('jp-remote-Notice');
+  });
+
+  it('a stopped card can be dismissed, not stopped', async () => {
+    const m = await models({ sessions: [session('stopped')], now: 0 });
+    const html = card(m);
     expect(html).toContain('>Stopped</span>');
     expect(html).toContain('aria-label="Dismiss session torch"');
     expect(html).not.toContain('Stop session');
     expect(html).not.toContain('Uptime');
   });
 
-  it('a forward card says what goes where and offers Open', () => {
-    const html = render(
-      <SessionCard
-        session={{
+  it('a forward card says what goes where and offers Open', async () => {
+    const m = await models({
+      now: 0,
+      sessions: [
+        {
           id: 'f1',
           kind: 'forward',
           server: 'gpu-box',
@@ -327,12 +416,10 @@ describe('StateBadge and SessionCard', () => {
           reason: '',
           started: 0,
           reconnects: 0
-        }}
-        now={0}
-        onOpen={noop}
-        onStop={noop}
-      />
-    );
+        }
+      ]
+    });
+    const html = card(m, 'f1');
     expect(html).toContain('Port 6006 on gpu-box');
     expect(html).toContain('localhost:41234 → gpu-box:6006');
     // the bare tunnel is said, never offered as a link (its pages would share cookies)
@@ -345,7 +432,7 @@ describe('StateBadge and SessionCard', () => {
 });
 
 describe('SecurityDrawer', () => {
-  const keys = [
+  const keys: IHostKey[] = [
     {
       host_id: '[127.0.0.1]:2222',
       key_type: 'ssh-ed25519',
@@ -356,19 +443,23 @@ describe('SecurityDrawer', () => {
     { host_id: 'github.com', key_type: 'ssh-rsa', fingerprint: 'SHA256:gh', source: 'known_hosts' }
   ];
 
-  it('is a closed toggle with the count', () => {
-    const html = render(
-      <SecurityDrawer open={false} onToggle={noop} keys={keys} error={null} onRetry={noop} onRemove={noop} />
-    );
+  async function drawer(rows: IHostKey[], open: boolean): Promise<string> {
+    const m = await models({ keys: rows });
+    if (open) {
+      m.sidebar.setSecurityOpen(true);
+    }
+    return render(<SecurityDrawer catalog={m.catalog} sidebar={m.sidebar} />);
+  }
+
+  it('is a closed toggle with the count', async () => {
+    const html = await drawer(keys, false);
     expect(html).toContain('aria-expanded="false"');
     expect(html).toContain('Security: trusted host keys (2)');
     expect(html).not.toContain('<table');
   });
 
-  it('lists keys; only our own can be removed here', () => {
-    const html = render(
-      <SecurityDrawer open={true} onToggle={noop} keys={keys} error={null} onRetry={noop} onRemove={noop} />
-    );
+  it('lists keys; only our own can be removed here', async () => {
+    const html = await drawer(keys, true);
     expect(html).toContain('aria-expanded="true"');
     expect(html).toContain('aria-label="Trusted host keys"');
     expect(html).toContain('SHA256:abc');
@@ -378,8 +469,8 @@ describe('SecurityDrawer', () => {
     expect(html).toContain('from ~/.ssh/known_hosts');
   });
 
-  it('shows where known_hosts entries come from, their markers and skipped lines', () => {
-    const rows = [
+  it('shows where known_hosts entries come from, their markers and skipped lines', async () => {
+    const rows: IHostKey[] = [
       ...keys,
       {
         host_id: '(hashed)',
@@ -398,7 +489,7 @@ describe('SecurityDrawer', () => {
         source: 'known_hosts',
         file: '/home/ada/.ssh/known_hosts',
         line: 2,
-        marker: 'revoked' as const,
+        marker: 'revoked',
         hashed: false
       },
       {
@@ -408,7 +499,7 @@ describe('SecurityDrawer', () => {
         source: 'known_hosts',
         file: '/home/ada/.ssh/known_hosts',
         line: 3,
-        marker: 'cert-authority' as const,
+        marker: 'cert-authority',
         hashed: false
       },
       {
@@ -423,9 +514,7 @@ describe('SecurityDrawer', () => {
         warning: '/home/ada/.ssh/known_hosts:7: no key on the line'
       }
     ];
-    const html = render(
-      <SecurityDrawer open={true} onToggle={noop} keys={rows} error={null} onRetry={noop} onRemove={noop} />
-    );
+    const html = await drawer(rows, true);
     expect(html).toContain('Security: trusted host keys (5)');
     expect(html).toContain('from /etc/ssh/ssh_known_hosts line 4, hashed host name');
     expect(html).toContain('revoked: never trusted');
@@ -435,10 +524,8 @@ describe('SecurityDrawer', () => {
     expect(html).not.toContain('aria-label="Remove trusted key of *"');
   });
 
-  it('says what to do when empty', () => {
-    const html = render(
-      <SecurityDrawer open={true} onToggle={noop} keys={[]} error={null} onRetry={noop} onRemove={noop} />
-    );
+  it('says what to do when empty', async () => {
+    const html = await drawer([], true);
     expect(html).toContain('No trusted host keys yet.');
   });
 });
@@ -519,7 +606,7 @@ describe('ServerForm', () => {
     expect(html).toContain('Saving…');
   });
 
-  it('offers TCP kernel channels only as a warned, explicit choice', () => {
+  it('offers TCP kernel channels only as a warned, explicit choice', async () => {
     const plain = render(
       <ServerForm mode="edit" server={KEY_SERVER} saving={false} error={null} onSubmit={noop} onCancel={noop} />
     );
@@ -536,21 +623,53 @@ describe('ServerForm', () => {
     expect(chosen).toMatch(/<input(?=[^>]*value="tcp")(?=[^>]*checked="")[^>]*>/);
     expect(chosen).toContain('other users of the host can see');
     expect(toServerInput(initialValues(tcpServer), 'edit').channel_transport).toBe('tcp');
-    const card = render(
-      <ServerList
-        servers={[tcpServer]}
-        profiles={[]}
-        onConnect={noop}
-        onEdit={noop}
-        onRemove={noop}
-        onOpenNotebook={noop}
-        onRemoveProfile={noop}
-      />
-    );
-    expect(card).toContain('class="jp-remote-Warning" role="note"');
-    expect(card).toContain('Kernel channels use a TCP port on the remote.');
+    const m = await models({ servers: [tcpServer], profiles: [] });
+    const html = render(<ServerList catalog={m.catalog} sessions={m.sessions} sidebar={m.sidebar} />);
+    expect(html).toContain('class="jp-remote-Warning" role="note"');
+    expect(html).toContain('Kernel channels use a TCP port on the remote.');
   });
 });
+
+/** The Connect step fed by a stub of the model's connect part. */
+function Connect(props: { connect: IConnectState; address: string; now: number; onOpenSecurity?: () => void }) {
+  const model = { connect: props.connect, runTest: asyncNoop, trust: asyncNoop, cancelTrust: noop };
+  return <ConnectStep model={model} address={props.address} now={props.now} onOpenSecurity={props.onOpenSecurity} />;
+}
+
+/** The Environment step fed by a stub of the model's environment part. */
+function Environment(props: { server: string; environment: IEnvironmentState; groups: ReturnType<typeof groupEnvironments> }) {
+  const model = {
+    server: props.server,
+    environment: props.environment,
+    groups: props.groups,
+    loadEnvironments: asyncNoop,
+    select: noop,
+    setCustomPath: noop,
+    setUseCustom: noop,
+    installIpykernel: asyncNoop
+  };
+  return <EnvironmentStep model={model} />;
+}
+
+/** The Review step fed by a stub of the model's review part. */
+function Review(props: { server: string; environment: string; review: IReviewState; needsIpykernel: boolean }) {
+  const model = {
+    server: props.server,
+    review: props.review,
+    needsIpykernel: props.needsIpykernel,
+    chosenPython: props.environment,
+    selectedEnvironment: null,
+    setName: noop,
+    setCwd: noop,
+    setIdleTimeout: noop,
+    addEnvVar: noop,
+    setEnvVar: noop,
+    removeEnvVar: noop,
+    save: asyncNoop,
+    installAndSave: asyncNoop
+  };
+  return <ReviewStep model={model} onOpenNotebook={noop} />;
+}
 
 const CONNECT_IDLE: IConnectState = {
   status: 'testing',
@@ -562,17 +681,17 @@ const CONNECT_IDLE: IConnectState = {
 };
 
 describe('ConnectStep', () => {
-  const props = { address: 'ada@h:22', now: 4000, onTest: noop, onTrust: noop, onCancelTrust: noop };
+  const props = { address: 'ada@h:22', now: 4000 };
 
   it('shows progress while testing', () => {
-    const html = render(<ConnectStep {...props} connect={CONNECT_IDLE} />);
+    const html = render(<Connect {...props} connect={CONNECT_IDLE} />);
     expect(html).toContain('Connecting to ada@h:22… 3 s');
     expect(html).toContain('role="status"');
   });
 
   it('an unknown key: type, SHA256 fingerprint, Trust and Cancel', () => {
     const html = render(
-      <ConnectStep
+      <Connect
         {...props}
         connect={{
           ...CONNECT_IDLE,
@@ -598,7 +717,7 @@ describe('ConnectStep', () => {
 
   it('a changed key: a WARNING in words, how to remove the old entry, nothing to accept', () => {
     const html = render(
-      <ConnectStep
+      <Connect
         {...props}
         onOpenSecurity={noop}
         connect={{
@@ -628,7 +747,7 @@ describe('ConnectStep', () => {
 
   it('connected: fingerprint, login, round trip, OS, python', () => {
     const html = render(
-      <ConnectStep
+      <Connect
         {...props}
         connect={{
           ...CONNECT_IDLE,
@@ -658,7 +777,7 @@ describe('ConnectStep', () => {
 
   it('errors have message, hint and Retry', () => {
     const html = render(
-      <ConnectStep
+      <Connect
         {...props}
         connect={{
           ...CONNECT_IDLE,
@@ -690,15 +809,10 @@ describe('EnvironmentStep', () => {
 
   it('groups by kind with version and ipykernel status; Install where missing; pip output', () => {
     const html = render(
-      <EnvironmentStep
+      <Environment
         server="box"
         environment={state}
         groups={groupEnvironments(environments)}
-        onRefresh={noop}
-        onSelect={noop}
-        onCustomPath={noop}
-        onUseCustom={noop}
-        onInstall={noop}
       />
     );
     expect(html.indexOf('Conda environments')).toBeLessThan(html.indexOf('System Python'));
@@ -716,22 +830,17 @@ describe('EnvironmentStep', () => {
 
   it('says what to do when nothing was found', () => {
     const html = render(
-      <EnvironmentStep
+      <Environment
         server="box"
         environment={{ ...state, environments: [], install: null, selected: null }}
         groups={[]}
-        onRefresh={noop}
-        onSelect={noop}
-        onCustomPath={noop}
-        onUseCustom={noop}
-        onInstall={noop}
       />
     );
     expect(html).toContain('No Python environment was found on box');
   });
 });
 
-describe('ReviewStep and WizardView', () => {
+describe('ReviewStep', () => {
   const review: IReviewState = {
     name: 'gpu',
     cwd: '',
@@ -742,24 +851,10 @@ describe('ReviewStep and WizardView', () => {
     fieldErrors: { name: 'taken' },
     profile: null
   };
-  const reviewProps = {
-    server: 'box',
-    environment: '/usr/bin/python3',
-    needsIpykernel: false,
-    onName: noop,
-    onCwd: noop,
-    onIdleTimeout: noop,
-    onAddEnvVar: noop,
-    onEnvVar: noop,
-    onRemoveEnvVar: noop,
-    onStart: noop,
-    onInstallAndStart: noop,
-    onOpenNotebook: noop,
-    onClose: noop
-  };
+  const reviewProps = { server: 'box', environment: '/usr/bin/python3', needsIpykernel: false };
 
   it('labels every field and shows field errors', () => {
-    const html = render(<ReviewStep {...reviewProps} review={review} />);
+    const html = render(<Review {...reviewProps} review={review} />);
     expect(html).toContain('>Profile name</label>');
     expect(html).toContain('remote-gpu');
     expect(html).toMatch(/id="jp-remote-review-name"[^>]*aria-invalid="true"/);
@@ -770,7 +865,7 @@ describe('ReviewStep and WizardView', () => {
 
   it('ipykernel_missing offers install and start', () => {
     const html = render(
-      <ReviewStep
+      <Review
         {...reviewProps}
         needsIpykernel={true}
         review={{
@@ -786,7 +881,7 @@ describe('ReviewStep and WizardView', () => {
 
   it('after Start: the kernel is named and a notebook can be opened', () => {
     const html = render(
-      <ReviewStep
+      <Review
         {...reviewProps}
         review={{ ...review, status: 'saved', profile: { ...PROFILE, name: 'gpu', kernel_name: 'remote-gpu' } }}
       />
@@ -795,58 +890,30 @@ describe('ReviewStep and WizardView', () => {
     expect(html).toContain('remote-gpu');
     expect(html).toContain('>Open notebook</button>');
   });
+});
 
-  it('the wizard shows the steps, the current one marked', () => {
-    const state = {
+describe('WizardView', () => {
+  const RESULT: ITestResult = {
+    server: 'box',
+    endpoint: 'ada@[h]:22',
+    reachable: true,
+    auth: 'ok',
+    auth_method: 'key',
+    host_key: { type: 'ssh-ed25519', fingerprint: 'SHA256:abc', source: 'jupyter-remote' },
+    connect_ms: 41.2,
+    rtt_ms: 1.4,
+    os: 'Debian GNU/Linux 12',
+    python: { path: '/usr/bin/python3', version: '3.11.2' }
+  };
+
+  it('shows the steps from its model, the current one marked', async () => {
+    const model = new WizardModel({
       server: 'box',
-      step: 'environment' as const,
-      stepIndex: 1,
-      connect: CONNECT_IDLE,
-      environment: {
-        status: 'loading' as const,
-        environments: [],
-        error: null,
-        selected: null,
-        customPath: '',
-        useCustom: false,
-        install: null
-      },
-      review,
-      groups: [],
-      blocker: 'Choose an environment, or type an interpreter path.',
-      canGoBack: true,
-      canGoNext: false,
-      needsIpykernel: false,
-      chosenPython: '',
-      selectedEnvironment: null
-    };
-    const html = render(
-      <WizardView
-        state={state}
-        address="ada@h:22"
-        now={0}
-        onBack={noop}
-        onNext={noop}
-        onClose={noop}
-        onTest={noop}
-        onTrust={noop}
-        onCancelTrust={noop}
-        onRefreshEnvironments={noop}
-        onSelect={noop}
-        onCustomPath={noop}
-        onUseCustom={noop}
-        onInstall={noop}
-        onName={noop}
-        onCwd={noop}
-        onIdleTimeout={noop}
-        onAddEnvVar={noop}
-        onEnvVar={noop}
-        onRemoveEnvVar={noop}
-        onStart={noop}
-        onInstallAndStart={noop}
-        onOpenNotebook={noop}
-      />
-    );
+      api: { testServer: () => Promise.resolve(RESULT), listEnvironments: asyncNoop }
+    });
+    await model.start();
+    model.next(); // the environments are being listed
+    const html = render(<WizardView model={model} address="ada@h:22" now={0} onClose={noop} onOpenNotebook={noop} />);
     expect(html).toContain('Connect to box');
     expect(html).toContain('aria-label="Steps"');
     expect(html).toMatch(/aria-current="step"[^>]*>.*Environment/);
@@ -854,23 +921,38 @@ describe('ReviewStep and WizardView', () => {
     expect(html).toContain('Step 2 of 3: Environment');
     expect(html).toContain('Looking for Python environments on box');
     expect(html).toMatch(/<button[^>]*disabled=""[^>]*>Next<\/button>/);
-    expect(html).toContain(state.blocker);
+    expect(html).toContain('Choose an environment, or type an interpreter path.');
+    model.dispose();
+  });
+
+  it('shows the connection test with its elapsed time', () => {
+    const model = new WizardModel({ server: 'box', api: { testServer: asyncNoop }, now: () => 1000 });
+    void model.start();
+    const html = render(<WizardView model={model} address="ada@h:22" now={6000} onClose={noop} onOpenNotebook={noop} />);
+    expect(html).toContain('Step 1 of 3: Connect');
+    expect(html).toContain('Connecting to ada@h:22… 5 s');
+    model.dispose();
   });
 });
 
 describe('RemoteView', () => {
-  const base = { loading: false, loaded: true, error: null, onRefresh: noop };
+  function view(m: IModels): string {
+    return render(<RemoteView catalog={m.catalog} sessions={m.sessions} sidebar={m.sidebar} />);
+  }
 
-  it('shows the loading indicator before the first answer', () => {
-    const html = render(<RemoteView {...base} servers={[]} loading={true} loaded={false} />);
+  it('shows the loading indicator before the first answer', async () => {
+    const m = await makeModels({ load: false });
+    made.push(m);
+    const pending = m.catalog.refresh();
+    const html = view(m);
     expect(html).toContain('Loading servers');
     expect(html).not.toContain('No saved servers yet');
+    await pending;
   });
 
-  it('empty: what to do first, for servers and sessions', () => {
-    const html = render(
-      <RemoteView {...base} servers={[]} onAddServer={noop} sessionsLoaded={true} eventsState="live" />
-    );
+  it('empty: what to do first, for servers and sessions', async () => {
+    const m = await models({ servers: [], profiles: [], sessions: [], live: true });
+    const html = view(m);
     expect(html).toContain('No saved servers yet');
     expect(html).toContain('aria-label="Add server"');
     expect(html).toContain('No remote sessions.');
@@ -878,65 +960,63 @@ describe('RemoteView', () => {
     expect(html).toContain('(live)');
   });
 
-  it('shows the error and keeps the last servers', () => {
-    const html = render(
-      <RemoteView {...base} servers={[KEY_SERVER]} error={{ message: 'Boom', reason: '', hint: 'Try again' }} />
+  it('shows the error and keeps the last servers', async () => {
+    const m = await models({ servers: [KEY_SERVER] });
+    m.catalogAPI.listServers.mockRejectedValueOnce(
+      new RemoteAPIError({ status: 500, message: 'Boom', hint: 'Try again' })
     );
+    await m.catalog.refresh();
+    const html = view(m);
     expect(html).toContain('Boom');
     expect(html).toContain('gpu-box');
     expect(html).toContain('aria-label="Retry loading servers"');
   });
 
-  it('shows the form instead of the list, sessions, the drawer and an action error', () => {
-    const html = render(
-      <RemoteView
-        {...base}
-        servers={[KEY_SERVER]}
-        form={{ mode: 'add', saving: false, error: null }}
-        onSubmitServer={noop}
-        onCancelForm={noop}
-        sessions={[session('running')]}
-        eventsState="down"
-        now={2000 * 1000}
-        onToggleSecurity={noop}
-        securityOpen={false}
-        hostKeys={[]}
-        actionError={{ label: 'Remove server x', error: { message: 'nope', reason: '', hint: '' }, retry: noop }}
-        onDismissActionError={noop}
-      />
-    );
+  it('shows the form instead of the list, sessions, the drawer and an action error', async () => {
+    const m = await models({ servers: [KEY_SERVER] });
+    m.sessionsAPI.listSessions.mockResolvedValue([session('running')]);
+    m.sessions.connectEvents(); // no websocket here: down, polling
+    await m.sessions.refresh();
+    m.sidebar.openAddForm();
+    m.catalogAPI.removeServer.mockRejectedValueOnce(new RemoteAPIError({ status: 409, message: 'nope' }));
+    await m.catalog.removeServer('x');
+    const html = view(m);
     expect(html).toContain('aria-label="Add a server"');
     expect(html).not.toContain('aria-label="Saved servers"');
+    expect(html).not.toContain('aria-label="Add server"');
     expect(html).toContain('aria-label="Remote sessions"');
     expect(html).toContain('live updates unavailable, refreshing every 10 s');
     expect(html).toContain('Security: trusted host keys (0)');
     expect(html).toContain('Remove server x failed:');
     expect(html).toContain('aria-label="Retry: Remove server x"');
   });
+
+  it("shows the sessions model's action error too", async () => {
+    const m = await models();
+    m.sessionsAPI.attachRemoteKernel.mockRejectedValueOnce(new RemoteAPIError({ status: 404, message: 'gone' }));
+    await m.sessions.attachKernel('gpu-box', 'abcdef1234');
+    const html = view(m);
+    expect(html).toContain('Attach kernel abcdef12 failed:');
+    expect(html).toContain('aria-label="Retry: Attach kernel abcdef12"');
+  });
 });
 
 describe('server tools', () => {
-  it('lists kernels on the server: Attach/Stop for the others, none for ours', () => {
-    const html = render(
-      <RemoteKernels
-        server="gpu-box"
-        state={{
-          loading: false,
-          loaded: true,
-          error: null,
-          kernels: [
-            { kernel_id: 'aaaaaaaa-1111', state: 'running', profile: 'torch', started: 1000 },
-            { kernel_id: 'bbbbbbbb-2222', state: 'running', profile: 'torch', started: 1000 },
-            { kernel_id: 'cccccccc-3333', state: 'dead', profile: 'torch', reason: 'killed by signal 9' }
-          ]
-        }}
-        attachedIds={new Set(['bbbbbbbb-2222'])}
-        now={1060 * 1000}
-        onRefresh={noop}
-        onAttach={noop}
-        onStop={noop}
-      />
-    );
+  const KERNELS: IRemoteKernel[] = [
+    { kernel_id: 'aaaaaaaa-1111', state: 'running', profile: 'torch', started: 1000 },
+    { kernel_id: 'bbbbbbbb-2222', state: 'running', profile: 'torch', started: 1000 },
+    { kernel_id: 'cccccccc-3333', state: 'dead', profile: 'torch', reason: 'killed by signal 9' }
+  ];
+
+  function kernelsTool(m: IModels): string {
+    return render(<RemoteKernels server="gpu-box" sessions={m.sessions} sidebar={m.sidebar} />);
+  }
+
+  it('lists kernels on the server: Attach/Stop for the others, none for ours', async () => {
+    const m = await models({ now: 1060 * 1000, sessions: [session('running', { id: 'bbbbbbbb-2222', kernel_id: 'bbbbbbbb-2222' })] });
+    m.sessionsAPI.listRemoteKernels.mockResolvedValueOnce(KERNELS);
+    await m.sessions.loadRemoteKernels('gpu-box');
+    const html = kernelsTool(m);
     expect(html).toContain('aria-label="Kernels running on gpu-box"');
     expect(html).toContain('aria-label="Attach kernel aaaaaaaa and open a notebook on it"');
     expect(html).not.toContain('Attach kernel bbbbbbbb');
@@ -947,50 +1027,32 @@ describe('server tools', () => {
     expect(html).toContain('started 1 min 00 s ago');
   });
 
-  it('says so when there is none, and shows errors with Retry', () => {
-    const empty = render(
-      <RemoteKernels
-        server="gpu-box"
-        state={{ loading: false, loaded: true, error: null, kernels: [] }}
-        attachedIds={new Set()}
-        now={0}
-        onRefresh={noop}
-        onAttach={noop}
-        onStop={noop}
-      />
-    );
-    expect(empty).toContain('No kernel of yours runs on gpu-box.');
-    const failed = render(
-      <RemoteKernels
-        server="gpu-box"
-        state={{ loading: false, loaded: true, error: { message: 'unreachable', reason: '', hint: 'h' }, kernels: [] }}
-        attachedIds={new Set()}
-        now={0}
-        onRefresh={noop}
-        onAttach={noop}
-        onStop={noop}
-      />
-    );
-    expect(failed).toContain('aria-label="Retry listing the kernels on gpu-box"');
+  it('says so when there is none, and shows errors with Retry', async () => {
+    const m = await models();
+    m.sessionsAPI.listRemoteKernels.mockResolvedValueOnce([]);
+    await m.sessions.loadRemoteKernels('gpu-box');
+    expect(kernelsTool(m)).toContain('No kernel of yours runs on gpu-box.');
+    m.sessionsAPI.listRemoteKernels.mockRejectedValueOnce(new RemoteAPIError({ status: 502, message: 'unreachable', hint: 'h' }));
+    await m.sessions.loadRemoteKernels('gpu-box');
+    expect(kernelsTool(m)).toContain('aria-label="Retry listing the kernels on gpu-box"');
   });
 
-  it('the forward form is labelled', () => {
-    const html = render(<ForwardForm server="gpu-box" busy={false} error={null} onSubmit={noop} />);
+  it('the forward form is labelled and shows its error', async () => {
+    const m = await models();
+    const html = render(<ForwardForm server="gpu-box" sessions={m.sessions} />);
     expect(html).toContain('aria-label="Forward a port of gpu-box"');
     expect(html).toContain('>Remote port</label>');
     expect(html).toContain('>Local port (optional)</label>');
     expect(html).toContain('>Forward</button>');
+    m.sessionsAPI.openForward.mockRejectedValueOnce(new RemoteAPIError({ status: 409, message: 'port in use' }));
+    await m.sessions.openForward({ server: 'gpu-box', remote_port: 80 });
+    expect(render(<ForwardForm server="gpu-box" sessions={m.sessions} />)).toContain('Forwarding the port failed:');
   });
 
-  it('server tools fold out under a server', () => {
-    const html = render(
-      <ServerList
-        servers={[KEY_SERVER]}
-        openTool={() => 'forward'}
-        onToggleTool={noop}
-        onForward={noop}
-      />
-    );
+  it('server tools fold out under a server', async () => {
+    const m = await models({ servers: [KEY_SERVER] });
+    m.sidebar.toggleTool('gpu-box', 'forward');
+    const html = render(<ServerList catalog={m.catalog} sessions={m.sessions} sidebar={m.sidebar} />);
     expect(html).toMatch(/aria-expanded="false"[^>]*>.*Kernels on the server/);
     expect(html).toMatch(/aria-expanded="true"[^>]*>.*Forward a port/);
     expect(html).toContain('aria-label="Forward a port of gpu-box"');

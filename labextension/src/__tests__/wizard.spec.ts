@@ -5,6 +5,7 @@
  */
 import { RemoteAPIError } from '../api';
 import { IEnvironment, IProfile, ITestResult } from '../tokens';
+import { CatalogModel } from '../catalog/model';
 import {
   envKey,
   groupEnvironments,
@@ -12,6 +13,7 @@ import {
   validateReview,
   WizardModel
 } from '../wizard';
+import { fakeCatalogAPI } from './fixtures';
 
 jest.mock('@jupyterlab/services', () => ({
   ServerConnection: { makeSettings: jest.fn(), makeRequest: jest.fn() }
@@ -479,5 +481,79 @@ describe('WizardModel review and Start', () => {
     expect(wizard.isDisposed).toBe(true);
     await wizard.runTest();
     expect(seen).not.toHaveBeenCalled();
+  });
+});
+
+describe('WizardModel through the catalog', () => {
+  it('trusts and saves through the catalog: its keys and profiles update, its names are taken', async () => {
+    const catalogAPI = fakeCatalogAPI();
+    const catalog = new CatalogModel({ api: catalogAPI });
+    await catalog.refresh();
+    let profilesChanged = 0;
+    catalog.profilesChanged.connect(() => profilesChanged++);
+    const unknown = new RemoteAPIError({
+      status: 409,
+      message: 'unknown key',
+      reason: 'hostkey_unknown',
+      details: { host_id: '[h]:22', key_type: 'ssh-ed25519', fingerprint: 'SHA256:abc' }
+    });
+    const wizard = new WizardModel({
+      server: 'gpu-box',
+      catalog,
+      api: {
+        testServer: jest.fn().mockRejectedValueOnce(unknown).mockResolvedValue(RESULT),
+        listEnvironments: jest.fn(() => Promise.resolve(ENVS))
+      }
+    });
+    await wizard.start();
+    expect(wizard.connect.status).toBe('hostkey_unknown');
+    const keysListed = catalogAPI.listHostKeys.mock.calls.length;
+    await wizard.trust();
+    expect(catalogAPI.trustHostKey).toHaveBeenCalledWith('gpu-box', 'SHA256:abc');
+    expect(catalogAPI.listHostKeys.mock.calls.length).toBe(keysListed + 1);
+    expect(wizard.connect.status).toBe('ok');
+    wizard.next();
+    await flush();
+    wizard.select(envKey(ENVS[1]));
+    wizard.next();
+    wizard.setName('torch'); // taken in the catalog: the server says so
+    catalogAPI.addProfile.mockRejectedValueOnce(
+      new RemoteAPIError({ status: 409, message: "A profile named 'torch' already exists.", reason: 'conflict' })
+    );
+    await wizard.save();
+    expect(wizard.review.fieldErrors.name).toMatch(/already exists/);
+    wizard.setName('gpu-torch');
+    const profile = await wizard.save();
+    expect(profile?.name).toBe('gpu-torch');
+    expect(catalog.profile('gpu-torch')).not.toBeNull();
+    expect(profilesChanged).toBe(1);
+    wizard.dispose();
+    catalog.dispose();
+  });
+
+  it("suggests a name the catalog's profiles do not use", async () => {
+    const catalog = new CatalogModel({
+      api: fakeCatalogAPI({
+        listProfiles: jest.fn(() =>
+          Promise.resolve([{ ...profileOf({ name: 'box-torch', server: 'box' }) }])
+        )
+      })
+    });
+    await catalog.refresh();
+    const wizard = new WizardModel({
+      server: 'box',
+      catalog,
+      api: {
+        testServer: jest.fn(() => Promise.resolve(RESULT)),
+        listEnvironments: jest.fn(() => Promise.resolve(ENVS))
+      }
+    });
+    await wizard.start();
+    wizard.next();
+    await flush();
+    wizard.next();
+    expect(wizard.review.name).toBe('box-torch-2');
+    wizard.dispose();
+    catalog.dispose();
   });
 });

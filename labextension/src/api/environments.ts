@@ -2,7 +2,7 @@
  * The environments of a server and installing ipykernel into one (pip's
  * output streamed as NDJSON).
  */
-import { IEnvironment, InstallLine } from '../tokens';
+import { IEnvironment, InstallLine } from '../rest';
 import { RemoteAPIError } from './errors';
 import { getList, jsonInit, send, seg } from './requests';
 

@@ -3,7 +3,7 @@
  * server's `{message, reason, hint}` and any extra fields (`field` of a 400,
  * `fingerprint` of a host-key refusal, ...); the UI shows them as IRemoteError.
  */
-import { IHostKeyChanged, IHostKeyUnknown, IRemoteError } from '../tokens';
+import { IHostKeyChanged, IHostKeyUnknown, IRemoteError } from '../rest';
 
 /** What a RemoteAPIError carries. */
 export interface IRemoteAPIErrorOptions extends Partial<IRemoteError> {

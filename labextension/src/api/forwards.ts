@@ -3,7 +3,8 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
-import { IForwardInput, ISession } from '../tokens';
+import { ISession } from '../events';
+import { IForwardInput } from '../rest';
 import { getList, joinURL, jsonInit, requestAPI, seg } from './requests';
 
 /** GET remote/forwards. */

@@ -1,7 +1,7 @@
 /**
  * Trusted host keys: `remote/hostkeys` (list, trust an offered fingerprint, remove).
  */
-import { IHostKey } from '../tokens';
+import { IHostKey } from '../rest';
 import { getList, jsonInit, requestAPI, seg } from './requests';
 
 /** GET remote/hostkeys: ours and those read from ~/.ssh/known_hosts. */

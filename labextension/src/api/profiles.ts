@@ -1,7 +1,7 @@
 /**
  * Profiles: `remote/profiles` (each one is a kernelspec `remote-<name>`).
  */
-import { IProfile, IProfileInput } from '../tokens';
+import { IProfile, IProfileInput } from '../rest';
 import { getList, jsonInit, requestAPI, seg } from './requests';
 
 /** GET remote/profiles. */

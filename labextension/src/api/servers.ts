@@ -1,7 +1,7 @@
 /**
  * Saved servers: `remote/servers` (CRUD and the connection test).
  */
-import { IServer, IServerInput, ITestResult } from '../tokens';
+import { IServer, IServerInput, ITestResult } from '../rest';
 import { getList, jsonInit, requestAPI, seg } from './requests';
 
 /** GET remote/servers: every saved (and admin-defined) server. */

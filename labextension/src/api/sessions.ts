@@ -4,7 +4,9 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
-import { EVENTS_PATH, IRemoteKernel, ISession } from '../tokens';
+import { ISession } from '../events';
+import { IRemoteKernel } from '../rest';
+import { EVENTS_PATH } from '../tokens';
 import { getList, joinURL, requestAPI, seg } from './requests';
 
 /** GET remote/sessions. */

@@ -1,26 +1,21 @@
 import * as React from 'react';
 
-import { IHostKey, IRemoteError } from '../tokens';
+import { SidebarModel } from '../sidebar/model';
+import { ICatalogModel, IHostKey } from '../tokens';
 import { ErrorBox } from './ErrorBox';
 import { formatDate } from './format';
 
 export interface ISecurityDrawerProps {
-  /** Whether the drawer is open. */
-  open: boolean;
-  onToggle: () => void;
-  keys: readonly IHostKey[];
-  error: IRemoteError | null;
-  onRetry: () => void;
-  /** Asks for confirmation, then removes; only for our own keys. */
-  onRemove: (key: IHostKey) => void;
-  isBusy?: (action: string) => boolean;
+  catalog: ICatalogModel;
+  sidebar: SidebarModel;
 }
 
-/** Trusted host keys: host, type, fingerprint, when added; remove with confirmation. */
-export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
-  const { open, onToggle, onRetry, onRemove, isBusy, error } = props;
-  const keys = props.keys.filter(key => key.source !== 'warning');
-  const skipped = props.keys.filter(key => key.source === 'warning');
+/** Trusted host keys: host, type, fingerprint, when added; remove (ours only) with confirmation. */
+export function SecurityDrawer({ catalog, sidebar }: ISecurityDrawerProps): JSX.Element {
+  const open = sidebar.securityOpen;
+  const error = catalog.hostKeysError;
+  const keys = catalog.hostKeys.filter(key => key.source !== 'warning');
+  const skipped = catalog.hostKeys.filter(key => key.source === 'warning');
   const bodyId = 'jp-remote-security-body';
   return (
     <section className="jp-remote-Section jp-remote-Security" aria-labelledby="jp-remote-security-heading">
@@ -30,7 +25,7 @@ export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
           className="jp-remote-DrawerToggle"
           aria-expanded={open}
           aria-controls={bodyId}
-          onClick={onToggle}
+          onClick={() => sidebar.toggleSecurity()}
         >
           <span className="jp-remote-DrawerToggle-caret" aria-hidden="true">
             {open ? '▾' : '▸'}
@@ -46,7 +41,11 @@ export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
             administrator.
           </p>
           {error && (
-            <ErrorBox error={error} onRetry={onRetry} retryLabel="Retry loading host keys" />
+            <ErrorBox
+              error={error}
+              onRetry={() => void catalog.refreshHostKeys()}
+              retryLabel="Retry loading host keys"
+            />
           )}
           {skipped.length > 0 && (
             <div className="jp-remote-Security-skipped" role="note">
@@ -82,7 +81,7 @@ export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
               <tbody>
                 {keys.map(key => {
                   const ours = key.source === 'jupyter-remote';
-                  const busy = isBusy?.(`remove-hostkey:${key.host_id}`) ?? false;
+                  const busy = catalog.isBusy(`remove-hostkey:${key.host_id}`);
                   return (
                     <tr
                       key={`${key.source}:${key.file ?? ''}:${key.line ?? ''}:${key.host_id}:${key.fingerprint}`}
@@ -121,7 +120,7 @@ export function SecurityDrawer(props: ISecurityDrawerProps): JSX.Element {
                             type="button"
                             className="jp-Button jp-mod-styled jp-remote-SmallButton"
                             aria-label={`Remove trusted key of ${key.host_id}`}
-                            onClick={() => onRemove(key)}
+                            onClick={() => void sidebar.removeHostKey(key)}
                             disabled={busy}
                           >
                             {busy ? 'Removing…' : 'Remove'}

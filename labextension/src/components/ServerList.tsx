@@ -1,47 +1,26 @@
 import * as React from 'react';
 
-import { IRemoteKernelsState } from '../model';
-import { IForwardInput, IProfile, IRemoteError, IRemoteKernel, IServer } from '../tokens';
+import { SidebarModel } from '../sidebar/model';
+import { ICatalogModel, IProfile, IServer, ISessionsModel } from '../tokens';
 import { authLabel, formatAddress, formatDuration } from './format';
 import { ForwardForm, RemoteKernels } from './ServerTools';
 
-/** The per-server tools that fold out under it. */
-export type ServerTool = 'kernels' | 'forward';
-
-/** What the server list can ask for; every callback is optional. */
-export interface IServerActions {
-  /** Open the connect wizard (test, environment, new profile). */
-  onConnect?: (server: IServer) => void;
-  onEdit?: (server: IServer) => void;
-  onRemove?: (server: IServer) => void;
-  /** Open a new notebook on a profile's kernel. */
-  onOpenNotebook?: (profile: IProfile) => void;
-  onRemoveProfile?: (profile: IProfile) => void;
-  /** Whether an action key (`remove-server:NAME`...) is in flight. */
-  isBusy?: (action: string) => boolean;
-  /** Which tool is folded out under a server (none without these). */
-  openTool?: (server: string) => ServerTool | null;
-  onToggleTool?: (server: string, tool: ServerTool) => void;
-  remoteKernelsOf?: (server: string) => IRemoteKernelsState | null;
-  /** Ids of the kernels that have a session here. */
-  attachedIds?: ReadonlySet<string>;
-  /** Epoch ms. */
-  now?: number;
-  onRefreshKernels?: (server: string) => void;
-  onAttach?: (server: string, kernel: IRemoteKernel) => void;
-  onStopRemoteKernel?: (server: string, kernel: IRemoteKernel) => void;
-  onForward?: (input: IForwardInput) => void;
-  forwardErrorOf?: (server: string) => IRemoteError | null;
+/** The models the server list reads and acts on. */
+export interface IServerListModels {
+  catalog: ICatalogModel;
+  sessions: ISessionsModel;
+  sidebar: SidebarModel;
 }
 
-export interface IProfileItemProps extends IServerActions {
+export interface IProfileItemProps {
   profile: IProfile;
+  catalog: ICatalogModel;
+  sidebar: SidebarModel;
 }
 
 /** One profile of a server: its kernel and actions. */
-export function ProfileItem(props: IProfileItemProps): JSX.Element {
-  const { profile, onOpenNotebook, onRemoveProfile, isBusy } = props;
-  const removing = isBusy?.(`remove-profile:${profile.name}`) ?? false;
+export function ProfileItem({ profile, catalog, sidebar }: IProfileItemProps): JSX.Element {
+  const removing = catalog.isBusy(`remove-profile:${profile.name}`);
   const env = profile.python ?? (profile.kernelspec ? `kernelspec ${profile.kernelspec}` : '');
   return (
     <li className="jp-remote-Profile" aria-label={`Profile ${profile.name}`}>
@@ -81,22 +60,20 @@ export function ProfileItem(props: IProfileItemProps): JSX.Element {
         )}
       </dl>
       <div className="jp-remote-Actions">
-        {onOpenNotebook && (
-          <button
-            type="button"
-            className="jp-Button jp-mod-styled jp-mod-accept jp-remote-SmallButton"
-            aria-label={`Open a notebook on profile ${profile.name}`}
-            onClick={() => onOpenNotebook(profile)}
-          >
-            Open notebook
-          </button>
-        )}
-        {onRemoveProfile && !profile.readonly && (
+        <button
+          type="button"
+          className="jp-Button jp-mod-styled jp-mod-accept jp-remote-SmallButton"
+          aria-label={`Open a notebook on profile ${profile.name}`}
+          onClick={() => sidebar.openNotebook(profile)}
+        >
+          Open notebook
+        </button>
+        {!profile.readonly && (
           <button
             type="button"
             className="jp-Button jp-mod-styled jp-remote-SmallButton"
             aria-label={`Remove profile ${profile.name}`}
-            onClick={() => onRemoveProfile(profile)}
+            onClick={() => void sidebar.removeProfile(profile)}
             disabled={removing}
           >
             {removing ? 'Removing…' : 'Remove'}
@@ -107,17 +84,18 @@ export function ProfileItem(props: IProfileItemProps): JSX.Element {
   );
 }
 
-export interface IServerItemProps extends IServerActions {
+export interface IServerItemProps extends IServerListModels {
   server: IServer;
-  profiles?: readonly IProfile[];
 }
 
-/** One saved server with its profiles. */
+/** One saved server with its profiles and tools. */
 export function ServerItem(props: IServerItemProps): JSX.Element {
-  const { server, profiles = [], onConnect, onEdit, onRemove, isBusy } = props;
+  const { server, catalog, sessions, sidebar } = props;
+  const profiles = catalog.profilesOf(server.name);
+  const tool = sidebar.openTool(server.name);
   const address = formatAddress(server);
   const needsSecret = server.auth === 'password' && !server.has_secret;
-  const removing = isBusy?.(`remove-server:${server.name}`) ?? false;
+  const removing = catalog.isBusy(`remove-server:${server.name}`);
   const headingId = `jp-remote-server-${server.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   return (
     <li className="jp-remote-Server" aria-labelledby={headingId}>
@@ -172,81 +150,59 @@ export function ServerItem(props: IServerItemProps): JSX.Element {
         </p>
       ))}
       <div className="jp-remote-Actions">
-        {onConnect && (
-          <button
-            type="button"
-            className="jp-Button jp-mod-styled jp-mod-accept jp-remote-SmallButton"
-            aria-label={`Connect to ${server.name} and add a profile`}
-            onClick={() => onConnect(server)}
-          >
-            {profiles.length ? 'New profile…' : 'Connect…'}
-          </button>
-        )}
-        {onEdit && !server.readonly && (
+        <button
+          type="button"
+          className="jp-Button jp-mod-styled jp-mod-accept jp-remote-SmallButton"
+          aria-label={`Connect to ${server.name} and add a profile`}
+          onClick={() => sidebar.connect(server)}
+        >
+          {profiles.length ? 'New profile…' : 'Connect…'}
+        </button>
+        {!server.readonly && (
           <button
             type="button"
             className="jp-Button jp-mod-styled jp-remote-SmallButton"
             aria-label={`Edit server ${server.name}`}
-            onClick={() => onEdit(server)}
+            onClick={() => sidebar.openEditForm(server)}
           >
             Edit
           </button>
         )}
-        {onRemove && !server.readonly && (
+        {!server.readonly && (
           <button
             type="button"
             className="jp-Button jp-mod-styled jp-remote-SmallButton"
             aria-label={`Remove server ${server.name}`}
-            onClick={() => onRemove(server)}
+            onClick={() => void sidebar.removeServer(server)}
             disabled={removing}
           >
             {removing ? 'Removing…' : 'Remove'}
           </button>
         )}
       </div>
-      {props.onToggleTool && (
-        <div className="jp-remote-ServerTools">
-          {(['kernels', 'forward'] as const).map(tool => {
-            const open = props.openTool?.(server.name) === tool;
-            return (
-              <button
-                key={tool}
-                type="button"
-                className="jp-remote-LinkButton"
-                aria-expanded={open}
-                onClick={() => props.onToggleTool!(server.name, tool)}
-              >
-                <span aria-hidden="true">{open ? '▾ ' : '▸ '}</span>
-                {tool === 'kernels' ? 'Kernels on the server' : 'Forward a port'}
-              </button>
-            );
-          })}
-        </div>
-      )}
-      {props.openTool?.(server.name) === 'kernels' && (
-        <RemoteKernels
-          server={server.name}
-          state={props.remoteKernelsOf?.(server.name) ?? null}
-          attachedIds={props.attachedIds ?? new Set()}
-          now={props.now ?? Date.now()}
-          onRefresh={() => props.onRefreshKernels?.(server.name)}
-          onAttach={kernel => props.onAttach?.(server.name, kernel)}
-          onStop={kernel => props.onStopRemoteKernel?.(server.name, kernel)}
-          isBusy={isBusy}
-        />
-      )}
-      {props.openTool?.(server.name) === 'forward' && props.onForward && (
-        <ForwardForm
-          server={server.name}
-          busy={isBusy?.(`forward:${server.name}`) ?? false}
-          error={props.forwardErrorOf?.(server.name) ?? null}
-          onSubmit={props.onForward}
-        />
-      )}
+      <div className="jp-remote-ServerTools">
+        {(['kernels', 'forward'] as const).map(name => {
+          const open = tool === name;
+          return (
+            <button
+              key={name}
+              type="button"
+              className="jp-remote-LinkButton"
+              aria-expanded={open}
+              onClick={() => sidebar.toggleTool(server.name, name)}
+            >
+              <span aria-hidden="true">{open ? '▾ ' : '▸ '}</span>
+              {name === 'kernels' ? 'Kernels on the server' : 'Forward a port'}
+            </button>
+          );
+        })}
+      </div>
+      {tool === 'kernels' && <RemoteKernels server={server.name} sessions={sessions} sidebar={sidebar} />}
+      {tool === 'forward' && <ForwardForm server={server.name} sessions={sessions} />}
       {profiles.length > 0 ? (
         <ul className="jp-remote-ProfileList" aria-label={`Profiles of ${server.name}`}>
           {profiles.map(profile => (
-            <ProfileItem key={profile.name} {...props} profile={profile} />
+            <ProfileItem key={profile.name} profile={profile} catalog={catalog} sidebar={sidebar} />
           ))}
         </ul>
       ) : (
@@ -258,23 +214,12 @@ export function ServerItem(props: IServerItemProps): JSX.Element {
   );
 }
 
-export interface IServerListProps extends IServerActions {
-  servers: readonly IServer[];
-  profiles?: readonly IProfile[];
-}
-
 /** The saved servers, as a semantic list. */
-export function ServerList(props: IServerListProps): JSX.Element {
-  const { servers, profiles = [] } = props;
+export function ServerList(props: IServerListModels): JSX.Element {
   return (
     <ul className="jp-remote-ServerList" aria-label="Saved servers">
-      {servers.map(server => (
-        <ServerItem
-          key={server.name}
-          {...props}
-          server={server}
-          profiles={profiles.filter(p => p.server === server.name)}
-        />
+      {props.catalog.servers.map(server => (
+        <ServerItem key={server.name} {...props} server={server} />
       ))}
     </ul>
   );

@@ -1,28 +1,25 @@
 import * as React from 'react';
 
-import { IRemoteKernelsState } from '../model';
-import { IForwardInput, IRemoteError, IRemoteKernel } from '../tokens';
+import { SidebarModel } from '../sidebar/model';
+import { ISessionsModel } from '../tokens';
 import { ErrorBox } from './ErrorBox';
 import { formatDuration } from './format';
 import { Loading } from './Loading';
 
 export interface IRemoteKernelsProps {
   server: string;
-  state: IRemoteKernelsState | null;
-  /** Ids of the kernels this JupyterLab already has sessions for. */
-  attachedIds: ReadonlySet<string>;
-  /** Epoch ms. */
-  now: number;
-  onRefresh: () => void;
-  onAttach: (kernel: IRemoteKernel) => void;
-  onStop: (kernel: IRemoteKernel) => void;
-  isBusy?: (action: string) => boolean;
+  sessions: ISessionsModel;
+  sidebar: SidebarModel;
 }
 
 /** Kernels our agent runs on a server, e.g. left running across a restart: Attach or Stop. */
-export function RemoteKernels(props: IRemoteKernelsProps): JSX.Element {
-  const { server, state, attachedIds, now, onRefresh, onAttach, onStop, isBusy } = props;
+export function RemoteKernels({ server, sessions, sidebar }: IRemoteKernelsProps): JSX.Element {
+  const state = sessions.remoteKernelsOf(server);
   const kernels = state?.kernels ?? [];
+  // the kernels this JupyterLab already has sessions for
+  const attachedIds = new Set(sessions.sessions.map(s => s.id));
+  const now = sidebar.now;
+  const onRefresh = (): void => void sessions.loadRemoteKernels(server);
   return (
     <div className="jp-remote-ServerTool" aria-label={`Kernels on ${server}`} role="group">
       <div className="jp-remote-ServerTool-header">
@@ -78,8 +75,8 @@ export function RemoteKernels(props: IRemoteKernelsProps): JSX.Element {
                       type="button"
                       className="jp-Button jp-mod-styled jp-mod-accept jp-remote-SmallButton"
                       aria-label={`Attach kernel ${short} and open a notebook on it`}
-                      onClick={() => onAttach(kernel)}
-                      disabled={isBusy?.(`attach:${kernel.kernel_id}`)}
+                      onClick={() => void sidebar.attach(server, kernel)}
+                      disabled={sessions.isBusy(`attach:${kernel.kernel_id}`)}
                     >
                       Attach
                     </button>
@@ -89,8 +86,8 @@ export function RemoteKernels(props: IRemoteKernelsProps): JSX.Element {
                       type="button"
                       className="jp-Button jp-mod-styled jp-remote-SmallButton"
                       aria-label={`Stop kernel ${short} on ${server}`}
-                      onClick={() => onStop(kernel)}
-                      disabled={isBusy?.(`stop-remote:${kernel.kernel_id}`)}
+                      onClick={() => void sidebar.stopRemoteKernel(server, kernel)}
+                      disabled={sessions.isBusy(`stop-remote:${kernel.kernel_id}`)}
                     >
                       Stop
                     </button>
@@ -107,13 +104,13 @@ export function RemoteKernels(props: IRemoteKernelsProps): JSX.Element {
 
 export interface IForwardFormProps {
   server: string;
-  busy: boolean;
-  error: IRemoteError | null;
-  onSubmit: (input: IForwardInput) => void;
+  sessions: ISessionsModel;
 }
 
 /** Forward a port on the server's 127.0.0.1 (TensorBoard, a web app) through the SSH link. */
-export function ForwardForm({ server, busy, error, onSubmit }: IForwardFormProps): JSX.Element {
+export function ForwardForm({ server, sessions }: IForwardFormProps): JSX.Element {
+  const busy = sessions.isBusy(`forward:${server}`);
+  const error = sessions.forwardError(server);
   const [remote, setRemote] = React.useState('');
   const [local, setLocal] = React.useState('');
   const [problem, setProblem] = React.useState('');
@@ -132,7 +129,7 @@ export function ForwardForm({ server, busy, error, onSubmit }: IForwardFormProps
           return;
         }
         setProblem('');
-        onSubmit({
+        void sessions.openForward({
           server,
           remote_port: Number(remote.trim()),
           local_port: local.trim() ? Number(local.trim()) : null

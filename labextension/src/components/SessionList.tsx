@@ -1,8 +1,9 @@
 import * as React from 'react';
 
-import { IProgress, IRemoteError, ISession, PROGRESS_STAGES } from '../tokens';
+import { SidebarModel } from '../sidebar/model';
+import { ISession, ISessionsModel, ProgressStage } from '../tokens';
 import { ErrorBox } from './ErrorBox';
-import { formatAgo, formatDuration } from './format';
+import { formatAgo, formatDuration, sessionTitle } from './format';
 import { StateBadge, stateLabel } from './StateBadge';
 
 /** What a forward's local port is, on its card (a tooltip, never a link). */
@@ -10,66 +11,43 @@ export const RAW_PORT_NOTE =
   'A plain tunnel, like ssh -L. Open the page with Open: pages opened on this port ' +
   'directly share the browser\'s cookies with JupyterLab.';
 
-/** What JupyterLab's kernel service knows of a kernel (for "last activity"). */
-export interface IKernelActivity {
-  execution_state?: string;
-  /** ISO date of the last message. */
-  last_activity?: string;
-}
+/**
+ * Where each stage of a kernel's start puts its progress bar. Attaching to a
+ * kernel that already runs takes the place of starting one.
+ */
+export const PROGRESS_STEPS: Record<ProgressStage, number> = {
+  connecting: 0,
+  authenticating: 1,
+  'starting kernel': 2,
+  attaching: 2,
+  forwarding: 3,
+  ready: 4
+};
 
-export interface ISessionActions {
-  onStop?: (session: ISession) => void;
-  onRetry?: (session: ISession) => void;
-  onDismiss?: (session: ISession) => void;
-  /** Forwards: open the proxied URL. */
-  onOpen?: (session: ISession) => void;
-  /** Whether `stop:ID` / `retry:ID` is in flight. */
-  isBusy?: (action: string) => boolean;
-}
+/** The last step of the progress bar. */
+export const PROGRESS_LAST_STEP = 4;
 
-export interface ISessionCardProps extends ISessionActions {
+export interface ISessionCardProps {
   session: ISession;
-  /** Epoch ms, for the uptime. */
-  now: number;
-  progress?: IProgress | null;
-  error?: IRemoteError | null;
-  /** Display name of the session's profile kernel, if known. */
-  displayName?: string;
-  activity?: IKernelActivity | null;
+  sessions: ISessionsModel;
+  sidebar: SidebarModel;
 }
 
-/** Title of a card: the profile, else the kernel id's start. */
-export function sessionTitle(session: ISession): string {
-  if (session.profile) {
-    return session.profile;
-  }
-  if (session.kind === 'forward') {
-    return `Port ${session.remote_port ?? '?'} on ${session.server}`;
-  }
-  return `Kernel ${(session.kernel_id ?? session.id).slice(0, 8)}`;
-}
-
-/** One remote session: state in words, where it runs, and what can be done. */
-export function SessionCard(props: ISessionCardProps): JSX.Element {
-  const {
-    session,
-    now,
-    progress,
-    error,
-    displayName,
-    activity,
-    onStop,
-    onRetry,
-    onDismiss,
-    onOpen,
-    isBusy
-  } = props;
+/** One remote session: state in words, where it runs, what happened, and what can be done. */
+export function SessionCard({ session, sessions, sidebar }: ISessionCardProps): JSX.Element {
+  const now = sidebar.now;
+  const kernelId = session.kernel_id ?? session.id;
+  const progress = sessions.progressOf(session.id);
+  const error = sessions.errorOf(session.id);
+  const notices = sessions.noticesOf(kernelId);
+  const activity = sessions.activityOf(session);
+  const displayName = sidebar.displayNameOf(session);
   const title = sessionTitle(session);
-  const stopping = isBusy?.(`stop:${session.id}`) ?? false;
-  const retrying = isBusy?.(`retry:${session.id}`) ?? false;
+  const stopping = sessions.isBusy(`stop:${session.id}`);
+  const retrying = sessions.isBusy(`retry:${session.id}`);
   const stopped = session.state === 'stopped';
   const uptime = session.started > 0 ? formatDuration(now / 1000 - session.started) : '';
-  const stage = progress ? PROGRESS_STAGES.indexOf(progress.stage as never) : -1;
+  const step = progress ? PROGRESS_STEPS[progress.stage] ?? 0 : 0;
   const lastActivity = activity?.last_activity ? Date.parse(activity.last_activity) : NaN;
   const headingId = `jp-remote-session-${session.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   return (
@@ -136,11 +114,7 @@ export function SessionCard(props: ISessionCardProps): JSX.Element {
       </dl>
       {progress && session.state === 'connecting' && (
         <div className="jp-remote-Progress" role="status" aria-live="polite">
-          <progress
-            max={PROGRESS_STAGES.length - 1}
-            value={Math.max(0, stage)}
-            aria-label="Kernel start progress"
-          />
+          <progress max={PROGRESS_LAST_STEP} value={step} aria-label="Kernel start progress" />
           <span>
             {progress.stage}
             {progress.message ? `: ${progress.message}` : ''}
@@ -153,6 +127,27 @@ export function SessionCard(props: ISessionCardProps): JSX.Element {
           {warning}
         </p>
       ))}
+      {notices.length > 0 && (
+        <div className="jp-remote-Notices">
+          {notices.map((notice, index) => (
+            <p key={`${notice.time}:${index}`} className="jp-remote-Notice" role="note">
+              <span aria-hidden="true">ℹ </span>
+              {notice.message}
+              {typeof notice.time === 'number' && (
+                <span className="jp-remote-Note"> ({formatAgo(notice.time * 1000, now)})</span>
+              )}
+            </p>
+          ))}
+          <button
+            type="button"
+            className="jp-remote-LinkButton"
+            aria-label={`Dismiss the notices of session ${title}`}
+            onClick={() => sessions.dismissNotices(kernelId)}
+          >
+            Dismiss notices
+          </button>
+        </div>
+      )}
       {session.state !== 'running' && session.reason && (
         <p className="jp-remote-Session-reason">
           <strong>Why:</strong> {session.reason}
@@ -160,44 +155,44 @@ export function SessionCard(props: ISessionCardProps): JSX.Element {
       )}
       {error && <ErrorBox error={error} />}
       <div className="jp-remote-Actions">
-        {session.kind === 'forward' && session.url && onOpen && !stopped && (
+        {session.kind === 'forward' && session.url && !stopped && (
           <button
             type="button"
             className="jp-Button jp-mod-styled jp-mod-accept jp-remote-SmallButton"
             aria-label={`Open ${title} in a new tab`}
-            onClick={() => onOpen(session)}
+            onClick={() => sidebar.openForward(session)}
           >
             Open
           </button>
         )}
-        {session.state === 'disconnected' && onRetry && (
+        {session.state === 'disconnected' && (
           <button
             type="button"
             className="jp-Button jp-mod-styled jp-mod-accept jp-remote-SmallButton"
             aria-label={`Retry session ${title}`}
-            onClick={() => onRetry(session)}
+            onClick={() => void sessions.retrySession(session.id)}
             disabled={retrying}
           >
             {retrying ? 'Retrying…' : 'Retry'}
           </button>
         )}
-        {!stopped && onStop && (
+        {!stopped && (
           <button
             type="button"
             className="jp-Button jp-mod-styled jp-mod-warn jp-remote-SmallButton"
             aria-label={`Stop session ${title}`}
-            onClick={() => onStop(session)}
+            onClick={() => sidebar.stopSession(session)}
             disabled={stopping}
           >
             {stopping ? 'Stopping…' : 'Stop'}
           </button>
         )}
-        {stopped && onDismiss && (
+        {stopped && (
           <button
             type="button"
             className="jp-Button jp-mod-styled jp-remote-SmallButton"
             aria-label={`Dismiss session ${title}`}
-            onClick={() => onDismiss(session)}
+            onClick={() => sessions.dismissSession(session.id)}
           >
             Dismiss
           </button>
@@ -207,35 +202,17 @@ export function SessionCard(props: ISessionCardProps): JSX.Element {
   );
 }
 
-export interface ISessionListProps extends ISessionActions {
-  sessions: readonly ISession[];
-  now: number;
-  progressOf?: (kernelId: string) => IProgress | null;
-  errorOf?: (id: string) => IRemoteError | null;
-  displayNameOf?: (session: ISession) => string | undefined;
-  activityOf?: (session: ISession) => IKernelActivity | null | undefined;
+export interface ISessionListProps {
+  sessions: ISessionsModel;
+  sidebar: SidebarModel;
 }
 
 /** The session cards. */
-export function SessionList(props: ISessionListProps): JSX.Element {
-  const { sessions, now, progressOf, errorOf, displayNameOf, activityOf } = props;
+export function SessionList({ sessions, sidebar }: ISessionListProps): JSX.Element {
   return (
     <ul className="jp-remote-SessionList" aria-label="Remote sessions">
-      {sessions.map(session => (
-        <SessionCard
-          key={session.id}
-          session={session}
-          now={now}
-          progress={progressOf?.(session.id) ?? null}
-          error={errorOf?.(session.id) ?? null}
-          displayName={displayNameOf?.(session)}
-          activity={activityOf?.(session) ?? null}
-          onStop={props.onStop}
-          onRetry={props.onRetry}
-          onDismiss={props.onDismiss}
-          onOpen={props.onOpen}
-          isBusy={props.isBusy}
-        />
+      {sessions.sessions.map(session => (
+        <SessionCard key={session.id} session={session} sessions={sessions} sidebar={sidebar} />
       ))}
     </ul>
   );

@@ -1,7 +1,7 @@
 /**
  * Formatting helpers shared by the components (pure functions).
  */
-import { IServer } from '../tokens';
+import { IServer, ISession } from '../tokens';
 
 /** `user@host:port`, leaving out what SSH will default. */
 export function formatAddress(server: Pick<IServer, 'user' | 'host' | 'port'>): string {
@@ -72,4 +72,15 @@ export function formatMs(ms: number | null | undefined): string {
     return '—';
   }
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Title of a card: the profile, else the kernel id's start. */
+export function sessionTitle(session: ISession): string {
+  if (session.profile) {
+    return session.profile;
+  }
+  if (session.kind === 'forward') {
+    return `Port ${session.remote_port ?? '?'} on ${session.server}`;
+  }
+  return `Kernel ${(session.kernel_id ?? session.id).slice(0, 8)}`;
 }

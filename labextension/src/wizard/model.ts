@@ -5,14 +5,14 @@
  * after the user compared its fingerprint; a changed key can NOT be accepted
  * here (the old entry must be removed first). Environment lists what the
  * server has, grouped by kind, and can install ipykernel. Review saves the
- * profile, after which the widget refreshes the kernelspecs.
+ * profile through the catalog, which refreshes the kernelspecs.
  */
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from '../api';
 import { toRemoteError } from '../api';
-import { IEnvironment, IProfile, IProfileInput, ITestResult } from '../tokens';
+import { ICatalogModel, IEnvironment, IProfile, IProfileInput, ITestResult } from '../tokens';
 import { afterFailedTest, afterFailedTrust } from './connect';
 import {
   chosenPython,
@@ -48,13 +48,18 @@ export namespace WizardModel {
   export interface IOptions {
     /** The server to connect to. */
     server: string;
-    /** Names of existing profiles (to suggest a free name). */
+    /**
+     * The catalog: trusting a key and saving the profile go through it (its
+     * lists and the kernelspecs update); names of its profiles are taken.
+     */
+    catalog?: Pick<ICatalogModel, 'trustHostKey' | 'addProfile' | 'profiles'> | null;
+    /** Names of existing profiles (to suggest a free name), besides the catalog's. */
     takenNames?: readonly string[];
-    /** Replace REST calls (tests). */
+    /** Replace REST calls (tests); wins over the catalog. */
     api?: Partial<IAPI>;
-    /** Called after a profile was saved (refresh kernelspecs, the sidebar). */
+    /** Called after a profile was saved. */
     onProfileSaved?: (profile: IProfile) => void | Promise<void>;
-    /** Called after a host key was trusted (refresh the Security drawer). */
+    /** Called after a host key was trusted. */
     onHostKeyTrusted?: () => void;
     /** Clock in epoch ms (tests). */
     now?: () => number;
@@ -72,9 +77,19 @@ const DEFAULT_API: WizardModel.IAPI = {
 /** The connect wizard of one server. */
 export class WizardModel implements IDisposable {
   constructor(options: WizardModel.IOptions) {
+    const catalog = options.catalog ?? null;
     this.server = options.server;
-    this._taken = [...(options.takenNames ?? [])];
-    this._api = { ...DEFAULT_API, ...options.api };
+    this._taken = [...(options.takenNames ?? []), ...(catalog?.profiles.map(p => p.name) ?? [])];
+    this._api = {
+      ...DEFAULT_API,
+      ...(catalog
+        ? {
+            trustHostKey: (server: string, fingerprint: string) => catalog.trustHostKey(server, fingerprint),
+            addProfile: (input: IProfileInput) => catalog.addProfile(input)
+          }
+        : {}),
+      ...options.api
+    };
     this._onProfileSaved = options.onProfileSaved;
     this._onHostKeyTrusted = options.onHostKeyTrusted;
     this._now = options.now ?? (() => Date.now());
@@ -320,7 +335,7 @@ export class WizardModel implements IDisposable {
     this._setReview({ envVars: this._review.envVars.filter((_, i) => i !== index) }, 'env');
   }
 
-  /** Start: save the profile (the widget refreshes kernelspecs in onProfileSaved). */
+  /** Start: save the profile (through the catalog, which refreshes the kernelspecs). */
   async save(): Promise<IProfile | null> {
     if (this._isDisposed || this._review.status === 'saving') {
       return null;

@@ -1,26 +1,30 @@
 import * as React from 'react';
 
-import { IConnectState } from '../../wizard';
+import { WizardModel } from '../../wizard/model';
 import { ErrorBox } from '../ErrorBox';
 import { Loading } from '../Loading';
 import { authLabel, formatMs } from '../format';
 
+/** What the Connect step reads and calls of the wizard model. */
+export type ConnectStepModel = Pick<WizardModel, 'connect' | 'runTest' | 'trust' | 'cancelTrust'>;
+
 export interface IConnectStepProps {
-  connect: Readonly<IConnectState>;
+  model: ConnectStepModel;
   /** `user@host:port` of the server. */
   address: string;
   /** Epoch ms, for the elapsed time. */
   now: number;
-  onTest: () => void;
-  onTrust: () => void;
-  onCancelTrust: () => void;
   /** Reveal the Security drawer (to remove an old key). */
   onOpenSecurity?: () => void;
 }
 
 /** Step 1: test the connection; unknown and changed host keys. */
 export function ConnectStep(props: IConnectStepProps): JSX.Element {
-  const { connect, address, now, onTest, onTrust, onCancelTrust, onOpenSecurity } = props;
+  const { model, address, now, onOpenSecurity } = props;
+  const connect = model.connect;
+  const onTest = (): void => void model.runTest();
+  const onTrust = (): void => void model.trust();
+  const onCancelTrust = (): void => model.cancelTrust();
   const testAgain = (
     <button type="button" className="jp-Button jp-mod-styled" onClick={onTest}>
       Test again

@@ -1,19 +1,26 @@
 import * as React from 'react';
 
 import { IEnvironment } from '../../tokens';
-import { envKey, IEnvironmentGroup, IEnvironmentState } from '../../wizard';
+import { envKey } from '../../wizard/environments';
+import { WizardModel } from '../../wizard/model';
 import { ErrorBox } from '../ErrorBox';
 import { Loading } from '../Loading';
 
+/** What the Environment step reads and calls of the wizard model. */
+export type EnvironmentStepModel = Pick<
+  WizardModel,
+  | 'server'
+  | 'environment'
+  | 'groups'
+  | 'loadEnvironments'
+  | 'select'
+  | 'setCustomPath'
+  | 'setUseCustom'
+  | 'installIpykernel'
+>;
+
 export interface IEnvironmentStepProps {
-  server: string;
-  environment: Readonly<IEnvironmentState>;
-  groups: IEnvironmentGroup[];
-  onRefresh: () => void;
-  onSelect: (key: string) => void;
-  onCustomPath: (path: string) => void;
-  onUseCustom: (useCustom: boolean) => void;
-  onInstall: (python: string) => void;
+  model: EnvironmentStepModel;
 }
 
 /** `Python 3.11.2`, or the kernel's language for a kernelspec. */
@@ -25,9 +32,13 @@ function versionText(env: IEnvironment): string {
 }
 
 /** Step 2: choose where kernels run. */
-export function EnvironmentStep(props: IEnvironmentStepProps): JSX.Element {
-  const { server, environment, groups, onRefresh, onSelect, onCustomPath, onUseCustom, onInstall } =
-    props;
+export function EnvironmentStep({ model }: IEnvironmentStepProps): JSX.Element {
+  const { server, environment, groups } = model;
+  const onRefresh = (): void => void model.loadEnvironments(true);
+  const onSelect = (key: string): void => model.select(key);
+  const onCustomPath = (path: string): void => model.setCustomPath(path);
+  const onUseCustom = (useCustom: boolean): void => model.setUseCustom(useCustom);
+  const onInstall = (python: string): void => void model.installIpykernel(python);
   const { status, error, selected, customPath, useCustom, install } = environment;
   const installing = install?.status === 'running';
   const radioName = `jp-remote-env-${server}`;

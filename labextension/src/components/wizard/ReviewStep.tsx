@@ -1,31 +1,47 @@
 import * as React from 'react';
 
-import { IDLE_TIMEOUTS, IEnvVarRow, IReviewState } from '../../wizard';
+import { WizardModel } from '../../wizard/model';
+import { IDLE_TIMEOUTS } from '../../wizard/review';
 import { ErrorBox } from '../ErrorBox';
 import { Loading } from '../Loading';
 import { formatDuration } from '../format';
 
+/** What the Review step reads and calls of the wizard model. */
+export type ReviewStepModel = Pick<
+  WizardModel,
+  | 'server'
+  | 'review'
+  | 'needsIpykernel'
+  | 'chosenPython'
+  | 'selectedEnvironment'
+  | 'setName'
+  | 'setCwd'
+  | 'setIdleTimeout'
+  | 'addEnvVar'
+  | 'setEnvVar'
+  | 'removeEnvVar'
+  | 'save'
+  | 'installAndSave'
+>;
+
 export interface IReviewStepProps {
-  server: string;
-  /** Interpreter path, or `kernelspec NAME`. */
-  environment: string;
-  review: Readonly<IReviewState>;
-  needsIpykernel: boolean;
-  onName: (name: string) => void;
-  onCwd: (cwd: string) => void;
-  onIdleTimeout: (seconds: number) => void;
-  onAddEnvVar: () => void;
-  onEnvVar: (index: number, row: Partial<IEnvVarRow>) => void;
-  onRemoveEnvVar: (index: number) => void;
-  onStart: () => void;
-  onInstallAndStart: () => void;
+  model: ReviewStepModel;
   onOpenNotebook: (kernelName: string) => void;
-  onClose: () => void;
+}
+
+/** What the profile runs: the interpreter path, or `kernelspec NAME`. */
+export function environmentText(model: Pick<WizardModel, 'selectedEnvironment' | 'chosenPython'>): string {
+  const selected = model.selectedEnvironment;
+  return selected && selected.kind === 'kernelspec'
+    ? `kernelspec ${selected.name}`
+    : model.chosenPython || '(none chosen)';
 }
 
 /** Step 3: name the profile, where and how it runs; Start saves it. */
 export function ReviewStep(props: IReviewStepProps): JSX.Element {
-  const { server, environment, review, needsIpykernel } = props;
+  const { model } = props;
+  const { server, review, needsIpykernel } = model;
+  const environment = environmentText(model);
   const saving = review.status === 'saving';
   const errors = review.fieldErrors;
   const nameRef = React.useRef<HTMLInputElement>(null);
@@ -84,7 +100,7 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
       aria-label="Profile"
       onSubmit={event => {
         event.preventDefault();
-        props.onStart();
+        void model.save();
       }}
       noValidate
     >
@@ -107,7 +123,7 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
           ref={nameRef}
           className="jp-mod-styled jp-remote-Input"
           value={review.name}
-          onChange={e => props.onName(e.target.value)}
+          onChange={e => model.setName(e.target.value)}
           disabled={saving}
           spellCheck={false}
           required
@@ -125,7 +141,7 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
           className="jp-mod-styled jp-remote-Input"
           value={review.cwd}
           placeholder="~ (your home directory)"
-          onChange={e => props.onCwd(e.target.value)}
+          onChange={e => model.setCwd(e.target.value)}
           disabled={saving}
           spellCheck={false}
           {...fieldProps('cwd')}
@@ -144,7 +160,7 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
               aria-label={`Name of variable ${index + 1}`}
               placeholder="NAME"
               value={row.key}
-              onChange={e => props.onEnvVar(index, { key: e.target.value })}
+              onChange={e => model.setEnvVar(index, { key: e.target.value })}
               disabled={saving}
               spellCheck={false}
               {...fieldProps('env')}
@@ -155,7 +171,7 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
               aria-label={`Value of variable ${index + 1}`}
               placeholder="value"
               value={row.value}
-              onChange={e => props.onEnvVar(index, { value: e.target.value })}
+              onChange={e => model.setEnvVar(index, { value: e.target.value })}
               disabled={saving}
               spellCheck={false}
             />
@@ -163,7 +179,7 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
               type="button"
               className="jp-Button jp-mod-styled jp-remote-SmallButton"
               aria-label={`Remove variable ${row.key || index + 1}`}
-              onClick={() => props.onRemoveEnvVar(index)}
+              onClick={() => model.removeEnvVar(index)}
               disabled={saving}
             >
               ✕
@@ -174,7 +190,7 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
         <button
           type="button"
           className="jp-Button jp-mod-styled jp-remote-SmallButton"
-          onClick={props.onAddEnvVar}
+          onClick={() => model.addEnvVar()}
           disabled={saving}
         >
           Add variable
@@ -186,7 +202,7 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
           id="jp-remote-review-idle"
           className="jp-mod-styled jp-remote-Select"
           value={String(review.idleTimeout)}
-          onChange={e => props.onIdleTimeout(Number(e.target.value))}
+          onChange={e => model.setIdleTimeout(Number(e.target.value))}
           disabled={saving}
           {...fieldProps('idle_timeout')}
         >
@@ -206,12 +222,12 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
       </div>
       {saving && <Loading label="Checking the environment and saving the profile…" />}
       {review.status === 'error' && review.error && (
-        <ErrorBox error={review.error} title="Saving the profile" onRetry={props.onStart} retryLabel="Retry saving the profile">
+        <ErrorBox error={review.error} title="Saving the profile" onRetry={() => void model.save()} retryLabel="Retry saving the profile">
           {needsIpykernel && (
             <button
               type="button"
               className="jp-Button jp-mod-styled jp-mod-accept"
-              onClick={props.onInstallAndStart}
+              onClick={() => void model.installAndSave()}
             >
               Install ipykernel and start
             </button>

@@ -1,58 +1,32 @@
 import * as React from 'react';
 
-import { IEnvVarRow, WizardModel, WIZARD_STEPS, STEP_LABELS } from '../../wizard';
+import { WizardModel } from '../../wizard/model';
+import { STEP_LABELS, WIZARD_STEPS } from '../../wizard/state';
+import { useChanged, useClock } from '../hooks';
 import { ConnectStep } from './ConnectStep';
 import { EnvironmentStep } from './EnvironmentStep';
 import { ReviewStep } from './ReviewStep';
 
-/** Everything the wizard shows comes from the model's state; actions are callbacks. */
 export interface IWizardViewProps {
-  /** A snapshot of the wizard state (the model itself is read, never called). */
-  state: Pick<
-    WizardModel,
-    | 'server'
-    | 'step'
-    | 'stepIndex'
-    | 'connect'
-    | 'environment'
-    | 'review'
-    | 'groups'
-    | 'blocker'
-    | 'canGoBack'
-    | 'canGoNext'
-    | 'needsIpykernel'
-    | 'chosenPython'
-    | 'selectedEnvironment'
-  >;
+  /** The wizard's model: its state is shown, its methods are the actions. */
+  model: WizardModel;
   /** `user@host:port` of the server. */
   address: string;
-  now: number;
-  onBack: () => void;
-  onNext: () => void;
+  /** Close the wizard's tab. */
   onClose: () => void;
-  onTest: () => void;
-  onTrust: () => void;
-  onCancelTrust: () => void;
-  onOpenSecurity?: () => void;
-  onRefreshEnvironments: () => void;
-  onSelect: (key: string) => void;
-  onCustomPath: (path: string) => void;
-  onUseCustom: (useCustom: boolean) => void;
-  onInstall: (python: string) => void;
-  onName: (name: string) => void;
-  onCwd: (cwd: string) => void;
-  onIdleTimeout: (seconds: number) => void;
-  onAddEnvVar: () => void;
-  onEnvVar: (index: number, row: Partial<IEnvVarRow>) => void;
-  onRemoveEnvVar: (index: number) => void;
-  onStart: () => void;
-  onInstallAndStart: () => void;
+  /** Open a new notebook on the saved profile's kernel. */
   onOpenNotebook: (kernelName: string) => void;
+  /** Reveal the Security drawer (to remove an old key). */
+  onOpenSecurity?: () => void;
+  /** A fixed clock in epoch ms (tests); else the time, ticking while connecting. */
+  now?: number;
 }
 
-/** The Connect -> Environment -> Review wizard of one server. */
+/** The Connect -> Environment -> Review wizard of one server; renders again when its model changes. */
 export function WizardView(props: IWizardViewProps): JSX.Element {
-  const { state, address, now } = props;
+  const { model: state, address } = props;
+  useChanged(state.changed);
+  const now = useClock(state.connect.status === 'testing', props.now);
   const step = state.step;
   const headingRef = React.useRef<HTMLHeadingElement>(null);
   const first = React.useRef(true);
@@ -65,11 +39,6 @@ export function WizardView(props: IWizardViewProps): JSX.Element {
     headingRef.current?.focus();
   }, [step]);
 
-  const selected = state.selectedEnvironment;
-  const environmentText =
-    selected && selected.kind === 'kernelspec'
-      ? `kernelspec ${selected.name}`
-      : state.chosenPython || '(none chosen)';
   const saved = state.review.status === 'saved';
   const saving = state.review.status === 'saving';
   const blockerId = `jp-remote-wizard-blocker-${state.server}`;
@@ -78,50 +47,14 @@ export function WizardView(props: IWizardViewProps): JSX.Element {
   switch (step) {
     case 'connect':
       body = (
-        <ConnectStep
-          connect={state.connect}
-          address={address}
-          now={now}
-          onTest={props.onTest}
-          onTrust={props.onTrust}
-          onCancelTrust={props.onCancelTrust}
-          onOpenSecurity={props.onOpenSecurity}
-        />
+        <ConnectStep model={state} address={address} now={now} onOpenSecurity={props.onOpenSecurity} />
       );
       break;
     case 'environment':
-      body = (
-        <EnvironmentStep
-          server={state.server}
-          environment={state.environment}
-          groups={state.groups}
-          onRefresh={props.onRefreshEnvironments}
-          onSelect={props.onSelect}
-          onCustomPath={props.onCustomPath}
-          onUseCustom={props.onUseCustom}
-          onInstall={props.onInstall}
-        />
-      );
+      body = <EnvironmentStep model={state} />;
       break;
     case 'review':
-      body = (
-        <ReviewStep
-          server={state.server}
-          environment={environmentText}
-          review={state.review}
-          needsIpykernel={state.needsIpykernel}
-          onName={props.onName}
-          onCwd={props.onCwd}
-          onIdleTimeout={props.onIdleTimeout}
-          onAddEnvVar={props.onAddEnvVar}
-          onEnvVar={props.onEnvVar}
-          onRemoveEnvVar={props.onRemoveEnvVar}
-          onStart={props.onStart}
-          onInstallAndStart={props.onInstallAndStart}
-          onOpenNotebook={props.onOpenNotebook}
-          onClose={props.onClose}
-        />
-      );
+      body = <ReviewStep model={state} onOpenNotebook={props.onOpenNotebook} />;
       break;
   }
 
@@ -173,7 +106,7 @@ export function WizardView(props: IWizardViewProps): JSX.Element {
           <button
             type="button"
             className="jp-Button jp-mod-styled"
-            onClick={props.onBack}
+            onClick={() => state.back()}
             disabled={!state.canGoBack || saved}
           >
             Back
@@ -182,7 +115,7 @@ export function WizardView(props: IWizardViewProps): JSX.Element {
             <button
               type="button"
               className="jp-Button jp-mod-styled jp-mod-accept"
-              onClick={props.onNext}
+              onClick={() => state.next()}
               disabled={!state.canGoNext}
               aria-describedby={state.blocker ? blockerId : undefined}
             >
@@ -193,7 +126,7 @@ export function WizardView(props: IWizardViewProps): JSX.Element {
               <button
                 type="button"
                 className="jp-Button jp-mod-styled jp-mod-accept"
-                onClick={props.onStart}
+                onClick={() => void state.save()}
                 disabled={saving}
               >
                 {saving ? 'Starting…' : 'Start'}
