@@ -234,6 +234,18 @@ describe('CatalogModel changes', () => {
     expect(model.servers.filter(s => s.name === 'gpu-box')).toHaveLength(1);
   });
 
+  it('keeps the answer of a save, never what was typed (no password in the model)', async () => {
+    let emitted = '';
+    model.changed.connect(m => {
+      emitted += JSON.stringify(m.servers);
+    });
+    await model.saveServer({ name: 'pw-box', host: 'h', auth: 'password', password: 'hunter2-secret' });
+    expect(api.addServer.mock.calls[0][0].password).toBe('hunter2-secret'); // sent, once
+    expect(model.server('pw-box')?.has_secret).toBe(true);
+    expect(JSON.stringify(model.servers)).not.toContain('hunter2-secret');
+    expect(emitted).not.toContain('hunter2-secret');
+  });
+
   it('a refused save rejects with the server error and changes nothing', async () => {
     api.addServer.mockRejectedValueOnce(
       new RemoteAPIError({ status: 400, message: 'Bad port', reason: 'invalid', field: 'port' })

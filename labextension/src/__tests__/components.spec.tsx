@@ -390,6 +390,19 @@ describe('StateBadge and SessionCard', () => {
     expect(card(m)).not.toContain('jp-remote-Notice');
   });
 
+  it("a notice's words are text, never markup", async () => {
+    const m = await models({ sessions: [session('running')] });
+    m.sessions.handleEvent({
+      type: 'notice',
+      kernel_id: 'k1',
+      server: 'gpu-box',
+      message: '<img src=x onerror="alert(1)"> dropped'
+    });
+    const html = card(m);
+    expect(html).toContain('&lt;img src=x onerror=&quot;alert(1)&quot;&gt; dropped');
+    expect(html).not.toContain('<img');
+  });
+
   it('a stopped card can be dismissed, not stopped', async () => {
     const m = await models({ sessions: [session('stopped')], now: 0 });
     const html = card(m);
