@@ -107,3 +107,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
 };
 
 export default [catalogPlugin, sessionsPlugin, kernelspecsPlugin, noticesPlugin, sidebarPlugin];
+
+// Other extensions take the models' tokens from the package itself (the one
+// module JupyterLab shares between extensions): `import { ISessionsModel } from 'jupyterlab-remote'`.
+export * from './tokens';
