@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from .ssh import ConnectionPool, Endpoint, HostKeyPolicy, resolve_endpoint
+from .ssh.auth import LinkSettings
 from .store import SecretStore, Store, secret_store
 
 
@@ -31,13 +32,8 @@ class RemoteContext:
         self.store = store
         self.secrets = secrets
         self.hostkeys = HostKeyPolicy(store)
-        self.pool = pool or ConnectionPool(
-            self.hostkeys,
-            secrets=secrets,
-            keepalive_interval=keepalive_interval,
-            keepalive_count_max=keepalive_count_max,
-            connect_timeout=connect_timeout,
-        )
+        settings = LinkSettings(keepalive_interval, keepalive_count_max, connect_timeout)
+        self.pool = pool or ConnectionPool(self.hostkeys, secrets=secrets, settings=settings)
 
     async def endpoint(self, name: str) -> Endpoint:
         """Where saved server ``name`` is, resolved against ~/.ssh/config (file reads in a

@@ -73,9 +73,35 @@ class IpykernelMissingError(RemoteError):
 
 
 class HostKeyError(RemoteError):
-    """Base of the host-key refusals; never retried automatically."""
+    """Base of the host-key refusals; never retried automatically. Each names the host,
+    the key type and the SHA256 fingerprint of the key offered (also in the JSON body)."""
 
     status = 409
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str,
+        host_id: str,
+        key_type: str,
+        fingerprint: str,
+        warnings: list[str] | None = None,
+        **details: Any,
+    ) -> None:
+        if warnings:  # known_hosts lines or files that were skipped
+            details["warnings"] = warnings
+        super().__init__(
+            message,
+            hint=hint,
+            host_id=host_id,
+            key_type=key_type,
+            fingerprint=fingerprint,
+            **details,
+        )
+        self.host_id = host_id
+        self.key_type = key_type
+        self.fingerprint = fingerprint
 
 
 class HostKeyUnknownError(HostKeyError):
@@ -93,11 +119,7 @@ class HostKeyUnknownError(HostKeyError):
         server: str | None,
         warnings: list[str] | None = None,
     ) -> None:
-        trust = (
-            f"jupyter remote server test {server} --trust"
-            if server
-            else "jupyter remote server test NAME --trust"
-        )
+        trust = f"jupyter remote server test {server or 'NAME'} --trust"
         super().__init__(
             f"The host key of {host_id} is not trusted yet: {key_type} {fingerprint}",
             hint=(
@@ -108,11 +130,8 @@ class HostKeyUnknownError(HostKeyError):
             host_id=host_id,
             key_type=key_type,
             fingerprint=fingerprint,
-            **({"warnings": warnings} if warnings else {}),
+            warnings=warnings,
         )
-        self.host_id = host_id
-        self.key_type = key_type
-        self.fingerprint = fingerprint
 
 
 class HostKeyChangedError(HostKeyError):
@@ -144,12 +163,9 @@ class HostKeyChangedError(HostKeyError):
             host_id=host_id,
             key_type=key_type,
             fingerprint=fingerprint,
+            warnings=warnings,
             known_fingerprints=known_fingerprints,
-            **({"warnings": warnings} if warnings else {}),
         )
-        self.host_id = host_id
-        self.key_type = key_type
-        self.fingerprint = fingerprint
         self.known_fingerprints = known_fingerprints
 
 
@@ -188,9 +204,6 @@ class HostKeyRevokedError(HostKeyError):
             fingerprint=fingerprint,
             revoked_in=revoked_in,
         )
-        self.host_id = host_id
-        self.key_type = key_type
-        self.fingerprint = fingerprint
         self.revoked_in = revoked_in
 
 

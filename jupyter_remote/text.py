@@ -119,13 +119,3 @@ def _deeper_than(value: Any, limit: int) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children)
     return False
-
-
-__all__ = [
-    "MAX_JSON_DEPTH",
-    "MAX_JSON_ITEMS",
-    "RemoteJSONError",
-    "parse_remote_json",
-    "printable",
-    "printable_tree",
-]

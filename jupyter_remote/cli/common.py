@@ -50,6 +50,25 @@ def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
+def print_listing(
+    args: Any,
+    items: Sequence[dict[str, Any]],
+    *,
+    empty: str,
+    headers: Sequence[str],
+    row: Callable[[dict[str, Any]], Sequence[Any]],
+) -> int:
+    """What every ``list`` command prints: the items as JSON with ``--json``, ``empty``
+    (how to add one) when there are none, else a table of ``row(item)`` under ``headers``."""
+    if args.json:
+        print_json(items)
+    elif not items:
+        print(empty)
+    else:
+        print_table([row(item) for item in items], headers)
+    return 0
+
+
 def progress(message: str) -> None:
     """Progress lines go to stderr on a terminal only, so --json output stays clean."""
     if sys.stderr.isatty():

@@ -20,6 +20,17 @@ def _json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _verb(
+    group: Commands, name: str, help_text: str, func: Any, *, json: bool = False
+) -> argparse.ArgumentParser:
+    """One ``NOUN VERB`` command running ``func`` (``--json`` when it lists or reports)."""
+    p: argparse.ArgumentParser = group.add_parser(name, help=help_text)
+    p.set_defaults(func=func)
+    if json:
+        _json(p)
+    return p
+
+
 Commands = Any  # argparse's _SubParsersAction: private, not worth naming
 
 
@@ -61,12 +72,8 @@ def _servers(top: Commands) -> None:
     )
     _json(p)
     p.set_defaults(func=servers.server_add)
-    p = srv.add_parser("list", help="list servers")
-    _json(p)
-    p.set_defaults(func=servers.server_list)
-    p = srv.add_parser("remove", help="forget a server")
-    p.add_argument("name")
-    p.set_defaults(func=servers.server_remove)
+    _verb(srv, "list", "list servers", servers.server_list, json=True)
+    _verb(srv, "remove", "forget a server", servers.server_remove).add_argument("name")
     p = srv.add_parser("test", help="connect and report host key, auth, round trip, OS, python")
     p.add_argument("name")
     p.add_argument(
@@ -119,12 +126,10 @@ def _profiles(top: Commands) -> None:
     p.add_argument("--replace", action="store_true", help="overwrite an existing profile")
     _json(p)
     p.set_defaults(func=profiles.profile_add)
-    p = pr.add_parser("list", help="list profiles")
-    _json(p)
-    p.set_defaults(func=profiles.profile_list)
-    p = pr.add_parser("remove", help="remove a profile and its kernelspec")
-    p.add_argument("name")
-    p.set_defaults(func=profiles.profile_remove)
+    _verb(pr, "list", "list profiles", profiles.profile_list, json=True)
+    _verb(
+        pr, "remove", "remove a profile and its kernelspec", profiles.profile_remove
+    ).add_argument("name")
 
 
 def _kernels(top: Commands) -> None:

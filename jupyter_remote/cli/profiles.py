@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..manager import RemoteManager
-from .common import print_json, print_table, progress
+from .common import print_json, print_listing, progress
 
 
 def _parse_env(pairs: list[str]) -> dict[str, str]:
@@ -50,30 +50,22 @@ async def profile_add(manager: RemoteManager, args: Any) -> int:
 
 
 async def profile_list(manager: RemoteManager, args: Any) -> int:
-    profiles = await manager.list_profiles()
-    if args.json:
-        print_json(profiles)
-        return 0
-    if not profiles:
-        print("No profiles yet. Add one with:")
-        print("  jupyter remote profile add NAME --server SERVER --python PATH")
-        return 0
-    print_table(
-        [
-            [
-                p["name"],
-                p["kernel_name"],
-                p["server"],
-                p["python"] or p["kernelspec"],
-                p["cwd"] or "~",
-                p["idle_timeout"] or "never",
-                "admin" if p["readonly"] else "",
-            ]
-            for p in profiles
+    return print_listing(
+        args,
+        await manager.list_profiles(),
+        empty="No profiles yet. Add one with:\n"
+        "  jupyter remote profile add NAME --server SERVER --python PATH",
+        headers=["name", "kernel", "server", "python", "cwd", "idle", "source"],
+        row=lambda p: [
+            p["name"],
+            p["kernel_name"],
+            p["server"],
+            p["python"] or p["kernelspec"],
+            p["cwd"] or "~",
+            p["idle_timeout"] or "never",
+            "admin" if p["readonly"] else "",
         ],
-        ["name", "kernel", "server", "python", "cwd", "idle", "source"],
     )
-    return 0
 
 
 async def profile_remove(manager: RemoteManager, args: Any) -> int:
@@ -91,29 +83,21 @@ def _age(started: Any) -> str:
 
 async def kernel_list(manager: RemoteManager, args: Any) -> int:
     progress(f"Asking {args.server} ...")
-    kernels = await manager.remote_kernels(args.server)
-    if args.json:
-        print_json(kernels)
-        return 0
-    if not kernels:
-        print(f"No kernels of ours on {args.server}.")
-        return 0
-    print_table(
-        [
-            [
-                k["kernel_id"],
-                k["state"],
-                k.get("pid"),
-                k.get("profile") or "",
-                k.get("python") or "",
-                k.get("cwd") or "",
-                _age(k.get("started")),
-            ]
-            for k in kernels
+    return print_listing(
+        args,
+        await manager.remote_kernels(args.server),
+        empty=f"No kernels of ours on {args.server}.",
+        headers=["kernel", "state", "pid", "profile", "python", "cwd", "started"],
+        row=lambda k: [
+            k["kernel_id"],
+            k["state"],
+            k.get("pid"),
+            k.get("profile") or "",
+            k.get("python") or "",
+            k.get("cwd") or "",
+            _age(k.get("started")),
         ],
-        ["kernel", "state", "pid", "profile", "python", "cwd", "started"],
     )
-    return 0
 
 
 async def kernel_stop(manager: RemoteManager, args: Any) -> int:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ..errors import HostKeyUnknownError, RemoteError, ValidationError
+from ..errors import HostKeyUnknownError, RemoteError
 from ..manager import RemoteManager
-from .common import print_json, print_table, progress, read_secret
+from .common import print_json, print_listing, progress, read_secret
 
 MAX_TRUST_HOPS = 6
 
@@ -54,14 +54,12 @@ async def server_add(manager: RemoteManager, args: Any) -> int:
 
 async def server_list(manager: RemoteManager, args: Any) -> int:
     servers = await manager.list_servers()
-    if args.json:
-        print_json(servers)
-        return 0
-    if not servers:
-        print("No servers yet. Add one with: jupyter remote server add NAME --host HOST")
-        return 0
-    rows = [
-        [
+    print_listing(
+        args,
+        servers,
+        empty="No servers yet. Add one with: jupyter remote server add NAME --host HOST",
+        headers=["name", "host", "port", "user", "auth", "jump", "channels", "source"],
+        row=lambda s: [
             s["name"],
             s["host"],
             s["port"] or "(ssh config)",
@@ -70,13 +68,11 @@ async def server_list(manager: RemoteManager, args: Any) -> int:
             s["jump"] or "",
             s["channel_transport"] + (" (!)" if s["warnings"] else ""),
             "admin" if s["readonly"] else "",
-        ]
-        for s in servers
-    ]
-    print_table(rows, ["name", "host", "port", "user", "auth", "jump", "channels", "source"])
-    for s in servers:
-        for warning in s["warnings"]:
-            print(f"warning: {s['name']}: {warning}", file=sys.stderr)
+        ],
+    )
+    for server in servers:
+        for warning in server["warnings"]:
+            print(f"warning: {server['name']}: {warning}", file=sys.stderr)
     return 0
 
 
@@ -132,24 +128,16 @@ async def server_test(manager: RemoteManager, args: Any) -> int:
 
 
 async def hostkey_list(manager: RemoteManager, args: Any) -> int:
-    keys = await manager.list_hostkeys()
-    if args.json:
-        print_json(keys)
-        return 0
-    if not keys:
-        print("No trusted host keys. `jupyter remote server test NAME --trust` trusts one.")
-        return 0
-    print_table(
-        [[k["host_id"], k["key_type"], k["fingerprint"], k["source"], k["added"]] for k in keys],
-        ["host", "type", "fingerprint", "source", "added"],
+    return print_listing(
+        args,
+        await manager.list_hostkeys(),
+        empty="No trusted host keys. `jupyter remote server test NAME --trust` trusts one.",
+        headers=["host", "type", "fingerprint", "source", "added"],
+        row=lambda k: [k["host_id"], k["key_type"], k["fingerprint"], k["source"], k["added"]],
     )
-    return 0
 
 
 async def hostkey_remove(manager: RemoteManager, args: Any) -> int:
     removed = await manager.remove_hostkey(args.host)
     print(f"Removed {removed} trusted key(s) for {args.host}.")
     return 0
-
-
-__all__ = ["ValidationError"]

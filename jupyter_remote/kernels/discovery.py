@@ -295,6 +295,3 @@ class Discovery:
         """Worker thread: atomic write, 0600 from the first byte, in a 0700 directory."""
         private_dir(self.cache_dir)
         write_private_json(self._cache_path(server), entry, indent=1)
-
-
-__all__ = ["KINDS", "Discovery", "clean_env", "parse_answer"]

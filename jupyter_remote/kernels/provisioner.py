@@ -371,6 +371,3 @@ class SSHProvisioner(KernelProvisionerBase):
     def resolve_path(self, path_str: str) -> str | None:
         """Paths are on the remote: nothing local to resolve."""
         return None
-
-
-__all__ = ["SSHProvisioner"]

@@ -31,6 +31,15 @@ from .hostkeys import HostKeyPolicy, OfferedKey, TrustedKeys
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class LinkSettings:
+    """How every connection of a pool is opened and watched (RemoteExtensionApp's traits)."""
+
+    keepalive_interval: float = 15.0  # seconds between SSH keepalives
+    keepalive_count_max: int = 3  # unanswered keepalives after which the link is lost
+    connect_timeout: float = 20.0  # seconds for the connect and login
+
+
 class PolicyClient(asyncssh.SSHClient):
     """Records the host key a server offered and supplies a password exactly once.
 
@@ -187,9 +196,7 @@ async def connect_endpoint(
     secrets: SecretStore,
     tunnel: asyncssh.SSHClientConnection | None,
     on_lost: Callable[[Exception | None], None],
-    keepalive_interval: float,
-    keepalive_count_max: int,
-    connect_timeout: float,
+    settings: LinkSettings,
 ) -> asyncssh.SSHClientConnection:
     """Open one authenticated connection or raise a typed RemoteError.
 
@@ -204,9 +211,7 @@ async def connect_endpoint(
             secrets=secrets,
             tunnel=tunnel,
             on_lost=on_lost,
-            keepalive_interval=keepalive_interval,
-            keepalive_count_max=keepalive_count_max,
-            connect_timeout=connect_timeout,
+            settings=settings,
         )
         if conn is not None:
             return conn
@@ -227,9 +232,7 @@ async def _connect_once(
     secrets: SecretStore,
     tunnel: asyncssh.SSHClientConnection | None,
     on_lost: Callable[[Exception | None], None],
-    keepalive_interval: float,
-    keepalive_count_max: int,
-    connect_timeout: float,
+    settings: LinkSettings,
 ) -> tuple[PolicyClient, asyncssh.SSHClientConnection | None]:
     """One connection attempt: the connection, or None when the host key was refused."""
     options, password = _auth_options(endpoint, secrets)
@@ -248,13 +251,13 @@ async def _connect_once(
                 tunnel=tunnel if tunnel is not None else (),
                 username=endpoint.user,
                 config=[],
-                keepalive_interval=keepalive_interval,
-                keepalive_count_max=keepalive_count_max,
-                login_timeout=connect_timeout,
+                keepalive_interval=settings.keepalive_interval,
+                keepalive_count_max=settings.keepalive_count_max,
+                login_timeout=settings.connect_timeout,
                 **_host_key_options(trusted, plain_only=plain_only),
                 **options,
             ),
-            timeout=connect_timeout + 5,
+            timeout=settings.connect_timeout + 5,
         )
     except asyncssh.HostKeyNotVerifiable:
         return client, None

@@ -22,7 +22,7 @@ from typing import Any
 from asyncssh.config import SSHClientConfig
 
 from ..errors import ValidationError
-from ..store import Server, format_jump, host_id, parse_jump
+from ..store import Server, host_id, parse_jump
 
 DEFAULT_SSH_CONFIG = Path("~/.ssh/config")
 
@@ -212,9 +212,6 @@ def resolve_endpoint(server: Server, *, config_path: Path = DEFAULT_SSH_CONFIG) 
         config_path,
         0,
     )
-
-
-__all__ = ["Endpoint", "expand_known_hosts_path", "format_jump", "resolve_endpoint"]
 
 
 async def first_hop_reachable(endpoint: Endpoint | None) -> bool:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncssh
 
 from ..errors import RemoteCommandError, SSHConnectError, SSHTimeoutError
 from ..text import printable
+
+T = TypeVar("T")
 
 #: Output limits of :func:`run` (``max_output``): a remote (or whatever answers in its
 #: place) can send without end, and whatever we keep is held in memory.
@@ -100,8 +102,19 @@ async def run(
         await proc.wait_closed()
         return proc.exit_status, out, err
 
+    status, out, err = await _guarded(exchange(), procs, timeout=timeout, where=where)
+    return ExecResult(
+        status,
+        out.decode("utf-8", "replace"),
+        printable(err.decode("utf-8", "replace"), keep_newlines=True),
+    )
+
+
+async def _guarded(work: Awaitable[T], procs: list[Any], *, timeout: float, where: str) -> T:
+    """``work`` within ``timeout``, its link failures mapped to our errors, and every
+    process it opened closed whatever happens (run and stream share this)."""
     try:
-        status, out, err = await asyncio.wait_for(exchange(), timeout)
+        return await asyncio.wait_for(work, timeout)
     except asyncio.TimeoutError:
         raise SSHTimeoutError(
             f"The remote command on {where} did not finish within {timeout:.0f} s."
@@ -114,11 +127,6 @@ async def run(
         for proc in procs:
             with contextlib.suppress(Exception):
                 proc.close()
-    return ExecResult(
-        status,
-        out.decode("utf-8", "replace"),
-        printable(err.decode("utf-8", "replace"), keep_newlines=True),
-    )
 
 
 async def _read_bounded(reader: Any, limit: int) -> bytearray | None:
@@ -188,20 +196,7 @@ async def stream(
         await proc.wait_closed()
         return proc.exit_status
 
-    try:
-        status = await asyncio.wait_for(pump(), timeout)
-    except asyncio.TimeoutError:
-        raise SSHTimeoutError(
-            f"The remote command did not finish within {timeout:.0f} s."
-        ) from None
-    except (asyncssh.ChannelOpenError, asyncssh.DisconnectError, ConnectionError, OSError) as exc:
-        raise SSHConnectError(
-            f"The SSH connection failed while running a command: {printable(str(exc))}"
-        ) from None
-    finally:
-        for proc in procs:
-            with contextlib.suppress(Exception):
-                proc.close()
+    status = await _guarded(pump(), procs, timeout=timeout, where=peer(conn))
     return int(status if status is not None else 255)
 
 

@@ -19,11 +19,14 @@ from typing import Any
 import asyncssh
 
 from ..store.secrets import SecretStore, secret_store
-from .auth import connect_endpoint
+from .auth import LinkSettings, connect_endpoint
 from .endpoint import Endpoint
 from .hostkeys import HostKeyPolicy
 
 log = logging.getLogger(__name__)
+
+
+DEFAULT_SETTINGS = LinkSettings()
 
 
 @dataclass
@@ -80,15 +83,11 @@ class ConnectionPool:
         policy: HostKeyPolicy,
         *,
         secrets: SecretStore = secret_store,
-        keepalive_interval: float = 15.0,
-        keepalive_count_max: int = 3,
-        connect_timeout: float = 20.0,
+        settings: LinkSettings = DEFAULT_SETTINGS,
     ) -> None:
         self.policy = policy
         self.secrets = secrets
-        self.keepalive_interval = keepalive_interval
-        self.keepalive_count_max = keepalive_count_max
-        self.connect_timeout = connect_timeout
+        self.settings = settings
         self._entries: dict[tuple[Any, ...], _Entry] = {}
 
     def open_count(self) -> int:
@@ -145,9 +144,7 @@ class ConnectionPool:
                 secrets=self.secrets,
                 tunnel=tunnel,
                 on_lost=on_lost,
-                keepalive_interval=self.keepalive_interval,
-                keepalive_count_max=self.keepalive_count_max,
-                connect_timeout=self.connect_timeout,
+                settings=self.settings,
             )
         except BaseException:
             if entry.jump is not None:

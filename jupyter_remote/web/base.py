@@ -46,7 +46,41 @@ def _no_constant(name: str) -> Any:
     raise ValidationError(f"Request body is not valid JSON ({name} is not a JSON value).")
 
 
-class RemoteHandler(APIHandler):
+class JSONErrors(web.RequestHandler):
+    """The one JSON error writer: ``{"message", "reason", "hint"}`` with the status of the
+    RemoteError (or the HTTP error), never a traceback. Every handler of web/ has it."""
+
+    def error_body(self, status_code: int, exc: BaseException | None) -> dict[str, Any]:
+        """The body for an error; a RemoteError's own, else a short one from the status."""
+        if isinstance(exc, RemoteError):
+            self.set_status(exc.status)
+            return exc.to_json()
+        message = getattr(exc, "log_message", None) or self._reason
+        if status_code >= 500 and not isinstance(exc, web.HTTPError):
+            message = "Internal error in jupyterlab-remote; see the Jupyter server log."
+        return {"message": message, "reason": self._reason, "hint": ""}
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        body = self.error_body(status_code, exc)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """A RemoteError is the user's problem, logged as one line; anything else is ours."""
+        if isinstance(value, RemoteError):
+            log.info(
+                "%s %s -> %s: %s",
+                self.request.method,
+                self.request.path,
+                value.reason,
+                value.message,
+            )
+            return
+        super().log_exception(typ, value, tb)
+
+
+class RemoteHandler(JSONErrors, APIHandler):
     """Base of every /remote/ handler: auth resource, JSON errors, body parsing."""
 
     auth_resource = "remote"
@@ -85,28 +119,3 @@ class RemoteHandler(APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, RemoteError):
-            self.set_status(exc.status)
-            body = exc.to_json()
-        else:
-            message = getattr(exc, "log_message", None) or self._reason
-            if status_code >= 500 and not isinstance(exc, web.HTTPError):
-                message = "Internal error in jupyterlab-remote; see the Jupyter server log."
-            body = {"message": message, "reason": self._reason, "hint": ""}
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body))
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, RemoteError):
-            log.info(
-                "%s %s -> %s: %s",
-                self.request.method,
-                self.request.path,
-                value.reason,
-                value.message,
-            )
-            return
-        super().log_exception(typ, value, tb)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import json
 import logging
 import socket
 import urllib.parse
@@ -42,6 +41,7 @@ from tornado.netutil import bind_sockets
 
 from ..errors import RemoteError
 from ..sessions.forward import ORIGIN_LABEL_PREFIX, ForwardSession, forward_by_origin
+from .base import JSONErrors
 from .forward_relay import ForwardRelay, end_to_end, scrub_capability, scrub_logs_of
 from .forward_relay import upstream_request_headers as _upstream
 
@@ -112,7 +112,7 @@ def cookie_without_domain(value: str) -> str:
     return "; ".join(kept)
 
 
-class OriginProxyHandler(ForwardRelay):
+class OriginProxyHandler(ForwardRelay, JSONErrors):
     """Every request to the origin listener: find the forward by the Host header, ask
     Jupyter's authorizer as the user who opened it, relay it as is.
 
@@ -147,21 +147,14 @@ class OriginProxyHandler(ForwardRelay):
 
     # ------------------------------------------------------------ errors, logs
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, RemoteError):
-            self.set_status(exc.status)
-            body = exc.to_json()
-        elif status_code == 404:
-            body = {
+    def error_body(self, status_code: int, exc: BaseException | None) -> dict[str, Any]:
+        if status_code == 404 and not isinstance(exc, RemoteError):
+            return {
                 "message": "No such forwarded page.",
                 "reason": "Not Found",
                 "hint": "Open the forward again from JupyterLab (its Open button).",
             }
-        else:
-            body = {"message": self._reason, "reason": self._reason, "hint": ""}
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body))
+        return super().error_body(status_code, exc)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # Never tornado's default: it writes repr(request), Host (the capability) included.

@@ -24,11 +24,9 @@ Handlers here are registered by handlers.routes().
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import urllib.parse
-from typing import Any
 
 from jupyter_server import CallContext
 from jupyter_server.auth.decorator import authorized
@@ -36,8 +34,9 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import httputil, web
 
-from ..errors import NotFoundError, RemoteError
+from ..errors import NotFoundError
 from ..sessions.forward import ForwardSession, forward_by_capability, get_forward
+from .base import JSONErrors
 from .forward_origin import ORIGINS_SETTING, ForwardOrigins, browser_on_this_machine
 from .forward_relay import (
     ForwardRelay,
@@ -137,7 +136,7 @@ def sandbox_cookie(value: str, prefix: str, jupyter_cookies: set[str]) -> str | 
     return "; ".join(kept)
 
 
-class _ForwardHandler(JupyterHandler):
+class _ForwardHandler(JSONErrors, JupyterHandler):
     """Common ground of the forward routes: auth resource, sandbox headers, JSON errors."""
 
     auth_resource = "remote"
@@ -153,25 +152,6 @@ class _ForwardHandler(JupyterHandler):
 
     def get_login_url(self) -> str:
         raise web.HTTPError(403)  # no login redirect: refused, as every /remote/ route
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, RemoteError):
-            self.set_status(exc.status)
-            body = exc.to_json()
-        else:
-            message = getattr(exc, "log_message", None) or self._reason
-            if status_code >= 500 and not isinstance(exc, web.HTTPError):
-                message = "Internal error in jupyterlab-remote; see the Jupyter server log."
-            body = {"message": message, "reason": self._reason, "hint": ""}
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body))
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, RemoteError):
-            log.info("%s %s -> %s", self.request.method, self.request.path, value.message)
-            return
-        super().log_exception(typ, value, tb)
 
     def _jupyter_cookies(self) -> set[str]:
         return {self.identity_provider.get_cookie_name(self), "_xsrf"}
