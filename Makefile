@@ -35,11 +35,11 @@ frontend: install
 	cd labextension && jlpm build
 
 demo: install
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python -m scripts.demo
 
 lint: install
-	$(BIN)/ruff check jupyter_remote tests scripts
-	$(BIN)/ruff format --check jupyter_remote tests scripts || true
+	$(BIN)/ruff check jupyter_remote tests scripts bench
+	$(BIN)/ruff format --check jupyter_remote tests scripts bench || true
 
 typecheck: install
 	$(BIN)/mypy
@@ -48,7 +48,7 @@ pytest: install
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test: install
-	$(BIN)/ruff check jupyter_remote tests scripts
+	$(BIN)/ruff check jupyter_remote tests scripts bench
 	$(BIN)/mypy
 	$(BIN)/jupyter server extension list 2>&1 | grep -E "jupyter_remote.*OK"
 	$(BIN)/jupyter labextension list 2>&1 | grep -E "jupyterlab-remote.*enabled.*OK"
@@ -80,7 +80,7 @@ bench: install bench-peers
 
 # Soak (not part of `make test`; root): one remote kernel printing through an hour of link
 # cuts and silent drops. SOAK_SECONDS=300 SOAK_FAULT_EVERY=60 for a short run; SOAK_ARGS for
-# the rest (python bench/soak.py --help). Figures -> bench/soak-latest.{json,md}.
+# the rest (python -m bench.soak --help). Figures -> bench/soak-latest.{json,md}.
 .PHONY: soak
 soak: install
-	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)

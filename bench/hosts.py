@@ -1,8 +1,8 @@
 """The bench's own test hosts and the isolated client side (orchestrator only, as root).
 
-- ``lo``: a real OpenSSH sshd on 127.0.0.1 (tests/sshd_host.py, user ``jrbench``,
+- ``lo``: a real OpenSSH sshd on 127.0.0.1 (tests/harness/sshd_host.py, user ``jrbench``,
   sshd log at DEBUG1 so exec requests can be counted);
-- ``veth``: an sshd in a network namespace (tests/netns_host.py, user ``jrbenchn``),
+- ``veth``: an sshd in a network namespace (tests/harness/netns_host.py, user ``jrbenchn``),
   reached directly over its veth;
 - ``slow``: the same namespace sshd reached through the 25 ms-each-way delay proxy
   (bench/delay_proxy.py) listening on 127.0.0.1.
@@ -24,19 +24,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.delay_proxy import DelayProxy, one_way_ms
+from tests.harness.netns_host import NetnsHost, netns_unavailable
+from tests.harness.sshd_host import SSHTestHost
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from netns_host import NetnsHost, netns_unavailable  # noqa: E402
-from sshd_host import SSHTestHost  # noqa: E402
-
-from bench.delay_proxy import DelayProxy, one_way_ms  # noqa: E402
 
 PEERS_VENV = ROOT / "bench" / ".venv-peers"
 LO_USER = "jrbench"
@@ -112,18 +109,40 @@ class BenchHosts:
         common = {"remote_python": lo.remote_python}
         self.targets = {
             "lo": Target(
-                "lo", lo.host, lo.port, lo.user, str(lo.user_key), remote_home=str(lo.home),
-                sshd_port=lo.port, netns=None, log_path=str(lo.log_path), **common,
+                "lo",
+                lo.host,
+                lo.port,
+                lo.user,
+                str(lo.user_key),
+                remote_home=str(lo.home),
+                sshd_port=lo.port,
+                netns=None,
+                log_path=str(lo.log_path),
+                **common,
             ),
             "veth": Target(
-                "veth", net.host, net.port, net.user, str(net.user_key),
-                remote_home=str(net.home), sshd_port=net.port, netns=net.netns,
-                log_path=str(net.log_path), **common,
+                "veth",
+                net.host,
+                net.port,
+                net.user,
+                str(net.user_key),
+                remote_home=str(net.home),
+                sshd_port=net.port,
+                netns=net.netns,
+                log_path=str(net.log_path),
+                **common,
             ),
             "slow": Target(
-                "slow", "127.0.0.1", self.proxy.port, net.user, str(net.user_key),
-                remote_home=str(net.home), sshd_port=net.port, netns=net.netns,
-                log_path=str(net.log_path), **common,
+                "slow",
+                "127.0.0.1",
+                self.proxy.port,
+                net.user,
+                str(net.user_key),
+                remote_home=str(net.home),
+                sshd_port=net.port,
+                netns=net.netns,
+                log_path=str(net.log_path),
+                **common,
             ),
         }
         self.clean_remote()

@@ -4,11 +4,11 @@ Run by hand (root: network namespaces), not in CI::
 
     make soak                                   # one hour
     SOAK_SECONDS=300 SOAK_FAULT_EVERY=60 make soak
-    .venv/bin/python bench/soak.py --seconds 600 --fault-every 90 --seed 7
+    .venv/bin/python -m bench.soak --seconds 600 --fault-every 90 --seed 7
 
 What it does, with the product as users run it:
 
-1. a NetnsHost (tests/netns_host.py: sshd in its own network namespace, remote user
+1. a NetnsHost (tests/harness/netns_host.py: sshd in its own network namespace, remote user
    ``jrsoak``) and a REAL Jupyter server subprocess with the extension, in a
    throw-away HOME / JUPYTER_DATA_DIR, with the product's keepalive settings unless
    told otherwise (--keepalive-interval/--keepalive-count-max);
@@ -55,14 +55,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.harness.netns_host import NetnsHost, netns_unavailable
+from tests.harness.remote_state import STATE_DIR, clean_user, user_processes
+from tests.harness.sshd_host import claim_user, free_port
+from tests.harness.waiting import NeverHappened, eventually_async
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from netns_host import NetnsHost, netns_unavailable  # noqa: E402
-from sshd_host import _claim_user, free_port  # noqa: E402
-
 USER = "jrsoak"
-STATE_DIR = ".local/share/jupyter-remote"
 PERIOD = 0.1  # seconds between two printed lines
 #: the cell: numbered lines with the kernel's wall clock, every PERIOD s, until END
 CELL = """\
@@ -117,42 +116,11 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def user_processes(uid: int) -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            status = Path(f"/proc/{entry}/status").read_text()
-            args = (
-                Path(f"/proc/{entry}/cmdline")
-                .read_bytes()
-                .replace(b"\0", b" ")
-                .decode(errors="replace")
-            )
-        except OSError:
-            continue
-        uid_line = next((ln for ln in status.splitlines() if ln.startswith("Uid:")), "")
-        if uid_line.split()[1:2] == [str(uid)]:
-            found.append(f"{entry} {args.strip()[:120]}")
-    return found
-
-
-def clean_remote(host: NetnsHost) -> None:
-    """Leftovers of an earlier soak (jrsoak is ours alone)."""
-    host.run_as_user(["pkill", "-9", "-u", host.user])
-    host.run_as_user(["rm", "-rf", str(host.home / STATE_DIR)])
-    deadline = time.monotonic() + 10
-    while user_processes(host.uid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-
-
 async def save_profile(host: NetnsHost) -> None:
     """Server `box` and profile `p` (kernelspec remote-p), as `jupyter remote` would."""
-    from remote_fixtures import server_input, trust_host
-
     from jupyter_remote.manager import RemoteManager
     from jupyter_remote.store import Store
+    from tests.harness.servers import server_input, trust_host
 
     manager = RemoteManager(Store())
     try:
@@ -586,7 +554,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
     # claimed (an flock): a second soak at the same time gets jrsoak2, so its cleanup
     # (pkill -u) never touches this one's kernel
-    user, claim = _claim_user(USER)
+    user, claim = claim_user(USER)
     try:
         host = NetnsHost(name="soak", user=user)
     except BaseException:
@@ -594,7 +562,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         raise
     server: Server | None = None
     try:
-        clean_remote(host)
+        clean_user(host)
         await save_profile(host)
         server = Server(workdir, env, args)
         await server.wait_up()
@@ -630,12 +598,14 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         result = analyse(record, expected, faults, kernel_id)
 
         await server.fetch(f"api/kernels/{kernel_id}", "DELETE")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (
-            user_processes(host.uid) or any((host.home / STATE_DIR).rglob("*"))
-        ):
-            await asyncio.sleep(0.3)
-        leftovers = user_processes(host.uid)
+        with contextlib.suppress(NeverHappened):  # the result says what was left
+            await eventually_async(
+                lambda: user_processes(host.uid) or any((host.home / STATE_DIR).rglob("*")),
+                lambda left: not left,
+                timeout=30,
+                interval=0.3,
+            )
+        leftovers = [line[:130] for line in user_processes(host.uid)]
         files = [str(p) for p in (host.home / STATE_DIR).rglob("*")]
         reader.cancel()
         events_task.cancel()
@@ -657,7 +627,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             host.undrop()
             host.restore()
         with contextlib.suppress(Exception):
-            clean_remote(host)
+            clean_user(host)
         host.close()
         claim.close()
 

@@ -1,5 +1,7 @@
 """`make demo`: a local demo SSH host, registered as server `demo`, and JupyterLab on it.
 
+Run from the repository root as ``python -m scripts.demo`` (the Makefile does).
+
 The demo host is a real OpenSSH sshd on a loopback port with throwaway keys and
 a user whose Python env holds ipykernel (the same harness the tests use). Its
 state (saved servers, trusted key, kernelspec) lives in .demo/ so your own
@@ -18,15 +20,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
-sys.path.insert(0, str(ROOT / "tests"))
 
 os.environ["JUPYTER_DATA_DIR"] = str(DEMO / "jupyter-data")
 
-from sshd_host import IS_ROOT, SSHTestHost  # noqa: E402
-
 from jupyter_remote.errors import RemoteError  # noqa: E402
 from jupyter_remote.manager import RemoteManager  # noqa: E402
-from jupyter_remote.store import HostKey, Store, host_id, now_iso  # noqa: E402
+from jupyter_remote.store import Store  # noqa: E402
+from tests.harness.servers import server_input, trust_host  # noqa: E402
+from tests.harness.sshd_host import IS_ROOT, SSHTestHost  # noqa: E402
 
 
 async def register(host: SSHTestHost) -> None:
@@ -40,24 +41,8 @@ async def register(host: SSHTestHost) -> None:
             manager.store.remove_hostkeys(key.host_id)
         # We generated this host key a moment ago, so we trust exactly it: the
         # same explicit act as `jupyter remote server test demo --trust`.
-        manager.store.add_hostkey(
-            HostKey(
-                host_id=host_id(host.host, host.port),
-                key_type=host.host_key_type,
-                fingerprint=host.host_key_fingerprint,
-                public_key=host.host_key_public,
-                added=now_iso(),
-            )
-        )
-        await manager.add_server(
-            {
-                "name": "demo",
-                "host": host.host,
-                "port": host.port,
-                "user": host.user,
-                "identity": str(host.user_key),
-            }
-        )
+        trust_host(manager.store, host)
+        await manager.add_server(server_input(host, name="demo"))
         report = await manager.test_server("demo")
         print(f"demo host: {report['endpoint']}  {report['os']}  round trip {report['rtt_ms']} ms")
         profile = await manager.add_profile(

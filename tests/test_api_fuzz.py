@@ -44,7 +44,6 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
-from live_server import LiveServer, implemented_methods
 from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
@@ -55,10 +54,11 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sshd_host import SSHTestHost
 
 import jupyter_remote
 from jupyter_remote.web import routes as handlers
+from tests.harness.live_server import LiveServer, implemented_methods
+from tests.harness.sshd_host import SSHTestHost
 
 pytestmark = pytest.mark.timeout(900)
 

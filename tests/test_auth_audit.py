@@ -34,31 +34,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_server import implemented_methods
-from remote_fixtures import server_input
-from sshd_host import SSHTestHost
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.routing import Router
 from tornado.websocket import websocket_connect
 
+from tests.harness.fixtures import SANDBOX_HOST, server_config
+from tests.harness.live_server import implemented_methods
+from tests.harness.servers import server_input
+from tests.harness.sshd_host import SSHTestHost
+
 MUTATIONS = {"POST", "PUT", "PATCH", "DELETE"}
 REFUSED = {401, 403}
 
 
-#: a name Jupyter takes as its own that is no loopback name: the entry route answers
-#: such a browser with the sandbox route (a loopback name gets the forward's origin)
-SANDBOX_HOST = "jupyter.test"
-
-
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_remote": True},
-            "local_hostnames": ["localhost", SANDBOX_HOST],
-        }
-    }
+    """Jupyter also answers to SANDBOX_HOST: a browser that uses it gets the sandbox route."""
+    return server_config(local_hostnames=["localhost", SANDBOX_HOST])
 
 
 @pytest.fixture(scope="module")

@@ -3,114 +3,72 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sshd_host import SSHTestHost
 
-CLI = str(Path(sys.executable).parent / "jupyter-remote")
-
-
-@pytest.fixture
-def cli_env(isolated_home: Path, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
-    env.update(
-        HOME=str(isolated_home),
-        JUPYTER_DATA_DIR=str(tmp_path / "data"),
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-        JUPYTER_PLATFORM_DIRS="1",
-    )
-    env.pop("SSH_AUTH_SOCK", None)
-    return env
-
-
-def run(
-    env: dict[str, str], *args: str | bytes, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=env, input=stdin, capture_output=True, text=True, timeout=90, check=False
-    )
-
-
-def add_box(env: dict[str, str], host: SSHTestHost, *extra: str) -> None:
-    result = run(
-        env,
-        "server",
-        "add",
-        "box",
-        "--host",
-        host.host,
-        "--port",
-        str(host.port),
-        "--user",
-        host.user,
-        "--identity",
-        str(host.user_key),
-        *extra,
-    )
-    assert result.returncode == 0, result.stderr
+from tests.harness.cli import CLI, add_box, run_cli
+from tests.harness.sshd_host import SSHTestHost
 
 
 def test_help_lists_the_whole_grammar(cli_env: dict[str, str]) -> None:
-    out = run(cli_env, "--help").stdout
+    out = run_cli(cli_env, "--help").stdout
     for word in ("server", "hostkey", "env", "profile", "kernel", "forward"):
         assert word in out
-    server_help = run(cli_env, "server", "--help").stdout
+    server_help = run_cli(cli_env, "server", "--help").stdout
     for word in ("add", "list", "remove", "test"):
         assert word in server_help
-    add_help = run(cli_env, "server", "add", "--help").stdout
+    add_help = run_cli(cli_env, "server", "add", "--help").stdout
     for flag in ("--host", "--port", "--user", "--identity", "--password", "--jump"):
         assert flag in add_help
 
 
 def test_unknown_then_trust_then_changed(cli_env: dict[str, str], ssh_host: SSHTestHost) -> None:
     add_box(cli_env, ssh_host)
-    listed = json.loads(run(cli_env, "server", "list", "--json").stdout)
+    listed = json.loads(run_cli(cli_env, "server", "list", "--json").stdout)
     assert [s["name"] for s in listed] == ["box"]
 
-    unknown = run(cli_env, "server", "test", "box")
+    unknown = run_cli(cli_env, "server", "test", "box")
     assert unknown.returncode == 3
     assert ssh_host.host_key_fingerprint in unknown.stderr
     assert "--trust" in unknown.stderr
 
-    as_json = run(cli_env, "server", "test", "box", "--json")
+    as_json = run_cli(cli_env, "server", "test", "box", "--json")
     assert as_json.returncode == 3
     assert json.loads(as_json.stdout)["error"]["fingerprint"] == ssh_host.host_key_fingerprint
 
-    trusted = run(cli_env, "server", "test", "box", "--trust", "--json")
+    trusted = run_cli(cli_env, "server", "test", "box", "--trust", "--json")
     assert trusted.returncode == 0, trusted.stderr
     report: dict[str, Any] = json.loads(trusted.stdout)
     assert report["host_key"]["fingerprint"] == ssh_host.host_key_fingerprint
     assert report["rtt_ms"] > 0 and report["python"]["path"] and report["os"]
-    human = run(cli_env, "server", "test", "box")
+    human = run_cli(cli_env, "server", "test", "box")
     assert human.returncode == 0
     for label in ("reachable", "host key", "auth", "round trip", "remote os", "python"):
         assert label in human.stdout
 
-    keys = json.loads(run(cli_env, "hostkey", "list", "--json").stdout)
+    keys = json.loads(run_cli(cli_env, "hostkey", "list", "--json").stdout)
     assert [k["fingerprint"] for k in keys] == [ssh_host.host_key_fingerprint]
 
     original = ssh_host.host_key_fingerprint
     ssh_host.restart_with_new_host_key()
     try:
         for args in (("server", "test", "box"), ("server", "test", "box", "--trust")):
-            changed = run(cli_env, *args)
+            changed = run_cli(cli_env, *args)
             assert changed.returncode == 4
             assert original in changed.stderr and ssh_host.host_key_fingerprint in changed.stderr
-        keys = json.loads(run(cli_env, "hostkey", "list", "--json").stdout)
+        keys = json.loads(run_cli(cli_env, "hostkey", "list", "--json").stdout)
         assert [k["fingerprint"] for k in keys] == [original]
-        removed = run(cli_env, "hostkey", "remove", f"[127.0.0.1]:{ssh_host.port}")
+        removed = run_cli(cli_env, "hostkey", "remove", f"[127.0.0.1]:{ssh_host.port}")
         assert removed.returncode == 0
-        assert run(cli_env, "server", "test", "box", "--trust").returncode == 0
+        assert run_cli(cli_env, "server", "test", "box", "--trust").returncode == 0
     finally:
         ssh_host.restore_original_host_key()
 
-    assert run(cli_env, "server", "remove", "box").returncode == 0
-    assert json.loads(run(cli_env, "server", "list", "--json").stdout) == []
+    assert run_cli(cli_env, "server", "remove", "box").returncode == 0
+    assert json.loads(run_cli(cli_env, "server", "list", "--json").stdout) == []
 
 
 def test_password_from_stdin_never_on_disk(
@@ -118,7 +76,7 @@ def test_password_from_stdin_never_on_disk(
 ) -> None:
     host = password_ssh_host
     assert host.password
-    added = run(
+    added = run_cli(
         cli_env,
         "server",
         "add",
@@ -134,11 +92,13 @@ def test_password_from_stdin_never_on_disk(
     )
     assert added.returncode == 0, added.stderr
     # no keyring here: the next process has no password and says how to give it
-    missing = run(cli_env, "server", "test", "pw", "--trust")
+    missing = run_cli(cli_env, "server", "test", "pw", "--trust")
     assert missing.returncode == 1 and "--password" in missing.stderr
-    ok = run(cli_env, "server", "test", "pw", "--trust", "--password", stdin=host.password + "\n")
+    ok = run_cli(
+        cli_env, "server", "test", "pw", "--trust", "--password", stdin=host.password + "\n"
+    )
     assert ok.returncode == 0, ok.stderr
-    wrong = run(cli_env, "server", "test", "pw", "--password", stdin="wrong-password-xyz\n")
+    wrong = run_cli(cli_env, "server", "test", "pw", "--password", stdin="wrong-password-xyz\n")
     assert wrong.returncode == 1 and "refused password" in wrong.stderr
     for path in (tmp_path / "data").rglob("*"):
         if path.is_file():
@@ -160,7 +120,7 @@ def test_hostile_arguments_exit_2_and_change_nothing(
     argv = ["server", "add", args.pop("name")]
     for flag, value in args.items():
         argv += [flag, value]
-    result = run(cli_env, *argv)
+    result = run_cli(cli_env, *argv)
     assert result.returncode == 2, result.stderr
     assert "error:" in result.stderr
     assert not (tmp_path / "data" / "remote" / "servers.json").exists()
@@ -180,10 +140,10 @@ def test_invalid_utf8_argument_exit_2(cli_env: dict[str, str], tmp_path: Path) -
 
 
 def test_usage_errors_exit_2(cli_env: dict[str, str]) -> None:
-    assert run(cli_env, "server", "add", "x").returncode == 2  # --host missing
-    assert run(cli_env, "server", "bogus").returncode == 2
-    assert run(cli_env, "server", "add", "x", "--host", "h", "--port", "nope").returncode == 2
-    assert run(cli_env, "hostkey", "remove", "$(id)").returncode == 2
+    assert run_cli(cli_env, "server", "add", "x").returncode == 2  # --host missing
+    assert run_cli(cli_env, "server", "bogus").returncode == 2
+    assert run_cli(cli_env, "server", "add", "x", "--host", "h", "--port", "nope").returncode == 2
+    assert run_cli(cli_env, "hostkey", "remove", "$(id)").returncode == 2
 
 
 def test_admin_servers_from_config_are_read_only(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -192,25 +152,25 @@ def test_admin_servers_from_config_are_read_only(cli_env: dict[str, str], tmp_pa
     (config / "jupyter_server_config.json").write_text(
         json.dumps({"RemoteExtensionApp": {"servers": {"shared": {"host": "login.cluster"}}}})
     )
-    listed = json.loads(run(cli_env, "server", "list", "--json").stdout)
+    listed = json.loads(run_cli(cli_env, "server", "list", "--json").stdout)
     assert listed[0]["name"] == "shared" and listed[0]["readonly"] is True
-    result = run(cli_env, "server", "remove", "shared")
+    result = run_cli(cli_env, "server", "remove", "shared")
     assert result.returncode == 1 and "administrator" in result.stderr
 
 
 def test_tcp_channels_are_a_visible_choice(cli_env: dict[str, str], ssh_host: SSHTestHost) -> None:
     """Kernel channels on TCP only when asked for, and then warned about everywhere."""
-    result = run(cli_env, "server", "add", "plain", "--host", "example.org")
+    result = run_cli(cli_env, "server", "add", "plain", "--host", "example.org")
     assert result.returncode == 0 and "warning" not in result.stderr
-    result = run(
+    result = run_cli(
         cli_env, "server", "add", "tcpbox", "--host", "example.org", "--channel-transport", "tcp"
     )
     assert result.returncode == 0
     assert "warning: Kernel channels use a TCP port" in result.stderr
-    listed = run(cli_env, "server", "list")
+    listed = run_cli(cli_env, "server", "list")
     assert "tcp (!)" in listed.stdout and "warning: tcpbox:" in listed.stderr
-    rows = {s["name"]: s for s in json.loads(run(cli_env, "server", "list", "--json").stdout)}
+    rows = {s["name"]: s for s in json.loads(run_cli(cli_env, "server", "list", "--json").stdout)}
     assert rows["plain"]["channel_transport"] == "unix" and rows["plain"]["warnings"] == []
     assert rows["tcpbox"]["channel_transport"] == "tcp" and rows["tcpbox"]["warnings"]
-    bad = run(cli_env, "server", "add", "x", "--host", "h", "--channel-transport", "udp")
+    bad = run_cli(cli_env, "server", "add", "x", "--host", "h", "--channel-transport", "udp")
     assert bad.returncode == 2

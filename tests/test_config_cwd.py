@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from remote_fixtures import trust_host
-from sshd_host import SSHTestHost
 
 from jupyter_remote.manager import manager_from_config
+from tests.harness.servers import trust_host
+from tests.harness.sshd_host import SSHTestHost
 
 USER = "jrhostile"
 VENV_BIN = Path(sys.executable).parent

@@ -14,15 +14,12 @@ import re
 import secrets
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from remote_fixtures import server_input, trust_host
-from sshd_host import IS_ROOT, SSHTestHost
 from tornado.httpclient import HTTPClientError
 
 from jupyter_remote.errors import RemoteCommandError
@@ -31,8 +28,10 @@ from jupyter_remote.manager import RemoteManager
 from jupyter_remote.remote import BOOTSTRAP, script_text, stdin_payload
 from jupyter_remote.ssh.exec import ExecResult
 from jupyter_remote.store import Server, Store
+from tests.harness.cli import run_cli
+from tests.harness.servers import server_input, trust_host
+from tests.harness.sshd_host import IS_ROOT, SSHTestHost
 
-CLI = str(Path(sys.executable).parent / "jupyter-remote")
 EXEC_LINE = re.compile(r"session_input_channel_req: session \d+ req exec")
 PWNED = Path("/tmp/pwned-probe")
 
@@ -377,25 +376,6 @@ async def test_unknown_server_and_bad_cwd_are_refused(probe_manager: RemoteManag
 # ----------------------------------------------------------------------------- CLI
 
 
-@pytest.fixture
-def cli_env(isolated_home: Path, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
-    env.update(
-        HOME=str(isolated_home),
-        JUPYTER_DATA_DIR=str(tmp_path / "data"),
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-        JUPYTER_PLATFORM_DIRS="1",
-    )
-    env.pop("SSH_AUTH_SOCK", None)
-    return env
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 def test_cli_env_list(
     cli_env: dict[str, str], tmp_path: Path, probe_host: SSHTestHost, layout: dict[str, Any]
 ) -> None:
@@ -404,7 +384,7 @@ def test_cli_env_list(
     trust_host(store, probe_host)
 
     before = exec_requests(probe_host)
-    listed = cli(cli_env, "env", "list", "box", "--json")
+    listed = run_cli(cli_env, "env", "list", "box", "--json")
     assert listed.returncode == 0, listed.stderr
     assert exec_requests(probe_host) - before == 1
     envs = json.loads(listed.stdout)
@@ -417,7 +397,7 @@ def test_cli_env_list(
     kinds = {e["kind"] for e in envs}
     assert {"conda", "virtualenv", "venv", "pyenv", "system", "kernelspec"} <= kinds
 
-    human = cli(cli_env, "env", "list", "box")
+    human = run_cli(cli_env, "env", "list", "box")
     assert human.returncode == 0, human.stderr
     assert exec_requests(probe_host) - before == 1  # a new process, answered from disk
     header = human.stdout.splitlines()[0].split()
@@ -425,20 +405,15 @@ def test_cli_env_list(
     assert "(cached, probed less than a minute ago; --refresh to probe again)" in human.stdout
     assert str(probe_host.home / layout["names"]["virtualenv"] / "bin" / "python") in human.stdout
 
-    refreshed = cli(cli_env, "env", "list", "box", "--refresh")
+    refreshed = run_cli(cli_env, "env", "list", "box", "--refresh")
     assert refreshed.returncode == 0 and "(cached" not in refreshed.stdout
     assert exec_requests(probe_host) - before == 2
 
-    missing = cli(cli_env, "env", "list", "nope", "--json")
+    missing = run_cli(cli_env, "env", "list", "nope", "--json")
     assert missing.returncode == 1 and json.loads(missing.stdout)["error"]["reason"]
 
 
 # ----------------------------------------------------------------------------- REST
-
-
-@pytest.fixture
-def jp_server_config() -> dict[str, Any]:
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_remote": True}}}
 
 
 async def get_envs(jp_fetch: Any, *parts: str, **params: Any) -> Any:

@@ -22,7 +22,6 @@ import selectors
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,9 +34,6 @@ from typing import Any, ClassVar
 import pytest
 import websocket  # websocket-client
 from jupyter_server.auth.authorizer import AllowAllAuthorizer
-from live_server import live_server
-from remote_fixtures import server_input
-from sshd_host import SSHTestHost, _as_user_argv, free_port
 from tornado import httputil
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import websocket_connect
@@ -45,8 +41,12 @@ from tornado.websocket import websocket_connect
 from jupyter_remote.sessions import forward as service_forwards
 from jupyter_remote.sessions import registry
 from jupyter_remote.web.forward_origin import browser_on_this_machine
-
-CLI = str(Path(sys.executable).parent / "jupyter-remote")
+from tests.harness.cli import CLI, add_box, run_cli
+from tests.harness.fixtures import SANDBOX_HOST, server_config
+from tests.harness.live_server import live_server
+from tests.harness.rest import call, expect_error
+from tests.harness.servers import server_input
+from tests.harness.sshd_host import SSHTestHost, as_user_argv, free_port
 
 # Echoes the request line and headers it received as JSON (what reaches the service).
 ECHO = r"""
@@ -89,19 +89,10 @@ asyncio.run(main())
 """
 
 
-#: A name Jupyter accepts as its own (local_hostnames) that is no loopback name: a
-#: browser that reaches Jupyter so gets the sandbox route, not a forward's own origin.
-SANDBOX_HOST = "jupyter.test"
-
-
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_remote": True},
-            "local_hostnames": ["localhost", "lab.localhost", SANDBOX_HOST],
-        }
-    }
+    """Jupyter also answers to SANDBOX_HOST: a browser that uses it gets the sandbox route."""
+    return server_config(local_hostnames=["localhost", "lab.localhost", SANDBOX_HOST])
 
 
 class RemoteService:
@@ -110,7 +101,7 @@ class RemoteService:
     def __init__(self, host: SSHTestHost, argv: list[str], port: int) -> None:
         self.host, self.port = host, port
         self.proc = subprocess.Popen(
-            _as_user_argv(host.user, argv),
+            as_user_argv(host.user, argv),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -193,22 +184,6 @@ def box(jp_fetch: Any, jp_asyncio_loop: Any, ssh_host: SSHTestHost) -> Iterator[
     jp_asyncio_loop.run_until_complete(setup())
     yield "box"
     jp_asyncio_loop.run_until_complete(service_forwards.stop_all())
-
-
-async def call(jp_fetch: Any, method: str, *parts: str, body: Any = None, **kw: Any) -> Any:
-    kwargs: dict[str, Any] = {"method": method, **kw}
-    if body is not None:
-        kwargs["body"] = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    elif method in ("POST", "PATCH", "PUT"):
-        kwargs["body"] = "{}"
-    return await jp_fetch(*parts, **kwargs)
-
-
-async def expect_error(jp_fetch: Any, status: int, method: str, *parts: str, **kw: Any) -> Any:
-    with pytest.raises(HTTPClientError) as info:
-        await call(jp_fetch, method, *parts, **kw)
-    assert info.value.code == status, info.value.response.body if info.value.response else ""
-    return info.value.response
 
 
 async def wait_for(predicate: Any, timeout: float = 10.0) -> bool:
@@ -1416,31 +1391,6 @@ async def test_unknown_forward_ids_are_404(jp_fetch: Any, box: str) -> None:
 # ------------------------------------------------------------------------------- CLI
 
 
-@pytest.fixture
-def cli_env(isolated_home: Path, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
-    env.update(
-        HOME=str(isolated_home),
-        JUPYTER_DATA_DIR=str(tmp_path / "data"),
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-        JUPYTER_PLATFORM_DIRS="1",
-    )
-    env.pop("SSH_AUTH_SOCK", None)
-    return env
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=90, check=False
-    )
-
-
-def add_box(env: dict[str, str], host: SSHTestHost) -> None:
-    args = ["--host", host.host, "--port", str(host.port), "--user", host.user]
-    result = cli(env, "server", "add", "box", *args, "--identity", str(host.user_key))
-    assert result.returncode == 0, result.stderr
-
-
 def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
     assert proc.stdout is not None
     with selectors.DefaultSelector() as sel:
@@ -1455,9 +1405,9 @@ def test_cli_forward_until_sigint(
 ) -> None:
     remote_port, content = remote_http
     add_box(cli_env, ssh_host)
-    unknown = cli(cli_env, "forward", "box", str(remote_port))
+    unknown = run_cli(cli_env, "forward", "box", str(remote_port))
     assert unknown.returncode == 3 and ssh_host.host_key_fingerprint in unknown.stderr
-    assert cli(cli_env, "server", "test", "box", "--trust").returncode == 0
+    assert run_cli(cli_env, "server", "test", "box", "--trust").returncode == 0
     assert ssh_host.established_connections() == 0
 
     local = free_port()
@@ -1506,7 +1456,7 @@ def test_cli_forward_sigterm_and_random_local_port(
 ) -> None:
     remote_port, content = remote_http
     add_box(cli_env, ssh_host)
-    assert cli(cli_env, "server", "test", "box", "--trust").returncode == 0
+    assert run_cli(cli_env, "server", "test", "box", "--trust").returncode == 0
     proc = subprocess.Popen(
         [CLI, "forward", "box", str(remote_port)],
         env=cli_env,
@@ -1539,14 +1489,14 @@ def test_cli_forward_usage_and_key_errors(
         ["8080", "--local-port", "70000"],
         ["8080", "--local-port", "x"],
     ):
-        result = cli(cli_env, "forward", "box", *args)
+        result = run_cli(cli_env, "forward", "box", *args)
         assert result.returncode == 2, (args, result.stderr)
-    assert cli(cli_env, "forward", "nobody", "8080").returncode == 1
+    assert run_cli(cli_env, "forward", "nobody", "8080").returncode == 1
     add_box(cli_env, impostor)
     # trust the ORIGINAL key (as known_hosts), then meet the impostor: changed, exit 4
     known = Path(cli_env["HOME"]) / ".ssh" / "known_hosts"
     original = impostor.original_host_key_path.with_suffix(".pub").read_text().split()
     known.write_text(f"[{impostor.host}]:{impostor.port} {original[0]} {original[1]}\n")
-    changed = cli(cli_env, "forward", "box", "8080")
+    changed = run_cli(cli_env, "forward", "box", "8080")
     assert changed.returncode == 4, changed.stderr
     assert impostor.host_key_fingerprint in changed.stderr

@@ -11,7 +11,8 @@ from typing import Any
 
 import asyncssh
 import pytest
-from sshd_host import SSHTestHost
+
+from tests.harness.sshd_host import SSHTestHost
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

@@ -23,11 +23,9 @@ import asyncio
 import ipaddress
 import json
 import os
-import queue
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,14 +35,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from jupyter_client import KernelManager
-from remote_fixtures import server_input, trust_host
-from sshd_host import SSHTestHost
 
 from jupyter_remote.errors import SSHAuthError, ValidationError
 from jupyter_remote.kernels.discovery import Discovery
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.store import Store, format_jump, parse_jump
 from jupyter_remote.store.secrets import SecretStore
+from tests.harness.clients import read_late_output
+from tests.harness.servers import server_input, trust_host
+from tests.harness.sshd_host import SSHTestHost
 
 CLI = str(Path(sys.executable).parent / "jupyter-remote")
 STATE_DIR = ".local/share/jupyter-remote"
@@ -390,14 +389,7 @@ def run_kernel(code: str) -> str:
                 out.append("\n".join(msg["content"]["traceback"]))
 
         reply = kc.execute_interactive(code, output_hook=hook, timeout=60)
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:  # a late stream after idle
-            try:
-                msg = kc.get_iopub_msg(timeout=max(0.05, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if msg["parent_header"].get("msg_id") == reply["parent_header"]["msg_id"]:
-                hook(msg)
+        read_late_output(kc, reply, hook)
         assert reply["content"]["status"] == "ok", "".join(out)
     finally:
         kc.stop_channels()

@@ -33,8 +33,6 @@ from typing import Any
 
 import pytest
 from jupyter_client import KernelManager
-from remote_fixtures import server_input, trust_host
-from sshd_host import SSHTestHost
 from tornado.httpclient import HTTPClientError
 
 from jupyter_remote.errors import RemoteCommandError
@@ -44,6 +42,9 @@ from jupyter_remote.ssh.exec import STDERR_TAIL, run, stream
 from jupyter_remote.store import Store
 from jupyter_remote.store.secrets import SecretStore
 from jupyter_remote.text import RemoteJSONError, parse_remote_json, printable
+from tests.harness.rest import call
+from tests.harness.servers import server_input, trust_host
+from tests.harness.sshd_host import SSHTestHost
 
 CLI = str(Path(sys.executable).parent / "jupyter-remote")
 USER = "jrhostile"
@@ -581,22 +582,9 @@ def test_agent_errors_are_escaped_and_bounded(mode: World) -> None:
 # ------------------------------------------------------------------ REST
 
 
-@pytest.fixture
-def jp_server_config() -> dict[str, Any]:
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_remote": True}}}
-
-
-async def fetch(jp_fetch: Any, method: str, *parts: str, body: Any = None, **kw: Any) -> Any:
-    if body is not None:
-        kw["body"] = json.dumps(body)
-    elif method == "POST":
-        kw["body"] = "{}"
-    return await jp_fetch(*parts, method=method, **kw)
-
-
 async def expect_502(jp_fetch: Any, method: str, *parts: str, **kw: Any) -> dict[str, Any]:
     with pytest.raises(HTTPClientError) as info:
-        await fetch(jp_fetch, method, *parts, **kw)
+        await call(jp_fetch, method, *parts, **kw)
     assert info.value.response is not None
     assert info.value.code == 502, info.value.response.body
     body = assert_printable_json(info.value.response.body)
@@ -607,8 +595,8 @@ async def expect_502(jp_fetch: Any, method: str, *parts: str, **kw: Any) -> dict
 
 async def rest_box(jp_fetch: Any, host: SSHTestHost) -> None:
     """Server ``box`` saved and its key trusted, in this test's jupyter data dir."""
-    await fetch(jp_fetch, "POST", "remote", "servers", body=server_input(host))
-    await fetch(
+    await call(jp_fetch, "POST", "remote", "servers", body=server_input(host))
+    await call(
         jp_fetch,
         "POST",
         "remote",
@@ -653,15 +641,15 @@ async def test_rest_nested_json_is_502(jp_fetch: Any, mode: World) -> None:
 async def test_rest_answers_carry_no_control_characters(jp_fetch: Any, mode: World) -> None:
     await rest_box(jp_fetch, mode.host)
     mode.mode("ansi")
-    envs = await fetch(jp_fetch, "GET", "remote", "servers", "box", "environments")
+    envs = await call(jp_fetch, "GET", "remote", "servers", "box", "environments")
     data = assert_printable_json(envs.body)
     assert data and "\\x1b[2J" in data[0]["name"] and "\\ud800" in data[0]["name"]
-    kernels = await fetch(jp_fetch, "GET", "remote", "servers", "box", "kernels")
+    kernels = await call(jp_fetch, "GET", "remote", "servers", "box", "kernels")
     data = assert_printable_json(kernels.body)
     assert data and data[0]["state"].startswith("\\x1b[2J")
-    test = await fetch(jp_fetch, "POST", "remote", "servers", "box", "test")
+    test = await call(jp_fetch, "POST", "remote", "servers", "box", "test")
     assert "\\x1b[2J" in assert_printable_json(test.body)["python"]["version"]
-    profile = await fetch(
+    profile = await call(
         jp_fetch,
         "POST",
         "remote",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import queue
 import stat
 import subprocess
 import sys
@@ -17,32 +16,20 @@ from typing import Any
 import pytest
 from jupyter_client import KernelManager
 from jupyter_client.blocking import BlockingKernelClient
-from remote_fixtures import server_input, trust_host
-from sshd_host import SSHTestHost
 from traitlets.config import Config
 
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.sessions import registry
 from jupyter_remote.store import Store
-
-STATE_DIR = ".local/share/jupyter-remote"
-
-
-def setup_profile(host: SSHTestHost, **profile: Any) -> dict[str, Any]:
-    """Save server `box` and profile `p` (kernelspec remote-p) for ``host``."""
-
-    async def go() -> dict[str, Any]:
-        manager = RemoteManager(Store())
-        try:
-            trust_host(manager.store, host)
-            await manager.add_server(server_input(host))
-            return await manager.add_profile(
-                {"name": "p", "server": "box", "python": host.remote_python, **profile}
-            )
-        finally:
-            await manager.close()
-
-    return asyncio.run(go())
+from tests.harness.clients import WSKernel, execute, started_kernel
+from tests.harness.remote_state import (
+    STATE_DIR,
+    clean_remote,
+    remote_kernel_processes,
+    remote_state_files,
+)
+from tests.harness.servers import setup_profile
+from tests.harness.sshd_host import SSHTestHost
 
 
 @pytest.fixture
@@ -52,62 +39,10 @@ def remote_profile(isolated_home: Path, ssh_host: SSHTestHost) -> Iterator[dict[
     clean_remote(ssh_host)
 
 
-def clean_remote(host: SSHTestHost) -> None:
-    host.run_as_user(
-        ["pkill", "-9", "-u", host.user, "-f", "jupyter-remote|ipykernel_launcher|_jr_src"]
-    )
-    host.run_as_user(["rm", "-rf", str(host.home / STATE_DIR)])
-
-
-def remote_kernel_processes(host: SSHTestHost) -> list[str]:
-    out = host.run_as_user(
-        ["pgrep", "-u", host.user, "-af", "jupyter-remote|ipykernel_launcher|_jr_src"]
-    ).stdout
-    return [line for line in out.splitlines() if "pgrep" not in line]
-
-
-def remote_state_files(host: SSHTestHost) -> list[str]:
-    root = host.home / STATE_DIR
-    return [str(p) for p in root.rglob("*")] if root.exists() else []
-
-
-def execute(kc: BlockingKernelClient, code: str, timeout: float = 30) -> tuple[dict[str, Any], str]:
-    out: list[str] = []
-
-    def hook(msg: dict[str, Any]) -> None:
-        if msg["msg_type"] == "stream":
-            out.append(msg["content"]["text"])
-        elif msg["msg_type"] in ("execute_result", "display_data"):
-            out.append(msg["content"]["data"].get("text/plain", ""))
-        elif msg["msg_type"] == "error":
-            out.append(msg["content"]["ename"])
-
-    reply = kc.execute_interactive(code, output_hook=hook, timeout=timeout)
-    # ipykernel may flush a stream just after its idle status: read iopub a little longer
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:
-        try:
-            msg = kc.get_iopub_msg(timeout=max(0.05, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if msg["parent_header"].get("msg_id") == reply["parent_header"]["msg_id"]:
-            hook(msg)
-    return reply, "".join(out)
-
-
 @pytest.fixture
 def kernel(remote_profile: dict[str, Any]) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
-    km = KernelManager(kernel_name=remote_profile["kernel_name"])
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=60)
-    try:
-        yield km, kc
-    finally:
-        kc.stop_channels()
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
+    with started_kernel(remote_profile["kernel_name"]) as started:
+        yield started
 
 
 def test_kernelspec_is_listed(remote_profile: dict[str, Any]) -> None:
@@ -262,24 +197,14 @@ def test_without_the_relay_channels_are_plain_forwards(
     remote_profile: dict[str, Any], ssh_host: SSHTestHost
 ) -> None:
     """use_relay=False (and remotes without pyzmq next to the agent): direct forwards."""
-    km = KernelManager(
-        kernel_name=remote_profile["kernel_name"],
-        config=Config({"SSHProvisioner": {"use_relay": False}}),
-    )
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
+    config = Config({"SSHProvisioner": {"use_relay": False}})
+    with started_kernel(remote_profile["kernel_name"], config) as (km, kc):
         assert execute(kc, "print(6 * 7)")[1].strip() == "42"
         session = registry.sessions[str(km.kernel_id)]
         assert session.to_json()["relayed"] is False
         info = json.loads(next((ssh_host.home / STATE_DIR).rglob("info.json")).read_text())
         sockets = sorted(p.name for p in Path(info["sockdir"]).iterdir() if p.is_socket())
         assert sockets == ["k-1", "k-2", "k-3", "k-4", "k-5", "pipe"]
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
     assert remote_kernel_processes(ssh_host) == []
 
 
@@ -335,69 +260,6 @@ def test_papermill_runs_a_notebook_remotely(
 
 
 # ------------------------------------------------------------ through the Jupyter server
-
-
-@pytest.fixture
-def jp_server_config() -> dict[str, Any]:
-    return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_remote": True}},
-        "MappingKernelManager": {"cull_idle_timeout": 0},
-    }
-
-
-class WSKernel:
-    """A minimal websocket Jupyter client (the protocol JupyterLab speaks)."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.pending: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-
-    async def execute(self, code: str, timeout: float = 60) -> tuple[dict[str, Any], str]:
-        import uuid
-
-        msg_id = uuid.uuid4().hex
-        await self.ws.write_message(
-            json.dumps(
-                {
-                    "header": {
-                        "msg_id": msg_id,
-                        "msg_type": "execute_request",
-                        "username": "t",
-                        "session": "s",
-                        "version": "5.3",
-                        "date": "",
-                    },
-                    "parent_header": {},
-                    "metadata": {},
-                    "channel": "shell",
-                    "content": {
-                        "code": code,
-                        "silent": False,
-                        "store_history": True,
-                        "user_expressions": {},
-                        "allow_stdin": False,
-                    },
-                }
-            )
-        )
-        out: list[str] = []
-        reply: dict[str, Any] | None = None
-        idle = False
-        deadline = time.monotonic() + timeout
-        while True:
-            raw = await asyncio.wait_for(self.ws.read_message(), deadline - time.monotonic())
-            assert raw is not None, "websocket closed"
-            msg = json.loads(raw)
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "stream":
-                out.append(msg["content"]["text"])
-            if msg["channel"] == "shell" and msg["msg_type"] == "execute_reply":
-                reply = msg["content"]
-            if msg["channel"] == "iopub" and msg["msg_type"] == "status":
-                idle = msg["content"]["execution_state"] == "idle"
-            if reply is not None and idle:
-                return reply, "".join(out)
 
 
 async def test_server_api_kernels_websocket_and_outage(

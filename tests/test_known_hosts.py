@@ -12,15 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from remote_fixtures import server_input, trust_host
-from sshd_host import SSHTestHost
 
 from jupyter_remote.errors import (
     ConflictError,
@@ -30,9 +27,10 @@ from jupyter_remote.errors import (
 )
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.ssh import HostKeyPolicy
-from jupyter_remote.ssh.hostkeys import parse_line
-
-CLI = str(Path(sys.executable).parent / "jupyter-remote")
+from jupyter_remote.ssh.known_hosts import parse_line
+from tests.harness.cli import run_cli
+from tests.harness.servers import server_input, trust_host
+from tests.harness.sshd_host import SSHTestHost
 
 
 def keygen(*args: str) -> subprocess.CompletedProcess[str]:
@@ -506,30 +504,11 @@ async def test_certified_jump_host_passes_and_target_is_trusted_after_it(
 # ---------------------------------------------------------------- the CLI
 
 
-@pytest.fixture
-def cli_env(isolated_home: Path, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
-    env.update(
-        HOME=str(isolated_home),
-        JUPYTER_DATA_DIR=str(tmp_path / "data"),
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-        JUPYTER_PLATFORM_DIRS="1",
-    )
-    env.pop("SSH_AUTH_SOCK", None)
-    return env
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=90, check=False
-    )
-
-
 def test_cli_revoked_and_changed_exit_4_even_with_trust(
     cli_env: dict[str, str], ssh_host: SSHTestHost
 ) -> None:
     known = Path(cli_env["HOME"]) / ".ssh" / "known_hosts"
-    added = cli(
+    added = run_cli(
         cli_env,
         "server",
         "add",
@@ -547,10 +526,10 @@ def test_cli_revoked_and_changed_exit_4_even_with_trust(
 
     known.write_text(f"@revoked * {ssh_host.host_key_public}\n")
     for args in (("server", "test", "box"), ("server", "test", "box", "--trust")):
-        result = cli(cli_env, *args)
+        result = run_cli(cli_env, *args)
         assert result.returncode == 4, result.stderr
         assert "REVOKED" in result.stderr and ssh_host.host_key_fingerprint in result.stderr
-    as_json = cli(cli_env, "server", "test", "box", "--json")
+    as_json = run_cli(cli_env, "server", "test", "box", "--json")
     assert as_json.returncode == 4
     assert '"hostkey_revoked"' in as_json.stdout
 
@@ -558,10 +537,10 @@ def test_cli_revoked_and_changed_exit_4_even_with_trust(
     known.write_text(f"garbage\n{ssh_host.known_hosts_entry()}\n")
     original = ssh_host.host_key_fingerprint
     ssh_host.restart_with_new_host_key()
-    changed = cli(cli_env, "server", "test", "box", "--trust")
+    changed = run_cli(cli_env, "server", "test", "box", "--trust")
     assert changed.returncode == 4, changed.stderr
     assert original in changed.stderr and ssh_host.host_key_fingerprint in changed.stderr
-    listed = cli(cli_env, "hostkey", "list")
+    listed = run_cli(cli_env, "hostkey", "list")
     assert listed.returncode == 0 and "warning" in listed.stdout
     assert not (Path(cli_env["JUPYTER_DATA_DIR"]) / "remote" / "hostkeys.json").exists()
 

@@ -45,11 +45,12 @@ from jupyter_server.services.kernels.connection.base import (
     deserialize_msg_from_ws_v1,
     serialize_msg_to_ws_v1,
 )
-from sshd_host import IS_ROOT, SSHTestHost, _claim_user
-from test_kernels import STATE_DIR, setup_profile
 
 from jupyter_remote.sessions import registry
 from jupyter_remote.ssh import forwards
+from tests.harness.remote_state import clean_user, remote_state_files, user_processes
+from tests.harness.servers import setup_profile
+from tests.harness.sshd_host import IS_ROOT, SSHTestHost, claim_user
 
 N_KERNELS = int(os.environ.get("JR_LOAD_KERNELS", "32"))
 N_EXECUTIONS = int(os.environ.get("JR_LOAD_EXECUTIONS", "1000"))
@@ -90,7 +91,7 @@ def load_host() -> Iterator[SSHTestHost]:
     stdout. That is IPython's behaviour, the same with 32 local kernels, and not
     what this test measures: the remote user's kernels keep history in memory.
     """
-    user, claim = _claim_user(LOAD_USER)
+    user, claim = claim_user(LOAD_USER)
     with claim, SSHTestHost(name="load", user=user) as host:
         profile_dir = host.home / ".ipython" / "profile_default"
         host.run_as_user(["mkdir", "-p", str(profile_dir)])
@@ -99,50 +100,6 @@ def load_host() -> Iterator[SSHTestHost]:
             input=IPYTHON_CONFIG,
         )
         yield host
-
-
-@pytest.fixture
-def jp_server_config() -> dict[str, Any]:
-    return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_remote": True}},
-        "MappingKernelManager": {"cull_idle_timeout": 0},
-    }
-
-
-def user_processes(uid: int) -> list[str]:
-    """``pid comm args`` of every process whose real uid is UID (read from /proc, as root)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            status = Path(f"/proc/{entry}/status").read_text()
-            args = (
-                Path(f"/proc/{entry}/cmdline")
-                .read_bytes()
-                .replace(b"\0", b" ")
-                .decode(errors="replace")
-            )
-        except OSError:
-            continue
-        uid_line = next((ln for ln in status.splitlines() if ln.startswith("Uid:")), "")
-        if uid_line.split()[1:2] == [str(uid)]:
-            found.append(f"{entry} {args.strip()}")
-    return found
-
-
-def state_files(host: SSHTestHost) -> list[str]:
-    root = host.home / STATE_DIR
-    return [str(p) for p in root.rglob("*")] if root.exists() else []
-
-
-def clean_user(host: SSHTestHost) -> None:
-    """Leftovers of an earlier, failed run of this test (our own user only)."""
-    host.run_as_user(["pkill", "-9", "-u", host.user])
-    host.run_as_user(["rm", "-rf", str(host.home / STATE_DIR)])
-    deadline = time.monotonic() + 10
-    while user_processes(host.uid) and time.monotonic() < deadline:
-        time.sleep(0.1)  # killed processes linger in /proc until reaped
 
 
 def remote_commands(host: SSHTestHost) -> int:
@@ -576,12 +533,12 @@ async def test_32_kernels_1000_executions_one_connection(
         kernel_ids.clear()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (
-            user_processes(host.uid) or state_files(host) or host.established_connections()
+            user_processes(host.uid) or remote_state_files(host) or host.established_connections()
         ):
             await asyncio.sleep(0.2)
         figures["stop_all_s"] = round(time.monotonic() - t2, 1)
         leftover_procs = user_processes(host.uid)
-        leftover_files = state_files(host)
+        leftover_files = remote_state_files(host)
         figures["remote_processes_after_stop"] = len(leftover_procs)
         figures["remote_files_after_stop"] = len(leftover_files)
         figures["ssh_connections_after_stop"] = host.established_connections()

@@ -28,13 +28,14 @@ from typing import Any
 import pytest
 from jupyter_client import KernelManager
 from jupyter_client.blocking import BlockingKernelClient
-from netns_host import NetnsHost, netns_unavailable
-from test_kernels import clean_remote, remote_kernel_processes, setup_profile
 from traitlets.config import Config
 
 from jupyter_remote import runtime
 from jupyter_remote.sessions import registry
 from jupyter_remote.sessions.roster import Reconnect
+from tests.harness.netns_host import NetnsHost, netns_unavailable
+from tests.harness.remote_state import clean_remote, remote_kernel_processes
+from tests.harness.servers import setup_profile
 
 KEEPALIVE_INTERVAL = 2.0
 KEEPALIVE_COUNT_MAX = 2

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from remote_fixtures import server_input, trust_host
-from sshd_host import SSHTestHost
-from test_cli import add_box, run
 from tornado.httpclient import HTTPClientError
 
 from jupyter_remote.store import Store
-
-
-@pytest.fixture
-def cli_env(isolated_home: Path, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
-    env.update(
-        HOME=str(isolated_home),
-        JUPYTER_DATA_DIR=str(tmp_path / "data"),
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-    )
-    return env
+from tests.harness.cli import add_box, run_cli
+from tests.harness.servers import server_input, trust_host
+from tests.harness.sshd_host import SSHTestHost
 
 
 @pytest.fixture
@@ -42,8 +30,8 @@ def test_cli_profile_lifecycle_and_kernel_list(
     cli_env: dict[str, str], ssh_host: SSHTestHost, tmp_path: Path
 ) -> None:
     add_box(cli_env, ssh_host)
-    assert run(cli_env, "server", "test", "box", "--trust").returncode == 0
-    added = run(
+    assert run_cli(cli_env, "server", "test", "box", "--trust").returncode == 0
+    added = run_cli(
         cli_env,
         "profile",
         "add",
@@ -70,38 +58,38 @@ def test_cli_profile_lifecycle_and_kernel_list(
     assert spec["metadata"]["kernel_provisioner"]["config"] == {"profile": "gpu"}
     assert spec["display_name"] == profile["display_name"]
 
-    listed = json.loads(run(cli_env, "profile", "list", "--json").stdout)
+    listed = json.loads(run_cli(cli_env, "profile", "list", "--json").stdout)
     assert [p["name"] for p in listed] == ["gpu"]
-    assert "remote-gpu" in run(cli_env, "profile", "list").stdout
+    assert "remote-gpu" in run_cli(cli_env, "profile", "list").stdout
 
-    assert json.loads(run(cli_env, "kernel", "list", "box", "--json").stdout) == []
-    bad = run(cli_env, "kernel", "stop", "box", "$(id)")
+    assert json.loads(run_cli(cli_env, "kernel", "list", "box", "--json").stdout) == []
+    bad = run_cli(cli_env, "kernel", "stop", "box", "$(id)")
     assert bad.returncode == 2
 
     for hostile in (["--env", "1BAD=x"], ["--cwd", "relative"], ["--python", "python3"]):
         args = ["profile", "add", "x", "--server", "box", "--python", ssh_host.remote_python]
-        result = run(cli_env, *args, *hostile)
+        result = run_cli(cli_env, *args, *hostile)
         assert result.returncode == 2, (hostile, result.stderr)
 
-    assert run(cli_env, "profile", "remove", "gpu").returncode == 0
+    assert run_cli(cli_env, "profile", "remove", "gpu").returncode == 0
     assert not (tmp_path / "data" / "kernels" / "remote-gpu").exists()
-    assert json.loads(run(cli_env, "profile", "list", "--json").stdout) == []
+    assert json.loads(run_cli(cli_env, "profile", "list", "--json").stdout) == []
 
 
 def test_missing_ipykernel_is_reported_then_installed(
     cli_env: dict[str, str], ssh_host: SSHTestHost, bare_env: Path
 ) -> None:
     add_box(cli_env, ssh_host)
-    assert run(cli_env, "server", "test", "box", "--trust").returncode == 0
+    assert run_cli(cli_env, "server", "test", "box", "--trust").returncode == 0
     python = str(bare_env / "bin" / "python")
-    missing = run(cli_env, "profile", "add", "bare", "--server", "box", "--python", python)
+    missing = run_cli(cli_env, "profile", "add", "bare", "--server", "box", "--python", python)
     assert missing.returncode == 1
     assert (
         "ipykernel is not installed" in missing.stderr and "--install-ipykernel" in missing.stderr
     )
-    assert json.loads(run(cli_env, "profile", "list", "--json").stdout) == []
+    assert json.loads(run_cli(cli_env, "profile", "list", "--json").stdout) == []
 
-    installed = run(
+    installed = run_cli(
         cli_env,
         "profile",
         "add",
@@ -116,11 +104,6 @@ def test_missing_ipykernel_is_reported_then_installed(
     assert "Successfully installed" in installed.stderr  # pip's own output, streamed
     ok = ssh_host.run_as_user([python, "-c", "import ipykernel"])
     assert ok.returncode == 0
-
-
-@pytest.fixture
-def jp_server_config() -> dict[str, Any]:
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_remote": True}}}
 
 
 async def test_rest_profiles_crud_and_kernelspecs(

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sshd_host import SSHTestHost
-from test_kernels import WSKernel, clean_remote, remote_kernel_processes, setup_profile
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from jupyter_remote.ssh.forwards import free_local_ports, release_local_ports
+from tests.harness.clients import WSKernel
+from tests.harness.remote_state import clean_remote, remote_kernel_processes
+from tests.harness.servers import setup_profile
+from tests.harness.sshd_host import SSHTestHost
 
 
 class ServerProcess:

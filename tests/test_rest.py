@@ -11,33 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from remote_fixtures import server_input
-from sshd_host import SSHTestHost
-from tornado.httpclient import HTTPClientError
 
-
-@pytest.fixture
-def jp_server_config() -> dict[str, Any]:
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_remote": True}}}
-
-
-async def call(jp_fetch: Any, method: str, *parts: str, body: Any = None, **kw: Any) -> Any:
-    kwargs: dict[str, Any] = {"method": method, **kw}
-    if body is not None:
-        kwargs["body"] = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    elif method in ("POST", "PATCH", "PUT"):
-        kwargs["body"] = "{}"
-    return await jp_fetch(*parts, **kwargs)
-
-
-async def expect_error(
-    jp_fetch: Any, status: int, method: str, *parts: str, **kw: Any
-) -> dict[str, Any]:
-    with pytest.raises(HTTPClientError) as info:
-        await call(jp_fetch, method, *parts, **kw)
-    assert info.value.code == status, info.value.response.body if info.value.response else ""
-    assert info.value.response is not None
-    return json.loads(info.value.response.body)
+from tests.harness.rest import call, expect_error_body
+from tests.harness.servers import server_input
+from tests.harness.sshd_host import SSHTestHost
 
 
 async def list_servers(jp_fetch: Any) -> list[dict[str, Any]]:
@@ -51,7 +28,7 @@ async def test_servers_crud_test_and_hostkey_flow(jp_fetch: Any, ssh_host: SSHTe
     saved = json.loads(resp.body)
     assert saved["name"] == "box" and saved["port"] == ssh_host.port and not saved["readonly"]
 
-    err = await expect_error(jp_fetch, 409, "POST", "remote", "servers", "box", "test")
+    err = await expect_error_body(jp_fetch, 409, "POST", "remote", "servers", "box", "test")
     assert err["reason"] == "hostkey_unknown"
     assert err["fingerprint"] == ssh_host.host_key_fingerprint
     assert err["hint"] and err["message"]
@@ -77,7 +54,7 @@ async def test_servers_crud_test_and_hostkey_flow(jp_fetch: Any, ssh_host: SSHTe
     hid = f"[127.0.0.1]:{ssh_host.port}"  # jp_fetch URL-quotes path parts
     removed = json.loads((await call(jp_fetch, "DELETE", "remote", "hostkeys", hid)).body)
     assert removed == {"removed": 1}
-    await expect_error(jp_fetch, 404, "DELETE", "remote", "hostkeys", hid)
+    await expect_error_body(jp_fetch, 404, "DELETE", "remote", "hostkeys", hid)
 
     assert (await call(jp_fetch, "DELETE", "remote", "servers", "box")).code == 204
     assert await list_servers(jp_fetch) == []
@@ -96,9 +73,9 @@ async def test_impostor_key_cannot_be_trusted_over_rest(
     )
     ssh_host.restart_with_new_host_key()
     try:
-        err = await expect_error(jp_fetch, 409, "POST", "remote", "servers", "box", "test")
+        err = await expect_error_body(jp_fetch, 409, "POST", "remote", "servers", "box", "test")
         assert err["reason"] == "hostkey_changed"
-        err = await expect_error(
+        err = await expect_error_body(
             jp_fetch,
             409,
             "POST",
@@ -122,7 +99,7 @@ async def test_hostile_input_is_400_and_changes_nothing(
     jp_fetch: Any, jp_data_dir: Path, field: str, bad: str
 ) -> None:
     body = {"name": "ok", "host": "example.org", field: bad}
-    err = await expect_error(jp_fetch, 400, "POST", "remote", "servers", body=body)
+    err = await expect_error_body(jp_fetch, 400, "POST", "remote", "servers", body=body)
     assert err["reason"] == "invalid" and err["message"]
     assert await list_servers(jp_fetch) == []
     assert not (jp_data_dir / "remote" / "servers.json").exists()
@@ -143,14 +120,14 @@ async def test_hostile_input_is_400_and_changes_nothing(
     ],
 )
 async def test_malformed_bodies_are_400(jp_fetch: Any, body: bytes) -> None:
-    await expect_error(jp_fetch, 400, "POST", "remote", "servers", body=body)
+    await expect_error_body(jp_fetch, 400, "POST", "remote", "servers", body=body)
     assert await list_servers(jp_fetch) == []
 
 
 @pytest.mark.parametrize("name", ["$(id)", "a\nb", "a;b", "`id`", "x" * 300])
 async def test_hostile_path_names_are_400(jp_fetch: Any, name: str) -> None:
-    await expect_error(jp_fetch, 400, "GET", "remote", "servers", name)
-    await expect_error(jp_fetch, 400, "DELETE", "remote", "hostkeys", name)
+    await expect_error_body(jp_fetch, 400, "GET", "remote", "servers", name)
+    await expect_error_body(jp_fetch, 400, "DELETE", "remote", "hostkeys", name)
 
 
 async def test_password_never_in_responses_or_logs(
@@ -165,7 +142,7 @@ async def test_password_never_in_responses_or_logs(
     seen: list[bytes] = []
     body = server_input(host, identity=None, auth="password", password=host.password)
     seen.append((await call(jp_fetch, "POST", "remote", "servers", body=body)).body)
-    err = await expect_error(jp_fetch, 409, "POST", "remote", "servers", "box", "test")
+    err = await expect_error_body(jp_fetch, 409, "POST", "remote", "servers", "box", "test")
     seen.append(json.dumps(err).encode())
     resp = await call(
         jp_fetch,
@@ -203,6 +180,8 @@ async def test_admin_servers_read_only_over_rest(jp_fetch: Any, jp_serverapp: An
     manager.store._admin_servers["shared"] = admin
     servers = await list_servers(jp_fetch)
     assert servers[0]["name"] == "shared" and servers[0]["readonly"] is True
-    err = await expect_error(jp_fetch, 409, "DELETE", "remote", "servers", "shared")
+    err = await expect_error_body(jp_fetch, 409, "DELETE", "remote", "servers", "shared")
     assert err["reason"] == "read_only"
-    await expect_error(jp_fetch, 409, "PATCH", "remote", "servers", "shared", body={"user": "x"})
+    await expect_error_body(
+        jp_fetch, 409, "PATCH", "remote", "servers", "shared", body={"user": "x"}
+    )

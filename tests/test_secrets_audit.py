@@ -34,8 +34,10 @@ from typing import Any
 
 import pytest
 import websocket  # websocket-client
-from live_server import LiveServer
-from sshd_host import SSHTestHost
+
+from tests.harness.clients import execute_request
+from tests.harness.live_server import LiveServer
+from tests.harness.sshd_host import SSHTestHost
 
 STATE_DIR = ".local/share/jupyter-remote"
 
@@ -114,30 +116,7 @@ class Session:
         ws = websocket.create_connection(url, header=self.server.auth, timeout=60)
         try:
             msg_id = uuid.uuid4().hex
-            ws.send(
-                json.dumps(
-                    {
-                        "header": {
-                            "msg_id": msg_id,
-                            "msg_type": "execute_request",
-                            "username": "audit",
-                            "session": uuid.uuid4().hex,
-                            "version": "5.3",
-                            "date": "",
-                        },
-                        "parent_header": {},
-                        "metadata": {},
-                        "channel": "shell",
-                        "content": {
-                            "code": code,
-                            "silent": False,
-                            "store_history": True,
-                            "user_expressions": {},
-                            "allow_stdin": False,
-                        },
-                    }
-                )
-            )
+            ws.send(execute_request(code, msg_id, username="audit", session=uuid.uuid4().hex))
             out: list[str] = []
             replied = idle = False
             deadline = time.monotonic() + 60

@@ -29,12 +29,14 @@ from typing import Any
 
 import pytest
 from jupyter_client import BlockingKernelClient, KernelManager
-from sshd_host import IS_ROOT, SSHTestHost, ensure_user
-from test_kernels import STATE_DIR, clean_remote, execute, remote_kernel_processes, setup_profile
 
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.sessions import registry
 from jupyter_remote.store import Store
+from tests.harness.clients import execute, started_kernel
+from tests.harness.remote_state import STATE_DIR, clean_remote, remote_kernel_processes
+from tests.harness.servers import setup_profile
+from tests.harness.sshd_host import IS_ROOT, SSHTestHost, ensure_user
 
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="needs two remote users (root)")
 
@@ -62,17 +64,8 @@ def victim_kernel(
 ) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
     clean_remote(victim_host)
     setup_profile(victim_host, cwd=LONG_HOME)
-    km = KernelManager(kernel_name="remote-p")
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=60)
-    try:
-        yield km, kc
-    finally:
-        kc.stop_channels()
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
+    with started_kernel("remote-p") as started:
+        yield started
 
 
 # ---------------------------------------------------------------- what the victim has

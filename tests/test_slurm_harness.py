@@ -16,13 +16,14 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from slurm_cluster import (
+
+from tests.harness.slurm_cluster import (
     WORK_ROOT,
     SlurmTestCluster,
     cgroups_unavailable,
     slurm_unavailable,
 )
-from sshd_host import SSHTestHost, ensure_user
+from tests.harness.sshd_host import SSHTestHost, ensure_user
 
 #: A user of its own: no other test group kills or counts its processes.
 USER = "jrslurm"
@@ -228,7 +229,7 @@ def test_out_of_memory_and_node_fail_with_cgroups(user: str) -> None:
 
 _CRASHING_RUN = """
 import os, time
-from slurm_cluster import SlurmTestCluster
+from tests.harness.slurm_cluster import SlurmTestCluster
 c = SlurmTestCluster(name="jrcrash")
 job = c.sbatch("root", ["-t", "5", "--wrap", "sleep 600"])
 c.wait_job_state(job, ["RUNNING"])

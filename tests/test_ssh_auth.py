@@ -6,11 +6,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from remote_fixtures import server_input, trust_host
-from sshd_host import SSHTestHost
 
 from jupyter_remote.errors import SecretRequiredError, SSHAuthError
 from jupyter_remote.manager import RemoteManager
+from tests.harness.servers import server_input, trust_host
+from tests.harness.sshd_host import SSHTestHost
 
 
 async def test_key_auth(manager: RemoteManager, ssh_host: SSHTestHost) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from remote_fixtures import server_input, trust_host
-from sshd_host import SSHTestHost
-
 from jupyter_remote.manager import RemoteManager
+from tests.harness.servers import server_input, trust_host
+from tests.harness.sshd_host import SSHTestHost
 
 
 async def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]

@@ -1,6 +1,7 @@
 /**
- * Start the sshd test host (start_test_host.py) before the tests and wait
- * until it wrote its details; global-teardown.js stops it.
+ * Start the sshd test host (python -m tests.harness.ui_host, from the repository
+ * root) before the tests and wait until it wrote its details; global-teardown.js
+ * stops it.
  */
 const { spawn } = require('child_process');
 const fs = require('fs');
@@ -18,8 +19,8 @@ function python() {
 module.exports = async function globalSetup() {
   fs.rmSync(HOST_JSON, { force: true });
   const log = fs.openSync(path.join(HERE, '.testhost.log'), 'w');
-  const child = spawn(python(), [path.join(HERE, 'start_test_host.py'), '--json', HOST_JSON], {
-    cwd: HERE,
+  const child = spawn(python(), ['-m', 'tests.harness.ui_host', '--json', HOST_JSON], {
+    cwd: ROOT,
     stdio: ['ignore', log, log]
   });
   let exited = null;
@@ -33,12 +34,12 @@ module.exports = async function globalSetup() {
   while (!fs.existsSync(HOST_JSON)) {
     if (exited !== null) {
       throw new Error(
-        `start_test_host.py exited (${exited}); see ${path.join(HERE, '.testhost.log')}`
+        `tests.harness.ui_host exited (${exited}); see ${path.join(HERE, '.testhost.log')}`
       );
     }
     if (Date.now() > deadline) {
       child.kill('SIGTERM');
-      throw new Error('start_test_host.py did not write its details in 180 s');
+      throw new Error('tests.harness.ui_host did not write its details in 180 s');
     }
     await new Promise(resolve => setTimeout(resolve, 200));
   }

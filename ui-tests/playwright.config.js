@@ -2,8 +2,8 @@
  * Playwright configuration of the jupyterlab-remote UI tests (Galata), run in
  * Debian's chromium against a real OpenSSH sshd test host.
  *
- *   globalSetup   starts start_test_host.py (tests/sshd_host.py's SSHTestHost)
- *                 and waits for its details in .testhost/host.json
+ *   globalSetup   starts python -m tests.harness.ui_host (the harness's
+ *                 SSHTestHost) and waits for its details in .testhost/host.json
  *   webServer     jupyter lab --config jupyter_server_test_config.py, with its
  *                 own emptied JUPYTER_DATA_DIR (.jupyter-data)
  */

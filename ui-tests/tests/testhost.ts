@@ -1,5 +1,5 @@
 /**
- * The sshd test host started by global-setup.js (start_test_host.py):
+ * The sshd test host started by global-setup.js (tests/harness/ui_host.py):
  * its details, and the signals that change it.
  */
 import * as fs from 'fs';

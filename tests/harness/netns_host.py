@@ -41,16 +41,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
-from sshd_host import (
+from .sshd_host import (
     IS_ROOT,
     SSHD,
     SSHTestHost,
     SSHTestHostError,
-    _claim_user,
     _descendants,
     _preexec,
     _proc_table,
     _run,
+    claim_user,
     remote_env_cache_dir,
 )
 
@@ -149,7 +149,7 @@ class NetnsHost(SSHTestHost):
         self.veth_peer = f"jrv{n}p"
         claimed_lock = None
         if user is None:  # a user of our own: killing "its" kernels touches nobody else's
-            user, claimed_lock = _claim_user(DEFAULT_USER)
+            user, claimed_lock = claim_user(DEFAULT_USER)
         try:
             super().__init__(name, user=user, port=port, start=False, **kwargs)
         except BaseException:

@@ -22,8 +22,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from sshd_host import free_port
 from tornado import web
+
+from .sshd_host import free_port
 
 # Python logging of the server process at DEBUG (jupyter_remote.*, asyncssh, tornado).
 DEBUG_LOGGING = """

@@ -1,8 +1,8 @@
 """Start a real OpenSSH sshd test host for the UI tests and keep it running.
 
-Reuses tests/sshd_host.py (SSHTestHost): sshd on a free 127.0.0.1 port with its
-own host key and user key, and a "remote" Python environment holding ipykernel.
-Its details go to a JSON file the Playwright specs read:
+Started by ui-tests/global-setup.js. Reuses sshd_host.py (SSHTestHost): sshd on a free
+127.0.0.1 port with its own host key and user key, and a "remote" Python environment
+holding ipykernel. Its details go to a JSON file the Playwright specs read:
 
     {"pid", "host", "port", "user", "identity", "host_id", "key_type",
      "fingerprint", "previous_fingerprint", "remote_python", "running",
@@ -15,7 +15,7 @@ Control (the file is rewritten after each, with "generation" + 1):
     SIGHUP    back to the original host key, running
     SIGTERM / SIGINT, or the parent process going away: stop and clean up
 
-Usage: python start_test_host.py --json PATH
+Usage (from the repository root): python -m tests.harness.ui_host --json PATH
 """
 
 from __future__ import annotations
@@ -29,14 +29,13 @@ import threading
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-
-from sshd_host import IS_ROOT, SSHTestHost  # noqa: E402
+from .sshd_host import IS_ROOT, SSHTestHost
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.harness.ui_host", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--json", required=True, help="where to write the host's details")
     parser.add_argument("--name", default="ui", help="name of the test host (work dir prefix)")
     parser.add_argument(
@@ -92,7 +91,7 @@ def main() -> int:
 
     try:
         write()
-        print(f"start_test_host: {host!r}, details in {out}", flush=True)
+        print(f"ui_host: {host!r}, details in {out}", flush=True)
         while True:
             wake.wait(1.0)
             wake.clear()
@@ -110,7 +109,7 @@ def main() -> int:
                 elif what == "restore":
                     host.ensure_pristine()
                 changed = True
-                print(f"start_test_host: {what} -> {host!r}", flush=True)
+                print(f"ui_host: {what} -> {host!r}", flush=True)
             if changed:
                 generation += 1
                 write()

@@ -1,0 +1,141 @@
+"""The suite's pytest fixtures: real sshd hosts, an isolated HOME, a store, a manager,
+the Jupyter server config, the CLI's environment.
+
+A pytest plugin, loaded by tests/conftest.py (``pytest_plugins``); a test file
+overrides a fixture by defining one of the same name only where it needs something
+else (e.g. test_forwards.py's ``jp_server_config`` with more local host names).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_core.utils import ensure_event_loop
+
+from jupyter_remote.manager import RemoteManager
+from jupyter_remote.store import Store
+from jupyter_remote.store.secrets import SecretStore
+
+from .cli import cli_environment
+from .sshd_host import IS_ROOT, SSHAgent, SSHTestHost
+
+#: A name Jupyter accepts as its own (local_hostnames) that is no loopback name: a
+#: browser that reaches Jupyter so gets a forward's sandbox route, not its own origin.
+SANDBOX_HOST = "jupyter.test"
+
+# ---------------------------------------------------------------- the sshd hosts
+
+_session_hosts: list[SSHTestHost] = []
+
+
+def _session_host(**kwargs: object) -> Iterator[SSHTestHost]:
+    host = SSHTestHost(**kwargs)  # type: ignore[arg-type]
+    _session_hosts.append(host)
+    try:
+        yield host
+    finally:
+        _session_hosts.remove(host)
+        host.close()
+
+
+@pytest.fixture(scope="session")
+def ssh_host() -> Iterator[SSHTestHost]:
+    """sshd with key auth (user key: ``ssh_host.user_key``), running all session."""
+    yield from _session_host(name="main")
+
+
+@pytest.fixture(scope="session")
+def password_ssh_host() -> Iterator[SSHTestHost]:
+    """A second sshd with PasswordAuthentication yes; ``.password`` is the user's."""
+    if not IS_ROOT:
+        pytest.skip("password auth needs a dedicated user with a real password (run as root)")
+    yield from _session_host(name="password", user="jrtestpw", password=secrets.token_urlsafe(18))
+
+
+@pytest.fixture(scope="session")
+def jump_ssh_host() -> Iterator[SSHTestHost]:
+    """A second, independent sshd (same user) to tunnel through; logs at DEBUG1."""
+    yield from _session_host(name="jump")
+
+
+@pytest.fixture
+def ssh_agent(ssh_host: SSHTestHost) -> Iterator[str]:
+    """Path of a real ssh-agent socket holding ``ssh_host.user_key``."""
+    with SSHAgent([ssh_host.user_key]) as agent:
+        yield str(agent.socket_path)
+
+
+@pytest.fixture
+def impostor(ssh_host: SSHTestHost) -> Iterator[SSHTestHost]:
+    """ssh_host restarted with a new host key; the original comes back afterwards."""
+    ssh_host.restart_with_new_host_key()
+    try:
+        yield ssh_host
+    finally:
+        ssh_host.restore_original_host_key()
+
+
+@pytest.fixture(autouse=True)
+def _ssh_hosts_pristine() -> Iterator[None]:
+    """After each test, session hosts are running again with their original key."""
+    yield
+    for host in list(_session_hosts):
+        host.ensure_pristine()
+
+
+# ------------------------------------------------------------- the product's side
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _strict_events() -> Iterator[None]:
+    """Every event the code under test sends must match its schema (jupyter_remote/events)."""
+    from jupyter_remote.sessions import registry
+
+    registry.strict = True
+    yield
+    registry.strict = False
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh HOME (empty ~/.ssh) and JUPYTER_DATA_DIR so no test sees real user state."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True, mode=0o700)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    return home
+
+
+@pytest.fixture
+def store(isolated_home: Path) -> Store:
+    return Store()
+
+
+@pytest.fixture
+def manager(store: Store) -> Iterator[RemoteManager]:
+    mgr = RemoteManager(store, secrets=SecretStore(use_keyring=False), connect_timeout=10)
+    yield mgr
+    # async tests run on jupyter_core's current loop: close the pool's connections there
+    ensure_event_loop().run_until_complete(mgr.close())
+
+
+def server_config(**server_app: Any) -> dict[str, Any]:
+    """pytest-jupyter's server config with our extension on, plus SERVER_APP traits."""
+    return {"ServerApp": {"jpserver_extensions": {"jupyter_remote": True}, **server_app}}
+
+
+@pytest.fixture
+def jp_server_config() -> dict[str, Any]:
+    """The in-process Jupyter server (``jp_serverapp``, ``jp_fetch``) runs our extension."""
+    return server_config()
+
+
+@pytest.fixture
+def cli_env(isolated_home: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `jupyter remote` process (see harness/cli.py)."""
+    return cli_environment(isolated_home, tmp_path)
