@@ -47,6 +47,7 @@ from tests.harness.live_server import live_server
 from tests.harness.rest import call, expect_error
 from tests.harness.servers import server_input
 from tests.harness.sshd_host import SSHTestHost, as_user_argv, free_port
+from tests.harness.waiting import NeverHappened, eventually, eventually_async
 
 # Echoes the request line and headers it received as JSON (what reaches the service).
 ECHO = r"""
@@ -108,12 +109,11 @@ class RemoteService:
             start_new_session=True,
             cwd="/",
         )
-        deadline = time.monotonic() + 20
-        while not port_open(port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError(f"remote service on port {port} did not start")
-            time.sleep(0.05)
+        with contextlib.suppress(NeverHappened):  # listening, or exited: no use waiting
+            eventually(lambda: port_open(port) or self.proc.poll() is not None, timeout=20)
+        if not port_open(port):
+            self.close()
+            raise RuntimeError(f"remote service on port {port} did not start")
 
     def close(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -184,15 +184,6 @@ def box(jp_fetch: Any, jp_asyncio_loop: Any, ssh_host: SSHTestHost) -> Iterator[
     jp_asyncio_loop.run_until_complete(setup())
     yield "box"
     jp_asyncio_loop.run_until_complete(service_forwards.stop_all())
-
-
-async def wait_for(predicate: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.1)
-    return True
 
 
 async def open_forward(jp_fetch: Any, remote_port: int, **extra: Any) -> dict[str, Any]:
@@ -303,7 +294,7 @@ async def test_forward_through_entry_and_sandbox(
     assert fwd["kind"] == "forward" and fwd["server"] == "box"
     assert fwd["remote_port"] == remote_port and fwd["state"] == "running"
     assert fwd["url"] == f"/remote/forward/{fid}/" and local > 0
-    assert await wait_for(lambda: ssh_host.established_connections() == 1)
+    await eventually_async(ssh_host.established_connections, lambda n: n == 1, interval=0.1)
 
     # the entry needs Jupyter's auth, and serves nothing: it redirects to the sandbox
     for headers in ({"Authorization": ""}, {"Authorization": "token not-the-token"}):
@@ -357,7 +348,9 @@ async def test_forward_through_entry_and_sandbox(
     assert (await call(jp_fetch, "DELETE", "remote", "forwards", fid)).code == 204
     assert json.loads((await jp_fetch("remote", "sessions")).body) == []
     assert not port_open(local)
-    assert await wait_for(lambda: ssh_host.established_connections() == 0, 5)
+    await eventually_async(
+        ssh_host.established_connections, lambda n: n == 0, timeout=5, interval=0.1
+    )
     await expect_error(jp_fetch, 404, "GET", "remote", "forward", fid, "file.txt")
     await expect_error(jp_fetch, 404, "DELETE", "remote", "forwards", fid)
     gone = await browser.fetch(location)
@@ -625,10 +618,9 @@ async def test_reconnect_keeps_the_local_port(
             assert failed.code == 502 and "reconnecting" in json.loads(failed.body)["message"]
         back = time.monotonic()
 
-        def running() -> bool:
-            return registry.sessions[fid].state == "running"
-
-        assert await wait_for(running, 15)
+        await eventually_async(
+            lambda: registry.sessions[fid].state, lambda s: s == "running", timeout=15, interval=0.1
+        )
         print(f"running again {time.monotonic() - back:.2f} s after sshd came back")
         again = json.loads((await jp_fetch("remote", "forwards", fid)).body)
         assert again["local_port"] == local and again["reconnects"] == 1
@@ -642,7 +634,9 @@ async def test_reconnect_keeps_the_local_port(
         # the one Stop button of the sessions view stops forwards too
         assert (await call(jp_fetch, "DELETE", "remote", "sessions", fid)).code == 204
         assert not port_open(local)
-        assert await wait_for(lambda: ssh_host.established_connections() == 0, 5)
+        await eventually_async(
+            ssh_host.established_connections, lambda n: n == 0, timeout=5, interval=0.1
+        )
         assert [e["session"]["state"] for e in events if e.get("session", {}).get("id") == fid][
             -1
         ] == "stopped"
@@ -1295,7 +1289,9 @@ async def test_server_stop_stops_its_forwards_and_their_origins(
     assert not port_open(fwd["local_port"])
     assert not jp_serverapp.web_app.settings["remote_forward_origins"].listening
     assert listening_addresses(origin.port) == set()  # neither 127.0.0.1 nor ::1
-    assert await wait_for(lambda: ssh_host.established_connections() == 0, 5)
+    await eventually_async(
+        ssh_host.established_connections, lambda n: n == 0, timeout=5, interval=0.1
+    )
 
 
 async def test_impostor_at_reconnect_disconnects_then_retry(
@@ -1312,7 +1308,9 @@ async def test_impostor_at_reconnect_disconnects_then_retry(
     ssh_host.restart_with_new_host_key()
     try:
         session = registry.sessions[fid]
-        assert await wait_for(lambda: session.state == "disconnected", 15)
+        await eventually_async(
+            lambda: session.state, lambda s: s == "disconnected", timeout=15, interval=0.1
+        )
         assert "CHANGED" in session.reason
         logins = ssh_host.log_text().count("Connection from")
         assert logins > 0
@@ -1325,7 +1323,9 @@ async def test_impostor_at_reconnect_disconnects_then_retry(
         ssh_host.restore_original_host_key()
     retried = await call(jp_fetch, "POST", "remote", "sessions", fid, "retry")
     assert json.loads(retried.body)["state"] == "reconnecting"
-    assert await wait_for(lambda: registry.sessions[fid].state == "running", 15)
+    await eventually_async(
+        lambda: registry.sessions[fid].state, lambda s: s == "running", timeout=15, interval=0.1
+    )
     assert registry.sessions[fid].local_port == local
     assert (await browser.fetch(location)).body.decode() == content
 
@@ -1378,7 +1378,9 @@ async def test_busy_local_port_is_409_and_releases_the_connection(
         )
         assert str(port) in json.loads(resp.body)["message"]
     assert json.loads((await jp_fetch("remote", "sessions")).body) == []
-    assert await wait_for(lambda: ssh_host.established_connections() == 0, 5)
+    await eventually_async(
+        ssh_host.established_connections, lambda n: n == 0, timeout=5, interval=0.1
+    )
 
 
 async def test_unknown_forward_ids_are_404(jp_fetch: Any, box: str) -> None:
@@ -1429,9 +1431,7 @@ def test_cli_forward_until_sigint(
         with ssh_host.outage():
             time.sleep(2)
             assert not port_open(local)  # nothing half-open while the link is down
-        deadline = time.monotonic() + 15
-        while not port_open(local) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        eventually(lambda: port_open(local), timeout=15, interval=0.1)
         assert fetch_direct(local) == content
         assert ssh_host.established_connections() == 1
 
@@ -1445,10 +1445,7 @@ def test_cli_forward_until_sigint(
             proc.kill()
             proc.communicate()
     assert not port_open(local)
-    deadline = time.monotonic() + 5
-    while ssh_host.established_connections() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert ssh_host.established_connections() == 0
+    eventually(ssh_host.established_connections, lambda n: n == 0, timeout=5, interval=0.1)
 
 
 def test_cli_forward_sigterm_and_random_local_port(

@@ -1,27 +1,17 @@
-"""Self-test of the sshd harness (tests/sshd_host.py), with asyncssh directly."""
+"""Self-test of the sshd harness (tests/harness/sshd_host.py), with asyncssh directly."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import shlex
-import time
-from collections.abc import Callable
 from typing import Any
 
 import asyncssh
 import pytest
 
 from tests.harness.sshd_host import SSHTestHost
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+from tests.harness.waiting import eventually
 
 
 def trust(host: SSHTestHost) -> asyncssh.SSHKnownHosts:
@@ -57,7 +47,7 @@ def test_key_login_whoami(ssh_host: SSHTestHost) -> None:
     assert fingerprint == ssh_host.host_key_fingerprint
     assert ssh_host.host_key_fingerprint.startswith("SHA256:")
     assert ssh_host.host_key_type == "ssh-ed25519"
-    assert wait_for(lambda: ssh_host.accepted_logins() == before + 1)
+    eventually(ssh_host.accepted_logins, lambda n: n == before + 1)
     assert f"Accepted publickey for {ssh_host.user}" in ssh_host.log_text()
     assert ssh_host.run_as_user(["whoami"]).stdout.strip() == ssh_host.user
     assert ssh_host.home.is_dir()
@@ -77,7 +67,7 @@ def test_remote_python_has_ipykernel(ssh_host: SSHTestHost) -> None:
 
 
 def test_concurrent_connections_counted(ssh_host: SSHTestHost) -> None:
-    assert wait_for(lambda: ssh_host.established_connections() == 0)
+    eventually(ssh_host.established_connections, lambda n: n == 0)
 
     async def open_all() -> list[asyncssh.SSHClientConnection]:
         return list(await asyncio.gather(*(connect(ssh_host) for _ in range(20))))
@@ -85,16 +75,14 @@ def test_concurrent_connections_counted(ssh_host: SSHTestHost) -> None:
     async def main() -> tuple[int, int]:
         conns = await open_all()
         try:
-            ok = await asyncio.to_thread(
-                wait_for, lambda: ssh_host.established_connections() == 20, 10
+            opened = await asyncio.to_thread(
+                eventually, ssh_host.established_connections, lambda n: n == 20
             )
-            opened = ssh_host.established_connections()
-            assert ok, opened
         finally:
             for c in conns:
                 c.close()
             await asyncio.gather(*(c.wait_closed() for c in conns))
-        await asyncio.to_thread(wait_for, lambda: ssh_host.established_connections() == 0, 10)
+        await asyncio.to_thread(eventually, ssh_host.established_connections, lambda n: n == 0)
         return opened, ssh_host.established_connections()
 
     assert asyncio.run(main()) == (20, 0)
@@ -140,9 +128,7 @@ def test_outage_drops_sessions_and_comes_back(ssh_host: SSHTestHost) -> None:
     async def main() -> None:
         conn = await connect(ssh_host)
         proc = await conn.create_process("sleep 60")
-        assert await asyncio.to_thread(
-            wait_for, lambda: ssh_host.established_connections() == 1, 10
-        )
+        await asyncio.to_thread(eventually, ssh_host.established_connections, lambda n: n == 1)
         with ssh_host.outage():
             assert not ssh_host.running
             # The existing session is gone, promptly.
@@ -156,7 +142,7 @@ def test_outage_drops_sessions_and_comes_back(ssh_host: SSHTestHost) -> None:
             assert (await run(conn2, ["echo", "back"])).strip() == "back"
 
     asyncio.run(main())
-    assert wait_for(lambda: not _session_processes(ssh_host)), _session_processes(ssh_host)
+    eventually(lambda: _session_processes(ssh_host), lambda left: not left)
 
 
 def _session_processes(host: SSHTestHost) -> list[str]:
@@ -192,7 +178,7 @@ def test_encrypted_key_with_passphrase(ssh_host: SSHTestHost) -> None:
 
     assert asyncio.run(main()) == ssh_host.user
     fp = key.get_fingerprint()
-    assert wait_for(lambda: fp in ssh_host.log_text())
+    eventually(ssh_host.log_text, lambda log: fp in log, what=f"{fp} in the sshd log")
 
 
 def test_password_auth(password_ssh_host: SSHTestHost) -> None:
@@ -206,7 +192,8 @@ def test_password_auth(password_ssh_host: SSHTestHost) -> None:
             return (await run(conn, ["whoami"])).strip()
 
     assert asyncio.run(main()) == host.user
-    assert wait_for(lambda: f"Accepted password for {host.user}" in host.log_text())
+    accepted = f"Accepted password for {host.user}"
+    eventually(host.log_text, lambda log: accepted in log, what=f"{accepted!r} in the sshd log")
     assert f"Failed password for {host.user}" in host.log_text()
 
 
@@ -218,7 +205,7 @@ def test_ssh_agent_auth(ssh_host: SSHTestHost, ssh_agent: str) -> None:
 
     before = ssh_host.accepted_logins()
     assert asyncio.run(main()) == ssh_host.user
-    assert wait_for(lambda: ssh_host.accepted_logins() == before + 1)
+    eventually(ssh_host.accepted_logins, lambda n: n == before + 1)
 
     async def without_agent() -> None:
         with pytest.raises(asyncssh.PermissionDenied):
@@ -238,8 +225,10 @@ def test_jump_host_direct_tcpip(ssh_host: SSHTestHost, jump_ssh_host: SSHTestHos
     assert asyncio.run(main()) == ssh_host.user
     target = rf"target {re.escape(ssh_host.host)} port {ssh_host.port}\b"
     pattern = rf"server_request_direct_tcpip: .*{target}"
-    assert wait_for(lambda: re.search(pattern, jump_ssh_host.log_text()) is not None), (
-        jump_ssh_host.log_text()[-3000:]
+    eventually(
+        jump_ssh_host.log_text,
+        lambda log: re.search(pattern, log),
+        what=f"{pattern!r} in the jump host's sshd log",
     )
 
 

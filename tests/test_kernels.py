@@ -30,6 +30,7 @@ from tests.harness.remote_state import (
 )
 from tests.harness.servers import setup_profile
 from tests.harness.sshd_host import SSHTestHost
+from tests.harness.waiting import eventually, eventually_async
 
 
 @pytest.fixture
@@ -124,10 +125,7 @@ def test_sigkill_is_reported_dead_and_restart_works(
     km, kc = kernel
     pid = int(execute(kc, "import os; print(os.getpid())")[1])
     ssh_host.run_as_user(["kill", "-9", str(pid)])
-    deadline = time.monotonic() + 15
-    while km.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.3)
-    assert not km.is_alive()
+    eventually(km.is_alive, lambda alive: not alive, timeout=15, interval=0.3)
     assert "SIGKILL" in km.provisioner.exit_reason  # type: ignore[union-attr]
     km.restart_kernel(now=True)
     kc.wait_for_ready(timeout=60)
@@ -225,10 +223,7 @@ def test_remote_kernel_list_and_stop(
             await manager.close()
 
     asyncio.run(go())
-    deadline = time.monotonic() + 10
-    while km.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not km.is_alive()
+    eventually(km.is_alive, lambda alive: not alive, timeout=10, interval=0.2)
     assert remote_kernel_processes(ssh_host) == []
 
 
@@ -288,19 +283,17 @@ async def test_server_api_kernels_websocket_and_outage(
             assert registry.sessions[kid].state == "reconnecting"
             await asyncio.sleep(17)
             assert await km.is_alive()
-        back = time.monotonic()
-        while registry.sessions[kid].state != "running" and time.monotonic() - back < 15:
-            await asyncio.sleep(0.1)
-        assert registry.sessions[kid].state == "running"
+        await eventually_async(
+            lambda: registry.sessions[kid].state, lambda s: s == "running", timeout=15, interval=0.1
+        )
         reply, out = await asyncio.wait_for(ws.execute("print(x, os.getpid())"), 60)
         assert out.split() == ["42", pid]
         assert restarts == []
     finally:
         await jp_fetch("api", "kernels", kid, method="DELETE")
-    deadline = time.monotonic() + 10
-    while remote_kernel_processes(ssh_host) and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    assert remote_kernel_processes(ssh_host) == []
+    await eventually_async(
+        lambda: remote_kernel_processes(ssh_host), lambda left: not left, timeout=10, interval=0.2
+    )
     assert remote_state_files(ssh_host) == []
 
 
@@ -366,10 +359,9 @@ def test_idle_timeout_stops_the_kernel_with_no_client(
     session = km.provisioner._session  # type: ignore[union-attr]
     assert session is not None
     asyncio.run_coroutine_threadsafe(session.close(), _ssh_loop()).result(10)
-    deadline = time.monotonic() + 30
-    while remote_kernel_processes(ssh_host) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert remote_kernel_processes(ssh_host) == []
+    eventually(
+        lambda: remote_kernel_processes(ssh_host), lambda left: not left, timeout=30, interval=0.5
+    )
     assert remote_state_files(ssh_host) == []
 
 
@@ -395,17 +387,11 @@ def test_degraded_when_the_kernel_stops_answering(
         # the monitor picks the shorter interval up after its current sleep
         pid = int(execute(kc, "import os; print(os.getpid())")[1])
         ssh_host.run_as_user(["kill", "-STOP", str(pid)])
-        deadline = time.monotonic() + 30
-        while session.state != "degraded" and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert session.state == "degraded"
+        eventually(lambda: session.state, lambda s: s == "degraded", timeout=30, interval=0.2)
         assert "heartbeat" in session.reason
         assert km.is_alive()  # degraded is not dead
         ssh_host.run_as_user(["kill", "-CONT", str(pid)])
-        deadline = time.monotonic() + 30
-        while session.state != "running" and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert session.state == "running"
+        eventually(lambda: session.state, lambda s: s == "running", timeout=30, interval=0.2)
         assert execute(kc, "print(1 + 1)")[1].strip() == "2"
     finally:
         policy.health_interval = saved

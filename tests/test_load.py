@@ -51,6 +51,7 @@ from jupyter_remote.ssh import forwards
 from tests.harness.remote_state import clean_user, remote_state_files, user_processes
 from tests.harness.servers import setup_profile
 from tests.harness.sshd_host import IS_ROOT, SSHTestHost, claim_user
+from tests.harness.waiting import NeverHappened, eventually_async
 
 N_KERNELS = int(os.environ.get("JR_LOAD_KERNELS", "32"))
 N_EXECUTIONS = int(os.environ.get("JR_LOAD_EXECUTIONS", "1000"))
@@ -278,9 +279,10 @@ class KernelLoad:
 
     async def settle(self, expected_lines: int) -> None:
         """Let trailing stream output arrive (ipykernel may flush after idle)."""
-        deadline = time.monotonic() + STREAM_GRACE
-        while self._lines() < expected_lines and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        with contextlib.suppress(NeverHappened):  # the audit says what did not arrive
+            await eventually_async(
+                self._lines, lambda n: n >= expected_lines, timeout=STREAM_GRACE, interval=0.1
+            )
 
     def _lines(self) -> int:
         return sum(text.count("\n") for _, text in self.streams)
@@ -531,11 +533,17 @@ async def test_32_kernels_1000_executions_one_connection(
         await asyncio.gather(*(stop_one(kid) for kid in kernel_ids))
         stopped_ids = list(kernel_ids)
         kernel_ids.clear()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (
-            user_processes(host.uid) or remote_state_files(host) or host.established_connections()
-        ):
-            await asyncio.sleep(0.2)
+        with contextlib.suppress(NeverHappened):  # the figures and the verdict say what is left
+            await eventually_async(
+                lambda: (
+                    user_processes(host.uid)
+                    or remote_state_files(host)
+                    or host.established_connections()
+                ),
+                lambda left: not left,
+                timeout=30,
+                interval=0.2,
+            )
         figures["stop_all_s"] = round(time.monotonic() - t2, 1)
         leftover_procs = user_processes(host.uid)
         leftover_files = remote_state_files(host)

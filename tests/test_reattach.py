@@ -9,7 +9,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from tests.harness.clients import WSKernel
 from tests.harness.remote_state import clean_remote, remote_kernel_processes
 from tests.harness.servers import setup_profile
 from tests.harness.sshd_host import SSHTestHost
+from tests.harness.waiting import NeverHappened, eventually_async
 
 
 class ServerProcess:
@@ -65,15 +65,18 @@ class ServerProcess:
         return json.loads(resp.body) if resp.body else None
 
     async def wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        async def up() -> bool:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
             try:
                 await self.request("GET", "api/status")
-                return
             except Exception:
-                await asyncio.sleep(0.3)
-        raise AssertionError("server did not start: " + self.log.read_text()[-3000:])
+                return False
+            return True
+
+        try:
+            await eventually_async(up, timeout=60, interval=0.3)
+        except NeverHappened:
+            raise AssertionError("server did not start: " + self.log.read_text()[-3000:]) from None
 
     async def kernel_ws(self, kid: str) -> WSKernel:
         url = f"ws://127.0.0.1:{self.port}/api/kernels/{kid}/channels?token={self.token}"
@@ -130,10 +133,9 @@ async def test_kernel_survives_server_restart_and_is_reattached(
         reply, out = await asyncio.wait_for(ws.execute("print(x, os.getpid())"), 60)
         assert out.split() == ["42", pid]
         await second.request("DELETE", f"api/kernels/{kid}")
-        deadline = time.monotonic() + 10
-        while remote_kernel_processes(ssh_host) and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-        assert remote_kernel_processes(ssh_host) == []
+        await eventually_async(
+            lambda: remote_kernel_processes(ssh_host), lambda left: not left, interval=0.2
+        )
     finally:
         first.stop()
         if second is not None:
@@ -153,10 +155,9 @@ async def test_kernel_without_idle_timeout_stops_with_the_server(
         await server.request("POST", "api/kernels", {"name": "remote-p"})
         assert remote_kernel_processes(ssh_host)
         server.stop()
-        deadline = time.monotonic() + 10
-        while remote_kernel_processes(ssh_host) and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-        assert remote_kernel_processes(ssh_host) == []
+        await eventually_async(
+            lambda: remote_kernel_processes(ssh_host), lambda left: not left, interval=0.2
+        )
     finally:
         server.stop()
         clean_remote(ssh_host)

@@ -37,6 +37,7 @@ from tests.harness.clients import execute, started_kernel
 from tests.harness.remote_state import STATE_DIR, clean_remote, remote_kernel_processes
 from tests.harness.servers import setup_profile
 from tests.harness.sshd_host import IS_ROOT, SSHTestHost, ensure_user
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="needs two remote users (root)")
 
@@ -97,13 +98,6 @@ def _kernel_processes(uid: int) -> list[str]:
         if comm != "sshd" and state != "Z":
             found.append(f"{pid} {comm} {args}")
     return found
-
-
-def _eventually_none(probe: Any, timeout: float = 15) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while (left := probe()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return list(left)
 
 
 def _socket_inodes(pids: list[int]) -> set[str]:
@@ -295,7 +289,8 @@ def test_another_user_reaches_nothing_of_a_kernel_with_a_long_home(
     made.unlink()
     time.sleep(1)
     assert remote_kernel_processes(victim_host) == []
-    assert _eventually_none(lambda: _kernel_processes(victim_host.uid)) == []  # adapter too
+    # the debugger's adapter too
+    eventually(lambda: _kernel_processes(victim_host.uid), lambda left: not left, timeout=15)
     assert _victim_tmp(victim_host.uid) == [], f"left in /tmp after stop (kernel pid {pid})"
     assert not (victim_host.home / STATE_DIR).exists()
 
@@ -335,5 +330,5 @@ def test_tcp_channels_only_by_choice_and_only_with_the_token(
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-    assert _eventually_none(lambda: _kernel_processes(victim_host.uid)) == []
+    eventually(lambda: _kernel_processes(victim_host.uid), lambda left: not left, timeout=15)
     assert _victim_tmp(victim_host.uid) == []

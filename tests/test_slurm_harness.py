@@ -1,4 +1,4 @@
-"""Self-test of the Slurm test cluster (tests/slurm_cluster.py): real slurmctld, slurmd
+"""Self-test of the Slurm test cluster (tests/harness/slurm_cluster.py): real slurmctld, slurmd
 in a network namespace, munged, Debian's Slurm 22.05 client commands as a test user."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tests.harness.slurm_cluster import (
     slurm_unavailable,
 )
 from tests.harness.sshd_host import SSHTestHost, ensure_user
+from tests.harness.waiting import eventually
 
 #: A user of its own: no other test group kills or counts its processes.
 USER = "jrslurm"
@@ -53,15 +54,6 @@ def expiring_job(cluster: SlurmTestCluster) -> str:
     cluster.wait_job_state(job, ["RUNNING"])
     cluster.expire(job)
     return job
-
-
-def _wait_for(predicate: object, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.1)
-    return bool(predicate())  # type: ignore[operator]
 
 
 def _running_job(cluster: SlurmTestCluster, user: str, *args: str) -> str:
@@ -105,12 +97,15 @@ def test_tiny_partition_keeps_a_second_job_pending_and_scancel_empties_squeue(
 ) -> None:
     first = _running_job(cluster, user, "-p", "tiny")
     second = cluster.sbatch(user, ["-p", "tiny", "-t", "5", "--wrap", "sleep 600"])
-    assert _wait_for(
-        lambda: (
-            {j.job_id: (j.state, j.reason) for j in cluster.squeue(user)}.get(second)
-            == ("PENDING", "Resources")
-        )
-    ), cluster.squeue(user)
+    eventually(
+        lambda: cluster.squeue(user),
+        lambda jobs: (
+            {j.job_id: (j.state, j.reason) for j in jobs}.get(second) == ("PENDING", "Resources")
+        ),
+        timeout=20,
+        interval=0.1,
+        what=f"job {second} pending for Resources",
+    )
     jobs = {j.job_id: j for j in cluster.squeue(user)}
     print(jobs)
     assert (jobs[first].state, jobs[first].partition, jobs[first].nodes) == (
@@ -122,7 +117,7 @@ def test_tiny_partition_keeps_a_second_job_pending_and_scancel_empties_squeue(
     assert int(cluster.job_info(first)["NumCPUs"]) == 1
 
     cluster.run_as(user, ["scancel", first, second], check=True)
-    assert _wait_for(lambda: cluster.squeue(user) == []), cluster.squeue(user)
+    eventually(lambda: cluster.squeue(user), lambda jobs: jobs == [], timeout=20, interval=0.1)
     assert cluster.job_info(second)["JobState"] == "CANCELLED"
 
 
@@ -218,7 +213,13 @@ def test_out_of_memory_and_node_fail_with_cgroups(user: str) -> None:
         assert c.wait_job_state(doomed, ["NODE_FAIL", "FAILED", "CANCELLED"]) == "NODE_FAIL"
         assert c.job_info(doomed)["Reason"] == "NodeDown"
         for job, state in ((oom, "OUT_OF_MEMORY"), (doomed, "NODE_FAIL")):
-            assert _wait_for(lambda j=job, s=state: c.sacct(j, user).get("State") == s)
+            eventually(
+                lambda j=job: c.sacct(j, user).get("State"),
+                lambda found, s=state: found == s,
+                timeout=20,
+                interval=0.1,
+                what=f"sacct state {state} of job {job}",
+            )
         c.restart_node(node.name)
         after = c.sbatch(user, ["-t", "5", "--wrap", "true"])
         assert c.wait_job_state(after, ["COMPLETED", "FAILED"]) == "COMPLETED"
@@ -228,16 +229,16 @@ def test_out_of_memory_and_node_fail_with_cgroups(user: str) -> None:
 
 
 _CRASHING_RUN = """
-import os, time
+import os
 from tests.harness.slurm_cluster import SlurmTestCluster
+from tests.harness.waiting import eventually
 c = SlurmTestCluster(name="jrcrash")
 job = c.sbatch("root", ["-t", "5", "--wrap", "sleep 600"])
 c.wait_job_state(job, ["RUNNING"])
-for _ in range(200):
-    pids = [p for p in c.daemon_pids() if open(f"/proc/{p}/comm").read().strip() == "sleep"]
-    if pids:
-        break
-    time.sleep(0.05)
+pids = eventually(
+    lambda: [p for p in c.daemon_pids() if open(f"/proc/{p}/comm").read().strip() == "sleep"],
+    timeout=10,
+)
 print(c.workdir, c.nodes[0].netns, *pids, flush=True)
 os._exit(1)  # no close(), no atexit: as if killed
 """
@@ -270,7 +271,7 @@ def test_crashed_run_is_swept_and_close_leaves_nothing(user: str) -> None:
         [sys.executable, "-c", _CRASHING_RUN],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).parent,
+        cwd=Path(__file__).parent.parent,  # the repository root: tests.harness imports
         timeout=60,
     )
     workdir, netns, *job_pids = crashed.stdout.split()
@@ -295,7 +296,12 @@ def test_crashed_run_is_swept_and_close_leaves_nothing(user: str) -> None:
         )
         expected = {"munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd", "slurmstepd", "srun"}
         expected.add("sleep")
-        assert _wait_for(lambda: expected <= _comms(c.daemon_pids())), _comms(c.daemon_pids())
+        eventually(
+            lambda: _comms(c.daemon_pids()),
+            lambda comms: expected <= comms,
+            timeout=20,
+            interval=0.1,
+        )
         pids = c.daemon_pids()
         print(sorted(_comms(pids)))
         node = c.nodes[0]
@@ -315,6 +321,16 @@ def test_time_limit_ends_the_job_as_timeout(cluster: SlurmTestCluster, expiring_
     print({k: info[k] for k in ("JobState", "Reason", "ExitCode", "RunTime", "TimeLimit")})
     assert (state, info["Reason"]) == ("TIMEOUT", "TimeLimit")
     # slurmdbd has it for sacct (any user sees it), and so has the jobcomp file (sacct -c)
-    assert _wait_for(lambda: cluster.sacct(expiring_job, USER).get("State") == "TIMEOUT")
+    eventually(
+        lambda: cluster.sacct(expiring_job, USER).get("State"),
+        lambda found: found == "TIMEOUT",
+        timeout=20,
+        interval=0.1,
+    )
     print(cluster.sacct(expiring_job, USER))
-    assert _wait_for(lambda: cluster.completion(expiring_job).get("State") == "TIMEOUT")
+    eventually(
+        lambda: cluster.completion(expiring_job).get("State"),
+        lambda found: found == "TIMEOUT",
+        timeout=20,
+        interval=0.1,
+    )

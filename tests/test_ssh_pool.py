@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from jupyter_remote.manager import RemoteManager
 from tests.harness.servers import server_input, trust_host
 from tests.harness.sshd_host import SSHTestHost
-
-
-async def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.1)
-    return bool(predicate())
+from tests.harness.waiting import eventually_async
 
 
 async def test_twenty_concurrent_users_share_one_connection(
@@ -25,7 +16,7 @@ async def test_twenty_concurrent_users_share_one_connection(
     trust_host(manager.store, ssh_host)
     await manager.add_server(server_input(ssh_host))
     endpoint = await manager.endpoint("box")
-    assert await _wait_for(lambda: ssh_host.established_connections() == 0)
+    await eventually_async(ssh_host.established_connections, lambda n: n == 0, interval=0.1)
     logins_before = ssh_host.accepted_logins()
 
     leases = await asyncio.gather(*(manager.pool.acquire(endpoint) for _ in range(20)))
@@ -42,7 +33,7 @@ async def test_twenty_concurrent_users_share_one_connection(
     assert ssh_host.established_connections() == 1
     await leases[-1].release()
     assert manager.pool.open_count() == 0
-    assert await _wait_for(lambda: ssh_host.established_connections() == 0)
+    await eventually_async(ssh_host.established_connections, lambda n: n == 0, interval=0.1)
 
 
 async def test_failed_connect_is_shared_and_not_cached(

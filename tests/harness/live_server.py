@@ -15,7 +15,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -25,6 +24,7 @@ from typing import Any
 from tornado import web
 
 from .sshd_host import free_port
+from .waiting import NeverHappened, eventually
 
 # Python logging of the server process at DEBUG (jupyter_remote.*, asyncssh, tornado).
 DEBUG_LOGGING = """
@@ -134,15 +134,19 @@ class LiveServer:
                 cwd=str(self.notebook_dir),
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                break
+        proc = self._proc
+
+        def state() -> str:
+            if proc.poll() is not None:
+                return "exited"
             with contextlib.suppress(OSError, urllib.error.URLError):
-                status, _ = self.request("GET", "/api/status")
-                if status == 200:
-                    return self
-            time.sleep(0.2)
+                if self.request("GET", "/api/status")[0] == 200:
+                    return "up"
+            return "starting"
+
+        with contextlib.suppress(NeverHappened):  # the log says why
+            if eventually(state, lambda s: s != "starting", timeout=timeout, interval=0.2) == "up":
+                return self
         self.stop()
         raise RuntimeError(f"jupyter server did not start:\n{self.log_text()[-4000:]}")
 

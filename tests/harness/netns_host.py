@@ -36,7 +36,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
@@ -47,12 +46,12 @@ from .sshd_host import (
     SSHTestHost,
     SSHTestHostError,
     _descendants,
-    _preexec,
     _proc_table,
     _run,
     claim_user,
     remote_env_cache_dir,
 )
+from .waiting import NeverHappened, eventually
 
 SUBNET = "10.231"
 NETNS_PREFIX = "jrns-"
@@ -195,18 +194,20 @@ class NetnsHost(SSHTestHost):
         return _run(self._ns_argv(argv), **kwargs)
 
     def _wait_link_up(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            out = subprocess.run(
-                ["ip", "-o", "link", "show", self.veth_host],
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout
-            if "LOWER_UP" in out and ",UP" in out:
-                return
-            time.sleep(0.02)
-        raise SSHTestHostError(f"{self.veth_host} did not come up")
+        def link() -> str:
+            argv = ["ip", "-o", "link", "show", self.veth_host]
+            return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+        try:
+            eventually(
+                link,
+                lambda out: "LOWER_UP" in out and ",UP" in out,
+                timeout=timeout,
+                interval=0.02,
+                what=f"{self.veth_host} up",
+            )
+        except NeverHappened as exc:
+            raise SSHTestHostError(f"{self.veth_host} did not come up ({exc})") from None
 
     # --------------------------------------------------------------- faults
 
@@ -278,38 +279,9 @@ class NetnsHost(SSHTestHost):
 
     # ----------------------------------------------------- sshd in the netns
 
-    def start(self, timeout: float = 15.0) -> None:
-        """Start sshd inside the namespace (no-op if running); returns once it listens."""
-        if self.running:
-            return
-        self._log_offset = self.log_path.stat().st_size
-        argv = self._ns_argv(
-            [SSHD, "-D", "-e", "-f", str(self.config_path), "-E", str(self.log_path)]
-        )
-        with open(self.log_path, "ab") as log:
-            self._proc = subprocess.Popen(
-                argv,  # `ip netns exec` execs sshd: the same pid
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_preexec(),
-                close_fds=True,
-                cwd="/",
-            )
-        ready = f"Server listening on {self.host} port {self.port}."
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if ready in self._new_log():
-                return
-            if self._proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        rc = self._proc.poll()
-        self.stop()
-        raise SSHTestHostError(
-            f"sshd {self.name} did not start in {self.netns} (exit {rc}):\n{self._new_log()}"
-        )
+    def _sshd_argv(self) -> list[str]:
+        # `ip netns exec` execs sshd: the same pid
+        return self._ns_argv(super()._sshd_argv())
 
     def _ss(self, *args: str) -> str:
         if self.netns is None:

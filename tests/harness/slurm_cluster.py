@@ -52,8 +52,7 @@ import signal
 import socket
 import subprocess
 import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -65,6 +64,7 @@ from .netns_host import (
     _quiet,
 )
 from .sshd_host import IS_ROOT, SSHTestHostError, _preexec, _proc_table, _run
+from .waiting import NeverHappened, eventually
 
 #: Debian packages providing the daemons and the client commands.
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
@@ -199,9 +199,13 @@ def _kill_and_wait(pids: set[int], timeout: float = 10.0) -> None:
     """SIGKILL PIDS and return once none of them lives."""
     for pid in pids:
         _kill(pid)
-    deadline = time.monotonic() + timeout
-    while any(_pid_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    with contextlib.suppress(NeverHappened):  # callers look again (and kill again)
+        eventually(
+            lambda: [p for p in pids if _pid_alive(p)],
+            lambda alive: not alive,
+            timeout=timeout,
+            interval=0.02,
+        )
 
 
 def _kill_netns_processes(netns: str) -> None:
@@ -277,18 +281,21 @@ def _sweep_dead_runs() -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _wait(predicate: Any, timeout: float, what: str, log: Optional[Path] = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    if predicate():
-        return
-    tail = ""
-    if log is not None and log.exists():
-        tail = "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-    raise SlurmClusterError(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
+def _wait(
+    probe: Callable[[], Any],
+    timeout: float,
+    what: str,
+    log: Optional[Path] = None,
+    until: Callable[[Any], object] = bool,
+) -> Any:
+    """``eventually(probe, until)``, failing with a SlurmClusterError and LOG's last lines."""
+    try:
+        return eventually(probe, until, timeout=timeout, interval=0.05, what=what)
+    except NeverHappened as exc:
+        tail = ""
+        if log is not None and log.exists():
+            tail = "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise SlurmClusterError(f"{exc}{tail}") from None
 
 
 # ------------------------------------------------------------------------ nodes
@@ -787,14 +794,13 @@ State=UP
 
     def wait_job_state(self, job_id: str, states: Sequence[str], timeout: float = 30.0) -> str:
         """Wait until the job's JobState is one of STATES; returns it."""
-        seen: list[str] = []
-
-        def reached() -> bool:
-            seen.append(self.job_info(job_id).get("JobState", "?"))
-            return seen[-1] in states
-
-        _wait(reached, timeout, f"job {job_id} to be {'/'.join(states)} (last {seen[-1:]})")
-        return seen[-1]
+        state: str = _wait(
+            lambda: self.job_info(job_id).get("JobState", "?"),
+            timeout,
+            f"job {job_id} to be {'/'.join(states)}",
+            until=lambda found: found in states,
+        )
+        return state
 
     def completion(self, job_id: str) -> dict[str, str]:
         """``sacct -c`` (jobcomp/filetxt) record of a finished job ({} if none yet).

@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
+from .waiting import NeverHappened, eventually
+
 SSHD = "/usr/sbin/sshd"
 SYSTEM_PYTHON = "/usr/bin/python3"
 DEFAULT_USER = "jrtest"
@@ -533,7 +535,7 @@ class SSHTestHost:
         self._log_offset = self.log_path.stat().st_size
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
-                [SSHD, "-D", "-e", "-f", str(self.config_path), "-E", str(self.log_path)],
+                self._sshd_argv(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -542,19 +544,31 @@ class SSHTestHost:
                 close_fds=True,
                 cwd="/",
             )
-        ready = f"Server listening on {self.host} port {self.port}."
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if ready in self._new_log():
-                return
-            if self._proc.poll() is not None:
-                break
-            time.sleep(0.02)
+        if self._wait_listening(timeout):
+            return
         rc = self._proc.poll()
         self.stop()
         raise SSHTestHostError(
-            f"sshd {self.name} did not start on port {self.port} (exit {rc}):\n{self._new_log()}"
+            f"sshd {self.name} did not start on {self.host}:{self.port} (exit {rc}):\n"
+            + self._new_log()
         )
+
+    def _sshd_argv(self) -> list[str]:
+        """sshd's command line, in the foreground (NetnsHost runs it in its namespace)."""
+        return [SSHD, "-D", "-e", "-f", str(self.config_path), "-E", str(self.log_path)]
+
+    def _wait_listening(self, timeout: float) -> bool:
+        """After start: True once sshd says it listens, False if it exits or TIMEOUT passes."""
+        proc = self._proc
+        assert proc is not None
+        ready = f"Server listening on {self.host} port {self.port}."
+        with contextlib.suppress(NeverHappened):  # the caller reports the log
+            eventually(
+                lambda: ready in self._new_log() or proc.poll() is not None,
+                timeout=timeout,
+                interval=0.02,
+            )
+        return ready in self._new_log()
 
     def _new_log(self) -> str:
         with open(self.log_path, "rb") as f:
@@ -747,11 +761,14 @@ class SSHAgent:
         try:
             assert self._proc.stdout is not None
             self.pid = int(self._proc.stdout.readline())
-            deadline = time.monotonic() + 10
-            while not self.socket_path.exists():
-                if not Path(f"/proc/{self.pid}").exists() or time.monotonic() > deadline:
-                    raise SSHTestHostError("ssh-agent did not create its socket")
-                time.sleep(0.02)
+            with contextlib.suppress(NeverHappened):  # the socket, or the agent gone
+                eventually(
+                    lambda: self.socket_path.exists() or not Path(f"/proc/{self.pid}").exists(),
+                    timeout=10,
+                    interval=0.02,
+                )
+            if not self.socket_path.exists():
+                raise SSHTestHostError("ssh-agent did not create its socket")
             for key in keys:
                 self.add(key)
         except BaseException:

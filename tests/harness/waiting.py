@@ -32,22 +32,27 @@ class NeverHappened(AssertionError):
     """What ``eventually`` waited for did not happen in time (an assertion that failed)."""
 
 
-def _describe(probe: Callable[..., Any]) -> str:
-    """What a probe waits for, when the caller did not say: its source line or its name."""
-    if getattr(probe, "__name__", "") == "<lambda>":
-        try:
-            return inspect.getsource(probe).strip()
-        except (OSError, TypeError):
-            pass
-    return getattr(probe, "__qualname__", repr(probe))
+def _describe(probe: Callable[..., Any], until: Callable[..., Any]) -> str:
+    """What a wait was for, when the caller did not say: the source of its lambdas (the
+    call's line), else the names of the probe and the condition."""
+    for func in (until, probe):
+        if getattr(func, "__name__", "") == "<lambda>":
+            try:
+                return " ".join(inspect.getsource(func).split())
+            except (OSError, TypeError):
+                pass
+    name = getattr(probe, "__qualname__", repr(probe))
+    return name if until is bool else f"{name} to satisfy {getattr(until, '__qualname__', until)}"
 
 
-def _failure(what: str, probe: Callable[..., Any], timeout: float, last: object) -> NeverHappened:
+def _failure(
+    what: str, probe: Callable[..., Any], until: Callable[..., Any], timeout: float, last: object
+) -> NeverHappened:
     text = repr(last)
-    if len(text) > 2000:
-        text = text[:2000] + "..."
+    if len(text) > 2000:  # a log, say: its start and its end
+        text = f"{text[:1000]} ... {text[-1000:]}"
     return NeverHappened(
-        f"waited {timeout:g} s for {what or _describe(probe)}; last value seen: {text}"
+        f"waited {timeout:g} s for {what or _describe(probe, until)}; last value seen: {text}"
     )
 
 
@@ -75,7 +80,7 @@ def eventually(
                 return value
             left = deadline - time.monotonic()
             if left <= 0:
-                raise _failure(what, probe, timeout, value)
+                raise _failure(what, probe, until, timeout, value)
             if wake is not None:
                 wake.wait(left)
             else:
@@ -104,5 +109,5 @@ async def eventually_async(
             return value  # type: ignore[return-value]
         left = deadline - time.monotonic()
         if left <= 0:
-            raise _failure(what, probe, timeout, value)
+            raise _failure(what, probe, until, timeout, value)
         await asyncio.sleep(min(interval, left))
