@@ -61,15 +61,6 @@ def timed(func: Callable[[], T]) -> tuple[float, T]:
     return time.perf_counter() - t0, value
 
 
-def wait_until(pred: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
-
-
 # ------------------------------------------------------------------ statistics
 
 

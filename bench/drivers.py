@@ -138,7 +138,8 @@ def metric_start(ctx: Ctx) -> None:
             rows: dict[str, Contender] = rows,
             **kw: Any,
         ) -> None:
-            rows[key] = Contender(Row(key, name, **kw), {"metric": "start", **task}, peers=venv)
+            task = {"metric": "start_to_first_result", **task}
+            rows[key] = Contender(Row(key, name, **kw), task, peers=venv)
 
         if local is None:  # no SSH in it: measured once, with the loopback group
             add("local", "local ipykernel (jupyter_client)",
@@ -212,7 +213,8 @@ def metric_rtt(ctx: Ctx) -> None:
             table.notes.append("The *direct* row is the loopback table's (same run): a direct "
                                "client crosses no network on either link.")  # fmt: skip
         try:
-            worker = ctx.worker({"metric": "rtt", "target": link}, label=f"rtt-{link}")
+            task = {"metric": "cell_round_trip", "target": link}
+            worker = ctx.worker(task, label=f"rtt-{link}")
         except WorkerError as exc:
             for row in rows.values():
                 row.errors.append(f"set-up: {exc}")
@@ -264,7 +266,8 @@ def metric_output(ctx: Ctx) -> None:
             tables[kind] = t
         ctx.say(f"metric 3, {where}: 2 kinds x 3 contenders x {ctx.sizes.runs} runs")
         try:
-            worker = ctx.worker({"metric": "output", "target": link}, label=f"output-{link}")
+            task = {"metric": "output_throughput", "target": link}
+            worker = ctx.worker(task, label=f"output-{link}")
         except WorkerError as exc:
             for t in tables.values():
                 for row in t.rows:
@@ -312,7 +315,7 @@ def metric_discovery(ctx: Ctx) -> None:
         ("cli-cached", "`jupyter remote env list` (new process, disk cache)", True),
     )
     try:
-        worker = ctx.worker({"metric": "discovery", "target": "lo"}, label="discovery")
+        worker = ctx.worker({"metric": "discovery_time", "target": "lo"}, label="discovery")
     except WorkerError as exc:
         table = Table("m4", 4, "Environment discovery", LINKS["lo"], "s", "ssh", kind="discovery")
         table.add(Row("ssh", "discovery", errors=[f"set-up: {exc}"]))
@@ -364,8 +367,8 @@ def metric_concurrent(ctx: Ctx) -> None:
         "ours": table.add(Row("ours", f"{s.concurrent_n} x remote-lo", ours=True)),
     }
     tasks = {
-        "local": {"metric": "concurrent", "variant": "local", "kernel_name": "python3"},
-        "ours": {"metric": "concurrent", "variant": "ours", "target": "lo",
+        "local": {"metric": "concurrent_kernels", "variant": "local", "kernel_name": "python3"},
+        "ours": {"metric": "concurrent_kernels", "variant": "ours", "target": "lo",
                  "kernel_name": "remote-lo"},
     }  # fmt: skip
     for i in range(s.concurrent_runs):
@@ -417,9 +420,9 @@ def metric_reconnect(ctx: Ctx) -> None:
         running = table.add(Row("ours-running", "jupyterlab-remote: session `running`", ours=True))
         reply = table.add(Row("ours-reply", "jupyterlab-remote: first cell reply", ours=True))
         detect = Row("detect", "detect")
-        ours = Contender(running, {"metric": "reconnect", "variant": "ours", "target": link})
-        ssh = Contender(ssh_row, {"metric": "reconnect", "variant": "ssh", "target": link},
-                        value=lambda v: v["running"])  # fmt: skip
+        task = {"metric": "reconnect_time", "target": link}
+        ours = Contender(running, {**task, "variant": "ours"})
+        ssh = Contender(ssh_row, {**task, "variant": "ssh"}, value=lambda v: v["running"])
 
         def split(v: dict[str, float], reply: Row = reply, detect: Row = detect) -> float:
             reply.samples.append(v["first_reply"])
@@ -438,8 +441,9 @@ def metric_reconnect(ctx: Ctx) -> None:
             f"after {det[len(det) // 2]:.1f} s, median); the reconnect policy has the product's "
             "defaults (TCP probe every 1 s, then the handshake). The cut is held 1 to 2 s "
             "(random, seeded) after `reconnecting`, so the restore lands at any phase of the "
-            "probe timer; times start when the restore returns." if det else
-            "No successful run."
+            "probe timer; times start when the restore returns."
+            if det
+            else "No successful run."
         )
         ctx.results.tables.append(table)
 

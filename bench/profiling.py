@@ -68,7 +68,7 @@ def profile_losses(ctx: Ctx, found: list[dict[str, Any]]) -> list[dict[str, Any]
 
 
 def _start_breakdown(ctx: Ctx, link: str) -> dict[str, Any]:
-    task = {"metric": "start", "variant": "ours", "target": link, "mode": "cold",
+    task = {"metric": "start_to_first_result", "variant": "ours", "target": link, "mode": "cold",
             "kernel_name": f"remote-{link}", "stages": True}  # fmt: skip
     worker = ctx.worker(task, label=f"profile-start-{link}")
     rows = []
@@ -124,7 +124,7 @@ def _remote_pids(ctx: Ctx, link: str, kernel_id: str) -> dict[str, int]:
 
 
 def _spy_profile(ctx: Ctx, metric: int, link: str, table_id: str) -> dict[str, Any]:
-    name = "rtt" if metric == 2 else "output"
+    name = "cell_round_trip" if metric == 2 else "output_throughput"
     worker = ctx.worker({"metric": name, "target": link}, label=f"profile-{name}-{link}")
     out_dir = ctx.hosts.log_dir.parent / "profiles"
     out_dir.mkdir(parents=True, exist_ok=True)

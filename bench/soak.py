@@ -634,7 +634,11 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     env = os.environ.get
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.soak",
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
     p.add_argument("--seconds", type=float, default=float(env("SOAK_SECONDS", "3600")))
     p.add_argument("--fault-every", type=float, default=float(env("SOAK_FAULT_EVERY", "180")))
     p.add_argument("--min-outage", type=float, default=float(env("SOAK_MIN_OUTAGE", "1")))

@@ -1,10 +1,11 @@
 """Worker process: ``python -m bench.worker TASK_JSON`` (product venv or peers venv).
 
-Loads ``bench.w_<metric>``, builds its bench object (``make(task)``: hosts, kernels,
-whatever stays up between measurements), says ``ready``, then runs one measurement per
-``{"cmd": "run", "args": {...}}`` line on stdin until ``{"cmd": "stop"}``. The
-orchestrator interleaves the workers of a table row by row, so drift on this shared
-machine spreads over every contender instead of favouring one.
+Loads ``bench.metrics.<metric>`` (bench/metrics/), builds its bench object
+(``make(task)``: hosts, kernels, whatever stays up between measurements), says
+``ready``, then runs one measurement per ``{"cmd": "run", "args": {...}}`` line on
+stdin until ``{"cmd": "stop"}``. The orchestrator interleaves the workers of a table
+row by row, so drift on this shared machine spreads over every contender instead of
+favouring one.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def main() -> int:
     use_protocol_stdout()
     task = json.loads(sys.argv[1])
     try:
-        module = importlib.import_module(f"bench.w_{task['metric']}")
+        module = importlib.import_module(f"bench.metrics.{task['metric']}")
         bench = module.make(task)
     except BaseException as exc:  # set-up failed: say why, the table records it
         traceback.print_exc()

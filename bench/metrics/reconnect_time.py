@@ -14,6 +14,7 @@ tight loop until it succeeds: what any new OpenSSH connection needs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import subprocess
@@ -23,6 +24,7 @@ from typing import Any
 
 from bench.common import rpc
 from bench.kernels import start_first_result, stop_manager
+from tests.harness.waiting import NeverHappened, eventually
 
 KEEPALIVE_INTERVAL = 1.0
 KEEPALIVE_COUNT_MAX = 2
@@ -51,17 +53,10 @@ class Timeline:
         with self.cond:
             return [f"{t - after:+.2f}s {s}" for t, s in self.events if t >= after]
 
-    def wait_for(self, state: str, after: float, timeout: float) -> float | None:
-        deadline = time.monotonic() + timeout
+    def first(self, state: str, after: float) -> float | None:
+        """When the session first went STATE at or after AFTER (None: not yet)."""
         with self.cond:
-            while True:
-                for t, s in self.events:
-                    if t >= after and s == state:
-                        return t
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
+            return next((t for t, s in self.events if t >= after and s == state), None)
 
 
 class ReconnectBench:
@@ -82,8 +77,11 @@ class ReconnectBench:
             from jupyter_remote.sessions import registry
 
             pool = runtime.current_context().pool
-            pool.keepalive_interval = KEEPALIVE_INTERVAL
-            pool.keepalive_count_max = KEEPALIVE_COUNT_MAX
+            pool.settings = dataclasses.replace(
+                pool.settings,
+                keepalive_interval=KEEPALIVE_INTERVAL,
+                keepalive_count_max=KEEPALIVE_COUNT_MAX,
+            )
             _, self.km, self.kc = start_first_result(f"remote-{self.name}")
             self.timeline = Timeline(str(self.km.kernel_id))
             self.unsubscribe = registry.subscribe(self.timeline)
@@ -95,26 +93,29 @@ class ReconnectBench:
         t_cut = time.perf_counter()
         rpc("cut", target=self.name)
         try:
-            hit = self.timeline.wait_for("reconnecting", t_cut, 30)
-            if hit is None:
-                raise RuntimeError(
-                    f"the session never went reconnecting; events: {self.timeline.since(t_cut)}"
-                )
+            hit = self._wait("reconnecting", t_cut, 30)
             time.sleep(HOLD_AFTER_DETECT + self.rng.uniform(0, 1))
         finally:
             rpc("restore", target=self.name)
         t_back = time.perf_counter()
-        running = self.timeline.wait_for("running", t_back, 120)
-        if running is None:
-            raise RuntimeError(
-                f"not running 120 s after the link came back; events: {self.timeline.since(t_cut)}"
-            )
+        running = self._wait("running", t_back, 120, since=t_cut)
         reply = self._first_reply(t_back)
         return {
             "detect": hit - t_cut,
             "running": running - t_back,
             "first_reply": reply - t_back,
         }
+
+    def _wait(self, state: str, after: float, timeout: float, since: float = 0.0) -> float:
+        """When the session went STATE at or after AFTER, waiting up to TIMEOUT s for it."""
+        try:
+            hit: float = eventually(
+                lambda: self.timeline.first(state, after), timeout=timeout, wake=self.timeline.cond
+            )
+        except NeverHappened:
+            events = self.timeline.since(since or after)
+            raise RuntimeError(f"not {state} {timeout:g} s later; events: {events}") from None
+        return hit
 
     def _first_reply(self, since: float) -> float:
         """Time of the first reply to a cell sent once running (retrying lost requests)."""

@@ -51,7 +51,7 @@ for i in range(n):
 class DiscoveryBench:
     def __init__(self, task: dict[str, Any]) -> None:
         from jupyter_remote.kernels.discovery import Discovery
-        from jupyter_remote.runtime import manager_from_config
+        from jupyter_remote.manager import manager_from_config
 
         self.target = targets()[task["target"]]
         self.server = self.target["name"]

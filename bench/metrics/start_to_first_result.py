@@ -24,8 +24,8 @@ from typing import Any
 
 from jupyter_client import KernelManager
 
-from bench.common import wait_until
 from bench.kernels import TunnelKernel, first_result, start_first_result, stop_manager, targets
+from tests.harness.waiting import eventually
 
 #: what each variant imports on its first start: done in set-up, so no warm-up run is needed
 PRELOAD = {
@@ -66,8 +66,8 @@ class StartBench:
         from jupyter_remote import runtime
 
         pool = runtime.current_context().pool
-        if not wait_until(lambda: pool.open_count() == 0, 20, 0.02):
-            raise RuntimeError("an SSH connection is still open before a cold start")
+        eventually(pool.open_count, lambda n: n == 0, timeout=20, interval=0.02,
+                   what="no SSH connection open before a cold start")  # fmt: skip
 
     def _sshpyk_master_exit(self) -> None:
         """Cold sshpyk: close its ControlMaster (the cold alias has a ControlPath of its own)."""
