@@ -173,10 +173,10 @@ def ensure_user(name: str, home: Optional[str] = None) -> pwd.struct_passwd:
     current = _shadow_hash(name)
     if current is None or current == "" or current.startswith("!"):
         _run(["usermod", "-p", "*", name])
-    home = Path(pw.pw_dir)
-    if not home.is_dir():
-        home.mkdir(mode=0o750, parents=True)
-        os.chown(home, pw.pw_uid, pw.pw_gid)
+    home_dir = Path(pw.pw_dir)
+    if not home_dir.is_dir():
+        home_dir.mkdir(mode=0o750, parents=True)
+        os.chown(home_dir, pw.pw_uid, pw.pw_gid)
     return pw
 
 

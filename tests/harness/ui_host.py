@@ -59,7 +59,7 @@ def main() -> int:
                 signal.SIGUSR1: "impostor",
                 signal.SIGUSR2: "outage",
                 signal.SIGHUP: "restore",
-            }.get(signum, "exit")
+            }.get(signal.Signals(signum), "exit")
         )
         wake.set()
 

@@ -105,8 +105,8 @@ async def eventually_async(
         value = probe()
         if inspect.isawaitable(value):
             value = await value
-        if until(value):  # type: ignore[arg-type]
-            return value  # type: ignore[return-value]
+        if until(value):
+            return value
         left = deadline - time.monotonic()
         if left <= 0:
             raise _failure(what, probe, until, timeout, value)
