@@ -54,6 +54,7 @@ test: install
 	$(BIN)/jupyter labextension list 2>&1 | grep -E "jupyterlab-remote.*enabled.*OK"
 	cd labextension && jlpm test --silent
 	cd labextension && jlpm typecheck
+	$(BIN)/python scripts/check_dist.py
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 	sh ui-tests/run.sh
 
