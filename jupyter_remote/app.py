@@ -11,6 +11,7 @@ from . import events, runtime
 from .manager import RemoteManager
 from .sessions import forward as forward_sessions
 from .sessions import registry
+from .sessions import terminal as terminal_sessions
 from .store import Store
 from .web.forward_origin import ORIGINS_SETTING, ForwardOrigins
 from .web.routes import routes
@@ -93,6 +94,7 @@ class RemoteExtensionApp(ExtensionApp):
         """
         self._unsubscribe_bus()
         await forward_sessions.stop_all(self.manager)  # forwards end with their server
+        await terminal_sessions.stop_all(self.manager)  # so do terminals (tmux ones too)
         await self.origins.stop()
         detached = await registry.detach_idle_kernels()
         if detached:

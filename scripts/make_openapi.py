@@ -196,7 +196,7 @@ SESSION = {
     "required": ["id", "kind", "server", "state", "reason"],
     "properties": {
         "id": {"type": "string"},
-        "kind": {"type": "string", "enum": ["kernel", "forward"]},
+        "kind": {"type": "string", "enum": ["kernel", "forward", "terminal"]},
         "kernel_id": {"type": "string"},
         "server": {"type": "string"},
         "profile": {"type": "string"},
@@ -275,6 +275,51 @@ SESSION["properties"].update(
         "remote_port": {**PORT, "description": "forward only"},
         "local_port": {**PORT, "description": "forward only"},
         "url": {"type": "string", "description": "forward only: its entry path"},
+    }
+)
+TERMINAL_SIZE = {"type": "integer", "minimum": 1, "maximum": 1000}
+TERMINAL_IN = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "persistent": {
+            "type": "boolean",
+            "description": "Run the shell in a tmux session of its own that survives link "
+            "drops and page reloads (409 when the remote has no tmux); default false",
+        },
+        "rows": {**TERMINAL_SIZE, "description": "The pty's height (default 24)"},
+        "cols": {**TERMINAL_SIZE, "description": "The pty's width (default 80)"},
+    },
+}
+TERMINAL = {
+    "type": "object",
+    "required": ["id", "kind", "server", "persistent", "state", "reason", "started"],
+    "properties": {
+        **SESSION["properties"],
+        "kind": {"type": "string", "enum": ["terminal"]},
+        "persistent": {"type": "boolean"},
+        "multiplexer": {
+            "type": "string",
+            "description": "What keeps a persistent terminal's shell (tmux), else empty",
+        },
+        "rows": TERMINAL_SIZE,
+        "cols": TERMINAL_SIZE,
+        "exit_status": {
+            "type": ["integer", "null"],
+            "description": "The shell's exit status once it exited",
+        },
+    },
+}
+TERMINAL_ID_PARAM = {
+    "name": "terminal_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+}
+SESSION["properties"].update(
+    {
+        "persistent": {"type": "boolean", "description": "terminal only"},
+        "exit_status": {"type": ["integer", "null"], "description": "terminal only"},
     }
 )
 # Path parameters. Server and profile names follow NAME; ids of sessions and forwards are
@@ -738,6 +783,64 @@ spec = {
                     "400": {"description": "Not a WebSocket upgrade request"},
                 },
             }
+        },
+        "/remote/servers/{name}/terminals": {
+            "parameters": [NAME_PARAM],
+            "get": {
+                "operationId": "listTerminals",
+                "description": "Terminals open on this server (also listed as sessions).",
+                "responses": {
+                    "200": ok("Terminals", {"type": "array", "items": TERMINAL}),
+                    **errors(400),
+                },
+            },
+            "post": {
+                "operationId": "openTerminal",
+                "description": "Open a terminal: the user's login shell on an SSH pty over the "
+                "server's one connection. Connect to its websocket next. When the link drops "
+                "the terminal says so and reconnects by itself with a new shell (or, when "
+                "persistent, reattaches to its tmux session). Also listed (and stopped) as "
+                "a session.",
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": TERMINAL_IN}},
+                },
+                "responses": {
+                    "201": ok("The terminal", TERMINAL),
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
+        },
+        "/remote/servers/{name}/terminals/{terminal_id}": {
+            "parameters": [NAME_PARAM, TERMINAL_ID_PARAM],
+            "get": {
+                "operationId": "getTerminal",
+                "responses": {"200": ok("The terminal", TERMINAL), **errors(404)},
+            },
+            "delete": {
+                "operationId": "closeTerminal",
+                "description": "Close for good: the shell and what it started on that pty "
+                "end (SIGHUP), a persistent terminal's tmux session too.",
+                "responses": {"204": {"description": "Closed"}, **errors(404)},
+            },
+        },
+        "/remote/servers/{name}/terminals/{terminal_id}/websocket": {
+            "parameters": [NAME_PARAM, TERMINAL_ID_PARAM],
+            "get": {
+                "operationId": "terminalWebsocket",
+                "description": "WebSocket (Upgrade: websocket) in terminado's protocol, as "
+                'JupyterLab\'s terminal widget speaks it: in, ["stdin", text] and '
+                '["set_size", rows, cols, ...]; out, ["setup", {}] then what the '
+                'terminal showed so far and its output as ["stdout", text], and '
+                '["disconnect", 1] when the shell exited or the terminal was closed. '
+                "Protected as Jupyter's own terminal websocket: authenticated, authorized "
+                "(execute), Jupyter's origin check.",
+                "responses": {
+                    "101": {"description": "Switching to the WebSocket protocol"},
+                    "400": {"description": "Not a WebSocket upgrade request"},
+                    "404": {"description": "No such terminal on that server"},
+                },
+            },
         },
         "/remote/openapi.json": {
             "get": {

@@ -12,6 +12,7 @@ from . import profiles, servers
 from .common import run
 from .envs import env_list
 from .forward import forward
+from .terminal import terminal
 
 EPILOG = "Exit codes: 0 ok, 1 error, 2 usage, 3 host key unknown, 4 host key changed."
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=__version__)
     top = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
-    for add_group in (_servers, _hostkeys, _envs, _profiles, _kernels, _forward):
+    for add_group in (_servers, _hostkeys, _envs, _profiles, _kernels, _forward, _terminal):
         add_group(top)
     return parser
 
@@ -158,6 +159,25 @@ def _forward(top: Commands) -> None:
     p.add_argument("remote_port", type=int, metavar="REMOTE_PORT")
     p.add_argument("--local-port", type=int, metavar="N", help="local port (default: a free one)")
     p.set_defaults(func=forward)
+
+
+def _terminal(top: Commands) -> None:
+    p = top.add_parser(
+        "terminal",
+        help="a shell on the server in this terminal (like ssh -t)",
+        description="Open the login shell of SERVER on a pty over its SSH connection, with "
+        "this terminal's size; reconnects by itself when the link drops (a new shell, or "
+        "the same one with --persistent). Exits with the remote shell's exit status.",
+        epilog=EPILOG,
+    )
+    p.add_argument("server")
+    p.add_argument(
+        "--persistent",
+        action="store_true",
+        help="run the shell in a tmux session on the server that survives link drops "
+        "(needs tmux there; ended when this command ends)",
+    )
+    p.set_defaults(func=terminal)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from .servers import (
     ServerTestHandler,
 )
 from .sessions import SessionHandler, SessionRetryHandler, SessionsHandler
+from .terminals import TERMINAL_ID, TerminalHandler, TerminalsHandler, TerminalSocket
 
 
 def routes() -> list[tuple[str, type[web.RequestHandler]]]:
@@ -53,5 +54,8 @@ def routes() -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"/remote/forward/{NAME}", ForwardRootHandler),
         (rf"/remote/sandbox/{NAME}/{CAPABILITY}/(?P<path>.*)", SandboxProxyHandler),
         (rf"/remote/sandbox/{NAME}/{CAPABILITY}", SandboxRootHandler),
+        (rf"/remote/servers/{NAME}/terminals", TerminalsHandler),
+        (rf"/remote/servers/{NAME}/terminals/{TERMINAL_ID}", TerminalHandler),
+        (rf"/remote/servers/{NAME}/terminals/{TERMINAL_ID}/websocket", TerminalSocket),
         (r"/remote/openapi.json", OpenAPIHandler),
     ]

@@ -8,10 +8,10 @@
 
 /** A remote session, as GET /remote/sessions lists it. */
 export interface ISession {
-  /** The kernel id, or fwd-... for a forward. */
+  /** The kernel id, fwd-... for a forward, term-... for a terminal. */
   id: string;
   /** What the session carries. */
-  kind: 'kernel' | 'forward';
+  kind: 'kernel' | 'forward' | 'terminal';
   /** Kernels only. */
   kernel_id?: string;
   /** The saved server it runs on. */
@@ -42,6 +42,16 @@ export interface ISession {
   local_port?: number;
   /** Forwards only, the entry path relative to the base URL. */
   url?: string;
+  /** Terminals only, its shell runs in a tmux session that survives link drops. */
+  persistent?: boolean;
+  /** Terminals only, what keeps a persistent terminal's shell (tmux), else empty. */
+  multiplexer?: string;
+  /** Terminals only, the pty's height. */
+  rows?: number;
+  /** Terminals only, the pty's width. */
+  cols?: number;
+  /** Terminals only, the shell's exit status once it exited. */
+  exit_status?: number | null;
 }
 
 /**
@@ -76,13 +86,13 @@ export interface IProgressEvent {
   /** The saved server it starts on. */
   server: string;
   /** The stage reached. */
-  stage: 'connecting' | 'authenticating' | 'starting kernel' | 'attaching' | 'forwarding' | 'ready';
+  stage: 'connecting' | 'tunnel' | 'authenticating' | 'starting kernel' | 'attaching' | 'forwarding' | 'websocket' | 'ready';
   /** A detail for people (which host, which interpreter, ...). */
   message: string;
 }
 
 /** The stages a kernel start goes through. */
-export type ProgressStage = 'connecting' | 'authenticating' | 'starting kernel' | 'attaching' | 'forwarding' | 'ready';
+export type ProgressStage = 'connecting' | 'tunnel' | 'authenticating' | 'starting kernel' | 'attaching' | 'forwarding' | 'websocket' | 'ready';
 
 /**
  * Something the user of a remote kernel should know. Schema urn:jupyterlab-remote:event:notice:v1.
