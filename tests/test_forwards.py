@@ -44,7 +44,7 @@ from jupyter_remote.web.forward_origin import browser_on_this_machine
 from tests.harness.cli import CLI, add_box, run_cli
 from tests.harness.fixtures import SANDBOX_HOST, server_config
 from tests.harness.live_server import live_server
-from tests.harness.rest import call, expect_error
+from tests.harness.rest import call, expect_error, save_box
 from tests.harness.servers import server_input
 from tests.harness.sshd_host import SSHTestHost, as_user_argv, free_port
 from tests.harness.waiting import NeverHappened, eventually, eventually_async
@@ -176,12 +176,7 @@ def remote_ws(ssh_host: SSHTestHost) -> Iterator[int]:
 def box(jp_fetch: Any, jp_asyncio_loop: Any, ssh_host: SSHTestHost) -> Iterator[str]:
     """Server `box` saved and its host key trusted over REST; every forward stopped after."""
 
-    async def setup() -> None:
-        await call(jp_fetch, "POST", "remote", "servers", body=server_input(ssh_host))
-        body = {"server": "box", "fingerprint": ssh_host.host_key_fingerprint}
-        await call(jp_fetch, "POST", "remote", "hostkeys", body=body)
-
-    jp_asyncio_loop.run_until_complete(setup())
+    jp_asyncio_loop.run_until_complete(save_box(jp_fetch, ssh_host))
     yield "box"
     jp_asyncio_loop.run_until_complete(service_forwards.stop_all())
 

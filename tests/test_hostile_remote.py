@@ -42,7 +42,7 @@ from jupyter_remote.ssh.exec import STDERR_TAIL, run, stream
 from jupyter_remote.store import Store
 from jupyter_remote.store.secrets import SecretStore
 from jupyter_remote.text import RemoteJSONError, parse_remote_json, printable
-from tests.harness.rest import call
+from tests.harness.rest import call, save_box
 from tests.harness.servers import server_input, trust_host
 from tests.harness.sshd_host import SSHTestHost
 
@@ -593,18 +593,6 @@ async def expect_502(jp_fetch: Any, method: str, *parts: str, **kw: Any) -> dict
     return body
 
 
-async def rest_box(jp_fetch: Any, host: SSHTestHost) -> None:
-    """Server ``box`` saved and its key trusted, in this test's jupyter data dir."""
-    await call(jp_fetch, "POST", "remote", "servers", body=server_input(host))
-    await call(
-        jp_fetch,
-        "POST",
-        "remote",
-        "hostkeys",
-        body={"server": "box", "fingerprint": host.host_key_fingerprint},
-    )
-
-
 REST_CALLS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("GET", ("remote", "servers", "box", "environments"), {"params": {"refresh": "1"}}),
     ("GET", ("remote", "servers", "box", "kernels"), {}),
@@ -619,7 +607,7 @@ def rest_kwargs(world: World, kw: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_rest_huge_answers_are_502_with_bounded_memory(jp_fetch: Any, mode: World) -> None:
-    await rest_box(jp_fetch, mode.host)
+    await save_box(jp_fetch, mode.host)
     mode.mode("huge")
     calls = [*REST_CALLS, ("POST", ("remote", "servers", "box", "test"), {})]
     for method, parts, kw in calls:
@@ -631,7 +619,7 @@ async def test_rest_huge_answers_are_502_with_bounded_memory(jp_fetch: Any, mode
 
 
 async def test_rest_nested_json_is_502(jp_fetch: Any, mode: World) -> None:
-    await rest_box(jp_fetch, mode.host)
+    await save_box(jp_fetch, mode.host)
     mode.mode("nested")
     for method, parts, kw in REST_CALLS:
         body = await expect_502(jp_fetch, method, *parts, **rest_kwargs(mode, kw))
@@ -639,7 +627,7 @@ async def test_rest_nested_json_is_502(jp_fetch: Any, mode: World) -> None:
 
 
 async def test_rest_answers_carry_no_control_characters(jp_fetch: Any, mode: World) -> None:
-    await rest_box(jp_fetch, mode.host)
+    await save_box(jp_fetch, mode.host)
     mode.mode("ansi")
     envs = await call(jp_fetch, "GET", "remote", "servers", "box", "environments")
     data = assert_printable_json(envs.body)

@@ -174,3 +174,16 @@ def test_remote_parts_reference_earlier_parts_only_in_their_local_imports_block(
                     in_block = False
                 elif "jupyter_remote" in line and line.lstrip().startswith(("from ", "import ")):
                     assert in_block, f"{part}: {line!r} would run on the remote"
+
+
+def test_the_package_never_imports_the_harness_the_bench_or_the_scripts() -> None:
+    """tests.harness (an sshd with throwaway keys, users with known passwords), bench and
+    scripts import in a checkout (the editable install puts its root on sys.path): the
+    package must not lean on them, and the wheel holds only jupyter_remote."""
+    offenders = [
+        f"{name} -> {i}"
+        for name, found in IMPORTS.items()
+        for i in found
+        if top(i) in {"tests", "bench", "scripts", "ui_tests"}
+    ]
+    assert offenders == []

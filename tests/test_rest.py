@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness.rest import call, expect_error_body
+from tests.harness.rest import call, expect_error_body, save_box
 from tests.harness.servers import server_input
 from tests.harness.sshd_host import SSHTestHost
 
@@ -63,14 +63,7 @@ async def test_servers_crud_test_and_hostkey_flow(jp_fetch: Any, ssh_host: SSHTe
 async def test_impostor_key_cannot_be_trusted_over_rest(
     jp_fetch: Any, ssh_host: SSHTestHost
 ) -> None:
-    await call(jp_fetch, "POST", "remote", "servers", body=server_input(ssh_host))
-    await call(
-        jp_fetch,
-        "POST",
-        "remote",
-        "hostkeys",
-        body={"server": "box", "fingerprint": ssh_host.host_key_fingerprint},
-    )
+    await save_box(jp_fetch, ssh_host)
     ssh_host.restart_with_new_host_key()
     try:
         err = await expect_error_body(jp_fetch, 409, "POST", "remote", "servers", "box", "test")

@@ -1,4 +1,5 @@
-"""Our REST API through pytest-jupyter's ``jp_fetch``: a call, and a call that must fail.
+"""Our REST API through pytest-jupyter's ``jp_fetch``: a call, a call that must fail, a
+saved server.
 
 Called by the REST tests of every resource (servers, forwards, a hostile remote).
 """
@@ -10,6 +11,9 @@ from typing import Any
 
 import pytest
 from tornado.httpclient import HTTPClientError, HTTPResponse
+
+from .servers import server_input
+from .sshd_host import SSHTestHost
 
 
 async def call(jp_fetch: Any, method: str, *parts: str, body: Any = None, **kw: Any) -> Any:
@@ -41,3 +45,11 @@ async def expect_error_body(
     response = await expect_error(jp_fetch, status, method, *parts, **kw)
     body: dict[str, Any] = json.loads(response.body)
     return body
+
+
+async def save_box(jp_fetch: Any, host: SSHTestHost) -> None:
+    """Server `box` saved for HOST and its host key trusted, over REST (as the sidebar's
+    wizard does), in this test's Jupyter data dir."""
+    await call(jp_fetch, "POST", "remote", "servers", body=server_input(host))
+    body = {"server": "box", "fingerprint": host.host_key_fingerprint}
+    await call(jp_fetch, "POST", "remote", "hostkeys", body=body)
