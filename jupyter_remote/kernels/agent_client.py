@@ -49,8 +49,11 @@ class AgentClient:
     async def launch(self, request: dict[str, Any], *, timeout: float) -> dict[str, Any]:
         return await self.call({"op": "launch", **request}, timeout=timeout)
 
-    async def status(self, kernel_id: str) -> dict[str, Any]:
-        return await self.call({"op": "status", "kernel_id": kernel_id}, timeout=30)
+    async def status(self, kernel_id: str, *, report: bool = False) -> dict[str, Any]:
+        """How a kernel stands. ``report`` (the provisioner's poll, its owner): a dead
+        kernel's record is removed once this answer has said how it ended."""
+        request = {"op": "status", "kernel_id": kernel_id, "report": report}
+        return await self.call(request, timeout=30)
 
     async def signal(self, kernel_id: str, signum: int) -> None:
         await self.call({"op": "signal", "kernel_id": kernel_id, "signum": int(signum)}, timeout=30)
@@ -69,8 +72,10 @@ class AgentClient:
         payload = stdin_payload(_AGENT, {"op": "presence", "kernel_id": kernel_id})
         return await HeldProcess.start(self.conn, self.command, payload)
 
-    async def list(self) -> list[dict[str, Any]]:
-        return _kernel_entries(await self.call({"op": "list"}, timeout=30))
+    async def list(self, *, report: bool = False) -> list[dict[str, Any]]:
+        """Our kernels on the host. ``report`` (``kernel list``): dead ones are listed once
+        with how they ended, then removed."""
+        return _kernel_entries(await self.call({"op": "list", "report": report}, timeout=30))
 
 
 AGENT_HINT = "Check that the profile's python runs on the remote (Python >= 3.8)."

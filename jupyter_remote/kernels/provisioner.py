@@ -66,6 +66,8 @@ class SSHProvisioner(KernelProvisionerBase):
     _launched: bool = False
     _attach_info: dict[str, Any] | None = None
     _pinned: tuple[RemoteContext, asyncio.AbstractEventLoop | None] | None = None
+    _end_asked: bool = False  # this kernel manager asked the kernel to end (request, stop)
+    _ended: int | None = None  # how the kernel ended, once the agent has reported it
     exit_reason: str = ""
 
     # ------------------------------------------------------------ helpers
@@ -213,6 +215,7 @@ class SSHProvisioner(KernelProvisionerBase):
                 signature_scheme=scheme,
             )
             session.heartbeat_port = ports[CHANNELS.index("hb")]
+            session.kernel_ending = False
             if profile.idle_timeout:
                 await session.hold_presence()
             session.progress("ready", f"pid {answer.get('pid')} on {profile.server}")
@@ -224,6 +227,8 @@ class SSHProvisioner(KernelProvisionerBase):
             raise
         self._attach_info = None
         self._launched = True
+        self._end_asked = False
+        self._ended = None
         self.exit_reason = ""
         return self.connection_info
 
@@ -256,13 +261,16 @@ class SSHProvisioner(KernelProvisionerBase):
         """KernelManager.is_alive (and the restarter, every few seconds).
 
         None while the kernel runs OR while the remote is out of reach: only the
-        agent's word that the process is gone makes a kernel dead (invariant 3).
+        agent's word that the process is gone makes a kernel dead (invariant 3). The
+        agent forgets a dead kernel once it has said how it ended; that answer is kept.
         """
         session = self._session
         if not self._launched or session is None:
             return 0 if not self._launched else None
         if session.detached:
             return 0  # left running remotely at server exit; its idle timeout ends it
+        if self._ended is not None:
+            return self._ended
         if not session.link_up:
             return None
         if session.channels is not None and session.channels.attached:
@@ -270,7 +278,7 @@ class SSHProvisioner(KernelProvisionerBase):
             # ends: while its link is up the kernel runs, no remote command needed
             return None
         try:
-            status = await self._agent_call("status", self._kid)
+            status = await self._agent_call("status", self._kid, report=True)
         except RemoteError as exc:
             if is_connection_error(exc) or not isinstance(exc, RemoteCommandError):
                 return None
@@ -282,12 +290,23 @@ class SSHProvisioner(KernelProvisionerBase):
             raise
         if status.get("state") in ("running", "starting"):
             return None
-        reason = str(status.get("reason") or "the kernel process is gone")
-        if reason != self.exit_reason:
+        return self._kernel_ended(status, session)
+
+    def _kernel_ended(self, status: dict[str, Any], session: KernelSession) -> int:
+        """The agent says the kernel is gone: how it ended, kept and said once (a notice
+        the notebook shows, unless it ended because it was asked to)."""
+        if status.get("state") == "missing":  # ended and removed: stopped, or on request
+            stopped = session.why_removed(end_asked=self._end_asked)
+            code, reason = (DEAD_UNKNOWN, stopped) if stopped else (0, "ended on request")
+        else:
+            reason = str(status.get("reason") or "the kernel process is gone")
+            returncode = status.get("returncode")
+            code = returncode if isinstance(returncode, int) and returncode != 0 else DEAD_UNKNOWN
+        self._ended, self.exit_reason = code, reason
+        if code != 0:
             self.log.warning("remote kernel %s is dead: %s", self._kid, reason)
-        self.exit_reason = reason
-        code = status.get("returncode")
-        return int(code) if isinstance(code, int) and code != 0 else DEAD_UNKNOWN
+            session.notice(f"The kernel ended on the remote: {reason}.")
+        return code
 
     async def wait(self) -> int | None:
         """KernelManager, after a shutdown request: until the remote kernel is gone."""
@@ -314,6 +333,8 @@ class SSHProvisioner(KernelProvisionerBase):
     async def _stop_remote(self, timeout: float) -> None:
         if self._session is None or self._session.detached:
             return
+        self._end_asked = True
+        self._session.kernel_ending = True
         try:
             await self._agent_call("stop", self._kid, timeout=timeout)
         except RemoteError as exc:
@@ -344,7 +365,11 @@ class SSHProvisioner(KernelProvisionerBase):
         await self._remote(close)
 
     async def shutdown_requested(self, restart: bool = False) -> None:
-        """KernelManager.shutdown_kernel, before the shutdown_request message: nothing to do."""
+        """KernelManager.shutdown_kernel, once its shutdown_request is sent: the kernel's
+        end from now on is no crash, and its relay going away no health problem."""
+        self._end_asked = True
+        if self._session is not None:
+            self._session.kernel_ending = True
 
     def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
         return max(recommended, 5.0)

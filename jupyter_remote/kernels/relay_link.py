@@ -39,6 +39,7 @@ from ..remote.protocol import (
     RELAYED,
     RecordReader,
     encode_record,
+    is_shutdown_reply,
     json_part,
 )
 from ..ssh.forwards import unhold_local_port
@@ -92,6 +93,8 @@ class RelayedChannels:
         self._reader_task: asyncio.Task[None] | None = None
         self._ack_task: asyncio.Task[None] | None = None
         self.gaps = 0
+        #: the kernel process we talk to answered a shutdown request: it is ending on purpose
+        self.shutdown_replied = False
         ctx = zmq.asyncio.Context.instance()
         self._socks: dict[str, zmq.asyncio.Socket] = {}
         try:
@@ -153,6 +156,7 @@ class RelayedChannels:
                 self._pending.popleft()
             self.epoch = answer["epoch"]
             self.last_in = self._acked_in = int(answer["start"]) - 1
+            self.shutdown_replied = False
         self._trim_pending(int(answer["last_in"]))
         for seq, channel, frames in self._pending:
             writer.write(encode_record(MSG, channel, seq, frames))
@@ -222,6 +226,8 @@ class RelayedChannels:
                     if seq <= self.last_in:
                         continue  # resent after a reconnect: already delivered
                     self.last_in = seq
+                    if RELAYED[channel] == "control" and is_shutdown_reply(parts):
+                        self.shutdown_replied = True
                     await self._socks[RELAYED[channel]].send_multipart(parts)
                     if self.last_in - self._acked_in >= ACK_BATCH:
                         self._ack(writer)

@@ -32,11 +32,16 @@ def check_kernel_id(kernel_id: Any) -> str:
     return kernel_id
 
 
-async def list_remote_kernels(ctx: RemoteContext, server: str) -> list[dict[str, Any]]:
-    """Kernels our agent started on ``server`` that are still there (running or dead)."""
+async def list_remote_kernels(
+    ctx: RemoteContext, server: str, *, report: bool = True
+) -> list[dict[str, Any]]:
+    """Kernels our agent started on ``server`` that are still there (running or dead).
+
+    ``report`` (``kernel list``, GET .../kernels): a dead kernel is listed once with how
+    it ended, and its record is then removed from the remote."""
     endpoint = await ctx.endpoint(server)
     async with ctx.pool.connection(endpoint) as conn:
-        return await AgentClient(conn).list()
+        return await AgentClient(conn).list(report=report)
 
 
 async def stop_remote_kernel(ctx: RemoteContext, server: str, kernel_id: str) -> dict[str, Any]:
@@ -58,7 +63,7 @@ async def attach_remote_kernel(
     check_kernel_id(kernel_id)
     if kernel_id in kernel_manager:
         raise ConflictError(f"Kernel {kernel_id} is already attached here.")
-    remote = {k["kernel_id"]: k for k in await list_remote_kernels(ctx, server)}
+    remote = {k["kernel_id"]: k for k in await list_remote_kernels(ctx, server, report=False)}
     found = remote.get(kernel_id)
     if found is None or found.get("state") != "running":
         raise NotFoundError(

@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.launch import _relay_answer, op_launch
@@ -30,18 +31,25 @@ from jupyter_remote.remote.state import (
     AgentError,
     _alive,
     _describe_end,
+    _forget_old_ends,
     _kernel_dir,
     _read_int,
     _read_json,
+    _remove_kernel_files,
     _stop_dir,
+    _write_private,
 )
 from jupyter_remote.remote.supervisor import op_presence, op_supervise
 
 # </local-imports>
 
 
-def _status(kernel_id):
+def _status(kernel_id, report=False):
+    """How the kernel stands. ``report``: the answer goes to whoever must know how it ended
+    (the provisioner's poll, ``kernel list``), so a dead kernel's record is removed."""
     kdir = _kernel_dir(kernel_id)
+    if os.path.isdir(kdir):
+        _wait_for_end_record(kdir)
     if not os.path.isdir(kdir):
         return {"kernel_id": kernel_id, "state": "missing", "reason": "no such kernel on this host"}
     pid = _read_int(os.path.join(kdir, "kernel.pid"))
@@ -64,13 +72,37 @@ def _status(kernel_id):
         out.update(state="running")
     elif pid is None and _alive(_read_int(os.path.join(kdir, "supervisor.pid"))):
         out.update(state="starting")
-    else:
+    else:  # kernel and supervisor gone without a word (both killed): record it now
         out.update(state="dead", returncode=None, reason=_describe_end(None))
+        _record_end(kdir, out)
+    if out["state"] == "dead" and report:
+        _remove_kernel_files(kdir)
     return out
 
 
+def _wait_for_end_record(kdir, timeout=3.0):
+    """The kernel is gone but its supervisor still runs: it is about to record the end
+    (or remove everything, after a shutdown request). Wait for it, briefly."""
+    pid = _read_int(os.path.join(kdir, "kernel.pid"))
+    sup = _read_int(os.path.join(kdir, "supervisor.pid"))
+    if not pid or _alive(pid) or os.path.exists(os.path.join(kdir, "ended.json")):
+        return
+    deadline = time.time() + timeout
+    while _alive(sup) and time.time() < deadline:
+        time.sleep(0.05)
+
+
+def _record_end(kdir, status):
+    """ended.json for a kernel that left none, so that ENDED_KEPT ages it like the others."""
+    record = {"returncode": None, "reason": status["reason"], "ended": time.time()}
+    try:
+        _write_private(os.path.join(kdir, "ended.json"), json.dumps(record))
+    except OSError:
+        pass
+
+
 def op_status(req):
-    return _status(req.get("kernel_id"))
+    return _status(req.get("kernel_id"), report=bool(req.get("report")))
 
 
 def op_connection(req):
@@ -126,6 +158,8 @@ def op_stop(req):
 
 
 def op_list(req):
+    """Every kernel of ours here; ``report``: dead ones are said once, then removed."""
+    _forget_old_ends()
     kernels = []
     try:
         names = sorted(os.listdir(KERNELS))
@@ -133,8 +167,8 @@ def op_list(req):
         names = []
     for name in names:
         if KERNEL_ID.match(name):
-            kernels.append(_status(name))
-    return {"kernels": kernels}
+            kernels.append(_status(name, report=bool(req.get("report"))))
+    return {"kernels": [k for k in kernels if k["state"] != "missing"]}
 
 
 OPS = {

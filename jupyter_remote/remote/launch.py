@@ -24,6 +24,7 @@ from jupyter_remote.remote.state import (
     ROOT,
     AgentError,
     _alive,
+    _forget_old_ends,
     _kernel_dir,
     _private_dir,
     _read_int,
@@ -81,7 +82,9 @@ def op_launch(req):
 
 
 def _fresh_kernel_dir(kdir, kernel_id):
-    """The kernel's private state directory, empty (a dead kernel's leftovers go)."""
+    """The kernel's private state directory, empty (a dead kernel's leftovers go, and the
+    records of kernels that died long ago: see state.ENDED_KEPT)."""
+    _forget_old_ends()
     _private_dir(ROOT)
     _private_dir(KERNELS)
     if os.path.isdir(kdir):

@@ -113,6 +113,26 @@ class RecordReader:
             self.buf += data
 
 
+#: The delimiter between a Jupyter message's routing identities and its signed parts.
+MSG_DELIMITER = b"<IDS|MSG>"
+
+
+def is_shutdown_reply(frames: Any) -> bool:
+    """True for a kernel's ``shutdown_reply`` (control channel): it obeyed a shutdown
+    request and is ending. The relay and the local side both watch for it (a kernel that
+    ends so leaves nothing behind, and is no crash)."""
+    try:
+        header = frames[frames.index(MSG_DELIMITER) + 2]
+    except (ValueError, IndexError):
+        return False
+    if b"shutdown_reply" not in header:
+        return False
+    try:
+        return bool(json.loads(header.decode("utf-8")).get("msg_type") == "shutdown_reply")
+    except (ValueError, AttributeError):
+        return False
+
+
 def json_part(obj: Any) -> bytes:
     """A JSON record part (HELLO, GAP, INFO)."""
     return json.dumps(obj).encode("utf-8")

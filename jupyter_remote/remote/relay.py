@@ -46,6 +46,7 @@ from jupyter_remote.remote.protocol import (
     RecordReader,
     decode_body,
     encode_record,
+    is_shutdown_reply,
     json_part,
 )
 
@@ -121,6 +122,7 @@ class Relay:
         self.client = None
         self.generation = 0
         self.busy = False
+        self.shutdown_replied = False  # the kernel answered a shutdown request: it is ending
         self.last_activity = time.time()
         self.ready = threading.Event()
         self.failure = ""
@@ -249,6 +251,8 @@ class Relay:
                 self._note_status(frames)
             elif frames and frames[0] == NUDGE_IDENT:
                 continue
+            elif name == "control" and is_shutdown_reply(frames):
+                self.shutdown_replied = True
             self._append(channel, frames)
 
     def _answers_nudge(self, frames):

@@ -7,6 +7,12 @@ holding ``info.json``, ``connection.json`` (key scrubbed once read), ``kernel.lo
 ``kernel.pid``, ``supervisor.pid``, ``launch.py``, ``relay.json``, ``ended.json``
 (after a crash); the sockets are in a short private directory of their own (see
 ``agent._socket_dir``), named in ``info.json``.
+
+What is left when a kernel ends: nothing, when it was stopped (``stop``, its idle
+timeout) or ended by a shutdown request it obeyed. A kernel that died otherwise keeps
+its directory with ``ended.json`` (how it ended) until that end has been reported once
+(the provisioner's ``status`` poll, ``kernel list``), or for :data:`ENDED_KEPT` seconds
+(swept by the next ``launch`` or ``list`` on the host), whichever comes first.
 """
 
 import json
@@ -23,6 +29,9 @@ from jupyter_remote.remote.protocol import KERNEL_ID_PATTERN, STATE_DIR
 # </local-imports>
 
 ROOT = os.path.join(os.path.expanduser("~"), STATE_DIR)
+#: How long the record of a kernel that died waits for its report (seconds): one day,
+#: enough for a laptop that slept overnight to learn why its kernel is gone.
+ENDED_KEPT = 24 * 3600
 KERNELS = os.path.join(ROOT, "kernels")
 KERNEL_ID = re.compile("^%s$" % KERNEL_ID_PATTERN)
 SIGNAL_NAMES = {
@@ -157,8 +166,30 @@ def _remove_kernel_files(kdir):
     _remove_empty_parents()
 
 
+def _forget_old_ends(now=None):
+    """Remove the records of kernels that died more than ENDED_KEPT seconds ago, reported
+    or not (``launch`` and ``list`` call this: nothing on the remote runs in between)."""
+    now = time.time() if now is None else now
+    try:
+        names = os.listdir(KERNELS)
+    except OSError:
+        return
+    for name in names:
+        kdir = os.path.join(KERNELS, name)
+        ended = _read_json(os.path.join(kdir, "ended.json"))
+        if not KERNEL_ID.match(name) or not isinstance(ended, dict):
+            continue
+        when = ended.get("ended")
+        if isinstance(when, (int, float)) and now - when > ENDED_KEPT:
+            _remove_kernel_files(kdir)
+
+
 def _stop_dir(kdir, timeout):
-    _write_private(os.path.join(kdir, "stopping"), "")
+    try:
+        _write_private(os.path.join(kdir, "stopping"), "")
+    except OSError:
+        if not os.path.isdir(kdir):
+            return  # gone meanwhile: the kernel ended and its supervisor removed it
     pid = _read_int(os.path.join(kdir, "kernel.pid"))
     sup = _read_int(os.path.join(kdir, "supervisor.pid"))
     if pid:

@@ -2,8 +2,9 @@
 
 Part of the agent script (see ``state.py``). ``op_supervise`` starts the kernel in
 its own process group with the login's umask, runs the relay beside it
-(``relay.py``), stops it after its idle timeout when no client is there, records how
-it ended and removes its files when it was stopped. ``op_presence`` is what a
+(``relay.py``), stops it after its idle timeout when no client is there, removes its
+files when it was stopped or ended by a shutdown request, and otherwise records how it
+ended (``ended.json``, kept until reported: see ``state.py``). ``op_presence`` is what a
 local session without a relay holds open to count as present.
 """
 
@@ -67,7 +68,7 @@ def op_supervise(req):
         _watch_idle(proc, kdir, idle_timeout, relay)
     returncode = proc.wait()
     _kill_group(proc.pid, signal.SIGKILL)  # children the kernel left behind
-    if os.path.exists(os.path.join(kdir, "stopping")):
+    if os.path.exists(os.path.join(kdir, "stopping")) or _ended_on_request(returncode, relay):
         _remove_kernel_files(kdir)
         return None
     _remove_scratch(kdir)  # sockets and cell files die with the kernel; state stays
@@ -78,6 +79,14 @@ def op_supervise(req):
         ),
     )
     return None
+
+
+def _ended_on_request(returncode, relay):
+    """The kernel exited 0 after answering a shutdown request (seen by its relay; without
+    a relay, a 0 exit counts): nothing of it is kept. Any other end is kept for its report."""
+    if returncode != 0:
+        return False
+    return relay is None or bool(relay.failure) or relay.shutdown_replied
 
 
 def _keep_fresh(sockdir):

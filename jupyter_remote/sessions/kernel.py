@@ -24,10 +24,17 @@ from ..kernels.relay_link import RelayedChannels
 from ..ssh.exec import HeldProcess
 from ..ssh.forwards import Forwards, Target
 from ..store import TCP_CHANNELS_WARNING
+from ..store.durations import format_duration
 from .linked import LinkedSession
 from .roster import Reconnect, registry
 
 log = logging.getLogger(__name__)
+
+#: a kernel gone from the remote without a word while this server was connected
+STOPPED_ELSEWHERE = (
+    "stopped on the remote from outside this Jupyter server (`jupyter remote kernel stop`, "
+    "or another Jupyter server's Remote sidebar)"
+)
 
 
 async def heartbeat_ok(port: int, timeout: float) -> bool:
@@ -66,6 +73,19 @@ class KernelSession(LinkedSession):
     heartbeat_port: int | None = None
     _health: asyncio.Task[None] | None = None
     _baseline_ms: float | None = None
+    #: the kernel is being shut down or restarted on purpose (set by the provisioner from
+    #: its shutdown request until the next kernel's channels are open): its relay and
+    #: heartbeat going away then is no health problem
+    kernel_ending: bool = False
+    #: why the session stopped when it was not an ordinary shutdown (e.g. the sidebar's
+    #: Stop): the stopped event carries it, and the notebook says it
+    stop_reason: str = ""
+    #: the start failed (kernels/provisioner.py): the stopped card keeps why, the fix and Retry
+    start_failed: bool = False
+    hint: str = ""
+    #: how long the last outage of the link lasted (s), and when the current one began
+    last_outage: float = 0.0
+    _lost_at: float | None = None
 
     lost_reason: ClassVar[str] = "the SSH connection was lost; the kernel keeps running remotely"
 
@@ -88,6 +108,8 @@ class KernelSession(LinkedSession):
             "relayed": self.relay_path is not None,
             "channel_transport": self.channel_transport,
             "warnings": [TCP_CHANNELS_WARNING] if self.channel_transport == "tcp" else [],
+            "start_failed": self.start_failed,
+            "hint": self.hint,
         }
 
     def _set(self, state: str, reason: str = "") -> None:
@@ -136,7 +158,11 @@ class KernelSession(LinkedSession):
             await asyncio.sleep(policy.health_interval)
             if self._closing or self.state not in ("running", "degraded") or not self.link_up:
                 continue
+            if self.kernel_ending:
+                continue
             problem = await self._health_problem(policy)
+            if self.kernel_ending:
+                continue  # a restart or shutdown began meanwhile: not a health problem
             if problem and self.link_up:
                 self._set("degraded", problem)
             elif not problem and self.state == "degraded":
@@ -146,11 +172,13 @@ class KernelSession(LinkedSession):
         """Why the session is degraded now, or '' when healthy."""
         started = time.monotonic()
         try:
-            await asyncio.wait_for(self.agent().status(self.kernel_id), 15)
+            status = await asyncio.wait_for(self.agent().status(self.kernel_id), 15)
         except asyncio.TimeoutError:
             return "the remote agent does not answer (the host may be overloaded)"
         except RemoteError:
             return ""  # link trouble: the watcher handles it
+        if status.get("state") not in ("running", "starting"):
+            return ""  # the kernel ended: the provisioner's poll says how, not the card
         rtt = (time.monotonic() - started) * 1000
         if self._baseline_ms is None or rtt < self._baseline_ms:
             self._baseline_ms = rtt
@@ -229,11 +257,36 @@ class KernelSession(LinkedSession):
         assert self.relay_path is not None
         return self.relay_path
 
-    def _output_dropped(self, text: str) -> None:
-        """The relay's bound was hit while away: the notebook shows a marker; so does the card."""
+    def failed_to_start(self, message: str, hint: str) -> None:
+        """The provisioner, when this kernel's start failed: the session ends ``stopped``
+        with the reason and the fix (the card keeps them, with Retry), not a bare Stopped."""
+        self.start_failed = True
+        self.stop_reason = f"the kernel did not start: {message}"
+        self.hint = hint
+
+    def notice(self, text: str) -> None:
+        """Something the user of this kernel should know (the notebook shows it)."""
         registry.emit(
             {"type": "notice", "kernel_id": self.kernel_id, "server": self.server, "message": text}
         )
+
+    def why_removed(self, *, end_asked: bool) -> str:
+        """The provisioner, when the remote no longer has this kernel: '' if it ended on
+        request (its kernel manager's shutdown or stop, or a client's shutdown_request seen
+        on the relayed control channel), else who stopped it there: its idle timeout while
+        we were away, or someone outside this Jupyter server."""
+        if end_asked or (self.channels is not None and self.channels.shutdown_replied):
+            return ""
+        if self.idle_timeout and self.last_outage >= self.idle_timeout:
+            return (
+                f"stopped by its idle timeout ({format_duration(self.idle_timeout)} with no "
+                f"client) while this Jupyter server was not connected"
+            )
+        return STOPPED_ELSEWHERE
+
+    def _output_dropped(self, text: str) -> None:
+        """The relay's bound was hit while away: the notebook shows a marker; so does the card."""
+        self.notice(text)
         if self.state in ("running", "degraded", "reconnecting"):
             self._set(self.state, text)
 
@@ -259,6 +312,7 @@ class KernelSession(LinkedSession):
         await self.forwards.open(self.lease.conn, targets, first=first)
 
     async def _on_link_lost(self) -> None:
+        self._lost_at = time.monotonic()
         self._drop_presence()
         self.forwards.close()
         if self.channels is not None:
@@ -266,6 +320,8 @@ class KernelSession(LinkedSession):
 
     async def _on_reconnected(self) -> None:
         assert self.lease is not None
+        if self._lost_at is not None:
+            self.last_outage = time.monotonic() - self._lost_at
         policy = registry.reconnect
         await self.forwards.open(
             self.lease.conn,
@@ -307,5 +363,5 @@ class KernelSession(LinkedSession):
             self.channels.close()
             self.channels = None
         await self._drop_lease()
-        self._set("stopped")
+        self._set("stopped", self.stop_reason)
         registry.sessions.pop(self.kernel_id, None)

@@ -6,7 +6,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..errors import NotFoundError
-from ..sessions import registry
+from ..sessions import KernelSession, registry
 from .base import RemoteHandler
 
 
@@ -17,9 +17,14 @@ class SessionsHandler(RemoteHandler):
         self.reply(registry.list())
 
 
+#: why a kernel stopped by DELETE /remote/sessions/ID stopped: its notebook says so
+SIDEBAR_STOP = "stopped from the Remote sidebar"
+
+
 class SessionHandler(RemoteHandler):
     """DELETE is the one Stop button: the kernel (through Jupyter's kernel manager when
-    it manages it, so the notebook sees the shutdown) and the session's forwards."""
+    it manages it, so the notebook sees the shutdown) and the session's forwards. The
+    stopped session's reason says so (the notebook tells its user why)."""
 
     @web.authenticated
     @authorized
@@ -29,6 +34,8 @@ class SessionHandler(RemoteHandler):
             raise NotFoundError(
                 f"No session {name!r}.", hint="List them with GET /remote/sessions."
             )
+        if isinstance(session, KernelSession):
+            session.stop_reason = SIDEBAR_STOP
         kernels = self.settings.get("kernel_manager")
         if kernels is not None and name in kernels:
             await kernels.shutdown_kernel(name)
