@@ -38,7 +38,7 @@ class RemoteContext:
     async def endpoint(self, name: str) -> Endpoint:
         """Where saved server ``name`` is, resolved against ~/.ssh/config (file reads in a
         thread). Every connect asks this first, so an edit takes effect at the next one."""
-        server = await asyncio.to_thread(self.store.get_server, name)
+        server = await asyncio.to_thread(self.store.get_ssh_server, name)
         return await asyncio.to_thread(resolve_endpoint, server)
 
     async def close(self) -> None:

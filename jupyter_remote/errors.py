@@ -244,3 +244,94 @@ class RemoteCommandError(RemoteError):
 
     status = 502
     reason = "remote_command_failed"
+
+
+# ---------------------------------------------------------------- Jupyter servers
+
+
+class JupyterAuthError(RemoteError):
+    """A Jupyter server refused our token or password. Not 401/403: those are our own
+    Jupyter's (the remote's 403 would read as "you are not logged in here")."""
+
+    status = 422
+    reason = "jupyter_auth_failed"
+    default_hint = (
+        "Check the token or password: `jupyter server list` on that machine prints the "
+        "URL with its token; for JupyterHub, create an API token on the hub's token page. "
+        "Change it with `jupyter remote server edit NAME --token` or the server form."
+    )
+
+
+class JupyterConnectError(RemoteError):
+    """The Jupyter server could not be reached, or its connection broke."""
+
+    status = 502
+    reason = "jupyter_unreachable"
+    default_hint = (
+        "Check the URL (scheme, host, port and base path) and that the Jupyter server runs; "
+        "for a server only the SSH host can reach, save it with --via SSHSERVER."
+    )
+
+
+class JupyterCertificateError(JupyterConnectError):
+    """The server's HTTPS certificate did not validate: never ignored."""
+
+    reason = "certificate"
+    default_hint = (
+        "The certificate is not trusted by this machine. If the server uses a private CA "
+        "or a self-signed certificate, give its CA file (PEM) with --ca-file or the form's "
+        "CA file field after checking it with the server's administrator."
+    )
+
+
+class JupyterTooOldError(RemoteError):
+    """The server does not speak the REST + kernel websocket protocol we need."""
+
+    status = 502
+    reason = "jupyter_too_old"
+    default_hint = (
+        "Upgrade the remote to Jupyter Server 1.0 or later (or Notebook 5.0 or later), or run "
+        "kernels there over SSH instead: add it with `jupyter remote server add NAME --host`."
+    )
+
+
+class JupyterAPIError(RemoteError):
+    """The Jupyter server answered a request with an error of its own."""
+
+    status = 502
+    reason = "jupyter_error"
+
+
+class RemoteFileError(RemoteError):
+    """The remote refused a file operation (SFTP) for a reason other than below: the
+    state of its files does not allow it (not empty, too big to open, not a notebook)."""
+
+    status = 409
+    reason = "file_error"
+
+
+class RemotePermissionError(RemoteError):
+    """The remote account may not read or change that path. Not 403: that is Jupyter's."""
+
+    status = 409
+    reason = "permission_denied"
+    default_hint = (
+        "Your account on the remote may not do this here; check the path's owner and mode "
+        "(ls -l on the remote)."
+    )
+
+
+class RemoteFileChangedError(ConflictError):
+    """Saving would overwrite a file that changed on the remote since it was read."""
+
+    reason = "changed_on_remote"
+    default_hint = (
+        "Reload the file to see the other change, or save again with overwrite to replace it."
+    )
+
+
+class TransferCancelledError(RemoteError):
+    """A transfer was cancelled by its user; nothing was left under the final name."""
+
+    status = 409
+    reason = "cancelled"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages the tests and the demo need (root), or say what is missing.
 set -eu
-PACKAGES="openssh-server openssh-client iproute2 nftables python3-venv procps chromium fonts-dejavu-core slurmctld slurmd slurm-client munge slurmdbd mariadb-server-core"
+PACKAGES="openssh-server openssh-client iproute2 nftables python3-venv procps tmux chromium fonts-dejavu-core slurmctld slurmd slurm-client munge slurmdbd mariadb-server-core"
 missing=""
 for p in $PACKAGES; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -39,6 +39,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.routing import Router
 from tornado.websocket import websocket_connect
 
+from jupyter_remote.sessions.terminal import get_terminal
 from tests.harness.fixtures import SANDBOX_HOST, server_config
 from tests.harness.live_server import implemented_methods
 from tests.harness.servers import server_input
@@ -198,6 +199,10 @@ async def test_every_route_refuses_without_valid_credentials(
     status, body, _ = await client.send("POST", f"{api}/remote/forwards", good, forward_body)
     assert status == 201, body
     forward_id = json.loads(body)["id"]
+    status, body, _ = await client.send("POST", f"{api}/remote/servers/box/terminals", good, "{}")
+    assert status == 201, body
+    terminal = get_terminal(json.loads(body)["id"])
+    assert terminal is not None
     entry = f"{api}/remote/forward/{forward_id}/x"
     status, _, headers = await client.send("GET", entry, {**good, "Host": SANDBOX_HOST})
     assert status == 303, "the entry redirects to the sandbox route"
@@ -235,6 +240,8 @@ async def test_every_route_refuses_without_valid_credentials(
         "SandboxProxyHandler",
     } <= handlers
     values = {"name": "box", "kernel_id": "k1", "path": "a/b", "secret": "not-the-secret"}
+    values["terminal_id"] = terminal.id
+    assert "TerminalSocket" in handlers
     audited: list[tuple[str, str]] = []
     websockets: list[str] = []
     capability: dict[str, str] = {}  # sandbox path with a wrong secret -> with the right one
@@ -350,6 +357,7 @@ async def test_every_route_refuses_without_valid_credentials(
     assert not failures, "\n".join(failures)
     assert snapshot(jp_data_dir) == before, "a refused request changed the store"
     assert _Service.hits[hits_before:] == [], "a refused request reached the forwarded service"
+    assert terminal.state == "running" and terminal._clients == [], "a refused socket got in"
 
     # Controls: the same routes with valid credentials are not refused.
     for path in websockets:
@@ -357,7 +365,7 @@ async def test_every_route_refuses_without_valid_credentials(
             HTTPRequest(f"ws://127.0.0.1:{jp_http_port}{path}", headers=good)
         )
         hello = json.loads(await ws.read_message())
-        assert hello["type"] == "hello"
+        assert hello == ["setup", {}] if "/terminals/" in path else hello["type"] == "hello"
         ws.close()
     # proxied requests first, deletions last (they end the forward, the server, ...)
     proxy = (f"{api}/remote/forward/{forward_id}", f"{api}/remote/sandbox/{forward_id}")

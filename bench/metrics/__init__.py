@@ -10,4 +10,5 @@ needs. Workers run in the product's venv or in the peers' (bench/.venv-peers).
 - ``discovery_time``         4: environment discovery with 1, 10 and 50 environments
 - ``concurrent_kernels``     5: N kernels started at once in one process
 - ``reconnect_time``         6: link restored until the session runs (and a cell replies)
+- ``terminal_echo``          7: a terminal keystroke's echo, ours (websocket) and ``ssh -tt``
 """

@@ -10,9 +10,13 @@ from ..kernels.discovery import KINDS, Discovery
 from ..manager import RemoteManager
 from .common import print_json, print_table, progress
 
+from . import jupyter as jupyter_cli
 
 async def env_list(manager: RemoteManager, args: Any) -> int:
-    """Called by ``cli.main`` for ``env list``: probe (or reuse the cache) and print."""
+    """Called by ``cli.main`` for ``env list``: probe (or reuse the cache) and print; for a
+    Jupyter server, its kernelspecs."""
+    if await jupyter_cli.is_jupyter(manager, args.server):
+        return await jupyter_cli.env_list(manager, args)
     result = await Discovery.of(manager).lookup(
         args.server,
         refresh=args.refresh,

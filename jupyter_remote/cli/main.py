@@ -50,11 +50,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _servers(top: Commands) -> None:
-    server = top.add_parser("server", help="saved SSH servers", epilog=EPILOG)
+    server = top.add_parser("server", help="saved SSH servers and Jupyter servers", epilog=EPILOG)
     srv = server.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = srv.add_parser("add", help="save a server")
+    p = srv.add_parser(
+        "add",
+        help="save a server: an SSH host (--host) or a Jupyter server (--url)",
+        description="An SSH host: --host HOST [...]. A Jupyter server that already runs: "
+        "--url URL [--token | --password] [--via SSHSERVER] (the secret is prompted for, or "
+        "read from stdin; never on the command line).",
+    )
     p.add_argument("name")
-    p.add_argument("--host", required=True)
+    p.add_argument("--host", help="an SSH host (name, IP or ~/.ssh/config alias)")
+    p.add_argument(
+        "--url", help="a Jupyter server: http(s)://HOST:PORT/BASE/ (JupyterHub: /user/NAME/)"
+    )
+    p.add_argument("--token", action="store_true", help="Jupyter server: prompt for its token")
+    p.add_argument(
+        "--via", metavar="SSHSERVER", help="Jupyter server: reach the URL from this SSH server"
+    )
+    p.add_argument("--kernel", metavar="KERNELSPEC", help="Jupyter server: its default kernel")
+    p.add_argument(
+        "--ca-file", metavar="PEM", help="Jupyter server: a CA its HTTPS certificate chains to"
+    )
     p.add_argument("--port", type=int)
     p.add_argument("--user")
     p.add_argument("--identity", help="private key file (default: your usual keys and ssh-agent)")

@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import ValidationError
 from ..manager import RemoteManager
 from .common import print_json, print_listing, progress
+from . import jupyter as jupyter_cli
 
 
 def _parse_env(pairs: list[str]) -> dict[str, str]:
@@ -40,8 +41,9 @@ async def profile_add(manager: RemoteManager, args: Any) -> int:
     )
     if args.json:
         print_json(profile)
-    else:
-        print(
+        return
+    print(
+        printable(
             f"Saved profile {profile['name']}: kernelspec {profile['kernel_name']} "
             f"({profile['display_name']})."
         )

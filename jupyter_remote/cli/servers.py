@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ..errors import HostKeyUnknownError, RemoteError
+from ..errors import HostKeyUnknownError, RemoteError, ValidationError
 from ..manager import RemoteManager
+from . import jupyter as jupyter_cli
 from .common import print_json, print_listing, progress, read_secret
 
 MAX_TRUST_HOPS = 6
@@ -29,6 +30,14 @@ def _secrets_from_flags(manager: RemoteManager, name: str, args: Any) -> dict[st
 
 async def server_add(manager: RemoteManager, args: Any) -> int:
     data: dict[str, Any] = {
+    if getattr(args, "url", None):
+        return await jupyter_cli.server_add(manager, args)
+    if not args.host:
+        raise ValidationError(
+            "Give --host HOST (an SSH server) or --url URL (a Jupyter server).", field="host"
+        )
+    if getattr(args, "token", False) or getattr(args, "via", None):
+        raise ValidationError("--token and --via are for Jupyter servers (--url).")
         "name": args.name,
         "host": args.host,
         "port": args.port,
@@ -59,16 +68,20 @@ async def server_list(manager: RemoteManager, args: Any) -> int:
         servers,
         empty="No servers yet. Add one with: jupyter remote server add NAME --host HOST",
         headers=["name", "host", "port", "user", "auth", "jump", "channels", "source"],
-        row=lambda s: [
-            s["name"],
-            s["host"],
-            s["port"] or "(ssh config)",
-            s["user"] or "(ssh config)",
-            s["auth"],
-            s["jump"] or "",
-            s["channel_transport"] + (" (!)" if s["warnings"] else ""),
-            "admin" if s["readonly"] else "",
-        ],
+        row=lambda s: (
+            _jupyter_row(s)
+            if s.get("kind") == "jupyter"
+            else [
+                s["name"],
+                s["host"],
+                s["port"] or "(ssh config)",
+                s["user"] or "(ssh config)",
+                s["auth"],
+                s["jump"] or "",
+                s["channel_transport"] + (" (!)" if s["warnings"] else ""),
+                "admin" if s["readonly"] else "",
+            ]
+        ),
     )
     for server in servers:
         for warning in server["warnings"]:
@@ -77,6 +90,21 @@ async def server_list(manager: RemoteManager, args: Any) -> int:
 
 
 async def server_remove(manager: RemoteManager, args: Any) -> int:
+def _jupyter_row(s: dict[str, Any]) -> list[Any]:
+    """A Jupyter server in ``server list``: its URL where an SSH server has its host."""
+    via = f"via {s['via']}" if s.get("via") else ""
+    return [
+        s["name"],
+        s["url"],
+        "",
+        "",
+        s["auth"],
+        via,
+        "jupyter",
+        "admin" if s["readonly"] else "",
+    ]
+
+
     await manager.remove_server(args.name)
     print(f"Removed server {args.name}.")
     return 0
@@ -104,6 +132,9 @@ async def server_test(manager: RemoteManager, args: Any) -> int:
         print_json(result)
         return 0
     key = result["host_key"]
+    if result.get("kind") == "jupyter":
+        jupyter_cli.print_test(result)
+        return 0
     python = result["python"]
     rows = [
         ["server", result["server"]],

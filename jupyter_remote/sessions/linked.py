@@ -92,10 +92,9 @@ class LinkedSession:
 
     async def _watch_link(self) -> None:
         while not self._closing:
-            lease = self.lease
-            if lease is None:
+            if not self._has_link():
                 return
-            await lease.wait_closed()
+            await self._link_lost()
             if self._closing:
                 return
             self._set("reconnecting", self.lost_reason)
@@ -117,13 +116,11 @@ class LinkedSession:
                         f"{policy.give_up_after:.0f} s; use Retry"
                     )
                 )
-            if not await first_hop_reachable(self.endpoint):
+            if not await self._reachable():
                 await asyncio.sleep(policy.tcp_probe_interval)
                 continue
             try:
-                assert self.endpoint is not None
-                self.lease = await self.manager.pool.acquire(self.endpoint)
-                await self._on_reconnected()
+                await self._relink()
             except self.final_errors as exc:
                 await self._drop_lease()
                 return self._give_up(exc)
@@ -138,6 +135,27 @@ class LinkedSession:
             self._set("running")
             return True
         return False
+
+    # How the link is watched and opened again: the server's pooled SSH connection here;
+    # a session with another kind of link (a Jupyter server's websocket) overrides these.
+
+    def _has_link(self) -> bool:
+        return self.lease is not None
+
+    async def _link_lost(self) -> None:
+        """Until the link is gone."""
+        assert self.lease is not None
+        await self.lease.wait_closed()
+
+    async def _reachable(self) -> bool:
+        """Worth a reconnect attempt now (the first hop answers on TCP)."""
+        return await first_hop_reachable(self.endpoint)
+
+    async def _relink(self) -> None:
+        """Open the link again, then have the subclass take its work up again."""
+        assert self.endpoint is not None
+        self.lease = await self.manager.pool.acquire(self.endpoint)
+        await self._on_reconnected()
 
     def _give_up(self, error: RemoteError) -> bool:
         self.error = error

@@ -8,6 +8,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from ..errors import HostKeyUnknownError, NotFoundError, RemoteError, ValidationError
+from ..store import Server
 from .auth import probe_host_key
 from .endpoint import Endpoint, resolve_endpoint
 
@@ -22,6 +23,8 @@ async def list_hostkeys(ctx: RemoteContext) -> list[dict[str, Any]]:
     rows = [{k: v for k, v in key.to_json().items() if k != "public_key"} for key in ours]
     endpoints: list[Endpoint] = []
     for server in await asyncio.to_thread(ctx.store.list_servers):
+        if not isinstance(server, Server):
+            continue  # a Jupyter server: no host key of its own (its --via server has)
         with contextlib.suppress(RemoteError, OSError, ValueError):
             hop: Endpoint | None = await asyncio.to_thread(resolve_endpoint, server)
             while hop is not None:

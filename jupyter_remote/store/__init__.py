@@ -3,10 +3,13 @@
 from .records import (
     CHANNEL_TRANSPORTS,
     TCP_CHANNELS_WARNING,
+    AnyServer,
     HostKey,
+    JupyterServer,
     Profile,
     Server,
     now_iso,
+    server_from_input,
 )
 from .secrets import SecretStore, secret_store
 from .store import Store
@@ -26,7 +29,9 @@ from .validation import (
 __all__ = [
     "CHANNEL_TRANSPORTS",
     "TCP_CHANNELS_WARNING",
+    "AnyServer",
     "HostKey",
+    "JupyterServer",
     "Profile",
     "SecretStore",
     "Server",
@@ -37,6 +42,7 @@ __all__ = [
     "parse_host_id",
     "parse_jump",
     "secret_store",
+    "server_from_input",
     "validate_host",
     "validate_local_path",
     "validate_name",

@@ -19,11 +19,14 @@ from .validation import (
     MAX_ENV_VALUE,
     _parse_jump_field,
     _text,
+    JUPYTER_AUTH_METHODS,
     format_jump,
     validate_host,
     validate_local_path,
     validate_name,
     validate_port,
+    validate_jupyter_url,
+    validate_kernel_name,
     validate_remote_path,
     validate_user,
 )
@@ -187,3 +190,88 @@ class HostKey:
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+@dataclass(frozen=True)
+class JupyterServer:
+    """A Jupyter server that already runs elsewhere (a workstation, a VM, a JupyterHub user
+    server), reached at ``url`` directly or, with ``via``, from the saved SSH server of that
+    name (the URL's host:port is then what that host reaches, e.g. its 127.0.0.1:8888).
+    Its token or password lives in ``secrets.py``; ``ca_file`` is an extra CA (PEM) that
+    HTTPS certificates may chain to, never a switch that turns validation off."""
+
+    name: str
+    url: str
+    auth: str = "token"
+    via: str | None = None
+    default_kernel: str | None = None
+    ca_file: str | None = None
+    kind: str = "jupyter"
+    readonly: bool = False
+
+    @classmethod
+    def from_input(cls, data: Mapping[str, Any], *, readonly: bool = False) -> JupyterServer:
+        """Validate untrusted input (REST body, CLI args, config) into a JupyterServer."""
+        if not isinstance(data, Mapping):
+            raise ValidationError("A server must be a JSON object.")
+        allowed = {f.name for f in fields(cls)} - {"readonly"}
+        unknown = set(data) - allowed - {"password", "token"}
+        if unknown:
+            raise ValidationError(
+                f"Unknown field(s): {', '.join(sorted(map(str, unknown)))[:200]}.",
+                hint=f"Known fields of a Jupyter server: {', '.join(sorted(allowed))}.",
+            )
+        auth = data.get("auth") or "token"
+        if auth not in JUPYTER_AUTH_METHODS:
+            raise ValidationError(
+                f"auth must be one of {', '.join(JUPYTER_AUTH_METHODS)}.", field="auth"
+            )
+        via = data.get("via")
+        return cls(
+            name=validate_name(data.get("name"), "name"),
+            url=validate_jupyter_url(data.get("url")),
+            auth=auth,
+            via=validate_name(via, "via") if via not in (None, "") else None,
+            default_kernel=validate_kernel_name(data.get("default_kernel")),
+            ca_file=validate_local_path(data.get("ca_file"), "ca_file", must_exist=not readonly),
+            readonly=readonly,
+        )
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should keep in mind about this server's settings (UI, CLI)."""
+        if self.url.startswith("http://") and self.via is None:
+            host = self.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                return [
+                    "Plain http:// to another machine: the token and every cell travel "
+                    "unencrypted. Use https://, or reach the server --via an SSH server."
+                ]
+        return []
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+AnyServer = Server | JupyterServer
+
+
+def server_from_input(data: Mapping[str, Any], *, readonly: bool = False) -> AnyServer:
+    """A saved server of either kind from untrusted input: ``kind: "jupyter"`` (or a
+    ``url``) makes a Jupyter server, anything else an SSH server, as before."""
+    if isinstance(data, Mapping) and (data.get("kind") == "jupyter" or "url" in data):
+        return JupyterServer.from_input(data, readonly=readonly)
+    if isinstance(data, Mapping) and data.get("kind") not in (None, "ssh"):
+        raise ValidationError('kind must be "ssh" or "jupyter".', field="kind")
+    return Server.from_input(
+        {k: v for k, v in data.items() if k != "kind"} if isinstance(data, Mapping) else data,
+        readonly=readonly,
+    )
+
+
+def server_from_record(raw: Mapping[str, Any]) -> AnyServer:
+    """A server as stored in servers.json: records without ``kind`` (every file written
+    before Jupyter servers existed) are SSH servers."""
+    if raw.get("kind") == "jupyter":
+        return JupyterServer(**{**raw, "readonly": False})
+    return Server(**{**{k: v for k, v in raw.items() if k != "kind"}, "readonly": False})
+
+

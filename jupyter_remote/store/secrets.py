@@ -14,8 +14,9 @@ from typing import Literal
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["password", "passphrase"]
-KINDS: tuple[Kind, ...] = ("password", "passphrase")
+Kind = Literal["password", "passphrase", "token"]
+#: "token": a Jupyter server's token (a "password" of a Jupyter server is its login password)
+KINDS: tuple[Kind, ...] = ("password", "passphrase", "token")
 SERVICE = "jupyterlab-remote"
 
 
@@ -128,7 +129,7 @@ class SecretStore:
             self.forget(kind, server)
 
     def has(self, server: str) -> bool:
-        return any(self.get(kind, server) is not None for kind in ("password", "passphrase"))
+        return any(self.get(kind, server) is not None for kind in KINDS)
 
 
 secret_store = SecretStore()

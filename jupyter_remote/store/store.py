@@ -22,7 +22,14 @@ from jupyter_core.paths import jupyter_data_dir
 
 from ..errors import ConflictError, NotFoundError, ReadOnlyError, RemoteError, ValidationError
 from .files import private_dir, read_json_object, write_private_json
-from .records import HostKey, Profile, Server
+from .records import (
+    AnyServer,
+    HostKey,
+    Profile,
+    Server,
+    server_from_input,
+    server_from_record,
+)
 from .validation import parse_host_id, validate_name
 
 
@@ -41,8 +48,8 @@ class Store:
         admin_profiles: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._root = Path(root) if root else None
-        self._admin_servers = {
-            name: Server.from_input({**spec, "name": name}, readonly=True)
+        self._admin_servers: dict[str, AnyServer] = {
+            name: server_from_input({**spec, "name": name}, readonly=True)
             for name, spec in (admin_servers or {}).items()
         }
         self._admin_profiles = {
@@ -97,14 +104,14 @@ class Store:
 
     # -- servers
 
-    def _saved_servers(self) -> dict[str, Server]:
-        return self._saved(self.SERVERS, lambda raw: Server(**{**raw, "readonly": False}))
+    def _saved_servers(self) -> dict[str, AnyServer]:
+        return self._saved(self.SERVERS, server_from_record)
 
-    def list_servers(self) -> list[Server]:
+    def list_servers(self) -> list[AnyServer]:
         merged = {**self._saved_servers(), **self._admin_servers}
         return [merged[k] for k in sorted(merged)]
 
-    def get_server(self, name: str) -> Server:
+    def get_server(self, name: str) -> AnyServer:
         name = validate_name(name, "server")
         if name in self._admin_servers:
             return self._admin_servers[name]
@@ -117,7 +124,21 @@ class Store:
                 "`jupyter remote server add NAME --host HOST`.",
             ) from None
 
-    def save_server(self, server: Server, *, replace: bool = False) -> Server:
+    def get_ssh_server(self, name: str) -> Server:
+        """Server ``name``, which must be an SSH server (what connects, probes and runs
+        our agent asks for); a Jupyter server of that name is a 400 that says so."""
+        server = self.get_server(name)
+        if not isinstance(server, Server):
+            raise ValidationError(
+                f"{name!r} is a Jupyter server, not an SSH server: it has no shell, "
+                "environments or agent of ours.",
+                field="server",
+                hint="Its kernels are in the kernel picker; list them with "
+                f"`jupyter remote env list {name}`.",
+            )
+        return server
+
+    def save_server(self, server: AnyServer, *, replace: bool = False) -> AnyServer:
         if server.name in self._admin_servers:
             raise ReadOnlyError(f"Server {server.name!r} is defined by an administrator.")
         with self._locked():
@@ -144,6 +165,11 @@ class Store:
             if name not in data:
                 raise NotFoundError(f"No server named {name!r}.")
             users = [p.name for p in self.list_profiles() if p.server == name]
+            users += [
+                f"Jupyter server {s.name} (--via)"
+                for s in self.list_servers()
+                if getattr(s, "via", None) == name
+            ]
             if users:
                 raise ConflictError(
                     f"Server {name!r} is used by profile(s) {', '.join(users)}.",

@@ -195,3 +195,61 @@ def parse_host_id(value: Any) -> str:
         host, _, port = text.partition(":")
         return host_id(validate_host(host), validate_port(port))
     return validate_host(text)
+
+
+JUPYTER_AUTH_METHODS = ("token", "password", "none")
+KERNEL_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def validate_jupyter_url(value: Any, what: str = "url") -> str:
+    """The URL of a Jupyter server: http(s), a host, an optional port and base path
+    (JupyterHub: ``https://hub/user/NAME/``). Normalised to end with ``/``; no user
+    info, query or fragment (a ``?token=`` in a URL would put the secret in argv,
+    shell history and logs: it is refused with the way to give it instead)."""
+    from urllib.parse import urlsplit
+
+    text = _text(value, what, max_len=2048)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValidationError(f"Invalid {what} {text[:200]!r}.", field=what) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(
+            f"{what} must be an http:// or https:// URL with a host.",
+            field=what,
+            hint="For example https://lab-workstation:8888/ or https://hub.example.org/user/alice/.",
+        )
+    if "token=" in parts.query or parts.username or parts.password:
+        raise ValidationError(
+            f"{what} must not carry a token or credentials.",
+            field=what,
+            hint="Give the URL without ?token=...; the token is asked for separately "
+            "(--token prompts for it, or reads it from stdin), so it never lands in a "
+            "command line or a file.",
+        )
+    if parts.query or parts.fragment:
+        raise ValidationError(f"{what} must not have a query or a fragment.", field=what)
+    host = validate_host(parts.hostname, f"{what} host")
+    path = parts.path or "/"
+    for suffix in ("/lab", "/tree", "/notebooks", "/api"):
+        if path.rstrip("/").endswith(suffix) and path.rstrip("/") != "":
+            path = path.rstrip("/")[: -len(suffix)]
+    if not path.endswith("/"):
+        path += "/"
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{validate_port(port, f'{what} port')}"
+    return f"{parts.scheme}://{netloc}{path}"
+
+
+def validate_kernel_name(value: Any, what: str = "default_kernel") -> str | None:
+    """A kernelspec name as Jupyter accepts it (``python3``, ``ir``, ``julia-1.10``)."""
+    if value is None or value == "":
+        return None
+    name = _text(value, what, max_len=128)
+    if not KERNEL_NAME_RE.fullmatch(name):
+        raise ValidationError(
+            f"Invalid {what} {name!r}.", field=what, hint="A kernelspec name such as python3."
+        )
+    return name

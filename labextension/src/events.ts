@@ -86,13 +86,13 @@ export interface IProgressEvent {
   /** The saved server it starts on. */
   server: string;
   /** The stage reached. */
-  stage: 'connecting' | 'tunnel' | 'authenticating' | 'starting kernel' | 'attaching' | 'forwarding' | 'websocket' | 'ready';
+  stage: 'connecting' | 'authenticating' | 'starting kernel' | 'attaching' | 'forwarding' | 'ready';
   /** A detail for people (which host, which interpreter, ...). */
   message: string;
 }
 
 /** The stages a kernel start goes through. */
-export type ProgressStage = 'connecting' | 'tunnel' | 'authenticating' | 'starting kernel' | 'attaching' | 'forwarding' | 'websocket' | 'ready';
+export type ProgressStage = 'connecting' | 'authenticating' | 'starting kernel' | 'attaching' | 'forwarding' | 'ready';
 
 /**
  * Something the user of a remote kernel should know. Schema urn:jupyterlab-remote:event:notice:v1.

@@ -7,6 +7,7 @@
  * - `jupyterlab-remote:kernelspecs` refreshes the kernel picker when profiles change
  * - `jupyterlab-remote:notices` shows the sessions' notices as notifications
  * - `jupyterlab-remote:plugin` the sidebar, the connect wizards and the commands
+ * - `jupyterlab-remote:terminals` terminals on the servers (launcher, palette, tabs)
  */
 import {
   ILayoutRestorer,
@@ -14,6 +15,8 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { ILauncher } from '@jupyterlab/launcher';
+import { terminalIcon } from '@jupyterlab/ui-components';
 
 import { refreshKernelspecsOnChange } from './catalog/kernelspecs';
 import { CatalogModel } from './catalog/model';
@@ -21,7 +24,14 @@ import { SessionsModel } from './sessions/model';
 import { notifyNotices } from './sessions/notices';
 import { addCommands, openSecurity } from './sidebar/commands';
 import { RemotePanel } from './sidebar/panel';
-import { ICatalogModel, ISessionsModel, PLUGIN_ID } from './tokens';
+import {
+  IOpenTerminalArgs,
+  RemoteTerminals,
+  TerminalItems,
+  terminalCaption,
+  terminalLabel
+} from './terminals/widgets';
+import { CommandIDs, ICatalogModel, ISessionsModel, PLUGIN_ID } from './tokens';
 import { WizardTabs } from './wizard/tabs';
 
 /** Rank in the left area: after the stock panels (file browser is 100). */
@@ -106,7 +116,52 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [catalogPlugin, sessionsPlugin, kernelspecsPlugin, noticesPlugin, sidebarPlugin];
+const terminalsPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-remote:terminals',
+  description:
+    'Terminals on saved SSH servers: JupyterLab\'s terminal widget on a shell over the ' +
+    'server\'s SSH connection, from the launcher and the command palette.',
+  autoStart: true,
+  requires: [ICatalogModel],
+  optional: [ILauncher, ICommandPalette, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    catalog: ICatalogModel,
+    launcher: ILauncher | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ): void => {
+    const terminals = new RemoteTerminals({ app });
+    const argsOf = (args: unknown): IOpenTerminalArgs => args as IOpenTerminalArgs;
+    app.commands.addCommand(CommandIDs.openTerminal, {
+      label: args =>
+        argsOf(args).server
+          ? terminalLabel(argsOf(args).server, argsOf(args).persistent)
+          : 'Remote Terminal',
+      caption: args =>
+        argsOf(args).server ? terminalCaption(argsOf(args).server, argsOf(args).persistent) : '',
+      icon: terminalIcon,
+      execute: args => terminals.open(argsOf(args))
+    });
+    restorer?.restore(terminals.tracker, {
+      command: CommandIDs.openTerminal,
+      args: widget => ({ ...RemoteTerminals.argsOf(widget) }),
+      name: widget => RemoteTerminals.argsOf(widget).id ?? widget.id
+    });
+    const items = new TerminalItems(launcher, palette);
+    catalog.changed.connect(() => items.update(catalog.servers));
+    void catalog.refresh();
+  }
+};
+
+export default [
+  catalogPlugin,
+  sessionsPlugin,
+  kernelspecsPlugin,
+  noticesPlugin,
+  sidebarPlugin,
+  terminalsPlugin
+];
 
 // Other extensions take the models' tokens from the package itself (the one
 // module JupyterLab shares between extensions): `import { ISessionsModel } from 'jupyterlab-remote'`.

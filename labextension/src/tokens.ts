@@ -56,6 +56,8 @@ export namespace CommandIDs {
   export const connect = 'remote:connect';
   /** Reveal the sidebar with the Security drawer open. */
   export const openSecurity = 'remote:open-security';
+  /** Open a terminal on a server (args: {server, persistent?, id?}). */
+  export const openTerminal = 'remote:open-terminal';
 }
 
 export * from './rest';

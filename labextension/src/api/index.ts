@@ -9,3 +9,4 @@ export * from './environments';
 export * from './profiles';
 export * from './sessions';
 export * from './forwards';
+export * from './terminals';

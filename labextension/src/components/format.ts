@@ -82,5 +82,8 @@ export function sessionTitle(session: ISession): string {
   if (session.kind === 'forward') {
     return `Port ${session.remote_port ?? '?'} on ${session.server}`;
   }
+  if (session.kind === 'terminal') {
+    return `${session.persistent ? 'Persistent terminal' : 'Terminal'} on ${session.server}`;
+  }
   return `Kernel ${(session.kernel_id ?? session.id).slice(0, 8)}`;
 }
