@@ -17,11 +17,12 @@ from typing import Any
 from .config import store_from_config
 from .context import RemoteContext
 from .errors import ValidationError
-from .kernels import profiles, remote_kernels
+from .kernels import jupyter_servers, profiles, remote_kernels
 from .kernels.discovery import Discovery
 from .kernels.kernelspecs import remove_kernelspec
 from .ssh import server_test, trust
-from .store import Server, parse_host_id
+from .store import AnyServer, JupyterServer, Server, parse_host_id, server_from_input
+from .store.secrets import KINDS
 
 
 class RemoteManager(RemoteContext):
@@ -29,8 +30,9 @@ class RemoteManager(RemoteContext):
 
     # ------------------------------------------------------------ servers
 
-    def _server_json(self, server: Server) -> dict[str, Any]:
+    def _server_json(self, server: AnyServer) -> dict[str, Any]:
         data = server.to_json()
+        data.setdefault("kind", "ssh")
         data["has_secret"] = self.secrets.has(server.name)
         data["warnings"] = server.warnings
         return data
@@ -43,7 +45,7 @@ class RemoteManager(RemoteContext):
         return self._server_json(await asyncio.to_thread(self.store.get_server, name))
 
     def _take_secrets(self, name: str, data: Mapping[str, Any]) -> None:
-        for kind in ("password", "passphrase"):
+        for kind in KINDS:
             value = data.get(kind)
             if value is None or value == "":
                 continue
@@ -54,7 +56,7 @@ class RemoteManager(RemoteContext):
             self.secrets.set(kind, name, value)
 
     def _check_secret_fields(self, data: Mapping[str, Any]) -> None:
-        for kind in ("password", "passphrase"):
+        for kind in KINDS:
             value = data.get(kind)
             if value is not None and (not isinstance(value, str) or len(value) > 4096):
                 raise ValidationError(
@@ -63,11 +65,20 @@ class RemoteManager(RemoteContext):
 
     async def add_server(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and save a new server; a password/passphrase goes to secrets only."""
-        server = await asyncio.to_thread(Server.from_input, data)
+        server = await asyncio.to_thread(server_from_input, data)
         self._check_secret_fields(data)
+        if isinstance(server, JupyterServer):
+            await self._check_via(server)
         await asyncio.to_thread(self.store.save_server, server)
         self._take_secrets(server.name, data)
         return self._server_json(server)
+
+    async def _check_via(self, server: JupyterServer) -> None:
+        """A Jupyter server's ``via`` must name a saved SSH server."""
+        if server.via is not None:
+            via = await asyncio.to_thread(self.store.get_server, server.via)
+            if not isinstance(via, Server):
+                raise ValidationError(f"via: {server.via!r} is not an SSH server.", field="via")
 
     async def update_server(self, name: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Replace fields of an existing server (PATCH semantics)."""
@@ -78,18 +89,32 @@ class RemoteManager(RemoteContext):
             raise ValidationError(
                 "A server cannot be renamed; add a new one instead.", field="name"
             )
+        if data.get("kind", current.to_json().get("kind", "ssh")) != current.to_json().get(
+            "kind", "ssh"
+        ):
+            raise ValidationError("A server's kind cannot change; add a new one.", field="kind")
         merged = {**current.to_json(), **data, "name": current.name}
         merged.pop("readonly", None)
-        server = await asyncio.to_thread(Server.from_input, merged)
+        server = await asyncio.to_thread(server_from_input, merged)
         self._check_secret_fields(data)
+        if isinstance(server, JupyterServer):
+            await self._check_via(server)
         await asyncio.to_thread(self.store.save_server, server, replace=True)
         self._drop_secrets_of_old_target(current, server)
         self._take_secrets(server.name, data)
         return self._server_json(server)
 
-    def _drop_secrets_of_old_target(self, old: Server, new: Server) -> None:
+    def _drop_secrets_of_old_target(self, old: AnyServer, new: AnyServer) -> None:
         """A secret follows the host: forget it when host, port or user change (and a
-        passphrase when the key file changes). A new one in the same PATCH is then kept."""
+        passphrase when the key file changes); a Jupyter server's token and password when
+        its URL or tunnel change. A new one in the same PATCH is then kept."""
+        if isinstance(old, JupyterServer) or isinstance(new, JupyterServer):
+            if getattr(old, "url", None) != getattr(new, "url", None) or getattr(
+                old, "via", None
+            ) != getattr(new, "via", None):
+                self.secrets.forget("token", new.name)
+                self.secrets.forget("password", new.name)
+            return
         target_changed = (old.host, old.port, old.user) != (new.host, new.port, new.user)
         if target_changed:
             self.secrets.forget("password", new.name)
@@ -101,9 +126,13 @@ class RemoteManager(RemoteContext):
         await asyncio.to_thread(self.store.remove_server, name)
         self.secrets.delete(name)
         await Discovery.of(self).forget(name)
+        await asyncio.to_thread(jupyter_servers.remove_kernelspecs, name)
 
     async def test_server(self, name: str) -> dict[str, Any]:
-        """Connect (through the pool), then report host key, round trip, OS and python."""
+        """Connect (through the pool), then report host key, round trip, OS and python;
+        for a Jupyter server: reach it, authenticate, its version and kernelspecs."""
+        if await self._is_jupyter(name):
+            return await jupyter_servers.test_jupyter_server(self, name)
         return await server_test.test_server(self, name)
 
     # ------------------------------------------------------------ host keys
@@ -156,17 +185,32 @@ class RemoteManager(RemoteContext):
 
     # ------------------------------------------------------------ remote kernels
 
+    async def _is_jupyter(self, name: str) -> bool:
+        return isinstance(await asyncio.to_thread(self.store.get_server, name), JupyterServer)
+
+    async def jupyter_kernelspecs(self, name: str) -> list[dict[str, Any]]:
+        """A Jupyter server's kernelspecs (its `env list`), our kernelspecs synced to them."""
+        return await jupyter_servers.kernelspecs(self, name)
+
     async def remote_kernels(self, server: str) -> list[dict[str, Any]]:
-        """Kernels our agent started on ``server`` that are still there (running or dead)."""
+        """Kernels our agent started on ``server`` that are still there (running or dead);
+        on a Jupyter server, the kernels it runs."""
+        if await self._is_jupyter(server):
+            return await jupyter_servers.list_kernels(self, server)
         return await remote_kernels.list_remote_kernels(self, server)
 
     async def stop_remote_kernel(self, server: str, kernel_id: str) -> dict[str, Any]:
+        if await self._is_jupyter(server):
+            return await jupyter_servers.stop_kernel(self, server, kernel_id)
         return await remote_kernels.stop_remote_kernel(self, server, kernel_id)
 
     async def attach_remote_kernel(
         self, kernel_manager: Any, server: str, kernel_id: str
     ) -> dict[str, Any]:
-        """Make a running remote kernel a kernel of ``kernel_manager`` again (same id)."""
+        """Make a running remote kernel a kernel of ``kernel_manager`` again (same id; on a
+        Jupyter server: a new local id for the kernel it runs)."""
+        if await self._is_jupyter(server):
+            return await jupyter_servers.attach_kernel(self, kernel_manager, server, kernel_id)
         return await remote_kernels.attach_remote_kernel(self, kernel_manager, server, kernel_id)
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from ..kernels.discovery import KINDS, Discovery
 from ..manager import RemoteManager
+from . import jupyter as jupyter_cli
 from .common import print_json, print_table, progress
 
-from . import jupyter as jupyter_cli
 
 async def env_list(manager: RemoteManager, args: Any) -> int:
     """Called by ``cli.main`` for ``env list``: probe (or reuse the cache) and print; for a

@@ -8,8 +8,8 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..manager import RemoteManager
-from .common import print_json, print_listing, progress
 from . import jupyter as jupyter_cli
+from .common import print_json, print_listing, progress
 
 
 def _parse_env(pairs: list[str]) -> dict[str, str]:
@@ -41,9 +41,8 @@ async def profile_add(manager: RemoteManager, args: Any) -> int:
     )
     if args.json:
         print_json(profile)
-        return
-    print(
-        printable(
+    else:
+        print(
             f"Saved profile {profile['name']}: kernelspec {profile['kernel_name']} "
             f"({profile['display_name']})."
         )
@@ -85,6 +84,8 @@ def _age(started: Any) -> str:
 
 async def kernel_list(manager: RemoteManager, args: Any) -> int:
     progress(f"Asking {args.server} ...")
+    if await jupyter_cli.is_jupyter(manager, args.server):
+        return await jupyter_cli.kernel_list(manager, args)
     return print_listing(
         args,
         await manager.remote_kernels(args.server),

@@ -29,7 +29,6 @@ def _secrets_from_flags(manager: RemoteManager, name: str, args: Any) -> dict[st
 
 
 async def server_add(manager: RemoteManager, args: Any) -> int:
-    data: dict[str, Any] = {
     if getattr(args, "url", None):
         return await jupyter_cli.server_add(manager, args)
     if not args.host:
@@ -38,6 +37,7 @@ async def server_add(manager: RemoteManager, args: Any) -> int:
         )
     if getattr(args, "token", False) or getattr(args, "via", None):
         raise ValidationError("--token and --via are for Jupyter servers (--url).")
+    data: dict[str, Any] = {
         "name": args.name,
         "host": args.host,
         "port": args.port,
@@ -89,7 +89,6 @@ async def server_list(manager: RemoteManager, args: Any) -> int:
     return 0
 
 
-async def server_remove(manager: RemoteManager, args: Any) -> int:
 def _jupyter_row(s: dict[str, Any]) -> list[Any]:
     """A Jupyter server in ``server list``: its URL where an SSH server has its host."""
     via = f"via {s['via']}" if s.get("via") else ""
@@ -105,6 +104,7 @@ def _jupyter_row(s: dict[str, Any]) -> list[Any]:
     ]
 
 
+async def server_remove(manager: RemoteManager, args: Any) -> int:
     await manager.remove_server(args.name)
     print(f"Removed server {args.name}.")
     return 0
@@ -131,10 +131,10 @@ async def server_test(manager: RemoteManager, args: Any) -> int:
     if args.json:
         print_json(result)
         return 0
-    key = result["host_key"]
     if result.get("kind") == "jupyter":
         jupyter_cli.print_test(result)
         return 0
+    key = result["host_key"]
     python = result["python"]
     rows = [
         ["server", result["server"]],

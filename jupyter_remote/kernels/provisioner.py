@@ -267,16 +267,6 @@ class SSHProvisioner(KernelProvisionerBase):
         session = self._session
         if not self._launched or session is None:
             return 0 if not self._launched else None
-    def _start_failed(self, exc: BaseException) -> None:
-        """launch_kernel failed: its session says why and how to fix it when it stops."""
-        session = self._session
-        if session is None or isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
-            return
-        if isinstance(exc, RemoteError):
-            session.failed_to_start(exc.message, exc.hint)
-        else:
-            session.failed_to_start(f"{type(exc).__name__}: {exc}", "See the Jupyter server log.")
-
         if session.detached:
             return 0  # left running remotely at server exit; its idle timeout ends it
         if self._ended is not None:
@@ -358,18 +348,6 @@ class SSHProvisioner(KernelProvisionerBase):
         """
         await self._stop_remote(timeout=1.0)
         self._launched = False
-    def _job_ended(self, session: KernelSession) -> int:
-        """The scheduler ended the kernel's job (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, ...):
-        dead, with Slurm's words and exit code; jupyter_client's restarter must say so
-        rather than queue a new job on its own (no public switch: its restart_limit)."""
-        assert session.job is not None and session.job.ended is not None
-        job = session.job.ended
-        self._ended, self.exit_reason = job.exit_status(), job.end_text()
-        restarter = getattr(self.parent, "_restarter", None)
-        if restarter is not None:
-            restarter.restart_limit = 0
-        return self._ended
-
         if not restart:
             await self._close_session()
             release_local_ports(self._local_ports)
