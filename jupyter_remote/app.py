@@ -8,6 +8,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Int
 
 from . import events, runtime
+from .files.documents import tag_kernel_env
 from .manager import RemoteManager
 from .sessions import forward as forward_sessions
 from .sessions import registry
@@ -62,6 +63,7 @@ class RemoteExtensionApp(ExtensionApp):
     manager: RemoteManager
     origins: ForwardOrigins
     _unsubscribe_bus: Callable[[], None]
+    _untag_kernel_env: Callable[[], None]
 
     def initialize_settings(self) -> None:
         store = Store(admin_servers=self.servers, admin_profiles=self.profiles)
@@ -80,6 +82,8 @@ class RemoteExtensionApp(ExtensionApp):
         )
         self.settings.update({"remote_manager": self.manager, ORIGINS_SETTING: self.origins})
         runtime.use_server_context(self.manager)
+        # notebooks of a remote drive run in their own directory (files/documents.py)
+        self._untag_kernel_env = tag_kernel_env(self.serverapp.session_manager)
         # our events also go out on Jupyter's own event bus (/api/events/subscribe)
         events.register_with(self.serverapp.event_logger)
         self._unsubscribe_bus = registry.subscribe(events.forward_to(self.serverapp.event_logger))
@@ -101,4 +105,6 @@ class RemoteExtensionApp(ExtensionApp):
             self.log.info(
                 "jupyter-remote: %d remote kernel(s) left running for re-attach", detached
             )
+        self._untag_kernel_env()
+        await self.manager.files.close()  # unfinished uploads removed, SFTP links let go
         runtime.release_server_context(self.manager)  # running kernels keep their pinned one

@@ -300,3 +300,38 @@ class JupyterAPIError(RemoteError):
 
     status = 502
     reason = "jupyter_error"
+
+
+class RemoteFileError(RemoteError):
+    """The remote refused a file operation (SFTP) for a reason other than below: the
+    state of its files does not allow it (not empty, too big to open, not a notebook)."""
+
+    status = 409
+    reason = "file_error"
+
+
+class RemotePermissionError(RemoteError):
+    """The remote account may not read or change that path. Not 403: that is Jupyter's."""
+
+    status = 409
+    reason = "permission_denied"
+    default_hint = (
+        "Your account on the remote may not do this here; check the path's owner and mode "
+        "(ls -l on the remote)."
+    )
+
+
+class RemoteFileChangedError(ConflictError):
+    """Saving would overwrite a file that changed on the remote since it was read."""
+
+    reason = "changed_on_remote"
+    default_hint = (
+        "Reload the file to see the other change, or save again with overwrite to replace it."
+    )
+
+
+class TransferCancelledError(RemoteError):
+    """A transfer was cancelled by its user; nothing was left under the final name."""
+
+    status = 409
+    reason = "cancelled"

@@ -17,6 +17,7 @@ from typing import Any
 from .config import store_from_config
 from .context import RemoteContext
 from .errors import ValidationError
+from .files import RemoteFiles
 from .kernels import jupyter_servers, profiles, remote_kernels
 from .kernels.discovery import Discovery
 from .kernels.kernelspecs import remove_kernelspec
@@ -212,6 +213,24 @@ class RemoteManager(RemoteContext):
         if await self._is_jupyter(server):
             return await jupyter_servers.attach_kernel(self, kernel_manager, server, kernel_id)
         return await remote_kernels.attach_remote_kernel(self, kernel_manager, server, kernel_id)
+
+    # ------------------------------------------------------------ files
+
+    _files: RemoteFiles | None = None
+
+    @property
+    def files(self) -> RemoteFiles:
+        """The files of every saved server over SFTP (files/service.py); the REST routes
+        of web/files.py and `jupyter remote files` call it."""
+        if self._files is None:
+            self._files = RemoteFiles(self)
+        return self._files
+
+    async def close(self) -> None:
+        """Unfinished uploads removed and SFTP links let go, then every connection closed."""
+        if self._files is not None:
+            await self._files.close()
+        await super().close()
 
 
 def manager_from_config(**kwargs: Any) -> RemoteManager:

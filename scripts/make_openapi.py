@@ -360,6 +360,146 @@ SECRET_PARAM = {
 PATH_PARAM = {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+FILE_PATH_PARAM = {
+    "name": "path",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 1024},
+    "description": "The remote path without its first '/' (home/a/x is /home/a/x), or "
+    "~/...; its bytes percent-encoded (names need not be UTF-8: each byte that is not is "
+    "a lone surrogate U+DC80-U+DCFF in JSON). No NUL; at most 4096 bytes.",
+}
+FILE_MODEL = {
+    "type": "object",
+    "description": "Jupyter's contents model (as /api/contents), over SFTP: name (for display: "
+    "control characters and undecodable bytes escaped), path (exact, absolute), type, "
+    "format, mimetype, content (a directory's entries, a notebook, text or base64), "
+    "created, last_modified, writable, size; symlink; for directories truncated (the "
+    "listing stopped at its limit) and pages (SFTP READDIR round trips).",
+    "required": ["name", "path", "type"],
+    "properties": {
+        "name": {"type": "string"},
+        "path": {"type": "string"},
+        "type": {"type": "string", "enum": ["directory", "file", "notebook"]},
+        "format": {"type": ["string", "null"]},
+        "last_modified": {"type": "string"},
+        "writable": {"type": "boolean"},
+        "size": {"type": ["integer", "null"]},
+        "symlink": {"type": "boolean"},
+        "truncated": {"type": "boolean"},
+    },
+}
+FILE_SAVE = {
+    "type": "object",
+    "description": "A contents model to save (JupyterLab sends the whole model back: extra "
+    "fields are ignored). chunk 1, 2, ..., -1 (the last) uploads in parts to a temporary "
+    "name renamed at the end; offset is where the chunk starts (409 with the upload's "
+    "offset otherwise). expect_modified: refuse (409 changed_on_remote) when the file's "
+    "last_modified is another.",
+    "required": ["type"],
+    "properties": {
+        "type": {"type": "string", "enum": ["directory", "file", "notebook"]},
+        "format": {"type": ["string", "null"], "enum": ["text", "base64", "json", None]},
+        "content": {},
+        "chunk": {"type": "integer", "minimum": -1, "maximum": 10000000, "not": {"const": 0}},
+        "offset": {"type": "integer", "minimum": 0},
+        "expect_modified": {"type": "string", "maxLength": 64},
+    },
+}
+FILE_NEW = {
+    "type": "object",
+    "description": "A new untitled notebook, file or directory in this directory (Jupyter's "
+    "names: Untitled.ipynb, untitled.txt, Untitled Folder, then numbered), or with "
+    "copy_from a copy of that file here (name-Copy1.ext).",
+    "properties": {
+        "type": {"type": "string", "enum": ["directory", "file", "notebook"]},
+        "ext": {"type": "string", "maxLength": 32},
+        "copy_from": REMOTE_PATH,
+    },
+}
+CHECKPOINT = {
+    "type": "object",
+    "required": ["id", "last_modified"],
+    "properties": {"id": {"type": "string"}, "last_modified": {"type": "string"}},
+}
+FILE_ERRORS = (400, 404, 409, 422, 502, 504)
+
+
+def files_ops(root: str) -> dict:
+    """The operations of a file or directory (``root``: of the remote's / itself)."""
+    where = "the remote's /" if root else "PATH"
+    return {
+        "get": {
+            "operationId": f"getFile{root}",
+            "description": f"{where} as Jupyter's contents model: a directory with its entries "
+            "(one SFTP round trip per page the server sends, at most 100,000), a notebook, "
+            "or a file as UTF-8 text or base64.",
+            "parameters": [
+                {
+                    "name": "content",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["0", "1"]},
+                },
+                {
+                    "name": "type",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["file", "notebook", "directory"]},
+                },
+                {
+                    "name": "format",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["text", "base64"]},
+                },
+            ],
+            "responses": {"200": ok("The model", FILE_MODEL), **errors(*FILE_ERRORS)},
+        },
+        "put": {
+            "operationId": f"saveFile{root}",
+            "description": f"Save {where}: written to a random temporary name beside it and "
+            "renamed over it (its mode kept; through a symlink to its target).",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": FILE_SAVE}},
+            },
+            "responses": {"200": ok("The saved model", FILE_MODEL), **errors(*FILE_ERRORS)},
+        },
+        "post": {
+            "operationId": f"newFile{root}",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": FILE_NEW}},
+            },
+            "responses": {"201": ok("The new file", FILE_MODEL), **errors(*FILE_ERRORS)},
+        },
+        "patch": {
+            "operationId": f"renameFile{root}",
+            "description": "Rename or move; never over an existing file (409).",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["path"],
+                            "properties": {"path": REMOTE_PATH},
+                        }
+                    }
+                },
+            },
+            "responses": {"200": ok("The renamed model", FILE_MODEL), **errors(*FILE_ERRORS)},
+        },
+        "delete": {
+            "operationId": f"deleteFile{root}",
+            "description": "Delete a file, a symlink (not its target) or a directory with "
+            "everything in it; never the root or the home directory (400).",
+            "responses": {"204": {"description": "Deleted"}, **errors(*FILE_ERRORS)},
+        },
+    }
+
+
 ORIGIN_URL = "http://jr-{origin secret}.localhost:{port}/"
 
 
@@ -839,6 +979,103 @@ spec = {
                     "101": {"description": "Switching to the WebSocket protocol"},
                     "400": {"description": "Not a WebSocket upgrade request"},
                     "404": {"description": "No such terminal on that server"},
+                },
+            },
+        },
+        "/remote/servers/{name}/files": {"parameters": [NAME_PARAM], **files_ops("Root")},
+        "/remote/servers/{name}/files/{path}": {
+            "parameters": [NAME_PARAM, FILE_PATH_PARAM],
+            **files_ops(""),
+        },
+        "/remote/servers/{name}/download/{path}": {
+            "parameters": [NAME_PARAM, FILE_PATH_PARAM],
+            "get": {
+                "operationId": "downloadFile",
+                "description": "The file's bytes as an attachment (application/octet-stream, "
+                "nosniff, a sandbox CSP: never rendered on Jupyter's origin), streamed over "
+                "SFTP. `Range: bytes=N-` resumes from byte N (206).",
+                "parameters": [
+                    {
+                        "name": "Range",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 64},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file's bytes",
+                        "content": {"application/octet-stream": {}},
+                    },
+                    "206": {
+                        "description": "The file's bytes from the Range's start",
+                        "content": {"application/octet-stream": {}},
+                    },
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
+        },
+        "/remote/servers/{name}/uploads/{path}": {
+            "parameters": [NAME_PARAM, FILE_PATH_PARAM],
+            "delete": {
+                "operationId": "cancelUpload",
+                "description": "Cancel the chunked upload to PATH: its temporary file is "
+                "removed; nothing appears under PATH.",
+                "responses": {
+                    "200": ok(
+                        "Whether an upload was running",
+                        {
+                            "type": "object",
+                            "required": ["cancelled"],
+                            "properties": {"cancelled": {"type": "boolean"}},
+                        },
+                    ),
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
+        },
+        "/remote/servers/{name}/checkpoints/{path}": {
+            "parameters": [NAME_PARAM, FILE_PATH_PARAM],
+            "get": {
+                "operationId": "listCheckpoints",
+                "description": "The file's checkpoint, kept beside it on the remote in "
+                ".ipynb_checkpoints/ as Jupyter keeps them (none or one, id `checkpoint`).",
+                "responses": {
+                    "200": ok("Checkpoints", {"type": "array", "items": CHECKPOINT}),
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
+            "post": {
+                "operationId": "createCheckpoint",
+                "description": "Checkpoint the file as it is now; with ?restore=ID, put the "
+                "checkpoint back in its place instead (204).",
+                "parameters": [
+                    {
+                        "name": "restore",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["checkpoint"]},
+                    }
+                ],
+                "responses": {
+                    "201": ok("The checkpoint", CHECKPOINT),
+                    "204": {"description": "Restored"},
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
+            "delete": {
+                "operationId": "deleteCheckpoint",
+                "parameters": [
+                    {
+                        "name": "id",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["checkpoint"]},
+                    }
+                ],
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **errors(400, 404, 409, 422, 502, 504),
                 },
             },
         },

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._version import __version__
+from . import files as cli_files
 from . import profiles, servers
 from .common import run
 from .envs import env_list
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=__version__)
     top = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
-    for add_group in (_servers, _hostkeys, _envs, _profiles, _kernels, _forward, _terminal):
+    for add_group in (_servers, _hostkeys, _envs, _profiles, _kernels, _forward, _terminal, _files):
         add_group(top)
     return parser
 
@@ -195,6 +196,29 @@ def _terminal(top: Commands) -> None:
         "(needs tmux there; ended when this command ends)",
     )
     p.set_defaults(func=terminal)
+
+
+def _files(top: Commands) -> None:
+    files = top.add_parser(
+        "files",
+        help="files on a server (SFTP on its SSH connection)",
+        description="PATH is on the remote: absolute, ~/..., or relative to the home "
+        "directory. Transfers show progress on a terminal and never leave a partial file "
+        "under the final name.",
+        epilog=EPILOG,
+    )
+    fs = files.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = _verb(fs, "ls", "list a remote directory", cli_files.files_ls, json=True)
+    p.add_argument("server")
+    p.add_argument("path", nargs="?", default="~", metavar="PATH")
+    p = _verb(fs, "get", "download a remote file (to LOCAL, default here)", cli_files.files_get)
+    p.add_argument("server")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("local", nargs="?", metavar="LOCAL")
+    p = _verb(fs, "put", "upload LOCAL (default: PATH's name here) to PATH", cli_files.files_put)
+    p.add_argument("server")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("local", nargs="?", metavar="LOCAL")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,6 +25,7 @@ from traitlets import Bool, Float, Unicode
 from .. import runtime
 from ..context import RemoteContext
 from ..errors import RemoteCommandError, RemoteError
+from ..files.documents import document_directory
 from ..remote import script_text
 from ..remote.protocol import CHANNELS
 from ..runtime import on_ssh_loop
@@ -65,6 +66,7 @@ class SSHProvisioner(KernelProvisionerBase):
     _local_ports: list[int] | None = None
     _launched: bool = False
     _attach_info: dict[str, Any] | None = None
+    _document_cwd: str | None = None  # the remote directory of the session's notebook
     _pinned: tuple[RemoteContext, asyncio.AbstractEventLoop | None] | None = None
     _end_asked: bool = False  # this kernel manager asked the kernel to end (request, stop)
     _ended: int | None = None  # how the kernel ended, once the agent has reported it
@@ -115,6 +117,8 @@ class SSHProvisioner(KernelProvisionerBase):
             return profile, await asyncio.to_thread(manager.store.get_ssh_server, profile.server)
 
         self._profile, self._server = await self._remote(load)
+        # a notebook of this server's remote drive runs in its own directory (as locally)
+        self._document_cwd = document_directory(kwargs.get("env"), self._profile.server)
         self._attach_info = await self._running_kernel() if attach else None
         if self._local_ports is None:
             self._local_ports = free_local_ports(len(CHANNELS))
@@ -240,7 +244,7 @@ class SSHProvisioner(KernelProvisionerBase):
                 "kernel_id": self._kid,
                 "python": profile.python,
                 "kernelspec": profile.kernelspec,
-                "cwd": profile.cwd,
+                "cwd": self._document_cwd or profile.cwd,
                 "env": profile.env,
                 "key": key,
                 "signature_scheme": scheme,

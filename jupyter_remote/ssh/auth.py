@@ -40,6 +40,20 @@ class LinkSettings:
     connect_timeout: float = 20.0  # seconds for the connect and login
 
 
+#: AES-GCM first: with AES-NI it is several times faster in asyncssh than
+#: chacha20-poly1305 (asyncssh's first choice), which is what lets SFTP transfers keep
+#: up with OpenSSH; the rest of asyncssh's defaults follow, in its order.
+CIPHERS = [
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    *(
+        alg.decode()
+        for alg in asyncssh.encryption.get_default_encryption_algs()
+        if alg not in (b"aes128-gcm@openssh.com", b"aes256-gcm@openssh.com")
+    ),
+]
+
+
 class PolicyClient(asyncssh.SSHClient):
     """Records the host key a server offered and supplies a password exactly once.
 
@@ -254,6 +268,7 @@ async def _connect_once(
                 keepalive_interval=settings.keepalive_interval,
                 keepalive_count_max=settings.keepalive_count_max,
                 login_timeout=settings.connect_timeout,
+                encryption_algs=CIPHERS,
                 **_host_key_options(trusted, plain_only=plain_only),
                 **options,
             ),

@@ -84,6 +84,7 @@ class RemoteHandler(JSONErrors, APIHandler):
     """Base of every /remote/ handler: auth resource, JSON errors, body parsing."""
 
     auth_resource = "remote"
+    max_body = MAX_BODY  # largest JSON body accepted (file saves take more)
 
     @property
     def manager(self) -> RemoteManager:
@@ -91,8 +92,8 @@ class RemoteHandler(JSONErrors, APIHandler):
 
     def json_body(self) -> Any:
         raw = self.request.body or b""
-        if len(raw) > MAX_BODY:
-            raise ValidationError(f"Request body too large (over {MAX_BODY} bytes).")
+        if len(raw) > self.max_body:
+            raise ValidationError(f"Request body too large (over {self.max_body} bytes).")
         if not raw.strip():
             return {}
         try:

@@ -7,6 +7,7 @@ from tornado import web
 
 from .base import CAPABILITY, NAME
 from .events import EventsHandler
+from .files import PATH, CheckpointsHandler, DownloadHandler, FilesHandler, UploadHandler
 from .forward_proxy import (
     ForwardEntryHandler,
     ForwardRootHandler,
@@ -57,5 +58,10 @@ def routes() -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"/remote/servers/{NAME}/terminals", TerminalsHandler),
         (rf"/remote/servers/{NAME}/terminals/{TERMINAL_ID}", TerminalHandler),
         (rf"/remote/servers/{NAME}/terminals/{TERMINAL_ID}/websocket", TerminalSocket),
+        (rf"/remote/servers/{NAME}/files", FilesHandler),  # the remote's /
+        (rf"/remote/servers/{NAME}/files/{PATH}", FilesHandler),
+        (rf"/remote/servers/{NAME}/download/{PATH}", DownloadHandler),
+        (rf"/remote/servers/{NAME}/uploads/{PATH}", UploadHandler),
+        (rf"/remote/servers/{NAME}/checkpoints/{PATH}", CheckpointsHandler),
         (r"/remote/openapi.json", OpenAPIHandler),
     ]

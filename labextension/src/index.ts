@@ -8,6 +8,7 @@
  * - `jupyterlab-remote:notices` shows the sessions' notices as notifications
  * - `jupyterlab-remote:plugin` the sidebar, the connect wizards and the commands
  * - `jupyterlab-remote:terminals` terminals on the servers (launcher, palette, tabs)
+ * - `jupyterlab-remote:files` the servers' files: a drive each, the Remote Files panel
  */
 import {
   ILayoutRestorer,
@@ -15,10 +16,13 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { IDocumentWidgetOpener } from '@jupyterlab/docmanager';
+import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
 import { terminalIcon } from '@jupyterlab/ui-components';
 
 import { refreshKernelspecsOnChange } from './catalog/kernelspecs';
+import { activateFiles } from './files/plugin';
 import { CatalogModel } from './catalog/model';
 import { SessionsModel } from './sessions/model';
 import { notifyNotices } from './sessions/notices';
@@ -154,13 +158,33 @@ const terminalsPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+const filesPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-remote:files',
+  description:
+    "The files of saved SSH servers: a JupyterLab drive each (SFTP over the server's SSH " +
+    'connection) in the Remote Files panel; notebooks there prefer their server\'s kernels.',
+  autoStart: true,
+  requires: [ICatalogModel, IFileBrowserFactory],
+  optional: [IDocumentWidgetOpener, ILayoutRestorer],
+  activate: async (
+    app: JupyterFrontEnd,
+    catalog: ICatalogModel,
+    factory: IFileBrowserFactory,
+    opener: IDocumentWidgetOpener | null,
+    restorer: ILayoutRestorer | null
+  ): Promise<void> => {
+    await activateFiles({ app, catalog, factory, opener, restorer });
+  }
+};
+
 export default [
   catalogPlugin,
   sessionsPlugin,
   kernelspecsPlugin,
   noticesPlugin,
   sidebarPlugin,
-  terminalsPlugin
+  terminalsPlugin,
+  filesPlugin
 ];
 
 // Other extensions take the models' tokens from the package itself (the one

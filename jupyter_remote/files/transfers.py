@@ -1,0 +1,191 @@
+"""Copying whole files between this machine and a remote (``jupyter remote files
+get|put``, the bench), with progress, cancel and resume after a dropped link.
+
+Both directions keep a window of SFTP block requests in flight (``ssh/sftp.py``) and
+touch the local disk in a thread, 8 MiB at a time. The destination is written under a
+temporary name (``.NAME.jr-part-<random>``) and renamed at the end; a cancel (Ctrl-C,
+task cancelled) or a failure removes it, so the final name only ever holds a whole
+file. When the connection drops midway, the transfer reconnects (the pool opens a new
+connection) and goes on from the last byte known written, up to :data:`RETRIES` times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import SSHConnectError, ValidationError
+from ..ssh.sftp import TEMP_MARK, SFTPLink, temp_name
+from . import paths
+
+LOCAL_CHUNK = 8 * 1024 * 1024
+RETRIES = 3
+RETRY_PAUSE = 1.0
+
+#: progress(done_bytes, total_bytes)
+Progress = Callable[[int, int], None]
+
+
+def _no_progress(done: int, total: int) -> None:
+    pass
+
+
+def local_target(remote: str, local: str | None) -> Path:
+    """Where ``get`` writes: ``local``, or inside it when it is a directory, or the
+    remote file's name in the working directory."""
+    name = paths.basename(remote)
+    if local is None:
+        return Path.cwd() / name
+    target = Path(os.path.expanduser(local))
+    return target / name if target.is_dir() else target
+
+
+async def download(
+    files: Any, server: str, remote: str, local: str | None, progress: Progress = _no_progress
+) -> Path:
+    """Copy remote file ``remote`` to this machine; returns where it went."""
+    remote = paths.parse_path(remote)
+    target = await asyncio.to_thread(local_target, remote, local)
+    temp = target.with_name(f".{target.name[:120]}{TEMP_MARK}{secrets.token_hex(8)}")
+    fd = await asyncio.to_thread(os.open, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    out = os.fdopen(fd, "wb")
+    try:
+        size = await _download_into(files, server, remote, out, progress)
+        await asyncio.to_thread(out.close)
+        await asyncio.to_thread(os.chmod, temp, 0o644 & ~_umask())
+        await asyncio.to_thread(os.replace, temp, target)
+        progress(size, size)
+        return target
+    except BaseException:
+        with contextlib.suppress(OSError):
+            out.close()
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+async def _download_into(files: Any, server: str, remote: str, out: Any, progress: Progress) -> int:
+    done, total, failures = 0, 0, 0
+    while True:
+        try:
+            model, chunks = await files.stream(server, remote, offset=done)
+            total = int(model["size"] or 0)
+            buffer: list[bytes] = []
+            buffered = 0
+            async for chunk in chunks:
+                buffer.append(chunk)
+                buffered += len(chunk)
+                if buffered >= LOCAL_CHUNK:
+                    await asyncio.to_thread(out.write, b"".join(buffer))
+                    done, buffer, buffered = done + buffered, [], 0
+                    progress(done, total)
+            if buffer:
+                await asyncio.to_thread(out.write, b"".join(buffer))
+                done += buffered
+            return done
+        except SSHConnectError:
+            failures += 1
+            if failures > RETRIES:
+                raise
+            await asyncio.to_thread(out.flush)
+            await asyncio.sleep(RETRY_PAUSE)
+
+
+def _local_file(local: str) -> tuple[Path, int]:
+    path = Path(os.path.expanduser(local))
+    if not path.is_file():
+        raise ValidationError(f"{local} is not a file on this machine.", field="LOCAL")
+    return path, path.stat().st_size
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+async def _read_local(source: Any, start: int) -> AsyncIterator[bytes]:
+    await asyncio.to_thread(source.seek, start)
+    while True:
+        data = await asyncio.to_thread(source.read, LOCAL_CHUNK)
+        if not data:
+            return
+        yield data
+
+
+async def upload(
+    files: Any, server: str, local: str, remote: str, progress: Progress = _no_progress
+) -> dict[str, Any]:
+    """Copy local file ``local`` to ``remote`` (a file path, or a directory to put it
+    in); returns the remote file's model."""
+    source_path, total = await asyncio.to_thread(_local_file, local)
+    remote = paths.parse_path(remote)
+    async with contextlib.AsyncExitStack() as held:  # the links stay ours until the end
+        link = await held.enter_async_context(files.links.use(server))
+        real = paths.resolve(remote, link.home)
+        if await link.exists(real) and (await link.stat(real)).kind == "directory":
+            real = real.rstrip(b"/") + b"/" + paths.to_bytes(source_path.name)
+        temp = temp_name(real)
+        state: dict[str, Any] = {"done": 0, "link": link, "handle": await link.open_new(temp)}
+        try:
+            source = await asyncio.to_thread(open, source_path, "rb")
+            try:
+                await _upload_from(files, server, source, temp, state, total, progress, held)
+            finally:
+                await asyncio.to_thread(source.close)
+            mode = 0o644 & ~_umask()
+            await state["link"].finish(state["handle"], temp, real, mode=mode)
+        except BaseException:
+            await asyncio.shield(_discard(files, server, state, temp))
+            raise
+    return dict(await files.get(server, paths.from_bytes(real), content=False))
+
+
+async def _upload_from(
+    files: Any,
+    server: str,
+    source: Any,
+    temp: bytes,
+    state: dict[str, Any],
+    total: int,
+    progress: Progress,
+    held: contextlib.AsyncExitStack,
+) -> None:
+    """Write the local file into ``temp`` from ``state["done"]``; after a dropped link,
+    reopen ``temp`` on a new connection and go on from the bytes known written."""
+    failures = 0
+
+    def count(n: int) -> None:
+        state["done"] += n
+        progress(state["done"], total)
+
+    while True:
+        link: SFTPLink = state["link"]
+        try:
+            await link.write_stream(
+                state["handle"], temp, _read_local(source, state["done"]), count,
+                start=state["done"],
+            )  # fmt: skip
+            return
+        except SSHConnectError:
+            failures += 1
+            if failures > RETRIES:
+                raise
+            await asyncio.sleep(RETRY_PAUSE)
+            fresh = await held.enter_async_context(files.links.use(server))
+            state["link"], state["handle"] = fresh, await fresh.open_append(temp)
+
+
+async def _discard(files: Any, server: str, state: dict[str, Any], temp: bytes) -> None:
+    link: SFTPLink = state["link"]
+    if not link.closed:
+        await link.discard(temp, state["handle"])
+        return
+    with contextlib.suppress(Exception):
+        async with files.links.use(server) as fresh:
+            await fresh.discard(temp)

@@ -1,0 +1,454 @@
+"""SFTP on a server's one pooled connection: the only code that speaks SFTP.
+
+``files/service.py`` opens an :class:`SFTPLink` on a lease of the pool (an ``sftp``
+subsystem channel of the same connection the kernels use) and calls the methods
+below. Paths are ``bytes`` here, as the remote has them: names need not be UTF-8
+(``files/paths.py`` converts). SFTP is not a shell: every path travels as data.
+
+What a remote sends is bounded: a listing stops at ``limit`` entries (one READDIR
+round trip per page the server sends, no stat per entry), a whole-file read at
+``max_bytes``; asyncssh itself refuses SFTP packets over 4 MiB. Transfers keep a
+window of parallel block requests in flight (what makes SFTP fast on a long link)
+and write to a temporary name that only a final rename turns into the real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import stat as statmod
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncssh
+
+from ..errors import (
+    ConflictError,
+    NotFoundError,
+    RemoteCommandError,
+    RemoteError,
+    RemoteFileError,
+    RemotePermissionError,
+    SSHConnectError,
+)
+from ..text import printable
+from .pool import Lease
+
+#: Largest block per read/write request (the server may allow less; OpenSSH: 255 KiB).
+BLOCK = 256 * 1024
+#: Requests in flight per transfer: 64 x 255 KiB covers a 50 ms link at 300 MB/s.
+WINDOW = 64
+#: At most this many entries per listing (a hostile server may list without end).
+MAX_ENTRIES = 100_000
+#: Prefix of our temporary names; a random suffix makes them unguessable.
+TEMP_MARK = ".jr-part-"
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One directory entry or stat result; ``kind`` is what a link points to when followed."""
+
+    name: bytes
+    kind: str  # file | directory | symlink | other
+    size: int
+    mtime: float
+    permissions: int
+    link: bool = False  # the name is a symbolic link
+
+    @property
+    def writable(self) -> bool:
+        return bool(self.permissions & 0o200)
+
+
+@dataclass
+class Listing:
+    entries: list[Entry]
+    truncated: bool
+    pages: int  # READDIR round trips
+
+
+def _kind(attrs: asyncssh.SFTPAttrs) -> str:
+    mode = attrs.permissions or 0
+    if statmod.S_ISDIR(mode):
+        return "directory"
+    if statmod.S_ISREG(mode):
+        return "file"
+    if statmod.S_ISLNK(mode):
+        return "symlink"
+    return "other"
+
+
+def entry_of(name: bytes, attrs: asyncssh.SFTPAttrs, *, link: bool = False) -> Entry:
+    return Entry(
+        name=name,
+        kind=_kind(attrs),
+        size=int(attrs.size or 0),
+        mtime=float(attrs.mtime or 0),
+        permissions=int(attrs.permissions or 0) & 0o7777,
+        link=link,
+    )
+
+
+def _shown(path: bytes) -> str:
+    return printable(path.decode("utf-8", "backslashreplace"))
+
+
+def mapped_error(exc: BaseException, path: bytes, what: str) -> RemoteError:
+    """An asyncssh SFTP or link failure as our error, naming the path (escaped)."""
+    shown = _shown(path)
+    if isinstance(exc, (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath)):
+        return NotFoundError(f"No such file or directory on the remote: {shown}")
+    if isinstance(exc, (asyncssh.SFTPPermissionDenied, asyncssh.SFTPWriteProtect)):
+        return RemotePermissionError(f"Permission denied on the remote: cannot {what} {shown}")
+    if isinstance(exc, asyncssh.SFTPFileAlreadyExists):
+        return ConflictError(f"{shown} already exists on the remote.", hint="Choose another name.")
+    if isinstance(
+        exc,
+        (
+            asyncssh.SFTPConnectionLost,
+            asyncssh.SFTPNoConnection,
+            asyncssh.DisconnectError,
+            asyncssh.ConnectionLost,
+            ConnectionError,
+        ),
+    ):
+        return SSHConnectError(f"The connection broke while trying to {what} {shown}.")
+    if isinstance(exc, asyncssh.SFTPError):
+        reason = printable(str(exc.reason or "failure"))
+        return RemoteFileError(f"Could not {what} {shown}: {reason}")
+    return RemoteFileError(f"Could not {what} {shown}: {printable(str(exc))}")
+
+
+@contextlib.contextmanager
+def errors_of(path: bytes, what: str) -> Iterator[None]:
+    """Turn SFTP and link failures inside the block into our errors."""
+    try:
+        yield
+    except RemoteError:
+        raise
+    except (asyncssh.Error, asyncssh.SFTPError, OSError) as exc:
+        raise mapped_error(exc, path, what) from None
+
+
+def temp_name(path: bytes) -> bytes:
+    """``dir/.name.jr-part-<random>``: beside the target, unguessable by other users."""
+    head, _, tail = path.rpartition(b"/")
+    name = b"." + tail[:120] + TEMP_MARK.encode() + secrets.token_hex(8).encode()
+    return (head + b"/" if head or path.startswith(b"/") else b"") + name
+
+
+class SFTPLink:
+    """One SFTP client on one lease of a server's pooled connection."""
+
+    def __init__(self, client: asyncssh.SFTPClient, lease: Lease) -> None:
+        self.client = client
+        self.lease = lease
+        self.block = max(4096, min(BLOCK, client.limits.max_read_len or BLOCK))
+        self.write_block = max(4096, min(BLOCK, client.limits.max_write_len or BLOCK))
+        self.home = b"/"
+
+    @classmethod
+    async def open(cls, lease: Lease) -> SFTPLink:
+        """Start the sftp subsystem on the lease's connection (files/service.py)."""
+        try:
+            client = await lease.conn.start_sftp_client(path_encoding=None)
+        except (asyncssh.Error, asyncssh.SFTPError, OSError) as exc:
+            raise RemoteCommandError(
+                f"The SFTP subsystem of {lease.endpoint.describe()} did not start: "
+                f"{printable(str(exc))}",
+                hint="The remote sshd needs `Subsystem sftp ...` in sshd_config "
+                "(OpenSSH has it by default).",
+            ) from None
+        link = cls(client, lease)
+        with errors_of(b".", "resolve the home directory"):
+            link.home = await client.realpath(b".")
+        return link
+
+    @property
+    def closed(self) -> bool:
+        return self.lease.lost
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.exit()
+
+    # ------------------------------------------------------------ metadata
+
+    async def stat(self, path: bytes) -> Entry:
+        """What ``path`` is; a symlink is followed (``link`` says it was one)."""
+        with errors_of(path, "read the attributes of"):
+            attrs = await self.client.lstat(path)
+            if not statmod.S_ISLNK(attrs.permissions or 0):
+                return entry_of(path, attrs)
+            try:
+                return entry_of(path, await self.client.stat(path), link=True)
+            except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPPermissionDenied):
+                return entry_of(path, attrs, link=True)  # dangling or unreadable target
+
+    async def exists(self, path: bytes) -> bool:
+        try:
+            await self.stat(path)
+        except NotFoundError:
+            return False
+        return True
+
+    async def list_dir(self, path: bytes, *, limit: int = MAX_ENTRIES) -> Listing:
+        """Entries of a directory (no ``.``/``..``); symlinks resolved in parallel."""
+        entries: list[Entry] = []
+        links: list[int] = []
+        pages = 0
+        truncated = False
+        with errors_of(path, "list"):
+            handle = await self.client._handler.opendir(path)
+            try:
+                while not truncated:
+                    try:
+                        names, at_end = await self.client._handler.readdir(handle)
+                    except asyncssh.SFTPEOFError:
+                        break
+                    pages += 1
+                    for item in names:
+                        name = item.filename
+                        if not isinstance(name, bytes):  # path_encoding=None: always bytes
+                            name = name.encode("utf-8", "surrogateescape")
+                        if name in (b".", b"..") or b"/" in name or not name:
+                            continue
+                        if len(entries) >= limit:
+                            truncated = True
+                            break
+                        if statmod.S_ISLNK(item.attrs.permissions or 0):
+                            links.append(len(entries))
+                        entries.append(entry_of(name, item.attrs))
+                    if at_end:
+                        break
+            finally:
+                with contextlib.suppress(Exception):
+                    await self.client._handler.close(handle)
+        await self._follow_links(path, entries, links)
+        return Listing(entries, truncated, pages)
+
+    async def _follow_links(self, path: bytes, entries: list[Entry], links: list[int]) -> None:
+        """Stat what each symlink points to, all requests in flight at once."""
+        base = path.rstrip(b"/") + b"/"
+
+        async def follow(i: int) -> None:
+            with contextlib.suppress(asyncssh.SFTPError):
+                attrs = await self.client.stat(base + entries[i].name)
+                entries[i] = entry_of(entries[i].name, attrs, link=True)
+                return
+            entries[i] = Entry(**{**entries[i].__dict__, "link": True})
+
+        for start in range(0, len(links), 1000):
+            await asyncio.gather(*(follow(i) for i in links[start : start + 1000]))
+
+    # ------------------------------------------------------------ reading
+
+    async def read_all(self, path: bytes, *, max_bytes: int) -> bytes:
+        """A whole file, refused (413-like) past ``max_bytes``."""
+        info = await self.stat(path)
+        if info.kind == "directory":
+            raise RemoteFileError(f"{_shown(path)} is a directory.")
+        if info.size > max_bytes:
+            raise RemoteFileError(
+                f"{_shown(path)} is {info.size:,} bytes, more than the {max_bytes:,} "
+                "this view opens.",
+                hint="Download it instead (right-click, Download, or `jupyter remote files get`).",
+            )
+        chunks = [c async for c in self.iter_read(path, limit=max_bytes)]
+        return b"".join(chunks)
+
+    async def iter_read(
+        self, path: bytes, *, offset: int = 0, limit: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """The file's bytes from ``offset`` in order, ``WINDOW`` block reads in flight."""
+        with errors_of(path, "open"):
+            handle = await self.client.open(path, "rb", block_size=self.block)
+        try:
+            async for chunk in self._pipelined_reads(handle, path, offset, limit):
+                yield chunk
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(handle.close())
+
+    async def _pipelined_reads(
+        self, handle: Any, path: bytes, offset: int, limit: int | None
+    ) -> AsyncIterator[bytes]:
+        pending: deque[asyncio.Task[bytes]] = deque()
+        next_offset, done, total = offset, False, 0
+        try:
+            while True:
+                while not done and len(pending) < WINDOW:
+                    pending.append(asyncio.ensure_future(handle.read(self.block, next_offset)))
+                    next_offset += self.block
+                if not pending:
+                    return
+                with errors_of(path, "read"):
+                    data = await pending.popleft()
+                if len(data) < self.block:
+                    done = True  # short read: end of file (later requests read nothing)
+                if data:
+                    total += len(data)
+                    if limit is not None and total > limit:
+                        raise RemoteFileError(f"{_shown(path)} grew past {limit:,} bytes.")
+                    yield data
+                if done and not data:
+                    return
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    # ------------------------------------------------------------ writing
+
+    async def open_new(self, path: bytes, *, mode: int = 0o600) -> Any:
+        """Create ``path`` exclusively (a temporary name of ours) for writing."""
+        with errors_of(path, "create"):
+            return await self.client.open(
+                path,
+                asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_EXCL,
+                asyncssh.SFTPAttrs(permissions=mode),
+                encoding=None,
+                block_size=self.write_block,
+            )
+
+    async def open_append(self, path: bytes) -> Any:
+        """Reopen a temporary file of ours to go on writing (a resumed upload)."""
+        with errors_of(path, "open"):
+            return await self.client.open(
+                path, asyncssh.FXF_WRITE, encoding=None, block_size=self.write_block
+            )
+
+    async def write_at(self, handle: Any, path: bytes, data: bytes, offset: int) -> None:
+        """Write ``data`` at ``offset``, its blocks in flight together."""
+        view = memoryview(data)
+        step = self.write_block
+        with errors_of(path, "write"):
+            for start in range(0, len(view), step * WINDOW):
+                await asyncio.gather(
+                    *(
+                        handle.write(bytes(view[pos : pos + step]), offset + pos)
+                        for pos in range(start, min(len(view), start + step * WINDOW), step)
+                    )
+                )
+
+    async def write_stream(
+        self,
+        handle: Any,
+        path: bytes,
+        chunks: AsyncIterator[bytes],
+        progress: Progress,
+        *,
+        start: int = 0,
+    ) -> int:
+        """Write an ordered stream of chunks from offset ``start``, ``WINDOW`` writes in
+        flight; returns the end offset. ``progress(n)`` counts bytes written, in order."""
+        pending: deque[tuple[asyncio.Task[Any], int]] = deque()
+        offset = start
+        try:
+            async for chunk in chunks:
+                for pos in range(0, len(chunk), self.write_block):
+                    block = chunk[pos : pos + self.write_block]
+                    pending.append((asyncio.ensure_future(handle.write(block, offset)), len(block)))
+                    offset += len(block)
+                    while len(pending) >= WINDOW:
+                        await self._settle(*pending.popleft(), path, progress)
+            while pending:
+                await self._settle(*pending.popleft(), path, progress)
+        finally:
+            for task, _ in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*(t for t, _ in pending), return_exceptions=True)
+        return offset
+
+    async def _settle(
+        self, task: Awaitable[Any], size: int, path: bytes, progress: Progress
+    ) -> None:
+        """Wait for the oldest write; ``progress`` hears of bytes now on the remote, in order."""
+        with errors_of(path, "write"):
+            await task
+        progress(size)
+
+    async def finish(self, handle: Any, temp: bytes, final: bytes, *, mode: int | None) -> None:
+        """Close the temporary file, give it ``mode`` and rename it over ``final``."""
+        with errors_of(temp, "close"):
+            await handle.close()
+        with errors_of(final, "write"):
+            if mode is not None:
+                await self.client.chmod(temp, mode)
+            await self.replace(temp, final)
+
+    async def discard(self, temp: bytes, handle: Any = None) -> None:
+        """Close and remove a temporary file of ours (cancel, failure); never raises."""
+        if handle is not None:
+            with contextlib.suppress(Exception):
+                await handle.close()
+        with contextlib.suppress(Exception):
+            await self.client.remove(temp)
+
+    async def realpath(self, path: bytes) -> bytes:
+        """The canonical path, symlinks resolved (a save writes through a symlink)."""
+        with errors_of(path, "resolve"):
+            return bytes(await self.client.realpath(path))
+
+    # ------------------------------------------------------------ names
+
+    async def replace(self, src: bytes, dst: bytes) -> None:
+        """Rename, replacing ``dst`` (posix-rename@openssh.com, else remove + rename)."""
+        with errors_of(src, "rename"):
+            try:
+                await self.client.posix_rename(src, dst)
+            except asyncssh.SFTPOpUnsupported:
+                with contextlib.suppress(asyncssh.SFTPNoSuchFile):
+                    await self.client.remove(dst)
+                await self.client.rename(src, dst)
+
+    async def rename(self, src: bytes, dst: bytes) -> None:
+        """Rename that never replaces: an existing ``dst`` is a conflict."""
+        if await self.exists(dst):
+            raise ConflictError(
+                f"{_shown(dst)} already exists on the remote.", hint="Choose another name."
+            )
+        with errors_of(src, "rename"):
+            await self.client.rename(src, dst)
+
+    async def mkdir(self, path: bytes) -> None:
+        with errors_of(path, "create the directory"):
+            await self.client.mkdir(path)
+
+    async def remove(self, path: bytes) -> None:
+        """Delete a file, a symlink (not its target) or a directory with its contents."""
+        info = await self._lstat(path)
+        with errors_of(path, "delete"):
+            if info.kind == "directory":
+                await self.client.rmtree(path)
+            else:
+                await self.client.remove(path)
+
+    async def _lstat(self, path: bytes) -> Entry:
+        with errors_of(path, "read the attributes of"):
+            return entry_of(path, await self.client.lstat(path))
+
+    async def copy(self, src: bytes, dst: bytes) -> None:
+        """Copy a file on the remote (copy-data there when offered, else through us),
+        to a temporary name first."""
+        temp = temp_name(dst)
+        info = await self.stat(src)
+        handle = await self.open_new(temp)
+        try:
+            with errors_of(src, "copy"):
+                if self.client.supports_remote_copy:
+                    async with await self.client.open(src, "rb") as source:
+                        await self.client.remote_copy(source, handle, src_length=0)
+                else:
+                    await self.write_stream(handle, temp, self.iter_read(src), lambda _: None)
+            await self.finish(handle, temp, dst, mode=info.permissions or None)
+        except BaseException:
+            await asyncio.shield(self.discard(temp, handle))
+            raise

@@ -1,0 +1,170 @@
+/**
+ * RemoteFilesPanel: the "Remote Files" panel of the left area.
+ *
+ * A server switcher above JupyterLab's own file browser (made by the file
+ * browser factory, so its context menu, drag and drop, uploads, rename,
+ * copy/paste and "Open With" are JupyterLab's) showing the selected server's
+ * drive. One browser per server, made on first use and kept; a new browser
+ * opens at the remote's home directory (later at the folder it showed last).
+ */
+import { Notification } from '@jupyterlab/apputils';
+import { FileBrowser, IFileBrowserFactory, Uploader } from '@jupyterlab/filebrowser';
+import {
+  folderIcon,
+  homeIcon,
+  newFolderIcon,
+  refreshIcon,
+  ToolbarButton
+} from '@jupyterlab/ui-components';
+import { Panel, Widget } from '@lumino/widgets';
+
+import { RemoteDrive } from './drive';
+import { trackUploads } from './uploads';
+
+export const FILES_PANEL_ID = 'jp-remote-files';
+
+/** The DOM id of a server's file browser (also its state key: the folder it shows). */
+export function browserId(server: string): string {
+  return `jp-remote-files-${server}`;
+}
+
+export interface IRemoteFilesPanelOptions {
+  factory: IFileBrowserFactory;
+  /** The drive of a server (registered with the contents manager). */
+  drive: (server: string) => RemoteDrive;
+}
+
+export class RemoteFilesPanel extends Panel {
+  constructor(options: IRemoteFilesPanelOptions) {
+    super();
+    this._options = options;
+    this.id = FILES_PANEL_ID;
+    this.addClass('jp-RemoteFiles');
+    this.title.icon = folderIcon;
+    this.title.caption = 'Remote Files';
+    this._header = new Widget({ node: this._makeHeader() });
+    this._header.addClass('jp-RemoteFiles-header');
+    this.addWidget(this._header);
+    this._empty = new Widget();
+    this._empty.addClass('jp-RemoteFiles-empty');
+    this._empty.node.textContent =
+      'No SSH server saved yet: add one in the Remote sidebar to browse its files here.';
+    this.addWidget(this._empty);
+  }
+
+  /** The server shown now ('' when none). */
+  get server(): string {
+    return this._server;
+  }
+
+  /** The browser of the server shown now. */
+  get browser(): FileBrowser | null {
+    return this._browsers.get(this._server) ?? null;
+  }
+
+  /** Offer these servers (the SSH servers of the catalog). */
+  setServers(servers: readonly string[]): void {
+    const select = this._select;
+    const names = [...servers];
+    select.replaceChildren(
+      ...names.map(name => {
+        const option = document.createElement('option');
+        option.value = name;
+        option.textContent = name;
+        return option;
+      })
+    );
+    this._empty.setHidden(names.length > 0);
+    if (!names.includes(this._server)) {
+      void this.showServer(names[0] ?? '');
+    } else {
+      select.value = this._server;
+    }
+  }
+
+  /** Show a server's files (its browser made on first use). */
+  async showServer(server: string): Promise<void> {
+    this._server = server;
+    this._select.value = server;
+    for (const [name, browser] of this._browsers) {
+      browser.setHidden(name !== server);
+    }
+    if (!server || this._browsers.has(server)) {
+      return;
+    }
+    const browser = this._make(server);
+    this._browsers.set(server, browser);
+    this.addWidget(browser);
+    await browser.model.restored;
+    if (browser.model.path === `${server}:`) {
+      await this.goHome();
+    }
+  }
+
+  /** Go to the remote home directory of the server shown. */
+  async goHome(): Promise<void> {
+    const browser = this.browser;
+    if (!browser) {
+      return;
+    }
+    const home = await this._options.drive(this._server).home();
+    await browser.model.cd(`${this._server}:${home}`);
+  }
+
+  private _make(server: string): FileBrowser {
+    const drive = this._options.drive(server);
+    const browser = this._options.factory.createFileBrowser(browserId(server), {
+      driveName: server,
+      refreshInterval: 15000
+    });
+    browser.addClass('jp-RemoteFiles-browser');
+    browser.title.label = server;
+    const toolbar = browser.toolbar;
+    toolbar.addItem(
+      'home',
+      new ToolbarButton({
+        icon: homeIcon,
+        tooltip: `Home directory on ${server}`,
+        onClick: () => void this.goHome()
+      })
+    );
+    toolbar.addItem(
+      'new-folder',
+      new ToolbarButton({
+        icon: newFolderIcon,
+        tooltip: 'New Folder',
+        onClick: () => void browser.createNewDirectory()
+      })
+    );
+    toolbar.addItem('upload', new Uploader({ model: browser.model }));
+    toolbar.addItem(
+      'refresh',
+      new ToolbarButton({
+        icon: refreshIcon,
+        tooltip: `Refresh the listing of ${server}`,
+        onClick: () => void browser.model.refresh()
+      })
+    );
+    const untrack = trackUploads(browser.model, drive, Notification);
+    browser.disposed.connect(untrack);
+    return browser;
+  }
+
+  private _makeHeader(): HTMLElement {
+    const node = document.createElement('div');
+    const label = document.createElement('label');
+    label.textContent = 'Server ';
+    this._select.setAttribute('aria-label', 'Server whose files are shown');
+    this._select.addEventListener('change', () => void this.showServer(this._select.value));
+    label.appendChild(this._select);
+    node.appendChild(label);
+    return node;
+  }
+
+  private _options: IRemoteFilesPanelOptions;
+  private _header: Widget;
+  private _empty: Widget;
+  private _select = document.createElement('select');
+  private _server = '';
+  private _browsers = new Map<string, FileBrowser>();
+}
