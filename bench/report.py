@@ -23,6 +23,8 @@ METRIC_TITLES = {
     4: "Environment discovery",
     5: "32 concurrent kernels on one server",
     6: "Reconnect: link restored → session running",
+    8: "Remote files: 1 GiB upload and download",
+    9: "Remote files: listing 10,000 entries",
 }
 
 

@@ -453,6 +453,14 @@ def files_ops(root: str) -> dict:
                     "required": False,
                     "schema": {"type": "string", "enum": ["text", "base64"]},
                 },
+                {
+                    "name": "hash",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["0", "1"]},
+                    "description": "1: a file's model carries hash (sha256 of its bytes) "
+                    "and hash_algorithm, as Jupyter's; JupyterLab compares it before a save",
+                },
             ],
             "responses": {"200": ok("The model", FILE_MODEL), **errors(*FILE_ERRORS)},
         },

@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from jupyter_remote.ssh.sftp import TEMP_MARK
 from tests.harness.cli import run_cli
 from tests.harness.clients import WSKernel
 from tests.harness.servers import server_input, setup_profile, trust_host
-from tests.harness.sshd_host import SSHTestHost
+from tests.harness.sshd_host import SSHTestHost, as_user_argv, ensure_user
 
 USER = "jrfiles"
 GIB = 1 << 30
@@ -195,8 +196,9 @@ async def test_a_change_on_the_remote_is_detected_on_save(
         )  # fmt: skip
     assert refused.value.status == 409 and refused.value.reason == "changed_on_remote"
     assert (workdir / "notes.txt").read_text() == "theirs"  # nothing overwritten
-    current = await box.files.get("box", path, content=False)
+    current = await box.files.get("box", path, content=False, hash=True)
     assert current["last_modified"] != opened["last_modified"]  # what JupyterLab compares
+    assert current["hash"] == hashlib.sha256(b"theirs").hexdigest()  # ... or this, first
     await box.files.save(
         "box", path, {"type": "file", "format": "text", "content": "mine"},
         expect_modified=current["last_modified"],
@@ -519,6 +521,62 @@ async def test_a_remote_notebooks_kernel_runs_in_its_directory(
         assert out.strip() == "/tmp"
     finally:
         await jp_fetch("api", "sessions", session["id"], method="DELETE")
+
+
+# ------------------------------------------------------------------ another user of the remote
+
+
+@pytest.fixture
+def shared_dir(files_host: SSHTestHost) -> Iterator[Path]:
+    """A world-writable sticky directory, as /tmp or a group's scratch space."""
+    path = Path(f"/tmp/jr-shared-{secrets.token_hex(4)}")
+    path.mkdir()
+    path.chmod(0o1777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def test_another_user_cannot_hijack_or_read_an_upload_in_a_shared_directory(
+    box: RemoteManager, files_host: SSHTestHost, workdir: Path, shared_dir: Path
+) -> None:
+    """The attacker plants symlinks at temporary names a predictable scheme would use,
+    pointing at a file of the victim, and tries to read the upload while it is written."""
+    attacker = ensure_user("jrfilesevil")
+    canary = workdir / "canary.txt"
+    canary.write_text("the victim's file")
+    os.chown(canary, files_host.uid, files_host.gid)
+    guesses = [f".data.bin{TEMP_MARK}{i:016x}" for i in range(200)] + [
+        f".data.bin{TEMP_MARK}",
+        ".data.bin.tmp",
+        "data.bin.part",
+        ".data.bin.swp",
+    ]
+    plant = "import os, sys\nfor n in sys.argv[3:]: os.symlink(sys.argv[2], sys.argv[1] + '/' + n)"
+    argv = ["/usr/bin/python3", "-c", plant, str(shared_dir), str(canary), *guesses]
+    planted = subprocess.run(
+        as_user_argv(attacker.pw_name, argv), capture_output=True, text=True, check=False
+    )
+    assert planted.returncode == 0, planted.stderr
+    target = f"{shared_dir}/data.bin"
+    chunk = os.urandom(1 << 20)
+    part = base64.b64encode(chunk).decode()
+    for number in (1, 2):
+        body = {"type": "file", "format": "base64", "chunk": number, "content": part}
+        await box.files.save("box", target, body)
+    temps = [n for n in os.listdir(shared_dir) if TEMP_MARK in n and n not in guesses]
+    assert len(temps) == 1 and len(temps[0].rpartition(TEMP_MARK)[2]) == 16
+    temp = shared_dir / temps[0]
+    assert temp.stat().st_mode & 0o777 == 0o600 and temp.stat().st_uid == files_host.uid
+    for attempt in (["cat", str(temp)], ["rm", "-f", str(temp)], ["mv", str(temp), "/tmp/x"]):
+        tried = subprocess.run(as_user_argv(attacker.pw_name, attempt), capture_output=True,
+                               text=True, check=False)  # fmt: skip
+        assert tried.returncode != 0, attempt
+    await box.files.save("box", target, {"type": "file", "format": "base64", "chunk": -1,
+                                         "content": base64.b64encode(b"end").decode()})  # fmt: skip
+    assert (shared_dir / "data.bin").read_bytes() == chunk * 2 + b"end"
+    assert canary.read_text() == "the victim's file"
+    assert all((shared_dir / g).is_symlink() for g in guesses)  # nothing followed them
+    assert [n for n in os.listdir(shared_dir) if TEMP_MARK in n and n not in guesses] == []
 
 
 # ------------------------------------------------------------------ a hostile remote

@@ -207,6 +207,19 @@ def test_no_secret_anywhere(tmp_path: Path, sec_host: SSHTestHost) -> None:
             listed = session.call("GET", f"/remote/servers/{name}/kernels")
             assert [k["kernel_id"] for k in listed] == [kid]
             session.call("GET", "/remote/servers")
+            # the remote's files, over SFTP on the same password/passphrase connection
+            files = f"/remote/servers/{name}/files/~"
+            text = {"type": "file", "format": "text", "content": "audit"}
+            session.call("PUT", f"{files}/audit-{name}.txt", text)
+            session.call("GET", files)
+            status, raw = server.request(
+                "GET", f"/remote/servers/{name}/download/~/audit-{name}.txt"
+            )
+            session.bodies.append(raw)
+            assert status == 200 and raw == b"audit"
+            moved = {"path": f"~/audit-{name}-moved.txt"}
+            session.call("PATCH", f"{files}/audit-{name}.txt", moved)
+            session.call("DELETE", f"{files}/audit-{name}-moved.txt", expect=204)
             session.call("DELETE", f"/api/kernels/{kid}", expect=204)
 
         # the CLI: secrets on stdin only, DEBUG logging on

@@ -10,6 +10,7 @@ target and are renamed over it at the end, so a reader never sees half a file.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -74,9 +75,11 @@ class RemoteFiles:
         type: str | None = None,
         format: str | None = None,
         limit: int = MAX_ENTRIES,
+        hash: bool = False,
     ) -> dict[str, Any]:
         """The contents model of ``path``: a directory with its entries, a notebook, or a
-        file as text (UTF-8) or base64."""
+        file as text (UTF-8) or base64; ``hash``: with the sha256 of a file's bytes (what
+        JupyterLab compares before a save to see a change made on the remote)."""
         path = paths.parse_path(path)
         if format not in (None, "text", "base64"):
             raise ValidationError("format must be text or base64.", field="format")
@@ -88,11 +91,15 @@ class RemoteFiles:
             result = models.model(shown, entry)
             if type == "directory" and entry.kind != "directory":
                 raise ValidationError(f"{paths.display(shown)} is not a directory.", field="type")
+            if entry.kind == "directory":
+                return await self._with_listing(link, real, result, limit) if content else result
+            if not content and not (hash and entry.size <= models.MAX_OPEN_BYTES):
+                return result
+            data = await link.read_all(real, max_bytes=models.MAX_OPEN_BYTES)
+            if hash:
+                result.update(hash=hashlib.sha256(data).hexdigest(), hash_algorithm="sha256")
             if not content:
                 return result
-            if entry.kind == "directory":
-                return await self._with_listing(link, real, result, limit)
-            data = await link.read_all(real, max_bytes=models.MAX_OPEN_BYTES)
             notebook = type == "notebook" or (type is None and result["type"] == "notebook")
             return models.with_file_content(result, data, want=format, as_notebook=notebook)
 

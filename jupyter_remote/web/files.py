@@ -76,6 +76,7 @@ class FilesHandler(FilesBase):
             content=self.query_flag("content", True),
             type=self.query_choice("type", ("file", "notebook", "directory")),
             format=self.query_choice("format", ("text", "base64")),
+            hash=self.query_flag("hash", False),
         )
         self.reply(model)
 

@@ -27,6 +27,8 @@ export interface IGetOptions {
   content?: boolean;
   type?: Contents.ContentType;
   format?: Contents.FileFormat;
+  /** With the sha256 of a file's bytes (what JupyterLab compares before a save). */
+  hash?: boolean;
 }
 
 /** GET files/PATH: a directory with its entries, a notebook or a file. */
@@ -44,6 +46,9 @@ export function getFile(
   }
   if (options.format) {
     query.set('format', options.format);
+  }
+  if (options.hash) {
+    query.set('hash', '1');
   }
   const q = query.toString();
   return requestAPI<IRemoteModel>(route('files', server, localPath) + (q ? `?${q}` : ''), {

@@ -74,7 +74,8 @@ export class RemoteDrive implements Contents.IDrive {
     const model = await api.getFile(this.name, path, {
       content: options?.content ?? true,
       type: options?.type,
-      format: options?.format ?? undefined
+      format: options?.format ?? undefined,
+      hash: options?.hash ?? false
     });
     const local = this._local(model);
     if (local.type === 'directory' && Array.isArray(local.content)) {
