@@ -37,6 +37,7 @@ from jupyter_remote.errors import (
 )
 from jupyter_remote.files import transfers
 from jupyter_remote.manager import RemoteManager
+from jupyter_remote.sessions import registry
 from jupyter_remote.ssh.sftp import TEMP_MARK
 from tests.harness.cli import run_cli
 from tests.harness.clients import WSKernel
@@ -350,6 +351,10 @@ async def test_cancel_midway_leaves_no_partial_file(
         if done > total // 4:
             started.set()
 
+    events: list[dict[str, Any]] = []
+    unsubscribe = registry.subscribe(
+        lambda event: events.append(event) if event["type"] == "transfer" else None
+    )
     upload = asyncio.ensure_future(
         transfers.upload(box.files, "box", str(source), f"{workdir}/big.bin", watch)
     )
@@ -357,7 +362,11 @@ async def test_cancel_midway_leaves_no_partial_file(
     upload.cancel()
     with pytest.raises(asyncio.CancelledError):
         await upload
+    unsubscribe()
     assert os.listdir(workdir) == []  # no final name, no temporary one
+    states = [e["state"] for e in events]
+    assert states[0] == "running" and states[-1] == "cancelled", states
+    assert events[-1]["bytes"] > (256 << 20) // 4 and events[-1]["total"] == 256 << 20
 
     await transfers.upload(box.files, "box", str(source), f"{workdir}/big.bin")
     started.clear()
@@ -409,6 +418,33 @@ async def test_rest_files_uploads_checkpoints_and_downloads(
     await manager.add_server(server_input(files_host))
     trust_host(manager.store, files_host)
     rel = str(workdir).lstrip("/")
+    events: list[dict[str, Any]] = []
+    unsubscribe = registry.subscribe(
+        lambda event: events.append(event) if event["type"] == "transfer" else None
+    )
+    try:
+        await _rest_files(jp_fetch, workdir, rel)
+    finally:
+        unsubscribe()
+    said = [(e["direction"], e["path"].rpartition("/")[2], e["state"], e["bytes"]) for e in events]
+    size = (2 << 20) + 3
+    assert said[:5] == [
+        ("upload", "up.bin", "running", 1 << 20),
+        ("upload", "up.bin", "running", 2 << 20),
+        ("upload", "up.bin", "done", size),
+        ("upload", "cancelled.bin", "running", 1 << 20),
+        ("upload", "cancelled.bin", "cancelled", 1 << 20),
+    ], said
+    downloads = said[5:]  # the whole file, then from byte 2 MiB (Range)
+    assert [(d, n, state) for d, n, state, _ in downloads] == [
+        ("download", "up.bin", "running"),
+        ("download", "up.bin", "done"),
+    ] * 2, said
+    assert [b for *_, b in downloads][1::2] == [size, size]
+    assert all(e["total"] == size for e in events if e["direction"] == "download")
+
+
+async def _rest_files(jp_fetch: Any, workdir: Path, rel: str) -> None:
 
     async def call(method: str, route: str, path: str, body: Any = None, **kw: Any) -> Any:
         kwargs: dict[str, Any] = {"method": method, **kw}

@@ -22,7 +22,7 @@ from jupyter_events.schema import EventSchema
 log = logging.getLogger(__name__)
 
 #: The event kinds, by their ``type`` field; each has ``schemas/<kind>.yaml``.
-KINDS = ("session", "progress", "notice")
+KINDS = ("session", "progress", "notice", "transfer")
 
 
 def schema_text(kind: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import SSHConnectError, ValidationError
 from ..ssh.sftp import TEMP_MARK, SFTPLink, temp_name
 from . import paths
+from .progress import Reporter
 
 LOCAL_CHUNK = 8 * 1024 * 1024
 RETRIES = 3
@@ -54,18 +55,27 @@ async def download(
     temp = target.with_name(f".{target.name[:120]}{TEMP_MARK}{secrets.token_hex(8)}")
     fd = await asyncio.to_thread(os.open, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     out = os.fdopen(fd, "wb")
+    report = Reporter(server, remote, "download", None)
+
+    def count(done: int, total: int) -> None:
+        report.total = total
+        report.running(done)
+        progress(done, total)
+
     try:
-        size = await _download_into(files, server, remote, out, progress)
+        size = await _download_into(files, server, remote, out, count)
         await asyncio.to_thread(out.close)
         await asyncio.to_thread(os.chmod, temp, 0o644 & ~_umask())
         await asyncio.to_thread(os.replace, temp, target)
         progress(size, size)
+        report.ended("done", done=size)
         return target
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             out.close()
         with contextlib.suppress(OSError):
             os.unlink(temp)
+        report.ended(*_how_it_ended(exc), done=report.last)
         raise
 
 
@@ -94,6 +104,13 @@ async def _download_into(files: Any, server: str, remote: str, out: Any, progres
                 raise
             await asyncio.to_thread(out.flush)
             await asyncio.sleep(RETRY_PAUSE)
+
+
+def _how_it_ended(exc: BaseException) -> tuple[str, str]:
+    """(state, message) of a transfer stopped by ``exc``: cancelled or failed."""
+    if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
+        return "cancelled", ""
+    return "failed", str(exc)[:300]
 
 
 def _local_file(local: str) -> tuple[Path, int]:
@@ -132,16 +149,24 @@ async def upload(
             real = real.rstrip(b"/") + b"/" + paths.to_bytes(source_path.name)
         temp = temp_name(real)
         state: dict[str, Any] = {"done": 0, "link": link, "handle": await link.open_new(temp)}
+        report = Reporter(server, paths.from_bytes(real), "upload", total)
+
+        def count(done: int, size: int) -> None:
+            report.running(done)
+            progress(done, size)
+
         try:
             source = await asyncio.to_thread(open, source_path, "rb")
             try:
-                await _upload_from(files, server, source, temp, state, total, progress, held)
+                await _upload_from(files, server, source, temp, state, total, count, held)
             finally:
                 await asyncio.to_thread(source.close)
             mode = 0o644 & ~_umask()
             await state["link"].finish(state["handle"], temp, real, mode=mode)
-        except BaseException:
+            report.ended("done", done=state["done"])
+        except BaseException as exc:
             await asyncio.shield(_discard(files, server, state, temp))
+            report.ended(*_how_it_ended(exc), done=state["done"])
             raise
     return dict(await files.get(server, paths.from_bytes(real), content=False))
 

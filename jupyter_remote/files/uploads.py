@@ -20,6 +20,7 @@ from ..errors import ConflictError, NotFoundError, ValidationError
 from ..ssh.sftp import Entry, SFTPLink, temp_name
 from . import paths
 from .links import Links
+from .progress import transfer
 
 EXPIRE_SECONDS = 600.0
 NEW_FILE_MODE = 0o644
@@ -77,13 +78,16 @@ class Uploads:
                         hint="Start the upload again from the first chunk.",
                     )
                 await self._write(upload, link, data, offset)
+                shown = paths.from_bytes(real)
                 if number != -1:
                     self._touch(key, upload)
+                    transfer(server, shown, "upload", "running", upload.offset)
                     return await link.stat(upload.temp), real
                 del self._active[key]
                 if upload.expiry is not None:
                     upload.expiry.cancel()
                 await link.finish(upload.handle, upload.temp, upload.real, mode=upload.mode)
+                transfer(server, shown, "upload", "done", upload.offset)
                 return await link.stat(real), real
 
     async def _start(self, key: tuple[str, bytes], link: SFTPLink) -> None:
@@ -123,6 +127,9 @@ class Uploads:
     def _expire(self, key: tuple[str, bytes], upload: _Upload) -> None:
         if self._active.get(key) is upload:
             del self._active[key]
+            shown = paths.from_bytes(upload.real)
+            left = f"no chunk for {EXPIRE_SECONDS:.0f} s"
+            transfer(upload.server, shown, "upload", "cancelled", upload.offset, message=left)
             task = asyncio.ensure_future(self._discard(upload))
             self._cleanups.add(task)
             task.add_done_callback(self._cleanups.discard)
@@ -146,6 +153,7 @@ class Uploads:
             if upload is None:
                 return False
             await self._discard(upload)
+            transfer(server, paths.from_bytes(upload.real), "upload", "cancelled", upload.offset)
             return True
 
     async def close(self) -> None:

@@ -26,6 +26,7 @@ from tornado import iostream, web
 
 from ..errors import ValidationError
 from ..files import paths
+from ..files.progress import Reporter
 from .base import RemoteHandler
 
 PATH = r"(?P<path>.*)"
@@ -131,6 +132,7 @@ class DownloadHandler(FilesBase):
         model, chunks = await self.manager.files.stream(name, self.remote_path(path), offset=offset)
         size = int(model["size"] or 0)
         self._headers_for(model["path"], size, offset)
+        report = Reporter(name, model["path"], "download", size)
         sent, limit = 0, (end + 1 - offset) if end is not None else None
         try:
             async for chunk in chunks:
@@ -139,13 +141,16 @@ class DownloadHandler(FilesBase):
                 self.write(chunk)
                 sent += len(chunk)
                 await self.flush()
+                report.running(offset + sent)
                 if limit is not None and sent >= limit:
                     break
         except iostream.StreamClosedError:
-            return  # the browser cancelled the download
+            report.ended("cancelled", done=offset + sent)  # the browser cancelled the download
+            return
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
         self.finish()
+        report.ended("done", done=offset + sent)
 
     def _range(self) -> tuple[int, int | None]:
         found = _RANGE.fullmatch(self.request.headers.get("Range", "").strip())

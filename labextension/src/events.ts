@@ -114,5 +114,34 @@ export interface INoticeEvent {
   message: string;
 }
 
+/**
+ * A file transfer to or from a remote. Schema urn:jupyterlab-remote:event:transfer:v1.
+ *
+ * Sent while a file moves between this machine and a server's files: a chunked upload
+ * through REST (after each chunk, then when it is renamed into place, cancelled or
+ * abandoned), a download through REST, `jupyter remote files get|put`. A partial file
+ * never appears under the final name: until "done" the bytes are under a temporary one.
+ */
+export interface ITransferEvent {
+  /** Which event this is. */
+  type: 'transfer';
+  /** When it happened, seconds since the epoch. */
+  time?: number;
+  /** The saved server whose file it is. */
+  server: string;
+  /** The remote path, for people (control characters and undecodable bytes escaped). */
+  path: string;
+  /** To the remote (upload) or from it (download). */
+  direction: 'upload' | 'download';
+  /** running: bytes so far; done: the whole file is in place; cancelled: stopped by its user (or an upload left alone too long), nothing left under the final name; failed: an error stopped it (message says which). */
+  state: 'running' | 'done' | 'cancelled' | 'failed';
+  /** Bytes moved so far. */
+  bytes: number;
+  /** The file's size when known (downloads, CLI uploads), else null. */
+  total?: number | null;
+  /** Why it failed (empty otherwise). */
+  message?: string;
+}
+
 /** Every event the server extension sends. */
-export type RemoteEvent = ISessionEvent | IProgressEvent | INoticeEvent;
+export type RemoteEvent = ISessionEvent | IProgressEvent | INoticeEvent | ITransferEvent;

@@ -10,7 +10,8 @@ import { RemoteDrive, UploadCancelled, base64Length } from '../files/drive';
 import { preferredKernel } from '../files/kernels';
 import { driveOf, encodeRemotePath, localPathOf, remotePathOf } from '../files/paths';
 import { localOf, trackUploads } from '../files/uploads';
-import { IProfile } from '../tokens';
+import { fileServers, profileRoots } from '../files/roots';
+import { IProfile, IServer } from '../tokens';
 
 jest.mock('@jupyterlab/services', () => ({
   ServerConnection: {
@@ -191,5 +192,28 @@ describe('trackUploads', () => {
     expect(updates[1].type).toBe('info');
     expect(updates[1].message).toMatch(/Cancelled the upload of big.bin on gpu; nothing was left/);
     expect(localOf('gpu:home/x', 'gpu')).toBe('home/x');
+  });
+});
+
+describe('roots', () => {
+  it('offers SSH servers only, and the working directories of their profiles', () => {
+    const servers = [
+      { name: 'gpu' },
+      { name: 'hub', kind: 'jupyter' },
+      { name: 'box', kind: 'ssh' }
+    ] as unknown as IServer[];
+    expect(fileServers(servers)).toEqual(['box', 'gpu']);
+    const profiles = [
+      { name: 'a', server: 'gpu', cwd: '~/b' },
+      { name: 'b', server: 'gpu', cwd: '/scratch/a' },
+      { name: 'c', server: 'gpu', cwd: null },
+      { name: 'd', server: 'box', cwd: '~' }
+    ] as unknown as IProfile[];
+    expect(profileRoots(profiles)).toEqual(
+      new Map([
+        ['gpu', ['/scratch/a', '~/b']],
+        ['box', ['~']]
+      ])
+    );
   });
 });

@@ -62,6 +62,15 @@ export class RemoteFilesPanel extends Panel {
     return this._browsers.get(this._server) ?? null;
   }
 
+  /**
+   * The working directories (storage roots) of each server's profiles, offered
+   * in the "Go to" menu beside the home directory.
+   */
+  setRoots(roots: ReadonlyMap<string, readonly string[]>): void {
+    this._roots = roots;
+    this._fillRoots();
+  }
+
   /** Offer these servers (the SSH servers of the catalog). */
   setServers(servers: readonly string[]): void {
     const select = this._select;
@@ -86,6 +95,7 @@ export class RemoteFilesPanel extends Panel {
   async showServer(server: string): Promise<void> {
     this._server = server;
     this._select.value = server;
+    this._fillRoots();
     for (const [name, browser] of this._browsers) {
       browser.setHidden(name !== server);
     }
@@ -103,12 +113,38 @@ export class RemoteFilesPanel extends Panel {
 
   /** Go to the remote home directory of the server shown. */
   async goHome(): Promise<void> {
+    await this.goTo('~');
+  }
+
+  /** Go to a directory of the server shown: absolute, or `~`-relative. */
+  async goTo(directory: string): Promise<void> {
     const browser = this.browser;
     if (!browser) {
       return;
     }
-    const home = await this._options.drive(this._server).home();
-    await browser.model.cd(`${this._server}:${home}`);
+    let local = directory.replace(/^\/+/, '');
+    if (directory === '~' || directory.startsWith('~/')) {
+      const home = await this._options.drive(this._server).home();
+      local = [home, directory.slice(2)].filter(Boolean).join('/');
+    }
+    await browser.model.cd(`${this._server}:${local}`);
+  }
+
+  private _fillRoots(): void {
+    const roots = [...new Set(this._roots.get(this._server) ?? [])].filter(r => r && r !== '~');
+    const home = document.createElement('option');
+    home.value = '~';
+    home.textContent = 'Home directory';
+    this._goto.replaceChildren(
+      home,
+      ...roots.map(root => {
+        const option = document.createElement('option');
+        option.value = root;
+        option.textContent = root;
+        return option;
+      })
+    );
+    this._goto.value = '~';
   }
 
   private _make(server: string): FileBrowser {
@@ -158,6 +194,12 @@ export class RemoteFilesPanel extends Panel {
     this._select.addEventListener('change', () => void this.showServer(this._select.value));
     label.appendChild(this._select);
     node.appendChild(label);
+    const goto = document.createElement('label');
+    goto.textContent = 'Go to ';
+    this._goto.setAttribute('aria-label', "Go to the home directory or a profile's directory");
+    this._goto.addEventListener('change', () => void this.goTo(this._goto.value));
+    goto.appendChild(this._goto);
+    node.appendChild(goto);
     return node;
   }
 
@@ -165,6 +207,8 @@ export class RemoteFilesPanel extends Panel {
   private _header: Widget;
   private _empty: Widget;
   private _select = document.createElement('select');
+  private _goto = document.createElement('select');
+  private _roots: ReadonlyMap<string, readonly string[]> = new Map();
   private _server = '';
   private _browsers = new Map<string, FileBrowser>();
 }

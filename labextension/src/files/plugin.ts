@@ -9,24 +9,17 @@ import { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
 import { IDocumentWidgetOpener } from '@jupyterlab/docmanager';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 
-import { ICatalogModel, IServer } from '../tokens';
+import { ICatalogModel } from '../tokens';
 import { RemoteDrive } from './drive';
 import { preferServerKernels } from './kernels';
 import { RemoteFilesPanel } from './panel';
+import { fileServers, profileRoots } from './roots';
 
 /** Rank of the Remote Files panel in the left area (after the Remote sidebar's 600). */
 export const FILES_RANK = 610;
 
 /** How long start-up waits for the list of servers before going on without drives. */
 const CATALOG_WAIT_MS = 5000;
-
-/** Servers whose files we can reach: SSH servers (not Jupyter servers reached by URL). */
-export function fileServers(servers: readonly IServer[]): string[] {
-  return servers
-    .filter(server => (server as { kind?: string }).kind !== 'jupyter')
-    .map(server => server.name)
-    .sort();
-}
 
 export interface IFilesPluginOptions {
   app: JupyterFrontEnd;
@@ -55,6 +48,7 @@ export async function activateFiles(options: IFilesPluginOptions): Promise<Remot
   const update = (): void => {
     const servers = fileServers(catalog.servers);
     servers.forEach(driveOf);
+    panel.setRoots(profileRoots(catalog.profiles));
     panel.setServers(servers);
   };
   catalog.changed.connect(update);
