@@ -220,10 +220,11 @@ async def test_another_user_cannot_reach_a_persistent_terminal(
     # control: the owner reaches it so
     assert has_session(mux_host, session.mux_name)
     # the attacker knows the socket's path and the session's name (ps shows it) ...
+    target = f"={session.mux_name}:"
     for args in (
         ("-S", str(socket), "attach", "-t", f"={session.mux_name}"),
-        ("-S", str(socket), "capture-pane", "-p", "-t", f"={session.mux_name}:"),
-        ("-S", str(socket), "send-keys", "-t", f"={session.mux_name}:", "touch /tmp/pwned", "Enter"),
+        ("-S", str(socket), "capture-pane", "-p", "-t", target),
+        ("-S", str(socket), "send-keys", "-t", target, "touch /tmp/pwned", "Enter"),
         ("-S", str(socket), "list-sessions"),
         ("attach", "-t", f"={session.mux_name}"),  # its own default server: another one
     ):

@@ -101,11 +101,14 @@ async def _follow(session: TerminalSession, stdin: int) -> int:
         changed.set()
 
     loop.add_reader(stdin, on_stdin)
-    handlers = [(signal.SIGWINCH, lambda: session.resize(*_size()))]
-    handlers += [(s, lambda s=s: on_signal(s)) for s in (signal.SIGTERM, signal.SIGHUP)]
-    for signum, handler in handlers:
-        loop.add_signal_handler(signum, handler)
-    unsubscribe = registry.subscribe(lambda event: loop.call_soon_threadsafe(changed.set))
+    loop.add_signal_handler(signal.SIGWINCH, lambda: session.resize(*_size()))
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, on_signal, signum)
+
+    def on_event(event: dict[str, Any]) -> None:
+        loop.call_soon_threadsafe(changed.set)
+
+    unsubscribe = registry.subscribe(on_event)
     try:
         while not stop_signal:
             if session.state == "disconnected" and session.error is not None:
@@ -123,5 +126,5 @@ async def _follow(session: TerminalSession, stdin: int) -> int:
     finally:
         unsubscribe()
         loop.remove_reader(stdin)
-        for signum, _handler in handlers:
+        for signum in (signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)

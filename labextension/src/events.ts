@@ -6,6 +6,28 @@
  * the one definition of these events. Do not edit: change a schema and run the script.
  */
 
+/** Kernels in a Slurm job only, the job as last seen. */
+export interface ISlurmJob {
+  /** The job id. */
+  id: string;
+  /** Slurm's job state (PENDING, RUNNING, TIMEOUT, ...). */
+  state: string;
+  /** Why it waits (Priority, Resources, ...) or why it ended. */
+  reason: string;
+  /** The node the kernel runs on (the job's batch host). */
+  node: string;
+  /** The partition it runs or waits in. */
+  partition: string;
+  /** When it started, or its estimated start while queued (epoch s). */
+  start: number | null;
+  /** When its time limit ends it (epoch s), or when it ended. */
+  end: number | null;
+  /** Slurm's exit code once it ended (status:signal, e.g. 0:15). */
+  exit_code: string;
+  /** How long before the time limit the notebook is told. */
+  notice_minutes: number;
+}
+
 /** A remote session, as GET /remote/sessions lists it. */
 export interface ISession {
   /** The kernel id, fwd-... for a forward, term-... for a terminal. */
@@ -32,8 +54,16 @@ export interface ISession {
   local_ports?: Array<number>;
   /** Kernels only, its messages pass through the relay beside it. */
   relayed?: boolean;
-  /** Kernels only, how its channels reach the relay. */
-  channel_transport?: 'unix' | 'tcp';
+  /** Kernels only, how its channels reach the relay: a forwarded unix socket, a forwarded TCP port, an exec channel's stdin/stdout, or srun --overlap into the kernel's Slurm job. */
+  channel_transport?: 'unix' | 'tcp' | 'exec' | 'srun';
+  /** Kernels only, where it runs (absent means ssh, our agent beside it; jupyter, a kernel of a remote Jupyter server). */
+  target?: 'ssh' | 'jupyter';
+  /** Kernels of a Jupyter server only, the kernel's id on that server. */
+  remote_kernel_id?: string;
+  /** Kernels of a Jupyter server only, the kernelspec it runs there. */
+  kernel_name?: string;
+  /** Kernels in a Slurm job only, the job as last seen. */
+  job?: ISlurmJob;
   /** What the user should keep in mind (shown on the card). */
   warnings?: Array<string>;
   /** Forwards only, the port on the remote's 127.0.0.1. */
@@ -86,13 +116,13 @@ export interface IProgressEvent {
   /** The saved server it starts on. */
   server: string;
   /** The stage reached. */
-  stage: 'connecting' | 'authenticating' | 'starting kernel' | 'attaching' | 'forwarding' | 'ready';
+  stage: 'connecting' | 'tunnel' | 'authenticating' | 'submitting job' | 'queued' | 'starting kernel' | 'attaching' | 'forwarding' | 'websocket' | 'ready';
   /** A detail for people (which host, which interpreter, ...). */
   message: string;
 }
 
 /** The stages a kernel start goes through. */
-export type ProgressStage = 'connecting' | 'authenticating' | 'starting kernel' | 'attaching' | 'forwarding' | 'ready';
+export type ProgressStage = 'connecting' | 'tunnel' | 'authenticating' | 'submitting job' | 'queued' | 'starting kernel' | 'attaching' | 'forwarding' | 'websocket' | 'ready';
 
 /**
  * Something the user of a remote kernel should know. Schema urn:jupyterlab-remote:event:notice:v1.
