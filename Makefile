@@ -25,7 +25,7 @@ $(VENV)/bin/python:
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml labextension/package.json labextension/yarn.lock
 	$(BIN)/pip install -q 'jupyterlab>=4.6,<5' 'hatchling>=1.21' 'hatch-jupyter-builder>=0.9' editables
 	sh labextension/yarnrc.sh
-	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
+	$(BIN)/pip install -q --no-build-isolation -e '.[test,demo]'
 	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
 

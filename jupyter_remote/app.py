@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Int
 
 from . import events, runtime
+from .errors import RemoteError
 from .files.documents import tag_kernel_env
+from .kernels.kernelspecs import sync_kernelspecs
 from .manager import RemoteManager
 from .sessions import forward as forward_sessions
 from .sessions import registry
@@ -84,9 +87,21 @@ class RemoteExtensionApp(ExtensionApp):
         runtime.use_server_context(self.manager)
         # notebooks of a remote drive run in their own directory (files/documents.py)
         self._untag_kernel_env = tag_kernel_env(self.serverapp.session_manager)
+        self._sync_kernelspecs(store)
         # our events also go out on Jupyter's own event bus (/api/events/subscribe)
         events.register_with(self.serverapp.event_logger)
         self._unsubscribe_bus = registry.subscribe(events.forward_to(self.serverapp.event_logger))
+
+    def _sync_kernelspecs(self, store: Store) -> None:
+        """At start, before serving: kernelspecs written by an older version get today's
+        display name and logo (a few small files)."""
+        try:
+            rewritten = sync_kernelspecs(store.list_profiles())
+        except (OSError, RemoteError) as exc:
+            self.log.warning("jupyter-remote: kernelspecs not brought up to date: %s", exc)
+            return
+        if rewritten:
+            self.log.info("jupyter-remote: kernelspecs brought up to date: %s", rewritten)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
@@ -97,6 +112,8 @@ class RemoteExtensionApp(ExtensionApp):
         The pool stays open: the kernels shut down next still need their connections.
         """
         self._unsubscribe_bus()
+        if self.serverapp is not None:
+            forget_failed_starts(self.serverapp.kernel_manager, self.log)
         await forward_sessions.stop_all(self.manager)  # forwards end with their server
         await terminal_sessions.stop_all(self.manager)  # so do terminals (tmux ones too)
         await self.origins.stop()
@@ -108,3 +125,25 @@ class RemoteExtensionApp(ExtensionApp):
         self._untag_kernel_env()
         await self.manager.files.close()  # unfinished uploads removed, SFTP links let go
         runtime.release_server_context(self.manager)  # running kernels keep their pinned one
+
+
+def forget_failed_starts(kernel_manager: Any, log: Any) -> list[str]:
+    """At server exit (stop_extension runs before Jupyter shuts its kernels down): forget
+    the kernels whose start failed.
+
+    jupyter_client's MultiKernelManager keeps a failed start's id among its pending
+    kernels; its shutdown_all then asks jupyter_server's MappingKernelManager to shut that
+    id down, which raises 404 "Kernel does not exist" and aborts the server's exit: the
+    process kept running until a second SIGTERM (issue 13, item 3)."""
+    pending = getattr(kernel_manager, "_pending_kernels", None)
+    if not isinstance(pending, dict):
+        return []
+    failed = [
+        kernel_id
+        for kernel_id, task in list(pending.items())
+        if getattr(task, "done", lambda: False)() and kernel_id not in kernel_manager
+    ]
+    for kernel_id in failed:
+        pending.pop(kernel_id, None)
+        log.info("jupyter-remote: kernel %s never started; nothing to shut down", kernel_id)
+    return failed

@@ -72,6 +72,20 @@ class IpykernelMissingError(RemoteError):
     reason = "ipykernel_missing"
 
 
+class WorkingDirectoryMissingError(RemoteError):
+    """A profile's working directory does not exist on the remote (yet)."""
+
+    status = 409
+    reason = "cwd_missing"
+
+
+class ExternallyManagedError(RemoteError):
+    """pip refuses to install into a system Python (PEP 668): make an environment instead."""
+
+    status = 409
+    reason = "externally_managed"
+
+
 class HostKeyError(RemoteError):
     """Base of the host-key refusals; never retried automatically. Each names the host,
     the key type and the SHA256 fingerprint of the key offered (also in the JSON body)."""

@@ -18,7 +18,7 @@ from .config import store_from_config
 from .context import RemoteContext
 from .errors import ValidationError
 from .files import RemoteFiles
-from .kernels import jupyter_servers, profiles, remote_kernels
+from .kernels import environments, gpus, jupyter_servers, profiles, remote_kernels
 from .kernels.discovery import Discovery
 from .kernels.kernelspecs import remove_kernelspec
 from .ssh import server_test, trust
@@ -134,7 +134,9 @@ class RemoteManager(RemoteContext):
         for a Jupyter server: reach it, authenticate, its version and kernelspecs."""
         if await self._is_jupyter(name):
             return await jupyter_servers.test_jupyter_server(self, name)
-        return await server_test.test_server(self, name)
+        result = await server_test.test_server(self, name)
+        result["gpus"] = gpus.parse(result.pop("nvidia_smi", None))  # None: no nvidia-smi
+        return result
 
     # ------------------------------------------------------------ host keys
 
@@ -174,15 +176,68 @@ class RemoteManager(RemoteContext):
         install_ipykernel: bool = False,
         on_output: Callable[[str], None] | None = None,
         replace: bool = False,
+        create_cwd: bool = False,
     ) -> dict[str, Any]:
-        """Validate, check the interpreter remotely, save, and write kernelspec remote-NAME."""
+        """Validate, check interpreter and working directory remotely (``create_cwd``: make
+        a missing one), save, and write kernelspec remote-NAME."""
         return await profiles.save_profile(
-            self, data, install_ipykernel=install_ipykernel, on_output=on_output, replace=replace
+            self,
+            data,
+            install_ipykernel=install_ipykernel,
+            create_cwd=create_cwd,
+            on_output=on_output,
+            replace=replace,
+        )
+
+    async def update_profile(
+        self,
+        name: str,
+        changes: Mapping[str, Any],
+        *,
+        install_ipykernel: bool = False,
+        create_cwd: bool = False,
+        on_output: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
+        """Change fields of a saved profile (PATCH semantics); its kernelspec follows."""
+        return await profiles.update_profile(
+            self,
+            name,
+            changes,
+            install_ipykernel=install_ipykernel,
+            create_cwd=create_cwd,
+            on_output=on_output,
+        )
+
+    async def create_environment(
+        self,
+        server: str,
+        *,
+        python: Any,
+        env_name: Any = None,
+        tool: Any = "venv",
+        on_output: Callable[[str], None],
+    ) -> dict[str, Any]:
+        """A new environment with ipykernel on ``server`` from base ``python`` (venv, uv or
+        conda), its progress streamed; the server's cached environments are dropped."""
+        return await environments.create_environment(
+            self, server, python=python, name=env_name, tool=tool, on_output=on_output
         )
 
     async def remove_profile(self, name: str) -> None:
         await asyncio.to_thread(self.store.remove_profile, name)
         await asyncio.to_thread(remove_kernelspec, name)
+
+    async def slurm_cluster(self, server: str, *, refresh: bool = False) -> dict[str, Any]:
+        """``{"server", "slurm", "probed_at"}``: the server's Slurm (partitions, limits,
+        idle nodes, accounts) from the environment probe's round trip; ``slurm`` is None
+        when the server has no Slurm (kernels/slurm_info.py)."""
+        if await self._is_jupyter(server):
+            return {"server": server, "slurm": None, "probed_at": None}
+        found = Discovery.of(self)
+        entry = await found.lookup(server, refresh=refresh)
+        if "slurm" not in entry:  # probed by an older version: look again
+            entry = await found.lookup(server, refresh=True)
+        return {"server": server, "slurm": entry.get("slurm"), "probed_at": entry.get("probed_at")}
 
     # ------------------------------------------------------------ remote kernels
 

@@ -6,11 +6,18 @@ it directly. Standalone (papermill, nbclient, ``jupyter console``, a plain
 ``KernelManager``), nobody guarantees a running loop between calls, yet port
 forwards must keep pumping: the first caller starts a daemon thread with its
 own loop and every SSH coroutine runs there (:func:`on_ssh_loop`).
+
+Standalone clients configure logging for themselves (papermill puts the root logger at
+INFO on stderr): there our library and asyncssh say only warnings, unless asked
+(:data:`LOG_LEVEL_ENV`, or DEBUG logging of the client); the start-up progress lines
+still go to a terminal.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -25,6 +32,13 @@ _lock = threading.Lock()
 _context: RemoteContext | None = None
 _loop: asyncio.AbstractEventLoop | None = None  # None: the caller's loop (server mode)
 _progress_printer: list[Callable[[], None]] = []
+
+#: A logging level name (DEBUG, INFO, ...): what jupyter-remote and asyncssh log in a
+#: standalone client (papermill, nbclient, jupyter console). Unset: warnings only, unless
+#: the client logs at DEBUG (``papermill --log-level DEBUG``, ``jupyter console
+#: --log-level DEBUG``).
+LOG_LEVEL_ENV = "JUPYTER_REMOTE_LOG_LEVEL"
+LIBRARY_LOGGERS = ("jupyter_remote", "asyncssh")
 
 
 def use_server_context(manager: RemoteContext) -> None:
@@ -64,13 +78,44 @@ def _print_progress(event: dict[str, Any]) -> None:
         print(f"[jupyter-remote] {event['stage']}{detail}", file=sys.stderr, flush=True)
 
 
-def current_context() -> RemoteContext:
-    """The process's context; standalone, created on first use with its own SSH loop."""
+def _library_log_level(app_log: logging.Logger | None) -> int:
+    """The level our loggers and asyncssh's get in a standalone client (see LOG_LEVEL_ENV)."""
+    asked = logging.getLevelName(os.environ.get(LOG_LEVEL_ENV, "").strip().upper() or "-")
+    if isinstance(asked, int):
+        return asked
+    debugging = app_log is not None and app_log.isEnabledFor(logging.DEBUG)
+    if debugging or logging.getLogger().isEnabledFor(logging.DEBUG):
+        return logging.DEBUG
+    return logging.WARNING
+
+
+def _quiet_libraries(app_log: logging.Logger | None) -> None:
+    """Standalone only, once: jupyter-remote and asyncssh log at the level asked, else
+    warnings. What is asked for reaches the client's log handlers (a Jupyter app's), or
+    stderr when the process has none."""
+    level = _library_log_level(app_log)
+    handlers: list[logging.Handler] = []
+    if level < logging.WARNING and not logging.getLogger().handlers:
+        handlers = list(app_log.handlers) if app_log is not None and app_log.handlers else []
+        handlers = handlers or [logging.StreamHandler(sys.stderr)]
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        for handler in handlers:
+            logger.addHandler(handler)
+
+
+def current_context(app_log: logging.Logger | None = None) -> RemoteContext:
+    """The process's context; standalone, created on first use with its own SSH loop.
+
+    ``app_log``: the standalone client's logger (a provisioner's), whose level says
+    whether our library's own logging is wanted (see LOG_LEVEL_ENV)."""
     global _context, _loop
     with _lock:
         if _context is None:
             from .sessions import registry
 
+            _quiet_libraries(app_log)
             _loop = _start_loop_thread()
             _context = RemoteContext(store_from_config())
             if not _progress_printer:
@@ -78,11 +123,13 @@ def current_context() -> RemoteContext:
         return _context
 
 
-def current() -> tuple[RemoteContext, asyncio.AbstractEventLoop | None]:
+def current(
+    app_log: logging.Logger | None = None,
+) -> tuple[RemoteContext, asyncio.AbstractEventLoop | None]:
     """The context and its SSH loop (None: the server's own loop). Provisioners pin this
     pair at launch, so a kernel keeps its loop even after the server lets go of the
     process-wide context (kernels are shut down after extensions stop)."""
-    manager = current_context()
+    manager = current_context(app_log)
     with _lock:
         return manager, _loop
 

@@ -18,16 +18,30 @@ import subprocess
 import sys
 from pathlib import Path
 
+from jupyter_remote.errors import RemoteError
+from jupyter_remote.manager import RemoteManager
+from jupyter_remote.store import Store
+from tests.harness.servers import server_input, trust_host
+from tests.harness.sshd_host import IS_ROOT, SSHTestHost
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
+DATA = DEMO / "jupyter-data"
+#: The demo profile's kernelspec.
+KERNEL = "remote-demo"
 
-os.environ["JUPYTER_DATA_DIR"] = str(DEMO / "jupyter-data")
 
-from jupyter_remote.errors import RemoteError  # noqa: E402
-from jupyter_remote.manager import RemoteManager  # noqa: E402
-from jupyter_remote.store import Store  # noqa: E402
-from tests.harness.servers import server_input, trust_host  # noqa: E402
-from tests.harness.sshd_host import IS_ROOT, SSHTestHost  # noqa: E402
+def suggestions(data: Path = DATA, kernel: str = KERNEL) -> list[str]:
+    """What the demo suggests trying, as shell lines run from the repository root. Each
+    program is in the venv `make demo` installs (its `demo` extra: jupyter_console,
+    papermill); tests/test_first_hour.py checks every one of them runs."""
+    env = f"JUPYTER_DATA_DIR={data}"
+    return [
+        f"{env} .venv/bin/jupyter remote server test demo",
+        f"{env} .venv/bin/jupyter remote kernel list demo",
+        f"{env} .venv/bin/jupyter console --kernel {kernel}",
+        f"{env} .venv/bin/papermill IN.ipynb OUT.ipynb -k {kernel}",
+    ]
 
 
 async def register(host: SSHTestHost) -> None:
@@ -54,6 +68,7 @@ async def register(host: SSHTestHost) -> None:
 
 
 def main() -> int:
+    os.environ["JUPYTER_DATA_DIR"] = str(DATA)  # the demo's own servers and kernelspecs
     DEMO.mkdir(exist_ok=True)
     print("Starting the demo SSH host (first run builds its Python env: ~30 s) ...", flush=True)
     host = SSHTestHost(name="demo", user="jrdemo" if IS_ROOT else None)
@@ -76,8 +91,9 @@ def main() -> int:
             argv.append("--allow-root")
         print(f"\nJupyterLab: http://127.0.0.1:{port}/lab?token={token}")
         print("Open the Remote sidebar, or File > New > Notebook with the demo kernel.")
-        data = DEMO / "jupyter-data"
-        print(f"Also try: JUPYTER_DATA_DIR={data} .venv/bin/jupyter remote server test demo")
+        print("Also try, from another terminal:")
+        for line in suggestions():
+            print(f"  {line}")
         print("Ctrl-C stops everything.\n")
         with subprocess.Popen(argv) as lab:
             try:

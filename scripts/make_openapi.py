@@ -65,11 +65,12 @@ SERVER_IN = {
         "jump": {"type": ["string", "null"], "maxLength": 400},
         "channel_transport": {
             "type": "string",
-            "enum": ["unix", "tcp"],
+            "enum": ["unix", "tcp", "exec"],
             "description": "How kernel channels reach the relay beside each kernel: 'unix' "
-            "(default, a socket in a private directory) or 'tcp' (only for an sshd that "
+            "(default, a socket in a private directory), 'tcp' (only for an sshd that "
             "forbids socket forwarding; a token-protected port on the remote's 127.0.0.1; "
-            "shown as a warning).",
+            "shown as a warning) or 'exec' (the relay's stream over an exec channel's "
+            "stdin/stdout: for an sshd that forbids all forwarding; nothing listens).",
         },
         "password": {"type": "string", "maxLength": 4096, "writeOnly": True},
         "passphrase": {"type": "string", "maxLength": 4096, "writeOnly": True},
@@ -99,7 +100,7 @@ SERVER = {
         "identity": {"type": ["string", "null"]},
         "auth": {"type": "string"},
         "jump": {"type": ["string", "null"]},
-        "channel_transport": {"type": "string", "enum": ["unix", "tcp"]},
+        "channel_transport": {"type": "string", "enum": ["unix", "tcp", "exec"]},
         "readonly": {"type": "boolean"},
         "has_secret": {"type": "boolean"},
         "warnings": WARNINGS,
@@ -123,6 +124,33 @@ HOSTKEY = {
         "warning": {"type": "string", "description": "why the line or file was skipped"},
     },
 }
+GPUS = {
+    "type": ["object", "null"],
+    "description": "The remote's NVIDIA GPUs as nvidia-smi reports them; null where there is "
+    "no nvidia-smi. error: why they could not be listed (e.g. no driver).",
+    "properties": {
+        "devices": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["index", "uuid", "name", "processes"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "uuid": {"type": "string"},
+                    "name": {"type": "string"},
+                    "memory_used_mib": {"type": ["integer", "null"]},
+                    "memory_total_mib": {"type": ["integer", "null"]},
+                    "utilization_percent": {
+                        "type": ["integer", "null"],
+                        "description": "null: the device does not report it ([N/A])",
+                    },
+                    "processes": {"type": "integer", "description": "compute processes on it"},
+                },
+            },
+        },
+        "error": {"type": ["string", "null"]},
+    },
+}
 TEST_RESULT = {
     "type": "object",
     "required": ["server", "reachable", "auth", "host_key", "rtt_ms", "os", "python"],
@@ -137,6 +165,7 @@ TEST_RESULT = {
         "rtt_ms": {"type": "number"},
         "os": {"type": "string"},
         "python": {"type": "object"},
+        "gpus": GPUS,
     },
 }
 ENVIRONMENT = {
@@ -165,6 +194,112 @@ ENVIRONMENT = {
         "language": {"type": "string", "description": "kernelspec only"},
     },
 }
+SLURM_NAME = {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$"}
+SLURM_IN = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Run the kernel inside a Slurm job submitted from this server (a "
+    "cluster's login node): the kernel, its supervisor and relay run in the job on the "
+    "compute node, reached through srun --overlap. Null values: Slurm's defaults.",
+    "properties": {
+        "partition": SLURM_NAME,
+        "time": {
+            "type": ["string", "integer", "null"],
+            "description": "Time limit: minutes, H:MM:SS or D-HH:MM[:SS] (at least 1 min)",
+        },
+        "cpus": {"type": ["integer", "null"], "minimum": 1, "description": "--cpus-per-task"},
+        "memory": {
+            "type": ["string", "null"],
+            "pattern": "^[1-9][0-9]{0,8}[KMGT]?$",
+            "description": "--mem, e.g. 4G",
+        },
+        "gres": {
+            "type": ["string", "null"],
+            "description": "GPUs and other generic resources (--gres), e.g. gpu:1",
+        },
+        "account": SLURM_NAME,
+        "qos": SLURM_NAME,
+        "reservation": SLURM_NAME,
+        "extra": {
+            "type": "array",
+            "maxItems": 32,
+            "items": {"type": "string", "pattern": "^--[a-z][a-z0-9-]*(=.*)?$"},
+            "description": "More sbatch options, one per item, long form (--constraint=a100); "
+            "never the job's name, output, script or environment",
+        },
+        "notice_minutes": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 1440,
+            "description": "Minutes before the time limit the notebook is told (default 10)",
+        },
+    },
+}
+SLURM_JOB = {
+    "type": "object",
+    "description": "Kernels in a Slurm job only: the job as last seen",
+    "properties": {
+        "id": {"type": "string"},
+        "state": {"type": "string", "description": "PENDING, RUNNING, TIMEOUT, ..."},
+        "reason": {"type": "string"},
+        "node": {"type": "string"},
+        "partition": {"type": "string"},
+        "start": {"type": ["number", "null"], "description": "start (estimated while queued)"},
+        "end": {"type": ["number", "null"], "description": "end of its time limit, or its end"},
+        "exit_code": {"type": "string"},
+        "notice_minutes": {"type": "integer"},
+    },
+}
+SLURM_CLUSTER = {
+    "type": "object",
+    "required": ["server", "slurm", "probed_at"],
+    "properties": {
+        "server": {"type": "string"},
+        "probed_at": {"type": ["number", "null"]},
+        "slurm": {
+            "type": ["object", "null"],
+            "description": "null: no Slurm commands on the server's login PATH",
+            "properties": {
+                "version": {"type": "string"},
+                "user": {"type": "string"},
+                "partitions": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "default": {"type": "boolean"},
+                            "state": {"type": "string"},
+                            "max_time": {"type": "string"},
+                            "max_minutes": {"type": ["integer", "null"]},
+                            "default_time": {"type": "string"},
+                            "max_cpus_per_node": {"type": ["integer", "null"]},
+                            "max_memory_mb_per_node": {"type": ["integer", "null"]},
+                            "nodes": {"type": "integer"},
+                            "idle_nodes": {"type": "integer"},
+                            "cpus": {"type": "integer"},
+                            "cpus_per_node": {"type": "integer"},
+                            "memory_mb_per_node": {"type": "integer"},
+                            "gres": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+                "accounts": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "account": {"type": "string"},
+                            "partitions": {"type": "array", "items": {"type": "string"}},
+                            "qos": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+                "errors": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    },
+}
 PROFILE_IN = {
     "type": "object",
     "additionalProperties": False,
@@ -176,8 +311,20 @@ PROFILE_IN = {
         "kernelspec": {"anyOf": [NAME, {"type": "null"}]},
         "cwd": {"anyOf": [REMOTE_PATH, {"type": "null"}]},
         "env": ENV,
-        "idle_timeout": {"type": "integer", "minimum": 0, "maximum": 2592000},
-        "display_name": {"type": ["string", "null"], "maxLength": 200},
+        "idle_timeout": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 2592000,
+            "description": "Seconds idle with no client before the kernel stops itself; 0: "
+            "never. Absent on a Slurm profile: 3600.",
+        },
+        "display_name": {
+            "type": ["string", "null"],
+            "maxLength": 200,
+            "description": "The kernel's name in the launcher and picker; null or empty: the "
+            "automatic one (Python X.Y · env — server (profile, cwd))",
+        },
+        "slurm": {"anyOf": [SLURM_IN, {"type": "null"}]},
     },
 }
 # PUT /remote/profiles/{name}: the name comes from the URL (a body name must match it).
@@ -189,7 +336,23 @@ PROFILE = {
         **PROFILE_IN["properties"],
         "kernel_name": {"type": "string"},
         "readonly": {"type": "boolean"},
+        "display_name": {"type": "string", "description": "What the launcher and picker show"},
+        "custom_display_name": {
+            "type": ["string", "null"],
+            "description": "The user's own display name; null: automatic",
+        },
+        "python_version": {"type": ["string", "null"], "description": "Learned when saved"},
+        "env_name": {"type": ["string", "null"], "description": "Learned when saved"},
     },
+}
+# PATCH /remote/profiles/{name}: only the fields given change.
+PROFILE_PATCH = {**PROFILE_IN, "required": []}
+CREATE_CWD = {
+    "name": "create_cwd",
+    "in": "query",
+    "schema": {"type": "string", "enum": ["0", "1", "false", "true"]},
+    "description": "1: create a missing working directory on the remote (the login's umask); "
+    "else a missing one is 409 cwd_missing (field cwd)",
 }
 SESSION = {
     "type": "object",
@@ -204,12 +367,16 @@ SESSION = {
             "type": "string",
             "enum": [
                 "connecting",
+                "queued",
                 "running",
                 "reconnecting",
                 "degraded",
                 "disconnected",
+                "dead",
                 "stopped",
             ],
+            "description": "queued: the kernel's Slurm job waits (reason: why, and its "
+            "estimated start); dead: the scheduler ended the job (reason: how, exit code)",
         },
         "reason": {"type": "string"},
         "started": {"type": "number"},
@@ -221,10 +388,17 @@ SESSION = {
         },
         "channel_transport": {
             "type": "string",
-            "enum": ["unix", "tcp"],
-            "description": "kernel only: how its channels reach the relay (see Server)",
+            "enum": ["unix", "tcp", "exec", "srun"],
+            "description": "kernel only: how its channels reach the relay (see Server; srun: "
+            "into the kernel's Slurm job)",
         },
+        "job": SLURM_JOB,
         "warnings": WARNINGS,
+        "start_failed": {
+            "type": "boolean",
+            "description": "kernel only: its start failed (state stopped; reason says why)",
+        },
+        "hint": {"type": "string", "description": "kernel only: how to fix a failed start"},
     },
 }
 PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
@@ -284,8 +458,8 @@ TERMINAL_IN = {
     "properties": {
         "persistent": {
             "type": "boolean",
-            "description": "Run the shell in a tmux session of its own that survives link "
-            "drops and page reloads (409 when the remote has no tmux); default false",
+            "description": "Run the shell in a tmux (or screen) session of its own that survives "
+            "link drops and page reloads (409 when the remote has neither); default false",
         },
         "rows": {**TERMINAL_SIZE, "description": "The pty's height (default 24)"},
         "cols": {**TERMINAL_SIZE, "description": "The pty's width (default 80)"},
@@ -300,7 +474,7 @@ TERMINAL = {
         "persistent": {"type": "boolean"},
         "multiplexer": {
             "type": "string",
-            "description": "What keeps a persistent terminal's shell (tmux), else empty",
+            "description": "What keeps a persistent terminal's shell (tmux or screen), else empty",
         },
         "rows": TERMINAL_SIZE,
         "cols": TERMINAL_SIZE,
@@ -672,6 +846,94 @@ spec = {
                     **errors(400, 404, 409, 422, 502, 504),
                 },
             },
+            "post": {
+                "operationId": "createEnvironment",
+                "description": "Create an environment with ipykernel from a base interpreter "
+                "(where pip may not install into a system Python, PEP 668): "
+                "~/.virtualenvs/NAME with venv (default) or uv, ~/.conda/envs/NAME with conda. "
+                "Streams NDJSON lines {type: output, line}, ending with {type: done, ok, "
+                "environment: {python, path, tool, name}} or {type: error, message, reason, "
+                "hint} (reason conflict: the name exists). Nothing is left after a failure.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["python"],
+                                "properties": {
+                                    "python": REMOTE_PATH,
+                                    "name": {
+                                        "type": ["string", "null"],
+                                        "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$",
+                                        "description": "Default: jupyter-X.Y",
+                                    },
+                                    "tool": {"type": "string", "enum": ["venv", "uv", "conda"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "The creation's output, then its result",
+                        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                    },
+                    **errors(400, 404),
+                },
+            },
+        },
+        "/remote/servers/{name}/gpus": {
+            "parameters": [NAME_PARAM],
+            "get": {
+                "operationId": "getServerGPUs",
+                "description": "The GPUs the last environment probe saw (no round trip; both "
+                "null when never probed), or a new probe's with refresh=1.",
+                "parameters": [
+                    {
+                        "name": "refresh",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["0", "1", "false", "true"]},
+                        "description": "1: probe again",
+                    },
+                ],
+                "responses": {
+                    "200": ok(
+                        "The GPUs",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "server": {"type": "string"},
+                                "gpus": GPUS,
+                                "probed_at": {"type": ["number", "null"]},
+                            },
+                        },
+                    ),
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
+        },
+        "/remote/servers/{name}/slurm": {
+            "parameters": [NAME_PARAM],
+            "get": {
+                "operationId": "getServerSlurm",
+                "description": "The server's Slurm, from the environment probe's round trip "
+                "(cached): partitions with their limits and idle nodes, the user's accounts. "
+                "slurm is null where the server has no Slurm commands.",
+                "parameters": [
+                    {
+                        "name": "refresh",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["0", "1", "false", "true"]},
+                        "description": "1: probe again instead of answering from the cache",
+                    },
+                ],
+                "responses": {
+                    "200": ok("The server's Slurm", SLURM_CLUSTER),
+                    **errors(400, 404, 409, 422, 502, 504),
+                },
+            },
         },
         "/remote/hostkeys": {
             "get": {
@@ -727,8 +989,12 @@ spec = {
             },
             "post": {
                 "operationId": "addProfile",
-                "description": "Checks the interpreter on the remote (409 ipykernel_missing "
-                "when it lacks ipykernel), saves the profile and writes kernelspec remote-NAME.",
+                "description": "Checks the interpreter and the working directory on the remote "
+                "in one exec (409 ipykernel_missing when it lacks ipykernel, with "
+                "externally_managed: true for a PEP 668 system Python; 409 cwd_missing), "
+                "saves the profile and writes kernelspec remote-NAME. 409 conflict (field "
+                "display_name) when another profile shows under the same name.",
+                "parameters": [CREATE_CWD],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": PROFILE_IN}},
@@ -742,8 +1008,21 @@ spec = {
                 "operationId": "getProfile",
                 "responses": {"200": ok("The profile", PROFILE), **errors(400, 404)},
             },
+            "patch": {
+                "operationId": "updateProfile",
+                "description": "Change the fields given; the remote is asked again only when "
+                "server, python, kernelspec or cwd change; the kernelspec is rewritten. No "
+                "renames (400); admin profiles: 409 read_only.",
+                "parameters": [CREATE_CWD],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": PROFILE_PATCH}},
+                },
+                "responses": {"200": ok("Saved", PROFILE), **errors(400, 404, 409, 422, 502, 504)},
+            },
             "put": {
                 "operationId": "replaceProfile",
+                "parameters": [CREATE_CWD],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": PROFILE_PUT}},
@@ -947,8 +1226,8 @@ spec = {
                 "description": "Open a terminal: the user's login shell on an SSH pty over the "
                 "server's one connection. Connect to its websocket next. When the link drops "
                 "the terminal says so and reconnects by itself with a new shell (or, when "
-                "persistent, reattaches to its tmux session). Also listed (and stopped) as "
-                "a session.",
+                "persistent, reattaches to its tmux or screen session). Also listed (and "
+                "stopped) as a session.",
                 "requestBody": {
                     "required": False,
                     "content": {"application/json": {"schema": TERMINAL_IN}},
@@ -968,7 +1247,7 @@ spec = {
             "delete": {
                 "operationId": "closeTerminal",
                 "description": "Close for good: the shell and what it started on that pty "
-                "end (SIGHUP), a persistent terminal's tmux session too.",
+                "end (SIGHUP), a persistent terminal's tmux or screen session too.",
                 "responses": {"204": {"description": "Closed"}, **errors(404)},
             },
         },

@@ -3,7 +3,9 @@ routing table (so a new route is audited without touching this file), is refused
 
 - without credentials, with a wrong token (header and ``?token=``),
 - for mutations (POST/PUT/PATCH/DELETE): with a valid login cookie but no XSRF token,
-- for the ``/remote/events`` websocket: also with a valid cookie from a foreign origin,
+- for every websocket (``/remote/events``, a real terminal's
+  ``/remote/servers/NAME/terminals/ID/websocket``): also with a valid cookie from a
+  foreign origin (and the terminal sees no client),
 
 with 401/403 as Jupyter does, and the refused requests change nothing: the store
 and the kernelspecs stay byte for byte, and the service behind a real forward

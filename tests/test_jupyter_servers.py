@@ -70,8 +70,11 @@ def gate() -> Iterator[NetnsHost]:
 @pytest.fixture(scope="module")
 def behind(gate: NetnsHost) -> Iterator[PlainJupyter]:
     """On the namespace's own 127.0.0.1:8888, as the remote user: only its sshd reaches it.
-    It pings its websockets every 2 s, so it notices a dropped client within seconds."""
-    app = {"websocket_ping_interval": 2, "websocket_ping_timeout": 4}
+    It pings its kernel websockets every 2 s and drops one silent for 4 s, so it notices a
+    dropped client within seconds (jupyter_server's kernel websockets follow its own
+    ``ws_ping_interval``/``ws_ping_timeout`` tornado settings, in milliseconds, by default
+    30 s and 90 s; ServerApp.websocket_ping_interval does not reach them)."""
+    app = {"tornado_settings": {"ws_ping_interval": 2000, "ws_ping_timeout": 4000}}
     with PlainJupyter(netns=gate.netns, user=REMOTE_USER, server_app=app) as server:
         yield server
 

@@ -106,7 +106,7 @@ async def shell_pid(session: TerminalSession, screen: Screen) -> int:
     """The pid of the shell now on the terminal (asked with a fresh marker)."""
     tag = os.urandom(4).hex()
     session.write(f"echo {tag}=$$\r")
-    return int((await screen.wait_for(rf"{tag}=(\d+)\r\n")).group(1))
+    return int((await screen.wait_for(rf"{tag}=(\d+)[^\d]")).group(1))  # tmux adds escapes
 
 
 def alive(pid: int) -> bool:
@@ -168,14 +168,15 @@ async def test_persistent_terminal_survives_a_silent_drop_with_its_scrollback(
     assert await shell_pid(session, screen) == old, "the same shell"
     history = capture_pane(nhost, session.mux_name)
     lines = history.splitlines()
-    assert "1" in lines and "500" in lines and "printed-while-down" in lines, lines[-20:]
+    assert "1" in lines and "500" in lines, lines[:20]  # the scrollback, from its start
+    assert any(line.endswith("printed-while-down") for line in lines), lines[-20:]
     await eventually_async(
         lambda: screen.text[mark:], lambda t: "printed-while-down" in t, timeout=10
     )
 
     name = session.mux_name
     await session.stop()
-    assert not alive(old)
+    await eventually_async(lambda: alive(old), lambda a: not a, timeout=10, what="shell gone")
     assert not has_session(nhost, name), "closed for good: the tmux session is gone"
     await eventually_async(
         lambda: [p for p in user_processes(nhost.uid) if "tmux" in p], lambda p: not p
@@ -208,9 +209,10 @@ async def test_another_user_cannot_reach_a_persistent_terminal(
 ) -> None:
     await box_on(fast, mux_host)
     session, screen = await opened(fast, persistent=True)
-    secret_line = f"only-mine-{os.urandom(6).hex()}"
-    session.write(f"echo {secret_line}\r")
-    await screen.wait_for(rf"\n{secret_line}\r\n")
+    prefix = f"only-mine-{os.urandom(6).hex()}"
+    session.write(f"echo {prefix}-$((6*7))\r")
+    secret_line = f"{prefix}-42"  # on the screen, not in the command line
+    await screen.wait_for(secret_line)
     socket_dir = Path(f"/tmp/tmux-{mux_host.uid}")
     socket = socket_dir / "default"
     info = socket_dir.stat()
@@ -258,3 +260,57 @@ async def test_persistent_needs_tmux_and_says_how_to_get_it(
         await eventually_async(bare.established_connections, lambda n: n == 0, timeout=10)
     finally:
         bare.close()
+
+
+@pytest.fixture
+def screen_only_host(tmp_path: Path) -> Iterator[SSHTestHost]:
+    """A loopback host whose login PATH has screen (and pkill) but no tmux."""
+    if not Path("/usr/bin/screen").exists():
+        pytest.skip("screen is not installed (scripts/system-deps.sh)")
+    bin_dir = Path("/tmp") / f"jrterm-screen-bin-{os.getpid()}"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in ("screen", "pkill"):
+        link = bin_dir / tool
+        if not link.exists():
+            link.symlink_to(f"/usr/bin/{tool}")
+    os.chmod(bin_dir, 0o755)  # noqa: S103 - the remote user runs them
+    host = SSHTestHost(
+        name="termscreen",
+        user="jrtermmux",
+        remote_env=False,
+        extra_config={"SetEnv": f"PATH={bin_dir}"},
+    )
+    try:
+        yield host
+    finally:
+        clean_user(host)
+        host.close()
+
+
+async def test_persistent_terminal_with_screen_when_there_is_no_tmux(
+    fast: RemoteManager, screen_only_host: SSHTestHost
+) -> None:
+    host = screen_only_host
+    await box_on(fast, host)
+    session, screen = await opened(fast, persistent=True)
+    assert session.multiplexer == "screen"
+    old = await shell_pid(session, screen)
+    socket_dir = Path(f"/run/screen/S-{host.user}")
+    assert socket_dir.stat().st_uid == host.uid
+    assert stat.S_IMODE(socket_dir.stat().st_mode) == 0o700
+    mark = len(screen.text)
+    with host.outage():
+        await screen.wait_for("The link to box was lost; reconnecting", since=mark, timeout=20)
+    await screen.wait_for("Reconnected to the persistent session", since=mark, timeout=30)
+    assert await shell_pid(session, screen) == old, "the same shell"
+    as_attacker = subprocess.run(
+        as_user_argv(ATTACKER, ["screen", "-ls", f"{host.user}/"]),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd="/",
+    )
+    assert session.mux_name not in as_attacker.stdout + as_attacker.stderr
+    await session.stop()
+    await eventually_async(lambda: alive(old), lambda a: not a, timeout=10, what="shell gone")
+    assert not [p for p in os.listdir(socket_dir) if session.mux_name in p], "screen ended"

@@ -1,4 +1,5 @@
-"""``jupyter remote env list SERVER [--refresh] [--json]``: environments found on a server."""
+"""``jupyter remote env list SERVER [--refresh] [--json]``: environments (and GPUs) found
+on a server; ``env create SERVER --python BASE [--name N] [--with venv|uv|conda]``."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import sys
 import time
 from typing import Any
 
+from ..kernels import gpus
 from ..kernels.discovery import KINDS, Discovery
 from ..manager import RemoteManager
+from ..text import printable
 from . import jupyter as jupyter_cli
 from .common import print_json, print_table, progress
 
@@ -44,12 +47,48 @@ def print_envs(result: dict[str, Any]) -> None:
     if any(not e["ipykernel"] and not e["error"] and e["kind"] != "kernelspec" for e in envs):
         print(
             "\nEnvironments without ipykernel need it before they can run kernels: "
-            "PYTHON -m pip install ipykernel"
+            "PYTHON -m pip install ipykernel, or, for a system Python (PEP 668), a new "
+            f"environment: jupyter remote env create {result['server']} --python PYTHON"
         )
     for error in result.get("errors") or []:
         print(f"warning: {error}", file=sys.stderr)
+    print_gpus(result.get("gpus"))
     if result.get("cached"):
         print(f"\n(cached, probed {ago(result['probed_at'])}; --refresh to probe again)")
+
+
+def print_gpus(found: Any) -> None:
+    """The GPUs line(s) of ``env list`` and ``server test`` (nothing without nvidia-smi)."""
+    if not isinstance(found, dict):
+        return
+    devices = found.get("devices") or []
+    if devices:
+        print(f"\nGPUs ({len(devices)}):")
+        for line in gpus.summary(devices).splitlines():
+            print(f"  {printable(line)}")
+    if found.get("error"):
+        print(f"\nGPUs: {printable(str(found['error']))}")
+
+
+async def env_create(manager: RemoteManager, args: Any) -> int:
+    """``env create``: make the environment, streaming its output to stderr."""
+    progress(f"Creating a {args.tool} environment on {args.server} from {args.python} ...")
+    created = await manager.create_environment(
+        args.server,
+        python=args.python,
+        env_name=args.name,
+        tool=args.tool,
+        on_output=lambda line: print(printable(line), file=sys.stderr, flush=True),
+    )
+    if args.json:
+        print_json(created)
+        return 0
+    print(printable(f"Created {created['name']} ({created['tool']}): {created['python']}"))
+    print(
+        f"Use it: jupyter remote profile add NAME --server {args.server} "
+        f"--python {created['python']}"
+    )
+    return 0
 
 
 def _row(env: dict[str, Any]) -> list[str]:

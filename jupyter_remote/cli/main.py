@@ -10,8 +10,9 @@ from typing import Any
 from .._version import __version__
 from . import files as cli_files
 from . import profiles, servers
+from . import slurm as slurm_cli
 from .common import run
-from .envs import env_list
+from .envs import env_create, env_list
 from .forward import forward
 from .terminal import terminal
 
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     top = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
     for add_group in (_servers, _hostkeys, _envs, _profiles, _kernels, _forward, _terminal, _files):
         add_group(top)
+    slurm_cli.add_group(top, EPILOG)
     return parser
 
 
@@ -84,9 +86,10 @@ def _servers(top: Commands) -> None:
     p.add_argument("--jump", metavar="[U@]HOST[:PORT]", help="jump host (like ssh -J)")
     p.add_argument(
         "--channel-transport",
-        choices=("unix", "tcp"),
+        choices=("unix", "tcp", "exec"),
         help="how kernel channels reach the remote relay: unix (default: a private unix "
-        "socket) or tcp (only if the host's sshd forbids socket forwarding: a "
+        "socket), exec (the relay's stream over an exec channel: for an sshd that forbids "
+        "all forwarding) or tcp (only if the host's sshd forbids socket forwarding: a "
         "token-protected port on the remote's 127.0.0.1 that other users can see)",
     )
     _json(p)
@@ -127,6 +130,21 @@ def _envs(top: Commands) -> None:
     p.add_argument("--refresh", action="store_true", help="probe again instead of the cache")
     _json(p)
     p.set_defaults(func=env_list)
+    p = ev.add_parser(
+        "create",
+        help="create an environment with ipykernel from a base Python (venv, uv or conda)",
+        description="Make a new environment for Jupyter on the server (where pip may not "
+        "install into the system Python, PEP 668): ~/.virtualenvs/NAME with venv or uv, "
+        "~/.conda/envs/NAME with conda; ipykernel installed, output streamed.",
+    )
+    p.add_argument("server")
+    p.add_argument("--python", required=True, metavar="BASE", help="the base interpreter")
+    p.add_argument("--name", help="environment name (default: jupyter-X.Y)")
+    p.add_argument(
+        "--with", dest="tool", choices=("venv", "uv", "conda"), default="venv", help="how"
+    )
+    _json(p)
+    p.set_defaults(func=env_create)
 
 
 def _profiles(top: Commands) -> None:
@@ -136,19 +154,45 @@ def _profiles(top: Commands) -> None:
     p.add_argument("name")
     p.add_argument("--server", required=True)
     p.add_argument("--python", required=True)
-    p.add_argument("--cwd")
-    p.add_argument("--idle-timeout", type=int, metavar="SECONDS")
-    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument(
-        "--install-ipykernel", action="store_true", help="pip-install ipykernel there if missing"
-    )
+    _profile_options(p)
+    slurm_cli.add_options(p)
     p.add_argument("--replace", action="store_true", help="overwrite an existing profile")
-    _json(p)
     p.set_defaults(func=profiles.profile_add)
+    p = pr.add_parser(
+        "edit", help="change a profile (only the options given); its kernelspec follows"
+    )
+    p.add_argument("name")
+    p.add_argument("--server")
+    p.add_argument("--python")
+    _profile_options(p)
+    slurm_cli.add_options(p, edit=True)
+    p.add_argument(
+        "--unset-env", action="append", default=[], metavar="KEY", help="drop a variable"
+    )
+    p.set_defaults(func=profiles.profile_edit)
     _verb(pr, "list", "list profiles", profiles.profile_list, json=True)
     _verb(
         pr, "remove", "remove a profile and its kernelspec", profiles.profile_remove
     ).add_argument("name")
+
+
+def _profile_options(p: argparse.ArgumentParser) -> None:
+    """The options ``profile add`` and ``profile edit`` share."""
+    p.add_argument("--cwd", help="working directory on the remote ('' on edit: home)")
+    p.add_argument("--create-cwd", action="store_true", help="create the directory if missing")
+    p.add_argument(
+        "--idle-timeout",
+        metavar="DURATION",
+        help="stop the kernel when idle this long with no client: 15m, 1h30m, 900 (s), never",
+    )
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--display-name", help="the kernel's name in the launcher and picker ('': automatic)"
+    )
+    p.add_argument(
+        "--install-ipykernel", action="store_true", help="pip-install ipykernel there if missing"
+    )
+    _json(p)
 
 
 def _kernels(top: Commands) -> None:
@@ -156,6 +200,14 @@ def _kernels(top: Commands) -> None:
     kn = kernel.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = kn.add_parser("list", help="list remote kernels")
     p.add_argument("server")
+    p.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=5.0,
+        metavar="SECONDS",
+        help="list again every SECONDS (default 5) until Ctrl-C: queued jobs start, time runs",
+    )
     _json(p)
     p.set_defaults(func=profiles.kernel_list)
     p = kn.add_parser("stop", help="stop a remote kernel")
@@ -192,8 +244,8 @@ def _terminal(top: Commands) -> None:
     p.add_argument(
         "--persistent",
         action="store_true",
-        help="run the shell in a tmux session on the server that survives link drops "
-        "(needs tmux there; ended when this command ends)",
+        help="run the shell in a tmux (or screen) session on the server that survives "
+        "link drops (needs one of them there; ended when this command ends)",
     )
     p.set_defaults(func=terminal)
 

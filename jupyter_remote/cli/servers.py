@@ -9,6 +9,7 @@ from ..errors import HostKeyUnknownError, RemoteError, ValidationError
 from ..manager import RemoteManager
 from . import jupyter as jupyter_cli
 from .common import print_json, print_listing, progress, read_secret
+from .envs import print_gpus
 
 MAX_TRUST_HOPS = 6
 
@@ -155,6 +156,7 @@ async def server_test(manager: RemoteManager, args: Any) -> int:
     ]
     for label, value in rows:
         print(f"{label:<11} {value}")
+    print_gpus(result.get("gpus"))
     return 0
 
 

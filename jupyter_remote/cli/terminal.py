@@ -5,7 +5,7 @@ local terminal goes into raw mode, keystrokes go to a pty on the remote, its out
 comes back, the window size follows (SIGWINCH). It is a client of the same
 :class:`~jupyter_remote.sessions.terminal.TerminalSession` the browser uses, so when the
 link drops it says so and reconnects by itself (a new shell, or with ``--persistent``
-the same tmux session). Exits with the remote shell's exit status (255 when there is
+the same tmux or screen session). Exits with the remote shell's exit status (255 when there is
 none), or with our error's exit code (a host key refused, gave up reconnecting).
 """
 

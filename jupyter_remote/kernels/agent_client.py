@@ -8,11 +8,15 @@ bootstrap (invariants 4 and 5).
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import RemoteCommandError
-from ..remote import command_on_path, command_with, script_text, stdin_payload
+from ..remote import argv_on_path, argv_python, script_text, stdin_payload
+from ..remote.protocol import BOOTSTRAP
 from ..ssh.exec import AGENT_OUTPUT, ExecResult, HeldProcess, peer, run
+from ..ssh.streams import ExecTarget
 from ..text import RemoteJSONError, parse_remote_json, printable, printable_tree
 
 #: the agent script: protocol, state, relay, supervisor, agent (see remote/__init__.py)
@@ -20,11 +24,13 @@ _AGENT = script_text("agent")
 
 
 class AgentClient:
-    """Talks to the agent over one pooled connection ``conn``."""
+    """Talks to the agent over one pooled connection ``conn``; ``wrap``: a command to run
+    it through (``srun --jobid=J --overlap ...`` for a kernel in a Slurm job)."""
 
-    def __init__(self, conn: Any, *, python: str | None = None) -> None:
+    def __init__(self, conn: Any, *, python: str | None = None, wrap: Sequence[str] = ()) -> None:
         self.conn = conn
-        self.command = command_with(python) if python else command_on_path()
+        argv = argv_python(python, "-c", BOOTSTRAP) if python else argv_on_path()
+        self.command = shlex.join([*wrap, *argv])
 
     async def call(self, request: dict[str, Any], *, timeout: float = 60.0) -> dict[str, Any]:
         """One request, one exec; the agent's ``result``, or RemoteCommandError with a hint.
@@ -66,6 +72,22 @@ class AgentClient:
     async def connection(self, kernel_id: str) -> dict[str, Any]:
         """Key and channel targets of a running kernel, to re-attach to it."""
         return await self.call({"op": "connection", "kernel_id": kernel_id}, timeout=30)
+
+    def connect_target(self, kernel_id: str) -> ExecTarget:
+        """The relay of ``kernel_id`` as a stream over this agent's stdin/stdout (the
+        ``connect`` operation, ``remote/connector.py``)."""
+        payload = stdin_payload(_AGENT, {"op": "connect", "kernel_id": kernel_id})
+        return ExecTarget(self.command, payload, where=peer(self.conn))
+
+    async def submit(self, request: dict[str, Any]) -> str:
+        """sbatch a kernel's job on the login node (``remote/slurm.py``); its job id."""
+        answer = await self.call({"op": "submit", **request}, timeout=180)
+        return str(answer.get("job_id") or "")
+
+    async def cancel(self, kernel_id: str, job_id: str) -> dict[str, Any]:
+        """scancel a kernel's job and wait until the queue no longer shows it."""
+        request = {"op": "cancel", "kernel_id": kernel_id, "job_id": job_id}
+        return await self.call(request, timeout=180)
 
     async def hold_presence(self, kernel_id: str) -> HeldProcess:
         """Tell the remote supervisor a client is here until the returned process closes."""

@@ -38,6 +38,7 @@ from ..ssh.exec import PROBE_OUTPUT, ExecResult, run
 from ..store import validate_remote_path
 from ..store.files import private_dir, write_private_json
 from ..text import RemoteJSONError, parse_remote_json, printable, printable_tree
+from . import gpus, slurm_info
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,13 @@ def clean_env(raw: Any) -> dict[str, Any] | None:
 def _text(value: Any) -> str:
     """A remote string as we show it: bounded, control characters escaped."""
     return printable(value[:MAX_TEXT]) if isinstance(value, str) else ""
+
+
+def _tools(raw: Any) -> dict[str, str | None]:
+    """Where uv and conda are on the remote (absolute paths), as the probe said."""
+    raw = raw if isinstance(raw, dict) else {}
+    found = {name: _text(raw.get(name)) for name in ("uv", "conda")}
+    return {name: path if path.startswith("/") else None for name, path in found.items()}
 
 
 def _list(value: Any) -> list[Any]:
@@ -180,24 +188,39 @@ class Discovery:
     ) -> dict[str, Any]:
         """The cache entry of ``server`` (probing when needed), plus ``cached: bool``.
 
-        Keys: server, endpoint, cwds, probed_at (epoch s), elapsed, errors, probe,
-        envs, cached. ``cwds`` (remote dirs whose ``.venv`` to look at) are added
-        to the cwds of the server's profiles. ``on_probe`` is called before a probe
+        Keys: server, endpoint, cwds, pythons, probed_at (epoch s), elapsed, errors,
+        probe, tools (uv, conda: paths or None), gpus (``gpus.parse``: None without
+        nvidia-smi), envs, cached. ``cwds`` (remote dirs whose ``.venv`` to look at) are
+        added to the cwds of the server's profiles; the interpreters of its profiles are
+        always looked at. ``on_probe`` is called before a probe
         really runs (the CLI shows a progress line).
         """
         endpoint = await self.manager.endpoint(server)  # validates the name; 404
         wanted = await self._wanted_cwds(server, cwds)
+        pythons = await self._profile_pythons(server)
         asked_at = time.time()
         lock = self._locks.setdefault(server, asyncio.Lock())
         async with lock:
-            entry = await self._cached(server, endpoint, wanted)
+            entry = await self._cached(server, endpoint, wanted, pythons)
             # After waiting for a probe someone else started, its fresh result will do.
             if entry is not None and (not refresh or entry["probed_at"] >= asked_at):
                 return {**entry, "cached": entry["probed_at"] < asked_at}
             if on_probe is not None:
                 on_probe()
-            entry = await self._probe(server, endpoint, wanted)
+            entry = await self._probe(server, endpoint, wanted, pythons)
         return {**entry, "cached": False}
+
+    async def gpus(self, server: str, *, refresh: bool = False) -> dict[str, Any]:
+        """``{"gpus": ..., "probed_at": ...}`` of the last probe of ``server`` (memory, then
+        disk; both None when it was never probed), or of a new probe with ``refresh``."""
+        await self.manager.endpoint(server)  # validates the name; 404
+        if refresh:
+            entry: dict[str, Any] | None = await self.lookup(server, refresh=True)
+        else:
+            entry = self._memory.get(server) or await asyncio.to_thread(self._read_cache, server)
+        if entry is None:
+            return {"server": server, "gpus": None, "probed_at": None}
+        return {"server": server, "gpus": entry.get("gpus"), "probed_at": entry.get("probed_at")}
 
     async def forget(self, server: str) -> None:
         """Drop the cached result of ``server`` (memory and disk)."""
@@ -216,8 +239,14 @@ class Discovery:
         wanted |= {p.cwd for p in profiles if p.server == server and p.cwd}
         return sorted(c for c in wanted if c)
 
-    async def _probe(self, server: str, endpoint: Endpoint, cwds: list[str]) -> dict[str, Any]:
-        request = {"cwds": cwds, "budget": self.budget, "per_env": self.per_env}
+    async def _profile_pythons(self, server: str) -> list[str]:
+        profiles = await asyncio.to_thread(self.manager.store.list_profiles)
+        return sorted({p.python for p in profiles if p.server == server and p.python})
+
+    async def _probe(
+        self, server: str, endpoint: Endpoint, cwds: list[str], pythons: list[str]
+    ) -> dict[str, Any]:
+        request = {"cwds": cwds, "pythons": pythons, "budget": self.budget, "per_env": self.per_env}
         payload = stdin_payload(_PROBE, request)
         started = time.monotonic()
         async with self.manager.pool.connection(endpoint) as conn:
@@ -237,12 +266,16 @@ class Discovery:
             "server": server,
             "endpoint": endpoint.describe(),
             "cwds": cwds,
+            "pythons": pythons,
             "probed_at": time.time(),
             "elapsed": round(time.monotonic() - started, 3),
             "errors": [_text(e) for e in _list(answer.get("errors")) if isinstance(e, str)][:50],
             "probe": printable_tree(answer["probe"])
             if isinstance(answer.get("probe"), dict)
             else {},
+            "tools": _tools(answer.get("tools")),
+            "gpus": gpus.parse(answer.get("gpus")),
+            "slurm": slurm_info.parse(answer.get("slurm")),
             "envs": envs,
         }
         log.info("Probed %s: %d environments in %.1f s", server, len(envs), entry["elapsed"])
@@ -259,24 +292,27 @@ class Discovery:
         return self.cache_dir / f"envs-{server}.json"
 
     async def _cached(
-        self, server: str, endpoint: Endpoint, cwds: list[str]
+        self, server: str, endpoint: Endpoint, cwds: list[str], pythons: list[str]
     ) -> dict[str, Any] | None:
         entry = self._memory.get(server)
         if entry is None:
             entry = await asyncio.to_thread(self._read_cache, server)
-        if entry is None or not self._usable(entry, endpoint, cwds):
+        if entry is None or not self._usable(entry, endpoint, cwds, pythons):
             return None
         self._memory[server] = entry
         return entry
 
     @staticmethod
-    def _usable(entry: dict[str, Any], endpoint: Endpoint, cwds: list[str]) -> bool:
+    def _usable(
+        entry: dict[str, Any], endpoint: Endpoint, cwds: list[str], pythons: list[str]
+    ) -> bool:
         return (
             entry.get("version") == CACHE_VERSION
             and entry.get("endpoint") == endpoint.describe()
             and isinstance(entry.get("probed_at"), (int, float))
             and isinstance(entry.get("envs"), list)
             and set(cwds) <= set(entry.get("cwds") or [])
+            and set(pythons) <= set(entry.get("pythons") or [])
         )
 
     def _read_cache(self, server: str) -> dict[str, Any] | None:
@@ -289,6 +325,12 @@ class Discovery:
         if not isinstance(data, dict):
             return None
         data["envs"] = [e for e in map(clean_env, data.get("envs") or []) if e is not None]
+        data["tools"] = _tools(data.get("tools"))
+        cached_gpus = data.get("gpus")
+        data["gpus"] = printable_tree(cached_gpus) if isinstance(cached_gpus, dict) else None
+        if "slurm" in data:  # absent: probed by an older version (RemoteManager probes again)
+            slurm = data["slurm"]
+            data["slurm"] = printable_tree(slurm) if isinstance(slurm, dict) else None
         return data
 
     def _write_cache(self, server: str, entry: dict[str, Any]) -> None:

@@ -1,9 +1,12 @@
 """Profiles as real kernelspecs: ``jupyter_data_dir()/kernels/remote-<profile>/``.
 
-Written when a profile is saved, removed with it (manager.add_profile /
-remove_profile), so any Jupyter client finds remote kernels with no server
-extension running: the spec's ``metadata.kernel_provisioner`` names our
-``ssh-provisioner`` entry point with the profile in its config.
+Written when a profile is saved or edited, removed with it (manager.add_profile /
+update_profile / remove_profile), so any Jupyter client finds remote kernels with no
+server extension running: the spec's ``metadata.kernel_provisioner`` names our
+``ssh-provisioner`` entry point with the profile in its config. Each spec carries our
+logo (``logo/``: a Python-like mark with a cloud badge, so the launcher shows the kernel
+runs elsewhere; the PNGs are the SVG rendered by chromium at 64 and 32 pixels), and a
+display name that tells profiles apart (``display_name``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +37,29 @@ def kernels_dir() -> Path:
     return Path(jupyter_data_dir()) / "kernels"
 
 
-def display_name(profile: Profile, *, version: str | None, env_name: str | None) -> str:
-    """'Python 3.11 · torch — gpu-box', or the profile's own display name."""
+LOGOS = ("logo-svg.svg", "logo-64x64.png", "logo-32x32.png")
+
+
+def display_name(profile: Profile) -> str:
+    """The profile's own display name, else 'Python 3.11 · torch — gpu-box (NAME, CWD)'.
+
+    The automatic name says the profile's name (unless it is the server's) and its
+    working directory, so two profiles of one environment differ in the launcher and
+    the kernel picker: profile names are unique, and at most one equals the server's.
+    """
     if profile.display_name:
         return profile.display_name
     if profile.kernelspec and not profile.python:
-        return f"{profile.kernelspec} — {profile.server}"
-    short = ".".join((version or "").split(".")[:2])
-    lang = f"Python {short}" if short else "Python"
-    env = f" · {env_name}" if env_name else ""
-    return f"{lang}{env} — {profile.server}"
+        base = f"{profile.kernelspec} — {profile.server}"
+    else:
+        short = ".".join((profile.python_version or "").split(".")[:2])
+        lang = f"Python {short}" if short else "Python"
+        env = f" · {profile.env_name}" if profile.env_name else ""
+        base = f"{lang}{env} — {profile.server}"
+    apart = [profile.name] if profile.name != profile.server else []
+    if profile.cwd:
+        apart.append(profile.cwd)
+    return f"{base} ({', '.join(apart)})" if apart else base
 
 
 def kernelspec_json(profile: Profile, *, display: str, language: str = "python") -> dict[str, Any]:
@@ -79,6 +97,9 @@ def write_kernelspec(profile: Profile, *, display: str, language: str = "python"
             + "\n",
             encoding="utf-8",
         )
+        logos = files(__package__).joinpath("logo")
+        for logo in LOGOS:
+            (tmp / logo).write_bytes(logos.joinpath(logo).read_bytes())
         os.chmod(tmp, 0o755)  # noqa: S103 - kernelspecs are public, like any kernelspec
         if target.exists():
             shutil.rmtree(target)
@@ -87,6 +108,29 @@ def write_kernelspec(profile: Profile, *, display: str, language: str = "python"
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def sync_kernelspecs(profiles: Iterable[Profile]) -> list[str]:
+    """Rewrite the kernelspecs whose kernel.json or logo differ from their profile's
+    (display names after an upgrade, the logo); returns their names. Blocking: the
+    extension calls it in a thread at start."""
+    rewritten = []
+    for profile in profiles:
+        target = kernels_dir() / spec_name(profile.name)
+        try:
+            current = json.loads((target / "kernel.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            current = None
+        language = "python"
+        if isinstance(current, dict) and isinstance(current.get("language"), str):
+            language = current["language"]
+        wanted = kernelspec_json(profile, display=display_name(profile), language=language)
+        fresh = isinstance(current, dict) and {**current, "argv": wanted["argv"]} == wanted
+        if fresh and all((target / logo).is_file() for logo in LOGOS):
+            continue
+        write_kernelspec(profile, display=wanted["display_name"], language=language)
+        rewritten.append(target.name)
+    return rewritten
 
 
 def remove_kernelspec(profile: str) -> bool:

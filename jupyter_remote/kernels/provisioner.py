@@ -29,10 +29,12 @@ from ..files.documents import document_directory
 from ..remote import script_text
 from ..remote.protocol import CHANNELS
 from ..runtime import on_ssh_loop
+from ..sessions import job as jobs
 from ..sessions.kernel import KernelSession
 from ..ssh.exec import is_connection_error
 from ..ssh.forwards import free_local_ports, release_local_ports
 from ..store import Profile, Server
+from ..store.slurm import slurm_request
 from .remote_kernels import ATTACH
 
 #: the kernel process's own entry point on the remote (see remote/kernel_launcher.py)
@@ -40,6 +42,8 @@ LAUNCHER = script_text("kernel_launcher")
 
 
 DEAD_UNKNOWN = -9  # exit code reported when the agent says dead but knows no status
+#: channel transports that carry the relay's own stream (no plain forwards possible)
+NEEDS_RELAY = ("tcp", "exec", "srun")
 
 
 class SSHProvisioner(KernelProvisionerBase):
@@ -80,7 +84,7 @@ class SSHProvisioner(KernelProvisionerBase):
 
     async def _remote(self, func: Any) -> Any:
         if self._pinned is None:
-            self._pinned = runtime.current()
+            self._pinned = runtime.current(self.log)
         return await on_ssh_loop(func, self._pinned)
 
     async def _agent_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -89,6 +93,8 @@ class SSHProvisioner(KernelProvisionerBase):
             raise RemoteError("This kernel has no remote session.")
         if session.detached:
             return None  # left running remotely at server exit: nothing to do from here
+        if session.job is not None and not session.job.job.running:
+            return None  # its Slurm job is queued or over: no kernel to reach in it
 
         async def call(_: RemoteContext) -> Any:
             return await getattr(session.agent(), method)(*args, **kwargs)
@@ -143,6 +149,9 @@ class SSHProvisioner(KernelProvisionerBase):
         profile = self._profile
         assert profile is not None
         session = self._session
+        if session is not None and session.state == "dead":
+            await session.close()  # the scheduler ended its job: a restart queues a new one
+            session = None
         if session is None or session.state == "stopped":
             session = KernelSession(
                 manager,
@@ -151,17 +160,26 @@ class SSHProvisioner(KernelProvisionerBase):
                 profile=profile.name,
                 python=profile.python,
                 idle_timeout=profile.idle_timeout,
-                channel_transport=self._server.channel_transport if self._server else "unix",
+                channel_transport=self._channel_transport(),
             )
             self._session = session
             await session.connect()
         return session
+
+    def _channel_transport(self) -> str:
+        """srun into the kernel's job for a Slurm profile, else the server's choice."""
+        if self._profile is not None and self._profile.slurm is not None:
+            return "srun"
+        return self._server.channel_transport if self._server else "unix"
 
     async def _running_kernel(self) -> dict[str, Any] | None:
         """For attach: the key and channels of this kernel id if it runs remotely, else None."""
 
         async def fetch(manager: RemoteContext) -> dict[str, Any] | None:
             session = await self._session_on(manager)
+            slurm = slurm_request(self._profile.slurm if self._profile else None)
+            if slurm is not None and not await jobs.adopt(session, slurm):
+                return None  # no running job of this kernel: nothing to attach to
             try:
                 return await session.agent().connection(self._kid)
             except RemoteCommandError:
@@ -194,10 +212,19 @@ class SSHProvisioner(KernelProvisionerBase):
                 answer: dict[str, Any] = attach_info
                 session.relay_token = str(attach_info.get("relay_token") or "")
             else:
+                slurm = slurm_request(profile.slurm)
+                if slurm is not None:  # submit (or keep) the kernel's job; wait while queued
+                    await jobs.ensure_running(session, slurm, profile.name)
                 session.progress("starting kernel", profile.python or profile.kernelspec or "")
                 if session.channel_transport == "tcp":
                     session.relay_token = secrets.token_urlsafe(24)
                 answer = await self._launch_remote(session, key_text, scheme)
+            if not answer.get("relay") and session.channel_transport in ("exec", "srun"):
+                raise RemoteError(
+                    f"Kernel channels over {session.channel_transport} need the relay beside "
+                    f"the kernel, and it did not start: {answer.get('relay_note', 'no relay')}.",
+                    hint="The relay needs pyzmq in the kernel's environment (ipykernel brings it).",
+                )
             if not answer.get("relay") and session.channel_transport == "tcp":
                 raise RemoteError(
                     f"TCP kernel channels need the relay beside the kernel, and it did not "
@@ -209,6 +236,11 @@ class SSHProvisioner(KernelProvisionerBase):
                 how = f"plain forwards ({answer.get('relay_note', 'no relay')})"
             elif session.channel_transport == "tcp":
                 how = "through the relay, on a token-protected TCP port (see the warning)"
+            elif session.job is not None:
+                job = session.job.job
+                how = f"through the relay, over srun into Slurm job {job.job_id} on {job.node}"
+            elif session.channel_transport == "exec":
+                how = "through the relay, over an exec channel (no forwarding)"
             else:
                 how = "through the relay, on a private unix socket"
             session.progress("forwarding", f"channels {how}")
@@ -226,7 +258,8 @@ class SSHProvisioner(KernelProvisionerBase):
 
         try:
             await self._remote(launch)
-        except BaseException:
+        except BaseException as exc:
+            self._start_failed(exc)
             await self._close_session()
             raise
         self._attach_info = None
@@ -235,6 +268,16 @@ class SSHProvisioner(KernelProvisionerBase):
         self._ended = None
         self.exit_reason = ""
         return self.connection_info
+
+    def _start_failed(self, exc: BaseException) -> None:
+        """launch_kernel failed: its session says why and how to fix it when it stops."""
+        session = self._session
+        if session is None or isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
+            return
+        if isinstance(exc, RemoteError):
+            session.failed_to_start(exc.message, exc.hint)
+        else:
+            session.failed_to_start(f"{type(exc).__name__}: {exc}", "See the Jupyter server log.")
 
     async def _launch_remote(self, session: KernelSession, key: str, scheme: str) -> dict[str, Any]:
         profile = self._profile
@@ -253,7 +296,8 @@ class SSHProvisioner(KernelProvisionerBase):
                 "server": profile.server,
                 "startup_timeout": self.startup_timeout,
                 "buffer_bytes": int(self.output_buffer_mb * 1024 * 1024),
-                "relay": self.use_relay or session.channel_transport == "tcp",
+                "relay": self.use_relay or session.channel_transport in NEEDS_RELAY,
+                "job": session.job.job.job_id if session.job is not None else None,
                 "relay_tcp": session.channel_transport == "tcp",
                 "relay_token": session.relay_token,
                 "launcher": LAUNCHER,
@@ -275,12 +319,19 @@ class SSHProvisioner(KernelProvisionerBase):
             return 0  # left running remotely at server exit; its idle timeout ends it
         if self._ended is not None:
             return self._ended
+        if session.job is not None and session.job.ended is not None:
+            return self._job_ended(session)  # the scheduler ended it (known, link or not)
         if not session.link_up:
             return None
         if session.channels is not None and session.channels.attached:
             # the relay lives in the kernel's supervisor, which exits when the kernel
             # ends: while its link is up the kernel runs, no remote command needed
             return None
+        if session.job is not None:
+            if await self._remote(lambda _: jobs.end_of(session)):
+                return self._job_ended(session)
+            if not session.job.job.running:
+                return None  # ending (COMPLETING): its final state comes with the next poll
         try:
             status = await self._agent_call("status", self._kid, report=True)
         except RemoteError as exc:
@@ -312,6 +363,18 @@ class SSHProvisioner(KernelProvisionerBase):
             session.notice(f"The kernel ended on the remote: {reason}.")
         return code
 
+    def _job_ended(self, session: KernelSession) -> int:
+        """The scheduler ended the kernel's job (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, ...):
+        dead, with Slurm's words and exit code; jupyter_client's restarter must say so
+        rather than queue a new job on its own (no public switch: its restart_limit)."""
+        assert session.job is not None and session.job.ended is not None
+        job = session.job.ended
+        self._ended, self.exit_reason = job.exit_status(), job.end_text()
+        restarter = getattr(self.parent, "_restarter", None)
+        if restarter is not None:
+            restarter.restart_limit = 0
+        return self._ended
+
     async def wait(self) -> int | None:
         """KernelManager, after a shutdown request: until the remote kernel is gone."""
         while True:
@@ -339,6 +402,8 @@ class SSHProvisioner(KernelProvisionerBase):
             return
         self._end_asked = True
         self._session.kernel_ending = True
+        if self._session.job is not None and not self._session.job.job.running:
+            return  # queued or ended: no kernel runs in the job
         try:
             await self._agent_call("stop", self._kid, timeout=timeout)
         except RemoteError as exc:
@@ -352,6 +417,9 @@ class SSHProvisioner(KernelProvisionerBase):
         """
         await self._stop_remote(timeout=1.0)
         self._launched = False
+        session = self._session
+        if not restart and session is not None and session.job is not None:
+            await self._remote(lambda _: jobs.cancel(session))  # nothing left: the job ends
         if not restart:
             await self._close_session()
             release_local_ports(self._local_ports)

@@ -43,7 +43,7 @@ from ..remote.protocol import (
     json_part,
 )
 from ..ssh.forwards import unhold_local_port
-from ..ssh.streams import open_stream
+from ..ssh.streams import ExecTarget, open_stream
 from ..text import RemoteJSONError, parse_remote_json
 
 log = logging.getLogger(__name__)
@@ -122,11 +122,17 @@ class RelayedChannels:
     # ------------------------------------------------------------ link
 
     async def attach(
-        self, conn: Any, target: str | int, *, token: str = "", timeout: float = 15.0
+        self,
+        conn: Any,
+        target: str | int | ExecTarget,
+        *,
+        token: str = "",
+        timeout: float = 15.0,
     ) -> None:
         """Connect to the relay over ``conn`` (an SSH connection) and resume: ``target``
-        is its unix socket path, or its TCP port on the remote's 127.0.0.1 (then
-        ``token`` proves to it that we are its kernel's client)."""
+        is its unix socket path, its TCP port on the remote's 127.0.0.1 (then ``token``
+        proves to it that we are its kernel's client), or a connector command whose
+        stdin/stdout carry the stream (``ssh/streams.py``)."""
         self.detach()
         reader, writer = await asyncio.wait_for(open_stream(conn, target), timeout)
         hello = {"twin": self._twin, "epoch": self.epoch, "last": self.last_in}

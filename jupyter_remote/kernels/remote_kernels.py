@@ -18,6 +18,7 @@ from ..context import RemoteContext
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..remote.protocol import KERNEL_ID_PATTERN
 from ..store import Profile
+from . import slurm
 from .agent_client import AgentClient
 from .profiles import profile_json
 
@@ -41,7 +42,8 @@ async def list_remote_kernels(
     it ended, and its record is then removed from the remote."""
     endpoint = await ctx.endpoint(server)
     async with ctx.pool.connection(endpoint) as conn:
-        return await AgentClient(conn).list(report=report)
+        entries = await AgentClient(conn).list(report=report)
+        return await slurm.with_jobs(conn, entries, where=repr(server))  # kernels in jobs
 
 
 async def stop_remote_kernel(ctx: RemoteContext, server: str, kernel_id: str) -> dict[str, Any]:

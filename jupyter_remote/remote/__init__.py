@@ -28,8 +28,19 @@ from .protocol import BOOTSTRAP
 
 #: The parts of each script, in order.
 SCRIPTS = {
-    "agent": ("protocol", "state", "relay", "supervisor", "launch", "agent"),
-    "probe": ("protocol", "interpreters", "probe"),
+    "agent": (
+        "protocol",
+        "state",
+        "relay",
+        "supervisor",
+        "slurm",
+        "launch",
+        "connector",
+        "agent",
+    ),
+    "job": ("protocol", "state", "job"),
+    "probe": ("protocol", "interpreters", "gpus", "slurm_probe", "probe"),
+    "envcreate": ("protocol", "envcreate"),
     "kernel_launcher": ("kernel_launcher",),
 }
 _LOCAL_IMPORTS = re.compile(r"^# <local-imports>.*?^# </local-imports>\n", re.M | re.S)
@@ -71,7 +82,17 @@ RUN_EXPANDED = 'p=$1; shift; case $p in "~/"*) p="$HOME/${p#"~/"}" ;; esac; exec
 
 def command_python(python: str, *args: str) -> str:
     """Command line running ``python args...`` on the remote, quoted, ``~/`` expanded."""
-    return shlex.join(["sh", "-c", RUN_EXPANDED, "sh", python, *args])
+    return shlex.join(argv_python(python, *args))
+
+
+def argv_python(python: str, *args: str) -> list[str]:
+    """The argv of :func:`command_python`, to put behind another command (``srun ...``)."""
+    return ["sh", "-c", RUN_EXPANDED, "sh", python, *args]
+
+
+def argv_on_path() -> list[str]:
+    """The argv of :func:`command_on_path`."""
+    return ["sh", "-c", FIND_PYTHON, BOOTSTRAP]
 
 
 def command_with(python: str) -> str:

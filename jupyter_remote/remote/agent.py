@@ -22,9 +22,17 @@ import sys
 import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.connector import op_connect
 from jupyter_remote.remote.launch import _relay_answer, op_launch
 from jupyter_remote.remote.protocol import CHANNELS
 from jupyter_remote.remote.relay import query_relay
+from jupyter_remote.remote.slurm import (
+    is_job_kernel,
+    job_elsewhere,
+    job_records,
+    op_cancel,
+    op_submit,
+)
 from jupyter_remote.remote.state import (
     KERNEL_ID,
     KERNELS,
@@ -135,6 +143,8 @@ def op_connection(req):
 
 def op_signal(req):
     kdir = _kernel_dir(req.get("kernel_id"))
+    if job_elsewhere(req.get("kernel_id"), kdir):
+        raise AgentError("this kernel runs in a Slurm job on another node")
     pid = _read_int(os.path.join(kdir, "kernel.pid"))
     signum = int(req.get("signum", signal.SIGINT))
     if not pid or not _alive(pid):
@@ -151,6 +161,9 @@ def op_signal(req):
 
 def op_stop(req):
     kdir = _kernel_dir(req.get("kernel_id"))
+    job = job_elsewhere(req.get("kernel_id"), kdir)
+    if job:  # a kernel in a Slurm job, seen from the login node: end its job
+        return op_cancel({"kernel_id": req.get("kernel_id"), "job_id": job})
     if not os.path.isdir(kdir):
         return {"stopped": False, "reason": "no such kernel on this host"}
     _stop_dir(kdir, float(req.get("timeout") or 5))
@@ -166,8 +179,9 @@ def op_list(req):
     except OSError:
         names = []
     for name in names:
-        if KERNEL_ID.match(name):
+        if KERNEL_ID.match(name) and not is_job_kernel(os.path.join(KERNELS, name)):
             kernels.append(_status(name, report=bool(req.get("report"))))
+    kernels += job_records()  # kernels in Slurm jobs: their state is the job's (local side)
     return {"kernels": [k for k in kernels if k["state"] != "missing"]}
 
 
@@ -180,6 +194,9 @@ OPS = {
     "list": op_list,
     "presence": op_presence,
     "connection": op_connection,
+    "connect": op_connect,
+    "submit": op_submit,
+    "cancel": op_cancel,
 }
 
 
@@ -196,7 +213,7 @@ def main():
     except AgentError as exc:
         sys.stdout.write(json.dumps({"ok": False, "error": exc.message, "hint": exc.hint}) + "\n")
         return 1
-    if req["op"] not in ("supervise", "presence"):
+    if req["op"] not in ("supervise", "presence", "connect"):
         sys.stdout.write(json.dumps({"ok": True, "result": result}) + "\n")
         sys.stdout.flush()
     return 0

@@ -11,6 +11,7 @@ up; it answers the pid, the socket paths and where the relay listens.
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,7 @@ import time
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.protocol import BOOTSTRAP, CHANNELS, MAX_SOCKET_PATH, SOCKET_NAMES
 from jupyter_remote.remote.relay import DEFAULT_BUFFER_BYTES
+from jupyter_remote.remote.slurm import hand_to_holder
 from jupyter_remote.remote.state import (
     KERNELS,
     ROOT,
@@ -53,7 +55,8 @@ def op_launch(req):
         env = _kernel_env(req, spec_env, kernel_id)
         info = _write_info(kdir, req, argv, cwd, sockdir)
         relay = bool(req.get("relay", True))
-        sup = _start_supervisor(
+        start = _in_job(req) if req.get("job") else _start_supervisor
+        sup = start(
             kdir,
             {
                 "op": "supervise",
@@ -182,7 +185,8 @@ def _kernel_argv(req, kdir, conn_file):
 
 
 def _kernel_env(req, spec_env, kernel_id):
-    env = dict(os.environ)
+    """The kernel's environment; in a job only what is added (the holder's is the base)."""
+    env = {} if req.get("job") else dict(os.environ)
     env.update(spec_env)
     env.update(req.get("env") or {})
     env["JUPYTER_REMOTE_KERNEL_ID"] = kernel_id
@@ -203,9 +207,19 @@ def _write_info(kdir, req, argv, cwd, sockdir):
         "transport": "ipc",
         "sockdir": sockdir,
         "idle_timeout": int(req.get("idle_timeout") or 0),
+        "job": req.get("job") or None,
     }
     _write_private(os.path.join(kdir, "info.json"), json.dumps(info))
     return info
+
+
+def _in_job(req):
+    """In a Slurm job: the job's holder runs the supervisor (``slurm.py``, ``job.py``)."""
+
+    def start(kdir, payload):
+        return hand_to_holder(kdir, req["job"], sys.executable, _own_source(), payload)
+
+    return start
 
 
 def _start_supervisor(kdir, payload):
@@ -269,6 +283,8 @@ def _wait_started(kdir, sup, req, relay_wanted):
     except OSError:
         pgid = pid
     answer = {"pid": pid, "pgid": pgid, "transport": "ipc", "dir": kdir, "channels": {}}
+    if req.get("job"):
+        answer.update(job=req["job"], node=socket.gethostname())
     for n, name in enumerate(CHANNELS, 1):
         answer["channels"][name] = "%s-%d" % (base, n)
     answer.update(_relay_answer(kdir))

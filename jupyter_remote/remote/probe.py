@@ -7,6 +7,7 @@ runs it with ONE SSH exec: the command line is ``remote.command_on_path()``
 REQUEST, one JSON line after the framed script (every field optional)::
 
     {"cwds": ["/srv/proj", "~/work"],   # profile working dirs: their .venv / venv
+     "pythons": ["~/envs/t/bin/python"], # interpreters of profiles: always listed
      "budget": 20,                      # seconds for the whole probe
      "per_env": 10,                     # seconds for one interpreter check
      "workers": 8}                      # interpreters checked in parallel
@@ -16,7 +17,14 @@ by one JSON object (login files may print noise before it)::
 
     {"protocol": 1, "elapsed": 1.42, "errors": ["..."], "home": "/home/u",
      "probe": {"python": "/usr/bin/python3", "version": "3.11.2"},
+     "tools": {"uv": "/home/u/.local/bin/uv", "conda": null},
+     "gpus": {"found": true, "gpus": {"status": 0, "output": "CSV"}, "apps": {...}},
+     "slurm": {"found": true, "version": {"status": 0, "output": "..."}, ...},
      "envs": [ENV, ...]}
+
+``gpus`` is nvidia-smi's raw answer (``remote/gpus.py``); ``kernels/gpus.py`` parses it.
+``slurm`` is the raw answer of Slurm's commands (``remote/slurm_probe.py``);
+``kernels/slurm_info.py`` parses it.
 
 ENV of a Python environment (kind conda|venv|virtualenv|uv|pyenv|system)::
 
@@ -37,8 +45,10 @@ found is left out and named in ``errors``::
      "version": "", "ipykernel": false, "source": "...kernels", "error": null}
 
 Python kernelspecs are not listed as ``kernelspec``: their env already is. When
-argv[0] of one is an absolute interpreter not found otherwise, that interpreter
-is checked and listed as an environment of its own (source "kernelspec NAME").
+argv[0] of one is an interpreter not found otherwise (absolute, or a name on the
+login PATH), that interpreter is checked and listed as an environment of its own
+(source "kernelspec NAME"). So is each interpreter of a profile (source "profile"),
+also when it no longer runs (with its error), so the list always holds them.
 
 Every interpreter runs in its own session with a timeout (killed with its whole
 process group), all in parallel, under one time budget: a hanging env comes
@@ -61,6 +71,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.gpus import collect_gpus, find_tools
 from jupyter_remote.remote.interpreters import (
     _home,
     _tilde,
@@ -70,6 +81,7 @@ from jupyter_remote.remote.interpreters import (
     env_python,
 )
 from jupyter_remote.remote.protocol import ENV_KINDS, PROBE_RESULT_MARKER
+from jupyter_remote.remote.slurm_probe import collect_slurm
 
 # </local-imports>
 
@@ -115,6 +127,7 @@ class Probe:
         self.per_env = _number(request.get("per_env"), 10.0, 0.5, self.budget)
         self.workers = int(_number(request.get("workers"), 8, 1, 32))
         self.cwds = _cwds(request.get("cwds"))
+        self.pythons = _cwds(request.get("pythons"))
         self.errors = []  # type: List[str]
         self.candidates = []  # type: List[Dict[str, Any]]
         self.kernelspecs = []  # type: List[Dict[str, Any]]
@@ -230,6 +243,16 @@ class Probe:
         for prefix in self.children(versions):
             self.add_if_env(prefix, _tilde(versions), default="pyenv")
 
+    def scan_profiles(self) -> None:
+        """The interpreters of saved profiles: listed even when nothing else finds them."""
+        for python in self.pythons:
+            prefix = os.path.dirname(os.path.dirname(python))
+            kind = classify(prefix)
+            if kind is not None:
+                self.add(prefix, kind, "profile", python=python)
+            else:
+                self.add_undeclared(python, os.path.basename(python), "profile")
+
     def scan_path(self) -> None:
         """The login PATH's python3: system, unless it lives in an env of a known kind."""
         python = shutil.which("python3") or shutil.which("python")
@@ -297,14 +320,16 @@ class Probe:
         argv0 = spec["argv"][0]
         language = str(spec.get("language") or "")
         if language.lower() == "python":
-            if os.path.isabs(argv0):
-                prefix = os.path.dirname(os.path.dirname(argv0))
-                kind = classify(prefix)
-                if kind is not None:
-                    self.add(prefix, kind, "kernelspec " + name, python=argv0)
-                else:
-                    self.add_undeclared(argv0, name, "kernelspec " + name)
-            return  # relative "python": the env holding the spec, listed already
+            python = argv0 if os.path.isabs(argv0) else self.spec_python(spec_dir, argv0)
+            if python is None:
+                return
+            prefix = os.path.dirname(os.path.dirname(python))
+            kind = classify(prefix)
+            if kind is not None:
+                self.add(prefix, kind, "kernelspec " + name, python=python)
+            else:
+                self.add_undeclared(python, name, "kernelspec " + name)
+            return
         resolved = shutil.which(argv0)
         if resolved is None:
             self.errors.append("kernelspec %s: %s is not an executable on the PATH" % (name, argv0))
@@ -323,6 +348,17 @@ class Probe:
                 "error": None,
             }
         )
+
+    def spec_python(self, spec_dir: str, argv0: str) -> Optional[str]:
+        """The interpreter a kernelspec's bare ``python`` means: the env holding the spec
+        (PREFIX/share/jupyter/kernels/NAME), else that name on the login PATH."""
+        prefix = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(spec_dir))))
+        if os.path.basename(os.path.dirname(os.path.dirname(spec_dir))) == "jupyter":
+            python = env_python(prefix)
+            if python is not None:
+                return python
+        found = shutil.which(argv0)
+        return os.path.abspath(found) if found else None
 
     # ------------------------------------------------------------ checks
 
@@ -366,11 +402,15 @@ class Probe:
             self.scan_pyenv,
             self.scan_path,
             self.scan_kernelspecs,
+            self.scan_profiles,
         ):
             try:
                 scan()
             except Exception as exc:  # one odd directory must not cost the whole answer
                 self.errors.append("%s failed: %s: %s" % (scan.__name__, type(exc).__name__, exc))
+        tools = find_tools()
+        gpus = collect_gpus()
+        slurm = collect_slurm()
         envs = self.check_all() + self.kernelspecs
         envs.sort(key=lambda e: (ENV_KINDS.index(e["kind"]), e["name"].lower(), e["python"]))
         return {
@@ -380,6 +420,9 @@ class Probe:
             "errors": self.errors,
             "home": _home(),
             "probe": {"python": sys.executable, "version": "%d.%d.%d" % sys.version_info[:3]},
+            "tools": tools,
+            "gpus": gpus,
+            "slurm": slurm,
         }
 
 

@@ -38,6 +38,8 @@ KERNEL_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 STATE_DIR = ".local/share/jupyter-remote"
 #: The probe's answer is the last stdout line starting with this (login noise may precede).
 PROBE_RESULT_MARKER = "@@jupyter-remote-probe@@ "
+#: Environment creation's answer (remote/envcreate.py) is the last line starting with this.
+ENVCREATE_MARKER = "@@jupyter-remote-envcreate@@ "
 #: Kinds of environments the probe reports, in display order.
 ENV_KINDS = ("conda", "uv", "venv", "virtualenv", "pyenv", "system", "kernelspec")
 #: Runs a script sent on stdin as ``<decimal length>\\n<script bytes>``: the fixed command
@@ -136,3 +138,39 @@ def is_shutdown_reply(frames: Any) -> bool:
 def json_part(obj: Any) -> bytes:
     """A JSON record part (HELLO, GAP, INFO)."""
     return json.dumps(obj).encode("utf-8")
+
+
+#: The first line a stream connector writes (``connector.py``), before the relay's bytes:
+#: this marker and a JSON answer (login noise may precede it).
+STREAM_MARKER = "@@jupyter-remote-stream@@ "
+#: The name of every kernel's Slurm job and step (``squeue`` shows it to everyone:
+#: nothing secret, and no user data, goes into it).
+JOB_NAME = "jupyter-remote"
+_FRAME = struct.Struct("!I")
+
+
+def send_frame(sock: Any, obj: Any) -> None:
+    """One length-prefixed JSON object on a socket (a launch handed to a job's holder)."""
+    body = json.dumps(obj).encode("utf-8")
+    try:
+        sock.sendall(_FRAME.pack(len(body)) + body)
+    except OSError:
+        pass
+
+
+def recv_frame(sock: Any, limit: int) -> Any:
+    """The JSON object of one frame (ValueError if longer than ``limit`` or cut short)."""
+    (size,) = _FRAME.unpack(_recv_exactly(sock, _FRAME.size))
+    if size > limit:
+        raise ValueError("a frame of %d bytes" % size)
+    return json.loads(_recv_exactly(sock, size).decode("utf-8"))
+
+
+def _recv_exactly(sock: Any, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(min(size - len(data), 1 << 20))
+        if not chunk:
+            raise ValueError("the frame ended early")
+        data += chunk
+    return data

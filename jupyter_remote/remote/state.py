@@ -33,6 +33,10 @@ ROOT = os.path.join(os.path.expanduser("~"), STATE_DIR)
 #: enough for a laptop that slept overnight to learn why its kernel is gone.
 ENDED_KEPT = 24 * 3600
 KERNELS = os.path.join(ROOT, "kernels")
+#: Kernels in Slurm jobs: the login node's record of each (``slurm.py``), and each job's
+#: holder state on its compute node (``job.py``).
+JOBS = os.path.join(ROOT, "jobs")
+HOLDERS = os.path.join(ROOT, "holders")
 KERNEL_ID = re.compile("^%s$" % KERNEL_ID_PATTERN)
 SIGNAL_NAMES = {
     int(getattr(signal, n)): n
@@ -140,11 +144,11 @@ def _remove_owned_tree(path):
 
 
 def _remove_empty_parents():
-    for d in (KERNELS, ROOT):
+    for d in (KERNELS, JOBS, HOLDERS, ROOT):
         try:
             os.rmdir(d)
         except OSError:
-            return
+            pass
 
 
 def _remove_scratch(kdir):

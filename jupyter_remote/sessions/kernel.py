@@ -23,8 +23,11 @@ from ..kernels.agent_client import AgentClient
 from ..kernels.relay_link import RelayedChannels
 from ..ssh.exec import HeldProcess
 from ..ssh.forwards import Forwards, Target
+from ..ssh.streams import ExecTarget
 from ..store import TCP_CHANNELS_WARNING
 from ..store.durations import format_duration
+from .job import JobLink, job_problem
+from .job import cancel as cancel_job
 from .linked import LinkedSession
 from .roster import Reconnect, registry
 
@@ -68,6 +71,7 @@ class KernelSession(LinkedSession):
     relay_port: int | None = None  # the relay's TCP port ("tcp" channel transport only)
     relay_token: str = ""
     channel_transport: str = "unix"
+    job: JobLink | None = None  # the Slurm job the kernel runs in (sessions/job.py)
     _first: frozenset[int] = frozenset()
     _presence: HeldProcess | None = None
     heartbeat_port: int | None = None
@@ -107,6 +111,7 @@ class KernelSession(LinkedSession):
             ),
             "relayed": self.relay_path is not None,
             "channel_transport": self.channel_transport,
+            **({"job": self.job.to_json()} if self.job is not None else {}),
             "warnings": [TCP_CHANNELS_WARNING] if self.channel_transport == "tcp" else [],
             "start_failed": self.start_failed,
             "hint": self.hint,
@@ -170,6 +175,13 @@ class KernelSession(LinkedSession):
 
     async def _health_problem(self, policy: Reconnect) -> str:
         """Why the session is degraded now, or '' when healthy."""
+        if self.job is not None:  # the job's state, not an srun step every interval
+            problem = await job_problem(self)
+            if problem or not self.heartbeat_port:
+                return problem
+            if not await heartbeat_ok(self.heartbeat_port, policy.heartbeat_timeout):
+                return "the kernel does not answer its heartbeat (stopped, swapping or hung)"
+            return ""
         started = time.monotonic()
         try:
             status = await asyncio.wait_for(self.agent().status(self.kernel_id), 15)
@@ -202,7 +214,15 @@ class KernelSession(LinkedSession):
         lease is in: the reconnect itself takes presence before reporting running)."""
         if self.lease is None or self.lease.lost:
             raise SSHConnectError(f"The link to {self.server} is down ({self.state}).")
-        return AgentClient(self.lease.conn, python=self.python)
+        wrap = self.job.wrap() if self.job is not None else ()  # srun into the kernel's job
+        return AgentClient(self.lease.conn, python=self.python, wrap=wrap)
+
+    def login_agent(self) -> AgentClient:
+        """The agent on the server itself with its login python3 (a cluster's login node:
+        submitting and cancelling jobs, their records)."""
+        if self.lease is None or self.lease.lost:
+            raise SSHConnectError(f"The link to {self.server} is down ({self.state}).")
+        return AgentClient(self.lease.conn)
 
     async def hold_presence(self) -> None:
         """While this session's link lives, the remote idle timeout does not count.
@@ -250,8 +270,11 @@ class KernelSession(LinkedSession):
         assert self.lease is not None
         await self.channels.attach(self.lease.conn, self._relay_target(), token=self.relay_token)
 
-    def _relay_target(self) -> str | int:
-        """The relay's TCP port with the "tcp" channel transport, else its unix socket."""
+    def _relay_target(self) -> str | int | ExecTarget:
+        """The relay's TCP port with the "tcp" channel transport, a connector's stdin/stdout
+        with "exec" (over SSH) and "srun" (into the kernel's Slurm job), else its socket."""
+        if self.channel_transport in ("exec", "srun"):
+            return self.agent().connect_target(self.kernel_id)
         if self.relay_port is not None:
             return self.relay_port
         assert self.relay_path is not None
@@ -344,10 +367,14 @@ class KernelSession(LinkedSession):
         return 1
 
     async def stop(self) -> None:
-        """Stop for a session whose kernel no Jupyter kernel manager here owns."""
-        if self.link_up:
+        """Stop for a session whose kernel no Jupyter kernel manager here owns (also one
+        whose Slurm job is still queued: the job is cancelled, and its start fails)."""
+        if self.link_up and (self.job is None or self.job.job.running):
             with contextlib.suppress(RemoteError):
                 await self.agent().stop(self.kernel_id)
+        if self.job is not None:
+            self._closing = True  # the start waiting in the queue gives up
+            await cancel_job(self)
         await self.close()
 
     async def close(self) -> None:

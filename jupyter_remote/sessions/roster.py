@@ -22,7 +22,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATES = ("connecting", "running", "reconnecting", "degraded", "disconnected", "stopped")
+STATES = (
+    "connecting",
+    "queued",
+    "running",
+    "reconnecting",
+    "degraded",
+    "disconnected",
+    "dead",
+    "stopped",
+)
 Listener = Callable[[dict[str, Any]], None]
 
 

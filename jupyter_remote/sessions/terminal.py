@@ -10,10 +10,11 @@ reloaded page gets its screen back, as Jupyter's own terminals do.
 When the link drops (``LinkedSession``'s state machine): the terminal says so, and when
 the session reconnects it opens a new pty and says that the old shell is gone (and
 hangs up what that shell left, should the remote not have noticed the drop). A
-*persistent* terminal runs in a tmux session of its own instead (a random name, on
-tmux's per-user socket in a 0700 directory), which survives the drop: the new pty
+*persistent* terminal runs in a tmux (or, without tmux, screen) session of its own
+instead (a random name, on the tool's per-user socket in a 0700 directory), which
+survives the drop: the new pty
 reattaches to it. Closing the terminal for good (the tab, Stop, DELETE) ends the shell
-and everything it started on that pty (the tmux session too).
+and everything it started on that pty (the tmux or screen session too).
 """
 
 from __future__ import annotations
@@ -204,15 +205,17 @@ class TerminalSession(LinkedSession):
         found = await available_multiplexers(self.lease.conn)
         if not found:
             raise ConflictError(
-                f"A persistent terminal needs tmux on {self.server}; it is not on the "
-                "login PATH there.",
-                hint="Install tmux on the remote (e.g. apt install tmux), or open a plain "
-                "terminal.",
+                f"A persistent terminal needs tmux or screen on {self.server}; neither is "
+                "on the login PATH there.",
+                hint="Install tmux (or screen) on the remote (e.g. apt install tmux), or "
+                "open a plain terminal.",
             )
         self.multiplexer, self.mux_name = found[0], sh.new_mux_name()
 
     def _command(self) -> str:
-        return sh.tmux_command(self.mux_name) if self.persistent else sh.shell_command()
+        if self.persistent:
+            return sh.attach_command(self.multiplexer, self.mux_name)
+        return sh.shell_command()
 
     async def _start_pty(self) -> None:
         """A new pty on the current lease, and the task that reads it."""
@@ -254,7 +257,7 @@ class TerminalSession(LinkedSession):
 
     async def stop(self) -> None:
         """Close for good (the tab, Stop, DELETE): the shell and what it started end, a
-        persistent terminal's tmux session too; the lease is released."""
+        persistent terminal's tmux or screen session too; the lease is released."""
         if self._closing:
             await self._ended.wait()
             return
@@ -281,13 +284,13 @@ class TerminalSession(LinkedSession):
         self._clients.clear()
 
     async def _clean_remote(self, *sids: int | None) -> None:
-        """Hang up what is left of our ptys' sessions; end the tmux session. Best effort:
-        with the link down there is nothing to reach (tmux's session then stays)."""
+        """Hang up what is left of our ptys' sessions; end the tmux or screen session. Best
+        effort: with the link down there is nothing to reach (that session then stays)."""
         if self.lease is None or self.lease.lost:
             return
         commands = [sh.hangup_command(sid) for sid in sids if sid]
         if self.persistent and self.mux_name:
-            commands.insert(0, sh.kill_mux_session_command(self.mux_name))
+            commands.insert(0, sh.kill_session_command(self.multiplexer, self.mux_name))
         for command in commands:
             with contextlib.suppress(RemoteError, OSError):
                 await run(self.lease.conn, command, timeout=CLEANUP_TIMEOUT, where=self.server)
@@ -325,7 +328,9 @@ class TerminalSession(LinkedSession):
     async def _mux_session_exists(self) -> bool:
         assert self.lease is not None
         result = await run(
-            self.lease.conn, sh.has_mux_session_command(self.mux_name), timeout=CLEANUP_TIMEOUT
+            self.lease.conn,
+            sh.has_session_command(self.multiplexer, self.mux_name),
+            timeout=CLEANUP_TIMEOUT,
         )
         return result.exit_status == 0
 
@@ -334,7 +339,7 @@ class TerminalSession(LinkedSession):
 
 
 async def available_multiplexers(conn: Any) -> list[str]:
-    """Which of tmux (and the like) the remote has on its login PATH (one exec)."""
+    """Which of tmux and screen the remote has on its login PATH, preferred first (one exec)."""
     result = await run(conn, sh.multiplexers_command(), timeout=30.0)
     lines = {line.strip() for line in result.stdout.splitlines()}
     return [name for name in sh.MULTIPLEXERS if name in lines]

@@ -18,7 +18,7 @@ import shlex
 from ..errors import ValidationError
 
 #: tools that keep a shell alive across link drops, in the order they are preferred
-MULTIPLEXERS = ("tmux",)
+MULTIPLEXERS = ("tmux", "screen")
 #: a persistent terminal's session name: ours, random (not guessable), saying nothing
 MUX_NAME_RE = re.compile(r"jr-[0-9a-f]{16}")
 _MARKER = re.compile(rb"\x1b\]7777;jr-pty=(\d{1,10})\x07")
@@ -48,20 +48,34 @@ def shell_command() -> str:
     return _sh(f'{_MARKER_PRINTF}; exec "${{SHELL:-/bin/sh}}" -l')
 
 
-def tmux_command(name: str) -> str:
-    """Attach to tmux session ``name``, creating it first if it does not exist."""
-    return _sh(f"{_MARKER_PRINTF}; exec tmux new-session -A -s {shlex.quote(_checked_name(name))}")
+def _mux(mux: str) -> str:
+    if mux not in MULTIPLEXERS:
+        raise ValidationError(f"Not a terminal multiplexer: {mux[:20]!r}.")
+    return mux
 
 
-def has_mux_session_command(name: str) -> str:
-    """Exit 0 when tmux session ``name`` exists."""
-    return _sh(f"tmux has-session -t {shlex.quote('=' + _checked_name(name))} 2>/dev/null")
+def attach_command(mux: str, name: str) -> str:
+    """Attach to session ``name`` of ``mux`` (tmux or screen), creating it first if it does
+    not exist; screen detaches a stale client of it first (``-D``)."""
+    quoted = shlex.quote(_checked_name(name))
+    if _mux(mux) == "tmux":
+        return _sh(f"{_MARKER_PRINTF}; exec tmux new-session -A -s {quoted}")
+    return _sh(f"{_MARKER_PRINTF}; exec screen -D -RR -S {quoted}")
 
 
-def kill_mux_session_command(name: str) -> str:
-    """End tmux session ``name`` and every process in it (the terminal closed for good)."""
-    target = shlex.quote("=" + _checked_name(name))
-    return _sh(f"tmux kill-session -t {target} 2>/dev/null; true")
+def has_session_command(mux: str, name: str) -> str:
+    """Exit 0 when session ``name`` of ``mux`` exists."""
+    if _mux(mux) == "tmux":
+        return _sh(f"tmux has-session -t {shlex.quote('=' + _checked_name(name))} 2>/dev/null")
+    return _sh(f"screen -S {shlex.quote(_checked_name(name))} -X select . >/dev/null 2>&1")
+
+
+def kill_session_command(mux: str, name: str) -> str:
+    """End session ``name`` of ``mux`` and every process in it (the terminal closed for good)."""
+    if _mux(mux) == "tmux":
+        target = shlex.quote("=" + _checked_name(name))
+        return _sh(f"tmux kill-session -t {target} 2>/dev/null; true")
+    return _sh(f"screen -S {shlex.quote(_checked_name(name))} -X quit >/dev/null 2>&1; true")
 
 
 def hangup_command(sid: int) -> str:

@@ -165,11 +165,18 @@ def _capital(text: str) -> str:
 
 
 async def stream(
-    conn: Any, command: str, on_line: Callable[[str], None], *, timeout: float = 900.0
+    conn: Any,
+    command: str,
+    on_line: Callable[[str], None],
+    *,
+    timeout: float = 900.0,
+    stdin: bytes = b"",
 ) -> int:
-    """Run ``command``, calling ``on_line`` for each line of stdout+stderr; exit status.
+    """Run ``command`` fed ``stdin``, calling ``on_line`` for each line of stdout+stderr;
+    exit status.
 
-    Called by ``RemoteManager.install_ipykernel`` (pip's output, shown live). Lines
+    Called by ``RemoteManager.install_ipykernel`` (pip's output, shown live) and by
+    environment creation (``kernels/environments.py``, its script on stdin). Lines
     reach ``on_line`` with control characters escaped, split every
     :data:`MAX_LINE` characters, so a line without end never piles up in memory.
     """
@@ -178,6 +185,8 @@ async def stream(
     async def pump() -> int | None:
         proc = await conn.create_process(command, stderr=asyncssh.STDOUT, encoding=None)
         procs.append(proc)
+        if stdin:
+            proc.stdin.write(stdin)
         proc.stdin.write_eof()
         pending = b""
         while True:

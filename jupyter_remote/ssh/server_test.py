@@ -32,6 +32,17 @@ for p in python3 python; do
     break
   fi
 done
+if command -v nvidia-smi >/dev/null 2>&1; then
+  out=$(nvidia-smi --query-gpu=index,uuid,name,memory.used,memory.total,utilization.gpu \
+        --format=csv,noheader,nounits 2>&1); st=$?
+  printf 'gpus_status=%s\n' "$st"
+  printf '%s\n' "$out" | head -n 256 | sed 's/^/gpus_line=/'
+  if [ "$st" = 0 ]; then
+    out=$(nvidia-smi --query-compute-apps=gpu_uuid,pid --format=csv,noheader 2>&1); st=$?
+    printf 'apps_status=%s\n' "$st"
+    printf '%s\n' "$out" | head -n 10000 | sed 's/^/apps_line=/'
+  fi
+fi
 """
 
 if TYPE_CHECKING:  # the context is the caller's; ssh/ does not depend on it
@@ -68,9 +79,12 @@ async def test_server(ctx: RemoteContext, name: str) -> dict[str, Any]:
     finally:
         await lease.release()
     info: dict[str, str] = {}
+    smi: dict[str, list[str]] = {"gpus_line": [], "apps_line": []}
     for line in result.stdout.splitlines():
         k, sep, v = line.partition("=")
-        if sep:  # the remote's words: bounded, control characters escaped
+        if sep and k in smi:  # nvidia-smi's CSV, raw: kernels/gpus.py parses and escapes it
+            smi[k].append(v)
+        elif sep:  # the remote's words: bounded, control characters escaped
             info[k.strip()] = printable(v.strip()[:MAX_INFO_TEXT])
     return {
         "server": name,
@@ -92,4 +106,21 @@ async def test_server(ctx: RemoteContext, name: str) -> dict[str, Any]:
             "version": info.get("python_version") or None,
         },
         "client": f"jupyterlab-remote on Python {platform.python_version()}",
+        # raw; RemoteManager.test_server turns it into "gpus" (kernels/gpus.py)
+        "nvidia_smi": {
+            "found": "gpus_status" in info,
+            "gpus": {
+                "status": _status(info.get("gpus_status")),
+                "output": "\n".join(smi["gpus_line"]),
+            },
+            "apps": {
+                "status": _status(info.get("apps_status")),
+                "output": "\n".join(smi["apps_line"]),
+            },
+        },
     }
+
+
+def _status(text: str | None) -> int | None:
+    """An exit status the script printed, or None."""
+    return int(text) if text is not None and text.isdigit() and len(text) < 4 else None

@@ -267,7 +267,7 @@ class SFTPLink:
     ) -> AsyncIterator[bytes]:
         """The file's bytes from ``offset`` in order, ``WINDOW`` block reads in flight."""
         with errors_of(path, "open"):
-            handle = await self.client.open(path, "rb", block_size=self.block)
+            handle = await self.client.open(path, "rb", block_size=0)  # one request per read
         try:
             async for chunk in self._pipelined_reads(handle, path, offset, limit):
                 yield chunk
@@ -314,15 +314,13 @@ class SFTPLink:
                 asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_EXCL,
                 asyncssh.SFTPAttrs(permissions=mode),
                 encoding=None,
-                block_size=self.write_block,
+                block_size=0,  # one request per write: the blocks are ours
             )
 
     async def open_append(self, path: bytes) -> Any:
         """Reopen a temporary file of ours to go on writing (a resumed upload)."""
         with errors_of(path, "open"):
-            return await self.client.open(
-                path, asyncssh.FXF_WRITE, encoding=None, block_size=self.write_block
-            )
+            return await self.client.open(path, asyncssh.FXF_WRITE, encoding=None, block_size=0)
 
     async def write_at(self, handle: Any, path: bytes, data: bytes, offset: int) -> None:
         """Write ``data`` at ``offset``, its blocks in flight together."""

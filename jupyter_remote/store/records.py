@@ -8,11 +8,14 @@ passwords and passphrases live in ``secrets.py``.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..errors import ValidationError
+from .durations import parse_duration
+from .slurm import DEFAULT_SLURM_IDLE, SlurmRequest
 from .validation import (
     AUTH_METHODS,
     ENV_KEY_RE,
@@ -33,8 +36,9 @@ from .validation import (
 
 #: How a kernel's channels reach the relay beside it: "unix" (a socket in a private
 #: 0700 directory, forwarded over SSH) or, only by the user's explicit choice for an
-#: sshd that forbids socket forwarding, "tcp" (a port on the remote's 127.0.0.1).
-CHANNEL_TRANSPORTS = ("unix", "tcp")
+#: sshd that forbids socket forwarding, "tcp" (a port on the remote's 127.0.0.1), or
+#: "exec" (the relay's stream over an exec channel's stdin/stdout: no forwarding at all).
+CHANNEL_TRANSPORTS = ("unix", "tcp", "exec")
 TCP_CHANNELS_WARNING = (
     "Kernel channels use a TCP port on the remote's 127.0.0.1 (chosen for this server): "
     "other users of that host can see and connect to the port; the relay answers only "
@@ -110,14 +114,20 @@ class Profile:
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     idle_timeout: int = 0
+    #: the user's own name for the kernel in the launcher and picker; None: automatic
     display_name: str | None = None
     readonly: bool = False
+    #: learned from the interpreter when the profile was saved (never user input)
+    python_version: str | None = None
+    env_name: str | None = None
+    #: "run in a Slurm job" on this server (its login node): store/slurm.py's request
+    slurm: dict[str, Any] | None = None
 
     @classmethod
     def from_input(cls, data: Mapping[str, Any], *, readonly: bool = False) -> Profile:
         if not isinstance(data, Mapping):
             raise ValidationError("A profile must be a JSON object.")
-        allowed = {f.name for f in fields(cls)} - {"readonly"}
+        allowed = {f.name for f in fields(cls)} - {"readonly"} - PROFILE_FACTS
         unknown = set(data) - allowed
         if unknown:
             raise ValidationError(
@@ -146,17 +156,14 @@ class Profile:
                 clean_env[key] = _text(val, f"env {key}", max_len=MAX_ENV_VALUE, allow_empty=True)
         except ValidationError as exc:  # every env problem is reported on the env field
             raise ValidationError(exc.message, field="env", hint=exc.hint) from None
-        idle = data.get("idle_timeout", 0)
-        if isinstance(idle, str) and idle.isdigit():
-            idle = int(idle)
-        if isinstance(idle, bool) or not isinstance(idle, int) or not 0 <= idle <= 30 * 86400:
-            raise ValidationError(
-                "idle_timeout must be a number of seconds from 0 (never) to 2592000.",
-                field="idle_timeout",
-            )
+        slurm = data.get("slurm")
+        slurm = None if slurm in (None, "") else SlurmRequest.from_input(slurm).to_json()
+        idle = data.get("idle_timeout", DEFAULT_SLURM_IDLE if slurm else 0)
+        idle = parse_duration(idle, "idle_timeout")  # 900, "15m", "1h30m", "never"
         display = data.get("display_name")
         if display is not None:
-            display = _text(display, "display_name", max_len=200)
+            display = _text(display, "display_name", max_len=200, allow_empty=True).strip()
+        display = display or None  # empty: the automatic name
         return cls(
             name=validate_name(data.get("name"), "name"),
             server=validate_name(data.get("server"), "server"),
@@ -165,12 +172,38 @@ class Profile:
             cwd=validate_remote_path(data.get("cwd"), "cwd"),
             env=clean_env,
             idle_timeout=idle,
+            slurm=slurm,
             display_name=display,
             readonly=readonly,
         )
 
+    @classmethod
+    def from_record(cls, raw: Mapping[str, Any]) -> Profile:
+        """A profile as the store saved it. Records written before ``python_version``
+        existed kept the automatic display name itself: it becomes automatic again."""
+        record = {**raw, "readonly": False}
+        old = _OLD_AUTOMATIC_NAME.fullmatch(str(record.get("display_name") or ""))
+        if "python_version" not in record and old and old["server"] == record.get("server"):
+            record.update(display_name=None, python_version=old["version"], env_name=old["env"])
+        return cls(**record)
+
+    def input_fields(self) -> dict[str, Any]:
+        """What a user may set, as now (the base of an edit: PATCH, ``profile edit``)."""
+        data = asdict(self)
+        for name in ("readonly", *PROFILE_FACTS):
+            data.pop(name)
+        return data
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: Profile fields the server learns from the remote, never taken from input.
+PROFILE_FACTS = frozenset({"python_version", "env_name"})
+#: The automatic display name as profiles stored it before their facts were kept apart.
+_OLD_AUTOMATIC_NAME = re.compile(
+    r"Python(?: (?P<version>\d+\.\d+))?(?: · (?P<env>.+?))? — (?P<server>[A-Za-z0-9._-]+)"
+)
 
 
 @dataclass(frozen=True)
@@ -188,8 +221,6 @@ class HostKey:
         return asdict(self)
 
 
-def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 @dataclass(frozen=True)
 class JupyterServer:
     """A Jupyter server that already runs elsewhere (a workstation, a VM, a JupyterHub user
@@ -275,3 +306,5 @@ def server_from_record(raw: Mapping[str, Any]) -> AnyServer:
     return Server(**{**{k: v for k, v in raw.items() if k != "kind"}, "readonly": False})
 
 
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()

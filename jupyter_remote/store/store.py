@@ -181,7 +181,7 @@ class Store:
     # -- profiles
 
     def _saved_profiles(self) -> dict[str, Profile]:
-        return self._saved(self.PROFILES, lambda raw: Profile(**{**raw, "readonly": False}))
+        return self._saved(self.PROFILES, Profile.from_record)
 
     def list_profiles(self) -> list[Profile]:
         merged = {**self._saved_profiles(), **self._admin_profiles}

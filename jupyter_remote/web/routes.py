@@ -22,11 +22,13 @@ from .servers import (
     EnvironmentsHandler,
     HostKeyHandler,
     HostKeysHandler,
+    ServerGPUsHandler,
     ServerHandler,
     ServersHandler,
     ServerTestHandler,
 )
 from .sessions import SessionHandler, SessionRetryHandler, SessionsHandler
+from .slurm import ServerSlurmHandler
 from .terminals import TERMINAL_ID, TerminalHandler, TerminalsHandler, TerminalSocket
 
 
@@ -37,6 +39,8 @@ def routes() -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"/remote/servers/{NAME}", ServerHandler),
         (rf"/remote/servers/{NAME}/test", ServerTestHandler),
         (rf"/remote/servers/{NAME}/environments", EnvironmentsHandler),
+        (rf"/remote/servers/{NAME}/gpus", ServerGPUsHandler),
+        (rf"/remote/servers/{NAME}/slurm", ServerSlurmHandler),
         (r"/remote/hostkeys", HostKeysHandler),
         (rf"/remote/hostkeys/{NAME}", HostKeyHandler),
         (r"/remote/profiles", ProfilesHandler),

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..errors import ValidationError
 from ..kernels.discovery import Discovery
+from ..kernels.environments import validated
 from .base import RemoteHandler
+from .profiles import stream_ndjson
 
 
 class ServersHandler(RemoteHandler):
@@ -49,7 +54,8 @@ class ServerTestHandler(RemoteHandler):
 
 
 class EnvironmentsHandler(RemoteHandler):
-    """``GET /remote/servers/{name}/environments[?refresh=1][&cwd=DIR...]``: discovery."""
+    """``GET /remote/servers/{name}/environments[?refresh=1][&cwd=DIR...]``: discovery; for
+    a Jupyter server, its kernelspecs (written as ours on disk too)."""
 
     @web.authenticated
     @authorized
@@ -64,6 +70,47 @@ class EnvironmentsHandler(RemoteHandler):
             name, refresh=refresh in ("1", "true"), cwds=self.get_arguments("cwd", strip=False)
         )
         self.reply(envs)
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        """Create an environment with ipykernel: ``{"python": BASE, "name"?, "tool"?}``,
+        progress streamed as NDJSON (the last line: done with the environment, or error)."""
+        body = self.json_object()
+        unknown = set(body) - {"python", "name", "tool"}
+        if unknown:
+            raise ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))[:200]}.")
+        validated(body.get("python"), body.get("name"), body.get("tool"))  # 400 before streaming
+        await self.manager.get_server(name)  # 404 before the stream starts
+
+        async def create(on_output: Callable[[str], None]) -> dict[str, Any]:
+            environment = await self.manager.create_environment(
+                name,
+                python=body.get("python"),
+                env_name=body.get("name"),
+                tool=body.get("tool"),
+                on_output=on_output,
+            )
+            return {"environment": environment}
+
+        await stream_ndjson(self, create)
+
+
+class ServerGPUsHandler(RemoteHandler):
+    """``GET /remote/servers/{name}/gpus[?refresh=1]``: the GPUs the last environment probe
+    saw (no remote round trip), or a new probe's with ``refresh``."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        if (await self.manager.get_server(name)).get("kind") == "jupyter":
+            self.reply(await self.manager.jupyter_kernelspecs(name))  # its kernelspecs
+            return
+        refresh = self.get_argument("refresh", "0", strip=False)
+        if refresh not in ("0", "1", "false", "true"):
+            raise ValidationError("refresh must be 0 or 1.", field="refresh")
+        discovery = Discovery.of(self.manager)
+        self.reply(await discovery.gpus(name, refresh=refresh in ("1", "true")))
 
 
 class HostKeysHandler(RemoteHandler):

@@ -73,7 +73,7 @@ class TerminalsHandler(RemoteHandler):
 
 class TerminalHandler(RemoteHandler):
     """``GET``: one terminal; ``DELETE``: close it for good (its shell and what that
-    started end; a persistent terminal's tmux session too)."""
+    started end; a persistent terminal's tmux or screen session too)."""
 
     @web.authenticated
     @authorized

@@ -42,8 +42,8 @@ export interface ISession {
   profile?: string;
   /** Kernels only, the interpreter on the remote. */
   python?: string | null;
-  /** Where the session stands. */
-  state: 'connecting' | 'running' | 'reconnecting' | 'degraded' | 'disconnected' | 'stopped';
+  /** Where the session stands. queued: the kernel's Slurm job waits in the queue (reason says why and when it may start); dead: the scheduler ended the kernel's job (reason says how: TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, CANCELLED ... and the exit code). */
+  state: 'connecting' | 'queued' | 'running' | 'reconnecting' | 'degraded' | 'disconnected' | 'dead' | 'stopped';
   /** Why it is not simply running (empty when it is). */
   reason: string;
   /** Seconds since the epoch. */
@@ -72,9 +72,13 @@ export interface ISession {
   local_port?: number;
   /** Forwards only, the entry path relative to the base URL. */
   url?: string;
-  /** Terminals only, its shell runs in a tmux session that survives link drops. */
+  /** Kernels only, its start failed; reason says why, hint how to fix it. */
+  start_failed?: boolean;
+  /** Kernels only, what to do about a failed start (empty otherwise). */
+  hint?: string;
+  /** Terminals only, its shell runs in a tmux or screen session that survives link drops. */
   persistent?: boolean;
-  /** Terminals only, what keeps a persistent terminal's shell (tmux), else empty. */
+  /** Terminals only, what keeps a persistent terminal's shell (tmux or screen), else empty. */
   multiplexer?: string;
   /** Terminals only, the pty's height. */
   rows?: number;

@@ -26,7 +26,7 @@ import { activateFiles } from './files/plugin';
 import { CatalogModel } from './catalog/model';
 import { SessionsModel } from './sessions/model';
 import { notifyNotices } from './sessions/notices';
-import { addCommands, openSecurity } from './sidebar/commands';
+import { addCommands, openSecurity, retryStart } from './sidebar/commands';
 import { RemotePanel } from './sidebar/panel';
 import {
   IOpenTerminalArgs,
@@ -111,6 +111,8 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       catalog,
       sessions,
       openWizard: server => wizards.open(server),
+      openEditWizard: profile => wizards.edit(profile),
+      retryStart: kernelName => retryStart(app, kernelName),
       openNotebook,
       openKernel: kernelId => void app.commands.execute('notebook:create-new', { kernelId })
     });

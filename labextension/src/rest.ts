@@ -3,7 +3,7 @@
  * jupyter_remote/openapi.json). Types only, plus the order of environment kinds.
  * The sessions the REST answers list are the generated `ISession` of events.ts.
  */
-import type { ISession } from './events';
+import type { ISession, ISlurmJob } from './events';
 
 /** How a server authenticates. */
 export type AuthMethod = 'key' | 'password' | 'agent';
@@ -11,9 +11,10 @@ export type AuthMethod = 'key' | 'password' | 'agent';
 /**
  * How kernel channels reach the relay beside each kernel: `unix` (a socket in
  * a private directory) or, by explicit choice for an sshd that forbids socket
- * forwarding, `tcp` (a token-protected port on the remote's 127.0.0.1).
+ * forwarding, `tcp` (a token-protected port on the remote's 127.0.0.1) or `exec`
+ * (the relay's stream over an exec channel: for an sshd that forbids all forwarding).
  */
-export type ChannelTransport = 'unix' | 'tcp';
+export type ChannelTransport = 'unix' | 'tcp' | 'exec';
 
 /**
  * A saved server, as `GET remote/servers` returns it. Secrets never travel:
@@ -96,6 +97,54 @@ export interface ITestResult {
   rtt_ms: number;
   os: string;
   python: { path: string | null; version: string | null };
+  /** The server's GPUs (null: no nvidia-smi there). */
+  gpus?: IGpus | null;
+}
+
+/** One GPU as nvidia-smi reports it (null: not reported, `[N/A]`). */
+export interface IGpu {
+  index: number;
+  uuid: string;
+  name: string;
+  memory_used_mib: number | null;
+  memory_total_mib: number | null;
+  utilization_percent: number | null;
+  /** Compute processes using it. */
+  processes: number;
+}
+
+/** A server's GPUs; `error` says why they could not be listed (no driver...). */
+export interface IGpus {
+  devices: IGpu[];
+  error: string | null;
+}
+
+/** `GET remote/servers/{name}/gpus`: what the last environment probe saw. */
+export interface IServerGpus {
+  server: string;
+  gpus: IGpus | null;
+  /** Epoch seconds; null when the server was never probed. */
+  probed_at: number | null;
+}
+
+/** How `POST remote/servers/{name}/environments` makes an environment. */
+export type EnvironmentTool = 'venv' | 'uv' | 'conda';
+
+/** Body of `POST remote/servers/{name}/environments`. */
+export interface IEnvironmentCreate {
+  /** The base interpreter. */
+  python: string;
+  /** Default: jupyter-X.Y. */
+  name?: string | null;
+  tool?: EnvironmentTool;
+}
+
+/** The environment made (the last NDJSON line's `environment`). */
+export interface IEnvironmentCreated {
+  python: string;
+  path: string;
+  tool: string;
+  name: string;
 }
 
 /** Details of a 409 `hostkey_unknown` answer. */
@@ -185,6 +234,10 @@ export interface IProfileInput {
   env?: Record<string, string>;
   /** Seconds; 0 means never. */
   idle_timeout?: number;
+  /** The kernel's name in the launcher and picker; null or '': automatic. */
+  display_name?: string | null;
+  /** Run the kernel in a Slurm job submitted from this server; null: on the server. */
+  slurm?: ISlurmSettings | null;
 }
 
 /** A saved profile (`GET remote/profiles`). */
@@ -196,10 +249,18 @@ export interface IProfile {
   cwd: string | null;
   env: Record<string, string>;
   idle_timeout: number;
+  /** What the launcher and the kernel picker show. */
   display_name: string | null;
+  /** The user's own display name; null: the automatic one. */
+  custom_display_name?: string | null;
+  /** Learned from the interpreter when saved. */
+  python_version?: string | null;
+  env_name?: string | null;
   readonly: boolean;
   /** `remote-<name>`: the kernelspec the launcher and kernel picker show. */
   kernel_name: string;
+  /** Its Slurm job settings when it runs in a job (null: on the server itself). */
+  slurm?: ISlurmSettings | null;
 }
 
 /** States of a session, in the server's words (from the session event schema). */
@@ -226,10 +287,80 @@ export interface IRemoteKernel {
   python?: string | null;
   cwd?: string | null;
   started?: number | null;
+  /** Kernels in a Slurm job: the job (state is then queued, running or dead). */
+  job?: ISlurmJob;
 }
 
-/** One NDJSON line of `POST remote/servers/{name}/install-ipykernel`. */
+/**
+ * One NDJSON line of `POST remote/servers/{name}/install-ipykernel` and of
+ * `POST remote/servers/{name}/environments` (whose done line carries the environment).
+ */
 export type InstallLine =
   | { type: 'output'; line: string }
-  | { type: 'done'; ok: boolean }
+  | { type: 'done'; ok: boolean; environment?: IEnvironmentCreated }
   | { type: 'error'; message: string; reason: string; hint: string };
+
+/**
+ * A profile's "run in a Slurm job" settings (store/slurm.py): what sbatch gets,
+ * each value one argument; null means Slurm's (or the partition's) default.
+ */
+export interface ISlurmSettings {
+  partition?: string | null;
+  /** Time limit: minutes, H:MM:SS or D-HH:MM. */
+  time?: string | null;
+  cpus?: number | null;
+  /** --mem, e.g. 4G. */
+  memory?: string | null;
+  /** GPUs and other generic resources (--gres), e.g. gpu:1. */
+  gres?: string | null;
+  account?: string | null;
+  qos?: string | null;
+  reservation?: string | null;
+  /** More sbatch options, long form, one per item (--constraint=a100). */
+  extra?: string[];
+  /** Minutes before the time limit the notebook is told (0: never). */
+  notice_minutes?: number;
+}
+
+/** A partition as the probe saw it (`GET remote/servers/{name}/slurm`). */
+export interface ISlurmPartition {
+  name: string;
+  default: boolean;
+  state: string;
+  /** Slurm's words: UNLIMITED, 1-00:00:00, ... ('' : unknown). */
+  max_time: string;
+  max_minutes: number | null;
+  default_time: string;
+  max_cpus_per_node: number | null;
+  max_memory_mb_per_node: number | null;
+  nodes: number;
+  idle_nodes: number;
+  cpus: number;
+  cpus_per_node: number;
+  memory_mb_per_node: number;
+  gres: string[];
+}
+
+/** An account of the user's (sacctmgr), with its partitions and QOS. */
+export interface ISlurmAccount {
+  account: string;
+  partitions: string[];
+  qos: string[];
+}
+
+/** The Slurm behind a server (its login node). */
+export interface ISlurmCluster {
+  version: string;
+  user: string;
+  partitions: ISlurmPartition[];
+  accounts: ISlurmAccount[];
+  /** What could not be learned (e.g. accounts without accounting). */
+  errors: string[];
+}
+
+/** `GET remote/servers/{name}/slurm`: slurm is null where the server has no Slurm. */
+export interface IServerSlurm {
+  server: string;
+  slurm: ISlurmCluster | null;
+  probed_at: number | null;
+}

@@ -19,10 +19,11 @@ import type {
   IRemoteError,
   IRemoteKernel,
   IServer,
+  IServerGpus,
   IServerInput
 } from './rest';
 
-export type { INoticeEvent, IProgressEvent, ISession, ProgressStage, RemoteEvent } from './events';
+export type { INoticeEvent, IProgressEvent, ISession, ISlurmJob, ProgressStage, RemoteEvent } from './events';
 
 /** The id of the sidebar plugin (the other plugins are named after what they provide). */
 export const PLUGIN_ID = 'jupyterlab-remote:plugin';
@@ -146,8 +147,21 @@ export interface ICatalogModel extends IDisposable {
   saveServer(input: IServerInput, name?: string): Promise<IServer>;
   /** Remove a server; `withProfiles` removes its (editable) profiles first. */
   removeServer(name: string, options?: { withProfiles?: boolean }): Promise<boolean>;
-  /** Save a profile (and its kernelspec); rejects with the server's error. */
-  addProfile(input: IProfileInput): Promise<IProfile>;
+  /**
+   * Save a profile (and its kernelspec); rejects with the server's error
+   * (`cwd_missing` unless `createCwd`).
+   */
+  addProfile(input: IProfileInput, options?: { createCwd?: boolean }): Promise<IProfile>;
+  /** Change some fields of a profile (its kernelspec follows); rejects with the server's error. */
+  updateProfile(
+    name: string,
+    changes: Partial<IProfileInput>,
+    options?: { createCwd?: boolean }
+  ): Promise<IProfile>;
+  /** The GPUs the last probe of a server saw, once loaded (`loadGpus`). */
+  gpusOf(server: string): IServerGpus | null;
+  /** Load a server's GPUs (from the last probe; `refresh`: probe again). Never rejects. */
+  loadGpus(server: string, refresh?: boolean): Promise<void>;
   /** Remove a profile and its kernelspec. */
   removeProfile(name: string): Promise<boolean>;
   /** Trust the key `server` offers now if it has this fingerprint; rejects otherwise. */

@@ -162,6 +162,18 @@ class LiveServer:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
 
+    def terminate(self, timeout: float) -> int | None:
+        """One SIGTERM, as a user's Ctrl-C or a service manager sends: the exit status if
+        the server exited within TIMEOUT s, else None (it still runs; ``stop`` ends it)."""
+        proc = self._proc
+        if proc is None:
+            return None
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def __enter__(self) -> LiveServer:
         return self.start()
 

@@ -5,8 +5,13 @@ Started by ui-tests/global-setup.js. Reuses sshd_host.py (SSHTestHost): sshd on 
 holding ipykernel. Its details go to a JSON file the Playwright specs read:
 
     {"pid", "host", "port", "user", "identity", "host_id", "key_type",
-     "fingerprint", "previous_fingerprint", "remote_python", "running",
-     "generation"}
+     "fingerprint", "previous_fingerprint", "remote_python", "system_python",
+     "home", "running", "generation"}
+
+The login PATH starts with ``host_tools.py``'s directory: ``system_python`` is a Python
+without ipykernel that pip refuses (PEP 668's marker), and ``nvidia-smi`` answers with
+two GPUs (``host_tools.SAMPLE_GPUS``), so the wizard can create an environment and the
+server card shows GPUs.
 
 Control (the file is rewritten after each, with "generation" + 1):
 
@@ -29,6 +34,7 @@ import threading
 import time
 from pathlib import Path
 
+from .host_tools import SAMPLE_APPS, SAMPLE_GPUS, HostTools
 from .sshd_host import IS_ROOT, SSHTestHost
 
 
@@ -67,7 +73,11 @@ def main() -> int:
         signal.signal(sig, on_signal)
 
     parent = os.getppid()
-    host = SSHTestHost(name=args.name, user=args.user)
+    tools = HostTools()
+    tools.gpus(SAMPLE_GPUS, SAMPLE_APPS)
+    host = SSHTestHost(
+        name=args.name, user=args.user, extra_config={"SetEnv": f"PATH={tools.path()}"}
+    )
     generation = 0
 
     def write() -> None:
@@ -82,6 +92,8 @@ def main() -> int:
             "fingerprint": host.host_key_fingerprint,
             "previous_fingerprint": host.previous_host_key_fingerprint,
             "remote_python": host.remote_python,
+            "system_python": tools.python,
+            "home": str(host.home),
             "running": host.running,
             "generation": generation,
         }
@@ -115,6 +127,7 @@ def main() -> int:
                 write()
     finally:
         host.close()
+        tools.close()
         out.unlink(missing_ok=True)
         time.sleep(0)
     return 0

@@ -4,7 +4,9 @@
  * page.routeWebSocket), so every state shows: servers with profiles, each
  * wizard step (unknown key, connected, changed key, environments with pip
  * output, review, saved), session cards running / connecting / reconnecting /
- * disconnected / stopped, the Security drawer.
+ * disconnected / stopped (and a start that failed, with why and Retry), the
+ * Security drawer, the GPU summary of a server and the wizard's GPU picker, a
+ * new environment created from a system Python, and a profile being edited.
  *
  * Also a UI check with deterministic data. Writes into test-results/screenshots,
  * or into docs/screenshots with SCREENSHOTS=1 (`jlpm screenshots`).
@@ -50,7 +52,8 @@ const PROFILES = [
     cwd: '/data/ada',
     env: { CUDA_VISIBLE_DEVICES: '0' },
     idle_timeout: 3600,
-    display_name: 'Python 3.11 · torch — gpu-box',
+    display_name: 'Python 3.11 · torch — gpu-box (torch, /data/ada)',
+    custom_display_name: null,
     readonly: false,
     kernel_name: 'remote-torch'
   },
@@ -62,7 +65,8 @@ const PROFILES = [
     cwd: null,
     env: {},
     idle_timeout: 0,
-    display_name: 'Python 3.10 — cluster',
+    display_name: 'Python 3.10 — cluster (cluster-py)',
+    custom_display_name: null,
     readonly: true,
     kernel_name: 'remote-cluster-py'
   }
@@ -134,7 +138,48 @@ const TEST_RESULT = {
   connect_ms: 182.4,
   rtt_ms: 23.9,
   os: 'Ubuntu 22.04.4 LTS (Linux 5.15.0-105-generic x86_64)',
-  python: { path: '/usr/bin/python3', version: '3.10.12' }
+  python: { path: '/usr/bin/python3', version: '3.10.12' },
+  gpus: {
+    devices: [
+      {
+        index: 0,
+        uuid: 'GPU-6e1c2b3a-0f3e-d7a1-5c4e-7b2f9a8d1c01',
+        name: 'NVIDIA A100-SXM4-80GB',
+        memory_used_mib: 10541,
+        memory_total_mib: 81920,
+        utilization_percent: 87,
+        processes: 2
+      },
+      {
+        index: 1,
+        uuid: 'GPU-0b9d42f1-77aa-4c1e-9e55-3c2d1e0f4a92',
+        name: 'NVIDIA A100-SXM4-80GB',
+        memory_used_mib: 4,
+        memory_total_mib: 81920,
+        utilization_percent: 0,
+        processes: 0
+      }
+    ],
+    error: null
+  }
+};
+
+const CREATE_LINES = [
+  '$ /usr/bin/python3 -m venv /home/ada/.virtualenvs/jupyter-3.10',
+  '$ /home/ada/.virtualenvs/jupyter-3.10/bin/python -m pip install --disable-pip-version-check ipykernel',
+  'Collecting ipykernel',
+  'Installing collected packages: traitlets, tornado, pyzmq, comm, jupyter-client, ipykernel',
+  'Successfully installed comm-0.2.2 debugpy-1.8.5 ipykernel-6.29.5 jupyter-client-8.6.2',
+  '$ /home/ada/.virtualenvs/jupyter-3.10/bin/python -c import ipykernel'
+];
+
+const CREATED = {
+  python: '/home/ada/.virtualenvs/jupyter-3.10/bin/python',
+  kind: 'venv',
+  name: 'jupyter-3.10',
+  version: '3.10.12',
+  ipykernel: true,
+  path: '/home/ada/.virtualenvs/jupyter-3.10'
 };
 
 const UNKNOWN = {
@@ -228,6 +273,27 @@ async function mockBackend(page: IJupyterLabPageFixture, state: IMockState): Pro
       if (path === 'servers' && method === 'GET') {
         return json(route, SERVERS);
       }
+      if (path === 'servers/gpu-box/gpus') {
+        return json(route, { server: 'gpu-box', gpus: TEST_RESULT.gpus, probed_at: NOW - 240 });
+      }
+      if (path === 'servers/cluster/gpus') {
+        return json(route, { server: 'cluster', gpus: null, probed_at: null });
+      }
+      if (path === 'profiles/torch' && method === 'PATCH') {
+        const body = JSON.parse(request.postData() ?? '{}');
+        const display = body.display_name || PROFILES[0].display_name;
+        return json(route, { ...PROFILES[0], ...body, display_name: display, custom_display_name: body.display_name || null });
+      }
+      if (path === 'servers/gpu-box/environments' && method === 'POST') {
+        const lines = CREATE_LINES.map(line => JSON.stringify({ type: 'output', line }));
+        lines.push(JSON.stringify({ type: 'done', ok: true, environment: { ...CREATED, tool: 'venv' } }));
+        state.environments = [...state.environments, CREATED];
+        return route.fulfill({
+          status: 200,
+          contentType: 'application/x-ndjson',
+          body: lines.join('\n') + '\n'
+        });
+      }
       if (path === 'profiles' && method === 'GET') {
         return json(route, PROFILES);
       }
@@ -286,7 +352,17 @@ async function mockBackend(page: IJupyterLabPageFixture, state: IMockState): Pro
     ws.send(
       JSON.stringify({
         type: 'hello',
-        sessions: [...SESSIONS, session('e7a41b20-stopped', 'stopped', { profile: 'torch', started: NOW - 600 })]
+        sessions: [
+          ...SESSIONS,
+          session('e7a41b20-stopped', 'stopped', { profile: 'torch', started: NOW - 600 }),
+          session('5a0c3e77-failed', 'stopped', {
+            profile: 'torch',
+            started: NOW - 60,
+            reason: 'the kernel did not start: working directory /data/ada does not exist on the remote',
+            hint: "Create it, or change the profile's working directory.",
+            start_failed: true
+          })
+        ]
       })
     );
     ws.send(
@@ -334,6 +410,8 @@ for (const theme of ['light', 'dark'] as const) {
       await expect(cards.getByText('Stopped', { exact: true })).toBeVisible();
       await expect(cards.getByText('starting kernel: /home/ada/miniconda3/envs/torch/bin/python')).toBeVisible();
       await expect(panel.getByRole('button', { name: /^Retry session/ })).toHaveCount(1);
+      await expect(panel.getByRole('button', { name: /^Retry starting the kernel/ })).toHaveCount(1);
+      await expect(panel.getByRole('group', { name: 'GPUs of gpu-box' })).toContainText('87% busy');
       await panel.getByRole('region', { name: 'Servers' }).screenshot({
         path: screenshotPath(`sidebar-servers-${theme}.png`)
       });
@@ -344,7 +422,8 @@ for (const theme of ['light', 'dark'] as const) {
       // Security drawer
       await panel.getByRole('button', { name: /Security: trusted host keys/ }).click();
       const table = panel.getByRole('table', { name: 'Trusted host keys' });
-      await expect(table.getByText(KEYS[0].fingerprint)).toBeVisible();
+      await expect(table.locator(`[title="${KEYS[0].fingerprint}"]`)).toBeVisible();
+      await expect(table.getByRole('button', { name: /^Copy fingerprint of/ }).first()).toBeVisible();
       await expect(table.getByText(/from ~\/.ssh\/known_hosts/)).toBeVisible();
       await panel.getByRole('region', { name: /Security/ }).screenshot({
         path: screenshotPath(`sidebar-security-${theme}.png`)
@@ -384,6 +463,17 @@ for (const theme of ['light', 'dark'] as const) {
       await w.getByRole('radio', { name: /torch/ }).check();
       await page.screenshot({ path: screenshotPath(`wizard-2-environment-${theme}.png`) });
 
+      // wizard 2: a new environment from the system Python (PEP 668), output streamed
+      await w.getByRole('button', { name: 'Create a new environment from /usr/bin/python3' }).click();
+      const create = w.getByRole('form', { name: 'New environment' });
+      await expect(create.getByLabel('Base Python')).toHaveValue('/usr/bin/python3');
+      await create.getByRole('button', { name: 'Create environment' }).click();
+      await expect(w.getByText('Environment created and chosen.')).toBeVisible();
+      await expect(w.getByRole('radio', { name: /jupyter-3\.10/ })).toBeChecked();
+      await create.scrollIntoViewIfNeeded();
+      await page.screenshot({ path: screenshotPath(`wizard-2-create-environment-${theme}.png`) });
+      await w.getByRole('radio', { name: /torch/ }).check();
+
       // wizard 3: review, then saved
       await w.getByRole('button', { name: 'Next' }).click();
       await w.getByLabel('Profile name').fill('torch-gpu');
@@ -392,10 +482,21 @@ for (const theme of ['light', 'dark'] as const) {
       await w.getByLabel('Name of variable 1').fill('CUDA_VISIBLE_DEVICES');
       await w.getByLabel('Value of variable 1').fill('0');
       await w.getByLabel('Stop the kernel when idle for').selectOption({ label: '4 hours' });
+      await w.getByRole('checkbox', { name: /GPU 1/ }).check();
       await page.screenshot({ path: screenshotPath(`wizard-3-review-${theme}.png`) });
       await w.getByRole('button', { name: 'Start' }).click();
       await expect(w.getByText('Profile torch-gpu saved.')).toBeVisible();
       await page.screenshot({ path: screenshotPath(`wizard-3-saved-${theme}.png`) });
+
+      // edit a profile from the sidebar: the wizard opens on Review, prefilled
+      await panel.getByRole('button', { name: 'Edit profile torch' }).click();
+      const edit = page.getByRole('tabpanel', { name: 'Edit: torch' });
+      await expect(edit.getByRole('heading', { name: 'Edit profile torch on gpu-box' })).toBeVisible();
+      await edit.getByLabel('Name in the launcher (optional)').fill('Torch on the A100s');
+      await page.screenshot({ path: screenshotPath(`wizard-edit-profile-${theme}.png`) });
+      await edit.getByRole('button', { name: 'Save', exact: true }).click();
+      await expect(edit.getByText('Profile torch saved.')).toBeVisible();
+      await edit.getByRole('button', { name: 'Close' }).click();
 
       // a changed key: the red warning, nothing to accept
       state.test = 'changed';

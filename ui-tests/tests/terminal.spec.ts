@@ -99,7 +99,7 @@ test.describe.serial('A terminal on the remote', () => {
     await test.step('closing the tab closes the terminal on the server', async () => {
       const listed = await request.get(`/remote/servers/${SERVER}/terminals`);
       expect((await listed.json()).length).toBe(1);
-      await page.getByRole('tab', { name: LABEL }).locator('.lm-TabBar-tabCloseIcon').click();
+      await page.locator('.lm-TabBar-tab', { hasText: LABEL }).locator('.lm-TabBar-tabCloseIcon').click();
       await expect
         .poll(async () => (await (await request.get(`/remote/servers/${SERVER}/terminals`)).json()).length, {
           timeout: 15_000

@@ -20,6 +20,10 @@ export interface ITestHost {
   fingerprint: string;
   previous_fingerprint: string | null;
   remote_python: string;
+  /** A Python on the login PATH without ipykernel that pip refuses (PEP 668). */
+  system_python: string;
+  /** The remote user's home (on this machine: the test host is local). */
+  home: string;
   running: boolean;
   generation: number;
 }

@@ -37,12 +37,13 @@ import {
   WizardView
 } from '../components';
 import { IRunningKernels } from '../sessions/model';
-import { IHostKey, IProfile, IRemoteKernel, IServer, ISession, ITestResult } from '../tokens';
+import { IGpu, IHostKey, IProfile, IRemoteKernel, IServer, ISession, ITestResult } from '../tokens';
 import {
   groupEnvironments,
   IConnectState,
   IEnvironmentState,
   IReviewState,
+  pinnedGpus,
   WizardModel
 } from '../wizard';
 import { disposeModels, IModels, makeModels } from './fixtures';
@@ -659,17 +660,39 @@ function Environment(props: { server: string; environment: IEnvironmentState; gr
     select: noop,
     setCustomPath: noop,
     setUseCustom: noop,
-    installIpykernel: asyncNoop
+    installIpykernel: asyncNoop,
+    openCreate: noop,
+    setCreate: noop,
+    closeCreate: noop,
+    createEnvironment: asyncNoop
   };
   return <EnvironmentStep model={model} />;
 }
 
 /** The Review step fed by a stub of the model's review part. */
-function Review(props: { server: string; environment: string; review: IReviewState; needsIpykernel: boolean }) {
+export function Review(props: {
+  server: string;
+  environment: string;
+  review: IReviewState;
+  needsIpykernel: boolean;
+  needsCwd?: boolean;
+  needsNewEnvironment?: boolean;
+  editing?: IProfile | null;
+  gpus?: IGpu[];
+}) {
   const model = {
     server: props.server,
     review: props.review,
     needsIpykernel: props.needsIpykernel,
+    needsCwd: props.needsCwd ?? false,
+    needsNewEnvironment: props.needsNewEnvironment ?? false,
+    editing: props.editing ?? null,
+    gpus: props.gpus ?? [],
+    pinnedGpus: pinnedGpus(props.review.envVars),
+    setDisplayName: noop,
+    toggleGpu: noop,
+    createCwdAndSave: asyncNoop,
+    openCreate: noop,
     chosenPython: props.environment,
     selectedEnvironment: null,
     setName: noop,
@@ -817,7 +840,8 @@ describe('EnvironmentStep', () => {
     selected: 'python:/e/torch/bin/python',
     customPath: '',
     useCustom: false,
-    install: { python: '/usr/bin/python3', lines: ['Collecting ipykernel'], status: 'running', error: null }
+    install: { python: '/usr/bin/python3', lines: ['Collecting ipykernel'], status: 'running', error: null },
+    create: null
   };
 
   it('groups by kind with version and ipykernel status; Install where missing; pip output', () => {
@@ -862,7 +886,8 @@ describe('ReviewStep', () => {
     status: 'idle',
     error: null,
     fieldErrors: { name: 'taken' },
-    profile: null
+    profile: null,
+    displayName: ''
   };
   const reviewProps = { server: 'box', environment: '/usr/bin/python3', needsIpykernel: false };
 

@@ -197,7 +197,17 @@ export interface IModels {
   /** What the sidebar asked to confirm; `answer` says what the user says. */
   questions: IConfirmation[];
   answer: { accept: boolean };
-  opened: { wizards: string[]; notebooks: string[]; kernels: string[]; tabs: string[]; focused: string[] };
+  opened: {
+    wizards: string[];
+    notebooks: string[];
+    kernels: string[];
+    tabs: string[];
+    focused: string[];
+    /** Profiles opened in the wizard to edit them. */
+    edited: string[];
+    /** Kernelspecs whose failed start was retried. */
+    retried: string[];
+  };
 }
 
 /**
@@ -242,7 +252,15 @@ export async function makeModels(
   }
   const questions: IConfirmation[] = [];
   const answer = { accept: true };
-  const opened = { wizards: [] as string[], notebooks: [] as string[], kernels: [] as string[], tabs: [] as string[], focused: [] as string[] };
+  const opened = {
+    wizards: [] as string[],
+    notebooks: [] as string[],
+    kernels: [] as string[],
+    tabs: [] as string[],
+    focused: [] as string[],
+    edited: [] as string[],
+    retried: [] as string[]
+  };
   const sidebar = new SidebarModel({
     catalog,
     sessions,
@@ -251,6 +269,8 @@ export async function makeModels(
       return Promise.resolve(answer.accept);
     },
     openWizard: server => opened.wizards.push(server),
+    openEditWizard: profile => opened.edited.push(profile.name),
+    retryStart: kernelName => opened.retried.push(kernelName),
     openNotebook: kernelName => opened.notebooks.push(kernelName),
     openKernel: kernelId => opened.kernels.push(kernelId),
     openForwardTab: s => opened.tabs.push(s.url ?? ''),

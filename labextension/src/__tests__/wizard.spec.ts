@@ -391,14 +391,18 @@ describe('WizardModel review and Start', () => {
     wizard.setIdleTimeout(3600);
     const profile = await wizard.save();
     expect(profile?.kernel_name).toBe('remote-gpu');
-    expect(calls.addProfile).toHaveBeenCalledWith({
-      name: 'gpu',
-      server: 'box',
-      python: ENVS[1].python,
-      cwd: '/data/ada',
-      env: { CUDA_VISIBLE_DEVICES: '0' },
-      idle_timeout: 3600
-    });
+    expect(calls.addProfile).toHaveBeenCalledWith(
+      expect.objectContaining({
+        name: 'gpu',
+        server: 'box',
+        python: ENVS[1].python,
+        cwd: '/data/ada',
+        env: { CUDA_VISIBLE_DEVICES: '0' },
+        idle_timeout: 3600,
+        display_name: null
+      }),
+      {}
+    );
     expect(wizard.review.status).toBe('saved');
     expect(onProfileSaved).toHaveBeenCalledWith(profile);
     expect(wizard.canGoBack).toBe(true);

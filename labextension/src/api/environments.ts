@@ -1,10 +1,10 @@
 /**
- * The environments of a server and installing ipykernel into one (pip's
- * output streamed as NDJSON).
+ * The environments of a server, installing ipykernel into one and creating a
+ * new one (output streamed as NDJSON), and the server's GPUs.
  */
-import { IEnvironment, InstallLine } from '../rest';
+import { IEnvironment, IEnvironmentCreate, IEnvironmentCreated, InstallLine, IServerGpus } from '../rest';
 import { RemoteAPIError } from './errors';
-import { getList, jsonInit, send, seg } from './requests';
+import { getList, jsonInit, requestAPI, send, seg } from './requests';
 
 /** GET remote/servers/{name}/environments[?refresh=1]. */
 export function listEnvironments(
@@ -54,10 +54,54 @@ export async function installIpykernel(
   python: string,
   onOutput: (line: string) => void
 ): Promise<void> {
-  const response = await send(
-    `servers/${seg(server)}/install-ipykernel`,
-    jsonInit('POST', { python })
-  );
+  const response = await send(`servers/${seg(server)}/install-ipykernel`, jsonInit('POST', { python }));
+  const last = await readNDJSON(response, onOutput);
+  if (last.type === 'done' && !last.ok) {
+    throw new RemoteAPIError({
+      status: response.status,
+      message: 'pip did not install ipykernel.',
+      reason: 'install_failed',
+      hint: "See pip's output above."
+    });
+  }
+}
+
+/**
+ * POST remote/servers/{name}/environments: make an environment with ipykernel
+ * from a base interpreter (venv, uv or conda), streaming the output.
+ *
+ * @returns the environment made
+ * @throws RemoteAPIError (reason `conflict`: the name exists)
+ */
+export async function createEnvironment(
+  server: string,
+  input: IEnvironmentCreate,
+  onOutput: (line: string) => void
+): Promise<IEnvironmentCreated> {
+  const response = await send(`servers/${seg(server)}/environments`, jsonInit('POST', input));
+  const last = await readNDJSON(response, onOutput);
+  if (last.type !== 'done' || !last.ok || !last.environment) {
+    throw new RemoteAPIError({
+      status: response.status,
+      message: 'The environment was not created.',
+      reason: 'create_failed',
+      hint: 'See the output above.'
+    });
+  }
+  return last.environment;
+}
+
+/** GET remote/servers/{name}/gpus[?refresh=1]: the GPUs the last probe saw. */
+export function getServerGpus(server: string, options: { refresh?: boolean } = {}): Promise<IServerGpus> {
+  const query = options.refresh ? '?refresh=1' : '';
+  return requestAPI<IServerGpus>(`servers/${seg(server)}/gpus${query}`);
+}
+
+/**
+ * Read an NDJSON answer: each output line goes to `onOutput`; returns the
+ * final line, or throws its error (or a `stream_cut` one when it never came).
+ */
+async function readNDJSON(response: Response, onOutput: (line: string) => void): Promise<InstallLine> {
   let final: InstallLine | null = null;
   const handle = (text: string): void => {
     const line = parseInstallLine(text);
@@ -86,9 +130,9 @@ export async function installIpykernel(
   if (last === null) {
     throw new RemoteAPIError({
       status: response.status,
-      message: 'The installation stream ended before it said whether pip succeeded.',
+      message: 'The stream ended before it said whether the step succeeded.',
       reason: 'stream_cut',
-      hint: 'Refresh the environments to see whether ipykernel is there now, then retry.'
+      hint: 'Refresh the environments to see what is there now, then retry.'
     });
   }
   if (last.type === 'error') {
@@ -100,12 +144,5 @@ export async function installIpykernel(
       details: last as unknown as Record<string, unknown>
     });
   }
-  if (last.type === 'done' && !last.ok) {
-    throw new RemoteAPIError({
-      status: response.status,
-      message: 'pip did not install ipykernel.',
-      reason: 'install_failed',
-      hint: "See pip's output above."
-    });
-  }
+  return last;
 }

@@ -10,3 +10,4 @@ export * from './profiles';
 export * from './sessions';
 export * from './forwards';
 export * from './terminals';
+export * from './slurm';

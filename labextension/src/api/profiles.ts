@@ -9,9 +9,31 @@ export function listProfiles(): Promise<IProfile[]> {
   return getList<IProfile>('profiles');
 }
 
-/** POST remote/profiles: 409 `ipykernel_missing` when the env lacks ipykernel. */
-export function addProfile(input: IProfileInput): Promise<IProfile> {
-  return requestAPI<IProfile>('profiles', jsonInit('POST', input));
+/** Options of saving a profile. */
+export interface ISaveProfileOptions {
+  /** Create a missing working directory on the remote (else 409 `cwd_missing`). */
+  createCwd?: boolean;
+}
+
+function createCwdQuery(options: ISaveProfileOptions): string {
+  return options.createCwd ? '?create_cwd=1' : '';
+}
+
+/**
+ * POST remote/profiles: 409 `ipykernel_missing` when the env lacks ipykernel,
+ * 409 `cwd_missing` when the working directory does not exist.
+ */
+export function addProfile(input: IProfileInput, options: ISaveProfileOptions = {}): Promise<IProfile> {
+  return requestAPI<IProfile>(`profiles${createCwdQuery(options)}`, jsonInit('POST', input));
+}
+
+/** PATCH remote/profiles/{name}: change the fields given (the kernelspec follows). */
+export function updateProfile(
+  name: string,
+  changes: Partial<IProfileInput>,
+  options: ISaveProfileOptions = {}
+): Promise<IProfile> {
+  return requestAPI<IProfile>(`profiles/${seg(name)}${createCwdQuery(options)}`, jsonInit('PATCH', changes));
 }
 
 /** PUT remote/profiles/{name}: replace a profile. */

@@ -19,6 +19,7 @@ import {
   IProfileInput,
   IRemoteError,
   IServer,
+  IServerGpus,
   IServerInput
 } from '../tokens';
 
@@ -36,8 +37,14 @@ export namespace CatalogModel {
     updateServer: (name: string, input: IServerInput) => Promise<IServer>;
     removeServer: (name: string) => Promise<void>;
     listProfiles: () => Promise<IProfile[]>;
-    addProfile: (input: IProfileInput) => Promise<IProfile>;
+    addProfile: (input: IProfileInput, options?: api.ISaveProfileOptions) => Promise<IProfile>;
+    updateProfile: (
+      name: string,
+      changes: Partial<IProfileInput>,
+      options?: api.ISaveProfileOptions
+    ) => Promise<IProfile>;
     removeProfile: (name: string) => Promise<void>;
+    getServerGpus: (server: string, options?: { refresh?: boolean }) => Promise<IServerGpus>;
     listHostKeys: () => Promise<IHostKey[]>;
     trustHostKey: (server: string, fingerprint: string) => Promise<IHostKey>;
     removeHostKey: (hostId: string) => Promise<number>;
@@ -58,7 +65,9 @@ const DEFAULT_API: CatalogModel.IAPI = {
   removeServer: api.removeServer,
   listProfiles: api.listProfiles,
   addProfile: api.addProfile,
+  updateProfile: api.updateProfile,
   removeProfile: api.removeProfile,
+  getServerGpus: api.getServerGpus,
   listHostKeys: api.listHostKeys,
   trustHostKey: api.trustHostKey,
   removeHostKey: api.removeHostKey
@@ -227,8 +236,46 @@ export class CatalogModel implements ICatalogModel {
    * ipykernel). It is listed at once and `profilesChanged` fires (the
    * kernelspecs are refreshed); a full refresh follows in the background.
    */
-  async addProfile(input: IProfileInput): Promise<IProfile> {
-    const profile = await this._api.addProfile(input);
+  async addProfile(input: IProfileInput, options: api.ISaveProfileOptions = {}): Promise<IProfile> {
+    return this._keepProfile(await this._api.addProfile(input, options));
+  }
+
+  /**
+   * PATCH a profile (only the fields given); its kernelspec follows, so the
+   * kernel picker refreshes. Rejects with the server's error.
+   */
+  async updateProfile(
+    name: string,
+    changes: Partial<IProfileInput>,
+    options: api.ISaveProfileOptions = {}
+  ): Promise<IProfile> {
+    return this._keepProfile(await this._api.updateProfile(name, changes, options));
+  }
+
+  /** The GPUs the last probe of `server` saw (null until loaded). */
+  gpusOf(server: string): IServerGpus | null {
+    return this._gpus.get(server) ?? null;
+  }
+
+  /**
+   * Load the GPUs of `server`: what the last probe saw (no round trip), or
+   * with `refresh` a new probe's. A failure keeps what was there.
+   */
+  async loadGpus(server: string, refresh = false): Promise<void> {
+    await this._actions.track(
+      `gpus:${server}`,
+      async () => {
+        const found = await this._api.getServerGpus(server, { refresh });
+        if (!this._isDisposed && found) {
+          this._gpus.set(server, found);
+        }
+      },
+      () => undefined,
+      () => undefined
+    );
+  }
+
+  private _keepProfile(profile: IProfile): IProfile {
     if (!this._isDisposed && profile && typeof profile.name === 'string') {
       this._profiles = [...this._profiles.filter(p => p.name !== profile.name), profile];
       this._emit();
@@ -355,6 +402,7 @@ export class CatalogModel implements ICatalogModel {
   private _servers: readonly IServer[] = [];
   private _profiles: readonly IProfile[] = [];
   private _hostKeys: readonly IHostKey[] = [];
+  private _gpus = new Map<string, IServerGpus>();
   private _hostKeysError: IRemoteError | null = null;
   private _loading = false;
   private _loaded = false;

@@ -2,6 +2,7 @@ import * as React from 'react';
 
 import { SidebarModel } from '../sidebar/model';
 import { ICatalogModel, IHostKey } from '../tokens';
+import { Copyable } from './Copyable';
 import { ErrorBox } from './ErrorBox';
 import { formatDate } from './format';
 
@@ -112,7 +113,11 @@ export function SecurityDrawer({ catalog, sidebar }: ISecurityDrawerProps): JSX.
                       </th>
                       <td>
                         <div>{key.key_type}</div>
-                        <code className="jp-remote-Fingerprint">{key.fingerprint}</code>
+                        <Copyable
+                          value={key.fingerprint}
+                          kind="fingerprint"
+                          label={`fingerprint of ${key.host_id}`}
+                        />
                       </td>
                       <td>
                         {ours ? (

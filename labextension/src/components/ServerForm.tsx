@@ -345,6 +345,17 @@ export function ServerForm(props: IServerFormProps): JSX.Element {
           <input
             type="radio"
             name={`${idPrefix}-channel_transport`}
+            value="exec"
+            checked={values.channel_transport === 'exec'}
+            onChange={() => setValues(v => ({ ...v, channel_transport: 'exec' }))}
+            disabled={saving}
+          />
+          Over an exec channel (for an sshd that forbids forwarding; nothing listens)
+        </label>
+        <label className="jp-remote-Radio">
+          <input
+            type="radio"
+            name={`${idPrefix}-channel_transport`}
             value="tcp"
             checked={values.channel_transport === 'tcp'}
             onChange={() => setValues(v => ({ ...v, channel_transport: 'tcp' }))}

@@ -2,7 +2,8 @@ import * as React from 'react';
 
 import { SidebarModel } from '../sidebar/model';
 import { ICatalogModel, IProfile, IServer, ISessionsModel } from '../tokens';
-import { authLabel, formatAddress, formatDuration } from './format';
+import { Copyable } from './Copyable';
+import { authLabel, formatAddress, formatAgo, formatDuration, gpuLoad } from './format';
 import { ForwardForm, RemoteKernels } from './ServerTools';
 
 /** The models the server list reads and acts on. */
@@ -40,7 +41,7 @@ export function ProfileItem({ profile, catalog, sidebar }: IProfileItemProps): J
           <div className="jp-remote-Detail">
             <dt>Python</dt>
             <dd>
-              <code>{env}</code>
+              <Copyable value={env} kind="path" label={`Python of ${profile.name}`} />
             </dd>
           </div>
         )}
@@ -48,7 +49,7 @@ export function ProfileItem({ profile, catalog, sidebar }: IProfileItemProps): J
           <div className="jp-remote-Detail">
             <dt>Folder</dt>
             <dd>
-              <code>{profile.cwd}</code>
+              <Copyable value={profile.cwd} kind="path" label={`folder of ${profile.name}`} />
             </dd>
           </div>
         )}
@@ -68,6 +69,16 @@ export function ProfileItem({ profile, catalog, sidebar }: IProfileItemProps): J
         >
           Open notebook
         </button>
+        {!profile.readonly && (
+          <button
+            type="button"
+            className="jp-Button jp-mod-styled jp-remote-SmallButton"
+            aria-label={`Edit profile ${profile.name}`}
+            onClick={() => sidebar.editProfile(profile)}
+          >
+            Edit
+          </button>
+        )}
         {!profile.readonly && (
           <button
             type="button"
@@ -116,7 +127,7 @@ export function ServerItem(props: IServerItemProps): JSX.Element {
         <div className="jp-remote-Detail">
           <dt>Address</dt>
           <dd className="jp-remote-Server-address">
-            <code>{address}</code>
+            <Copyable value={address} kind="path" label={`address of ${server.name}`} />
           </dd>
         </div>
         <div className="jp-remote-Detail">
@@ -130,7 +141,7 @@ export function ServerItem(props: IServerItemProps): JSX.Element {
           <div className="jp-remote-Detail">
             <dt>Key</dt>
             <dd>
-              <code>{server.identity}</code>
+              <Copyable value={server.identity} kind="path" label={`key file of ${server.name}`} />
             </dd>
           </div>
         )}
@@ -143,6 +154,7 @@ export function ServerItem(props: IServerItemProps): JSX.Element {
           </div>
         )}
       </dl>
+      <GpuSummary server={server} catalog={catalog} sidebar={sidebar} />
       {server.warnings?.map(warning => (
         <p key={warning} className="jp-remote-Warning" role="note">
           <span aria-hidden="true">⚠ </span>
@@ -222,5 +234,57 @@ export function ServerList(props: IServerListModels): JSX.Element {
         <ServerItem key={server.name} {...props} server={server} />
       ))}
     </ul>
+  );
+}
+
+/** A server's GPUs as its last probe saw them: one line each, and a Refresh. */
+export function GpuSummary({
+  server,
+  catalog,
+  sidebar
+}: {
+  server: IServer;
+  catalog: ICatalogModel;
+  sidebar: SidebarModel;
+}): JSX.Element | null {
+  const found = sidebar.gpusOf(server);
+  const gpus = found?.gpus;
+  if (!gpus || (!gpus.devices.length && !gpus.error)) {
+    return null;
+  }
+  const busy = catalog.isBusy(`gpus:${server.name}`);
+  const when = found?.probed_at ? formatAgo(found.probed_at * 1000, sidebar.now) : '';
+  return (
+    <div className="jp-remote-Gpus" role="group" aria-label={`GPUs of ${server.name}`}>
+      <div className="jp-remote-Gpus-header">
+        <strong>GPUs</strong>
+        {when && <span className="jp-remote-Note"> ({when})</span>}
+        <button
+          type="button"
+          className="jp-remote-LinkButton"
+          aria-label={`Refresh the GPUs of ${server.name}`}
+          onClick={() => void catalog.loadGpus(server.name, true)}
+          disabled={busy}
+        >
+          {busy ? 'Refreshing…' : 'Refresh'}
+        </button>
+      </div>
+      <ul className="jp-remote-GpuList">
+        {gpus.devices.map(gpu => (
+          <li key={gpu.uuid} className="jp-remote-Gpu">
+            <span className="jp-remote-Gpu-name" title={gpu.uuid}>
+              {gpu.index} · {gpu.name}
+            </span>
+            <span className="jp-remote-Note">{gpuLoad(gpu)}</span>
+          </li>
+        ))}
+      </ul>
+      {gpus.error && (
+        <p className="jp-remote-Warning" role="note">
+          <span aria-hidden="true">⚠ </span>
+          {gpus.error}
+        </p>
+      )}
+    </div>
   );
 }

@@ -2,7 +2,9 @@ import * as React from 'react';
 
 import { SidebarModel } from '../sidebar/model';
 import { ISession, ISessionsModel, ProgressStage } from '../tokens';
+import { Copyable } from './Copyable';
 import { ErrorBox } from './ErrorBox';
+import { JobDetails } from './JobDetails';
 import { formatAgo, formatDuration, sessionTitle } from './format';
 import { StateBadge, stateLabel } from './StateBadge';
 
@@ -17,10 +19,14 @@ export const RAW_PORT_NOTE =
  */
 export const PROGRESS_STEPS: Record<ProgressStage, number> = {
   connecting: 0,
+  tunnel: 0,
   authenticating: 1,
+  'submitting job': 2,
+  queued: 2,
   'starting kernel': 2,
   attaching: 2,
   forwarding: 3,
+  websocket: 3,
   ready: 4
 };
 
@@ -86,7 +92,7 @@ export function SessionCard({ session, sessions, sidebar }: ISessionCardProps): 
           <div className="jp-remote-Detail">
             <dt>Python</dt>
             <dd>
-              <code>{session.python ?? session.profile}</code>
+              <Copyable value={session.python ?? session.profile ?? ''} kind="path" label={`Python of ${title}`} />
             </dd>
           </div>
         )}
@@ -105,6 +111,7 @@ export function SessionCard({ session, sessions, sidebar }: ISessionCardProps): 
             </dd>
           </div>
         )}
+        {session.job && <JobDetails job={session.job} state={session.state} nowMs={now} />}
         {session.reconnects > 0 && (
           <div className="jp-remote-Detail">
             <dt>Reconnects</dt>
@@ -153,6 +160,11 @@ export function SessionCard({ session, sessions, sidebar }: ISessionCardProps): 
           <strong>Why:</strong> {session.reason}
         </p>
       )}
+      {session.start_failed && session.hint && (
+        <p className="jp-remote-Session-hint">
+          <strong>Fix:</strong> {session.hint}
+        </p>
+      )}
       {error && <ErrorBox error={error} />}
       <div className="jp-remote-Actions">
         {session.kind === 'forward' && session.url && !stopped && (
@@ -185,6 +197,16 @@ export function SessionCard({ session, sessions, sidebar }: ISessionCardProps): 
             disabled={stopping}
           >
             {stopping ? 'Stopping…' : 'Stop'}
+          </button>
+        )}
+        {stopped && sidebar.canRetryStart(session) && (
+          <button
+            type="button"
+            className="jp-Button jp-mod-styled jp-mod-accept jp-remote-SmallButton"
+            aria-label={`Retry starting the kernel of session ${title}`}
+            onClick={() => sidebar.retryStart(session)}
+          >
+            Retry
           </button>
         )}
         {stopped && (

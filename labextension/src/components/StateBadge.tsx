@@ -7,6 +7,11 @@ const STATES: Record<string, { label: string; glyph: string; help: string }> = {
     glyph: '◌',
     help: 'Opening the SSH link and starting the kernel.'
   },
+  queued: {
+    label: 'Queued',
+    glyph: '⧗',
+    help: "The kernel's Slurm job waits in the queue; see why, and when it may start. Stop cancels it."
+  },
   running: { label: 'Running', glyph: '●', help: 'The kernel runs and is reachable.' },
   reconnecting: {
     label: 'Reconnecting',
@@ -22,6 +27,11 @@ const STATES: Record<string, { label: string; glyph: string; help: string }> = {
     label: 'Disconnected',
     glyph: '✕',
     help: 'Not reconnecting by itself; see the reason, then Retry or Stop.'
+  },
+  dead: {
+    label: 'Dead',
+    glyph: '⊘',
+    help: "The scheduler ended the kernel's Slurm job (time limit, memory, node failure, cancelled); see why."
   },
   stopped: { label: 'Stopped', glyph: '■', help: 'The kernel was stopped.' }
 };

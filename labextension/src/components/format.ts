@@ -1,7 +1,7 @@
 /**
  * Formatting helpers shared by the components (pure functions).
  */
-import { IServer, ISession } from '../tokens';
+import { IGpu, IServer, ISession } from '../tokens';
 
 /** `user@host:port`, leaving out what SSH will default. */
 export function formatAddress(server: Pick<IServer, 'user' | 'host' | 'port'>): string {
@@ -86,4 +86,48 @@ export function sessionTitle(session: ISession): string {
     return `${session.persistent ? 'Persistent terminal' : 'Terminal'} on ${session.server}`;
   }
   return `Kernel ${(session.kernel_id ?? session.id).slice(0, 8)}`;
+}
+
+/** `10.3/80.0 GiB · 87% busy · 2 processes` of one GPU (n/a where not reported). */
+export function gpuLoad(gpu: IGpu): string {
+  const used = gpu.memory_used_mib;
+  const total = gpu.memory_total_mib;
+  const memory = used !== null && total !== null ? `${gib(used)}/${gib(total)} GiB` : 'memory n/a';
+  const busy = gpu.utilization_percent === null ? 'n/a' : `${gpu.utilization_percent}%`;
+  const procs = `${gpu.processes} process${gpu.processes === 1 ? '' : 'es'}`;
+  return `${memory} · ${busy} busy · ${procs}`;
+}
+
+function gib(mib: number): string {
+  return (mib / 1024).toFixed(1);
+}
+
+/** `SHA256:Ab3dEf7h…x9YzQ0` of a long fingerprint (the whole one goes in a tooltip). */
+export function shortFingerprint(fingerprint: string, keep = 8): string {
+  const colon = fingerprint.indexOf(':');
+  const algo = colon >= 0 ? fingerprint.slice(0, colon) : '';
+  const hash = colon >= 0 ? fingerprint.slice(colon + 1) : fingerprint;
+  if (hash.length <= keep * 2 + 1) {
+    return fingerprint;
+  }
+  return `${algo ? `${algo}:` : ''}${hash.slice(0, keep)}…${hash.slice(-keep)}`;
+}
+
+/** `~/…/envs/torch/bin/python`: a long path with its middle left out (at most `max`). */
+export function shortPath(path: string, max = 32): string {
+  if (path.length <= max) {
+    return path;
+  }
+  const parts = path.split('/');
+  const head = parts[0] === '' ? '' : parts[0]; // '' for an absolute path, '~' for a home one
+  const tail: string[] = [];
+  for (let i = parts.length - 1; i > 0; i--) {
+    const next = [parts[i], ...tail].join('/');
+    if (head.length + 3 + next.length > max && tail.length) {
+      break;
+    }
+    tail.unshift(parts[i]);
+  }
+  const joined = tail.join('/');
+  return joined.length + head.length + 3 > max ? `…${path.slice(-(max - 1))}` : `${head}/…/${joined}`;
 }

@@ -14,3 +14,4 @@ export * from './wizard/ConnectStep';
 export * from './wizard/EnvironmentStep';
 export * from './wizard/ReviewStep';
 export * from './wizard/WizardView';
+export * from './Copyable';

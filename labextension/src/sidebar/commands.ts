@@ -69,3 +69,29 @@ export function addCommands({ app, panel, openWizard, palette }: ICommandsOption
     palette.addItem({ command: CommandIDs.openSecurity, category });
   }
 }
+
+/** The part of a notebook panel's session context that a retried start uses. */
+interface IRetryableContext {
+  session: { kernel: unknown | null } | null;
+  kernelPreference: { name?: string };
+  changeKernel(options: { name: string }): Promise<unknown>;
+}
+
+/**
+ * Start a kernel whose start failed again (the Retry of its session card): in
+ * every open notebook that waits for that kernelspec with no kernel, else in
+ * a new notebook.
+ */
+export function retryStart(app: JupyterFrontEnd, kernelName: string): void {
+  let retried = 0;
+  for (const widget of app.shell.widgets('main')) {
+    const context = (widget as unknown as { sessionContext?: IRetryableContext }).sessionContext;
+    if (context && !context.session?.kernel && context.kernelPreference?.name === kernelName) {
+      void context.changeKernel({ name: kernelName });
+      retried++;
+    }
+  }
+  if (!retried) {
+    void app.commands.execute('notebook:create-new', { kernelName });
+  }
+}

@@ -16,9 +16,11 @@ import {
   IRemoteError,
   IRemoteKernel,
   IServer,
+  IServerGpus,
   IServerInput,
   ISession,
-  ISessionsModel
+  ISessionsModel,
+  kernelNameOf
 } from '../tokens';
 
 /** The per-server tools that fold out under it. */
@@ -50,6 +52,13 @@ export namespace SidebarModel {
     confirm: (question: IConfirmation) => Promise<boolean>;
     /** Open the connect wizard of a server. */
     openWizard?: (server: string) => void;
+    /** Open the wizard on a saved profile, to edit it. */
+    openEditWizard?: (profile: IProfile) => void;
+    /**
+     * Start again a kernel whose start failed: in the notebooks waiting for
+     * its kernelspec, else in a new notebook.
+     */
+    retryStart?: (kernelName: string) => void;
     /** Open a new notebook on a kernelspec. */
     openNotebook?: (kernelName: string) => void;
     /** Open a new notebook on a running kernel (after Attach). */
@@ -211,6 +220,36 @@ export class SidebarModel implements IDisposable {
     this._options.openNotebook?.(profile.kernel_name);
   }
 
+  /** A profile's Edit button: the wizard, on its Review step, prefilled. */
+  editProfile(profile: IProfile): void {
+    if (!profile.readonly) {
+      this._options.openEditWizard?.(profile);
+    }
+  }
+
+  /** Whether a stopped card's kernel failed to start and can be started again. */
+  canRetryStart(session: ISession): boolean {
+    return session.kind === 'kernel' && session.start_failed === true && !!session.profile;
+  }
+
+  /** Retry on the card of a kernel whose start failed: start its kernelspec again. */
+  retryStart(session: ISession): void {
+    if (this.canRetryStart(session)) {
+      this.sessions.dismissSession(session.id);
+      this._options.retryStart?.(kernelNameOf(session.profile!));
+    }
+  }
+
+  /** The server's GPUs for its card: load what the last probe saw, once. */
+  gpusOf(server: IServer): IServerGpus | null {
+    const found = this.catalog.gpusOf(server.name);
+    if (!found && !this._gpusAsked.has(server.name)) {
+      this._gpusAsked.add(server.name);
+      void this.catalog.loadGpus(server.name);
+    }
+    return found;
+  }
+
   /** A forward's Open button: its page in a new tab. */
   openForward(session: ISession): void {
     if (session.url) {
@@ -331,6 +370,7 @@ export class SidebarModel implements IDisposable {
   private readonly _now: () => number;
   private _form: IFormState | null = null;
   private _tools = new Map<string, ServerTool>();
+  private _gpusAsked = new Set<string>();
   private _securityOpen = false;
   private _visible = false;
   private _clock: ReturnType<typeof setInterval> | null = null;

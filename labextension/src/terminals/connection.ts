@@ -25,7 +25,7 @@ export namespace RemoteTerminalConnection {
     server: string;
     /** The terminal's id (`term-...`). */
     id: string;
-    /** Whether its shell runs in a tmux session that survives link drops. */
+    /** Whether its shell runs in a tmux or screen session that survives link drops. */
     persistent?: boolean;
     serverSettings?: ServerConnection.ISettings;
     /** How to close it for good (DELETE); a stand-in in tests. */

@@ -22,8 +22,8 @@ export function terminalLabel(server: string, persistent = false): string {
 /** The launcher's and palette's caption. */
 export function terminalCaption(server: string, persistent = false): string {
   return persistent
-    ? `A shell on ${server} in a tmux session of its own: it survives link drops and page ` +
-        'reloads with its scrollback (needs tmux there). Closing the tab ends it.'
+    ? `A shell on ${server} in a tmux (or screen) session of its own: it survives link ` +
+        'drops and page reloads with its scrollback. Closing the tab ends it.'
     : `A shell on ${server} over its SSH connection. Closing the tab ends it.`;
 }
 

@@ -88,13 +88,18 @@ export class RemoteTerminals {
     const widget = new MainAreaWidget({ content });
     widget.id = `jp-remote-terminal-${model.id}`;
     const label = terminalLabel(server, persistent);
-    const name = (): void => {
-      content.title.label = label;
-      content.title.caption = terminalCaption(server, persistent);
-      content.title.icon = terminalIcon;
-    };
-    name();
-    void content.ready.then(name, () => undefined); // the widget names itself "Terminal"
+    content.title.caption = terminalCaption(server, persistent);
+    content.title.icon = terminalIcon;
+    content.title.label = label;
+    // the widget names itself ("Terminal term-…", or the title the remote shell sets):
+    // the tab keeps saying where it runs, the shell's own title goes to the tooltip
+    content.title.changed.connect(title => {
+      if (title.label !== label) {
+        const remote = title.label.startsWith('Terminal') ? '' : `${title.label}\n\n`;
+        title.caption = remote + terminalCaption(server, persistent);
+        title.label = label;
+      }
+    });
     widget.title.closable = true;
     this._app.shell.add(widget, 'main');
     void this.tracker.add(widget);

@@ -4,18 +4,34 @@
  * Connect tests the server (host key, login); an unknown key can be trusted
  * after the user compared its fingerprint; a changed key can NOT be accepted
  * here (the old entry must be removed first). Environment lists what the
- * server has, grouped by kind, and can install ipykernel. Review saves the
- * profile through the catalog, which refreshes the kernelspecs.
+ * server has, grouped by kind, and can install ipykernel or create a new
+ * environment (for a system Python pip may not install into, PEP 668). Review
+ * names the profile, its working directory (created on request when missing),
+ * variables (a GPU picker sets CUDA_VISIBLE_DEVICES) and saves it through the
+ * catalog, which refreshes the kernelspecs. With `profile`, the wizard edits
+ * that profile: it opens on Review, prefilled, and saves with PATCH.
  */
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from '../api';
 import { toRemoteError } from '../api';
-import { ICatalogModel, IEnvironment, IProfile, IProfileInput, ITestResult } from '../tokens';
+import {
+  EnvironmentTool,
+  ICatalogModel,
+  IEnvironment,
+  IEnvironmentCreate,
+  IEnvironmentCreated,
+  IGpu,
+  IProfile,
+  IProfileInput,
+  IServerSlurm,
+  ITestResult
+} from '../tokens';
 import { afterFailedTest, afterFailedTrust } from './connect';
 import {
   chosenPython,
+  envKey,
   environmentBlocker,
   groupEnvironments,
   IEnvironmentGroup,
@@ -23,7 +39,17 @@ import {
   selectedEnvironment,
   suggestProfileName
 } from './environments';
-import { profileInput, saveFieldErrors, validateReview } from './review';
+import {
+  clusterOf,
+  defaultPartition,
+  INITIAL_SLURM,
+  ISlurmState,
+  SLURM_IDLE_TIMEOUT,
+  slurmInput,
+  slurmOf,
+  validateSlurm
+} from './slurm';
+import { pinnedGpus, profileInput, reviewOf, saveFieldErrors, toggleGpu, validateReview } from './review';
 import {
   IConnectState,
   IEnvironmentState,
@@ -42,7 +68,18 @@ export namespace WizardModel {
     trustHostKey: (server: string, fingerprint: string) => Promise<unknown>;
     listEnvironments: (server: string, options?: { refresh?: boolean }) => Promise<IEnvironment[]>;
     installIpykernel: (server: string, python: string, onOutput: (line: string) => void) => Promise<void>;
-    addProfile: (input: IProfileInput) => Promise<IProfile>;
+    addProfile: (input: IProfileInput, options?: { createCwd?: boolean }) => Promise<IProfile>;
+    updateProfile: (
+      name: string,
+      changes: Partial<IProfileInput>,
+      options?: { createCwd?: boolean }
+    ) => Promise<IProfile>;
+    createEnvironment: (
+      server: string,
+      input: IEnvironmentCreate,
+      onOutput: (line: string) => void
+    ) => Promise<IEnvironmentCreated>;
+    getServerSlurm: (server: string, options?: { refresh?: boolean }) => Promise<IServerSlurm>;
   }
 
   export interface IOptions {
@@ -52,7 +89,9 @@ export namespace WizardModel {
      * The catalog: trusting a key and saving the profile go through it (its
      * lists and the kernelspecs update); names of its profiles are taken.
      */
-    catalog?: Pick<ICatalogModel, 'trustHostKey' | 'addProfile' | 'profiles'> | null;
+    catalog?: Pick<ICatalogModel, 'trustHostKey' | 'addProfile' | 'updateProfile' | 'profiles'> | null;
+    /** Edit this saved profile (of `server`) instead of adding one. */
+    profile?: IProfile | null;
     /** Names of existing profiles (to suggest a free name), besides the catalog's. */
     takenNames?: readonly string[];
     /** Replace REST calls (tests); wins over the catalog. */
@@ -71,7 +110,10 @@ const DEFAULT_API: WizardModel.IAPI = {
   trustHostKey: api.trustHostKey,
   listEnvironments: api.listEnvironments,
   installIpykernel: api.installIpykernel,
-  addProfile: api.addProfile
+  addProfile: api.addProfile,
+  updateProfile: api.updateProfile,
+  createEnvironment: api.createEnvironment,
+  getServerSlurm: api.getServerSlurm
 };
 
 /** The connect wizard of one server. */
@@ -85,7 +127,10 @@ export class WizardModel implements IDisposable {
       ...(catalog
         ? {
             trustHostKey: (server: string, fingerprint: string) => catalog.trustHostKey(server, fingerprint),
-            addProfile: (input: IProfileInput) => catalog.addProfile(input)
+            addProfile: (input: IProfileInput, options?: { createCwd?: boolean }) =>
+              catalog.addProfile(input, options),
+            updateProfile: (name: string, changes: Partial<IProfileInput>, options?: { createCwd?: boolean }) =>
+              catalog.updateProfile(name, changes, options)
           }
         : {}),
       ...options.api
@@ -93,10 +138,22 @@ export class WizardModel implements IDisposable {
     this._onProfileSaved = options.onProfileSaved;
     this._onHostKeyTrusted = options.onHostKeyTrusted;
     this._now = options.now ?? (() => Date.now());
+    this.editing = options.profile ?? null;
+    if (this.editing) {
+      this._step = 'review';
+      this._nameEdited = true;
+      this._review = { ...this._review, ...reviewOf(this.editing) };
+      this._environment = this._environmentOf(this.editing);
+      this._slurm = { ...this._slurm, ...slurmOf(this.editing) };
+      void this.loadSlurm();
+    }
   }
 
   /** The server this wizard connects to. */
   readonly server: string;
+
+  /** The saved profile this wizard edits, or null when it adds one. */
+  readonly editing: IProfile | null;
 
   get step(): WizardStep {
     return this._step;
@@ -160,6 +217,30 @@ export class WizardModel implements IDisposable {
     return this._review.error?.reason === 'ipykernel_missing';
   }
 
+  /**
+   * Whether pip may not install into the chosen Python (PEP 668): what works
+   * is a new environment made from it.
+   */
+  get needsNewEnvironment(): boolean {
+    const error = this._review.error ?? this._environment.install?.error ?? null;
+    return error?.reason === 'externally_managed' || (error?.reason === 'ipykernel_missing' && this._managed);
+  }
+
+  /** Whether the last save failed because the working directory does not exist. */
+  get needsCwd(): boolean {
+    return this._review.error?.reason === 'cwd_missing';
+  }
+
+  /** The server's GPUs (from the connection test), for the GPU picker. */
+  get gpus(): IGpu[] {
+    return this._connect.result?.gpus?.devices ?? [];
+  }
+
+  /** The GPU indices the profile is pinned to (none: all GPUs). */
+  get pinnedGpus(): number[] {
+    return pinnedGpus(this._review.envVars);
+  }
+
   get changed(): ISignal<this, void> {
     return this._changed;
   }
@@ -173,10 +254,14 @@ export class WizardModel implements IDisposable {
     return this.runTest();
   }
 
-  /** Go to the previous step. */
+  /** Go to the previous step (editing: the environments load on the way). */
   back(): void {
     if (this.canGoBack) {
-      this._go(WIZARD_STEPS[this.stepIndex - 1]);
+      const target = WIZARD_STEPS[this.stepIndex - 1];
+      if (target === 'environment' && this._environment.status === 'idle') {
+        void this.loadEnvironments();
+      }
+      this._go(target);
     }
   }
 
@@ -256,11 +341,58 @@ export class WizardModel implements IDisposable {
     this._emit();
     try {
       const environments = await this._api.listEnvironments(this.server, { refresh });
-      const selected = preselect(environments, this._environment.selected);
-      this._environment = { ...this._environment, status: 'ok', environments, selected };
+      const current = this._environment;
+      // a typed path (an edited profile's) that is listed becomes that entry
+      const listed = current.useCustom
+        ? environments.find(e => e.kind !== 'kernelspec' && e.python === current.customPath.trim())
+        : undefined;
+      const selected = listed ? envKey(listed) : preselect(environments, current.selected);
+      const useCustom = listed ? false : current.useCustom;
+      this._environment = { ...current, status: 'ok', environments, selected, useCustom };
     } catch (error) {
       this._environment = { ...this._environment, status: 'error', error: toRemoteError(error) };
     }
+    this._emit();
+    if (this._environment.status === 'ok') {
+      void this.loadSlurm(refresh); // the same probe found it: from its cache
+    }
+  }
+
+  // ---------------------------------------------------------------- slurm
+
+  /** "Run in a Slurm job": offered when the server's probe found Slurm. */
+  get slurm(): Readonly<ISlurmState> {
+    return this._slurm;
+  }
+
+  /** The server's Slurm (partitions, limits, idle nodes, accounts) from the probe. */
+  async loadSlurm(refresh = false): Promise<void> {
+    if (this._isDisposed || this._slurm.status === 'loading') {
+      return;
+    }
+    this._slurm = { ...this._slurm, status: 'loading', error: null };
+    this._emit();
+    try {
+      const cluster = clusterOf(await this._api.getServerSlurm(this.server, { refresh }));
+      const partition = this._slurm.partition || defaultPartition(cluster);
+      this._slurm = { ...this._slurm, status: 'ok', cluster, partition };
+    } catch (error) {
+      this._slurm = { ...this._slurm, status: 'error', error: toRemoteError(error) };
+    }
+    this._emit();
+  }
+
+  /** Change the Slurm settings; turning them on makes an idle kernel stop (1 h) by default. */
+  setSlurm(patch: Partial<ISlurmState>): void {
+    if (patch.enabled && !this._slurm.enabled && this._review.idleTimeout === 0) {
+      this._review = { ...this._review, idleTimeout: SLURM_IDLE_TIMEOUT };
+    }
+    this._slurm = { ...this._slurm, ...patch };
+    const fieldErrors = { ...this._review.fieldErrors };
+    for (const key of Object.keys(patch)) {
+      delete fieldErrors[`slurm.${key === 'noticeMinutes' ? 'notice_minutes' : key}`];
+    }
+    this._review = { ...this._review, fieldErrors };
     this._emit();
   }
 
@@ -307,6 +439,74 @@ export class WizardModel implements IDisposable {
     return ok;
   }
 
+  /** Open the Create environment form from a base interpreter. */
+  openCreate(base: string): void {
+    if (this._environment.create?.status === 'running') {
+      return;
+    }
+    if (this._step !== 'environment') {
+      this._go('environment');
+    }
+    this._setEnvironment({
+      create: { base, name: '', tool: 'venv', lines: [], status: 'editing', error: null }
+    });
+  }
+
+  /** Change the Create environment form. */
+  setCreate(patch: { base?: string; name?: string; tool?: EnvironmentTool }): void {
+    const create = this._environment.create;
+    if (create && create.status !== 'running') {
+      this._setEnvironment({ create: { ...create, ...patch, status: 'editing', error: null } });
+    }
+  }
+
+  /** Close the Create environment form (not while it runs). */
+  closeCreate(): void {
+    if (this._environment.create?.status !== 'running') {
+      this._setEnvironment({ create: null });
+    }
+  }
+
+  /**
+   * Create the environment on the server, streaming its output; then list the
+   * environments again and choose the new one.
+   */
+  async createEnvironment(): Promise<boolean> {
+    const create = this._environment.create;
+    if (this._isDisposed || !create || create.status === 'running' || !create.base.trim()) {
+      return false;
+    }
+    this._setEnvironment({ create: { ...create, lines: [], status: 'running', error: null } });
+    const append = (line: string): void => {
+      const now = this._environment.create;
+      if (now) {
+        this._setEnvironment({ create: { ...now, lines: [...now.lines, line] } });
+      }
+    };
+    let created: IEnvironmentCreated | null = null;
+    try {
+      created = await this._api.createEnvironment(
+        this.server,
+        { python: create.base.trim(), name: create.name.trim() || null, tool: create.tool },
+        append
+      );
+      this._setEnvironment({ create: { ...this._environment.create!, status: 'done' } });
+    } catch (error) {
+      const failed = { ...this._environment.create!, status: 'error' as const, error: toRemoteError(error) };
+      this._setEnvironment({ create: failed });
+      return false;
+    }
+    await this.loadEnvironments(true);
+    const made = this._environment.environments.find(e => e.python === created!.python);
+    this._setEnvironment(
+      made ? { selected: envKey(made), useCustom: false } : { customPath: created.python, useCustom: true }
+    );
+    if (this._review.status === 'error' && this.needsNewEnvironment) {
+      this._review = { ...this._review, status: 'idle', error: null };
+    }
+    return true;
+  }
+
   // --------------------------------------------------------------- review
 
   setName(name: string): void {
@@ -322,6 +522,15 @@ export class WizardModel implements IDisposable {
     this._setReview({ idleTimeout: seconds }, 'idle_timeout');
   }
 
+  setDisplayName(displayName: string): void {
+    this._setReview({ displayName }, 'display_name');
+  }
+
+  /** Pin the profile to GPU `index`, or unpin it (the GPU picker). */
+  toggleGpu(index: number): void {
+    this._setReview({ envVars: toggleGpu(this._review.envVars, index) }, 'env');
+  }
+
   addEnvVar(): void {
     this._setReview({ envVars: [...this._review.envVars, { key: '', value: '' }] }, 'env');
   }
@@ -335,12 +544,16 @@ export class WizardModel implements IDisposable {
     this._setReview({ envVars: this._review.envVars.filter((_, i) => i !== index) }, 'env');
   }
 
-  /** Start: save the profile (through the catalog, which refreshes the kernelspecs). */
-  async save(): Promise<IProfile | null> {
+  /**
+   * Start: save the profile (through the catalog, which refreshes the
+   * kernelspecs); editing: PATCH it. `createCwd`: make a missing working
+   * directory on the server.
+   */
+  async save(options: { createCwd?: boolean } = {}): Promise<IProfile | null> {
     if (this._isDisposed || this._review.status === 'saving') {
       return null;
     }
-    const fieldErrors = validateReview(this._review);
+    const fieldErrors = { ...validateReview(this._review), ...validateSlurm(this._slurm) };
     if (Object.keys(fieldErrors).length) {
       this._review = { ...this._review, fieldErrors, status: 'idle', error: null };
       this._emit();
@@ -349,7 +562,21 @@ export class WizardModel implements IDisposable {
     this._review = { ...this._review, status: 'saving', error: null, fieldErrors: {} };
     this._emit();
     try {
-      const profile = await this._api.addProfile(profileInput(this.server, this._review, this._environment));
+      const input = profileInput(this.server, this._review, this._environment);
+      input.slurm = slurmInput(this._slurm);
+      let profile: IProfile;
+      if (this.editing) {
+        const { name, ...changes } = input;
+        changes.display_name = changes.display_name ?? '';
+        if (this._environment.status === 'idle') {
+          // the Environment step was not opened: the interpreter stays as it is
+          delete changes.python;
+          delete changes.kernelspec;
+        }
+        profile = await this._api.updateProfile(name, changes, options);
+      } else {
+        profile = await this._api.addProfile(input, options);
+      }
       this._taken.push(profile.name);
       this._review = { ...this._review, status: 'saved', profile };
       this._emit();
@@ -357,11 +584,20 @@ export class WizardModel implements IDisposable {
       return profile;
     } catch (error) {
       const remote = toRemoteError(error);
+      this._managed = error instanceof api.RemoteAPIError && error.details.externally_managed === true;
       const fieldErrors = saveFieldErrors(error, remote);
+      if (remote.field?.startsWith('slurm')) {
+        fieldErrors[remote.field] = remote.message; // the Slurm settings' own fields
+      }
       this._review = { ...this._review, status: 'error', error: remote, fieldErrors };
       this._emit();
       return null;
     }
+  }
+
+  /** Create the missing working directory on the server and save. */
+  createCwdAndSave(): Promise<IProfile | null> {
+    return this.save({ createCwd: true });
   }
 
   /** Install ipykernel into the chosen interpreter, then save again. */
@@ -380,6 +616,14 @@ export class WizardModel implements IDisposable {
     }
     this._isDisposed = true;
     Signal.clearData(this);
+  }
+
+  /** The Environment step of an edited profile: its interpreter, as a typed path until listed. */
+  private _environmentOf(profile: IProfile): IEnvironmentState {
+    if (profile.kernelspec && !profile.python) {
+      return { ...INITIAL_ENVIRONMENT, selected: `kernelspec:${profile.kernelspec}` };
+    }
+    return { ...INITIAL_ENVIRONMENT, customPath: profile.python ?? '', useCustom: true };
   }
 
   private _setEnvironment(patch: Partial<IEnvironmentState>): void {
@@ -409,7 +653,10 @@ export class WizardModel implements IDisposable {
   private _connect: IConnectState = { ...INITIAL_CONNECT };
   private _environment: IEnvironmentState = { ...INITIAL_ENVIRONMENT };
   private _review: IReviewState = { ...INITIAL_REVIEW };
+  private _slurm: ISlurmState = { ...INITIAL_SLURM };
   private _nameEdited = false;
+  /** The last refused save named a system Python pip may not install into (PEP 668). */
+  private _managed = false;
   private readonly _taken: string[];
   private readonly _api: WizardModel.IAPI;
   private readonly _onProfileSaved?: (profile: IProfile) => void | Promise<void>;

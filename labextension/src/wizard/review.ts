@@ -3,9 +3,9 @@
  * saving, the REST body of the profile, and which field a refusal is about.
  */
 import { RemoteAPIError } from '../api';
-import { IProfileInput, IRemoteError } from '../tokens';
+import { IProfile, IProfileInput, IRemoteError } from '../tokens';
 import { chosenPython, selectedEnvironment } from './environments';
-import { IEnvironmentState, IReviewState } from './state';
+import { IEnvironmentState, IEnvVarRow, IReviewState } from './state';
 
 /** Profile names the server accepts: `[A-Za-z0-9._-]{1,64}`. */
 export const PROFILE_NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -69,7 +69,8 @@ export function profileInput(
     server,
     cwd: review.cwd.trim() || null,
     env,
-    idle_timeout: review.idleTimeout
+    idle_timeout: review.idleTimeout,
+    display_name: review.displayName.trim() || null
   };
   const chosen = selectedEnvironment(environment);
   if (!environment.useCustom && chosen && chosen.kind === 'kernelspec') {
@@ -87,8 +88,56 @@ export function saveFieldErrors(error: unknown, remote: IRemoteError): Record<st
   if (!field && error instanceof RemoteAPIError && error.reason === 'conflict') {
     field = 'name';
   }
-  if (field && ['name', 'cwd', 'env', 'idle_timeout'].includes(field)) {
+  if (field && ['name', 'cwd', 'env', 'idle_timeout', 'display_name'].includes(field)) {
     fieldErrors[field] = remote.message;
   }
   return fieldErrors;
+}
+
+/** The variables the GPU picker sets: nvidia-smi's indices, numbered as nvidia-smi does. */
+export const GPU_VAR = 'CUDA_VISIBLE_DEVICES';
+export const GPU_ORDER_VAR = 'CUDA_DEVICE_ORDER';
+
+/** The GPU indices a profile's variables pin (empty: all GPUs). */
+export function pinnedGpus(envVars: readonly IEnvVarRow[]): number[] {
+  const row = envVars.find(r => r.key.trim() === GPU_VAR);
+  if (!row) {
+    return [];
+  }
+  return row.value
+    .split(',')
+    .map(part => part.trim())
+    .filter(part => /^\d+$/.test(part))
+    .map(Number);
+}
+
+/**
+ * The variables with GPU `index` pinned or unpinned: CUDA_VISIBLE_DEVICES
+ * lists the chosen indices, with CUDA_DEVICE_ORDER=PCI_BUS_ID so CUDA numbers
+ * the GPUs as nvidia-smi does; no GPU chosen drops both (all GPUs).
+ */
+export function toggleGpu(envVars: readonly IEnvVarRow[], index: number): IEnvVarRow[] {
+  const pinned = new Set(pinnedGpus(envVars));
+  if (pinned.has(index)) {
+    pinned.delete(index);
+  } else {
+    pinned.add(index);
+  }
+  const rest = envVars.filter(r => ![GPU_VAR, GPU_ORDER_VAR].includes(r.key.trim()));
+  if (!pinned.size) {
+    return rest;
+  }
+  const value = [...pinned].sort((a, b) => a - b).join(',');
+  return [...rest, { key: GPU_VAR, value }, { key: GPU_ORDER_VAR, value: 'PCI_BUS_ID' }];
+}
+
+/** The Review step's state for editing a saved profile. */
+export function reviewOf(profile: IProfile): Pick<IReviewState, 'name' | 'cwd' | 'envVars' | 'idleTimeout' | 'displayName'> {
+  return {
+    name: profile.name,
+    cwd: profile.cwd ?? '',
+    envVars: Object.entries(profile.env ?? {}).map(([key, value]) => ({ key, value })),
+    idleTimeout: profile.idle_timeout,
+    displayName: profile.custom_display_name ?? ''
+  };
 }

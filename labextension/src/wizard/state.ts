@@ -3,6 +3,7 @@
  * Review), as the wizard model keeps it and the wizard's components read it.
  */
 import {
+  EnvironmentTool,
   IEnvironment,
   IHostKeyChanged,
   IHostKeyUnknown,
@@ -48,6 +49,18 @@ export interface IInstallState {
   error: IRemoteError | null;
 }
 
+/** Making a new environment on the server (for a Python pip may not install into). */
+export interface ICreateState {
+  /** The base interpreter. */
+  base: string;
+  /** Its name ('' : jupyter-X.Y). */
+  name: string;
+  tool: EnvironmentTool;
+  lines: string[];
+  status: 'editing' | 'running' | 'done' | 'error';
+  error: IRemoteError | null;
+}
+
 export interface IEnvironmentState {
   status: 'idle' | 'loading' | 'ok' | 'error';
   environments: IEnvironment[];
@@ -59,6 +72,8 @@ export interface IEnvironmentState {
   /** Whether the custom path is the choice. */
   useCustom: boolean;
   install: IInstallState | null;
+  /** The Create environment form and its progress, when open. */
+  create: ICreateState | null;
 }
 
 export interface IEnvVarRow {
@@ -72,6 +87,8 @@ export interface IReviewState {
   envVars: IEnvVarRow[];
   /** Seconds; 0 = never. */
   idleTimeout: number;
+  /** The kernel's own name in the launcher ('' : automatic). */
+  displayName: string;
   status: 'idle' | 'saving' | 'saved' | 'error';
   error: IRemoteError | null;
   /** Field errors: name, cwd, env, idle_timeout, python. */
@@ -96,7 +113,8 @@ export const INITIAL_ENVIRONMENT: Readonly<IEnvironmentState> = {
   selected: null,
   customPath: '',
   useCustom: false,
-  install: null
+  install: null,
+  create: null
 };
 
 export const INITIAL_REVIEW: Readonly<IReviewState> = {
@@ -104,6 +122,7 @@ export const INITIAL_REVIEW: Readonly<IReviewState> = {
   cwd: '',
   envVars: [],
   idleTimeout: 0,
+  displayName: '',
   status: 'idle',
   error: null,
   fieldErrors: {},

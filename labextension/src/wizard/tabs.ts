@@ -7,7 +7,7 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { MainAreaWidget } from '@jupyterlab/apputils';
 
 import { remoteIcon } from '../icons';
-import { ICatalogModel, WIZARD_ID_PREFIX } from '../tokens';
+import { ICatalogModel, IProfile, WIZARD_ID_PREFIX } from '../tokens';
 import { WizardModel } from './model';
 import { WizardPanel } from './panel';
 
@@ -61,6 +61,51 @@ export class WizardTabs {
     shell.add(widget, 'main');
     shell.activateById(widget.id);
     void model.start();
+  }
+
+  /**
+   * Show the wizard editing `profile` (on its Review step, prefilled; Back
+   * reaches its environments). One tab per profile.
+   */
+  edit(profile: IProfile): void {
+    const { shell, catalog } = this._options;
+    const key = `edit:${profile.name}`;
+    const existing = this._tabs.get(key);
+    if (existing && !existing.isDisposed && existing.content.model.review.status !== 'saved') {
+      shell.activateById(existing.id);
+      return;
+    }
+    existing?.dispose();
+    const model = new WizardModel({ server: profile.server, catalog, profile });
+    const content = new WizardPanel({
+      model,
+      server: catalog.server(profile.server),
+      onOpenNotebook: this._options.openNotebook,
+      onOpenSecurity: this._options.openSecurity
+    });
+    content.id = `${WIZARD_ID_PREFIX}edit-${profile.name}`;
+    content.title.label = `Edit: ${profile.name}`;
+    content.title.caption = `Edit profile ${profile.name}`;
+    content.node.setAttribute('aria-label', `Edit profile ${profile.name}`);
+    this._show(key, content);
+    void model.start();
+  }
+
+  private _show(key: string, content: WizardPanel): void {
+    const widget = new MainAreaWidget({ content });
+    widget.id = `${content.id}-tab`;
+    widget.title.label = content.title.label;
+    widget.title.caption = content.title.caption;
+    widget.title.icon = remoteIcon;
+    widget.title.closable = true;
+    widget.disposed.connect(() => {
+      if (this._tabs.get(key) === widget) {
+        this._tabs.delete(key);
+      }
+    });
+    this._tabs.set(key, widget);
+    this._options.shell.add(widget, 'main');
+    this._options.shell.activateById(widget.id);
   }
 
   private readonly _options: WizardTabs.IOptions;

@@ -1,6 +1,6 @@
 import * as React from 'react';
 
-import { IEnvironment } from '../../tokens';
+import { EnvironmentTool, IEnvironment } from '../../tokens';
 import { envKey } from '../../wizard/environments';
 import { WizardModel } from '../../wizard/model';
 import { ErrorBox } from '../ErrorBox';
@@ -17,6 +17,10 @@ export type EnvironmentStepModel = Pick<
   | 'setCustomPath'
   | 'setUseCustom'
   | 'installIpykernel'
+  | 'openCreate'
+  | 'setCreate'
+  | 'closeCreate'
+  | 'createEnvironment'
 >;
 
 export interface IEnvironmentStepProps {
@@ -39,7 +43,7 @@ export function EnvironmentStep({ model }: IEnvironmentStepProps): JSX.Element {
   const onCustomPath = (path: string): void => model.setCustomPath(path);
   const onUseCustom = (useCustom: boolean): void => model.setUseCustom(useCustom);
   const onInstall = (python: string): void => void model.installIpykernel(python);
-  const { status, error, selected, customPath, useCustom, install } = environment;
+  const { status, error, selected, customPath, useCustom, install, create } = environment;
   const installing = install?.status === 'running';
   const radioName = `jp-remote-env-${server}`;
   const customId = `jp-remote-env-custom-${server}`;
@@ -136,15 +140,27 @@ export function EnvironmentStep({ model }: IEnvironmentStepProps): JSX.Element {
                       )}
                     </label>
                     {!usable && (
-                      <button
-                        type="button"
-                        className="jp-Button jp-mod-styled jp-remote-SmallButton"
-                        aria-label={`Install ipykernel into ${env.python}`}
-                        onClick={() => onInstall(env.python)}
-                        disabled={installing}
-                      >
-                        Install ipykernel
-                      </button>
+                      <div className="jp-remote-Env-actions">
+                        <button
+                          type="button"
+                          className="jp-Button jp-mod-styled jp-remote-SmallButton"
+                          aria-label={`Install ipykernel into ${env.python}`}
+                          onClick={() => onInstall(env.python)}
+                          disabled={installing}
+                        >
+                          Install ipykernel
+                        </button>
+                        {!env.error && (
+                          <button
+                            type="button"
+                            className="jp-Button jp-mod-styled jp-remote-SmallButton"
+                            aria-label={`Create a new environment from ${env.python}`}
+                            onClick={() => model.openCreate(env.python)}
+                          >
+                            New environment from it
+                          </button>
+                        )}
+                      </div>
                     )}
                   </li>
                 );
@@ -204,12 +220,143 @@ export function EnvironmentStep({ model }: IEnvironmentStepProps): JSX.Element {
           {install.status === 'error' && install.error && (
             <ErrorBox
               error={install.error}
-              onRetry={() => onInstall(install.python)}
+              onRetry={install.error.reason === 'externally_managed' ? undefined : () => onInstall(install.python)}
               retryLabel="Retry installing ipykernel"
-            />
+            >
+              {install.error.reason === 'externally_managed' && (
+                <button
+                  type="button"
+                  className="jp-Button jp-mod-styled jp-mod-accept"
+                  onClick={() => model.openCreate(install.python)}
+                >
+                  Create an environment from it
+                </button>
+              )}
+            </ErrorBox>
           )}
         </section>
       )}
+      {create && <CreateEnvironment model={model} />}
     </div>
+  );
+}
+
+/** The tools offered to make an environment. */
+const TOOLS: ReadonlyArray<{ tool: EnvironmentTool; label: string }> = [
+  { tool: 'venv', label: 'venv (python -m venv)' },
+  { tool: 'uv', label: 'uv' },
+  { tool: 'conda', label: 'conda' }
+];
+
+/** Make a new environment with ipykernel on the server, its output streamed. */
+function CreateEnvironment({ model }: IEnvironmentStepProps): JSX.Element | null {
+  const create = model.environment.create;
+  const logRef = React.useRef<HTMLPreElement>(null);
+  React.useEffect(() => {
+    const log = logRef.current;
+    if (log) {
+      log.scrollTop = log.scrollHeight;
+    }
+  }, [create?.lines.length]);
+  if (!create) {
+    return null;
+  }
+  const running = create.status === 'running';
+  const id = 'jp-remote-create-env';
+  return (
+    <section className="jp-remote-CreateEnv" aria-labelledby={`${id}-title`}>
+      <h4 id={`${id}-title`}>New environment for Jupyter</h4>
+      <p className="jp-remote-Note">
+        Made on {model.server} from the Python below, with <code>ipykernel</code>: under{' '}
+        <code>~/.virtualenvs/</code> (venv, uv) or <code>~/.conda/envs/</code> (conda). Use this
+        where pip may not install into a system Python.
+      </p>
+      <form
+        className="jp-remote-CreateEnv-form"
+        aria-label="New environment"
+        noValidate
+        onSubmit={event => {
+          event.preventDefault();
+          void model.createEnvironment();
+        }}
+      >
+        <div className="jp-remote-Field">
+          <label htmlFor={`${id}-base`}>Base Python</label>
+          <input
+            id={`${id}-base`}
+            className="jp-mod-styled jp-remote-Input"
+            value={create.base}
+            spellCheck={false}
+            disabled={running}
+            onChange={e => model.setCreate({ base: e.target.value })}
+          />
+        </div>
+        <div className="jp-remote-FieldRow">
+          <div className="jp-remote-Field">
+            <label htmlFor={`${id}-name`}>Name</label>
+            <input
+              id={`${id}-name`}
+              className="jp-mod-styled jp-remote-Input"
+              value={create.name}
+              placeholder="jupyter-3.X"
+              spellCheck={false}
+              disabled={running}
+              onChange={e => model.setCreate({ name: e.target.value })}
+            />
+          </div>
+          <div className="jp-remote-Field">
+            <label htmlFor={`${id}-tool`}>With</label>
+            <select
+              id={`${id}-tool`}
+              className="jp-mod-styled jp-remote-Select"
+              value={create.tool}
+              disabled={running}
+              onChange={e => model.setCreate({ tool: e.target.value as EnvironmentTool })}
+            >
+              {TOOLS.map(t => (
+                <option key={t.tool} value={t.tool}>
+                  {t.label}
+                </option>
+              ))}
+            </select>
+          </div>
+        </div>
+        <div className="jp-remote-Actions">
+          <button
+            type="submit"
+            className="jp-Button jp-mod-styled jp-mod-accept jp-remote-SmallButton"
+            disabled={running || !create.base.trim()}
+          >
+            {running ? 'Creating…' : 'Create environment'}
+          </button>
+          <button
+            type="button"
+            className="jp-Button jp-mod-styled jp-remote-SmallButton"
+            onClick={() => model.closeCreate()}
+            disabled={running}
+          >
+            Close
+          </button>
+        </div>
+      </form>
+      {running && <Loading label="Creating the environment and installing ipykernel…" />}
+      {create.status === 'done' && (
+        <p className="jp-remote-Success" role="status">
+          <span aria-hidden="true">✓ </span>Environment created and chosen.
+        </p>
+      )}
+      {(create.lines.length > 0 || running) && (
+        <pre ref={logRef} className="jp-remote-InstallLog-output" role="log" aria-label="Environment creation output">
+          {create.lines.join('\n') || 'Starting…'}
+        </pre>
+      )}
+      {create.status === 'error' && create.error && (
+        <ErrorBox
+          error={create.error}
+          onRetry={() => void model.createEnvironment()}
+          retryLabel="Retry creating the environment"
+        />
+      )}
+    </section>
   );
 }

@@ -4,7 +4,7 @@ import { WizardModel } from '../../wizard/model';
 import { IDLE_TIMEOUTS } from '../../wizard/review';
 import { ErrorBox } from '../ErrorBox';
 import { Loading } from '../Loading';
-import { formatDuration } from '../format';
+import { formatDuration, gpuLoad } from '../format';
 
 /** What the Review step reads and calls of the wizard model. */
 export type ReviewStepModel = Pick<
@@ -12,16 +12,25 @@ export type ReviewStepModel = Pick<
   | 'server'
   | 'review'
   | 'needsIpykernel'
+  | 'needsNewEnvironment'
+  | 'needsCwd'
+  | 'editing'
+  | 'gpus'
+  | 'pinnedGpus'
   | 'chosenPython'
   | 'selectedEnvironment'
   | 'setName'
   | 'setCwd'
   | 'setIdleTimeout'
+  | 'setDisplayName'
+  | 'toggleGpu'
   | 'addEnvVar'
   | 'setEnvVar'
   | 'removeEnvVar'
   | 'save'
   | 'installAndSave'
+  | 'createCwdAndSave'
+  | 'openCreate'
 >;
 
 export interface IReviewStepProps {
@@ -40,7 +49,7 @@ export function environmentText(model: Pick<WizardModel, 'selectedEnvironment' |
 /** Step 3: name the profile, where and how it runs; Start saves it. */
 export function ReviewStep(props: IReviewStepProps): JSX.Element {
   const { model } = props;
-  const { server, review, needsIpykernel } = model;
+  const { server, review, needsIpykernel, needsNewEnvironment, needsCwd, editing } = model;
   const environment = environmentText(model);
   const saving = review.status === 'saving';
   const errors = review.fieldErrors;
@@ -61,6 +70,12 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
             <span aria-hidden="true">✓ </span>
             <strong>Profile {profile.name} saved.</strong>
           </p>
+          {editing && (
+            <p>
+              New kernels of <strong>{profile.display_name ?? profile.kernel_name}</strong> use
+              these settings; kernels running now keep theirs until they restart.
+            </p>
+          )}
           <p>
             The kernel <strong>{profile.display_name ?? profile.kernel_name}</strong>{' '}
             (<code>{profile.kernel_name}</code>) is now in the launcher and the kernel
@@ -124,15 +139,29 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
           className="jp-mod-styled jp-remote-Input"
           value={review.name}
           onChange={e => model.setName(e.target.value)}
-          disabled={saving}
+          disabled={saving || editing !== null}
           spellCheck={false}
           required
           {...fieldProps('name')}
         />
         <span className="jp-remote-Field-help">
-          The kernel will be <code>remote-{review.name.toLowerCase() || 'NAME'}</code>.
+          {editing ? 'A profile keeps its name; the kernel is ' : 'The kernel will be '}
+          <code>remote-{review.name.toLowerCase() || 'NAME'}</code>.
         </span>
         {fieldError('name')}
+      </div>
+      <div className={`jp-remote-Field${errors.display_name ? ' jp-mod-invalid' : ''}`}>
+        <label htmlFor="jp-remote-review-display">Name in the launcher (optional)</label>
+        <input
+          id="jp-remote-review-display"
+          className="jp-mod-styled jp-remote-Input"
+          value={review.displayName}
+          placeholder="automatic: Python X.Y · environment — server (profile, folder)"
+          onChange={e => model.setDisplayName(e.target.value)}
+          disabled={saving}
+          {...fieldProps('display_name')}
+        />
+        {fieldError('display_name')}
       </div>
       <div className={`jp-remote-Field${errors.cwd ? ' jp-mod-invalid' : ''}`}>
         <label htmlFor="jp-remote-review-cwd">Working directory on the server</label>
@@ -148,6 +177,7 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
         />
         {fieldError('cwd')}
       </div>
+      {model.gpus.length > 0 && <GpuPicker model={model} disabled={saving} />}
       <fieldset className={`jp-remote-Field jp-remote-EnvVars${errors.env ? ' jp-mod-invalid' : ''}`}>
         <legend>Environment variables</legend>
         {review.envVars.length === 0 && (
@@ -223,19 +253,73 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
       {saving && <Loading label="Checking the environment and saving the profile…" />}
       {review.status === 'error' && review.error && (
         <ErrorBox error={review.error} title="Saving the profile" onRetry={() => void model.save()} retryLabel="Retry saving the profile">
-          {needsIpykernel && (
+          {needsCwd && (
             <button
               type="button"
               className="jp-Button jp-mod-styled jp-mod-accept"
-              onClick={() => void model.installAndSave()}
+              onClick={() => void model.createCwdAndSave()}
             >
-              Install ipykernel and start
+              Create {review.cwd.trim()} and {editing ? 'save' : 'start'}
             </button>
+          )}
+          {needsNewEnvironment ? (
+            <button
+              type="button"
+              className="jp-Button jp-mod-styled jp-mod-accept"
+              onClick={() => model.openCreate(model.chosenPython)}
+            >
+              Create an environment from it
+            </button>
+          ) : (
+            needsIpykernel && (
+              <button
+                type="button"
+                className="jp-Button jp-mod-styled jp-mod-accept"
+                onClick={() => void model.installAndSave()}
+              >
+                Install ipykernel and start
+              </button>
+            )
           )}
         </ErrorBox>
       )}
       {/* Enter in a field submits: Start */}
       <button type="submit" hidden tabIndex={-1} aria-hidden="true" />
     </form>
+  );
+}
+
+/** Pin the profile's kernels to some of the server's GPUs (CUDA_VISIBLE_DEVICES). */
+function GpuPicker({ model, disabled }: { model: ReviewStepModel; disabled: boolean }): JSX.Element {
+  const pinned = model.pinnedGpus;
+  return (
+    <fieldset className="jp-remote-Field jp-remote-GpuPicker">
+      <legend>GPUs the kernel may use</legend>
+      <ul className="jp-remote-GpuList">
+        {model.gpus.map(gpu => {
+          const id = `jp-remote-review-gpu-${gpu.index}`;
+          return (
+            <li key={gpu.uuid}>
+              <input
+                type="checkbox"
+                id={id}
+                checked={pinned.includes(gpu.index)}
+                onChange={() => model.toggleGpu(gpu.index)}
+                disabled={disabled}
+              />
+              <label htmlFor={id}>
+                <strong>GPU {gpu.index}</strong> {gpu.name}{' '}
+                <span className="jp-remote-Note">{gpuLoad(gpu)}</span>
+              </label>
+            </li>
+          );
+        })}
+      </ul>
+      <span className="jp-remote-Field-help">
+        {pinned.length
+          ? `CUDA_VISIBLE_DEVICES=${pinned.join(',')} (numbered as nvidia-smi does).`
+          : 'None ticked: the kernel sees every GPU.'}
+      </span>
+    </fieldset>
   );
 }

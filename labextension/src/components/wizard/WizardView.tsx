@@ -41,7 +41,8 @@ export function WizardView(props: IWizardViewProps): JSX.Element {
 
   const saved = state.review.status === 'saved';
   const saving = state.review.status === 'saving';
-  const blockerId = `jp-remote-wizard-blocker-${state.server}`;
+  const idBase = state.editing ? `edit-${state.editing.name}` : state.server;
+  const blockerId = `jp-remote-wizard-blocker-${idBase}`;
 
   let body: JSX.Element;
   switch (step) {
@@ -61,7 +62,9 @@ export function WizardView(props: IWizardViewProps): JSX.Element {
   return (
     <div className="jp-remote-Wizard">
       <header className="jp-remote-Wizard-header">
-        <h1 className="jp-remote-Wizard-title">Connect to {state.server}</h1>
+        <h1 className="jp-remote-Wizard-title">
+          {state.editing ? `Edit profile ${state.editing.name} on ${state.server}` : `Connect to ${state.server}`}
+        </h1>
         <p className="jp-remote-Wizard-address">
           <code>{address}</code>
         </p>
@@ -85,10 +88,10 @@ export function WizardView(props: IWizardViewProps): JSX.Element {
           })}
         </ol>
       </header>
-      <section className="jp-remote-Wizard-body" aria-labelledby={`jp-remote-wizard-step-${state.server}`}>
+      <section className="jp-remote-Wizard-body" aria-labelledby={`jp-remote-wizard-step-${idBase}`}>
         <h2
           className="jp-remote-Wizard-stepTitle"
-          id={`jp-remote-wizard-step-${state.server}`}
+          id={`jp-remote-wizard-step-${idBase}`}
           ref={headingRef}
           tabIndex={-1}
         >
@@ -129,7 +132,7 @@ export function WizardView(props: IWizardViewProps): JSX.Element {
                 onClick={() => void state.save()}
                 disabled={saving}
               >
-                {saving ? 'Starting…' : 'Start'}
+                {state.editing ? (saving ? 'Saving…' : 'Save') : saving ? 'Starting…' : 'Start'}
               </button>
             )
           )}

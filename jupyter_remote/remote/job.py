@@ -1,0 +1,244 @@
+"""The holder: the batch script of a kernel's Slurm job, ON the compute node.
+
+Script ``job`` (protocol, state, job: see ``jupyter_remote/remote/__init__.py``), sent
+to ``sbatch`` on its stdin by the agent's ``submit`` (``slurm.py``) behind a
+``#!/usr/bin/env python3`` line. Fixed text: no user data, no secret (Slurm keeps a
+job's script, and its owner and the admins can read it back). Stdlib only, Python 3.8.
+
+Why a holder: the kernel must live in the job's batch step (a process started by a
+short ``srun`` step dies with that step where Slurm tracks processes by cgroup), and a
+restart must keep the allocation. So the batch step runs this loop:
+
+1. make ``~/.local/share/jupyter-remote/holders/<job id>/`` (0700) and a unix socket in
+   a short private directory (``mkdtemp``, 0700), named in ``holder.json`` there;
+2. wait for a launch: the agent's ``launch`` runs in the job with ``srun --overlap``
+   (``slurm.hand_to_holder``), prepares the kernel's directory and connection file as
+   on any host, and sends the supervisor's command and stdin here; the holder starts
+   it as its own child (so it is in the job), with the batch step's environment
+   (SLURM_*, the GPUs Slurm gave the job) under the profile's variables;
+3. when that supervisor ends (the kernel stopped for a restart, or crashed), wait for
+   the next launch, at most :data:`RELAUNCH_WAIT` seconds; else end, which ends the job
+   (the first launch may take :data:`FIRST_WAIT`);
+4. on SIGTERM (``scancel``, the time limit) stop the kernel, remove its files and
+   everything of the holder, and exit.
+
+Only the job's owner reaches the socket (0700 directories; the peer's uid is checked
+where the OS tells it).
+"""
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+# <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.protocol import BOOTSTRAP, recv_frame, send_frame
+from jupyter_remote.remote.state import (
+    HOLDERS,
+    JOBS,
+    ROOT,
+    _kernel_dir,
+    _private_dir,
+    _read_json,
+    _remove_empty_parents,
+    _remove_owned_tree,
+    _stop_dir,
+    _write_private,
+)
+
+# </local-imports>
+
+FIRST_WAIT = 600.0
+RELAUNCH_WAIT = 120.0
+MAX_REQUEST = 16 * 1024 * 1024
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT: the job is being cancelled or reached its time limit."""
+
+    def __init__(self, signum):
+        Exception.__init__(self, signum)
+        self.signum = signum
+
+
+def _on_signal(signum, frame):
+    raise Stopped(signum)
+
+
+class Holder:
+    """One job's holder: its directories, its socket, the supervisor it runs."""
+
+    def __init__(self, job_id):
+        self.job_id = job_id
+        self.dir = os.path.join(HOLDERS, job_id)
+        self.sockdir: Any = None
+        self.server: Any = None
+        self.child: Any = None
+        self.kernel_id: Any = None
+
+    def open(self):
+        for path in (ROOT, HOLDERS, self.dir):
+            _private_dir(path)
+        self.sockdir = tempfile.mkdtemp(prefix="jr-job-", dir=_short_tmp())
+        path = os.path.join(self.sockdir, "holder")
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(path)
+        os.chmod(path, 0o600)
+        self.server.listen(4)
+        info = {"pid": os.getpid(), "socket": path, "node": socket.gethostname()}
+        _write_private(os.path.join(self.dir, "holder.json"), json.dumps(info))
+
+    def serve(self):
+        """Launch after launch, until none comes in time."""
+        wait = FIRST_WAIT
+        while True:
+            conn = self._accept(wait)
+            if conn is None:
+                return
+            try:
+                started = self._start(conn)
+            finally:
+                conn.close()
+            if started:
+                self.child.wait()
+                self.child = None
+                self.kernel_id = None
+            wait = RELAUNCH_WAIT
+
+    def _accept(self, timeout):
+        self.server.settimeout(timeout)
+        try:
+            conn, _ = self.server.accept()
+        except socket.timeout:
+            return None
+        conn.settimeout(30)
+        if not _same_user(conn):
+            conn.close()
+            return self._accept(timeout)
+        return conn
+
+    def _start(self, conn):
+        """Read one launch request, start its supervisor, answer its pid."""
+        try:
+            request = recv_frame(conn, MAX_REQUEST)
+            kdir = _kernel_dir(request.get("kernel_id"))
+            child = self._spawn(kdir, request)
+        except Exception as exc:  # the launch step reports it; the holder goes on
+            send_frame(conn, {"ok": False, "error": "the job could not start it: %s" % exc})
+            return False
+        self.child, self.kernel_id = child, request["kernel_id"]
+        send_frame(conn, {"ok": True, "pid": child.pid, "node": socket.gethostname()})
+        return True
+
+    def _spawn(self, kdir, request):
+        payload = dict(request["payload"])
+        env = dict(os.environ)
+        env.pop("JPY_PARENT_PID", None)
+        env.update(payload.get("env") or {})
+        payload["env"] = env
+        body = request["script"].encode("utf-8")
+        log = os.open(
+            os.path.join(kdir, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+        )
+        try:
+            child = subprocess.Popen(
+                [request["python"], "-c", BOOTSTRAP],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=log,
+                cwd=kdir,
+                close_fds=True,
+            )
+        finally:
+            os.close(log)
+        assert child.stdin is not None
+        child.stdin.write(str(len(body)).encode() + b"\n" + body + json.dumps(payload).encode())
+        child.stdin.write(b"\n")
+        child.stdin.close()
+        return child
+
+    def close(self):
+        """Stop what runs, remove every file of the kernel and of the holder."""
+        if self.kernel_id:
+            try:
+                _stop_dir(_kernel_dir(self.kernel_id), 2)
+            except Exception:
+                pass
+        if self.child is not None and self.child.poll() is None:
+            self.child.kill()
+        if self.server is not None:
+            self.server.close()
+        if self.sockdir:
+            _remove_owned_tree(self.sockdir)
+        _remove_owned_tree(self.dir)
+        _forget_record(self.job_id)
+        _remove_empty_parents()
+
+
+def _short_tmp():
+    for base in (os.environ.get("TMPDIR"), "/tmp", "/var/tmp", "/dev/shm"):
+        if base and os.path.isabs(base) and len(base) < 60 and os.path.isdir(base):
+            return base
+    return None
+
+
+def _same_user(conn):
+    """The peer is this user (Linux SO_PEERCRED); elsewhere the 0700 directory decides."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return True
+    try:
+        creds = conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
+    except OSError:
+        return False
+    return struct.unpack("3i", creds)[1] == os.getuid()
+
+
+def _forget_record(job_id):
+    """The login node's record of this job, when the home is shared and it names us."""
+    try:
+        names = os.listdir(JOBS)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(JOBS, name)
+        record = _read_json(path)
+        if isinstance(record, dict) and str(record.get("job_id")) == job_id:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def main():
+    job_id = os.environ.get("SLURM_JOB_ID", "")
+    if not job_id.isdigit():
+        sys.stderr.write("jupyter-remote: not in a Slurm job (no SLURM_JOB_ID)\n")
+        return 2
+    os.umask(0o077)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    holder = Holder(job_id)
+    stopped = None
+    try:
+        holder.open()
+        holder.serve()
+    except Stopped as exc:
+        stopped = exc.signum
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        holder.close()
+    if stopped:  # end by that signal, as any job's script would: Slurm reports it (0:15)
+        signal.signal(stopped, signal.SIG_DFL)
+        os.kill(os.getpid(), stopped)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

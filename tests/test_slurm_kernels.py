@@ -1,0 +1,270 @@
+"""Kernels inside Slurm jobs (issue 16), on a real Slurm cluster (tests/harness/slurm_cluster.py).
+
+The login node is an SSHTestHost on this machine with the cluster's environment
+(``cluster.sshd_config()``); the compute node ``jrnode<N>`` is a slurmd in its own
+network and UTS namespace. Kernels start from a profile with Slurm settings through
+jupyter_client's own KernelManager (as papermill or a console would): the kernel, its
+supervisor and relay run inside the job on the compute node, and the channels reach
+this process through ``srun --jobid=J --overlap`` on the login node's one SSH connection.
+
+The compute node shares this machine's file system (harness gotcha 10): nothing here
+reaches the kernel through a socket path; the tests check that the only way in is
+Slurm's own step I/O, and that another user of both nodes reaches nothing.
+
+Own remote users: ``jrslurmk`` (the kernels' owner) and ``jrattacker`` (the other user).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client import KernelManager
+from jupyter_client.blocking import BlockingKernelClient
+
+from jupyter_remote import runtime
+from jupyter_remote.sessions import registry
+from tests.harness.clients import execute, started_kernel
+from tests.harness.remote_state import STATE_DIR
+from tests.harness.servers import setup_profile
+from tests.harness.slurm_cluster import SlurmTestCluster, slurm_unavailable
+from tests.harness.sshd_host import SSHTestHost, ensure_user
+from tests.harness.waiting import eventually
+
+pytestmark = pytest.mark.skipif(bool(slurm_unavailable()), reason=str(slurm_unavailable()))
+
+USER = "jrslurmk"
+ATTACKER = "jrattacker"
+WHO_AND_WHERE = "import os, socket; print(socket.gethostname(), os.environ['SLURM_JOB_ID'])"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[SlurmTestCluster]:
+    ensure_user(USER)
+    with SlurmTestCluster(name="jrkernels", accounting=True) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def login(cluster: SlurmTestCluster) -> Iterator[SSHTestHost]:
+    """The cluster's login node: sshd here, Slurm's commands find the cluster."""
+    with SSHTestHost(name="slurm-login", user=USER, extra_config=cluster.sshd_config()) as host:
+        yield host
+
+
+def _clean(cluster: SlurmTestCluster, host: SSHTestHost) -> None:
+    """No job, process or state of the user from an earlier test."""
+    cluster.run_as(USER, ["scancel", "-u", USER])
+    eventually(lambda: cluster.squeue(USER), lambda jobs: jobs == [], timeout=30, interval=0.2)
+    host.run_as_user(["rm", "-rf", str(host.home / STATE_DIR), *_user_tmp(host.uid)])
+
+
+@pytest.fixture
+def profile(
+    isolated_home: Path, cluster: SlurmTestCluster, login: SSHTestHost
+) -> Iterator[dict[str, Any]]:
+    _clean(cluster, login)
+    yield setup_profile(login, cwd="/tmp", slurm={"partition": "main", "time": "10"})
+    _clean(cluster, login)
+
+
+def _user_tmp(uid: int) -> list[str]:
+    """Our private directories of the user in /tmp (the node's /tmp is this machine's)."""
+    return sorted(
+        str(p)
+        for p in Path("/tmp").iterdir()
+        if p.name.startswith("jr-") and p.lstat().st_uid == uid
+    )
+
+
+def leftovers(cluster: SlurmTestCluster, host: SSHTestHost) -> dict[str, Any]:
+    """What of the user is left on the login and compute nodes (one file system here)."""
+    state = host.home / STATE_DIR
+    return {
+        "jobs": [(j.job_id, j.state) for j in cluster.squeue(USER)],
+        "state": sorted(str(p) for p in state.rglob("*")) if state.exists() else [],
+        "tmp": _user_tmp(host.uid),
+        "processes": _live_processes(host.uid),
+    }
+
+
+def _live_processes(uid: int) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            args = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        comm = stat[stat.find("(") + 1 : stat.rfind(")")]
+        if stat[stat.rfind(")") + 2] != "Z" and comm != "sshd":
+            found.append(f"{entry} {args[:120]}")
+    return found
+
+
+def nothing_left(cluster: SlurmTestCluster, host: SSHTestHost) -> None:
+    empty = {"jobs": [], "state": [], "tmp": [], "processes": []}
+    eventually(
+        lambda: leftovers(cluster, host),
+        lambda left: left == empty,
+        timeout=30,
+        interval=0.3,
+        what="nothing of the user left on the login and compute nodes",
+    )
+
+
+def session_of(km: KernelManager) -> Any:
+    return registry.sessions[str(km.kernel_id)]
+
+
+def on_ssh_loop(coro_factory: Any, timeout: float = 60) -> Any:
+    assert runtime._loop is not None
+    return asyncio.run_coroutine_threadsafe(coro_factory(), runtime._loop).result(timeout)
+
+
+# ------------------------------------------------------------------------ tests
+
+
+def test_kernel_runs_in_a_job_interrupt_restart_keep_the_allocation_stop_leaves_nothing(
+    profile: dict[str, Any], cluster: SlurmTestCluster, login: SSHTestHost
+) -> None:
+    with started_kernel(profile["kernel_name"], ready_timeout=90) as (km, kc):
+        node = cluster.nodes[0].name
+        [job] = cluster.squeue(USER)
+        assert (job.state, job.nodes, job.name) == ("RUNNING", node, "jupyter-remote")
+        _, out = execute(kc, WHO_AND_WHERE)
+        assert out.split() == [node, job.job_id]  # on the compute node, in the job
+        shown = session_of(km).to_json()
+        assert shown["state"] == "running" and shown["channel_transport"] == "srun"
+        assert shown["job"]["id"] == job.job_id and shown["job"]["node"] == node
+        assert shown["job"]["end"] and shown["job"]["end"] > time.time()
+
+        execute(kc, "x = 41")
+        msg_id = kc.execute("import time; time.sleep(60)")
+        time.sleep(1.5)
+        km.interrupt_kernel()
+        reply = _reply(kc, msg_id)
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        assert execute(kc, "print(x + 1)")[1].strip() == "42"
+
+        km.restart_kernel(now=False)
+        kc.wait_for_ready(timeout=60)
+        reply, out = execute(kc, "x")
+        assert "NameError" in out  # a new kernel ...
+        assert execute(kc, WHO_AND_WHERE)[1].split() == [node, job.job_id]  # ... same job
+        assert [j.job_id for j in cluster.squeue(USER)] == [job.job_id]
+
+        km.shutdown_kernel(now=False)
+    nothing_left(cluster, login)
+    assert cluster.job_info(job.job_id)["JobState"] == "CANCELLED"
+
+
+def _reply(kc: BlockingKernelClient, msg_id: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return dict(reply)
+
+
+def test_a_pending_job_is_queued_with_its_reason_and_stop_cancels_it(
+    isolated_home: Path, cluster: SlurmTestCluster, login: SSHTestHost
+) -> None:
+    _clean(cluster, login)
+    blocker = cluster.sbatch(USER, ["-p", "tiny", "-t", "5", "--wrap", "sleep 600"])
+    cluster.wait_job_state(blocker, ["RUNNING"])
+    profile = setup_profile(login, cwd="/tmp", slurm={"partition": "tiny", "time": "5"})
+    km = KernelManager(kernel_name=profile["kernel_name"])
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            km.start_kernel()
+        except BaseException as exc:
+            failure.append(exc)
+
+    starter = threading.Thread(target=start)
+    starter.start()
+    try:
+        session = eventually(
+            lambda: next(iter(registry.sessions.values()), None),
+            lambda s: s is not None and s.state == "queued" and "Resources" in s.reason,
+            timeout=30,
+            interval=0.1,
+            what="the kernel's session queued for Resources",
+        )
+        shown = session.to_json()
+        print(shown)
+        assert shown["reason"] == "waiting for free resources (Resources)"
+        job_id = shown["job"]["id"]
+        assert {j.job_id: j.state for j in cluster.squeue(USER)}[job_id] == "PENDING"
+        on_ssh_loop(session.stop)  # the card's Stop (DELETE /remote/sessions/ID)
+        starter.join(60)
+        assert failure and "cancelled while it was queued" in str(failure[0])
+        assert [j.job_id for j in cluster.squeue(USER)] == [blocker]
+        assert cluster.job_info(job_id)["JobState"] == "CANCELLED"
+    finally:
+        starter.join(60)
+        cluster.run_as(USER, ["scancel", blocker])
+    nothing_left(cluster, login)
+
+
+def test_time_limit_reached_is_dead_with_timeout_not_a_network_problem(
+    profile: dict[str, Any], cluster: SlurmTestCluster, login: SSHTestHost
+) -> None:
+    with started_kernel(profile["kernel_name"], ready_timeout=90) as (km, _kc):
+        [job] = cluster.squeue(USER)
+        session = session_of(km)
+        states: list[str] = []
+        unsubscribe = registry.subscribe(
+            lambda e: states.append(e["session"]["state"]) if e["type"] == "session" else None
+        )
+        try:
+            cluster.expire(job.job_id)  # over its limit now: TIMEOUT at the next 30 s sweep
+            eventually(km.is_alive, lambda alive: not alive, timeout=60, interval=0.5)
+        finally:
+            unsubscribe()
+        reason = km.provisioner.exit_reason  # type: ignore[union-attr]
+        assert "TIMEOUT" in reason and "time limit" in reason and "0:15" in reason
+        assert session.state == "dead" and "TIMEOUT" in session.reason
+        assert session.to_json()["job"]["exit_code"] == "0:15"
+        assert "reconnecting" not in states and "disconnected" not in states
+    nothing_left(cluster, login)
+
+
+def test_the_only_way_in_is_slurm_and_another_user_reaches_nothing(
+    profile: dict[str, Any], cluster: SlurmTestCluster, login: SSHTestHost
+) -> None:
+    ensure_user(ATTACKER)
+    with started_kernel(profile["kernel_name"], ready_timeout=90) as (_km, kc):
+        [job] = cluster.squeue(USER)
+        srun = ["srun", f"--jobid={job.job_id}", "--overlap", "true"]
+        attempt = cluster.run_as(ATTACKER, srun, timeout=30)
+        print(attempt.stdout, attempt.stderr)
+        assert attempt.returncode != 0
+        assert cluster.run_as(ATTACKER, ["scancel", job.job_id]).returncode != 0
+        script = cluster.run_as(ATTACKER, ["scontrol", "write", "batch_script", job.job_id, "-"])
+        assert script.returncode != 0 and "import" not in script.stdout
+        from tests.test_shared_host import assert_nothing_reached, attack
+
+        found, report = attack(login)  # every socket, port, file of the user's, as root sees
+        assert_nothing_reached(found, report)
+        assert not found["tcp"], found["tcp"]  # nothing listens on TCP anywhere
+        assert execute(kc, "print(6 * 7)")[1].strip() == "42"
+        assert cluster.job_info(job.job_id)["JobState"] == "RUNNING"
+    nothing_left(cluster, login)
+
+
+def _unused() -> None:  # keep imports used while the file grows
+    _ = subprocess
