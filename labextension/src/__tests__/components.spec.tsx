@@ -19,6 +19,7 @@ import {
   ErrorBox,
   formatAddress,
   formatDuration,
+  formatElapsed,
   formField,
   ForwardForm,
   initialValues,
@@ -169,10 +170,11 @@ describe('format helpers', () => {
     expect(formatAddress(ADMIN_SERVER)).toBe('login.example.org');
     expect(authLabel('agent')).toBe('SSH agent');
     expect(authLabel('gssapi')).toBe('gssapi');
-    expect(formatDuration(5)).toBe('5 s');
-    expect(formatDuration(125)).toBe('2 min 05 s');
-    expect(formatDuration(3 * 3600 + 60)).toBe('3 h 01 min');
-    expect(formatDuration(2 * 86400 + 3600)).toBe('2 d 1 h');
+    expect(formatDuration(900)).toBe('15m'); // one form everywhere (duration.spec.ts)
+    expect(formatElapsed(5)).toBe('5s');
+    expect(formatElapsed(125)).toBe('2m5s');
+    expect(formatElapsed(3 * 3600 + 60)).toBe('3h1m');
+    expect(formatElapsed(2 * 86400 + 3600)).toBe('2d1h');
   });
 });
 
@@ -293,7 +295,7 @@ describe('StateBadge and SessionCard', () => {
     expect(html).toContain('>Running</span>');
     expect(html).toContain('gpu-box');
     expect(html).toContain('Python 3.11 · torch — gpu-box'); // the environment, by name
-    expect(html).toContain('2 min 05 s');
+    expect(html).toContain('2m5s');
     expect(html).toContain('idle, just now');
     expect(html).toContain('aria-label="Stop session torch"');
     expect(html).not.toContain('Retry');
@@ -385,7 +387,7 @@ describe('StateBadge and SessionCard', () => {
     });
     const html = card(m);
     expect(html).toMatch(/class="jp-remote-Notice" role="note">.*120 output messages were dropped/);
-    expect(html).toContain('(5 min 00 s ago)');
+    expect(html).toContain('(5m ago)');
     expect(html).toContain('aria-label="Dismiss the notices of session torch"');
     m.sessions.dismissNotices('k1');
     expect(card(m)).not.toContain('jp-remote-Notice');
@@ -898,7 +900,7 @@ describe('ReviewStep', () => {
     expect(html).toMatch(/id="jp-remote-review-name"[^>]*aria-invalid="true"/);
     expect(html).toContain('taken');
     expect(html).toContain('aria-label="Name of variable 1"');
-    expect(html).toContain('>1 hour</option>');
+    expect(html).toContain('>1h</option>');
   });
 
   it('ipykernel_missing offers install and start', () => {
@@ -1062,7 +1064,7 @@ describe('server tools', () => {
     expect(html).not.toContain('Attach kernel cccccccc');
     expect(html).toContain('aria-label="Stop kernel cccccccc on gpu-box"');
     expect(html).toContain('killed by signal 9');
-    expect(html).toContain('started 1 min 00 s ago');
+    expect(html).toContain('started 1m ago');
   });
 
   it('says so when there is none, and shows errors with Retry', async () => {

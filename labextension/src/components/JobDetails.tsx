@@ -1,7 +1,7 @@
 import * as React from 'react';
 
 import { ISlurmJob } from '../tokens';
-import { formatDuration } from './format';
+import { formatElapsed } from './format';
 
 export interface IJobDetailsProps {
   job: ISlurmJob;
@@ -54,7 +54,7 @@ export function JobDetails({ job, state, nowMs }: IJobDetailsProps): JSX.Element
         <div className="jp-remote-Detail">
           <dt>Time left</dt>
           <dd className="jp-remote-Session-timeLeft" title={`The job's time limit ends it at ${formatWhen(job.end ?? 0, nowMs)}`}>
-            {formatDuration(left)}
+            {formatElapsed(left)}
           </dd>
         </div>
       )}

@@ -1,6 +1,7 @@
 /**
  * Formatting helpers shared by the components (pure functions).
  */
+import { formatElapsed } from '../duration';
 import { IGpu, IServer, ISession } from '../tokens';
 
 /** `user@host:port`, leaving out what SSH will default. */
@@ -21,23 +22,8 @@ export function authLabel(auth: string): string {
   return AUTH_LABELS[auth] ?? auth;
 }
 
-/** A duration in seconds as `45 s`, `3 min 05 s`, `2 h 04 min`, `3 d 2 h`. */
-export function formatDuration(totalSeconds: number): string {
-  const s = Math.max(0, Math.floor(totalSeconds));
-  if (s < 60) {
-    return `${s} s`;
-  }
-  const minutes = Math.floor(s / 60);
-  if (minutes < 60) {
-    return `${minutes} min ${String(s % 60).padStart(2, '0')} s`;
-  }
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) {
-    return `${hours} h ${String(minutes % 60).padStart(2, '0')} min`;
-  }
-  const days = Math.floor(hours / 24);
-  return `${days} d ${hours % 24} h`;
-}
+/** Durations in one human form (`15m`, `1h30m`; elapsed times to two units: `3m5s`). */
+export { formatDuration, formatElapsed } from '../duration';
 
 /** How long ago an epoch-ms instant was, e.g. `just now`, `5 min ago`. */
 export function formatAgo(thenMs: number, nowMs: number): string {
@@ -45,7 +31,7 @@ export function formatAgo(thenMs: number, nowMs: number): string {
   if (seconds < 10) {
     return 'just now';
   }
-  return `${formatDuration(seconds)} ago`;
+  return `${formatElapsed(seconds)} ago`;
 }
 
 /** An ISO date (as the host-key store writes it) in the user's locale; raw if unparsable. */

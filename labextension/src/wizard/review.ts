@@ -3,6 +3,7 @@
  * saving, the REST body of the profile, and which field a refusal is about.
  */
 import { RemoteAPIError } from '../api';
+import { formatDuration } from '../duration';
 import { IProfile, IProfileInput, IRemoteError } from '../tokens';
 import { chosenPython, selectedEnvironment } from './environments';
 import { IEnvironmentState, IEnvVarRow, IReviewState } from './state';
@@ -13,15 +14,15 @@ export const PROFILE_NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 /** Environment variable names the server accepts. */
 export const ENV_VAR_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** The idle timeouts offered, in seconds (0 = never). */
+/** The idle timeouts offered, in seconds (0 = never), labelled in the one human form. */
 export const IDLE_TIMEOUTS: ReadonlyArray<{ seconds: number; label: string }> = [
-  { seconds: 0, label: 'Never' },
-  { seconds: 15 * 60, label: '15 minutes' },
-  { seconds: 60 * 60, label: '1 hour' },
-  { seconds: 4 * 60 * 60, label: '4 hours' },
-  { seconds: 24 * 60 * 60, label: '1 day' },
-  { seconds: 7 * 24 * 60 * 60, label: '1 week' }
-];
+  0,
+  15 * 60,
+  60 * 60,
+  4 * 60 * 60,
+  24 * 60 * 60,
+  7 * 24 * 60 * 60
+].map(seconds => ({ seconds, label: formatDuration(seconds) }));
 
 /** Client-side checks of the Review form; field -> message. */
 export function validateReview(review: Readonly<IReviewState>): Record<string, string> {
