@@ -14,6 +14,27 @@ export type AuthMethod = 'key' | 'password' | 'agent';
  * forwarding, `tcp` (a token-protected port on the remote's 127.0.0.1) or `exec`
  * (the relay's stream over an exec channel: for an sshd that forbids all forwarding).
  */
+/** Which kind of saved server. */
+export type ServerKind = 'ssh' | 'jupyter';
+
+/** How a Jupyter server checks who we are. */
+export type JupyterAuthMethod = 'token' | 'password' | 'none';
+
+/** One kernelspec of a Jupyter server (`GET remote/servers/{name}/environments`). */
+export interface IJupyterKernelspec {
+  /** The remote server's kernelspec name, e.g. `python3`. */
+  name: string;
+  kind: 'jupyter-kernelspec';
+  /** As the kernel picker shows it: "Python 3 (ipykernel) — lab (Jupyter)". */
+  display_name: string;
+  language: string;
+  /** Our kernelspec that starts it: `remote-<server>--<name>`. */
+  kernel_name: string;
+  /** The server's default kernel (or the one saved with it). */
+  default: boolean;
+  debugger?: boolean;
+}
+
 export type ChannelTransport = 'unix' | 'tcp' | 'exec';
 
 /**
@@ -23,6 +44,20 @@ export type ChannelTransport = 'unix' | 'tcp' | 'exec';
 export interface IServer {
   /** Unique name the user chose. */
   name: string;
+  /**
+   * `ssh`: a host we run kernels on over SSH; `jupyter`: a Jupyter server that
+   * already runs elsewhere (then `url`, `via`, `default_kernel`, `ca_file`
+   * describe it and the SSH fields are absent). Absent means `ssh`.
+   */
+  kind?: ServerKind;
+  /** Jupyter server: its base URL (ends with `/`). */
+  url?: string;
+  /** Jupyter server: the saved SSH server it is reached through, or null. */
+  via?: string | null;
+  /** Jupyter server: the kernel its notebooks start by default, or null. */
+  default_kernel?: string | null;
+  /** Jupyter server: an extra CA (PEM file on this machine) its HTTPS may chain to. */
+  ca_file?: string | null;
   /** Host name or address. */
   host: string;
   /** SSH port; null means the SSH default (or ~/.ssh/config). */
@@ -31,8 +66,8 @@ export interface IServer {
   user: string | null;
   /** Path of the private key file, if any. */
   identity: string | null;
-  /** Authentication method. */
-  auth: AuthMethod;
+  /** Authentication method (a Jupyter server's: `token`, `password` or `none`). */
+  auth: AuthMethod | JupyterAuthMethod;
   /** Jump host as `[user@]host[:port]`, or null. */
   jump: string | null;
   /** How kernel channels reach the remote relay. */
@@ -48,11 +83,19 @@ export interface IServer {
 /** Body of `POST remote/servers` and `PATCH remote/servers/{name}`. */
 export interface IServerInput {
   name?: string;
+  /** `jupyter` for a Jupyter server (with `url`); absent or `ssh` for an SSH host. */
+  kind?: ServerKind;
+  url?: string;
+  via?: string | null;
+  default_kernel?: string | null;
+  ca_file?: string | null;
+  /** Write-only: a Jupyter server's token, kept in the keyring or process memory. */
+  token?: string;
   host?: string;
   port?: number | null;
   user?: string | null;
   identity?: string | null;
-  auth?: AuthMethod;
+  auth?: AuthMethod | JupyterAuthMethod;
   jump?: string | null;
   channel_transport?: ChannelTransport;
   /** Write-only: kept in the keyring or process memory, never on disk. */
@@ -289,6 +332,9 @@ export interface IRemoteKernel {
   started?: number | null;
   /** Kernels in a Slurm job: the job (state is then queued, running or dead). */
   job?: ISlurmJob;
+  /** Kernels of a Jupyter server: its kernelspec name there, and idle or busy. */
+  kernel_name?: string;
+  execution_state?: string;
 }
 
 /**

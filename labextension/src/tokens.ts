@@ -14,6 +14,7 @@ import type { INoticeEvent, IProgressEvent, ISession, RemoteEvent } from './even
 import type {
   IForwardInput,
   IHostKey,
+  IJupyterKernelspec,
   IProfile,
   IProfileInput,
   IRemoteError,
@@ -158,6 +159,10 @@ export interface ICatalogModel extends IDisposable {
     changes: Partial<IProfileInput>,
     options?: { createCwd?: boolean }
   ): Promise<IProfile>;
+  /** The kernelspecs of a Jupyter server, once loaded (`loadKernelspecs`). */
+  kernelspecsOf(server: string): readonly IJupyterKernelspec[] | null;
+  /** List a Jupyter server's kernelspecs (ours on disk follow; the picker refreshes). */
+  loadKernelspecs(server: string): Promise<boolean>;
   /** The GPUs the last probe of a server saw, once loaded (`loadGpus`). */
   gpusOf(server: string): IServerGpus | null;
   /** Load a server's GPUs (from the last probe; `refresh`: probe again). Never rejects. */

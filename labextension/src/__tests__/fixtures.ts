@@ -159,6 +159,7 @@ export function fakeCatalogAPI(
       Promise.resolve({ ...KEYS[0], host_id: server, fingerprint })
     ),
     removeHostKey: jest.fn(() => Promise.resolve(1)),
+    listJupyterKernelspecs: jest.fn(() => Promise.resolve([])),
     ...overrides
   } as jest.Mocked<CatalogModel.IAPI>;
 }

@@ -2,7 +2,14 @@
  * The environments of a server, installing ipykernel into one and creating a
  * new one (output streamed as NDJSON), and the server's GPUs.
  */
-import { IEnvironment, IEnvironmentCreate, IEnvironmentCreated, InstallLine, IServerGpus } from '../rest';
+import {
+  IEnvironment,
+  IEnvironmentCreate,
+  IEnvironmentCreated,
+  IJupyterKernelspec,
+  InstallLine,
+  IServerGpus
+} from '../rest';
 import { RemoteAPIError } from './errors';
 import { getList, jsonInit, requestAPI, send, seg } from './requests';
 
@@ -13,6 +20,14 @@ export function listEnvironments(
 ): Promise<IEnvironment[]> {
   const query = options.refresh ? '?refresh=1' : '';
   return getList<IEnvironment>(`servers/${seg(server)}/environments${query}`);
+}
+
+/**
+ * GET remote/servers/{name}/environments of a Jupyter server: its kernelspecs
+ * (the server writes ours, `remote-<name>--<kernel>`, as it answers).
+ */
+export function listJupyterKernelspecs(server: string): Promise<IJupyterKernelspec[]> {
+  return getList<IJupyterKernelspec>(`servers/${seg(server)}/environments`);
 }
 
 /** Parse NDJSON text into lines; returns the unfinished rest. */

@@ -15,6 +15,7 @@ import {
   IActionError,
   ICatalogModel,
   IHostKey,
+  IJupyterKernelspec,
   IProfile,
   IProfileInput,
   IRemoteError,
@@ -45,6 +46,7 @@ export namespace CatalogModel {
     ) => Promise<IProfile>;
     removeProfile: (name: string) => Promise<void>;
     getServerGpus: (server: string, options?: { refresh?: boolean }) => Promise<IServerGpus>;
+    listJupyterKernelspecs: (server: string) => Promise<IJupyterKernelspec[]>;
     listHostKeys: () => Promise<IHostKey[]>;
     trustHostKey: (server: string, fingerprint: string) => Promise<IHostKey>;
     removeHostKey: (hostId: string) => Promise<number>;
@@ -68,6 +70,7 @@ const DEFAULT_API: CatalogModel.IAPI = {
   updateProfile: api.updateProfile,
   removeProfile: api.removeProfile,
   getServerGpus: api.getServerGpus,
+  listJupyterKernelspecs: api.listJupyterKernelspecs,
   listHostKeys: api.listHostKeys,
   trustHostKey: api.trustHostKey,
   removeHostKey: api.removeHostKey
@@ -275,6 +278,26 @@ export class CatalogModel implements ICatalogModel {
     );
   }
 
+  /** The kernelspecs of a Jupyter server from the last loadKernelspecs (null until loaded). */
+  kernelspecsOf(server: string): readonly IJupyterKernelspec[] | null {
+    return this._kernelspecs.get(server) ?? null;
+  }
+
+  /**
+   * List a Jupyter server's kernelspecs (the server writes ours as it answers,
+   * so the kernel picker is refreshed: `profilesChanged`). A failure shows as
+   * the action error, with a Retry.
+   */
+  loadKernelspecs(server: string): Promise<boolean> {
+    return this._actions.run(`kernelspecs:${server}`, `List the kernels of ${server}`, async () => {
+      const found = await this._api.listJupyterKernelspecs(server);
+      if (!this._isDisposed && Array.isArray(found)) {
+        this._kernelspecs.set(server, found);
+        this._profilesChanged.emit(undefined);
+      }
+    });
+  }
+
   private _keepProfile(profile: IProfile): IProfile {
     if (!this._isDisposed && profile && typeof profile.name === 'string') {
       this._profiles = [...this._profiles.filter(p => p.name !== profile.name), profile];
@@ -403,6 +426,7 @@ export class CatalogModel implements ICatalogModel {
   private _profiles: readonly IProfile[] = [];
   private _hostKeys: readonly IHostKey[] = [];
   private _gpus = new Map<string, IServerGpus>();
+  private _kernelspecs = new Map<string, readonly IJupyterKernelspec[]>();
   private _hostKeysError: IRemoteError | null = null;
   private _loading = false;
   private _loaded = false;

@@ -119,6 +119,7 @@ function ServersSection({ catalog, sessions, sidebar }: IRemoteViewProps): JSX.E
           server={form.server}
           saving={form.saving}
           error={form.error}
+          sshServers={servers.filter(s => (s.kind ?? 'ssh') === 'ssh').map(s => s.name)}
           onSubmit={input => void sidebar.submitServer(input)}
           onCancel={() => sidebar.closeForm()}
         />

@@ -1,7 +1,8 @@
 import * as React from 'react';
 
-import { AuthMethod, ChannelTransport, IRemoteError, IServer, IServerInput } from '../tokens';
+import { AuthMethod, ChannelTransport, IRemoteError, IServer, IServerInput, ServerKind } from '../tokens';
 import { ErrorBox } from './ErrorBox';
+import { JupyterServerForm, ServerKindChoice } from './JupyterServerForm';
 
 /** Field names of the server form (the same as the REST body's). */
 export type ServerField =
@@ -65,13 +66,17 @@ export function initialValues(server?: IServer | null): IServerFormValues {
     host: server?.host ?? '',
     port: server?.port !== null && server?.port !== undefined ? String(server.port) : '',
     user: server?.user ?? '',
-    auth: server?.auth ?? 'key',
+    auth: sshAuth(server?.auth),
     identity: server?.identity ?? '',
     passphrase: '',
     password: '',
     jump: server?.jump ?? '',
     channel_transport: server?.channel_transport ?? 'unix'
   };
+}
+
+function sshAuth(auth: string | undefined): AuthMethod {
+  return auth === 'password' || auth === 'agent' ? auth : 'key';
 }
 
 /** Checks that need no server; field -> message. The server checks the rest. */
@@ -130,6 +135,10 @@ export interface IServerFormProps {
   error: IRemoteError | null;
   onSubmit: (input: IServerInput) => void;
   onCancel: () => void;
+  /** Names of the saved SSH servers (a Jupyter server may be reached through one). */
+  sshServers?: readonly string[];
+  /** The kind chooser of the add form (set by ServerForm). */
+  kindChoice?: React.ReactNode;
 }
 
 /** Shown while TCP channels are chosen; the saved server then carries the same warning. */
@@ -144,8 +153,22 @@ const AUTH_CHOICES: Array<{ value: AuthMethod; label: string; help: string }> = 
   { value: 'password', label: 'Password', help: 'Kept in your keyring, never on disk.' }
 ];
 
-/** Add or edit a server; validation messages appear at their field. */
+/**
+ * Add or edit a server: the add form first asks which kind (an SSH host, or a
+ * Jupyter server that already runs); an edit keeps the server's kind.
+ */
 export function ServerForm(props: IServerFormProps): JSX.Element {
+  const [kind, setKind] = React.useState<ServerKind>(props.server?.kind ?? 'ssh');
+  const kindChoice =
+    props.mode === 'add' ? <ServerKindChoice kind={kind} onChange={setKind} disabled={props.saving} /> : null;
+  if (kind === 'jupyter') {
+    return <JupyterServerForm {...props} sshServers={props.sshServers ?? []} kindChoice={kindChoice} />;
+  }
+  return <SshServerForm {...props} kindChoice={kindChoice} />;
+}
+
+/** Add or edit an SSH host; validation messages appear at their field. */
+function SshServerForm(props: IServerFormProps): JSX.Element {
   const { mode, server, saving, error, onSubmit, onCancel } = props;
   const [values, setValues] = React.useState<IServerFormValues>(() => initialValues(server));
   const [local, setLocal] = React.useState<Partial<Record<ServerField, string>>>({});
@@ -261,6 +284,7 @@ export function ServerForm(props: IServerFormProps): JSX.Element {
       noValidate
     >
       <h3 className="jp-remote-FormTitle">{title}</h3>
+      {props.kindChoice}
       {generalError && <ErrorBox error={generalError} />}
       {field('name', 'Name', {
         required: true,

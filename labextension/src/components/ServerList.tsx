@@ -4,6 +4,7 @@ import { SidebarModel } from '../sidebar/model';
 import { ICatalogModel, IProfile, IServer, ISessionsModel } from '../tokens';
 import { Copyable } from './Copyable';
 import { authLabel, formatAddress, formatAgo, formatDuration, gpuLoad } from './format';
+import { JupyterServerItem } from './JupyterServerItem';
 import { ForwardForm, RemoteKernels } from './ServerTools';
 
 /** The models the server list reads and acts on. */
@@ -101,6 +102,14 @@ export interface IServerItemProps extends IServerListModels {
 
 /** One saved server with its profiles and tools. */
 export function ServerItem(props: IServerItemProps): JSX.Element {
+  if (props.server.kind === 'jupyter') {
+    return <JupyterServerItem {...props} />;
+  }
+  return <SshServerItem {...props} />;
+}
+
+/** One saved SSH host with its profiles and tools. */
+function SshServerItem(props: IServerItemProps): JSX.Element {
   const { server, catalog, sessions, sidebar } = props;
   const profiles = catalog.profilesOf(server.name);
   const tool = sidebar.openTool(server.name);

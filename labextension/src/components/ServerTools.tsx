@@ -17,7 +17,10 @@ export function RemoteKernels({ server, sessions, sidebar }: IRemoteKernelsProps
   const state = sessions.remoteKernelsOf(server);
   const kernels = state?.kernels ?? [];
   // the kernels this JupyterLab already has sessions for
-  const attachedIds = new Set(sessions.sessions.map(s => s.id));
+  const attachedIds = new Set([
+    ...sessions.sessions.map(s => s.id),
+    ...sessions.sessions.map(s => s.remote_kernel_id ?? s.id)
+  ]);
   const now = sidebar.now;
   const onRefresh = (): void => void sessions.loadRemoteKernels(server);
   return (
@@ -59,7 +62,7 @@ export function RemoteKernels({ server, sessions, sidebar }: IRemoteKernelsProps
             return (
               <li key={kernel.kernel_id} className="jp-remote-RemoteKernel">
                 <div>
-                  <strong>{kernel.profile || short}</strong>{' '}
+                  <strong>{kernel.profile || kernel.kernel_name || short}</strong>{' '}
                   <span className="jp-remote-Note">
                     {short} · {kernel.state}
                     {started ? ` · started ${started}` : ''}

@@ -76,6 +76,15 @@ export function SessionCard({ session, sessions, sidebar }: ISessionCardProps): 
           <dt>Server</dt>
           <dd>{session.server || '—'}</dd>
         </div>
+        {session.target === 'jupyter' && (
+          <div className="jp-remote-Detail">
+            <dt>Kernel</dt>
+            <dd className="jp-remote-Session-jupyterKernel">
+              <code>{session.kernel_name || '?'}</code> on the Jupyter server
+              {session.remote_kernel_id ? ` (its kernel ${session.remote_kernel_id.slice(0, 8)})` : ''}
+            </dd>
+          </div>
+        )}
         {session.kind === 'forward' && (
           <div className="jp-remote-Detail">
             <dt>Forward</dt>

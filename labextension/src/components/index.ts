@@ -6,6 +6,8 @@ export * from './Loading';
 export * from './RemoteView';
 export * from './SecurityDrawer';
 export * from './ServerForm';
+export * from './JupyterServerForm';
+export * from './JupyterServerItem';
 export * from './ServerList';
 export * from './ServerTools';
 export * from './SessionList';

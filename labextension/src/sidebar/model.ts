@@ -169,7 +169,10 @@ export class SidebarModel implements IDisposable {
       const saved = await this.catalog.saveServer(input, form.mode === 'add' ? undefined : form.server?.name ?? '');
       this.closeForm();
       await this.catalog.refresh();
-      if (form.mode === 'add') {
+      if (saved.kind === 'jupyter') {
+        // no wizard: its kernelspecs are listed (and ours written) at once
+        void this.catalog.loadKernelspecs(saved.name);
+      } else if (form.mode === 'add') {
         this._options.openWizard?.(saved.name);
       }
     } catch (error) {
@@ -218,6 +221,11 @@ export class SidebarModel implements IDisposable {
 
   openNotebook(profile: IProfile): void {
     this._options.openNotebook?.(profile.kernel_name);
+  }
+
+  /** A Jupyter server's kernelspec: a new notebook on our kernelspec that starts it. */
+  openKernelspec(kernelName: string): void {
+    this._options.openNotebook?.(kernelName);
   }
 
   /** A profile's Edit button: the wizard, on its Review step, prefilled. */
