@@ -11,6 +11,7 @@
  * - `jupyterlab-remote:files` the servers' files: a drive each, the Remote Files panel
  */
 import {
+  ILabShell,
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
@@ -25,6 +26,7 @@ import { refreshKernelspecsOnChange } from './catalog/kernelspecs';
 import { activateFiles } from './files/plugin';
 import { CatalogModel } from './catalog/model';
 import { SessionsModel } from './sessions/model';
+import { IActivityContext, KernelActivity } from './sessions/activity';
 import { notifyNotices } from './sessions/notices';
 import { addCommands, openSecurity, retryStart } from './sidebar/commands';
 import { RemotePanel } from './sidebar/panel';
@@ -57,12 +59,32 @@ const sessionsPlugin: JupyterFrontEndPlugin<ISessionsModel> = {
   description: 'Remote sessions, kept live from the remote/events websocket.',
   autoStart: true,
   provides: ISessionsModel,
-  activate: (app: JupyterFrontEnd): ISessionsModel => {
-    const sessions = new SessionsModel({ kernels: app.serviceManager.kernels });
+  optional: [ILabShell],
+  activate: (app: JupyterFrontEnd, labShell: ILabShell | null): ISessionsModel => {
+    const activity = new KernelActivity();
+    const sessions = new SessionsModel({ kernels: app.serviceManager.kernels, activity });
     sessions.connectEvents();
+    followMainArea(app, labShell, activity);
     return sessions;
   }
 };
+
+/**
+ * The cards' live activity: follow the kernel of every notebook and console of
+ * the main area (their session contexts), as widgets open.
+ */
+function followMainArea(app: JupyterFrontEnd, labShell: ILabShell | null, activity: KernelActivity): void {
+  const scan = (): void => {
+    for (const widget of app.shell.widgets('main')) {
+      const context = (widget as unknown as { sessionContext?: IActivityContext }).sessionContext;
+      if (context?.statusChanged && context.iopubMessage) {
+        activity.watch(context);
+      }
+    }
+  };
+  labShell?.layoutModified.connect(scan);
+  void app.restored.then(scan);
+}
 
 const kernelspecsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-remote:kernelspecs',
@@ -113,6 +135,11 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       openWizard: server => wizards.open(server),
       openEditWizard: profile => wizards.edit(profile),
       retryStart: kernelName => retryStart(app, kernelName),
+      kernelStopped: () => {
+        // the notebooks of that kernel learn now that it is gone (not at the next poll)
+        void app.serviceManager.sessions.refreshRunning();
+        void app.serviceManager.kernels.refreshRunning();
+      },
       openNotebook,
       openKernel: kernelId => void app.commands.execute('notebook:create-new', { kernelId })
     });

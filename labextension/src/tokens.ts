@@ -90,6 +90,10 @@ export interface IKernelActivity {
   execution_state?: string;
   /** ISO date of the last message. */
   last_activity?: string;
+  /** ISO date it entered its execution state (known live, from this page's connections). */
+  since?: string;
+  /** The debugger holds it at a breakpoint. */
+  paused?: boolean;
 }
 
 // ------------------------------------------------------------------ models

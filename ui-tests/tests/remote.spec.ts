@@ -114,7 +114,7 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
       await w.getByRole('button', { name: 'Add variable' }).click();
       await w.getByLabel('Name of variable 1').fill('JR_UI_TEST');
       await w.getByLabel('Value of variable 1').fill('hello');
-      await w.getByLabel('Stop the kernel when idle for').selectOption({ label: '1 hour' });
+      await w.getByLabel('Stop the kernel when idle for').selectOption({ label: '1h' });
       await page.screenshot({ path: artifactPath('wizard-3-review-light.png') });
       await w.getByRole('button', { name: 'Start' }).click();
       await expect(w.getByText(`Profile ${PROFILE} saved.`)).toBeVisible({ timeout: 60_000 });
@@ -241,6 +241,7 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
     await test.step('Stop on the card: no kernel is left on the remote', async () => {
       const card = sessionCard(page);
       await card.getByRole('button', { name: `Stop session ${PROFILE}` }).click();
+      await page.locator('.jp-Dialog').getByRole('button', { name: `Stop kernel ${PROFILE}` }).click();
       await expect(card.getByText('Stopped', { exact: true })).toBeVisible({ timeout: 60_000 });
       await expect
         .poll(
@@ -299,6 +300,7 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
       .getByRole('listitem')
       .filter({ has: page.getByRole('heading', { name: new RegExp(`Session ${PROFILE}`) }) });
     await card.getByRole('button', { name: `Stop session ${PROFILE}` }).click();
+    await page.locator('.jp-Dialog').getByRole('button', { name: `Stop kernel ${PROFILE}` }).click();
     await expect(card.getByText('Stopped', { exact: true })).toBeVisible({ timeout: 60_000 });
     await expect
       .poll(async () => {

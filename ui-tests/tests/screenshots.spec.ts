@@ -481,7 +481,7 @@ for (const theme of ['light', 'dark'] as const) {
       await w.getByRole('button', { name: 'Add variable' }).click();
       await w.getByLabel('Name of variable 1').fill('CUDA_VISIBLE_DEVICES');
       await w.getByLabel('Value of variable 1').fill('0');
-      await w.getByLabel('Stop the kernel when idle for').selectOption({ label: '4 hours' });
+      await w.getByLabel('Stop the kernel when idle for').selectOption({ label: '4h' });
       await w.getByRole('checkbox', { name: /GPU 1/ }).check();
       await page.screenshot({ path: screenshotPath(`wizard-3-review-${theme}.png`) });
       await w.getByRole('button', { name: 'Start' }).click();

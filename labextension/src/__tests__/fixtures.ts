@@ -208,6 +208,8 @@ export interface IModels {
     edited: string[];
     /** Kernelspecs whose failed start was retried. */
     retried: string[];
+    /** Kernels stopped from a card (JupyterLab's lists refreshed). */
+    stopped: string[];
   };
 }
 
@@ -260,7 +262,8 @@ export async function makeModels(
     tabs: [] as string[],
     focused: [] as string[],
     edited: [] as string[],
-    retried: [] as string[]
+    retried: [] as string[],
+    stopped: [] as string[]
   };
   const sidebar = new SidebarModel({
     catalog,
@@ -272,6 +275,7 @@ export async function makeModels(
     openWizard: server => opened.wizards.push(server),
     openEditWizard: profile => opened.edited.push(profile.name),
     retryStart: kernelName => opened.retried.push(kernelName),
+    kernelStopped: kernelId => opened.stopped.push(kernelId),
     openNotebook: kernelName => opened.notebooks.push(kernelName),
     openKernel: kernelId => opened.kernels.push(kernelId),
     openForwardTab: s => opened.tabs.push(s.url ?? ''),

@@ -1,11 +1,12 @@
 import * as React from 'react';
 
+import { activityText } from '../sessions/activity';
 import { SidebarModel } from '../sidebar/model';
 import { ISession, ISessionsModel, ProgressStage } from '../tokens';
 import { Copyable } from './Copyable';
 import { ErrorBox } from './ErrorBox';
 import { JobDetails } from './JobDetails';
-import { formatAgo, formatDuration, sessionTitle } from './format';
+import { formatAgo, formatElapsed, sessionTitle } from './format';
 import { StateBadge, stateLabel } from './StateBadge';
 
 /** What a forward's local port is, on its card (a tooltip, never a link). */
@@ -52,9 +53,9 @@ export function SessionCard({ session, sessions, sidebar }: ISessionCardProps): 
   const stopping = sessions.isBusy(`stop:${session.id}`);
   const retrying = sessions.isBusy(`retry:${session.id}`);
   const stopped = session.state === 'stopped';
-  const uptime = session.started > 0 ? formatDuration(now / 1000 - session.started) : '';
+  const uptime = session.started > 0 ? formatElapsed(now / 1000 - session.started) : '';
   const step = progress ? PROGRESS_STEPS[progress.stage] ?? 0 : 0;
-  const lastActivity = activity?.last_activity ? Date.parse(activity.last_activity) : NaN;
+  const activityLine = activityText(activity, now);
   const headingId = `jp-remote-session-${session.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   return (
     <li
@@ -111,13 +112,10 @@ export function SessionCard({ session, sessions, sidebar }: ISessionCardProps): 
             <dd className="jp-remote-Session-uptime">{uptime}</dd>
           </div>
         )}
-        {!stopped && !isNaN(lastActivity) && (
+        {!stopped && activityLine && (
           <div className="jp-remote-Detail">
             <dt>Activity</dt>
-            <dd>
-              {activity?.execution_state ? `${activity.execution_state}, ` : ''}
-              {formatAgo(lastActivity, now)}
-            </dd>
+            <dd className="jp-remote-Session-activity">{activityLine}</dd>
           </div>
         )}
         {session.job && <JobDetails job={session.job} state={session.state} nowMs={now} />}
@@ -202,7 +200,7 @@ export function SessionCard({ session, sessions, sidebar }: ISessionCardProps): 
             type="button"
             className="jp-Button jp-mod-styled jp-mod-warn jp-remote-SmallButton"
             aria-label={`Stop session ${title}`}
-            onClick={() => sidebar.stopSession(session)}
+            onClick={() => void sidebar.stopSession(session)}
             disabled={stopping}
           >
             {stopping ? 'Stopping…' : 'Stop'}

@@ -26,6 +26,7 @@ import {
   ISessionsModel,
   RemoteEvent
 } from '../tokens';
+import { KernelActivity } from './activity';
 import { SessionCards } from './cards';
 import { EventsLink, IWebSocketLike, SESSIONS_POLL_MS } from './link';
 import { RemoteKernelLists } from './remoteKernels';
@@ -68,6 +69,8 @@ export namespace SessionsModel {
     sessionsInterval?: number;
     /** JupyterLab's kernels, for the cards' activity. */
     kernels?: IRunningKernels | null;
+    /** Live activity of the kernels this page's notebooks and consoles use (preferred). */
+    activity?: KernelActivity | null;
     /** Clock in epoch milliseconds (tests). */
     now?: () => number;
   }
@@ -103,6 +106,8 @@ export class SessionsModel implements ISessionsModel {
     });
     this._kernels = options.kernels ?? null;
     this._kernels?.runningChanged.connect(this._onKernelsChanged, this);
+    this._activity = options.activity ?? null;
+    this._activity?.changed.connect(this._onKernelsChanged, this);
   }
 
   get sessions(): readonly ISession[] {
@@ -150,6 +155,10 @@ export class SessionsModel implements ISessionsModel {
   }
 
   activityOf(session: ISession): IKernelActivity | null {
+    const live = session.kernel_id ? this._activity?.of(session.kernel_id) : null;
+    if (live) {
+      return live;
+    }
     if (!this._kernels || !session.kernel_id) {
       return null;
     }
@@ -228,6 +237,7 @@ export class SessionsModel implements ISessionsModel {
           this._cards.upsert(event.session);
           this._emit();
           this._event.emit(event);
+          this._sayWhyStopped(event.session);
         }
         return;
       case 'progress':
@@ -350,6 +360,7 @@ export class SessionsModel implements ISessionsModel {
     }
     this._link.dispose();
     this._kernels?.runningChanged.disconnect(this._onKernelsChanged, this);
+    this._activity?.changed.disconnect(this._onKernelsChanged, this);
     this._isDisposed = true;
     Signal.clearData(this);
   }
@@ -361,6 +372,32 @@ export class SessionsModel implements ISessionsModel {
       error => this._cards.setError(id, toRemoteError(error)),
       () => this._cards.setError(id, null)
     );
+  }
+
+  /**
+   * A kernel stopped with a reason the server gives (e.g. from the Remote
+   * sidebar, here or in another browser): said once, as a notice, so its
+   * notebook's user learns why it has no kernel. A failed start says why in
+   * its own error; crashes come as the server's own notices.
+   */
+  private _sayWhyStopped(session: ISession): void {
+    const kernelId = session.kernel_id ?? session.id;
+    if (session.kind !== 'kernel' || session.state !== 'stopped' || !session.reason || session.start_failed) {
+      return;
+    }
+    if (this._toldStopped.has(kernelId)) {
+      return;
+    }
+    this._toldStopped.add(kernelId);
+    const notice: INoticeEvent = {
+      type: 'notice',
+      kernel_id: kernelId,
+      server: session.server,
+      message:
+        (session.reason.startsWith('stopped') ? `The kernel was ${session.reason}.` : `The kernel stopped: ${session.reason}.`) +
+        ' Select a kernel to start a new one.'
+    };
+    this.handleEvent(notice);
   }
 
   /** JupyterLab's kernels changed: the cards' activity may have. */
@@ -384,6 +421,8 @@ export class SessionsModel implements ISessionsModel {
   private readonly _now: () => number;
   private readonly _link: EventsLink;
   private readonly _kernels: IRunningKernels | null;
+  private readonly _activity: KernelActivity | null;
+  private readonly _toldStopped = new Set<string>();
   private readonly _cards = new SessionCards();
   private _loaded = false;
   private _error: IRemoteError | null = null;

@@ -9,6 +9,7 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { openForwardTab, toRemoteError } from '../api';
+import { sessionTitle } from '../components/format';
 import {
   ICatalogModel,
   IHostKey,
@@ -59,6 +60,8 @@ export namespace SidebarModel {
      * its kernelspec, else in a new notebook.
      */
     retryStart?: (kernelName: string) => void;
+    /** A kernel was stopped from a card: JupyterLab's kernel and session lists catch up. */
+    kernelStopped?: (kernelId: string) => void;
     /** Open a new notebook on a kernelspec. */
     openNotebook?: (kernelName: string) => void;
     /** Open a new notebook on a running kernel (after Attach). */
@@ -265,8 +268,31 @@ export class SidebarModel implements IDisposable {
     }
   }
 
-  stopSession(session: ISession): void {
-    void this.sessions.stopSession(session.id);
+  /**
+   * A card's Stop. A kernel is stopped only once its user says so (its
+   * variables are lost); then JupyterLab learns at once that it is gone, so the
+   * notebook shows no kernel rather than Idle until its next poll (and the
+   * notices say why: issue 13 item 6).
+   */
+  async stopSession(session: ISession): Promise<void> {
+    if (session.kind === 'kernel') {
+      const title = sessionTitle(session);
+      const ok = await this._options.confirm({
+        title: 'Stop kernel',
+        body:
+          `Stop kernel ${title} on ${session.server}? Its variables are lost; the notebooks ` +
+          'using it say it was stopped from the Remote sidebar and can start a new one.',
+        label: 'Stop kernel',
+        ariaLabel: `Stop kernel ${title}`
+      });
+      if (!ok) {
+        return;
+      }
+    }
+    await this.sessions.stopSession(session.id);
+    if (session.kind === 'kernel' && !this.sessions.errorOf(session.id)) {
+      this._options.kernelStopped?.(session.kernel_id ?? session.id);
+    }
   }
 
   async removeServer(server: IServer): Promise<void> {
