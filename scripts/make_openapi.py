@@ -77,6 +77,69 @@ SERVER_IN = {
     },
 }
 SERVER_PATCH = {**SERVER_IN, "required": []}
+JUPYTER_URL = {
+    "type": "string",
+    "maxLength": 2000,
+    "description": "http(s) URL of the Jupyter server with its base path (a JupyterHub user "
+    "server: https://HUB/user/NAME/); never with ?token= (give the token as token). With "
+    "via, the host:port as the SSH host sees it (e.g. http://127.0.0.1:8888/).",
+}
+JUPYTER_SERVER_IN = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Body of POST /remote/servers for a Jupyter server that already runs "
+    "elsewhere (kind jupyter; a body with url is one too). PATCH takes the same fields.",
+    "required": ["name", "url"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["jupyter"]},
+        "name": NAME,
+        "url": JUPYTER_URL,
+        "auth": {"type": "string", "enum": ["token", "password", "none"]},
+        "via": {**NAME, "type": ["string", "null"], "description": "a saved SSH server"},
+        "default_kernel": {"type": ["string", "null"], "maxLength": 64},
+        "ca_file": {
+            "type": ["string", "null"],
+            "maxLength": 4096,
+            "description": "an extra CA (PEM, on this machine) its HTTPS certificate may "
+            "chain to; certificates are always validated",
+        },
+        "token": {"type": "string", "maxLength": 4096, "writeOnly": True},
+        "password": {"type": "string", "maxLength": 4096, "writeOnly": True},
+    },
+}
+JUPYTER_SERVER = {
+    "type": "object",
+    "description": "A saved Jupyter server (kind jupyter); its token or password is never "
+    "answered, has_secret says whether one is kept.",
+    "required": ["name", "kind", "url", "auth", "via", "readonly", "has_secret", "warnings"],
+    "properties": {
+        "name": {"type": "string"},
+        "kind": {"type": "string", "enum": ["jupyter"]},
+        "url": {"type": "string"},
+        "auth": {"type": "string", "enum": ["token", "password", "none"]},
+        "via": {"type": ["string", "null"]},
+        "default_kernel": {"type": ["string", "null"]},
+        "ca_file": {"type": ["string", "null"]},
+        "readonly": {"type": "boolean"},
+        "has_secret": {"type": "boolean"},
+        "warnings": WARNINGS,
+    },
+}
+JUPYTER_KERNELSPEC = {
+    "type": "object",
+    "description": "A kernelspec of a Jupyter server, and ours that starts it "
+    "(remote-SERVER--NAME, written on disk as the listing answers).",
+    "required": ["name", "kind", "display_name", "language", "kernel_name", "default"],
+    "properties": {
+        "name": {"type": "string"},
+        "kind": {"type": "string", "enum": ["jupyter-kernelspec"]},
+        "display_name": {"type": "string"},
+        "language": {"type": "string"},
+        "kernel_name": {"type": "string"},
+        "default": {"type": "boolean"},
+        "debugger": {"type": "boolean"},
+    },
+}
 SERVER = {
     "type": "object",
     "required": [
@@ -106,6 +169,7 @@ SERVER = {
         "warnings": WARNINGS,
     },
 }
+ANY_SERVER = {"anyOf": [SERVER, JUPYTER_SERVER]}
 HOSTKEY = {
     "type": "object",
     "description": "A trusted key (ours, or a known_hosts entry: plain, @revoked or "
@@ -762,6 +826,9 @@ spec = {
             },
             "Server": SERVER,
             "ServerInput": SERVER_IN,
+            "JupyterServer": JUPYTER_SERVER,
+            "JupyterServerInput": JUPYTER_SERVER_IN,
+            "JupyterKernelspec": JUPYTER_KERNELSPEC,
             "HostKey": HOSTKEY,
             "Environment": ENVIRONMENT,
         },
@@ -772,23 +839,26 @@ spec = {
             "get": {
                 "operationId": "listServers",
                 "responses": {
-                    "200": ok("Saved and admin servers", {"type": "array", "items": SERVER})
+                    "200": ok("Saved and admin servers", {"type": "array", "items": ANY_SERVER})
                 },
             },
             "post": {
                 "operationId": "addServer",
+                "description": "Save an SSH server (ServerInput) or, with kind jupyter and a "
+                "url, a Jupyter server that already runs elsewhere (JupyterServerInput; its "
+                "token or password goes to the keyring or memory, never to a file).",
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": SERVER_IN}},
                 },
-                "responses": {"201": ok("Saved", SERVER), **errors(400, 409)},
+                "responses": {"201": ok("Saved", ANY_SERVER), **errors(400, 409)},
             },
         },
         "/remote/servers/{name}": {
             "parameters": [NAME_PARAM],
             "get": {
                 "operationId": "getServer",
-                "responses": {"200": ok("The server", SERVER), **errors(400, 404)},
+                "responses": {"200": ok("The server", ANY_SERVER), **errors(400, 404)},
             },
             "patch": {
                 "operationId": "updateServer",
@@ -796,7 +866,7 @@ spec = {
                     "required": True,
                     "content": {"application/json": {"schema": SERVER_PATCH}},
                 },
-                "responses": {"200": ok("Updated", SERVER), **errors(400, 404, 409)},
+                "responses": {"200": ok("Updated", ANY_SERVER), **errors(400, 404, 409)},
             },
             "delete": {
                 "operationId": "removeServer",
@@ -821,7 +891,8 @@ spec = {
                 "operationId": "listEnvironments",
                 "description": "Python environments and non-Python kernelspecs on the server, "
                 "found by one probe over SSH and cached per server. The cwds of the server's "
-                "profiles (and any cwd given) are searched for a .venv.",
+                "profiles (and any cwd given) are searched for a .venv. For a Jupyter server: "
+                "its kernelspecs (JupyterKernelspec), ours written on disk as it answers.",
                 "parameters": [
                     {
                         "name": "refresh",
@@ -841,7 +912,7 @@ spec = {
                 "responses": {
                     "200": ok(
                         "The environments (from the cache unless refreshed)",
-                        {"type": "array", "items": ENVIRONMENT},
+                        {"type": "array", "items": {"anyOf": [ENVIRONMENT, JUPYTER_KERNELSPEC]}},
                     ),
                     **errors(400, 404, 409, 422, 502, 504),
                 },
@@ -1071,7 +1142,7 @@ spec = {
                 "operationId": "listRemoteKernels",
                 "responses": {
                     "200": ok(
-                        "Kernels our agent runs there",
+                        "Kernels our agent runs there (a Jupyter server: every kernel it runs)",
                         {"type": "array", "items": {"type": "object"}},
                     ),
                     **errors(400, 404, 409, 422, 502, 504),
