@@ -185,3 +185,14 @@ def test_idle_timeout_in_the_cli_and_rest(
     never = run_cli(cli_env, *base[:2], "u", *base[3:], "--json")
     assert json.loads(never.stdout)["idle_timeout"] == 0
     assert re.search(r"^u\s.*\snever\s", run_cli(cli_env, "profile", "list").stdout, re.M)
+
+
+def test_cli_ages_in_the_same_form() -> None:
+    """`env list`'s "probed ... ago" said "90 min ago" / "2 h ago" / "3 days ago"."""
+    from jupyter_remote.cli.envs import ago
+
+    now = 1_000_000.0
+    assert ago(now - 30, now) == "less than a minute ago"
+    assert ago(now - 5 * 60 - 10, now) == "5m ago"
+    assert ago(now - 90 * 60, now) == "1h30m ago"
+    assert ago(now - 3 * 86400, now) == "3d ago"

@@ -10,6 +10,7 @@ from typing import Any
 from ..kernels import gpus
 from ..kernels.discovery import KINDS, Discovery
 from ..manager import RemoteManager
+from ..store.durations import format_duration
 from ..text import printable
 from . import jupyter as jupyter_cli
 from .common import print_json, print_table, progress
@@ -107,12 +108,9 @@ def _row(env: dict[str, Any]) -> list[str]:
 
 
 def ago(epoch: float, now: float | None = None) -> str:
-    """``"N min ago"`` style age of a timestamp."""
+    """``"5m ago"``, ``"1h30m ago"``: the age of a timestamp to the minute, in the one
+    human form of durations (store/durations.py)."""
     minutes = int(max(0.0, (now if now is not None else time.time()) - epoch) // 60)
     if minutes < 1:
         return "less than a minute ago"
-    if minutes < 120:
-        return f"{minutes} min ago"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h ago"
-    return f"{minutes // (24 * 60)} days ago"
+    return f"{format_duration(minutes * 60)} ago"
