@@ -39,8 +39,11 @@ async function cleanUp(request: APIRequestContext): Promise<void> {
   await request.delete(`/remote/hostkeys/${encodeURIComponent(readHost().host_id)}`);
 }
 
-/** Run `code` in the current notebook's first cell; its output once there is one. */
-async function run(page: IJupyterLabPageFixture, code: string): Promise<string> {
+/**
+ * Run `code` in the current notebook's first cell; its output once there is
+ * one other than `previous` (what the cell showed before).
+ */
+async function run(page: IJupyterLabPageFixture, code: string, previous = ''): Promise<string> {
   await page.notebook.setCell(0, 'code', code);
   await page.notebook.runCell(0);
   let out = '';
@@ -48,11 +51,11 @@ async function run(page: IJupyterLabPageFixture, code: string): Promise<string> 
     .poll(
       async () => {
         out = ((await page.notebook.getCellTextOutput(0)) ?? []).join('').trim();
-        return out;
+        return out !== '' && out !== previous;
       },
       { timeout: 90_000 }
     )
-    .not.toBe('');
+    .toBe(true);
   return out;
 }
 
@@ -94,10 +97,9 @@ test.describe.serial('a remote kernel restarted and stopped', () => {
           )
         )
         .toBe(true);
-      await page.evaluate(
-        kernel => (window as any).jupyterapp.commands.execute('notebook:create-new', { kernelName: kernel }),
-        KERNEL
-      );
+      await page.evaluate(async kernel => {
+        await (window as any).jupyterapp.commands.execute('notebook:create-new', { kernelName: kernel });
+      }, KERNEL);
       await page.waitForSelector('.jp-NotebookPanel');
       expect(await run(page, 'import os; print(os.getpid())')).toMatch(/^\d+$/);
       await page.sidebar.openTab('jp-remote-sidebar');
@@ -126,13 +128,12 @@ test.describe.serial('a remote kernel restarted and stopped', () => {
           attributeFilter: ['class']
         });
       });
-      let pid = await run(page, 'import os; print(os.getpid())');
+      let pid = ((await page.notebook.getCellTextOutput(0)) ?? []).join('').trim();
       for (let i = 0; i < 2; i++) {
-        await page.evaluate(() =>
-          (window as any).jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()
-        );
-        const next = await run(page, 'import os; print(os.getpid())');
-        expect(next).not.toBe(pid); // a new kernel process
+        await page.evaluate(async () => {
+          await (window as any).jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart();
+        });
+        const next = await run(page, 'import os; print(os.getpid())', pid); // a new kernel process
         pid = next;
         // several health checks of the new kernel (they run every 10 s)
         await page.waitForTimeout(12_000);
@@ -156,7 +157,7 @@ test.describe.serial('a remote kernel restarted and stopped', () => {
       // Yes
       await card.getByRole('button', { name: `Stop session ${PROFILE}` }).click();
       await dialog.getByRole('button', { name: `Stop kernel ${PROFILE}` }).click();
-      const toast = page.locator('.Toastify__toast').filter({ hasText: 'stopped from the Remote sidebar' });
+      const toast = page.locator('.jp-Notification-Toast-warning').filter({ hasText: 'stopped from the Remote sidebar' });
       await expect(toast.first()).toBeVisible({ timeout: 60_000 });
       await expect(toast.first()).toContainText(`${PROFILE} on ${SERVER}`);
       await expect(page.locator('.jp-NotebookPanel-toolbar .jp-KernelName')).toHaveText('No Kernel');
