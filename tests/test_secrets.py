@@ -123,8 +123,12 @@ def test_cli_with_keyrings_alt_keeps_the_password_off_disk(
 # ---------------------------------------------------------------- secrets follow the host
 
 
-def secrets_of(manager: RemoteManager) -> dict[str, Any]:
-    return {k: manager.secrets.get(k, "box") for k in KINDS}
+def secrets_of(manager: RemoteManager, name: str = "box") -> dict[str, Any]:
+    """The secrets kept for ``name``, by kind (an SSH server has no token)."""
+    found: dict[str, Any] = {k: manager.secrets.get(k, name) for k in KINDS}
+    if found.get("token") is None:
+        found.pop("token", None)
+    return found
 
 
 @pytest.mark.parametrize(
@@ -159,3 +163,20 @@ async def test_new_secret_in_the_same_patch_is_kept(manager: RemoteManager, tmp_
     manager.secrets.set("passphrase", "box", "pp-" + SECRET)
     await manager.update_server("box", {"identity": str(key)})
     assert secrets_of(manager) == {"password": "new-" + SECRET, "passphrase": None}
+
+
+async def test_a_jupyter_servers_token_follows_its_url_and_tunnel(manager: RemoteManager) -> None:
+    """A Jupyter server's token is kept across an edit that keeps URL and via, dropped
+    when either changes (it never goes to a server the user did not give it for), and a
+    new token in that same PATCH is kept."""
+    url = "http://127.0.0.1:8888/"
+    await manager.add_server({"name": "lab", "url": url, "token": SECRET})
+    assert (await manager.get_server("lab"))["has_secret"] is True
+    await manager.update_server("lab", {"default_kernel": "python3"})
+    assert secrets_of(manager, "lab") == {"password": None, "passphrase": None, "token": SECRET}
+    answer = await manager.update_server("lab", {"url": "http://127.0.0.1:9999/"})
+    assert answer["has_secret"] is False
+    assert secrets_of(manager, "lab") == {"password": None, "passphrase": None}
+    await manager.update_server("lab", {"url": url, "token": "new-" + SECRET})
+    assert secrets_of(manager, "lab")["token"] == "new-" + SECRET
+    assert SECRET not in str(await manager.get_server("lab"))

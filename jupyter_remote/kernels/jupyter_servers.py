@@ -307,7 +307,9 @@ async def attach_kernel(
             kernel_name=found["local_kernel_name"], **{ATTACH_REMOTE_ID: kernel_id}
         )
     )
-    return dict(await ensure_async(kernel_manager.kernel_model(local_id)))
+    if not hasattr(kernel_manager, "kernel_model"):  # jupyter_client's (papermill, tests)
+        return {"id": local_id, "name": found["local_kernel_name"]}
+    return dict(await ensure_async(kernel_manager.kernel_model(local_id)))  # the server's
 
 
 def _sessions_of(server: str) -> list[Any]:

@@ -24,7 +24,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..errors import HostKeyError, JupyterAuthError, RemoteError, SSHAuthError, SSHConnectError
+from ..errors import (
+    HostKeyError,
+    JupyterAuthError,
+    JupyterConnectError,
+    RemoteError,
+    SSHAuthError,
+    SSHConnectError,
+)
 from ..jupyter import JupyterAPI, url_host_port
 from ..kernels.jupyter_bridge import BridgedChannels
 from ..kernels.jupyter_servers import tunnel_down
@@ -36,8 +43,8 @@ from .roster import registry
 
 log = logging.getLogger(__name__)
 
-SETTLE = 2.0  # seconds without a message before a replay counts as complete
 LOST_REPLY_GRACE = 5.0  # after the replay, how long an unanswered request may still wait
+RELINK_TIMEOUT = 60.0  # one reconnect attempt (route, kernel check, websocket) at most
 
 
 class RemoteKernelGoneError(RemoteError):
@@ -61,10 +68,10 @@ async def tcp_reachable(host: str, port: int, timeout: float = 3.0) -> bool:
 def lost_output_text(server: str, seconds: float) -> str:
     return (
         f"[jupyter-remote] The link to the Jupyter server {server} was down for {seconds:.0f} s "
-        "while this cell ran. The kernel kept running there, and the output the remote "
-        "server kept for us has been delivered above; output the kernel sent before the "
-        "remote server noticed the drop (up to about a minute with its default pings) may "
-        "be missing. Kernels run over SSH by jupyter-remote keep everything.\n"
+        "while this cell ran. The kernel kept running there and the output the remote "
+        "server kept for us is delivered now, but output the kernel sent before the remote "
+        "server noticed the drop (up to about a minute with its default pings) may be "
+        "missing. Kernels run over SSH by jupyter-remote keep everything.\n"
     )
 
 
@@ -83,6 +90,7 @@ class JupyterKernelSession(LinkedSession):
     gone: bool = False  # the remote server no longer has the kernel
     _lost_at: float = 0.0
     _busy_at_loss: bool = False
+    _parents_at_loss: list[str] = field(default_factory=list)  # requests running at the drop
     _health: asyncio.Task[None] | None = None
     _recovery: asyncio.Task[None] | None = None
 
@@ -254,6 +262,7 @@ class JupyterKernelSession(LinkedSession):
         self._busy_at_loss = bool(
             channels and (channels.execution_state == "busy" or channels.inflight)
         )
+        self._parents_at_loss = list(channels.inflight) if channels else []
         if channels is not None:
             channels.detach()
         if self.tunnel is not None:
@@ -267,6 +276,18 @@ class JupyterKernelSession(LinkedSession):
         return await tcp_reachable(*url_host_port(self.record.url))
 
     async def _relink(self) -> None:
+        """One reconnect attempt, bounded: a half-dead route (a TCP link still in its
+        retransmission backoff, a tunnel whose channel never opens) is a failed attempt
+        the backoff loop retries, never a wait without end."""
+        try:
+            await asyncio.wait_for(self._relink_once(), RELINK_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise JupyterConnectError(
+                f"Reconnecting to the Jupyter server {self.server} took more than "
+                f"{RELINK_TIMEOUT:.0f} s"
+            ) from None
+
+    async def _relink_once(self) -> None:
         assert self.api is not None
         if self.record is not None and self.record.via is not None:
             await self._drop_lease()
@@ -282,16 +303,19 @@ class JupyterKernelSession(LinkedSession):
             self._recovery = asyncio.ensure_future(self._report_recovery(lost_for))
 
     async def _report_recovery(self, lost_for: float) -> None:
-        """After a drop while the kernel was busy: let the replay arrive, then say what
-        may be missing, and answer requests whose replies the link lost."""
+        """After a drop while the kernel was busy: say at once, under the cells that were
+        running (while their clients still listen, before their replies arrive), what may
+        be missing; then answer requests whose replies the link lost."""
         channels = self.channels
         if channels is None:
             return
-        await self._until_quiet(channels)
         text = lost_output_text(self.server, lost_for)
-        parents = list(channels.inflight) or [""]
-        for parent in parents:
+        for parent in self._parents_at_loss or [""]:
             await channels.notice(text, parent)
+        for _ in range(50):  # LinkedSession marks the session running once _relink returns
+            if self.state != "reconnecting":
+                break
+            await asyncio.sleep(0.1)
         message = (
             f"reconnected after {lost_for:.0f} s; output the kernel sent before the remote "
             "Jupyter server noticed the drop may be missing"
@@ -301,28 +325,27 @@ class JupyterKernelSession(LinkedSession):
             self._set("running", message)
         await self._answer_lost_replies(channels)
 
-    async def _until_quiet(self, channels: BridgedChannels) -> None:
-        last, deadline = -1, time.monotonic() + 30
-        while channels.received != last and time.monotonic() < deadline:
-            last = channels.received
-            await asyncio.sleep(SETTLE)
-
     async def _answer_lost_replies(self, channels: BridgedChannels) -> None:
-        """Requests still unanswered once the remote kernel is idle lost their replies."""
+        """Requests running at the drop and still unanswered once the remote kernel is idle
+        again lost their replies: answer them with an error so no cell waits forever."""
         assert self.api is not None
         deadline = time.monotonic() + 3600
-        while channels.inflight and time.monotonic() < deadline and not self._closing:
+        while time.monotonic() < deadline and not self._closing:
+            lost = [m for m in self._parents_at_loss if m in channels.inflight]
+            if not lost:
+                return
             with contextlib.suppress(RemoteError):
                 model = await self.api.kernel(self.remote_id)
                 if model is not None and model.get("execution_state") == "idle":
                     await asyncio.sleep(LOST_REPLY_GRACE)
-                    for msg_id in list(channels.inflight):
-                        await channels.give_up_on(
-                            msg_id,
-                            "The link to the Jupyter server dropped and this request's reply "
-                            "was lost (the kernel is idle again). Its output above may be "
-                            "incomplete; run the cell again if you need its result.",
-                        )
+                    for msg_id in lost:
+                        if msg_id in channels.inflight:
+                            await channels.give_up_on(
+                                msg_id,
+                                "The link to the Jupyter server dropped and this request's "
+                                "reply was lost (the kernel is idle again). Its output above "
+                                "may be incomplete; run the cell again if you need its result.",
+                            )
                     return
             await asyncio.sleep(1.0)
 

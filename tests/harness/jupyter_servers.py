@@ -283,3 +283,34 @@ class PlainJupyter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def main() -> int:
+    """``python -m tests.harness.jupyter_servers --json PATH``: a :class:`PlainJupyter`
+    with a token for the browser tests (ui-tests/tests/jupyter-server.spec.ts), its URL
+    and token written to PATH (0600); runs until SIGTERM or until its parent is gone."""
+    import argparse
+    import sys
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m tests.harness.jupyter_servers")
+    parser.add_argument("--json", required=True, help="where to write url and token")
+    out = Path(parser.parse_args().json).resolve()
+    stop: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stop.append(signum))
+    parent = os.getppid()
+    with PlainJupyter() as server:
+        tmp = out.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(json.dumps({"url": server.url, "token": server.token}))
+        os.replace(tmp, out)
+        print(f"jupyter_servers: {server.url}", flush=True)
+        while not stop and os.getppid() == parent:
+            time.sleep(0.5)
+    out.unlink(missing_ok=True)
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
