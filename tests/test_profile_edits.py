@@ -228,6 +228,10 @@ def test_cli_profile_edit(cli_env: dict[str, str], box: SSHTestHost, tmp_path: P
     assert (box.home / cwd[2:]).is_dir()
     spec = json.loads((tmp_path / "data" / "kernels" / "remote-c" / "kernel.json").read_text())
     assert spec["display_name"] == "Mine"
+    set_ = run_cli(cli_env, "profile", "set", "c", "--idle-timeout", "15m", "--json")
+    assert set_.returncode == 0, set_.stderr  # `set` is `edit` by another name
+    assert json.loads(set_.stdout)["idle_timeout"] == 900
+    assert json.loads(set_.stdout)["env"] == {"B": "3"}  # what was not given is kept
     assert run_cli(cli_env, "profile", "edit", "c").returncode == 2  # nothing to change
     assert run_cli(cli_env, "profile", "edit", "nope", "--cwd", "/tmp").returncode == 1
     box.run_as_user(["rm", "-rf", str(box.home / cwd[2:])])

@@ -159,7 +159,9 @@ def _profiles(top: Commands) -> None:
     p.add_argument("--replace", action="store_true", help="overwrite an existing profile")
     p.set_defaults(func=profiles.profile_add)
     p = pr.add_parser(
-        "edit", help="change a profile (only the options given); its kernelspec follows"
+        "edit",
+        aliases=["set"],
+        help="change a profile (only the options given); its kernelspec follows",
     )
     p.add_argument("name")
     p.add_argument("--server")
