@@ -251,7 +251,7 @@ class SSHProvisioner(KernelProvisionerBase):
                 signature_scheme=scheme,
             )
             session.heartbeat_port = ports[CHANNELS.index("hb")]
-            session.kernel_ending = False
+            session.kernel_started()
             if profile.idle_timeout:
                 await session.hold_presence()
             session.progress("ready", f"pid {answer.get('pid')} on {profile.server}")
@@ -401,7 +401,7 @@ class SSHProvisioner(KernelProvisionerBase):
         if self._session is None or self._session.detached:
             return
         self._end_asked = True
-        self._session.kernel_ending = True
+        self._session.kernel_ends()
         if self._session.job is not None and not self._session.job.job.running:
             return  # queued or ended: no kernel runs in the job
         try:
@@ -441,7 +441,7 @@ class SSHProvisioner(KernelProvisionerBase):
         end from now on is no crash, and its relay going away no health problem."""
         self._end_asked = True
         if self._session is not None:
-            self._session.kernel_ending = True
+            self._session.kernel_ends()
 
     def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
         return max(recommended, 5.0)

@@ -33,6 +33,10 @@ from .roster import Reconnect, registry
 
 log = logging.getLogger(__name__)
 
+#: seconds after a kernel's (re)start when a slow agent round trip is no health problem:
+#: the new kernel's start loads the remote host (a false Degraded after restarts)
+KERNEL_SETTLE_S = 10.0
+
 #: a kernel gone from the remote without a word while this server was connected
 STOPPED_ELSEWHERE = (
     "stopped on the remote from outside this Jupyter server (`jupyter remote kernel stop`, "
@@ -81,6 +85,11 @@ class KernelSession(LinkedSession):
     #: its shutdown request until the next kernel's channels are open): its relay and
     #: heartbeat going away then is no health problem
     kernel_ending: bool = False
+    #: counts the kernel's ends and starts: a health check that spans one says nothing
+    kernel_epoch: int = 0
+    #: no round-trip verdict before this (monotonic): a kernel just (re)started still
+    #: loads, and the remote host with it
+    _settle_until: float = 0.0
     #: why the session stopped when it was not an ordinary shutdown (e.g. the sidebar's
     #: Stop): the stopped event carries it, and the notebook says it
     stop_reason: str = ""
@@ -156,6 +165,18 @@ class KernelSession(LinkedSession):
 
     # ------------------------------------------------------------ health
 
+    def kernel_ends(self) -> None:
+        """The provisioner, from a shutdown or restart request on: the kernel's relay and
+        heartbeat going away is no health problem."""
+        self.kernel_ending = True
+        self.kernel_epoch += 1
+
+    def kernel_started(self) -> None:
+        """The provisioner, once a (re)started kernel's channels are open."""
+        self.kernel_ending = False
+        self.kernel_epoch += 1
+        self._settle_until = time.monotonic() + KERNEL_SETTLE_S
+
     async def _monitor_health(self) -> None:
         """Every few seconds while the link is up: heartbeat and agent round trip."""
         policy = registry.reconnect
@@ -165,9 +186,10 @@ class KernelSession(LinkedSession):
                 continue
             if self.kernel_ending:
                 continue
+            epoch = self.kernel_epoch
             problem = await self._health_problem(policy)
-            if self.kernel_ending:
-                continue  # a restart or shutdown began meanwhile: not a health problem
+            if self.kernel_ending or self.kernel_epoch != epoch:
+                continue  # a restart or shutdown began (or ended) meanwhile: no verdict
             if problem and self.link_up:
                 self._set("degraded", problem)
             elif not problem and self.state == "degraded":
@@ -195,7 +217,8 @@ class KernelSession(LinkedSession):
         if self._baseline_ms is None or rtt < self._baseline_ms:
             self._baseline_ms = rtt
         base = self._baseline_ms
-        if rtt > max(base * policy.slow_factor, base + policy.slow_floor_ms):
+        settling = time.monotonic() < self._settle_until
+        if not settling and rtt > max(base * policy.slow_factor, base + policy.slow_floor_ms):
             return f"round trip {rtt:.0f} ms, far above its usual {base:.0f} ms"
         if self.channels is not None and self.relay_path and not self.channels.attached:
             # not taken back automatically: two servers would take turns stealing it
