@@ -602,7 +602,7 @@ FILE_PATH_PARAM = {
     "name": "path",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "maxLength": 1024},
+    "schema": {"type": "string", "maxLength": 4096},
     "description": "The remote path without its first '/' (home/a/x is /home/a/x), or "
     "~/...; its bytes percent-encoded (names need not be UTF-8: each byte that is not is "
     "a lone surrogate U+DC80-U+DCFF in JSON). No NUL; at most 4096 bytes.",

@@ -522,6 +522,22 @@ async def _rest_files(jp_fetch: Any, workdir: Path, rel: str) -> None:
     with pytest.raises(HTTPClientError) as refused:
         await call("PATCH", "files", f"{rel}/Untitled.ipynb", {"path": "/x\x00y"})
     assert refused.value.code == 400 and (workdir / "Untitled.ipynb").exists()
+    hostile_saves: list[Any] = [
+        {"type": "directory", "chunk": 0},
+        {"type": "directory", "offset": -1},
+        {"type": "directory", "chunk": {"a": 1}},
+        {"type": "directory", "expect_modified": 0},
+        {"type": "file", "format": "P", "content": ""},
+        {"content": "no type"},
+    ]
+    for hostile in hostile_saves:  # wrong anywhere: refused whatever the type
+        with pytest.raises(HTTPClientError) as bad:
+            await call("PUT", "files", f"{rel}/hostile", hostile)
+        assert bad.value.code == 400, hostile
+    assert not (workdir / "hostile").exists()
+    with pytest.raises(HTTPClientError) as bad:
+        await call("GET", "files", rel, params={"type": ""})
+    assert bad.value.code == 400
 
 
 # ------------------------------------------------------------------ notebooks that live there

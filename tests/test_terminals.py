@@ -231,12 +231,14 @@ async def test_rest_and_the_websocket_as_jupyterlabs_terminal_widget_uses_them(
 
 
 async def test_rest_refuses_hostile_bodies(jp_fetch: Any, rest_box: str) -> None:
-    for body in ({"rows": -1}, {"server": "x"}, {"persistent": 1}, [1], {"cols": "80"}):
+    for body in ({"rows": -1}, {"server": "x"}, {"persistent": 1}, [1], {"cols": "80"}, " \n\t "):
         answer = await expect_error_body(
             jp_fetch, 400, "POST", "remote", "servers", "box", "terminals", body=body
         )
         assert answer["message"] and "reason" in answer
     await expect_error_body(jp_fetch, 404, "POST", "remote", "servers", "nope", "terminals")
+    await expect_error_body(jp_fetch, 404, "GET", "remote", "servers", "nope", "terminals")
+    await expect_error_body(jp_fetch, 400, "GET", "remote", "servers", "%0F", "terminals")
     await expect_error_body(jp_fetch, 404, "DELETE", "remote", "servers", "box", "terminals", "x")
     assert not [s for s in registry.sessions.values() if isinstance(s, TerminalSession)]
 

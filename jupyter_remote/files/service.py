@@ -26,11 +26,41 @@ from ..ssh.sftp import MAX_ENTRIES, Entry, SFTPLink, temp_name
 from . import models, paths
 from .checkpoints import Checkpoints
 from .links import Links
-from .uploads import Uploads
+from .uploads import MAX_CHUNK_NUMBER, Uploads
 
 #: Modification times closer than this count as the same (SFTP v3 has whole seconds).
 MTIME_SLACK = 0.5
 NEW_FILE_MODE = 0o644
+
+
+def _check_save_fields(body: Any, expect_modified: Any) -> None:
+    """Every field a save reads, checked before anything is written (RemoteFiles.save):
+    a model wrong anywhere is a 400 that changes nothing, whatever its type."""
+    if not isinstance(body, dict):
+        raise ValidationError("The body must be a contents model (a JSON object).")
+    if body.get("type") not in ("directory", "file", "notebook"):
+        raise ValidationError("type must be file, notebook or directory.", field="type")
+    if body.get("format") not in (None, "text", "base64", "json"):
+        raise ValidationError("format must be text, base64 or json.", field="format")
+    chunk, offset = body.get("chunk"), body.get("offset")
+    if chunk is not None and (
+        isinstance(chunk, bool)
+        or not isinstance(chunk, int)
+        or chunk == 0
+        or not -1 <= chunk <= MAX_CHUNK_NUMBER
+    ):
+        raise ValidationError("chunk must be 1, 2, ... or -1 for the last.", field="chunk")
+    if offset is not None and (
+        isinstance(offset, bool) or not isinstance(offset, int) or offset < 0
+    ):
+        raise ValidationError("offset must be a whole number of bytes.", field="offset")
+    if expect_modified is not None and (
+        not isinstance(expect_modified, str) or len(expect_modified) > 64
+    ):
+        raise ValidationError(
+            "expect_modified must be the last_modified time the file had.",
+            field="expect_modified",
+        )
 
 
 class RemoteFiles:
@@ -148,8 +178,7 @@ class RemoteFiles:
         an upload (``chunk`` 1, 2, ..., -1 for the last). ``expect_modified``: refuse
         (409 changed_on_remote) when the file changed on the remote since then."""
         path = paths.parse_path(path)
-        if not isinstance(body, dict):
-            raise ValidationError("The body must be a contents model (a JSON object).")
+        _check_save_fields(body, expect_modified)
         if body.get("type") == "directory":
             return await self.mkdir(server, path, exist_ok=True)
         if body.get("chunk") is not None:

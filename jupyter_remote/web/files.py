@@ -53,7 +53,7 @@ class FilesBase(RemoteHandler):
 
     def query_choice(self, name: str, choices: tuple[str, ...]) -> str | None:
         value = self.get_query_argument(name, None)
-        if value in (None, ""):
+        if value is None:
             return None
         if value not in choices:
             raise ValidationError(f"{name} must be one of {', '.join(choices)}.", field=name)

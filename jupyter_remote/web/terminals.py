@@ -49,14 +49,14 @@ class TerminalsHandler(RemoteHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
+        await self.manager.get_server(name)  # 404 (400 for a bad name) before an empty list
         self.reply([s.to_json() for s in terminal_sessions(name)])
 
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        body = self.json_body()
-        if not isinstance(body, dict):
-            raise ValidationError("Request body must be a JSON object.")
+        # no body at all means the defaults; a body that is there must be a JSON object
+        body = self.json_object() if self.request.body else {}
         unknown = sorted(set(body) - TERMINAL_FIELDS)
         if unknown:
             raise ValidationError(f"Unknown field {unknown[0][:64]!r}.", field=unknown[0][:64])
