@@ -56,13 +56,28 @@ async function openPanel(page: IJupyterLabPageFixture): Promise<void> {
   await expect(page.locator('#jp-remote-files')).toBeVisible();
 }
 
+/** The remote home, once known (the clean-up removes what the test made there). */
+let home = '';
+
 test.describe.serial('Remote files', () => {
+  // Whatever happened, nothing is left for the next spec: its kernels, the remote
+  // directory, the profile and the server (a left server would change the others' start).
+  test.afterEach(async ({ request }) => {
+    for (const session of await (await request.get('/api/sessions')).json()) {
+      await request.delete(`/api/sessions/${session.id}`);
+    }
+    if (home) {
+      await request.delete(route('files', `${home}/jr-ui-files`));
+    }
+    await request.delete(`/remote/profiles/${PROFILE}`);
+    await request.delete(`/remote/servers/${SERVER}`);
+  });
+
   test('drive -> remote notebook runs in its directory -> edit, save, reload -> drop a file', async ({
     page,
     request
   }) => {
     const host = readHost();
-    let home = '';
     let project = '';
 
     await test.step('save the test host as a server with a profile (REST); a notebook on it', async () => {

@@ -42,6 +42,20 @@ async function waitForText(page: IJupyterLabPageFixture, pattern: RegExp, timeou
 }
 
 test.describe.serial('A terminal on the remote', () => {
+  // Whatever happened, nothing is left for the next spec: the terminals and the server.
+  test.afterEach(async ({ request }) => {
+    if (!readHost().running) {
+      await toggleOutage(); // a failure during the outage: sshd back for the next spec
+    }
+    const listed = await request.get(`/remote/servers/${SERVER}/terminals`);
+    if (listed.ok()) {
+      for (const terminal of await listed.json()) {
+        await request.delete(`/remote/servers/${SERVER}/terminals/${terminal.id}`);
+      }
+    }
+    await request.delete(`/remote/servers/${SERVER}`);
+  });
+
   test('launcher -> whoami -> link cut -> reattached -> close', async ({ page, request }) => {
     const host = readHost();
 

@@ -6,6 +6,13 @@
  * copy/paste and "Open With" are JupyterLab's) showing the selected server's
  * drive. One browser per server, made on first use and kept; a new browser
  * opens at the remote's home directory (later at the folder it showed last).
+ *
+ * A browser is made only once the panel is shown: JupyterLab's file browser
+ * tracker makes the newest browser its current one, and commands that create
+ * files without a folder (the sidebar's "Open notebook", a launcher at the root)
+ * use the current browser's folder. A browser made at start-up, unseen, would
+ * send those files to the remote (whose `/` is not writable). Once the user has
+ * browsed a server, new files follow JupyterLab's rule: the last browser used.
  */
 import { Notification } from '@jupyterlab/apputils';
 import { FileBrowser, IFileBrowserFactory, Uploader } from '@jupyterlab/filebrowser';
@@ -16,6 +23,7 @@ import {
   refreshIcon,
   ToolbarButton
 } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { RemoteDrive } from './drive';
@@ -91,7 +99,7 @@ export class RemoteFilesPanel extends Panel {
     }
   }
 
-  /** Show a server's files (its browser made on first use). */
+  /** Show a server's files (its browser made on first use, once the panel shows). */
   async showServer(server: string): Promise<void> {
     this._server = server;
     this._select.value = server;
@@ -99,7 +107,7 @@ export class RemoteFilesPanel extends Panel {
     for (const [name, browser] of this._browsers) {
       browser.setHidden(name !== server);
     }
-    if (!server || this._browsers.has(server)) {
+    if (!server || this._browsers.has(server) || !this.isVisible) {
       return;
     }
     const browser = this._make(server);
@@ -127,7 +135,16 @@ export class RemoteFilesPanel extends Panel {
       const home = await this._options.drive(this._server).home();
       local = [home, directory.slice(2)].filter(Boolean).join('/');
     }
-    await browser.model.cd(`${this._server}:${local}`);
+    // cd resolves against the browser's drive: an absolute path within it, not NAME:path
+    await browser.model.cd(`/${local}`);
+  }
+
+  /** The panel is shown: make the browser of the server chosen while it was hidden. */
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    if (this._server && !this._browsers.has(this._server)) {
+      void this.showServer(this._server);
+    }
   }
 
   private _fillRoots(): void {
