@@ -421,7 +421,8 @@ def test_cwd_and_env_reach_the_kernel_byte_for_byte(world: World) -> None:
         async def save() -> bool:
             manager = world.manager()
             try:
-                await manager.add_profile(data, replace=True)
+                # saving checks the directory on the remote: make it there (as data)
+                await manager.add_profile(data, replace=True, create_cwd=True)
                 return True
             except ValidationError as exc:
                 assert exc.field in ("cwd", "env"), exc
@@ -557,6 +558,7 @@ def test_cli_profile_add_refuses_with_exit_2_or_stores_exactly(world: World) -> 
             "--server=box",
             f"--python={world.host.remote_python}",
             f"--cwd={cwd}",
+            "--create-cwd",  # saving checks the directory: make it (as data, no shell)
             f"--env={key}={value}",
             "--replace",
             "--json",

@@ -60,7 +60,9 @@ def test_kernelspec_is_listed(remote_profile: dict[str, Any]) -> None:
         "provisioner_name": "ssh-provisioner",
         "config": {"profile": "p"},
     }
-    assert spec["display_name"].startswith("Python 3.") and spec["display_name"].endswith("— box")
+    # the profile's name and working directory tell profiles of one environment apart
+    assert spec["display_name"].startswith("Python 3.")
+    assert spec["display_name"].endswith("— box (p, /tmp)")
 
 
 def test_runs_remotely_as_the_user_in_the_env(

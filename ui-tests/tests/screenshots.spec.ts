@@ -407,7 +407,8 @@ for (const theme of ['light', 'dark'] as const) {
       await expect(cards.getByText('Connecting', { exact: true })).toBeVisible();
       await expect(cards.getByText('Reconnecting', { exact: true })).toBeVisible();
       await expect(cards.getByText('Disconnected', { exact: true })).toBeVisible();
-      await expect(cards.getByText('Stopped', { exact: true })).toBeVisible();
+      // two stopped cards: one stopped by hand, one whose start failed (with Retry)
+      await expect(cards.getByText('Stopped', { exact: true })).toHaveCount(2);
       await expect(cards.getByText('starting kernel: /home/ada/miniconda3/envs/torch/bin/python')).toBeVisible();
       await expect(panel.getByRole('button', { name: /^Retry session/ })).toHaveCount(1);
       await expect(panel.getByRole('button', { name: /^Retry starting the kernel/ })).toHaveCount(1);
