@@ -56,8 +56,33 @@ export function Copyable({ value, kind, label, copy = copyText }: ICopyableProps
           })
         }
       >
-        <span aria-hidden="true">{copied ? '✓' : '⧉'}</span>
+        {copied ? <span aria-hidden="true">✓</span> : <CopyGlyph />}
       </button>
     </span>
+  );
+}
+
+/**
+ * Two overlapping sheets, drawn (the Unicode sign for it is missing from many
+ * fonts and showed as an empty box).
+ */
+function CopyGlyph(): JSX.Element {
+  return (
+    <svg
+      className="jp-remote-CopyGlyph"
+      viewBox="0 0 16 16"
+      width="12"
+      height="12"
+      aria-hidden="true"
+      focusable="false"
+    >
+      <path
+        d="M5 4.5V2.5a1 1 0 0 1 1-1h7.5a1 1 0 0 1 1 1V10a1 1 0 0 1-1 1h-2"
+        fill="none"
+        stroke="currentColor"
+        strokeWidth="1.5"
+      />
+      <rect x="1.5" y="5" width="9.5" height="9.5" rx="1" fill="none" stroke="currentColor" strokeWidth="1.5" />
+    </svg>
   );
 }
