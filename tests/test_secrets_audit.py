@@ -1,11 +1,14 @@
-"""Secrets audit: the password, the key passphrase and the kernel's HMAC key appear
-nowhere they should not (invariant 4), over two full sessions on a real sshd.
+"""Secrets audit: the password, the key passphrase, a Jupyter server's token and the
+kernel's HMAC key appear nowhere they should not (invariant 4), over full sessions on a
+real sshd and on a real Jupyter server that already runs elsewhere (issue 15).
 
 A real ``jupyter server`` (Python logging at DEBUG) saves server ``pw`` (password
 auth) and ``enc`` (a passphrase-protected key), trusts the host key, adds a
 profile on each, starts a remote kernel through ``/api/kernels`` and runs a cell
 over the kernel websocket; the CLI (DEBUG logging too) adds and tests the same
-kind of servers with the secrets on stdin. Then none of the secrets is in:
+kind of servers with the secrets on stdin. A plain ``jupyter server`` with a token is
+saved the same two ways (REST and CLI, token on stdin), its kernelspecs listed, a kernel
+of it started and run. Then none of the secrets is in:
 
 - the store and everything else under JUPYTER_DATA_DIR, HOME and the config dir
   (the HMAC key is expected only in Jupyter's own local connection file in the
@@ -36,6 +39,7 @@ import pytest
 import websocket  # websocket-client
 
 from tests.harness.clients import execute_request
+from tests.harness.jupyter_servers import PlainJupyter
 from tests.harness.live_server import LiveServer
 from tests.harness.sshd_host import SSHTestHost
 
@@ -171,7 +175,7 @@ def test_no_secret_anywhere(tmp_path: Path, sec_host: SSHTestHost) -> None:
     runtime_files: dict[str, bytes] = {}
     cli_output: list[str] = []
 
-    with server, PsSampler() as ps:
+    with server, PsSampler() as ps, PlainJupyter() as jupyter:
         base = {"host": host.host, "port": host.port, "user": host.user}
         session.call(
             "POST",
@@ -222,6 +226,21 @@ def test_no_secret_anywhere(tmp_path: Path, sec_host: SSHTestHost) -> None:
             session.call("DELETE", f"{files}/audit-{name}-moved.txt", expect=204)
             session.call("DELETE", f"/api/kernels/{kid}", expect=204)
 
+        # a Jupyter server that already runs elsewhere: its token in the keyring or memory only
+        token = jupyter.token or ""
+        session.call(
+            "POST", "/remote/servers", {"name": "jup", "url": jupyter.url, "token": token}, 201
+        )
+        assert session.call("GET", "/remote/servers/jup")["has_secret"] is True
+        specs = session.call("GET", "/remote/servers/jup/environments")
+        assert [s["kernel_name"] for s in specs] == ["remote-jup--python3"]
+        kernel = session.call("POST", "/api/kernels", {"name": "remote-jup--python3"}, expect=201)
+        assert session.run_cell(kernel["id"], "print(6 * 7)").split() == ["42"]
+        session.call("GET", "/remote/sessions")
+        session.call("GET", "/remote/servers/jup/kernels")
+        session.call("DELETE", f"/api/kernels/{kernel['id']}", expect=204)
+        session.call("GET", "/remote/servers")
+
         # the CLI: secrets on stdin only, DEBUG logging on
         cli_steps = [
             (
@@ -251,6 +270,7 @@ def test_no_secret_anywhere(tmp_path: Path, sec_host: SSHTestHost) -> None:
                 passphrase,
             ),
             (("server", "test", "clienc", "--passphrase", "--json"), passphrase),
+            (("server", "add", "clijup", f"--url={jupyter.url}", "--token", "--json"), token),
         ]
         for argv, secret in cli_steps:
             result = run_cli(server, *argv, stdin=secret + "\n")
@@ -258,6 +278,8 @@ def test_no_secret_anywhere(tmp_path: Path, sec_host: SSHTestHost) -> None:
             cli_output.append(result.stdout + result.stderr)
             if "test" in argv:
                 assert json.loads(result.stdout)["auth"] == "ok"
+            if "clijup" in argv:  # saved, and it read the kernelspecs with that token
+                assert json.loads(result.stdout)["kernelspecs"][0]["name"] == "python3"
         assert "DEBUG" in "".join(cli_output), "the CLI logged at DEBUG"
     assert ps.samples > 10 and any("ipykernel" in line for line in ps.seen), ps.samples
 
@@ -282,7 +304,7 @@ def test_no_secret_anywhere(tmp_path: Path, sec_host: SSHTestHost) -> None:
         "ps -ww -eo args": [(line, line.encode()) for line in ps.seen],
         f"the remote state dir ~{host.user}/{STATE_DIR}": list(remote_files.items()),
     }
-    secrets_to_find = {"password": password, "passphrase": passphrase}
+    secrets_to_find = {"password": password, "passphrase": passphrase, "token": token}
     secrets_to_find.update({f"HMAC key {i}": key for i, key in enumerate(hmac_keys)})
     leaks = [
         f"{what} found in {place}: {where}"
@@ -294,7 +316,7 @@ def test_no_secret_anywhere(tmp_path: Path, sec_host: SSHTestHost) -> None:
     # secrets never reach Jupyter's runtime dir either (the key does: Jupyter's own file)
     leaks += [
         f"{what} found in the runtime dir: {where}"
-        for what, secret in (("password", password), ("passphrase", passphrase))
+        for what, secret in (("password", password), ("passphrase", passphrase), ("token", token))
         for where, data in runtime_files.items()
         if secret.encode() in data
     ]
