@@ -201,4 +201,44 @@ describe('a saved Jupyter server', () => {
     expect(card).toContain('<code>python3</code> on the Jupyter server (its kernel abcdef12)');
     expect(card).toContain('the kernel keeps running there');
   });
+
+  it("a kernel whose start the server refused says why and what to do, with the stage it reached", async () => {
+    const m = await models();
+    m.sessions.handleEvent({
+      type: 'progress',
+      kernel_id: 'k7',
+      server: 'lab',
+      stage: 'tunnel',
+      message: 'through the SSH server gate'
+    });
+    const connecting = renderToStaticMarkup(
+      <SessionCard session={m.sessions.sessions[0]} sessions={m.sessions} sidebar={m.sidebar} />
+    );
+    expect(connecting).toContain('tunnel: through the SSH server gate');
+    const failed: ISession = {
+      id: 'k7',
+      kind: 'kernel',
+      kernel_id: 'k7',
+      server: 'lab',
+      profile: '',
+      python: null,
+      state: 'stopped',
+      reason: 'the kernel did not start: the Jupyter server lab refused the token (HTTP 403).',
+      started: 1000,
+      reconnects: 0,
+      local_ports: [],
+      target: 'jupyter',
+      remote_kernel_id: '',
+      kernel_name: 'python3',
+      start_failed: true,
+      hint: 'Check the token or password.'
+    };
+    m.sessions.handleEvent({ type: 'session', session: failed });
+    const card = renderToStaticMarkup(
+      <SessionCard session={m.sessions.sessions[0]} sessions={m.sessions} sidebar={m.sidebar} />
+    );
+    expect(card).toContain('refused the token (HTTP 403)');
+    expect(card).toContain('Check the token or password.');
+    expect(card).not.toContain('Retry starting the kernel'); // no profile to start again
+  });
 });
