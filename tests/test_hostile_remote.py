@@ -95,7 +95,8 @@ def kind():
         if b"def op_launch(" in script:  # every script carries the protocol part (the
             return "agent", request  # probe marker too): the agent is the one that launches
         return "probe", request
-    if "find_spec('ipykernel')" in code:
+    if "find_spec" in code and "ipykernel" in code:  # the interpreter check (its request
+        sys.stdin.readline()  # on stdin: the working directory, read and ignored here)
         return "check", {}
     if "version_info" in code:
         return "version", {}
