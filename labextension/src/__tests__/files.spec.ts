@@ -127,6 +127,13 @@ describe('RemoteDrive', () => {
     expect(saved[0]).toMatchObject({ type: 'save' });
   });
 
+  it("asks for a notebook without a format, as Jupyter's own drive does", async () => {
+    const drive = new RemoteDrive({ server: 'gpu' });
+    respond(200, { name: 'n.ipynb', path: '/home/a/n.ipynb', type: 'notebook', content: {} });
+    await drive.get('home/a/n.ipynb', { type: 'notebook', format: 'json', content: true, hash: true });
+    expect(sent().url).toBe('http://localhost:8888/base/remote/servers/gpu/files/home/a/n.ipynb?type=notebook&hash=1');
+  });
+
   it('turns an error answer into a rejection with the server message', async () => {
     const drive = new RemoteDrive({ server: 'gpu' });
     respond(409, { message: 'Permission denied on the remote', reason: 'permission_denied', hint: 'h' });

@@ -74,7 +74,8 @@ export class RemoteDrive implements Contents.IDrive {
     const model = await api.getFile(this.name, path, {
       content: options?.content ?? true,
       type: options?.type,
-      format: options?.format ?? undefined,
+      // a notebook takes no format (JupyterLab asks for 'json'; Jupyter's own drive drops it)
+      format: options?.type === 'notebook' ? undefined : (options?.format ?? undefined),
       hash: options?.hash ?? false
     });
     const local = this._local(model);
