@@ -646,6 +646,7 @@ FILE_SAVE = {
 }
 FILE_NEW = {
     "type": "object",
+    "additionalProperties": False,
     "description": "A new untitled notebook, file or directory in this directory (Jupyter's "
     "names: Untitled.ipynb, untitled.txt, Untitled Folder, then numbered), or with "
     "copy_from a copy of that file here (name-Copy1.ext).",
@@ -1289,7 +1290,7 @@ spec = {
                 "description": "Terminals open on this server (also listed as sessions).",
                 "responses": {
                     "200": ok("Terminals", {"type": "array", "items": TERMINAL}),
-                    **errors(400),
+                    **errors(400, 404),
                 },
             },
             "post": {

@@ -535,6 +535,10 @@ async def _rest_files(jp_fetch: Any, workdir: Path, rel: str) -> None:
             await call("PUT", "files", f"{rel}/hostile", hostile)
         assert bad.value.code == 400, hostile
     assert not (workdir / "hostile").exists()
+    before = sorted(p.name for p in workdir.iterdir())
+    with pytest.raises(HTTPClientError) as bad:  # an unknown field: nothing is created
+        await call("POST", "files", rel, {"type": "file", "name": "a" * 70_000})
+    assert bad.value.code == 400 and sorted(p.name for p in workdir.iterdir()) == before
     with pytest.raises(HTTPClientError) as bad:
         await call("GET", "files", rel, params={"type": ""})
     assert bad.value.code == 400

@@ -32,6 +32,8 @@ from .base import RemoteHandler
 PATH = r"(?P<path>.*)"
 #: A notebook or a file chunk of an upload (base64) fits; Jupyter's own limit is 512 MiB.
 MAX_SAVE_BODY = 256 * 1024 * 1024
+#: What POST files/DIR reads: a new untitled file (type, ext) or a copy (copy_from).
+NEW_FIELDS = {"type", "ext", "copy_from"}
 _RANGE = re.compile(r"bytes=(\d{1,18})-(\d{0,18})")
 
 
@@ -97,6 +99,9 @@ class FilesHandler(FilesBase):
     @authorized
     async def post(self, name: str, path: str = "") -> None:
         body = self.json_object()
+        unknown = sorted(set(body) - NEW_FIELDS)
+        if unknown:
+            raise ValidationError(f"Unknown field {unknown[0][:64]!r}.", field=unknown[0][:64])
         directory = self.remote_path(path)
         if body.get("copy_from") is not None:
             model = await self.manager.files.copy(name, body["copy_from"], directory)
