@@ -5,6 +5,7 @@ import { IDLE_TIMEOUTS } from '../../wizard/review';
 import { ErrorBox } from '../ErrorBox';
 import { Loading } from '../Loading';
 import { formatDuration, gpuLoad } from '../format';
+import { SlurmSection, SlurmSectionModel } from './SlurmSection';
 
 /** What the Review step reads and calls of the wizard model. */
 export type ReviewStepModel = Pick<
@@ -31,7 +32,9 @@ export type ReviewStepModel = Pick<
   | 'installAndSave'
   | 'createCwdAndSave'
   | 'openCreate'
->;
+> &
+  // "Run in a Slurm job" (SlurmSection), when the model has it (the wizard's always does)
+  Partial<Pick<WizardModel, 'slurm' | 'setSlurm'>>;
 
 export interface IReviewStepProps {
   model: ReviewStepModel;
@@ -250,6 +253,7 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
         </span>
         {fieldError('idle_timeout')}
       </div>
+      {model.slurm && model.setSlurm && <SlurmSection model={model as SlurmSectionModel} disabled={saving} />}
       {saving && <Loading label="Checking the environment and saving the profile…" />}
       {review.status === 'error' && review.error && (
         <ErrorBox error={review.error} title="Saving the profile" onRetry={() => void model.save()} retryLabel="Retry saving the profile">
