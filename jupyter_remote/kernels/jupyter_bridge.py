@@ -133,14 +133,15 @@ class BridgedChannels:
     # ------------------------------------------------------------ local -> remote
 
     def _verified(self, frames: list[bytes]) -> tuple[list[bytes], list[bytes]] | None:
-        """(identities, parts) of a signed local message; None if the signature is wrong."""
+        """(identities, parts) of a signed local message; None if it is malformed or the
+        signature is wrong (any local user can send frames to these ports)."""
         try:
             cut = frames.index(DELIM)
         except ValueError:
             return None
-        idents, signature, parts = frames[:cut], frames[cut + 1], frames[cut + 2 :]
-        if len(parts) < 4:
+        if len(frames) < cut + 6:  # the signature and the four signed parts
             return None
+        idents, signature, parts = frames[:cut], frames[cut + 1], frames[cut + 2 :]
         if self.session.auth is not None:
             expected = self.session.sign(parts[:4])
             if not hmac.compare_digest(expected, signature):
