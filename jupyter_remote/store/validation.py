@@ -212,8 +212,12 @@ def validate_jupyter_url(value: Any, what: str = "url") -> str:
     try:
         parts = urlsplit(text)
         port = parts.port
-    except ValueError:
-        raise ValidationError(f"Invalid {what} {text[:200]!r}.", field=what) from None
+    except ValueError:  # never echoed: whatever it is, it may carry a token
+        raise ValidationError(
+            f"Invalid {what}: not a URL with a valid host and port.",
+            field=what,
+            hint="For example https://lab-workstation:8888/ (the token is given separately).",
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(
             f"{what} must be an http:// or https:// URL with a host.",
