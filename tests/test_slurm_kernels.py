@@ -76,7 +76,9 @@ def profile(
     isolated_home: Path, cluster: SlurmTestCluster, login: SSHTestHost
 ) -> Iterator[dict[str, Any]]:
     _clean(cluster, login)
-    yield setup_profile(login, cwd="/tmp", slurm={"partition": "main", "time": "10"})
+    # a notice 15 min before a 10 min limit: at the first health check of every kernel
+    slurm = {"partition": "main", "time": "10", "notice_minutes": 15}
+    yield setup_profile(login, cwd="/tmp", slurm=slurm)
     _clean(cluster, login)
 
 
@@ -154,6 +156,8 @@ def test_kernel_runs_in_a_job_interrupt_restart_keep_the_allocation_stop_leaves_
         assert shown["state"] == "running" and shown["channel_transport"] == "srun"
         assert shown["job"]["id"] == job.job_id and shown["job"]["node"] == node
         assert shown["job"]["end"] and shown["job"]["end"] > time.time()
+        listed = {k["kernel_id"]: k for k in _kernel_list()}[str(km.kernel_id)]
+        assert listed["state"] == "running" and listed["job"]["node"] == node, listed
 
         execute(kc, "x = 41")
         msg_id = kc.execute("import time; time.sleep(60)")
@@ -173,6 +177,19 @@ def test_kernel_runs_in_a_job_interrupt_restart_keep_the_allocation_stop_leaves_
         km.shutdown_kernel(now=False)
     nothing_left(cluster, login)
     assert cluster.job_info(job.job_id)["JobState"] == "CANCELLED"
+
+
+def _kernel_list() -> list[dict[str, Any]]:
+    """What `jupyter remote kernel list box` says (its own manager and connection)."""
+
+    async def ask() -> list[dict[str, Any]]:
+        manager = RemoteManager(Store())
+        try:
+            return await manager.remote_kernels("box")
+        finally:
+            await manager.close()
+
+    return asyncio.run(ask())
 
 
 def _reply(kc: BlockingKernelClient, msg_id: str, timeout: float = 30) -> dict[str, Any]:
@@ -216,6 +233,9 @@ def test_a_pending_job_is_queued_with_its_reason_and_stop_cancels_it(
         assert shown["reason"] == "waiting for free resources (Resources)"
         job_id = shown["job"]["id"]
         assert {j.job_id: j.state for j in cluster.squeue(USER)}[job_id] == "PENDING"
+        listed = {k["kernel_id"]: k for k in _kernel_list()}[kernel_id]  # `kernel list`
+        assert listed["state"] == "queued" and "Resources" in listed["reason"], listed
+        assert listed["job"]["id"] == job_id
         on_ssh_loop(session.stop)  # the card's Stop (DELETE /remote/sessions/ID)
         starter.join(60)
         assert failure and "cancelled while it was queued" in str(failure[0])
@@ -234,10 +254,19 @@ def test_time_limit_reached_is_dead_with_timeout_not_a_network_problem(
         [job] = cluster.squeue(USER)
         session = session_of(km)
         states: list[str] = []
-        unsubscribe = registry.subscribe(
-            lambda e: states.append(e["session"]["state"]) if e["type"] == "session" else None
-        )
+        notices: list[str] = []
+
+        def seen(event: dict[str, Any]) -> None:
+            if event["type"] == "session":
+                states.append(event["session"]["state"])
+            elif event["type"] == "notice" and event.get("kernel_id") == str(km.kernel_id):
+                notices.append(event["message"])
+
+        unsubscribe = registry.subscribe(seen)
         try:
+            # the notebook is told before the time limit (notice_minutes), once
+            eventually(lambda: notices, timeout=30, interval=0.5, what="the time-left notice")
+            assert f"The Slurm job {job.job_id} reaches its time limit in" in notices[0]
             cluster.expire(job.job_id)  # over its limit now: TIMEOUT at the next 30 s sweep
             eventually(km.is_alive, lambda alive: not alive, timeout=60, interval=0.5)
         finally:
@@ -247,6 +276,7 @@ def test_time_limit_reached_is_dead_with_timeout_not_a_network_problem(
         assert session.state == "dead" and "TIMEOUT" in session.reason
         assert session.to_json()["job"]["exit_code"] == "0:15"
         assert "reconnecting" not in states and "disconnected" not in states
+        assert len([n for n in notices if "reaches its time limit" in n]) == 1
     nothing_left(cluster, login)
 
 
