@@ -333,6 +333,29 @@ def test_wrong_token_is_a_422_that_says_so(manager: RemoteManager, direct: Plain
     assert "not-the-token" not in json.dumps(err.value.to_json())
 
 
+def test_a_failed_start_says_why_and_what_to_do(
+    manager: RemoteManager, direct: PlainJupyter
+) -> None:
+    """A kernel whose server refuses the token: the start fails with that error, and the
+    session's last event (its card) is stopped with the reason and the fix."""
+    add(manager, name="badtoken", url=direct.url, token=direct.token)
+    run(manager.jupyter_kernelspecs("badtoken"))
+    run(manager.update_server("badtoken", {"token": "not-the-token"}))
+    events: list[dict[str, Any]] = []
+    unsubscribe = registry.subscribe(
+        lambda e: events.append(e["session"]) if e.get("type") == "session" else None
+    )
+    try:
+        with pytest.raises(JupyterAuthError):
+            KernelManager(kernel_name="remote-badtoken--python3").start_kernel()
+    finally:
+        unsubscribe()
+    last = events[-1]
+    assert last["state"] == "stopped" and last["start_failed"] is True
+    assert "refused the token" in last["reason"] and "token" in last["hint"]
+    assert "not-the-token" not in json.dumps(events)
+
+
 def test_wrong_url_and_base_path(manager: RemoteManager, direct: PlainJupyter) -> None:
     from tests.harness.sshd_host import free_port
 

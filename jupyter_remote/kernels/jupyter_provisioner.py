@@ -111,7 +111,9 @@ class JupyterServerProvisioner(KernelProvisionerBase):
 
         try:
             await self._remote(launch)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, RemoteError) and self._session is not None:
+                self._session.failed_to_start(exc.message, exc.hint)
             await self._close_session()
             raise
         self._attach_id = None

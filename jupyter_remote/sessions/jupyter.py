@@ -88,6 +88,8 @@ class JupyterKernelSession(LinkedSession):
     channels: BridgedChannels | None = None
     tunnel: PrivateTunnel | None = None
     gone: bool = False  # the remote server no longer has the kernel
+    start_failed: bool = False
+    hint: str = ""  # what to do about a failed start
     _lost_at: float = 0.0
     _busy_at_loss: bool = False
     _parents_at_loss: list[str] = field(default_factory=list)  # requests running at the drop
@@ -122,6 +124,8 @@ class JupyterKernelSession(LinkedSession):
             "target": "jupyter",
             "remote_kernel_id": self.remote_id,
             "kernel_name": self.kernel_name,
+            "start_failed": self.start_failed,
+            "hint": self.hint,
         }
 
     def _set(self, state: str, reason: str = "") -> None:
@@ -351,6 +355,13 @@ class JupyterKernelSession(LinkedSession):
 
     # ------------------------------------------------------------ ending
 
+    def failed_to_start(self, message: str, hint: str) -> None:
+        """The provisioner, when this kernel's start failed (a wrong token, an unreachable
+        URL, a tunnel down): the card ends ``stopped`` with the reason and the fix."""
+        self.start_failed = True
+        self.reason = f"the kernel did not start: {message}"
+        self.hint = hint
+
     async def stop(self) -> None:
         """Stop for a session whose kernel no kernel manager here owns: DELETE it there."""
         if self.api is not None and not self.gone:
@@ -374,5 +385,5 @@ class JupyterKernelSession(LinkedSession):
             self.tunnel.close()
             self.tunnel = None
         await self._drop_lease()
-        self._set("stopped")
+        self._set("stopped", self.reason if self.start_failed else "")
         registry.sessions.pop(self.kernel_id, None)
