@@ -47,6 +47,12 @@ function outputOf(page: IJupyterLabPageFixture, index: number) {
   return page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').nth(index).locator('.jp-OutputArea-output');
 }
 
+/** Wait until the notebook's remote kernel is connected and idle (the status bar says so). */
+async function kernelIdle(page: IJupyterLabPageFixture): Promise<void> {
+  const status = page.getByRole('button', { name: new RegExp(`\\(${PROFILE}\\) \\| Idle`) });
+  await expect(status).toBeVisible({ timeout: 120_000 });
+}
+
 async function openPanel(page: IJupyterLabPageFixture): Promise<void> {
   const tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="jp-remote-files"]');
   await expect(tab).toBeVisible();
@@ -126,6 +132,7 @@ test.describe.serial('Remote files', () => {
       await expect(page.locator('.jp-NotebookPanel-toolbar .jp-KernelName')).toHaveText(/uifiles|ui-files/, {
         timeout: 60_000
       });
+      await kernelIdle(page); // a cell run before the session exists is dropped by JupyterLab
       await page.locator('.jp-NotebookPanel .jp-Cell').first().click();
       await page.keyboard.press('Shift+Enter');
       await expect(outputOf(page, 0)).toHaveText(project, { timeout: 90_000 });
@@ -198,6 +205,7 @@ test.describe.serial('Remote files', () => {
       await cell.click();
       await page.keyboard.press('Control+a');
       await page.keyboard.type("data = open('dropped.txt').read(); print(len(data) > 2_000_000, data.splitlines()[0])");
+      await kernelIdle(page);
       await page.keyboard.press('Shift+Enter');
       await expect(outputOf(page, 1)).toHaveText('True dropped from the desktop', { timeout: 60_000 });
       await page.screenshot({ path: artifactPath('files-dropped-light.png') });
