@@ -154,7 +154,10 @@ test.describe.serial('Remote files', () => {
     });
 
     await test.step('reload the page: the remote notebook is back with the edit', async () => {
-      await page.reload();
+      // Galata's ready check wants the Launcher tab active; the notebook's tab is
+      // (galata's reload takes waitForIsReady; its type is Playwright's)
+      await page.reload({ waitForIsReady: false } as Parameters<typeof page.reload>[0]);
+      await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
       await expect(page.getByRole('tab', { name: 'train.ipynb' })).toBeVisible({ timeout: 60_000 });
       await page.getByRole('tab', { name: 'train.ipynb' }).click();
       await expect(page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)').getByText("print('edited on the laptop')")).toBeVisible({
