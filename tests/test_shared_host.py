@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 from jupyter_client import BlockingKernelClient, KernelManager
 
+from jupyter_remote.kernels.discovery import Discovery
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.sessions import registry
 from jupyter_remote.store import Store
@@ -332,3 +333,57 @@ def test_tcp_channels_only_by_choice_and_only_with_the_token(
         km.shutdown_kernel(now=True)
     eventually(lambda: _kernel_processes(victim_host.uid), lambda left: not left, timeout=15)
     assert _victim_tmp(victim_host.uid) == []
+
+
+def _plant_venv(directory: Path, owner: str) -> Path:
+    """A project directory whose ``.venv`` python leaves a mark when it runs (then acts
+    as the real python), everything owned by ``owner``; returns the mark's path."""
+    mark = Path(f"{directory}-ran")
+    venv = directory / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.2\n")
+    python = venv / "bin" / "python"
+    python.write_text(f'#!/bin/sh\ntouch {mark}\nexec /usr/bin/python3 "$@"\n')
+    python.chmod(0o755)
+    subprocess.run(["chown", "-R", f"{owner}:{owner}", str(directory)], check=True)
+    for path in (directory, venv, venv / "bin"):
+        path.chmod(0o755)
+    return mark
+
+
+def test_an_environment_another_user_planted_is_never_run(
+    isolated_home: Path, victim_host: SSHTestHost
+) -> None:
+    """Another user plants a project with a ``.venv`` in a directory of theirs; the victim's
+    environment discovery is pointed at it (a working directory, or ``?cwd=`` in a link):
+    its python is never run, and the listing says why. Control: the same project owned by
+    the victim is run and listed."""
+    clean_remote(victim_host)
+    setup_profile(victim_host, cwd=LONG_HOME)
+    tag = secrets.token_hex(4)
+    planted_dir = Path(f"/tmp/jr-planted-{tag}")
+    own_dir = Path(LONG_HOME) / f"proj-{tag}"
+    planted_mark = _plant_venv(planted_dir, ATTACKER)
+    own_mark = _plant_venv(own_dir, VICTIM)
+
+    async def discover() -> dict[str, Any]:
+        manager = RemoteManager(Store())
+        try:
+            return await Discovery.of(manager).lookup(
+                "box", refresh=True, cwds=[str(planted_dir), str(own_dir)]
+            )
+        finally:
+            await manager.close()
+
+    try:
+        found = asyncio.run(discover())
+        paths = [env["path"] for env in found["envs"]]
+        assert str(own_dir / ".venv") in paths and own_mark.exists(), "control: it is run"
+        assert str(planted_dir / ".venv") not in paths
+        assert not planted_mark.exists(), "the planted python ran as the victim"
+        [why] = [e for e in found["errors"] if str(planted_dir) in e]
+        assert "not run" in why and "another user" in why, why
+    finally:
+        subprocess.run(["rm", "-rf", str(planted_dir), str(own_dir)], check=False)
+        planted_mark.unlink(missing_ok=True)
+        own_mark.unlink(missing_ok=True)

@@ -2,7 +2,8 @@
 
 Part of the probe script (protocol, interpreters, probe: see
 ``jupyter_remote/remote/__init__.py``). Stdlib only, Python >= 3.8. ``classify``
-tells conda / uv / venv / virtualenv from an environment's files; ``check_python``
+tells conda / uv / venv / virtualenv from an environment's files; ``untrusted_prefix``
+says why an environment another user controls must never be run; ``check_python``
 runs the interpreter once (its own session, killed with its process group on
 timeout) for its version, prefix and whether ipykernel imports.
 """
@@ -10,6 +11,7 @@ timeout) for its version, prefix and whether ipykernel imports.
 import json
 import os
 import signal
+import stat
 import subprocess
 from typing import Any, Dict, Optional
 
@@ -124,6 +126,47 @@ def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
                 pipe.close()
         except OSError:
             pass
+
+
+def _shared_group_writable(st: "os.stat_result") -> bool:
+    """Group-writable by a group other than the user's own private one (the user-private
+    group scheme, umask 002, makes a user's own directories group-writable harmlessly)."""
+    if not st.st_mode & stat.S_IWGRP:
+        return False
+    try:
+        import grp
+        import pwd
+
+        me = pwd.getpwuid(os.getuid()).pw_name
+        group = grp.getgrgid(st.st_gid)
+    except (ImportError, KeyError):
+        return True
+    return not (group.gr_name == me and not [m for m in group.gr_mem if m != me])
+
+
+def untrusted_prefix(prefix: str) -> Optional[str]:
+    """Why the environment at ``prefix`` must not be run, or None when it may.
+
+    Called by the probe for every environment it finds (a project's ``.venv`` in a
+    working directory, conda lists, ...) before it runs its interpreter: whoever owns
+    the environment, may write into it, or may replace it in the directory holding it
+    would get their code run as this user. So the prefix, its ``bin`` and the directory
+    holding it must belong to this user or root and be writable by nobody else (a
+    root-owned sticky directory such as /tmp may hold it)."""
+    me = os.getuid()
+    real = os.path.realpath(prefix)
+    checks = ((real, False), (os.path.join(real, "bin"), False), (os.path.dirname(real), True))
+    for path, holder in checks:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if st.st_uid not in (me, 0):
+            return "%s belongs to another user (uid %d)" % (path, st.st_uid)
+        sticky = holder and st.st_uid == 0 and st.st_mode & stat.S_ISVTX
+        if not sticky and (st.st_mode & stat.S_IWOTH or _shared_group_writable(st)):
+            return "other users may write in %s" % path
+    return None
 
 
 def check_python(python: str, timeout: float) -> Dict[str, Any]:

@@ -79,6 +79,7 @@ from jupyter_remote.remote.interpreters import (
     classify,
     env_name,
     env_python,
+    untrusted_prefix,
 )
 from jupyter_remote.remote.protocol import ENV_KINDS, PROBE_RESULT_MARKER
 from jupyter_remote.remote.slurm_probe import collect_slurm
@@ -168,10 +169,17 @@ class Probe:
         source: str,
         python: Optional[str] = None,
         name: Optional[str] = None,
+        chosen: bool = False,
     ) -> None:
-        """Remember an env prefix once (by realpath of the prefix directory)."""
+        """Remember an env prefix once (by realpath of the prefix directory). One that
+        another user controls is never run (named in errors instead), unless the user
+        chose it for a saved profile (``chosen``)."""
         key = os.path.realpath(prefix)
         if key in self.seen:
+            return
+        unsafe = None if chosen else untrusted_prefix(prefix)
+        if unsafe is not None:
+            self.errors.append("not run: %s (%s)" % (_tilde(prefix), unsafe))
             return
         self.seen.add(key)
         self.prefixes.append(prefix)
@@ -249,7 +257,7 @@ class Probe:
             prefix = os.path.dirname(os.path.dirname(python))
             kind = classify(prefix)
             if kind is not None:
-                self.add(prefix, kind, "profile", python=python)
+                self.add(prefix, kind, "profile", python=python, chosen=True)
             else:
                 self.add_undeclared(python, os.path.basename(python), "profile")
 
