@@ -635,6 +635,29 @@ async def test_another_user_cannot_hijack_or_read_an_upload_in_a_shared_director
     assert [n for n in os.listdir(shared_dir) if TEMP_MARK in n and n not in guesses] == []
 
 
+async def test_an_upload_whose_rename_fails_leaves_nothing_readable_behind(
+    box: RemoteManager, files_host: SSHTestHost, shared_dir: Path
+) -> None:
+    """Another user owns ``results.bin`` (mode 0666) in a sticky shared directory, so the
+    victim's rename over it fails at the last chunk: the error is clear, the attacker's file
+    is untouched, and the victim's whole upload is not left there under its temporary name
+    (with the target's 0666 it would be the attacker's to read)."""
+    attacker = ensure_user("jrfilesevil")
+    target = shared_dir / "results.bin"
+    target.write_text("the attacker's file")
+    os.chown(target, attacker.pw_uid, attacker.pw_gid)
+    target.chmod(0o666)
+    part = base64.b64encode(os.urandom(1 << 16)).decode()
+    await box.files.save("box", str(target), {"type": "file", "format": "base64", "chunk": 1,
+                                              "content": part})  # fmt: skip
+    assert [n for n in os.listdir(shared_dir) if TEMP_MARK in n], "control: a temporary file"
+    with pytest.raises(RemotePermissionError):
+        await box.files.save("box", str(target), {"type": "file", "format": "base64",
+                                                  "chunk": -1, "content": part})  # fmt: skip
+    assert target.read_text() == "the attacker's file"
+    assert [n for n in os.listdir(shared_dir) if TEMP_MARK in n] == []
+
+
 # ------------------------------------------------------------------ a hostile remote
 
 

@@ -374,13 +374,22 @@ class SFTPLink:
         progress(size)
 
     async def finish(self, handle: Any, temp: bytes, final: bytes, *, mode: int | None) -> None:
-        """Close the temporary file, give it ``mode`` and rename it over ``final``."""
-        with errors_of(temp, "close"):
-            await handle.close()
-        with errors_of(final, "write"):
+        """Give the temporary file ``mode``, close it and rename it over ``final``; on any
+        failure the temporary file is removed (never left behind with the target's mode).
+
+        The mode is set on the open handle (FSETSTAT), never by name: in a shared
+        directory another user could have put a symlink where the temporary name was."""
+        try:
             if mode is not None:
-                await self.client.chmod(temp, mode)
-            await self.replace(temp, final)
+                with errors_of(temp, "write"):
+                    await handle.chmod(mode)
+            with errors_of(temp, "close"):
+                await handle.close()
+            with errors_of(final, "write"):
+                await self.replace(temp, final)
+        except BaseException:
+            await asyncio.shield(self.discard(temp, handle))
+            raise
 
     async def discard(self, temp: bytes, handle: Any = None) -> None:
         """Close and remove a temporary file of ours (cancel, failure); never raises."""
