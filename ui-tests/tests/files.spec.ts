@@ -177,7 +177,8 @@ test.describe.serial('Remote files', () => {
         });
         const transfer = new DataTransfer();
         transfer.items.add(file);
-        const target = document.querySelector('#jp-remote-files .jp-DirListing') as HTMLElement;
+        // the listing's content node listens for native drops (a drop does not reach it from its parent)
+        const target = document.querySelector('#jp-remote-files .jp-DirListing-content') as HTMLElement;
         const event = new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: transfer });
         const entry = transfer.items[0].webkitGetAsEntry?.();
         if (!entry) {
