@@ -3,7 +3,7 @@ import * as React from 'react';
 import { SidebarModel } from '../sidebar/model';
 import { ISessionsModel } from '../tokens';
 import { ErrorBox } from './ErrorBox';
-import { formatDuration } from './format';
+import { formatAgo } from './format';
 import { Loading } from './Loading';
 
 export interface IRemoteKernelsProps {
@@ -57,7 +57,7 @@ export function RemoteKernels({ server, sessions, sidebar }: IRemoteKernelsProps
             const short = kernel.kernel_id.slice(0, 8);
             const started =
               typeof kernel.started === 'number' && kernel.started > 0
-                ? `${formatDuration(now / 1000 - kernel.started)} ago`
+                ? formatAgo(kernel.started * 1000, now)
                 : '';
             return (
               <li key={kernel.kernel_id} className="jp-remote-RemoteKernel">
