@@ -400,6 +400,10 @@ def test_the_probe_lists_partitions_with_their_limits_and_idle_nodes(
         {"extra": ["--job-name=x"]},
         {"extra": ["--export=ALL,LD_PRELOAD=/tmp/x.so"]},
         {"extra": ["--partition=other"]},
+        {"extra": ["--ou=/home/victim/.bashrc"]},  # getopt abbreviations of forbidden ones
+        {"extra": ["--wra=touch /tmp/x"]},
+        {"extra": ["--export-f=/tmp/env"]},
+        {"extra": ["--parti=other"]},
         {"extra": ["-p x"]},
         {"extra": "--exclusive"},
         {"shell": "sh"},

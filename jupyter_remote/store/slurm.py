@@ -216,6 +216,12 @@ def _notice_minutes(value: Any) -> int:
     return DEFAULT_NOTICE_MINUTES if minutes is None else minutes
 
 
+def _abbreviates(name: str, names: frozenset[str] | set[str]) -> bool:
+    """Whether ``name`` is a strict prefix of one of ``names``: sbatch (getopt_long) takes
+    ``--ou=FILE`` for ``--output=FILE``, so a checked name must be written in full."""
+    return any(full != name and full.startswith(name) for full in names)
+
+
 def _extra(value: Any) -> tuple[str, ...]:
     """Extra sbatch options: ``--name`` or ``--name=value``, one per element."""
     if value is None or value == "":
@@ -247,6 +253,13 @@ def _extra(value: Any) -> tuple[str, ...]:
                 field=_field("extra"),
                 hint="jupyter-remote sets the job's name, output, script and environment "
                 "itself; the kernel's environment variables are the profile's env.",
+            )
+        if _abbreviates(name, FORBIDDEN_OPTIONS.union(FIELD_OPTIONS)):
+            raise ValidationError(
+                f"--{name} is short for another option.",
+                field=_field("extra"),
+                hint="Give the option's full name (sbatch would expand an abbreviation, "
+                "possibly to an option a kernel's job may not have).",
             )
         options.append(option)
     return tuple(options)
