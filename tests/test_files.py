@@ -658,6 +658,45 @@ async def test_an_upload_whose_rename_fails_leaves_nothing_readable_behind(
     assert [n for n in os.listdir(shared_dir) if TEMP_MARK in n] == []
 
 
+async def test_checkpoints_another_user_prepared_are_never_used(
+    box: RemoteManager, files_host: SSHTestHost, workdir: Path, shared_dir: Path
+) -> None:
+    """In a shared directory another user made ``.ipynb_checkpoints`` (world-writable)
+    and planted a checkpoint: no copy of the victim's notebook goes there, the planted
+    one is neither listed nor restored over the notebook. Control: in the victim's own
+    directory a checkpoint is created, listed and restored."""
+    checkpoints = box.files.checkpoints
+    mine = workdir / "own.ipynb"
+    mine.write_text("first")
+    os.chown(mine, files_host.uid, files_host.gid)
+    await checkpoints.create("box", str(mine))
+    assert [c["id"] for c in await checkpoints.list("box", str(mine))] == ["checkpoint"]
+    mine.write_text("second")
+    await checkpoints.restore("box", str(mine), "checkpoint")
+    assert mine.read_text() == "first", "control: our own checkpoints work"
+
+    attacker = ensure_user("jrfilesevil")
+    notebook = shared_dir / "analysis.ipynb"
+    notebook.write_text("the victim's notebook")
+    os.chown(notebook, files_host.uid, files_host.gid)
+    folder = shared_dir / ".ipynb_checkpoints"
+    folder.mkdir()
+    planted = folder / "analysis-checkpoint.ipynb"
+    planted.write_text("the attacker's code")
+    for path in (folder, planted):
+        os.chown(path, attacker.pw_uid, attacker.pw_gid)
+    folder.chmod(0o777)
+    with pytest.raises(RemotePermissionError) as info:
+        await checkpoints.create("box", str(notebook))
+    assert "other users may write" in info.value.message
+    assert sorted(os.listdir(folder)) == ["analysis-checkpoint.ipynb"]
+    assert planted.read_text() == "the attacker's code"
+    assert await checkpoints.list("box", str(notebook)) == []
+    with pytest.raises(RemotePermissionError):
+        await checkpoints.restore("box", str(notebook), "checkpoint")
+    assert notebook.read_text() == "the victim's notebook"
+
+
 # ------------------------------------------------------------------ a hostile remote
 
 

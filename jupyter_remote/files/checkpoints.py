@@ -2,7 +2,10 @@
 the file on the remote, one per file (``NAME-checkpoint.EXT``, id ``checkpoint``).
 
 So a notebook's checkpoint travels with it (another Jupyter opening the same
-directory on the remote sees it too) and nothing of the remote is kept locally.
+directory on the remote sees it too) and nothing of the remote is kept locally. In a
+shared directory another user may have made ``.ipynb_checkpoints`` (or planted a
+checkpoint): a folder or checkpoint that is not the user's own, or that others may write,
+is never used: no copy of the user's file goes there, nothing from it is restored.
 JupyterLab creates one when a document is first saved and offers "Revert to
 Checkpoint"; the drive calls these through the REST routes of ``web/files.py``.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFoundError, ValidationError
+from ..errors import NotFoundError, RemotePermissionError, ValidationError
 from . import models, paths
 
 if TYPE_CHECKING:
@@ -27,6 +30,28 @@ def checkpoint_path(path: str) -> str:
     directory, name = posixpath.split(path)
     stem, ext = posixpath.splitext(name)
     return posixpath.join(directory, CHECKPOINT_DIR, f"{stem}-checkpoint{ext}")
+
+
+def _not_ours(path: bytes) -> RemotePermissionError:
+    shown = paths.display(paths.from_bytes(path))
+    return RemotePermissionError(
+        f"{shown} is not this account's own, or other users may write in it: "
+        "no checkpoint is kept or restored there.",
+        hint="Another user of the remote may have made it. Remove it (if you may) or "
+        "ask its owner; the file itself saves normally.",
+    )
+
+
+async def _ours(link: Any, path: bytes, kind: str) -> bool:
+    """True when ``path`` is our own private ``kind``; False when missing; raises when
+    it exists but is someone else's or writable by others."""
+    try:
+        private = await link.is_private(path, kind)
+    except NotFoundError:
+        return False
+    if not private:
+        raise _not_ours(path)
+    return True
 
 
 def _check_id(checkpoint_id: str) -> None:
@@ -45,9 +70,11 @@ class Checkpoints:
         async with self.files.links.use(server) as link:
             target = paths.resolve(checkpoint_path(path), link.home)
             try:
+                if not await _ours(link, target.rpartition(b"/")[0], "directory"):
+                    return []
                 entry = await link.stat(target)
-            except NotFoundError:
-                return []
+            except (NotFoundError, RemotePermissionError):
+                return []  # none, or one we would not use
         return [{"id": CHECKPOINT_ID, "last_modified": models.timestamp(entry.mtime)}]
 
     async def create(self, server: str, path: str) -> dict[str, Any]:
@@ -58,8 +85,10 @@ class Checkpoints:
                 raise ValidationError("Directories have no checkpoints.")
             target = paths.resolve(checkpoint_path(path), link.home)
             folder = target.rpartition(b"/")[0]
-            if not await link.exists(folder):
-                await link.mkdir(folder)
+            if not await _ours(link, folder, "directory"):
+                await link.mkdir(folder, 0o755)
+                if not await _ours(link, folder, "directory"):
+                    raise _not_ours(folder)
             await link.copy(source, target)
             entry = await link.stat(target)
         return {"id": CHECKPOINT_ID, "last_modified": models.timestamp(entry.mtime)}
@@ -69,6 +98,9 @@ class Checkpoints:
         _check_id(checkpoint_id)
         async with self.files.links.use(server) as link:
             source = paths.resolve(checkpoint_path(path), link.home)
+            for part, kind in ((source.rpartition(b"/")[0], "directory"), (source, "file")):
+                if not await _ours(link, part, kind):
+                    raise NotFoundError(f"No checkpoint of {paths.display(path)}.")
             await link.copy(source, paths.resolve(path, link.home))
 
     async def delete(self, server: str, path: str, checkpoint_id: str) -> None:

@@ -59,6 +59,8 @@ class Entry:
     mtime: float
     permissions: int
     link: bool = False  # the name is a symbolic link
+    uid: int = -1  # the owner's uid (-1: the server did not say)
+    gid: int = -1
 
     @property
     def writable(self) -> bool:
@@ -91,6 +93,8 @@ def entry_of(name: bytes, attrs: asyncssh.SFTPAttrs, *, link: bool = False) -> E
         mtime=float(attrs.mtime or 0),
         permissions=int(attrs.permissions or 0) & 0o7777,
         link=link,
+        uid=-1 if attrs.uid is None else int(attrs.uid),
+        gid=-1 if attrs.gid is None else int(attrs.gid),
     )
 
 
@@ -189,6 +193,24 @@ class SFTPLink:
                 return entry_of(path, await self.client.stat(path), link=True)
             except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPPermissionDenied):
                 return entry_of(path, attrs, link=True)  # dangling or unreadable target
+
+    async def is_private(self, path: bytes, kind: str) -> bool:
+        """Whether ``path`` is a ``kind`` (file or directory) of this account's own that
+        nobody else may write: not a symlink, owned by us, not world-writable, and
+        group-writable only by our own group (the user-private-group scheme, umask 002).
+        Our uid and group are those of the home directory (SFTP has no getuid).
+
+        Called before trusting what sits in a shared directory (checkpoints)."""
+        entry = await self._lstat(path)
+        home = await self._lstat(self.home)
+        return (
+            not entry.link
+            and entry.kind == kind
+            and home.uid >= 0
+            and entry.uid == home.uid
+            and not entry.permissions & 0o002
+            and not (entry.permissions & 0o020 and entry.gid != home.gid)
+        )
 
     async def exists(self, path: bytes) -> bool:
         try:
@@ -425,9 +447,10 @@ class SFTPLink:
         with errors_of(src, "rename"):
             await self.client.rename(src, dst)
 
-    async def mkdir(self, path: bytes) -> None:
+    async def mkdir(self, path: bytes, mode: int | None = None) -> None:
+        """Create a directory (``mode``: its permissions, before the remote's umask)."""
         with errors_of(path, "create the directory"):
-            await self.client.mkdir(path)
+            await self.client.mkdir(path, asyncssh.SFTPAttrs(permissions=mode))
 
     async def remove(self, path: bytes) -> None:
         """Delete a file, a symlink (not its target) or a directory with its contents."""
