@@ -376,11 +376,13 @@ PROFILE_IN = {
         "cwd": {"anyOf": [REMOTE_PATH, {"type": "null"}]},
         "env": ENV,
         "idle_timeout": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": 2592000,
-            "description": "Seconds idle with no client before the kernel stops itself; 0: "
-            "never. Absent on a Slurm profile: 3600.",
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 2592000},
+                {"type": "string", "minLength": 1, "maxLength": 64},
+            ],
+            "description": "How long idle with no client before the kernel stops itself: "
+            "seconds, or a duration such as 15m, 1h30m, 7d or never (answers give "
+            "seconds; 0: never; at most 30 days). Absent on a Slurm profile: 1h.",
         },
         "display_name": {
             "type": ["string", "null"],

@@ -52,6 +52,8 @@ def parse_duration(
 
 
 def _parse_text(text: str, what: str) -> int:
+    if not 1 <= len(text) <= 64:  # as the OpenAPI document says
+        raise ValidationError(f"{what} must be a duration. {DURATION_HELP}", field=what)
     words = text.strip().lower()
     if words in NEVER:
         return 0

@@ -275,8 +275,8 @@ export interface IProfileInput {
   kernelspec?: string | null;
   cwd?: string | null;
   env?: Record<string, string>;
-  /** Seconds; 0 means never. */
-  idle_timeout?: number;
+  /** Seconds (0 means never), or a duration the server parses: '15m', '1h30m', 'never'. */
+  idle_timeout?: number | string;
   /** The kernel's name in the launcher and picker; null or '': automatic. */
   display_name?: string | null;
   /** Run the kernel in a Slurm job submitted from this server; null: on the server. */
