@@ -103,7 +103,13 @@ class RemoteManager(RemoteContext):
         await asyncio.to_thread(self.store.save_server, server, replace=True)
         self._drop_secrets_of_old_target(current, server)
         self._take_secrets(server.name, data)
+        await self._forget_file_link(server.name)  # the next file operation uses the edit
         return self._server_json(server)
+
+    async def _forget_file_link(self, name: str) -> None:
+        """Let the remote files' SFTP link of ``name`` go (server removed or edited)."""
+        if self._files is not None:
+            await self._files.links.forget(name)
 
     def _drop_secrets_of_old_target(self, old: AnyServer, new: AnyServer) -> None:
         """A secret follows the host: forget it when host, port or user change (and a
@@ -126,6 +132,7 @@ class RemoteManager(RemoteContext):
         """Forget a server: its record, its secrets and its cached environments."""
         await asyncio.to_thread(self.store.remove_server, name)
         self.secrets.delete(name)
+        await self._forget_file_link(name)  # its SFTP link would keep the connection open
         await Discovery.of(self).forget(name)
         await asyncio.to_thread(jupyter_servers.remove_kernelspecs, name)
 

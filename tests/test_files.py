@@ -697,6 +697,22 @@ async def test_checkpoints_another_user_prepared_are_never_used(
     assert notebook.read_text() == "the victim's notebook"
 
 
+async def test_removing_or_editing_a_server_lets_its_file_link_go(
+    box: RemoteManager, files_host: SSHTestHost, workdir: Path
+) -> None:
+    """The SFTP link the file browser keeps for a while holds the server's connection:
+    editing or removing the server lets it go, so nothing keeps talking to a host the
+    user edited or forgot (and the next connection checks its host key again)."""
+    await box.files.get("box", str(workdir))
+    assert box.pool.open_count() == 1
+    await box.update_server("box", {"channel_transport": "unix"})
+    assert box.pool.open_count() == 0, "an edit: the next operation connects anew"
+    await box.files.get("box", str(workdir))
+    assert box.pool.open_count() == 1
+    await box.remove_server("box")
+    assert box.pool.open_count() == 0
+
+
 # ------------------------------------------------------------------ a hostile remote
 
 
