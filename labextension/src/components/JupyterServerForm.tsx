@@ -2,6 +2,7 @@ import * as React from 'react';
 
 import { IRemoteError, IServer, IServerInput, JupyterAuthMethod, ServerKind } from '../tokens';
 import { ErrorBox } from './ErrorBox';
+import { FieldLabel, FieldNotes, FormActions, TextField, focusFirstError, useFormErrors } from './FormFields';
 
 /** Field names of the Jupyter-server form (the same as the REST body's). */
 export type JupyterServerField =
@@ -173,94 +174,48 @@ export interface IJupyterServerFormProps {
 export function JupyterServerForm(props: IJupyterServerFormProps): JSX.Element {
   const { mode, server, saving, error, sshServers, onSubmit, onCancel } = props;
   const [values, setValues] = React.useState<IJupyterServerFormValues>(() => initialJupyterValues(server));
-  const [local, setLocal] = React.useState<Partial<Record<JupyterServerField, string>>>({});
+  const errors = useFormErrors<JupyterServerField>(error, jupyterFormField);
   const idPrefix = React.useMemo(() => `jp-remote-jform-${Math.random().toString(36).slice(2, 8)}`, []);
-
-  const serverField = jupyterFormField(error?.field);
-  const fieldError = (field: JupyterServerField): string | undefined =>
-    local[field] ?? (serverField === field ? error?.message : undefined);
 
   const update = (field: JupyterServerField, value: string): void => {
     setValues(v => ({ ...v, [field]: value }));
-    if (local[field]) {
-      setLocal(l => ({ ...l, [field]: undefined }));
-    }
+    errors.clear(field);
   };
 
   const submit = (event: React.FormEvent): void => {
     event.preventDefault();
-    const errors = validateJupyterServerForm(values, mode);
-    setLocal(errors);
-    const first = Object.keys(errors)[0];
-    if (first) {
-      document.getElementById(`${idPrefix}-${first}`)?.focus();
-      return;
+    const found = validateJupyterServerForm(values, mode);
+    errors.setLocal(found);
+    if (!focusFirstError(idPrefix, found)) {
+      onSubmit(toJupyterServerInput(values, mode));
     }
-    onSubmit(toJupyterServerInput(values, mode));
   };
 
-  const describe = (name: JupyterServerField, help?: string): JSX.Element => {
-    const id = `${idPrefix}-${name}`;
-    const message = fieldError(name);
-    return (
-      <>
-        {help && (
-          <span className="jp-remote-Field-help" id={`${id}-help`}>
-            {help}
-          </span>
-        )}
-        {message && (
-          <span className="jp-remote-Field-error" id={`${id}-error`}>
-            <span aria-hidden="true">⚠ </span>
-            {message}
-            {!local[name] && error?.hint ? ` ${error.hint}` : ''}
-          </span>
-        )}
-      </>
-    );
-  };
+  const notes = (name: JupyterServerField, help?: string): JSX.Element => (
+    <FieldNotes id={`${idPrefix}-${name}`} help={help} message={errors.messageOf(name)} hint={errors.hintOf(name)} />
+  );
 
   const field = (
     name: Exclude<JupyterServerField, 'auth' | 'via'>,
     label: string,
     options: { type?: string; placeholder?: string; help?: string; required?: boolean; disabled?: boolean } = {}
-  ): JSX.Element => {
-    const id = `${idPrefix}-${name}`;
-    const message = fieldError(name);
-    const describedBy = [message ? `${id}-error` : '', options.help ? `${id}-help` : ''].filter(Boolean).join(' ');
-    return (
-      <div className={`jp-remote-Field${message ? ' jp-mod-invalid' : ''}`}>
-        <div className="jp-remote-Field-labelRow">
-          <label htmlFor={id}>{label}</label>
-          {options.required && (
-            <span className="jp-remote-Field-required" aria-hidden="true">
-              {' '}
-              *
-            </span>
-          )}
-        </div>
-        <input
-          id={id}
-          className="jp-mod-styled jp-remote-Input"
-          type={options.type ?? 'text'}
-          name={name}
-          value={values[name]}
-          onChange={event => update(name, event.target.value)}
-          placeholder={options.placeholder}
-          required={options.required}
-          disabled={options.disabled || saving}
-          autoComplete={options.type === 'password' ? 'new-password' : 'off'}
-          spellCheck={false}
-          aria-invalid={message ? true : undefined}
-          aria-describedby={describedBy || undefined}
-        />
-        {describe(name, options.help)}
-      </div>
-    );
-  };
+  ): JSX.Element => (
+    <TextField
+      id={`${idPrefix}-${name}`}
+      name={name}
+      label={label}
+      value={values[name]}
+      onChange={value => update(name, value)}
+      message={errors.messageOf(name)}
+      hint={errors.hintOf(name)}
+      {...options}
+      disabled={options.disabled || saving}
+      autoComplete={options.type === 'password' ? 'new-password' : 'off'}
+    />
+  );
 
   const title = mode === 'add' ? 'Add a server' : `Edit server ${server?.name ?? ''}`;
-  const generalError = error && !serverField ? error : null;
+  const generalError = error && !errors.serverField ? error : null;
   const kept = mode === 'edit' && server?.has_secret;
   const viaId = `${idPrefix}-via`;
   // the saved one stays a choice even if the list of SSH servers is not loaded yet
@@ -281,7 +236,7 @@ export function JupyterServerForm(props: IJupyterServerFormProps): JSX.Element {
         placeholder: 'https://lab.example.org/  or  https://hub.example.org/user/NAME/',
         help: 'Where the server is opened, with its base path; through an SSH server, as that host sees it (e.g. http://127.0.0.1:8888/).'
       })}
-      <fieldset className={`jp-remote-Field jp-remote-AuthChoice${fieldError('auth') ? ' jp-mod-invalid' : ''}`}>
+      <fieldset className={`jp-remote-Field jp-remote-AuthChoice${errors.messageOf('auth') ? ' jp-mod-invalid' : ''}`}>
         <legend>Authentication</legend>
         {AUTH_CHOICES.map(choice => (
           <label key={choice.value} className="jp-remote-Radio">
@@ -296,7 +251,7 @@ export function JupyterServerForm(props: IJupyterServerFormProps): JSX.Element {
             {choice.label}
           </label>
         ))}
-        {describe('auth')}
+        {notes('auth')}
       </fieldset>
       {values.auth === 'token' &&
         field('token', 'Token', {
@@ -314,10 +269,8 @@ export function JupyterServerForm(props: IJupyterServerFormProps): JSX.Element {
             ? 'A password is saved; type a new one to replace it.'
             : 'Kept in your keyring (or this server process only), never on disk.'
         })}
-      <div className={`jp-remote-Field${fieldError('via') ? ' jp-mod-invalid' : ''}`}>
-        <div className="jp-remote-Field-labelRow">
-          <label htmlFor={viaId}>Through the SSH server</label>
-        </div>
+      <div className={`jp-remote-Field${errors.messageOf('via') ? ' jp-mod-invalid' : ''}`}>
+        <FieldLabel id={viaId} label="Through the SSH server" />
         <select
           id={viaId}
           name="via"
@@ -334,7 +287,7 @@ export function JupyterServerForm(props: IJupyterServerFormProps): JSX.Element {
             </option>
           ))}
         </select>
-        {describe(
+        {notes(
           'via',
           'For a server only an SSH host reaches (its 127.0.0.1, behind a firewall): a private tunnel through that saved SSH server.'
         )}
@@ -347,19 +300,7 @@ export function JupyterServerForm(props: IJupyterServerFormProps): JSX.Element {
         placeholder: '~/certs/lab-ca.pem',
         help: 'Optional: a CA certificate (PEM) the server\'s HTTPS certificate chains to. Certificates are always checked.'
       })}
-      <div className="jp-remote-Actions jp-remote-FormActions">
-        <button type="submit" className="jp-Button jp-mod-styled jp-mod-accept" disabled={saving}>
-          {saving ? 'Saving…' : mode === 'add' ? 'Save and list kernels' : 'Save'}
-        </button>
-        <button type="button" className="jp-Button jp-mod-styled jp-mod-reject" onClick={onCancel} disabled={saving}>
-          Cancel
-        </button>
-      </div>
-      {saving && (
-        <p className="jp-remote-Note" role="status">
-          Saving the server…
-        </p>
-      )}
+      <FormActions saving={saving} submitLabel={mode === 'add' ? 'Save and list kernels' : 'Save'} onCancel={onCancel} />
     </form>
   );
 }

@@ -3,6 +3,7 @@ import * as React from 'react';
 import { SidebarModel } from '../sidebar/model';
 import { ICatalogModel, IServer, ISessionsModel } from '../tokens';
 import { Copyable } from './Copyable';
+import { Detail, EditRemoveButtons, ServerItemFrame, ServerWarnings, ToolToggle } from './ServerItemFrame';
 import { RemoteKernels } from './ServerTools';
 
 const AUTH_WORDS: Record<string, string> = { token: 'token', password: 'password', none: 'none' };
@@ -22,64 +23,44 @@ export interface IJupyterServerItemProps {
 export function JupyterServerItem({ server, catalog, sessions, sidebar }: IJupyterServerItemProps): JSX.Element {
   const specs = catalog.kernelspecsOf(server.name);
   const listing = catalog.isBusy(`kernelspecs:${server.name}`);
-  const removing = catalog.isBusy(`remove-server:${server.name}`);
   const tool = sidebar.openTool(server.name);
   const needsSecret = server.auth !== 'none' && !server.has_secret;
-  const headingId = `jp-remote-server-${server.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   React.useEffect(() => {
     if (specs === null && !listing) {
       void catalog.loadKernelspecs(server.name);
     }
     // once per server shown: a failure stays as the action error, with its Retry
   }, [server.name]);
+  const tags = (
+    <>
+      <span className="jp-remote-Tag" title="A Jupyter server that already runs elsewhere">
+        Jupyter
+      </span>
+      {server.readonly && <span className="jp-remote-Tag jp-remote-Tag-readonly">read-only</span>}
+    </>
+  );
   return (
-    <li className="jp-remote-Server jp-remote-JupyterServer" aria-labelledby={headingId}>
-      <div className="jp-remote-Server-header">
-        <h4 className="jp-remote-Server-name" id={headingId}>
-          {server.name}
-        </h4>
-        <span className="jp-remote-Tag" title="A Jupyter server that already runs elsewhere">
-          Jupyter
-        </span>
-        {server.readonly && <span className="jp-remote-Tag jp-remote-Tag-readonly">read-only</span>}
-      </div>
+    <ServerItemFrame server={server} className="jp-remote-JupyterServer" tags={tags}>
       <dl className="jp-remote-Details jp-remote-Server-details">
-        <div className="jp-remote-Detail">
-          <dt>URL</dt>
-          <dd className="jp-remote-Server-address">
-            <Copyable value={server.url ?? ''} kind="path" label={`URL of ${server.name}`} />
-          </dd>
-        </div>
-        <div className="jp-remote-Detail">
-          <dt>Auth</dt>
-          <dd className="jp-remote-Server-auth">
-            {AUTH_WORDS[server.auth] ?? server.auth}
-            {needsSecret && <span className="jp-remote-Note"> (none saved: Edit to give it)</span>}
-          </dd>
-        </div>
+        <Detail term="URL" className="jp-remote-Server-address">
+          <Copyable value={server.url ?? ''} kind="path" label={`URL of ${server.name}`} />
+        </Detail>
+        <Detail term="Auth" className="jp-remote-Server-auth">
+          {AUTH_WORDS[server.auth] ?? server.auth}
+          {needsSecret && <span className="jp-remote-Note"> (none saved: Edit to give it)</span>}
+        </Detail>
         {server.via && (
-          <div className="jp-remote-Detail">
-            <dt>Via</dt>
-            <dd className="jp-remote-Server-jump">
-              SSH server <code>{server.via}</code>
-            </dd>
-          </div>
+          <Detail term="Via" className="jp-remote-Server-jump">
+            SSH server <code>{server.via}</code>
+          </Detail>
         )}
         {server.ca_file && (
-          <div className="jp-remote-Detail">
-            <dt>CA file</dt>
-            <dd>
-              <Copyable value={server.ca_file} kind="path" label={`CA file of ${server.name}`} />
-            </dd>
-          </div>
+          <Detail term="CA file">
+            <Copyable value={server.ca_file} kind="path" label={`CA file of ${server.name}`} />
+          </Detail>
         )}
       </dl>
-      {server.warnings?.map(warning => (
-        <p key={warning} className="jp-remote-Warning" role="note">
-          <span aria-hidden="true">⚠ </span>
-          {warning}
-        </p>
-      ))}
+      <ServerWarnings server={server} />
       <div className="jp-remote-Actions">
         <button
           type="button"
@@ -90,27 +71,7 @@ export function JupyterServerItem({ server, catalog, sessions, sidebar }: IJupyt
         >
           {listing ? 'Listing…' : 'Refresh kernels'}
         </button>
-        {!server.readonly && (
-          <button
-            type="button"
-            className="jp-Button jp-mod-styled jp-remote-SmallButton"
-            aria-label={`Edit server ${server.name}`}
-            onClick={() => sidebar.openEditForm(server)}
-          >
-            Edit
-          </button>
-        )}
-        {!server.readonly && (
-          <button
-            type="button"
-            className="jp-Button jp-mod-styled jp-remote-SmallButton"
-            aria-label={`Remove server ${server.name}`}
-            onClick={() => void sidebar.removeServer(server)}
-            disabled={removing}
-          >
-            {removing ? 'Removing…' : 'Remove'}
-          </button>
-        )}
+        <EditRemoveButtons server={server} catalog={catalog} sidebar={sidebar} />
       </div>
       {specs && specs.length > 0 && (
         <ul className="jp-remote-ProfileList" aria-label={`Kernelspecs of ${server.name}`}>
@@ -121,12 +82,9 @@ export function JupyterServerItem({ server, catalog, sessions, sidebar }: IJupyt
                 {spec.default && <span className="jp-remote-Tag">default</span>}
               </div>
               <dl className="jp-remote-Details">
-                <div className="jp-remote-Detail">
-                  <dt>Kernel</dt>
-                  <dd>
-                    <code>{spec.kernel_name}</code>
-                  </dd>
-                </div>
+                <Detail term="Kernel">
+                  <code>{spec.kernel_name}</code>
+                </Detail>
               </dl>
               <div className="jp-remote-Actions">
                 <button
@@ -146,17 +104,13 @@ export function JupyterServerItem({ server, catalog, sessions, sidebar }: IJupyt
         <p className="jp-remote-Note jp-remote-Server-noProfiles">This Jupyter server offers no kernelspec.</p>
       )}
       <div className="jp-remote-ServerTools">
-        <button
-          type="button"
-          className="jp-remote-LinkButton"
-          aria-expanded={tool === 'kernels'}
-          onClick={() => sidebar.toggleTool(server.name, 'kernels')}
-        >
-          <span aria-hidden="true">{tool === 'kernels' ? '▾ ' : '▸ '}</span>
-          Kernels on the server
-        </button>
+        <ToolToggle
+          open={tool === 'kernels'}
+          label="Kernels on the server"
+          onToggle={() => sidebar.toggleTool(server.name, 'kernels')}
+        />
       </div>
       {tool === 'kernels' && <RemoteKernels server={server.name} sessions={sessions} sidebar={sidebar} />}
-    </li>
+    </ServerItemFrame>
   );
 }

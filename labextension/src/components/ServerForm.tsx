@@ -2,6 +2,7 @@ import * as React from 'react';
 
 import { AuthMethod, ChannelTransport, IRemoteError, IServer, IServerInput, ServerKind } from '../tokens';
 import { ErrorBox } from './ErrorBox';
+import { FormActions, TextField, focusFirstError, useFormErrors } from './FormFields';
 import { JupyterServerForm, ServerKindChoice } from './JupyterServerForm';
 
 /** Field names of the server form (the same as the REST body's). */
@@ -171,46 +172,25 @@ export function ServerForm(props: IServerFormProps): JSX.Element {
 function SshServerForm(props: IServerFormProps): JSX.Element {
   const { mode, server, saving, error, onSubmit, onCancel } = props;
   const [values, setValues] = React.useState<IServerFormValues>(() => initialValues(server));
-  const [local, setLocal] = React.useState<Partial<Record<ServerField, string>>>({});
-  const idPrefix = React.useMemo(
-    () => `jp-remote-form-${Math.random().toString(36).slice(2, 8)}`,
-    []
-  );
+  const errors = useFormErrors<ServerField>(error, formField);
+  const idPrefix = React.useMemo(() => `jp-remote-form-${Math.random().toString(36).slice(2, 8)}`, []);
   const firstField = React.useRef<HTMLInputElement>(null);
 
   React.useEffect(() => {
     firstField.current?.focus();
   }, []);
 
-  const serverField = formField(error?.field);
-  const fieldError = (field: ServerField): string | undefined =>
-    local[field] ?? (serverField === field ? error?.message : undefined);
-
-  const set = (field: keyof IServerFormValues) => (
-    event: React.ChangeEvent<HTMLInputElement>
-  ): void => {
-    const value = event.target.value;
-    setValues(v => ({ ...v, [field]: value }));
-    if (local[field as ServerField]) {
-      setLocal(l => ({ ...l, [field]: undefined }));
-    }
-  };
-
   const submit = (event: React.FormEvent): void => {
     event.preventDefault();
-    const errors = validateServerForm(values);
-    setLocal(errors);
-    if (Object.keys(errors).length) {
-      const first = Object.keys(errors)[0];
-      const input = document.getElementById(`${idPrefix}-${first}`);
-      input?.focus();
-      return;
+    const found = validateServerForm(values);
+    errors.setLocal(found);
+    if (!focusFirstError(idPrefix, found)) {
+      onSubmit(toServerInput(values, mode));
     }
-    onSubmit(toServerInput(values, mode));
   };
 
   const field = (
-    name: ServerField,
+    name: Exclude<ServerField, 'auth' | 'channel_transport'>,
     label: string,
     options: {
       type?: string;
@@ -223,66 +203,32 @@ function SshServerForm(props: IServerFormProps): JSX.Element {
       ref?: React.Ref<HTMLInputElement>;
     } = {}
   ): JSX.Element => {
-    const id = `${idPrefix}-${name}`;
-    const message = fieldError(name);
-    const describedBy = [message ? `${id}-error` : '', options.help ? `${id}-help` : '']
-      .filter(Boolean)
-      .join(' ');
+    const { ref, ...rest } = options;
     return (
-      <div className={`jp-remote-Field${message ? ' jp-mod-invalid' : ''}`}>
-        <div className="jp-remote-Field-labelRow">
-          <label htmlFor={id}>{label}</label>
-          {options.required && (
-            <span className="jp-remote-Field-required" aria-hidden="true">
-              {' '}
-              *
-            </span>
-          )}
-        </div>
-        <input
-          id={id}
-          ref={options.ref}
-          className="jp-mod-styled jp-remote-Input"
-          type={options.type ?? 'text'}
-          name={name}
-          value={values[name as keyof IServerFormValues] as string}
-          onChange={set(name as keyof IServerFormValues)}
-          placeholder={options.placeholder}
-          required={options.required}
-          disabled={options.disabled || saving}
-          autoComplete={options.autoComplete ?? 'off'}
-          inputMode={options.inputMode}
-          spellCheck={false}
-          aria-invalid={message ? true : undefined}
-          aria-describedby={describedBy || undefined}
-        />
-        {options.help && (
-          <span className="jp-remote-Field-help" id={`${id}-help`}>
-            {options.help}
-          </span>
-        )}
-        {message && (
-          <span className="jp-remote-Field-error" id={`${id}-error`}>
-            <span aria-hidden="true">⚠ </span>
-            {message}
-            {!local[name] && error?.hint ? ` ${error.hint}` : ''}
-          </span>
-        )}
-      </div>
+      <TextField
+        id={`${idPrefix}-${name}`}
+        name={name}
+        label={label}
+        value={values[name]}
+        onChange={value => {
+          setValues(v => ({ ...v, [name]: value }));
+          errors.clear(name);
+        }}
+        message={errors.messageOf(name)}
+        hint={errors.hintOf(name)}
+        inputRef={ref}
+        {...rest}
+        disabled={options.disabled || saving}
+      />
     );
   };
 
   const title = mode === 'add' ? 'Add a server' : `Edit server ${server?.name ?? ''}`;
-  const generalError = error && !serverField ? error : null;
-  const authMessage = fieldError('auth');
+  const generalError = error && !errors.serverField ? error : null;
+  const authMessage = errors.messageOf('auth');
 
   return (
-    <form
-      className="jp-remote-ServerForm"
-      aria-label={title}
-      onSubmit={submit}
-      noValidate
-    >
+    <form className="jp-remote-ServerForm" aria-label={title} onSubmit={submit} noValidate>
       <h3 className="jp-remote-FormTitle">{title}</h3>
       {props.kindChoice}
       {generalError && <ErrorBox error={generalError} />}
@@ -394,28 +340,7 @@ function SshServerForm(props: IServerFormProps): JSX.Element {
           </p>
         )}
       </fieldset>
-      <div className="jp-remote-Actions jp-remote-FormActions">
-        <button
-          type="submit"
-          className="jp-Button jp-mod-styled jp-mod-accept"
-          disabled={saving}
-        >
-          {saving ? 'Saving…' : mode === 'add' ? 'Save and connect' : 'Save'}
-        </button>
-        <button
-          type="button"
-          className="jp-Button jp-mod-styled jp-mod-reject"
-          onClick={onCancel}
-          disabled={saving}
-        >
-          Cancel
-        </button>
-      </div>
-      {saving && (
-        <p className="jp-remote-Note" role="status">
-          Saving the server…
-        </p>
-      )}
+      <FormActions saving={saving} submitLabel={mode === 'add' ? 'Save and connect' : 'Save'} onCancel={onCancel} />
     </form>
   );
 }

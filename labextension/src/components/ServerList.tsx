@@ -5,6 +5,7 @@ import { ICatalogModel, IProfile, IServer, ISessionsModel } from '../tokens';
 import { Copyable } from './Copyable';
 import { authLabel, formatAddress, formatAgo, formatDuration, gpuLoad } from './format';
 import { JupyterServerItem } from './JupyterServerItem';
+import { Detail, EditRemoveButtons, ServerItemFrame, ServerWarnings, ToolToggle } from './ServerItemFrame';
 import { ForwardForm, RemoteKernels } from './ServerTools';
 
 /** The models the server list reads and acts on. */
@@ -32,33 +33,21 @@ export function ProfileItem({ profile, catalog, sidebar }: IProfileItemProps): J
       </div>
       <div className="jp-remote-Profile-display">{profile.display_name ?? profile.kernel_name}</div>
       <dl className="jp-remote-Details">
-        <div className="jp-remote-Detail">
-          <dt>Kernel</dt>
-          <dd>
-            <code>{profile.kernel_name}</code>
-          </dd>
-        </div>
+        <Detail term="Kernel">
+          <code>{profile.kernel_name}</code>
+        </Detail>
         {env && (
-          <div className="jp-remote-Detail">
-            <dt>Python</dt>
-            <dd>
-              <Copyable value={env} kind="path" label={`Python of ${profile.name}`} />
-            </dd>
-          </div>
+          <Detail term="Python">
+            <Copyable value={env} kind="path" label={`Python of ${profile.name}`} />
+          </Detail>
         )}
         {profile.cwd && (
-          <div className="jp-remote-Detail">
-            <dt>Folder</dt>
-            <dd>
-              <Copyable value={profile.cwd} kind="path" label={`folder of ${profile.name}`} />
-            </dd>
-          </div>
+          <Detail term="Folder">
+            <Copyable value={profile.cwd} kind="path" label={`folder of ${profile.name}`} />
+          </Detail>
         )}
         {profile.idle_timeout > 0 && (
-          <div className="jp-remote-Detail">
-            <dt>Idle stop</dt>
-            <dd>after {formatDuration(profile.idle_timeout)}</dd>
-          </div>
+          <Detail term="Idle stop">after {formatDuration(profile.idle_timeout)}</Detail>
         )}
       </dl>
       <div className="jp-remote-Actions">
@@ -115,61 +104,37 @@ function SshServerItem(props: IServerItemProps): JSX.Element {
   const tool = sidebar.openTool(server.name);
   const address = formatAddress(server);
   const needsSecret = server.auth === 'password' && !server.has_secret;
-  const removing = catalog.isBusy(`remove-server:${server.name}`);
-  const headingId = `jp-remote-server-${server.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  const tags = server.readonly && (
+    <span
+      className="jp-remote-Tag jp-remote-Tag-readonly"
+      title="Defined by your administrator in the Jupyter server configuration; it cannot be changed here."
+    >
+      read-only
+    </span>
+  );
   return (
-    <li className="jp-remote-Server" aria-labelledby={headingId}>
-      <div className="jp-remote-Server-header">
-        <h4 className="jp-remote-Server-name" id={headingId}>
-          {server.name}
-        </h4>
-        {server.readonly && (
-          <span
-            className="jp-remote-Tag jp-remote-Tag-readonly"
-            title="Defined by your administrator in the Jupyter server configuration; it cannot be changed here."
-          >
-            read-only
-          </span>
-        )}
-      </div>
+    <ServerItemFrame server={server} tags={tags}>
       <dl className="jp-remote-Details jp-remote-Server-details">
-        <div className="jp-remote-Detail">
-          <dt>Address</dt>
-          <dd className="jp-remote-Server-address">
-            <Copyable value={address} kind="path" label={`address of ${server.name}`} />
-          </dd>
-        </div>
-        <div className="jp-remote-Detail">
-          <dt>Auth</dt>
-          <dd className="jp-remote-Server-auth">
-            {authLabel(server.auth)}
-            {needsSecret && <span className="jp-remote-Note"> (no password saved)</span>}
-          </dd>
-        </div>
+        <Detail term="Address" className="jp-remote-Server-address">
+          <Copyable value={address} kind="path" label={`address of ${server.name}`} />
+        </Detail>
+        <Detail term="Auth" className="jp-remote-Server-auth">
+          {authLabel(server.auth)}
+          {needsSecret && <span className="jp-remote-Note"> (no password saved)</span>}
+        </Detail>
         {server.auth === 'key' && server.identity && (
-          <div className="jp-remote-Detail">
-            <dt>Key</dt>
-            <dd>
-              <Copyable value={server.identity} kind="path" label={`key file of ${server.name}`} />
-            </dd>
-          </div>
+          <Detail term="Key">
+            <Copyable value={server.identity} kind="path" label={`key file of ${server.name}`} />
+          </Detail>
         )}
         {server.jump && (
-          <div className="jp-remote-Detail">
-            <dt>Via</dt>
-            <dd className="jp-remote-Server-jump">
-              <code>{server.jump}</code>
-            </dd>
-          </div>
+          <Detail term="Via" className="jp-remote-Server-jump">
+            <code>{server.jump}</code>
+          </Detail>
         )}
       </dl>
       <GpuSummary server={server} catalog={catalog} sidebar={sidebar} />
-      {server.warnings?.map(warning => (
-        <p key={warning} className="jp-remote-Warning" role="note">
-          <span aria-hidden="true">⚠ </span>
-          {warning}
-        </p>
-      ))}
+      <ServerWarnings server={server} />
       <div className="jp-remote-Actions">
         <button
           type="button"
@@ -179,44 +144,17 @@ function SshServerItem(props: IServerItemProps): JSX.Element {
         >
           {profiles.length ? 'New profile…' : 'Connect…'}
         </button>
-        {!server.readonly && (
-          <button
-            type="button"
-            className="jp-Button jp-mod-styled jp-remote-SmallButton"
-            aria-label={`Edit server ${server.name}`}
-            onClick={() => sidebar.openEditForm(server)}
-          >
-            Edit
-          </button>
-        )}
-        {!server.readonly && (
-          <button
-            type="button"
-            className="jp-Button jp-mod-styled jp-remote-SmallButton"
-            aria-label={`Remove server ${server.name}`}
-            onClick={() => void sidebar.removeServer(server)}
-            disabled={removing}
-          >
-            {removing ? 'Removing…' : 'Remove'}
-          </button>
-        )}
+        <EditRemoveButtons server={server} catalog={catalog} sidebar={sidebar} />
       </div>
       <div className="jp-remote-ServerTools">
-        {(['kernels', 'forward'] as const).map(name => {
-          const open = tool === name;
-          return (
-            <button
-              key={name}
-              type="button"
-              className="jp-remote-LinkButton"
-              aria-expanded={open}
-              onClick={() => sidebar.toggleTool(server.name, name)}
-            >
-              <span aria-hidden="true">{open ? '▾ ' : '▸ '}</span>
-              {name === 'kernels' ? 'Kernels on the server' : 'Forward a port'}
-            </button>
-          );
-        })}
+        {(['kernels', 'forward'] as const).map(name => (
+          <ToolToggle
+            key={name}
+            open={tool === name}
+            label={name === 'kernels' ? 'Kernels on the server' : 'Forward a port'}
+            onToggle={() => sidebar.toggleTool(server.name, name)}
+          />
+        ))}
       </div>
       {tool === 'kernels' && <RemoteKernels server={server.name} sessions={sessions} sidebar={sidebar} />}
       {tool === 'forward' && <ForwardForm server={server.name} sessions={sessions} />}
@@ -231,7 +169,7 @@ function SshServerItem(props: IServerItemProps): JSX.Element {
           No profile yet: Connect to choose a Python environment and get a kernel.
         </p>
       )}
-    </li>
+    </ServerItemFrame>
   );
 }
 
