@@ -9,7 +9,6 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { openForwardTab, toRemoteError } from '../api';
-import { sessionTitle } from '../components/format';
 import {
   ICatalogModel,
   IHostKey,
@@ -23,6 +22,16 @@ import {
   ISessionsModel,
   kernelNameOf
 } from '../tokens';
+import {
+  IConfirmation,
+  removeHostKeyQuestion,
+  removeProfileQuestion,
+  removeServerQuestion,
+  stopKernelQuestion,
+  stopRemoteKernelQuestion
+} from './confirmations';
+
+export type { IConfirmation } from './confirmations';
 
 /** The per-server tools that fold out under it. */
 export type ServerTool = 'kernels' | 'forward';
@@ -33,16 +42,6 @@ export interface IFormState {
   server?: IServer | null;
   saving: boolean;
   error: IRemoteError | null;
-}
-
-/** A question before a destructive action (the panel asks it with a dialog). */
-export interface IConfirmation {
-  title: string;
-  body: string;
-  /** Text of the button that goes ahead. */
-  label: string;
-  /** Its accessible name. */
-  ariaLabel: string;
 }
 
 export namespace SidebarModel {
@@ -276,16 +275,7 @@ export class SidebarModel implements IDisposable {
    */
   async stopSession(session: ISession): Promise<void> {
     if (session.kind === 'kernel') {
-      const title = sessionTitle(session);
-      const ok = await this._options.confirm({
-        title: 'Stop kernel',
-        body:
-          `Stop kernel ${title} on ${session.server}? Its variables are lost; the notebooks ` +
-          'using it say it was stopped from the Remote sidebar and can start a new one.',
-        label: 'Stop kernel',
-        ariaLabel: `Stop kernel ${title}`
-      });
-      if (!ok) {
+      if (!(await this._options.confirm(stopKernelQuestion(session)))) {
         return;
       }
     }
@@ -297,42 +287,19 @@ export class SidebarModel implements IDisposable {
 
   async removeServer(server: IServer): Promise<void> {
     const profiles = this.catalog.profilesOf(server.name);
-    const body = profiles.length
-      ? `Remove server ${server.name} and its profile${profiles.length > 1 ? 's' : ''} ` +
-        `${profiles.map(p => p.name).join(', ')} (their kernels disappear from the ` +
-        'launcher)? Kernels running now keep running until you stop them.'
-      : `Remove server ${server.name}? Its saved password or passphrase is forgotten too.`;
-    const title = 'Remove server';
-    if (await this._options.confirm({ title, body, label: 'Remove', ariaLabel: `Remove server ${server.name}` })) {
+    if (await this._options.confirm(removeServerQuestion(server, profiles))) {
       await this.catalog.removeServer(server.name, { withProfiles: true });
     }
   }
 
   async removeProfile(profile: IProfile): Promise<void> {
-    const ok = await this._options.confirm({
-      title: 'Remove profile',
-      body:
-        `Remove profile ${profile.name} and its kernel ${profile.kernel_name}? ` +
-        'Notebooks using it will ask for another kernel.',
-      label: 'Remove',
-      ariaLabel: `Remove profile ${profile.name}`
-    });
-    if (ok) {
+    if (await this._options.confirm(removeProfileQuestion(profile))) {
       await this.catalog.removeProfile(profile.name);
     }
   }
 
   async removeHostKey(key: IHostKey): Promise<void> {
-    const ok = await this._options.confirm({
-      title: 'Remove trusted host key',
-      body:
-        `Stop trusting the ${key.key_type} key ${key.fingerprint} of ${key.host_id}? ` +
-        'The next connection will show the key the host offers then, for you to compare ' +
-        'and trust again.',
-      label: 'Remove key',
-      ariaLabel: `Remove the key of ${key.host_id}`
-    });
-    if (ok) {
+    if (await this._options.confirm(removeHostKeyQuestion(key))) {
       await this.catalog.removeHostKey(key.host_id);
     }
   }
@@ -346,17 +313,8 @@ export class SidebarModel implements IDisposable {
   }
 
   async stopRemoteKernel(server: string, kernel: IRemoteKernel): Promise<void> {
-    const kernelId = kernel.kernel_id;
-    const ok = await this._options.confirm({
-      title: 'Stop remote kernel',
-      body:
-        `Stop kernel ${kernelId} on ${server}? Its variables are lost and its ` +
-        'files under ~/.local/share/jupyter-remote are removed.',
-      label: 'Stop kernel',
-      ariaLabel: `Stop kernel ${kernelId}`
-    });
-    if (ok) {
-      await this.sessions.stopRemoteKernel(server, kernelId);
+    if (await this._options.confirm(stopRemoteKernelQuestion(server, kernel.kernel_id))) {
+      await this.sessions.stopRemoteKernel(server, kernel.kernel_id);
     }
   }
 
