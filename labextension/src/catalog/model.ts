@@ -23,62 +23,18 @@ import {
   IServerGpus,
   IServerInput
 } from '../tokens';
+import { DEFAULT_CATALOG_API, ICatalogAPI, ICatalogOptions, POLL_INTERVAL_MS, POLL_MAX_MS } from './options';
 
-/** How often servers/profiles/keys are re-fetched while the panel is shown. */
-export const POLL_INTERVAL_MS = 10 * 1000;
-
-/** Upper bound of the back-off after failures. */
-export const POLL_MAX_MS = 5 * 60 * 1000;
+export { POLL_INTERVAL_MS, POLL_MAX_MS } from './options';
 
 export namespace CatalogModel {
-  /** The REST calls the catalog makes (defaults: api/). */
-  export interface IAPI {
-    listServers: () => Promise<IServer[]>;
-    addServer: (input: IServerInput) => Promise<IServer>;
-    updateServer: (name: string, input: IServerInput) => Promise<IServer>;
-    removeServer: (name: string) => Promise<void>;
-    listProfiles: () => Promise<IProfile[]>;
-    addProfile: (input: IProfileInput, options?: api.ISaveProfileOptions) => Promise<IProfile>;
-    updateProfile: (
-      name: string,
-      changes: Partial<IProfileInput>,
-      options?: api.ISaveProfileOptions
-    ) => Promise<IProfile>;
-    removeProfile: (name: string) => Promise<void>;
-    getServerGpus: (server: string, options?: { refresh?: boolean }) => Promise<IServerGpus>;
-    listJupyterKernelspecs: (server: string) => Promise<IJupyterKernelspec[]>;
-    listHostKeys: () => Promise<IHostKey[]>;
-    trustHostKey: (server: string, fingerprint: string) => Promise<IHostKey>;
-    removeHostKey: (hostId: string) => Promise<number>;
-  }
-
-  export interface IOptions {
-    /** Replace some REST calls (tests). */
-    api?: Partial<IAPI>;
-    /** Poll interval in ms; defaults to POLL_INTERVAL_MS. */
-    interval?: number;
-  }
+  export type IAPI = ICatalogAPI;
+  export type IOptions = ICatalogOptions;
 }
-
-const DEFAULT_API: CatalogModel.IAPI = {
-  listServers: api.listServers,
-  addServer: api.addServer,
-  updateServer: api.updateServer,
-  removeServer: api.removeServer,
-  listProfiles: api.listProfiles,
-  addProfile: api.addProfile,
-  updateProfile: api.updateProfile,
-  removeProfile: api.removeProfile,
-  getServerGpus: api.getServerGpus,
-  listJupyterKernelspecs: api.listJupyterKernelspecs,
-  listHostKeys: api.listHostKeys,
-  trustHostKey: api.trustHostKey,
-  removeHostKey: api.removeHostKey
-};
 
 export class CatalogModel implements ICatalogModel {
   constructor(options: CatalogModel.IOptions = {}) {
-    this._api = { ...DEFAULT_API, ...options.api };
+    this._api = { ...DEFAULT_CATALOG_API, ...options.api };
     this._interval = options.interval ?? POLL_INTERVAL_MS;
   }
 

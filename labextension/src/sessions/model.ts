@@ -6,7 +6,6 @@
  * (remoteKernels.ts; attach, stop) and forwarded ports. Provided to other extensions as
  * ISessionsModel.
  */
-import { ServerConnection } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ActionTracker } from '../actions';
@@ -20,7 +19,6 @@ import {
   INoticeEvent,
   IProgressEvent,
   IRemoteError,
-  IRemoteKernel,
   IRemoteKernelsState,
   ISession,
   ISessionsModel,
@@ -28,72 +26,27 @@ import {
 } from '../tokens';
 import { KernelActivity } from './activity';
 import { SessionCards } from './cards';
-import { EventsLink, IWebSocketLike, SESSIONS_POLL_MS } from './link';
+import { EventsLink, SESSIONS_POLL_MS } from './link';
+import {
+  DEFAULT_SESSIONS_API,
+  defaultSocket,
+  EventsMessage,
+  IRunningKernels,
+  ISessionsAPI,
+  ISessionsOptions
+} from './options';
 import { RemoteKernelLists } from './remoteKernels';
 
-/** The greeting of the events websocket: every session the server has now. */
-export interface IHelloMessage {
-  type: 'hello';
-  sessions: ISession[];
-}
-
-/** What the events websocket sends: the greeting, then events. */
-export type EventsMessage = IHelloMessage | RemoteEvent;
-
-/** The part of JupyterLab's kernel manager the model reads (activity). */
-export interface IRunningKernels {
-  running(): IterableIterator<{ id: string } & IKernelActivity>;
-  readonly runningChanged: ISignal<unknown, unknown>;
-}
+export type { EventsMessage, IHelloMessage, IRunningKernels } from './options';
 
 export namespace SessionsModel {
-  /** The REST calls the model makes (defaults: api/). */
-  export interface IAPI {
-    listSessions: () => Promise<ISession[]>;
-    stopSession: (id: string) => Promise<void>;
-    retrySession: (id: string) => Promise<ISession>;
-    listRemoteKernels: (server: string) => Promise<IRemoteKernel[]>;
-    stopRemoteKernel: (server: string, kernelId: string) => Promise<void>;
-    attachRemoteKernel: (server: string, kernelId: string) => Promise<{ id: string }>;
-    openForward: (input: IForwardInput) => Promise<ISession>;
-  }
-
-  export interface IOptions {
-    /** Replace some REST calls (tests). */
-    api?: Partial<IAPI>;
-    /** Opens the events websocket; null disables it (polling only). Default: browser WebSocket. */
-    createSocket?: ((url: string) => IWebSocketLike) | null;
-    /** URL of the events websocket; default api.eventsURL(). */
-    eventsURL?: () => string;
-    /** Interval of the sessions polling while the websocket is down. */
-    sessionsInterval?: number;
-    /** JupyterLab's kernels, for the cards' activity. */
-    kernels?: IRunningKernels | null;
-    /** Live activity of the kernels this page's notebooks and consoles use (preferred). */
-    activity?: KernelActivity | null;
-    /** Clock in epoch milliseconds (tests). */
-    now?: () => number;
-  }
-}
-
-const DEFAULT_API: SessionsModel.IAPI = {
-  listSessions: api.listSessions,
-  stopSession: api.stopSession,
-  retrySession: api.retrySession,
-  listRemoteKernels: api.listRemoteKernels,
-  stopRemoteKernel: api.stopRemoteKernel,
-  attachRemoteKernel: api.attachRemoteKernel,
-  openForward: api.openForward
-};
-
-function defaultSocket(url: string): IWebSocketLike {
-  const { WebSocket: Socket } = ServerConnection.makeSettings();
-  return new Socket(url) as unknown as IWebSocketLike;
+  export type IAPI = ISessionsAPI;
+  export type IOptions = ISessionsOptions;
 }
 
 export class SessionsModel implements ISessionsModel {
   constructor(options: SessionsModel.IOptions = {}) {
-    this._api = { ...DEFAULT_API, ...options.api };
+    this._api = { ...DEFAULT_SESSIONS_API, ...options.api };
     this._now = options.now ?? (() => Date.now());
     const eventsURL = options.eventsURL ?? (() => api.eventsURL());
     this._link = new EventsLink({
