@@ -382,6 +382,41 @@ async def test_cancel_midway_leaves_no_partial_file(
     assert os.listdir(target.parent) == []
 
 
+async def test_a_download_goes_on_after_its_connection_dies(
+    box: RemoteManager, workdir: Path, tmp_path: Path
+) -> None:
+    """The pooled connection dies midway (aborted, as a dead link ends it): the download
+    reconnects and goes on from the last byte written; the file arrives whole, its
+    progress never goes back, nothing temporary is left."""
+    size = 128 << 20
+    remote = workdir / "drop.bin"
+    expected = await asyncio.to_thread(_random_file, remote, size)
+    seen: list[int] = []
+    halfway = asyncio.Event()
+
+    def watch(done: int, total: int) -> None:
+        seen.append(done)
+        if done >= size // 4:
+            halfway.set()
+
+    async def kill_the_connection() -> tuple[Any, int]:
+        await halfway.wait()
+        async with box.files.links.use("box") as link:
+            link.lease.conn.abort()
+            return link.lease.conn, seen[-1]
+
+    killer = asyncio.ensure_future(kill_the_connection())
+    back = tmp_path / "back.bin"
+    got = await transfers.download(box.files, "box", str(remote), str(back), watch)
+    killed, done_then = await killer
+    assert done_then < size  # the connection died while bytes were still to come
+    assert await asyncio.to_thread(_sha256, got) == expected
+    assert seen == sorted(seen) and seen[-1] == size
+    assert leftovers(tmp_path) == []
+    async with box.files.links.use("box") as link:
+        assert link.lease.conn is not killed and not link.closed  # a new connection
+
+
 async def test_cli_get_put_and_ctrl_c(
     box: RemoteManager, workdir: Path, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:

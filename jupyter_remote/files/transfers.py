@@ -1,7 +1,7 @@
 """Copying whole files between this machine and a remote (``jupyter remote files
 get|put``, the bench), with progress, cancel and resume after a dropped link.
 
-Both directions keep a window of SFTP block requests in flight (``ssh/sftp.py``) and
+Both directions keep a window of SFTP block requests in flight (``ssh/sftp_pipeline.py``) and
 touch the local disk in a thread, 8 MiB at a time. The destination is written under a
 temporary name (``.NAME.jr-part-<random>``) and renamed at the end; a cancel (Ctrl-C,
 task cancelled) or a failure removes it, so the final name only ever holds a whole
@@ -79,31 +79,68 @@ async def download(
         raise
 
 
+class _DiskWriter:
+    """Writes to the local file in a thread while the next bytes arrive: one write of up
+    to :data:`LOCAL_CHUNK` bytes at a time, in order (``download``'s side of the disk)."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.written = 0  # bytes surely in the file
+        self._writing: asyncio.Future[Any] | None = None
+        self._size = 0
+
+    async def put(self, data: bytes) -> None:
+        """Start writing ``data`` once the previous write is done."""
+        await self.drain()
+        self._writing = asyncio.ensure_future(asyncio.to_thread(self.out.write, data))
+        self._size = len(data)
+
+    async def drain(self) -> None:
+        """Wait for the write under way (if any); ``written`` then counts it."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            await writing
+            self.written += self._size
+
+
 async def _download_into(files: Any, server: str, remote: str, out: Any, progress: Progress) -> int:
-    done, total, failures = 0, 0, 0
-    while True:
-        try:
-            model, chunks = await files.stream(server, remote, offset=done)
-            total = int(model["size"] or 0)
-            buffer: list[bytes] = []
-            buffered = 0
-            async for chunk in chunks:
-                buffer.append(chunk)
-                buffered += len(chunk)
-                if buffered >= LOCAL_CHUNK:
-                    await asyncio.to_thread(out.write, b"".join(buffer))
-                    done, buffer, buffered = done + buffered, [], 0
-                    progress(done, total)
-            if buffer:
-                await asyncio.to_thread(out.write, b"".join(buffer))
-                done += buffered
-            return done
-        except SSHConnectError:
-            failures += 1
-            if failures > RETRIES:
-                raise
-            await asyncio.to_thread(out.flush)
-            await asyncio.sleep(RETRY_PAUSE)
+    disk, total, failures = _DiskWriter(out), 0, 0
+    try:
+        while True:
+            try:
+                model, chunks = await files.stream(server, remote, offset=disk.written)
+                total = int(model["size"] or 0)
+                await _copy_chunks(chunks, disk, progress, total)
+                await disk.drain()
+                return disk.written
+            except SSHConnectError:
+                failures += 1
+                if failures > RETRIES:
+                    raise
+                await disk.drain()
+                await asyncio.to_thread(out.flush)
+                await asyncio.sleep(RETRY_PAUSE)
+    finally:
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(disk.drain())  # no thread still writing once we close
+
+
+async def _copy_chunks(
+    chunks: AsyncIterator[bytes], disk: _DiskWriter, progress: Progress, total: int
+) -> None:
+    """Gather arriving chunks into writes of :data:`LOCAL_CHUNK` bytes; the disk writes
+    while the next ones arrive."""
+    buffer: list[bytes] = []
+    buffered = 0
+    async for chunk in chunks:
+        buffer.append(chunk)
+        buffered += len(chunk)
+        if buffered >= LOCAL_CHUNK:
+            await disk.put(b"".join(buffer))
+            buffer, buffered = [], 0
+            progress(disk.written, total)
+    if buffer:
+        await disk.put(b"".join(buffer))
 
 
 def _how_it_ended(exc: BaseException) -> tuple[str, str]:

@@ -8,8 +8,9 @@ below. Paths are ``bytes`` here, as the remote has them: names need not be UTF-8
 What a remote sends is bounded: a listing stops at ``limit`` entries (one READDIR
 round trip per page the server sends, no stat per entry), a whole-file read at
 ``max_bytes``; asyncssh itself refuses SFTP packets over 4 MiB. Transfers keep a
-window of parallel block requests in flight (what makes SFTP fast on a long link)
-and write to a temporary name that only a final rename turns into the real one.
+window of parallel block requests in flight (``ssh/sftp_pipeline.py``) on a channel
+whose receive window holds all their replies, and write to a temporary name that
+only a final rename turns into the real one. Errors: ``ssh/sftp_errors.py``.
 """
 
 from __future__ import annotations
@@ -18,35 +19,31 @@ import asyncio
 import contextlib
 import secrets
 import stat as statmod
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import asyncssh
 
-from ..errors import (
-    ConflictError,
-    NotFoundError,
-    RemoteCommandError,
-    RemoteError,
-    RemoteFileError,
-    RemotePermissionError,
-    SSHConnectError,
-)
+from ..errors import ConflictError, NotFoundError, RemoteCommandError, RemoteFileError
 from ..text import printable
+from . import sftp_pipeline
 from .pool import Lease
+from .sftp_errors import errors_of
+from .sftp_errors import shown as _shown
+from .sftp_pipeline import WINDOW, Progress
 
 #: Largest block per read/write request (the server may allow less; OpenSSH: 255 KiB).
 BLOCK = 256 * 1024
-#: Requests in flight per transfer: 64 x 255 KiB covers a 50 ms link at 300 MB/s.
-WINDOW = 64
+#: The SFTP channel's receive window: room for the replies of every read in flight.
+#: asyncssh's default (2 MiB, re-opened only once half is used) let a download have
+#: 1 to 2 MiB on the wire: 19 MB/s on a 50 ms link where OpenSSH's sftp, whose
+#: window re-opens after every few packets, does 36 (bench metric 8).
+CHANNEL_WINDOW = WINDOW * BLOCK
 #: At most this many entries per listing (a hostile server may list without end).
 MAX_ENTRIES = 100_000
 #: Prefix of our temporary names; a random suffix makes them unguessable.
 TEMP_MARK = ".jr-part-"
-
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -98,47 +95,6 @@ def entry_of(name: bytes, attrs: asyncssh.SFTPAttrs, *, link: bool = False) -> E
     )
 
 
-def _shown(path: bytes) -> str:
-    return printable(path.decode("utf-8", "backslashreplace"))
-
-
-def mapped_error(exc: BaseException, path: bytes, what: str) -> RemoteError:
-    """An asyncssh SFTP or link failure as our error, naming the path (escaped)."""
-    shown = _shown(path)
-    if isinstance(exc, (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath)):
-        return NotFoundError(f"No such file or directory on the remote: {shown}")
-    if isinstance(exc, (asyncssh.SFTPPermissionDenied, asyncssh.SFTPWriteProtect)):
-        return RemotePermissionError(f"Permission denied on the remote: cannot {what} {shown}")
-    if isinstance(exc, asyncssh.SFTPFileAlreadyExists):
-        return ConflictError(f"{shown} already exists on the remote.", hint="Choose another name.")
-    if isinstance(
-        exc,
-        (
-            asyncssh.SFTPConnectionLost,
-            asyncssh.SFTPNoConnection,
-            asyncssh.DisconnectError,
-            asyncssh.ConnectionLost,
-            ConnectionError,
-        ),
-    ):
-        return SSHConnectError(f"The connection broke while trying to {what} {shown}.")
-    if isinstance(exc, asyncssh.SFTPError):
-        reason = printable(str(exc.reason or "failure"))
-        return RemoteFileError(f"Could not {what} {shown}: {reason}")
-    return RemoteFileError(f"Could not {what} {shown}: {printable(str(exc))}")
-
-
-@contextlib.contextmanager
-def errors_of(path: bytes, what: str) -> Iterator[None]:
-    """Turn SFTP and link failures inside the block into our errors."""
-    try:
-        yield
-    except RemoteError:
-        raise
-    except (asyncssh.Error, asyncssh.SFTPError, OSError) as exc:
-        raise mapped_error(exc, path, what) from None
-
-
 def temp_name(path: bytes) -> bytes:
     """``dir/.name.jr-part-<random>``: beside the target, unguessable by other users."""
     head, _, tail = path.rpartition(b"/")
@@ -160,7 +116,7 @@ class SFTPLink:
     async def open(cls, lease: Lease) -> SFTPLink:
         """Start the sftp subsystem on the lease's connection (files/service.py)."""
         try:
-            client = await lease.conn.start_sftp_client(path_encoding=None)
+            client = await _start_client(lease.conn)
         except (asyncssh.Error, asyncssh.SFTPError, OSError) as exc:
             raise RemoteCommandError(
                 f"The SFTP subsystem of {lease.endpoint.describe()} did not start: "
@@ -291,40 +247,13 @@ class SFTPLink:
         with errors_of(path, "open"):
             handle = await self.client.open(path, "rb", block_size=0)  # one request per read
         try:
-            async for chunk in self._pipelined_reads(handle, path, offset, limit):
-                yield chunk
+            reads = sftp_pipeline.pipelined_reads(handle, path, self.block, offset, limit)
+            async with contextlib.aclosing(reads):  # its reads cancelled before the close
+                async for chunk in reads:
+                    yield chunk
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(handle.close())
-
-    async def _pipelined_reads(
-        self, handle: Any, path: bytes, offset: int, limit: int | None
-    ) -> AsyncIterator[bytes]:
-        pending: deque[asyncio.Task[bytes]] = deque()
-        next_offset, done, total = offset, False, 0
-        try:
-            while True:
-                while not done and len(pending) < WINDOW:
-                    pending.append(asyncio.ensure_future(handle.read(self.block, next_offset)))
-                    next_offset += self.block
-                if not pending:
-                    return
-                with errors_of(path, "read"):
-                    data = await pending.popleft()
-                if len(data) < self.block:
-                    done = True  # short read: end of file (later requests read nothing)
-                if data:
-                    total += len(data)
-                    if limit is not None and total > limit:
-                        raise RemoteFileError(f"{_shown(path)} grew past {limit:,} bytes.")
-                    yield data
-                if done and not data:
-                    return
-        finally:
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
 
     # ------------------------------------------------------------ writing
 
@@ -346,16 +275,7 @@ class SFTPLink:
 
     async def write_at(self, handle: Any, path: bytes, data: bytes, offset: int) -> None:
         """Write ``data`` at ``offset``, its blocks in flight together."""
-        view = memoryview(data)
-        step = self.write_block
-        with errors_of(path, "write"):
-            for start in range(0, len(view), step * WINDOW):
-                await asyncio.gather(
-                    *(
-                        handle.write(bytes(view[pos : pos + step]), offset + pos)
-                        for pos in range(start, min(len(view), start + step * WINDOW), step)
-                    )
-                )
+        await sftp_pipeline.write_at(handle, path, self.write_block, data, offset)
 
     async def write_stream(
         self,
@@ -368,32 +288,9 @@ class SFTPLink:
     ) -> int:
         """Write an ordered stream of chunks from offset ``start``, ``WINDOW`` writes in
         flight; returns the end offset. ``progress(n)`` counts bytes written, in order."""
-        pending: deque[tuple[asyncio.Task[Any], int]] = deque()
-        offset = start
-        try:
-            async for chunk in chunks:
-                for pos in range(0, len(chunk), self.write_block):
-                    block = chunk[pos : pos + self.write_block]
-                    pending.append((asyncio.ensure_future(handle.write(block, offset)), len(block)))
-                    offset += len(block)
-                    while len(pending) >= WINDOW:
-                        await self._settle(*pending.popleft(), path, progress)
-            while pending:
-                await self._settle(*pending.popleft(), path, progress)
-        finally:
-            for task, _ in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*(t for t, _ in pending), return_exceptions=True)
-        return offset
-
-    async def _settle(
-        self, task: Awaitable[Any], size: int, path: bytes, progress: Progress
-    ) -> None:
-        """Wait for the oldest write; ``progress`` hears of bytes now on the remote, in order."""
-        with errors_of(path, "write"):
-            await task
-        progress(size)
+        return await sftp_pipeline.write_stream(
+            handle, path, self.write_block, chunks, progress, start
+        )
 
     async def finish(self, handle: Any, temp: bytes, final: bytes, *, mode: int | None) -> None:
         """Give the temporary file ``mode``, close it and rename it over ``final``; on any
@@ -482,3 +379,17 @@ class SFTPLink:
         except BaseException:
             await asyncio.shield(self.discard(temp, handle))
             raise
+
+
+async def _start_client(conn: asyncssh.SSHClientConnection) -> asyncssh.SFTPClient:
+    """asyncssh's ``SSHClientConnection.start_sftp_client`` with our channel window (it
+    takes none), called by :meth:`SFTPLink.open`: paths stay bytes, SFTP version 3 as
+    OpenSSH speaks it, asyncssh's defaults otherwise."""
+    writer, reader, _ = await conn.open_session(
+        subsystem="sftp", encoding=None, window=CHANNEL_WINDOW
+    )
+    version = asyncssh.sftp.MIN_SFTP_VERSION
+    loop = asyncio.get_running_loop()
+    return await asyncssh.sftp.start_sftp_client(
+        conn, loop, "strict", reader, writer, None, "strict", version
+    )
