@@ -11,6 +11,7 @@ from traitlets import Bool, Dict, Float, Int
 from . import events, runtime
 from .errors import RemoteError
 from .files.documents import tag_kernel_env
+from .kernels.jupyter_refresh import KernelspecRefresh, watch_listing
 from .kernels.kernelspecs import sync_kernelspecs
 from .manager import RemoteManager
 from .sessions import forward as forward_sessions
@@ -63,8 +64,18 @@ class RemoteExtensionApp(ExtensionApp):
         help="Port of the listener of forwards' own origins on 127.0.0.1 and ::1 (0: a free one).",
     )
 
+    jupyter_kernelspecs_refresh = Float(
+        60.0,
+        config=True,
+        help=(
+            "Seconds between refreshes of the kernelspecs of saved Jupyter servers: in the "
+            "background, and at most this often when JupyterLab lists kernelspecs (0: off)."
+        ),
+    )
+
     manager: RemoteManager
     origins: ForwardOrigins
+    kernelspec_refresh: KernelspecRefresh
     _unsubscribe_bus: Callable[[], None]
     _untag_kernel_env: Callable[[], None]
 
@@ -88,6 +99,10 @@ class RemoteExtensionApp(ExtensionApp):
         # notebooks of a remote drive run in their own directory (files/documents.py)
         self._untag_kernel_env = tag_kernel_env(self.serverapp.session_manager)
         self._sync_kernelspecs(store)
+        self.kernelspec_refresh = KernelspecRefresh(
+            self.manager, interval=self.jupyter_kernelspecs_refresh
+        )
+        watch_listing(self.serverapp.kernel_spec_manager, self.kernelspec_refresh)
         # our events also go out on Jupyter's own event bus (/api/events/subscribe)
         events.register_with(self.serverapp.event_logger)
         self._unsubscribe_bus = registry.subscribe(events.forward_to(self.serverapp.event_logger))
@@ -106,12 +121,17 @@ class RemoteExtensionApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
 
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """jupyter_server, once its loop runs: the Jupyter servers' kernelspec refresh."""
+        self.kernelspec_refresh.start()
+
     async def stop_extension(self) -> None:
         """Runs before jupyter_server shuts kernels down: detach those that may outlive us.
 
         The pool stays open: the kernels shut down next still need their connections.
         """
         self._unsubscribe_bus()
+        await self.kernelspec_refresh.stop()
         if self.serverapp is not None:
             forget_failed_starts(self.serverapp.kernel_manager, self.log)
         await forward_sessions.stop_all(self.manager)  # forwards end with their server

@@ -9,6 +9,7 @@ from typing import Any
 
 from .._version import __version__
 from . import files as cli_files
+from . import jupyter as jupyter_cli
 from . import profiles, servers
 from . import slurm as slurm_cli
 from .common import run
@@ -96,6 +97,7 @@ def _servers(top: Commands) -> None:
     p.set_defaults(func=servers.server_add)
     _verb(srv, "list", "list servers", servers.server_list, json=True)
     _verb(srv, "remove", "forget a server", servers.server_remove).add_argument("name")
+    jupyter_cli.add_edit_parser(srv)
     p = srv.add_parser("test", help="connect and report host key, auth, round trip, OS, python")
     p.add_argument("name")
     p.add_argument(
