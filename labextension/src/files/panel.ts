@@ -12,7 +12,9 @@
  * files without a folder (the sidebar's "Open notebook", a launcher at the root)
  * use the current browser's folder. A browser made at start-up, unseen, would
  * send those files to the remote (whose `/` is not writable). Once the user has
- * browsed a server, new files follow JupyterLab's rule: the last browser used.
+ * browsed a server, commands given no folder (File > New > Notebook, the
+ * palette) follow JupyterLab's rule: the last browser used; a launcher creates
+ * in its own folder, the local one it shows, also at the root (launchers.ts).
  */
 import { Notification } from '@jupyterlab/apputils';
 import { FileBrowser, IFileBrowserFactory, Uploader } from '@jupyterlab/filebrowser';

@@ -2,8 +2,9 @@
  * What the files plugin does when JupyterLab starts (index.ts wires it):
  * registers a drive per saved SSH server with the contents manager before the
  * layout is restored (so documents of a remote drive reopen after a reload),
- * adds the Remote Files panel, and makes notebooks of a remote drive prefer a
- * kernel of their server.
+ * adds the Remote Files panel, makes notebooks of a remote drive prefer a
+ * kernel of their server, and keeps launchers at the local root creating
+ * locally (launchers.ts).
  */
 import { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
 import { IDocumentWidgetOpener } from '@jupyterlab/docmanager';
@@ -12,6 +13,7 @@ import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { ICatalogModel } from '../tokens';
 import { RemoteDrive } from './drive';
 import { preferServerKernels } from './kernels';
+import { pinLaunchersToTheirFolder } from './launchers';
 import { RemoteFilesPanel } from './panel';
 import { fileServers, profileRoots } from './roots';
 
@@ -32,6 +34,7 @@ export interface IFilesPluginOptions {
 /** Activate the files plugin; resolves once the drives of the saved servers exist. */
 export async function activateFiles(options: IFilesPluginOptions): Promise<RemoteFilesPanel> {
   const { app, catalog, factory, opener, restorer } = options;
+  pinLaunchersToTheirFolder(app.commands); // before the start-up launcher is made
   const drives = new Map<string, RemoteDrive>();
   const driveNames = new Set<string>();
   const driveOf = (server: string): RemoteDrive => {
