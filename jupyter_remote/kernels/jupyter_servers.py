@@ -14,11 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
 import shutil
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +35,7 @@ from ..jupyter import JupyterAPI, url_host_port
 from ..ssh.tunnel import PrivateTunnel
 from ..store import JupyterServer
 from ..text import printable
-from .kernelspecs import PREFIX, kernels_dir
+from .kernelspecs import PREFIX, kernels_dir, write_spec_dir
 
 PROVISIONER = "jupyter-server-provisioner"
 ATTACH_REMOTE_ID = "jupyter_remote_attach_remote_id"  # start_kernel kwarg: attach to it
@@ -159,19 +157,6 @@ def _ours(target: Path, server: str) -> bool:
     return isinstance(meta, dict) and meta.get("kind") == "jupyter" and meta.get("server") == server
 
 
-def _write(target: Path, spec: dict[str, Any]) -> None:
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        (tmp / "kernel.json").write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-        os.chmod(tmp, 0o755)  # noqa: S103 - kernelspecs are public, like any kernelspec
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def sync_kernelspecs(server: JupyterServer, remote: dict[str, Any]) -> list[str]:
     """Make our kernelspecs of ``server`` match its remote list; returns the names kept.
     Blocking (file work): call in a thread."""
@@ -188,7 +173,7 @@ def sync_kernelspecs(server: JupyterServer, remote: dict[str, Any]) -> list[str]
         with contextlib.suppress(OSError, ValueError):
             if json.loads((target / "kernel.json").read_text(encoding="utf-8")) == spec:
                 continue
-        _write(target, spec)
+        write_spec_dir(target, spec)
     prefix = spec_name(server.name, "")
     for target in root.glob(f"{prefix}*"):
         if target.name not in wanted and _ours(target, server.name):

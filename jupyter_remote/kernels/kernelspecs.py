@@ -90,16 +90,27 @@ def write_kernelspec(profile: Profile, *, display: str, language: str = "python"
     root = kernels_dir()
     root.mkdir(parents=True, exist_ok=True)
     target = root / spec_name(profile.name)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{target.name}."))
+    logos = files(__package__).joinpath("logo")
+    write_spec_dir(
+        target,
+        kernelspec_json(profile, display=display, language=language),
+        {logo: logos.joinpath(logo).read_bytes() for logo in LOGOS},
+    )
+    return target
+
+
+def write_spec_dir(
+    target: Path, spec: dict[str, Any], extra: dict[str, bytes] | None = None
+) -> None:
+    """Replace the kernelspec directory ``target`` atomically: kernel.json and ``extra``
+    files (logos) written in a private temporary directory beside it, made public
+    (0755, like any kernelspec), then renamed over it. Blocking: called in a thread by
+    write_kernelspec and by jupyter_servers.sync_kernelspecs."""
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
-        (tmp / "kernel.json").write_text(
-            json.dumps(kernelspec_json(profile, display=display, language=language), indent=2)
-            + "\n",
-            encoding="utf-8",
-        )
-        logos = files(__package__).joinpath("logo")
-        for logo in LOGOS:
-            (tmp / logo).write_bytes(logos.joinpath(logo).read_bytes())
+        (tmp / "kernel.json").write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+        for name, data in (extra or {}).items():
+            (tmp / name).write_bytes(data)
         os.chmod(tmp, 0o755)  # noqa: S103 - kernelspecs are public, like any kernelspec
         if target.exists():
             shutil.rmtree(target)
@@ -107,7 +118,6 @@ def write_kernelspec(profile: Profile, *, display: str, language: str = "python"
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target
 
 
 def sync_kernelspecs(profiles: Iterable[Profile]) -> list[str]:

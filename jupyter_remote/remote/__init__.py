@@ -31,6 +31,7 @@ SCRIPTS = {
     "agent": (
         "protocol",
         "state",
+        "relay_kernel",
         "relay",
         "supervisor",
         "slurm",
@@ -39,8 +40,17 @@ SCRIPTS = {
         "agent",
     ),
     "job": ("protocol", "state", "job"),
-    "probe": ("protocol", "interpreters", "gpus", "slurm_probe", "probe"),
-    "envcreate": ("protocol", "envcreate"),
+    "probe": (
+        "protocol",
+        "interpreters",
+        "bounded_run",
+        "tools",
+        "gpus",
+        "slurm_probe",
+        "kernelspec_scan",
+        "probe",
+    ),
+    "envcreate": ("protocol", "tools", "envcreate"),
     "kernel_launcher": ("kernel_launcher",),
 }
 _LOCAL_IMPORTS = re.compile(r"^# <local-imports>.*?^# </local-imports>\n", re.M | re.S)

@@ -24,10 +24,11 @@ import re
 import shutil
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.protocol import ENVCREATE_MARKER
+from jupyter_remote.remote.tools import find_tool
 
 # </local-imports>
 
@@ -71,22 +72,6 @@ def _step(argv: List[str], what: str, hint: str) -> None:
         )
 
 
-def _tool(name: str) -> Optional[str]:
-    """uv, or a conda-like tool, as the probe finds them (remote/gpus.py's find_tools)."""
-    names = ["uv"] if name == "uv" else ["conda", "mamba", "micromamba"]
-    homes = ["~/.local", "~/.cargo"] if name == "uv" else ["~/miniconda3", "~/miniforge3"]
-    for candidate in names:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    for home in homes:
-        for candidate in names:
-            path = os.path.join(os.path.expanduser(home), "bin", candidate)
-            if os.access(path, os.X_OK):
-                return path
-    return None
-
-
 def _plan(tool: str, target: str) -> List[Any]:
     """The steps as (argv, what, hint) for ``tool``."""
     python = os.path.join(target, "bin", "python")
@@ -105,7 +90,7 @@ def _plan(tool: str, target: str) -> List[Any]:
                 "pip needs to reach a package index (or a configured mirror) from the remote.",
             ),
         ]
-    found = _tool(tool)
+    found = find_tool(tool)
     if found is None:
         raise CreateError(
             "%s is not on the login PATH of the remote." % tool,

@@ -71,7 +71,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
 # <local-imports> removed when the script is sent: the parts before it define these
-from jupyter_remote.remote.gpus import collect_gpus, find_tools
+from jupyter_remote.remote.gpus import collect_gpus
 from jupyter_remote.remote.interpreters import (
     _home,
     _tilde,
@@ -81,8 +81,10 @@ from jupyter_remote.remote.interpreters import (
     env_python,
     untrusted_prefix,
 )
+from jupyter_remote.remote.kernelspec_scan import KernelspecScan
 from jupyter_remote.remote.protocol import ENV_KINDS, PROBE_RESULT_MARKER
 from jupyter_remote.remote.slurm_probe import collect_slurm
+from jupyter_remote.remote.tools import find_tools
 
 # </local-imports>
 
@@ -111,16 +113,15 @@ VENV_HOMES = (
     "~/.cache/pypoetry/virtualenvs",
     "~/.local/share/virtualenvs",
 )
-USER_KERNEL_DIRS = ("~/.local/share/jupyter/kernels", "~/Library/Jupyter/kernels")
-SYSTEM_KERNEL_DIRS = ("/usr/local/share/jupyter/kernels", "/usr/share/jupyter/kernels")
 PROJECT_VENVS = (".venv", "venv")
 MAX_CWDS = 64
 MAX_CHILDREN = 500
-MAX_KERNEL_JSON = 1 << 20
 
 
-class Probe:
-    """One probe run: scan for candidates, check them in parallel, answer."""
+class Probe(KernelspecScan):
+    """One probe run: scan for candidates, check them in parallel, answer.
+
+    Kernelspecs are found by ``kernelspec_scan.KernelspecScan`` (the part before)."""
 
     def __init__(self, request: Dict[str, Any]) -> None:
         self.started = time.monotonic()
@@ -281,92 +282,6 @@ class Probe:
         self.candidates.append(
             {"python": python, "path": "", "kind": "system", "name": name, "source": source}
         )
-
-    # ------------------------------------------------------------ kernelspecs
-
-    def kernel_dirs(self) -> List[str]:
-        dirs = []
-        for base in os.environ.get("JUPYTER_PATH", "").split(os.pathsep):
-            if base:
-                dirs.append(os.path.join(base, "kernels"))
-        if os.environ.get("JUPYTER_DATA_DIR"):
-            dirs.append(os.path.join(os.environ["JUPYTER_DATA_DIR"], "kernels"))
-        dirs += [os.path.expanduser(d) for d in USER_KERNEL_DIRS]
-        dirs += [os.path.join(p, "share", "jupyter", "kernels") for p in self.prefixes]
-        dirs += list(SYSTEM_KERNEL_DIRS)
-        return dirs
-
-    def scan_kernelspecs(self) -> None:
-        for directory in self.kernel_dirs():
-            for spec_dir in self.children(directory):
-                key = os.path.realpath(spec_dir)
-                if key in self.seen_specs:
-                    continue
-                self.seen_specs.add(key)
-                spec = self.read_spec(spec_dir)
-                if spec is not None:
-                    self.add_kernelspec(spec_dir, spec, _tilde(directory))
-
-    def read_spec(self, spec_dir: str) -> Optional[Dict[str, Any]]:
-        path = os.path.join(spec_dir, "kernel.json")
-        try:
-            with open(path, "rb") as f:
-                spec = json.loads(f.read(MAX_KERNEL_JSON).decode("utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            self.errors.append("cannot read %s: %s" % (_tilde(path), exc))
-            return None
-        argv = spec.get("argv") if isinstance(spec, dict) else None
-        if not isinstance(argv, list) or not argv or not isinstance(argv[0], str) or not argv[0]:
-            self.errors.append("%s has no argv" % _tilde(path))
-            return None
-        return spec
-
-    def add_kernelspec(self, spec_dir: str, spec: Dict[str, Any], source: str) -> None:
-        name = os.path.basename(spec_dir)
-        argv0 = spec["argv"][0]
-        language = str(spec.get("language") or "")
-        if language.lower() == "python":
-            python = argv0 if os.path.isabs(argv0) else self.spec_python(spec_dir, argv0)
-            if python is None:
-                return
-            prefix = os.path.dirname(os.path.dirname(python))
-            kind = classify(prefix)
-            if kind is not None:
-                self.add(prefix, kind, "kernelspec " + name, python=python)
-            else:
-                self.add_undeclared(python, name, "kernelspec " + name)
-            return
-        resolved = shutil.which(argv0)
-        if resolved is None:
-            self.errors.append("kernelspec %s: %s is not an executable on the PATH" % (name, argv0))
-            return
-        self.kernelspecs.append(
-            {
-                "python": os.path.abspath(resolved),
-                "path": spec_dir,
-                "kind": "kernelspec",
-                "name": name,
-                "display_name": str(spec.get("display_name") or name),
-                "language": language,
-                "version": "",
-                "ipykernel": False,
-                "source": source,
-                "error": None,
-            }
-        )
-
-    def spec_python(self, spec_dir: str, argv0: str) -> Optional[str]:
-        """The interpreter a kernelspec's bare ``python`` means: the env holding the spec
-        (PREFIX/share/jupyter/kernels/NAME), else that name on the login PATH."""
-        prefix = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(spec_dir))))
-        if os.path.basename(os.path.dirname(os.path.dirname(spec_dir))) == "jupyter":
-            python = env_python(prefix)
-            if python is not None:
-                return python
-        found = shutil.which(argv0)
-        return os.path.abspath(found) if found else None
 
     # ------------------------------------------------------------ checks
 

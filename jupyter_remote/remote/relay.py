@@ -11,6 +11,7 @@ numbered too, so a request resent after a reconnect reaches the kernel once.
 Heartbeat pings cross the same link, neither numbered nor kept.
 
 Stdlib + pyzmq (which ipykernel brings), Python >= 3.8; part of the agent script.
+The side facing the kernel is ``relay_kernel.py`` (the part before this one).
 The wire format is in ``protocol.py`` (the local side, ``kernels/relay_link.py``,
 uses the same module).
 
@@ -23,7 +24,6 @@ on disk or a command line), else the connection is closed unanswered.
 """
 
 import asyncio
-import hashlib
 import hmac
 import json
 import os
@@ -46,14 +46,12 @@ from jupyter_remote.remote.protocol import (
     RecordReader,
     decode_body,
     encode_record,
-    is_shutdown_reply,
     json_part,
 )
+from jupyter_remote.remote.relay_kernel import DELIM, KernelSide
 
 # </local-imports>
 
-DELIM = b"<IDS|MSG>"
-NUDGE_IDENT = b"jupyter-remote-nudge"
 DEFAULT_BUFFER_BYTES = 128 * 1024 * 1024
 ACK_INTERVAL = 0.2
 STALL_AFTER = 5.0  # a client that has not read for this long counts as absent
@@ -84,17 +82,11 @@ def query_relay(path, timeout=10.0):
     return json.loads(parts[0].decode("utf-8"))
 
 
-def _header_field(frames, offset):
-    """JSON of the frame ``offset`` after the delimiter (1: signature, 2: header, 3: parent)."""
-    try:
-        i = frames.index(DELIM)
-        return json.loads(frames[i + offset].decode("utf-8"))
-    except (ValueError, IndexError):
-        return {}
+class Relay(KernelSide):
+    """The kernel's permanent client; one local side at a time talks to it.
 
-
-class Relay:
-    """The kernel's permanent client; one local side at a time talks to it."""
+    Its side facing the kernel (sockets, nudge, reading) is ``relay_kernel.KernelSide``;
+    here: the numbered buffer, the local side's connections, and start-up."""
 
     def __init__(self, kdir, conn, buffer_bytes=DEFAULT_BUFFER_BYTES, tcp_token=None):
         self.kdir = kdir
@@ -151,21 +143,7 @@ class Relay:
 
         ctx = zmq.asyncio.Context()
         self.wake = asyncio.Event()
-        ident = ("jupyter-remote-relay-" + self.epoch[:8]).encode()
-        base = self.conn["ip"]
-        for name in RELAYED:
-            sock = ctx.socket(zmq.SUB if name == "iopub" else zmq.DEALER)
-            sock.setsockopt(zmq.LINGER, 0)
-            if name == "iopub":
-                sock.setsockopt(zmq.SUBSCRIBE, b"")
-                sock.setsockopt(zmq.RCVHWM, 0)
-            else:  # shell, control and stdin share one identity, as a Jupyter client does
-                sock.setsockopt(zmq.IDENTITY, ident)
-            sock.connect("ipc://%s-%d" % (base, self.conn[name + "_port"]))
-            self.socks[name] = sock
-        self.hb = ctx.socket(zmq.DEALER)
-        self.hb.setsockopt(zmq.LINGER, 0)
-        self.hb.connect("ipc://%s-%d" % (base, self.conn["hb_port"]))
+        self._connect_kernel(ctx)
         await self._nudge(startup_timeout)
         self._scrub_key()
         await asyncio.start_unix_server(self._accept, path=self.path)
@@ -178,101 +156,7 @@ class Relay:
         tasks = [self._from_kernel(name) for name in RELAYED] + [self._acker(), self._hb_echo()]
         await asyncio.gather(*tasks)
 
-    def _sign(self, parts):
-        if not self.key:
-            return b""
-        scheme = (self.conn.get("signature_scheme") or "hmac-sha256").split("-", 1)[1]
-        mac = hmac.new(self.key, digestmod=getattr(hashlib, scheme))
-        for p in parts:
-            mac.update(p)
-        return mac.hexdigest().encode("ascii")
-
-    async def _nudge(self, timeout):
-        """kernel_info until iopub answers: then the relay's SUB surely has its subscription."""
-        shell, sub = self.socks["shell"], self.socks["iopub"]
-        deadline = time.time() + timeout
-        wait = 0.2
-        while time.time() < deadline:
-            msg_id = uuid.uuid4().hex
-            self.nudges.add(msg_id)
-            header = json_part(
-                {
-                    "msg_id": msg_id,
-                    "msg_type": "kernel_info_request",
-                    "session": self.epoch,
-                    "username": "jupyter-remote",
-                    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "version": "5.3",
-                }
-            )
-            parts = [header, b"{}", b"{}", b"{}"]
-            await shell.send_multipart([NUDGE_IDENT, DELIM, self._sign(parts)] + parts)
-            end = time.time() + wait
-            while time.time() < end:
-                if await shell.poll(0):
-                    await shell.recv_multipart()
-                if not await sub.poll(50):
-                    continue
-                frames = await sub.recv_multipart()
-                parent = _header_field(frames, 3)
-                if parent.get("msg_id") in self.nudges:
-                    content = _header_field(frames, 5)
-                    if content.get("execution_state") == "idle":
-                        self.nudge_until = time.time() + 30
-                        return
-            wait = min(wait * 2, 2.0)
-        raise RuntimeError("the kernel did not answer within %ss" % timeout)
-
-    def _scrub_key(self):
-        """The kernel has read its connection file: the key lives on in memory only."""
-        path = os.path.join(self.kdir, "connection.json")
-        try:
-            with open(path) as f:
-                conn = json.load(f)
-        except (OSError, ValueError):
-            return
-        conn["key"] = ""
-        tmp = path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(conn, f)
-        os.replace(tmp, path)
-
     # ------------------------------------------------------------ kernel -> client
-
-    async def _from_kernel(self, name):
-        sock = self.socks[name]
-        channel = RELAYED.index(name)
-        while True:
-            frames = await sock.recv_multipart()
-            if name == "iopub":
-                if self.nudges and self._answers_nudge(frames):
-                    continue
-                self._note_status(frames)
-            elif frames and frames[0] == NUDGE_IDENT:
-                continue
-            elif name == "control" and is_shutdown_reply(frames):
-                self.shutdown_replied = True
-            self._append(channel, frames)
-
-    def _answers_nudge(self, frames):
-        if time.time() > self.nudge_until:
-            self.nudges.clear()
-            return False
-        return _header_field(frames, 3).get("msg_id") in self.nudges
-
-    def _note_status(self, frames):
-        self.last_activity = time.time()
-        try:
-            i = frames.index(DELIM)
-        except ValueError:
-            return
-        if len(frames) > i + 5 and b'"status"' in frames[i + 2]:
-            try:
-                state = json.loads(frames[i + 5].decode("utf-8")).get("execution_state")
-            except ValueError:
-                return
-            self.busy = state == "busy"
 
     def _append(self, channel, frames):
         self.seq += 1
@@ -352,14 +236,6 @@ class Relay:
             if self.generation != generation:
                 return
             await self.wake.wait()
-
-    async def _hb_echo(self):
-        """The kernel's heartbeat echoes go back to the current client, if any."""
-        while True:
-            frames = await self.hb.recv_multipart()
-            client = self.client
-            if client is not None:
-                client.write(encode_record(HB, 0, 0, frames))
 
     async def _acker(self):
         while True:

@@ -3,7 +3,7 @@
 Part of the probe script (see ``jupyter_remote/remote/__init__.py``). Stdlib only,
 Python >= 3.8. ``collect_slurm`` answers ``{"found": False}`` when ``sinfo`` is not on
 the login PATH; else the exit status and bounded output of four queries, run in
-parallel, each in its own session with a timeout: the version, the partitions with
+parallel, each with ``bounded_run.run_bounded``: the version, the partitions with
 their limits (``scontrol -o show partition``), the nodes of each partition with their
 state and size (``sinfo``), and the user's accounts and QOS (``sacctmgr``, which needs
 the accounting daemon: its failure is reported, not fatal). ``kernels/slurm_info.py``
@@ -13,9 +13,13 @@ parses them on the local side, where every remote string is bounded and escaped.
 import getpass
 import os
 import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List
+
+# <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.bounded_run import run_bounded
+
+# </local-imports>
 
 #: The node listing, exactly as ``kernels/slurm_info.py`` parses it.
 NODE_FORMAT = "%R|%N|%t|%c|%m|%G"
@@ -42,28 +46,7 @@ def _queries(user: str) -> Dict[str, List[str]]:
 
 def _run_query(argv: List[str]) -> Dict[str, Any]:
     """One query: exit status (None: timed out or did not start) and its output."""
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd="/",
-            close_fds=True,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        return {"status": None, "output": "cannot run %s: %s" % (argv[0], exc.strerror or exc)}
-    try:
-        out, _ = proc.communicate(timeout=SLURM_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, 9)
-        except OSError:
-            pass
-        proc.wait()
-        return {"status": None, "output": "%s timed out after %.0f s" % (argv[0], SLURM_TIMEOUT)}
-    return {"status": proc.returncode, "output": out[:MAX_SLURM_OUTPUT].decode("utf-8", "replace")}
+    return run_bounded(argv, argv[0], SLURM_TIMEOUT, MAX_SLURM_OUTPUT)
 
 
 def collect_slurm() -> Dict[str, Any]:

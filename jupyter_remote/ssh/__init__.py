@@ -2,8 +2,9 @@
 method of an SSH connection (pool, auth, host keys, forwards, exec, streams)."""
 
 from .endpoint import Endpoint, first_hop_reachable, resolve_endpoint
-from .hostkeys import HostKeyPolicy, OfferedKey
+from .hostkeys import HostKeyPolicy
 from .pool import ConnectionPool, Lease
+from .trusted_keys import OfferedKey
 
 __all__ = [
     "ConnectionPool",

@@ -26,7 +26,8 @@ from ..errors import (
 )
 from ..store.secrets import SecretStore
 from .endpoint import Endpoint
-from .hostkeys import HostKeyPolicy, OfferedKey, TrustedKeys
+from .hostkeys import HostKeyPolicy
+from .trusted_keys import OfferedKey, TrustedKeys
 
 log = logging.getLogger(__name__)
 

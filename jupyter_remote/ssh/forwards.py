@@ -74,7 +74,11 @@ def release_local_ports(ports: list[int] | None) -> None:
                 sock.close()
 
 
-async def _pipe(reader: Any, writer: Any) -> None:
+async def pipe(reader: Any, writer: Any) -> None:
+    """Copy one direction of a byte stream until it ends, then close ``writer``.
+
+    Called twice per connection (one per direction) by ``Forwards`` and by
+    ``tunnel.PrivateTunnel``; a broken side just ends the copy."""
     try:
         while True:
             data = await reader.read(CHUNK)
@@ -173,7 +177,7 @@ class Forwards:
             return
         self._joined[port] = self._joined.get(port, 0) + 1
         try:
-            await asyncio.gather(_pipe(reader, r_writer), _pipe(r_reader, writer))
+            await asyncio.gather(pipe(reader, r_writer), pipe(r_reader, writer))
         finally:
             self._joined[port] = max(0, self._joined.get(port, 0) - 1)
             self._local.discard(writer)

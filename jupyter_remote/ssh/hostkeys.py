@@ -14,6 +14,7 @@ host* counts as a trusted entry we cannot check (an offered key is then refused 
 changed), and a file that exists but cannot be read blocks trusting new keys. A
 revoked key is never trusted, whoever else trusts it.
 
+What a server offered and what we trust are values of ``trusted_keys.py``.
 The pool calls :meth:`HostKeyPolicy.trusted_keys` (in a thread) before each connect
 and :meth:`HostKeyPolicy.refusal` when the server's key matched none of them.
 Trusting is an explicit act (:meth:`HostKeyPolicy.trust_offered`, from the CLI's
@@ -22,21 +23,15 @@ Trusting is an explicit act (:meth:`HostKeyPolicy.trust_offered`, from the CLI's
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 from asyncssh.public_key import (
     KeyImportError,
-    decode_ssh_certificate,
-    decode_ssh_public_key,
-    get_default_certificate_algs,
-    get_default_public_key_algs,
 )
 
 from ..errors import (
@@ -53,129 +48,12 @@ from .known_hosts import (
     lookup_name,
     read_known_hosts_file,
 )
+from .trusted_keys import OfferedKey, TrustedKeys, _describe_key
 
 log = logging.getLogger(__name__)
 
 DEFAULT_USER_FILES: tuple[str, ...] = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
 DEFAULT_GLOBAL_FILES: tuple[str, ...] = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
-OURS = "jupyter-remote"
-
-
-def _describe_key(key: asyncssh.SSHKey) -> str:
-    return f"{key.get_algorithm()} {key.get_fingerprint('sha256')}"
-
-
-@dataclass(frozen=True)
-class OfferedKey:
-    """A key a server showed us, described for a human.
-
-    For a host certificate, ``public_key`` is the certificate's own key and
-    ``ca_public_key`` the CA that signed it.
-    """
-
-    host_id: str
-    key_type: str
-    fingerprint: str
-    public_key: str
-    ca_public_key: str = ""
-
-    @classmethod
-    def from_key(
-        cls, hid: str, key: asyncssh.SSHKey, ca: asyncssh.SSHKey | None = None
-    ) -> OfferedKey:
-        return cls(
-            host_id=hid,
-            key_type=key.get_algorithm(),
-            fingerprint=key.get_fingerprint("sha256"),
-            public_key=_key_text(key),
-            ca_public_key=_key_text(ca) if ca is not None else "",
-        )
-
-    @classmethod
-    def from_wire(cls, hid: str, blob: bytes) -> OfferedKey | None:
-        """Decode the host key blob sent in the key exchange (a key or a certificate)."""
-        with contextlib.suppress(KeyImportError, ValueError):
-            cert = decode_ssh_certificate(blob)
-            return cls.from_key(hid, cert.key, getattr(cert, "signing_key", None))
-        with contextlib.suppress(KeyImportError, ValueError):
-            return cls.from_key(hid, decode_ssh_public_key(blob))
-        return None
-
-    @property
-    def key(self) -> asyncssh.SSHKey:
-        return asyncssh.import_public_key(self.public_key)
-
-    @property
-    def ca(self) -> asyncssh.SSHKey | None:
-        return asyncssh.import_public_key(self.ca_public_key) if self.ca_public_key else None
-
-    def to_json(self) -> dict[str, str]:
-        return {"host_id": self.host_id, "type": self.key_type, "fingerprint": self.fingerprint}
-
-
-# ---------------------------------------------------------------- what we trust
-
-
-@dataclass(frozen=True)
-class TrustedKeys:
-    """What we trust for one endpoint, and where each trust came from.
-
-    ``ours`` and ``known_hosts`` never hold a revoked key. ``unreadable`` names
-    entries for this host we could not read (they count as trusted keys we cannot
-    check); ``blocked`` names files that exist but could not be read (no new key is
-    trusted while they are unreadable).
-    """
-
-    ours: tuple[asyncssh.SSHKey, ...] = ()
-    known_hosts: tuple[asyncssh.SSHKey, ...] = ()
-    ca_keys: tuple[asyncssh.SSHKey, ...] = ()
-    revoked: tuple[asyncssh.SSHKey, ...] = ()
-    revoked_where: dict[str, list[str]] = field(default_factory=dict)  # key text -> places
-    unreadable: tuple[str, ...] = ()
-    blocked: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    files: tuple[str, ...] = ()
-
-    @property
-    def all(self) -> list[asyncssh.SSHKey]:
-        """Plain host keys trusted for this host (ours first)."""
-        return [*self.ours, *(k for k in self.known_hosts if k not in self.ours)]
-
-    @property
-    def has_entries(self) -> bool:
-        """The host has trusted keys (or unreadable entries): another key is CHANGED."""
-        return bool(self.all or self.unreadable)
-
-    def as_known_hosts_arg(
-        self,
-    ) -> tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]:
-        """asyncssh's ``known_hosts`` tuple: trusted keys, trusted CAs, revoked keys."""
-        return (self.all, list(self.ca_keys), list(self.revoked))
-
-    def host_key_algs(self) -> list[str] | None:
-        """``server_host_key_algs`` to ask for, or None for asyncssh's choice.
-
-        asyncssh asks only for certificates once CA keys are given; like OpenSSH we
-        also accept a plain key then (the trusted ones' types, else any), so a host
-        without a certificate is reported unknown or changed, not "no common algorithm".
-        """
-        if not self.ca_keys:
-            return None
-        plain = [alg for k in self.all for alg in k.sig_algorithms] or get_default_public_key_algs()
-        algs = [*get_default_certificate_algs(), *plain]
-        return list(dict.fromkeys(a.decode("ascii") for a in algs))
-
-    def plain_key_algs(self) -> list[str]:
-        """The trusted plain keys' algorithms (a retry without certificates)."""
-        return list(dict.fromkeys(a.decode("ascii") for k in self.all for a in k.sig_algorithms))
-
-    def is_revoked(self, key: asyncssh.SSHKey | None) -> bool:
-        return key is not None and key in self.revoked
-
-    def source_of(self, key: asyncssh.SSHKey) -> str:
-        if key in self.ours:
-            return OURS
-        return "known_hosts" if key in self.known_hosts else "cert-authority"
 
 
 class HostKeyPolicy:

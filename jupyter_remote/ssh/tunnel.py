@@ -23,7 +23,7 @@ from typing import Any
 import asyncssh
 
 from ..errors import JupyterConnectError, SSHConnectError
-from .forwards import CHUNK
+from .forwards import pipe
 
 #: SSH flow-control window of a tunnelled connection (kernel output can be large)
 TUNNEL_WINDOW = 8 * 1024 * 1024
@@ -52,21 +52,6 @@ async def open_tcp_channel(conn: Any, host: str, port: int, via: str) -> tuple[A
         raise _refused(exc, host, port, via) from None
     except (OSError, asyncssh.Error) as exc:
         raise SSHConnectError(f"The SSH link to {via} broke: {exc}") from None
-
-
-async def _pipe(reader: Any, writer: Any) -> None:
-    try:
-        while True:
-            data = await reader.read(CHUNK)
-            if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-    except (OSError, asyncssh.Error, asyncio.IncompleteReadError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()
 
 
 class PrivateTunnel:
@@ -99,8 +84,8 @@ class PrivateTunnel:
             return
         self._writers.add(remote_writer)
         pumps = [
-            asyncio.ensure_future(_pipe(local_reader, remote_writer)),
-            asyncio.ensure_future(_pipe(remote_reader, local_writer)),
+            asyncio.ensure_future(pipe(local_reader, remote_writer)),
+            asyncio.ensure_future(pipe(remote_reader, local_writer)),
         ]
         self._tasks.update(pumps)
         try:

@@ -116,6 +116,14 @@ class RemoteHandler(JSONErrors, APIHandler):
             raise ValidationError("Request body must be a JSON object.")
         return body
 
+    def refresh_flag(self) -> bool:
+        """``?refresh=0|1|false|true`` of a listing the server caches (environments, GPUs):
+        True to ask the remote again; anything else is a 400 naming the field."""
+        refresh = self.get_argument("refresh", "0", strip=False)
+        if refresh not in ("0", "1", "false", "true"):
+            raise ValidationError("refresh must be 0 or 1.", field="refresh")
+        return refresh in ("1", "true")
+
     def reply(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")

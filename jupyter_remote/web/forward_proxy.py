@@ -11,7 +11,8 @@ serves nothing. It redirects, decided per request:
   the origin listener (forward_origin.py): a real origin, so the app's workers,
   storage and cookies work, and another site than Jupyter's;
 - otherwise to the sandbox route ``/remote/sandbox/<id>/<secret>/<path>``, a reverse
-  proxy to the forward's local port whose every answer carries SANDBOX_HEADERS. The
+  proxy to the forward's local port whose every answer carries SANDBOX_HEADERS
+  (sandbox_policy.py: the headers and cookie rules). The
   CSP sandbox without allow-same-origin gives the page an opaque origin: it cannot
   read Jupyter's cookies or storage, and its requests to Jupyter are cross-origin and
   cross-site (no SameSite=Lax cookie; Origin "null", which Jupyter's API and
@@ -25,7 +26,6 @@ Handlers here are registered by handlers.routes().
 from __future__ import annotations
 
 import logging
-import re
 import urllib.parse
 
 from jupyter_server import CallContext
@@ -46,6 +46,15 @@ from .forward_relay import (
     scrub_logs_of,
     upstream_request_headers,
 )
+from .sandbox_policy import (
+    CORS_SAFELISTED,
+    DROPPED_UPSTREAM,
+    HTTP_TOKEN,
+    JUPYTER_ONLY,
+    SANDBOX_CORS,
+    SANDBOX_HEADERS,
+    sandbox_cookie,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,82 +67,6 @@ def forward_or_404(session_id: str) -> ForwardSession:
             f"No forward {session_id!r}.", hint="List them with GET /remote/forwards."
         )
     return session
-
-
-SANDBOX_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
-#: on every answer of both forward routes; the CSP replaces Jupyter's default one,
-#: whose frame-ancestors 'self' would keep the app from framing its own pages
-SANDBOX_HEADERS = {
-    "Content-Security-Policy": SANDBOX_CSP,
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
-#: The sandboxed page's origin is "null", so its fetch/XHR, fonts and module scripts
-#: to its own app are cross-origin: allowed for "null" only. Whoever can name these
-#: URLs holds the capability already.
-SANDBOX_CORS = {
-    "Access-Control-Allow-Origin": "null",
-    "Access-Control-Allow-Credentials": "true",
-    "Vary": "Origin",
-}
-#: Upstream answer headers that would weaken the sandbox or act on Jupyter's origin
-#: (Clear-Site-Data would log the user out of Jupyter and wipe JupyterLab's storage);
-#: CORS is ours to answer.
-DROPPED_UPSTREAM = {
-    "clear-site-data",
-    "service-worker-allowed",
-    "referrer-policy",
-    "x-content-type-options",
-    "access-control-allow-origin",
-    "access-control-allow-credentials",
-    "access-control-allow-methods",
-    "access-control-allow-headers",
-    "access-control-allow-private-network",
-    "access-control-expose-headers",
-    "access-control-max-age",
-}
-#: answer headers a cross-origin script may read without Access-Control-Expose-Headers
-CORS_SAFELISTED = {
-    "cache-control",
-    "content-language",
-    "content-length",
-    "content-type",
-    "expires",
-    "last-modified",
-    "pragma",
-}
-#: Jupyter's own credentials: never passed to the service from the sandbox route
-JUPYTER_ONLY = {"authorization", "x-xsrftoken", "x-csrftoken"}
-_HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-
-
-def sandbox_cookie(value: str, prefix: str, jupyter_cookies: set[str]) -> str | None:
-    """An upstream ``Set-Cookie`` scoped to the forward's sandbox prefix, or None to drop it.
-
-    Called by SandboxProxyHandler for each Set-Cookie of the service. Domain goes (the
-    cookie stays host-only) and Path moves under ``prefix``, so the cookie never
-    reaches Jupyter's own routes; Jupyter's cookie names and ``__Host-``/``__Secure-``
-    names (which demand Path=/ or a secure origin) are dropped.
-    """
-    parts = value.split(";")
-    name = parts[0].split("=", 1)[0].strip()
-    if not name or name in jupyter_cookies or name.lower().startswith(("__host-", "__secure-")):
-        return None
-    path = "/"
-    kept = [parts[0].strip()]
-    for attr in parts[1:]:
-        key, _, val = attr.partition("=")
-        key = key.strip().lower()
-        if key == "domain":
-            continue
-        if key == "path":
-            val = val.strip()
-            path = val if val.startswith("/") else "/"
-            continue
-        if attr.strip():
-            kept.append(attr.strip())
-    kept.append(f"Path={prefix}{path}")
-    return "; ".join(kept)
 
 
 class _ForwardHandler(JSONErrors, JupyterHandler):
@@ -349,11 +282,11 @@ class SandboxProxyHandler(ForwardRelay, _ForwardHandler):
         if self.request.method != "OPTIONS" or not method or "Origin" not in headers:
             return False
         self.set_status(204)
-        if _HTTP_TOKEN.fullmatch(method):
+        if HTTP_TOKEN.fullmatch(method):
             self.set_header("Access-Control-Allow-Methods", method)
         names = [h.strip() for h in headers.get("Access-Control-Request-Headers", "").split(",")]
         names = [h for h in names if h]
-        if names and all(_HTTP_TOKEN.fullmatch(h) for h in names):
+        if names and all(HTTP_TOKEN.fullmatch(h) for h in names):
             self.set_header("Access-Control-Allow-Headers", ", ".join(names))
         self.set_header("Access-Control-Max-Age", "600")
         self.finish()

@@ -63,11 +63,8 @@ class EnvironmentsHandler(RemoteHandler):
         if (await self.manager.get_server(name)).get("kind") == "jupyter":
             self.reply(await self.manager.jupyter_kernelspecs(name))  # its kernelspecs
             return
-        refresh = self.get_argument("refresh", "0", strip=False)
-        if refresh not in ("0", "1", "false", "true"):
-            raise ValidationError("refresh must be 0 or 1.", field="refresh")
         envs = await Discovery.of(self.manager).environments(
-            name, refresh=refresh in ("1", "true"), cwds=self.get_arguments("cwd", strip=False)
+            name, refresh=self.refresh_flag(), cwds=self.get_arguments("cwd", strip=False)
         )
         self.reply(envs)
 
@@ -106,11 +103,8 @@ class ServerGPUsHandler(RemoteHandler):
         if (await self.manager.get_server(name)).get("kind") == "jupyter":
             self.reply(await self.manager.jupyter_kernelspecs(name))  # its kernelspecs
             return
-        refresh = self.get_argument("refresh", "0", strip=False)
-        if refresh not in ("0", "1", "false", "true"):
-            raise ValidationError("refresh must be 0 or 1.", field="refresh")
         discovery = Discovery.of(self.manager)
-        self.reply(await discovery.gpus(name, refresh=refresh in ("1", "true")))
+        self.reply(await discovery.gpus(name, refresh=self.refresh_flag()))
 
 
 class HostKeysHandler(RemoteHandler):

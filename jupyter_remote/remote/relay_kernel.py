@@ -1,0 +1,171 @@
+"""The relay's side facing the kernel: runs ON the remote, part of the agent script.
+
+Mixed into ``Relay`` (``relay.py``, the next part), whose ``run`` calls
+``_connect_kernel``, ``_nudge`` and ``_scrub_key`` at start and then runs
+``_from_kernel`` per channel and ``_hb_echo`` for ever: the ZMQ sockets on the
+kernel's channels (ipc, in its private directory), signing of the relay's own
+kernel_info requests, the startup nudge that proves the iopub subscription, the
+key scrub of the connection file, and reading what the kernel sends into the
+relay's numbered buffer (``Relay._append``). Stdlib + pyzmq, Python >= 3.8.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import time
+import uuid
+from typing import Any, Callable, Dict, Optional, Set
+
+# <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.protocol import HB, RELAYED, encode_record, is_shutdown_reply, json_part
+
+# </local-imports>
+
+DELIM = b"<IDS|MSG>"
+NUDGE_IDENT = b"jupyter-remote-nudge"
+
+
+def _header_field(frames, offset):
+    """JSON of the frame ``offset`` after the delimiter (1: signature, 2: header, 3: parent)."""
+    try:
+        i = frames.index(DELIM)
+        return json.loads(frames[i + offset].decode("utf-8"))
+    except (ValueError, IndexError):
+        return {}
+
+
+class KernelSide:
+    """What ``Relay`` does with the kernel's sockets (a mixin: the state is Relay's)."""
+
+    # Relay's state, set in Relay.__init__, that this side reads or writes
+    kdir: str
+    conn: Dict[str, Any]
+    key: bytes
+    epoch: str
+    socks: Dict[str, Any]
+    nudges: Set[str]
+    client: Optional[Any]
+    _append: Callable[[int, Any], None]
+
+    def _connect_kernel(self, ctx):
+        """The relay's sockets on the kernel's channels (Relay.run, at start)."""
+        import zmq
+
+        ident = ("jupyter-remote-relay-" + self.epoch[:8]).encode()
+        base = self.conn["ip"]
+        for name in RELAYED:
+            sock = ctx.socket(zmq.SUB if name == "iopub" else zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            if name == "iopub":
+                sock.setsockopt(zmq.SUBSCRIBE, b"")
+                sock.setsockopt(zmq.RCVHWM, 0)
+            else:  # shell, control and stdin share one identity, as a Jupyter client does
+                sock.setsockopt(zmq.IDENTITY, ident)
+            sock.connect("ipc://%s-%d" % (base, self.conn[name + "_port"]))
+            self.socks[name] = sock
+        self.hb = ctx.socket(zmq.DEALER)
+        self.hb.setsockopt(zmq.LINGER, 0)
+        self.hb.connect("ipc://%s-%d" % (base, self.conn["hb_port"]))
+
+    def _sign(self, parts):
+        if not self.key:
+            return b""
+        scheme = (self.conn.get("signature_scheme") or "hmac-sha256").split("-", 1)[1]
+        mac = hmac.new(self.key, digestmod=getattr(hashlib, scheme))
+        for p in parts:
+            mac.update(p)
+        return mac.hexdigest().encode("ascii")
+
+    async def _nudge(self, timeout):
+        """kernel_info until iopub answers: then the relay's SUB surely has its subscription."""
+        shell, sub = self.socks["shell"], self.socks["iopub"]
+        deadline = time.time() + timeout
+        wait = 0.2
+        while time.time() < deadline:
+            msg_id = uuid.uuid4().hex
+            self.nudges.add(msg_id)
+            header = json_part(
+                {
+                    "msg_id": msg_id,
+                    "msg_type": "kernel_info_request",
+                    "session": self.epoch,
+                    "username": "jupyter-remote",
+                    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "version": "5.3",
+                }
+            )
+            parts = [header, b"{}", b"{}", b"{}"]
+            await shell.send_multipart([NUDGE_IDENT, DELIM, self._sign(parts)] + parts)
+            end = time.time() + wait
+            while time.time() < end:
+                if await shell.poll(0):
+                    await shell.recv_multipart()
+                if not await sub.poll(50):
+                    continue
+                frames = await sub.recv_multipart()
+                parent = _header_field(frames, 3)
+                if parent.get("msg_id") in self.nudges:
+                    content = _header_field(frames, 5)
+                    if content.get("execution_state") == "idle":
+                        self.nudge_until = time.time() + 30
+                        return
+            wait = min(wait * 2, 2.0)
+        raise RuntimeError("the kernel did not answer within %ss" % timeout)
+
+    def _scrub_key(self):
+        """The kernel has read its connection file: the key lives on in memory only."""
+        path = os.path.join(self.kdir, "connection.json")
+        try:
+            with open(path) as f:
+                conn = json.load(f)
+        except (OSError, ValueError):
+            return
+        conn["key"] = ""
+        tmp = path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(conn, f)
+        os.replace(tmp, path)
+
+    async def _from_kernel(self, name):
+        sock = self.socks[name]
+        channel = RELAYED.index(name)
+        while True:
+            frames = await sock.recv_multipart()
+            if name == "iopub":
+                if self.nudges and self._answers_nudge(frames):
+                    continue
+                self._note_status(frames)
+            elif frames and frames[0] == NUDGE_IDENT:
+                continue
+            elif name == "control" and is_shutdown_reply(frames):
+                self.shutdown_replied = True
+            self._append(channel, frames)
+
+    def _answers_nudge(self, frames):
+        if time.time() > self.nudge_until:
+            self.nudges.clear()
+            return False
+        return _header_field(frames, 3).get("msg_id") in self.nudges
+
+    def _note_status(self, frames):
+        self.last_activity = time.time()
+        try:
+            i = frames.index(DELIM)
+        except ValueError:
+            return
+        if len(frames) > i + 5 and b'"status"' in frames[i + 2]:
+            try:
+                state = json.loads(frames[i + 5].decode("utf-8")).get("execution_state")
+            except ValueError:
+                return
+            self.busy = state == "busy"
+
+    async def _hb_echo(self):
+        """The kernel's heartbeat echoes go back to the current client, if any."""
+        while True:
+            frames = await self.hb.recv_multipart()
+            client = self.client
+            if client is not None:
+                client.write(encode_record(HB, 0, 0, frames))
