@@ -38,6 +38,7 @@ from ..kernels.jupyter_servers import tunnel_down
 from ..ssh import first_hop_reachable
 from ..ssh.tunnel import PrivateTunnel
 from ..store import JupyterServer
+from .kernel_events import emit_progress, set_state
 from .linked import LinkedSession
 from .roster import registry
 
@@ -129,24 +130,11 @@ class JupyterKernelSession(LinkedSession):
         }
 
     def _set(self, state: str, reason: str = "") -> None:
-        if state == self.state and reason == self.reason:
-            return
-        self.state, self.reason = state, reason
-        log.info("Jupyter kernel %s on %s: %s %s", self.kernel_id, self.server, state, reason)
-        registry.emit({"type": "session", "session": self.to_json()})
+        set_state(self, log, "Jupyter kernel", state, reason)
 
     def progress(self, stage: str, message: str = "") -> None:
         """Start-up stages: tunnel, authenticating, starting kernel, websocket, ready."""
-        log.info("Jupyter kernel %s: %s %s", self.kernel_id, stage, message)
-        registry.emit(
-            {
-                "type": "progress",
-                "kernel_id": self.kernel_id,
-                "server": self.server,
-                "stage": stage,
-                "message": message,
-            }
-        )
+        emit_progress(self, log, "Jupyter kernel", stage, message)
 
     def notice(self, message: str) -> None:
         registry.emit(

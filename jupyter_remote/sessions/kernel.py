@@ -28,6 +28,7 @@ from ..store import TCP_CHANNELS_WARNING
 from ..store.durations import format_duration
 from .job import JobLink, job_problem
 from .job import cancel as cancel_job
+from .kernel_events import emit_progress, set_state
 from .linked import LinkedSession
 from .roster import Reconnect, registry
 
@@ -127,24 +128,11 @@ class KernelSession(LinkedSession):
         }
 
     def _set(self, state: str, reason: str = "") -> None:
-        if state == self.state and reason == self.reason:
-            return
-        self.state, self.reason = state, reason
-        log.info("remote kernel %s on %s: %s %s", self.kernel_id, self.server, state, reason)
-        registry.emit({"type": "session", "session": self.to_json()})
+        set_state(self, log, "remote kernel", state, reason)
 
     def progress(self, stage: str, message: str = "") -> None:
         """Start-up stages for the UI and logs: connecting, authenticating, starting kernel, ..."""
-        log.info("remote kernel %s: %s %s", self.kernel_id, stage, message)
-        registry.emit(
-            {
-                "type": "progress",
-                "kernel_id": self.kernel_id,
-                "server": self.server,
-                "stage": stage,
-                "message": message,
-            }
-        )
+        emit_progress(self, log, "remote kernel", stage, message)
 
     # ------------------------------------------------------------ link
 
