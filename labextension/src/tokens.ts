@@ -46,6 +46,15 @@ export function kernelNameOf(profile: string): string {
   return `remote-${profile}`.toLowerCase();
 }
 
+/**
+ * Our kernelspec of kernelspec `kernel` of the saved Jupyter server `server`:
+ * `remote-<server>--<kernel>`, lower-cased like the server writes it
+ * (kernels/jupyter_servers.py spec_name).
+ */
+export function jupyterKernelNameOf(server: string, kernel: string): string {
+  return `remote-${server}--${kernel}`.toLowerCase();
+}
+
 /** Command ids. */
 export namespace CommandIDs {
   /** Re-fetch servers, profiles, sessions and host keys now. */

@@ -7,7 +7,10 @@
  *   — NAME (Jupyter)" in JupyterLab's kernel picker -> run a cell, which runs in
  *   the remote server's kernel (its process, its root dir) -> the kernel's card
  *   names the remote kernel -> Stop on the card: the remote server has no kernel
- *   left -> the server is removed again (the other specs start from no server).
+ *   left -> a start the server refuses (a wrong token) keeps its card with why
+ *   and the fix; with the token right again, Retry on the card starts the same
+ *   kernelspec in the notebook -> the server is removed again (the other specs
+ *   start from no server).
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
@@ -53,6 +56,30 @@ async function remoteKernels(remote: IPlainJupyter): Promise<string[]> {
   });
   expect(response.ok).toBeTruthy();
   return ((await response.json()) as Array<{ id: string }>).map(k => k.id);
+}
+
+/** PATCH the saved server's token, as the form's Edit does (the test server checks no XSRF). */
+async function setToken(token: string): Promise<void> {
+  const port = Number(process.env.UI_TESTS_PORT || 18888);
+  const response = await fetch(`http://127.0.0.1:${port}/remote/servers/${NAME}`, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ token })
+  });
+  expect(response.ok).toBeTruthy();
+}
+
+/** Stop the kernel of a card (confirming when asked); nothing is left on the remote. */
+async function stopFromCard(page: IJupyterLabPageFixture, card: Locator, remote: IPlainJupyter): Promise<void> {
+  await card.getByRole('button', { name: /^Stop session / }).click();
+  // a kernel's Stop may ask first (its variables are lost)
+  const confirm = page.locator('.jp-Dialog').getByRole('button', { name: /Stop kernel/ });
+  await confirm
+    .waitFor({ timeout: 3_000 })
+    .then(() => confirm.click())
+    .catch(() => undefined);
+  await expect(card.getByText('Stopped', { exact: true })).toBeVisible({ timeout: 60_000 });
+  await expect.poll(() => remoteKernels(remote), { timeout: 30_000 }).toEqual([]);
 }
 
 function sidebar(page: IJupyterLabPageFixture): Locator {
@@ -141,15 +168,53 @@ test.describe.serial('A Jupyter server that already runs elsewhere', () => {
       const [remoteId] = await remoteKernels(remote);
       await expect(card.getByText(`(its kernel ${remoteId.slice(0, 8)})`)).toBeVisible();
       await page.screenshot({ path: artifactPath('jupyter-server-session-light.png') });
-      await card.getByRole('button', { name: /^Stop session / }).click();
-      // a kernel's Stop may ask first (its variables are lost)
-      const confirm = page.locator('.jp-Dialog').getByRole('button', { name: /Stop kernel/ });
-      await confirm
-        .waitFor({ timeout: 3_000 })
-        .then(() => confirm.click())
-        .catch(() => undefined);
-      await expect(card.getByText('Stopped', { exact: true })).toBeVisible({ timeout: 60_000 });
-      await expect.poll(() => remoteKernels(remote), { timeout: 30_000 }).toEqual([]);
+      await stopFromCard(page, card, remote);
     });
+  });
+
+  test('a start refused for a wrong token keeps its card: why, the fix, and Retry starts it again', async ({ page }) => {
+    await page.sidebar.openTab('jp-remote-sidebar');
+    await page.sidebar.setWidth(360);
+    await setToken('not-the-token');
+    await page.sidebar.openTab('jp-remote-sidebar');
+    const panel = sidebar(page);
+    await panel.getByRole('button', { name: `Open a notebook on ${DISPLAY}` }).click({ timeout: 60_000 });
+    // JupyterLab says the start failed; the card keeps why and what to do
+    const dialog = page.getByRole('dialog');
+    await expect(dialog).toBeVisible({ timeout: 90_000 });
+    await dialog.getByRole('button').last().click();
+    // JupyterLab then offers another kernel: keep none (the card's Retry starts it)
+    const select = page.getByRole('dialog').filter({ hasText: 'Select Kernel' });
+    await select
+      .getByRole('button', { name: 'No Kernel' })
+      .click({ timeout: 15_000 })
+      .catch(() => undefined); // not asked: nothing to dismiss
+    await expect(page.getByRole('dialog')).toHaveCount(0);
+    const card = panel
+      .getByRole('list', { name: 'Remote sessions' })
+      .getByRole('listitem')
+      .filter({ hasText: 'did not start' });
+    await expect(card).toBeVisible({ timeout: 60_000 });
+    await expect(card.getByText(/refused the token/)).toBeVisible();
+    await expect(card.getByText('Fix:')).toBeVisible();
+    await expect(card.getByText('Stopped', { exact: true })).toBeVisible();
+    await page.screenshot({ path: artifactPath('jupyter-server-start-failed-light.png') });
+    expect(await remoteKernels(remote)).toEqual([]);
+
+    await setToken(remote.token);
+    await card.getByRole('button', { name: /Retry starting the kernel/ }).click();
+    await page.notebook.setCell(0, 'code', 'print(6 * 7)');
+    await page.notebook.runCell(0);
+    await expect
+      .poll(async () => (await page.notebook.getCellTextOutput(0))?.join(''), { timeout: 90_000 })
+      .toContain('42');
+    const started = await remoteKernels(remote);
+    expect(started).toHaveLength(1); // the same kernelspec, on the same server
+    const running = panel
+      .getByRole('list', { name: 'Remote sessions' })
+      .getByRole('listitem')
+      .filter({ hasText: `(its kernel ${started[0].slice(0, 8)})` });
+    await expect(running.getByText('Running', { exact: true })).toBeVisible({ timeout: 30_000 });
+    await stopFromCard(page, running, remote);
   });
 });

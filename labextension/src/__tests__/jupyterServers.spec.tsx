@@ -239,6 +239,11 @@ describe('a saved Jupyter server', () => {
     );
     expect(card).toContain('refused the token (HTTP 403)');
     expect(card).toContain('Check the token or password.');
-    expect(card).not.toContain('Retry starting the kernel'); // no profile to start again
+    expect(card).toContain('Retry starting the kernel of session'); // the same kernelspec
+    m.sidebar.retryStart(m.sessions.sessions[0]);
+    expect(m.opened.retried).toEqual(['remote-lab--python3']);
+    expect(m.sessions.sessions.map(s => s.id)).not.toContain('k7'); // the card makes way
+    const unnamed = { ...failed, id: 'k8', kernel_id: 'k8', kernel_name: '' };
+    expect(m.sidebar.canRetryStart(unnamed)).toBe(false); // nothing to start again
   });
 });

@@ -20,8 +20,10 @@ import {
   IServerInput,
   ISession,
   ISessionsModel,
+  jupyterKernelNameOf,
   kernelNameOf
 } from '../tokens';
+
 import {
   IConfirmation,
   removeHostKeyQuestion,
@@ -32,6 +34,17 @@ import {
 } from './confirmations';
 
 export type { IConfirmation } from './confirmations';
+
+/**
+ * Our kernelspec a kernel session was started from: its profile's, or (a kernel of
+ * a Jupyter server) that server's kernelspec; '' when the card does not say.
+ */
+export function retryKernelName(session: ISession): string {
+  if (session.target === 'jupyter') {
+    return session.kernel_name ? jupyterKernelNameOf(session.server, session.kernel_name) : '';
+  }
+  return session.profile ? kernelNameOf(session.profile) : '';
+}
 
 /** The per-server tools that fold out under it. */
 export type ServerTool = 'kernels' | 'forward';
@@ -239,14 +252,18 @@ export class SidebarModel implements IDisposable {
 
   /** Whether a stopped card's kernel failed to start and can be started again. */
   canRetryStart(session: ISession): boolean {
-    return session.kind === 'kernel' && session.start_failed === true && !!session.profile;
+    return session.kind === 'kernel' && session.start_failed === true && !!retryKernelName(session);
   }
 
-  /** Retry on the card of a kernel whose start failed: start its kernelspec again. */
+  /**
+   * Retry on the card of a kernel whose start failed: start the same kernelspec
+   * again (a profile's, or a Jupyter server's kernelspec on that server).
+   */
   retryStart(session: ISession): void {
-    if (this.canRetryStart(session)) {
+    const kernelName = this.canRetryStart(session) ? retryKernelName(session) : '';
+    if (kernelName) {
       this.sessions.dismissSession(session.id);
-      this._options.retryStart?.(kernelNameOf(session.profile!));
+      this._options.retryStart?.(kernelName);
     }
   }
 
