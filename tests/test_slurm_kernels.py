@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 import time
 import uuid
@@ -30,16 +29,16 @@ import pytest
 from jupyter_client import KernelManager
 from jupyter_client.blocking import BlockingKernelClient
 
-from jupyter_remote import runtime
 from jupyter_remote.errors import ValidationError
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.sessions import registry
 from jupyter_remote.store import Store
 from jupyter_remote.store.slurm import SlurmRequest
+from tests.harness import slurm_sessions
 from tests.harness.clients import execute, started_kernel
-from tests.harness.remote_state import STATE_DIR
 from tests.harness.servers import setup_profile
 from tests.harness.slurm_cluster import SlurmTestCluster, slurm_unavailable
+from tests.harness.slurm_sessions import clean, on_ssh_loop
 from tests.harness.sshd_host import SSHTestHost, ensure_user
 from tests.harness.waiting import eventually
 
@@ -66,9 +65,7 @@ def login(cluster: SlurmTestCluster) -> Iterator[SSHTestHost]:
 
 def _clean(cluster: SlurmTestCluster, host: SSHTestHost) -> None:
     """No job, process or state of the user from an earlier test."""
-    cluster.run_as(USER, ["scancel", "-u", USER])
-    eventually(lambda: cluster.squeue(USER), lambda jobs: jobs == [], timeout=30, interval=0.2)
-    host.run_as_user(["rm", "-rf", str(host.home / STATE_DIR), *_user_tmp(host.uid)])
+    clean(cluster, host, USER)
 
 
 @pytest.fixture
@@ -82,62 +79,12 @@ def profile(
     _clean(cluster, login)
 
 
-def _user_tmp(uid: int) -> list[str]:
-    """Our private directories of the user in /tmp (the node's /tmp is this machine's)."""
-    return sorted(
-        str(p)
-        for p in Path("/tmp").iterdir()
-        if p.name.startswith("jr-") and p.lstat().st_uid == uid
-    )
-
-
-def leftovers(cluster: SlurmTestCluster, host: SSHTestHost) -> dict[str, Any]:
-    """What of the user is left on the login and compute nodes (one file system here)."""
-    state = host.home / STATE_DIR
-    return {
-        "jobs": [(j.job_id, j.state) for j in cluster.squeue(USER)],
-        "state": sorted(str(p) for p in state.rglob("*")) if state.exists() else [],
-        "tmp": _user_tmp(host.uid),
-        "processes": _live_processes(host.uid),
-    }
-
-
-def _live_processes(uid: int) -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.stat(f"/proc/{entry}").st_uid != uid:
-                continue
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            args = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        comm = stat[stat.find("(") + 1 : stat.rfind(")")]
-        if stat[stat.rfind(")") + 2] != "Z" and comm != "sshd":
-            found.append(f"{entry} {args[:120]}")
-    return found
-
-
 def nothing_left(cluster: SlurmTestCluster, host: SSHTestHost) -> None:
-    empty: dict[str, list[Any]] = {"jobs": [], "state": [], "tmp": [], "processes": []}
-    eventually(
-        lambda: leftovers(cluster, host),
-        lambda left: left == empty,
-        timeout=30,
-        interval=0.3,
-        what="nothing of the user left on the login and compute nodes",
-    )
+    slurm_sessions.nothing_left(cluster, host, USER)
 
 
 def session_of(km: KernelManager) -> Any:
     return registry.sessions[str(km.kernel_id)]
-
-
-def on_ssh_loop(coro_factory: Any, timeout: float = 60) -> Any:
-    assert runtime._loop is not None
-    return asyncio.run_coroutine_threadsafe(coro_factory(), runtime._loop).result(timeout)
 
 
 # ------------------------------------------------------------------------ tests

@@ -80,6 +80,8 @@ def report_error(exc: RemoteError, *, as_json: bool) -> int:
     if as_json:
         print_json({"error": exc.to_json()})
     print(f"error: {printable(exc.message, keep_newlines=True)}", file=sys.stderr)
+    if exc.details.get("field"):  # which input was refused (ValidationError)
+        print(f"field: {printable(str(exc.details['field']))}", file=sys.stderr)
     if exc.hint:
         print(f"hint: {printable(exc.hint, keep_newlines=True)}", file=sys.stderr)
     return exc.exit_code

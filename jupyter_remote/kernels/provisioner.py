@@ -345,6 +345,8 @@ class SSHProvisioner(KernelProvisionerBase):
             raise
         if status.get("state") in ("running", "starting"):
             return None
+        if await self._remote(lambda _: jobs.ends_with_kernel(session, status)):
+            return self._job_ended(session)  # its job's memory limit: Slurm's OUT_OF_MEMORY
         return self._kernel_ended(status, session)
 
     def _kernel_ended(self, status: dict[str, Any], session: KernelSession) -> int:

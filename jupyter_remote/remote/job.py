@@ -17,8 +17,12 @@ restart must keep the allocation. So the batch step runs this loop:
    it as its own child (so it is in the job), with the batch step's environment
    (SLURM_*, the GPUs Slurm gave the job) under the profile's variables;
 3. when that supervisor ends (the kernel stopped for a restart, or crashed), wait for
-   the next launch, at most :data:`RELAUNCH_WAIT` seconds; else end, which ends the job
-   (the first launch may take :data:`FIRST_WAIT`);
+   the next launch, at most :data:`RELAUNCH_WAIT` seconds or the kernel's idle timeout
+   when shorter (never under :data:`RELAUNCH_FLOOR`: a restart takes a few seconds);
+   else end, which ends the job (the first launch may take :data:`FIRST_WAIT`). A
+   kernel its job's memory limit killed (the OOM kill count of the holder's memory
+   cgroup grew: Slurm's task/cgroup puts the batch step's processes there) ends the job
+   at once: Slurm then records it as OUT_OF_MEMORY, and the session says so;
 4. on SIGTERM (``scancel``, the time limit) stop the kernel, remove its files and
    everything of the holder, and exit.
 
@@ -55,6 +59,7 @@ from jupyter_remote.remote.state import (
 
 FIRST_WAIT = 600.0
 RELAUNCH_WAIT = 120.0
+RELAUNCH_FLOOR = 15.0
 MAX_REQUEST = 16 * 1024 * 1024
 
 
@@ -80,6 +85,7 @@ class Holder:
         self.server: Any = None
         self.child: Any = None
         self.kernel_id: Any = None
+        self.relaunch_wait = RELAUNCH_WAIT
 
     def open(self):
         for path in (ROOT, HOLDERS, self.dir):
@@ -105,10 +111,14 @@ class Holder:
             finally:
                 conn.close()
             if started:
+                oom_before = _oom_kills()
                 self.child.wait()
                 self.child = None
                 self.kernel_id = None
-            wait = RELAUNCH_WAIT
+                if oom_before is not None and (_oom_kills() or 0) > oom_before:
+                    sys.stderr.write("jupyter-remote: the kernel hit the job's memory limit\n")
+                    return
+            wait = self.relaunch_wait
 
     def _accept(self, timeout):
         self.server.settimeout(timeout)
@@ -132,6 +142,7 @@ class Holder:
             send_frame(conn, {"ok": False, "error": "the job could not start it: %s" % exc})
             return False
         self.child, self.kernel_id = child, request["kernel_id"]
+        self.relaunch_wait = _relaunch_wait(request["payload"].get("idle_timeout"))
         send_frame(conn, {"ok": True, "pid": child.pid, "node": socket.gethostname()})
         return True
 
@@ -178,6 +189,48 @@ class Holder:
         _remove_owned_tree(self.dir)
         _forget_record(self.job_id)
         _remove_empty_parents()
+
+
+def _relaunch_wait(idle_timeout):
+    """How long the job waits for a restart once its kernel ended: RELAUNCH_WAIT, or the
+    kernel's idle timeout when that is shorter (a job nobody relaunches in is as idle as
+    a kernel nobody uses), at least RELAUNCH_FLOOR."""
+    try:
+        idle = float(idle_timeout or 0)
+    except (TypeError, ValueError):
+        idle = 0.0
+    if idle <= 0:
+        return RELAUNCH_WAIT
+    return max(RELAUNCH_FLOOR, min(RELAUNCH_WAIT, idle))
+
+
+def _oom_kills():
+    """OOM kills counted in this process's memory cgroup (cgroup v1 memory.oom_control,
+    v2 memory.events), or None where there is none (Slurm without task/cgroup)."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if "memory" in parts[1].split(","):
+            path = "/sys/fs/cgroup/memory" + parts[2] + "/memory.oom_control"
+        elif parts[0] == "0" and not parts[1]:
+            path = "/sys/fs/cgroup" + parts[2] + "/memory.events"
+        else:
+            continue
+        try:
+            with open(path) as f:
+                for entry in f.read().splitlines():
+                    name, _, value = entry.partition(" ")
+                    if name == "oom_kill" and value.strip().isdigit():
+                        return int(value)
+        except OSError:
+            continue
+    return None
 
 
 def _short_tmp():

@@ -8,7 +8,9 @@ Python >= 3.8. On the login node (the agent run over SSH as usual):
   ``jobs/<kernel id>.json`` (0600) so that ``list`` finds the kernel while it is
   queued and after a local restart;
 - ``cancel``: ``scancel`` the job, wait until ``squeue`` no longer shows it (its holder
-  has stopped the kernel and removed its files by then), forget the record;
+  has stopped the kernel and removed its files by then), forget the record, and remove
+  what a holder that could not clean up left (its node failed): also asked once the
+  scheduler ended the job;
 - :func:`job_records` for ``list``.
 
 In the job (the agent run by ``srun --jobid=J --overlap`` on the compute node),
@@ -35,6 +37,7 @@ from jupyter_remote.remote.state import (
     _private_dir,
     _read_json,
     _remove_empty_parents,
+    _remove_owned_tree,
     _write_private,
 )
 
@@ -121,6 +124,8 @@ def op_cancel(req):
     job_id = _job_id(req.get("job_id") or (_job_record(kernel_id) or {}).get("job_id"))
     status, _, err = _slurm(["scancel", job_id])
     gone = _wait_gone(job_id, float(req.get("wait") or CANCEL_WAIT))
+    if gone:
+        _remove_leftovers(kernel_id, job_id)
     _forget(kernel_id)
     return {"cancelled": status == 0, "stopped": True, "gone": gone, "error": _tail_text(err)}
 
@@ -134,6 +139,24 @@ def _wait_gone(job_id, timeout):
             return True
         time.sleep(0.5)
     return False
+
+
+def _remove_leftovers(kernel_id, job_id):
+    """Once the job is gone (no process of it runs anywhere): what its holder did not
+    remove because it was killed with its node: the holder's and the kernel's directories
+    in the (shared) home and the private socket directories they name, where those are
+    on this host and ours (``_remove_owned_tree``: never through a symlink)."""
+    holder = os.path.join(HOLDERS, job_id)
+    kdir = _kernel_dir(kernel_id)
+    held = _read_json(os.path.join(holder, "holder.json")) or {}
+    info = _read_json(os.path.join(kdir, "info.json")) or {}
+    paths = [os.path.dirname(str(held["socket"]))] if held.get("socket") else []
+    if str(info.get("job")) == job_id:
+        paths += [str(info["sockdir"])] if info.get("sockdir") else []
+        paths.append(kdir)
+    for path in paths + [holder]:
+        if os.path.isabs(path):
+            _remove_owned_tree(path)
 
 
 def _job_record(kernel_id):

@@ -13,6 +13,9 @@ and the session's health loop call:
 - :func:`end_of`: for the provisioner's poll when the relay's stream is gone: did the
   scheduler end the job (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, CANCELLED...)? Then the
   session is ``dead`` with that reason and exit code, never "reconnecting";
+- :func:`ends_with_kernel`: for the provisioner's poll when the agent says the kernel
+  was killed (SIGKILL): the holder ends the job when the job's memory limit killed it,
+  so wait a moment for the job to end, then its end (OUT_OF_MEMORY) is the session's;
 - :func:`cancel`: scancel, and wait until the queue no longer shows it.
 
 Every query is one exec on the login node's pooled connection (``kernels/slurm.py``).
@@ -21,6 +24,7 @@ Every query is one exec on the login node's pooled connection (``kernels/slurm.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -43,6 +47,13 @@ log = logging.getLogger(__name__)
 JOB_SCRIPT = "#!/usr/bin/env python3\n" + script_text("job")
 #: Seconds between queue checks while a job waits (squeue is one small exec).
 QUEUE_POLL = 3.0
+#: Seconds a job whose kernel was killed may keep RUNNING before the kill is the
+#: kernel's alone (the holder ends an out-of-memory job within a second), and how
+#: long its end may take to be final (COMPLETING, then sacct's record).
+KILLED_RUNS_ON = 5.0
+KILLED_ENDING = 30.0
+#: Seconds Stop or shutdown waits for the login node to forget an ended job.
+CANCEL_TIMEOUT = 60.0
 
 
 class SlurmJobError(RemoteCommandError):
@@ -59,6 +70,8 @@ class JobLink:
     request: SlurmRequest
     noticed: bool = False
     ended: SlurmJob | None = None
+    #: the login node forgetting the ended job (mark_dead): cancel waits for it
+    forgetting: asyncio.Future[None] | None = None
 
     def wrap(self) -> list[str]:
         """``srun`` into the job, for the agent's operations there; only while it runs."""
@@ -200,6 +213,28 @@ async def end_of(session: KernelSession) -> SlurmJob | None:
     return None
 
 
+async def ends_with_kernel(session: KernelSession, status: dict[str, Any]) -> bool:
+    """For the provisioner's poll when the agent says the kernel ended: True when it was
+    killed (SIGKILL) and its job ends too (the holder ends a job whose memory limit killed
+    its kernel): the session is then dead with the job's end (OUT_OF_MEMORY). False when
+    the job runs on: the kernel's own end stands."""
+    if session.job is None or status.get("returncode") != -9:
+        return False
+    started = time.monotonic()
+    while time.monotonic() - started < KILLED_ENDING:
+        try:
+            job = await _current(session)
+        except RemoteError:
+            return False
+        if job.ended:
+            mark_dead(session, job)
+            return True
+        if job.running and time.monotonic() - started > KILLED_RUNS_ON:
+            return False
+        await asyncio.sleep(0.5)
+    return False
+
+
 def mark_dead(session: KernelSession, job: SlurmJob) -> None:
     """The scheduler ended the job: the session is dead with its words (state, reason,
     exit code); nothing reconnects it."""
@@ -211,6 +246,7 @@ def mark_dead(session: KernelSession, job: SlurmJob) -> None:
     session._set("dead", job.end_text())
     _letting_go.add(task := asyncio.ensure_future(_let_go(session)))
     task.add_done_callback(_letting_go.discard)
+    session.job.forgetting = task
 
 
 _letting_go: set[asyncio.Future[None]] = set()
@@ -218,14 +254,20 @@ _letting_go: set[asyncio.Future[None]] = set()
 
 async def _let_go(session: KernelSession) -> None:
     """A dead session needs no link: no reconnecting, no health checks (it stays listed,
-    dead, until Stop or its kernel manager's cleanup closes it)."""
+    dead, until Stop or its kernel manager's cleanup closes it). The login node first
+    forgets the job (its record, and what a holder killed with its node left)."""
     await session._stop_watching()
+    assert session.job is not None
+    with contextlib.suppress(RemoteError):
+        await session.login_agent().cancel(session.kernel_id, session.job.job.job_id)
     await session._drop_lease()
 
 
 async def cancel(session: KernelSession) -> None:
     """scancel the session's job (Stop, shutdown); waits until squeue no longer lists it."""
     link = session.job
+    if link is not None and link.forgetting is not None:  # ended: until the node forgot it
+        await asyncio.wait([link.forgetting], timeout=CANCEL_TIMEOUT)
     if link is None or link.ended is not None or session.lease is None or session.lease.lost:
         return
     job_id = link.job.job_id
