@@ -25,6 +25,7 @@ METRIC_TITLES = {
     6: "Reconnect: link restored → session running",
     8: "Remote files: 1 GiB upload and download",
     9: "Remote files: listing 10,000 entries",
+    10: "A trivial cell through the Jupyter server's kernel websocket (as JupyterLab)",
 }
 
 

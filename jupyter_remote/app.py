@@ -19,6 +19,7 @@ from .sessions import registry
 from .sessions import terminal as terminal_sessions
 from .store import Store
 from .web.forward_origin import ORIGINS_SETTING, ForwardOrigins
+from .web.kernel_nodelay import nodelay_kernel_websockets
 from .web.routes import routes
 
 
@@ -73,6 +74,16 @@ class RemoteExtensionApp(ExtensionApp):
         ),
     )
 
+    kernel_websocket_nodelay = Bool(
+        True,
+        config=True,
+        help=(
+            "Set TCP_NODELAY on the server's kernel websockets (every kernel, local ones "
+            "too): without it each cell's burst of small replies waits ~40 ms for the "
+            "browser's delayed ACK (jupyter_server leaves Nagle's algorithm on)."
+        ),
+    )
+
     manager: RemoteManager
     origins: ForwardOrigins
     kernelspec_refresh: KernelspecRefresh
@@ -88,6 +99,8 @@ class RemoteExtensionApp(ExtensionApp):
             connect_timeout=self.connect_timeout,
         )
         assert self.serverapp is not None  # extensions are initialized by their server
+        if self.kernel_websocket_nodelay:  # our settings are copied into the server's next
+            nodelay_kernel_websockets(self.settings)
         self.origins = ForwardOrigins(  # listens on first use (forward_proxy's entry route)
             jupyter_settings=self.serverapp.web_app.settings,
             log=self.log,

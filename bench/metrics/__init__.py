@@ -11,4 +11,5 @@ needs. Workers run in the product's venv or in the peers' (bench/.venv-peers).
 - ``concurrent_kernels``     5: N kernels started at once in one process
 - ``reconnect_time``         6: link restored until the session runs (and a cell replies)
 - ``terminal_echo``          7: a terminal keystroke's echo, ours (websocket) and ``ssh -tt``
+- ``ws_cell_round_trip``    10: a trivial cell through a Jupyter server's kernel websocket
 """
