@@ -29,25 +29,21 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import zmq
-import zmq.asyncio
 from jupyter_client.session import Session
 
-from ..errors import SSHConnectError
 from ..jupyter import V1, ProtocolError, decode_legacy, decode_v1, encode_legacy, encode_v1
 from ..jupyter.wsproto import header_of
-from ..ssh.forwards import unhold_local_port
+from .local_channels import REQUEST_CHANNELS, LocalChannels
 
 log = logging.getLogger(__name__)
 
 DELIM = b"<IDS|MSG>"
-REQUEST_CHANNELS = ("shell", "control", "stdin")
 MAX_ROUTES = 20000  # requests whose replies we still route (oldest forgotten first)
 MAX_WAITING = 10000  # requests kept while the link is down
 ShutdownHandler = Callable[[bool], Awaitable[None]]
 
 
-class BridgedChannels:
+class BridgedChannels(LocalChannels):
     """Shell/control/stdin/iopub/hb of one remote Jupyter kernel on local ports."""
 
     def __init__(
@@ -58,7 +54,7 @@ class BridgedChannels:
         signature_scheme: str,
         on_shutdown_request: ShutdownHandler,
     ) -> None:
-        self.ports = dict(ports)
+        super().__init__(ports)
         self.session = Session(
             key=key, signature_scheme=signature_scheme, username="jupyter-remote"
         )
@@ -74,21 +70,6 @@ class BridgedChannels:
         self.execution_state = "unknown"
         self.received = 0  # messages from the remote (replays included)
         self.closed = asyncio.Event()  # set when an attached websocket ends
-        ctx = zmq.asyncio.Context.instance()
-        self._socks: dict[str, zmq.asyncio.Socket] = {}
-        try:
-            for name, port in self.ports.items():
-                sock = ctx.socket(zmq.PUB if name == "iopub" else zmq.ROUTER)
-                sock.linger = 0
-                sock.sndhwm = 0
-                if name in REQUEST_CHANNELS:
-                    sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
-                unhold_local_port(port)
-                sock.bind(f"tcp://127.0.0.1:{port}")
-                self._socks[name] = sock
-        except zmq.ZMQError as exc:
-            self._close_sockets()
-            raise SSHConnectError(f"Cannot listen on a local port for the kernel: {exc}") from None
         self._tasks = [asyncio.ensure_future(self._from_local(name)) for name in REQUEST_CHANNELS]
         self._tasks.append(asyncio.ensure_future(self._heartbeat()))
 
@@ -118,17 +99,6 @@ class BridgedChannels:
         if ws is not None:
             with contextlib.suppress(Exception):
                 ws.close()
-
-    def close(self) -> None:
-        self.detach()
-        for task in self._tasks:
-            task.cancel()
-        self._close_sockets()
-
-    def _close_sockets(self) -> None:
-        for sock in self._socks.values():
-            sock.close(linger=0)
-        self._socks = {}
 
     # ------------------------------------------------------------ local -> remote
 

@@ -25,8 +25,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import zmq
-import zmq.asyncio
 from jupyter_client.session import Session
 
 from ..errors import RemoteCommandError, SSHConnectError
@@ -42,11 +40,13 @@ from ..remote.protocol import (
     is_shutdown_reply,
     json_part,
 )
-from ..ssh.forwards import unhold_local_port
 from ..ssh.streams import ExecTarget, open_stream
 from ..text import RemoteJSONError, parse_remote_json
+from .local_channels import LocalChannels, send_now, sync_twin
 
 log = logging.getLogger(__name__)
+
+IOPUB = RELAYED.index("iopub")
 
 ACK_EVERY = 0.2  # seconds between acknowledgements while messages arrive
 ACK_BATCH = 512  # ... or after this many messages
@@ -66,7 +66,7 @@ def _relay_json(raw: bytes) -> dict[str, Any]:
     return value
 
 
-class RelayedChannels:
+class RelayedChannels(LocalChannels):
     """Shell/control/stdin/iopub of one remote kernel on local ports, through its relay."""
 
     def __init__(
@@ -77,7 +77,7 @@ class RelayedChannels:
         signature_scheme: str,
         on_gap: Callable[[str], None] | None = None,
     ) -> None:
-        self.ports = {name: ports[name] for name in (*RELAYED, "hb")}
+        super().__init__({name: ports[name] for name in (*RELAYED, "hb")})
         self._session = Session(
             key=key, signature_scheme=signature_scheme, username="jupyter-remote"
         )
@@ -95,25 +95,11 @@ class RelayedChannels:
         self.gaps = 0
         #: the kernel process we talk to answered a shutdown request: it is ending on purpose
         self.shutdown_replied = False
-        ctx = zmq.asyncio.Context.instance()
-        self._socks: dict[str, zmq.asyncio.Socket] = {}
-        try:
-            for name in self.ports:
-                sock = ctx.socket(zmq.PUB if name == "iopub" else zmq.ROUTER)
-                sock.linger = 0
-                sock.sndhwm = 0  # a replay after a reconnect must not hit a high-water mark
-                if name not in ("iopub", "hb"):
-                    sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
-                unhold_local_port(self.ports[name])
-                sock.bind(f"tcp://127.0.0.1:{self.ports[name]}")
-                self._socks[name] = sock
-        except zmq.ZMQError as exc:
-            self._close_sockets()
-            raise SSHConnectError(f"Cannot listen on a local port for the kernel: {exc}") from None
-        self._local_tasks = [
+        self._iopub_now = sync_twin(self._socks["iopub"])  # every iopub message: send_now
+        self._tasks = [
             asyncio.ensure_future(self._from_local(name)) for name in RELAYED if name != "iopub"
         ]
-        self._local_tasks.append(asyncio.ensure_future(self._heartbeat_from_local()))
+        self._tasks.append(asyncio.ensure_future(self._heartbeat_from_local()))
 
     @property
     def attached(self) -> bool:
@@ -182,18 +168,6 @@ class RelayedChannels:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    def close(self) -> None:
-        """End of the session: detach and unbind the local sockets."""
-        self.detach()
-        for task in self._local_tasks:
-            task.cancel()
-        self._close_sockets()
-
-    def _close_sockets(self) -> None:
-        for sock in self._socks.values():
-            sock.close(linger=0)
-        self._socks = {}
-
     # ------------------------------------------------------------ client -> kernel
 
     async def _from_local(self, name: str) -> None:
@@ -234,7 +208,10 @@ class RelayedChannels:
                     self.last_in = seq
                     if RELAYED[channel] == "control" and is_shutdown_reply(parts):
                         self.shutdown_replied = True
-                    await self._socks[RELAYED[channel]].send_multipart(parts)
+                    if channel == IOPUB:  # most messages: sent at once, no future
+                        send_now(self._iopub_now, parts)
+                    else:
+                        await self._socks[RELAYED[channel]].send_multipart(parts)
                     if self.last_in - self._acked_in >= ACK_BATCH:
                         self._ack(writer)
                 elif kind == ACK:

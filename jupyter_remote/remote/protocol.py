@@ -66,53 +66,72 @@ def encode_record(kind: int, channel: int, seq: int, parts: Any = ()) -> bytes:
     )
 
 
-def decode_body(body: bytes) -> tuple[int, int, int, list[bytes]]:
+def decode_body(body: Any) -> tuple[int, int, int, list[bytes]]:
     """(kind, channel, seq, parts) from a record without its length prefix."""
-    kind, channel, seq, nparts = _HEAD.unpack_from(body, 0)
-    offset = _HEAD.size
-    lengths = struct.unpack_from("!%dI" % nparts, body, offset)
+    return _decode_at(body, 0, len(body))
+
+
+def _decode_at(buf: bytes, start: int, size: int) -> tuple[int, int, int, list[bytes]]:
+    """The record body of SIZE bytes at START in BUF: each part is sliced out of BUF,
+    its one copy (the body is not copied first)."""
+    kind, channel, seq, nparts = _HEAD.unpack_from(buf, start)
+    offset = start + _HEAD.size
+    lengths = struct.unpack_from("!%dI" % nparts, buf, offset)
     offset += 4 * nparts
+    if offset + sum(lengths) != start + size:
+        raise ValueError("malformed relay record")
     parts = []
     for n in lengths:
-        parts.append(body[offset : offset + n])
+        parts.append(buf[offset : offset + n])
         offset += n
-    if offset != len(body):
-        raise ValueError("malformed relay record")
     return kind, channel, seq, parts
 
 
 class RecordReader:
     """Records from an asyncio-style reader, read in large chunks (one await per chunk,
-    not two per record: most records are a few hundred bytes). Both ends use it."""
+    not two per record: most records are a few hundred bytes). Both ends use it.
+
+    The unread bytes are one ``bytes`` object: a record's parts are sliced straight out
+    of it (one copy each, the hot path of every message); a record longer than what has
+    arrived is completed by joining the chunks once it is all there."""
 
     def __init__(self, reader: Any, chunk: int = 256 * 1024, max_record: int = MAX_RECORD):
         self.reader = reader
         self.chunk = chunk
         self.max_record = max_record  # a peer not yet authenticated, or a hostile one, gets less
-        self.buf = bytearray()
+        self.buf = b""
         self.pos = 0
 
     async def next(self) -> tuple[int, int, int, list[bytes]] | None:
         """The next record, or None at end of stream."""
         while True:
-            available = len(self.buf) - self.pos
-            n = 0
+            buf, pos = self.buf, self.pos
+            available = len(buf) - pos
+            need = 4
             if available >= 4:
-                (n,) = _LEN.unpack_from(self.buf, self.pos)
+                (n,) = _LEN.unpack_from(buf, pos)
                 if n < _HEAD.size or n > self.max_record:
                     raise ValueError("relay record of %d bytes" % n)
                 if available >= 4 + n:
-                    start = self.pos + 4
-                    body = bytes(self.buf[start : start + n])
-                    self.pos = start + n
-                    return decode_body(body)
-            if self.pos:
-                del self.buf[: self.pos]
-                self.pos = 0
-            data = await self.reader.read(max(self.chunk, 4 + n))
-            if not data:
+                    self.pos = pos + 4 + n
+                    return _decode_at(buf, pos + 4, n)
+                need = 4 + n
+            if not await self._fill(need):
                 return None
-            self.buf += data
+
+    async def _fill(self, need: int) -> bool:
+        """Read until at least NEED unread bytes are here; False at end of stream."""
+        chunks = [self.buf[self.pos :]]
+        have = len(chunks[0])
+        while have < need:
+            data = await self.reader.read(max(self.chunk, need - have))
+            if not data:
+                return False
+            chunks.append(data)
+            have += len(data)
+        self.buf = b"".join(chunks)
+        self.pos = 0
+        return True
 
 
 #: The delimiter between a Jupyter message's routing identities and its signed parts.
