@@ -13,6 +13,7 @@ from .errors import RemoteError
 from .files.documents import tag_kernel_env
 from .kernels.jupyter_refresh import KernelspecRefresh, watch_listing
 from .kernels.kernelspecs import sync_kernelspecs
+from .kernels.standby import Standbys
 from .manager import RemoteManager
 from .sessions import forward as forward_sessions
 from .sessions import registry
@@ -109,6 +110,7 @@ class RemoteExtensionApp(ExtensionApp):
         )
         self.settings.update({"remote_manager": self.manager, ORIGINS_SETTING: self.origins})
         runtime.use_server_context(self.manager)
+        Standbys.of(self.manager).background = True  # standby kernels replaced in the background
         # notebooks of a remote drive run in their own directory (files/documents.py)
         self._untag_kernel_env = tag_kernel_env(self.serverapp.session_manager)
         self._sync_kernelspecs(store)
@@ -150,6 +152,7 @@ class RemoteExtensionApp(ExtensionApp):
         await forward_sessions.stop_all(self.manager)  # forwards end with their server
         await terminal_sessions.stop_all(self.manager)  # so do terminals (tmux ones too)
         await self.origins.stop()
+        await Standbys.of(self.manager).stop_all()  # standby kernels are nobody's yet: they go
         detached = await registry.detach_idle_kernels()
         if detached:
             self.log.info(

@@ -16,13 +16,13 @@ from typing import Any
 
 from .config import store_from_config
 from .context import RemoteContext
-from .errors import ValidationError
+from .errors import NotFoundError, ValidationError
 from .files import RemoteFiles
-from .kernels import environments, gpus, jupyter_servers, profiles, remote_kernels
+from .kernels import environments, gpus, jupyter_servers, profiles, remote_kernels, standby
 from .kernels.discovery import Discovery
 from .kernels.kernelspecs import remove_kernelspec
 from .ssh import server_test, trust
-from .store import AnyServer, JupyterServer, Server, parse_host_id, server_from_input
+from .store import AnyServer, JupyterServer, Profile, Server, parse_host_id, server_from_input
 from .store.secrets import KINDS
 
 
@@ -187,7 +187,8 @@ class RemoteManager(RemoteContext):
     ) -> dict[str, Any]:
         """Validate, check interpreter and working directory remotely (``create_cwd``: make
         a missing one), save, and write kernelspec remote-NAME."""
-        return await profiles.save_profile(
+        old = await self._saved_profile(data.get("name")) if replace else None
+        saved = await profiles.save_profile(
             self,
             data,
             install_ipykernel=install_ipykernel,
@@ -195,6 +196,15 @@ class RemoteManager(RemoteContext):
             on_output=on_output,
             replace=replace,
         )
+        await standby.profile_saved(self, saved["name"], old)  # its standby kernel follows
+        return saved
+
+    async def _saved_profile(self, name: Any) -> Profile | None:
+        """The saved profile ``name`` as it is now, or None (a new one)."""
+        try:
+            return await asyncio.to_thread(self.store.get_profile, str(name))
+        except (NotFoundError, ValidationError):
+            return None
 
     async def update_profile(
         self,
@@ -206,7 +216,8 @@ class RemoteManager(RemoteContext):
         on_output: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
         """Change fields of a saved profile (PATCH semantics); its kernelspec follows."""
-        return await profiles.update_profile(
+        old = await self._saved_profile(name)
+        saved = await profiles.update_profile(
             self,
             name,
             changes,
@@ -214,6 +225,14 @@ class RemoteManager(RemoteContext):
             create_cwd=create_cwd,
             on_output=on_output,
         )
+        await standby.profile_saved(self, saved["name"], old)  # its standby kernel follows
+        return saved
+
+    async def profile_standby(self, name: str) -> dict[str, Any]:
+        """Whether profile ``name`` keeps a standby kernel, and the one running: its pid,
+        start and memory on the remote (GET /remote/profiles/NAME/standby)."""
+        profile = await asyncio.to_thread(self.store.get_profile, name)
+        return await standby.Standbys.of(self).status(profile)
 
     async def create_environment(
         self,
@@ -231,8 +250,11 @@ class RemoteManager(RemoteContext):
         )
 
     async def remove_profile(self, name: str) -> None:
+        old = await self._saved_profile(name)
         await asyncio.to_thread(self.store.remove_profile, name)
         await asyncio.to_thread(remove_kernelspec, name)
+        if old is not None:
+            await standby.profile_removed(self, old)  # nothing left on the remote
 
     async def slurm_cluster(self, server: str, *, refresh: bool = False) -> dict[str, Any]:
         """``{"server", "slurm", "probed_at"}``: the server's Slurm (partitions, limits,

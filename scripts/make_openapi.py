@@ -391,6 +391,32 @@ PROFILE_IN = {
             "automatic one (Python X.Y · env — server (profile, cwd))",
         },
         "slurm": {"anyOf": [SLURM_IN, {"type": "null"}]},
+        "standby": {
+            "type": "boolean",
+            "description": "Keep one pre-warmed kernel of this profile ready on the remote: a "
+            "start takes it (and a new one starts in the background). Not with slurm (400).",
+        },
+    },
+}
+STANDBY = {
+    "type": "object",
+    "required": ["profile", "enabled", "state", "kernel_id"],
+    "properties": {
+        "profile": NAME,
+        "enabled": {"type": "boolean", "description": "The profile keeps a standby kernel"},
+        "state": {
+            "type": "string",
+            "enum": ["ready", "starting", "none"],
+            "description": "ready: one runs; starting: one is being started; none",
+        },
+        "kernel_id": {"type": ["string", "null"], "description": "Its id on the remote"},
+        "pid": {"type": ["integer", "null"]},
+        "started": {"type": ["number", "null"], "description": "Seconds since the epoch"},
+        "rss": {
+            "type": "integer",
+            "description": "Its memory on the remote (kernel and supervisor resident set, bytes)",
+        },
+        "current": {"type": "boolean", "description": "Started as the profile is now"},
     },
 }
 # PUT /remote/profiles/{name}: the name comes from the URL (a body name must match it).
@@ -1109,6 +1135,15 @@ spec = {
                     "204": {"description": "Removed with its kernelspec"},
                     **errors(400, 404, 409),
                 },
+            },
+        },
+        "/remote/profiles/{name}/standby": {
+            "parameters": [NAME_PARAM],
+            "get": {
+                "operationId": "getProfileStandby",
+                "description": "Whether the profile keeps a standby kernel, and the one running "
+                "on the remote with what it costs (one exec on its server).",
+                "responses": {"200": ok("The standby", STANDBY), **errors(400, 404, 502, 504)},
             },
         },
         "/remote/servers/{name}/install-ipykernel": {

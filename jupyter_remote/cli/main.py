@@ -178,6 +178,13 @@ def _profiles(top: Commands) -> None:
     _verb(
         pr, "remove", "remove a profile and its kernelspec", profiles.profile_remove
     ).add_argument("name")
+    _verb(
+        pr,
+        "standby",
+        "the profile's standby kernel: running? its memory on the remote",
+        profiles.profile_standby,
+        json=True,
+    ).add_argument("name")
 
 
 def _profile_options(p: argparse.ArgumentParser) -> None:
@@ -195,6 +202,11 @@ def _profile_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--install-ipykernel", action="store_true", help="pip-install ipykernel there if missing"
+    )
+    p.add_argument(
+        "--standby",
+        action=argparse.BooleanOptionalAction,
+        help="keep one pre-warmed kernel ready on the remote: a start takes it (--no-standby: off)",
     )
     _json(p)
 

@@ -37,6 +37,8 @@ async def profile_add(manager: RemoteManager, args: Any) -> int:
     }
     if args.display_name is not None:
         data["display_name"] = args.display_name
+    if args.standby is not None:
+        data["standby"] = args.standby
     slurm = slurm_cli.settings(args)
     if slurm is not None:
         data["slurm"] = slurm
@@ -65,6 +67,8 @@ async def profile_edit(manager: RemoteManager, args: Any) -> int:
         changes["cwd"] = args.cwd or None
     if args.idle_timeout is not None:
         changes["idle_timeout"] = args.idle_timeout
+    if args.standby is not None:
+        changes["standby"] = args.standby
     slurm = slurm_cli.settings(args, current.get("slurm"))
     if args.no_slurm or slurm is not None:
         changes["slurm"] = None if args.no_slurm else slurm
@@ -116,7 +120,7 @@ async def profile_list(manager: RemoteManager, args: Any) -> int:
         await manager.list_profiles(),
         empty="No profiles yet. Add one with:\n"
         "  jupyter remote profile add NAME --server SERVER --python PATH",
-        headers=["name", "kernel", "server", "python", "cwd", "idle", "slurm", "source"],
+        headers=["name", "kernel", "server", "python", "cwd", "idle", "slurm", "standby", "source"],
         row=lambda p: [
             p["name"],
             p["kernel_name"],
@@ -125,6 +129,7 @@ async def profile_list(manager: RemoteManager, args: Any) -> int:
             p["cwd"] or "~",
             format_duration(p["idle_timeout"] or 0),
             slurm_cli.describe(p.get("slurm")),
+            "on" if p.get("standby") else "",
             "admin" if p["readonly"] else "",
         ],
     )
@@ -133,6 +138,27 @@ async def profile_list(manager: RemoteManager, args: Any) -> int:
 async def profile_remove(manager: RemoteManager, args: Any) -> int:
     await manager.remove_profile(args.name)
     print(f"Removed profile {args.name} and its kernelspec.")
+    return 0
+
+
+async def profile_standby(manager: RemoteManager, args: Any) -> int:
+    """``profile standby NAME``: whether a standby kernel is kept, the one running and
+    what it costs on the remote (its resident memory)."""
+    progress(f"Asking about the standby kernel of {args.name} ...")
+    found = await manager.profile_standby(args.name)
+    if args.json:
+        print_json(found)
+        return 0
+    if not found["enabled"]:
+        print(f"Profile {args.name} keeps no standby kernel (turn it on: --standby).")
+    if found["state"] == "ready":
+        mib = (found.get("rss") or 0) / (1024 * 1024)
+        print(
+            f"Standby kernel {found['kernel_id']}: ready, pid {found.get('pid')}, started "
+            f"{_age(found.get('started'))}, {mib:.0f} MiB on the remote."
+        )
+    elif found["enabled"]:
+        print(f"Standby kernel of {args.name}: {found['state']}.")
     return 0
 
 
@@ -155,7 +181,7 @@ async def kernel_list(manager: RemoteManager, args: Any) -> int:
             headers=["kernel", "state", "pid", "profile", "python", "cwd", "started", "job"],
             row=lambda k: [
                 k["kernel_id"],
-                k["state"],
+                f"{k['state']} (standby)" if k.get("standby") else k["state"],
                 k.get("pid"),
                 k.get("profile") or "",
                 k.get("python") or "",

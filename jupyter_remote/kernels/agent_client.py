@@ -156,6 +156,9 @@ def _kernel_entries(result: dict[str, Any]) -> list[dict[str, Any]]:
             entry["pid"] = None
         if "started" in entry and not _number(entry["started"], 1e11):
             entry["started"] = None
+        if "rss" in entry and not _number(entry["rss"], 1 << 50, integer=True):
+            entry["rss"] = 0  # a standby's memory (remote/standby.py)
+        entry["standby"] = entry.get("standby") is True
         entries.append(entry)
     return entries
 

@@ -15,6 +15,7 @@ the remote agent on stdin, never on a command line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from typing import Any
 
@@ -26,24 +27,17 @@ from .. import runtime
 from ..context import RemoteContext
 from ..errors import RemoteCommandError, RemoteError
 from ..files.documents import document_directory
-from ..remote import script_text
 from ..remote.protocol import CHANNELS
 from ..runtime import on_ssh_loop
 from ..sessions import job as jobs
 from ..sessions.kernel import KernelSession
-from ..ssh.exec import is_connection_error
 from ..ssh.forwards import free_local_ports, release_local_ports
 from ..store import Profile, Server
 from ..store.slurm import slurm_request
+from .kernel_end import ended_by_agent, ended_by_job, start_failed, status_or_none
+from .launch_request import DEFAULT_BUFFER_MB, channels_how, launch_request, local_connection
 from .remote_kernels import ATTACH
-
-#: the kernel process's own entry point on the remote (see remote/kernel_launcher.py)
-LAUNCHER = script_text("kernel_launcher")
-
-
-DEAD_UNKNOWN = -9  # exit code reported when the agent says dead but knows no status
-#: channel transports that carry the relay's own stream (no plain forwards possible)
-NEEDS_RELAY = ("tcp", "exec", "srun")
+from .standby import Standbys
 
 
 class SSHProvisioner(KernelProvisionerBase):
@@ -58,7 +52,7 @@ class SSHProvisioner(KernelProvisionerBase):
         "the link is down arrives after the reconnect. False: plain forwards of the channels.",
     )
     output_buffer_mb = Float(
-        128.0,
+        DEFAULT_BUFFER_MB,
         config=True,
         help="Output the remote relay keeps for a client that is away (MB); past it the "
         "oldest output is dropped and the notebook shows a marker.",
@@ -70,6 +64,8 @@ class SSHProvisioner(KernelProvisionerBase):
     _local_ports: list[int] | None = None
     _launched: bool = False
     _attach_info: dict[str, Any] | None = None
+    _remote_id: str | None = None  # the kernel's id on the remote, if not ours (a standby)
+    _took_standby: bool = False  # the coming launch takes the profile's standby kernel
     _document_cwd: str | None = None  # the remote directory of the session's notebook
     _pinned: tuple[RemoteContext, asyncio.AbstractEventLoop | None] | None = None
     _end_asked: bool = False  # this kernel manager asked the kernel to end (request, stop)
@@ -80,7 +76,8 @@ class SSHProvisioner(KernelProvisionerBase):
 
     @property
     def _kid(self) -> str:
-        return str(self.kernel_id)
+        """The kernel's id on the remote: ours, or the standby's this kernel took."""
+        return self._remote_id or str(self.kernel_id)
 
     async def _remote(self, func: Any) -> Any:
         if self._pinned is None:
@@ -125,24 +122,34 @@ class SSHProvisioner(KernelProvisionerBase):
         self._profile, self._server = await self._remote(load)
         # a notebook of this server's remote drive runs in its own directory (as locally)
         self._document_cwd = document_directory(kwargs.get("env"), self._profile.server)
+        if self._session is None:
+            self._remote_id = None  # the kernel's id is ours unless a standby is taken
         self._attach_info = await self._running_kernel() if attach else None
+        self._took_standby = False
+        if not attach and self._session is None and self.use_relay:
+            await self._take_standby()
         if self._local_ports is None:
             self._local_ports = free_local_ports(len(CHANNELS))
-        km = self.parent
-        if km is not None:
-            if self._attach_info is not None:  # speak with the running kernel's key
-                km.session.key = str(self._attach_info["key"]).encode("ascii")
-                km.session.signature_scheme = str(self._attach_info["signature_scheme"])
-            km.transport = "tcp"
-            km.ip = "127.0.0.1"
-            (km.shell_port, km.iopub_port, km.stdin_port, km.control_port, km.hb_port) = (
-                self._local_ports
+        if self.parent is not None:
+            self.connection_info = local_connection(
+                self.parent, self._local_ports, self._attach_info
             )
-            km.write_connection_file()
-            self.connection_info = km.get_connection_info()
         kwargs.pop("extra_arguments", None)
         cmd = ["jupyter-remote", "profile", self.profile]  # informational: no local process
         return await super().pre_launch(cmd=cmd, **kwargs)
+
+    async def _take_standby(self) -> None:
+        """A start of a profile that keeps a standby kernel takes it (kernels/standby.py):
+        its connection becomes this kernel's as for an attach, under the standby's remote
+        id; none ready (or another cwd): a cold start, no error."""
+        profile = self._profile
+        assert profile is not None
+        cwd = self._document_cwd or profile.cwd
+        taken = await self._remote(lambda ctx: Standbys.of(ctx).take(profile, cwd))
+        if taken is not None:
+            self._remote_id = str(taken["kernel_id"])
+            self._attach_info = taken
+            self._took_standby = True
 
     async def _session_on(self, manager: RemoteContext) -> KernelSession:
         """This kernel's session, connecting it first if needed (runs on the SSH loop)."""
@@ -156,7 +163,8 @@ class SSHProvisioner(KernelProvisionerBase):
             session = KernelSession(
                 manager,
                 profile.server,
-                self._kid,
+                str(self.kernel_id),
+                remote_id=self._kid,
                 profile=profile.name,
                 python=profile.python,
                 idle_timeout=profile.idle_timeout,
@@ -205,10 +213,11 @@ class SSHProvisioner(KernelProvisionerBase):
 
         async def launch(manager: RemoteContext) -> None:
             session = await self._session_on(manager)
-            if attach_info is not None:
-                session.progress(
-                    "attaching", f"to the running kernel, pid {attach_info.get('pid')}"
+            if attach_info is not None:  # re-attach, or the profile's standby taken
+                what = (
+                    "the profile's standby kernel" if self._took_standby else "the running kernel"
                 )
+                session.progress("attaching", f"to {what}, pid {attach_info.get('pid')}")
                 answer: dict[str, Any] = attach_info
                 session.relay_token = str(attach_info.get("relay_token") or "")
             else:
@@ -219,30 +228,8 @@ class SSHProvisioner(KernelProvisionerBase):
                 if session.channel_transport == "tcp":
                     session.relay_token = secrets.token_urlsafe(24)
                 answer = await self._launch_remote(session, key_text, scheme)
-            if not answer.get("relay") and session.channel_transport in ("exec", "srun"):
-                raise RemoteError(
-                    f"Kernel channels over {session.channel_transport} need the relay beside "
-                    f"the kernel, and it did not start: {answer.get('relay_note', 'no relay')}.",
-                    hint="The relay needs pyzmq in the kernel's environment (ipykernel brings it).",
-                )
-            if not answer.get("relay") and session.channel_transport == "tcp":
-                raise RemoteError(
-                    f"TCP kernel channels need the relay beside the kernel, and it did not "
-                    f"start: {answer.get('relay_note', 'no relay')}.",
-                    hint="The relay needs pyzmq in the kernel's environment (ipykernel "
-                    "brings it); or switch the server back to unix-socket channels.",
-                )
-            if not answer.get("relay"):
-                how = f"plain forwards ({answer.get('relay_note', 'no relay')})"
-            elif session.channel_transport == "tcp":
-                how = "through the relay, on a token-protected TCP port (see the warning)"
-            elif session.job is not None:
-                job = session.job.job
-                how = f"through the relay, over srun into Slurm job {job.job_id} on {job.node}"
-            elif session.channel_transport == "exec":
-                how = "through the relay, over an exec channel (no forwarding)"
-            else:
-                how = "through the relay, on a private unix socket"
+            job = session.job.job if session.job is not None else None
+            how = channels_how(answer, session.channel_transport, job)
             session.progress("forwarding", f"channels {how}")
             await session.open_channels(
                 dict(zip(CHANNELS, ports, strict=True)),
@@ -259,51 +246,36 @@ class SSHProvisioner(KernelProvisionerBase):
         try:
             await self._remote(launch)
         except BaseException as exc:
-            self._start_failed(exc)
+            start_failed(self._session, exc)
+            if self._took_standby:  # taken, not handed out: it goes (nothing left)
+                with contextlib.suppress(Exception):
+                    await self._agent_call("stop", self._kid, timeout=1.0)
             await self._close_session()
             raise
         self._attach_info = None
+        self._took_standby = False
         self._launched = True
         self._end_asked = False
         self._ended = None
         self.exit_reason = ""
         return self.connection_info
 
-    def _start_failed(self, exc: BaseException) -> None:
-        """launch_kernel failed: its session says why and how to fix it when it stops."""
-        session = self._session
-        if session is None or isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
-            return
-        if isinstance(exc, RemoteError):
-            session.failed_to_start(exc.message, exc.hint)
-        else:
-            session.failed_to_start(f"{type(exc).__name__}: {exc}", "See the Jupyter server log.")
-
     async def _launch_remote(self, session: KernelSession, key: str, scheme: str) -> dict[str, Any]:
-        profile = self._profile
-        assert profile is not None
-        return await session.agent().launch(
-            {
-                "kernel_id": self._kid,
-                "python": profile.python,
-                "kernelspec": profile.kernelspec,
-                "cwd": self._document_cwd or profile.cwd,
-                "env": profile.env,
-                "key": key,
-                "signature_scheme": scheme,
-                "idle_timeout": profile.idle_timeout,
-                "profile": profile.name,
-                "server": profile.server,
-                "startup_timeout": self.startup_timeout,
-                "buffer_bytes": int(self.output_buffer_mb * 1024 * 1024),
-                "relay": self.use_relay or session.channel_transport in NEEDS_RELAY,
-                "job": session.job.job.job_id if session.job is not None else None,
-                "relay_tcp": session.channel_transport == "tcp",
-                "relay_token": session.relay_token,
-                "launcher": LAUNCHER,
-            },
-            timeout=self.startup_timeout + 30,
+        assert self._profile is not None
+        request = launch_request(
+            self._profile,
+            kernel_id=self._kid,
+            key=key,
+            scheme=scheme,
+            cwd=self._document_cwd or self._profile.cwd,
+            transport=session.channel_transport,
+            relay=self.use_relay,
+            relay_token=session.relay_token,
+            startup_timeout=self.startup_timeout,
+            buffer_mb=self.output_buffer_mb,
+            job=session.job.job.job_id if session.job is not None else None,
         )
+        return await session.agent().launch(request, timeout=self.startup_timeout + 30)
 
     async def poll(self) -> int | None:
         """KernelManager.is_alive (and the restarter, every few seconds).
@@ -332,49 +304,21 @@ class SSHProvisioner(KernelProvisionerBase):
                 return self._job_ended(session)
             if not session.job.job.running:
                 return None  # ending (COMPLETING): its final state comes with the next poll
-        try:
-            status = await self._agent_call("status", self._kid, report=True)
-        except RemoteError as exc:
-            if is_connection_error(exc) or not isinstance(exc, RemoteCommandError):
-                return None
-            self.log.warning("remote kernel %s: status failed: %s", self._kid, exc)
-            return None
-        except Exception as exc:
-            if is_connection_error(exc):
-                return None
-            raise
-        if status.get("state") in ("running", "starting"):
+        status = await status_or_none(self._agent_call("status", self._kid, report=True), self.log)
+        if status is None or status.get("state") in ("running", "starting"):
             return None
         if await self._remote(lambda _: jobs.ends_with_kernel(session, status)):
             return self._job_ended(session)  # its job's memory limit: Slurm's OUT_OF_MEMORY
         return self._kernel_ended(status, session)
 
     def _kernel_ended(self, status: dict[str, Any], session: KernelSession) -> int:
-        """The agent says the kernel is gone: how it ended, kept and said once (a notice
-        the notebook shows, unless it ended because it was asked to)."""
-        if status.get("state") == "missing":  # ended and removed: stopped, or on request
-            stopped = session.why_removed(end_asked=self._end_asked)
-            code, reason = (DEAD_UNKNOWN, stopped) if stopped else (0, "ended on request")
-        else:
-            reason = str(status.get("reason") or "the kernel process is gone")
-            returncode = status.get("returncode")
-            code = returncode if isinstance(returncode, int) and returncode != 0 else DEAD_UNKNOWN
-        self._ended, self.exit_reason = code, reason
-        if code != 0:
-            self.log.warning("remote kernel %s is dead: %s", self._kid, reason)
-            session.notice(f"The kernel ended on the remote: {reason}.")
-        return code
+        self._ended, self.exit_reason = ended_by_agent(
+            status, session, end_asked=self._end_asked, log=self.log
+        )
+        return self._ended
 
     def _job_ended(self, session: KernelSession) -> int:
-        """The scheduler ended the kernel's job (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, ...):
-        dead, with Slurm's words and exit code; jupyter_client's restarter must say so
-        rather than queue a new job on its own (no public switch: its restart_limit)."""
-        assert session.job is not None and session.job.ended is not None
-        job = session.job.ended
-        self._ended, self.exit_reason = job.exit_status(), job.end_text()
-        restarter = getattr(self.parent, "_restarter", None)
-        if restarter is not None:
-            restarter.restart_limit = 0
+        self._ended, self.exit_reason = ended_by_job(session, self.parent)
         return self._ended
 
     async def wait(self) -> int | None:

@@ -72,6 +72,11 @@ async def attach_remote_kernel(
             f"No running kernel {kernel_id} on {server}.",
             hint="List them with GET /remote/servers/NAME/kernels.",
         )
+    if found.get("standby"):  # kernels/standby.py: taken by a start of its profile only
+        raise ConflictError(
+            f"Kernel {kernel_id} is the standby kernel of profile {found.get('profile')!r}.",
+            hint="Start a kernel of that profile: it takes the standby.",
+        )
     profile: Profile = await asyncio.to_thread(
         ctx.store.get_profile, str(found.get("profile") or "")
     )

@@ -35,6 +35,7 @@ SCRIPTS = {
         "relay",
         "supervisor",
         "slurm",
+        "standby",
         "launch",
         "connector",
         "agent",

@@ -33,6 +33,7 @@ from jupyter_remote.remote.slurm import (
     op_cancel,
     op_submit,
 )
+from jupyter_remote.remote.standby import standby_facts, take_mark
 from jupyter_remote.remote.state import (
     KERNEL_ID,
     KERNELS,
@@ -77,7 +78,7 @@ def _status(kernel_id, report=False):
     if ended:
         out.update(state="dead", returncode=ended.get("returncode"), reason=ended.get("reason"))
     elif pid and _alive(pid):
-        out.update(state="running")
+        out.update(state="running", **standby_facts(kdir, pid))
     elif pid is None and _alive(_read_int(os.path.join(kdir, "supervisor.pid"))):
         out.update(state="starting")
     else:  # kernel and supervisor gone without a word (both killed): record it now
@@ -141,6 +142,22 @@ def op_connection(req):
     return answer
 
 
+def op_claim(req):
+    """Take a profile's standby kernel (its mark removed: nobody else gets it); its
+    connection as for re-attaching, or ``{"kernel_id": None}`` when none is ready."""
+    kernel_id = take_mark(req.get("profile"), req.get("server"), req.get("fingerprint"))
+    if kernel_id is None:
+        return {"kernel_id": None}
+    try:
+        answer = op_connection({"kernel_id": kernel_id})
+    except AgentError as exc:  # it was ending: it goes, the start is a cold one
+        _stop_dir(_kernel_dir(kernel_id), 1)
+        return {"kernel_id": None, "note": exc.message}
+    info = _read_json(os.path.join(_kernel_dir(kernel_id), "info.json")) or {}
+    answer.update(kernel_id=kernel_id, started=info.get("started"))
+    return answer
+
+
 def op_signal(req):
     kdir = _kernel_dir(req.get("kernel_id"))
     if job_elsewhere(req.get("kernel_id"), kdir):
@@ -194,6 +211,7 @@ OPS = {
     "list": op_list,
     "presence": op_presence,
     "connection": op_connection,
+    "claim": op_claim,
     "connect": op_connect,
     "submit": op_submit,
     "cancel": op_cancel,

@@ -21,6 +21,7 @@ import time
 from jupyter_remote.remote.protocol import BOOTSTRAP, CHANNELS, MAX_SOCKET_PATH, SOCKET_NAMES
 from jupyter_remote.remote.relay import DEFAULT_BUFFER_BYTES
 from jupyter_remote.remote.slurm import hand_to_holder
+from jupyter_remote.remote.standby import mark_standby
 from jupyter_remote.remote.state import (
     KERNELS,
     ROOT,
@@ -54,6 +55,8 @@ def op_launch(req):
         argv, spec_env = _kernel_argv(req, kdir, conn_file)
         env = _kernel_env(req, spec_env, kernel_id)
         info = _write_info(kdir, req, argv, cwd, sockdir)
+        if req.get("standby"):  # a profile's standby until taken (standby.py)
+            mark_standby(kdir, req)
         relay = bool(req.get("relay", True))
         start = _in_job(req) if req.get("job") else _start_supervisor
         sup = start(

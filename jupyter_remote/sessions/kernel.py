@@ -66,6 +66,9 @@ class KernelSession(LinkedSession):
     """The link of one remote kernel: lease, channels (relay or forwards), health."""
 
     kernel_id: str
+    #: the kernel's id on the remote when it is not ``kernel_id``: a profile's standby
+    #: this kernel took (kernels/standby.py); empty: the same
+    remote_id: str = ""
     profile: str = ""
     python: str | None = None
     idle_timeout: int = 0
@@ -103,6 +106,9 @@ class KernelSession(LinkedSession):
 
     lost_reason: ClassVar[str] = "the SSH connection was lost; the kernel keeps running remotely"
 
+    def __post_init__(self) -> None:
+        self.remote_id = self.remote_id or self.kernel_id
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.kernel_id,
@@ -122,6 +128,7 @@ class KernelSession(LinkedSession):
             "relayed": self.relay_path is not None,
             "channel_transport": self.channel_transport,
             **({"job": self.job.to_json()} if self.job is not None else {}),
+            **({"remote_kernel_id": self.remote_id} if self.remote_id != self.kernel_id else {}),
             "warnings": [TCP_CHANNELS_WARNING] if self.channel_transport == "tcp" else [],
             "start_failed": self.start_failed,
             "hint": self.hint,
@@ -194,7 +201,7 @@ class KernelSession(LinkedSession):
             return ""
         started = time.monotonic()
         try:
-            status = await asyncio.wait_for(self.agent().status(self.kernel_id), 15)
+            status = await asyncio.wait_for(self.agent().status(self.remote_id), 15)
         except asyncio.TimeoutError:
             return "the remote agent does not answer (the host may be overloaded)"
         except RemoteError:
@@ -243,7 +250,7 @@ class KernelSession(LinkedSession):
         if self.relay_path is not None:
             return
         try:
-            self._presence = await self.agent().hold_presence(self.kernel_id)
+            self._presence = await self.agent().hold_presence(self.remote_id)
         except RemoteError as exc:  # idle shutdown then counts only busy time
             log.warning("remote kernel %s: no presence lock: %s", self.kernel_id, exc)
 
@@ -285,7 +292,7 @@ class KernelSession(LinkedSession):
         """The relay's TCP port with the "tcp" channel transport, a connector's stdin/stdout
         with "exec" (over SSH) and "srun" (into the kernel's Slurm job), else its socket."""
         if self.channel_transport in ("exec", "srun"):
-            return self.agent().connect_target(self.kernel_id)
+            return self.agent().connect_target(self.remote_id)
         if self.relay_port is not None:
             return self.relay_port
         assert self.relay_path is not None
@@ -382,7 +389,7 @@ class KernelSession(LinkedSession):
         whose Slurm job is still queued: the job is cancelled, and its start fails)."""
         if self.link_up and (self.job is None or self.job.job.running):
             with contextlib.suppress(RemoteError):
-                await self.agent().stop(self.kernel_id)
+                await self.agent().stop(self.remote_id)
         if self.job is not None:
             self._closing = True  # the start waiting in the queue gives up
             await cancel_job(self)

@@ -31,6 +31,7 @@ from .validation import (
     validate_name,
     validate_port,
     validate_remote_path,
+    validate_standby,
     validate_user,
 )
 
@@ -122,6 +123,8 @@ class Profile:
     env_name: str | None = None
     #: "run in a Slurm job" on this server (its login node): store/slurm.py's request
     slurm: dict[str, Any] | None = None
+    #: keep one pre-warmed kernel ready on the remote (kernels/standby.py)
+    standby: bool = False
 
     @classmethod
     def from_input(cls, data: Mapping[str, Any], *, readonly: bool = False) -> Profile:
@@ -164,6 +167,7 @@ class Profile:
         if display is not None:
             display = _text(display, "display_name", max_len=200, allow_empty=True).strip()
         display = display or None  # empty: the automatic name
+        standby = validate_standby(data.get("standby", False), slurm)
         return cls(
             name=validate_name(data.get("name"), "name"),
             server=validate_name(data.get("server"), "server"),
@@ -175,6 +179,7 @@ class Profile:
             slurm=slurm,
             display_name=display,
             readonly=readonly,
+            standby=standby,
         )
 
     @classmethod

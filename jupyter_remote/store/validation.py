@@ -257,3 +257,18 @@ def validate_kernel_name(value: Any, what: str = "default_kernel") -> str | None
             f"Invalid {what} {name!r}.", field=what, hint="A kernelspec name such as python3."
         )
     return name
+
+
+def validate_standby(value: Any, slurm: Any = None) -> bool:
+    """A profile's ``standby`` (keep one pre-warmed kernel ready): true or false, and
+    never with a Slurm job (the standby would hold an allocation nobody uses)."""
+    if not isinstance(value, bool):
+        raise ValidationError("standby must be true or false.", field="standby")
+    if value and slurm:
+        raise ValidationError(
+            "A Slurm profile cannot keep a standby kernel: it would hold a job, and its "
+            "nodes, while nobody uses it.",
+            field="standby",
+            hint="Switch standby off, or run the profile's kernels outside Slurm.",
+        )
+    return value

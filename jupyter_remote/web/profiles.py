@@ -109,3 +109,12 @@ class InstallIpykernelHandler(RemoteHandler):
             await self.manager.install_ipykernel(name, python, on_output)
 
         await stream_ndjson(self, install)
+
+
+class ProfileStandbyHandler(RemoteHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        """Whether the profile keeps a standby kernel, and the one running (pid, start,
+        memory on the remote): one exec on its server (kernels/standby.py)."""
+        self.reply(await self.manager.profile_standby(name))

@@ -17,7 +17,12 @@ from .forward_proxy import (
 from .forwards import ForwardHandler, ForwardsHandler
 from .kernels import RemoteKernelAttachHandler, RemoteKernelHandler, RemoteKernelsHandler
 from .openapi import OpenAPIHandler
-from .profiles import InstallIpykernelHandler, ProfileHandler, ProfilesHandler
+from .profiles import (
+    InstallIpykernelHandler,
+    ProfileHandler,
+    ProfilesHandler,
+    ProfileStandbyHandler,
+)
 from .servers import (
     EnvironmentsHandler,
     HostKeyHandler,
@@ -45,6 +50,7 @@ def routes() -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"/remote/hostkeys/{NAME}", HostKeyHandler),
         (r"/remote/profiles", ProfilesHandler),
         (rf"/remote/profiles/{NAME}", ProfileHandler),
+        (rf"/remote/profiles/{NAME}/standby", ProfileStandbyHandler),
         (rf"/remote/servers/{NAME}/install-ipykernel", InstallIpykernelHandler),
         (rf"/remote/servers/{NAME}/kernels", RemoteKernelsHandler),
         (rf"/remote/servers/{NAME}/kernels/(?P<kernel_id>[^/]+)", RemoteKernelHandler),

@@ -58,7 +58,7 @@ export interface ISession {
   channel_transport?: 'unix' | 'tcp' | 'exec' | 'srun';
   /** Kernels only, where it runs (absent means ssh, our agent beside it; jupyter, a kernel of a remote Jupyter server). */
   target?: 'ssh' | 'jupyter';
-  /** Kernels of a Jupyter server only, the kernel's id on that server. */
+  /** Kernels of a Jupyter server, the kernel's id on that server; an SSH kernel that took its profile's standby, the standby's id on the remote. */
   remote_kernel_id?: string;
   /** Kernels of a Jupyter server only, the kernelspec it runs there. */
   kernel_name?: string;

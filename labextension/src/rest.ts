@@ -285,6 +285,8 @@ export interface IProfileInput {
   display_name?: string | null;
   /** Run the kernel in a Slurm job submitted from this server; null: on the server. */
   slurm?: ISlurmSettings | null;
+  /** Keep one kernel started ahead on the remote: a start takes it (not with slurm). */
+  standby?: boolean;
 }
 
 /** A saved profile (`GET remote/profiles`). */
@@ -308,6 +310,8 @@ export interface IProfile {
   kernel_name: string;
   /** Its Slurm job settings when it runs in a job (null: on the server itself). */
   slurm?: ISlurmSettings | null;
+  /** It keeps one kernel started ahead on the remote (a standby a start takes). */
+  standby?: boolean;
 }
 
 /** States of a session, in the server's words (from the session event schema). */
@@ -339,6 +343,10 @@ export interface IRemoteKernel {
   /** Kernels of a Jupyter server: its kernelspec name there, and idle or busy. */
   kernel_name?: string;
   execution_state?: string;
+  /** A profile's standby kernel, nobody's until a start of the profile takes it. */
+  standby?: boolean;
+  /** Running kernels: its memory on the remote (kernel and supervisor resident, bytes). */
+  rss?: number;
 }
 
 /**

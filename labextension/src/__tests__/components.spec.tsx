@@ -889,7 +889,8 @@ describe('ReviewStep', () => {
     error: null,
     fieldErrors: { name: 'taken' },
     profile: null,
-    displayName: ''
+    displayName: '',
+    standby: false
   };
   const reviewProps = { server: 'box', environment: '/usr/bin/python3', needsIpykernel: false };
 

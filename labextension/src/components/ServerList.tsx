@@ -21,6 +21,25 @@ export interface IProfileItemProps {
   sidebar: SidebarModel;
 }
 
+/**
+ * What the profile card says of its standby kernel: kept, and once the server's kernels
+ * were listed (its Kernels tool), whether one is ready and the memory it holds there.
+ */
+export function standbyText(profile: IProfile, sidebar: SidebarModel): string {
+  const listed = sidebar.sessions.remoteKernelsOf(profile.server);
+  const found = listed?.loaded
+    ? listed.kernels.find(k => k.standby && k.profile === profile.name && k.state === 'running')
+    : undefined;
+  if (!listed?.loaded) {
+    return "on (the server's Kernels list shows it and its memory)";
+  }
+  if (!found) {
+    return 'none ready now (one starts when the profile is used or saved)';
+  }
+  const mib = Math.round((found.rss ?? 0) / (1024 * 1024));
+  return `ready, pid ${found.pid ?? '?'}, ${mib} MiB on ${profile.server}`;
+}
+
 /** One profile of a server: its kernel and actions. */
 export function ProfileItem({ profile, catalog, sidebar }: IProfileItemProps): JSX.Element {
   const removing = catalog.isBusy(`remove-profile:${profile.name}`);
@@ -49,6 +68,7 @@ export function ProfileItem({ profile, catalog, sidebar }: IProfileItemProps): J
         {profile.idle_timeout > 0 && (
           <Detail term="Idle stop">after {formatDuration(profile.idle_timeout)}</Detail>
         )}
+        {profile.standby && <Detail term="Standby">{standbyText(profile, sidebar)}</Detail>}
       </dl>
       <div className="jp-remote-Actions">
         <button

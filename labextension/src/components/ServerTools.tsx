@@ -65,6 +65,7 @@ export function RemoteKernels({ server, sessions, sidebar }: IRemoteKernelsProps
                   <strong>{kernel.profile || kernel.kernel_name || short}</strong>{' '}
                   <span className="jp-remote-Note">
                     {short} · {kernel.state}
+                    {kernel.standby ? ` · standby, ${Math.round((kernel.rss ?? 0) / (1024 * 1024))} MiB` : ''}
                     {started ? ` · started ${started}` : ''}
                     {attached ? ' · attached here' : ''}
                   </span>
@@ -73,7 +74,7 @@ export function RemoteKernels({ server, sessions, sidebar }: IRemoteKernelsProps
                   <div className="jp-remote-Note">{kernel.reason}</div>
                 )}
                 <div className="jp-remote-Actions">
-                  {!attached && kernel.state === 'running' && (
+                  {!attached && kernel.state === 'running' && !kernel.standby && (
                     <button
                       type="button"
                       className="jp-Button jp-mod-styled jp-mod-accept jp-remote-SmallButton"

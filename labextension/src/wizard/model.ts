@@ -140,6 +140,11 @@ export class WizardModel extends EnvironmentSteps {
     this._setReview({ displayName }, 'display_name');
   }
 
+  /** Keep one kernel of the profile started ahead on the remote, or not. */
+  setStandby(standby: boolean): void {
+    this._setReview({ standby }, 'standby');
+  }
+
   /** Pin the profile to GPU `index`, or unpin it (the GPU picker). */
   toggleGpu(index: number): void {
     this._setReview({ envVars: toggleGpu(this._review.envVars, index) }, 'env');

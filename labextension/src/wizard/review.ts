@@ -71,7 +71,8 @@ export function profileInput(
     cwd: review.cwd.trim() || null,
     env,
     idle_timeout: review.idleTimeout,
-    display_name: review.displayName.trim() || null
+    display_name: review.displayName.trim() || null,
+    standby: review.standby
   };
   const chosen = selectedEnvironment(environment);
   if (!environment.useCustom && chosen && chosen.kind === 'kernelspec') {
@@ -89,7 +90,7 @@ export function saveFieldErrors(error: unknown, remote: IRemoteError): Record<st
   if (!field && error instanceof RemoteAPIError && error.reason === 'conflict') {
     field = 'name';
   }
-  if (field && ['name', 'cwd', 'env', 'idle_timeout', 'display_name'].includes(field)) {
+  if (field && ['name', 'cwd', 'env', 'idle_timeout', 'display_name', 'standby'].includes(field)) {
     fieldErrors[field] = remote.message;
   }
   return fieldErrors;
@@ -133,12 +134,15 @@ export function toggleGpu(envVars: readonly IEnvVarRow[], index: number): IEnvVa
 }
 
 /** The Review step's state for editing a saved profile. */
-export function reviewOf(profile: IProfile): Pick<IReviewState, 'name' | 'cwd' | 'envVars' | 'idleTimeout' | 'displayName'> {
+export function reviewOf(
+  profile: IProfile
+): Pick<IReviewState, 'name' | 'cwd' | 'envVars' | 'idleTimeout' | 'displayName' | 'standby'> {
   return {
     name: profile.name,
     cwd: profile.cwd ?? '',
     envVars: Object.entries(profile.env ?? {}).map(([key, value]) => ({ key, value })),
     idleTimeout: profile.idle_timeout,
-    displayName: profile.custom_display_name ?? ''
+    displayName: profile.custom_display_name ?? '',
+    standby: profile.standby === true
   };
 }

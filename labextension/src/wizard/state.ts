@@ -89,6 +89,8 @@ export interface IReviewState {
   idleTimeout: number;
   /** The kernel's own name in the launcher ('' : automatic). */
   displayName: string;
+  /** Keep one kernel started ahead on the remote (a standby). */
+  standby: boolean;
   status: 'idle' | 'saving' | 'saved' | 'error';
   error: IRemoteError | null;
   /** Field errors: name, cwd, env, idle_timeout, python. */
@@ -123,6 +125,7 @@ export const INITIAL_REVIEW: Readonly<IReviewState> = {
   envVars: [],
   idleTimeout: 0,
   displayName: '',
+  standby: false,
   status: 'idle',
   error: null,
   fieldErrors: {},

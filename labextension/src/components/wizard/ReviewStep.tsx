@@ -34,7 +34,7 @@ export type ReviewStepModel = Pick<
   | 'openCreate'
 > &
   // "Run in a Slurm job" (SlurmSection), when the model has it (the wizard's always does)
-  Partial<Pick<WizardModel, 'slurm' | 'setSlurm'>>;
+  Partial<Pick<WizardModel, 'slurm' | 'setSlurm' | 'setStandby'>>;
 
 export interface IReviewStepProps {
   model: ReviewStepModel;
@@ -253,6 +253,25 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
         </span>
         {fieldError('idle_timeout')}
       </div>
+      {model.setStandby && !model.slurm?.enabled && (
+        <div className={`jp-remote-Field${errors.standby ? ' jp-mod-invalid' : ''}`}>
+          <label className="jp-remote-Checkbox">
+            <input
+              type="checkbox"
+              checked={review.standby}
+              onChange={e => model.setStandby?.(e.target.checked)}
+              disabled={saving}
+              {...fieldProps('standby')}
+            />
+            Keep a kernel ready (standby)
+          </label>
+          <span className="jp-remote-Field-help">
+            One kernel of this profile waits on the server, started ahead: opening a notebook takes
+            it at once, and another is started. It holds its memory there until used or idle-stopped.
+          </span>
+          {fieldError('standby')}
+        </div>
+      )}
       {model.slurm && model.setSlurm && <SlurmSection model={model as SlurmSectionModel} disabled={saving} />}
       {saving && <Loading label="Checking the environment and saving the profile…" />}
       {review.status === 'error' && review.error && (

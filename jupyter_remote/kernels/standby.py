@@ -1,0 +1,251 @@
+"""Standby kernels: one pre-warmed kernel per profile that asks for it (``standby``).
+
+A standby is an ordinary remote kernel of ours (``launch_request.py``: the same
+request the provisioner sends, with the profile's interpreter, cwd, env and idle
+timeout; same private socket directory, same relay) marked as the profile's standby
+on the remote (``remote/standby.py``). It is no session here: nothing counts or shows
+it as the user's until a start of the profile takes it (the provisioner calls
+:meth:`Standbys.take`: one exec whose answer is the kernel's connection, as for
+re-attaching). Inside the Jupyter server a new one is started in the background after
+each take, and whenever the profile is saved with the option on; it is stopped when the
+profile is removed, the option is switched off, its server is removed and the Jupyter
+server stops (``app.py``). The remote idle timeout stops it like any kernel, and it is
+then not replaced until the profile is used or saved again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import uuid
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from ..context import RemoteContext
+from ..errors import RemoteError
+from ..store import Profile
+from .agent_client import AgentClient
+from .launch_request import fingerprint, launch_request
+
+log = logging.getLogger("jupyter_remote")
+
+#: seconds between a take and the start of its replacement: the taken kernel's first
+#: cells do not share the remote's CPU with a kernel starting beside them
+REPLACE_AFTER = 2.0
+STANDBY_START_TIMEOUT = 60.0
+
+
+def wanted(profile: Profile) -> bool:
+    """A profile keeps a standby: the option is on, and it is no Slurm profile (a
+    standby would hold a job, and its allocation, while nobody uses it)."""
+    return bool(profile.standby) and profile.slurm is None
+
+
+class Standbys:
+    """The standby kernels of one RemoteContext's profiles (one per process)."""
+
+    _instances: ClassVar[weakref.WeakKeyDictionary[RemoteContext, Standbys]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, ctx: RemoteContext) -> None:
+        self.ctx = ctx
+        #: inside the Jupyter server (app.py sets it): replacements start in the
+        #: background; elsewhere (the CLI) saving a profile waits for its standby
+        self.background = False
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._kept: dict[str, str] = {}  # profile -> server, of standbys started here
+        self._stopping: set[str] = set()  # profiles whose standbys are being stopped
+
+    @classmethod
+    def of(cls, ctx: RemoteContext) -> Standbys:
+        """The process's Standbys for ``ctx`` (created on first use)."""
+        found = cls._instances.get(ctx)
+        if found is None:
+            found = cls._instances[ctx] = cls(ctx)
+        return found
+
+    @contextlib.asynccontextmanager
+    async def _agent(self, profile: Profile) -> AsyncIterator[AgentClient]:
+        endpoint = await self.ctx.endpoint(profile.server)
+        async with self.ctx.pool.connection(endpoint) as conn:
+            yield AgentClient(conn, python=profile.python)
+
+    async def _standbys_of(
+        self, agent: AgentClient, profile: str, server: str
+    ) -> list[dict[str, Any]]:
+        kernels = await agent.list(report=False)
+        return [
+            k
+            for k in kernels
+            if k.get("standby") and k.get("profile") == profile and k.get("server") == server
+        ]
+
+    # ------------------------------------------------------------ keeping one
+
+    async def ensure(self, profile: Profile) -> None:
+        """One standby of ``profile`` runs, started as the profile says now (a stale one,
+        started before an edit, is stopped first)."""
+        lock = self._locks.setdefault(profile.name, asyncio.Lock())
+        async with lock:
+            server = await asyncio.to_thread(self.ctx.store.get_ssh_server, profile.server)
+            wanted_print = fingerprint(profile)
+            async with self._agent(profile) as agent:
+                found = await self._standbys_of(agent, profile.name, profile.server)
+                fresh = [k for k in found if k.get("fingerprint") == wanted_print]
+                for stale in found:
+                    if stale not in fresh[:1]:
+                        await agent.stop(str(stale["kernel_id"]), timeout=1.0)
+                if profile.name in self._stopping:
+                    return
+                self._kept[profile.name] = profile.server  # stopped at the server's exit
+                if fresh:
+                    return
+                transport = server.channel_transport
+                request = launch_request(
+                    profile,
+                    kernel_id=str(uuid.uuid4()),
+                    key=str(uuid.uuid4()),
+                    scheme="hmac-sha256",
+                    cwd=profile.cwd,
+                    transport=transport,
+                    relay=True,
+                    relay_token=secrets.token_urlsafe(24) if transport == "tcp" else "",
+                    startup_timeout=STANDBY_START_TIMEOUT,
+                )
+                request["standby"] = wanted_print
+                answer = await agent.launch(request, timeout=STANDBY_START_TIMEOUT + 30)
+                log.info("standby kernel of %s started: pid %s", profile.name, answer.get("pid"))
+
+    def replace_soon(self, profile: Profile, delay: float = REPLACE_AFTER) -> None:
+        """In the background (inside the Jupyter server only): :meth:`ensure`, once."""
+        if not self.background or not wanted(profile):
+            return
+        running = self._tasks.get(profile.name)
+        if running is not None and not running.done():
+            return
+
+        async def run() -> None:
+            await asyncio.sleep(delay)
+            try:
+                await self.ensure(profile)
+            except Exception as exc:  # a background start: said in the log, never raised
+                log.warning("standby kernel of %s not started: %s", profile.name, exc)
+
+        self._tasks[profile.name] = asyncio.get_running_loop().create_task(run())
+
+    async def profile_saved(self, profile: Profile) -> None:
+        """After a profile was added or edited: its standby started (or replaced when the
+        profile changed), or stopped when the option is off."""
+        if not wanted(profile):
+            await self.stop(profile.name, profile.server)
+            return
+        if self.background:
+            self.replace_soon(profile, delay=0.0)
+            return
+        await self.ensure(profile)
+
+    # ------------------------------------------------------------ taking one
+
+    async def take(self, profile: Profile, cwd: str | None) -> dict[str, Any] | None:
+        """The provisioner, starting a kernel of ``profile`` in ``cwd``: the standby's
+        connection (kernel_id, key, channels, relay: as ``connection`` answers), now
+        nobody else's; None when there is none ready (the start is then a cold one)."""
+        if not wanted(profile) or (cwd or None) != (profile.cwd or None):
+            return None
+        request = {
+            "op": "claim",
+            "profile": profile.name,
+            "server": profile.server,
+            "fingerprint": fingerprint(profile),
+        }
+        try:
+            async with self._agent(profile) as agent:
+                answer = await agent.call(request, timeout=30)
+        except RemoteError as exc:
+            log.warning("standby kernel of %s not taken: %s", profile.name, exc)
+            answer = {}
+        self.replace_soon(profile)
+        if not answer.get("kernel_id") or not answer.get("key"):
+            return None
+        return answer
+
+    # ------------------------------------------------------------ stopping
+
+    async def stop(self, profile: str, server: str) -> int:
+        """Stop every standby of ``profile`` on ``server``; how many there were. A
+        replacement being started is let finish first (cancelled mid-launch, its kernel
+        would be left running on the remote), then stopped with the others."""
+        self._stopping.add(profile)
+        try:
+            task = self._tasks.pop(profile, None)
+            if task is not None and not task.done():
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(asyncio.shield(task), STANDBY_START_TIMEOUT + 30)
+            self._kept.pop(profile, None)
+            endpoint = await self.ctx.endpoint(server)
+            async with self.ctx.pool.connection(endpoint) as conn:
+                agent = AgentClient(conn)
+                found = await self._standbys_of(agent, profile, server)
+                for standby in found:
+                    await agent.stop(str(standby["kernel_id"]), timeout=1.0)
+        except RemoteError as exc:
+            log.warning("standby kernel of %s not stopped: %s", profile, exc)
+            return 0
+        finally:
+            self._stopping.discard(profile)
+        return len(found)
+
+    async def stop_all(self) -> None:
+        """At the Jupyter server's exit: the standbys it started go."""
+        for profile, server in list(self._kept.items()):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stop(profile, server), 20)
+
+    # ------------------------------------------------------------ showing one
+
+    async def status(self, profile: Profile) -> dict[str, Any]:
+        """What the card and ``profile standby`` show: whether a standby is kept, and
+        the one running (its pid, when it started, its memory on the remote)."""
+        out: dict[str, Any] = {"profile": profile.name, "enabled": wanted(profile)}
+        async with self._agent(profile) as agent:
+            found = await self._standbys_of(agent, profile.name, profile.server)
+        task = self._tasks.get(profile.name)
+        starting = task is not None and not task.done()
+        if not found:
+            out.update(state="starting" if starting else "none", kernel_id=None)
+            return out
+        first = found[0]
+        out.update(
+            state="ready",
+            kernel_id=first.get("kernel_id"),
+            pid=first.get("pid"),
+            started=first.get("started"),
+            rss=first.get("rss") or 0,
+            current=first.get("fingerprint") == fingerprint(profile),
+        )
+        return out
+
+
+async def profile_saved(ctx: RemoteContext, name: str, old: Profile | None) -> None:
+    """RemoteManager after a profile was added or edited (``old``: as it was before):
+    its standby follows (started, replaced, moved with its server, or stopped)."""
+    keeper = Standbys.of(ctx)
+    profile = await asyncio.to_thread(ctx.store.get_profile, name)
+    try:
+        if old is not None and wanted(old) and old.server != profile.server:
+            await keeper.stop(old.name, old.server)
+        if wanted(profile) or (old is not None and wanted(old)):
+            await keeper.profile_saved(profile)
+    except RemoteError as exc:  # the profile is saved; a kernel start may take it later
+        log.warning("standby kernel of %s: %s", name, exc)
+
+
+async def profile_removed(ctx: RemoteContext, old: Profile) -> None:
+    """RemoteManager after a profile was removed: its standby goes."""
+    if wanted(old) or old.name in Standbys.of(ctx)._kept:
+        await Standbys.of(ctx).stop(old.name, old.server)
