@@ -732,6 +732,35 @@ async def test_checkpoints_another_user_prepared_are_never_used(
     assert notebook.read_text() == "the victim's notebook"
 
 
+async def test_a_save_never_follows_a_symlink_another_user_planted(
+    box: RemoteManager, files_host: SSHTestHost, workdir: Path, shared_dir: Path
+) -> None:
+    """Another user plants ``report.txt`` in a shared sticky directory as a symlink to
+    a file of the victim: saving there is refused and writes nothing anywhere (as the
+    kernel's protected_symlinks would, which SFTP's resolution never meets). Control:
+    the victim's own symlink in the same directory is saved through."""
+    attacker = ensure_user("jrfilesevil")
+    victim_file = workdir / "notes.txt"
+    victim_file.write_text("the victim's notes")
+    os.chown(victim_file, files_host.uid, files_host.gid)
+    planted = shared_dir / "report.txt"
+    planted.symlink_to(victim_file)
+    os.lchown(planted, attacker.pw_uid, attacker.pw_gid)
+    model = {"type": "file", "format": "text", "content": "the report"}
+    with pytest.raises(RemotePermissionError) as info:
+        await box.files.save("box", str(planted), model)
+    assert "symbolic link another user made" in info.value.message
+    assert victim_file.read_text() == "the victim's notes"
+    assert planted.is_symlink() and os.lstat(planted).st_uid == attacker.pw_uid
+    assert sorted(os.listdir(shared_dir)) == ["report.txt"], "no temporary file left"
+
+    own = shared_dir / "mine.txt"
+    own.symlink_to(victim_file)
+    os.lchown(own, files_host.uid, files_host.gid)
+    await box.files.save("box", str(own), model)
+    assert victim_file.read_text() == "the report", "control: our own link is followed"
+
+
 async def test_removing_or_editing_a_server_lets_its_file_link_go(
     box: RemoteManager, files_host: SSHTestHost, workdir: Path
 ) -> None:

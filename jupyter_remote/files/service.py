@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import posixpath
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from ..errors import (
     ConflictError,
     RemoteFileChangedError,
     RemoteFileError,
+    RemotePermissionError,
     SSHConnectError,
     ValidationError,
 )
@@ -31,6 +33,25 @@ from .uploads import MAX_CHUNK_NUMBER, Uploads
 #: Modification times closer than this count as the same (SFTP v3 has whole seconds).
 MTIME_SLACK = 0.5
 NEW_FILE_MODE = 0o644
+
+
+async def _check_may_write_through(link: SFTPLink, path: bytes) -> None:
+    """Refuse a save through the symlink ``path`` that another user may have planted
+    (RemoteFiles._save_target, before following it). As Linux's protected_symlinks
+    (which SFTP's resolution never meets), a link is followed when it is the account's
+    own or its folder is private (ours, nobody else may write in it)."""
+    entry, home = await link.lstat(path), await link.lstat(link.home)
+    if home.uid >= 0 and entry.uid == home.uid:
+        return
+    folder = await link.realpath(posixpath.dirname(path) or b"/")
+    if await link.is_private(folder, "directory"):
+        return
+    shown = paths.display(paths.from_bytes(path))
+    raise RemotePermissionError(
+        f"{shown} is a symbolic link another user made in a folder others may write in: "
+        "saving through it would write wherever they chose. Nothing was written.",
+        hint="Save under another name (Save As), or remove the link if you may and save again.",
+    )
 
 
 def _check_save_fields(body: Any, expect_modified: Any) -> None:
@@ -220,6 +241,7 @@ class RemoteFiles:
                 last_modified=models.timestamp(current.mtime),
             )
         if current is not None and current.link:
+            await _check_may_write_through(link, real)
             return await link.realpath(real)
         return real
 

@@ -157,8 +157,8 @@ class SFTPLink:
         Our uid and group are those of the home directory (SFTP has no getuid).
 
         Called before trusting what sits in a shared directory (checkpoints)."""
-        entry = await self._lstat(path)
-        home = await self._lstat(self.home)
+        entry = await self.lstat(path)
+        home = await self.lstat(self.home)
         return (
             not entry.link
             and entry.kind == kind
@@ -351,14 +351,14 @@ class SFTPLink:
 
     async def remove(self, path: bytes) -> None:
         """Delete a file, a symlink (not its target) or a directory with its contents."""
-        info = await self._lstat(path)
+        info = await self.lstat(path)
         with errors_of(path, "delete"):
             if info.kind == "directory":
                 await self.client.rmtree(path)
             else:
                 await self.client.remove(path)
 
-    async def _lstat(self, path: bytes) -> Entry:
+    async def lstat(self, path: bytes) -> Entry:
         with errors_of(path, "read the attributes of"):
             return entry_of(path, await self.client.lstat(path))
 
