@@ -2,7 +2,8 @@
  * Remote files, end to end in chromium against the real sshd test host:
  *
  *   the Remote Files panel shows the saved server's drive (JupyterLab's own
- *   file browser over SFTP) at the remote home -> a notebook stored on the
+ *   file browser over SFTP) at the remote home -> a launcher at the local root
+ *   still creates its notebook locally -> a notebook stored on the
  *   remote opens from it and its kernel starts on the server's profile (the
  *   drive's notebooks prefer their server's kernels) -> a cell prints
  *   os.getcwd(): the notebook's remote directory -> edit, save (the file on the
@@ -123,6 +124,40 @@ test.describe.serial('Remote files', () => {
       await listing.getByText('proj', { exact: true }).dblclick();
       await expect(listing.getByText('train.ipynb', { exact: true })).toBeVisible();
       await page.screenshot({ path: artifactPath('files-panel-light.png') });
+    });
+
+    await test.step('a launcher at the local root creates its notebook locally, not in the remote folder shown', async () => {
+      // the local file browser at its root (a launcher's folder is the local browser's) ...
+      await page.evaluate(() =>
+        (window as any).jupyterapp.commands.execute('filebrowser:go-to-path', { path: '/', dontShowBrowser: true })
+      );
+      // ... and the Remote Files browser the one used last (its listing has the focus)
+      await page.locator('#jp-remote-files .jp-DirListing-content').getByText('train.ipynb', { exact: true }).click();
+      await page.menu.clickMenuItem('File>New Launcher');
+      const launcher = page.locator('.jp-Launcher:visible');
+      await expect.soft(launcher.locator('.jp-Launcher-cwd h3')).toHaveText('.'); // the local root, shown
+      await launcher
+        .locator('.jp-LauncherCard[data-category="Notebook"]')
+        .filter({ hasText: 'Python 3 (ipykernel)' })
+        .first()
+        .click();
+      await expect(page.getByRole('tab', { name: /^Untitled\d*\.ipynb$/ })).toBeVisible({ timeout: 30_000 });
+      const created = await page.evaluate(
+        () => (window as any).jupyterapp.shell.currentWidget?.context?.path as string | undefined
+      );
+      expect(created).toMatch(/^Untitled\d*\.ipynb$/); // no drive: the local root
+      expect((await request.get(`/api/contents/${created}?content=0`)).status()).toBe(200);
+      const remote = await (await request.get(route('files', project))).json();
+      expect(remote.content.map((entry: { name: string }) => entry.name)).toEqual(['train.ipynb']);
+      await page.getByRole('tab', { name: created }).locator('.lm-TabBar-tabCloseIcon').click();
+      // a new notebook counts as changed once its kernel is set: JupyterLab asks before closing
+      const discard = page.locator('.jp-Dialog').getByRole('button', { name: /Discard|Don't save/ });
+      await discard.click({ timeout: 10_000 }).catch(() => undefined);
+      await expect(page.getByRole('tab', { name: created })).toHaveCount(0);
+      for (const session of await (await request.get('/api/sessions')).json()) {
+        await request.delete(`/api/sessions/${session.id}`);
+      }
+      expect((await request.delete(`/api/contents/${created}`)).status()).toBe(204);
     });
 
     await test.step("open the remote notebook: it runs on the server's profile in its directory", async () => {
