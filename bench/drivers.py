@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.drivers_standby import metric_standby
 from bench.drivers_ws import metric_kernel_websocket
 from bench.hosts import BenchHosts
 from bench.results import Results, Row, Table
@@ -607,4 +608,5 @@ METRICS: dict[int, Callable[[Ctx], None]] = {
     8: metric_file_transfer,
     9: metric_listing,
     10: metric_kernel_websocket,
+    11: metric_standby,
 }

@@ -27,6 +27,7 @@ from jupyter_client.blocking import BlockingKernelClient
 from jupyter_remote.errors import ValidationError
 from jupyter_remote.sessions import registry
 from jupyter_remote.store import Profile
+from tests.harness.cli import add_box, run_cli
 from tests.harness.clients import WSKernel, started_kernel
 from tests.harness.live_server import live_server
 from tests.harness.remote_state import (
@@ -263,3 +264,32 @@ def test_another_user_reaches_nothing_of_a_standby(
     found, report = attack(ssh_host)
     assert_nothing_reached(found, report)
     assert not found["tcp"], found["tcp"]  # unix sockets in its private directory only
+
+
+def test_the_cli_turns_it_on_shows_it_and_turns_it_off(
+    cli_env: dict[str, str], ssh_host: SSHTestHost
+) -> None:
+    clean_remote(ssh_host)
+    add_box(cli_env, ssh_host)
+    assert run_cli(cli_env, "server", "test", "box", "--trust").returncode == 0
+    python = ssh_host.remote_python
+    added = run_cli(cli_env, "profile", "add", "p", "--server", "box", "--python", python,
+                    "--cwd", "/tmp", "--standby")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    shown = run_cli(cli_env, "profile", "standby", "p", "--json")
+    assert shown.returncode == 0, shown.stderr
+    standby = json.loads(shown.stdout)
+    assert standby["state"] == "ready" and standby["enabled"] is True
+    assert [standby["kernel_id"]] == standby_ids(ssh_host) and standby["rss"] > 10 * 2**20
+    text = run_cli(cli_env, "profile", "standby", "p").stdout
+    assert f"Standby kernel {standby['kernel_id']}: ready, pid {standby['pid']}" in text
+    assert "MiB on the remote" in text
+    listed = run_cli(cli_env, "kernel", "list", "box").stdout
+    assert "running (standby)" in listed
+    assert run_cli(cli_env, "profile", "list", "--json").returncode == 0
+    off = run_cli(cli_env, "profile", "edit", "p", "--no-standby")
+    assert off.returncode == 0, off.stderr
+    assert remote_kernel_processes(ssh_host) == []
+    assert remote_state_files(ssh_host) == []
+    slurm = run_cli(cli_env, "profile", "edit", "p", "--standby", "--partition", "main")
+    assert slurm.returncode == 2 and "standby" in slurm.stderr
