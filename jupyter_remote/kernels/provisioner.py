@@ -38,6 +38,7 @@ from .kernel_end import ended_by_agent, ended_by_job, start_failed, status_or_no
 from .launch_request import DEFAULT_BUFFER_MB, channels_how, launch_request, local_connection
 from .remote_kernels import ATTACH
 from .standby import Standbys
+from .standby import wanted as standby_wanted
 
 
 class SSHProvisioner(KernelProvisionerBase):
@@ -145,7 +146,22 @@ class SSHProvisioner(KernelProvisionerBase):
         profile = self._profile
         assert profile is not None
         cwd = self._document_cwd or profile.cwd
-        taken = await self._remote(lambda ctx: Standbys.of(ctx).take(profile, cwd))
+        if not standby_wanted(profile) or (cwd or None) != (profile.cwd or None):
+            return
+
+        async def take(manager: RemoteContext) -> dict[str, Any] | None:
+            session = await self._session_on(manager)  # the kernel's own connection
+            taken = await Standbys.of(manager).take(profile, cwd, agent=session.agent())
+            if taken is not None:
+                session.remote_id = str(taken["kernel_id"])
+            return taken
+
+        try:
+            taken = await self._remote(take)
+        except BaseException as exc:
+            start_failed(self._session, exc)
+            await self._close_session()
+            raise
         if taken is not None:
             self._remote_id = str(taken["kernel_id"])
             self._attach_info = taken

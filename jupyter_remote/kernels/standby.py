@@ -60,6 +60,7 @@ class Standbys:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._kept: dict[str, str] = {}  # profile -> server, of standbys started here
         self._stopping: set[str] = set()  # profiles whose standbys are being stopped
+        self._again: set[str] = set()  # taken while its replacement was still starting
 
     @classmethod
     def of(cls, ctx: RemoteContext) -> Standbys:
@@ -127,14 +128,19 @@ class Standbys:
             return
         running = self._tasks.get(profile.name)
         if running is not None and not running.done():
+            self._again.add(profile.name)  # it may have been taken already: ensure again
             return
 
         async def run() -> None:
             await asyncio.sleep(delay)
-            try:
-                await self.ensure(profile)
-            except Exception as exc:  # a background start: said in the log, never raised
-                log.warning("standby kernel of %s not started: %s", profile.name, exc)
+            while True:
+                self._again.discard(profile.name)
+                try:
+                    await self.ensure(profile)
+                except Exception as exc:  # a background start: said in the log, never raised
+                    log.warning("standby kernel of %s not started: %s", profile.name, exc)
+                if profile.name not in self._again:
+                    return
 
         self._tasks[profile.name] = asyncio.get_running_loop().create_task(run())
 
@@ -151,10 +157,13 @@ class Standbys:
 
     # ------------------------------------------------------------ taking one
 
-    async def take(self, profile: Profile, cwd: str | None) -> dict[str, Any] | None:
+    async def take(
+        self, profile: Profile, cwd: str | None, agent: AgentClient | None = None
+    ) -> dict[str, Any] | None:
         """The provisioner, starting a kernel of ``profile`` in ``cwd``: the standby's
         connection (kernel_id, key, channels, relay: as ``connection`` answers), now
-        nobody else's; None when there is none ready (the start is then a cold one)."""
+        nobody else's; None when there is none ready (the start is then a cold one).
+        ``agent``: on the kernel's own connection (no connection opened for the take)."""
         if not wanted(profile) or (cwd or None) != (profile.cwd or None):
             return None
         request = {
@@ -164,8 +173,11 @@ class Standbys:
             "fingerprint": fingerprint(profile),
         }
         try:
-            async with self._agent(profile) as agent:
+            if agent is not None:
                 answer = await agent.call(request, timeout=30)
+            else:
+                async with self._agent(profile) as leased:
+                    answer = await leased.call(request, timeout=30)
         except RemoteError as exc:
             log.warning("standby kernel of %s not taken: %s", profile.name, exc)
             answer = {}

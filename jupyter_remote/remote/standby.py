@@ -78,6 +78,8 @@ def take_mark(profile: str, server: str, fingerprint: str) -> "str | None":
             continue
         if not _alive(_read_int(os.path.join(kdir, "kernel.pid"))):
             continue
+        if not os.path.exists(os.path.join(kdir, "relay.json")):
+            continue  # still starting: its relay is not listening yet
         try:
             os.unlink(os.path.join(kdir, STANDBY_MARK))
         except OSError:
