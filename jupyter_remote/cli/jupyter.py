@@ -54,21 +54,7 @@ async def server_add(manager: RemoteManager, args: Any) -> int:
             file=sys.stderr,
         )
     server = await manager.add_server(data)
-    specs: list[dict[str, Any]] = []
-    try:
-        progress(f"Reading the kernelspecs of {args.name} ...")
-        specs = await manager.jupyter_kernelspecs(args.name)
-    except RemoteError as exc:
-        print(f"warning: saved, but: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
-    if args.json:
-        print_json({**server, "kernelspecs": specs})
-        return 0
-    print(f"Saved Jupyter server {server['name']} ({server['url']}).")
-    for spec in specs:
-        print(f"  kernel {spec['kernel_name']}: {spec['display_name']}")
-    for warning in server["warnings"]:
-        print(f"warning: {warning}", file=sys.stderr)
-    return 0
+    return await _report_saved(manager, args, server)
 
 
 def add_edit_parser(servers: Any) -> None:
@@ -148,7 +134,7 @@ async def server_edit(manager: RemoteManager, args: Any) -> int:
 
 
 async def _report_saved(manager: RemoteManager, args: Any, server: dict[str, Any]) -> int:
-    """After ``server edit``: its kernelspecs read again (ours rewritten), then printed."""
+    """After ``server add`` or ``edit``: its kernelspecs read (ours written), then printed."""
     specs: list[dict[str, Any]] = []
     try:
         progress(f"Reading the kernelspecs of {args.name} ...")
