@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from typing import Any
 
 from jupyter_client.connect import KernelConnectionInfo
@@ -35,7 +34,8 @@ from ..ssh.forwards import free_local_ports, release_local_ports
 from ..store import Profile, Server
 from ..store.slurm import slurm_request
 from .kernel_end import ended_by_agent, ended_by_job, start_failed, status_or_none
-from .launch_request import DEFAULT_BUFFER_MB, channels_how, launch_request, local_connection
+from .kernel_start import KernelStart, bring_up
+from .launch_request import DEFAULT_BUFFER_MB, local_connection
 from .remote_kernels import ATTACH
 from .standby import Standbys
 from .standby import wanted as standby_wanted
@@ -220,44 +220,22 @@ class SSHProvisioner(KernelProvisionerBase):
         profile = self._profile
         assert profile is not None and self._local_ports is not None
         key = self.connection_info.get("key", b"")
-        key_bytes = key if isinstance(key, bytes) else str(key).encode("ascii")
-        key_text = key_bytes.decode("ascii")
-        scheme = str(self.connection_info.get("signature_scheme", "hmac-sha256"))
-        ports = list(self._local_ports)
-
-        attach_info = self._attach_info
+        start = KernelStart(
+            profile,
+            kernel_id=self._kid,
+            ports=list(self._local_ports),
+            key=key if isinstance(key, bytes) else str(key).encode("ascii"),
+            scheme=str(self.connection_info.get("signature_scheme", "hmac-sha256")),
+            cwd=self._document_cwd or profile.cwd,
+            relay=self.use_relay,
+            startup_timeout=self.startup_timeout,
+            buffer_mb=self.output_buffer_mb,
+            attach_info=self._attach_info,
+            took_standby=self._took_standby,
+        )
 
         async def launch(manager: RemoteContext) -> None:
-            session = await self._session_on(manager)
-            if attach_info is not None:  # re-attach, or the profile's standby taken
-                what = (
-                    "the profile's standby kernel" if self._took_standby else "the running kernel"
-                )
-                session.progress("attaching", f"to {what}, pid {attach_info.get('pid')}")
-                answer: dict[str, Any] = attach_info
-                session.relay_token = str(attach_info.get("relay_token") or "")
-            else:
-                slurm = slurm_request(profile.slurm)
-                if slurm is not None:  # submit (or keep) the kernel's job; wait while queued
-                    await jobs.ensure_running(session, slurm, profile.name)
-                session.progress("starting kernel", profile.python or profile.kernelspec or "")
-                if session.channel_transport == "tcp":
-                    session.relay_token = secrets.token_urlsafe(24)
-                answer = await self._launch_remote(session, key_text, scheme)
-            job = session.job.job if session.job is not None else None
-            how = channels_how(answer, session.channel_transport, job)
-            session.progress("forwarding", f"channels {how}")
-            await session.open_channels(
-                dict(zip(CHANNELS, ports, strict=True)),
-                answer,
-                key=key_bytes,
-                signature_scheme=scheme,
-            )
-            session.heartbeat_port = ports[CHANNELS.index("hb")]
-            session.kernel_started()
-            if profile.idle_timeout:
-                await session.hold_presence()
-            session.progress("ready", f"pid {answer.get('pid')} on {profile.server}")
+            await bring_up(await self._session_on(manager), start)
 
         try:
             await self._remote(launch)
@@ -275,23 +253,6 @@ class SSHProvisioner(KernelProvisionerBase):
         self._ended = None
         self.exit_reason = ""
         return self.connection_info
-
-    async def _launch_remote(self, session: KernelSession, key: str, scheme: str) -> dict[str, Any]:
-        assert self._profile is not None
-        request = launch_request(
-            self._profile,
-            kernel_id=self._kid,
-            key=key,
-            scheme=scheme,
-            cwd=self._document_cwd or self._profile.cwd,
-            transport=session.channel_transport,
-            relay=self.use_relay,
-            relay_token=session.relay_token,
-            startup_timeout=self.startup_timeout,
-            buffer_mb=self.output_buffer_mb,
-            job=session.job.job.job_id if session.job is not None else None,
-        )
-        return await session.agent().launch(request, timeout=self.startup_timeout + 30)
 
     async def poll(self) -> int | None:
         """KernelManager.is_alive (and the restarter, every few seconds).
