@@ -231,9 +231,10 @@ class Standbys:
         if not found:
             out.update(state="starting" if starting else "none", kernel_id=None)
             return out
-        first = found[0]
+        first = next((k for k in found if k.get("takeable")), found[0])
         out.update(
-            state="ready",
+            # ready: a start takes it now; starting: its relay is not listening yet
+            state="ready" if first.get("takeable") else "starting",
             kernel_id=first.get("kernel_id"),
             pid=first.get("pid"),
             started=first.get("started"),

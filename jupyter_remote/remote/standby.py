@@ -49,14 +49,21 @@ def _rss(pid: "int | None") -> int:
         return 0
 
 
+def _takeable(kdir: str) -> bool:
+    """A standby's start is over: its relay listens (relay.json), so a take can use it."""
+    return os.path.exists(os.path.join(kdir, "relay.json"))
+
+
 def standby_facts(kdir: str, pid: int) -> dict:
-    """What ``status`` adds: whether the kernel is a standby (and its fingerprint), and
-    its memory: the kernel's RSS plus its supervisor's (which holds the relay)."""
+    """What ``status`` adds: whether the kernel is a standby (its fingerprint, and
+    whether a take would get it now), and its memory: the kernel's RSS plus its
+    supervisor's (which holds the relay)."""
     mark = _mark_of(kdir)
     sup = _read_int(os.path.join(kdir, "supervisor.pid"))
     facts: dict = {"standby": mark is not None, "rss": _rss(pid) + _rss(sup)}
     if mark is not None:
         facts["fingerprint"] = str(mark.get("fingerprint") or "")
+        facts["takeable"] = _takeable(kdir)
     return facts
 
 
@@ -78,7 +85,7 @@ def take_mark(profile: str, server: str, fingerprint: str) -> "str | None":
             continue
         if not _alive(_read_int(os.path.join(kdir, "kernel.pid"))):
             continue
-        if not os.path.exists(os.path.join(kdir, "relay.json")):
+        if not _takeable(kdir):
             continue  # still starting: its relay is not listening yet
         try:
             os.unlink(os.path.join(kdir, STANDBY_MARK))
