@@ -110,11 +110,21 @@ def test_kernelspecs_follow_the_remote_on_listing_and_in_the_background(
     }
     run(on_listing.stop())
 
-    # one refresh: servers that cannot be reached cheaply are skipped or said, never block
-    done = run(on_listing.refresh_all())
+    # one refresh: servers that cannot be reached cheaply are skipped or said, never block;
+    # unattended, nothing goes out the user would not send: no password is posted, and a
+    # server that failed once is not tried again (its port may be someone else's now)
+    run(manager.add_server({"name": "pw", "url": "http://127.0.0.1:1/", "auth": "password",
+                            "password": "correct horse"}))  # fmt: skip
+    once = KernelspecRefresh(manager, interval=0.5)
+    done = run(once.refresh_all())
     assert sorted(done["lab"]) == ["extra", "python3"]
     assert done["down"].startswith("failed:")
     assert done["nosecret"].startswith("skipped: no token")
+    assert done["pw"].startswith("skipped: a password server")
+    again = run(once.refresh_all())
+    assert sorted(again["lab"]) == ["extra", "python3"]
+    assert again["down"].startswith("skipped: its last refresh failed")
+    run(manager.remove_server("pw"))
 
     # in the background: nobody lists, ours goes once the remote's is removed
     background = KernelspecRefresh(manager, interval=0.5)
@@ -207,3 +217,32 @@ def test_cli_server_edit_changes_url_auth_via_and_default_kernel(
     assert ssh_edit.returncode == 2 and "SSH server" in ssh_edit.stderr
     assert "hint:" in ssh_edit.stderr
     assert listing() == before
+
+
+def test_a_hostile_server_cannot_flood_the_laptop_with_kernelspecs(
+    manager: RemoteManager,
+) -> None:
+    """A Jupyter server answering 5,000 kernelspecs (the answer a hostile one could send):
+    at most MAX_KERNELSPECS are written and listed, the rest never touch the disk."""
+    from jupyter_remote.kernels.jupyter_servers import (
+        MAX_KERNELSPECS,
+        kept_kernels,
+        sync_kernelspecs,
+    )
+    from jupyter_remote.store import JupyterServer
+
+    run(manager.add_server({"name": "flood", "url": "http://127.0.0.1:1/", "auth": "none"}))
+    server = manager.store.get_server("flood")
+    assert isinstance(server, JupyterServer)
+    spec = {"argv": ["x"], "display_name": "K", "language": "python"}
+    answer = {f"k{i:05d}": {"spec": spec} for i in range(5000)}
+    kept = sync_kernelspecs(server, answer)
+    assert len(kept) == MAX_KERNELSPECS == len(kept_kernels(answer))
+    assert (
+        len([n for n in KernelSpecManager().find_kernel_specs() if n.startswith("remote-flood--")])
+        == MAX_KERNELSPECS
+    )
+    run(manager.remove_server("flood"))
+    assert not [
+        n for n in KernelSpecManager().find_kernel_specs() if n.startswith("remote-flood--")
+    ]

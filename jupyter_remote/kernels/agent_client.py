@@ -114,8 +114,10 @@ def _agent_result(result: ExecResult, op: str, where: str) -> dict[str, Any]:
             raise RemoteJSONError("the answer is not a JSON object")
     except RemoteJSONError as exc:
         detail = result.stderr.strip()
-        if not detail and not line.startswith(("[", "{")):  # stray output: show its end
-            detail = printable(text[-2000:].strip(), keep_newlines=True)
+        if not detail and not line.startswith(("[", "{")):  # stray output: show its end,
+            # never an answer line before it (a claim's or connection's carries the key)
+            stray = [x for x in text[-2000:].splitlines() if not x.lstrip().startswith("{")]
+            detail = printable("\n".join(stray).strip(), keep_newlines=True)
         raise RemoteCommandError(
             f"The remote agent on {where} did not answer ({op}): "
             f"{exc if line else 'nothing on its standard output'}; "

@@ -10,7 +10,12 @@ next one. A refresh reads each Jupyter server's ``/api/kernelspecs`` and rewrite
 disk (:func:`~.jupyter_servers.kernelspecs`). Cheap by design: a server whose token or
 password this process does not have is skipped, and one reached ``--via`` an SSH server
 only while that SSH server's pooled connection is already open (a refresh never opens
-an SSH connection, so never prompts, never knocks on a host every minute).
+an SSH connection, so never prompts, never knocks on a host every minute). Unattended,
+nothing goes out that the user would not send: a password server is never refreshed
+(its password would be posted to ``/login`` every interval), nor a server whose refresh
+failed once (whoever holds its port now, e.g. another user of the SSH host after the
+user's Jupyter stopped, would receive its token every interval); listing its kernels
+(the sidebar, ``env list``) reads them as before.
 """
 
 from __future__ import annotations
@@ -91,6 +96,10 @@ class KernelspecRefresh:
         return done
 
     async def _refresh_one(self, server: JupyterServer) -> Any:
+        if server.auth == "password":  # a refresh would post the password to /login
+            return "skipped: a password server is read only when you list its kernels"
+        if server.name in self._failing:  # whoever answers its port now may not be it
+            return "skipped: its last refresh failed (list its kernels to read them again)"
         try:
             if server.via is not None and not await self._tunnel_open(server.via):
                 return "skipped: its SSH server is not connected"
@@ -98,11 +107,14 @@ class KernelspecRefresh:
         except SecretRequiredError:
             return "skipped: no token or password in this process"
         except (RemoteError, OSError, asyncio.TimeoutError) as exc:
-            if server.name not in self._failing:  # said once, not every interval
-                self._failing.add(server.name)
-                log.info("jupyter-remote: kernelspecs of %s not refreshed: %s", server.name, exc)
+            self._failing.add(server.name)  # not refreshed unattended again (see above)
+            log.info(
+                "jupyter-remote: kernelspecs of %s not refreshed (not tried again in the "
+                "background): %s",
+                server.name,
+                exc,
+            )
             return f"failed: {exc}"
-        self._failing.discard(server.name)
         return [row["name"] for row in rows]
 
     async def _tunnel_open(self, via: str) -> bool:

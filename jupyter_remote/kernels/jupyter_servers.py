@@ -41,6 +41,19 @@ PROVISIONER = "jupyter-server-provisioner"
 ATTACH_REMOTE_ID = "jupyter_remote_attach_remote_id"  # start_kernel kwarg: attach to it
 SEPARATOR = "--"
 REMOTE_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+#: kernelspecs of one Jupyter server we list and write (a hostile one could send 100,000)
+MAX_KERNELSPECS = 256
+
+
+def kept_kernels(remote: dict[str, Any]) -> list[str]:
+    """The remote kernelspec names we list and write, in order: valid names with an object
+    for a spec, at most MAX_KERNELSPECS (sync_kernelspecs and kernelspecs)."""
+    names = sorted(
+        k
+        for k, v in remote.items()
+        if isinstance(k, str) and REMOTE_ID_RE.fullmatch(k) and isinstance(v, dict)
+    )
+    return names[:MAX_KERNELSPECS]
 
 
 async def jupyter_server(ctx: RemoteContext, name: str) -> JupyterServer:
@@ -162,10 +175,10 @@ def sync_kernelspecs(server: JupyterServer, remote: dict[str, Any]) -> list[str]
     Blocking (file work): call in a thread."""
     root = kernels_dir()
     root.mkdir(parents=True, exist_ok=True)
-    wanted: dict[str, dict[str, Any]] = {}
-    for kernel, entry in remote.items():
-        if isinstance(kernel, str) and REMOTE_ID_RE.fullmatch(kernel) and isinstance(entry, dict):
-            wanted[spec_name(server.name, kernel)] = kernelspec_json(server, kernel, entry)
+    wanted = {
+        spec_name(server.name, kernel): kernelspec_json(server, kernel, remote[kernel])
+        for kernel in kept_kernels(remote)
+    }
     for name, spec in wanted.items():
         target = root / name
         if target.exists() and not _ours(target, server.name):
@@ -197,7 +210,7 @@ async def kernelspecs(ctx: RemoteContext, name: str) -> list[dict[str, Any]]:
     await asyncio.to_thread(sync_kernelspecs, server, remote)
     default = server.default_kernel or str(answer.get("default") or "")
     rows = []
-    for kernel in sorted(k for k in remote if REMOTE_ID_RE.fullmatch(str(k))):
+    for kernel in kept_kernels(remote):
         spec = kernelspec_json(server, kernel, remote[kernel])
         rows.append(
             {
