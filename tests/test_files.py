@@ -417,6 +417,39 @@ async def test_a_download_goes_on_after_its_connection_dies(
         assert link.lease.conn is not killed and not link.closed  # a new connection
 
 
+async def test_a_download_resumed_on_a_changed_file_fails_and_keeps_nothing(
+    box: RemoteManager, workdir: Path, tmp_path: Path
+) -> None:
+    """The connection dies midway and the remote file is rewritten before the reconnect
+    (a job still writing it): the download never splices two versions; it says the file
+    changed and leaves nothing under the final name or temporary."""
+    size = 32 << 20
+    remote = workdir / "moving.bin"
+    await asyncio.to_thread(_random_file, remote, size)
+    fresh = workdir / "moving.next"
+    await asyncio.to_thread(_random_file, fresh, size)  # same size, other bytes
+    quarter = asyncio.Event()
+
+    def watch(done: int, total: int) -> None:
+        if done >= size // 4:
+            quarter.set()
+
+    async def kill_and_rewrite() -> None:
+        await quarter.wait()
+        async with box.files.links.use("box") as link:
+            link.lease.conn.abort()
+        stamp = remote.stat().st_mtime + 5
+        os.replace(fresh, remote)  # at once, before the download reconnects
+        os.utime(remote, (stamp, stamp))
+
+    killer = asyncio.ensure_future(kill_and_rewrite())
+    back = tmp_path / "back.bin"
+    with pytest.raises(RemoteFileChangedError, match="changed on the remote"):
+        await transfers.download(box.files, "box", str(remote), str(back), watch)
+    await killer
+    assert not back.exists() and leftovers(tmp_path) == []
+
+
 async def test_cli_get_put_and_ctrl_c(
     box: RemoteManager, workdir: Path, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -753,6 +786,14 @@ async def test_a_save_never_follows_a_symlink_another_user_planted(
     assert victim_file.read_text() == "the victim's notes"
     assert planted.is_symlink() and os.lstat(planted).st_uid == attacker.pw_uid
     assert sorted(os.listdir(shared_dir)) == ["report.txt"], "no temporary file left"
+    # the user's own link to the planted one: the chain's second link is refused too
+    chain = workdir / "latest-report.txt"
+    chain.symlink_to(planted)
+    os.lchown(chain, files_host.uid, files_host.gid)
+    with pytest.raises(RemotePermissionError):
+        await box.files.save("box", str(chain), model)
+    assert victim_file.read_text() == "the victim's notes"
+    chain.unlink()
 
     own = shared_dir / "mine.txt"
     own.symlink_to(victim_file)

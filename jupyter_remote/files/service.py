@@ -18,6 +18,7 @@ from typing import Any
 from ..context import RemoteContext
 from ..errors import (
     ConflictError,
+    NotFoundError,
     RemoteFileChangedError,
     RemoteFileError,
     RemotePermissionError,
@@ -35,19 +36,35 @@ MTIME_SLACK = 0.5
 NEW_FILE_MODE = 0o644
 
 
+#: links a save follows in a row at most (Linux's own limit, ELOOP past it)
+MAX_LINK_HOPS = 40
+
+
 async def _check_may_write_through(link: SFTPLink, path: bytes) -> None:
-    """Refuse a save through the symlink ``path`` that another user may have planted
-    (RemoteFiles._save_target, before following it). As Linux's protected_symlinks
-    (which SFTP's resolution never meets), a link is followed when it is the account's
-    own or its folder is private (ours, nobody else may write in it)."""
-    entry, home = await link.lstat(path), await link.lstat(link.home)
-    if home.uid >= 0 and entry.uid == home.uid:
-        return
-    folder = await link.realpath(posixpath.dirname(path) or b"/")
-    if await link.is_private(folder, "directory"):
-        return
+    """Refuse a save through the symlink ``path`` when any link of its chain another user
+    may have planted (RemoteFiles._save_target, before following it). As Linux's
+    protected_symlinks (which SFTP's resolution never meets), a link is followed when it
+    is the account's own or its folder is private (ours, nobody else may write in it)."""
+    home = await link.lstat(link.home)
+    for _ in range(MAX_LINK_HOPS):
+        try:
+            entry = await link.lstat(path)
+        except NotFoundError:
+            return  # a dangling link's target: the save creates it, in a folder checked
+        if entry.kind != "symlink":  # lstat: the name itself is no link
+            return
+        folder = await link.realpath(posixpath.dirname(path) or b"/")
+        if not (home.uid >= 0 and entry.uid == home.uid) and not await link.is_private(
+            folder, "directory"
+        ):
+            raise _planted(path)
+        path = posixpath.join(folder, await link.readlink(path))
+    raise RemotePermissionError(f"{paths.display(paths.from_bytes(path))}: too many links.")
+
+
+def _planted(path: bytes) -> RemotePermissionError:
     shown = paths.display(paths.from_bytes(path))
-    raise RemotePermissionError(
+    return RemotePermissionError(
         f"{shown} is a symbolic link another user made in a folder others may write in: "
         "saving through it would write wherever they chose. Nothing was written.",
         hint="Save under another name (Save As), or remove the link if you may and save again.",

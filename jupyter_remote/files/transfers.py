@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import SSHConnectError, ValidationError
+from ..errors import RemoteFileChangedError, SSHConnectError, ValidationError
 from ..ssh.sftp import TEMP_MARK, SFTPLink, temp_name
 from . import paths
 from .progress import Reporter
@@ -105,10 +105,19 @@ class _DiskWriter:
 
 async def _download_into(files: Any, server: str, remote: str, out: Any, progress: Progress) -> int:
     disk, total, failures = _DiskWriter(out), 0, 0
+    version: tuple[Any, Any] | None = None  # size and time of the file the bytes are from
     try:
         while True:
             try:
                 model, chunks = await files.stream(server, remote, offset=disk.written)
+                seen = (model.get("size"), model.get("last_modified"))
+                if version is not None and seen != version:  # resumed on another version
+                    raise RemoteFileChangedError(
+                        f"{paths.display(remote)} changed on the remote while it was "
+                        "downloaded (the connection dropped meanwhile); nothing was kept.",
+                        hint="Download it again once it no longer changes.",
+                    )
+                version = seen
                 total = int(model["size"] or 0)
                 await _copy_chunks(chunks, disk, progress, total)
                 await disk.drain()

@@ -318,6 +318,11 @@ class SFTPLink:
         with contextlib.suppress(Exception):
             await self.client.remove(temp)
 
+    async def readlink(self, path: bytes) -> bytes:
+        """Where the symlink ``path`` points, as written (relative or absolute)."""
+        with errors_of(path, "read the link"):
+            return bytes(await self.client.readlink(path))
+
     async def realpath(self, path: bytes) -> bytes:
         """The canonical path, symlinks resolved (a save writes through a symlink)."""
         with errors_of(path, "resolve"):
