@@ -131,11 +131,15 @@ def op_cancel(req):
 
 
 def _wait_gone(job_id, timeout):
-    """Until squeue no longer lists the job (pending, running or completing)."""
+    """Until squeue no longer lists the job (pending, running or completing). Only
+    squeue's word makes it gone: an answer without it, or "Invalid job id" (a job past
+    MinJobAge); a controller out of reach is no proof (its leftovers are kept then)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        status, out, _ = _slurm(["squeue", "-h", "-j", job_id, "-o", "%i"], timeout=30)
-        if status != 0 or job_id not in out.split():
+        status, out, err = _slurm(["squeue", "-h", "-j", job_id, "-o", "%i"], timeout=30)
+        if status == 0 and job_id not in out.split():
+            return True
+        if status != 0 and "invalid job id" in err.lower():
             return True
         time.sleep(0.5)
     return False
