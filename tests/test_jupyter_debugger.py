@@ -9,20 +9,16 @@ stack, scopes and variables, and continues; the cell then finishes.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from jupyter_client.blocking import BlockingKernelClient
 
-from jupyter_remote import runtime
 from jupyter_remote.manager import RemoteManager
-from jupyter_remote.store import Store
-from jupyter_remote.store.secrets import secret_store
 from tests.harness.clients import execute, started_kernel
+from tests.harness.fixtures import run_on_runtime
 from tests.harness.jupyter_servers import PlainJupyter
 
 CELL = "a = 40\nb = a + 2\nprint('b is', b)\n"
@@ -34,19 +30,13 @@ def direct() -> Iterator[PlainJupyter]:
         yield server
 
 
-def run(coro: Any) -> Any:
-    """On the loop the process's kernels use (the runtime's own thread)."""
-    _, loop = runtime.current()
-    assert loop is not None
-    return asyncio.run_coroutine_threadsafe(coro, loop).result(120)
+run = run_on_runtime
 
 
 @pytest.fixture
-def manager(isolated_home: Path) -> Iterator[RemoteManager]:
-    ctx = runtime.current_context()
-    yield RemoteManager(ctx.store, secrets=secret_store, pool=ctx.pool)
-    for name in [s.name for s in Store().list_servers()]:
-        secret_store.delete(name)
+def manager(runtime_manager: RemoteManager) -> RemoteManager:
+    """The runtime's manager (tests/harness/fixtures.py), as kernels of this process see it."""
+    return runtime_manager
 
 
 class Debugger:

@@ -11,7 +11,6 @@ do, a link cut while a cell prints, widget comms, running kernels.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -39,8 +38,8 @@ from jupyter_remote.manager import RemoteManager
 from jupyter_remote.sessions import registry
 from jupyter_remote.sessions.roster import Reconnect
 from jupyter_remote.store import Store
-from jupyter_remote.store.secrets import secret_store
 from tests.harness.clients import execute, started_kernel
+from tests.harness.fixtures import run_on_runtime
 from tests.harness.jupyter_servers import PlainJupyter, make_tls
 from tests.harness.netns_host import NetnsHost, netns_unavailable
 from tests.harness.servers import server_input, trust_host
@@ -79,21 +78,13 @@ def behind(gate: NetnsHost) -> Iterator[PlainJupyter]:
         yield server
 
 
-def run(coro: Any) -> Any:
-    """Run a coroutine on the loop the process's kernels use (the runtime's own thread)."""
-    _, loop = runtime.current()
-    assert loop is not None
-    return asyncio.run_coroutine_threadsafe(coro, loop).result(120)
+run = run_on_runtime
 
 
 @pytest.fixture
-def manager(isolated_home: Path) -> Iterator[RemoteManager]:
-    """A manager on the runtime's store and secrets, as the CLI and kernels see them."""
-    ctx = runtime.current_context()
-    mgr = RemoteManager(ctx.store, secrets=secret_store, pool=ctx.pool)
-    yield mgr
-    for name in [s.name for s in Store().list_servers()]:
-        secret_store.delete(name)
+def manager(runtime_manager: RemoteManager) -> RemoteManager:
+    """The runtime's manager (tests/harness/fixtures.py), as kernels of this process see it."""
+    return runtime_manager
 
 
 def add(manager: RemoteManager, **data: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ polls) and in the background.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from collections.abc import Iterator
@@ -19,12 +18,11 @@ from typing import Any
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
-from jupyter_remote import runtime
 from jupyter_remote.kernels.jupyter_refresh import KernelspecRefresh, watch_listing
 from jupyter_remote.manager import RemoteManager
-from jupyter_remote.store import Store
 from jupyter_remote.store.secrets import secret_store
 from tests.harness.cli import run_cli
+from tests.harness.fixtures import run_on_runtime
 from tests.harness.jupyter_servers import PlainJupyter, ensure_jupyter_env
 from tests.harness.waiting import eventually
 
@@ -41,19 +39,13 @@ def other() -> Iterator[PlainJupyter]:
         yield server
 
 
-def run(coro: Any) -> Any:
-    """On the loop the process's kernels use (the runtime's own thread)."""
-    _, loop = runtime.current()
-    assert loop is not None
-    return asyncio.run_coroutine_threadsafe(coro, loop).result(120)
+run = run_on_runtime
 
 
 @pytest.fixture
-def manager(isolated_home: Path) -> Iterator[RemoteManager]:
-    ctx = runtime.current_context()
-    yield RemoteManager(ctx.store, secrets=secret_store, pool=ctx.pool)
-    for name in [s.name for s in Store().list_servers()]:
-        secret_store.delete(name)
+def manager(runtime_manager: RemoteManager) -> RemoteManager:
+    """The runtime's manager (tests/harness/fixtures.py), as kernels of this process see it."""
+    return runtime_manager
 
 
 def token_of(server: PlainJupyter) -> str:

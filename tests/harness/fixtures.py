@@ -124,6 +124,31 @@ def manager(store: Store) -> Iterator[RemoteManager]:
     ensure_event_loop().run_until_complete(mgr.close())
 
 
+@pytest.fixture
+def runtime_manager(isolated_home: Path) -> Iterator[RemoteManager]:
+    """A manager on the runtime's store, pool and secrets, as the CLI and this process's
+    kernels see them (test files of Jupyter-server kernels make it their ``manager``);
+    the saved servers' secrets go after."""
+    from jupyter_remote import runtime
+    from jupyter_remote.store.secrets import secret_store
+
+    ctx = runtime.current_context()
+    yield RemoteManager(ctx.store, secrets=secret_store, pool=ctx.pool)
+    for name in [s.name for s in Store().list_servers()]:
+        secret_store.delete(name)
+
+
+def run_on_runtime(coro: Any) -> Any:
+    """Run a coroutine on the loop the process's kernels use (the runtime's own thread)."""
+    import asyncio
+
+    from jupyter_remote import runtime
+
+    _, loop = runtime.current()
+    assert loop is not None
+    return asyncio.run_coroutine_threadsafe(coro, loop).result(120)
+
+
 def server_config(**server_app: Any) -> dict[str, Any]:
     """pytest-jupyter's server config with our extension on, plus SERVER_APP traits."""
     return {"ServerApp": {"jpserver_extensions": {"jupyter_remote": True}, **server_app}}
