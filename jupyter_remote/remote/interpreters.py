@@ -5,7 +5,9 @@ Part of the probe script (protocol, interpreters, probe: see
 tells conda / uv / venv / virtualenv from an environment's files; ``untrusted_prefix``
 says why an environment another user controls must never be run; ``check_python``
 runs the interpreter once (its own session, killed with its process group on
-timeout) for its version, prefix and whether ipykernel imports.
+timeout) for its version, prefix and whether ipykernel imports; ``check_many`` runs
+one interpreter per distinct binary and reads the other venvs on that binary from
+their files (``venv_has``), so 50 venvs of one Python cost one interpreter start.
 """
 
 import json
@@ -13,7 +15,8 @@ import os
 import signal
 import stat
 import subprocess
-from typing import Any, Dict, Optional
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 CHECK_MARKER = "@@jupyter-remote-check@@ "
 
@@ -196,3 +199,91 @@ def check_python(python: str, timeout: float) -> Dict[str, Any]:
         detail = lines[-1][:300] if lines else "no output"
         return {"error": "exit status %s: %s" % (proc.returncode, detail)}
     return data
+
+
+def _binary(python: str) -> Optional[Tuple[int, int]]:
+    """The interpreter's real file (device, inode): venvs' symlinks and conda's hard
+    links to one build share it, and so share the version the check reports."""
+    try:
+        st = os.stat(python)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def venv_has(prefix: str, version: str, module: str = "ipykernel") -> Optional[bool]:
+    """Whether ``module`` imports in the venv at ``prefix`` (Python ``version``), from
+    its files alone: True when its site-packages holds the module, False when it does
+    not and nothing else could put it on sys.path (system site-packages, PYTHONPATH,
+    PYTHONHOME, a .pth file), None when only running the interpreter can tell (no
+    pyvenv.cfg, no lib/pythonX.Y, e.g. PyPy or a free-threaded build)."""
+    cfg = read_pyvenv_cfg(prefix)
+    parts = version.split(".")
+    if cfg is None or len(parts) < 2:
+        return None
+    xy = "python%s.%s" % (parts[0], parts[1])
+    libs = [os.path.join(prefix, lib, xy) for lib in ("lib", "lib64")]
+    sites = [os.path.join(lib, "site-packages") for lib in libs if os.path.isdir(lib)]
+    if not sites:
+        return None
+    for site in sites:
+        found = os.path.isdir(os.path.join(site, module))
+        if found or os.path.isfile(os.path.join(site, module + ".py")):
+            return True
+    if cfg.get("include-system-site-packages", "false").lower() == "true":
+        return None
+    if os.environ.get("PYTHONPATH") or os.environ.get("PYTHONHOME"):
+        return None
+    for site in sites:
+        try:
+            names = os.listdir(site)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        if [n for n in names if n.endswith(".pth") and n != "distutils-precedence.pth"]:
+            return None
+    return False
+
+
+Check = Callable[[Dict[str, Any]], Dict[str, Any]]
+
+
+def check_many(candidates: List[Dict[str, Any]], check: Check, workers: int) -> List[Any]:
+    """``check`` (the probe's: runs the interpreter) for every candidate, in order.
+
+    Called by ``Probe.check_all``. The first candidate on each interpreter binary is
+    run; a venv on a binary already run takes that run's version and reads whether it
+    has ipykernel from its site-packages (:func:`venv_has`), and is run only when its
+    files cannot tell. Same answers, one interpreter start per binary."""
+    first = {}  # type: Dict[Any, int]
+    twin_of = {}  # type: Dict[int, int]
+    for i, candidate in enumerate(candidates):
+        key = _binary(candidate["python"]) if candidate.get("path") else None
+        if key is not None and key in first:
+            twin_of[i] = first[key]
+        elif key is not None:
+            first[key] = i
+    results = [None] * len(candidates)  # type: List[Any]
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(candidates)))) as pool:
+        todo = [i for i in range(len(candidates)) if i not in twin_of]
+        for i, env in zip(todo, pool.map(lambda i: check(candidates[i]), todo)):
+            results[i] = env
+        for i, twin in twin_of.items():
+            results[i] = _from_twin(candidates[i], results[twin])
+        todo = [i for i in twin_of if results[i] is None]
+        for i, env in zip(todo, pool.map(lambda i: check(candidates[i]), todo)):
+            results[i] = env
+    return results
+
+
+def _from_twin(candidate: Dict[str, Any], twin: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The env of a venv whose binary was run for ``twin``; None: run it too."""
+    if twin.get("error") or not twin.get("version"):
+        return None
+    has = venv_has(candidate["path"], twin["version"])
+    if has is None:
+        return None
+    env = {k: v for k, v in candidate.items() if k != "key"}
+    env.update(version=twin["version"], ipykernel=has, error=None)
+    return env

@@ -67,7 +67,6 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
 # <local-imports> removed when the script is sent: the parts before it define these
@@ -75,6 +74,7 @@ from jupyter_remote.remote.gpus import collect_gpus
 from jupyter_remote.remote.interpreters import (
     _home,
     _tilde,
+    check_many,
     check_python,
     classify,
     env_name,
@@ -304,9 +304,7 @@ class Probe(KernelspecScan):
     def check_all(self) -> List[Dict[str, Any]]:
         if not self.candidates:
             return []
-        workers = min(self.workers, len(self.candidates))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            checked = list(pool.map(self.check, self.candidates))
+        checked = check_many(self.candidates, self.check, self.workers)
         declared = {c["key"] for c in self.candidates if "key" in c}
         envs = []
         for candidate, env in zip(self.candidates, checked):
