@@ -15,6 +15,7 @@ Variants (``task["variant"]``):
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -137,10 +138,7 @@ class StartBench:
             marks.append((time.time(), "wait_for_ready() returned"))
             first_result(kc)
             marks.append((time.time(), "result of 1+1"))
-            for name in ("supervisor", "kernel"):
-                created = _remote_created(self.target["remote_home"], str(km.kernel_id), name)
-                if created:
-                    marks.append((created, f"remote {name} process created (/proc)"))
+            marks += _remote_marks(self.target["remote_home"], str(km.kernel_id))
         finally:
             unsubscribe()
             stop_manager(km, locals().get("kc"))
@@ -180,18 +178,34 @@ def _boot_time() -> float:
     return _boot[0]
 
 
-def _remote_created(remote_home: str, kernel_id: str, name: str) -> float | None:
-    """Wall-clock creation time of a remote process of ours (same machine: /proc)."""
+def _remote_marks(remote_home: str, kernel_id: str) -> list[tuple[float, str]]:
+    """When the remote side's stages happened (same machine: /proc and file times): the
+    supervisor's and kernel's processes created, the kernel's shell socket bound, the
+    relay listening."""
     root = Path(remote_home) / ".local" / "share" / "jupyter-remote"
-    for path in root.rglob(f"{name}.pid"):
-        if path.parent.name != kernel_id:
-            continue
-        try:
-            ticks = _start_ticks(int(path.read_text().strip()))
-        except (OSError, ValueError):
-            return None
-        return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
-    return None
+    kdir = next((p for p in root.rglob(kernel_id) if p.is_dir()), None)
+    if kdir is None:
+        return []
+    marks = []
+    for name in ("supervisor", "kernel"):
+        created = _process_created(kdir / f"{name}.pid")
+        if created:
+            marks.append((created, f"remote {name} process created (/proc)"))
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        sockdir = json.loads((kdir / "info.json").read_text())["sockdir"]
+        marks.append((os.stat(f"{sockdir}/k-1").st_ctime, "remote kernel's shell socket bound"))
+    with contextlib.suppress(OSError):
+        marks.append(((kdir / "relay.json").stat().st_mtime, "remote relay listening"))
+    return marks
+
+
+def _process_created(pid_file: Path) -> float | None:
+    """Wall-clock creation time of the process of a pid file ("PID [identity]")."""
+    try:
+        ticks = _start_ticks(int(pid_file.read_text().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return None
+    return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def make(task: dict[str, Any]) -> StartBench:

@@ -237,5 +237,13 @@ def main():
     return 0
 
 
+def _exit(code):
+    """Leave as soon as the answer is out: the exec channel closes when this process ends,
+    and the interpreter's own teardown cost every call 15-35 ms (issue 17 item 2)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())

@@ -3,22 +3,25 @@
 Part of the agent script (protocol, state, relay, supervisor, launch, agent: see
 ``jupyter_remote/remote/__init__.py``). Stdlib only, Python >= 3.8. ``op_launch``
 makes the kernel's private state directory and a short private socket directory,
-writes the connection file (the HMAC key arrives on stdin), starts the supervisor
-detached (``supervisor.py``), and waits until the kernel's sockets and its relay are
-up; it answers the pid, the socket paths and where the relay listens.
+writes the connection file (the HMAC key arrives on stdin), forks the supervisor
+detached (``supervisor.py``: the same interpreter, no second start-up), and waits until
+the kernel has bound its sockets and its relay listens (woken by the supervisor's pipe);
+it answers the pid, the socket paths and where the relay listens, so the local side
+attaches to the relay while the kernel finishes booting.
 """
 
 import json
 import os
+import select
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 # <local-imports> removed when the script is sent: the parts before it define these
-from jupyter_remote.remote.protocol import BOOTSTRAP, CHANNELS, MAX_SOCKET_PATH, SOCKET_NAMES
+from jupyter_remote.remote.protocol import CHANNELS, MAX_SOCKET_PATH, SOCKET_NAMES
 from jupyter_remote.remote.relay import DEFAULT_BUFFER_BYTES
 from jupyter_remote.remote.slurm import hand_to_holder
 from jupyter_remote.remote.standby import mark_standby
@@ -37,6 +40,7 @@ from jupyter_remote.remote.state import (
     _tail,
     _write_private,
 )
+from jupyter_remote.remote.supervisor import op_supervise
 
 # </local-imports>
 
@@ -226,25 +230,81 @@ def _in_job(req):
 
 
 def _start_supervisor(kdir, payload):
-    """The supervisor runs this same script detached (own session), fed on stdin."""
+    """The supervisor is this agent, forked: no second interpreter to start and no
+    second compile of the script before the kernel's process exists. The child leaves
+    the agent's session (``setsid``) and its SSH channel (stdin from /dev/null, output to
+    kernel.log), then runs ``op_supervise``; it says on a pipe when the relay has settled
+    (``_wait_started`` wakes on it instead of waiting out its poll interval)."""
     log = os.open(os.path.join(kdir, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    ready_r, ready_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
     try:
-        sup = subprocess.Popen(
-            [sys.executable, "-c", BOOTSTRAP],
-            stdin=subprocess.PIPE,
-            stdout=log,
-            stderr=log,
-            cwd=kdir,
-            start_new_session=True,
-            close_fds=True,
-        )
-    finally:
+        pid = os.fork()
+    except BaseException:
+        for fd in (log, ready_r, ready_w):
+            os.close(fd)
+        raise
+    if pid == 0:  # the supervisor: never returns into the agent's main()
+        os.close(ready_r)
+        _run_forked_supervisor(kdir, log, dict(payload, ready_fd=ready_w))
+    os.close(log)
+    os.close(ready_w)
+    return ForkedSupervisor(pid, ready_r)
+
+
+def _run_forked_supervisor(kdir, log, payload):
+    """In the forked child: detach, then supervise the kernel until it ends; exits."""
+    code = 1
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(null)
         os.close(log)
-    body = _own_source().encode("utf-8")
-    assert sup.stdin is not None
-    sup.stdin.write(str(len(body)).encode() + b"\n" + body + json.dumps(payload).encode() + b"\n")
-    sup.stdin.close()
-    return sup
+        os.chdir(kdir)
+        op_supervise(payload)
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+class ForkedSupervisor:
+    """The agent's handle on the supervisor it forked: ``poll`` as ``Popen.poll``;
+    ``ready_fd`` the pipe's end the supervisor writes to (or closes, by exiting)."""
+
+    def __init__(self, pid, ready_fd):
+        self.pid = pid
+        self.ready_fd = ready_fd
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                done, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = self.pid, 0
+            if done:
+                self.returncode = status >> 8 if status & 0x7F == 0 else -(status & 0x7F)
+        return self.returncode
+
+    def nap(self, seconds):
+        """Sleep ``seconds``, or less when the supervisor writes or exits."""
+        if self.ready_fd is None:
+            time.sleep(seconds)
+            return
+        readable, _, _ = select.select([self.ready_fd], [], [], seconds)
+        if readable and not os.read(self.ready_fd, 64):  # exited: poll alone from now on
+            os.close(self.ready_fd)
+            self.ready_fd = None
 
 
 def _own_source():
@@ -253,7 +313,8 @@ def _own_source():
 
 
 def _wait_started(kdir, sup, req, relay_wanted):
-    """Until the kernel's sockets and its relay are up; its exit or a timeout fail."""
+    """Until the kernel has bound its sockets and its relay listens (the relay passes
+    nothing on before the kernel answers it: ``Relay.run``); its exit or a timeout fail."""
     timeout = float(req.get("startup_timeout") or 60)
     deadline = time.time() + timeout
     info = _read_json(os.path.join(kdir, "info.json")) or {}
@@ -280,7 +341,7 @@ def _wait_started(kdir, sup, req, relay_wanted):
                 "the kernel did not open its sockets within %ss" % timeout,
                 ("Its output:\n" + tail) if tail else "",
             )
-        time.sleep(0.05)
+        _nap(sup, 0.01 if isinstance(sup, ForkedSupervisor) else 0.05)
     try:
         pgid = os.getpgid(pid)
     except OSError:
@@ -292,6 +353,15 @@ def _wait_started(kdir, sup, req, relay_wanted):
         answer["channels"][name] = "%s-%d" % (base, n)
     answer.update(_relay_answer(kdir))
     return answer
+
+
+def _nap(sup, seconds):
+    """The wait between two looks: cut short by a forked supervisor's word."""
+    nap = getattr(sup, "nap", None)
+    if nap is not None:
+        nap(seconds)
+    else:  # a holder's supervisor (Slurm job): nothing to wake us
+        time.sleep(seconds)
 
 
 def _relay_settled(kdir):

@@ -116,7 +116,9 @@ class Relay(KernelSide):
         self.busy = False
         self.shutdown_replied = False  # the kernel answered a shutdown request: it is ending
         self.last_activity = time.time()
-        self.ready = threading.Event()
+        self.ready = threading.Event()  # the kernel answered: the relay relays
+        self.listening = threading.Event()  # relay.json written (or failed): launch answers
+        self.kernel_up = asyncio.Event()  # replaced in run() (as wake); set with ready
         self.failure = ""
         self.nudges = set()
         self.nudge_until = 0.0
@@ -135,6 +137,7 @@ class Relay(KernelSide):
             self.failure = "relay failed: %r" % (exc,)
             sys.stderr.write("jupyter-remote: %s\n" % self.failure)
             _write_none(self.kdir, self.failure)
+            self.listening.set()
             self.ready.set()
 
     async def run(self, startup_timeout):
@@ -144,14 +147,19 @@ class Relay(KernelSide):
         ctx = zmq.asyncio.Context()
         self.wake = asyncio.Event()
         self._connect_kernel(ctx)
-        await self._nudge(startup_timeout)
-        self._scrub_key()
+        self.kernel_up = asyncio.Event()
+        # listen while the kernel boots: the local side attaches meanwhile (its requests
+        # wait in _from_client until the nudge has proved the iopub subscription)
         await asyncio.start_unix_server(self._accept, path=self.path)
         os.chmod(self.path, 0o600)
         if self.tcp_token:
             server = await asyncio.start_server(self._accept_tcp, "127.0.0.1", 0)
             self.tcp_port = server.sockets[0].getsockname()[1]
         _write_json(self.kdir, "relay.json", {"path": self.path, "port": self.tcp_port})
+        self.listening.set()
+        await self._nudge(startup_timeout)
+        self._scrub_key()
+        self.kernel_up.set()
         self.ready.set()
         tasks = [self._from_kernel(name) for name in RELAYED] + [self._acker(), self._hb_echo()]
         await asyncio.gather(*tasks)
@@ -306,6 +314,7 @@ class Relay(KernelSide):
         return self.generation
 
     async def _from_client(self, records, generation):
+        await self.kernel_up.wait()  # attached while the kernel boots: nothing before it
         while self.generation == generation:
             record = await records.next()
             if record is None:

@@ -63,6 +63,7 @@ def op_supervise(req):
             float(req.get("startup_timeout") or 60),
             tcp_token=req.get("relay_token") if req.get("relay_tcp") else None,
         )
+    _tell_launch(req.get("ready_fd"), relay)
     idle_timeout = int(req.get("idle_timeout") or 0)
     if idle_timeout > 0:
         _watch_idle(proc, kdir, idle_timeout, relay)
@@ -79,6 +80,24 @@ def op_supervise(req):
         ),
     )
     return None
+
+
+def _tell_launch(fd, relay):
+    """A forked supervisor (``launch._start_supervisor``): write on the agent's pipe once
+    the relay has settled (listening, or failed), so the launch answers at once."""
+    if fd is None:
+        return
+
+    def tell():
+        if relay is not None:
+            relay.listening.wait()
+        try:
+            os.write(fd, b".")
+        except OSError:
+            pass
+        os.close(fd)
+
+    threading.Thread(target=tell, daemon=True).start()
 
 
 def _ended_on_request(returncode, relay):
