@@ -38,7 +38,7 @@ from ..kernels.jupyter_servers import tunnel_down
 from ..ssh import first_hop_reachable
 from ..ssh.tunnel import PrivateTunnel
 from ..store import JupyterServer
-from .kernel_events import emit_progress, set_state
+from .kernel_events import emit_notice, emit_progress, kernel_json, set_state
 from .linked import LinkedSession
 from .roster import registry
 
@@ -108,26 +108,17 @@ class JupyterKernelSession(LinkedSession):
     )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.kernel_id,
-            "kind": "kernel",
-            "kernel_id": self.kernel_id,
-            "server": self.server,
-            "profile": "",
-            "python": None,
-            "state": self.state,
-            "reason": self.reason,
-            "started": self.started,
-            "reconnects": self.reconnects,
-            "local_ports": sorted(self.channels.ports.values()) if self.channels else [],
-            "relayed": False,
-            "warnings": self.record.warnings if self.record else [],
-            "target": "jupyter",
-            "remote_kernel_id": self.remote_id,
-            "kernel_name": self.kernel_name,
-            "start_failed": self.start_failed,
-            "hint": self.hint,
-        }
+        return kernel_json(
+            self,
+            profile="",
+            python=None,
+            local_ports=sorted(self.channels.ports.values()) if self.channels else [],
+            relayed=False,
+            warnings=self.record.warnings if self.record else [],
+            target="jupyter",
+            remote_kernel_id=self.remote_id,
+            kernel_name=self.kernel_name,
+        )
 
     def _set(self, state: str, reason: str = "") -> None:
         set_state(self, log, "Jupyter kernel", state, reason)
@@ -137,14 +128,8 @@ class JupyterKernelSession(LinkedSession):
         emit_progress(self, log, "Jupyter kernel", stage, message)
 
     def notice(self, message: str) -> None:
-        registry.emit(
-            {
-                "type": "notice",
-                "kernel_id": self.kernel_id,
-                "server": self.server,
-                "message": message,
-            }
-        )
+        """Something the user of this kernel should know (the notebook shows it)."""
+        emit_notice(self, message)
 
     # ------------------------------------------------------------ the route
 

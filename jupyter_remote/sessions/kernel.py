@@ -6,7 +6,8 @@ kernel's channels on fixed local ports (``kernels/relay_link.py``), so the Jupyt
 server's ZMQ sockets never see the link come and go. Reconnecting is
 :class:`~.linked.LinkedSession`'s; here is what to drop when the link is lost, how
 to resume, and the health checks of a running kernel (the kernel itself keeps
-running on the remote all along, invariant 3).
+running on the remote all along, invariant 3). The health checks themselves are
+``kernel_health.py``'s; the fields the API shows, ``kernel_events.py``'s.
 """
 
 from __future__ import annotations
@@ -26,39 +27,20 @@ from ..ssh.forwards import Forwards, Target
 from ..ssh.streams import ExecTarget
 from ..store import TCP_CHANNELS_WARNING
 from ..store.durations import format_duration
-from .job import JobLink, job_problem
+from .job import JobLink
 from .job import cancel as cancel_job
-from .kernel_events import emit_progress, set_state
+from .kernel_events import emit_notice, emit_progress, kernel_json, set_state
+from .kernel_health import KERNEL_SETTLE_S, monitor_health
 from .linked import LinkedSession
-from .roster import Reconnect, registry
+from .roster import registry
 
 log = logging.getLogger(__name__)
-
-#: seconds after a kernel's (re)start when a slow agent round trip is no health problem:
-#: the new kernel's start loads the remote host (a false Degraded after restarts)
-KERNEL_SETTLE_S = 10.0
 
 #: a kernel gone from the remote without a word while this server was connected
 STOPPED_ELSEWHERE = (
     "stopped on the remote from outside this Jupyter server (`jupyter remote kernel stop`, "
     "or another Jupyter server's Remote sidebar)"
 )
-
-
-async def heartbeat_ok(port: int, timeout: float) -> bool:
-    """One ping on a kernel's heartbeat channel (a ZMQ echo), through our forward."""
-    import zmq
-    import zmq.asyncio
-
-    ctx = zmq.asyncio.Context.instance()
-    sock = ctx.socket(zmq.REQ)
-    sock.linger = 0
-    try:
-        sock.connect(f"tcp://127.0.0.1:{port}")
-        await sock.send(b"ping")
-        return bool(await sock.poll(int(timeout * 1000)))
-    finally:
-        sock.close()
 
 
 @dataclass
@@ -110,29 +92,20 @@ class KernelSession(LinkedSession):
         self.remote_id = self.remote_id or self.kernel_id
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.kernel_id,
-            "kind": "kernel",
-            "kernel_id": self.kernel_id,
-            "server": self.server,
-            "profile": self.profile,
-            "python": self.python,
-            "state": self.state,
-            "reason": self.reason,
-            "started": self.started,
-            "reconnects": self.reconnects,
-            "local_ports": sorted(
-                set(self.forwards.targets)
-                | set(self.channels.ports.values() if self.channels else ())
-            ),
-            "relayed": self.relay_path is not None,
-            "channel_transport": self.channel_transport,
+        ports = set(self.forwards.targets) | set(
+            self.channels.ports.values() if self.channels else ()
+        )
+        return kernel_json(
+            self,
+            profile=self.profile,
+            python=self.python,
+            local_ports=sorted(ports),
+            relayed=self.relay_path is not None,
+            warnings=[TCP_CHANNELS_WARNING] if self.channel_transport == "tcp" else [],
+            channel_transport=self.channel_transport,
             **({"job": self.job.to_json()} if self.job is not None else {}),
             **({"remote_kernel_id": self.remote_id} if self.remote_id != self.kernel_id else {}),
-            "warnings": [TCP_CHANNELS_WARNING] if self.channel_transport == "tcp" else [],
-            "start_failed": self.start_failed,
-            "hint": self.hint,
-        }
+        )
 
     def _set(self, state: str, reason: str = "") -> None:
         set_state(self, log, "remote kernel", state, reason)
@@ -156,7 +129,7 @@ class KernelSession(LinkedSession):
     def _watch(self) -> None:
         self._watch_in_background()
         if self._health is None or self._health.done():
-            self._health = asyncio.ensure_future(self._monitor_health())
+            self._health = asyncio.ensure_future(monitor_health(self))
 
     # ------------------------------------------------------------ health
 
@@ -171,61 +144,6 @@ class KernelSession(LinkedSession):
         self.kernel_ending = False
         self.kernel_epoch += 1
         self._settle_until = time.monotonic() + KERNEL_SETTLE_S
-
-    async def _monitor_health(self) -> None:
-        """Every few seconds while the link is up: heartbeat and agent round trip."""
-        policy = registry.reconnect
-        while not self._closing:
-            await asyncio.sleep(policy.health_interval)
-            if self._closing or self.state not in ("running", "degraded") or not self.link_up:
-                continue
-            if self.kernel_ending:
-                continue
-            epoch = self.kernel_epoch
-            problem = await self._health_problem(policy)
-            if self.kernel_ending or self.kernel_epoch != epoch:
-                continue  # a restart or shutdown began (or ended) meanwhile: no verdict
-            if problem and self.link_up:
-                self._set("degraded", problem)
-            elif not problem and self.state == "degraded":
-                self._set("running")
-
-    async def _health_problem(self, policy: Reconnect) -> str:
-        """Why the session is degraded now, or '' when healthy."""
-        if self.job is not None:  # the job's state, not an srun step every interval
-            problem = await job_problem(self)
-            if problem or not self.heartbeat_port:
-                return problem
-            if not await heartbeat_ok(self.heartbeat_port, policy.heartbeat_timeout):
-                return "the kernel does not answer its heartbeat (stopped, swapping or hung)"
-            return ""
-        started = time.monotonic()
-        try:
-            status = await asyncio.wait_for(self.agent().status(self.remote_id), 15)
-        except asyncio.TimeoutError:
-            return "the remote agent does not answer (the host may be overloaded)"
-        except RemoteError:
-            return ""  # link trouble: the watcher handles it
-        if status.get("state") not in ("running", "starting"):
-            return ""  # the kernel ended: the provisioner's poll says how, not the card
-        rtt = (time.monotonic() - started) * 1000
-        if self._baseline_ms is None or rtt < self._baseline_ms:
-            self._baseline_ms = rtt
-        base = self._baseline_ms
-        settling = time.monotonic() < self._settle_until
-        if not settling and rtt > max(base * policy.slow_factor, base + policy.slow_floor_ms):
-            return f"round trip {rtt:.0f} ms, far above its usual {base:.0f} ms"
-        if self.channels is not None and self.relay_path and not self.channels.attached:
-            # not taken back automatically: two servers would take turns stealing it
-            return (
-                "this server no longer receives the kernel's messages: another Jupyter "
-                "server attached to it, or its relay stopped; attach again to take it back"
-            )
-        if self.heartbeat_port and not await heartbeat_ok(
-            self.heartbeat_port, policy.heartbeat_timeout
-        ):
-            return "the kernel does not answer its heartbeat (stopped, swapping or hung)"
-        return ""
 
     def agent(self) -> AgentClient:
         """An agent client on the current connection (also while reconnecting, once the new
@@ -307,9 +225,7 @@ class KernelSession(LinkedSession):
 
     def notice(self, text: str) -> None:
         """Something the user of this kernel should know (the notebook shows it)."""
-        registry.emit(
-            {"type": "notice", "kernel_id": self.kernel_id, "server": self.server, "message": text}
-        )
+        emit_notice(self, text)
 
     def why_removed(self, *, end_asked: bool) -> str:
         """The provisioner, when the remote no longer has this kernel: '' if it ended on

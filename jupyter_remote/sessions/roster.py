@@ -1,8 +1,9 @@
 """The roster: every remote session of this process, and the events they send.
 
-A session is a kernel's link (``kernel.py``) or a forwarded port (``forward.py``),
-both :class:`~.linked.LinkedSession`. The REST handlers, the events websocket and
-the CLI read :data:`registry`; sessions report state changes, start-up progress and
+A session is a kernel's link (``kernel.py``, ``jupyter.py``), a forwarded port
+(``forward.py``) or a terminal (``terminal.py``), each a :class:`~.linked.LinkedSession`.
+The REST handlers, the events websocket and the CLI read :data:`registry`; sessions
+report state changes (:meth:`SessionRegistry.set_state`), start-up progress and
 notices through :meth:`SessionRegistry.emit`, which checks each event against its
 schema (``jupyter_remote/events``) before any listener sees it.
 """
@@ -13,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import events
 
@@ -22,16 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATES = (
-    "connecting",
-    "queued",
-    "running",
-    "reconnecting",
-    "degraded",
-    "disconnected",
-    "dead",
-    "stopped",
-)
 Listener = Callable[[dict[str, Any]], None]
 
 
@@ -48,6 +39,33 @@ class Reconnect:
     heartbeat_timeout: float = 3.0
     slow_factor: float = 5.0  # degraded when the agent's round trip exceeds baseline x this
     slow_floor_ms: float = 500.0  # ... and is at least this much above the baseline
+
+
+class Stateful(Protocol):
+    """What :meth:`SessionRegistry.set_state` and :func:`session_fields` read and change:
+    every session kind has it."""
+
+    server: str
+    state: str
+    reason: str
+    started: float
+    reconnects: int
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def session_fields(session: Stateful, *, id: str, kind: str) -> dict[str, Any]:
+    """What every session's ``to_json`` shows first: its id and kind, its server, and its
+    link: state, reason, when it started and how often it reconnected."""
+    return {
+        "id": id,
+        "kind": kind,
+        "server": session.server,
+        "state": session.state,
+        "reason": session.reason,
+        "started": session.started,
+        "reconnects": session.reconnects,
+    }
 
 
 class SessionRegistry:
@@ -79,6 +97,19 @@ class SessionRegistry:
                 listener(event)
             except Exception:  # a broken listener must not break a kernel
                 log.exception("session event listener failed")
+
+    def set_state(
+        self, session: Stateful, log: logging.Logger, who: str, state: str, reason: str
+    ) -> bool:
+        """Every session's ``_set``: change its state and reason, then log (on the
+        session module's ``log``, as "``who``: state reason") and emit the change; True
+        if it was one (the same state and reason again is nothing)."""
+        if state == session.state and reason == session.reason:
+            return False
+        session.state, session.reason = state, reason
+        log.info("%s: %s %s", who, state, reason)
+        self.emit({"type": "session", "session": session.to_json()})
+        return True
 
     def list(self) -> list[dict[str, Any]]:
         return [s.to_json() for s in self.sessions.values()]
