@@ -4,25 +4,28 @@ Both go through it, so both behave the same. It is a :class:`RemoteContext` (sto
 secrets, host keys, pool) plus the operations users ask for; the servers' CRUD and
 their secrets are here, the rest lives with its job and is called from here:
 ``ssh/server_test.py``, ``ssh/trust.py``, ``kernels/profiles.py``,
-``kernels/remote_kernels.py``, ``kernels/discovery.py``. Every method is a
-coroutine; blocking file work goes to a thread so the event loop never waits.
+``kernels/remote_kernels.py``, ``kernels/discovery.py``. An operation that is all its
+job's is that module's function bound as a method (``check_python =
+profiles.check_python``: the function takes the context first), so its signature and
+docstring are written once. Every method is a coroutine; blocking file work goes to a
+thread so the event loop never waits.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .config import store_from_config
 from .context import RemoteContext
-from .errors import NotFoundError, ValidationError
+from .errors import ValidationError
 from .files import RemoteFiles
 from .kernels import environments, gpus, jupyter_servers, profiles, remote_kernels, standby
 from .kernels.discovery import Discovery
 from .kernels.kernelspecs import remove_kernelspec
 from .ssh import server_test, trust
-from .store import AnyServer, JupyterServer, Profile, Server, parse_host_id, server_from_input
+from .store import AnyServer, JupyterServer, Server, parse_host_id, server_from_input
 from .store.secrets import KINDS
 
 
@@ -46,15 +49,11 @@ class RemoteManager(RemoteContext):
         return self._server_json(await asyncio.to_thread(self.store.get_server, name))
 
     def _take_secrets(self, name: str, data: Mapping[str, Any]) -> None:
+        self._check_secret_fields(data)
         for kind in KINDS:
             value = data.get(kind)
-            if value is None or value == "":
-                continue
-            if not isinstance(value, str) or len(value) > 4096:
-                raise ValidationError(
-                    f"{kind} must be a string of at most 4096 characters.", field=kind
-                )
-            self.secrets.set(kind, name, value)
+            if value:
+                self.secrets.set(kind, name, value)
 
     def _check_secret_fields(self, data: Mapping[str, Any]) -> None:
         for kind in KINDS:
@@ -147,28 +146,16 @@ class RemoteManager(RemoteContext):
 
     # ------------------------------------------------------------ host keys
 
-    async def list_hostkeys(self) -> list[dict[str, Any]]:
-        """Ours, then every entry of the known_hosts files read; bad lines as warnings."""
-        return await trust.list_hostkeys(self)
-
-    async def trust_hostkey(self, server: str, fingerprint: str) -> dict[str, Any]:
-        """Trust the key ``server`` (or its first untrusted hop) offers if it is ``fingerprint``."""
-        return await trust.trust_hostkey(self, server, fingerprint)
+    list_hostkeys = trust.list_hostkeys
+    trust_hostkey = trust.trust_hostkey
 
     async def remove_hostkey(self, hid: str) -> int:
         return await asyncio.to_thread(self.store.remove_hostkeys, parse_host_id(hid))
 
     # ------------------------------------------------------------ profiles
 
-    async def check_python(self, server: str, python: str) -> dict[str, Any]:
-        """Version and ipykernel presence of one interpreter on ``server`` (one exec)."""
-        return await profiles.check_python(self, server, python)
-
-    async def install_ipykernel(
-        self, server: str, python: str, on_output: Callable[[str], None]
-    ) -> None:
-        """pip-install ipykernel into that interpreter's environment, streaming pip's output."""
-        await profiles.install_ipykernel(self, server, python, on_output)
+    check_python = profiles.check_python
+    install_ipykernel = profiles.install_ipykernel
 
     async def list_profiles(self) -> list[dict[str, Any]]:
         return [profiles.profile_json(p) for p in await asyncio.to_thread(self.store.list_profiles)]
@@ -176,57 +163,8 @@ class RemoteManager(RemoteContext):
     async def get_profile(self, name: str) -> dict[str, Any]:
         return profiles.profile_json(await asyncio.to_thread(self.store.get_profile, name))
 
-    async def add_profile(
-        self,
-        data: Mapping[str, Any],
-        *,
-        install_ipykernel: bool = False,
-        on_output: Callable[[str], None] | None = None,
-        replace: bool = False,
-        create_cwd: bool = False,
-    ) -> dict[str, Any]:
-        """Validate, check interpreter and working directory remotely (``create_cwd``: make
-        a missing one), save, and write kernelspec remote-NAME."""
-        old = await self._saved_profile(data.get("name")) if replace else None
-        saved = await profiles.save_profile(
-            self,
-            data,
-            install_ipykernel=install_ipykernel,
-            create_cwd=create_cwd,
-            on_output=on_output,
-            replace=replace,
-        )
-        await standby.profile_saved(self, saved["name"], old)  # its standby kernel follows
-        return saved
-
-    async def _saved_profile(self, name: Any) -> Profile | None:
-        """The saved profile ``name`` as it is now, or None (a new one)."""
-        try:
-            return await asyncio.to_thread(self.store.get_profile, str(name))
-        except (NotFoundError, ValidationError):
-            return None
-
-    async def update_profile(
-        self,
-        name: str,
-        changes: Mapping[str, Any],
-        *,
-        install_ipykernel: bool = False,
-        create_cwd: bool = False,
-        on_output: Callable[[str], None] | None = None,
-    ) -> dict[str, Any]:
-        """Change fields of a saved profile (PATCH semantics); its kernelspec follows."""
-        old = await self._saved_profile(name)
-        saved = await profiles.update_profile(
-            self,
-            name,
-            changes,
-            install_ipykernel=install_ipykernel,
-            create_cwd=create_cwd,
-            on_output=on_output,
-        )
-        await standby.profile_saved(self, saved["name"], old)  # its standby kernel follows
-        return saved
+    add_profile = profiles.save_profile
+    update_profile = profiles.update_profile
 
     async def profile_standby(self, name: str) -> dict[str, Any]:
         """Whether profile ``name`` keeps a standby kernel, and the one running: its pid,
@@ -234,23 +172,10 @@ class RemoteManager(RemoteContext):
         profile = await asyncio.to_thread(self.store.get_profile, name)
         return await standby.Standbys.of(self).status(profile)
 
-    async def create_environment(
-        self,
-        server: str,
-        *,
-        python: Any,
-        env_name: Any = None,
-        tool: Any = "venv",
-        on_output: Callable[[str], None],
-    ) -> dict[str, Any]:
-        """A new environment with ipykernel on ``server`` from base ``python`` (venv, uv or
-        conda), its progress streamed; the server's cached environments are dropped."""
-        return await environments.create_environment(
-            self, server, python=python, name=env_name, tool=tool, on_output=on_output
-        )
+    create_environment = environments.create_environment
 
     async def remove_profile(self, name: str) -> None:
-        old = await self._saved_profile(name)
+        old = await profiles.saved_profile(self, name)
         await asyncio.to_thread(self.store.remove_profile, name)
         await asyncio.to_thread(remove_kernelspec, name)
         if old is not None:
@@ -273,9 +198,7 @@ class RemoteManager(RemoteContext):
     async def _is_jupyter(self, name: str) -> bool:
         return isinstance(await asyncio.to_thread(self.store.get_server, name), JupyterServer)
 
-    async def jupyter_kernelspecs(self, name: str) -> list[dict[str, Any]]:
-        """A Jupyter server's kernelspecs (its `env list`), our kernelspecs synced to them."""
-        return await jupyter_servers.kernelspecs(self, name)
+    jupyter_kernelspecs = jupyter_servers.kernelspecs
 
     async def remote_kernels(self, server: str) -> list[dict[str, Any]]:
         """Kernels our agent started on ``server`` that are still there (running or dead);

@@ -5,6 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
+from jupyter_remote import events
+
+#: the session states as the session event's schema declares them (their one definition)
+SESSION_STATES = yaml.safe_load(events.schema_text("session"))["properties"]["session"][
+    "properties"
+]["state"]["enum"]
+
 NAME = {"type": "string", "pattern": "^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$"}
 KERNEL_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
 # Every string the store accepts is printable: no control characters, no newlines.
@@ -457,16 +466,7 @@ SESSION = {
         "profile": {"type": "string"},
         "state": {
             "type": "string",
-            "enum": [
-                "connecting",
-                "queued",
-                "running",
-                "reconnecting",
-                "degraded",
-                "disconnected",
-                "dead",
-                "stopped",
-            ],
+            "enum": SESSION_STATES,
             "description": "queued: the kernel's Slurm job waits (reason: why, and its "
             "estimated start); dead: the scheduler ended the job (reason: how, exit code)",
         },

@@ -55,13 +55,15 @@ async def create_environment(
     server: str,
     *,
     python: Any,
-    name: Any = None,
+    env_name: Any = None,
     tool: Any = "venv",
     on_output: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Create it, streaming each line of output to ``on_output``; ``{"python", "path",
-    "tool", "name"}`` of the new environment, or a RemoteError with a fix."""
-    base, env_name, how = validated(python, name, tool)
+    """A new environment with ipykernel on ``server`` from base ``python`` (venv, uv or
+    conda), each line of its output streamed to ``on_output``; the server's cached
+    environments are dropped. ``{"python", "path", "tool", "name"}`` of the new
+    environment, or a RemoteError with a fix. ``RemoteManager.create_environment``."""
+    base, name, how = validated(python, env_name, tool)
     endpoint = await ctx.endpoint(server)
     answers: list[str] = []
 
@@ -71,7 +73,7 @@ async def create_environment(
         elif line or answers == []:
             on_output(line)
 
-    request = {"name": env_name, "tool": how}
+    request = {"name": name, "tool": how}
     async with ctx.pool.connection(endpoint) as conn:
         status = await stream(
             conn,

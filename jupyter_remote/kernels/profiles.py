@@ -15,6 +15,7 @@ from ..errors import (
     ConflictError,
     ExternallyManagedError,
     IpykernelMissingError,
+    NotFoundError,
     ReadOnlyError,
     RemoteCommandError,
     ValidationError,
@@ -24,7 +25,7 @@ from ..remote import command_python
 from ..ssh.exec import run, stream
 from ..store import Profile
 from ..text import RemoteJSONError, parse_remote_json, printable, printable_tree
-from . import kernelspecs
+from . import kernelspecs, standby
 
 #: Runs in the profile's interpreter; its request ({"cwd", "create"}) comes on stdin, so
 #: the directory is data, never part of a command line. Answers one JSON line: version,
@@ -165,12 +166,26 @@ async def save_profile(
     on_output: Callable[[str], None] | None = None,
     replace: bool = False,
 ) -> dict[str, Any]:
-    """Validate, check interpreter and working directory remotely, save, write remote-NAME."""
+    """Validate, check interpreter and working directory remotely (``create_cwd``: make a
+    missing one), save, write kernelspec remote-NAME; its standby kernel follows.
+    ``RemoteManager.add_profile`` (REST, CLI)."""
+    old = await saved_profile(ctx, data.get("name")) if replace else None
     profile = await asyncio.to_thread(Profile.from_input, data)
     profile = await _checked(
         ctx, profile, install=install_ipykernel, create_cwd=create_cwd, on_output=on_output
     )
-    return await _store(ctx, profile, replace=replace)
+    saved = await _store(ctx, profile, replace=replace)
+    await standby.profile_saved(ctx, saved["name"], old)
+    return saved
+
+
+async def saved_profile(ctx: RemoteContext, name: Any) -> Profile | None:
+    """The saved profile ``name`` as it is now, or None (a new one): what its standby
+    kernel follows from (``standby.profile_saved``, ``profile_removed``)."""
+    try:
+        return await asyncio.to_thread(ctx.store.get_profile, str(name))
+    except (NotFoundError, ValidationError):
+        return None
 
 
 async def update_profile(
@@ -182,7 +197,8 @@ async def update_profile(
     create_cwd: bool = False,
     on_output: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Change some fields of a saved profile (PATCH, ``profile edit``); the kernelspec follows.
+    """Change some fields of a saved profile (PATCH, ``profile edit``:
+    ``RemoteManager.update_profile``); the kernelspec and the standby kernel follow.
 
     The remote is asked again only when what it decides changed (server, interpreter,
     kernelspec, working directory); admin profiles stay read-only; no renames."""
@@ -210,7 +226,9 @@ async def update_profile(
         profile = dataclasses.replace(
             profile, python_version=current.python_version, env_name=current.env_name
         )
-    return await _store(ctx, profile, replace=True)
+    saved = await _store(ctx, profile, replace=True)
+    await standby.profile_saved(ctx, saved["name"], current)
+    return saved
 
 
 async def _checked(

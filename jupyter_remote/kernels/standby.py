@@ -245,7 +245,7 @@ class Standbys:
 
 
 async def profile_saved(ctx: RemoteContext, name: str, old: Profile | None) -> None:
-    """RemoteManager after a profile was added or edited (``old``: as it was before):
+    """kernels/profiles.py after a profile was added or edited (``old``: as it was before):
     its standby follows (started, replaced, moved with its server, or stopped)."""
     keeper = Standbys.of(ctx)
     profile = await asyncio.to_thread(ctx.store.get_profile, name)

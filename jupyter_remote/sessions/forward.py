@@ -49,7 +49,7 @@ from ..errors import (
 )
 from ..ssh.forwards import Forwards, free_local_ports, release_local_ports
 from .linked import LinkedSession
-from .roster import registry
+from .roster import registry, session_fields
 
 log = logging.getLogger(__name__)
 
@@ -141,34 +141,17 @@ class ForwardSession(LinkedSession):
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id,
-            "kind": KIND,
-            "server": self.server,
+            **session_fields(self, id=self.id, kind=KIND),
             "remote_port": self.remote_port,
             "local_port": self.local_port,
             "url": self.url,
-            "state": self.state,
-            "reason": self.reason,
-            "started": self.started,
-            "reconnects": self.reconnects,
         }
 
     def _set(self, state: str, reason: str = "") -> None:
-        if state == self.state and reason == self.reason:
-            return
-        self.state, self.reason = state, reason
-        log.info(
-            "forward %s (%s:%s -> 127.0.0.1:%s): %s %s",
-            self.id,
-            self.server,
-            self.remote_port,
-            self.local_port,
-            state,
-            reason,
-        )
-        self._version += 1
-        self._changed.set()
-        registry.emit({"type": "session", "session": self.to_json()})
+        who = f"forward {self.id} ({self.server}:{self.remote_port} -> 127.0.0.1:{self.local_port})"
+        if registry.set_state(self, log, who, state, reason):
+            self._version += 1
+            self._changed.set()
 
     @property
     def version(self) -> int:

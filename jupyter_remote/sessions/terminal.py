@@ -35,7 +35,7 @@ from ..ssh.exec import run
 from ..ssh.pty import Pty, PtyEnd
 from . import terminal_shell as sh
 from .linked import LinkedSession
-from .roster import registry
+from .roster import registry, session_fields
 
 log = logging.getLogger(__name__)
 
@@ -102,28 +102,18 @@ class TerminalSession(LinkedSession):
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id,
-            "kind": KIND,
-            "server": self.server,
+            **session_fields(self, id=self.id, kind=KIND),
             "persistent": self.persistent,
             "multiplexer": self.multiplexer,
             "rows": self.rows,
             "cols": self.cols,
-            "state": self.state,
-            "reason": self.reason,
-            "started": self.started,
-            "reconnects": self.reconnects,
             "exit_status": self.exit_status,
         }
 
     def _set(self, state: str, reason: str = "") -> None:
-        if state == self.state and reason == self.reason:
-            return
-        self.state, self.reason = state, reason
-        log.info("terminal %s on %s: %s %s", self.id, self.server, state, reason)
-        if state == "disconnected":
+        who = f"terminal {self.id} on {self.server}"
+        if registry.set_state(self, log, who, state, reason) and state == "disconnected":
             self._say(f"Disconnected: {reason} Use Retry on the session card to try again.")
-        registry.emit({"type": "session", "session": self.to_json()})
 
     # ------------------------------------------------------------ clients
 

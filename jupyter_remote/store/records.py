@@ -48,6 +48,30 @@ TCP_CHANNELS_WARNING = (
 )
 
 
+def _input_fields(
+    data: Any,
+    cls: type,
+    what: str,
+    *,
+    secrets: set[str] | frozenset[str] = frozenset(),
+    facts: frozenset[str] = frozenset(),
+    known: str = "",
+) -> None:
+    """The ``from_input`` of each record: ``data`` is a JSON object naming only fields of
+    ``cls`` (not ``readonly`` nor the ``facts`` found on the remote), or ``secrets`` (kept
+    in the secret store, not in the record). ``what``: "A server"; ``known``: how the
+    hint names the fields ("of a Jupyter server")."""
+    if not isinstance(data, Mapping):
+        raise ValidationError(f"{what} must be a JSON object.")
+    allowed = {f.name for f in fields(cls)} - {"readonly"} - facts
+    unknown = set(data) - allowed - secrets
+    if unknown:
+        raise ValidationError(
+            f"Unknown field(s): {', '.join(sorted(map(str, unknown)))[:200]}.",
+            hint=f"Known fields{' ' + known if known else ''}: {', '.join(sorted(allowed))}.",
+        )
+
+
 @dataclass(frozen=True)
 class Server:
     """A saved SSH endpoint. ``port``/``user`` None means: ask ~/.ssh/config, then defaults."""
@@ -65,15 +89,7 @@ class Server:
     @classmethod
     def from_input(cls, data: Mapping[str, Any], *, readonly: bool = False) -> Server:
         """Validate untrusted input (REST body, CLI args, config) into a Server."""
-        if not isinstance(data, Mapping):
-            raise ValidationError("A server must be a JSON object.")
-        allowed = {f.name for f in fields(cls)} - {"readonly"}
-        unknown = set(data) - allowed - {"password", "passphrase"}
-        if unknown:
-            raise ValidationError(
-                f"Unknown field(s): {', '.join(sorted(map(str, unknown)))[:200]}.",
-                hint=f"Known fields: {', '.join(sorted(allowed))}.",
-            )
+        _input_fields(data, cls, "A server", secrets={"password", "passphrase"})
         auth = data.get("auth") or "key"
         if auth not in AUTH_METHODS:
             raise ValidationError(f"auth must be one of {', '.join(AUTH_METHODS)}.", field="auth")
@@ -128,15 +144,7 @@ class Profile:
 
     @classmethod
     def from_input(cls, data: Mapping[str, Any], *, readonly: bool = False) -> Profile:
-        if not isinstance(data, Mapping):
-            raise ValidationError("A profile must be a JSON object.")
-        allowed = {f.name for f in fields(cls)} - {"readonly"} - PROFILE_FACTS
-        unknown = set(data) - allowed
-        if unknown:
-            raise ValidationError(
-                f"Unknown field(s): {', '.join(sorted(map(str, unknown)))[:200]}.",
-                hint=f"Known fields: {', '.join(sorted(allowed))}.",
-            )
+        _input_fields(data, cls, "A profile", facts=PROFILE_FACTS)
         python = validate_remote_path(data.get("python"), "python")
         kernelspec = data.get("kernelspec")
         if kernelspec is not None:
@@ -246,15 +254,9 @@ class JupyterServer:
     @classmethod
     def from_input(cls, data: Mapping[str, Any], *, readonly: bool = False) -> JupyterServer:
         """Validate untrusted input (REST body, CLI args, config) into a JupyterServer."""
-        if not isinstance(data, Mapping):
-            raise ValidationError("A server must be a JSON object.")
-        allowed = {f.name for f in fields(cls)} - {"readonly"}
-        unknown = set(data) - allowed - {"password", "token"}
-        if unknown:
-            raise ValidationError(
-                f"Unknown field(s): {', '.join(sorted(map(str, unknown)))[:200]}.",
-                hint=f"Known fields of a Jupyter server: {', '.join(sorted(allowed))}.",
-            )
+        _input_fields(
+            data, cls, "A server", secrets={"password", "token"}, known="of a Jupyter server"
+        )
         auth = data.get("auth") or "token"
         if auth not in JUPYTER_AUTH_METHODS:
             raise ValidationError(

@@ -13,9 +13,9 @@ The methods are synchronous and quick; async callers run them through
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from filelock import FileLock, Timeout
 from jupyter_core.paths import jupyter_data_dir
@@ -31,6 +31,15 @@ from .records import (
     server_from_record,
 )
 from .validation import parse_host_id, validate_name
+
+#: a record kind (Server or JupyterServer, Profile) in the helpers at the end
+R = TypeVar("R")
+#: the fix of a server or profile name that names none
+SERVERS_HINT = (
+    "List servers with `jupyter remote server list`; add one with "
+    "`jupyter remote server add NAME --host HOST`."
+)
+PROFILES_HINT = "List profiles with `jupyter remote profile list`."
 
 
 class Store:
@@ -108,21 +117,10 @@ class Store:
         return self._saved(self.SERVERS, server_from_record)
 
     def list_servers(self) -> list[AnyServer]:
-        merged = {**self._saved_servers(), **self._admin_servers}
-        return [merged[k] for k in sorted(merged)]
+        return _by_name({**self._saved_servers(), **self._admin_servers})
 
     def get_server(self, name: str) -> AnyServer:
-        name = validate_name(name, "server")
-        if name in self._admin_servers:
-            return self._admin_servers[name]
-        try:
-            return self._saved_servers()[name]
-        except KeyError:
-            raise NotFoundError(
-                f"No server named {name!r}.",
-                hint="List servers with `jupyter remote server list`; add one with "
-                "`jupyter remote server add NAME --host HOST`.",
-            ) from None
+        return _named("server", name, self._admin_servers, self._saved_servers, SERVERS_HINT)
 
     def get_ssh_server(self, name: str) -> Server:
         """Server ``name``, which must be an SSH server (what connects, probes and runs
@@ -157,26 +155,43 @@ class Store:
         return server
 
     def remove_server(self, name: str) -> None:
-        name = validate_name(name, "server")
-        if name in self._admin_servers:
-            raise ReadOnlyError(f"Server {name!r} is defined by an administrator.")
+        self._remove(self.SERVERS, "server", name, self._admin_servers, self._refuse_used)
+
+    def _refuse_used(self, name: str) -> None:
+        """A server that profiles (or Jupyter servers, as their ``via``) use stays."""
+        users = [p.name for p in self.list_profiles() if p.server == name]
+        users += [
+            f"Jupyter server {s.name} (--via)"
+            for s in self.list_servers()
+            if getattr(s, "via", None) == name
+        ]
+        if users:
+            raise ConflictError(
+                f"Server {name!r} is used by profile(s) {', '.join(users)}.",
+                hint="Remove those profiles first with `jupyter remote profile remove NAME`.",
+            )
+
+    def _remove(
+        self,
+        file: str,
+        what: str,
+        name: str,
+        admin: Mapping[str, Any],
+        check: Callable[[str], None] | None = None,
+    ) -> None:
+        """Remove record ``name`` of ``file`` (``what``: "server", "profile"); an admin's
+        is read-only; ``check`` may refuse first (under the lock)."""
+        name = validate_name(name, what)
+        if name in admin:
+            raise ReadOnlyError(f"{what.capitalize()} {name!r} is defined by an administrator.")
         with self._locked():
-            data = self._read(self.SERVERS)
+            data = self._read(file)
             if name not in data:
-                raise NotFoundError(f"No server named {name!r}.")
-            users = [p.name for p in self.list_profiles() if p.server == name]
-            users += [
-                f"Jupyter server {s.name} (--via)"
-                for s in self.list_servers()
-                if getattr(s, "via", None) == name
-            ]
-            if users:
-                raise ConflictError(
-                    f"Server {name!r} is used by profile(s) {', '.join(users)}.",
-                    hint="Remove those profiles first with `jupyter remote profile remove NAME`.",
-                )
+                raise NotFoundError(f"No {what} named {name!r}.")
+            if check is not None:
+                check(name)
             del data[name]
-            self._write(self.SERVERS, data)
+            self._write(file, data)
 
     # -- profiles
 
@@ -184,20 +199,10 @@ class Store:
         return self._saved(self.PROFILES, Profile.from_record)
 
     def list_profiles(self) -> list[Profile]:
-        merged = {**self._saved_profiles(), **self._admin_profiles}
-        return [merged[k] for k in sorted(merged)]
+        return _by_name({**self._saved_profiles(), **self._admin_profiles})
 
     def get_profile(self, name: str) -> Profile:
-        name = validate_name(name, "profile")
-        if name in self._admin_profiles:
-            return self._admin_profiles[name]
-        try:
-            return self._saved_profiles()[name]
-        except KeyError:
-            raise NotFoundError(
-                f"No profile named {name!r}.",
-                hint="List profiles with `jupyter remote profile list`.",
-            ) from None
+        return _named("profile", name, self._admin_profiles, self._saved_profiles, PROFILES_HINT)
 
     def save_profile(self, profile: Profile, *, replace: bool = False) -> Profile:
         if profile.name in self._admin_profiles:
@@ -214,15 +219,7 @@ class Store:
         return profile
 
     def remove_profile(self, name: str) -> None:
-        name = validate_name(name, "profile")
-        if name in self._admin_profiles:
-            raise ReadOnlyError(f"Profile {name!r} is defined by an administrator.")
-        with self._locked():
-            data = self._read(self.PROFILES)
-            if name not in data:
-                raise NotFoundError(f"No profile named {name!r}.")
-            del data[name]
-            self._write(self.PROFILES, data)
+        self._remove(self.PROFILES, "profile", name, self._admin_profiles)
 
     # -- trusted host keys
 
@@ -268,3 +265,26 @@ class Store:
                 )
             self._write(self.HOSTKEYS, {"keys": kept})
             return len(keys) - len(kept)
+
+
+def _by_name(records: Mapping[str, R]) -> list[R]:
+    """The records (an admin's over a saved one of the same name), sorted by name."""
+    return [records[k] for k in sorted(records)]
+
+
+def _named(
+    what: str,
+    name: str,
+    admin: Mapping[str, R],
+    saved: Callable[[], Mapping[str, R]],
+    hint: str,
+) -> R:
+    """Record ``name`` (``what``: "server", "profile"): an administrator's, else the
+    saved one; NotFoundError with ``hint`` (how to list or add them) when neither."""
+    name = validate_name(name, what)
+    if name in admin:
+        return admin[name]
+    try:
+        return saved()[name]
+    except KeyError:
+        raise NotFoundError(f"No {what} named {name!r}.", hint=hint) from None

@@ -1,18 +1,20 @@
 """The base of every /remote/ REST handler: auth resource, JSON bodies, JSON errors.
 
 Every handler method of web/ is ``@web.authenticated`` + ``@authorized`` on
-``auth_resource = "remote"`` (invariant 9). Errors are ``{"message", "reason",
-"hint"}`` with the status of the RemoteError, never 401/403 for remote failures
-(those are Jupyter's own); :func:`error_body` is the one JSON error writer, which
-the forward proxies use too.
+``auth_resource = "remote"`` (invariant 9): :func:`remote_auth`, one decorator for
+both. Errors are ``{"message", "reason", "hint"}`` with the status of the
+RemoteError, never 401/403 for remote failures (those are Jupyter's own);
+:func:`error_body` is the one JSON error writer, which the forward proxies use too.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
@@ -20,6 +22,12 @@ from ..errors import RemoteError, ValidationError
 from ..manager import RemoteManager
 
 log = logging.getLogger(__name__)
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+Handler = TypeVar("Handler", bound=type[web.RequestHandler])
+
+#: the HTTP methods a proxy relays (tornado's, but CONNECT)
+HTTP_METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
 
 
 MAX_BODY = 64 * 1024
@@ -29,6 +37,35 @@ NAME = r"(?P<name>[^/]+)"
 
 
 CAPABILITY = r"(?P<secret>[^/]+)"
+
+
+def remote_auth(method: Method) -> Method:
+    """Every handler method of web/ (invariant 9): Jupyter's login (``@web.authenticated``),
+    then its authorizer on the handler's ``auth_resource`` ("remote"), the action from
+    the HTTP method (``@authorized``). Once per method: ``@authorized`` keeps the action
+    of the first request a function saw, so one function never serves two methods."""
+    return cast(Method, web.authenticated(authorized(method)))
+
+
+def every_method(answer: str, *, auth: bool = True) -> Callable[[Handler], Handler]:
+    """Class decorator of the forward proxies: each of :data:`HTTP_METHODS` is a method of
+    its own (behind :func:`remote_auth` unless ``auth`` is False: the origin listener,
+    whose credential is its Host) that awaits ``self.<answer>(*path_args)``."""
+
+    def decorate(cls: Handler) -> Handler:
+        for name in HTTP_METHODS:
+            setattr(cls, name, _relaying_method(name, answer, auth=auth))
+        return cls
+
+    return decorate
+
+
+def _relaying_method(name: str, answer: str, *, auth: bool) -> Callable[..., Any]:
+    async def method(self: web.RequestHandler, *args: str, **kwargs: str) -> None:
+        await getattr(self, answer)(*args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    return remote_auth(method) if auth else method
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

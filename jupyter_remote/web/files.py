@@ -21,13 +21,12 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from jupyter_server.auth.decorator import authorized
-from tornado import iostream, web
+from tornado import iostream
 
 from ..errors import ValidationError
 from ..files import paths
 from ..files.progress import Reporter
-from .base import RemoteHandler
+from .base import RemoteHandler, remote_auth
 
 PATH = r"(?P<path>.*)"
 #: A notebook or a file chunk of an upload (base64) fits; Jupyter's own limit is 512 MiB.
@@ -70,8 +69,7 @@ class FilesHandler(FilesBase):
 
     max_body = MAX_SAVE_BODY
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str, path: str = "") -> None:
         model = await self.manager.files.get(
             name,
@@ -83,8 +81,7 @@ class FilesHandler(FilesBase):
         )
         self.reply(model)
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def put(self, name: str, path: str = "") -> None:
         body = self.json_object()
         expect = body.pop("expect_modified", None)
@@ -95,8 +92,7 @@ class FilesHandler(FilesBase):
         )
         self.reply(model)
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def post(self, name: str, path: str = "") -> None:
         body = self.json_object()
         unknown = sorted(set(body) - NEW_FIELDS)
@@ -111,16 +107,14 @@ class FilesHandler(FilesBase):
             )
         self.reply(model, 201)
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def patch(self, name: str, path: str = "") -> None:
         body = self.json_object()
         new_path = paths.parse_path(body.get("path"), "path")
         model = await self.manager.files.rename(name, self.remote_path(path), new_path)
         self.reply(model)
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def delete(self, name: str, path: str = "") -> None:
         await self.manager.files.delete(name, self.remote_path(path))
         self.set_status(204)
@@ -130,8 +124,7 @@ class FilesHandler(FilesBase):
 class DownloadHandler(FilesBase):
     """A file's bytes as a download (never rendered on Jupyter's origin)."""
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str, path: str) -> None:
         offset, end = self._range()
         model, chunks = await self.manager.files.stream(name, self.remote_path(path), offset=offset)
@@ -180,8 +173,7 @@ class DownloadHandler(FilesBase):
 class UploadHandler(FilesBase):
     """``DELETE``: cancel the chunked upload to PATH; its temporary file is removed."""
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def delete(self, name: str, path: str) -> None:
         cancelled = await self.manager.files.uploads.cancel(name, self.remote_path(path))
         self.reply({"cancelled": cancelled})
@@ -190,13 +182,11 @@ class UploadHandler(FilesBase):
 class CheckpointsHandler(FilesBase):
     """Checkpoints of a remote file, kept beside it in ``.ipynb_checkpoints/``."""
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str, path: str) -> None:
         self.reply(await self.manager.files.checkpoints.list(name, self.remote_path(path)))
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def post(self, name: str, path: str) -> None:
         checkpoints = self.manager.files.checkpoints
         restore = self.get_query_argument("restore", None)
@@ -207,8 +197,7 @@ class CheckpointsHandler(FilesBase):
             return
         self.reply(await checkpoints.create(name, self.remote_path(path)), 201)
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def delete(self, name: str, path: str) -> None:
         checkpoint_id = self.get_query_argument("id", "")
         await self.manager.files.checkpoints.delete(name, self.remote_path(path), checkpoint_id)

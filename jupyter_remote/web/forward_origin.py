@@ -41,7 +41,7 @@ from tornado.netutil import bind_sockets
 
 from ..errors import RemoteError
 from ..sessions.forward import ORIGIN_LABEL_PREFIX, ForwardSession, forward_by_origin
-from .base import JSONErrors
+from .base import JSONErrors, every_method
 from .forward_relay import ForwardRelay, end_to_end, scrub_capability, scrub_logs_of
 from .forward_relay import upstream_request_headers as _upstream
 
@@ -112,6 +112,7 @@ def cookie_without_domain(value: str) -> str:
     return "; ".join(kept)
 
 
+@every_method("_answer", auth=False)
 class OriginProxyHandler(ForwardRelay, JSONErrors):
     """Every request to the origin listener: find the forward by the Host header, ask
     Jupyter's authorizer as the user who opened it, relay it as is.
@@ -223,25 +224,9 @@ class OriginProxyHandler(ForwardRelay, JSONErrors):
     def _on_tunnel(self, downstream: iostream.IOStream, upstream: iostream.IOStream) -> None:
         self.origins.tunnels.update((downstream, upstream))
 
-    async def get(self, *args: str) -> None:
-        await self.relay(self.request.uri or "/")
-
-    async def head(self, *args: str) -> None:
-        await self.relay(self.request.uri or "/")
-
-    async def post(self, *args: str) -> None:
-        await self.relay(self.request.uri or "/")
-
-    async def put(self, *args: str) -> None:
-        await self.relay(self.request.uri or "/")
-
-    async def patch(self, *args: str) -> None:
-        await self.relay(self.request.uri or "/")
-
-    async def delete(self, *args: str) -> None:
-        await self.relay(self.request.uri or "/")
-
-    async def options(self, *args: str) -> None:
+    async def _answer(self, *args: str) -> None:
+        """Every HTTP method (:func:`~.base.every_method`, no Jupyter auth: the Host is
+        the credential, checked in ``prepare``): to the service."""
         await self.relay(self.request.uri or "/")
 
 

@@ -29,14 +29,13 @@ import logging
 import urllib.parse
 
 from jupyter_server import CallContext
-from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import httputil, web
 
 from ..errors import NotFoundError
 from ..sessions.forward import ForwardSession, forward_by_capability, get_forward
-from .base import JSONErrors
+from .base import JSONErrors, every_method
 from .forward_origin import ORIGINS_SETTING, ForwardOrigins, browser_on_this_machine
 from .forward_relay import (
     ForwardRelay,
@@ -90,6 +89,7 @@ class _ForwardHandler(JSONErrors, JupyterHandler):
         return {self.identity_provider.get_cookie_name(self), "_xsrf"}
 
 
+@every_method("_answer")
 class ForwardEntryHandler(_ForwardHandler):
     """``/remote/forward/{id}/{path}``: the entry of a forward, Jupyter-authenticated
     (403 without Jupyter auth, XSRF on mutating methods with cookie auth, Jupyter's
@@ -130,39 +130,8 @@ class ForwardEntryHandler(_ForwardHandler):
         status = 303 if self.request.method in ("GET", "HEAD") else 307
         self.redirect(target, status=status)
 
-    @web.authenticated
-    @authorized
-    async def get(self, name: str, path: str = "") -> None:
-        await self._to_forward(name)
-
-    @web.authenticated
-    @authorized
-    async def head(self, name: str, path: str = "") -> None:
-        await self._to_forward(name)
-
-    @web.authenticated
-    @authorized
-    async def post(self, name: str, path: str = "") -> None:
-        await self._to_forward(name)
-
-    @web.authenticated
-    @authorized
-    async def put(self, name: str, path: str = "") -> None:
-        await self._to_forward(name)
-
-    @web.authenticated
-    @authorized
-    async def patch(self, name: str, path: str = "") -> None:
-        await self._to_forward(name)
-
-    @web.authenticated
-    @authorized
-    async def delete(self, name: str, path: str = "") -> None:
-        await self._to_forward(name)
-
-    @web.authenticated
-    @authorized
-    async def options(self, name: str, path: str = "") -> None:
+    async def _answer(self, name: str, path: str = "") -> None:
+        """Every HTTP method (:func:`~.base.every_method`): to the forward."""
         await self._to_forward(name)
 
 
@@ -173,6 +142,7 @@ class ForwardRootHandler(ForwardEntryHandler):
         return ""
 
 
+@every_method("_answer")
 class SandboxProxyHandler(ForwardRelay, _ForwardHandler):
     """``/remote/sandbox/{id}/{secret}/{path}``: reverse proxy to the forward's local port.
 
@@ -323,39 +293,8 @@ class SandboxProxyHandler(ForwardRelay, _ForwardHandler):
 
     # ------------------------------------------------------------ methods
 
-    @web.authenticated
-    @authorized
-    async def get(self, name: str, secret: str, path: str = "") -> None:
-        await self.relay(self._upstream_target())
-
-    @web.authenticated
-    @authorized
-    async def head(self, name: str, secret: str, path: str = "") -> None:
-        await self.relay(self._upstream_target())
-
-    @web.authenticated
-    @authorized
-    async def post(self, name: str, secret: str, path: str = "") -> None:
-        await self.relay(self._upstream_target())
-
-    @web.authenticated
-    @authorized
-    async def put(self, name: str, secret: str, path: str = "") -> None:
-        await self.relay(self._upstream_target())
-
-    @web.authenticated
-    @authorized
-    async def patch(self, name: str, secret: str, path: str = "") -> None:
-        await self.relay(self._upstream_target())
-
-    @web.authenticated
-    @authorized
-    async def delete(self, name: str, secret: str, path: str = "") -> None:
-        await self.relay(self._upstream_target())
-
-    @web.authenticated
-    @authorized
-    async def options(self, name: str, secret: str, path: str = "") -> None:
+    async def _answer(self, name: str, secret: str, path: str = "") -> None:
+        """Every HTTP method (:func:`~.base.every_method`): to the service."""
         await self.relay(self._upstream_target())
 
 

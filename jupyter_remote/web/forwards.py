@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
 from ..errors import ValidationError
 from ..sessions.forward import forward_sessions, open_forward
-from .base import RemoteHandler
+from .base import RemoteHandler, remote_auth
 from .forward_proxy import forward_or_404 as _forward
 
 FORWARD_FIELDS = {"server", "remote_port", "local_port"}
@@ -17,13 +14,11 @@ class ForwardsHandler(RemoteHandler):
     """``GET``: the service forwards of this server; ``POST {server, remote_port,
     local_port?}``: forward a port on the remote's 127.0.0.1 (201, the session)."""
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self) -> None:
         self.reply([s.to_json() for s in forward_sessions()])
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def post(self) -> None:
         body = self.json_object()
         unknown = sorted(set(body) - FORWARD_FIELDS)
@@ -40,13 +35,11 @@ class ForwardsHandler(RemoteHandler):
 
 
 class ForwardHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str) -> None:
         self.reply(_forward(name).to_json())
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def delete(self, name: str) -> None:
         await _forward(name).stop()
         self.set_status(204)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
-from .base import RemoteHandler
+from .base import RemoteHandler, remote_auth
 
 
 class RemoteKernelsHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str) -> None:
         self.reply(await self.manager.remote_kernels(name))
 
@@ -19,15 +15,13 @@ class RemoteKernelAttachHandler(RemoteHandler):
     """Re-attach a kernel our agent still runs (e.g. after this server restarted):
     it becomes an ordinary Jupyter kernel with the same id, its state intact."""
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def post(self, name: str, kernel_id: str) -> None:
         kernels = self.settings["kernel_manager"]
         self.reply(await self.manager.attach_remote_kernel(kernels, name, kernel_id), 201)
 
 
 class RemoteKernelHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def delete(self, name: str, kernel_id: str) -> None:
         self.reply(await self.manager.stop_remote_kernel(name, kernel_id))

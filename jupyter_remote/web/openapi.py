@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
-from .base import RemoteHandler
+from .base import RemoteHandler, remote_auth
 
 
 class OpenAPIHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self) -> None:
         spec = files("jupyter_remote").joinpath("openapi.json").read_text(encoding="utf-8")
         self.set_header("Content-Type", "application/json")

@@ -7,12 +7,9 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
 from ..errors import RemoteError, ValidationError
 from ..store import validate_remote_path
-from .base import RemoteHandler
+from .base import RemoteHandler, remote_auth
 
 
 def create_cwd_flag(handler: RemoteHandler) -> bool:
@@ -24,26 +21,22 @@ def create_cwd_flag(handler: RemoteHandler) -> bool:
 
 
 class ProfilesHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self) -> None:
         self.reply(await self.manager.list_profiles())
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def post(self) -> None:
         body, create = self.json_object(), create_cwd_flag(self)
         self.reply(await self.manager.add_profile(body, create_cwd=create), 201)
 
 
 class ProfileHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str) -> None:
         self.reply(await self.manager.get_profile(name))
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def put(self, name: str) -> None:
         body = self.json_object()
         if body.get("name", name) != name:
@@ -53,15 +46,13 @@ class ProfileHandler(RemoteHandler):
             await self.manager.add_profile({**body, "name": name}, replace=True, create_cwd=create)
         )
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def patch(self, name: str) -> None:
         """Change some fields; the kernelspec follows (admin profiles: 409 read_only)."""
         body, create = self.json_object(), create_cwd_flag(self)
         self.reply(await self.manager.update_profile(name, body, create_cwd=create))
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def delete(self, name: str) -> None:
         await self.manager.remove_profile(name)
         self.set_status(204)
@@ -97,8 +88,7 @@ async def stream_ndjson(
 class InstallIpykernelHandler(RemoteHandler):
     """Streams pip's output as NDJSON lines; the last line says done or error."""
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def post(self, name: str) -> None:
         body = self.json_object()
         python = validate_remote_path(body.get("python"), "python", allow_empty=False)
@@ -112,8 +102,7 @@ class InstallIpykernelHandler(RemoteHandler):
 
 
 class ProfileStandbyHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str) -> None:
         """Whether the profile keeps a standby kernel, and the one running (pid, start,
         memory on the remote): one exec on its server (kernels/standby.py)."""

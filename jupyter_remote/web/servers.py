@@ -5,41 +5,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
 from ..errors import ValidationError
 from ..kernels.discovery import Discovery
 from ..kernels.environments import validated
-from .base import RemoteHandler
+from .base import RemoteHandler, remote_auth
 from .profiles import stream_ndjson
 
 
 class ServersHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self) -> None:
         self.reply(await self.manager.list_servers())
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def post(self) -> None:
         self.reply(await self.manager.add_server(self.json_object()), 201)
 
 
 class ServerHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str) -> None:
         self.reply(await self.manager.get_server(name))
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def patch(self, name: str) -> None:
         self.reply(await self.manager.update_server(name, self.json_object()))
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def delete(self, name: str) -> None:
         await self.manager.remove_server(name)
         self.set_status(204)
@@ -47,8 +39,7 @@ class ServerHandler(RemoteHandler):
 
 
 class ServerTestHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def post(self, name: str) -> None:
         self.reply(await self.manager.test_server(name))
 
@@ -57,8 +48,7 @@ class EnvironmentsHandler(RemoteHandler):
     """``GET /remote/servers/{name}/environments[?refresh=1][&cwd=DIR...]``: discovery; for
     a Jupyter server, its kernelspecs (written as ours on disk too)."""
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str) -> None:
         if (await self.manager.get_server(name)).get("kind") == "jupyter":
             self.reply(await self.manager.jupyter_kernelspecs(name))  # its kernelspecs
@@ -68,8 +58,7 @@ class EnvironmentsHandler(RemoteHandler):
         )
         self.reply(envs)
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def post(self, name: str) -> None:
         """Create an environment with ipykernel: ``{"python": BASE, "name"?, "tool"?}``,
         progress streamed as NDJSON (the last line: done with the environment, or error)."""
@@ -97,8 +86,7 @@ class ServerGPUsHandler(RemoteHandler):
     """``GET /remote/servers/{name}/gpus[?refresh=1]``: the GPUs the last environment probe
     saw (no remote round trip), or a new probe's with ``refresh``."""
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str) -> None:
         if (await self.manager.get_server(name)).get("kind") == "jupyter":
             self.reply(await self.manager.jupyter_kernelspecs(name))  # its kernelspecs
@@ -108,13 +96,11 @@ class ServerGPUsHandler(RemoteHandler):
 
 
 class HostKeysHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self) -> None:
         self.reply(await self.manager.list_hostkeys())
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def post(self) -> None:
         body = self.json_object()
         server = body.get("server")
@@ -128,8 +114,7 @@ class HostKeysHandler(RemoteHandler):
 
 
 class HostKeyHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def delete(self, name: str) -> None:
         removed = await self.manager.remove_hostkey(name)
         self.reply({"removed": removed})

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
 from ..errors import NotFoundError
 from ..sessions import KernelSession, registry
-from .base import RemoteHandler
+from .base import RemoteHandler, remote_auth
 
 
 class SessionsHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self) -> None:
         self.reply(registry.list())
 
@@ -26,8 +22,7 @@ class SessionHandler(RemoteHandler):
     it manages it, so the notebook sees the shutdown) and the session's forwards. The
     stopped session's reason says so (the notebook tells its user why)."""
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def delete(self, name: str) -> None:
         session = registry.sessions.get(name)
         if session is None:
@@ -46,8 +41,7 @@ class SessionHandler(RemoteHandler):
 
 
 class SessionRetryHandler(RemoteHandler):
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def post(self, name: str) -> None:
         session = registry.sessions.get(name)
         if session is None:

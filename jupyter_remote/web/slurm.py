@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
 from ..errors import ValidationError
-from .base import RemoteHandler
+from .base import RemoteHandler, remote_auth
 
 
 class ServerSlurmHandler(RemoteHandler):
@@ -14,8 +11,7 @@ class ServerSlurmHandler(RemoteHandler):
     idle nodes, the user's accounts (``slurm`` is null where the server has no Slurm).
     From the probe's cache; ``refresh`` probes again (one round trip)."""
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str) -> None:
         refresh = self.get_argument("refresh", "0", strip=False)
         if refresh not in ("0", "1", "false", "true"):

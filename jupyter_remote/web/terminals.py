@@ -17,14 +17,14 @@ from collections.abc import Callable
 from typing import Any
 
 from jupyter_core.utils import ensure_async
-from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web, websocket
 
 from ..errors import NotFoundError, ValidationError
 from ..sessions.terminal import TerminalSession, get_terminal, open_terminal, terminal_sessions
-from .base import RemoteHandler
+from .base import RemoteHandler, remote_auth
 
 TERMINAL_FIELDS = {"persistent", "rows", "cols"}
 TERMINAL_ID = r"(?P<terminal_id>[^/]+)"
@@ -46,14 +46,12 @@ class TerminalsHandler(RemoteHandler):
     """``GET``: the terminals open on server NAME; ``POST {persistent?, rows?, cols?}``:
     open one (201, the terminal; connect to its websocket next)."""
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str) -> None:
         await self.manager.get_server(name)  # 404 (400 for a bad name) before an empty list
         self.reply([s.to_json() for s in terminal_sessions(name)])
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def post(self, name: str) -> None:
         # no body at all means the defaults; a body that is there must be a JSON object
         body = self.json_object() if self.request.body else {}
@@ -75,13 +73,11 @@ class TerminalHandler(RemoteHandler):
     """``GET``: one terminal; ``DELETE``: close it for good (its shell and what that
     started end; a persistent terminal's tmux or screen session too)."""
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def get(self, name: str, terminal_id: str) -> None:
         self.reply(_terminal(name, terminal_id).to_json())
 
-    @web.authenticated
-    @authorized
+    @remote_auth
     async def delete(self, name: str, terminal_id: str) -> None:
         await _terminal(name, terminal_id).stop()
         self.set_status(204)
