@@ -1,6 +1,7 @@
 import * as React from 'react';
 
 import { ISlurmJob } from '../tokens';
+import { Detail } from './ServerItemFrame';
 import { formatElapsed } from './format';
 
 export interface IJobDetailsProps {
@@ -29,42 +30,31 @@ export function JobDetails({ job, state, nowMs }: IJobDetailsProps): JSX.Element
   const running = state !== 'queued' && state !== 'dead' && state !== 'stopped';
   return (
     <>
-      <div className="jp-remote-Detail">
-        <dt>Slurm job</dt>
-        <dd className="jp-remote-Session-job">
-          <code>{job.id}</code>
-          {job.partition ? ` (${job.partition})` : ''}
-        </dd>
-      </div>
+      <Detail term="Slurm job" className="jp-remote-Session-job">
+        <code>{job.id}</code>
+        {job.partition ? ` (${job.partition})` : ''}
+      </Detail>
       {state === 'queued' && (
-        <div className="jp-remote-Detail">
-          <dt>Starts</dt>
-          <dd>{job.start ? `about ${formatWhen(job.start, nowMs)}` : 'not estimated yet'}</dd>
-        </div>
+        <Detail term="Starts">{job.start ? `about ${formatWhen(job.start, nowMs)}` : 'not estimated yet'}</Detail>
       )}
       {running && job.node && (
-        <div className="jp-remote-Detail">
-          <dt>Node</dt>
-          <dd>
-            <code>{job.node}</code>
-          </dd>
-        </div>
+        <Detail term="Node">
+          <code>{job.node}</code>
+        </Detail>
       )}
       {running && left !== null && (
-        <div className="jp-remote-Detail">
-          <dt>Time left</dt>
-          <dd className="jp-remote-Session-timeLeft" title={`The job's time limit ends it at ${formatWhen(job.end ?? 0, nowMs)}`}>
-            {formatElapsed(left)}
-          </dd>
-        </div>
+        <Detail
+          term="Time left"
+          className="jp-remote-Session-timeLeft"
+          title={`The job's time limit ends it at ${formatWhen(job.end ?? 0, nowMs)}`}
+        >
+          {formatElapsed(left)}
+        </Detail>
       )}
       {state === 'dead' && job.exit_code && (
-        <div className="jp-remote-Detail">
-          <dt>Exit code</dt>
-          <dd>
-            <code>{job.exit_code}</code>
-          </dd>
-        </div>
+        <Detail term="Exit code">
+          <code>{job.exit_code}</code>
+        </Detail>
       )}
     </>
   );

@@ -218,6 +218,15 @@ export function JupyterServerForm(props: IJupyterServerFormProps): JSX.Element {
   const generalError = error && !errors.serverField ? error : null;
   const kept = mode === 'edit' && server?.has_secret;
   const viaId = `${idPrefix}-via`;
+  /** The token or password field: required when adding, kept when left empty in an edit. */
+  const secretField = (name: 'token' | 'password', label: string): JSX.Element =>
+    field(name, label, {
+      type: 'password',
+      required: mode === 'add',
+      help: kept
+        ? `A ${name} is saved; type a new one to replace it.`
+        : 'Kept in your keyring (or this server process only), never on disk.'
+    });
   // the saved one stays a choice even if the list of SSH servers is not loaded yet
   const viaChoices = values.via && !sshServers.includes(values.via) ? [...sshServers, values.via] : sshServers;
   return (
@@ -253,22 +262,8 @@ export function JupyterServerForm(props: IJupyterServerFormProps): JSX.Element {
         ))}
         {notes('auth')}
       </fieldset>
-      {values.auth === 'token' &&
-        field('token', 'Token', {
-          type: 'password',
-          required: mode === 'add',
-          help: kept
-            ? 'A token is saved; type a new one to replace it.'
-            : 'Kept in your keyring (or this server process only), never on disk.'
-        })}
-      {values.auth === 'password' &&
-        field('password', 'Password', {
-          type: 'password',
-          required: mode === 'add',
-          help: kept
-            ? 'A password is saved; type a new one to replace it.'
-            : 'Kept in your keyring (or this server process only), never on disk.'
-        })}
+      {values.auth === 'token' && secretField('token', 'Token')}
+      {values.auth === 'password' && secretField('password', 'Password')}
       <div className={`jp-remote-Field${errors.messageOf('via') ? ' jp-mod-invalid' : ''}`}>
         <FieldLabel id={viaId} label="Through the SSH server" />
         <select

@@ -148,6 +148,13 @@ export const TCP_CHANNELS_NOTE =
   'the remote\'s 127.0.0.1 that other users of the host can see and connect to (the relay ' +
   'answers only a client with the kernel\'s secret token).';
 
+/** The "Kernel channels" radios, in the order shown. */
+const CHANNEL_CHOICES: ReadonlyArray<[ChannelTransport, string]> = [
+  ['unix', 'Private unix socket (recommended)'],
+  ['exec', 'Over an exec channel (for an sshd that forbids forwarding; nothing listens)'],
+  ['tcp', "TCP on the remote's 127.0.0.1"]
+];
+
 const AUTH_CHOICES: Array<{ value: AuthMethod; label: string; help: string }> = [
   { value: 'key', label: 'SSH key', help: 'A private key file on this machine.' },
   { value: 'agent', label: 'SSH agent', help: 'Keys held by your running ssh-agent.' },
@@ -300,39 +307,19 @@ function SshServerForm(props: IServerFormProps): JSX.Element {
       })}
       <fieldset className="jp-remote-Field jp-remote-ChannelChoice">
         <legend>Kernel channels</legend>
-        <label className="jp-remote-Radio">
-          <input
-            type="radio"
-            name={`${idPrefix}-channel_transport`}
-            value="unix"
-            checked={values.channel_transport === 'unix'}
-            onChange={() => setValues(v => ({ ...v, channel_transport: 'unix' }))}
-            disabled={saving}
-          />
-          Private unix socket (recommended)
-        </label>
-        <label className="jp-remote-Radio">
-          <input
-            type="radio"
-            name={`${idPrefix}-channel_transport`}
-            value="exec"
-            checked={values.channel_transport === 'exec'}
-            onChange={() => setValues(v => ({ ...v, channel_transport: 'exec' }))}
-            disabled={saving}
-          />
-          Over an exec channel (for an sshd that forbids forwarding; nothing listens)
-        </label>
-        <label className="jp-remote-Radio">
-          <input
-            type="radio"
-            name={`${idPrefix}-channel_transport`}
-            value="tcp"
-            checked={values.channel_transport === 'tcp'}
-            onChange={() => setValues(v => ({ ...v, channel_transport: 'tcp' }))}
-            disabled={saving}
-          />
-          TCP on the remote's 127.0.0.1
-        </label>
+        {CHANNEL_CHOICES.map(([transport, label]) => (
+          <label className="jp-remote-Radio" key={transport}>
+            <input
+              type="radio"
+              name={`${idPrefix}-channel_transport`}
+              value={transport}
+              checked={values.channel_transport === transport}
+              onChange={() => setValues(v => ({ ...v, channel_transport: transport }))}
+              disabled={saving}
+            />
+            {label}
+          </label>
+        ))}
         {values.channel_transport === 'tcp' && (
           <p className="jp-remote-Warning" role="note">
             <span aria-hidden="true">⚠ </span>

@@ -32,11 +32,18 @@ export function ServerItemFrame(props: {
 }
 
 /** One term and its value in a server's or profile's details. */
-export function Detail(props: { term: string; className?: string; children?: React.ReactNode }): JSX.Element {
+export function Detail(props: {
+  term: string;
+  className?: string;
+  title?: string;
+  children?: React.ReactNode;
+}): JSX.Element {
   return (
     <div className="jp-remote-Detail">
       <dt>{props.term}</dt>
-      <dd className={props.className}>{props.children}</dd>
+      <dd className={props.className} title={props.title}>
+        {props.children}
+      </dd>
     </div>
   );
 }
@@ -62,25 +69,47 @@ export function EditRemoveButtons(props: {
   sidebar: SidebarModel;
 }): JSX.Element | null {
   const { server, catalog, sidebar } = props;
-  if (server.readonly) {
+  return (
+    <EditRemove
+      what="server"
+      name={server.name}
+      readonly={server.readonly}
+      removing={catalog.isBusy(`remove-server:${server.name}`)}
+      onEdit={() => sidebar.openEditForm(server)}
+      onRemove={() => void sidebar.removeServer(server)}
+    />
+  );
+}
+
+/** Edit and Remove of a saved server or profile; nothing when it is read-only (an
+ * administrator's). */
+export function EditRemove(props: {
+  what: 'server' | 'profile';
+  name: string;
+  readonly: boolean;
+  removing: boolean;
+  onEdit: () => void;
+  onRemove: () => void;
+}): JSX.Element | null {
+  const { what, name, removing } = props;
+  if (props.readonly) {
     return null;
   }
-  const removing = catalog.isBusy(`remove-server:${server.name}`);
   return (
     <>
       <button
         type="button"
         className="jp-Button jp-mod-styled jp-remote-SmallButton"
-        aria-label={`Edit server ${server.name}`}
-        onClick={() => sidebar.openEditForm(server)}
+        aria-label={`Edit ${what} ${name}`}
+        onClick={props.onEdit}
       >
         Edit
       </button>
       <button
         type="button"
         className="jp-Button jp-mod-styled jp-remote-SmallButton"
-        aria-label={`Remove server ${server.name}`}
-        onClick={() => void sidebar.removeServer(server)}
+        aria-label={`Remove ${what} ${name}`}
+        onClick={props.onRemove}
         disabled={removing}
       >
         {removing ? 'Removing…' : 'Remove'}

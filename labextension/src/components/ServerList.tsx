@@ -5,7 +5,7 @@ import { ICatalogModel, IProfile, IServer, ISessionsModel } from '../tokens';
 import { Copyable } from './Copyable';
 import { authLabel, formatAddress, formatAgo, formatDuration, gpuLoad } from './format';
 import { JupyterServerItem } from './JupyterServerItem';
-import { Detail, EditRemoveButtons, ServerItemFrame, ServerWarnings, ToolToggle } from './ServerItemFrame';
+import { Detail, EditRemove, EditRemoveButtons, ServerItemFrame, ServerWarnings, ToolToggle } from './ServerItemFrame';
 import { ForwardForm, RemoteKernels } from './ServerTools';
 
 /** The models the server list reads and acts on. */
@@ -79,27 +79,14 @@ export function ProfileItem({ profile, catalog, sidebar }: IProfileItemProps): J
         >
           Open notebook
         </button>
-        {!profile.readonly && (
-          <button
-            type="button"
-            className="jp-Button jp-mod-styled jp-remote-SmallButton"
-            aria-label={`Edit profile ${profile.name}`}
-            onClick={() => sidebar.editProfile(profile)}
-          >
-            Edit
-          </button>
-        )}
-        {!profile.readonly && (
-          <button
-            type="button"
-            className="jp-Button jp-mod-styled jp-remote-SmallButton"
-            aria-label={`Remove profile ${profile.name}`}
-            onClick={() => void sidebar.removeProfile(profile)}
-            disabled={removing}
-          >
-            {removing ? 'Removing…' : 'Remove'}
-          </button>
-        )}
+        <EditRemove
+          what="profile"
+          name={profile.name}
+          readonly={profile.readonly}
+          removing={removing}
+          onEdit={() => sidebar.editProfile(profile)}
+          onRemove={() => void sidebar.removeProfile(profile)}
+        />
       </div>
     </li>
   );

@@ -29,37 +29,11 @@ export class WizardTabs {
 
   /** Show the wizard of `server`, starting it (its connection test) when new. */
   open(server: string): void {
-    const { shell, catalog } = this._options;
-    const existing = this._tabs.get(server);
-    if (existing && !existing.isDisposed) {
-      if (existing.content.model.review.status !== 'saved') {
-        shell.activateById(existing.id);
-        return;
-      }
-      // that one is finished: start over for a new profile
-      existing.dispose();
+    if (this._showOpen(server)) {
+      return;
     }
-    const model = new WizardModel({ server, catalog });
-    const content = new WizardPanel({
-      model,
-      server: catalog.server(server),
-      onOpenNotebook: this._options.openNotebook,
-      onOpenSecurity: this._options.openSecurity
-    });
-    const widget = new MainAreaWidget({ content });
-    widget.id = `${WIZARD_ID_PREFIX}${server}-tab`;
-    widget.title.label = content.title.label;
-    widget.title.caption = content.title.caption;
-    widget.title.icon = remoteIcon;
-    widget.title.closable = true;
-    widget.disposed.connect(() => {
-      if (this._tabs.get(server) === widget) {
-        this._tabs.delete(server);
-      }
-    });
-    this._tabs.set(server, widget);
-    shell.add(widget, 'main');
-    shell.activateById(widget.id);
+    const model = new WizardModel({ server, catalog: this._options.catalog });
+    this._show(server, this._panel(model));
     void model.start();
   }
 
@@ -68,27 +42,40 @@ export class WizardTabs {
    * reaches its environments). One tab per profile.
    */
   edit(profile: IProfile): void {
-    const { shell, catalog } = this._options;
     const key = `edit:${profile.name}`;
-    const existing = this._tabs.get(key);
-    if (existing && !existing.isDisposed && existing.content.model.review.status !== 'saved') {
-      shell.activateById(existing.id);
+    if (this._showOpen(key)) {
       return;
     }
-    existing?.dispose();
-    const model = new WizardModel({ server: profile.server, catalog, profile });
-    const content = new WizardPanel({
-      model,
-      server: catalog.server(profile.server),
-      onOpenNotebook: this._options.openNotebook,
-      onOpenSecurity: this._options.openSecurity
-    });
+    const model = new WizardModel({ server: profile.server, catalog: this._options.catalog, profile });
+    const content = this._panel(model);
     content.id = `${WIZARD_ID_PREFIX}edit-${profile.name}`;
     content.title.label = `Edit: ${profile.name}`;
     content.title.caption = `Edit profile ${profile.name}`;
     content.node.setAttribute('aria-label', `Edit profile ${profile.name}`);
     this._show(key, content);
     void model.start();
+  }
+
+  /** Show the open tab of `key` (true), unless its profile was saved already: then
+   * it closes, for a new wizard (false). */
+  private _showOpen(key: string): boolean {
+    const existing = this._tabs.get(key);
+    if (existing && !existing.isDisposed && existing.content.model.review.status !== 'saved') {
+      this._options.shell.activateById(existing.id);
+      return true;
+    }
+    existing?.dispose();
+    return false;
+  }
+
+  private _panel(model: WizardModel): WizardPanel {
+    const { catalog, openNotebook, openSecurity } = this._options;
+    return new WizardPanel({
+      model,
+      server: catalog.server(model.server),
+      onOpenNotebook: openNotebook,
+      onOpenSecurity: openSecurity
+    });
   }
 
   private _show(key: string, content: WizardPanel): void {

@@ -3,6 +3,7 @@ import * as React from 'react';
 import { WizardModel } from '../../wizard/model';
 import { ErrorBox } from '../ErrorBox';
 import { Loading } from '../Loading';
+import { Detail } from '../ServerItemFrame';
 import { authLabel, formatMs } from '../format';
 
 /** What the Connect step reads and calls of the wizard model. */
@@ -117,24 +118,17 @@ export function ConnectStep(props: IConnectStepProps): JSX.Element {
               Trust it only if they match.
             </p>
             <dl className="jp-remote-Details jp-remote-Details-wide">
-              <div className="jp-remote-Detail">
-                <dt>Host</dt>
-                <dd>
-                  <code>{unknown.host_id}</code>
-                </dd>
-              </div>
-              <div className="jp-remote-Detail">
-                <dt>Key type</dt>
-                <dd className="jp-remote-HostKey-type">{unknown.key_type}</dd>
-              </div>
-              <div className="jp-remote-Detail">
-                <dt>Fingerprint</dt>
-                <dd>
-                  <code className="jp-remote-Fingerprint" aria-label="SHA256 fingerprint">
-                    {unknown.fingerprint}
-                  </code>
-                </dd>
-              </div>
+              <Detail term="Host">
+                <code>{unknown.host_id}</code>
+              </Detail>
+              <Detail term="Key type" className="jp-remote-HostKey-type">
+                {unknown.key_type}
+              </Detail>
+              <Detail term="Fingerprint">
+                <code className="jp-remote-Fingerprint" aria-label="SHA256 fingerprint">
+                  {unknown.fingerprint}
+                </code>
+              </Detail>
             </dl>
             {connect.error && <ErrorBox error={connect.error} title="Trusting the key" />}
             <div className="jp-remote-Actions">
@@ -178,31 +172,21 @@ export function ConnectStep(props: IConnectStepProps): JSX.Element {
               </strong>
             </p>
             <dl className="jp-remote-Details jp-remote-Details-wide">
-              <div className="jp-remote-Detail">
-                <dt>Host</dt>
-                <dd>
-                  <code>{changed.host_id}</code>
-                </dd>
-              </div>
-              <div className="jp-remote-Detail">
-                <dt>Offered now</dt>
-                <dd>
-                  {changed.key_type}{' '}
-                  <code className="jp-remote-Fingerprint">{changed.fingerprint}</code>
-                </dd>
-              </div>
-              <div className="jp-remote-Detail">
-                <dt>Trusted</dt>
-                <dd>
-                  {changed.known_fingerprints.length
-                    ? changed.known_fingerprints.map(fp => (
-                        <code key={fp} className="jp-remote-Fingerprint">
-                          {fp}
-                        </code>
-                      ))
-                    : '(unknown)'}
-                </dd>
-              </div>
+              <Detail term="Host">
+                <code>{changed.host_id}</code>
+              </Detail>
+              <Detail term="Offered now">
+                {changed.key_type} <code className="jp-remote-Fingerprint">{changed.fingerprint}</code>
+              </Detail>
+              <Detail term="Trusted">
+                {changed.known_fingerprints.length
+                  ? changed.known_fingerprints.map(fp => (
+                      <code key={fp} className="jp-remote-Fingerprint">
+                        {fp}
+                      </code>
+                    ))
+                  : '(unknown)'}
+              </Detail>
             </dl>
             <p>
               <strong>What to do:</strong> do not connect until the host&apos;s

@@ -36,6 +36,16 @@ function versionText(env: IEnvironment): string {
 }
 
 /** Step 2: choose where kernels run. */
+/** The way out of a system Python that refuses pip (PEP 668): a new environment from it.
+ * Offered here after a refused install and by the review step. */
+export function CreateEnvironmentButton({ onClick }: { onClick: () => void }): JSX.Element {
+  return (
+    <button type="button" className="jp-Button jp-mod-styled jp-mod-accept" onClick={onClick}>
+      Create an environment from it
+    </button>
+  );
+}
+
 export function EnvironmentStep({ model }: IEnvironmentStepProps): JSX.Element {
   const { server, environment, groups } = model;
   const onRefresh = (): void => void model.loadEnvironments(true);
@@ -224,13 +234,7 @@ export function EnvironmentStep({ model }: IEnvironmentStepProps): JSX.Element {
               retryLabel="Retry installing ipykernel"
             >
               {install.error.reason === 'externally_managed' && (
-                <button
-                  type="button"
-                  className="jp-Button jp-mod-styled jp-mod-accept"
-                  onClick={() => model.openCreate(install.python)}
-                >
-                  Create an environment from it
-                </button>
+                <CreateEnvironmentButton onClick={() => model.openCreate(install.python)} />
               )}
             </ErrorBox>
           )}

@@ -5,6 +5,7 @@ import { IDLE_TIMEOUTS } from '../../wizard/review';
 import { ErrorBox } from '../ErrorBox';
 import { Loading } from '../Loading';
 import { formatDuration, gpuLoad } from '../format';
+import { CreateEnvironmentButton } from './EnvironmentStep';
 import { SlurmSection, SlurmSectionModel } from './SlurmSection';
 
 /** What the Review step reads and calls of the wizard model. */
@@ -286,13 +287,7 @@ export function ReviewStep(props: IReviewStepProps): JSX.Element {
             </button>
           )}
           {needsNewEnvironment ? (
-            <button
-              type="button"
-              className="jp-Button jp-mod-styled jp-mod-accept"
-              onClick={() => model.openCreate(model.chosenPython)}
-            >
-              Create an environment from it
-            </button>
+            <CreateEnvironmentButton onClick={() => model.openCreate(model.chosenPython)} />
           ) : (
             needsIpykernel && (
               <button
