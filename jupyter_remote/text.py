@@ -3,10 +3,10 @@
 A remote host (or whatever answers in its place) can send any bytes: escape
 sequences that retitle, clear or rewrite the user's terminal, lone surrogates
 that crash ``print``, JSON nested deeper than Python's recursion limit. Every
-place where remote output enters our process (``ssh/exec.py``,
-``discovery.py``, ``kernel_agent.py``, ``manager.py``) passes strings through
-:func:`printable` and JSON through :func:`parse_remote_json`; the CLI applies
-:func:`printable` once more when it prints (defence in depth).
+place where remote output enters our process (``ssh/exec.py``, ``ssh/server_test.py``,
+``kernels/discovery.py``, ``kernels/agent_client.py``, ``jupyter/client.py``...)
+passes strings through :func:`printable` and JSON through :func:`parse_remote_json`;
+the CLI applies :func:`printable` once more when it prints (defence in depth).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ session) on a pooled connection: :class:`PrivateTunnel` listens on a unix socket
 fresh 0700 directory of this machine (never a TCP port: another local user could connect
 to one) and carries each accepted connection to ``host:port`` as seen FROM the SSH host,
 over a ``direct-tcpip`` channel of that connection. The HTTP client connects to the
-socket as if it were the server (``jupyter/transport.py``); TLS and the Host header are
-still those of the URL. When the SSH link drops, :meth:`close` aborts every carried
+socket as if it were the server (``jupyter/client.py``, ``tunnel_path``); TLS and the
+Host header are still those of the URL. When the SSH link drops, :meth:`close` aborts every carried
 connection at once, so the client sees the drop instead of a silent half-open socket.
 """
 

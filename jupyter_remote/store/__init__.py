@@ -1,7 +1,6 @@
 """Local state: validation, records, files, the store and secrets (see each module)."""
 
 from .records import (
-    CHANNEL_TRANSPORTS,
     TCP_CHANNELS_WARNING,
     AnyServer,
     HostKey,
@@ -18,16 +17,10 @@ from .validation import (
     host_id,
     parse_host_id,
     parse_jump,
-    validate_host,
-    validate_local_path,
-    validate_name,
-    validate_port,
     validate_remote_path,
-    validate_user,
 )
 
 __all__ = [
-    "CHANNEL_TRANSPORTS",
     "TCP_CHANNELS_WARNING",
     "AnyServer",
     "HostKey",
@@ -43,10 +36,5 @@ __all__ = [
     "parse_jump",
     "secret_store",
     "server_from_input",
-    "validate_host",
-    "validate_local_path",
-    "validate_name",
-    "validate_port",
     "validate_remote_path",
-    "validate_user",
 ]

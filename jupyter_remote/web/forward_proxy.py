@@ -18,9 +18,9 @@ serves nothing. It redirects, decided per request:
   cross-site (no SameSite=Lax cookie; Origin "null", which Jupyter's API and
   websocket handlers refuse). Its requests to its own app carry no Jupyter cookie
   either: the secret in the path (a capability of the forward,
-  service_forwards.ForwardSession.secret) authenticates them.
+  sessions/forward.py ForwardSession.secret) authenticates them.
 
-Handlers here are registered by handlers.routes().
+Handlers here are registered by web/routes.py routes().
 """
 
 from __future__ import annotations
