@@ -32,6 +32,12 @@ def metric_standby(ctx: Ctx) -> None:
     round_robin(ctx, [local, ours], ctx.sizes.runs, "M11 lo")
     table.add(local.row)
     table.add(ours.row)
+    stages = Contender(Row("stages", "one take, by stage"), {**ours.task}, {"stages": True})
+    round_robin(ctx, [stages], 1, "M11 lo stages")
+    for sample in stages.row.samples:
+        shown = ", ".join(f"{k[3:]} {v:.3f}" for k, v in sample["phases"].items())
+        table.notes.append(f"Stages of one take (seconds since start_kernel): {shown}.")
+    table.notes += [f"Stage breakdown failed: {e}" for e in stages.row.errors]
     table.notes.append(
         "Before each sample of ours, untimed, the profile's standby is made ready (as the "
         "Jupyter server does in the background after each take); the timed part is "

@@ -26,6 +26,7 @@ METRIC_TITLES = {
     8: "Remote files: 1 GiB upload and download",
     9: "Remote files: listing 10,000 entries",
     10: "A trivial cell through the Jupyter server's kernel websocket (as JupyterLab)",
+    11: "Kernel start → first result taking the profile's standby (pre-warmed) kernel",
 }
 
 

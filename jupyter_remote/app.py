@@ -137,8 +137,10 @@ class RemoteExtensionApp(ExtensionApp):
         self.handlers.extend(routes())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        """jupyter_server, once its loop runs: the Jupyter servers' kernelspec refresh."""
+        """jupyter_server, once its loop runs: the Jupyter servers' kernelspec refresh, and
+        the profiles' standby kernels (kernels/standby.py), in the background."""
         self.kernelspec_refresh.start()
+        await Standbys.of(self.manager).start_all()
 
     async def stop_extension(self) -> None:
         """Runs before jupyter_server shuts kernels down: detach those that may outlive us.

@@ -90,6 +90,8 @@ def kernel(
         assert session.remote_id == ready[0] != km.kernel_id
         assert session.to_json()["remote_kernel_id"] == ready[0]
         assert standby_ids(ssh_host) == []  # taken: no longer anybody's standby
+        claimed = ssh_host.home / STATE_DIR / "kernels" / ready[0] / "claimed"
+        assert not claimed.exists()  # attached: the relay's first client removed the record
         yield km, kc
 
 
@@ -224,7 +226,9 @@ async def test_nothing_left_when_the_profile_and_its_server_are_removed(
     assert remote_kernel_processes(ssh_host) == []
 
 
-def test_nothing_left_when_the_jupyter_server_stops(tmp_path: Path, ssh_host: SSHTestHost) -> None:
+def test_nothing_left_when_the_jupyter_server_stops_and_a_new_one_starts_one(
+    tmp_path: Path, ssh_host: SSHTestHost
+) -> None:
     clean_remote(ssh_host)
     with live_server(tmp_path) as server:
         server.json("POST", "/remote/servers", server_input(ssh_host), expect=201)
@@ -232,6 +236,18 @@ def test_nothing_left_when_the_jupyter_server_stops(tmp_path: Path, ssh_host: SS
         server.json("POST", "/remote/hostkeys", trust, expect=201)
         profile = {"name": "p", "server": "box", "python": ssh_host.remote_python}
         server.json("POST", "/remote/profiles", {**profile, "standby": True}, expect=201)
+        eventually(
+            lambda: server.json("GET", "/remote/profiles/p/standby"),
+            lambda s: s["state"] == "ready",
+            timeout=90,
+            interval=0.5,
+        )
+        assert len(standby_ids(ssh_host)) == 1
+        server.stop()
+        assert remote_kernel_processes(ssh_host) == []
+        assert remote_state_files(ssh_host) == []
+        # started again: the profile's standby is started with it, nobody asking
+        server.start()
         eventually(
             lambda: server.json("GET", "/remote/profiles/p/standby"),
             lambda s: s["state"] == "ready",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from typing import Any
 
 from bench.kernels import start_first_result, stop_manager
@@ -56,7 +57,9 @@ class StandbyBench:
         ctx, _ = self._ctx()
         self._on_loop(Standbys.of(ctx).ensure(self.profile))
 
-    def run(self) -> float:
+    def run(self, stages: bool = False) -> Any:
+        """Seconds to the first result; ``stages``: with when each stage of the take
+        happened (seconds since start_kernel: the session's progress and state events)."""
         if self.variant == "local":
             seconds, km, kc = start_first_result(self.kernel_name)
             stop_manager(km, kc)
@@ -64,14 +67,31 @@ class StandbyBench:
         from jupyter_remote.sessions import registry
 
         self._ready()
-        seconds, km, kc = start_first_result(self.kernel_name)
+        events: list[tuple[float, str]] = []
+
+        def listen(event: dict[str, Any]) -> None:
+            if event.get("type") == "progress":
+                events.append((time.perf_counter(), f"progress: {event['stage']}"))
+            elif event.get("type") == "session":
+                events.append((time.perf_counter(), f"session: {event['session']['state']}"))
+
+        unsubscribe = registry.subscribe(listen) if stages else (lambda: None)
+        t0 = time.perf_counter()
+        try:
+            seconds, km, kc = start_first_result(self.kernel_name)
+        finally:
+            unsubscribe()
         try:
             session: Any = registry.sessions[str(km.kernel_id)]
             if session.remote_id == session.kernel_id:
                 raise RuntimeError("the start did not take the standby kernel (a cold start)")
         finally:
             stop_manager(km, kc)
-        return seconds
+        if not stages:
+            return seconds
+        events.append((t0 + seconds, "result of 1+1"))
+        phases = {f"{i:02d} {label}": t - t0 for i, (t, label) in enumerate(sorted(events))}
+        return {"seconds": seconds, "phases": phases}
 
     def close(self) -> None:
         if self.profile is None:

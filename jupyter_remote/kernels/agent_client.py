@@ -8,13 +8,14 @@ bootstrap (invariants 4 and 5).
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 from typing import Any
 
 from ..errors import RemoteCommandError
 from ..remote import argv_on_path, argv_python, script_text, stdin_payload
-from ..remote.protocol import BOOTSTRAP
+from ..remote.protocol import BOOTSTRAP, CHANNELS, KERNEL_ID_PATTERN
 from ..ssh.exec import AGENT_OUTPUT, ExecResult, HeldProcess, peer, run
 from ..ssh.streams import ExecTarget
 from ..text import RemoteJSONError, parse_remote_json, printable, printable_tree
@@ -70,8 +71,10 @@ class AgentClient:
         )
 
     async def connection(self, kernel_id: str) -> dict[str, Any]:
-        """Key and channel targets of a running kernel, to re-attach to it."""
-        return await self.call({"op": "connection", "kernel_id": kernel_id}, timeout=30)
+        """Key and channel targets of a running kernel, to re-attach to it (checked:
+        :func:`connection_answer`)."""
+        answer = await self.call({"op": "connection", "kernel_id": kernel_id}, timeout=30)
+        return connection_answer(answer, "connection", where=peer(self.conn))
 
     def connect_target(self, kernel_id: str) -> ExecTarget:
         """The relay of ``kernel_id`` as a stream over this agent's stdin/stdout (the
@@ -168,3 +171,63 @@ def _kernel_entries(result: dict[str, Any]) -> list[dict[str, Any]]:
 def _number(value: Any, below: float, *, integer: bool = False) -> bool:
     kinds = (int,) if integer else (int, float)
     return isinstance(value, kinds) and not isinstance(value, bool) and 0 <= value < below
+
+
+#: HMAC signature schemes a kernel's connection may name (jupyter_client's own choices)
+SIGNATURE_SCHEMES = ("hmac-sha256", "hmac-sha512", "hmac-sha384", "hmac-sha224", "hmac-sha1")
+MAX_KEY = 256  # characters of a kernel's HMAC key (ours: a uuid4, 36)
+MAX_PATH = 4096
+_KERNEL_ID = re.compile(KERNEL_ID_PATTERN)
+
+
+def connection_answer(answer: dict[str, Any], op: str, *, where: str) -> dict[str, Any]:
+    """A ``connection`` or ``claim`` answer (a running kernel handed over: re-attach, a
+    standby taken) as the provisioner may use it, checked like ``list`` entries are
+    (:func:`_kernel_entries`): the kernel id matches the one pattern the agent accepts, the
+    pid is a number, key and relay token are printable ASCII of bounded length, the scheme
+    one of :data:`SIGNATURE_SCHEMES`, paths bounded strings. Otherwise RemoteCommandError
+    naming the field (never its value: it may be huge or carry control characters)."""
+    bad = _first_bad_field(answer, with_id=op == "claim")
+    if bad:
+        raise RemoteCommandError(
+            f"The remote agent on {where} answered {op} with an invalid {bad}; "
+            "the kernel was not used.",
+            hint="The remote's answer is not what jupyter-remote's agent sends: check the "
+            "profile's python on that host (a wrapper printing to stdout, or a changed host).",
+        )
+    return answer
+
+
+def _first_bad_field(answer: dict[str, Any], *, with_id: bool) -> str:
+    """The name of the first field of a connection answer that is not as the agent sends
+    it, or ""."""
+    kernel_id = answer.get("kernel_id")
+    if with_id and not (isinstance(kernel_id, str) and _KERNEL_ID.fullmatch(kernel_id)):
+        return "kernel_id"
+    if not _number(answer.get("pid"), 1 << 31, integer=True) or not answer.get("pid"):
+        return "pid"
+    if not _ascii_text(answer.get("key"), MAX_KEY) or not answer.get("key"):
+        return "key"
+    if answer.get("signature_scheme") not in SIGNATURE_SCHEMES:
+        return "signature_scheme"
+    if not _ascii_text(answer.get("relay_token") or "", MAX_KEY):
+        return "relay_token"
+    relay, port = answer.get("relay"), answer.get("relay_port")
+    if relay is not None and not (_text(relay, MAX_PATH) and relay):
+        return "relay"
+    if port is not None and not _number(port, 1 << 16, integer=True):
+        return "relay_port"
+    channels = answer.get("channels")
+    if not isinstance(channels, dict) or any(
+        not _text(channels.get(name), MAX_PATH) for name in CHANNELS
+    ):
+        return "channels"
+    return ""
+
+
+def _text(value: Any, longest: int) -> bool:
+    return isinstance(value, str) and len(value) <= longest and value.isprintable()
+
+
+def _ascii_text(value: Any, longest: int) -> bool:
+    return _text(value, longest) and value.isascii()

@@ -129,15 +129,31 @@ class SSHProvisioner(KernelProvisionerBase):
         self._took_standby = False
         if not attach and self._session is None and self.use_relay:
             await self._take_standby()
-        if self._local_ports is None:
-            self._local_ports = free_local_ports(len(CHANNELS))
-        if self.parent is not None:
-            self.connection_info = local_connection(
-                self.parent, self._local_ports, self._attach_info
-            )
-        kwargs.pop("extra_arguments", None)
-        cmd = ["jupyter-remote", "profile", self.profile]  # informational: no local process
-        return await super().pre_launch(cmd=cmd, **kwargs)
+        try:
+            if self._local_ports is None:
+                self._local_ports = free_local_ports(len(CHANNELS))
+            if self.parent is not None:
+                self.connection_info = local_connection(
+                    self.parent, self._local_ports, self._attach_info
+                )
+            kwargs.pop("extra_arguments", None)
+            cmd = ["jupyter-remote", "profile", self.profile]  # informational: no process
+            return await super().pre_launch(cmd=cmd, **kwargs)
+        except BaseException as exc:  # failed or cancelled before launch_kernel
+            await self._let_taken_go(exc)
+            raise
+
+    async def _let_taken_go(self, exc: BaseException) -> None:
+        """A standby this start took and will not hand out is stopped (nothing orphaned:
+        its mark is gone, nobody else would stop it); a start without one: nothing."""
+        if not self._took_standby:
+            return
+        self._took_standby = False
+        self._attach_info = None
+        start_failed(self._session, exc)
+        with contextlib.suppress(Exception):
+            await self._agent_call("stop", self._kid, timeout=1.0)
+        await self._close_session()
 
     async def _take_standby(self) -> None:
         """A start of a profile that keeps a standby kernel takes it (kernels/standby.py):
@@ -240,10 +256,8 @@ class SSHProvisioner(KernelProvisionerBase):
         try:
             await self._remote(launch)
         except BaseException as exc:
+            await self._let_taken_go(exc)  # taken, not handed out: it goes
             start_failed(self._session, exc)
-            if self._took_standby:  # taken, not handed out: it goes (nothing left)
-                with contextlib.suppress(Exception):
-                    await self._agent_call("stop", self._kid, timeout=1.0)
             await self._close_session()
             raise
         self._attach_info = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import uuid
 import weakref
@@ -26,8 +27,9 @@ from typing import Any, ClassVar
 
 from ..context import RemoteContext
 from ..errors import RemoteError
+from ..remote.protocol import KERNEL_ID_PATTERN
 from ..store import Profile
-from .agent_client import AgentClient
+from .agent_client import AgentClient, connection_answer
 from .launch_request import fingerprint, launch_request
 
 log = logging.getLogger("jupyter_remote")
@@ -59,6 +61,9 @@ class Standbys:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._kept: dict[str, str] = {}  # profile -> server, of standbys started here
+        #: server -> the keeper's lease on its connection, held while a standby of it is
+        #: kept here: a take then finds the connection open (no SSH handshake)
+        self._held: dict[str, Any] = {}
         self._stopping: set[str] = set()  # profiles whose standbys are being stopped
         self._again: set[str] = set()  # taken while its replacement was still starting
 
@@ -93,6 +98,10 @@ class Standbys:
         started before an edit, is stopped first)."""
         lock = self._locks.setdefault(profile.name, asyncio.Lock())
         async with lock:
+            current = await self._current(profile)  # as saved now, not as captured
+            if current is None:
+                return
+            profile = current
             server = await asyncio.to_thread(self.ctx.store.get_ssh_server, profile.server)
             wanted_print = fingerprint(profile)
             async with self._agent(profile) as agent:
@@ -100,10 +109,11 @@ class Standbys:
                 fresh = [k for k in found if k.get("fingerprint") == wanted_print]
                 for stale in found:
                     if stale not in fresh[:1]:
-                        await agent.stop(str(stale["kernel_id"]), timeout=1.0)
+                        await discard(agent, str(stale["kernel_id"]))
                 if profile.name in self._stopping:
                     return
                 self._kept[profile.name] = profile.server  # stopped at the server's exit
+                await self._hold(profile.server)
                 if fresh:
                     return
                 transport = server.channel_transport
@@ -121,6 +131,33 @@ class Standbys:
                 request["standby"] = wanted_print
                 answer = await agent.launch(request, timeout=STANDBY_START_TIMEOUT + 30)
                 log.info("standby kernel of %s started: pid %s", profile.name, answer.get("pid"))
+
+    async def _hold(self, server: str) -> None:
+        """Keep ``server``'s connection open while a standby of it is kept (the pool
+        closes a connection with its last lease; a take would open a new one)."""
+        held = self._held.get(server)
+        if held is not None and not held.lost:
+            return
+        self._held[server] = await self.ctx.pool.acquire(await self.ctx.endpoint(server))
+        if held is not None:
+            await held.release()
+
+    async def _let_go(self, server: str) -> None:
+        """No standby of ``server`` is kept any more: its connection may close."""
+        if server in self._kept.values():
+            return
+        held = self._held.pop(server, None)
+        if held is not None:
+            await held.release()
+
+    async def _current(self, profile: Profile) -> Profile | None:
+        """``profile`` as the store has it now, if it still wants a standby (a background
+        ensure may run after an edit, or after the profile was removed)."""
+        try:
+            current = await asyncio.to_thread(self.ctx.store.get_profile, profile.name)
+        except RemoteError:
+            return None
+        return current if wanted(current) else None
 
     def replace_soon(self, profile: Profile, delay: float = REPLACE_AFTER) -> None:
         """In the background (inside the Jupyter server only): :meth:`ensure`, once."""
@@ -143,6 +180,17 @@ class Standbys:
                     return
 
         self._tasks[profile.name] = asyncio.get_running_loop().create_task(run())
+
+    async def start_all(self, delay: float = REPLACE_AFTER) -> None:
+        """The Jupyter server, once it serves: a standby for every profile with the option
+        (in the background; one a killed server left is found and kept, not doubled)."""
+        try:
+            profiles = await asyncio.to_thread(self.ctx.store.list_profiles)
+        except (OSError, RemoteError) as exc:
+            log.warning("standby kernels not started: %s", exc)
+            return
+        for profile in profiles:
+            self.replace_soon(profile, delay=delay)
 
     async def profile_saved(self, profile: Profile) -> None:
         """After a profile was added or edited: its standby started (or replaced when the
@@ -174,17 +222,32 @@ class Standbys:
         }
         try:
             if agent is not None:
-                answer = await agent.call(request, timeout=30)
-            else:
-                async with self._agent(profile) as leased:
-                    answer = await leased.call(request, timeout=30)
+                return await self._claim(agent, request) or None
+            async with self._agent(profile) as leased:
+                return await self._claim(leased, request) or None
+        finally:
+            self.replace_soon(profile)
+
+    async def _claim(self, agent: AgentClient, request: dict[str, Any]) -> dict[str, Any]:
+        """The agent's ``claim``: {} when none is ready or the claim failed (a cold start
+        follows); a taken kernel's connection, checked (``connection_answer``). A bad one
+        is stopped and raised, never used (one whose id is bad too cannot be named: the
+        agent stops it once CLAIM_GRACE has passed without an attach)."""
+        try:
+            answer = await agent.call(request, timeout=30)
         except RemoteError as exc:
-            log.warning("standby kernel of %s not taken: %s", profile.name, exc)
-            answer = {}
-        self.replace_soon(profile)
-        if not answer.get("kernel_id") or not answer.get("key"):
-            return None
-        return answer
+            log.warning("standby kernel of %s not taken: %s", request["profile"], exc)
+            return {}
+        if answer.get("kernel_id") is None:
+            return {}
+        try:
+            return connection_answer(answer, "claim", where=str(request["server"]))
+        except RemoteError:
+            kernel_id = answer.get("kernel_id")
+            if isinstance(kernel_id, str) and re.fullmatch(KERNEL_ID_PATTERN, kernel_id):
+                with contextlib.suppress(RemoteError):
+                    await agent.stop(kernel_id, timeout=1.0)  # ours now: it goes
+            raise
 
     # ------------------------------------------------------------ stopping
 
@@ -204,12 +267,13 @@ class Standbys:
                 agent = AgentClient(conn)
                 found = await self._standbys_of(agent, profile, server)
                 for standby in found:
-                    await agent.stop(str(standby["kernel_id"]), timeout=1.0)
+                    await discard(agent, str(standby["kernel_id"]))
         except RemoteError as exc:
             log.warning("standby kernel of %s not stopped: %s", profile, exc)
             return 0
         finally:
             self._stopping.discard(profile)
+            await self._let_go(server)
         return len(found)
 
     async def stop_all(self) -> None:
@@ -217,6 +281,8 @@ class Standbys:
         for profile, server in list(self._kept.items()):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stop(profile, server), 20)
+        for server in list(self._held):
+            await self._let_go(server)
 
     # ------------------------------------------------------------ showing one
 
@@ -242,6 +308,14 @@ class Standbys:
             current=first.get("fingerprint") == fingerprint(profile),
         )
         return out
+
+
+async def discard(agent: AgentClient, kernel_id: str) -> bool:
+    """Stop a standby only while it still is one (the agent's ``discard``): a kernel a
+    start has just taken runs on. Whether it was stopped."""
+    request = {"op": "discard", "kernel_id": kernel_id, "timeout": 1.0}
+    answer = await agent.call(request, timeout=31)
+    return answer.get("stopped") is True
 
 
 async def profile_saved(ctx: RemoteContext, name: str, old: Profile | None) -> None:

@@ -13,6 +13,8 @@ Operations (``op``):
 - ``supervise``: the supervisor process itself (internal).
 - ``status``, ``signal``, ``stop``, ``list``, ``connection``, ``presence``: what the
   provisioner, re-attaching and the ``jupyter remote kernel`` commands need.
+- ``claim``, ``discard`` (``standby.py``): take a profile's standby; stop one that is
+  still a standby.
 """
 
 import json
@@ -33,7 +35,12 @@ from jupyter_remote.remote.slurm import (
     op_cancel,
     op_submit,
 )
-from jupyter_remote.remote.standby import standby_facts, take_mark
+from jupyter_remote.remote.standby import (
+    op_discard,
+    standby_facts,
+    sweep_unattached,
+    take_mark,
+)
 from jupyter_remote.remote.state import (
     KERNEL_ID,
     KERNELS,
@@ -145,6 +152,7 @@ def op_connection(req):
 def op_claim(req):
     """Take a profile's standby kernel (its mark removed: nobody else gets it); its
     connection as for re-attaching, or ``{"kernel_id": None}`` when none is ready."""
+    sweep_unattached()
     kernel_id = take_mark(req.get("profile"), req.get("server"), req.get("fingerprint"))
     if kernel_id is None:
         return {"kernel_id": None}
@@ -190,6 +198,7 @@ def op_stop(req):
 def op_list(req):
     """Every kernel of ours here; ``report``: dead ones are said once, then removed."""
     _forget_old_ends()
+    sweep_unattached()
     kernels = []
     try:
         names = sorted(os.listdir(KERNELS))
@@ -212,6 +221,7 @@ OPS = {
     "presence": op_presence,
     "connection": op_connection,
     "claim": op_claim,
+    "discard": op_discard,
     "connect": op_connect,
     "submit": op_submit,
     "cancel": op_cancel,

@@ -49,6 +49,7 @@ from jupyter_remote.remote.protocol import (
     json_part,
 )
 from jupyter_remote.remote.relay_kernel import DELIM, KernelSide
+from jupyter_remote.remote.state import CLAIMED
 
 # </local-imports>
 
@@ -296,6 +297,11 @@ class Relay(KernelSide):
         if self.client is not None:
             self.client.transport.abort()
         self.generation += 1
+        if self.generation == 1:  # the first local side: a taken standby is attached now
+            try:
+                os.unlink(os.path.join(self.kdir, CLAIMED))
+            except OSError:
+                pass
         self.client = writer
         self.stalled_since = 0.0
         if hello.get("twin") != self.twin:  # another local side: its numbering starts anew

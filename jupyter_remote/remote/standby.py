@@ -4,19 +4,38 @@ Part of the agent script (see ``state.py``). Stdlib only, Python >= 3.8. A stand
 an ordinary kernel of ours (same private state and socket directories, same relay)
 started with ``standby`` in its launch request: its directory then holds a ``standby``
 file naming what it was started for (profile, server and a fingerprint of the
-profile's interpreter, cwd, env and idle timeout). Taking it (``claim``) removes that
-file: the removal is atomic, so one kernel is taken once, by one taker.
+profile's interpreter, cwd, env and idle timeout). Taking it (``claim``) renames that
+file to ``claimed``: the rename is atomic, so one kernel is taken once, by one taker.
+Stopping it as a standby (``discard``, the keeper's stop) renames the mark to
+``stopping`` first, with the same atomicity: a kernel a start has just taken is never
+stopped that way, and a take after it finds nothing (the start is a cold one). The
+relay removes ``claimed`` when the taker's first connection arrives; a kernel still
+``claimed`` after :data:`CLAIM_GRACE` seconds was taken by a start that failed before
+attaching, and the next ``claim`` or ``list`` stops it (nothing is left orphaned).
 """
 
 import json
 import os
+import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
-from jupyter_remote.remote.state import KERNEL_ID, KERNELS, _alive, _read_int, _write_private
+from jupyter_remote.remote.state import (
+    CLAIMED,
+    KERNEL_ID,
+    KERNELS,
+    _alive,
+    _kernel_dir,
+    _read_int,
+    _stop_dir,
+    _write_private,
+)
 
 # </local-imports>
 
 STANDBY_MARK = "standby"
+#: seconds a taken standby may wait for its taker's first connection (a start takes
+#: well under a second from the take to the attach; a slow link, a few)
+CLAIM_GRACE = 120.0
 
 
 def mark_standby(kdir: str, req: dict) -> None:
@@ -87,9 +106,46 @@ def take_mark(profile: str, server: str, fingerprint: str) -> "str | None":
             continue
         if not _takeable(kdir):
             continue  # still starting: its relay is not listening yet
+        claimed = os.path.join(kdir, CLAIMED)
         try:
-            os.unlink(os.path.join(kdir, STANDBY_MARK))
+            os.rename(os.path.join(kdir, STANDBY_MARK), claimed)
         except OSError:
-            continue  # taken by someone else meanwhile
+            continue  # taken or being stopped meanwhile
+        try:
+            os.utime(claimed)  # when it was taken (CLAIM_GRACE counts from now)
+        except OSError:
+            pass
         return name
     return None
+
+
+def op_discard(req: dict) -> dict:
+    """The keeper stops a standby, only while it still is one: its mark is renamed to
+    ``stopping`` first (atomic), so a kernel a start took meanwhile runs on."""
+    kdir = _kernel_dir(req.get("kernel_id"))
+    try:
+        os.rename(os.path.join(kdir, STANDBY_MARK), os.path.join(kdir, "stopping"))
+    except OSError:
+        return {"stopped": False, "reason": "not a standby (taken, or gone)"}
+    _stop_dir(kdir, float(req.get("timeout") or 5))
+    return {"stopped": True}
+
+
+def sweep_unattached(now: "float | None" = None) -> None:
+    """Stop the kernels taken more than CLAIM_GRACE seconds ago that nobody attached to
+    (the start that took one failed or was cancelled before its first connection)."""
+    now = time.time() if now is None else now
+    try:
+        names = os.listdir(KERNELS)
+    except OSError:
+        return
+    for name in names:
+        kdir = os.path.join(KERNELS, name)
+        claimed = os.path.join(kdir, CLAIMED)
+        try:
+            if not KERNEL_ID.match(name) or now - os.stat(claimed).st_mtime < CLAIM_GRACE:
+                continue
+            os.rename(claimed, os.path.join(kdir, "stopping"))  # not if it attached now
+        except OSError:
+            continue
+        _stop_dir(kdir, 1)

@@ -38,6 +38,9 @@ KERNELS = os.path.join(ROOT, "kernels")
 JOBS = os.path.join(ROOT, "jobs")
 HOLDERS = os.path.join(ROOT, "holders")
 KERNEL_ID = re.compile("^%s$" % KERNEL_ID_PATTERN)
+#: In a standby's directory once a start took it (``standby.py``), until the taker's first
+#: connection reaches its relay (``relay.py`` removes it): a take left unfinished shows.
+CLAIMED = "claimed"
 SIGNAL_NAMES = {
     int(getattr(signal, n)): n
     for n in dir(signal)
@@ -73,12 +76,66 @@ def _read_json(path):
         return None
 
 
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+
+
+def _process_identity(pid):
+    """Which process ``pid`` is now: the boot it runs in and its start time (clock ticks
+    since boot, field 22 of /proc/PID/stat), as text; "" when there is no such process
+    (or no /proc to ask, not Linux)."""
+    try:
+        with open(BOOT_ID) as f:
+            boot = f.read().strip()
+        with open("/proc/%d/stat" % pid) as f:
+            start = f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError, ValueError):
+        return ""
+    return "%s %s" % (boot, start)
+
+
+def _write_pid(path, pid):
+    """The supervisor: a pid file, with the identity of that process (so that a pid the
+    system reuses, after the process ended or the host rebooted, is never taken for it)."""
+    _write_private(path, ("%d %s" % (pid, _process_identity(pid))).strip())
+
+
+def _started_at(pid):
+    """When process ``pid`` started (seconds since the epoch, /proc/stat's btime plus its
+    start ticks), or None."""
+    try:
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        with open("/proc/%d/stat" % pid) as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _read_int(path):
+    """An int from a file. For a pid file written by :func:`_write_pid`: its pid, unless a
+    DIFFERENT process runs under that pid now (another start time or boot: the remote
+    rebooted, or the pid was reused), then None, so it is never signalled and counts as
+    gone; a pid file of an older agent (the pid alone) likewise when the process under
+    that pid started after the file was written. A pid whose process has ended is
+    returned (callers see it is not alive)."""
     try:
         with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
+            parts = f.read().split(None, 1)
+            written = os.fstat(f.fileno()).st_mtime
+        value = int(parts[0])
+    except (OSError, ValueError, IndexError):
         return None
+    recorded = parts[1].strip() if len(parts) > 1 else ""
+    if recorded:
+        now = _process_identity(value)
+        if now and now != recorded:
+            return None
+    elif path.endswith(".pid"):
+        started = _started_at(value)
+        if started is not None and started > written + 2:  # btime is whole seconds
+            return None
+    return value
 
 
 def _alive(pid):

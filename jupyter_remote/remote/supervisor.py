@@ -25,6 +25,7 @@ from jupyter_remote.remote.state import (
     _read_json,
     _remove_kernel_files,
     _remove_scratch,
+    _write_pid,
     _write_private,
 )
 
@@ -35,7 +36,7 @@ def op_supervise(req):
     """Runs detached (own session). Starts the kernel in its own process group and waits."""
     kdir = _kernel_dir(req["kernel_id"])
     os.umask(0o077)
-    _write_private(os.path.join(kdir, "supervisor.pid"), str(os.getpid()))
+    _write_pid(os.path.join(kdir, "supervisor.pid"), os.getpid())
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     user_umask = int(req.get("umask", 0o022))
 
@@ -53,7 +54,7 @@ def op_supervise(req):
         preexec_fn=child,
         close_fds=True,
     )
-    _write_private(os.path.join(kdir, "kernel.pid"), str(proc.pid))
+    _write_pid(os.path.join(kdir, "kernel.pid"), proc.pid)
     _keep_fresh(req.get("sockdir"))
     relay = None
     if req.get("relay"):
