@@ -6,11 +6,14 @@ timeout; same private socket directory, same relay) marked as the profile's stan
 on the remote (``remote/standby.py``). It is no session here: nothing counts or shows
 it as the user's until a start of the profile takes it (the provisioner calls
 :meth:`Standbys.take`: one exec whose answer is the kernel's connection, as for
-re-attaching). Inside the Jupyter server a new one is started in the background after
-each take, and whenever the profile is saved with the option on; it is stopped when the
-profile is removed, the option is switched off, its server is removed and the Jupyter
-server stops (``app.py``). The remote idle timeout stops it like any kernel, and it is
-then not replaced until the profile is used or saved again.
+re-attaching; the answer is checked before use). Inside the Jupyter server one is
+started in the background when the server starts, after each take, and whenever the
+profile is saved with the option on; it is stopped (the agent's ``discard``: only while it
+still is a standby, never a kernel a start has just taken) when the profile is removed,
+the option is switched off, its server is removed and the Jupyter server stops
+(``app.py``). The remote idle timeout stops it like any kernel, and it is then not
+replaced until the profile is used or saved again. While it keeps a standby of a server,
+the keeper holds that server's SSH connection open, so a take needs no handshake.
 """
 
 from __future__ import annotations
