@@ -429,9 +429,11 @@ def test_impostor_host_key_at_reconnect(nkernel: Kernel) -> None:
 def test_silent_drop_undropped_at_the_probes_worst_phase(nkernel: Kernel) -> None:
     """Undrop at the worst moment for the reconnect loop's TCP probe.
 
-    While reconnecting, the session probes TCP with a 3 s connect timeout, then
-    sleeps ``tcp_probe_interval``. Under a silent drop Linux sends a probe's SYN
-    at p, p+1 and p+3 s; the next probe starts near p+4. Undropping just after
+    While reconnecting, the session first probes every 0.15 s for 10 s (one SYN each:
+    linked.FAST_PROBE_*), then with a 3 s connect timeout, sleeping
+    ``tcp_probe_interval`` between probes: that later phase has a worst moment, looked
+    for here (its pattern appears after the fast phase). Under a silent drop Linux
+    sends a probe's SYN at p, p+1 and p+3 s; the next probe starts near p+4. Undropping just after
     the p+1 retransmit leaves the probe to the p+3 one, which lands right on its
     3 s timeout: if the SYN-ACK wins, running ~2 s after undrop; if the timeout
     wins, only after the next probe, ~3.2 s (over the 3 s bound).

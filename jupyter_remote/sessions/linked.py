@@ -2,7 +2,8 @@
 
 :class:`LinkedSession` holds a lease on the server's pooled SSH connection. When
 the connection drops it goes ``reconnecting``, lets go of what used the link,
-waits for the host to answer on TCP, reconnects with jittered exponential backoff
+waits for the host to answer on TCP (probed every 0.15 s in the first seconds of an
+outage, then every ``tcp_probe_interval``), reconnects with jittered exponential backoff
 and has the subclass take up its work again before ``running``. Host-key and auth
 failures are never retried (``disconnected``, with the reason; Retry starts over).
 Kernel sessions (``kernel.py``) and forward sessions (``forward.py``) build on it.
@@ -25,6 +26,14 @@ from ..ssh import Endpoint, Lease, first_hop_reachable
 from .roster import registry
 
 log = logging.getLogger(__name__)
+
+#: the first seconds of an outage, probed often: most drops are short (a Wi-Fi roam, a
+#: VPN re-key, a laptop lid), and a restored link should be used within ~0.15 s
+FAST_PROBE_FOR = 10.0
+FAST_PROBE_EVERY = 0.15
+#: a fast probe's connect is given up before Linux resends its SYN (after 1 s): one
+#: SYN each, nothing in flight to land on sshd long after the link is back
+FAST_PROBE_TIMEOUT = 0.9
 
 
 @dataclass
@@ -116,8 +125,7 @@ class LinkedSession:
                         f"{policy.give_up_after:.0f} s; use Retry"
                     )
                 )
-            if not await self._reachable():
-                await asyncio.sleep(policy.tcp_probe_interval)
+            if not await self._wait_reachable(began):
                 continue
             try:
                 await self._relink()
@@ -150,6 +158,56 @@ class LinkedSession:
     async def _reachable(self) -> bool:
         """Worth a reconnect attempt now (the first hop answers on TCP)."""
         return await first_hop_reachable(self.endpoint)
+
+    async def _wait_reachable(self, began: float) -> bool:
+        """Probe until the host answers on TCP (True) or for one step (False).
+
+        In the first :data:`FAST_PROBE_FOR` s of an outage a fresh probe starts every
+        :data:`FAST_PROBE_EVERY` s (:meth:`_fast_probes`); later one probe, then
+        ``tcp_probe_interval`` of sleep, so a long outage costs one SYN a second."""
+        if time.monotonic() - began < FAST_PROBE_FOR:
+            return await self._fast_probes(began + FAST_PROBE_FOR)
+        if await self._reachable():
+            return True
+        await asyncio.sleep(registry.reconnect.tcp_probe_interval)
+        return False
+
+    async def _fast_probes(self, until: float) -> bool:
+        """Overlapping probes, one every FAST_PROBE_EVERY s until ``until``: each is one
+        SYN (given up at FAST_PROBE_TIMEOUT, before the kernel would resend it), so a
+        restored link is seen within ~0.15 s whether the cut refused or dropped them."""
+        pending: set[asyncio.Task[bool]] = set()
+        next_at = time.monotonic()
+        try:
+            while not self._closing and time.monotonic() < until:
+                if time.monotonic() >= next_at:
+                    pending.add(asyncio.ensure_future(self._probe_once()))
+                    next_at = time.monotonic() + FAST_PROBE_EVERY
+                wait = max(0.0, next_at - time.monotonic())
+                if not pending:
+                    await asyncio.sleep(wait)
+                    continue
+                done, pending = await asyncio.wait(
+                    pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                )
+                if any(task.result() for task in done):
+                    return True
+        finally:
+            for task in pending:
+                task.cancel()
+        return False
+
+    async def _probe_once(self) -> bool:
+        """One fast probe: the first hop's shared one (sessions of one host probe
+        together), or a session's own ``_reachable`` cut at FAST_PROBE_TIMEOUT."""
+        if type(self)._reachable is LinkedSession._reachable:
+            return await first_hop_reachable(
+                self.endpoint, timeout=FAST_PROBE_TIMEOUT, share_within=FAST_PROBE_EVERY / 2
+            )
+        try:
+            return await asyncio.wait_for(self._reachable(), FAST_PROBE_TIMEOUT)
+        except asyncio.TimeoutError:
+            return False
 
     async def _relink(self) -> None:
         """Open the link again, then have the subclass take its work up again."""
