@@ -34,6 +34,20 @@ WAITING = (
 )  # fmt: skip
 
 
+def start_profiles(ctx: Ctx) -> list[dict[str, Any]]:
+    """Metric 1's stage breakdown on each link, lost or not (issue 17 item 2: RESULTS.md
+    keeps where a start's time goes); :func:`profile_losses` then leaves metric 1 out."""
+    profiles = []
+    for link in ("lo", "slow"):
+        ctx.say(f"profiling metric 1 on {link} ...")
+        try:
+            profiles.append(_start_breakdown(ctx, link))
+        except Exception as exc:  # a profile must never cost the results
+            profiles.append({"title": f"metric 1, {link}", "how": f"failed: {exc}", "lines": []})
+        ctx.between_metrics()
+    return profiles
+
+
 def profile_losses(ctx: Ctx, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One profile per (metric, link) we lose on; metrics 1-3 only."""
     done: set[tuple[int, str]] = set()
@@ -85,8 +99,9 @@ def _start_breakdown(ctx: Ctx, link: str) -> dict[str, Any]:
     return {
         "title": f"cold start stages, {link} (seconds since KernelManager.start_kernel)",
         "how": "Three cold starts of remote-" + link + ": the session registry's progress "
-        "events (local clock) and the remote supervisor's and kernel's process creation "
-        "times (/proc/PID/stat, 10 ms resolution), each as seconds after start_kernel().",
+        "events (local clock), the remote supervisor's and kernel's process creation "
+        "times (/proc/PID/stat, 10 ms resolution), when the kernel bound its shell socket "
+        "and when the relay listened (file times), each as seconds after start_kernel().",
         "lines": lines,
     }
 

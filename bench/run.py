@@ -65,9 +65,11 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.say(f"metric {number} aborted (see the traceback above)")
             ctx.between_metrics()
         if not args.no_profile:
-            from bench.profiling import profile_losses
+            from bench.profiling import profile_losses, start_profiles
 
-            results.profiles = profile_losses(ctx, losses(results))
+            starts = start_profiles(ctx) if 1 in only else []
+            lost = [x for x in losses(results) if not (starts and x["metric"] == 1)]
+            results.profiles = starts + profile_losses(ctx, lost)
         results.meta = meta_mod.collect(hosts, ctx.peers, sizes, args, time.monotonic() - started)
     finally:
         hosts.close()
