@@ -55,10 +55,10 @@ ACK_BATCH = 512  # ... or after this many messages
 MAX_RECORD_IN = 256 * 1024 * 1024
 
 
-def _relay_json(raw: bytes) -> dict[str, Any]:
+def _relay_json(raw: bytes | memoryview) -> dict[str, Any]:
     """A JSON object the relay sent (HELLO answer, GAP info), bounded like all remote JSON."""
     try:
-        value = parse_remote_json(raw.decode("utf-8"), max_depth=8, max_items=1000)
+        value = parse_remote_json(bytes(raw).decode("utf-8"), max_depth=8, max_items=1000)
     except (UnicodeDecodeError, RemoteJSONError) as exc:
         raise RemoteCommandError(f"The kernel's relay sent malformed data: {exc}") from None
     if not isinstance(value, dict):

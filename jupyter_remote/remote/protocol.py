@@ -55,34 +55,51 @@ HELLO, MSG, ACK, GAP, INFO, HB = 0, 1, 2, 3, 4, 5
 MAX_RECORD = 1 << 31
 _HEAD = struct.Struct("!BBQH")
 _LEN = struct.Struct("!I")
+#: Parts of at least this many bytes travel as memoryviews (a kernel's large outputs:
+#: copying 1 MB frames dominated the relay's CPU); smaller ones, which are what anything
+#: reads (delimiters, headers, JSON of HELLO, GAP and INFO), are bytes.
+BIG_PART = 64 * 1024
+
+
+def record_pieces(kind: int, channel: int, seq: int, parts: Any = ()) -> list[Any]:
+    """One record as a list of buffers: its head (length, kind, channel, seq, part lengths)
+    then the parts themselves, not copied. The relay writes these with ``writelines`` (one
+    join per batch on Python < 3.12; one ``sendmsg`` of them all, no copy, on 3.12+)."""
+    lengths = [len(p) for p in parts]
+    body_len = _HEAD.size + 4 * len(lengths) + sum(lengths)
+    head = _LEN.pack(body_len) + _HEAD.pack(kind, channel, seq, len(lengths))
+    if lengths:
+        head += struct.pack("!%dI" % len(lengths), *lengths)
+    return [head, *parts]
 
 
 def encode_record(kind: int, channel: int, seq: int, parts: Any = ()) -> bytes:
     """One record as bytes: the relay and the local side (channels) write these."""
-    lengths = b"".join(_LEN.pack(len(p)) for p in parts)
-    body_len = _HEAD.size + len(lengths) + sum(len(p) for p in parts)
-    return b"".join(
-        [_LEN.pack(body_len), _HEAD.pack(kind, channel, seq, len(parts)), lengths, *parts]
-    )
+    return b"".join(record_pieces(kind, channel, seq, parts))
 
 
-def decode_body(body: Any) -> tuple[int, int, int, list[bytes]]:
+def decode_body(body: Any) -> tuple[int, int, int, list[Any]]:
     """(kind, channel, seq, parts) from a record without its length prefix."""
     return _decode_at(body, 0, len(body))
 
 
-def _decode_at(buf: bytes, start: int, size: int) -> tuple[int, int, int, list[bytes]]:
-    """The record body of SIZE bytes at START in BUF: each part is sliced out of BUF,
-    its one copy (the body is not copied first)."""
+def _decode_at(buf: bytes, start: int, size: int) -> tuple[int, int, int, list[Any]]:
+    """The record body of SIZE bytes at START in BUF: each part is sliced out of BUF, its
+    one copy (the body is not copied first); parts of BIG_PART bytes or more are views."""
     kind, channel, seq, nparts = _HEAD.unpack_from(buf, start)
     offset = start + _HEAD.size
     lengths = struct.unpack_from("!%dI" % nparts, buf, offset)
     offset += 4 * nparts
     if offset + sum(lengths) != start + size:
         raise ValueError("malformed relay record")
-    parts = []
+    parts: list[Any] = []
+    view = None
     for n in lengths:
-        parts.append(buf[offset : offset + n])
+        if n < BIG_PART:
+            parts.append(buf[offset : offset + n])
+        else:  # a large part stays in BUF: a view, no copy (the next hop copies it once)
+            view = memoryview(buf) if view is None else view
+            parts.append(view[offset : offset + n])
         offset += n
     return kind, channel, seq, parts
 
@@ -91,9 +108,10 @@ class RecordReader:
     """Records from an asyncio-style reader, read in large chunks (one await per chunk,
     not two per record: most records are a few hundred bytes). Both ends use it.
 
-    The unread bytes are one ``bytes`` object: a record's parts are sliced straight out
-    of it (one copy each, the hot path of every message); a record longer than what has
-    arrived is completed by joining the chunks once it is all there."""
+    The unread bytes are one ``bytes`` object: a record's small parts are sliced straight
+    out of it (one copy each, the hot path of every message), its large ones are views of
+    it; a record longer than what has arrived is completed by joining the chunks once it
+    is all there."""
 
     def __init__(self, reader: Any, chunk: int = 256 * 1024, max_record: int = MAX_RECORD):
         self.reader = reader
@@ -102,7 +120,7 @@ class RecordReader:
         self.buf = b""
         self.pos = 0
 
-    async def next(self) -> tuple[int, int, int, list[bytes]] | None:
+    async def next(self) -> tuple[int, int, int, list[Any]] | None:
         """The next record, or None at end of stream."""
         while True:
             buf, pos = self.buf, self.pos
@@ -121,7 +139,7 @@ class RecordReader:
 
     async def _fill(self, need: int) -> bool:
         """Read until at least NEED unread bytes are here; False at end of stream."""
-        chunks = [self.buf[self.pos :]]
+        chunks: list[Any] = [memoryview(self.buf)[self.pos :]]  # joined below: one copy
         have = len(chunks[0])
         while have < need:
             data = await self.reader.read(max(self.chunk, need - have))
@@ -143,8 +161,8 @@ def is_shutdown_reply(frames: Any) -> bool:
     request and is ending. The relay and the local side both watch for it (a kernel that
     ends so leaves nothing behind, and is no crash)."""
     try:
-        header = frames[frames.index(MSG_DELIMITER) + 2]
-    except (ValueError, IndexError):
+        header = bytes(frames[frames.index(MSG_DELIMITER) + 2])
+    except (ValueError, IndexError, TypeError):
         return False
     if b"shutdown_reply" not in header:
         return False

@@ -47,6 +47,7 @@ from jupyter_remote.remote.protocol import (
     decode_body,
     encode_record,
     json_part,
+    record_pieces,
 )
 from jupyter_remote.remote.relay_kernel import DELIM, KernelSide
 from jupyter_remote.remote.state import CLAIMED
@@ -80,7 +81,7 @@ def query_relay(path, timeout=10.0):
     kind, _, _, parts = decode_body(data[4 : 4 + _LEN.unpack(data[:4])[0]])
     if kind != INFO:
         raise ValueError("unexpected relay answer")
-    return json.loads(parts[0].decode("utf-8"))
+    return json.loads(bytes(parts[0]).decode("utf-8"))
 
 
 class Relay(KernelSide):
@@ -108,6 +109,7 @@ class Relay(KernelSide):
         self.dropped = 0  # messages a client asked for that the bound had dropped
         self.stalled_since = 0.0  # the pump waits for a client that does not read
         self.next_send = 1
+        self.direct_ok = True  # no message written at once yet in this event-loop turn
         # client -> kernel
         self.twin = None
         self.last_in = 0
@@ -124,6 +126,7 @@ class Relay(KernelSide):
         self.nudges = set()
         self.nudge_until = 0.0
         self.socks = {}
+        self.kernel_socks = {}  # the same sockets, served by readiness callbacks (relay_kernel)
         self.wake = asyncio.Event()  # replaced in run(): Python 3.8 binds it to a loop
 
     # ------------------------------------------------------------ lifecycle
@@ -160,21 +163,45 @@ class Relay(KernelSide):
         self.listening.set()
         await self._nudge(startup_timeout)
         self._scrub_key()
+        self._serve_kernel()
         self.kernel_up.set()
         self.ready.set()
-        tasks = [self._from_kernel(name) for name in RELAYED] + [self._acker(), self._hb_echo()]
-        await asyncio.gather(*tasks)
+        await self._acker()
 
     # ------------------------------------------------------------ kernel -> client
 
     def _append(self, channel, frames):
         self.seq += 1
         size = sum(len(f) for f in frames)
-        self.buf.append([self.seq, channel, frames, size, None])
+        entry = [self.seq, channel, frames, size, None]
+        self.buf.append(entry)
         self.buf_bytes += size
         if self.buf_bytes > self.bound:
             self._evict()
-        self.wake.set()
+        if not self._write_at_once(entry):
+            self.wake.set()
+
+    def _write_at_once(self, entry):
+        """Write a message the moment it is read, when the pump is caught up and the link
+        has nothing queued: the pump's wake-up would cost the message an event-loop turn
+        (on every reply and status of every cell). Once per turn: what the kernel sent in
+        the same turn goes in the pump's next batch (one write for many small messages)."""
+        client = self.client
+        if (
+            client is None
+            or not self.direct_ok
+            or self.next_send != entry[0]
+            or client.transport.get_write_buffer_size()
+        ):
+            return False
+        self.direct_ok = False
+        asyncio.get_event_loop().call_soon(self._allow_direct)
+        self.next_send += 1
+        client.writelines(record_pieces(MSG, entry[1], entry[0], entry[2]))
+        return True
+
+    def _allow_direct(self):
+        self.direct_ok = True
 
     def _evict(self):
         """Over the bound: drop the oldest output (never a reply) until under it.
@@ -230,14 +257,14 @@ class Relay(KernelSide):
                             run += 1
                         info = {"count": run, "bytes": nbytes, "bound": self.bound}
                         self.dropped += run  # counted when a client finds them missing
-                        record = encode_record(GAP, 0, entry[0], [json_part(info), parent])
+                        pieces = record_pieces(GAP, 0, entry[0], [json_part(info), parent])
                         self.next_send += run
                     else:
-                        record = encode_record(MSG, entry[1], entry[0], entry[2])
+                        pieces = record_pieces(MSG, entry[1], entry[0], entry[2])
                         self.next_send += 1
-                    batch.append(record)
-                    size += len(record)
-                writer.write(b"".join(batch))
+                    batch.extend(pieces)  # the frames themselves, not copied (writelines)
+                    size += sum(len(piece) for piece in pieces)
+                writer.writelines(batch)
                 if transport.get_write_buffer_size() > 4 * 1024 * 1024:
                     self.stalled_since = time.time()
                     await writer.drain()
@@ -247,8 +274,13 @@ class Relay(KernelSide):
             await self.wake.wait()
 
     async def _acker(self):
+        """Acknowledges the client's requests every ACK_INTERVAL s; also reads the kernel's
+        sockets then, a safety net under their readiness callbacks (a lost edge of libzmq's
+        descriptor costs a message 0.2 s, never a hang)."""
         while True:
             await asyncio.sleep(ACK_INTERVAL)
+            for name in self.kernel_socks:
+                self._drain(name)
             client = self.client
             if client is not None and self.acked_in != self.last_in:
                 self.acked_in = self.last_in
@@ -274,7 +306,7 @@ class Relay(KernelSide):
                 return
             if kind != HELLO:
                 return
-            hello = json.loads(parts[0].decode("utf-8"))
+            hello = json.loads(bytes(parts[0]).decode("utf-8"))
             if tcp and not _token_ok(hello.get("token"), self.tcp_token):
                 return
             records.max_record = MAX_RECORD
@@ -330,11 +362,11 @@ class Relay(KernelSide):
                 if seq <= self.last_in:
                     continue  # resent after a reconnect, already delivered
                 self.last_in = seq
-                await self.socks[RELAYED[channel]].send_multipart(parts)
+                await self._to_kernel(RELAYED[channel], parts)
             elif kind == ACK:
                 self._trim(seq)
             elif kind == HB:
-                await self.hb.send_multipart(parts)
+                self._send_now("hb", parts)
 
     def info(self):
         """What re-attaching needs (the kernel's key travels back over SSH only)."""

@@ -1,0 +1,197 @@
+"""Event-loop turns and CPU per message on both sides of the relay (issue 17 item 3).
+
+    python -m bench.relay_wakeups [--tree DIR] [--cells 500] [--streams 2]
+
+No hosts, no SSH: a real ipykernel and the relay run in a child process as the remote
+supervisor runs them (``--relay-child``), and the local side (``RelayedChannels``) on
+its own event-loop thread here, attached straight to the relay's unix socket; a
+jupyter_client on this process's main thread sends ``pass`` cells, then 200 MB of
+stream output (metric 3's code). Printed per cell and per 200 MB: the event-loop turns
+(``_run_once`` calls) of the local side's loop and of the relay's, and the CPU time
+(/proc schedstat, all threads) of the local loop thread, this whole process, the relay
+process and the kernel. ``--tree DIR`` runs another checkout's ``jupyter_remote`` (e.g.
+``git archive HEAD~3 jupyter_remote | tar -x -C /tmp/old``) for a before/after in one
+sitting; the figures are noisy on a shared machine: alternate runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import asyncio.base_events
+import glob
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+_TURNS: dict[str, Any] = {"count": 0, "loop": None}
+_run_once: Any = getattr(asyncio.base_events.BaseEventLoop, "_run_once")  # noqa: B009
+
+
+def _count_turns(loop: Any) -> None:
+    if _TURNS["loop"] is None or loop is _TURNS["loop"]:
+        _TURNS["count"] += 1
+    _run_once(loop)
+
+
+def relay_child(kdir: Path) -> None:
+    """The remote half: a kernel on ipc sockets and the relay in a thread, as the
+    supervisor starts them; answers a line on stdin with the relay loop's turn count."""
+    from jupyter_remote.remote import relay as relay_mod
+
+    setattr(asyncio.base_events.BaseEventLoop, "_run_once", _count_turns)  # noqa: B010
+    kdir.mkdir(mode=0o700, exist_ok=True)
+    key = secrets.token_hex(16)
+    names = (*relay_mod.RELAYED, "hb")
+    conn: dict[str, Any] = {"transport": "ipc", "ip": str(kdir / "k"), "key": key}
+    conn.update({f"{name}_port": n for n, name in enumerate(names, 1)})
+    conn["signature_scheme"] = "hmac-sha256"
+    (kdir / "connection.json").write_text(json.dumps(conn))
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(kdir / "connection.json")]
+    kernel = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        relay = relay_mod.start_relay(str(kdir), 512 * 1024 * 1024, 60)
+        assert relay is not None and relay.ready.wait(60) and not relay.failure
+        print(json.dumps({"path": str(kdir / "relay"), "key": key, "kernel": kernel.pid}))
+        sys.stdout.flush()
+        for _ in sys.stdin:
+            print(_TURNS["count"], flush=True)
+    finally:
+        kernel.kill()
+
+
+def _cpu(pid: int, tid: int | None = None) -> float:
+    """CPU seconds of a process (all its threads) or of one thread."""
+    paths = (
+        [f"/proc/{pid}/task/{tid}/schedstat"] if tid else glob.glob(f"/proc/{pid}/task/*/schedstat")
+    )
+    return sum(int(Path(p).read_text().split()[0]) for p in paths) / 1e9
+
+
+class _UnixLink:
+    """Stands in for the SSH connection: the relay's unix socket, directly."""
+
+    async def open_unix_connection(self, path: str, **options: Any) -> Any:
+        return await asyncio.open_unix_connection(path)
+
+
+def _cell(kc: Any) -> None:
+    msg_id = kc.execute("pass", store_history=False)
+    while kc.get_shell_msg(timeout=30)["parent_header"].get("msg_id") != msg_id:
+        pass
+    _until_idle(kc, msg_id)
+
+
+def _until_idle(kc: Any, msg_id: str) -> None:
+    while True:
+        msg = kc.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return
+
+
+def measure(cells: int, streams: int) -> None:
+    from jupyter_client import BlockingKernelClient
+
+    from bench.metrics.output_throughput import CODE, SETUP
+    from jupyter_remote.kernels.relay_link import RelayedChannels
+    from jupyter_remote.remote.protocol import RELAYED
+    from jupyter_remote.ssh.forwards import free_local_ports
+
+    kdir = Path(f"/tmp/jr-wakeups-{os.getpid()}")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.relay_wakeups", "--relay-child", str(kdir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    stdin, stdout = child.stdin, child.stdout
+    try:
+        info = json.loads(stdout.readline())
+        loop = asyncio.new_event_loop()
+        _TURNS["loop"] = loop
+        setattr(asyncio.base_events.BaseEventLoop, "_run_once", _count_turns)  # noqa: B010
+        threading.Thread(target=loop.run_forever, daemon=True).start()
+        names = (*RELAYED, "hb")
+        ports = dict(zip(names, free_local_ports(len(names)), strict=True))
+
+        async def attach() -> tuple[Any, int]:
+            channels = RelayedChannels(
+                ports, key=info["key"].encode(), signature_scheme="hmac-sha256"
+            )
+            await channels.attach(_UnixLink(), info["path"])
+            return channels, threading.get_native_id()
+
+        channels, loop_tid = asyncio.run_coroutine_threadsafe(attach(), loop).result(30)
+        kc = BlockingKernelClient()
+        conn: dict[str, Any] = {f"{n}_port": p for n, p in ports.items()}
+        conn.update(
+            transport="tcp", ip="127.0.0.1", key=info["key"], signature_scheme="hmac-sha256"
+        )
+        kc.load_connection_info(conn)  # type: ignore[arg-type]
+        kc.start_channels(hb=False)
+        kc.wait_for_ready(timeout=60)
+        kc.execute_interactive(SETUP, timeout=60)
+
+        def relay_turns() -> int:
+            stdin.write(b"?\n")
+            stdin.flush()
+            return int(stdout.readline())
+
+        def stream() -> None:
+            _until_idle(kc, kc.execute(CODE["stream"], store_history=False))
+
+        for label, run, n in (
+            ("cell", lambda: _cell(kc), cells),
+            ("200 MB stream", stream, streams),
+        ):
+            pids = (os.getpid(), child.pid, int(info["kernel"]))
+            turns0, relay0 = _TURNS["count"], relay_turns()
+            cpu0 = [_cpu(os.getpid(), loop_tid), *(_cpu(p) for p in pids)]
+            for _ in range(n):
+                run()
+            cpu1 = [_cpu(os.getpid(), loop_tid), *(_cpu(p) for p in pids)]
+            turns = ((_TURNS["count"] - turns0) / n, (relay_turns() - relay0) / n)
+            ms = [(b - a) * 1000 / n for a, b in zip(cpu0, cpu1, strict=True)]
+            print(
+                f"per {label}: event-loop turns local {turns[0]:.1f}, relay {turns[1]:.1f}; CPU ms "
+                f"local loop {ms[0]:.3f}, local process {ms[1]:.3f}, relay {ms[2]:.3f}, "
+                f"kernel {ms[3]:.3f}",
+                flush=True,
+            )
+        kc.stop_channels()
+        loop.call_soon_threadsafe(channels.close)
+    finally:
+        stdin.close()
+        child.wait(10)
+        shutil.rmtree(kdir, ignore_errors=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.relay_wakeups", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("--tree", help="a directory holding another jupyter_remote to measure")
+    p.add_argument("--cells", type=int, default=500)
+    p.add_argument("--streams", type=int, default=2)
+    p.add_argument("--relay-child", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.tree:  # before anything imports jupyter_remote; the relay child inherits it
+        os.environ["JR_WAKEUPS_TREE"] = str(Path(args.tree).resolve())
+    if os.environ.get("JR_WAKEUPS_TREE"):
+        sys.path.insert(0, os.environ["JR_WAKEUPS_TREE"])
+    if args.relay_child:
+        relay_child(Path(args.relay_child))
+    else:
+        measure(args.cells, args.streams)
+
+
+if __name__ == "__main__":
+    main()
