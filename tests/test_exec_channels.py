@@ -20,12 +20,11 @@ from typing import Any
 
 import asyncssh
 import pytest
-from jupyter_client.blocking import BlockingKernelClient
 
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.sessions import registry
 from jupyter_remote.store import Store
-from tests.harness.clients import execute, started_kernel
+from tests.harness.clients import execute, started_kernel, stream_lines
 from tests.harness.remote_state import clean_remote
 from tests.harness.servers import server_input, trust_host
 from tests.harness.sshd_host import SSHTestHost
@@ -81,18 +80,6 @@ for i in range(16):
 """
 
 
-def _stream_lines(kc: BlockingKernelClient, msg_id: str, timeout: float) -> list[str]:
-    text, deadline = "", time.monotonic() + timeout
-    while True:
-        msg = kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            text += msg["content"]["text"]
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return text.splitlines()
-
-
 def test_a_kernel_runs_with_no_forwarding_and_a_cut_loses_nothing(
     isolated_home: Path, bastion: SSHTestHost
 ) -> None:
@@ -110,7 +97,7 @@ def test_a_kernel_runs_with_no_forwarding_and_a_cut_loses_nothing(
             time.sleep(3)
             assert km.is_alive()
         eventually(lambda: session.state, lambda s: s == "running", timeout=60)
-        lines = _stream_lines(kc, msg_id, timeout=60)
+        lines = stream_lines(kc, msg_id, timeout=60)
         assert lines == [f"line {i}" for i in range(16)]  # every line once, in order
         assert execute(kc, "print(x + 1)")[1].strip() == "42"
         km.shutdown_kernel(now=False)

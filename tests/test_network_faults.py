@@ -34,6 +34,7 @@ from traitlets.config import Config
 from jupyter_remote import runtime
 from jupyter_remote.sessions import registry
 from jupyter_remote.sessions.roster import Reconnect
+from tests.harness.clients import stream_lines
 from tests.harness.netns_host import NetnsHost, netns_unavailable
 from tests.harness.remote_state import clean_remote, remote_kernel_processes
 from tests.harness.servers import setup_profile
@@ -259,19 +260,12 @@ EXPECTED_LINES = [f"line {i}" for i in range(30)]
 
 def cell_output(kc: BlockingKernelClient, msg_id: str, timeout: float) -> tuple[list[str], Any]:
     """Every stream line of MSG_ID until its status idle, and its execute reply."""
-    text, deadline = "", time.monotonic() + timeout
-    while True:
-        msg = kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            text += msg["content"]["text"]
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
+    deadline = time.monotonic() + timeout
+    lines = stream_lines(kc, msg_id, timeout)
     while True:
         reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
         if reply["parent_header"].get("msg_id") == msg_id:
-            return text.splitlines(), reply["content"]
+            return lines, reply["content"]
 
 
 def outage_then_recover(

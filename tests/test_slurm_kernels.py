@@ -35,7 +35,7 @@ from jupyter_remote.sessions import registry
 from jupyter_remote.store import Store
 from jupyter_remote.store.slurm import SlurmRequest
 from tests.harness import slurm_sessions
-from tests.harness.clients import execute, started_kernel
+from tests.harness.clients import execute, started_kernel, stream_lines
 from tests.harness.servers import setup_profile
 from tests.harness.slurm_cluster import SlurmTestCluster, slurm_unavailable
 from tests.harness.slurm_sessions import clean, on_ssh_loop
@@ -273,19 +273,6 @@ for i in range(20):
 """
 
 
-def _stream_lines(kc: BlockingKernelClient, msg_id: str, timeout: float) -> list[str]:
-    """Every stream line of MSG_ID until its status idle."""
-    text, deadline = "", time.monotonic() + timeout
-    while True:
-        msg = kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            text += msg["content"]["text"]
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return text.splitlines()
-
-
 def test_a_link_cut_during_a_printing_cell_loses_nothing_and_keeps_the_job(
     profile: dict[str, Any], cluster: SlurmTestCluster, login: SSHTestHost
 ) -> None:
@@ -305,7 +292,7 @@ def test_a_link_cut_during_a_printing_cell_loses_nothing_and_keeps_the_job(
                 time.sleep(4)  # the cell keeps printing into the relay meanwhile
                 assert km.is_alive()  # out of reach is not dead
             eventually(lambda: session.state, lambda s: s == "running", timeout=60)
-            lines = _stream_lines(kc, msg_id, timeout=60)
+            lines = stream_lines(kc, msg_id, timeout=60)
         finally:
             unsubscribe()
         print(f"states {states}; {len(lines)} lines")

@@ -28,6 +28,7 @@ from typing import Any
 from ..errors import RemoteCommandError
 from ..remote.protocol import JOB_NAME
 from ..ssh.exec import ExecResult, run
+from ..store.slurm import key_values
 from ..text import printable
 
 #: squeue's columns, in order: id, state, reason, batch host, partition, start, end.
@@ -210,7 +211,7 @@ async def how_it_ended(conn: Any, job: SlurmJob, *, where: str) -> SlurmJob | No
     show = _command("scontrol", "-o", "show", "job", job_id)
     result = await run(conn, show, timeout=QUERY_TIMEOUT, what="scontrol's answer", where=where)
     _check(result, "scontrol", where)
-    fields = _key_values(result.stdout)
+    fields = key_values(result.stdout)
     if fields.get("JobId") != job_id:
         return None
     ended = SlurmJob(
@@ -257,17 +258,6 @@ def _from_cells(job: SlurmJob, cells: list[str]) -> SlurmJob:
         exit_code=_word(exit_code, 20),
         seen=time.time(),
     )
-
-
-def _key_values(text: str) -> dict[str, str]:
-    """``scontrol -o`` output as a dict (first value of each key; values have no spaces
-    except in a few free-text fields we do not read)."""
-    fields: dict[str, str] = {}
-    for token in text.split():
-        key, sep, value = token.partition("=")
-        if sep and key not in fields:
-            fields[key] = value
-    return fields
 
 
 async def current(conn: Any, job: SlurmJob, *, where: str) -> SlurmJob:

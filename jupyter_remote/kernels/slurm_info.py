@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..store.slurm import SLURM_NAME_RE, TIME_RE, time_minutes
+from ..store.slurm import SLURM_NAME_RE, TIME_RE, key_values, time_minutes
 from ..text import printable
 
 MAX_PARTITIONS = 200
@@ -74,19 +74,10 @@ def _cut(text: str) -> str:
     return printable(text.strip()[:MAX_TEXT])
 
 
-def _fields(line: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for token in line.split():
-        key, sep, value = token.partition("=")
-        if sep and key not in fields:
-            fields[key] = value
-    return fields
-
-
 def _partitions(text: str) -> dict[str, dict[str, Any]]:
     partitions: dict[str, dict[str, Any]] = {}
     for line in text.splitlines():
-        fields = _fields(line)
+        fields = key_values(line)
         name = fields.get("PartitionName", "")
         if not SLURM_NAME_RE.fullmatch(name) or len(partitions) >= MAX_PARTITIONS:
             continue

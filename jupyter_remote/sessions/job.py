@@ -203,14 +203,8 @@ async def end_of(session: KernelSession) -> SlurmJob | None:
     assert session.job is not None
     if session.job.ended is not None:
         return session.job.ended
-    try:
-        job = await _current(session)
-    except RemoteError:
-        return None
-    if job.ended:
-        mark_dead(session, job)
-        return job
-    return None
+    job = await _job_now(session)
+    return job if job is not None and job.ended else None
 
 
 async def ends_with_kernel(session: KernelSession, status: dict[str, Any]) -> bool:
@@ -222,17 +216,27 @@ async def ends_with_kernel(session: KernelSession, status: dict[str, Any]) -> bo
         return False
     started = time.monotonic()
     while time.monotonic() - started < KILLED_ENDING:
-        try:
-            job = await _current(session)
-        except RemoteError:
+        job = await _job_now(session)
+        if job is None:
             return False
         if job.ended:
-            mark_dead(session, job)
             return True
         if job.running and time.monotonic() - started > KILLED_RUNS_ON:
             return False
         await asyncio.sleep(0.5)
     return False
+
+
+async def _job_now(session: KernelSession) -> SlurmJob | None:
+    """The job as the login node sees it now, the session marked dead if the scheduler
+    ended it; None when the login node does not answer."""
+    try:
+        job = await _current(session)
+    except RemoteError:
+        return None
+    if job.ended:
+        mark_dead(session, job)
+    return job
 
 
 def mark_dead(session: KernelSession, job: SlurmJob) -> None:

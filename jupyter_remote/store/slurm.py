@@ -154,6 +154,18 @@ def time_minutes(text: str) -> int:
     return int(first)  # M
 
 
+def key_values(text: str) -> dict[str, str]:
+    """Slurm's ``Key=Value`` words (``scontrol -o`` lines) as a dict: the first value of
+    each key; values have no spaces except in a few free-text fields no caller reads.
+    Read by ``kernels/slurm.py`` (a job) and ``kernels/slurm_info.py`` (partitions)."""
+    fields: dict[str, str] = {}
+    for token in text.split():
+        key, sep, value = token.partition("=")
+        if sep and key not in fields:
+            fields[key] = value
+    return fields
+
+
 def _field(what: str) -> str:
     return f"slurm.{what}"
 

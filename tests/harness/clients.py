@@ -63,6 +63,22 @@ def execute(kc: BlockingKernelClient, code: str, timeout: float = 30) -> tuple[d
     return reply, "".join(out)
 
 
+def stream_lines(kc: BlockingKernelClient, msg_id: str, timeout: float) -> list[str]:
+    """Every stream line of request MSG_ID until its status idle, within TIMEOUT s.
+
+    Called by the tests that check a printing cell lost nothing (a link cut, a Slurm
+    job's link, an exec channel) line by line."""
+    text, deadline = "", time.monotonic() + timeout
+    while True:
+        msg = kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            text += msg["content"]["text"]
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return text.splitlines()
+
+
 def read_late_output(
     kc: BlockingKernelClient,
     reply: dict[str, Any],
