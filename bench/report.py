@@ -21,7 +21,7 @@ METRIC_TITLES = {
     2: "Execute round trip of a trivial cell (1,000 cells)",
     3: "Output throughput (200 MB)",
     4: "Environment discovery",
-    5: "32 concurrent kernels on one server",
+    5: "64 concurrent kernels on one server",
     6: "Reconnect: link restored → session running",
     8: "Remote files: 1 GiB upload and download",
     9: "Remote files: listing 10,000 entries",
@@ -61,6 +61,11 @@ def fmt(value: float | None, unit: str) -> str:
     if value >= 10:
         return f"{value:.1f}"
     return f"{value:.3f}" if value < 1 else f"{value:.2f}"
+
+
+def _present(row: Row, name: str) -> list[float]:
+    """A field's values in the samples that have it (older or local ones may not)."""
+    return [float(s[name]) for s in row.samples if isinstance(s, dict) and s.get(name) is not None]
 
 
 def ratio(value: float | None, base: float | None) -> str:
@@ -139,8 +144,11 @@ def render_table(table: Table) -> list[str]:
     elif table.kind == "concurrent":
         out += [
             f"| contender | all ready, median {u} | min {u} | max {u} | runs | ratio | "
-            "RSS per kernel (MB, median) | SSH connections (max) | failed starts | notes |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            f"one start, median {u} | all ready ÷ one start | "
+            "RSS per kernel (MB, median) | processes per kernel | "
+            "remote execs per kernel per minute, idle | SSH connections (max) | "
+            "failed starts | notes |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
     else:
         out += [
@@ -187,9 +195,15 @@ def render_table(table: Table) -> list[str]:
             rss = med(row.values("rss_per_kernel_mb"))
             conns = max(row.values("connections"), default=None)
             failed = sum(row.values("start_failures"))
+            one = med(_present(row, "one_start"))
+            procs = med(_present(row, "processes_per_kernel"))
+            idle = med(_present(row, "idle_execs_per_kernel_min"))
             out.append(
                 f"| {name} | {fmt(m, u)} | {fmt(lo, u)} | {fmt(hi, u)} | {len(vals)} | {r} | "
-                f"{fmt(rss, 'MB') if rss is not None else NA} | {_int(conns)} | "
+                f"{fmt(one, u)} | {ratio(m, one)} | "
+                f"{fmt(rss, 'MB') if rss is not None else NA} | "
+                f"{f'{procs:.1f}' if procs is not None else NA} | "
+                f"{f'{idle:.2f}' if idle is not None else NA} | {_int(conns)} | "
                 f"{_int(failed) if vals else NA} | {notes} |"
             )
         else:

@@ -374,6 +374,46 @@ def _ssh_loop() -> asyncio.AbstractEventLoop:
     return runtime._loop
 
 
+def test_health_checks_of_a_relayed_kernel_start_no_remote_process(
+    kernel: tuple[KernelManager, BlockingKernelClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A healthy kernel's health checks ride its relay link (one heartbeat ping each):
+    no agent request, i.e. no SSH exec and no remote Python, however many checks run
+    (before, each check was one; 64 idle kernels started 384 remote Pythons a minute)."""
+    from jupyter_remote.kernels.agent_client import AgentClient
+    from jupyter_remote.sessions import kernel_health
+
+    km, kc = kernel
+    session = registry.sessions[km.kernel_id]
+    assert getattr(session, "relay_path", None), "the kernel runs behind its relay"
+    agent_ops: list[str] = []
+    checks: list[str | None] = []
+    real_call, real_relay_health = AgentClient.call, kernel_health.relay_health
+
+    async def counted_call(self: AgentClient, request: dict[str, Any], **kw: Any) -> Any:
+        agent_ops.append(str(request.get("op")))
+        return await real_call(self, request, **kw)
+
+    async def counted_relay_health(*args: Any) -> str | None:
+        verdict = await real_relay_health(*args)
+        checks.append(verdict)
+        return verdict
+
+    monkeypatch.setattr(AgentClient, "call", counted_call)
+    monkeypatch.setattr(kernel_health, "relay_health", counted_relay_health)
+    policy = registry.reconnect
+    saved = policy.health_interval
+    policy.health_interval = 0.2  # picked up after the monitor's current sleep
+    try:
+        eventually(lambda: len(checks), lambda n: n >= 5, timeout=30, interval=0.2)
+    finally:
+        policy.health_interval = saved
+    assert set(checks) == {""}, checks  # healthy every time
+    assert agent_ops == [], agent_ops
+    assert session.state == "running"
+    assert execute(kc, "print(1 + 1)")[1].strip() == "2"
+
+
 def test_degraded_when_the_kernel_stops_answering(
     kernel: tuple[KernelManager, BlockingKernelClient], ssh_host: SSHTestHost
 ) -> None:

@@ -1,18 +1,28 @@
-"""Metric 5: N (32) kernels started concurrently in one process on one server.
+"""Metric 5: N (64) kernels started concurrently in one process on one server.
 
 One worker process per sample (memory does not go back to the OS between runs, so a
 second run in the same process would under-count): set-up imports what the first start
-would, then ``run()`` starts N AsyncKernelManagers at once (the SSH connection included,
-for ours) and waits until every client is ready. Reported: seconds until all ready, the
-process's RSS growth divided by N, and ESTABLISHED connections at the sshd (``ss``)
-while all N run. ``local`` (N local ipykernels) is the baseline.
+would, then ``run()`` starts ONE kernel alone (its start-to-ready time is the "one
+start" the N are compared with; the SSH connection is opened by it, for ours) and stops
+it, then starts N AsyncKernelManagers at once and waits until every client is ready.
+Reported: seconds until all ready, that time / one start, the process's RSS growth
+divided by N, ESTABLISHED connections at the sshd (``ss``), the kernel processes per
+kernel (remote: the remote user's processes, supervisor + kernel; local: this
+process's children) while all N run, and (``idle`` seconds, ours) the SSH exec
+requests (each one remote Python: the agent) the N idle kernels cost per kernel per
+minute, counted in the sshd's DEBUG1 log: the restarter's polls and the health checks.
+``local`` (N local ipykernels) is the baseline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -21,7 +31,8 @@ from jupyter_client import AsyncKernelManager
 from bench.kernels import targets
 from bench.netutil import established
 
-READY_TIMEOUT = 90.0  # per kernel (32 boot at once on 2 cores); a silent one is retried
+READY_TIMEOUT = 180.0  # per kernel (64 boot at once on 2 cores); a silent one is retried
+EXEC_LINE = re.compile(r"session_input_channel_req: session \d+ req exec")
 
 PRELOAD = {
     "ours": ("jupyter_remote.kernels.provisioner", "jupyter_remote.sessions", "zmq.asyncio"),
@@ -39,7 +50,7 @@ def rss_bytes() -> int:
 
 class ConcurrentBench:
     def __init__(self, task: dict[str, Any]) -> None:
-        self.n = int(task.get("n", 32))
+        self.n = int(task.get("n", 64))
         self.target = targets()[task["target"]] if task["variant"] == "ours" else None
         self.kernel_name = task["kernel_name"]
         self.loop = asyncio.new_event_loop()
@@ -49,7 +60,7 @@ class ConcurrentBench:
 
     async def _start_ready(self) -> tuple[AsyncKernelManager, Any, int]:
         """One kernel started and ready. A start that fails, or a kernel that dies or
-        stays silent before it is ready (both happen: with 32 starts at once, ports picked
+        stays silent before it is ready (both happen: with many starts at once, ports picked
         early are sometimes taken before they are bound), is retried with a new manager,
         as a user would; the failures are counted so the table shows them."""
         failures = 0
@@ -75,30 +86,68 @@ class ConcurrentBench:
                 if failures >= 5:
                     raise
 
-    async def _cycle(self, n: int, stop: bool) -> dict[str, Any]:
+    def _processes(self) -> int:
+        """Kernel processes now: the remote user's (ours), or this process's children."""
+        if self.target is not None:
+            argv = ["pgrep", "-c", "-u", self.target["user"]]
+        else:
+            argv = ["pgrep", "-c", "-P", str(os.getpid())]
+        out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+        return int(out.strip() or 0)
+
+    def _execs(self) -> int:
+        if self.target is None:
+            return 0
+        text = Path(self.target["log_path"]).read_text(errors="replace")
+        return len(EXEC_LINE.findall(text))
+
+    async def _one_start(self) -> float:
+        """One kernel alone, start to ready (then stopped): what the N are compared with."""
+        t0 = time.perf_counter()
+        km, kc, _ = await self._start_ready()
+        seconds = time.perf_counter() - t0
+        kc.stop_channels()
+        await km.shutdown_kernel(now=True)
+        return seconds
+
+    async def _cycle(self, n: int, stop: bool, idle: float) -> dict[str, Any]:
         self.errors: list[str] = []
+        one = await self._one_start()
+        await asyncio.sleep(1.0)  # the stopped kernel's processes are gone
+        procs0 = self._processes()
         rss0 = rss_bytes()
         t0 = time.perf_counter()
         started = await asyncio.gather(*(self._start_ready() for _ in range(n)))
         seconds = time.perf_counter() - t0
         rss1 = rss_bytes()
         conns = established(self.target) if self.target else 0
+        procs = (self._processes() - procs0) / n
+        execs_per_min = None
+        if idle > 0:
+            await asyncio.sleep(2.0)  # the starts' own execs are logged
+            execs0 = self._execs()
+            await asyncio.sleep(idle)
+            execs_per_min = (self._execs() - execs0) / n / (idle / 60)
         if stop:
             for _, kc, _ in started:
                 kc.stop_channels()
             await asyncio.gather(*(km.shutdown_kernel(now=True) for km, _, _ in started))
         return {
             "seconds": seconds,
+            "one_start": one,
             "rss_per_kernel_mb": (rss1 - rss0) / n / 1e6,
             "connections": conns,
+            "processes_per_kernel": procs,
+            "idle_execs_per_kernel_min": execs_per_min,
             "start_failures": sum(f for _, _, f in started),
             "errors": sorted(set(self.errors))[:3],
         }
 
-    def run(self, stop: bool = True) -> dict[str, Any]:
+    def run(self, stop: bool = True, idle: float = 0.0) -> dict[str, Any]:
         """``stop=False``: leave the kernels up (the orchestrator kills the process and
-        cleans the remote: stopping 32 remote kernels one by one is not measured)."""
-        return self.loop.run_until_complete(self._cycle(self.n, stop))
+        cleans the remote: stopping 64 remote kernels one by one is not measured).
+        ``idle``: seconds to count the idle kernels' remote execs for (after all ready)."""
+        return self.loop.run_until_complete(self._cycle(self.n, stop, idle))
 
     def close(self) -> None:
         self.loop.close()

@@ -29,7 +29,7 @@ from tests.harness.waiting import NeverHappened, eventually
 KEEPALIVE_INTERVAL = 1.0
 KEEPALIVE_COUNT_MAX = 2
 HOLD_AFTER_DETECT = 1.0  # + a random 0..1 s: the restore must not land at one fixed phase
-# of the session's 1 s TCP probe timer (seeded: reruns cut and restore alike)
+# of the session's TCP probe timer (seeded: reruns cut and restore alike)
 
 
 class Timeline:

@@ -1,5 +1,10 @@
 """A running SSH kernel's health: the heartbeat, the agent's round trip, its Slurm job.
 
+A kernel whose relay link is attached is checked by one heartbeat ping across it
+(:func:`relay_health`): no remote process, so idle kernels cost the remote nothing;
+the agent (one exec, a remote Python) is asked only when the ping gets no answer, or
+for a kernel without a relay.
+
 :class:`~.kernel.KernelSession` starts :func:`monitor_health` with its link watch
 (``_watch``) and cancels it in ``close``. Every ``health_interval`` while the link is
 up the session goes ``degraded`` with :func:`health_problem`'s reason, and back to
@@ -71,6 +76,12 @@ async def health_problem(session: KernelSession, policy: Reconnect) -> str:
         if not await heartbeat_ok(session.heartbeat_port, policy.heartbeat_timeout):
             return NO_HEARTBEAT
         return ""
+    no_answer = False  # the heartbeat across the relay link was just tried, unanswered
+    if session.heartbeat_port and session.relay_path and relay_attached(session):
+        verdict = await relay_health(session, policy)
+        if verdict is not None:
+            return verdict
+        no_answer = True
     started = time.monotonic()
     try:
         status = await asyncio.wait_for(session.agent().status(session.remote_id), 15)
@@ -80,21 +91,47 @@ async def health_problem(session: KernelSession, policy: Reconnect) -> str:
         return ""  # link trouble: the watcher handles it
     if status.get("state") not in ("running", "starting"):
         return ""  # the kernel ended: the provisioner's poll says how, not the card
-    rtt = (time.monotonic() - started) * 1000
-    if session._baseline_ms is None or rtt < session._baseline_ms:
-        session._baseline_ms = rtt
-    base = session._baseline_ms
-    settling = time.monotonic() < session._settle_until
-    if not settling and rtt > max(base * policy.slow_factor, base + policy.slow_floor_ms):
-        return f"round trip {rtt:.0f} ms, far above its usual {base:.0f} ms"
+    slow = slow_round_trip(session, policy, (time.monotonic() - started) * 1000)
+    if slow:
+        return slow
     if session.channels is not None and session.relay_path and not session.channels.attached:
         # not taken back automatically: two servers would take turns stealing it
         return (
             "this server no longer receives the kernel's messages: another Jupyter "
             "server attached to it, or its relay stopped; attach again to take it back"
         )
-    if session.heartbeat_port and not await heartbeat_ok(
-        session.heartbeat_port, policy.heartbeat_timeout
+    if session.heartbeat_port and (
+        no_answer or not await heartbeat_ok(session.heartbeat_port, policy.heartbeat_timeout)
     ):
         return NO_HEARTBEAT
+    return ""
+
+
+def relay_attached(session: KernelSession) -> bool:
+    return session.channels is not None and session.channels.attached
+
+
+async def relay_health(session: KernelSession, policy: Reconnect) -> str | None:
+    """The health of a kernel whose relay link is attached, from one heartbeat ping
+    across that link: no remote process is started (the relay lives in the kernel's
+    supervisor, which exits with the kernel; the kernel's heartbeat thread answers
+    through it), so 64 idle kernels cost the remote nothing but 64 pings every
+    ``health_interval``. The ping's round trip is the one compared with its usual.
+    None when the ping got no answer: the agent is asked why (one exec, only then)."""
+    assert session.heartbeat_port is not None
+    started = time.monotonic()
+    if not await heartbeat_ok(session.heartbeat_port, policy.heartbeat_timeout):
+        return None
+    return slow_round_trip(session, policy, (time.monotonic() - started) * 1000)
+
+
+def slow_round_trip(session: KernelSession, policy: Reconnect, rtt: float) -> str:
+    """The slow-link verdict: ``rtt`` (ms) far above the session's fastest one so far
+    (not while a new kernel settles), or ''."""
+    if session._baseline_ms is None or rtt < session._baseline_ms:
+        session._baseline_ms = rtt
+    base = session._baseline_ms
+    settling = time.monotonic() < session._settle_until
+    if not settling and rtt > max(base * policy.slow_factor, base + policy.slow_floor_ms):
+        return f"round trip {rtt:.0f} ms, far above its usual {base:.0f} ms"
     return ""
