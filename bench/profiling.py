@@ -133,8 +133,8 @@ def _remote_pids(ctx: Ctx, link: str, kernel_id: str) -> dict[str, int]:
     for name in ("supervisor", "kernel"):
         for path in root.rglob(f"{name}.pid"):
             if path.parent.name == kernel_id:
-                with contextlib.suppress(ValueError, OSError):
-                    pids[f"remote {name}"] = int(path.read_text().strip())
+                with contextlib.suppress(ValueError, IndexError, OSError):
+                    pids[f"remote {name}"] = int(path.read_text().split()[0])  # "PID identity"
     return pids
 
 

@@ -181,28 +181,6 @@ class Relay(KernelSide):
         if not self._write_at_once(entry):
             self.wake.set()
 
-    def _write_at_once(self, entry):
-        """Write a message the moment it is read, when the pump is caught up and the link
-        has nothing queued: the pump's wake-up would cost the message an event-loop turn
-        (on every reply and status of every cell). Once per turn: what the kernel sent in
-        the same turn goes in the pump's next batch (one write for many small messages)."""
-        client = self.client
-        if (
-            client is None
-            or not self.direct_ok
-            or self.next_send != entry[0]
-            or client.transport.get_write_buffer_size()
-        ):
-            return False
-        self.direct_ok = False
-        asyncio.get_event_loop().call_soon(self._allow_direct)
-        self.next_send += 1
-        client.writelines(record_pieces(MSG, entry[1], entry[0], entry[2]))
-        return True
-
-    def _allow_direct(self):
-        self.direct_ok = True
-
     def _evict(self):
         """Over the bound: drop the oldest output (never a reply) until under it.
 

@@ -6,8 +6,9 @@ Mixed into ``Relay`` (``relay.py``, the next part), whose ``run`` calls
 and ``Relay._from_client`` writes to them (``_to_kernel``): the ZMQ sockets on the
 kernel's channels (ipc, in its private directory), signing of the relay's own
 kernel_info requests, the startup nudge that proves the iopub subscription, the
-key scrub of the connection file, and reading what the kernel sends into the
-relay's numbered buffer (``Relay._append``). Stdlib + pyzmq, Python >= 3.8.
+key scrub of the connection file, reading what the kernel sends into the relay's
+numbered buffer (``Relay._append``), and writing it to the client at once when nothing
+waits before it (``_write_at_once``). Stdlib + pyzmq, Python >= 3.8.
 """
 
 import asyncio
@@ -23,10 +24,12 @@ from typing import Any, Callable, Dict, Optional, Set
 from jupyter_remote.remote.protocol import (
     BIG_PART,
     HB,
+    MSG,
     RELAYED,
     encode_record,
     is_shutdown_reply,
     json_part,
+    record_pieces,
 )
 
 # </local-imports>
@@ -66,6 +69,8 @@ class KernelSide:
     epoch: str
     socks: Dict[str, Any]
     kernel_socks: Dict[str, Any]
+    next_send: int
+    direct_ok: bool
     hb: Any
     _zmq: Any
     nudges: Set[str]
@@ -215,6 +220,28 @@ class KernelSide:
         elif name == "control" and is_shutdown_reply(frames):
             self.shutdown_replied = True
         self._append(RELAYED.index(name), frames)
+
+    def _write_at_once(self, entry):
+        """Write a message the moment it is read, when the pump is caught up and the link
+        has nothing queued: the pump's wake-up would cost the message an event-loop turn
+        (on every reply and status of every cell). Once per turn: what the kernel sent in
+        the same turn goes in the pump's next batch (one write for many small messages)."""
+        client = self.client
+        if (
+            client is None
+            or not self.direct_ok
+            or self.next_send != entry[0]
+            or client.transport.get_write_buffer_size()
+        ):
+            return False
+        self.direct_ok = False
+        asyncio.get_event_loop().call_soon(self._allow_direct)
+        self.next_send += 1
+        client.writelines(record_pieces(MSG, entry[1], entry[0], entry[2]))
+        return True
+
+    def _allow_direct(self):
+        self.direct_ok = True
 
     def _answers_nudge(self, frames):
         if time.time() > self.nudge_until:
