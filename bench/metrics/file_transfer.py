@@ -4,8 +4,8 @@
 ``run(op=...)`` measures one of:
 
 - ``ours-put`` / ``ours-get``: ``files/transfers.py`` as ``jupyter remote files put|get``
-  runs it, over SFTP on the target's pooled connection (a temporary name renamed at
-  the end, the local disk in a thread);
+  runs it (with the CLI's ``steady_allocator``), over SFTP on the target's pooled
+  connection (a temporary name renamed at the end, the local disk in a thread);
 - ``sftp-put`` / ``sftp-get``: OpenSSH ``sftp -b -`` with the same files (its defaults:
   32 KiB requests, 64 in flight), a new connection each time as the CLI's would be;
 - ``ours-list``: ``RemoteFiles.list`` of the 10,000-entry directory, with the SFTP
@@ -121,4 +121,7 @@ class TransferBench:
 
 
 def make(task: dict[str, Any]) -> TransferBench:
+    from jupyter_remote.files import transfers
+
+    transfers.steady_allocator()  # as the CLI's files get|put do in their process
     return TransferBench(task)

@@ -98,6 +98,7 @@ async def files_get(manager: RemoteManager, args: Any) -> int:
     """Download a remote file (to LOCAL, into LOCAL if a directory, or here)."""
     path = remote_path(args.path)
     line = ProgressLine(path)
+    transfers.steady_allocator()
     try:
         target = await transfers.download(manager.files, args.server, path, args.local, line)
     finally:
@@ -111,6 +112,7 @@ async def files_put(manager: RemoteManager, args: Any) -> int:
     path = remote_path(args.path)
     local = args.local or paths.basename(path)
     line = ProgressLine(local)
+    transfers.steady_allocator()
     try:
         model = await transfers.upload(manager.files, args.server, local, path, line)
     finally:
