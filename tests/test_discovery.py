@@ -256,6 +256,59 @@ def test_clean_env_drops_what_we_cannot_show() -> None:
     assert len(clean_env({**good, "name": "n" * 10_000})["name"]) == 4096  # type: ignore[index]
 
 
+def test_one_interpreter_start_per_binary_same_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Venvs on one Python binary: the first is run, the others are read from their files
+    (version from that run, ipykernel from their site-packages); one whose files cannot
+    tell (a .pth file, system site-packages) is run as well. Every answer equals what
+    running that venv's own interpreter says."""
+    import sys
+
+    from jupyter_remote.remote.interpreters import check_many
+    from jupyter_remote.remote.probe import Probe
+
+    binary = os.path.realpath(sys.executable)
+    xy = "python{}.{}".format(*sys.version_info[:2])
+    layouts = {
+        "a": ("", None),
+        "b": ("", "ipykernel/__init__.py"),
+        "c": ("", None),
+        "pth": ("", "editable.pth"),
+        "system": ("include-system-site-packages = true\n", None),
+    }
+    candidates = []
+    for name, (cfg, extra) in layouts.items():
+        prefix = tmp_path / name
+        site = prefix / "lib" / xy / "site-packages"
+        site.mkdir(parents=True)
+        (prefix / "bin").mkdir()
+        (prefix / "bin" / "python").symlink_to(binary)
+        (prefix / "pyvenv.cfg").write_text(f"home = {os.path.dirname(binary)}\n{cfg}")
+        if extra:
+            (site / extra).parent.mkdir(parents=True, exist_ok=True)
+            (site / extra).write_text("# nothing\n")
+        python = str(prefix / "bin" / "python")
+        candidates.append(
+            {"python": python, "path": str(prefix), "kind": "venv", "name": name, "source": "t"}
+        )
+    for var in ("PYTHONPATH", "PYTHONHOME"):  # either makes every venv a run (none here)
+        monkeypatch.delenv(var, raising=False)
+    probe = Probe({})
+    ran: list[str] = []
+
+    def check(candidate: dict[str, Any]) -> dict[str, Any]:
+        ran.append(candidate["name"])
+        return probe.check(candidate)
+
+    envs = check_many(candidates, check, 4)
+    assert sorted(ran) == ["a", "pth", "system"], ran
+    truth = [probe.check(c) for c in candidates]
+    assert envs == truth
+    assert [e["ipykernel"] for e in envs][:3] == [False, True, False]
+    assert {e["version"] for e in envs} == {"{}.{}.{}".format(*sys.version_info[:3])}
+
+
 # ----------------------------------------------------------------------------- over SSH
 
 
