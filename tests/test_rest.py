@@ -178,3 +178,13 @@ async def test_admin_servers_read_only_over_rest(jp_fetch: Any, jp_serverapp: An
     await expect_error_body(
         jp_fetch, 409, "PATCH", "remote", "servers", "shared", body={"user": "x"}
     )
+
+
+async def test_a_jupyter_servers_gpus_are_unknown_not_its_kernelspecs(jp_fetch: Any) -> None:
+    """A Jupyter server's host is never probed: its GPUs read as never probed (the route
+    once answered the server's kernelspecs, which no GPU reader can use)."""
+    body = {"name": "lab", "kind": "jupyter", "url": "http://127.0.0.1:9/", "auth": "none"}
+    assert (await call(jp_fetch, "POST", "remote", "servers", body=body)).code == 201
+    answer = json.loads((await call(jp_fetch, "GET", "remote", "servers", "lab", "gpus")).body)
+    assert answer == {"server": "lab", "gpus": None, "probed_at": None}
+    await expect_error_body(jp_fetch, 404, "GET", "remote", "servers", "nobody", "gpus")

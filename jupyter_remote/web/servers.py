@@ -51,7 +51,8 @@ class EnvironmentsHandler(RemoteHandler):
     @remote_auth
     async def get(self, name: str) -> None:
         if (await self.manager.get_server(name)).get("kind") == "jupyter":
-            self.reply(await self.manager.jupyter_kernelspecs(name))  # its kernelspecs
+            # a Jupyter server's host is never probed (we hold a URL, not a login)
+            self.reply({"server": name, "gpus": None, "probed_at": None})
             return
         envs = await Discovery.of(self.manager).environments(
             name, refresh=self.refresh_flag(), cwds=self.get_arguments("cwd", strip=False)
@@ -89,7 +90,8 @@ class ServerGPUsHandler(RemoteHandler):
     @remote_auth
     async def get(self, name: str) -> None:
         if (await self.manager.get_server(name)).get("kind") == "jupyter":
-            self.reply(await self.manager.jupyter_kernelspecs(name))  # its kernelspecs
+            # a Jupyter server's host is never probed (we hold a URL, not a login)
+            self.reply({"server": name, "gpus": None, "probed_at": None})
             return
         discovery = Discovery.of(self.manager)
         self.reply(await discovery.gpus(name, refresh=self.refresh_flag()))
