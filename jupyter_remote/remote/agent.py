@@ -42,13 +42,13 @@ from jupyter_remote.remote.standby import (
     take_mark,
 )
 from jupyter_remote.remote.state import (
-    KERNEL_ID,
     KERNELS,
     AgentError,
     _alive,
     _describe_end,
     _forget_old_ends,
     _kernel_dir,
+    _kernel_names,
     _read_int,
     _read_json,
     _remove_kernel_files,
@@ -200,12 +200,8 @@ def op_list(req):
     _forget_old_ends()
     sweep_unattached()
     kernels = []
-    try:
-        names = sorted(os.listdir(KERNELS))
-    except OSError:
-        names = []
-    for name in names:
-        if KERNEL_ID.match(name) and not is_job_kernel(os.path.join(KERNELS, name)):
+    for name in _kernel_names():
+        if not is_job_kernel(os.path.join(KERNELS, name)):
             kernels.append(_status(name, report=bool(req.get("report"))))
     kernels += job_records()  # kernels in Slurm jobs: their state is the job's (local side)
     return {"kernels": [k for k in kernels if k["state"] != "missing"]}

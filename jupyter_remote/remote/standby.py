@@ -21,10 +21,10 @@ import time
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.state import (
     CLAIMED,
-    KERNEL_ID,
     KERNELS,
     _alive,
     _kernel_dir,
+    _kernel_names,
     _read_int,
     _stop_dir,
     _write_private,
@@ -89,14 +89,10 @@ def standby_facts(kdir: str, pid: int) -> dict:
 def take_mark(profile: str, server: str, fingerprint: str) -> "str | None":
     """The id of a running standby of ``profile`` on ``server`` started as
     ``fingerprint`` says, its mark removed (taken: nobody else gets it); None if none."""
-    try:
-        names = sorted(os.listdir(KERNELS))
-    except OSError:
-        return None
-    for name in names:
+    for name in _kernel_names():
         kdir = os.path.join(KERNELS, name)
         mark = _mark_of(kdir)
-        if not KERNEL_ID.match(name) or mark is None:
+        if mark is None:
             continue
         if (mark.get("profile"), mark.get("server")) != (profile, server):
             continue
@@ -135,15 +131,11 @@ def sweep_unattached(now: "float | None" = None) -> None:
     """Stop the kernels taken more than CLAIM_GRACE seconds ago that nobody attached to
     (the start that took one failed or was cancelled before its first connection)."""
     now = time.time() if now is None else now
-    try:
-        names = os.listdir(KERNELS)
-    except OSError:
-        return
-    for name in names:
+    for name in _kernel_names():
         kdir = os.path.join(KERNELS, name)
         claimed = os.path.join(kdir, CLAIMED)
         try:
-            if not KERNEL_ID.match(name) or now - os.stat(claimed).st_mtime < CLAIM_GRACE:
+            if now - os.stat(claimed).st_mtime < CLAIM_GRACE:
                 continue
             os.rename(claimed, os.path.join(kdir, "stopping"))  # not if it attached now
         except OSError:

@@ -227,18 +227,24 @@ def _remove_kernel_files(kdir):
     _remove_empty_parents()
 
 
+def _kernel_names():
+    """The ids of every kernel state directory of ours, sorted (none when there is no
+    state yet); the agent's ``list``, the standby ``claim`` and the sweeps walk these."""
+    try:
+        names = os.listdir(KERNELS)
+    except OSError:
+        return []
+    return sorted(name for name in names if KERNEL_ID.match(name))
+
+
 def _forget_old_ends(now=None):
     """Remove the records of kernels that died more than ENDED_KEPT seconds ago, reported
     or not (``launch`` and ``list`` call this: nothing on the remote runs in between)."""
     now = time.time() if now is None else now
-    try:
-        names = os.listdir(KERNELS)
-    except OSError:
-        return
-    for name in names:
+    for name in _kernel_names():
         kdir = os.path.join(KERNELS, name)
         ended = _read_json(os.path.join(kdir, "ended.json"))
-        if not KERNEL_ID.match(name) or not isinstance(ended, dict):
+        if not isinstance(ended, dict):
             continue
         when = ended.get("ended")
         if isinstance(when, (int, float)) and now - when > ENDED_KEPT:
