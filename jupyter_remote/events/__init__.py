@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 from functools import cache
 from importlib.resources import as_file, files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jupyter_events.schema import EventSchema
+
+if TYPE_CHECKING:
+    from jupyter_events.schema import EventSchema
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,10 @@ def schema_text(kind: str) -> str:
 
 @cache
 def schemas() -> dict[str, EventSchema]:
-    """Every event's schema, by kind (loaded once per process)."""
+    """Every event's schema, by kind (loaded once per process; jupyter_events is imported
+    here, not at import time: it loads jsonschema, 1.5 s the CLI need not pay)."""
+    from jupyter_events.schema import EventSchema
+
     return {kind: EventSchema(yaml.safe_load(schema_text(kind))) for kind in KINDS}
 
 

@@ -15,14 +15,20 @@ import mimetypes
 from datetime import datetime, timezone
 from typing import Any
 
-import nbformat
-
 from ..errors import RemoteFileError, ValidationError
 from ..ssh.sftp import Entry
 from . import paths
 
 #: Largest file opened in an editor or notebook (larger ones are downloaded).
 MAX_OPEN_BYTES = 128 * 1024 * 1024
+
+
+def _nbformat() -> Any:
+    """nbformat, imported on first use: it loads jsonschema, whose format checkers cost
+    about 1.5 s of start-up, and the CLI imports this module for every command."""
+    import nbformat
+
+    return nbformat
 
 
 def timestamp(mtime: float) -> str:
@@ -75,7 +81,7 @@ def with_file_content(
     """Fill ``content``/``format`` of a file or notebook model from its bytes."""
     if as_notebook:
         try:
-            notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+            notebook = _nbformat().reads(data.decode("utf-8"), as_version=4)
         except Exception as exc:  # nbformat raises many kinds on a broken file
             raise RemoteFileError(
                 f"{paths.display(result['path'])} is not a readable notebook: "
@@ -109,6 +115,7 @@ def content_bytes(body: dict[str, Any]) -> bytes:
         if not isinstance(content, dict):
             raise ValidationError("A notebook's content must be a JSON object.", field="content")
         try:
+            nbformat = _nbformat()
             notebook = nbformat.from_dict(content)
             return nbformat.writes(notebook, version=nbformat.NO_CONVERT).encode("utf-8")
         except Exception:
