@@ -275,9 +275,7 @@ def _summary(results: Results) -> list[str]:
                 out.append(f"| {table.title} ({o.name}) | failed | | | |")
                 continue
             others = [
-                (med(primary(table, r)), r.name)
-                for r in table.rows
-                if r.peer and primary(table, r)
+                (med(primary(table, r)), r.name) for r in table.rows if r.peer and primary(table, r)
             ]
             best = min((x for x in others if x[0] is not None), default=None)
             peer = f"{best[1]} {fmt(best[0], u)} {u}" if best else NA
