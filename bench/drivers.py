@@ -1,4 +1,5 @@
-"""The six metrics: which workers to start, how to interleave them, which tables to fill.
+"""The metrics (METRICS below): which workers to start, how to interleave them, which
+tables to fill.
 
 Every driver takes the run's :class:`Ctx` (hosts, sizes, results, progress) and appends
 tables. Contenders of one table run round-robin (one sample each per round) so that

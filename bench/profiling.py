@@ -1,10 +1,12 @@
-"""Profiles of our side wherever we lose by > 20 % (py-spy, from bench/.venv-peers).
+"""Profiles of our side (py-spy, from bench/.venv-peers).
 
-- starts (metric 1): a stage breakdown of three cold starts, from the session
-  registry's progress events and the remote processes' creation times (/proc);
+- starts (metric 1, in every run that measures starts): a stage breakdown of cold
+  starts, from the session registry's progress events and the remote processes'
+  creation times (/proc);
 - round trips and throughput (metrics 2, 3): py-spy (CPU samples, idle excluded) on the
   local worker process and on the remote kernel's supervisor (our relay) and kernel,
-  for one measurement of ours; summarised as the heaviest functions per process.
+  for one measurement of ours, wherever we lose by > 20 %; summarised as the heaviest
+  functions per process.
 
 Each profile becomes a code block in RESULTS.md under "Where we lose".
 """

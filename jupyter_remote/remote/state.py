@@ -1,7 +1,7 @@
 """Per-kernel state on the remote: its directory, private files, processes.
 
-Part of the agent script (``jupyter_remote/remote/__init__.py`` joins protocol,
-state, relay, supervisor and agent into one script sent over stdin). Stdlib only,
+Part of the agent script (``jupyter_remote/remote/__init__.py`` joins the parts its
+``SCRIPTS`` lists, in order, into one script sent over stdin). Stdlib only,
 Python >= 3.8. State: ``~/.local/share/jupyter-remote/kernels/<kernel_id>/`` (0700)
 holding ``info.json``, ``connection.json`` (key scrubbed once read), ``kernel.log``,
 ``kernel.pid``, ``supervisor.pid``, ``launch.py``, ``relay.json``, ``ended.json``

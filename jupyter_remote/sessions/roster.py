@@ -28,7 +28,8 @@ Listener = Callable[[dict[str, Any]], None]
 
 @dataclass
 class Reconnect:
-    """Backoff policy: tunables shared by every session (RemoteExtensionApp sets them)."""
+    """Backoff policy: tunables shared by every session of a registry (its ``reconnect``;
+    the defaults are the product's, tests and the bench change them on the instance)."""
 
     first_delay: float = 0.5
     max_delay: float = 30.0
@@ -37,7 +38,7 @@ class Reconnect:
     rejoin_timeout: float = 5.0
     health_interval: float = 10.0  # seconds between health checks of a running session
     heartbeat_timeout: float = 3.0
-    slow_factor: float = 5.0  # degraded when the agent's round trip exceeds baseline x this
+    slow_factor: float = 5.0  # degraded when a health round trip exceeds baseline x this
     slow_floor_ms: float = 500.0  # ... and is at least this much above the baseline
 
 
