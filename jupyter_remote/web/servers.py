@@ -51,8 +51,7 @@ class EnvironmentsHandler(RemoteHandler):
     @remote_auth
     async def get(self, name: str) -> None:
         if (await self.manager.get_server(name)).get("kind") == "jupyter":
-            # a Jupyter server's host is never probed (we hold a URL, not a login)
-            self.reply({"server": name, "gpus": None, "probed_at": None})
+            self.reply(await self.manager.jupyter_kernelspecs(name))  # its kernelspecs
             return
         envs = await Discovery.of(self.manager).environments(
             name, refresh=self.refresh_flag(), cwds=self.get_arguments("cwd", strip=False)
