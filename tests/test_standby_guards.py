@@ -234,6 +234,40 @@ def test_a_taken_standby_nobody_attached_to_is_stopped_later(
     assert remote_kernel_processes(ssh_host) == [] and remote_state_files(ssh_host) == []
 
 
+def test_a_taken_kernel_its_taker_works_in_is_never_swept(
+    standby_profile: dict[str, Any], ssh_host: SSHTestHost
+) -> None:
+    """Review s20 F2: a relay of an older agent never removes ``claimed``; the sweep asks
+    the relay, and a kernel with a client loses the mark, never its life."""
+    [standby] = standby_ids(ssh_host)
+    km = KernelManager(kernel_name=standby_profile["kernel_name"])
+    km.start_kernel()
+    try:
+        kdir = kernels_dir(ssh_host) / standby
+        claimed = kdir / "claimed"
+        eventually(lambda: not claimed.exists(), what="the relay removes 'claimed' at attach")
+        claimed.touch()  # what an older relay leaves, past its grace
+        os.chown(claimed, kdir.stat().st_uid, kdir.stat().st_gid)
+        then = time.time() - CLAIM_GRACE - 5
+        os.utime(claimed, (then, then))
+
+        async def listing(agent: AgentClient, _: RemoteManager) -> list[dict[str, Any]]:
+            return await agent.list()
+
+        assert standby in [k["kernel_id"] for k in with_agent(listing)]
+        assert not claimed.exists()  # the mark went, the kernel stays
+        client = km.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=30)
+            reply = client.execute_interactive("x = 6 * 7", timeout=30)
+            assert reply["content"]["status"] == "ok"
+        finally:
+            client.stop_channels()
+    finally:
+        km.shutdown_kernel(now=True)
+
+
 # ------------------------------------------------------------ F9
 
 

@@ -19,6 +19,7 @@ import os
 import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.relay import query_relay
 from jupyter_remote.remote.state import (
     CLAIMED,
     KERNELS,
@@ -26,6 +27,7 @@ from jupyter_remote.remote.state import (
     _kernel_dir,
     _kernel_names,
     _read_int,
+    _read_json,
     _stop_dir,
     _write_private,
 )
@@ -137,7 +139,23 @@ def sweep_unattached(now: "float | None" = None) -> None:
         try:
             if now - os.stat(claimed).st_mtime < CLAIM_GRACE:
                 continue
+            if _client_attached(kdir):  # a relay of an older agent never removes the mark
+                os.unlink(claimed)
+                continue
             os.rename(claimed, os.path.join(kdir, "stopping"))  # not if it attached now
         except OSError:
             continue
         _stop_dir(kdir, 1)
+
+
+def _client_attached(kdir: str) -> bool:
+    """Whether the kernel's relay has a client now (``sweep_unattached`` asks before it
+    stops a kernel still marked ``claimed``: the taker may be working in it)."""
+    where = _read_json(os.path.join(kdir, "relay.json"))
+    path = where.get("path") if isinstance(where, dict) else None
+    if not isinstance(path, str) or not path:
+        return False
+    try:
+        return bool(query_relay(path, timeout=2.0).get("client"))
+    except (OSError, ValueError):
+        return False
