@@ -107,6 +107,23 @@ AGENT_HINT = "Check that the profile's python runs on the remote (Python >= 3.8)
 MAX_ERROR_TEXT = 2000
 
 
+_SECRET_FIELD = re.compile(r'("(?:key|relay_token|token)"\s*:\s*")[^"]*')
+
+
+def _whole_lines_tail(text: str, size: int = MAX_ERROR_TEXT) -> list[str]:
+    """The last whole lines of ``text`` within ``size`` characters: a line the window
+    cuts is left out (a cut answer line would not start with "{" and show its secrets)."""
+    tail = text[-size:]
+    if len(text) > size and text[-size - 1] != "\n":
+        tail = tail.partition("\n")[2]
+    return tail.splitlines()
+
+
+def _redacted(text: str) -> str:
+    """``text`` with the values of secret-looking JSON fields replaced (belt and braces)."""
+    return _SECRET_FIELD.sub(r"\1(hidden)", text)
+
+
 def _agent_result(result: ExecResult, op: str, where: str) -> dict[str, Any]:
     """The ``result`` object of the agent's last stdout line (``AgentClient.call``)."""
     text = result.stdout.rstrip()
@@ -119,8 +136,8 @@ def _agent_result(result: ExecResult, op: str, where: str) -> dict[str, Any]:
         detail = result.stderr.strip()
         if not detail and not line.startswith(("[", "{")):  # stray output: show its end,
             # never an answer line before it (a claim's or connection's carries the key)
-            stray = [x for x in text[-2000:].splitlines() if not x.lstrip().startswith("{")]
-            detail = printable("\n".join(stray).strip(), keep_newlines=True)
+            stray = [x for x in _whole_lines_tail(text) if not x.lstrip().startswith("{")]
+            detail = printable(_redacted("\n".join(stray)).strip(), keep_newlines=True)
         raise RemoteCommandError(
             f"The remote agent on {where} did not answer ({op}): "
             f"{exc if line else 'nothing on its standard output'}; "
