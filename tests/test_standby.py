@@ -226,6 +226,19 @@ async def test_nothing_left_when_the_profile_and_its_server_are_removed(
     assert remote_kernel_processes(ssh_host) == []
 
 
+def one_standby_ready_then_stop(server: Any, host: SSHTestHost) -> None:
+    """Wait until the live server says profile p's standby is ready (one, on the host),
+    then stop that server."""
+    eventually(
+        lambda: server.json("GET", "/remote/profiles/p/standby"),
+        lambda s: s["state"] == "ready",
+        timeout=90,
+        interval=0.5,
+    )
+    assert len(standby_ids(host)) == 1
+    server.stop()
+
+
 def test_nothing_left_when_the_jupyter_server_stops_and_a_new_one_starts_one(
     tmp_path: Path, ssh_host: SSHTestHost
 ) -> None:
@@ -236,26 +249,12 @@ def test_nothing_left_when_the_jupyter_server_stops_and_a_new_one_starts_one(
         server.json("POST", "/remote/hostkeys", trust, expect=201)
         profile = {"name": "p", "server": "box", "python": ssh_host.remote_python}
         server.json("POST", "/remote/profiles", {**profile, "standby": True}, expect=201)
-        eventually(
-            lambda: server.json("GET", "/remote/profiles/p/standby"),
-            lambda s: s["state"] == "ready",
-            timeout=90,
-            interval=0.5,
-        )
-        assert len(standby_ids(ssh_host)) == 1
-        server.stop()
+        one_standby_ready_then_stop(server, ssh_host)
         assert remote_kernel_processes(ssh_host) == []
         assert remote_state_files(ssh_host) == []
         # started again: the profile's standby is started with it, nobody asking
         server.start()
-        eventually(
-            lambda: server.json("GET", "/remote/profiles/p/standby"),
-            lambda s: s["state"] == "ready",
-            timeout=90,
-            interval=0.5,
-        )
-        assert len(standby_ids(ssh_host)) == 1
-        server.stop()
+        one_standby_ready_then_stop(server, ssh_host)
     assert remote_kernel_processes(ssh_host) == []
     assert remote_state_files(ssh_host) == []
 
