@@ -26,16 +26,26 @@ LINKS = {"lo": "loopback", "veth": "namespace veth, no delay", "slow": "50 ms RT
 
 @dataclass
 class Sizes:
-    runs: int = 5
-    rtt_cells: int = 1000
+    """How many samples each metric takes: a whole `make bench` must fit in ~15 min
+    (bench/README.md); every table shows its own count (runs or cells column)."""
+
+    runs: int = 5  # starts (1, 11), reconnects, discovery, listing: at least 5
+    rtt_cells: int = 1000  # loopback round trips (2, 7, 10): p99 needs them
+    rtt_cells_slow: int = 200  # 50 ms each: 1,000 would be ~2 min for 2 rows
     rtt_block: int = 100
+    nagle_cells: int = 200  # metric 10 without the fix: ~45 ms each
+    output_runs: int = 3  # 200 MB each, 3 contenders x 2 kinds x 2 links
     concurrent_n: int = 64
-    concurrent_runs: int = 3  # 64 kernels a run, plus IDLE_WINDOW s of idle counting
+    concurrent_runs: int = 2  # 64 kernels a run; IDLE_WINDOW s of idle counting in the first
+    transfer_runs_lo: int = 3  # 1 GiB each way
+    transfer_runs_slow: int = 2  # 1 GiB at ~36 MB/s: ~30 s a run
     discovery_envs: tuple[int, ...] = (1, 10, 50)
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(runs=2, rtt_cells=100, rtt_block=50, concurrent_n=8, concurrent_runs=1)
+        return cls(runs=2, rtt_cells=100, rtt_cells_slow=100, rtt_block=50, nagle_cells=50,
+                   output_runs=2, concurrent_n=8, concurrent_runs=1, transfer_runs_lo=2,
+                   transfer_runs_slow=2)  # fmt: skip
 
 
 @dataclass
@@ -204,7 +214,8 @@ def metric_rtt(ctx: Ctx) -> None:
     direct = Row("direct", "direct to the same kernel (no SSH)")
     for link in ("lo", "slow"):
         where = LINKS[link]
-        ctx.say(f"metric 2, {where}: {s.rtt_cells} cells each for direct, ours, ssh -L")
+        cells = s.rtt_cells if link == "lo" else s.rtt_cells_slow
+        ctx.say(f"metric 2, {where}: {cells} cells each for direct, ours, ssh -L")
         table = Table(f"m2-{link}", 2, f"Trivial cell round trip, {where}", where, "ms", "direct",
                       kind="rtt")  # fmt: skip
         table.add(direct)
@@ -228,7 +239,7 @@ def metric_rtt(ctx: Ctx) -> None:
         try:
             for variant in rows:
                 worker.run(variant=variant, count=20)  # warm-up, discarded
-            blocks = max(1, s.rtt_cells // s.rtt_block)
+            blocks = max(1, cells // s.rtt_block)
             for b in range(blocks):
                 for variant, row in rows.items():
                     try:
@@ -269,7 +280,7 @@ def metric_output(ctx: Ctx) -> None:
             t.add(Row("ours", f"jupyterlab-remote (remote-{link})", ours=True))
             t.add(Row("tunnel", "OpenSSH ssh -L (hand-made)", peer=True))
             tables[kind] = t
-        ctx.say(f"metric 3, {where}: 2 kinds x 3 contenders x {ctx.sizes.runs} runs")
+        ctx.say(f"metric 3, {where}: 2 kinds x 3 contenders x {ctx.sizes.output_runs} runs")
         try:
             task = {"metric": "output_throughput", "target": link}
             worker = ctx.worker(task, label=f"output-{link}")
@@ -280,7 +291,7 @@ def metric_output(ctx: Ctx) -> None:
             ctx.results.tables += tables.values()
             continue
         try:
-            for i in range(ctx.sizes.runs):
+            for i in range(ctx.sizes.output_runs):
                 for kind, t in tables.items():
                     for row in t.rows:
                         if link != "lo" and row.key == "direct":
@@ -388,7 +399,7 @@ def metric_concurrent(ctx: Ctx) -> None:
                 row.errors.append(f"set-up: {exc}")
                 continue
             try:
-                idle = IDLE_WINDOW if key == "ours" else 0.0
+                idle = IDLE_WINDOW if key == "ours" and i == 0 else 0.0
                 v = w.run(timeout=600, stop=key == "local", idle=idle)
                 row.samples.append(v)
                 ctx.say(f"  M5 run {i + 1}: {key} all ready in {v['seconds']:.1f} s (one start "
@@ -419,6 +430,7 @@ def metric_concurrent(ctx: Ctx) -> None:
         "process just before (then stopped). *Processes per kernel*: the remote user's new "
         "processes / N (ours: supervisor with the relay + kernel), this process's children "
         f"/ N (local). *Remote execs per kernel per minute, idle*: over {IDLE_WINDOW:.0f} s "
+        "(in the first run only) "
         "with all N idle and the product's default health interval, the SSH exec requests in "
         "the sshd's DEBUG1 log / N / minutes: each is one remote Python (the agent) started "
         "by the restarter's poll or the health check."
@@ -522,8 +534,7 @@ def metric_file_transfer(ctx: Ctx) -> None:
     the pooled connection) against OpenSSH sftp, interleaved run by run."""
     size = (1 << 30) if ctx.sizes.runs > 2 else (64 << 20)
     for link in ("lo", "slow"):
-        # loopback runs are short and noisy on a shared machine: more of them
-        runs = max(2, ctx.sizes.runs - 1) if link == "lo" else max(2, ctx.sizes.runs // 2)
+        runs = ctx.sizes.transfer_runs_lo if link == "lo" else ctx.sizes.transfer_runs_slow
         where = LINKS[link]
         ctx.say(f"metric 8, {where}: {size >> 20} MiB up and down, {runs} runs each")
         try:

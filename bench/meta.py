@@ -174,10 +174,13 @@ def collect(
     args: argparse.Namespace,
     elapsed: float,
 ) -> dict[str, Any]:
-    command = "make bench" if not args.quick else "python -m bench.run --quick"
+    flags = [f for f, on in (("--quick", args.quick), ("--no-profile", args.no_profile)) if on]
+    flags += [f"--only {args.only}"] if args.only else []
+    command = " ".join(["python -m bench.run", *flags]) if flags else "make bench"
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "command": command + (f" --only {args.only}" if args.only else ""),
+        "commit": _git()[0],
+        "command": command,
         "sizes": vars(sizes),
         "machine": machine(hosts),
         "contenders": contenders(hosts, peers),

@@ -18,11 +18,12 @@ NA = "\u2013"  # en dash: no value
 
 METRIC_TITLES = {
     1: "Kernel start → first result (`1+1`)",
-    2: "Execute round trip of a trivial cell (1,000 cells)",
+    2: "Execute round trip of a trivial cell",
     3: "Output throughput (200 MB)",
     4: "Environment discovery",
     5: "64 concurrent kernels on one server",
     6: "Reconnect: link restored → session running",
+    7: "Terminal keystroke echo",
     8: "Remote files: 1 GiB upload and download",
     9: "Remote files: listing 10,000 entries",
     10: "A trivial cell through the Jupyter server's kernel websocket (as JupyterLab)",
@@ -230,14 +231,11 @@ def render(results: Results) -> str:
     lines = [
         "# Benchmarks: jupyterlab-remote against its peers",
         "",
-        f"Written by `make bench` ({meta.get('command', 'python -m bench.run')}) on "
-        f"{meta.get('date', '?')}; the whole run took **{meta.get('wall', '?')}**. "
-        "Every number below comes from that one run: regenerate them with the same "
-        "command (the tables are rewritten, nothing is edited by hand except "
-        "`bench/analysis.md`, which is included verbatim under *Why*).",
+        *_header(meta),
         "",
-        "How to read: each row gives median, min and max over its runs (≥ 5; round trips: "
-        "1,000 cells), and **ratio** = its median / the median of the table's *baseline* row, "
+        "How to read: each row gives median, min and max over its samples (the *runs* or "
+        "*cells* column counts them: 5 for every start, 1,000 cells for loopback round trips), "
+        "and **ratio** = its median / the median of the table's *baseline* row, "
         "measured in the same run (so a slower or busier machine moves every row together). "
         "Lower is better everywhere. Our rows are **bold**.",
         "",
@@ -247,7 +245,8 @@ def render(results: Results) -> str:
     lines += _contenders(meta)
     lines += _losses(results)
     for metric in sorted({t.metric for t in results.tables}):
-        lines += [f"## {metric}. {METRIC_TITLES.get(metric, '')}", ""]
+        first = next(t.title for t in results.tables if t.metric == metric)
+        lines += [f"## {metric}. {METRIC_TITLES.get(metric, first)}", ""]
         intro = meta.get("intros", {}).get(str(metric))
         if intro:
             lines += [intro, ""]
@@ -255,6 +254,31 @@ def render(results: Results) -> str:
             lines += render_table(table)
     lines += _caveats(meta)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _header(meta: dict[str, Any]) -> list[str]:
+    """Who wrote the file, when, from which commit, and how long each section took."""
+    commit = f" at git {meta['commit']}" if meta.get("commit") else ""
+    per = per_section(meta.get("durations") or {})
+    return [
+        f"Written by `{meta.get('command', 'python -m bench.run')}` on "
+        f"{meta.get('date', '?')}{commit}; the whole run took **{meta.get('wall', '?')}**"
+        + (f" (per section: {per})" if per else "")
+        + ". Every number below comes from that one run: regenerate them with the same "
+        "command (the tables are rewritten, nothing is edited by hand except "
+        "`bench/analysis.md`, which is included verbatim under *Why*)."
+    ]
+
+
+def per_section(durations: dict[str, float]) -> str:
+    """run.py's timings as one line: set-up, each section (metric), profiles."""
+    names = {"setup": "set-up", "profiles": "profiles"}
+    return "; ".join(f"{names.get(k, f'section {k}')} {_span(v)}" for k, v in durations.items())
+
+
+def _span(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole} s" if whole < 60 else f"{whole // 60} min {whole % 60:02d} s"
 
 
 def _summary(results: Results) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from bench import meta as meta_mod
 from bench.drivers import METRICS, Ctx, Sizes
 from bench.hosts import PEERS_VENV, BenchHosts
-from bench.report import losses, render
+from bench.report import losses, per_section, render
 from bench.results import Results
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = Sizes.quick() if args.quick else Sizes()
     started = time.monotonic()
     results = Results()
+    durations: dict[str, float] = {}  # "setup", metric numbers, "profiles": seconds each
     print("== jupyterlab-remote benchmarks: setting up hosts", flush=True)
     hosts = BenchHosts()
     ctx = Ctx(hosts=hosts, peers={}, sizes=sizes, results=results, started=started)
@@ -55,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         hosts.register_ours()
         ctx.peers = hosts.register_peers()
+        durations["setup"] = time.monotonic() - started
         ctx.say(f"hosts up; peers registered: {json.dumps(ctx.peers)[:300]}")
         for number in only:
+            t0 = time.monotonic()
             try:
                 METRICS[number](ctx)
             except Exception:
@@ -64,16 +67,22 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 ctx.say(f"metric {number} aborted (see the traceback above)")
             ctx.between_metrics()
+            durations[str(number)] = time.monotonic() - t0
+            ctx.say(f"metric {number} took {meta_mod.minutes(durations[str(number)])}")
         if not args.no_profile:
             from bench.profiling import profile_losses, start_profiles
 
+            t0 = time.monotonic()
             starts = start_profiles(ctx) if 1 in only else []
             lost = [x for x in losses(results) if not (starts and x["metric"] == 1)]
             results.profiles = starts + profile_losses(ctx, lost)
+            durations["profiles"] = time.monotonic() - t0
         results.meta = meta_mod.collect(hosts, ctx.peers, sizes, args, time.monotonic() - started)
     finally:
         hosts.close()
     results.meta["wall"] = meta_mod.minutes(time.monotonic() - started)
+    results.meta["durations"] = durations
+    print(f"== per section: {per_section(durations)}", flush=True)
     OUT.mkdir(exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results.to_json(), indent=1))
     Path(args.results).write_text(render(results))
