@@ -158,7 +158,7 @@ INTROS = {
 
 CAVEATS = [
     "The 'remote' hosts are this machine: client, sshd, kernels and the delay proxy share "
-    "its 2 cores, so CPU-heavy paths (throughput, 32 kernels) measure both ends at once.",
+    "its 2 cores, so CPU-heavy paths (throughput, 64 kernels) measure both ends at once.",
     "The machine is shared with other engineers' test runs while the bench runs; ratios "
     "against a baseline measured in the same run are the figures to compare, not seconds.",
     "The delay proxy holds data, not TCP handshakes: a new connection's SYN/SYN-ACK "
