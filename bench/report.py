@@ -234,7 +234,8 @@ def render(results: Results) -> str:
         *_header(meta),
         "",
         "How to read: each row gives median, min and max over its samples (the *runs* or "
-        "*cells* column counts them: 5 for every start, 1,000 cells for loopback round trips), "
+        "*cells* column counts them: 5 for every one-kernel start, 1,000 cells for loopback "
+        "round trips), "
         "and **ratio** = its median / the median of the table's *baseline* row, "
         "measured in the same run (so a slower or busier machine moves every row together). "
         "Lower is better everywhere. Our rows are **bold**.",
