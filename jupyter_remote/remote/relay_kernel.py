@@ -11,7 +11,6 @@ numbered buffer (``Relay._append``), and writing it to the client at once when n
 waits before it (``_write_at_once``). Stdlib + pyzmq, Python >= 3.8.
 """
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -164,6 +163,8 @@ class KernelSide:
         readiness callback on libzmq's own socket, every queued message in one turn, where
         zmq.asyncio resolved a future and woke a task per message (issue 17 item 3). The
         zmq.asyncio sockets (kept referenced, never used again) served the start only."""
+        import asyncio  # here, not at the top: every agent exec would pay ~25 ms for it
+
         import zmq
 
         self._zmq = (zmq.EVENTS, zmq.POLLIN, zmq.NOBLOCK, zmq.Again)
@@ -190,11 +191,15 @@ class KernelSide:
                     client.write(encode_record(HB, 0, 0, frames))
             else:
                 self._from_kernel(name, frames)
+        import asyncio  # already loaded (the relay runs): a dictionary look-up
+
         asyncio.get_event_loop().call_soon(self._drain, name)
 
     async def _to_kernel(self, name, parts):
         """A client's request to the kernel; waits while the kernel's queue is full (it
         does not read), and the link with it. Heartbeat pings are dropped instead."""
+        import asyncio
+
         while not self._send_now(name, parts) and name != "hb":  # noqa: ASYNC110 (rare: no event)
             await asyncio.sleep(0.01)
 
@@ -235,6 +240,8 @@ class KernelSide:
         ):
             return False
         self.direct_ok = False
+        import asyncio
+
         asyncio.get_event_loop().call_soon(self._allow_direct)
         self.next_send += 1
         client.writelines(record_pieces(MSG, entry[1], entry[0], entry[2]))
