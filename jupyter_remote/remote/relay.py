@@ -23,7 +23,6 @@ HELLO carrying the kernel's relay token (sent by the local side over SSH, never
 on disk or a command line), else the connection is closed unanswered.
 """
 
-import asyncio
 import hmac
 import json
 import os
@@ -91,6 +90,8 @@ class Relay(KernelSide):
     here: the numbered buffer, the local side's connections, and start-up."""
 
     def __init__(self, kdir, conn, buffer_bytes=DEFAULT_BUFFER_BYTES, tcp_token=None):
+        import asyncio  # only the relay needs it: at the top, every agent exec paid ~25 ms
+
         self.kdir = kdir
         self.conn = conn
         self.key = (conn.get("key") or "").encode("utf-8")
@@ -133,6 +134,8 @@ class Relay(KernelSide):
 
     def serve(self, startup_timeout):
         """Thread target in the supervisor: run until the process ends."""
+        import asyncio
+
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
@@ -145,6 +148,8 @@ class Relay(KernelSide):
             self.ready.set()
 
     async def run(self, startup_timeout):
+        import asyncio
+
         import zmq
         import zmq.asyncio
 
@@ -255,6 +260,8 @@ class Relay(KernelSide):
         """Acknowledges the client's requests every ACK_INTERVAL s; also reads the kernel's
         sockets then, a safety net under their readiness callbacks (a lost edge of libzmq's
         descriptor costs a message 0.2 s, never a hang)."""
+        import asyncio
+
         while True:
             await asyncio.sleep(ACK_INTERVAL)
             for name in self.kernel_socks:
@@ -271,6 +278,8 @@ class Relay(KernelSide):
         await self._accept(reader, writer, tcp=True)
 
     async def _accept(self, reader, writer, tcp=False):
+        import asyncio
+
         generation = None
         records = RecordReader(reader, max_record=64 * 1024 if tcp else MAX_RECORD)
         try:
