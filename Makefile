@@ -7,7 +7,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: help system-deps install frontend demo test lint typecheck pytest clean bench bench-peers
+.PHONY: help system-deps bench-system-deps install frontend demo test lint typecheck pytest clean bench bench-peers
 
 help:
 	@echo "make demo   - start a local demo SSH host and JupyterLab with the extension"
@@ -76,7 +76,10 @@ $(BENCH_PEERS)/.installed: bench/requirements-peers.txt
 
 bench-peers: $(BENCH_PEERS)/.installed
 
-bench: install bench-peers
+bench-system-deps:
+	sh scripts/system-deps.sh bench
+
+bench: bench-system-deps $(VENV)/.installed bench-peers
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Soak (not part of `make test`; root): one remote kernel printing through an hour of link
