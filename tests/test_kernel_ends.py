@@ -109,6 +109,19 @@ def kernel_pid(kc: BlockingKernelClient) -> int:
     return int(execute(kc, "import os; print(os.getpid())")[1])
 
 
+def stop_from_outside(kernel_id: str) -> None:
+    """`jupyter remote kernel stop` (or another server's sidebar): a manager of its own."""
+
+    async def stop() -> None:
+        manager = RemoteManager(Store())
+        try:
+            await manager.stop_remote_kernel("box", kernel_id)
+        finally:
+            await manager.close()
+
+    asyncio.run(stop())
+
+
 def leave_running(km: KernelManager) -> None:
     """This process lets go of the kernel (as a Jupyter server that went away would):
     the kernel runs on, with nobody polling it."""
@@ -245,15 +258,7 @@ def test_stopped_from_outside_this_server_says_so(
     with started_kernel(profile["kernel_name"]) as (km, kc):
         kid = str(km.kernel_id)
         execute(kc, "x = 1")
-
-        async def stop() -> None:
-            manager = RemoteManager(Store())
-            try:
-                await manager.stop_remote_kernel("box", kid)
-            finally:
-                await manager.close()
-
-        asyncio.run(stop())
+        stop_from_outside(kid)
         eventually(km.is_alive, lambda alive: not alive, timeout=30, interval=0.2)
         assert km.provisioner.exit_reason == STOPPED_ELSEWHERE  # type: ignore[union-attr]
         assert notices_of(events, kid) == [f"The kernel ended on the remote: {STOPPED_ELSEWHERE}."]
@@ -306,4 +311,50 @@ async def test_stop_from_the_sidebar_says_so(
 
     await eventually_async(next_stopped, lambda found: bool(found), timeout=60, interval=0)
     assert stopped[0]["id"] == kid and stopped[0]["reason"] == SIDEBAR_STOP
+    assert remote_state_files(first_host) == []
+
+
+# ------------------------------------------------------------------ review s20 F6
+
+#: as the remote user: rewrite pid files as an older agent wrote them (the pid alone),
+#: dated 10 s before their process started, as a +10 s step of the wall clock after the
+#: start makes them look (/proc/stat's btime moves with the clock; the file's time not)
+OLD_PID_FILES = r"""
+import os, sys
+hz = os.sysconf("SC_CLK_TCK")
+boot = [int(line.split()[1]) for line in open("/proc/stat") if line.startswith("btime ")][0]
+for path in sys.argv[1:]:
+    pid = int(open(path).read().split()[0])
+    ticks = int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[19])
+    when = boot + ticks / hz - 10
+    with open(path + ".t", "w") as f:
+        f.write(str(pid))
+    os.utime(path + ".t", (when, when))
+    os.replace(path + ".t", path)
+"""
+
+
+def test_a_clock_step_never_makes_an_older_agents_kernel_look_dead(
+    profile: dict[str, Any], first_host: SSHTestHost
+) -> None:
+    """A kernel still running from before the upgrade (pid files without identity) after
+    a forward step of the clock: listed running, its files kept, and stopping it stops
+    it (before: "dead", its directory removed while it ran, Stop signalled nothing)."""
+    with started_kernel(profile["kernel_name"]) as (km, kc):
+        kid = str(km.kernel_id)
+        kdir = first_host.home / STATE_DIR / "kernels" / kid
+        pid = kernel_pid(kc)
+        pid_files = [str(kdir / "kernel.pid"), str(kdir / "supervisor.pid")]
+        done = first_host.run_as_user([first_host.remote_python, "-c", OLD_PID_FILES, *pid_files])
+        assert done.returncode == 0, done.stderr
+        assert (kdir / "kernel.pid").read_text() == str(pid)
+
+        listed = {k["kernel_id"]: k for k in remote_kernels(report=True)}
+        assert listed[kid]["state"] == "running", listed[kid]
+        assert listed[kid]["pid"] == pid
+        assert (kdir / "connection.json").exists()
+        assert execute(kc, "print(1 + 1)")[1].strip() == "2"
+        stop_from_outside(kid)
+        eventually(km.is_alive, lambda alive: not alive, timeout=30, interval=0.2)
+    eventually(lambda: remote_kernel_processes(first_host), lambda left: left == [], timeout=10)
     assert remote_state_files(first_host) == []

@@ -117,8 +117,9 @@ def _read_int(path):
     DIFFERENT process runs under that pid now (another start time or boot: the remote
     rebooted, or the pid was reused), then None, so it is never signalled and counts as
     gone; a pid file of an older agent (the pid alone) likewise when the process under
-    that pid started after the file was written. A pid whose process has ended is
-    returned (callers see it is not alive)."""
+    that pid started after the file was written and is not the kernel directory's
+    (:func:`_runs_for`). A pid whose process has ended is returned (callers see it is
+    not alive)."""
     try:
         with open(path) as f:
             parts = f.read().split(None, 1)
@@ -133,9 +134,31 @@ def _read_int(path):
             return None
     elif path.endswith(".pid"):
         started = _started_at(value)
-        if started is not None and started > written + 2:  # btime is whole seconds
+        later = started is not None and started > written + 2  # btime is whole seconds
+        if later and not _runs_for(value, os.path.dirname(path)):
             return None
     return value
+
+
+def _runs_for(pid, kdir):
+    """Process ``pid`` is ours and belongs to the kernel directory ``kdir``: it runs
+    there (a supervisor's working directory) or names a file in it (a kernel's connection
+    file). Clock-free evidence for a pid file of an older agent, whose only other clue is
+    its mtime against the process's start: wall-clock times a clock step (NTP, a VM
+    resumed) moves apart, which must never make a live kernel look dead."""
+    proc = "/proc/%d" % pid
+    try:
+        if os.stat(proc).st_uid != os.getuid():
+            return False
+        real = os.path.realpath(kdir)
+        if os.path.realpath(os.readlink(proc + "/cwd")) == real:
+            return True
+        with open(proc + "/cmdline", "rb") as f:
+            args = f.read().decode("utf-8", "replace").split("\0")
+    except OSError:
+        return False
+    inside = [os.path.join(d, "") for d in (kdir, real)]
+    return any(d in arg for arg in args for d in inside)
 
 
 def _alive(pid):
