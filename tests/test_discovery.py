@@ -262,7 +262,8 @@ def test_one_interpreter_start_per_binary_same_answers(
     """Venvs on one Python binary: the first is run, the others are read from their files
     (version from that run, ipykernel from their site-packages); one whose files cannot
     tell (a .pth file, system site-packages) is run as well. Every answer equals what
-    running that venv's own interpreter says."""
+    running that venv's own interpreter says; an ``ipykernel`` directory without its
+    ``__init__.py`` (a half-removed install) is no ipykernel either way."""
     import sys
 
     from jupyter_remote.remote.interpreters import check_many
@@ -274,6 +275,8 @@ def test_one_interpreter_start_per_binary_same_answers(
         "a": ("", None),
         "b": ("", "ipykernel/__init__.py"),
         "c": ("", None),
+        # a half-removed ipykernel: its directory without __init__.py (review s20)
+        "half": ("", "ipykernel/__pycache__/kernelapp.cpython-311.pyc"),
         "pth": ("", "editable.pth"),
         "system": ("include-system-site-packages = true\n", None),
     }
@@ -305,7 +308,7 @@ def test_one_interpreter_start_per_binary_same_answers(
     assert sorted(ran) == ["a", "pth", "system"], ran
     truth = [probe.check(c) for c in candidates]
     assert envs == truth
-    assert [e["ipykernel"] for e in envs][:3] == [False, True, False]
+    assert [e["ipykernel"] for e in envs][:4] == [False, True, False, False]
     assert {e["version"] for e in envs} == {"{}.{}.{}".format(*sys.version_info[:3])}
 
 

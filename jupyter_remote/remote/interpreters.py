@@ -27,7 +27,8 @@ import sys, json
 k = False
 try:
     import importlib.util
-    k = importlib.util.find_spec("ipykernel") is not None
+    s = importlib.util.find_spec("ipykernel")
+    k = s is not None and s.origin not in (None, "namespace")  # a bare directory is not it
 except Exception:
     try:
         import imp
@@ -213,10 +214,12 @@ def _binary(python: str) -> Optional[Tuple[int, int]]:
 
 def venv_has(prefix: str, version: str, module: str = "ipykernel") -> Optional[bool]:
     """Whether ``module`` imports in the venv at ``prefix`` (Python ``version``), from
-    its files alone: True when its site-packages holds the module, False when it does
-    not and nothing else could put it on sys.path (system site-packages, PYTHONPATH,
-    PYTHONHOME, a .pth file), None when only running the interpreter can tell (no
-    pyvenv.cfg, no lib/pythonX.Y, e.g. PyPy or a free-threaded build)."""
+    its files alone: True when its site-packages holds the module (``module.py``, or
+    ``module/__init__.py``: a directory without it, left by a half-removed install, is
+    no package, as :data:`CHECK` says), False when it does not and nothing else could
+    put it on sys.path (system site-packages, PYTHONPATH, PYTHONHOME, a .pth file), None
+    when only running the interpreter can tell (no pyvenv.cfg, no lib/pythonX.Y, e.g.
+    PyPy or a free-threaded build)."""
     cfg = read_pyvenv_cfg(prefix)
     parts = version.split(".")
     if cfg is None or len(parts) < 2:
@@ -227,8 +230,8 @@ def venv_has(prefix: str, version: str, module: str = "ipykernel") -> Optional[b
     if not sites:
         return None
     for site in sites:
-        found = os.path.isdir(os.path.join(site, module))
-        if found or os.path.isfile(os.path.join(site, module + ".py")):
+        package = os.path.isfile(os.path.join(site, module, "__init__.py"))
+        if package or os.path.isfile(os.path.join(site, module + ".py")):
             return True
     if cfg.get("include-system-site-packages", "false").lower() == "true":
         return None
