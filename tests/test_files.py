@@ -20,6 +20,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from tests.harness.cli import run_cli
 from tests.harness.clients import WSKernel
 from tests.harness.servers import server_input, setup_profile, trust_host
 from tests.harness.sshd_host import SSHTestHost, as_user_argv, ensure_user
+from tests.harness.waiting import eventually_async
 
 USER = "jrfiles"
 GIB = 1 << 30
@@ -379,6 +381,59 @@ async def test_cancel_midway_leaves_no_partial_file(
     download.cancel()
     with pytest.raises(asyncio.CancelledError):
         await download
+    assert os.listdir(target.parent) == []
+
+
+async def test_a_cancelled_download_closes_its_file_only_after_the_write_under_way(
+    box: RemoteManager, workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review s20 (minor): a download cancelled while its thread writes (Ctrl-C twice,
+    a loop shutting down) closed the descriptor under that write; a number the process
+    reused meanwhile would have got the file's data. Each write here takes 0.5 s, the
+    task is cancelled twice during the first: the close comes after the write ends, and
+    nothing is written after it."""
+    await asyncio.to_thread(_random_file, workdir / "big.bin", 32 << 20)
+    timeline: list[tuple[str, int]] = []
+    writing = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    real_write_all, real_close = transfers._write_all, os.close
+
+    def slow_write_all(fd: int, blocks: list[bytes]) -> None:
+        timeline.append(("write", fd))
+        loop.call_soon_threadsafe(writing.set)
+        time.sleep(0.5)
+        try:
+            real_write_all(fd, blocks)
+        finally:
+            timeline.append(("written", fd))
+
+    def noted_close(fd: int) -> None:
+        timeline.append(("close", fd))
+        real_close(fd)
+
+    monkeypatch.setattr(transfers, "_write_all", slow_write_all)
+    monkeypatch.setattr(os, "close", noted_close)
+    target = tmp_path / "out" / "big.bin"
+    target.parent.mkdir()
+    download = asyncio.ensure_future(
+        transfers.download(box.files, "box", f"{workdir}/big.bin", str(target))
+    )
+    await asyncio.wait_for(writing.wait(), 60)
+    for _ in range(2):
+        download.cancel()
+        await asyncio.sleep(0.05)
+    with pytest.raises(asyncio.CancelledError):
+        await download
+    fd = next(fd for what, fd in timeline if what == "write")
+    ours = await eventually_async(
+        lambda: [what for what, n in timeline if n == fd],
+        lambda seen: "close" in seen,
+        timeout=10,
+    )
+    assert ours[:3] == ["write", "written", "close"], ours
+    await asyncio.sleep(0.6)  # a write that had not begun by the close never does
+    after = [what for what, n in timeline if n == fd][2:]  # the number may be reused
+    assert "write" not in after, after
     assert os.listdir(target.parent) == []
 
 

@@ -18,6 +18,7 @@ import ctypes
 import os
 import secrets
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ async def download(
     target = await asyncio.to_thread(local_target, remote, local)
     temp = target.with_name(f".{target.name[:120]}{TEMP_MARK}{secrets.token_hex(8)}")
     fd = await asyncio.to_thread(os.open, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    disk = _DiskWriter(fd)
     report = Reporter(server, remote, "download", None)
 
     def count(done: int, total: int) -> None:
@@ -87,18 +89,15 @@ async def download(
         progress(done, total)
 
     try:
-        size = await _download_into(files, server, remote, fd, count)
-        await asyncio.to_thread(os.close, fd)
-        fd = -1
+        size = await _download_into(files, server, remote, disk, count)
+        await asyncio.to_thread(disk.close)
         await asyncio.to_thread(os.chmod, temp, 0o644 & ~_umask())
         await asyncio.to_thread(os.replace, temp, target)
         progress(size, size)
         report.ended("done", done=size)
         return target
     except BaseException as exc:
-        if fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        disk.close_soon()
         with contextlib.suppress(OSError):
             os.unlink(temp)
         report.ended(*_how_it_ended(exc), done=report.last)
@@ -107,19 +106,54 @@ async def download(
 
 class _DiskWriter:
     """Writes to the local file in a thread while the next bytes arrive: one ``writev`` of
-    up to :data:`LOCAL_CHUNK` bytes at a time, in order (``download``'s side of the disk)."""
+    up to :data:`LOCAL_CHUNK` bytes at a time, in order (``download``'s side of the disk).
+
+    It owns the descriptor: a write and the close exclude each other (``_lock``), so the
+    close always comes after a write under way, however often the task awaiting that
+    write was cancelled, and a write that had not begun by then never touches the number
+    (which the process may have given to another file meanwhile)."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.written = 0  # bytes surely in the file
         self._writing: asyncio.Future[Any] | None = None
         self._size = 0
+        self._lock = threading.Lock()
+        self._closed = False
 
     async def put(self, blocks: list[bytes]) -> None:
         """Start writing ``blocks`` once the previous write is done."""
         await self.drain()
-        self._writing = asyncio.ensure_future(asyncio.to_thread(_write_all, self.fd, blocks))
+        self._writing = asyncio.ensure_future(asyncio.to_thread(self._write, blocks))
         self._size = sum(map(len, blocks))
+
+    def _write(self, blocks: list[bytes]) -> None:
+        """In a worker thread: append ``blocks``, unless the file was closed meanwhile."""
+        with self._lock:
+            if not self._closed:
+                _write_all(self.fd, blocks)
+
+    def close(self) -> None:
+        """Close the file once no write runs (waits for one: call it in a thread)."""
+        with self._lock:
+            self._close_locked()
+
+    def close_soon(self) -> None:
+        """From the event loop, for a download that ends by an error or a cancel: close
+        now when no write runs, else in a thread right after the write (never waits)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._close_locked()
+            finally:
+                self._lock.release()
+        else:
+            threading.Thread(target=self.close, name="jr-download-close").start()
+
+    def _close_locked(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
 
     async def drain(self) -> None:
         """Wait for the write under way (if any); ``written`` then counts it."""
@@ -142,8 +176,10 @@ def _write_all(fd: int, blocks: list[bytes]) -> None:
             views[0] = views[0][done:]
 
 
-async def _download_into(files: Any, server: str, remote: str, fd: int, progress: Progress) -> int:
-    disk, total, failures = _DiskWriter(fd), 0, 0
+async def _download_into(
+    files: Any, server: str, remote: str, disk: _DiskWriter, progress: Progress
+) -> int:
+    total, failures = 0, 0
     version: tuple[Any, Any] | None = None  # size and time of the file the bytes are from
     try:
         while True:
@@ -169,7 +205,7 @@ async def _download_into(files: Any, server: str, remote: str, fd: int, progress
                 await asyncio.sleep(RETRY_PAUSE)
     finally:
         with contextlib.suppress(BaseException):
-            await asyncio.shield(disk.drain())  # no thread still writing once we close
+            await asyncio.shield(disk.drain())  # its count, if a write was under way
 
 
 async def _copy_chunks(
