@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from jupyter_client.blocking import BlockingKernelClient
@@ -17,6 +18,7 @@ from bench.kernels import (
     TunnelKernel,
     direct_client,
     drain,
+    process_cpu,
     remote_connection_file,
     start_first_result,
     stop_manager,
@@ -46,6 +48,17 @@ class Contenders:
         if setup_code:
             for kc in (self.kc_ours, self.kc_tunnel):
                 kc.execute_interactive(setup_code, timeout=120)
+
+    def local_cpu(self, name: str) -> tuple[float, float]:
+        """CPU seconds used so far on this machine's side of contender ``name``: this
+        whole process (the client, and for ``ours`` its SSH thread, relay link and local
+        ZMQ sockets), plus for ``tunnel`` its ``ssh -L`` client process (/proc); and the
+        part of it outside the client's own thread (this one, which runs the cells)."""
+        t = os.times()
+        used = t.user + t.system
+        if name == "tunnel" and self.tunnel.proc is not None:
+            used += process_cpu(self.tunnel.proc.pid)
+        return used, used - time.thread_time()
 
     def client(self, name: str) -> BlockingKernelClient:
         kc: BlockingKernelClient = getattr(self, f"kc_{name}")

@@ -243,7 +243,10 @@ def metric_rtt(ctx: Ctx) -> None:
             for b in range(blocks):
                 for variant, row in rows.items():
                     try:
-                        row.samples += worker.run(variant=variant, count=s.rtt_block, timeout=600)
+                        v = worker.run(variant=variant, count=s.rtt_block, timeout=600)
+                        row.samples += v["ms"]
+                        row.cpu.append(v["cpu_s"] / s.rtt_block)
+                        row.link_cpu.append(v["link_cpu_s"] / s.rtt_block)
                     except WorkerError as exc:
                         row.errors.append(str(exc))
                 ctx.say(f"  M2 {link} block {b + 1}/{blocks}: " + ", ".join(
@@ -255,7 +258,12 @@ def metric_rtt(ctx: Ctx) -> None:
             "A cell is `pass`; timed from execute_request sent to both execute_reply and the "
             "iopub `idle` status received. Blocks of 100 cells alternate between contenders; "
             "20 warm-up cells each are not counted. *direct* is a client on the very kernel "
-            "*ours* runs, connected to its own ipc sockets (same machine)."
+            "*ours* runs, connected to its own ipc sockets (same machine). *Local CPU*: user + "
+            "system CPU seconds of this machine's side per 1,000 cells (median of the blocks): "
+            "the worker process (client; for ours also its SSH thread, relay link and local "
+            "sockets), plus for `ssh -L` its ssh client process; after the slash, the part "
+            "outside the client's own thread (the link, and the client's libzmq I/O thread). "
+            "*direct*'s includes our link relaying the iopub messages of its cells (one kernel)."
         )
         ctx.results.tables.append(table)
 
@@ -312,7 +320,11 @@ def metric_output(ctx: Ctx) -> None:
                 "200 chunks of 1,000,000 bytes (stream: flushed per chunk; images: one "
                 "incompressible PNG, ~1 MB of base64, displayed 200 times), timed from "
                 "execute_request to iopub idle with every byte counted on the client. "
-                "*complete* counts runs where all 200 MB arrived."
+                "*complete* counts runs where all 200 MB arrived. *Local CPU*: user + system "
+                "CPU ms of this machine's side per MB delivered (median of the runs): the "
+                "worker process, plus for `ssh -L` its ssh client process; after the slash, "
+                "the part outside the client's own thread. *direct*'s includes our link "
+                "relaying its output (one kernel)."
             )
         ctx.results.tables += tables.values()
 

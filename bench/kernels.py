@@ -88,6 +88,17 @@ def stop_manager(
             km.shutdown_kernel(now=not graceful)
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (/proc/PID/stat, clock ticks);
+    0.0 once it is gone. Metrics 2 and 3 add the ``ssh -L`` client's to the worker's."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def drain(kc: BlockingKernelClient) -> None:
     """Drop whatever is queued on shell and iopub (outside any timing)."""
     for get in (kc.get_iopub_msg, kc.get_shell_msg):

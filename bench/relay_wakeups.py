@@ -66,6 +66,12 @@ def relay_child(kdir: Path) -> None:
         kernel.kill()
 
 
+def _faults(pid: int) -> int:
+    """Minor page faults of a process so far (/proc/PID/stat field 10)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[7])
+
+
 def _cpu(pid: int, tid: int | None = None) -> float:
     """CPU seconds of a process (all its threads) or of one thread."""
     paths = (
@@ -155,15 +161,17 @@ def measure(cells: int, streams: int) -> None:
             pids = (os.getpid(), child.pid, int(info["kernel"]))
             turns0, relay0 = _TURNS["count"], relay_turns()
             cpu0 = [_cpu(os.getpid(), loop_tid), *(_cpu(p) for p in pids)]
+            faults0 = _faults(os.getpid())
             for _ in range(n):
                 run()
             cpu1 = [_cpu(os.getpid(), loop_tid), *(_cpu(p) for p in pids)]
+            faults = (_faults(os.getpid()) - faults0) / n
             turns = ((_TURNS["count"] - turns0) / n, (relay_turns() - relay0) / n)
             ms = [(b - a) * 1000 / n for a, b in zip(cpu0, cpu1, strict=True)]
             print(
                 f"per {label}: event-loop turns local {turns[0]:.1f}, relay {turns[1]:.1f}; CPU ms "
                 f"local loop {ms[0]:.3f}, local process {ms[1]:.3f}, relay {ms[2]:.3f}, "
-                f"kernel {ms[3]:.3f}",
+                f"kernel {ms[3]:.3f}; local page faults {faults:.0f}",
                 flush=True,
             )
         kc.stop_channels()
@@ -181,6 +189,11 @@ def main() -> None:
     p.add_argument("--tree", help="a directory holding another jupyter_remote to measure")
     p.add_argument("--cells", type=int, default=500)
     p.add_argument("--streams", type=int, default=2)
+    p.add_argument(
+        "--steady-alloc",
+        action="store_true",
+        help="this (local) process keeps freed buffers (files.transfers.steady_allocator)",
+    )
     p.add_argument("--relay-child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.tree:  # before anything imports jupyter_remote; the relay child inherits it
@@ -190,6 +203,10 @@ def main() -> None:
     if args.relay_child:
         relay_child(Path(args.relay_child))
     else:
+        if args.steady_alloc:
+            from jupyter_remote.files.transfers import steady_allocator
+
+            steady_allocator()
         measure(args.cells, args.streams)
 
 

@@ -126,15 +126,15 @@ def render_table(table: Table) -> list[str]:
     if table.kind == "rtt":
         out += [
             f"| contender | median {u} | p99 {u} | min {u} | max {u} | cells | "
-            "ratio (median) | ratio (p99) | notes |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+            "ratio (median) | ratio (p99) | local CPU s per 1,000 cells: all / link | notes |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         base_p99 = percentile(primary(table, base_row), 99) if base_row and base else None
     elif table.kind == "output":
         out += [
             f"| contender | median {u} per 200 MB delivered | min {u} | max {u} | "
-            "MB/s (median) | complete | runs | ratio | notes |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+            "MB/s (median) | complete | runs | ratio | local CPU ms per MB: all / link | notes |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
     elif table.kind == "discovery":
         out += [
@@ -169,7 +169,8 @@ def render_table(table: Table) -> list[str]:
             p99 = percentile(vals, 99) if vals else None
             out.append(
                 f"| {name} | {fmt(m, u)} | {fmt(p99, u)} | {fmt(lo, u)} | {fmt(hi, u)} | "
-                f"{len(vals)} | {r} | {ratio(p99, base_p99)} | {notes} |"
+                f"{len(vals)} | {r} | {ratio(p99, base_p99)} | "
+                f"{_cpu(row.cpu, row.link_cpu, 1000)} | {notes} |"
             )
         elif table.kind == "output":
             mbs = med(row.values("mb_s"))
@@ -182,7 +183,7 @@ def render_table(table: Table) -> list[str]:
             out.append(
                 f"| {name} | {fmt(m, u)} | {fmt(lo, u)} | {fmt(hi, u)} | "
                 f"{fmt(mbs, 'MB/s') if mbs else NA} | {complete}/{len(vals)} | {len(vals)} | "
-                f"{r} | {notes} |"
+                f"{r} | {_cpu(*_per_mb_cpu(row), 1000)} | {notes} |"
             )
         elif table.kind == "discovery":
             execs = med(row.values("execs"))
@@ -217,6 +218,24 @@ def render_table(table: Table) -> list[str]:
     if table.notes:
         out.append("")
     return out
+
+
+def _cpu(whole: list[float], link: list[float], scale: float) -> str:
+    """Local CPU seconds per unit (medians), shown per ``scale`` units: all of this
+    machine's side / the part outside the client's thread."""
+    if not whole:
+        return NA
+    text = f"{statistics.median(whole) * scale:.3g}"
+    return f"{text} / {statistics.median(link) * scale:.3g}" if link else text
+
+
+def _per_mb_cpu(row: Row) -> tuple[list[float], list[float]]:
+    """Metric 3: the local side's CPU seconds per MB delivered (all / outside the client's
+    thread), of the runs that have them."""
+    runs = [s for s in row.samples if isinstance(s, dict) and s.get("cpu_s") is not None]
+    per_mb = [float(s["cpu_s"]) / (s["bytes"] / 1e6) for s in runs if s.get("bytes")]
+    link = [float(s["link_cpu_s"]) / (s["bytes"] / 1e6) for s in runs if s.get("bytes")]
+    return per_mb, link
 
 
 def _int(value: float | None) -> str:

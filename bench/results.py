@@ -17,6 +17,8 @@ class Row:
     note: str = ""
     ours: bool = False
     peer: bool = False  # a contender we must not lose to by more than 20 %
+    cpu: list[float] = field(default_factory=list)  # metric 2: this machine's CPU s per cell
+    link_cpu: list[float] = field(default_factory=list)  # ... outside the client's thread
 
     def values(self, field_name: str | None = None) -> list[float]:
         if field_name is None:

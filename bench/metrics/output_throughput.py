@@ -2,7 +2,8 @@
 
 The kernel writes 200 chunks of 1,000,000 bytes (stream: flushed per chunk; images:
 one real, incompressible PNG whose base64 is ~1 MB, displayed 200 times). A run is the
-time from execute_request to iopub idle, with every byte counted on the client.
+time from execute_request to iopub idle, with every byte counted on the client, and the
+CPU seconds this machine's side spent (``Contenders.local_cpu``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class OutputBench:
 
     def run(self, variant: str, kind: str, timeout: float = 600) -> dict[str, float]:
         kc = self.contenders.client(variant)
+        cpu0, link0 = self.contenders.local_cpu(variant)
         t0 = time.perf_counter()
         msg_id = kc.execute(CODE[kind], store_history=False)
         received = 0
@@ -60,7 +62,10 @@ class OutputBench:
             elif kind_ == "status" and msg["content"]["execution_state"] == "idle":
                 break
         seconds = time.perf_counter() - t0
+        cpu1, link1 = self.contenders.local_cpu(variant)
         return {
+            "cpu_s": cpu1 - cpu0,  # this machine's side
+            "link_cpu_s": link1 - link0,  # ... outside the client's thread
             "seconds": seconds,
             "bytes": received,
             "mb_s": received / seconds / 1e6,
