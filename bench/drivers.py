@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.drivers_standby import metric_standby
+from bench.drivers_standby import metric_standby, metric_standby_ws
 from bench.drivers_ws import metric_kernel_websocket
 from bench.hosts import BenchHosts
 from bench.results import Results, Row, Table
@@ -651,4 +651,5 @@ METRICS: dict[int, Callable[[Ctx], None]] = {
     9: metric_listing,
     10: metric_kernel_websocket,
     11: metric_standby,
+    12: metric_standby_ws,
 }

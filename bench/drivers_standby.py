@@ -48,3 +48,57 @@ def metric_standby(ctx: Ctx) -> None:
         f"kernel is the standby. Target: at most {TARGET}x the local start."
     )
     ctx.results.tables.append(table)
+
+
+WS_ROWS = (
+    ("local", "local ipykernel on the same Jupyter server", False),
+    ("standby", "jupyterlab-remote (remote-lo), standby taken", True),
+)
+
+
+def metric_standby_ws(ctx: Ctx) -> None:
+    """Metric 12: the same take as JupyterLab starts a kernel (a session through a real
+    Jupyter server, its kernel websocket) against the server's local python3, alternating
+    in one worker; one warm-up start each, not counted."""
+    from bench.runner import WorkerError
+
+    where = "loopback"
+    table = Table("m12-lo", 12, f"Start to first result through the Jupyter server, standby "
+                  f"taken, {where}", where, "s", "local")  # fmt: skip
+    rows = {key: table.add(Row(key, name, ours=ours)) for key, name, ours in WS_ROWS}
+    ctx.say(f"metric 12, {where}: 2 contenders x {ctx.sizes.runs} runs through a Jupyter server")
+    try:
+        worker = ctx.worker({"metric": "standby_ws_start"}, label="ws-start")
+    except WorkerError as exc:
+        for row in rows.values():
+            row.errors.append(f"set-up: {exc}")
+        ctx.results.tables.append(table)
+        return
+    try:
+        for variant, row in rows.items():
+            try:
+                worker.run(variant=variant, timeout=300)  # warm-up, discarded
+            except WorkerError as exc:
+                row.errors.append(f"warm-up: {exc}")
+        for i in range(ctx.sizes.runs):
+            for variant, row in rows.items():
+                try:
+                    row.samples.append(worker.run(variant=variant, timeout=300))
+                except WorkerError as exc:
+                    row.errors.append(str(exc))
+                    ctx.say(f"  M12 run {i + 1}: {variant} FAILED {str(exc)[:200]}")
+    finally:
+        worker.close()
+    table.notes.append(
+        "As JupyterLab starts a kernel: `POST /api/sessions` (a notebook, the kernelspec "
+        "named) on one real `jupyter server` with our extension, the kernel's websocket "
+        "opened (`/api/kernels/ID/channels`, subprotocol v1.kernel.websocket.jupyter.org), "
+        "`1+1` executed, timed until its execute_result is read. Before every sample of "
+        "either row, untimed, the server is asked until the profile's standby is ready "
+        "(no replacement starting in the background during a timed start), and a sample "
+        "of ours counts only if its kernel is that standby. Unlike metric 11 no "
+        "`BlockingKernelClient.wait_for_ready()` is in the path: its final iopub flush "
+        "(0.2 s with nothing received) is paid by every kernel in metric 11, and is not "
+        f"part of what a JupyterLab user waits for. Target: at most {TARGET}x the local start."
+    )
+    ctx.results.tables.append(table)

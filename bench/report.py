@@ -28,6 +28,7 @@ METRIC_TITLES = {
     9: "Remote files: listing 10,000 entries",
     10: "A trivial cell through the Jupyter server's kernel websocket (as JupyterLab)",
     11: "Kernel start → first result taking the profile's standby (pre-warmed) kernel",
+    12: "Kernel start → first result through the Jupyter server (as JupyterLab), standby taken",
 }
 
 

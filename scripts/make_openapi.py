@@ -426,6 +426,10 @@ STANDBY = {
             "description": "Its memory on the remote (kernel and supervisor resident set, bytes)",
         },
         "current": {"type": "boolean", "description": "Started as the profile is now"},
+        "warm": {
+            "type": "boolean",
+            "description": "Its kernel has answered its relay: a take runs a cell at once",
+        },
     },
 }
 # PUT /remote/profiles/{name}: the name comes from the URL (a body name must match it).

@@ -193,6 +193,32 @@ def test_a_take_after_a_discard_finds_nothing_and_starts_cold(
     assert gone["stopped"] is False and alive(int(claim["pid"]))
 
 
+def test_a_standby_is_warm_only_once_its_kernel_has_answered(
+    standby_profile: dict[str, Any], ssh_host: SSHTestHost
+) -> None:
+    """``warm`` (what the bench waits for before a timed take): the kernel answered its
+    relay, which then scrubbed the key from its connection file. One whose file still
+    holds the key, as while it boots, is ready (a start takes it: it boots ahead of a
+    cold start) but not warm."""
+    [standby] = standby_ids(ssh_host)
+    conn_file = kernels_dir(ssh_host) / standby / "connection.json"
+
+    async def status(_: AgentClient, manager: RemoteManager) -> Any:
+        return await Standbys.of(manager).status(Store().get_profile("p"))
+
+    eventually(lambda: with_agent(status), lambda s: s["warm"] is True, timeout=30, interval=0.2)
+    conn = json.loads(conn_file.read_text())
+    assert conn["key"] == ""
+    conn_file.write_text(json.dumps({**conn, "key": "as-before-the-kernel-answered"}))
+    shown = with_agent(status)
+    assert shown["state"] == "ready" and shown["warm"] is False
+
+    async def claim(agent: AgentClient, _: RemoteManager) -> Any:
+        return await agent.call(claim_request())
+
+    assert with_agent(claim)["kernel_id"] == standby
+
+
 # ------------------------------------------------------------ F8
 
 

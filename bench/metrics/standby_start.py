@@ -6,8 +6,9 @@ Variants (``task["variant"]``):
 - ``standby``: kernelspec ``remote-<target>`` through KernelManager, standalone, its
   profile keeping a standby (issue 17, item 1). Before each sample, untimed, the
   profile's standby is made ready (``Standbys.ensure``, as the Jupyter server does in the
-  background after a take); the timed part is ``start_kernel()`` to the result, and the
-  sample fails unless the kernel really is the standby (its remote id is the standby's).
+  background after a take, then ``status`` until it says ``warm``); the timed part is
+  ``start_kernel()`` to the result, and the sample fails unless the kernel really is the
+  standby (its remote id is the standby's).
 """
 
 from __future__ import annotations
@@ -52,10 +53,18 @@ class StandbyBench:
         ctx.store.save_profile(self.profile, replace=True)
 
     def _ready(self) -> None:
+        """Untimed: a standby runs, and its kernel has answered its relay (the launch may
+        answer while the kernel still boots: a take then would time part of its boot)."""
         from jupyter_remote.kernels.standby import Standbys
 
         ctx, _ = self._ctx()
-        self._on_loop(Standbys.of(ctx).ensure(self.profile))
+        keeper = Standbys.of(ctx)
+        self._on_loop(keeper.ensure(self.profile))
+        deadline = time.monotonic() + ENSURE_TIMEOUT
+        while not self._on_loop(keeper.status(self.profile)).get("warm"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the standby kernel did not become ready")
+            time.sleep(0.05)
 
     def run(self, stages: bool = False) -> Any:
         """Seconds to the first result; ``stages``: with when each stage of the take

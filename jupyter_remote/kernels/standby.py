@@ -304,6 +304,8 @@ class Standbys:
         out.update(
             # ready: a start takes it now; starting: its relay is not listening yet
             state="ready" if first.get("takeable") else "starting",
+            # warm: its kernel has answered its relay too (a take runs a cell at once)
+            warm=first.get("answered") is True,
             kernel_id=first.get("kernel_id"),
             pid=first.get("pid"),
             started=first.get("started"),

@@ -75,6 +75,13 @@ def _takeable(kdir: str) -> bool:
     return os.path.exists(os.path.join(kdir, "relay.json"))
 
 
+def _answered(kdir: str) -> bool:
+    """The standby's kernel has answered its relay's nudge (the relay then scrubs the key
+    from the connection file): a start that takes it runs its first cell at once."""
+    conn = _read_json(os.path.join(kdir, "connection.json"))
+    return isinstance(conn, dict) and conn.get("key") == ""
+
+
 def standby_facts(kdir: str, pid: int) -> dict:
     """What ``status`` adds: whether the kernel is a standby (its fingerprint, and
     whether a take would get it now), and its memory: the kernel's RSS plus its
@@ -85,6 +92,7 @@ def standby_facts(kdir: str, pid: int) -> dict:
     if mark is not None:
         facts["fingerprint"] = str(mark.get("fingerprint") or "")
         facts["takeable"] = _takeable(kdir)
+        facts["answered"] = facts["takeable"] and _answered(kdir)
     return facts
 
 
