@@ -43,7 +43,8 @@ def metric_standby(ctx: Ctx) -> None:
     table.notes += [f"Stage breakdown failed: {e}" for e in stages.row.errors]
     table.notes.append(
         "Before each sample of ours, untimed, the profile's standby is made ready (as the "
-        "Jupyter server does in the background after each take); the timed part is "
+        "Jupyter server does in the background after each take) and waited for until it is "
+        "warm (its kernel has answered its relay); the timed part is "
         "KernelManager.start_kernel() to the result of 1+1, and a sample counts only if the "
         f"kernel is the standby. Target: at most {TARGET}x the local start."
     )
@@ -94,8 +95,9 @@ def metric_standby_ws(ctx: Ctx) -> None:
         "named) on one real `jupyter server` with our extension, the kernel's websocket "
         "opened (`/api/kernels/ID/channels`, subprotocol v1.kernel.websocket.jupyter.org), "
         "`1+1` executed, timed until its execute_result is read. Before every sample of "
-        "either row, untimed, the server is asked until the profile's standby is ready "
-        "(no replacement starting in the background during a timed start), and a sample "
+        "either row, untimed, the server is asked until the profile's standby is warm (its "
+        "kernel has answered; no replacement starting in the background during a timed "
+        "start), and a sample "
         "of ours counts only if its kernel is that standby. Unlike metric 11 no "
         "`BlockingKernelClient.wait_for_ready()` is in the path: its final iopub flush "
         "(0.2 s with nothing received) is paid by every kernel in metric 11, and is not "
