@@ -40,8 +40,9 @@ def send_now(sock: zmq.Socket[Any], parts: list[bytes]) -> None:
 
 def sync_twin(sock: zmq.asyncio.Socket) -> zmq.Socket[Any]:
     """The same libzmq socket without the asyncio wrapper, for :func:`send_now`; only for a
-    socket nothing receives on (the wrapper's receives rely on its own view of the fd's
-    events, which a send behind its back could consume)."""
+    socket nothing receives on through the wrapper (its receives rely on its own view of
+    the fd's events, which a send behind its back could consume), or one whose wrapper is
+    never used (``RelayedChannels`` reads its request sockets from readiness callbacks)."""
     return zmq.Socket.shadow(sock.underlying)
 
 

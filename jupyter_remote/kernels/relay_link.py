@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import zmq
 from jupyter_client.session import Session
 
 from ..errors import RemoteCommandError, SSHConnectError
@@ -42,7 +43,7 @@ from ..remote.protocol import (
 )
 from ..ssh.streams import ExecTarget, open_stream
 from ..text import RemoteJSONError, parse_remote_json
-from .local_channels import LocalChannels, send_now, sync_twin
+from .local_channels import REQUEST_CHANNELS, LocalChannels, send_now, sync_twin
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ ACK_BATCH = 512  # ... or after this many messages
 #: largest record we accept from a relay (one kernel message): a hostile remote must not
 #: make us buffer gigabytes; a 256 MiB display is far beyond what a notebook renders
 MAX_RECORD_IN = 256 * 1024 * 1024
+#: messages read from one local socket in one event-loop turn (the rest: next turn)
+DRAIN_BATCH = 64
+_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 
 
 def _relay_json(raw: bytes | memoryview) -> dict[str, Any]:
@@ -78,6 +82,12 @@ class RelayedChannels(LocalChannels):
         on_gap: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__({name: ports[name] for name in (*RELAYED, "hb")})
+        # a kernel's large outputs arrive as 1 MB records joined from asyncssh's packet
+        # slices: with glibc's default thresholds each was mapped fresh and page-faulted
+        # (~75,000 faults and ~25 % of this side's CPU per 200 MB; bench.relay_wakeups)
+        from ..files.transfers import steady_allocator  # here: files imports sessions
+
+        steady_allocator()
         self._session = Session(
             key=key, signature_scheme=signature_scheme, username="jupyter-remote"
         )
@@ -96,10 +106,12 @@ class RelayedChannels(LocalChannels):
         #: the kernel process we talk to answered a shutdown request: it is ending on purpose
         self.shutdown_replied = False
         self._iopub_now = sync_twin(self._socks["iopub"])  # every iopub message: send_now
-        self._tasks = [
-            asyncio.ensure_future(self._from_local(name)) for name in RELAYED if name != "iopub"
-        ]
-        self._tasks.append(asyncio.ensure_future(self._heartbeat_from_local()))
+        #: shell, control, stdin and hb, read and written only through these (send_now and
+        #: readiness callbacks; their zmq.asyncio wrappers are never used)
+        self._now = {name: sync_twin(self._socks[name]) for name in (*REQUEST_CHANNELS, "hb")}
+        self._loop = asyncio.get_event_loop()
+        self._fds: list[int] = []  # libzmq's descriptors of those, watched by the loop
+        self._serve_local()
 
     @property
     def attached(self) -> bool:
@@ -168,26 +180,58 @@ class RelayedChannels(LocalChannels):
             with contextlib.suppress(Exception):
                 writer.close()
 
+    def close(self) -> None:
+        """End of the session: the readiness callbacks go before the sockets close."""
+        if not self._loop.is_closed():
+            for fd in self._fds:
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(fd)
+        super().close()
+
     # ------------------------------------------------------------ client -> kernel
 
-    async def _from_local(self, name: str) -> None:
-        sock = self._socks[name]
-        channel = RELAYED.index(name)
-        while True:
-            frames = await sock.recv_multipart()
-            self._seq_out += 1
-            self._pending.append((self._seq_out, channel, frames))
-            if self._writer is not None:
-                self._writer.write(encode_record(MSG, channel, self._seq_out, frames))
-                self._written_out = self._seq_out
+    def _serve_local(self) -> None:
+        """Each request socket (and hb) is read by an event-loop readiness callback on
+        libzmq's own socket, every queued message in one turn, where zmq.asyncio resolved a
+        future and woke a task per message (issue 17 item 3; the relay reads the kernel the
+        same way, ``remote/relay_kernel.py``)."""
+        for name, sock in self._now.items():
+            self._fds.append(int(sock.getsockopt(zmq.FD)))
+            self._loop.add_reader(self._fds[-1], self._drain_local, name)
+            self._loop.call_soon(self._drain_local, name)  # queued before the callback
 
-    async def _heartbeat_from_local(self) -> None:
-        """Pings go to the kernel while attached; otherwise they are dropped unanswered."""
-        sock = self._socks["hb"]
-        while True:
-            frames = await sock.recv_multipart()
-            if self._writer is not None:
-                self._writer.write(encode_record(HB, 0, 0, frames))
+    def _drain_local(self, name: str) -> None:
+        """What clients sent on ``name`` (up to DRAIN_BATCH, then next turn). Also called
+        after every send on these sockets: libzmq's descriptor signals changes only, and a
+        send can take the change the callback waits for."""
+        if not self._socks:
+            return  # closed since this call was scheduled
+        sock = self._now[name]
+        for _ in range(DRAIN_BATCH):
+            if not sock.getsockopt(_EVENTS) & _POLLIN:  # type: ignore[operator]
+                return
+            frames = sock.recv_multipart(_NOBLOCK)
+            if name == "hb":  # pings go to the kernel while attached; else dropped unanswered
+                if self._writer is not None:
+                    self._writer.write(encode_record(HB, 0, 0, frames))
+            else:
+                self._from_local(RELAYED.index(name), frames)
+        self._loop.call_soon(self._drain_local, name)
+
+    def _from_local(self, channel: int, frames: list[bytes]) -> None:
+        """One client request: numbered, kept until the relay acknowledges it, written now
+        if attached (else replayed by the next attach)."""
+        self._seq_out += 1
+        self._pending.append((self._seq_out, channel, frames))
+        if self._writer is not None:
+            self._writer.write(encode_record(MSG, channel, self._seq_out, frames))
+            self._written_out = self._seq_out
+
+    def _to_local(self, name: str, parts: list[Any]) -> None:
+        """A reply (or heartbeat echo) to a client: a ROUTER socket without a high-water
+        mark never blocks (a message for a client that is gone is dropped, as before)."""
+        send_now(self._now[name], parts)
+        self._drain_local(name)
 
     def _trim_pending(self, upto: int) -> None:
         while self._pending and self._pending[0][0] <= upto:
@@ -211,13 +255,13 @@ class RelayedChannels(LocalChannels):
                     if channel == IOPUB:  # most messages: sent at once, no future
                         send_now(self._iopub_now, parts)
                     else:
-                        await self._socks[RELAYED[channel]].send_multipart(parts)
+                        self._to_local(RELAYED[channel], parts)
                     if self.last_in - self._acked_in >= ACK_BATCH:
                         self._ack(writer)
                 elif kind == ACK:
                     self._trim_pending(seq)
                 elif kind == HB:
-                    await self._socks["hb"].send_multipart(parts)
+                    self._to_local("hb", parts)
                 elif kind == GAP:
                     info = _relay_json(parts[0])
                     self.last_in = max(self.last_in, seq + int(info["count"]) - 1)
