@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -438,3 +440,118 @@ def test_degraded_when_the_kernel_stops_answering(
     finally:
         policy.health_interval = saved
         ssh_host.run_as_user(["kill", "-CONT", str(pid)])
+
+
+#: a host name our fake resolver answers (test_probes_never_fill_the_default_executor)
+SLOW_DNS_NAME = "jr-slow-dns.test"
+
+
+def test_probes_never_fill_the_default_executor(
+    isolated_home: Path, ssh_host: SSHTestHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review s20 F4: in the first 10 s of an outage a session probes its host every
+    0.15 s. Each probe resolved the host's name on the event loop's default executor,
+    where a resolver that does not answer (a name server unreachable, as in a Wi-Fi roam)
+    held a worker per probe: the pool filled within a second and every asyncio.to_thread
+    of the server (REST store reads, files, starts) waited. A stand-in resolver for one
+    name (it never answers while the "name server" is down): during the outage a job on
+    the default executor still runs, and one resolution of the name is under way at
+    most."""
+    from jupyter_remote import runtime
+    from jupyter_remote.store import Server
+    from tests.harness.servers import server_input, trust_host
+
+    dns_down, dns_back = threading.Event(), threading.Event()
+    under_way: list[str] = []  # the threads waiting for the name server
+    most: list[list[str]] = [[]]
+    count = threading.Lock()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def resolver(host: Any, port: Any, *args: Any, **kw: Any) -> Any:
+        if host != SLOW_DNS_NAME:
+            return real_getaddrinfo(host, port, *args, **kw)
+        if dns_down.is_set():
+            with count:
+                under_way.append(threading.current_thread().name)
+                most[0] = max(most[0], list(under_way), key=len)
+            try:
+                dns_back.wait(120)
+                raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+            finally:
+                with count:
+                    under_way.remove(threading.current_thread().name)
+        return real_getaddrinfo(ssh_host.host, port, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    clean_remote(ssh_host)
+    store = Store()
+    trust_host(store, ssh_host, as_name=SLOW_DNS_NAME)
+    store.save_server(Server.from_input({**server_input(ssh_host), "host": SLOW_DNS_NAME}))
+    profile = setup_profile_on_saved_server(ssh_host)
+    try:
+        with started_kernel(profile["kernel_name"]) as (km, kc):
+            session = registry.sessions[km.kernel_id]
+            assert session.endpoint is not None and session.endpoint.host == SLOW_DNS_NAME
+            dns_down.set()
+            with ssh_host.outage():
+                eventually(lambda: most[0], bool, timeout=30)
+                time.sleep(1.5)  # ten probes later: before, six held the whole pool
+                assert session.state == "reconnecting"
+                assert runtime._loop is not None
+                job = asyncio.run_coroutine_threadsafe(
+                    asyncio.to_thread(lambda: "ran"), runtime._loop
+                )
+                assert job.result(timeout=5) == "ran"  # well before the probes stop
+                assert len(most[0]) == 1, f"resolutions of one name at once: {most[0]}"
+                dns_down.clear()
+                dns_back.set()
+            eventually(lambda: session.state, lambda s: s == "running", timeout=60, interval=0.2)
+            assert execute(kc, "print(1 + 1)")[1].strip() == "2"
+    finally:
+        dns_down.clear()
+        dns_back.set()
+        clean_remote(ssh_host)
+
+
+def setup_profile_on_saved_server(host: SSHTestHost) -> dict[str, Any]:
+    """Profile p on the already saved server `box` (kernelspec remote-p)."""
+
+    async def go() -> dict[str, Any]:
+        manager = RemoteManager(Store())
+        try:
+            return await manager.add_profile(
+                {"name": "p", "server": "box", "python": host.remote_python, "cwd": "/tmp"}
+            )
+        finally:
+            await manager.close()
+
+    return asyncio.run(go())
+
+
+def test_an_unanswered_heartbeat_is_never_blamed_on_the_link(
+    kernel: tuple[KernelManager, BlockingKernelClient], ssh_host: SSHTestHost
+) -> None:
+    """Review s20 F7: when the heartbeat across the relay gets no answer, the agent is
+    asked (one exec: several round trips and a Python start) and its round trip was
+    compared with the ping's baseline, so a frozen kernel read "round trip N ms, far
+    above its usual" (the link blamed). No floor here, so any exec is far above a ping,
+    as it is on a real link of 100 ms; the reason must still be the heartbeat's."""
+    from jupyter_remote.sessions.kernel_health import NO_HEARTBEAT
+
+    km, kc = kernel
+    policy = registry.reconnect
+    saved = policy.health_interval, policy.slow_floor_ms
+    policy.health_interval, policy.slow_floor_ms = 0.5, 0.0
+    session = registry.sessions[km.kernel_id]
+    assert getattr(session, "relay_path", None), "the kernel runs behind its relay"
+    pid = int(execute(kc, "import os; print(os.getpid())")[1])
+    try:
+        eventually(lambda: session._baseline_ms, lambda b: b is not None, timeout=30)
+        ssh_host.run_as_user(["kill", "-STOP", str(pid)])
+        eventually(lambda: session.reason, lambda r: r == NO_HEARTBEAT, timeout=30, interval=0.1)
+        time.sleep(2 * policy.health_interval + 1)  # more verdicts while it is frozen
+        assert (session.state, session.reason) == ("degraded", NO_HEARTBEAT)
+    finally:
+        policy.health_interval, policy.slow_floor_ms = saved
+        ssh_host.run_as_user(["kill", "-CONT", str(pid)])
+    eventually(lambda: session.state, lambda s: s == "running", timeout=30, interval=0.2)

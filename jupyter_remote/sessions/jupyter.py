@@ -35,7 +35,7 @@ from ..errors import (
 from ..jupyter import JupyterAPI, url_host_port
 from ..kernels.jupyter_bridge import BridgedChannels
 from ..kernels.jupyter_servers import tunnel_down
-from ..ssh import first_hop_reachable
+from ..ssh import first_hop_reachable, tcp_reachable
 from ..ssh.tunnel import PrivateTunnel
 from ..store import JupyterServer
 from .kernel_events import emit_notice, emit_progress, kernel_json, set_state
@@ -54,16 +54,6 @@ class RemoteKernelGoneError(RemoteError):
     status = 410
     reason = "kernel_gone"
     default_hint = "Start a new kernel; what ran in the old one is gone."
-
-
-async def tcp_reachable(host: str, port: int, timeout: float = 3.0) -> bool:
-    """The URL's host answers on TCP (a direct Jupyter server worth a reconnect attempt)."""
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except (OSError, asyncio.TimeoutError):
-        return False
-    writer.close()
-    return True
 
 
 def lost_output_text(server: str, seconds: float) -> str:
@@ -246,11 +236,16 @@ class JupyterKernelSession(LinkedSession):
             self.tunnel.close()
             self.tunnel = None
 
-    async def _reachable(self) -> bool:
+    async def _reachable(self, *, timeout: float = 3.0, share_within: float = 0.0) -> bool:
+        """The SSH hop of a server reached ``via`` one, else the URL's host, answers on
+        TCP (probes of one host shared, as LinkedSession's)."""
         assert self.record is not None
         if self.record.via is not None:
-            return await first_hop_reachable(self.endpoint)
-        return await tcp_reachable(*url_host_port(self.record.url))
+            return await first_hop_reachable(
+                self.endpoint, timeout=timeout, share_within=share_within
+            )
+        host, port = url_host_port(self.record.url)
+        return await tcp_reachable(host, port, timeout=timeout, share_within=share_within)
 
     async def _relink(self) -> None:
         """One reconnect attempt, bounded: a half-dead route (a TCP link still in its

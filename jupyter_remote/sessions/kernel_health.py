@@ -3,7 +3,9 @@
 A kernel whose relay link is attached is checked by one heartbeat ping across it
 (:func:`relay_health`): no remote process, so idle kernels cost the remote nothing;
 the agent (one exec, a remote Python) is asked only when the ping gets no answer, or
-for a kernel without a relay.
+for a kernel without a relay. A round trip is only ever compared with the baseline of
+its own kind: the agent's exec (several round trips and a Python start) after a ping
+without answer gives no slow-link verdict; the heartbeat's reason stands.
 
 :class:`~.kernel.KernelSession` starts :func:`monitor_health` with its link watch
 (``_watch``) and cancels it in ``close``. Every ``health_interval`` while the link is
@@ -91,9 +93,10 @@ async def health_problem(session: KernelSession, policy: Reconnect) -> str:
         return ""  # link trouble: the watcher handles it
     if status.get("state") not in ("running", "starting"):
         return ""  # the kernel ended: the provisioner's poll says how, not the card
-    slow = slow_round_trip(session, policy, (time.monotonic() - started) * 1000)
-    if slow:
-        return slow
+    if not no_answer:  # an exec's round trip says nothing against a ping's baseline
+        slow = slow_round_trip(session, policy, (time.monotonic() - started) * 1000)
+        if slow:
+            return slow
     if session.channels is not None and session.relay_path and not session.channels.attached:
         # not taken back automatically: two servers would take turns stealing it
         return (

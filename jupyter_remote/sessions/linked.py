@@ -155,9 +155,10 @@ class LinkedSession:
         assert self.lease is not None
         await self.lease.wait_closed()
 
-    async def _reachable(self) -> bool:
-        """Worth a reconnect attempt now (the first hop answers on TCP)."""
-        return await first_hop_reachable(self.endpoint)
+    async def _reachable(self, *, timeout: float = 3.0, share_within: float = 0.0) -> bool:
+        """Worth a reconnect attempt now (the first hop answers on TCP); probes started
+        less than ``share_within`` s apart share one (``ssh/probe.py``)."""
+        return await first_hop_reachable(self.endpoint, timeout=timeout, share_within=share_within)
 
     async def _wait_reachable(self, began: float) -> bool:
         """Probe until the host answers on TCP (True) or for one step (False).
@@ -198,16 +199,9 @@ class LinkedSession:
         return False
 
     async def _probe_once(self) -> bool:
-        """One fast probe: the first hop's shared one (sessions of one host probe
-        together), or a session's own ``_reachable`` cut at FAST_PROBE_TIMEOUT."""
-        if type(self)._reachable is LinkedSession._reachable:
-            return await first_hop_reachable(
-                self.endpoint, timeout=FAST_PROBE_TIMEOUT, share_within=FAST_PROBE_EVERY / 2
-            )
-        try:
-            return await asyncio.wait_for(self._reachable(), FAST_PROBE_TIMEOUT)
-        except asyncio.TimeoutError:
-            return False
+        """One fast probe, shared by the sessions that probe the same host (one SYN per
+        step, the name resolved once, off the default executor: ``ssh/probe.py``)."""
+        return await self._reachable(timeout=FAST_PROBE_TIMEOUT, share_within=FAST_PROBE_EVERY / 2)
 
     async def _relink(self) -> None:
         """Open the link again, then have the subclass take its work up again."""

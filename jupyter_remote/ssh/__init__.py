@@ -1,9 +1,10 @@
 """The SSH layer: the only package of jupyter_remote that imports asyncssh or calls a
 method of an SSH connection (pool, auth, host keys, forwards, exec, streams)."""
 
-from .endpoint import Endpoint, first_hop_reachable, resolve_endpoint
+from .endpoint import Endpoint, resolve_endpoint
 from .hostkeys import HostKeyPolicy
 from .pool import ConnectionPool, Lease
+from .probe import first_hop_reachable, tcp_reachable
 from .trusted_keys import OfferedKey
 
 __all__ = [
@@ -14,4 +15,5 @@ __all__ = [
     "OfferedKey",
     "first_hop_reachable",
     "resolve_endpoint",
+    "tcp_reachable",
 ]

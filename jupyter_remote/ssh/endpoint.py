@@ -9,8 +9,6 @@ are resolved here too (tilde, %-tokens, ${VAR}), for the host-key policy.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import getpass
 import os
 import re
@@ -212,40 +210,3 @@ def resolve_endpoint(server: Server, *, config_path: Path = DEFAULT_SSH_CONFIG) 
         config_path,
         0,
     )
-
-
-#: probes in flight or just done, per (event loop, host, port, timeout): started when
-_PROBES: dict[tuple[int, str, int, float], tuple[float, asyncio.Future[bool]]] = {}
-
-
-async def first_hop_reachable(
-    endpoint: Endpoint | None, *, timeout: float = 3.0, share_within: float = 0.0
-) -> bool:
-    """Does the first hop towards ``endpoint`` accept TCP? Sessions' reconnect loops
-    probe this cheaply before attempting a full SSH handshake. With ``share_within``,
-    a probe of the same hop started less than that many seconds ago answers instead
-    of a new one: the 64 kernel sessions of one server probing every 0.15 s send one
-    SYN, not 64."""
-    hop = endpoint
-    while hop is not None and hop.jump is not None:
-        hop = hop.jump
-    if hop is None:
-        return False
-    key = (id(asyncio.get_running_loop()), hop.host, hop.port, timeout)
-    now = asyncio.get_running_loop().time()
-    started, probe = _PROBES.get(key, (-1e9, None))
-    if probe is None or now - started > share_within:
-        probe = asyncio.ensure_future(_tcp_connects(hop.host, hop.port, timeout))
-        _PROBES[key] = (now, probe)
-    return await asyncio.shield(probe)
-
-
-async def _tcp_connects(host: str, port: int, timeout: float) -> bool:
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except (OSError, asyncio.TimeoutError):
-        return False
-    writer.close()
-    with contextlib.suppress(Exception):
-        await writer.wait_closed()
-    return True

@@ -29,11 +29,12 @@ def server_input(host: SSHTestHost, name: str = "box", **extra: Any) -> dict[str
     }
 
 
-def trust_host(store: Store, host: SSHTestHost) -> None:
-    """Put ``host``'s current key into our trust store, as `server test --trust` would."""
+def trust_host(store: Store, host: SSHTestHost, as_name: str | None = None) -> None:
+    """Put ``host``'s current key into our trust store, as `server test --trust` would
+    (``as_name``: for a server saved with that host name instead of ``host.host``)."""
     store.add_hostkey(
         HostKey(
-            host_id=host_id(host.host, host.port),
+            host_id=host_id(as_name or host.host, host.port),
             key_type=host.host_key_type,
             fingerprint=host.host_key_fingerprint,
             public_key=host.host_key_public,

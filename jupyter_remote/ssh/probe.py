@@ -1,0 +1,140 @@
+"""TCP probes: does a host accept connections on a port? Sessions' reconnect loops
+(``sessions/linked.py``) ask this cheaply before a full SSH handshake or websocket.
+
+Probes of one (host, port) started less than ``share_within`` s apart share one
+connect: the 64 kernels of a server probing every 0.15 s send one SYN, not 64. A host
+NAME is resolved on a thread of the probes' own, never the event loop's default
+executor (the Jupyter server's file and store calls wait on that one), one resolution
+of a name at a time, and its addresses reused for :data:`RESOLVED_FOR` s, and after
+that while a new resolution is under way: when the name server does not answer (the
+Wi-Fi roam or VPN re-key the fast probes exist for), one thread waits for it, not a new
+one every 0.15 s, and the host's last known address is still probed. Each event loop
+has its own state (:func:`_state`), dropped with the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .endpoint import Endpoint
+
+#: how long a host name's addresses are used without asking the resolver again
+RESOLVED_FOR = 30.0
+
+#: resolutions of the probes; one per name at a time, so two threads serve many hosts
+_RESOLVER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="jr-probe-resolve")
+
+Address = tuple[int, int, int, Any]  # family, type, proto, sockaddr
+
+
+@dataclass
+class _LoopProbes:
+    """One event loop's probes in flight or just done, and the names it resolved."""
+
+    probes: dict[tuple[str, int, float], tuple[float, asyncio.Future[bool]]] = field(
+        default_factory=dict
+    )
+    addresses: dict[tuple[str, int], tuple[float, list[Address]]] = field(default_factory=dict)
+    resolving: dict[tuple[str, int], asyncio.Future[list[Address]]] = field(default_factory=dict)
+
+
+_STATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopProbes] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _state() -> _LoopProbes:
+    loop = asyncio.get_running_loop()
+    state = _STATES.get(loop)
+    if state is None:
+        state = _STATES[loop] = _LoopProbes()
+    return state
+
+
+async def first_hop_reachable(
+    endpoint: Endpoint | None, *, timeout: float = 3.0, share_within: float = 0.0
+) -> bool:
+    """Does the first hop towards ``endpoint`` accept TCP? (:func:`tcp_reachable` of the
+    jump host when there is one, else of the endpoint.)"""
+    hop = endpoint
+    while hop is not None and hop.jump is not None:
+        hop = hop.jump
+    if hop is None:
+        return False
+    return await tcp_reachable(hop.host, hop.port, timeout=timeout, share_within=share_within)
+
+
+async def tcp_reachable(
+    host: str, port: int, *, timeout: float = 3.0, share_within: float = 0.0
+) -> bool:
+    """Does ``host`` accept TCP on ``port`` within ``timeout`` s? With ``share_within``,
+    a probe of the same (host, port) started less than that many seconds ago answers
+    instead of a new one."""
+    state, now = _state(), asyncio.get_running_loop().time()
+    key = (host, port, timeout)
+    started, probe = state.probes.get(key, (-1e9, None))
+    if probe is None or now - started > share_within:
+        probe = asyncio.ensure_future(_connects(state, host, port, timeout))
+        state.probes[key] = (now, probe)
+    return await asyncio.shield(probe)
+
+
+async def _connects(state: _LoopProbes, host: str, port: int, timeout: float) -> bool:
+    try:
+        return await asyncio.wait_for(_connect_any(state, host, port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return False
+
+
+async def _connect_any(state: _LoopProbes, host: str, port: int) -> bool:
+    """Connect to the host's addresses in turn (each already resolved: no lookup)."""
+    loop = asyncio.get_running_loop()
+    for family, kind, proto, sockaddr in await _addresses(state, host, port):
+        with contextlib.closing(socket.socket(family, kind, proto)) as sock:
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, sockaddr)
+            except OSError:
+                continue
+            return True
+    return False
+
+
+async def _addresses(state: _LoopProbes, host: str, port: int) -> list[Address]:
+    """The host's addresses: an IP literal as is; a name's from the last resolution,
+    refreshed (one at a time, on :data:`_RESOLVER`) once older than RESOLVED_FOR."""
+    with contextlib.suppress(ValueError):
+        ip = ipaddress.ip_address(host)
+        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 0, (host, port))]
+    key, loop = (host, port), asyncio.get_running_loop()
+    known = state.addresses.get(key)
+    if known is not None and loop.time() - known[0] <= RESOLVED_FOR:
+        return known[1]
+    resolving = state.resolving.get(key)
+    if resolving is None or resolving.done():
+        resolving = state.resolving[key] = asyncio.ensure_future(_resolve(state, host, port))
+    if known is not None:
+        return known[1]  # while the resolver is asked again
+    return await asyncio.shield(resolving)
+
+
+async def _resolve(state: _LoopProbes, host: str, port: int) -> list[Address]:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.run_in_executor(
+            _RESOLVER, socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM
+        )
+    except OSError:
+        return []
+    found: list[Address] = [(fam, kind, proto, addr) for fam, kind, proto, _, addr in infos]
+    if found:
+        state.addresses[(host, port)] = (loop.time(), found)
+    return found
