@@ -271,3 +271,68 @@ async def test_a_hostile_relay_cannot_hurt_the_local_side(tmp_path: Path) -> Non
         server.close()
         await asyncio.sleep(0.2)  # the handlers see the hang-up and end
         os.unlink(path)
+
+
+async def test_a_kernel_that_never_answers_fails_the_start_and_the_relay_closes(
+    tmp_path: Path,
+) -> None:
+    """Review s20 F3: the relay listens before its kernel has answered. A kernel that
+    binds its sockets and never answers: after startup_timeout the relay gives up (the
+    supervisor stops the kernel and says why: ``fail_start``, as supervisor._failed_start
+    does); the local side that attached meanwhile gets that error instead of a silent
+    link, then the relay closes: no listener, no relay.json, relay.none says why, and
+    a standby in that state is not takeable."""
+    import zmq
+
+    from jupyter_remote.errors import RemoteCommandError
+    from jupyter_remote.remote import standby
+
+    kdir = Path("/tmp") / f"jr-relay-silent-{os.getpid()}"
+    kdir.mkdir(mode=0o700)
+    conn = {
+        "transport": "ipc",
+        "ip": str(kdir / "k"),
+        "key": "k",
+        "signature_scheme": "hmac-sha256",
+        **{f"{name}_port": n for n, name in enumerate((*relay_mod.RELAYED, "hb"), 1)},
+    }
+    (kdir / "connection.json").write_text(json.dumps(conn))
+    ctx = zmq.Context()
+    kinds = {"iopub": zmq.PUB, "hb": zmq.REP}
+    silent = []  # bound, never read: a kernel stuck in its start-up
+    for n, name in enumerate((*relay_mod.RELAYED, "hb"), 1):
+        sock = ctx.socket(kinds.get(name, zmq.ROUTER))
+        sock.bind(f"ipc://{kdir}/k-{n}")
+        silent.append(sock)
+    relay = relay_mod.start_relay(str(kdir), relay_mod.DEFAULT_BUFFER_BYTES, 1.0)
+    assert relay is not None
+    names = (*relay_mod.RELAYED, "hb")
+    channels = RelayedChannels(
+        dict(zip(names, free_local_ports(len(names)), strict=True)),
+        key=b"k",
+        signature_scheme="hmac-sha256",
+    )
+    try:
+        assert await asyncio.to_thread(relay.listening.wait, 10)
+        assert standby._takeable(str(kdir))
+        attaching = asyncio.ensure_future(channels.attach(UnixLink(), relay.path))
+        assert await asyncio.to_thread(relay.ready.wait, 10)  # the nudge gave up
+        assert relay.nudge_failed == "the kernel did not answer within 1.0s"
+        assert not attaching.done()  # held: not a silent "attached" link
+        relay.fail_start("the kernel did not answer within 1s", "Its output:\nstuck")
+        with pytest.raises(RemoteCommandError) as failed:
+            await asyncio.wait_for(attaching, 10)
+        assert failed.value.message == "the kernel did not answer within 1s"
+        assert failed.value.hint == "Its output:\nstuck"
+        assert not standby._takeable(str(kdir))
+        assert await asyncio.to_thread(relay.closed.wait, 5)  # told: closed at once
+        assert not (kdir / "relay.json").exists()
+        assert (kdir / "relay.none").read_text() == "the kernel did not answer within 1s"
+        with pytest.raises(OSError):
+            await asyncio.open_unix_connection(relay.path)
+    finally:
+        channels.close()
+        for sock in silent:
+            sock.close(0)
+        ctx.term()
+        subprocess.run(["rm", "-rf", str(kdir)], check=False)

@@ -55,11 +55,13 @@ async def bring_up(session: KernelSession, start: KernelStart) -> None:
     job = session.job.job if session.job is not None else None
     how = channels_how(answer, session.channel_transport, job)
     session.progress("forwarding", f"channels {how}")
+    session.kernel_starting()  # the attach waits for the booting kernel: no health verdict
     await session.open_channels(
         dict(zip(CHANNELS, start.ports, strict=True)),
         answer,
         key=start.key,
         signature_scheme=start.scheme,
+        ready_timeout=start.startup_timeout + 30,  # the relay says when the kernel answers
     )
     session.heartbeat_port = start.ports[CHANNELS.index("hb")]
     session.kernel_started()

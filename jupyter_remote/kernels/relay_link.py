@@ -42,7 +42,8 @@ from ..remote.protocol import (
     json_part,
 )
 from ..ssh.streams import ExecTarget, open_stream
-from ..text import RemoteJSONError, parse_remote_json
+from ..text import RemoteJSONError, parse_remote_json, printable
+from .agent_client import MAX_ERROR_TEXT
 from .local_channels import REQUEST_CHANNELS, LocalChannels, send_now, sync_twin
 
 log = logging.getLogger(__name__)
@@ -126,11 +127,15 @@ class RelayedChannels(LocalChannels):
         *,
         token: str = "",
         timeout: float = 15.0,
+        ready_timeout: float | None = None,
     ) -> None:
         """Connect to the relay over ``conn`` (an SSH connection) and resume: ``target``
         is its unix socket path, its TCP port on the remote's 127.0.0.1 (then ``token``
         proves to it that we are its kernel's client), or a connector command whose
-        stdin/stdout carry the stream (``ssh/streams.py``)."""
+        stdin/stdout carry the stream (``ssh/streams.py``). The relay answers the HELLO
+        once its kernel has answered it (``ready_timeout``, default ``timeout``: a start
+        attaches while the kernel boots), or with why the start failed: RemoteCommandError
+        with the kernel's log tail (``remote/relay_start.py``)."""
         self.detach()
         reader, writer = await asyncio.wait_for(open_stream(conn, target), timeout)
         hello = {"twin": self._twin, "epoch": self.epoch, "last": self.last_in}
@@ -138,11 +143,17 @@ class RelayedChannels(LocalChannels):
             hello["token"] = token
         writer.write(encode_record(HELLO, 0, 0, [json_part(hello)]))
         records = RecordReader(reader, max_record=MAX_RECORD_IN)
-        record = await asyncio.wait_for(records.next(), timeout)
+        record = await asyncio.wait_for(records.next(), ready_timeout or timeout)
         if record is None or record[0] != HELLO:
             writer.close()
             raise SSHConnectError("The kernel's relay closed the connection at once.")
         answer = _relay_json(record[3][0])
+        if "error" in answer:  # the kernel's start failed (the relay stopped it)
+            writer.close()
+            raise RemoteCommandError(
+                printable(str(answer["error"])[:MAX_ERROR_TEXT], keep_newlines=True),
+                hint=printable(str(answer.get("hint") or "")[:MAX_ERROR_TEXT], keep_newlines=True),
+            )
         if not (
             isinstance(answer.get("epoch"), str)
             and isinstance(answer.get("start"), int)

@@ -32,6 +32,7 @@ SCRIPTS = {
         "protocol",
         "state",
         "relay_kernel",
+        "relay_start",
         "relay",
         "supervisor",
         "slurm",

@@ -5,9 +5,11 @@ Part of the agent script (protocol, state, relay, supervisor, launch, agent: see
 makes the kernel's private state directory and a short private socket directory,
 writes the connection file (the HMAC key arrives on stdin), forks the supervisor
 detached (``supervisor.py``: the same interpreter, no second start-up), and waits until
-the kernel has bound its sockets and its relay listens (woken by the supervisor's pipe);
-it answers the pid, the socket paths and where the relay listens, so the local side
-attaches to the relay while the kernel finishes booting.
+the kernel's relay listens (woken by the supervisor's pipe; without a relay, until the
+kernel has bound its sockets); it answers the pid, the socket paths and where the relay
+listens, so the local side attaches to the relay while the kernel boots: the relay
+answers its HELLO once the kernel has answered, or with why its start failed
+(``relay_start.py``).
 """
 
 import json
@@ -313,8 +315,9 @@ def _own_source():
 
 
 def _wait_started(kdir, sup, req, relay_wanted):
-    """Until the kernel has bound its sockets and its relay listens (the relay passes
-    nothing on before the kernel answers it: ``Relay.run``); its exit or a timeout fail."""
+    """Until the kernel's relay listens (it holds the local side's HELLO until the kernel
+    has answered it, or says why the start failed: ``relay_start.py``), or without a relay
+    until the kernel has bound its sockets; its exit or a timeout fail."""
     timeout = float(req.get("startup_timeout") or 60)
     deadline = time.time() + timeout
     info = _read_json(os.path.join(kdir, "info.json")) or {}
@@ -323,15 +326,17 @@ def _wait_started(kdir, sup, req, relay_wanted):
     log_path = os.path.join(kdir, "kernel.log")
     while True:
         pid = _read_int(pid_file)
-        up = all(os.path.exists("%s-%d" % (base, n)) for n in range(1, len(CHANNELS) + 1))
-        if pid and up and not (relay_wanted and not _relay_settled(kdir)):
+        if pid and _answerable(kdir, base, relay_wanted):
             break
         ended = _read_json(os.path.join(kdir, "ended.json"))
         if ended or (sup.poll() is not None and not pid):
             tail = _tail(log_path)
             _stop_dir(kdir, 1)
+            ended = ended or {}
+            if ended.get("startup_error"):  # the supervisor said it (supervisor._failed_start)
+                raise AgentError(ended["startup_error"], ended.get("hint") or "")
             raise AgentError(
-                "the kernel exited during startup: %s" % ((ended or {}).get("reason") or "unknown"),
+                "the kernel exited during startup: %s" % (ended.get("reason") or "unknown"),
                 "Its output:\n" + tail if tail else "Is ipykernel installed in that environment?",
             )
         if time.time() > deadline:
@@ -364,11 +369,14 @@ def _nap(sup, seconds):
         time.sleep(seconds)
 
 
-def _relay_settled(kdir):
-    """The supervisor's relay is listening (relay.json), or has said why it is not."""
-    return os.path.exists(os.path.join(kdir, "relay.json")) or os.path.exists(
-        os.path.join(kdir, "relay.none")
-    )
+def _answerable(kdir, base, relay_wanted):
+    """The launch may answer: the relay listens (relay.json), or there is none (not
+    wanted, or relay.none says why) and the kernel has bound its sockets."""
+    if relay_wanted and os.path.exists(os.path.join(kdir, "relay.json")):
+        return True
+    if relay_wanted and not os.path.exists(os.path.join(kdir, "relay.none")):
+        return False
+    return all(os.path.exists("%s-%d" % (base, n)) for n in range(1, len(CHANNELS) + 1))
 
 
 def _relay_answer(kdir):

@@ -33,7 +33,6 @@ import uuid
 
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.protocol import (
-    _LEN,
     ACK,
     GAP,
     HB,
@@ -43,12 +42,17 @@ from jupyter_remote.remote.protocol import (
     MSG,
     RELAYED,
     RecordReader,
-    decode_body,
     encode_record,
     json_part,
     record_pieces,
 )
 from jupyter_remote.remote.relay_kernel import DELIM, KernelSide
+from jupyter_remote.remote.relay_start import (
+    StartSide,
+    _write_json,
+    _write_none,
+    query_relay,  # noqa: F401 (agent, standby)
+)
 from jupyter_remote.remote.state import CLAIMED
 
 # </local-imports>
@@ -58,35 +62,11 @@ ACK_INTERVAL = 0.2
 STALL_AFTER = 5.0  # a client that has not read for this long counts as absent
 
 
-def query_relay(path, timeout=10.0):
-    """The relay's INFO answer (blocking; the agent's ``connection`` op calls this)."""
-    import socket
-
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(path)
-        s.sendall(encode_record(INFO, 0, 0, [b"{}"]))
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    if len(data) < 4:
-        raise ValueError("the relay closed without answering")
-    kind, _, _, parts = decode_body(data[4 : 4 + _LEN.unpack(data[:4])[0]])
-    if kind != INFO:
-        raise ValueError("unexpected relay answer")
-    return json.loads(bytes(parts[0]).decode("utf-8"))
-
-
-class Relay(KernelSide):
+class Relay(StartSide, KernelSide):
     """The kernel's permanent client; one local side at a time talks to it.
 
-    Its side facing the kernel (sockets, nudge, reading) is ``relay_kernel.KernelSide``;
+    Its side facing the kernel (sockets, nudge, reading) is ``relay_kernel.KernelSide``,
+    how its start ends (HELLOs wait for it; a failed one closes all) ``relay_start``;
     here: the numbered buffer, the local side's connections, and start-up."""
 
     def __init__(self, kdir, conn, buffer_bytes=DEFAULT_BUFFER_BYTES, tcp_token=None):
@@ -129,6 +109,7 @@ class Relay(KernelSide):
         self.socks = {}
         self.kernel_socks = {}  # the same sockets, served by readiness callbacks (relay_kernel)
         self.wake = asyncio.Event()  # replaced in run(): Python 3.8 binds it to a loop
+        self._init_start()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -155,21 +136,30 @@ class Relay(KernelSide):
 
         ctx = zmq.asyncio.Context()
         self.wake = asyncio.Event()
+        self._start_loop()
         self._connect_kernel(ctx)
         self.kernel_up = asyncio.Event()
-        # listen while the kernel boots: the local side attaches meanwhile (its requests
-        # wait in _from_client until the nudge has proved the iopub subscription)
-        await asyncio.start_unix_server(self._accept, path=self.path)
+        # listen while the kernel boots: the local side attaches meanwhile (its HELLO is
+        # answered once the nudge has proved the iopub subscription, or the start failed)
+        self.servers.append(await asyncio.start_unix_server(self._accept, path=self.path))
         os.chmod(self.path, 0o600)
         if self.tcp_token:
             server = await asyncio.start_server(self._accept_tcp, "127.0.0.1", 0)
+            self.servers.append(server)
             self.tcp_port = server.sockets[0].getsockname()[1]
         _write_json(self.kdir, "relay.json", {"path": self.path, "port": self.tcp_port})
         self.listening.set()
-        await self._nudge(startup_timeout)
+        try:
+            await self._nudge(startup_timeout)
+        except RuntimeError as exc:  # too slow, or gone: the supervisor stops it, says why
+            self.nudge_failed = str(exc)
+        if self.nudge_failed or self.kernel_gone:
+            await self._after_failure()
+            return
         self._scrub_key()
         self._serve_kernel()
         self.kernel_up.set()
+        self._start_succeeded()
         self.ready.set()
         await self._acker()
 
@@ -281,6 +271,7 @@ class Relay(KernelSide):
         import asyncio
 
         generation = None
+        self.conns.add(writer)
         records = RecordReader(reader, max_record=64 * 1024 if tcp else MAX_RECORD)
         try:
             record = await asyncio.wait_for(records.next(), 30) if tcp else await records.next()
@@ -296,6 +287,8 @@ class Relay(KernelSide):
             hello = json.loads(bytes(parts[0]).decode("utf-8"))
             if tcp and not _token_ok(hello.get("token"), self.tcp_token):
                 return
+            if not await self._settled_hello(writer):
+                return  # the start failed: this side was told why
             records.max_record = MAX_RECORD
             generation = self._take_client(writer, hello)
             pump = asyncio.ensure_future(self._pump(writer, generation))
@@ -306,6 +299,7 @@ class Relay(KernelSide):
         except Exception as exc:  # a malformed record ends that connection, not the relay
             sys.stderr.write("jupyter-remote: relay client: %r\n" % (exc,))
         finally:
+            self.conns.discard(writer)
             if generation is not None and generation == self.generation:
                 self.client = None
                 self.last_activity = time.time()
@@ -374,24 +368,6 @@ def _token_ok(given, expected):
     if not isinstance(given, str) or not expected:
         return False
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
-
-
-def _write_json(kdir, name, obj):
-    """A 0600 file of the kernel directory, atomically (op_launch waits for it)."""
-    path = os.path.join(kdir, name)
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f)
-    os.replace(path + ".tmp", path)
-
-
-def _write_none(kdir, reason):
-    """Tell op_launch (waiting for ``relay`` or ``relay.none``) why there is no relay."""
-    try:
-        with open(os.path.join(kdir, "relay.none"), "w") as f:
-            f.write(reason)
-    except OSError:
-        pass
 
 
 def start_relay(kdir, buffer_bytes, startup_timeout, tcp_token=None):

@@ -73,6 +73,7 @@ class KernelSide:
     hb: Any
     _zmq: Any
     nudges: Set[str]
+    kernel_gone: bool
     client: Optional[Any]
     _append: Callable[[int, Any], None]
 
@@ -108,11 +109,12 @@ class KernelSide:
         return mac.hexdigest().encode("ascii")
 
     async def _nudge(self, timeout):
-        """kernel_info until iopub answers: then the relay's SUB surely has its subscription."""
+        """kernel_info until iopub answers: then the relay's SUB surely has its subscription.
+        RuntimeError after ``timeout`` s, or once the supervisor saw the kernel exit."""
         shell, sub = self.socks["shell"], self.socks["iopub"]
         deadline = time.time() + timeout
         wait = 0.2
-        while time.time() < deadline:
+        while time.time() < deadline and not self.kernel_gone:
             msg_id = uuid.uuid4().hex
             self.nudges.add(msg_id)
             header = json_part(
@@ -128,7 +130,7 @@ class KernelSide:
             parts = [header, b"{}", b"{}", b"{}"]
             await shell.send_multipart([NUDGE_IDENT, DELIM, self._sign(parts)] + parts)
             end = time.time() + wait
-            while time.time() < end:
+            while time.time() < end and not self.kernel_gone:
                 if await shell.poll(0):
                     await shell.recv_multipart()
                 if not await sub.poll(50):
@@ -141,6 +143,8 @@ class KernelSide:
                         self.nudge_until = time.time() + 30
                         return
             wait = min(wait * 2, 2.0)
+        if self.kernel_gone:
+            raise RuntimeError("the kernel exited before it answered")
         raise RuntimeError("the kernel did not answer within %ss" % timeout)
 
     def _scrub_key(self):

@@ -71,8 +71,9 @@ def _rss(pid: "int | None") -> int:
 
 
 def _takeable(kdir: str) -> bool:
-    """A standby's start is over: its relay listens (relay.json), so a take can use it."""
-    return os.path.exists(os.path.join(kdir, "relay.json"))
+    """A standby's relay listens (relay.json) and its start has not failed (relay.none)."""
+    has = os.path.exists
+    return has(os.path.join(kdir, "relay.json")) and not has(os.path.join(kdir, "relay.none"))
 
 
 def _answered(kdir: str) -> bool:

@@ -17,7 +17,9 @@ import threading
 import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.protocol import CHANNELS
 from jupyter_remote.remote.relay import start_relay
+from jupyter_remote.remote.relay_start import FAIL_GRACE
 from jupyter_remote.remote.state import (
     _describe_end,
     _kernel_dir,
@@ -25,6 +27,7 @@ from jupyter_remote.remote.state import (
     _read_json,
     _remove_kernel_files,
     _remove_scratch,
+    _tail,
     _write_pid,
     _write_private,
 )
@@ -65,6 +68,8 @@ def op_supervise(req):
             tcp_token=req.get("relay_token") if req.get("relay_tcp") else None,
         )
     _tell_launch(req.get("ready_fd"), relay)
+    if relay is not None and not _kernel_started(proc, relay):
+        return _failed_start(proc, kdir, relay, req)
     idle_timeout = int(req.get("idle_timeout") or 0)
     if idle_timeout > 0:
         _watch_idle(proc, kdir, idle_timeout, relay)
@@ -99,6 +104,55 @@ def _tell_launch(fd, relay):
         os.close(fd)
 
     threading.Thread(target=tell, daemon=True).start()
+
+
+def _kernel_started(proc, relay):
+    """Until the kernel has answered its relay (True; also when the relay itself broke: the
+    kernel then runs without it) or its start failed (False): it exited first, or the
+    relay's nudge gave up after startup_timeout."""
+    while not relay.ready.wait(0.02):
+        if proc.poll() is not None:
+            relay.kernel_gone = True  # the nudge stops at once
+            return False
+    return not relay.nudge_failed and not relay.kernel_gone
+
+
+def _failed_start(proc, kdir, relay, req):
+    """The start failed after the launch answered (the relay listened at once): stop the
+    kernel, let its relay tell the local side why (its HELLO answer: the error and the
+    log tail the agent used to answer), then leave nothing: no process, no relay.json, no
+    key. ``ended.json`` says the same meanwhile, for a launch still waiting (launch.py)."""
+    timeout = float(req.get("startup_timeout") or 60)
+    slow = proc.poll() is None
+    if slow:  # slower than startup_timeout: it goes
+        _kill_group(proc.pid, signal.SIGTERM)
+        deadline = time.time() + 2
+        while proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+    _kill_group(proc.pid, signal.SIGKILL)  # and whatever it started
+    returncode = proc.wait()
+    tail = _tail(os.path.join(kdir, "kernel.log"))
+    if slow:
+        error = "the kernel did not %s within %ss" % (
+            "answer" if _bound(req.get("sockdir")) else "open its sockets",
+            "%g" % timeout,
+        )
+        hint = ("Its output:\n" + tail) if tail else ""
+    else:
+        error = "the kernel exited during startup: %s" % _describe_end(returncode)
+        hint = "Its output:\n" + tail if tail else "Is ipykernel installed in that environment?"
+    ended = {"returncode": returncode, "reason": _describe_end(returncode), "ended": time.time()}
+    ended.update(startup_error=error, hint=hint)
+    _write_private(os.path.join(kdir, "ended.json"), json.dumps(ended))
+    relay.fail_start(error, hint)
+    relay.closed.wait(FAIL_GRACE + 1)
+    _remove_kernel_files(kdir)
+
+
+def _bound(sockdir):
+    """The kernel has bound every socket of its channels (ipc files in ``sockdir``)."""
+    base = os.path.join(sockdir or "", "k")
+    return all(os.path.exists("%s-%d" % (base, n)) for n in range(1, len(CHANNELS) + 1))
 
 
 def _ended_on_request(returncode, relay):

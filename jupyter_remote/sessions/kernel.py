@@ -139,6 +139,13 @@ class KernelSession(LinkedSession):
         self.kernel_ending = True
         self.kernel_epoch += 1
 
+    def kernel_starting(self) -> None:
+        """``kernels/kernel_start.py``, before the channels open: the relay answers the
+        attach once the booting kernel has answered it, so a link not attached yet is no
+        health problem until :meth:`kernel_started`."""
+        self.kernel_ending = True
+        self.kernel_epoch += 1
+
     def kernel_started(self) -> None:
         """The provisioner, once a (re)started kernel's channels are open."""
         self.kernel_ending = False
@@ -178,11 +185,18 @@ class KernelSession(LinkedSession):
             self._presence = None
 
     async def open_channels(
-        self, ports: dict[str, int], answer: dict[str, Any], *, key: bytes, signature_scheme: str
+        self,
+        ports: dict[str, int],
+        answer: dict[str, Any],
+        *,
+        key: bytes,
+        signature_scheme: str,
+        ready_timeout: float = 15.0,
     ) -> None:
         """The provisioner, after a launch or for an attach: serve the kernel's channels on
         ``ports`` (name -> local port). Through the remote relay when the agent started one
-        (``answer["relay"]``), else as plain forwards of every channel."""
+        (``answer["relay"]``; its HELLO answer waits up to ``ready_timeout`` for a booting
+        kernel, and raises its failed start), else as plain forwards of every channel."""
         channels = answer["channels"]
         relay = answer.get("relay")
         if not relay:
@@ -204,7 +218,12 @@ class KernelSession(LinkedSession):
         port = answer.get("relay_port")
         self.relay_port = int(port) if self.channel_transport == "tcp" and port else None
         assert self.lease is not None
-        await self.channels.attach(self.lease.conn, self._relay_target(), token=self.relay_token)
+        await self.channels.attach(
+            self.lease.conn,
+            self._relay_target(),
+            token=self.relay_token,
+            ready_timeout=ready_timeout,
+        )
 
     def _relay_target(self) -> str | int | ExecTarget:
         """The relay's TCP port with the "tcp" channel transport, a connector's stdin/stdout

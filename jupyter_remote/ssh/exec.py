@@ -81,11 +81,7 @@ async def run(
     procs: list[Any] = []
 
     async def exchange() -> tuple[int | None, bytearray, bytes]:
-        proc = await conn.create_process(command, encoding=None)
-        procs.append(proc)
-        if stdin:
-            proc.stdin.write(stdin)
-        proc.stdin.write_eof()
+        proc = await _started_with_stdin(conn, command, stdin, procs)
         stderr_tail = asyncio.ensure_future(_read_tail(proc.stderr, STDERR_TAIL))
         stderr_tail.add_done_callback(_retrieve)  # its error may go unawaited (stdout failed)
         try:
@@ -108,6 +104,40 @@ async def run(
         out.decode("utf-8", "replace"),
         printable(err.decode("utf-8", "replace"), keep_newlines=True),
     )
+
+
+class _StdinAfterExec(asyncssh.SSHClientProcess[bytes]):
+    """A process whose stdin goes out right after its exec request, as OpenSSH sends it:
+    asyncssh's ``create_process`` awaits the exec request's reply first, one round trip
+    more for every agent call. The data follows the request on the same channel, so the
+    server reads it only once the command runs; a refused exec closes the channel and
+    the data is dropped with it (``create_session`` raises ChannelOpenError)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._early = data
+
+    def connection_made(self, chan: Any) -> None:
+        """asyncssh, once the channel is open and just before it sends the exec request
+        (no await in between): our write is scheduled to follow that request."""
+        super().connection_made(chan)
+        asyncio.get_running_loop().call_soon(self._send_early, chan)
+
+    def _send_early(self, chan: Any) -> None:
+        with contextlib.suppress(OSError):  # closed meanwhile (exec refused, link gone)
+            if self._early:
+                chan.write(self._early)
+            chan.write_eof()
+        self._early = b""
+
+
+async def _started_with_stdin(conn: Any, command: str, stdin: bytes, procs: list[Any]) -> Any:
+    """``command`` running with ``stdin`` sent (and closed) without waiting for the exec
+    reply; the process is added to ``procs`` (closed by :func:`_guarded`)."""
+    _, proc = await conn.create_session(lambda: _StdinAfterExec(stdin), command, encoding=None)
+    procs.append(proc)
+    await proc.redirect(None, asyncssh.PIPE, asyncssh.PIPE, CHUNK, True, True)
+    return proc
 
 
 async def _guarded(work: Awaitable[T], procs: list[Any], *, timeout: float, where: str) -> T:
