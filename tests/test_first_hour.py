@@ -15,7 +15,6 @@ import secrets
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +32,8 @@ from tests.harness.sshd_host import SSHTestHost
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 EXAMPLES = json.loads((Path(__file__).parent / "duration_examples.json").read_text())
-#: This group's remote user (README, Development).
-USER = "jrfirst"
-
-
-@pytest.fixture(scope="module")
-def first_host() -> Iterator[SSHTestHost]:
-    with SSHTestHost(name="first", user=USER) as host:
-        clean_remote(host)
-        yield host
-        clean_remote(host)
+#: This group's remote user (README, Development) is ``jrfirst``: the harness's
+#: ``first_host`` (tests/harness/fixtures.py).
 
 
 # ------------------------------------------------------------------ item 3

@@ -38,16 +38,8 @@ from tests.harness.servers import setup_profile
 from tests.harness.sshd_host import SSHTestHost
 from tests.harness.waiting import eventually, eventually_async
 
-#: This group's remote user (README, Development).
-USER = "jrfirst"
-
-
-@pytest.fixture(scope="module")
-def first_host() -> Iterator[SSHTestHost]:
-    with SSHTestHost(name="first", user=USER) as host:
-        clean_remote(host)
-        yield host
-        clean_remote(host)
+#: This group's remote user (README, Development) is ``jrfirst``: the harness's
+#: ``first_host`` (tests/harness/fixtures.py).
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from jupyter_remote.store import Store
 from jupyter_remote.store.secrets import SecretStore
 
 from .cli import cli_environment
+from .remote_state import clean_remote
 from .sshd_host import IS_ROOT, SSHAgent, SSHTestHost
 
 #: A name Jupyter accepts as its own (local_hostnames) that is no loopback name: a
@@ -60,6 +61,22 @@ def password_ssh_host() -> Iterator[SSHTestHost]:
 def jump_ssh_host() -> Iterator[SSHTestHost]:
     """A second, independent sshd (same user) to tunnel through; logs at DEBUG1."""
     yield from _session_host(name="jump")
+
+
+def own_user_host(name: str, user: str) -> Iterator[SSHTestHost]:
+    """For a test group's module-scoped host fixture: sshd ``name`` as the group's own
+    remote user (README, Development), none of our processes or state of that user
+    before or after (``yield from own_user_host("first", "jrfirst")``)."""
+    with SSHTestHost(name=name, user=user) as host:
+        clean_remote(host)
+        yield host
+        clean_remote(host)
+
+
+@pytest.fixture(scope="module")
+def first_host() -> Iterator[SSHTestHost]:
+    """The first-hour group's host (test_first_hour, test_kernel_ends): user ``jrfirst``."""
+    yield from own_user_host("first", "jrfirst")
 
 
 @pytest.fixture
