@@ -29,12 +29,14 @@ from jupyter_remote.sessions import registry
 from jupyter_remote.store import Profile
 from tests.harness.cli import add_box, run_cli
 from tests.harness.clients import WSKernel, started_kernel
+from tests.harness.fixtures import own_user_host
 from tests.harness.live_server import live_server
 from tests.harness.remote_state import (
     STATE_DIR,
     clean_remote,
     remote_kernel_processes,
     remote_state_files,
+    standby_ids,
 )
 from tests.harness.servers import server_input, setup_profile
 from tests.harness.sshd_host import SSHTestHost
@@ -57,15 +59,7 @@ USER = "jrstandby"
 
 @pytest.fixture(scope="module")
 def ssh_host() -> Iterator[SSHTestHost]:
-    with SSHTestHost(name="standby", user=USER) as host:
-        yield host
-        clean_remote(host)
-
-
-def standby_ids(host: SSHTestHost) -> list[str]:
-    """Kernels on the remote marked as a standby (read as root from the user's home)."""
-    kernels = host.home / STATE_DIR / "kernels"
-    return sorted(p.parent.name for p in kernels.glob("*/standby")) if kernels.exists() else []
+    yield from own_user_host("standby", USER)
 
 
 @pytest.fixture

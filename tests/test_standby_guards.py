@@ -35,11 +35,13 @@ from jupyter_remote.kernels.standby import Standbys
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.remote.standby import CLAIM_GRACE
 from jupyter_remote.store import Store
+from tests.harness.fixtures import own_user_host
 from tests.harness.remote_state import (
-    STATE_DIR,
     clean_remote,
+    kernels_dir,
     remote_kernel_processes,
     remote_state_files,
+    standby_ids,
 )
 from tests.harness.servers import setup_profile
 from tests.harness.sshd_host import SSHTestHost
@@ -50,9 +52,7 @@ USER = "jrstandby"
 
 @pytest.fixture(scope="module")
 def ssh_host() -> Iterator[SSHTestHost]:
-    with SSHTestHost(name="standby", user=USER) as host:
-        yield host
-        clean_remote(host)
+    yield from own_user_host("standby", USER)
 
 
 @pytest.fixture
@@ -61,15 +61,6 @@ def standby_profile(isolated_home: Path, ssh_host: SSHTestHost) -> Iterator[dict
     clean_remote(ssh_host)
     yield setup_profile(ssh_host, cwd="/tmp", standby=True)
     clean_remote(ssh_host)
-
-
-def kernels_dir(host: SSHTestHost) -> Path:
-    return host.home / STATE_DIR / "kernels"
-
-
-def standby_ids(host: SSHTestHost) -> list[str]:
-    found = kernels_dir(host).glob("*/standby") if kernels_dir(host).exists() else []
-    return sorted(p.parent.name for p in found)
 
 
 def with_agent(fn: Callable[[AgentClient, RemoteManager], Awaitable[Any]]) -> Any:

@@ -32,6 +32,17 @@ def remote_state_files(host: SSHTestHost) -> list[str]:
     return [str(p) for p in root.rglob("*")] if root.exists() else []
 
 
+def kernels_dir(host: SSHTestHost) -> Path:
+    """The user's kernel state directories' parent (read as root from its home)."""
+    return host.home / STATE_DIR / "kernels"
+
+
+def standby_ids(host: SSHTestHost) -> list[str]:
+    """Kernels on the remote marked as a standby (taken ones are not)."""
+    found = kernels_dir(host).glob("*/standby") if kernels_dir(host).exists() else []
+    return sorted(p.parent.name for p in found)
+
+
 def clean_remote(host: SSHTestHost) -> None:
     """Kill our processes of the user and remove its STATE_DIR (a failed earlier test's)."""
     host.run_as_user(["pkill", "-9", "-u", host.user, "-f", KERNEL_PROCESSES])
