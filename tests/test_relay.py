@@ -336,3 +336,103 @@ async def test_a_kernel_that_never_answers_fails_the_start_and_the_relay_closes(
             sock.close(0)
         ctx.term()
         subprocess.run(["rm", "-rf", str(kdir)], check=False)
+
+
+class ClosedForSending:
+    """asyncssh's channel writer once the relay's CLOSE arrived, before the local side's
+    reader saw the EOF: every write raises, as SSHWriter.write does then."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        raise BrokenPipeError("Channel not open for sending")
+
+    def close(self) -> None:
+        pass
+
+
+async def test_a_write_that_raises_never_wedges_a_local_channel(kernel_factory: Any) -> None:
+    """Review s21 F3: a heartbeat ping and three requests read by the readiness callbacks
+    while the link's writer raises: the link counts as detached, every request is taken
+    off its socket (kept for the replay), all three run after the re-attach, and a
+    heartbeat client that keeps its socket (as jupyter_client's does between beats) is
+    answered again. On the old code the exception left the callback without its next
+    turn: two requests stayed in the socket, and that client's pings were never read
+    again (libzmq signals no new edge for its pipe)."""
+    import zmq
+    import zmq.asyncio
+
+    async def beat(n: int) -> bool:
+        """One ping from that client, answered within 30 s (a REQ's envelope)."""
+        await pinger.send_multipart([b"", b"ping%d" % n])
+        while await pinger.poll(30_000):
+            if (await pinger.recv_multipart())[-1] == b"ping%d" % n:
+                return True  # (an echo of an earlier, dropped ping is skipped)
+        return False
+
+    async with joined(kernel_factory) as (kernel, channels, kc):
+        pinger = zmq.asyncio.Context.instance().socket(zmq.DEALER)
+        pinger.linger = 0
+        pinger.connect(f"tcp://127.0.0.1:{channels.ports['hb']}")
+        try:
+            assert await beat(1)
+            closed = channels._writer = ClosedForSending()
+            await pinger.send_multipart([b"", b"ping2"])  # dropped, as while detached
+            await eventually_async(lambda: closed.writes, lambda n: n >= 1, timeout=10)
+            closed = channels._writer = ClosedForSending()  # the same moment on shell
+            before = channels._seq_out
+            msg_ids = [kc.execute(f"print({i})") for i in range(3)]
+            await eventually_async(lambda: closed.writes, lambda n: n >= 1, timeout=10)
+            await eventually_async(lambda: channels._seq_out - before, lambda n: n == 3, timeout=10)
+            assert not channels.attached
+            await channels.attach(UnixLink(), kernel.path)
+            for i, msg_id in enumerate(msg_ids):
+                assert await cell_lines(kc, msg_id) == [str(i)]
+            assert await beat(3)
+        finally:
+            pinger.close(0)
+
+
+async def test_an_oversized_hello_answer_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    """Review s21 minor note: a hostile relay's first record (its HELLO answer) may not
+    make the server's event loop buffer and parse a 256 MiB JSON: above 64 KiB it is a
+    clear error and the link is closed. A valid greeting padded to 100 KiB attached on
+    the old code."""
+    from jupyter_remote.errors import RemoteCommandError
+
+    hung_up = asyncio.Event()
+
+    async def hostile(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)  # the HELLO
+        greeting = {"epoch": "e", "start": 1, "last_in": 0, "pad": "x" * 100_000}
+        writer.write(
+            relay_mod.encode_record(relay_mod.HELLO, 0, 0, [json.dumps(greeting).encode()])
+        )
+        with contextlib.suppress(Exception):
+            await writer.drain()
+            while await reader.read(65536):  # until the local side hangs up
+                pass
+        hung_up.set()
+        writer.close()
+
+    path = str(Path("/tmp") / f"jr-hello-{os.getpid()}")
+    server = await asyncio.start_unix_server(hostile, path=path)
+    names = (*relay_mod.RELAYED, "hb")
+    channels = RelayedChannels(
+        dict(zip(names, free_local_ports(len(names)), strict=True)),
+        key=b"k",
+        signature_scheme="hmac-sha256",
+    )
+    try:
+        with pytest.raises(RemoteCommandError, match="oversized") as refused:
+            await channels.attach(UnixLink(), path)
+        assert "64 KiB" in refused.value.message and refused.value.hint
+        assert not channels.attached
+        await asyncio.wait_for(hung_up.wait(), 10)  # the link was closed
+    finally:
+        channels.close()
+        server.close()
+        await asyncio.sleep(0.2)
+        os.unlink(path)

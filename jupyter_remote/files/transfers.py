@@ -50,10 +50,13 @@ def _no_progress(done: int, total: int) -> None:
 def steady_allocator() -> None:
     """Keep this process's freed buffers for reuse (glibc only; elsewhere nothing):
     called by the CLI's ``files get|put`` (and the bench, as the CLI) before a transfer,
-    in a process of their own. asyncssh parses every 32 KiB packet by slicing its input
-    buffer, a new bytes of up to 256 KiB; past 128 KiB glibc maps each one fresh and
-    unmaps it when freed, so a 1 GiB download page-faulted ~390,000 times (~0.8 s of
-    kernel time, bench metric 8). Fixed thresholds keep such blocks in the heap."""
+    and by every ``RelayedChannels`` (kernels/relay_link.py), so it also runs in the
+    Jupyter server process: process-wide, for every extension loaded there, and up to
+    32 MiB of freed heap may stay with each malloc arena. asyncssh parses every 32 KiB
+    packet by slicing its input buffer, a new bytes of up to 256 KiB; past 128 KiB glibc
+    maps each one fresh and unmaps it when freed, so a 1 GiB download page-faulted
+    ~390,000 times (~0.8 s of kernel time, bench metric 8). Fixed thresholds keep such
+    blocks in the heap."""
     if not sys.platform.startswith("linux"):
         return
     with contextlib.suppress(OSError, AttributeError):

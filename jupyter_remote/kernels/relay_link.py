@@ -55,6 +55,10 @@ ACK_BATCH = 512  # ... or after this many messages
 #: largest record we accept from a relay (one kernel message): a hostile remote must not
 #: make us buffer gigabytes; a 256 MiB display is far beyond what a notebook renders
 MAX_RECORD_IN = 256 * 1024 * 1024
+#: largest HELLO answer (the relay's first record) we read: a real one is under 1 KiB, or
+#: 50 KiB at most with a start error and its log tail (8 KiB of text, JSON-escaped); a
+#: hostile remote must not make the server's event loop parse a 256 MiB JSON
+MAX_HELLO_IN = 64 * 1024
 #: messages read from one local socket in one event-loop turn (the rest: next turn)
 DRAIN_BATCH = 64
 _EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
@@ -71,6 +75,30 @@ def _relay_json(raw: bytes | memoryview) -> dict[str, Any]:
     return value
 
 
+async def _hello_answer(records: RecordReader, writer: Any, timeout: float) -> dict[str, Any]:
+    """The relay's answer to our HELLO (:meth:`RelayedChannels.attach`), read with
+    ``records.max_record`` = MAX_HELLO_IN: a larger first record closes the link with a
+    RemoteCommandError before anything of it is buffered or parsed."""
+    try:
+        record = await asyncio.wait_for(records.next(), timeout)
+    except ValueError as exc:  # RecordReader: a length out of bounds
+        writer.close()
+        raise RemoteCommandError(
+            f"The kernel's relay answered with an oversized or malformed greeting ({exc}; "
+            f"at most {MAX_HELLO_IN // 1024} KiB).",
+            hint="The remote runs another version of jupyterlab-remote's relay, or is "
+            "not what it claims; restart the kernel.",
+        ) from None
+    if record is None or record[0] != HELLO:
+        writer.close()
+        raise SSHConnectError("The kernel's relay closed the connection at once.")
+    try:
+        return _relay_json(record[3][0])
+    except RemoteCommandError:
+        writer.close()
+        raise
+
+
 class RelayedChannels(LocalChannels):
     """Shell/control/stdin/iopub of one remote kernel on local ports, through its relay."""
 
@@ -85,7 +113,9 @@ class RelayedChannels(LocalChannels):
         super().__init__({name: ports[name] for name in (*RELAYED, "hb")})
         # a kernel's large outputs arrive as 1 MB records joined from asyncssh's packet
         # slices: with glibc's default thresholds each was mapped fresh and page-faulted
-        # (~75,000 faults and ~25 % of this side's CPU per 200 MB; bench.relay_wakeups)
+        # (~75,000 faults and ~25 % of this side's CPU per 200 MB; bench.relay_wakeups).
+        # Process-wide: this runs in the Jupyter server, so its thresholds hold for every
+        # extension there (up to 32 MiB of freed heap kept per malloc arena)
         from ..files.transfers import steady_allocator  # here: files imports sessions
 
         steady_allocator()
@@ -142,12 +172,9 @@ class RelayedChannels(LocalChannels):
         if token:
             hello["token"] = token
         writer.write(encode_record(HELLO, 0, 0, [json_part(hello)]))
-        records = RecordReader(reader, max_record=MAX_RECORD_IN)
-        record = await asyncio.wait_for(records.next(), ready_timeout or timeout)
-        if record is None or record[0] != HELLO:
-            writer.close()
-            raise SSHConnectError("The kernel's relay closed the connection at once.")
-        answer = _relay_json(record[3][0])
+        records = RecordReader(reader, max_record=MAX_HELLO_IN)
+        answer = await _hello_answer(records, writer, ready_timeout or timeout)
+        records.max_record = MAX_RECORD_IN  # kernel messages from now on
         if "error" in answer:  # the kernel's start failed (the relay stopped it)
             writer.close()
             raise RemoteCommandError(
@@ -179,6 +206,8 @@ class RelayedChannels(LocalChannels):
         self._writer = writer
         self._reader_task = asyncio.ensure_future(self._from_remote(records, writer))
         self._ack_task = asyncio.ensure_future(self._acker(writer))
+        for name in self._now:  # anything a lost edge left in a socket while detached
+            self._loop.call_soon(self._drain_local, name)
 
     def detach(self) -> None:
         """The link is gone (or about to be replaced): stop using it; local sockets stay."""
@@ -213,30 +242,57 @@ class RelayedChannels(LocalChannels):
 
     def _drain_local(self, name: str) -> None:
         """What clients sent on ``name`` (up to DRAIN_BATCH, then next turn). Also called
-        after every send on these sockets: libzmq's descriptor signals changes only, and a
-        send can take the change the callback waits for."""
+        after every send on these sockets (libzmq's descriptor signals changes only, and a
+        send can take the change the callback waits for), and every ACK_EVERY s by
+        ``_acker``. A batch that ended early, full or by an exception, goes on next turn:
+        the descriptor's edge is spent, so nothing else would read what is left."""
         if not self._socks:
             return  # closed since this call was scheduled
         sock = self._now[name]
-        for _ in range(DRAIN_BATCH):
-            if not sock.getsockopt(_EVENTS) & _POLLIN:  # type: ignore[operator]
-                return
-            frames = sock.recv_multipart(_NOBLOCK)
-            if name == "hb":  # pings go to the kernel while attached; else dropped unanswered
-                if self._writer is not None:
-                    self._writer.write(encode_record(HB, 0, 0, frames))
-            else:
-                self._from_local(RELAYED.index(name), frames)
-        self._loop.call_soon(self._drain_local, name)
+        emptied = False
+        try:
+            for _ in range(DRAIN_BATCH):
+                if not sock.getsockopt(_EVENTS) & _POLLIN:  # type: ignore[operator]
+                    emptied = True
+                    return
+                frames = sock.recv_multipart(_NOBLOCK)
+                if name == "hb":  # to the kernel while attached; else dropped unanswered
+                    self._to_relay(encode_record(HB, 0, 0, frames))
+                else:
+                    self._from_local(RELAYED.index(name), frames)
+        finally:
+            if not emptied:
+                self._loop.call_soon(self._drain_local, name)
 
     def _from_local(self, channel: int, frames: list[bytes]) -> None:
         """One client request: numbered, kept until the relay acknowledges it, written now
         if attached (else replayed by the next attach)."""
         self._seq_out += 1
         self._pending.append((self._seq_out, channel, frames))
-        if self._writer is not None:
-            self._writer.write(encode_record(MSG, channel, self._seq_out, frames))
+        if self._to_relay(encode_record(MSG, channel, self._seq_out, frames)):
             self._written_out = self._seq_out
+
+    def _to_relay(self, record: bytes) -> bool:
+        """Write ``record`` to the link if attached; True if written. A write that raises
+        (asyncssh closes a channel for sending as soon as the relay's CLOSE arrives, a
+        loop turn or more before ``_from_remote`` reads the EOF) detaches as that EOF
+        would: a request stays in ``_pending`` for the next attach, a ping is dropped."""
+        writer = self._writer
+        if writer is None:
+            return False
+        try:
+            writer.write(record)
+        except OSError as exc:
+            self._unwritable(writer, exc)
+            return False
+        return True
+
+    def _unwritable(self, writer: Any, exc: OSError) -> None:
+        """``writer`` raised: stop writing to it. Its reader goes on to the EOF (what the
+        relay sent before closing still arrives); the session's watch re-attaches."""
+        log.debug("relay link closed for sending: %r", exc)
+        if self._writer is writer:
+            self._writer = None
 
     def _to_local(self, name: str, parts: list[Any]) -> None:
         """A reply (or heartbeat echo) to a client: a ROUTER socket without a high-water
@@ -286,13 +342,23 @@ class RelayedChannels(LocalChannels):
                 self._writer = None
 
     def _ack(self, writer: Any) -> None:
-        if self._acked_in != self.last_in:
+        if self._acked_in != self.last_in and writer is self._writer:
+            try:
+                writer.write(encode_record(ACK, 0, self.last_in))
+            except OSError as exc:
+                self._unwritable(writer, exc)
+                return
             self._acked_in = self.last_in
-            writer.write(encode_record(ACK, 0, self.last_in))
 
     async def _acker(self, writer: Any) -> None:
+        """Acknowledges what arrived every ACK_EVERY s while attached; also reads every
+        request socket then, a safety net under the readiness callbacks, as the relay's
+        own ``_acker`` does (a lost edge of libzmq's descriptor costs a request 0.2 s,
+        never a hang)."""
         while True:
             await asyncio.sleep(ACK_EVERY)
+            for name in self._now:
+                self._drain_local(name)
             self._ack(writer)
 
     async def _publish_gap(self, info: dict[str, Any], parent: bytes) -> None:
