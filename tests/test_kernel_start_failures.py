@@ -11,6 +11,7 @@ before it answers anything. As the remote user ``jrfirst`` (how kernels end: REA
 
 from __future__ import annotations
 
+import logging
 import pwd
 import shlex
 from collections.abc import Iterator
@@ -48,7 +49,7 @@ def start_host() -> Iterator[SSHTestHost]:
         clean_remote(host)
 
 
-def profile_with_startup(host: SSHTestHost, code: str) -> dict[str, Any]:
+def profile_with_startup(host: SSHTestHost, code: str, **options: Any) -> dict[str, Any]:
     """Profile ``p`` whose kernels run ``code`` from an IPython startup file."""
     ipydir = host.home / "jr-startfail-ipython"
     startup = ipydir / "profile_default" / "startup"
@@ -56,7 +57,7 @@ def profile_with_startup(host: SSHTestHost, code: str) -> dict[str, Any]:
     host.run_as_user(["mkdir", "-p", str(startup)], check=True)
     script = f"cat > {shlex.quote(str(startup / '00-start.py'))}"
     host.run_as_user(["sh", "-c", script], input=code, check=True)
-    return setup_profile(host, cwd="/tmp", env={"IPYTHONDIR": str(ipydir)})
+    return setup_profile(host, cwd="/tmp", env={"IPYTHONDIR": str(ipydir)}, **options)
 
 
 @pytest.fixture
@@ -103,3 +104,42 @@ def test_a_kernel_slower_than_startup_timeout_is_stopped_and_says_why(
     assert error.message == "the kernel did not answer within 3s"
     assert "Its output:" in error.hint and "sleeping on purpose" in error.hint
     eventually(lambda: left_on(fresh), lambda left: left == [], timeout=20)
+
+
+def test_a_standby_whose_start_fails_is_logged_with_why(
+    fresh: SSHTestHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review s21 F5: the launch of a standby answers once its relay listens, and nobody
+    attaches to hear its relay's error: the keeper says in the log why the start failed
+    (as a cold start's error says it: the reason and the end of the kernel's output),
+    and nothing is left."""
+    caplog.set_level(logging.INFO, logger="jupyter_remote")
+    profile_with_startup(fresh, CRASH, standby=True)  # saved as the CLI saves it
+    failed = [r.getMessage() for r in caplog.records if "failed its start" in r.getMessage()]
+    assert len(failed) == 1, caplog.text
+    assert failed[0].startswith(
+        "standby kernel of p failed its start: the kernel exited during startup: "
+        "exited with status 3. Its output:"
+    )
+    assert "crashing on purpose" in failed[0]
+    eventually(lambda: left_on(fresh), lambda left: left == [], timeout=20)
+
+
+def test_the_error_keeps_the_end_of_a_long_log(tmp_path: Path) -> None:
+    """Review s21 minor note: a failed start's hint ("Its output:" + the log's tail) is
+    cut to MAX_ERROR_TEXT characters on the local side; the tail the remote sends fits
+    that cut, in whole lines, and a longer hint keeps its end: a traceback's last line is
+    the error."""
+    from jupyter_remote.kernels.agent_client import MAX_ERROR_TEXT, error_hint
+    from jupyter_remote.remote.state import _tail
+
+    log = tmp_path / "kernel.log"
+    lines = [f"  File 'frame{n}.py', line {n}, in f " + "x" * 80 for n in range(40)]
+    log.write_text("\n".join([*lines, "ValueError: the actual error"]) + "\n")
+    hint = "Its output:\n" + _tail(str(log))
+    assert len(hint) <= MAX_ERROR_TEXT
+    assert hint[:MAX_ERROR_TEXT].endswith("ValueError: the actual error")
+    assert hint.splitlines()[1] in lines  # whole lines only
+    shown = error_hint("Its output:\n" + "\n".join(lines * 3) + "\nValueError: the end")
+    assert shown.endswith("\nValueError: the end") and len(shown) <= MAX_ERROR_TEXT
+    assert shown.splitlines()[0] in lines

@@ -338,6 +338,164 @@ async def test_a_kernel_that_never_answers_fails_the_start_and_the_relay_closes(
         subprocess.run(["rm", "-rf", str(kdir)], check=False)
 
 
+class StandInKernel:
+    """Bound ipc sockets in ``kdir`` like a kernel's; ``answer`` makes it answer the
+    relay's kernel_info nudge (an idle status with the nudge's header on iopub), as a
+    kernel does once booted; its "process" is a ``sleep`` in its own process group."""
+
+    def __init__(self, kdir: Path, answer: bool) -> None:
+        import threading
+
+        import zmq
+
+        kdir.mkdir(mode=0o700)
+        conn = {
+            "transport": "ipc",
+            "ip": str(kdir / "k"),
+            "key": "k",
+            "signature_scheme": "hmac-sha256",
+            **{f"{name}_port": n for n, name in enumerate((*relay_mod.RELAYED, "hb"), 1)},
+        }
+        (kdir / "connection.json").write_text(json.dumps(conn))
+        self.kdir, self.ctx, self.socks = kdir, zmq.Context(), {}
+        kinds = {"iopub": zmq.PUB, "hb": zmq.REP}
+        for n, name in enumerate((*relay_mod.RELAYED, "hb"), 1):
+            self.socks[name] = self.ctx.socket(kinds.get(name, zmq.ROUTER))
+            self.socks[name].bind(f"ipc://{kdir}/k-{n}")
+        self.proc = subprocess.Popen(["sleep", "120"], start_new_session=True)
+        self.done = threading.Event()
+        if answer:
+            threading.Thread(target=self._answer, daemon=True).start()
+
+    def _answer(self) -> None:
+        from jupyter_remote.remote.relay_kernel import DELIM
+
+        shell = self.socks["shell"]
+        while not self.done.is_set() and not shell.poll(50):
+            pass
+        if self.done.is_set():
+            return
+        frames = shell.recv_multipart()
+        header = frames[frames.index(DELIM) + 2]
+        idle = json.dumps({"execution_state": "idle"}).encode()
+        while not self.done.wait(0.05):  # until the relay's subscription sees one
+            self.socks["iopub"].send_multipart([b"status", DELIM, b"", b"{}", header, b"{}", idle])
+
+    def close(self) -> None:
+        self.done.set()
+        time.sleep(0.1)
+        self.proc.kill()
+        self.proc.wait()
+        for sock in self.socks.values():
+            sock.close(0)
+        self.ctx.term()
+        subprocess.run(["rm", "-rf", str(self.kdir)], check=False)
+
+
+def relayed_channels() -> RelayedChannels:
+    names = (*relay_mod.RELAYED, "hb")
+    ports = dict(zip(names, free_local_ports(len(names)), strict=True))
+    return RelayedChannels(ports, key=b"k", signature_scheme="hmac-sha256")
+
+
+@pytest.mark.parametrize("exits_in", ["_scrub_key", "_serve_kernel"])
+async def test_a_kernel_that_exits_as_it_answers_gets_one_verdict(
+    exits_in: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review s21 F1: the kernel answers the relay's nudge and its process exits while
+    the relay is on its way to "started" (inside the key scrub, slowed as on an NFS
+    home: before the relay committed; or inside serving the kernel: after). The relay
+    and the supervisor give the same verdict: failed (the waiting HELLO gets the error,
+    the relay closes once it told it) or started (the HELLO is answered as usual, and
+    ``fail_start`` is refused: the kernel's end is then an ordinary one)."""
+    from jupyter_remote.errors import RemoteCommandError
+    from jupyter_remote.remote import supervisor
+
+    kernel = StandInKernel(Path("/tmp") / f"jr-relay-exit-{os.getpid()}", answer=True)
+    original = getattr(relay_mod.Relay, exits_in)
+
+    def exiting(self: Any) -> None:
+        kernel.proc.kill()  # the kernel exits right after it answered
+        time.sleep(0.2)  # the supervisor sees it meanwhile
+        original(self)
+
+    monkeypatch.setattr(relay_mod.Relay, exits_in, exiting)
+    relay = relay_mod.start_relay(str(kernel.kdir), relay_mod.DEFAULT_BUFFER_BYTES, 10.0)
+    assert relay is not None
+    channels = relayed_channels()
+    try:
+        assert await asyncio.to_thread(relay.listening.wait, 10)
+        attaching = asyncio.ensure_future(channels.attach(UnixLink(), relay.path))
+        started = await asyncio.to_thread(supervisor._kernel_started, kernel.proc, relay)
+        refused = not relay.fail_start("the kernel exited during startup: killed", "")
+        assert started == refused == (exits_in == "_serve_kernel")
+        if started:  # the relay relays: the HELLO was answered as usual
+            await asyncio.wait_for(attaching, 10)
+            assert channels.attached and relay.start_error is None
+            assert not (kernel.kdir / "relay.none").exists()
+        else:  # one failure for all: the HELLO gets it, then the relay closes
+            with pytest.raises(RemoteCommandError, match="exited during startup"):
+                await asyncio.wait_for(attaching, 10)
+            assert await asyncio.to_thread(relay.closed.wait, 5)
+            assert not (kernel.kdir / "relay.json").exists()
+    finally:
+        channels.close()
+        kernel.close()
+
+
+async def test_a_failed_start_tells_the_relay_before_the_kernel_is_reaped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review s21 F2: a kernel that does not die on SIGKILL (blocked in I/O on a hung NFS
+    home: its stand-in is a process whose reap never comes, which only root could make
+    real) must not hold up the failed start: the local side that attached gets the
+    error at once, the relay closes, and the supervisor leaves only ended.json saying
+    the kernel could not be stopped (``list`` reports it): no key, no relay.json."""
+    import threading
+
+    from jupyter_remote.errors import RemoteCommandError
+    from jupyter_remote.remote import supervisor
+
+    kernel = StandInKernel(Path("/tmp") / f"jr-relay-stuck-{os.getpid()}", answer=False)
+    released = threading.Event()  # the test's end: the stand-in's reap may come
+
+    class Unreapable:  # the real sleep's pid (signals reach it); its reap never comes
+        pid, returncode = kernel.proc.pid, None
+
+        def poll(self) -> None:
+            return None
+
+        def wait(self, timeout: float | None = None) -> int:
+            if not released.wait(timeout):
+                raise subprocess.TimeoutExpired("sleep", timeout or 0)
+            return -9
+
+    monkeypatch.setattr(supervisor, "KILL_WAIT", 1.0, raising=False)
+    relay = relay_mod.start_relay(str(kernel.kdir), relay_mod.DEFAULT_BUFFER_BYTES, 1.0)
+    assert relay is not None
+    channels = relayed_channels()
+    req = {"startup_timeout": 1.0, "sockdir": str(kernel.kdir)}
+    try:
+        assert await asyncio.to_thread(relay.listening.wait, 10)
+        attaching = asyncio.ensure_future(channels.attach(UnixLink(), relay.path))
+        assert not await asyncio.to_thread(supervisor._kernel_started, Unreapable(), relay)
+        failing = asyncio.ensure_future(
+            asyncio.to_thread(supervisor._failed_start, Unreapable(), str(kernel.kdir), relay, req)
+        )
+        with pytest.raises(RemoteCommandError, match="did not answer within 1s"):
+            await asyncio.wait_for(attaching, 5)  # before the (never coming) reap
+        assert await asyncio.wait_for(failing, 20) is True
+        assert relay.closed.is_set()
+        assert sorted(p.name for p in kernel.kdir.iterdir()) == ["ended.json"]
+        ended = json.loads((kernel.kdir / "ended.json").read_text())
+        assert ended["reason"].startswith("could not be stopped")
+        assert ended["startup_error"] == "the kernel did not answer within 1s"
+    finally:
+        released.set()
+        channels.close()
+        kernel.close()
+
+
 class ClosedForSending:
     """asyncssh's channel writer once the relay's CLOSE arrived, before the local side's
     reader saw the EOF: every write raises, as SSHWriter.write does then."""

@@ -119,6 +119,16 @@ def _whole_lines_tail(text: str, size: int = MAX_ERROR_TEXT) -> list[str]:
     return tail.splitlines()
 
 
+def error_hint(hint: Any) -> str:
+    """A remote error's hint as shown: its last MAX_ERROR_TEXT characters in whole lines
+    (a log tail's last line, a traceback's error, is what matters), control characters
+    escaped. The agent's answers (``_agent_result``) and the standby keeper's log."""
+    text = str(hint or "")
+    if len(text) > MAX_ERROR_TEXT:
+        text = "\n".join(_whole_lines_tail(text)) or text[-MAX_ERROR_TEXT:]
+    return printable(text, keep_newlines=True)
+
+
 def _redacted(text: str) -> str:
     """``text`` with the values of secret-looking JSON fields replaced (belt and braces)."""
     return _SECRET_FIELD.sub(r"\1(hidden)", text)
@@ -149,7 +159,7 @@ def _agent_result(result: ExecResult, op: str, where: str) -> dict[str, Any]:
         hint = answer.get("hint") or ""
         raise RemoteCommandError(
             printable(str(error)[:MAX_ERROR_TEXT], keep_newlines=True),
-            hint=printable(str(hint)[:MAX_ERROR_TEXT], keep_newlines=True),
+            hint=error_hint(hint),
         )
     value = answer.get("result") or {}
     if not isinstance(value, dict):

@@ -32,7 +32,8 @@ from ..context import RemoteContext
 from ..errors import RemoteError
 from ..remote.protocol import KERNEL_ID_PATTERN
 from ..store import Profile
-from .agent_client import AgentClient, connection_answer
+from ..text import printable
+from .agent_client import MAX_ERROR_TEXT, AgentClient, connection_answer, error_hint
 from .launch_request import fingerprint, launch_request
 
 log = logging.getLogger("jupyter_remote")
@@ -41,6 +42,8 @@ log = logging.getLogger("jupyter_remote")
 #: cells do not share the remote's CPU with a kernel starting beside them
 REPLACE_AFTER = 2.0
 STANDBY_START_TIMEOUT = 60.0
+#: seconds between two looks at a standby that has not answered yet (``_watch_start``)
+WATCH_EVERY = 1.0
 
 
 def wanted(profile: Profile) -> bool:
@@ -69,6 +72,7 @@ class Standbys:
         self._held: dict[str, Any] = {}
         self._stopping: set[str] = set()  # profiles whose standbys are being stopped
         self._again: set[str] = set()  # taken while its replacement was still starting
+        self._watches: set[asyncio.Task[None]] = set()  # standbys not answered yet
 
     @classmethod
     def of(cls, ctx: RemoteContext) -> Standbys:
@@ -98,12 +102,26 @@ class Standbys:
 
     async def ensure(self, profile: Profile) -> None:
         """One standby of ``profile`` runs, started as the profile says now (a stale one,
-        started before an edit, is stopped first)."""
+        started before an edit, is stopped first). The launch answers once its relay
+        listens; whether its kernel then starts is watched (``_watch_start``): in the
+        background inside the Jupyter server, here elsewhere (the CLI)."""
+        started = await self._ensure(profile)
+        if started is None:
+            return
+        watch = asyncio.get_running_loop().create_task(self._watch_start(*started))
+        self._watches.add(watch)
+        watch.add_done_callback(self._watches.discard)
+        if not self.background:
+            await watch
+
+    async def _ensure(self, profile: Profile) -> tuple[Profile, str] | None:
+        """:meth:`ensure` under the profile's lock: the profile and the id of the standby
+        it launched (None: one runs already, or none is wanted)."""
         lock = self._locks.setdefault(profile.name, asyncio.Lock())
         async with lock:
             current = await self._current(profile)  # as saved now, not as captured
             if current is None:
-                return
+                return None
             profile = current
             server = await asyncio.to_thread(self.ctx.store.get_ssh_server, profile.server)
             wanted_print = fingerprint(profile)
@@ -114,11 +132,11 @@ class Standbys:
                     if stale not in fresh[:1]:
                         await discard(agent, str(stale["kernel_id"]))
                 if profile.name in self._stopping:
-                    return
+                    return None
                 self._kept[profile.name] = profile.server  # stopped at the server's exit
                 await self._hold(profile.server)
                 if fresh:
-                    return
+                    return None
                 transport = server.channel_transport
                 request = launch_request(
                     profile,
@@ -134,6 +152,37 @@ class Standbys:
                 request["standby"] = wanted_print
                 answer = await agent.launch(request, timeout=STANDBY_START_TIMEOUT + 30)
                 log.info("standby kernel of %s started: pid %s", profile.name, answer.get("pid"))
+                return profile, str(request["kernel_id"])
+
+    async def _watch_start(self, profile: Profile, kernel_id: str) -> None:
+        """Until the standby ``kernel_id`` has answered its relay (warm), was taken or
+        stopped: a start that fails is logged with why, as a cold start's error says it
+        (review s21 F5: the launch answered before the kernel booted, and nobody attaches
+        to a standby to hear its relay's error)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STANDBY_START_TIMEOUT + 30
+        while loop.time() < deadline:
+            await asyncio.sleep(WATCH_EVERY)
+            try:
+                async with self._agent(profile) as agent:
+                    status = await agent.status(kernel_id)
+            except RemoteError as exc:
+                log.info("standby kernel of %s not watched: %s", profile.name, exc)
+                return
+            state = status.get("state")
+            if state == "running" and (status.get("answered") or not status.get("standby")):
+                return  # warm, or taken by a start (whose own attach waits for it)
+            if state == "missing" or profile.name in self._stopping:
+                return  # stopped (the profile changed, or the server stops)
+            if state == "dead":
+                error = status.get("startup_error") or status.get("reason") or "it ended"
+                log.warning(
+                    "standby kernel of %s failed its start: %s. %s",
+                    profile.name,
+                    printable(str(error)[:MAX_ERROR_TEXT]),
+                    printable(error_hint(status.get("hint"))),
+                )
+                return
 
     async def _hold(self, server: str) -> None:
         """Keep ``server``'s connection open while a standby of it is kept (the pool
@@ -281,6 +330,8 @@ class Standbys:
 
     async def stop_all(self) -> None:
         """At the Jupyter server's exit: the standbys it started go."""
+        for watch in list(self._watches):
+            watch.cancel()
         for profile, server in list(self._kept.items()):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stop(profile, server), 20)

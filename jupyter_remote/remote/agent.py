@@ -84,6 +84,8 @@ def _status(kernel_id, report=False):
     }
     if ended:
         out.update(state="dead", returncode=ended.get("returncode"), reason=ended.get("reason"))
+        if ended.get("startup_error"):  # a failed start (supervisor._failed_start)
+            out.update(startup_error=ended["startup_error"], hint=ended.get("hint") or "")
     elif pid and _alive(pid):
         out.update(state="running", **standby_facts(kdir, pid))
     elif pid is None and _alive(_read_int(os.path.join(kdir, "supervisor.pid"))):

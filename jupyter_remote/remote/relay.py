@@ -157,7 +157,10 @@ class Relay(StartSide, KernelSide):
             await self._after_failure()
             return
         self._scrub_key()
-        self._serve_kernel()
+        if not self._commit_start():  # the kernel exited meanwhile: the start failed
+            await self._after_failure()
+            return
+        self._serve_kernel()  # committed: no await from here to ready (one verdict)
         self.kernel_up.set()
         self._start_succeeded()
         self.ready.set()

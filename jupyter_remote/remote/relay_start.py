@@ -70,6 +70,10 @@ class StartSide:
         self.start_error = None  # {"error", "hint"} once the start failed
         self.nudge_failed = ""  # why the relay gave up on the kernel (then ready is set)
         self.kernel_gone = False  # the supervisor saw the kernel exit before it answered
+        self.started_ok = False  # the relay committed to success (HELLOs told "started")
+        # one verdict per start: the supervisor's "gone" and the relay's "started" exclude
+        # each other (review s21 F1: a kernel exiting as it answered was both)
+        self._verdict = threading.Lock()
         self.told = False  # a local side got the start's failure
         self.closed = threading.Event()  # a failed start: everything closed
         self._loop = None  # type: Any
@@ -82,19 +86,43 @@ class StartSide:
         self._loop = asyncio.get_event_loop()
         self._settled = asyncio.Event()
 
+    def _commit_start(self):
+        """Relay.run once the kernel answered and was served: True when the start is the
+        relay's to call a success (the supervisor has not seen the kernel exit first)."""
+        with self._verdict:
+            if self.kernel_gone or self.start_error is not None:
+                return False
+            self.started_ok = True
+            return True
+
+    def kernel_exited(self):
+        """The supervisor, when the kernel process exited before ``ready``: False (the
+        start failed; the relay's nudge stops) unless the relay had already committed to
+        success (True: HELLOs were told "started"; the kernel's end is an ordinary end)."""
+        with self._verdict:
+            if self.started_ok:
+                return True
+            self.kernel_gone = True
+            return False
+
     def _start_succeeded(self):
         """Relay.run once the kernel answered: waiting HELLOs get their answer."""
         self._settled.set()
 
     def fail_start(self, error, hint):
-        """The supervisor (its own thread): the start failed, the kernel is stopped."""
-        self.start_error = {"error": error, "hint": hint}
+        """The supervisor (its own thread): the start failed, the kernel is being stopped.
+        False (nothing done) when the relay had already committed to success."""
+        with self._verdict:
+            if self.started_ok:
+                return False
+            self.start_error = {"error": error, "hint": hint}
         _write_none(self.kdir, error)  # before anything else: a standby take skips it now
         loop = self._loop
         try:
             loop.call_soon_threadsafe(self._settled.set)
         except (AttributeError, RuntimeError):  # the relay's loop never ran, or is over
             self.closed.set()
+        return True
 
     async def _settled_hello(self, writer):
         """Relay._accept, after a HELLO: wait for the start's outcome. False (the

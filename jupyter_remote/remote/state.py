@@ -183,7 +183,14 @@ def _kernel_dir(kernel_id):
     return os.path.join(KERNELS, kernel_id)
 
 
+#: characters of a log's tail an error carries: with "Its output:\n" it fits the local
+#: side's 2,000-character cut (which keeps the head: a traceback's last line must survive)
+TAIL_CHARS = 1900
+
+
 def _tail(path, lines=20):
+    """The last ``lines`` whole lines of a log within its last TAIL_CHARS characters (a
+    failed start's hint; the last line of a traceback is the error)."""
     try:
         with open(path, "rb") as f:
             f.seek(0, 2)
@@ -192,7 +199,12 @@ def _tail(path, lines=20):
             text = f.read().decode("utf-8", "replace")
     except OSError:
         return ""
-    return "\n".join(text.splitlines()[-lines:])
+    kept = text.splitlines()[-lines:]
+    while len(kept) > 1 and sum(len(line) + 1 for line in kept) - 1 > TAIL_CHARS:
+        kept.pop(0)
+    if kept and len(kept[0]) > TAIL_CHARS:  # one long last line: its end
+        kept[0] = kept[0][-TAIL_CHARS:]
+    return "\n".join(kept)
 
 
 def _describe_end(returncode):

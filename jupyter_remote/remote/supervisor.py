@@ -10,6 +10,7 @@ local session without a relay holds open to count as present.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +34,9 @@ from jupyter_remote.remote.state import (
 )
 
 # </local-imports>
+
+#: seconds a failed start's kernel has to die after SIGKILL before it counts as unstoppable
+KILL_WAIT = 10.0
 
 
 def op_supervise(req):
@@ -68,8 +72,14 @@ def op_supervise(req):
             tcp_token=req.get("relay_token") if req.get("relay_tcp") else None,
         )
     _tell_launch(req.get("ready_fd"), relay)
-    if relay is not None and not _kernel_started(proc, relay):
-        return _failed_start(proc, kdir, relay, req)
+    # a failed start leaves nothing; unless the relay had told HELLOs "started" first:
+    # then the kernel's end is an ordinary one (below)
+    if (
+        relay is not None
+        and not _kernel_started(proc, relay)
+        and _failed_start(proc, kdir, relay, req)
+    ):
+        return None
     idle_timeout = int(req.get("idle_timeout") or 0)
     if idle_timeout > 0:
         _watch_idle(proc, kdir, idle_timeout, relay)
@@ -109,44 +119,94 @@ def _tell_launch(fd, relay):
 def _kernel_started(proc, relay):
     """Until the kernel has answered its relay (True; also when the relay itself broke: the
     kernel then runs without it) or its start failed (False): it exited first, or the
-    relay's nudge gave up after startup_timeout."""
+    relay's nudge gave up after startup_timeout. The relay's verdict when it had already
+    committed to success as the kernel exited (review s21 F1: one verdict per start)."""
     while not relay.ready.wait(0.02):
         if proc.poll() is not None:
-            relay.kernel_gone = True  # the nudge stops at once
-            return False
+            if relay.kernel_exited():  # the relay told HELLOs "started": its ready follows
+                relay.ready.wait(5)
+                return True
+            return False  # kernel_gone is set: the nudge stops at once
     return not relay.nudge_failed and not relay.kernel_gone
 
 
 def _failed_start(proc, kdir, relay, req):
-    """The start failed after the launch answered (the relay listened at once): stop the
-    kernel, let its relay tell the local side why (its HELLO answer: the error and the
-    log tail the agent used to answer), then leave nothing: no process, no relay.json, no
-    key. ``ended.json`` says the same meanwhile, for a launch still waiting (launch.py)."""
-    timeout = float(req.get("startup_timeout") or 60)
-    slow = proc.poll() is None
-    if slow:  # slower than startup_timeout: it goes
-        _kill_group(proc.pid, signal.SIGTERM)
-        deadline = time.time() + 2
-        while proc.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-    _kill_group(proc.pid, signal.SIGKILL)  # and whatever it started
-    returncode = proc.wait()
-    tail = _tail(os.path.join(kdir, "kernel.log"))
-    if slow:
-        error = "the kernel did not %s within %ss" % (
-            "answer" if _bound(req.get("sockdir")) else "open its sockets",
-            "%g" % timeout,
-        )
-        hint = ("Its output:\n" + tail) if tail else ""
-    else:
-        error = "the kernel exited during startup: %s" % _describe_end(returncode)
-        hint = "Its output:\n" + tail if tail else "Is ipykernel installed in that environment?"
-    ended = {"returncode": returncode, "reason": _describe_end(returncode), "ended": time.time()}
+    """The start failed after the launch answered (the relay listened at once): the relay
+    tells the local side why at once (its HELLO answer: the error and the log tail the
+    agent used to answer; review s21 F2: before the kernel is reaped, which a hung NFS
+    home can delay for hours), the kernel is stopped, then nothing is left: no process,
+    no relay.json, no key; ``ended.json`` alone when the kernel could not be stopped (for
+    ``list``). ``ended.json`` says why meanwhile, for a launch still waiting (launch.py).
+    False (nothing done) when the relay had already told HELLOs "started"."""
+    slow = proc.poll() is None  # slower than startup_timeout (else: exited, reaped)
+    error, hint = _start_failure(proc.returncode, kdir, req)
+    if not relay.fail_start(error, hint):  # relay.none first: a standby take skips it
+        return False
+    ended = {"returncode": proc.returncode, "ended": time.time()}
+    ended.update(reason=error if slow else _describe_end(proc.returncode))
     ended.update(startup_error=error, hint=hint)
     _write_private(os.path.join(kdir, "ended.json"), json.dumps(ended))
-    relay.fail_start(error, hint)
+    stopped = _stop_kernel(proc, slow)
     relay.closed.wait(FAIL_GRACE + 1)
-    _remove_kernel_files(kdir)
+    if stopped:
+        _remove_kernel_files(kdir)
+        return True
+    ended.update(returncode=None, ended=time.time())
+    ended["reason"] = (
+        "could not be stopped (pid %d): it ignores SIGKILL, e.g. blocked in " % (proc.pid)
+        + "I/O on a file system that does not answer"
+    )
+    _write_private(os.path.join(kdir, "ended.json"), json.dumps(ended))
+    _remove_all_but(kdir, "ended.json")  # the key, relay.json, sockets go; list reports it
+    return True
+
+
+def _start_failure(returncode, kdir, req):
+    """The error and hint of a failed start: the kernel exited (``returncode``) or did not
+    answer (None) within startup_timeout; the hint carries the end of its log."""
+    tail = _tail(os.path.join(kdir, "kernel.log"))
+    if returncode is None:
+        error = "the kernel did not %s within %ss" % (
+            "answer" if _bound(req.get("sockdir")) else "open its sockets",
+            "%g" % float(req.get("startup_timeout") or 60),
+        )
+        return error, ("Its output:\n" + tail) if tail else ""
+    error = "the kernel exited during startup: %s" % _describe_end(returncode)
+    return error, "Its output:\n" + tail if tail else "Is ipykernel installed in that environment?"
+
+
+def _stop_kernel(proc, slow):
+    """SIGTERM (a kernel still running), 2 s, then SIGKILL to its group (and whatever it
+    started); whether it was reaped within KILL_WAIT s (a process blocked in
+    uninterruptible I/O dies only once that I/O ends)."""
+    if slow:
+        _kill_group(proc.pid, signal.SIGTERM)
+        _reaped(proc, 2)
+    _kill_group(proc.pid, signal.SIGKILL)
+    return _reaped(proc, KILL_WAIT)
+
+
+def _reaped(proc, timeout):
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _remove_all_but(kdir, keep):
+    """Every file of the kernel but ``keep`` (its scratch directories too)."""
+    _remove_scratch(kdir)
+    for name in os.listdir(kdir):
+        if name != keep:
+            path = os.path.join(kdir, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
 
 def _bound(sockdir):
