@@ -68,12 +68,10 @@ def metric_standby_ws(ctx: Ctx) -> None:
                   f"taken, {where}", where, "s", "local")  # fmt: skip
     rows = {key: table.add(Row(key, name, ours=ours)) for key, name, ours in WS_ROWS}
     ctx.say(f"metric 12, {where}: 2 contenders x {ctx.sizes.runs} runs through a Jupyter server")
-    try:
-        worker = ctx.worker({"metric": "standby_ws_start"}, label="ws-start")
-    except WorkerError as exc:
-        for row in rows.values():
-            row.errors.append(f"set-up: {exc}")
-        ctx.results.tables.append(table)
+    worker = ctx.table_worker(
+        table, rows.values(), {"metric": "standby_ws_start"}, label="ws-start"
+    )
+    if worker is None:
         return
     try:
         for variant, row in rows.items():

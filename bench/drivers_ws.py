@@ -31,12 +31,10 @@ def metric_kernel_websocket(ctx: Ctx) -> None:
     table = Table("m10-lo", 10, f"Trivial cell through the Jupyter server's kernel websocket, "
                   f"{where}", where, "ms", "local-nodelay", kind="rtt")  # fmt: skip
     rows = {key: table.add(Row(key, name, ours=ours)) for key, name, ours in ROWS}
-    try:
-        worker = ctx.worker({"metric": "ws_cell_round_trip"}, label="ws-rtt")
-    except WorkerError as exc:
-        for row in rows.values():
-            row.errors.append(f"set-up: {exc}")
-        ctx.results.tables.append(table)
+    worker = ctx.table_worker(
+        table, rows.values(), {"metric": "ws_cell_round_trip"}, label="ws-rtt"
+    )
+    if worker is None:
         return
     try:
         for variant in rows:
