@@ -15,7 +15,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +137,29 @@ PRINT_300 = "for i in range(300):\n    print(f'{i:03d} ' + '%s' * 10000, flush=T
 PRINT_200 = "import time\nfor i in range(200):\n    print(i, flush=True)\n    time.sleep(0.005)"
 
 
+def relayed_channels() -> RelayedChannels:
+    """A local side of the link on free ports, with the tests' key."""
+    names = (*relay_mod.RELAYED, "hb")
+    ports = dict(zip(names, free_local_ports(len(names)), strict=True))
+    return RelayedChannels(ports, key=b"k", signature_scheme="hmac-sha256")
+
+
+@contextlib.asynccontextmanager
+async def hostile_relay(
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]], tag: str
+) -> AsyncIterator[str]:
+    """A unix socket whose every client is answered by ``handler`` (a hostile remote's
+    relay); yields its path, closed and removed after the test."""
+    path = str(Path("/tmp") / f"jr-{tag}-{os.getpid()}")
+    server = await asyncio.start_unix_server(handler, path=path)
+    try:
+        yield path
+    finally:
+        server.close()
+        await asyncio.sleep(0.2)  # the handlers see the hang-up and end
+        os.unlink(path)
+
+
 async def test_output_during_a_detach_arrives_once_in_order(kernel_factory: Any) -> None:
     async with joined(kernel_factory) as (kernel, channels, kc):
         msg_id = kc.execute(PRINT_200)
@@ -252,25 +275,18 @@ async def test_a_hostile_relay_cannot_hurt_the_local_side(tmp_path: Path) -> Non
                 pass
         writer.close()
 
-    path = str(Path("/tmp") / f"jr-hostile-{os.getpid()}")
-    server = await asyncio.start_unix_server(hostile, path=path)
-    names = (*relay_mod.RELAYED, "hb")
-    channels = RelayedChannels(
-        dict(zip(names, free_local_ports(len(names)), strict=True)),
-        key=b"k",
-        signature_scheme="hmac-sha256",
-    )
-    try:
-        with pytest.raises(RemoteCommandError, match="malformed"):
+    channels = relayed_channels()
+    async with hostile_relay(hostile, "hostile") as path:
+        try:
+            with pytest.raises(RemoteCommandError, match="malformed"):
+                await channels.attach(UnixLink(), path)
             await channels.attach(UnixLink(), path)
-        await channels.attach(UnixLink(), path)
-        # the oversized record ends the link
-        await eventually_async(lambda: channels.attached, lambda attached: not attached, timeout=5)
-    finally:
-        channels.close()
-        server.close()
-        await asyncio.sleep(0.2)  # the handlers see the hang-up and end
-        os.unlink(path)
+            # the oversized record ends the link
+            await eventually_async(
+                lambda: channels.attached, lambda attached: not attached, timeout=5
+            )
+        finally:
+            channels.close()
 
 
 async def test_a_kernel_that_never_answers_fails_the_start_and_the_relay_closes(
@@ -306,12 +322,7 @@ async def test_a_kernel_that_never_answers_fails_the_start_and_the_relay_closes(
         silent.append(sock)
     relay = relay_mod.start_relay(str(kdir), relay_mod.DEFAULT_BUFFER_BYTES, 1.0)
     assert relay is not None
-    names = (*relay_mod.RELAYED, "hb")
-    channels = RelayedChannels(
-        dict(zip(names, free_local_ports(len(names)), strict=True)),
-        key=b"k",
-        signature_scheme="hmac-sha256",
-    )
+    channels = relayed_channels()
     try:
         assert await asyncio.to_thread(relay.listening.wait, 10)
         assert standby._takeable(str(kdir))
@@ -390,12 +401,6 @@ class StandInKernel:
             sock.close(0)
         self.ctx.term()
         subprocess.run(["rm", "-rf", str(self.kdir)], check=False)
-
-
-def relayed_channels() -> RelayedChannels:
-    names = (*relay_mod.RELAYED, "hb")
-    ports = dict(zip(names, free_local_ports(len(names)), strict=True))
-    return RelayedChannels(ports, key=b"k", signature_scheme="hmac-sha256")
 
 
 @pytest.mark.parametrize("exits_in", ["_scrub_key", "_serve_kernel"])
@@ -575,22 +580,13 @@ async def test_an_oversized_hello_answer_is_refused_before_it_is_parsed(tmp_path
         hung_up.set()
         writer.close()
 
-    path = str(Path("/tmp") / f"jr-hello-{os.getpid()}")
-    server = await asyncio.start_unix_server(hostile, path=path)
-    names = (*relay_mod.RELAYED, "hb")
-    channels = RelayedChannels(
-        dict(zip(names, free_local_ports(len(names)), strict=True)),
-        key=b"k",
-        signature_scheme="hmac-sha256",
-    )
-    try:
-        with pytest.raises(RemoteCommandError, match="oversized") as refused:
-            await channels.attach(UnixLink(), path)
-        assert "64 KiB" in refused.value.message and refused.value.hint
-        assert not channels.attached
-        await asyncio.wait_for(hung_up.wait(), 10)  # the link was closed
-    finally:
-        channels.close()
-        server.close()
-        await asyncio.sleep(0.2)
-        os.unlink(path)
+    channels = relayed_channels()
+    async with hostile_relay(hostile, "hello") as path:
+        try:
+            with pytest.raises(RemoteCommandError, match="oversized") as refused:
+                await channels.attach(UnixLink(), path)
+            assert "64 KiB" in refused.value.message and refused.value.hint
+            assert not channels.attached
+            await asyncio.wait_for(hung_up.wait(), 10)  # the link was closed
+        finally:
+            channels.close()
