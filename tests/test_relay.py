@@ -298,28 +298,11 @@ async def test_a_kernel_that_never_answers_fails_the_start_and_the_relay_closes(
     does); the local side that attached meanwhile gets that error instead of a silent
     link, then the relay closes: no listener, no relay.json, relay.none says why, and
     a standby in that state is not takeable."""
-    import zmq
-
     from jupyter_remote.errors import RemoteCommandError
     from jupyter_remote.remote import standby
 
     kdir = Path("/tmp") / f"jr-relay-silent-{os.getpid()}"
-    kdir.mkdir(mode=0o700)
-    conn = {
-        "transport": "ipc",
-        "ip": str(kdir / "k"),
-        "key": "k",
-        "signature_scheme": "hmac-sha256",
-        **{f"{name}_port": n for n, name in enumerate((*relay_mod.RELAYED, "hb"), 1)},
-    }
-    (kdir / "connection.json").write_text(json.dumps(conn))
-    ctx = zmq.Context()
-    kinds = {"iopub": zmq.PUB, "hb": zmq.REP}
-    silent = []  # bound, never read: a kernel stuck in its start-up
-    for n, name in enumerate((*relay_mod.RELAYED, "hb"), 1):
-        sock = ctx.socket(kinds.get(name, zmq.ROUTER))
-        sock.bind(f"ipc://{kdir}/k-{n}")
-        silent.append(sock)
+    kernel = StandInKernel(kdir, answer=False)  # bound, never read: stuck in its start-up
     relay = relay_mod.start_relay(str(kdir), relay_mod.DEFAULT_BUFFER_BYTES, 1.0)
     assert relay is not None
     channels = relayed_channels()
@@ -343,10 +326,7 @@ async def test_a_kernel_that_never_answers_fails_the_start_and_the_relay_closes(
             await asyncio.open_unix_connection(relay.path)
     finally:
         channels.close()
-        for sock in silent:
-            sock.close(0)
-        ctx.term()
-        subprocess.run(["rm", "-rf", str(kdir)], check=False)
+        kernel.close()
 
 
 class StandInKernel:
