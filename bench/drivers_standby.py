@@ -1,25 +1,20 @@
 """Metric 11: start to first result taking a profile's standby kernel (issue 17, item 1).
 
-Kept apart from drivers.py (already long); registered in its METRICS table. The target is
+Registered in drivers.py's METRICS table. The target is
 at most 0.3x a local ipykernel's start in the same run.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from bench.drivers_core import Contender, Ctx, round_robin
 from bench.results import Row, Table
-
-if TYPE_CHECKING:
-    from bench.drivers import Ctx
+from bench.runner import WorkerError
 
 TARGET = 0.3
 
 
 def metric_standby(ctx: Ctx) -> None:
     """A local ipykernel's start and a start taking remote-lo's standby, round-robin."""
-    from bench.drivers import Contender, round_robin
-
     where = "loopback"
     table = Table("m11-lo", 11, f"Start to first result taking the profile's standby kernel, "
                   f"{where}", where, "s", "local")  # fmt: skip
@@ -61,8 +56,6 @@ def metric_standby_ws(ctx: Ctx) -> None:
     """Metric 12: the same take as JupyterLab starts a kernel (a session through a real
     Jupyter server, its kernel websocket) against the server's local python3, alternating
     in one worker; one warm-up start each, not counted."""
-    from bench.runner import WorkerError
-
     where = "loopback"
     table = Table("m12-lo", 12, f"Start to first result through the Jupyter server, standby "
                   f"taken, {where}", where, "s", "local")  # fmt: skip

@@ -1,18 +1,15 @@
 """Metric 10: a trivial cell through a Jupyter server's kernel websocket (JupyterLab's path).
 
-Kept apart from drivers.py (already long); registered in its METRICS table.
+Registered in drivers.py's METRICS table.
 """
 
 from __future__ import annotations
 
 import statistics
-from typing import TYPE_CHECKING
 
+from bench.drivers_core import Ctx
 from bench.results import Row, Table
 from bench.runner import WorkerError
-
-if TYPE_CHECKING:
-    from bench.drivers import Ctx
 
 ROWS = (
     ("local-nodelay", "local ipykernel on the same server", False),

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.drivers import Sizes
+from bench.drivers_core import Sizes
 from bench.hosts import DELAY, PEERS_VENV, BenchHosts
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.drivers import Ctx
+from bench.drivers_core import Ctx
 from bench.hosts import PEERS_VENV
 from bench.runner import WorkerError
 

@@ -18,7 +18,8 @@ import traceback
 from pathlib import Path
 
 from bench import meta as meta_mod
-from bench.drivers import METRICS, Ctx, Sizes
+from bench.drivers import METRICS
+from bench.drivers_core import Ctx, Sizes
 from bench.hosts import PEERS_VENV, BenchHosts
 from bench.report import losses, per_section, render
 from bench.results import Results

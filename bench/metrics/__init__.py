@@ -1,7 +1,7 @@
 """The worker side of each metric, one module per metric, named by what it measures.
 
 ``python -m bench.worker TASK`` imports ``bench.metrics.<TASK["metric"]>`` and calls its
-``make(task)`` (bench/worker.py); bench/drivers.py says which tasks each metric's table
+``make(task)`` (bench/worker.py); bench/drivers_*.py say which tasks each metric's table
 needs. Workers run in the product's venv or in the peers' (bench/.venv-peers).
 
 - ``start_to_first_result``  1: kernel start until the first result of ``1+1``, cold and warm
