@@ -66,6 +66,25 @@ class Target:
         return f"remote-{self.name}"
 
 
+def _target(
+    name: str, host: str, port: int, sshd: SSHTestHost, netns: str | None, python: str
+) -> Target:
+    """BenchHosts._start: a way to reach ``sshd`` at host:port (its own address, or the
+    delay proxy in front of it)."""
+    return Target(
+        name,
+        host,
+        port,
+        sshd.user,
+        str(sshd.user_key),
+        remote_python=python,
+        remote_home=str(sshd.home),
+        sshd_port=sshd.port,
+        netns=netns,
+        log_path=str(sshd.log_path),
+    )
+
+
 class BenchHosts:
     """Hosts, proxy and client environment for one ``make bench`` run."""
 
@@ -105,45 +124,11 @@ class BenchHosts:
         self.net = NetnsHost(name="benchnet", user=NET_USER, log_level="DEBUG1")
         self.proxy = DelayProxy((self.net.host, self.net.port), DELAY, self.workdir)
         self.one_way_ms = one_way_ms(self.proxy.port)
-        lo, net = self.lo, self.net
-        common = {"remote_python": lo.remote_python}
+        lo, net, python = self.lo, self.net, self.lo.remote_python
         self.targets = {
-            "lo": Target(
-                "lo",
-                lo.host,
-                lo.port,
-                lo.user,
-                str(lo.user_key),
-                remote_home=str(lo.home),
-                sshd_port=lo.port,
-                netns=None,
-                log_path=str(lo.log_path),
-                **common,
-            ),
-            "veth": Target(
-                "veth",
-                net.host,
-                net.port,
-                net.user,
-                str(net.user_key),
-                remote_home=str(net.home),
-                sshd_port=net.port,
-                netns=net.netns,
-                log_path=str(net.log_path),
-                **common,
-            ),
-            "slow": Target(
-                "slow",
-                "127.0.0.1",
-                self.proxy.port,
-                net.user,
-                str(net.user_key),
-                remote_home=str(net.home),
-                sshd_port=net.port,
-                netns=net.netns,
-                log_path=str(net.log_path),
-                **common,
-            ),
+            "lo": _target("lo", lo.host, lo.port, lo, None, python),
+            "veth": _target("veth", net.host, net.port, net, net.netns, python),
+            "slow": _target("slow", "127.0.0.1", self.proxy.port, net, net.netns, python),
         }
         self.clean_remote()
         self._write_client_files()
