@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -62,6 +63,16 @@ def timed(func: Callable[[], T]) -> tuple[float, T]:
 
 
 # ------------------------------------------------------------------ statistics
+
+
+def wait_or_kill(proc: subprocess.Popen[Any], timeout: float, after_kill: float) -> None:
+    """A process told to end (stopped, terminated, its kernel shut down): waited for up to
+    ``timeout`` s, then killed and waited for again (``after_kill`` s)."""
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(after_kill)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

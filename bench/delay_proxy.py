@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from bench.common import wait_or_kill
+
 CHUNK = 64 * 1024
 MAX_QUEUED = 4 * 1024 * 1024  # bytes in flight per direction before we stop reading
 
@@ -200,11 +202,7 @@ class DelayProxy:
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            wait_or_kill(self.proc, 5, 5)
         with contextlib.suppress(FileNotFoundError):
             self.control_path.unlink()
 

@@ -25,6 +25,8 @@ from typing import Any
 from jupyter_client import KernelManager
 from jupyter_client.blocking import BlockingKernelClient
 
+from bench.common import wait_or_kill
+
 READY_TIMEOUT = 120.0
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
 
@@ -252,11 +254,7 @@ class TunnelKernel:
                 self.kc.stop_channels()
             self.kc = None
         if self.proc is not None:
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            wait_or_kill(self.proc, 15, 5)
             self.proc = None
         if self.warm and self.forwards:
             subprocess.run(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import PREFIX
+from bench.common import PREFIX, wait_or_kill
 
 ROOT = Path(__file__).resolve().parent.parent
 RpcHandler = Callable[[str, dict[str, Any]], Any]
@@ -140,11 +140,7 @@ class Worker:
                 self.proc.stdin.close()
             with contextlib.suppress(Exception):
                 self._next(("done",), timeout)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+            wait_or_kill(self.proc, 10, 10)
         with contextlib.suppress(Exception):
             assert self.proc.stdout is not None
             rest = self.proc.stdout.read()

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.common import wait_or_kill
 from tests.harness.netns_host import NetnsHost
 from tests.harness.sshd_host import free_port
 
@@ -125,8 +126,4 @@ class Server:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+            wait_or_kill(self.proc, 60, 10)
