@@ -62,9 +62,6 @@ def timed(func: Callable[[], T]) -> tuple[float, T]:
     return time.perf_counter() - t0, value
 
 
-# ------------------------------------------------------------------ statistics
-
-
 def wait_or_kill(proc: subprocess.Popen[Any], timeout: float, after_kill: float) -> None:
     """A process told to end (stopped, terminated, its kernel shut down): waited for up to
     ``timeout`` s, then killed and waited for again (``after_kill`` s)."""
@@ -73,6 +70,9 @@ def wait_or_kill(proc: subprocess.Popen[Any], timeout: float, after_kill: float)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(after_kill)
+
+
+# ------------------------------------------------------------------ statistics
 
 
 def percentile(values: Sequence[float], q: float) -> float:
