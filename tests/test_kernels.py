@@ -444,6 +444,8 @@ def test_degraded_when_the_kernel_stops_answering(
 
 #: a host name our fake resolver answers (test_probes_never_fill_the_default_executor)
 SLOW_DNS_NAME = "jr-slow-dns.test"
+#: names whose name server never answers there (a VPN still down): review s21 F4
+HUNG_DNS_NAMES = ("jr-vpn-1.test", "jr-vpn-2.test")
 
 
 def test_probes_never_fill_the_default_executor(
@@ -456,8 +458,11 @@ def test_probes_never_fill_the_default_executor(
     of the server (REST store reads, files, starts) waited. A stand-in resolver for one
     name (it never answers while the "name server" is down): during the outage a job on
     the default executor still runs, and one resolution of the name is under way at
-    most."""
+    most. Review s21 F4: two other names whose resolutions never answer (a VPN down)
+    held the probes' two shared resolver threads, and this host's name waited behind
+    them: it is resolved, and the session back, while they still hang."""
     from jupyter_remote import runtime
+    from jupyter_remote.ssh.probe import tcp_reachable
     from jupyter_remote.store import Server
     from tests.harness.servers import server_input, trust_host
 
@@ -466,8 +471,13 @@ def test_probes_never_fill_the_default_executor(
     most: list[list[str]] = [[]]
     count = threading.Lock()
     real_getaddrinfo = socket.getaddrinfo
+    vpn_back, vpn_waiting = threading.Event(), set[str]()
 
     def resolver(host: Any, port: Any, *args: Any, **kw: Any) -> Any:
+        if host in HUNG_DNS_NAMES:
+            vpn_waiting.add(host)
+            vpn_back.wait(120)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
         if host != SLOW_DNS_NAME:
             return real_getaddrinfo(host, port, *args, **kw)
         if dns_down.is_set():
@@ -492,12 +502,17 @@ def test_probes_never_fill_the_default_executor(
         with started_kernel(profile["kernel_name"]) as (km, kc):
             session = registry.sessions[km.kernel_id]
             assert session.endpoint is not None and session.endpoint.host == SLOW_DNS_NAME
+            assert runtime._loop is not None
+            for name in HUNG_DNS_NAMES:  # other hosts' probes: their resolutions hang
+                probe = tcp_reachable(name, ssh_host.port, timeout=0.2)
+                asyncio.run_coroutine_threadsafe(probe, runtime._loop).result(timeout=10)
+            eventually(lambda: set(vpn_waiting), lambda w: w == set(HUNG_DNS_NAMES))
             dns_down.set()
             with ssh_host.outage():
+                # s21 F4: this name's resolution does not queue behind the hung names'
                 eventually(lambda: most[0], bool, timeout=30)
                 time.sleep(1.5)  # ten probes later: before, six held the whole pool
                 assert session.state == "reconnecting"
-                assert runtime._loop is not None
                 job = asyncio.run_coroutine_threadsafe(
                     asyncio.to_thread(lambda: "ran"), runtime._loop
                 )
@@ -507,7 +522,9 @@ def test_probes_never_fill_the_default_executor(
                 dns_back.set()
             eventually(lambda: session.state, lambda s: s == "running", timeout=60, interval=0.2)
             assert execute(kc, "print(1 + 1)")[1].strip() == "2"
+            assert not vpn_back.is_set()  # back while the other names still hang
     finally:
+        vpn_back.set()
         dns_down.clear()
         dns_back.set()
         clean_remote(ssh_host)

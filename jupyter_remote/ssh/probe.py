@@ -3,12 +3,15 @@
 
 Probes of one (host, port) started less than ``share_within`` s apart share one
 connect: the 64 kernels of a server probing every 0.15 s send one SYN, not 64. A host
-NAME is resolved on a thread of the probes' own, never the event loop's default
-executor (the Jupyter server's file and store calls wait on that one), one resolution
-of a name at a time, and its addresses reused for :data:`RESOLVED_FOR` s, and after
-that while a new resolution is under way: when the name server does not answer (the
-Wi-Fi roam or VPN re-key the fast probes exist for), one thread waits for it, not a new
-one every 0.15 s, and the host's last known address is still probed. Each event loop
+NAME is resolved on a thread of its own, never the event loop's default executor (the
+Jupyter server's file and store calls wait on that one) nor one shared with other
+names (two names whose name server does not answer would hold a shared pool, and every
+other host's first probe would wait behind them), one resolution of a name at a time,
+at most :data:`MAX_RESOLVING` names at once, and its addresses reused for
+:data:`RESOLVED_FOR` s, and after that while a new resolution is under way: when the
+name server does not answer (the Wi-Fi roam or VPN re-key the fast probes exist for),
+one thread waits for it, not a new one every 0.15 s, and the host's last known address
+is still probed. Each event loop
 has its own state (:func:`_state`), dropped with the loop.
 """
 
@@ -18,8 +21,8 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
+import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +31,10 @@ from .endpoint import Endpoint
 #: how long a host name's addresses are used without asking the resolver again
 RESOLVED_FOR = 30.0
 
-#: resolutions of the probes; one per name at a time, so two threads serve many hosts
-_RESOLVER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="jr-probe-resolve")
+#: names resolved at once (a thread each); a name beyond it counts as unresolved until
+#: one of them answers (more hosts in an outage at once than any user has servers)
+MAX_RESOLVING = 32
+_RESOLVING = threading.BoundedSemaphore(MAX_RESOLVING)
 
 Address = tuple[int, int, int, Any]  # family, type, proto, sockaddr
 
@@ -109,7 +114,7 @@ async def _connect_any(state: _LoopProbes, host: str, port: int) -> bool:
 
 async def _addresses(state: _LoopProbes, host: str, port: int) -> list[Address]:
     """The host's addresses: an IP literal as is; a name's from the last resolution,
-    refreshed (one at a time, on :data:`_RESOLVER`) once older than RESOLVED_FOR."""
+    refreshed (one at a time, on a thread of its own) once older than RESOLVED_FOR."""
     with contextlib.suppress(ValueError):
         ip = ipaddress.ip_address(host)
         family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
@@ -129,12 +134,43 @@ async def _addresses(state: _LoopProbes, host: str, port: int) -> list[Address]:
 async def _resolve(state: _LoopProbes, host: str, port: int) -> list[Address]:
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.run_in_executor(
-            _RESOLVER, socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM
-        )
-    except OSError:
+        infos = await _getaddrinfo_alone(loop, host, port)
+    except (OSError, UnicodeError):
         return []
     found: list[Address] = [(fam, kind, proto, addr) for fam, kind, proto, _, addr in infos]
     if found:
         state.addresses[(host, port)] = (loop.time(), found)
     return found
+
+
+def _getaddrinfo_alone(
+    loop: asyncio.AbstractEventLoop, host: str, port: int
+) -> asyncio.Future[list[Any]]:
+    """``getaddrinfo`` on a daemon thread of its own (:func:`_resolve`): a name server
+    that never answers holds that thread only. OSError when MAX_RESOLVING are under way."""
+    answer: asyncio.Future[list[Any]] = loop.create_future()
+    if not _RESOLVING.acquire(blocking=False):
+        answer.set_exception(OSError(f"{MAX_RESOLVING} host names are being resolved"))
+        return answer
+
+    def settle(result: list[Any] | None, error: Exception | None) -> None:
+        if answer.done():
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(result or [])
+
+    def resolve() -> None:
+        result, error = None, None
+        try:
+            result = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except Exception as exc:  # handed to the waiting probe
+            error = exc
+        finally:
+            _RESOLVING.release()
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=resolve, name=f"jr-probe-resolve-{host}", daemon=True).start()
+    return answer
