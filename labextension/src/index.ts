@@ -18,7 +18,7 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { IDocumentWidgetOpener } from '@jupyterlab/docmanager';
-import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { IDefaultFileBrowser, IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
 import { terminalIcon } from '@jupyterlab/ui-components';
 
@@ -29,6 +29,7 @@ import { SessionsModel } from './sessions/model';
 import { IActivityContext, KernelActivity } from './sessions/activity';
 import { notifyNotices } from './sessions/notices';
 import { addCommands, openSecurity, retryStart } from './sidebar/commands';
+import { openFailure, openNotebookOn } from './sidebar/notebooks';
 import { RemotePanel } from './sidebar/panel';
 import {
   IOpenTerminalArgs,
@@ -113,16 +114,24 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     'remote sessions and trusted host keys.',
   autoStart: true,
   requires: [ICatalogModel, ISessionsModel],
-  optional: [ILayoutRestorer, ICommandPalette],
+  optional: [ILayoutRestorer, ICommandPalette, IDefaultFileBrowser],
   activate: (
     app: JupyterFrontEnd,
     catalog: ICatalogModel,
     sessions: ISessionsModel,
     restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    localBrowser: IDefaultFileBrowser | null
   ): void => {
+    // on the profile's server, in its directory; else local (sidebar/notebooks.ts)
     const openNotebook = (kernelName: string): void =>
-      void app.commands.execute('notebook:create-new', { kernelName });
+      void openNotebookOn(kernelName, {
+        servers: () => catalog.servers,
+        profiles: () => catalog.profiles,
+        execute: (command, args) => app.commands.execute(command, { ...args }),
+        localFolder: () => localBrowser?.model.path ?? '',
+        warn: message => Notification.warning(message, { autoClose: NOTICE_TOAST_MS })
+      }).catch(error => Notification.error(openFailure(kernelName, error)));
     const wizards = new WizardTabs({
       shell: app.shell,
       catalog,
@@ -134,7 +143,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       sessions,
       openWizard: server => wizards.open(server),
       openEditWizard: profile => wizards.edit(profile),
-      retryStart: kernelName => retryStart(app, kernelName),
+      retryStart: kernelName => retryStart(app, kernelName, openNotebook),
       kernelStopped: () => {
         // the notebooks of that kernel learn now that it is gone (not at the next poll)
         void app.serviceManager.sessions.refreshRunning();

@@ -2,8 +2,10 @@
  * End to end, against a real OpenSSH sshd (start_test_host.py):
  *
  *   add a server in the form -> the unknown-key prompt shows the host's
- *   fingerprint -> Trust -> pick the test host's Python -> Start -> a
- *   notebook on remote-<profile> runs getpass.getuser() on the remote ->
+ *   fingerprint -> Trust -> pick the test host's Python -> Start -> Open
+ *   notebook, after the local file browser was used last, creates it on the
+ *   server's drive in the home directory, where remote-<profile> runs
+ *   getpass.getuser() and os.getcwd() ->
  *   the session card follows an sshd outage (Reconnecting -> Running) and an
  *   impostor key (Disconnected, Retry after the real key is back) -> Stop ->
  *   no kernel left on the remote; then an impostor key -> the red warning with
@@ -132,16 +134,38 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
     });
 
     let kernelId = '';
-    await test.step('open a notebook on the remote kernel and run getpass.getuser()', async () => {
+    let notebook = ''; // the new notebook's remote path (removed at the end)
+    await test.step('Open notebook: on the server, in its home, though the local browser was used last', async () => {
+      const home: string = (await (await request.get(`/remote/servers/${SERVER}/files/~?content=0`)).json()).path;
+      // the server's files were browsed (a remote file browser exists) ...
+      await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="jp-remote-files"]').click();
+      await expect(page.locator('#jp-remote-files .jp-DirListing-content')).toBeVisible();
+      // ... then the local one: JupyterLab's "file browser used last", where a
+      // notebook:create-new given no folder would create it
+      await page.sidebar.openTab('filebrowser');
+      await page.locator('#filebrowser .jp-DirListing-content').click();
       await wizard(page).getByRole('button', { name: 'Open notebook' }).click();
       await expect(page.locator('.jp-NotebookPanel')).toBeVisible();
-      await page.notebook.setCell(0, 'code', 'import getpass, os; getpass.getuser(), os.environ["JR_UI_TEST"]');
+      const created = new RegExp(`^${SERVER}:${home.slice(1)}/Untitled\\d*\\.ipynb$`);
+      await expect
+        .poll(() => page.evaluate(() => (window as any).jupyterapp.shell.currentWidget?.context?.path ?? ''))
+        .toMatch(created);
+      const drivePath: string = await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.context.path);
+      notebook = '/' + drivePath.slice(SERVER.length + 1);
+      expect((await request.get(`/remote/servers/${SERVER}/files${notebook}?content=0`)).status()).toBe(200);
+      await openSidebar(page);
+      // the profile's kernel, in the notebook's directory on the server
+      await page.notebook.setCell(
+        0,
+        'code',
+        'import getpass, os; getpass.getuser(), os.environ["JR_UI_TEST"], os.getcwd()'
+      );
       await page.notebook.runCell(0);
       await expect
         .poll(async () => (await page.notebook.getCellTextOutput(0))?.join(''), {
           timeout: 90_000
         })
-        .toContain(`('${host.user}', 'hello')`);
+        .toContain(`('${host.user}', 'hello', '${home}')`);
       const card = sessionCard(page);
       await expect(card.getByText('Running', { exact: true })).toBeVisible();
       await expect(card.getByText(SERVER, { exact: true })).toBeVisible();
@@ -257,6 +281,9 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
       await page.screenshot({ path: artifactPath('session-stopped-light.png') });
       await card.getByRole('button', { name: `Dismiss session ${PROFILE}` }).click();
       await expect(card).toHaveCount(0);
+      // the test's notebook leaves the remote home as it found it
+      await page.notebook.close(true);
+      expect((await request.delete(`/remote/servers/${SERVER}/files${notebook}`)).status()).toBe(204);
     });
   });
 

@@ -9,8 +9,9 @@
  *
  * A browser is made only once the panel is shown: JupyterLab's file browser
  * tracker makes the newest browser its current one, and commands that create
- * files without a folder (the sidebar's "Open notebook", a launcher at the root)
- * use the current browser's folder. A browser made at start-up, unseen, would
+ * files without a folder (File > New > Notebook, the palette; not the sidebar's
+ * "Open notebook", which gives its own: sidebar/notebooks.ts) use the current
+ * browser's folder. A browser made at start-up, unseen, would
  * send those files to the remote (whose `/` is not writable). Once the user has
  * browsed a server, commands given no folder (File > New > Notebook, the
  * palette) follow JupyterLab's rule: the last browser used; a launcher creates

@@ -80,9 +80,14 @@ interface IRetryableContext {
 /**
  * Start a kernel whose start failed again (the Retry of its session card): in
  * every open notebook that waits for that kernelspec with no kernel, else in
- * a new notebook.
+ * a new notebook (`openNew`: index.ts gives the sidebar's, on the profile's server).
  */
-export function retryStart(app: JupyterFrontEnd, kernelName: string): void {
+export function retryStart(
+  app: JupyterFrontEnd,
+  kernelName: string,
+  openNew: (kernelName: string) => void = name =>
+    void app.commands.execute('notebook:create-new', { kernelName: name })
+): void {
   let retried = 0;
   for (const widget of app.shell.widgets('main')) {
     const context = (widget as unknown as { sessionContext?: IRetryableContext }).sessionContext;
@@ -92,6 +97,6 @@ export function retryStart(app: JupyterFrontEnd, kernelName: string): void {
     }
   }
   if (!retried) {
-    void app.commands.execute('notebook:create-new', { kernelName });
+    openNew(kernelName);
   }
 }

@@ -1,0 +1,175 @@
+/**
+ * The sidebar's "Open notebook": the new notebook goes to the profile's server,
+ * in its working directory (else the home directory), never to whichever file
+ * browser was used last; a Jupyter server's kernelspec opens locally.
+ */
+import { ServerConnection } from '@jupyterlab/services';
+
+import { RemoteAPIError } from '../api/errors';
+import {
+  CREATE_NOTEBOOK,
+  INotebookOpenerOptions,
+  notebookCwd,
+  notebookPlace,
+  openFailure,
+  openNotebookOn
+} from '../sidebar/notebooks';
+import { IProfile, IServer } from '../tokens';
+import { PROFILES, SERVERS } from './fixtures';
+
+jest.mock('@jupyterlab/services', () => ({
+  ServerConnection: {
+    makeSettings: jest.fn(() => ({
+      baseUrl: 'http://localhost:8888/base/',
+      wsUrl: 'ws://localhost:8888/base/',
+      token: ''
+    })),
+    makeRequest: jest.fn()
+  }
+}));
+
+const makeRequest = ServerConnection.makeRequest as jest.Mock;
+
+/** A Jupyter server reached by URL, with a kernelspec of ours that runs there. */
+const JUPYTER = { ...SERVERS[0], name: 'hub', kind: 'jupyter' } as unknown as IServer;
+const ON_JUPYTER: IProfile = { ...PROFILES[0], name: 'hub-py', server: 'hub', kernel_name: 'remote-hub-py' };
+const IN_PROJECT: IProfile = { ...PROFILES[0], name: 'proj', cwd: '~/proj', kernel_name: 'remote-proj' };
+
+/** The remote directories of the fake server (path -> absolute path). */
+const REMOTE: Record<string, string> = {
+  '~': '/home/ada',
+  '~/proj': '/home/ada/proj',
+  '/data': '/data'
+};
+
+function opener(overrides: Partial<INotebookOpenerOptions> = {}) {
+  const executed: Array<{ command: string; args: { cwd: string; kernelName: string } }> = [];
+  const warnings: string[] = [];
+  const stats: string[] = [];
+  const options: INotebookOpenerOptions = {
+    servers: () => [...SERVERS, JUPYTER],
+    profiles: () => [...PROFILES, ON_JUPYTER, IN_PROJECT],
+    execute: async (command, args) => {
+      executed.push({ command, args });
+    },
+    localFolder: () => '',
+    warn: message => warnings.push(message),
+    stat: async (server, path) => {
+      stats.push(`${server} ${path}`);
+      if (!(path in REMOTE)) {
+        throw new RemoteAPIError({ status: 404, message: `No such file or directory: ${path}` });
+      }
+      return { path: REMOTE[path], type: 'directory' };
+    },
+    ...overrides
+  };
+  return { options, executed, warnings, stats };
+}
+
+describe('notebookPlace', () => {
+  it("is a profile's server and directory, the home directory without one", () => {
+    const profiles = [...PROFILES, ON_JUPYTER];
+    const servers = [...SERVERS, JUPYTER];
+    expect(notebookPlace('remote-base', servers, profiles)).toEqual({
+      server: 'gpu-box',
+      directory: '/data',
+      profile: 'base'
+    });
+    expect(notebookPlace('remote-torch', servers, profiles)).toEqual({
+      server: 'gpu-box',
+      directory: '~',
+      profile: 'torch'
+    });
+  });
+
+  it("is local for a Jupyter server's kernelspec and a kernelspec the catalog does not know", () => {
+    const servers = [...SERVERS, JUPYTER];
+    expect(notebookPlace('remote-hub-py', servers, [ON_JUPYTER])).toEqual({ server: null, directory: '' });
+    expect(notebookPlace('python3', servers, PROFILES)).toEqual({ server: null, directory: '' });
+  });
+});
+
+describe('openNotebookOn', () => {
+  it("creates the notebook on the profile's drive, in its working directory, on its kernel", async () => {
+    const { options, executed, warnings } = opener();
+    await openNotebookOn('remote-proj', options);
+    await openNotebookOn('remote-base', options);
+    expect(executed).toEqual([
+      { command: CREATE_NOTEBOOK, args: { cwd: 'gpu-box:home/ada/proj', kernelName: 'remote-proj' } },
+      { command: CREATE_NOTEBOOK, args: { cwd: 'gpu-box:data', kernelName: 'remote-base' } }
+    ]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('uses the home directory of a profile without one', async () => {
+    const { options, executed, stats } = opener();
+    await openNotebookOn('remote-torch', options);
+    expect(stats).toEqual(['gpu-box ~']);
+    expect(executed[0].args).toEqual({ cwd: 'gpu-box:home/ada', kernelName: 'remote-torch' });
+  });
+
+  it("does not follow the file browser used last: a folder is always given (never '')", async () => {
+    const { options, executed } = opener({ localFolder: () => '' });
+    await openNotebookOn('remote-hub-py', options);
+    await openNotebookOn('python3', options);
+    await openNotebookOn('remote-torch', options);
+    expect(executed.map(e => e.args.cwd)).toEqual(['.', '.', 'gpu-box:home/ada']);
+    expect(executed.every(e => e.args.cwd !== '')).toBe(true);
+  });
+
+  it("opens a Jupyter server's kernelspec in the local browser's folder", async () => {
+    const { options, executed, stats } = opener({ localFolder: () => 'work/nb' });
+    await openNotebookOn('remote-hub-py', options);
+    expect(executed[0].args).toEqual({ cwd: 'work/nb', kernelName: 'remote-hub-py' });
+    expect(stats).toEqual([]);
+  });
+
+  it("falls back to the home directory, with a warning, when the profile's directory is gone", async () => {
+    const gone: IProfile = { ...IN_PROJECT, cwd: '/scratch/gone' };
+    const { options, executed, warnings } = opener({ profiles: () => [gone] });
+    await openNotebookOn('remote-proj', options);
+    expect(executed[0].args.cwd).toBe('gpu-box:home/ada');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('/scratch/gone');
+    expect(warnings[0]).toContain('profile proj');
+    expect(warnings[0]).toContain('No such file or directory');
+  });
+
+  it('refuses a working directory that is a file, and opens nothing when the server is unreachable', async () => {
+    const file = opener({
+      stat: async (_, path) => ({ path: path === '~' ? '/home/ada' : '/home/ada/proj', type: path === '~' ? 'directory' : 'file' })
+    });
+    await openNotebookOn('remote-proj', file.options);
+    expect(file.executed[0].args.cwd).toBe('gpu-box:home/ada');
+    expect(file.warnings[0]).toContain('not a directory');
+
+    const down = opener({
+      stat: async () => {
+        throw new RemoteAPIError({ status: 502, message: "Cannot connect to gpu-box.", hint: "Check that the host is up." });
+      }
+    });
+    const error = await openNotebookOn('remote-torch', down.options).catch(e => e);
+    expect(down.executed).toEqual([]);
+    expect(openFailure('remote-torch', error)).toBe(
+      'Could not open a notebook on remote-torch: Cannot connect to gpu-box. Check that the host is up.'
+    );
+  });
+});
+
+describe('notebookCwd over REST', () => {
+  it("asks the server's files route for the directory, without content", async () => {
+    makeRequest.mockResolvedValueOnce(
+      new Response(JSON.stringify({ name: 'proj', path: '/home/ada/proj', type: 'directory', content: null }), {
+        status: 200
+      })
+    );
+    const cwd = await notebookCwd(
+      { server: 'gpu-box', directory: '~/proj', profile: 'proj' },
+      { localFolder: () => '', warn: () => undefined }
+    );
+    expect(cwd).toBe('gpu-box:home/ada/proj');
+    const url = String(makeRequest.mock.calls[0][0]);
+    expect(url).toContain('remote/servers/gpu-box/files/~/proj');
+    expect(url).toContain('content=0');
+  });
+});

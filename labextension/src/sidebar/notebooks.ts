@@ -1,0 +1,114 @@
+/**
+ * Where the sidebar's and the wizard's "Open notebook" creates the notebook.
+ *
+ * JupyterLab's `notebook:create-new` given no `cwd` creates in the file browser
+ * used last: a profile's notebook landed locally if the local browser was used
+ * last, or on whichever server the Remote Files panel showed last. The new
+ * notebook now goes where its kernel runs:
+ * - a profile of an SSH server: on that server's drive, in the profile's working
+ *   directory (its `cwd`, else the home directory). It is saved on the server,
+ *   and its kernel (the profile's) runs in that directory, the notebook's;
+ * - anything else (a kernelspec of a Jupyter server reached by URL, whose files
+ *   are not ours to browse; a kernelspec the catalog does not know): locally, in
+ *   the folder the local file browser shows (its root pinned as '.', which no
+ *   command mistakes for "no folder given").
+ * A profile's directory that is gone (removed since the profile was saved) gives
+ * the home directory instead, with a warning that says so.
+ */
+import { RemoteAPIError } from '../api/errors';
+import { getFile } from '../api/files';
+import { LOCAL_ROOT } from '../files/launchers';
+import { localPathOf } from '../files/paths';
+import { fileServers } from '../files/roots';
+import type { IProfile, IServer } from '../rest';
+
+/** JupyterLab's command that makes a new notebook (notebook-extension). */
+export const CREATE_NOTEBOOK = 'notebook:create-new';
+
+/** Where a new notebook of a kernelspec goes: a server's directory, or local. */
+export interface INotebookPlace {
+  /** The SSH server (its drive's name), or null: local. */
+  server: string | null;
+  /** On the server: absolute or `~`-relative, as a profile's `cwd`. */
+  directory: string;
+  /** The profile, on a server (named in the warning when its directory is gone). */
+  profile?: string;
+}
+
+/** The place of a new notebook on kernelspec `kernelName` (pure). */
+export function notebookPlace(
+  kernelName: string,
+  servers: readonly IServer[],
+  profiles: readonly IProfile[]
+): INotebookPlace {
+  const profile = profiles.find(p => p.kernel_name === kernelName);
+  if (!profile || !fileServers(servers).includes(profile.server)) {
+    return { server: null, directory: '' };
+  }
+  return { server: profile.server, directory: profile.cwd || '~', profile: profile.name };
+}
+
+/** What {@link openNotebookOn} needs (index.ts wires JupyterLab's pieces). */
+export interface INotebookOpenerOptions {
+  servers: () => readonly IServer[];
+  profiles: () => readonly IProfile[];
+  /** Run a JupyterLab command (`app.commands.execute`). */
+  execute: (command: string, args: { cwd: string; kernelName: string }) => Promise<unknown>;
+  /** The folder the local file browser shows ('' at its root). */
+  localFolder: () => string;
+  /** Say that the profile's directory is gone and the home directory is used. */
+  warn: (message: string) => void;
+  /** A remote path's model without content; default the files REST call. */
+  stat?: (server: string, path: string) => Promise<{ path: string; type: string }>;
+}
+
+/** The `cwd` for `notebook:create-new`: `SERVER:drive/path`, or a local folder. */
+export async function notebookCwd(
+  place: INotebookPlace,
+  options: Pick<INotebookOpenerOptions, 'localFolder' | 'warn' | 'stat'>
+): Promise<string> {
+  if (!place.server) {
+    return options.localFolder() || LOCAL_ROOT;
+  }
+  const server = place.server;
+  const stat = options.stat ?? ((s: string, p: string) => getFile(s, p, { content: false }));
+  const folder = async (path: string): Promise<string> => {
+    const model = await stat(server, path);
+    if (model.type !== 'directory') {
+      throw new Error(`${path} is not a directory.`);
+    }
+    return `${server}:${localPathOf(model.path)}`;
+  };
+  if (place.directory === '~') {
+    return folder('~');
+  }
+  try {
+    return await folder(place.directory);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    options.warn(
+      `The working directory ${place.directory} of profile ${place.profile ?? ''} is not ` +
+        `reachable on ${server} (${why}): the notebook is created in the home directory. ` +
+        'Edit the profile to choose another directory.'
+    );
+    return folder('~');
+  }
+}
+
+/**
+ * A new notebook on kernelspec `kernelName`, where its kernel runs (the
+ * sidebar's and the wizard's "Open notebook", the Retry of a failed start).
+ * Rejects when the server's files cannot be reached (the message says why).
+ */
+export async function openNotebookOn(kernelName: string, options: INotebookOpenerOptions): Promise<void> {
+  const place = notebookPlace(kernelName, options.servers(), options.profiles());
+  const cwd = await notebookCwd(place, options);
+  await options.execute(CREATE_NOTEBOOK, { cwd, kernelName });
+}
+
+/** The text of a failed {@link openNotebookOn}, with the server's hint. */
+export function openFailure(kernelName: string, error: unknown): string {
+  const hint = error instanceof RemoteAPIError && error.hint ? ` ${error.hint}` : '';
+  const why = error instanceof Error ? error.message : String(error);
+  return `Could not open a notebook on ${kernelName}: ${why}${hint}`;
+}
