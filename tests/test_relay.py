@@ -570,3 +570,41 @@ async def test_an_oversized_hello_answer_is_refused_before_it_is_parsed(tmp_path
             await asyncio.wait_for(hung_up.wait(), 10)  # the link was closed
         finally:
             channels.close()
+
+
+async def test_a_start_error_keeps_the_end_of_its_log_tail(tmp_path: Path) -> None:
+    """Review s21 minor note: the relay's start error carries the kernel's log tail as its
+    hint ("Its output:" and up to 8 KiB); the local side kept its first 2,000 characters,
+    so a traceback's last line, the actual error, was what it dropped. It keeps the end
+    in whole lines now, as the agent's errors (``error_hint``), control characters
+    escaped."""
+    from jupyter_remote.errors import RemoteCommandError
+
+    frames = "".join(
+        f'  File "/srv/app/mod{i}.py", line {i}, in f{i}\n    g()\n' for i in range(120)
+    )
+    tail = "Its output:\nTraceback (most recent call last):\n" + frames
+    tail += "ModuleNotFoundError: No module named 'numpyy'\x1b[2J\n"
+
+    async def failed_start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)  # the HELLO
+        answer = {"error": "the kernel exited during startup: status 1", "hint": tail}
+        writer.write(relay_mod.encode_record(relay_mod.HELLO, 0, 0, [json.dumps(answer).encode()]))
+        with contextlib.suppress(Exception):
+            await writer.drain()
+            while await reader.read(65536):  # until the local side hangs up
+                pass
+        writer.close()
+
+    assert len(tail) > 3 * 2000
+    channels = relayed_channels()
+    async with hostile_relay(failed_start, "failed-start") as path:
+        try:
+            with pytest.raises(RemoteCommandError, match="exited during startup") as failed:
+                await channels.attach(UnixLink(), path)
+        finally:
+            channels.close()
+    hint = failed.value.hint
+    assert hint.rstrip().endswith("No module named 'numpyy'\\x1b[2J"), hint[-200:]
+    assert "\x1b" not in hint and len(hint) < 2010  # (the escape adds 3)
+    assert hint.startswith("  File ") or hint.startswith("    g()")  # whole lines

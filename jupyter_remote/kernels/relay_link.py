@@ -43,7 +43,7 @@ from ..remote.protocol import (
 )
 from ..ssh.streams import ExecTarget, open_stream
 from ..text import RemoteJSONError, parse_remote_json, printable
-from .agent_client import MAX_ERROR_TEXT
+from .agent_client import MAX_ERROR_TEXT, error_hint
 from .local_channels import REQUEST_CHANNELS, LocalChannels, send_now, sync_twin
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class RelayedChannels(LocalChannels):
             writer.close()
             raise RemoteCommandError(
                 printable(str(answer["error"])[:MAX_ERROR_TEXT], keep_newlines=True),
-                hint=printable(str(answer.get("hint") or "")[:MAX_ERROR_TEXT], keep_newlines=True),
+                hint=error_hint(answer.get("hint")),  # a log tail: its end is what matters
             )
         if not (
             isinstance(answer.get("epoch"), str)
