@@ -530,6 +530,30 @@ def test_probes_never_fill_the_default_executor(
         clean_remote(ssh_host)
 
 
+def test_a_closed_loops_probe_state_is_dropped() -> None:
+    """Review s21 minor note: ssh/probe.py keeps each event loop's probes in a
+    WeakKeyDictionary, but their futures hold the loop, so no loop was ever let go (five
+    asyncio.run, five loops kept). Now a new loop's first probe drops closed loops'."""
+    import gc
+    import weakref
+
+    from jupyter_remote.ssh import probe
+
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        async def one_probe() -> bool:
+            loops.append(weakref.ref(asyncio.get_running_loop()))
+            return await probe.tcp_reachable("localhost", port, timeout=5)
+
+        for _ in range(5):
+            assert asyncio.run(one_probe())  # a name: resolved, its addresses kept
+    gc.collect()
+    alive = [ref for ref in loops if ref() is not None]
+    assert alive in ([], loops[-1:]), f"{len(alive)} of 5 closed loops still held"
+
+
 def setup_profile_on_saved_server(host: SSHTestHost) -> dict[str, Any]:
     """Profile p on the already saved server `box` (kernelspec remote-p)."""
 

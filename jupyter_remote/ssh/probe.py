@@ -11,8 +11,8 @@ at most :data:`MAX_RESOLVING` names at once, and its addresses reused for
 :data:`RESOLVED_FOR` s, and after that while a new resolution is under way: when the
 name server does not answer (the Wi-Fi roam or VPN re-key the fast probes exist for),
 one thread waits for it, not a new one every 0.15 s, and the host's last known address
-is still probed. Each event loop
-has its own state (:func:`_state`), dropped with the loop.
+is still probed. Each event loop has its own state (:func:`_state`), dropped once the
+loop is closed (when another loop probes next).
 """
 
 from __future__ import annotations
@@ -56,9 +56,13 @@ _STATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopProbes] = (
 
 
 def _state() -> _LoopProbes:
+    """The running loop's probes. A loop's state holds futures, which hold the loop: the
+    weak key alone never lets it go, so a new loop's first probe drops closed loops'."""
     loop = asyncio.get_running_loop()
     state = _STATES.get(loop)
     if state is None:
+        for closed in [old for old in _STATES if old.is_closed()]:
+            _STATES.pop(closed, None)
         state = _STATES[loop] = _LoopProbes()
     return state
 
