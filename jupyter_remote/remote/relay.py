@@ -90,7 +90,6 @@ class Relay(StartSide, KernelSide):
         self.dropped = 0  # messages a client asked for that the bound had dropped
         self.stalled_since = 0.0  # the pump waits for a client that does not read
         self.next_send = 1
-        self.direct_ok = True  # no message written at once yet in this event-loop turn
         # client -> kernel
         self.twin = None
         self.last_in = 0

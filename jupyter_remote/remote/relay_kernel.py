@@ -17,7 +17,7 @@ import json
 import os
 import time
 import uuid
-from typing import Any, Callable, Dict, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.protocol import (
@@ -40,6 +40,8 @@ NUDGE_IDENT = b"jupyter-remote-nudge"
 RECONNECT_MS = 10
 #: messages read from one kernel socket in one event-loop turn (the rest: next turn)
 DRAIN_BATCH = 64
+#: bytes of messages one drain writes at once (more: the pump's batches, as before)
+AT_ONCE_BYTES = 256 * 1024
 
 
 def _header_field(frames, offset):
@@ -69,7 +71,8 @@ class KernelSide:
     socks: Dict[str, Any]
     kernel_socks: Dict[str, Any]
     next_send: int
-    direct_ok: bool
+    #: what the current ``_drain`` writes at once when it ends: [client, bytes, pieces...]
+    _at_once: Optional[List[Any]] = None
     hb: Any
     _zmq: Any
     nudges: Set[str]
@@ -182,19 +185,23 @@ class KernelSide:
             loop.call_soon(self._drain, name)  # what is queued already (its edge may be gone)
 
     def _drain(self, name):
-        """Everything the kernel sent on ``name`` (up to DRAIN_BATCH, then next turn)."""
+        """Everything the kernel sent on ``name`` (up to DRAIN_BATCH, then next turn);
+        what of it ``_write_at_once`` took goes out in one write at the end."""
         events, pollin, noblock, _ = self._zmq
         sock = self.kernel_socks[name]
-        for _ in range(DRAIN_BATCH):
-            if not sock.getsockopt(events) & pollin:
-                return
-            frames = _received(sock.recv_multipart(noblock, copy=False))
-            if name == "hb":
-                client = self.client  # heartbeat echoes: to the current client, if any
-                if client is not None:
-                    client.write(encode_record(HB, 0, 0, frames))
-            else:
-                self._from_kernel(name, frames)
+        try:
+            for _ in range(DRAIN_BATCH):
+                if not sock.getsockopt(events) & pollin:
+                    return
+                frames = _received(sock.recv_multipart(noblock, copy=False))
+                if name == "hb":
+                    client = self.client  # heartbeat echoes: to the current client, if any
+                    if client is not None:
+                        client.write(encode_record(HB, 0, 0, frames))
+                else:
+                    self._from_kernel(name, frames)
+        finally:
+            self._flush_at_once()
         import asyncio  # already loaded (the relay runs): a dictionary look-up
 
         asyncio.get_event_loop().call_soon(self._drain, name)
@@ -231,32 +238,47 @@ class KernelSide:
         self._append(RELAYED.index(name), frames)
 
     def _write_at_once(self, entry):
-        """Write a message the moment it is read, when the pump is caught up and the link
-        has nothing queued: the pump's wake-up would cost the message an event-loop turn
-        (on every reply and status of every cell). Once per turn: what the kernel sent in
-        the same turn goes in the pump's next batch (one write for many small messages)."""
+        """Take a message for writing the moment it is read, when the pump is caught up
+        and the link has nothing queued: the pump's wake-up would cost the message an
+        event-loop turn (on every reply and status of every cell). What one ``_drain``
+        reads so goes out in one write when it ends (a cell's busy status and its
+        execute_input: one write, one SSH packet), up to AT_ONCE_BYTES; the rest goes in
+        the pump's batches. ``next_send`` moves on here, so the pump (which cannot run
+        before the drain ends) continues after them: the order is unchanged."""
         client = self.client
-        if (
-            client is None
-            or not self.direct_ok
-            or self.next_send != entry[0]
-            or client.transport.get_write_buffer_size()
-        ):
+        batch = self._at_once
+        if client is None or self.next_send != entry[0]:
             return False
-        self.direct_ok = False
-        import asyncio
-
-        asyncio.get_event_loop().call_soon(self._allow_direct)
+        if batch is None:
+            if client.transport.get_write_buffer_size():
+                return False
+            batch = self._at_once = [client, 0]
+        elif batch[1] >= AT_ONCE_BYTES:
+            return False
+        pieces = record_pieces(MSG, entry[1], entry[0], entry[2])
+        batch.extend(pieces)
+        batch[1] += entry[3]
         self.next_send += 1
-        client.writelines(record_pieces(MSG, entry[1], entry[0], entry[2]))
         return True
 
-    def _allow_direct(self):
-        self.direct_ok = True
+    def _flush_at_once(self):
+        """Write what ``_write_at_once`` took in this drain (``_drain``, as it ends)."""
+        batch, self._at_once = self._at_once, None
+        if batch is not None:
+            batch[0].writelines(batch[2:])
 
     def _answers_nudge(self, frames):
+        """An iopub message answering one of the start-up nudges (for 30 s after it): its
+        parent header holds one of their ids (parsed only if its bytes do: every iopub
+        message of those 30 s comes here)."""
         if time.time() > self.nudge_until:
             self.nudges.clear()
+            return False
+        try:
+            parent = bytes(frames[frames.index(DELIM) + 3])
+        except (ValueError, IndexError):
+            return False
+        if not any(msg_id.encode("ascii") in parent for msg_id in self.nudges):
             return False
         return _header_field(frames, 3).get("msg_id") in self.nudges
 
