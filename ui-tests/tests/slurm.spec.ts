@@ -131,6 +131,7 @@ test.describe.serial('a kernel in a Slurm job against a real cluster', () => {
     test.setTimeout(600_000);
     const h = host as ISlurmHost;
     await cleanUp(request, h);
+    let notebook = ''; // the new notebook's drive path (removed at the end)
 
     await test.step('the wizard on the login node offers a Slurm job, partitions listed', async () => {
       const server = {
@@ -173,6 +174,11 @@ test.describe.serial('a kernel in a Slurm job against a real cluster', () => {
       await w.getByRole('button', { name: 'Start' }).click();
       await expect(w.getByText(`Profile ${PROFILE} saved.`)).toBeVisible({ timeout: 60_000 });
       await w.getByRole('button', { name: 'Open notebook' }).click();
+      // created on the login node, in the profile's working directory
+      await expect
+        .poll(() => page.evaluate(() => (window as any).jupyterapp.shell.currentWidget?.context?.path ?? ''))
+        .toMatch(new RegExp(`^${SERVER}:tmp/Untitled\\d*\\.ipynb$`));
+      notebook = await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.context.path);
     });
 
     let jobId = '';
@@ -213,6 +219,10 @@ test.describe.serial('a kernel in a Slurm job against a real cluster', () => {
       await page.locator('.jp-Dialog').getByRole('button', { name: `Stop kernel ${PROFILE}` }).click();
       await expect(card.getByText('Stopped', { exact: true })).toBeVisible({ timeout: 90_000 });
       await expect.poll(() => jobsOf(h), { timeout: 60_000 }).toEqual([]);
+      // the test's notebook leaves /tmp of the login node as it found it
+      await page.notebook.close(true);
+      const remote = notebook.slice(SERVER.length + 1);
+      expect((await request.delete(`/remote/servers/${SERVER}/files/${remote}`)).status()).toBe(204);
     });
   });
 });

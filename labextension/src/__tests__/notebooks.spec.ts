@@ -124,34 +124,45 @@ describe('openNotebookOn', () => {
     expect(stats).toEqual([]);
   });
 
-  it("falls back to the home directory, with a warning, when the profile's directory is gone", async () => {
+  it("creates it locally, with a warning, when the profile's directory is gone (its start then says why)", async () => {
     const gone: IProfile = { ...IN_PROJECT, cwd: '/scratch/gone' };
-    const { options, executed, warnings } = opener({ profiles: () => [gone] });
+    const { options, executed, warnings } = opener({ profiles: () => [gone], localFolder: () => 'work' });
     await openNotebookOn('remote-proj', options);
-    expect(executed[0].args.cwd).toBe('gpu-box:home/ada');
+    // not elsewhere on the server: the kernel's own start fails with the reason, and Retry
+    expect(executed).toEqual([{ command: CREATE_NOTEBOOK, args: { cwd: 'work', kernelName: 'remote-proj' } }]);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain('/scratch/gone');
+    expect(warnings[0]).toContain('/scratch/gone on gpu-box');
     expect(warnings[0]).toContain('profile proj');
     expect(warnings[0]).toContain('No such file or directory');
+    expect(warnings[0]).toContain('created locally');
   });
 
-  it('refuses a working directory that is a file, and opens nothing when the server is unreachable', async () => {
-    const file = opener({
-      stat: async (_, path) => ({ path: path === '~' ? '/home/ada' : '/home/ada/proj', type: path === '~' ? 'directory' : 'file' })
-    });
+  it('does the same for a working directory that is a file and for a server out of reach', async () => {
+    const file = opener({ stat: async () => ({ path: '/home/ada/proj', type: 'file' }) });
     await openNotebookOn('remote-proj', file.options);
-    expect(file.executed[0].args.cwd).toBe('gpu-box:home/ada');
-    expect(file.warnings[0]).toContain('not a directory');
+    expect(file.executed[0].args).toEqual({ cwd: '.', kernelName: 'remote-proj' });
+    expect(file.warnings[0]).toContain('~/proj is not a directory');
 
     const down = opener({
       stat: async () => {
-        throw new RemoteAPIError({ status: 502, message: "Cannot connect to gpu-box.", hint: "Check that the host is up." });
+        throw new RemoteAPIError({ status: 502, message: 'Cannot connect to gpu-box.', hint: 'Check that the host is up.' });
       }
     });
-    const error = await openNotebookOn('remote-torch', down.options).catch(e => e);
-    expect(down.executed).toEqual([]);
-    expect(openFailure('remote-torch', error)).toBe(
-      'Could not open a notebook on remote-torch: Cannot connect to gpu-box. Check that the host is up.'
+    await openNotebookOn('remote-torch', down.options);
+    expect(down.executed[0].args).toEqual({ cwd: '.', kernelName: 'remote-torch' });
+    expect(down.warnings[0]).toContain('in the home directory on gpu-box');
+    expect(down.warnings[0]).toContain('Cannot connect to gpu-box.');
+  });
+
+  it("rejects when JupyterLab's command fails; the message carries the server's hint", async () => {
+    const failing = opener({
+      execute: async () => {
+        throw new RemoteAPIError({ status: 403, message: 'Permission denied: /data.', hint: 'Choose a directory you can write.' });
+      }
+    });
+    const error = await openNotebookOn('remote-base', failing.options).catch(e => e);
+    expect(openFailure('remote-base', error)).toBe(
+      'Could not open a notebook on remote-base: Permission denied: /data. Choose a directory you can write.'
     );
   });
 });

@@ -12,8 +12,11 @@
  *   are not ours to browse; a kernelspec the catalog does not know): locally, in
  *   the folder the local file browser shows (its root pinned as '.', which no
  *   command mistakes for "no folder given").
- * A profile's directory that is gone (removed since the profile was saved) gives
- * the home directory instead, with a warning that says so.
+ * A profile's directory that cannot be used (removed since the profile was
+ * saved, a file, the server unreachable) puts no notebook elsewhere on the
+ * server: the notebook is local (as for a Jupyter server), a warning says why,
+ * and the kernel's start fails with the reason on its session card, whose
+ * Retry starts it in that notebook once the directory is back.
  */
 import { RemoteAPIError } from '../api/errors';
 import { getFile } from '../api/files';
@@ -31,7 +34,7 @@ export interface INotebookPlace {
   server: string | null;
   /** On the server: absolute or `~`-relative, as a profile's `cwd`. */
   directory: string;
-  /** The profile, on a server (named in the warning when its directory is gone). */
+  /** The profile, on a server (named in the warning when its directory is unusable). */
   profile?: string;
 }
 
@@ -56,7 +59,7 @@ export interface INotebookOpenerOptions {
   execute: (command: string, args: { cwd: string; kernelName: string }) => Promise<unknown>;
   /** The folder the local file browser shows ('' at its root). */
   localFolder: () => string;
-  /** Say that the profile's directory is gone and the home directory is used. */
+  /** Say why the profile's directory is not used (the notebook is then local). */
   warn: (message: string) => void;
   /** A remote path's model without content; default the files REST call. */
   stat?: (server: string, path: string) => Promise<{ path: string; type: string }>;
@@ -67,38 +70,34 @@ export async function notebookCwd(
   place: INotebookPlace,
   options: Pick<INotebookOpenerOptions, 'localFolder' | 'warn' | 'stat'>
 ): Promise<string> {
+  const local = options.localFolder() || LOCAL_ROOT;
   if (!place.server) {
-    return options.localFolder() || LOCAL_ROOT;
+    return local;
   }
   const server = place.server;
   const stat = options.stat ?? ((s: string, p: string) => getFile(s, p, { content: false }));
-  const folder = async (path: string): Promise<string> => {
-    const model = await stat(server, path);
+  try {
+    const model = await stat(server, place.directory);
     if (model.type !== 'directory') {
-      throw new Error(`${path} is not a directory.`);
+      throw new Error(`${place.directory} is not a directory.`);
     }
     return `${server}:${localPathOf(model.path)}`;
-  };
-  if (place.directory === '~') {
-    return folder('~');
-  }
-  try {
-    return await folder(place.directory);
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
+    const directory = place.directory === '~' ? 'the home directory' : place.directory;
     options.warn(
-      `The working directory ${place.directory} of profile ${place.profile ?? ''} is not ` +
-        `reachable on ${server} (${why}): the notebook is created in the home directory. ` +
-        'Edit the profile to choose another directory.'
+      `Cannot open a notebook in ${directory} on ${server} for profile ${place.profile ?? ''} ` +
+        `(${why}): the notebook is created locally. If its kernel cannot start, its card in ` +
+        'the Remote sidebar says why and offers Retry.'
     );
-    return folder('~');
+    return local;
   }
 }
 
 /**
  * A new notebook on kernelspec `kernelName`, where its kernel runs (the
  * sidebar's and the wizard's "Open notebook", the Retry of a failed start).
- * Rejects when the server's files cannot be reached (the message says why).
+ * Rejects only when JupyterLab's command does.
  */
 export async function openNotebookOn(kernelName: string, options: INotebookOpenerOptions): Promise<void> {
   const place = notebookPlace(kernelName, options.servers(), options.profiles());
