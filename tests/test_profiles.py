@@ -106,6 +106,25 @@ def test_missing_ipykernel_is_reported_then_installed(
     assert ok.returncode == 0
 
 
+def test_a_bare_ipykernel_directory_is_not_an_installed_ipykernel(
+    cli_env: dict[str, str], ssh_host: SSHTestHost, bare_env: Path
+) -> None:
+    """Review s21: the profile check counted a bare ``ipykernel`` directory (no
+    ``__init__.py``: a half-removed install, a namespace package) as installed while
+    discovery did not; a profile was saved whose kernel could never start. Both run one
+    test now (remote/interpreters.py IPYKERNEL_FOUND)."""
+    python = str(bare_env / "bin" / "python")
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    site = ssh_host.run_as_user([python, "-c", where]).stdout.strip()
+    assert ssh_host.run_as_user(["mkdir", f"{site}/ipykernel"]).returncode == 0
+    add_box(cli_env, ssh_host)
+    assert run_cli(cli_env, "server", "test", "box", "--trust").returncode == 0
+    refused = run_cli(cli_env, "profile", "add", "bare", "--server", "box", "--python", python)
+    assert refused.returncode == 1, refused.stdout
+    assert "ipykernel is not installed" in refused.stderr
+    assert json.loads(run_cli(cli_env, "profile", "list", "--json").stdout) == []
+
+
 async def test_rest_profiles_crud_and_kernelspecs(
     jp_fetch: Any, ssh_host: SSHTestHost, jp_data_dir: Path
 ) -> None:

@@ -22,6 +22,7 @@ from ..errors import (
     WorkingDirectoryMissingError,
 )
 from ..remote import command_python
+from ..remote.interpreters import IPYKERNEL_FOUND
 from ..ssh.exec import run, stream
 from ..store import Profile
 from ..text import RemoteJSONError, parse_remote_json, printable, printable_tree
@@ -29,13 +30,15 @@ from . import kernelspecs, standby
 
 #: Runs in the profile's interpreter; its request ({"cwd", "create"}) comes on stdin, so
 #: the directory is data, never part of a command line. Answers one JSON line: version,
-#: ipykernel, prefix, whether pip may install there (PEP 668) and the directory's state.
+#: ipykernel (as discovery decides it), prefix, whether pip may install there (PEP 668)
+#: and the directory's state.
 #: A missing directory is created only when asked, with the login's umask.
 PYTHON_CHECK = """
 import sys, os, json, sysconfig, importlib.util as u
 r = json.loads(sys.stdin.readline() or "{}")
+s = u.find_spec("ipykernel")
 a = {"version": "%d.%d.%d" % tuple(sys.version_info[:3]),
-     "ipykernel": u.find_spec("ipykernel") is not None, "prefix": sys.prefix,
+     "ipykernel": IPYKERNEL_FOUND, "prefix": sys.prefix,
      "externally_managed": sys.prefix == sys.base_prefix and os.path.isfile(
          os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))}
 c = r.get("cwd")
@@ -50,7 +53,7 @@ if isinstance(c, str) and c:
             d["error"] = e.strerror or str(e)
     a["cwd"] = d
 print(json.dumps(a))
-"""
+""".replace("IPYKERNEL_FOUND", IPYKERNEL_FOUND)
 
 #: What pip says when a system Python refuses packages (PEP 668).
 PEP668_MARK = "externally-managed-environment"

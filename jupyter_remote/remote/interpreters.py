@@ -20,6 +20,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 CHECK_MARKER = "@@jupyter-remote-check@@ "
 
+#: Whether ``s``, what ``importlib.util.find_spec("ipykernel")`` found, is ipykernel: a
+#: bare directory (a namespace package, left by a half-removed install) is not. The one
+#: test of "ipykernel installed": discovery's CHECK and the profile check
+#: (``kernels/profiles.py``) both run it.
+IPYKERNEL_FOUND = '(s is not None and s.origin not in (None, "namespace"))'
+
 # Runs in each candidate interpreter; Python 2 compatible so old envs still get
 # a version instead of a syntax error.
 CHECK = r"""
@@ -28,7 +34,7 @@ k = False
 try:
     import importlib.util
     s = importlib.util.find_spec("ipykernel")
-    k = s is not None and s.origin not in (None, "namespace")  # a bare directory is not it
+    k = IPYKERNEL_FOUND
 except Exception:
     try:
         import imp
@@ -41,7 +47,7 @@ sys.stdout.write("\n" + MARKER + json.dumps({
     "ipykernel": k,
     "prefix": sys.prefix,
 }) + "\n")
-""".replace("MARKER", repr(CHECK_MARKER))
+""".replace("MARKER", repr(CHECK_MARKER)).replace("IPYKERNEL_FOUND", IPYKERNEL_FOUND)
 
 
 def _home() -> str:
