@@ -40,6 +40,10 @@ def _count_turns(loop: Any) -> None:
     _run_once(loop)
 
 
+#: the kernel's channels in the order of their ipc socket numbers (``relay_child``)
+_KERNEL_CHANNELS = ("shell", "control", "stdin", "iopub", "hb")
+
+
 def relay_child(kdir: Path) -> None:
     """The remote half: a kernel on ipc sockets and the relay in a thread, as the
     supervisor starts them; answers a line on stdin with the relay loop's turn count."""
@@ -48,7 +52,7 @@ def relay_child(kdir: Path) -> None:
     setattr(asyncio.base_events.BaseEventLoop, "_run_once", _count_turns)  # noqa: B010
     kdir.mkdir(mode=0o700, exist_ok=True)
     key = secrets.token_hex(16)
-    names = (*relay_mod.RELAYED, "hb")
+    names = _KERNEL_CHANNELS
     conn: dict[str, Any] = {"transport": "ipc", "ip": str(kdir / "k"), "key": key}
     conn.update({f"{name}_port": n for n, name in enumerate(names, 1)})
     conn["signature_scheme"] = "hmac-sha256"
@@ -103,7 +107,39 @@ def _until_idle(kc: Any, msg_id: str) -> None:
             return
 
 
-def measure(cells: int, streams: int) -> None:
+def compare_round_trips(kc: Any, key: str, kdir: Path, blocks: int) -> str:
+    """Median ``pass`` round trip through the relay and link (``kc``) against a client on
+    the kernel's own ipc sockets, in alternated blocks of 100 cells: what the relay and
+    the local link cost without SSH (``--rtt-blocks``)."""
+    import statistics
+    import time
+
+    from jupyter_client import BlockingKernelClient
+
+    direct = BlockingKernelClient()
+    conn: dict[str, Any] = {f"{n}_port": i for i, n in enumerate(_KERNEL_CHANNELS, 1)}
+    conn.update(transport="ipc", ip=str(kdir / "k"), key=key, signature_scheme="hmac-sha256")
+    direct.load_connection_info(conn)  # type: ignore[arg-type]
+    direct.start_channels(hb=False)
+    direct.wait_for_ready(timeout=60)
+    samples: dict[str, list[float]] = {"link": [], "direct": []}
+    for _ in range(20):
+        _cell(direct)
+    for _ in range(blocks):
+        for label, client in (("link", kc), ("direct", direct)):
+            for _ in range(100):
+                t0 = time.perf_counter()
+                _cell(client)
+                samples[label].append((time.perf_counter() - t0) * 1000)
+    direct.stop_channels()
+    link, own = (statistics.median(samples[k]) for k in ("link", "direct"))
+    return (
+        f"round trip median: through relay and link {link:.3f} ms, direct {own:.3f} ms, "
+        f"+{link - own:.3f} ms"
+    )
+
+
+def measure(cells: int, streams: int, rtt_blocks: int = 0) -> None:
     from jupyter_client import BlockingKernelClient
 
     from bench.metrics.output_throughput import CODE, SETUP
@@ -145,6 +181,8 @@ def measure(cells: int, streams: int) -> None:
         kc.start_channels(hb=False)
         kc.wait_for_ready(timeout=60)
         kc.execute_interactive(SETUP, timeout=60)
+        if rtt_blocks:
+            print(compare_round_trips(kc, info["key"], kdir, rtt_blocks), flush=True)
 
         def relay_turns() -> int:
             stdin.write(b"?\n")
@@ -190,6 +228,12 @@ def main() -> None:
     p.add_argument("--cells", type=int, default=500)
     p.add_argument("--streams", type=int, default=2)
     p.add_argument(
+        "--rtt-blocks",
+        type=int,
+        default=0,
+        help="first: this many alternated blocks of 100 cells, through the link and direct",
+    )
+    p.add_argument(
         "--steady-alloc",
         action="store_true",
         help="this (local) process keeps freed buffers (files.transfers.steady_allocator)",
@@ -207,7 +251,7 @@ def main() -> None:
             from jupyter_remote.files.transfers import steady_allocator
 
             steady_allocator()
-        measure(args.cells, args.streams)
+        measure(args.cells, args.streams, args.rtt_blocks)
 
 
 if __name__ == "__main__":
