@@ -337,3 +337,37 @@ def test_a_stale_pid_after_a_reboot_is_never_signalled(
         assert alive(victim), "the user's process under the stale pid was signalled"
     finally:
         os.kill(victim, signal.SIGKILL)
+
+
+# ------------------------------------------------------------ s21: the sweep's clock
+
+
+@pytest.mark.parametrize("ours_off_by", [+3600.0, -3600.0])
+def test_a_taken_standby_is_aged_by_the_clock_that_stamped_its_mark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ours_off_by: float
+) -> None:
+    """Review s21: the sweep compared OUR clock with the mark's mtime, which the file
+    server sets (an NFS home's clock may be an hour off the host's). Ours an hour ahead,
+    a kernel taken a second ago was stopped under its taker; an hour behind, one never
+    attached stayed two hours. The agent's own functions on a real directory, its clock
+    (time.time) off by ``ours_off_by`` while the files keep the real one."""
+    from jupyter_remote.remote import standby as remote_standby
+    from jupyter_remote.remote import state as remote_state
+
+    kernels = tmp_path / "kernels"
+    fresh, stale = str(uuid.uuid4()), str(uuid.uuid4())
+    for name in (fresh, stale):
+        (kernels / name).mkdir(parents=True)
+        (kernels / name / "claimed").write_text("")
+    then = time.time() - CLAIM_GRACE - 5
+    os.utime(kernels / stale / "claimed", (then, then))
+    stopped: list[str] = []
+    monkeypatch.setattr(remote_state, "KERNELS", str(kernels))
+    monkeypatch.setattr(remote_standby, "KERNELS", str(kernels))
+    monkeypatch.setattr(remote_standby, "_stop_dir", lambda kdir, _: stopped.append(kdir))
+    real_time = time.time
+    monkeypatch.setattr(remote_standby.time, "time", lambda: real_time() + ours_off_by)
+    remote_standby.sweep_unattached()
+    assert stopped == [str(kernels / stale)]  # the one past its grace, by the files' clock
+    assert (kernels / fresh / "claimed").exists()
+    assert sorted(os.listdir(kernels)) == sorted([fresh, stale])  # no clock file left
