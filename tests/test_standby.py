@@ -25,8 +25,13 @@ from jupyter_client import KernelManager
 from jupyter_client.blocking import BlockingKernelClient
 
 from jupyter_remote.errors import ValidationError
+from jupyter_remote.kernels.agent_client import AgentClient
+from jupyter_remote.kernels.launch_request import fingerprint
+from jupyter_remote.kernels.standby import Standbys
+from jupyter_remote.manager import RemoteManager
+from jupyter_remote.remote.protocol import CLAIM, encode_record, json_part
 from jupyter_remote.sessions import registry
-from jupyter_remote.store import Profile
+from jupyter_remote.store import Profile, Store
 from tests.harness.cli import add_box, run_cli
 from tests.harness.clients import WSKernel, started_kernel
 from tests.harness.fixtures import own_user_host
@@ -34,6 +39,7 @@ from tests.harness.live_server import live_server
 from tests.harness.remote_state import (
     STATE_DIR,
     clean_remote,
+    kernels_dir,
     remote_kernel_processes,
     remote_state_files,
     standby_ids,
@@ -53,6 +59,7 @@ from tests.test_kernels import (  # noqa: F401
     test_sigkill_is_reported_dead_and_restart_works,
 )
 from tests.test_shared_host import assert_nothing_reached, attack
+from tests.test_standby_guards import execs, with_agent
 
 USER = "jrstandby"
 
@@ -189,6 +196,45 @@ async def test_a_start_takes_the_standby_once_and_a_new_one_replaces_it(
     assert (await _standby(jp_fetch))["state"] == "none"
 
 
+async def test_the_process_that_launched_the_standby_takes_it_with_no_claim_exec(
+    jp_fetch: Any, jp_ws_fetch: Any, ssh_host: SSHTestHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 item 1: the Jupyter server launched the standby, so a start there takes it
+    through the standby's own relay, with no agent ``claim`` exec (a remote Python start);
+    the kernel handed out then runs as a cold-started one."""
+    clean_remote(ssh_host)
+    await asyncio.to_thread(setup_profile, ssh_host, cwd="/tmp")
+    await jp_fetch("remote", "profiles", "p", method="PATCH", body=json.dumps({"standby": True}))
+    first = await _ready(jp_fetch)
+    # the keeper (the server's, in the background) has the launch's answer: not a race
+    keepers = [k for k in list(Standbys._instances.values()) if k.background]
+    await eventually_async(
+        lambda: _standby(jp_fetch), lambda _: any(k._launched.get("p") for k in keepers)
+    )
+    ops: list[str] = []
+    real_call = AgentClient.call
+
+    async def recorded(self: AgentClient, request: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        ops.append(str(request.get("op")))
+        return await real_call(self, request, **kw)
+
+    monkeypatch.setattr(AgentClient, "call", recorded)
+    kid, ws = await _start(jp_fetch, jp_ws_fetch)
+    reply, out = await ws.execute(WHO)
+    assert reply["status"] == "ok", out
+    assert out.split() == [str(first["pid"]), first["kernel_id"], "/tmp"]  # the standby
+    assert "claim" not in ops, ops
+    reply, out = await ws.execute("print(6 * 7)")
+    assert reply["status"] == "ok" and out.strip() == "42"
+    await jp_fetch("api", "kernels", kid, method="DELETE")
+    patch = json.dumps({"standby": False})
+    await jp_fetch("remote", "profiles", "p", method="PATCH", body=patch)
+    await eventually_async(
+        lambda: remote_kernel_processes(ssh_host), lambda left: not left, timeout=15, interval=0.2
+    )
+    assert remote_state_files(ssh_host) == []
+
+
 async def test_nothing_left_when_the_profile_and_its_server_are_removed(
     jp_fetch: Any, ssh_host: SSHTestHost
 ) -> None:
@@ -302,3 +348,38 @@ def test_the_cli_turns_it_on_shows_it_and_turns_it_off(
     assert remote_state_files(ssh_host) == []
     slurm = run_cli(cli_env, "profile", "edit", "p", "--standby", "--partition", "main")
     assert slurm.returncode == 2 and "standby" in slurm.stderr
+
+
+def test_a_tcp_relay_refuses_a_claim_without_its_token_and_changes_nothing(
+    remote_profile: dict[str, Any], ssh_host: SSHTestHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A standby's relay on a TCP port of 127.0.0.1 (the "tcp" channel transport), which
+    every user of the host can reach: a CLAIM without the relay token, or with a wrong
+    one, is closed unanswered and leaves the standby as it was; its keeper's, with the
+    token (over SSH), takes it with no exec."""
+    seen = execs(monkeypatch)
+
+    async def go(agent: AgentClient, manager: RemoteManager) -> tuple[Any, ...]:
+        await manager.update_server("box", {"channel_transport": "tcp"})
+        keeper, profile = Standbys.of(manager), Store().get_profile("p")
+        await keeper.stop("p", "box")
+        await keeper.ensure(profile)  # launched on TCP, with a relay token
+        [standby] = standby_ids(ssh_host)
+        port = json.loads((kernels_dir(ssh_host) / standby / "relay.json").read_text())["port"]
+        claim = {"profile": "p", "server": "box", "fingerprint": fingerprint(profile)}
+        answers = []
+        for token in ({}, {"token": "wrong"}, {"token": ""}, {"token": ["x"]}):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(encode_record(CLAIM, 0, 0, [json_part({**claim, **token})]))
+            answers.append(await asyncio.wait_for(reader.read(), 40))
+            writer.close()
+        left = (standby_ids(ssh_host), sorted(p.name for p in kernels_dir(ssh_host).iterdir()))
+        seen.clear()
+        taken = await keeper.take(profile, "/tmp", agent=agent)
+        return standby, port, answers, left, taken, len(seen)
+
+    standby, port, answers, left, taken, execs_seen = with_agent(go)
+    assert answers == [b"", b"", b"", b""]  # closed unanswered: nothing learnt
+    assert left == ([standby], [standby])  # still the standby, nothing claimed
+    assert taken is not None and taken["kernel_id"] == standby and taken["relay_port"] == port
+    assert execs_seen == 0

@@ -339,6 +339,95 @@ def test_a_stale_pid_after_a_reboot_is_never_signalled(
         os.kill(victim, signal.SIGKILL)
 
 
+def test_a_list_while_a_launch_makes_the_kernel_never_records_it_dead(
+    standby_profile: dict[str, Any], ssh_host: SSHTestHost
+) -> None:
+    """A ``list`` (the card's standby status, polled while the replacement starts) in the
+    moment a launch has made the kernel's directory but not yet forked its supervisor sees
+    it starting: recording it dead then failed the launch as "gone" (bench metric 12). A
+    launch killed in that moment is recorded dead once LAUNCH_GRACE has passed."""
+    kernel_id = str(uuid.uuid4())
+    kdir = kernels_dir(ssh_host) / kernel_id
+    make = "import os,sys;d=sys.argv[1];os.makedirs(d,0o700);open(d+'/info.json','w').write('{}')"
+    made = ssh_host.run_as_user([ssh_host.remote_python, "-c", make, str(kdir)])
+    assert made.returncode == 0, made.stderr
+
+    async def states(agent: AgentClient, _: RemoteManager) -> dict[str, str]:
+        return {k["kernel_id"]: k["state"] for k in await agent.list()}
+
+    assert with_agent(states)[kernel_id] == "starting"
+    assert not (kdir / "ended.json").exists()
+    then = time.time() - 3600
+    os.utime(kdir, (then, then))
+    assert with_agent(states)[kernel_id] == "dead"
+
+
+# ------------------------------------------------------------ taken through its relay
+
+
+def execs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every exec on any SSH connection of this process from now on (asyncssh's
+    ``create_session``: each agent request, presence and connector runs one)."""
+    import asyncssh
+
+    seen: list[str] = []
+    real = asyncssh.SSHClientConnection.create_session
+
+    async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(str(args[1] if len(args) > 1 else kwargs.get("command")))
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(asyncssh.SSHClientConnection, "create_session", counted)
+    return seen
+
+
+def test_the_keeper_takes_its_standby_through_its_relay_else_by_the_agent(
+    standby_profile: dict[str, Any], ssh_host: SSHTestHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 item 1: the process that launched a standby takes it with no remote exec
+    (a CLAIM to its relay renames the mark); one it remembers that another taker took, or
+    that was discarded, falls back to the agent's claim (one exec), which takes another
+    standby if there is one, else the start is a cold one."""
+    seen = execs(monkeypatch)
+
+    async def go(agent: AgentClient, manager: RemoteManager) -> dict[str, Any]:
+        keeper, profile, out = Standbys.of(manager), Store().get_profile("p"), {}
+        await keeper.stop("p", "box")  # the fixture's standby: launched by another process
+        await keeper.ensure(profile)
+        [mine] = standby_ids(ssh_host)
+        seen.clear()
+        out["clean"] = (mine, await keeper.take(profile, "/tmp", agent=agent), len(seen))
+        out["marked"] = sorted(p.name for p in (kernels_dir(ssh_host) / mine).iterdir())
+        await agent.stop(mine, timeout=1.0)
+        await keeper.ensure(profile)  # remembered, then taken by another process (the CLI)
+        [second] = standby_ids(ssh_host)
+        other = await agent.call(claim_request())
+        seen.clear()
+        out["taken"] = (second, other, await keeper.take(profile, "/tmp", agent=agent), len(seen))
+        await agent.stop(second, timeout=1.0)
+        await keeper.ensure(profile)  # remembered, then discarded; another process's is there
+        [third] = standby_ids(ssh_host)
+        await agent.call({"op": "discard", "kernel_id": third, "timeout": 1.0})
+        await Standbys(manager).ensure(profile)
+        [fourth] = standby_ids(ssh_host)
+        seen.clear()
+        out["discarded"] = (fourth, await keeper.take(profile, "/tmp", agent=agent), len(seen))
+        return out
+
+    out = with_agent(go)
+    mine, taken, execs_seen = out["clean"]
+    assert execs_seen == 0, "the keeper's take ran a remote exec"
+    assert taken is not None and taken["kernel_id"] == mine and taken["relay"]
+    assert taken["key"] and taken["signature_scheme"] == "hmac-sha256" and taken["pid"] > 0
+    assert "claimed" in out["marked"] and "standby" not in out["marked"]  # as by claim
+    second, other, taken, execs_seen = out["taken"]
+    assert other["kernel_id"] == second  # the other taker got it, once
+    assert taken is None and execs_seen == 1  # the relay said no; the agent found none
+    fourth, taken, execs_seen = out["discarded"]
+    assert taken is not None and taken["kernel_id"] == fourth and execs_seen == 1
+    assert (kernels_dir(ssh_host) / fourth / "claimed").exists()
+
+
 # ------------------------------------------------------------ s21: the sweep's clock
 
 

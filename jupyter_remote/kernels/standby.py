@@ -1,16 +1,17 @@
 """Standby kernels: one pre-warmed kernel per profile that asks for it (``standby``).
 
-A standby is an ordinary remote kernel of ours (``launch_request.py``: the same
-request the provisioner sends, with the profile's interpreter, cwd, env and idle
-timeout; same private socket directory, same relay) marked as the profile's standby
-on the remote (``remote/standby.py``). It is no session here: nothing counts or shows
-it as the user's until a start of the profile takes it (the provisioner calls
-:meth:`Standbys.take`: one exec whose answer is the kernel's connection, as for
-re-attaching; the answer is checked before use). Inside the Jupyter server one is
+A standby is an ordinary remote kernel of ours (``launch_request.py``: the same request
+the provisioner sends, with the profile's interpreter, cwd, env and idle timeout; same
+private socket directory, same relay) marked as the profile's standby on the remote
+(``remote/standby.py``). It is no session here: nothing counts or shows it as the user's
+until a start of the profile takes it (the provisioner calls :meth:`Standbys.take`: in
+the process that launched it, a CLAIM through the standby's own relay, no remote exec;
+else one agent exec whose answer is the kernel's connection, as for re-attaching:
+``standby_take.py``; the answer is checked before use). Inside the Jupyter server one is
 started in the background when the server starts, after each take, and whenever the
-profile is saved with the option on; it is stopped (the agent's ``discard``: only while it
-still is a standby, never a kernel a start has just taken) when the profile is removed,
-the option is switched off, its server is removed and the Jupyter server stops
+profile is saved with the option on; it is stopped (the agent's ``discard``: only while
+it still is a standby, never a kernel a start has just taken) when the profile is
+removed, the option is switched off, its server is removed and the Jupyter server stops
 (``app.py``). The remote idle timeout stops it like any kernel, and it is then not
 replaced until the profile is used or saved again. While it keeps a standby of a server,
 the keeper holds that server's SSH connection open, so a take needs no handshake.
@@ -21,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import secrets
 import uuid
 import weakref
@@ -30,11 +30,12 @@ from typing import Any, ClassVar
 
 from ..context import RemoteContext
 from ..errors import RemoteError
-from ..remote.protocol import KERNEL_ID_PATTERN
 from ..store import Profile
 from ..text import printable
-from .agent_client import MAX_ERROR_TEXT, AgentClient, connection_answer, error_hint
+from .agent_client import MAX_ERROR_TEXT, AgentClient, error_hint
 from .launch_request import fingerprint, launch_request
+from .standby_take import Launched, launched
+from .standby_take import take as take_standby
 
 log = logging.getLogger("jupyter_remote")
 
@@ -67,6 +68,7 @@ class Standbys:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._kept: dict[str, str] = {}  # profile -> server, of standbys started here
+        self._launched: dict[str, Launched | None] = {}  # profile -> its standby launched here
         #: server -> the keeper's lease on its connection, held while a standby of it is
         #: kept here: a take then finds the connection open (no SSH handshake)
         self._held: dict[str, Any] = {}
@@ -151,6 +153,7 @@ class Standbys:
                 )
                 request["standby"] = wanted_print
                 answer = await agent.launch(request, timeout=STANDBY_START_TIMEOUT + 30)
+                self._launched[profile.name] = launched(request, answer, transport)
                 log.info("standby kernel of %s started: pid %s", profile.name, answer.get("pid"))
                 return profile, str(request["kernel_id"])
 
@@ -272,34 +275,14 @@ class Standbys:
             "server": profile.server,
             "fingerprint": fingerprint(profile),
         }
+        kept = self._launched.pop(profile.name, None)  # taken now, or not at all
         try:
             if agent is not None:
-                return await self._claim(agent, request) or None
+                return await take_standby(agent, request, kept)
             async with self._agent(profile) as leased:
-                return await self._claim(leased, request) or None
+                return await take_standby(leased, request, kept)
         finally:
             self.replace_soon(profile)
-
-    async def _claim(self, agent: AgentClient, request: dict[str, Any]) -> dict[str, Any]:
-        """The agent's ``claim``: {} when none is ready or the claim failed (a cold start
-        follows); a taken kernel's connection, checked (``connection_answer``). A bad one
-        is stopped and raised, never used (one whose id is bad too cannot be named: the
-        agent stops it once CLAIM_GRACE has passed without an attach)."""
-        try:
-            answer = await agent.call(request, timeout=30)
-        except RemoteError as exc:
-            log.warning("standby kernel of %s not taken: %s", request["profile"], exc)
-            return {}
-        if answer.get("kernel_id") is None:
-            return {}
-        try:
-            return connection_answer(answer, "claim", where=str(request["server"]))
-        except RemoteError:
-            kernel_id = answer.get("kernel_id")
-            if isinstance(kernel_id, str) and re.fullmatch(KERNEL_ID_PATTERN, kernel_id):
-                with contextlib.suppress(RemoteError):
-                    await agent.stop(kernel_id, timeout=1.0)  # ours now: it goes
-            raise
 
     # ------------------------------------------------------------ stopping
 
@@ -314,6 +297,7 @@ class Standbys:
                 with contextlib.suppress(BaseException):
                     await asyncio.wait_for(asyncio.shield(task), STANDBY_START_TIMEOUT + 30)
             self._kept.pop(profile, None)
+            self._launched.pop(profile, None)
             endpoint = await self.ctx.endpoint(server)
             async with self.ctx.pool.connection(endpoint) as conn:
                 agent = AgentClient(conn)

@@ -88,7 +88,7 @@ def _status(kernel_id, report=False):
             out.update(startup_error=ended["startup_error"], hint=ended.get("hint") or "")
     elif pid and _alive(pid):
         out.update(state="running", **standby_facts(kdir, pid))
-    elif pid is None and _alive(_read_int(os.path.join(kdir, "supervisor.pid"))):
+    elif pid is None and _launching(kdir):
         out.update(state="starting")
     else:  # kernel and supervisor gone without a word (both killed): record it now
         out.update(state="dead", returncode=None, reason=_describe_end(None))
@@ -117,6 +117,24 @@ def _record_end(kdir, status):
         _write_private(os.path.join(kdir, "ended.json"), json.dumps(record))
     except OSError:
         pass
+
+
+#: seconds a kernel's directory may exist with no supervisor pid yet (a launch writing it)
+LAUNCH_GRACE = 30.0
+
+
+def _launching(kdir):
+    """A kernel without a pid that is being started: its supervisor runs, or a launch has
+    made its directory and not yet forked the supervisor (a ``list`` then, say the card's
+    standby status while a replacement starts, must not record it dead: the launch would
+    fail as "gone"). A launch killed in that moment is dead after LAUNCH_GRACE."""
+    sup_file = os.path.join(kdir, "supervisor.pid")
+    if _alive(_read_int(sup_file)):
+        return True
+    try:
+        return not os.path.exists(sup_file) and time.time() - os.stat(kdir).st_mtime < LAUNCH_GRACE
+    except OSError:
+        return False
 
 
 def op_status(req):

@@ -15,7 +15,9 @@ Kinds: HELLO (JSON both ways, first record of a connection), MSG (one ZMQ
 multipart message; ``seq`` numbers it in its direction), ACK (``seq``: highest
 number received), GAP (JSON: messages dropped at the buffer bound, starting at
 ``seq``), INFO (JSON: a one-shot query by the agent, answered and closed; only on
-the unix socket), HB (a heartbeat ping or its echo: never numbered or kept).
+the unix socket), HB (a heartbeat ping or its echo: never numbered or kept), CLAIM
+(JSON: a standby's keeper takes it through its relay, no agent exec; answered and
+closed; over TCP it carries the relay token, checked as a HELLO's; ``standby.py``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ BOOTSTRAP = (
 )
 
 HELLO, MSG, ACK, GAP, INFO, HB = 0, 1, 2, 3, 4, 5
+CLAIM = 6
 MAX_RECORD = 1 << 31
 _HEAD = struct.Struct("!BBQH")
 _LEN = struct.Struct("!I")

@@ -18,9 +18,9 @@ uses the same module).
 Where it listens: a unix socket ``relay`` next to the kernel's sockets, in their
 private 0700 directory. Only when the server's channel transport is explicitly
 "tcp" (an sshd that forbids socket forwarding) also on a TCP port of 127.0.0.1,
-where other users of the host can connect: there the first record must be a
-HELLO carrying the kernel's relay token (sent by the local side over SSH, never
-on disk or a command line), else the connection is closed unanswered.
+where other users of the host can connect: there the first record must be a HELLO
+(or a standby's CLAIM) carrying the kernel's relay token (sent by the local side over
+SSH, never on disk or a command line), else the connection is closed unanswered.
 """
 
 import hmac
@@ -34,6 +34,7 @@ import uuid
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.protocol import (
     ACK,
+    CLAIM,
     GAP,
     HB,
     HELLO,
@@ -51,8 +52,9 @@ from jupyter_remote.remote.relay_start import (
     StartSide,
     _write_json,
     _write_none,
-    query_relay,  # noqa: F401 (agent, standby)
+    query_relay,  # noqa: F401 (agent)
 )
+from jupyter_remote.remote.standby import claim_here
 from jupyter_remote.remote.state import CLAIMED
 
 # </local-imports>
@@ -284,10 +286,14 @@ class Relay(StartSide, KernelSide):
                 writer.write(encode_record(INFO, 0, 0, [json_part(self.info())]))
                 await writer.drain()
                 return
-            if kind != HELLO:
+            if kind not in (HELLO, CLAIM):
                 return
             hello = json.loads(bytes(parts[0]).decode("utf-8"))
             if tcp and not _token_ok(hello.get("token"), self.tcp_token):
+                return
+            if kind == CLAIM:  # its keeper takes this standby (standby.py), then attaches
+                writer.write(encode_record(CLAIM, 0, 0, [json_part(claim_here(self.kdir, hello))]))
+                await writer.drain()
                 return
             if not await self._settled_hello(writer):
                 return  # the start failed: this side was told why

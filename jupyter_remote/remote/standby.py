@@ -12,6 +12,8 @@ stopped that way, and a take after it finds nothing (the start is a cold one). T
 relay removes ``claimed`` when the taker's first connection arrives; a kernel still
 ``claimed`` after :data:`CLAIM_GRACE` seconds was taken by a start that failed before
 attaching, and the next ``claim`` or ``list`` stops it (nothing is left orphaned).
+The keeper that launched a standby takes it through the standby's own relay instead (a
+CLAIM record, :func:`claim_here`: no agent exec), with the same rename.
 """
 
 import json
@@ -19,7 +21,7 @@ import os
 import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
-from jupyter_remote.remote.relay import query_relay
+from jupyter_remote.remote.relay_start import query_relay
 from jupyter_remote.remote.state import (
     CLAIMED,
     KERNELS,
@@ -101,29 +103,49 @@ def take_mark(profile: str, server: str, fingerprint: str) -> "str | None":
     """The id of a running standby of ``profile`` on ``server`` started as
     ``fingerprint`` says, its mark removed (taken: nobody else gets it); None if none."""
     for name in _kernel_names():
-        kdir = os.path.join(KERNELS, name)
-        mark = _mark_of(kdir)
-        if mark is None:
-            continue
-        if (mark.get("profile"), mark.get("server")) != (profile, server):
-            continue
-        if mark.get("fingerprint") != fingerprint:
-            continue
-        if not _alive(_read_int(os.path.join(kdir, "kernel.pid"))):
-            continue
-        if not _takeable(kdir):
-            continue  # still starting: its relay is not listening yet
-        claimed = os.path.join(kdir, CLAIMED)
-        try:
-            os.rename(os.path.join(kdir, STANDBY_MARK), claimed)
-        except OSError:
-            continue  # taken or being stopped meanwhile
-        try:
-            os.utime(claimed)  # when it was taken (CLAIM_GRACE counts from now)
-        except OSError:
-            pass
-        return name
+        if _take(os.path.join(KERNELS, name), profile, server, fingerprint):
+            return name
     return None
+
+
+def _take(kdir: str, profile: str, server: str, fingerprint: str) -> bool:
+    """Take the kernel of ``kdir`` if it is a running, takeable standby of ``profile`` on
+    ``server`` started as ``fingerprint`` says: its mark renamed to ``claimed`` (atomic:
+    one taker; a ``discard`` racing it wins or loses whole). Whether it was taken."""
+    mark = _mark_of(kdir)
+    if mark is None:
+        return False
+    if (mark.get("profile"), mark.get("server")) != (profile, server):
+        return False
+    if mark.get("fingerprint") != fingerprint:
+        return False
+    if not _alive(_read_int(os.path.join(kdir, "kernel.pid"))):
+        return False
+    if not _takeable(kdir):
+        return False  # still starting: its relay is not listening yet
+    claimed = os.path.join(kdir, CLAIMED)
+    try:
+        os.rename(os.path.join(kdir, STANDBY_MARK), claimed)
+    except OSError:
+        return False  # taken or being stopped meanwhile
+    try:
+        os.utime(claimed)  # when it was taken (CLAIM_GRACE counts from now)
+    except OSError:
+        pass
+    return True
+
+
+def claim_here(kdir: str, req: object) -> dict:
+    """The relay of the kernel of ``kdir``, for a CLAIM record (its keeper takes it
+    without an agent exec; a TCP client's relay token was checked first): the standby
+    taken as by ``claim`` (``{"ok": true}``), else why not. The keeper then attaches."""
+    fields = req if isinstance(req, dict) else {}
+    wanted = [str(fields.get(k) or "") for k in ("profile", "server", "fingerprint")]
+    if not all(wanted):
+        return {"ok": False, "reason": "a malformed claim"}
+    if _take(kdir, wanted[0], wanted[1], wanted[2]):
+        return {"ok": True}
+    return {"ok": False, "reason": "not a standby any more (taken, stopping or gone)"}
 
 
 def op_discard(req: dict) -> dict:
@@ -140,16 +162,13 @@ def op_discard(req: dict) -> dict:
 
 def sweep_unattached(now: "float | None" = None) -> None:
     """Stop the kernels taken more than CLAIM_GRACE seconds ago that nobody attached to
-    (the start that took one failed or was cancelled before its first connection). The
-    mark's age is measured by the clock that stamped it, the file server's (an NFS home's
-    may be minutes off ours): :func:`_file_clock`."""
+    (the start that took one failed or was cancelled before its first connection)."""
+    now = time.time() if now is None else now
     for name in _kernel_names():
         kdir = os.path.join(KERNELS, name)
         claimed = os.path.join(kdir, CLAIMED)
         try:
-            stamped = os.stat(claimed).st_mtime
-            now = _file_clock(KERNELS) if now is None else now
-            if now - stamped < CLAIM_GRACE:
+            if now - os.stat(claimed).st_mtime < CLAIM_GRACE:
                 continue
             if _client_attached(kdir):  # a relay of an older agent never removes the mark
                 os.unlink(claimed)
@@ -158,26 +177,6 @@ def sweep_unattached(now: "float | None" = None) -> None:
         except OSError:
             continue
         _stop_dir(kdir, 1)
-
-
-def _file_clock(directory: str) -> float:
-    """Now by the clock that stamps files in ``directory``: a fresh file's mtime (on NFS
-    the server sets it); ours when no file can be made there."""
-    path = os.path.join(directory, ".clock-%d" % os.getpid())
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            os.write(fd, b"x")  # the server stamps the write
-        finally:
-            os.close(fd)  # (NFS: close flushes; the stat then asks the server)
-        return os.stat(path).st_mtime
-    except OSError:
-        return time.time()
-    finally:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
 
 
 def _client_attached(kdir: str) -> bool:
