@@ -162,13 +162,16 @@ def op_discard(req: dict) -> dict:
 
 def sweep_unattached(now: "float | None" = None) -> None:
     """Stop the kernels taken more than CLAIM_GRACE seconds ago that nobody attached to
-    (the start that took one failed or was cancelled before its first connection)."""
-    now = time.time() if now is None else now
+    (the start that took one failed or was cancelled before its first connection). The
+    mark's age is measured by the clock that stamped it, the file server's (an NFS home's
+    may be minutes off ours): :func:`_file_clock`."""
     for name in _kernel_names():
         kdir = os.path.join(KERNELS, name)
         claimed = os.path.join(kdir, CLAIMED)
         try:
-            if now - os.stat(claimed).st_mtime < CLAIM_GRACE:
+            stamped = os.stat(claimed).st_mtime
+            now = _file_clock(KERNELS) if now is None else now
+            if now - stamped < CLAIM_GRACE:
                 continue
             if _client_attached(kdir):  # a relay of an older agent never removes the mark
                 os.unlink(claimed)
@@ -177,6 +180,26 @@ def sweep_unattached(now: "float | None" = None) -> None:
         except OSError:
             continue
         _stop_dir(kdir, 1)
+
+
+def _file_clock(directory: str) -> float:
+    """Now by the clock that stamps files in ``directory``: a fresh file's mtime (on NFS
+    the server sets it); ours when no file can be made there."""
+    path = os.path.join(directory, ".clock-%d" % os.getpid())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, b"x")  # the server stamps the write
+        finally:
+            os.close(fd)  # (NFS: close flushes; the stat then asks the server)
+        return os.stat(path).st_mtime
+    except OSError:
+        return time.time()
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def _client_attached(kdir: str) -> bool:
