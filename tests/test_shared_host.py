@@ -328,11 +328,61 @@ def test_tcp_channels_only_by_choice_and_only_with_the_token(
         assert relay_port in [port for _, port in found["tcp"]]  # ours goes through it
         assert_nothing_reached(found, report)
         assert execute(kc, "print(7 * 6)")[1].strip() == "42"  # ours is still served
+        flood = _flood(relay_port)  # review s21: silent connections, as many as it likes
+        assert flood["opened"] == FLOOD and flood["received"] == 0, flood
+        assert flood["open_at_once"] <= 16, flood  # before: all 64, each for 30 s
+        assert flood["left_open"] == 0, flood  # no HELLO within the deadline: closed
+        assert execute(kc, "print(6 * 7)")[1].strip() == "42"
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     eventually(lambda: _kernel_processes(victim_host.uid), lambda left: not left, timeout=15)
     assert _victim_tmp(victim_host.uid) == []
+
+
+#: connections the attacker opens to a TCP relay and never writes to
+FLOOD = 64
+FLOOD_SCRIPT = """
+import json, socket, sys, time
+port, count = int(sys.argv[1]), int(sys.argv[2])
+socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(count)]
+def still_open():
+    n, got = 0, 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            data = s.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            n += 1
+            continue
+        except OSError:
+            continue
+        got += len(data)
+    return n, got
+time.sleep(1)
+at_once, received = still_open()
+deadline = time.monotonic() + 20
+while still_open()[0] and time.monotonic() < deadline:
+    time.sleep(0.2)
+print(json.dumps({"opened": len(socks), "open_at_once": at_once,
+                  "left_open": still_open()[0], "received": received}))
+"""
+
+
+def _flood(port: int) -> dict[str, Any]:
+    """As the attacker: open FLOOD silent TCP connections to ``port``; how many the
+    relay kept open at once, and whether it closed them all within 20 s."""
+    flood_args = [str(port), str(FLOOD)]
+    proc = subprocess.run(
+        ["runuser", "-u", ATTACKER, "--", "/usr/bin/python3", "-c", FLOOD_SCRIPT, *flood_args],
+        capture_output=True,
+        text=True,
+        cwd="/tmp",
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return dict(json.loads(proc.stdout))
 
 
 def _plant_venv(directory: Path, owner: str) -> Path:

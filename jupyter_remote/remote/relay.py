@@ -62,6 +62,10 @@ from jupyter_remote.remote.state import CLAIMED
 DEFAULT_BUFFER_BYTES = 128 * 1024 * 1024
 ACK_INTERVAL = 0.2
 STALL_AFTER = 5.0  # a client that has not read for this long counts as absent
+#: on TCP (any local user may connect): seconds for the first record, and connections
+#: at once that have not shown the token yet (a new one beyond drops the oldest)
+TCP_HELLO_WAIT = 5.0
+MAX_UNPROVEN = 16
 
 
 class Relay(StartSide, KernelSide):
@@ -82,6 +86,7 @@ class Relay(StartSide, KernelSide):
         self.path = os.path.join(os.path.dirname(conn["ip"]), "relay")
         self.tcp_token = tcp_token  # None: no TCP listener
         self.tcp_port = None
+        self.unproven = []  # TCP connections before the token check, oldest first
         # kernel -> client: entries [seq, channel, frames or None (dropped), size, parent]
         self.buf = []
         self.head = 0  # index of the first unacknowledged entry in buf
@@ -276,9 +281,14 @@ class Relay(StartSide, KernelSide):
 
         generation = None
         self.conns.add(writer)
+        if tcp:
+            self._admit_unproven(writer)
         records = RecordReader(reader, max_record=64 * 1024 if tcp else MAX_RECORD)
         try:
-            record = await asyncio.wait_for(records.next(), 30) if tcp else await records.next()
+            if tcp:
+                record = await asyncio.wait_for(records.next(), TCP_HELLO_WAIT)
+            else:
+                record = await records.next()
             if record is None:
                 return
             kind, _, _, parts = record
@@ -291,6 +301,8 @@ class Relay(StartSide, KernelSide):
             hello = json.loads(bytes(parts[0]).decode("utf-8"))
             if tcp and not _token_ok(hello.get("token"), self.tcp_token):
                 return
+            if writer in self.unproven:  # proven: never dropped for a newer connection
+                self.unproven.remove(writer)
             if kind == CLAIM:  # its keeper takes this standby (standby.py), then attaches
                 writer.write(encode_record(CLAIM, 0, 0, [json_part(claim_here(self.kdir, hello))]))
                 await writer.drain()
@@ -308,10 +320,20 @@ class Relay(StartSide, KernelSide):
             sys.stderr.write("jupyter-remote: relay client: %r\n" % (exc,))
         finally:
             self.conns.discard(writer)
+            if writer in self.unproven:
+                self.unproven.remove(writer)
             if generation is not None and generation == self.generation:
                 self.client = None
                 self.last_activity = time.time()
             writer.close()
+
+    def _admit_unproven(self, writer):
+        """A TCP connection is in; another user may open many that never send a token
+        (each an fd of the kernel's supervisor and up to 64 KiB): past MAX_UNPROVEN the
+        oldest is aborted."""
+        self.unproven.append(writer)
+        while len(self.unproven) > MAX_UNPROVEN:
+            self.unproven.pop(0).transport.abort()
 
     def _take_client(self, writer, hello):
         """A (re)connecting local side replaces the previous one; answers its HELLO."""
