@@ -29,7 +29,7 @@ import { SessionsModel } from './sessions/model';
 import { IActivityContext, KernelActivity } from './sessions/activity';
 import { notifyNotices } from './sessions/notices';
 import { addCommands, openSecurity, retryStart } from './sidebar/commands';
-import { openFailure, openNotebookOn } from './sidebar/notebooks';
+import { kernelPlace, openFailure, openNotebookOn, openNotebookOnKernel } from './sidebar/notebooks';
 import { RemotePanel } from './sidebar/panel';
 import {
   IOpenTerminalArgs,
@@ -38,7 +38,7 @@ import {
   terminalCaption,
   terminalLabel
 } from './terminals/widgets';
-import { CommandIDs, ICatalogModel, ISessionsModel, PLUGIN_ID } from './tokens';
+import { CommandIDs, ICatalogModel, IRemoteKernel, ISessionsModel, PLUGIN_ID } from './tokens';
 import { WizardTabs } from './wizard/tabs';
 
 /** Rank in the left area: after the stock panels (file browser is 100). */
@@ -124,14 +124,22 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     localBrowser: IDefaultFileBrowser | null
   ): void => {
     // on the profile's server, in its directory; else local (sidebar/notebooks.ts)
+    const opener = {
+      servers: () => catalog.servers,
+      profiles: () => catalog.profiles,
+      execute: (command: string, args: object) => app.commands.execute(command, { ...args }),
+      localFolder: () => localBrowser?.model.path ?? '',
+      warn: (message: string) => Notification.warning(message, { autoClose: NOTICE_TOAST_MS })
+    };
     const openNotebook = (kernelName: string): void =>
-      void openNotebookOn(kernelName, {
-        servers: () => catalog.servers,
-        profiles: () => catalog.profiles,
-        execute: (command, args) => app.commands.execute(command, { ...args }),
-        localFolder: () => localBrowser?.model.path ?? '',
-        warn: message => Notification.warning(message, { autoClose: NOTICE_TOAST_MS })
-      }).catch(error => Notification.error(openFailure(kernelName, error)));
+      void openNotebookOn(kernelName, opener).catch(error =>
+        Notification.error(openFailure(kernelName, error))
+      );
+    // Attach's notebook: on the kernel's server, in its directory (same rules)
+    const openKernel = (kernelId: string, server: string, kernel: IRemoteKernel): void =>
+      void openNotebookOnKernel(kernelId, kernelPlace(server, kernel, catalog.servers), opener).catch(error =>
+        Notification.error(openFailure(`kernel ${kernelId.slice(0, 8)}`, error))
+      );
     const wizards = new WizardTabs({
       shell: app.shell,
       catalog,
@@ -150,7 +158,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
         void app.serviceManager.kernels.refreshRunning();
       },
       openNotebook,
-      openKernel: kernelId => void app.commands.execute('notebook:create-new', { kernelId })
+      openKernel
     });
     addCommands({ app, panel, openWizard: server => wizards.open(server), palette });
     app.shell.add(panel, 'left', { rank: SIDEBAR_RANK });

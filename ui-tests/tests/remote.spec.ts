@@ -8,8 +8,11 @@
  *   getpass.getuser() and os.getcwd() ->
  *   the session card follows an sshd outage (Reconnecting -> Running) and an
  *   impostor key (Disconnected, Retry after the real key is back) -> Stop ->
- *   no kernel left on the remote; then an impostor key -> the red warning with
- *   no way to accept -> the Security drawer lists the key and removes it.
+ *   no kernel left on the remote; a kernel left running by another Jupyter
+ *   server: Attach opens its notebook where it runs (its server, its
+ *   directory), though the local file browser was used last; then an impostor
+ *   key -> the red warning with no way to accept -> the Security drawer lists
+ *   the key and removes it.
  */
 import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
@@ -295,7 +298,20 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
     // starts a kernel on the profile (idle timeout 1 h) and exits: the kernel
     // stays on the remote, detached, as after a restart.
     const kernelId = await startKernelInOtherServer(KERNEL);
+    // where it runs, as the server's kernel listing says: the notebook goes there
+    const listed = ((await (await request.get(`/remote/servers/${SERVER}/kernels`)).json()) as Array<{
+      kernel_id: string;
+      pid: number;
+      cwd: string;
+    }>).find(k => k.kernel_id === kernelId);
+    expect(listed?.pid).toBeTruthy();
+    const { pid, cwd } = listed!;
+    expect(cwd).toMatch(/^\//);
 
+    // the local file browser is the one used last: notebook:create-new given no
+    // folder would create Attach's notebook there
+    await page.sidebar.openTab('filebrowser');
+    await page.locator('#filebrowser .jp-DirListing-content').click();
     await openSidebar(page);
     const panel = sidebar(page);
     await panel.getByRole('button', { name: 'Kernels on the server' }).click();
@@ -305,20 +321,23 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
     await page.screenshot({ path: artifactPath('kernels-on-server-light.png') });
     await list.getByRole('button', { name: `Attach kernel ${short} and open a notebook on it` }).click();
 
-    // a notebook opens on that very kernel: same process on the remote
+    // a notebook opens on that very kernel (same process on the remote), on the
+    // kernel's server, in the kernel's directory
     await expect(page.locator('.jp-NotebookPanel')).toBeVisible();
-    const remote = await (await request.get(`/remote/servers/${SERVER}/kernels`)).json();
-    const pid = (remote as Array<{ kernel_id: string; pid: number }>).find(
-      k => k.kernel_id === kernelId
-    )?.pid;
-    expect(pid).toBeTruthy();
-    await page.notebook.setCell(0, 'code', 'import os; os.getpid()');
+    const created = new RegExp(`^${SERVER}:${escapeRegExp(cwd.slice(1))}/Untitled\\d*\\.ipynb$`);
+    await expect
+      .poll(() => page.evaluate(() => (window as any).jupyterapp.shell.currentWidget?.context?.path ?? ''))
+      .toMatch(created);
+    const drivePath: string = await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.context.path);
+    const notebook = '/' + drivePath.slice(SERVER.length + 1);
+    expect((await request.get(`/remote/servers/${SERVER}/files${notebook}?content=0`)).status()).toBe(200);
+    await page.notebook.setCell(0, 'code', 'import os; os.getpid(), os.getcwd()');
     await page.notebook.runCell(0);
     await expect
       .poll(async () => (await page.notebook.getCellTextOutput(0))?.join('').trim(), {
         timeout: 60_000
       })
-      .toBe(String(pid));
+      .toBe(`(${pid}, '${cwd}')`);
     await expect(list.getByText('attached here', { exact: false })).toBeVisible();
 
     // and Stop takes it off the remote
@@ -337,6 +356,9 @@ test.describe.serial('Remote sidebar against a real sshd', () => {
         return kernels.some(k => k.kernel_id === kernelId);
       })
       .toBe(false);
+    // the test's notebook leaves the kernel's directory as it found it
+    await page.notebook.close(true);
+    expect((await request.delete(`/remote/servers/${SERVER}/files${notebook}`)).status()).toBe(204);
   });
 
   test('a changed host key: red warning, no way to accept; the Security drawer removes the old key', async ({

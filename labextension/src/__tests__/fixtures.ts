@@ -277,7 +277,7 @@ export async function makeModels(
     retryStart: kernelName => opened.retried.push(kernelName),
     kernelStopped: kernelId => opened.stopped.push(kernelId),
     openNotebook: kernelName => opened.notebooks.push(kernelName),
-    openKernel: kernelId => opened.kernels.push(kernelId),
+    openKernel: (kernelId, server, kernel) => opened.kernels.push(`${kernelId} on ${server} in ${kernel.cwd ?? '?'}`),
     openForwardTab: s => opened.tabs.push(s.url ?? ''),
     focusButton: label => opened.focused.push(label),
     now: () => now

@@ -8,13 +8,16 @@ import { ServerConnection } from '@jupyterlab/services';
 import { RemoteAPIError } from '../api/errors';
 import {
   CREATE_NOTEBOOK,
+  INotebookArgs,
   INotebookOpenerOptions,
+  kernelPlace,
   notebookCwd,
   notebookPlace,
   openFailure,
-  openNotebookOn
+  openNotebookOn,
+  openNotebookOnKernel
 } from '../sidebar/notebooks';
-import { IProfile, IServer } from '../tokens';
+import { IProfile, IRemoteKernel, IServer } from '../tokens';
 import { PROFILES, SERVERS } from './fixtures';
 
 jest.mock('@jupyterlab/services', () => ({
@@ -43,7 +46,7 @@ const REMOTE: Record<string, string> = {
 };
 
 function opener(overrides: Partial<INotebookOpenerOptions> = {}) {
-  const executed: Array<{ command: string; args: { cwd: string; kernelName: string } }> = [];
+  const executed: Array<{ command: string; args: INotebookArgs }> = [];
   const warnings: string[] = [];
   const stats: string[] = [];
   const options: INotebookOpenerOptions = {
@@ -164,6 +167,57 @@ describe('openNotebookOn', () => {
     expect(openFailure('remote-base', error)).toBe(
       'Could not open a notebook on remote-base: Permission denied: /data. Choose a directory you can write.'
     );
+  });
+});
+
+describe("Attach's notebook: where the kernel runs", () => {
+  /** A kernel as `GET remote/servers/gpu-box/kernels` lists it. */
+  const RUNNING: IRemoteKernel = {
+    kernel_id: 'k1aaaaaa-0000',
+    state: 'running',
+    server: 'gpu-box',
+    profile: 'proj',
+    cwd: '/home/ada/proj'
+  };
+
+  it("is the kernel's server and working directory; local for a Jupyter server's kernel", () => {
+    const servers = [...SERVERS, JUPYTER];
+    expect(kernelPlace('gpu-box', RUNNING, servers)).toEqual({
+      server: 'gpu-box',
+      directory: '/home/ada/proj',
+      profile: 'proj',
+      kernel: 'k1aaaaaa-0000'
+    });
+    // a listing without its own server or cwd: the listed server, the home directory
+    const bare = kernelPlace('gpu-box', { kernel_id: 'k2', state: 'running' }, servers);
+    expect([bare.server, bare.directory]).toEqual(['gpu-box', '~']);
+    const hub = { kernel_id: 'k3', state: 'running', kernel_name: 'python3' };
+    expect(kernelPlace('hub', hub, servers)).toEqual({ server: null, directory: '' });
+    // the server asked, not the one a (hostile) remote's record names
+    expect(kernelPlace('gpu-box', { ...RUNNING, server: 'cluster' }, servers).server).toBe('gpu-box');
+  });
+
+  it('creates the notebook there, on that kernel, whichever file browser was used last', async () => {
+    const { options, executed, warnings } = opener({
+      localFolder: () => 'work',
+      stat: async (_, path) => ({ path, type: 'directory' })
+    });
+    await openNotebookOnKernel('k1aaaaaa-0000', kernelPlace('gpu-box', RUNNING, options.servers()), options);
+    expect(executed).toEqual([
+      { command: CREATE_NOTEBOOK, args: { cwd: 'gpu-box:home/ada/proj', kernelId: 'k1aaaaaa-0000' } }
+    ]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('creates it locally on the kernel, with a warning, when its directory is unusable', async () => {
+    const { options, executed, warnings } = opener({ localFolder: () => 'work' });
+    const gone = { ...RUNNING, cwd: '/scratch/gone' };
+    await openNotebookOnKernel('k1aaaaaa-0000', kernelPlace('gpu-box', gone, options.servers()), options);
+    expect(executed).toEqual([{ command: CREATE_NOTEBOOK, args: { cwd: 'work', kernelId: 'k1aaaaaa-0000' } }]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('/scratch/gone on gpu-box, where kernel k1aaaaaa runs');
+    expect(warnings[0]).toContain('No such file or directory');
+    expect(warnings[0]).not.toContain('Retry');
   });
 });
 

@@ -84,8 +84,9 @@ describe('SidebarModel', () => {
   });
 
   it('attaches a kernel and opens a notebook on it; opens notebooks, wizards and forwards', async () => {
-    await m.sidebar.attach('gpu-box', { kernel_id: 'old1', state: 'running' });
-    expect(m.opened.kernels).toEqual(['old1']);
+    await m.sidebar.attach('gpu-box', { kernel_id: 'old1', state: 'running', cwd: '/data' });
+    // the listing's kernel goes along: its notebook opens where it runs (sidebar/notebooks.ts)
+    expect(m.opened.kernels).toEqual(['old1 on gpu-box in /data']);
     m.sidebar.openNotebook(PROFILES[0]);
     m.sidebar.connect(SERVERS[1]);
     m.sidebar.openForward(session('f1', 'running', { kind: 'forward', url: '/remote/forward/f1/' }));

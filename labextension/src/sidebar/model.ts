@@ -76,8 +76,11 @@ export namespace SidebarModel {
     kernelStopped?: (kernelId: string) => void;
     /** Open a new notebook on a kernelspec. */
     openNotebook?: (kernelName: string) => void;
-    /** Open a new notebook on a running kernel (after Attach). */
-    openKernel?: (kernelId: string) => void;
+    /**
+     * Open a new notebook on a running kernel (after Attach): `kernel` as the
+     * listing of `server` shows it (its server and working directory).
+     */
+    openKernel?: (kernelId: string, server: string, kernel: IRemoteKernel) => void;
     /** Open a forward's page in a new tab; default api.openForwardTab. */
     openForwardTab?: (session: ISession) => void;
     /** Give the focus to a sidebar button, by accessible name (after the form closed). */
@@ -325,7 +328,7 @@ export class SidebarModel implements IDisposable {
   async attach(server: string, kernel: IRemoteKernel): Promise<void> {
     const id = await this.sessions.attachKernel(server, kernel.kernel_id);
     if (id) {
-      this._options.openKernel?.(id);
+      this._options.openKernel?.(id, server, kernel);
     }
   }
 

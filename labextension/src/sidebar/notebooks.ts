@@ -17,13 +17,17 @@
  * server: the notebook is local (as for a Jupyter server), a warning says why,
  * and the kernel's start fails with the reason on its session card, whose
  * Retry starts it in that notebook once the directory is back.
+ *
+ * "Attach … and open a notebook on it" (a kernel found running on a server) puts
+ * its notebook in the same way where that kernel runs: the listing's server and
+ * `cwd` ({@link kernelPlace}), local with a warning if that directory is unusable.
  */
 import { RemoteAPIError } from '../api/errors';
 import { getFile } from '../api/files';
 import { LOCAL_ROOT } from '../files/launchers';
 import { localPathOf } from '../files/paths';
 import { fileServers } from '../files/roots';
-import type { IProfile, IServer } from '../rest';
+import type { IProfile, IRemoteKernel, IServer } from '../rest';
 
 /** JupyterLab's command that makes a new notebook (notebook-extension). */
 export const CREATE_NOTEBOOK = 'notebook:create-new';
@@ -36,6 +40,15 @@ export interface INotebookPlace {
   directory: string;
   /** The profile, on a server (named in the warning when its directory is unusable). */
   profile?: string;
+  /** A running kernel's id (Attach): the notebook opens on it, it already runs there. */
+  kernel?: string;
+}
+
+/** The arguments of `notebook:create-new`: always a folder, and a kernelspec or a kernel. */
+export interface INotebookArgs {
+  cwd: string;
+  kernelName?: string;
+  kernelId?: string;
 }
 
 /** The place of a new notebook on kernelspec `kernelName` (pure). */
@@ -51,12 +64,26 @@ export function notebookPlace(
   return { server: profile.server, directory: profile.cwd || '~', profile: profile.name };
 }
 
+/**
+ * The place of a new notebook on `kernel`, from the kernel listing of `server`
+ * (pure): that server's drive, in the kernel's working directory; local for a
+ * Jupyter server's kernel (files not ours to browse). The server is the one
+ * asked, never the `server` the remote's record names: a hostile remote cannot
+ * send the notebook to another of the user's servers.
+ */
+export function kernelPlace(server: string, kernel: IRemoteKernel, servers: readonly IServer[]): INotebookPlace {
+  if (!fileServers(servers).includes(server)) {
+    return { server: null, directory: '' };
+  }
+  return { server, directory: kernel.cwd || '~', profile: kernel.profile, kernel: kernel.kernel_id };
+}
+
 /** What {@link openNotebookOn} needs (index.ts wires JupyterLab's pieces). */
 export interface INotebookOpenerOptions {
   servers: () => readonly IServer[];
   profiles: () => readonly IProfile[];
   /** Run a JupyterLab command (`app.commands.execute`). */
-  execute: (command: string, args: { cwd: string; kernelName: string }) => Promise<unknown>;
+  execute: (command: string, args: INotebookArgs) => Promise<unknown>;
   /** The folder the local file browser shows ('' at its root). */
   localFolder: () => string;
   /** Say why the profile's directory is not used (the notebook is then local). */
@@ -83,15 +110,27 @@ export async function notebookCwd(
     }
     return `${server}:${localPathOf(model.path)}`;
   } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    const directory = place.directory === '~' ? 'the home directory' : place.directory;
-    options.warn(
-      `Cannot open a notebook in ${directory} on ${server} for profile ${place.profile ?? ''} ` +
-        `(${why}): the notebook is created locally. If its kernel cannot start, its card in ` +
-        'the Remote sidebar says why and offers Retry.'
-    );
+    options.warn(unusableDirectory(place, error));
     return local;
   }
+}
+
+/** Why a notebook is created locally, not in `place`'s directory on its server. */
+function unusableDirectory(place: INotebookPlace, error: unknown): string {
+  const why = error instanceof Error ? error.message : String(error);
+  const directory = place.directory === '~' ? 'the home directory' : place.directory;
+  const where = `${directory} on ${place.server ?? ''}`;
+  if (place.kernel) {
+    return (
+      `Cannot open a notebook in ${where}, where kernel ${place.kernel.slice(0, 8)} runs (${why}): ` +
+      'the notebook is created locally, on that kernel, which still runs in its own directory.'
+    );
+  }
+  return (
+    `Cannot open a notebook in ${where} for profile ${place.profile ?? ''} ` +
+    `(${why}): the notebook is created locally. If its kernel cannot start, its card in ` +
+    'the Remote sidebar says why and offers Retry.'
+  );
 }
 
 /**
@@ -103,6 +142,20 @@ export async function openNotebookOn(kernelName: string, options: INotebookOpene
   const place = notebookPlace(kernelName, options.servers(), options.profiles());
   const cwd = await notebookCwd(place, options);
   await options.execute(CREATE_NOTEBOOK, { cwd, kernelName });
+}
+
+/**
+ * A new notebook on the running kernel `kernelId` (the sidebar's Attach, after
+ * the attach), in `place` ({@link kernelPlace}). Rejects only when JupyterLab's
+ * command does.
+ */
+export async function openNotebookOnKernel(
+  kernelId: string,
+  place: INotebookPlace,
+  options: Pick<INotebookOpenerOptions, 'execute' | 'localFolder' | 'warn' | 'stat'>
+): Promise<void> {
+  const cwd = await notebookCwd(place, options);
+  await options.execute(CREATE_NOTEBOOK, { cwd, kernelId });
 }
 
 /** The text of a failed {@link openNotebookOn}, with the server's hint. */
