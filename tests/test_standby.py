@@ -59,7 +59,8 @@ from tests.test_kernels import (  # noqa: F401
     test_sigkill_is_reported_dead_and_restart_works,
 )
 from tests.test_shared_host import assert_nothing_reached, attack
-from tests.test_standby_guards import execs, with_agent
+from tests.test_standby_guards import with_agent
+from tests.test_standby_take import execs
 
 USER = "jrstandby"
 
