@@ -245,7 +245,7 @@ test.describe.serial('profiles, environments and GPUs against a real sshd', () =
     await test.step('the server card shows the GPUs the probe saw', async () => {
       const card = sidebar(page).getByRole('group', { name: `GPUs of ${SERVER}` });
       // the wizard's tab is restored active: do not wait for the Launcher (galata's default)
-      await page.reload({ waitForIsReady: false });
+      await page.reload({ waitForIsReady: false } as Parameters<typeof page.reload>[0]);
       await openSidebar(page);
       await expect(card).toBeVisible({ timeout: 30_000 });
       await expect(card.getByText('0 · NVIDIA A100-SXM4-80GB')).toBeVisible();
