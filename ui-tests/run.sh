@@ -38,4 +38,6 @@ if [ ! -f "$here/.yarnrc.yml" ]; then
 fi
 cd "$here"
 jlpm install --immutable >/dev/null
+# the specs are TypeScript strict too: a type error fails the run before a browser starts
+jlpm typecheck
 exec jlpm playwright test "$@"
