@@ -20,10 +20,11 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jupyter_client import KernelManager
 from jupyter_client.blocking import BlockingKernelClient
+from jupyter_client.connect import KernelConnectionInfo
 
 from bench.common import wait_or_kill
 
@@ -143,7 +144,7 @@ def wait_ready_retrying(kc: BlockingKernelClient) -> None:
 def direct_client(info: dict[str, Any]) -> BlockingKernelClient:
     """A client on a kernel's own sockets (its connection.json), no tunnel."""
     kc = BlockingKernelClient()
-    kc.load_connection_info(info)
+    kc.load_connection_info(cast(KernelConnectionInfo, info))
     kc.start_channels()
     wait_ready_retrying(kc)
     return kc
@@ -232,9 +233,8 @@ class TunnelKernel:
         self.proc.stdin.write(json.dumps(info).encode())
         self.proc.stdin.close()
         kc = BlockingKernelClient()
-        kc.load_connection_info(
-            {**info, **{f"{c}_port": p for c, p in zip(CHANNELS, local, strict=True)}}
-        )
+        ports = {f"{c}_port": p for c, p in zip(CHANNELS, local, strict=True)}
+        kc.load_connection_info(cast(KernelConnectionInfo, {**info, **ports}))
         kc.start_channels()
         self.kc = kc
         return kc

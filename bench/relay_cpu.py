@@ -88,7 +88,7 @@ def _records(text_bytes: int, count: int) -> bytes:
 
 
 def _drain(port: int, count: int, ready: threading.Event) -> None:
-    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
     sub.rcvhwm = 0
     sub.connect(f"tcp://127.0.0.1:{port}")

@@ -109,12 +109,13 @@ class ReconnectBench:
     def _wait(self, state: str, after: float, timeout: float, since: float = 0.0) -> float:
         """When the session went STATE at or after AFTER, waiting up to TIMEOUT s for it."""
         try:
-            hit: float = eventually(
+            hit: float | None = eventually(
                 lambda: self.timeline.first(state, after), timeout=timeout, wake=self.timeline.cond
             )
         except NeverHappened:
             events = self.timeline.since(since or after)
             raise RuntimeError(f"not {state} {timeout:g} s later; events: {events}") from None
+        assert hit is not None  # eventually returns a truthy value only
         return hit
 
     def _first_reply(self, since: float) -> float:
