@@ -486,6 +486,21 @@ describe('sessions and remote kernels', () => {
     expect(call(1)[1].method).toBe('DELETE');
   });
 
+  it("refuses a hostile listing's kernel id '..' (DELETE would reach servers/box itself)", async () => {
+    for (const id of ['..', '.']) {
+      await expect(stopRemoteKernel('box', id)).rejects.toThrow(/"\." or "\.\." segment/);
+      await expect(attachRemoteKernel('box', id)).rejects.toThrow(/"\." or "\.\." segment/);
+    }
+    for (const path of ['servers/box/files/a/../../../api/shutdown', 'servers/box/%2e%2E', 'servers/box/.%2e/x']) {
+      await expect(requestAPI(path, { method: 'POST' })).rejects.toThrow(/segment/);
+    }
+    expect(makeRequest).not.toHaveBeenCalled();
+    // a name that merely holds '%2e' is encoded, no dot segment: it goes through
+    respond(200, JSON.stringify({ stopped: true }));
+    await stopRemoteKernel('box', '%2e%2e');
+    expect(call(0)[0]).toBe(`${BASE}/servers/box/kernels/%252e%252e`);
+  });
+
   it('rejects a sessions answer that is not a list', async () => {
     respond(200, '{}');
     await expect(listSessions()).rejects.toBeInstanceOf(RemoteAPIError);

@@ -5,10 +5,11 @@
 import { ServerConnection } from '@jupyterlab/services';
 import { Signal } from '@lumino/signaling';
 
-import { downloadURL } from '../api/files';
+import { deleteFile, downloadURL, getFile, newUntitled, saveFile } from '../api/files';
+import { UnsafePathError } from '../api/requests';
 import { RemoteDrive, UploadCancelled, base64Length } from '../files/drive';
 import { preferredKernel } from '../files/kernels';
-import { driveOf, encodeRemotePath, localPathOf, remotePathOf } from '../files/paths';
+import { driveOf, encodeRemotePath, isNormalizedAbsolute, localPathOf, remotePathOf } from '../files/paths';
 import { localOf, trackUploads } from '../files/uploads';
 import { fileServers, profileRoots } from '../files/roots';
 import { IProfile, IServer } from '../tokens';
@@ -57,10 +58,41 @@ describe('paths', () => {
     expect(driveOf('dir/a:b')).toBe('');
   });
 
+  it('knows a normalized absolute path', () => {
+    for (const good of ['/', '/home/ada', '/a/..b/c.', '/...']) {
+      expect(isNormalizedAbsolute(good)).toBe(true);
+    }
+    for (const bad of ['', 'home/ada', '/../api', '/a/../b', '/a/.', '/a//b', '/a/', '//a', '~']) {
+      expect(isNormalizedAbsolute(bad)).toBe(false);
+    }
+  });
+
   it('counts base64 bytes', () => {
     expect(base64Length(btoa('abcd'))).toBe(4);
     expect(base64Length(btoa('abcde'))).toBe(5);
     expect(base64Length(btoa('abcdef'))).toBe(6);
+  });
+});
+
+describe('route: no files request leaves remote/servers/NAME/files (review s22 F2)', () => {
+  const HOSTILE = ['../../../../api/shutdown', 'home/../../api', 'home/ada/..', './x', 'home/./x', 'home//x', '~/../../api'];
+
+  it.each(HOSTILE)('%s is refused before anything is sent', async path => {
+    await expect(getFile('gpu', path, { content: false })).rejects.toThrow(UnsafePathError);
+    await expect(newUntitled('gpu', path, 'notebook')).rejects.toThrow(/"\." or "\.\." segment|empty segment/);
+    await expect(saveFile('gpu', path, { type: 'file', format: 'text', content: '' })).rejects.toThrow(UnsafePathError);
+    await expect(deleteFile('gpu', path)).rejects.toThrow(UnsafePathError);
+    expect(() => downloadURL('gpu', path, { baseUrl: 'http://localhost:8888/' }, '')).toThrow(UnsafePathError);
+    expect(makeRequest).not.toHaveBeenCalled();
+  });
+
+  it('names with dots that are no dot segments go through', async () => {
+    respond(201, { path: '/home/..a/...', type: 'notebook' });
+    await newUntitled('gpu', 'home/..a/...', 'notebook');
+    expect(sent().url).toBe('http://localhost:8888/base/remote/servers/gpu/files/home/..a/...');
+    respond(200, { path: '/home/ada', type: 'directory' });
+    await getFile('gpu', '~');
+    expect(sent(1).url).toBe('http://localhost:8888/base/remote/servers/gpu/files/~');
   });
 });
 

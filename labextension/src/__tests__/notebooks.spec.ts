@@ -238,3 +238,41 @@ describe('notebookCwd over REST', () => {
     expect(url).toContain('content=0');
   });
 });
+
+describe('a hostile remote (review s22 F2): no request leaves the remote files', () => {
+  const HOSTILE_HOMES = ['/../../../../../api/shutdown', '/home/../../api/shutdown', 'api/shutdown', '/a//b', '/a/./b', '/a/'];
+
+  it.each(HOSTILE_HOMES)('a home answered as %s gives a local notebook and a warning', async home => {
+    makeRequest.mockClear();
+    makeRequest.mockResolvedValueOnce(
+      new Response(JSON.stringify({ name: 'x', path: home, type: 'directory', content: null }), { status: 200 })
+    );
+    const warnings: string[] = [];
+    const cwd = await notebookCwd(
+      { server: 'gpu-box', directory: '~', profile: 'torch' },
+      { localFolder: () => 'work', warn: message => warnings.push(message) }
+    );
+    expect(cwd).toBe('work');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('not a normalized absolute path');
+    expect(makeRequest).toHaveBeenCalledTimes(1); // the stat, nothing else
+  });
+
+  it("Attach on a kernel whose cwd has '..' sends nothing at all (not even the stat)", async () => {
+    makeRequest.mockClear();
+    const warnings: string[] = [];
+    const hostile = { kernel_id: 'k9aaaaaa-0000', state: 'running', cwd: 'a/../../../other/files/~' } as IRemoteKernel;
+    const place = kernelPlace('gpu-box', hostile, SERVERS);
+    const cwd = await notebookCwd(place, { localFolder: () => '', warn: message => warnings.push(message) });
+    expect(cwd).toBe('.');
+    expect(makeRequest).not.toHaveBeenCalled();
+    expect(warnings[0]).toContain('".." segment');
+  });
+
+  it('a well-formed home is used as it is', async () => {
+    const { options, executed, warnings } = opener({ stat: async () => ({ path: '/', type: 'directory' }) });
+    await openNotebookOn('remote-torch', options);
+    expect(executed[0].args.cwd).toBe('gpu-box:');
+    expect(warnings).toEqual([]);
+  });
+});

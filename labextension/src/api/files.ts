@@ -5,9 +5,9 @@
  */
 import { Contents, ServerConnection } from '@jupyterlab/services';
 
-import { encodeRemotePath } from '../files/paths';
+import { encodeRemotePath, unsafePathReason } from '../files/paths';
 import { API_NAMESPACE } from '../tokens';
-import { joinURL, jsonInit, requestAPI, seg } from './requests';
+import { joinURL, jsonInit, requestAPI, seg, UnsafePathError } from './requests';
 
 /** A contents model as the server sends it (Jupyter's, plus our fields). */
 export interface IRemoteModel extends Contents.IModel {
@@ -17,8 +17,17 @@ export interface IRemoteModel extends Contents.IModel {
   truncated?: boolean;
 }
 
+/**
+ * The path every files request of this module takes: throws, sending nothing, when
+ * the path has a `.`, `..` or empty segment (the browser would resolve them and the
+ * request, with the user's token, could leave `servers/NAME/files/`).
+ */
 function route(kind: string, server: string, localPath: string): string {
-  const path = encodeRemotePath(localPath.replace(/^\/+/, ''));
+  const why = unsafePathReason(localPath);
+  if (why !== null) {
+    throw new UnsafePathError(`Refusing the remote path ${JSON.stringify(localPath)} of ${server}: ${why}.`);
+  }
+  const path = encodeRemotePath(localPath.replace(/^\/+/, '').replace(/\/+$/, ''));
   return `servers/${seg(server)}/${kind}` + (path ? `/${path}` : '');
 }
 
@@ -32,7 +41,7 @@ export interface IGetOptions {
 }
 
 /** GET files/PATH: a directory with its entries, a notebook or a file. */
-export function getFile(
+export async function getFile(
   server: string,
   localPath: string,
   options: IGetOptions = {}
@@ -63,12 +72,12 @@ export interface ISaveBody extends Partial<Contents.IModel> {
 }
 
 /** PUT files/PATH: save a model (or one chunk of an upload). */
-export function saveFile(server: string, localPath: string, body: ISaveBody): Promise<IRemoteModel> {
+export async function saveFile(server: string, localPath: string, body: ISaveBody): Promise<IRemoteModel> {
   return requestAPI<IRemoteModel>(route('files', server, localPath), jsonInit('PUT', body));
 }
 
 /** POST files/DIR: a new untitled notebook, file or directory. */
-export function newUntitled(
+export async function newUntitled(
   server: string,
   localDir: string,
   type: Contents.ContentType,
@@ -78,7 +87,7 @@ export function newUntitled(
 }
 
 /** POST files/DIR {copy_from}: copy a file into DIR (name-Copy1.ext). */
-export function copyFile(server: string, fromRemote: string, localDir: string): Promise<IRemoteModel> {
+export async function copyFile(server: string, fromRemote: string, localDir: string): Promise<IRemoteModel> {
   return requestAPI<IRemoteModel>(
     route('files', server, localDir),
     jsonInit('POST', { copy_from: fromRemote })
@@ -86,7 +95,7 @@ export function copyFile(server: string, fromRemote: string, localDir: string): 
 }
 
 /** PATCH files/PATH {path}: rename or move (never over an existing file). */
-export function renameFile(server: string, localPath: string, newRemote: string): Promise<IRemoteModel> {
+export async function renameFile(server: string, localPath: string, newRemote: string): Promise<IRemoteModel> {
   return requestAPI<IRemoteModel>(route('files', server, localPath), jsonInit('PATCH', { path: newRemote }));
 }
 
@@ -104,12 +113,12 @@ export async function cancelUpload(server: string, localPath: string): Promise<b
 }
 
 /** GET checkpoints/PATH. */
-export function listCheckpoints(server: string, localPath: string): Promise<Contents.ICheckpointModel[]> {
+export async function listCheckpoints(server: string, localPath: string): Promise<Contents.ICheckpointModel[]> {
   return requestAPI<Contents.ICheckpointModel[]>(route('checkpoints', server, localPath), { method: 'GET' });
 }
 
 /** POST checkpoints/PATH: checkpoint the file as it is on the remote now. */
-export function createCheckpoint(server: string, localPath: string): Promise<Contents.ICheckpointModel> {
+export async function createCheckpoint(server: string, localPath: string): Promise<Contents.ICheckpointModel> {
   return requestAPI<Contents.ICheckpointModel>(route('checkpoints', server, localPath), { method: 'POST' });
 }
 

@@ -10,11 +10,30 @@ import { ServerConnection } from '@jupyterlab/services';
 import { API_NAMESPACE } from '../tokens';
 import { badResponse, errorFromResponse, networkError, RemoteAPIError } from './errors';
 
-/** Join URL segments with single slashes. */
+/** A URL {@link joinURL} refuses to build: nothing was sent. */
+export class UnsafePathError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafePathError';
+  }
+}
+
+/** `.`, `..` and their percent-encoded forms, which the browser's URL parser resolves. */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
+/**
+ * Join URL segments with single slashes. Throws {@link UnsafePathError} when a part
+ * after the base has a dot segment in its path: the browser would resolve it and
+ * the request, with the user's token, could reach another endpoint (review s22 F2:
+ * a remote's home `/../../api/shutdown` made a POST to `/api/shutdown`).
+ */
 export function joinURL(base: string, ...parts: string[]): string {
   let url = base.replace(/\/+$/, '');
   for (const part of parts) {
     const clean = part.replace(/^\/+/, '').replace(/\/+$/, '');
+    if (clean.split(/[?#]/)[0].split('/').some(segment => DOT_SEGMENT.test(segment))) {
+      throw new UnsafePathError(`Refusing to send a request to ${JSON.stringify(part)}: it has a "." or ".." segment.`);
+    }
     if (clean) {
       url += '/' + clean;
     }

@@ -10,6 +10,42 @@
  * `home/alice/x.ipynb` is the remote path `/home/alice/x.ipynb`.
  */
 
+/**
+ * Why a drive-local path may not go into a URL, or null when it may. A `.` or `..`
+ * segment would be resolved by the browser (`%2e%2e` too), so a request could leave
+ * `remote/servers/NAME/files/` (a hostile remote's home `/../../api/shutdown` made
+ * a POST to `/api/shutdown`); an empty inner segment (`a//b`) is no path we make.
+ */
+export function unsafePathReason(localPath: string): string | null {
+  const parts = localPath.replace(/^\/+/, '').replace(/\/+$/, '').split('/');
+  if (parts.some(part => part === '.' || part === '..')) {
+    return 'it has a "." or ".." segment';
+  }
+  if (parts.length > 1 && parts.some(part => part === '')) {
+    return 'it has an empty segment ("//")';
+  }
+  return null;
+}
+
+/**
+ * Whether `remotePath` is an absolute, normalized path (`/`, `/a/b`): no `.` or `..`
+ * segment, no `//`, no trailing `/`. A directory a remote names (its home, a
+ * kernel's working directory) is used only so.
+ */
+export function isNormalizedAbsolute(remotePath: string): boolean {
+  if (remotePath === '/') {
+    return true;
+  }
+  return (
+    remotePath.startsWith('/') &&
+    !remotePath.endsWith('/') &&
+    remotePath
+      .slice(1)
+      .split('/')
+      .every(part => part !== '' && part !== '.' && part !== '..')
+  );
+}
+
 /** The remote path of a drive-local path. */
 export function remotePathOf(localPath: string): string {
   return '/' + localPath.replace(/^\/+/, '');

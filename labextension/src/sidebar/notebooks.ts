@@ -25,7 +25,7 @@
 import { RemoteAPIError } from '../api/errors';
 import { getFile } from '../api/files';
 import { LOCAL_ROOT } from '../files/launchers';
-import { localPathOf } from '../files/paths';
+import { isNormalizedAbsolute, localPathOf } from '../files/paths';
 import { fileServers } from '../files/roots';
 import type { IProfile, IRemoteKernel, IServer } from '../rest';
 
@@ -107,6 +107,10 @@ export async function notebookCwd(
     const model = await stat(server, place.directory);
     if (model.type !== 'directory') {
       throw new Error(`${place.directory} is not a directory.`);
+    }
+    if (!isNormalizedAbsolute(model.path)) {
+      // A hostile remote's home `/../../api/shutdown`: JupyterLab would POST there.
+      throw new Error(`the server answered ${JSON.stringify(model.path)}, not a normalized absolute path`);
     }
     return `${server}:${localPathOf(model.path)}`;
   } catch (error) {
