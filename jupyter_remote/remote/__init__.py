@@ -34,6 +34,7 @@ SCRIPTS = {
         "relay_kernel",
         "relay_start",
         "standby",
+        "relay_gate",
         "relay",
         "supervisor",
         "slurm",

@@ -11,7 +11,8 @@ numbered too, so a request resent after a reconnect reaches the kernel once.
 Heartbeat pings cross the same link, neither numbered nor kept.
 
 Stdlib + pyzmq (which ipykernel brings), Python >= 3.8; part of the agent script.
-The side facing the kernel is ``relay_kernel.py`` (the part before this one).
+The side facing the kernel is ``relay_kernel.py``, who gets in (the listeners, the
+first record, the TCP token check) ``relay_gate.py`` (the parts before this one).
 The wire format is in ``protocol.py`` (the local side, ``kernels/relay_link.py``,
 uses the same module).
 
@@ -20,10 +21,10 @@ private 0700 directory. Only when the server's channel transport is explicitly
 "tcp" (an sshd that forbids socket forwarding) also on a TCP port of 127.0.0.1,
 where other users of the host can connect: there the first record must be a HELLO
 (or a standby's CLAIM) carrying the kernel's relay token (sent by the local side over
-SSH, never on disk or a command line), else the connection is closed unanswered.
+SSH, never on disk or a command line), else the connection is closed unanswered
+(``relay_gate.py``).
 """
 
-import hmac
 import json
 import os
 import sys
@@ -34,27 +35,22 @@ import uuid
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.protocol import (
     ACK,
-    CLAIM,
     GAP,
     HB,
     HELLO,
-    INFO,
-    MAX_RECORD,
     MSG,
     RELAYED,
-    RecordReader,
     encode_record,
     json_part,
     record_pieces,
 )
+from jupyter_remote.remote.relay_gate import GateSide
 from jupyter_remote.remote.relay_kernel import DELIM, KernelSide
 from jupyter_remote.remote.relay_start import (
     StartSide,
-    _write_json,
     _write_none,
     query_relay,  # noqa: F401 (agent)
 )
-from jupyter_remote.remote.standby import claim_here
 from jupyter_remote.remote.state import CLAIMED
 
 # </local-imports>
@@ -62,18 +58,15 @@ from jupyter_remote.remote.state import CLAIMED
 DEFAULT_BUFFER_BYTES = 128 * 1024 * 1024
 ACK_INTERVAL = 0.2
 STALL_AFTER = 5.0  # a client that has not read for this long counts as absent
-#: on TCP (any local user may connect): seconds for the first record, and connections
-#: at once that have not shown the token yet (a new one beyond drops the oldest)
-TCP_HELLO_WAIT = 5.0
-MAX_UNPROVEN = 16
 
 
-class Relay(StartSide, KernelSide):
+class Relay(StartSide, GateSide, KernelSide):
     """The kernel's permanent client; one local side at a time talks to it.
 
     Its side facing the kernel (sockets, nudge, reading) is ``relay_kernel.KernelSide``,
-    how its start ends (HELLOs wait for it; a failed one closes all) ``relay_start``;
-    here: the numbered buffer, the local side's connections, and start-up."""
+    how its start ends (HELLOs wait for it; a failed one closes all) ``relay_start``,
+    its listeners and who gets in (token check, CLAIM) ``relay_gate.GateSide``;
+    here: the numbered buffer, the local side's connection, and start-up."""
 
     def __init__(self, kdir, conn, buffer_bytes=DEFAULT_BUFFER_BYTES, tcp_token=None):
         import asyncio  # only the relay needs it: at the top, every agent exec paid ~25 ms
@@ -147,13 +140,7 @@ class Relay(StartSide, KernelSide):
         self.kernel_up = asyncio.Event()
         # listen while the kernel boots: the local side attaches meanwhile (its HELLO is
         # answered once the nudge has proved the iopub subscription, or the start failed)
-        self.servers.append(await asyncio.start_unix_server(self._accept, path=self.path))
-        os.chmod(self.path, 0o600)
-        if self.tcp_token:
-            server = await asyncio.start_server(self._accept_tcp, "127.0.0.1", 0)
-            self.servers.append(server)
-            self.tcp_port = server.sockets[0].getsockname()[1]
-        _write_json(self.kdir, "relay.json", {"path": self.path, "port": self.tcp_port})
+        await self._listen()
         self.listening.set()
         try:
             await self._nudge(startup_timeout)
@@ -270,70 +257,7 @@ class Relay(StartSide, KernelSide):
                 self.acked_in = self.last_in
                 client.write(encode_record(ACK, 0, self.last_in))
 
-    # ------------------------------------------------------------ connections
-
-    async def _accept_tcp(self, reader, writer):
-        """A TCP client must prove it knows the relay token in its HELLO; no INFO."""
-        await self._accept(reader, writer, tcp=True)
-
-    async def _accept(self, reader, writer, tcp=False):
-        import asyncio
-
-        generation = None
-        self.conns.add(writer)
-        if tcp:
-            self._admit_unproven(writer)
-        records = RecordReader(reader, max_record=64 * 1024 if tcp else MAX_RECORD)
-        try:
-            if tcp:
-                record = await asyncio.wait_for(records.next(), TCP_HELLO_WAIT)
-            else:
-                record = await records.next()
-            if record is None:
-                return
-            kind, _, _, parts = record
-            if kind == INFO and not tcp:
-                writer.write(encode_record(INFO, 0, 0, [json_part(self.info())]))
-                await writer.drain()
-                return
-            if kind not in (HELLO, CLAIM):
-                return
-            hello = json.loads(bytes(parts[0]).decode("utf-8"))
-            if tcp and not _token_ok(hello.get("token"), self.tcp_token):
-                return
-            if writer in self.unproven:  # proven: never dropped for a newer connection
-                self.unproven.remove(writer)
-            if kind == CLAIM:  # its keeper takes this standby (standby.py), then attaches
-                writer.write(encode_record(CLAIM, 0, 0, [json_part(claim_here(self.kdir, hello))]))
-                await writer.drain()
-                return
-            if not await self._settled_hello(writer):
-                return  # the start failed: this side was told why
-            records.max_record = MAX_RECORD
-            generation = self._take_client(writer, hello)
-            pump = asyncio.ensure_future(self._pump(writer, generation))
-            try:
-                await self._from_client(records, generation)
-            finally:
-                pump.cancel()
-        except Exception as exc:  # a malformed record ends that connection, not the relay
-            sys.stderr.write("jupyter-remote: relay client: %r\n" % (exc,))
-        finally:
-            self.conns.discard(writer)
-            if writer in self.unproven:
-                self.unproven.remove(writer)
-            if generation is not None and generation == self.generation:
-                self.client = None
-                self.last_activity = time.time()
-            writer.close()
-
-    def _admit_unproven(self, writer):
-        """A TCP connection is in; another user may open many that never send a token
-        (each an fd of the kernel's supervisor and up to 64 KiB): past MAX_UNPROVEN the
-        oldest is aborted."""
-        self.unproven.append(writer)
-        while len(self.unproven) > MAX_UNPROVEN:
-            self.unproven.pop(0).transport.abort()
+    # ------------------------------------------------------------ the local side
 
     def _take_client(self, writer, hello):
         """A (re)connecting local side replaces the previous one; answers its HELLO."""
@@ -392,12 +316,6 @@ class Relay(StartSide, KernelSide):
             "token": self.tcp_token or "",
             "port": self.tcp_port,
         }
-
-
-def _token_ok(given, expected):
-    if not isinstance(given, str) or not expected:
-        return False
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
 def start_relay(kdir, buffer_bytes, startup_timeout, tcp_token=None):
