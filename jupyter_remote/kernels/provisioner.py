@@ -15,7 +15,6 @@ the remote agent on stdin, never on a command line.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from jupyter_client.connect import KernelConnectionInfo
@@ -24,7 +23,7 @@ from traitlets import Bool, Float, Unicode
 
 from .. import runtime
 from ..context import RemoteContext
-from ..errors import RemoteCommandError, RemoteError
+from ..errors import RemoteError
 from ..files.documents import document_directory
 from ..remote.protocol import CHANNELS
 from ..runtime import on_ssh_loop
@@ -32,13 +31,11 @@ from ..sessions import job as jobs
 from ..sessions.kernel import KernelSession
 from ..ssh.forwards import free_local_ports, release_local_ports
 from ..store import Profile, Server
-from ..store.slurm import slurm_request
 from .kernel_end import ended_by_agent, ended_by_job, start_failed, status_or_none
+from .kernel_handover import let_taken_go, running_kernel, take_standby
 from .kernel_start import KernelStart, bring_up
 from .launch_request import DEFAULT_BUFFER_MB, local_connection
 from .remote_kernels import ATTACH
-from .standby import Standbys
-from .standby import wanted as standby_wanted
 
 
 class SSHProvisioner(KernelProvisionerBase):
@@ -125,10 +122,10 @@ class SSHProvisioner(KernelProvisionerBase):
         self._document_cwd = document_directory(kwargs.get("env"), self._profile.server)
         if self._session is None:
             self._remote_id = None  # the kernel's id is ours unless a standby is taken
-        self._attach_info = await self._running_kernel() if attach else None
+        self._attach_info = await running_kernel(self) if attach else None
         self._took_standby = False
         if not attach and self._session is None and self.use_relay:
-            await self._take_standby()
+            await take_standby(self)  # kernel_handover.py: sets what the launch takes over
         try:
             if self._local_ports is None:
                 self._local_ports = free_local_ports(len(CHANNELS))
@@ -140,48 +137,8 @@ class SSHProvisioner(KernelProvisionerBase):
             cmd = ["jupyter-remote", "profile", self.profile]  # informational: no process
             return await super().pre_launch(cmd=cmd, **kwargs)
         except BaseException as exc:  # failed or cancelled before launch_kernel
-            await self._let_taken_go(exc)
+            await let_taken_go(self, exc)
             raise
-
-    async def _let_taken_go(self, exc: BaseException) -> None:
-        """A standby this start took and will not hand out is stopped (nothing orphaned:
-        its mark is gone, nobody else would stop it); a start without one: nothing."""
-        if not self._took_standby:
-            return
-        self._took_standby = False
-        self._attach_info = None
-        start_failed(self._session, exc)
-        with contextlib.suppress(Exception):
-            await self._agent_call("stop", self._kid, timeout=1.0)
-        await self._close_session()
-
-    async def _take_standby(self) -> None:
-        """A start of a profile that keeps a standby kernel takes it (kernels/standby.py):
-        its connection becomes this kernel's as for an attach, under the standby's remote
-        id; none ready (or another cwd): a cold start, no error."""
-        profile = self._profile
-        assert profile is not None
-        cwd = self._document_cwd or profile.cwd
-        if not standby_wanted(profile) or (cwd or None) != (profile.cwd or None):
-            return
-
-        async def take(manager: RemoteContext) -> dict[str, Any] | None:
-            session = await self._session_on(manager)  # the kernel's own connection
-            taken = await Standbys.of(manager).take(profile, cwd, agent=session.agent())
-            if taken is not None:
-                session.remote_id = str(taken["kernel_id"])
-            return taken
-
-        try:
-            taken = await self._remote(take)
-        except BaseException as exc:
-            start_failed(self._session, exc)
-            await self._close_session()
-            raise
-        if taken is not None:
-            self._remote_id = str(taken["kernel_id"])
-            self._attach_info = taken
-            self._took_standby = True
 
     async def _session_on(self, manager: RemoteContext) -> KernelSession:
         """This kernel's session, connecting it first if needed (runs on the SSH loop)."""
@@ -212,25 +169,6 @@ class SSHProvisioner(KernelProvisionerBase):
             return "srun"
         return self._server.channel_transport if self._server else "unix"
 
-    async def _running_kernel(self) -> dict[str, Any] | None:
-        """For attach: the key and channels of this kernel id if it runs remotely, else None."""
-
-        async def fetch(manager: RemoteContext) -> dict[str, Any] | None:
-            session = await self._session_on(manager)
-            slurm = slurm_request(self._profile.slurm if self._profile else None)
-            if slurm is not None and not await jobs.adopt(session, slurm):
-                return None  # no running job of this kernel: nothing to attach to
-            try:
-                return await session.agent().connection(self._kid)
-            except RemoteCommandError:
-                return None
-
-        try:
-            return await self._remote(fetch)
-        except BaseException:
-            await self._close_session()
-            raise
-
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         """KernelManager.start_kernel: start the kernel remotely and forward its channels."""
         profile = self._profile
@@ -256,7 +194,7 @@ class SSHProvisioner(KernelProvisionerBase):
         try:
             await self._remote(launch)
         except BaseException as exc:
-            await self._let_taken_go(exc)  # taken, not handed out: it goes
+            await let_taken_go(self, exc)  # taken, not handed out: it goes
             start_failed(self._session, exc)
             await self._close_session()
             raise
