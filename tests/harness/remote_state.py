@@ -43,10 +43,20 @@ def standby_ids(host: SSHTestHost) -> list[str]:
     return sorted(p.parent.name for p in found)
 
 
+#: a user's leftovers in /tmp: kernels' socket directories (``jr-*``, made there when the
+#: home's path is too long for a socket) and the kernel's own runtime files
+_LEFT_IN_TMP = (
+    'find /tmp -maxdepth 1 -user "$1" '
+    "\\( -name 'jr-*' -o -name 'ipykernel_*' -o -name 'debugpy*' \\) -exec rm -rf {} +"
+)
+
+
 def clean_remote(host: SSHTestHost) -> None:
-    """Kill our processes of the user and remove its STATE_DIR (a failed earlier test's)."""
+    """Kill our processes of the user and remove its STATE_DIR and its leftovers in /tmp
+    (a failed earlier test's, which a later test's "nothing left" would count)."""
     host.run_as_user(["pkill", "-9", "-u", host.user, "-f", KERNEL_PROCESSES])
     host.run_as_user(["rm", "-rf", str(host.home / STATE_DIR)])
+    host.run_as_user(["sh", "-c", _LEFT_IN_TMP, "sh", host.user])
 
 
 def user_processes(uid: int) -> list[str]:
