@@ -4,7 +4,9 @@ subsystem (stdlib only, any Python 3).
 It speaks enough SFTP v3 to be opened and listed, then lies: every directory is
 endless (each READDIR answers a page of 1,000 entries whose names carry terminal
 escapes, bidi overrides and invalid UTF-8), and each page says it is not the end.
-A client that does not bound what it keeps grows without limit.
+A client that does not bound what it keeps grows without limit. With an argument, every
+REALPATH (the client's ``realpath(".")``: its home) answers that path instead of
+``/home/x``, e.g. ``/../../../../../api/shutdown`` (review s22 F2).
 """
 
 import struct
@@ -38,6 +40,7 @@ def read_exact(n: int) -> bytes:
 
 def main() -> None:
     page = 0
+    home = sys.argv[1].encode() if len(sys.argv) > 1 else b"/home/x"
     while True:
         (length,) = struct.unpack(">I", read_exact(4))
         packet = read_exact(length)
@@ -48,7 +51,7 @@ def main() -> None:
         (rid,) = struct.unpack(">I", body[:4])
         ident = body[:4]
         if kind == REALPATH:
-            send(NAME, ident + struct.pack(">I", 1) + string(b"/home/x") + string(b"") + DIR_ATTRS)
+            send(NAME, ident + struct.pack(">I", 1) + string(home) + string(b"") + DIR_ATTRS)
         elif kind in (STAT, LSTAT):
             send(ATTRS, ident + DIR_ATTRS)
         elif kind == OPENDIR:

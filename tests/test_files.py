@@ -18,7 +18,9 @@ import hashlib
 import json
 import os
 import secrets
+import shlex
 import shutil
+import stat
 import subprocess
 import time
 from collections.abc import Iterator
@@ -32,6 +34,7 @@ from tornado.httpclient import HTTPClientError
 from jupyter_remote.errors import (
     ConflictError,
     NotFoundError,
+    RemoteCommandError,
     RemoteFileChangedError,
     RemotePermissionError,
     ValidationError,
@@ -876,16 +879,23 @@ async def test_removing_or_editing_a_server_lets_its_file_link_go(
 # ------------------------------------------------------------------ a hostile remote
 
 
-@pytest.fixture
-def hostile_sftp_host(tmp_path: Path) -> Iterator[SSHTestHost]:
-    """An sshd whose sftp subsystem is tests/hostile_sftp.py (an endless listing)."""
+def _hostile_sftp(*args: str) -> SSHTestHost:
+    """An sshd whose sftp subsystem is tests/hostile_sftp.py with ``args``."""
     host = SSHTestHost(name="hostilesftp", user=USER, remote_env=False, start=False)
     script = host.workdir / "hostile_sftp.py"
     shutil.copy(Path(__file__).with_name("hostile_sftp.py"), script)
     script.chmod(0o755)
-    host.extra_config["Subsystem"] = f"sftp /usr/bin/python3 {script}"
+    argv = " ".join(shlex.quote(a) for a in ("/usr/bin/python3", str(script), *args))
+    host.extra_config["Subsystem"] = f"sftp {argv}"
     host._write_config()
     host.start()
+    return host
+
+
+@pytest.fixture
+def hostile_sftp_host(tmp_path: Path) -> Iterator[SSHTestHost]:
+    """An sshd whose sftp subsystem is tests/hostile_sftp.py (an endless listing)."""
+    host = _hostile_sftp()
     try:
         yield host
     finally:
@@ -907,3 +917,110 @@ async def test_an_endless_hostile_listing_stays_bounded(
         assert "\x07" not in entry["name"]
     with contextlib.suppress(Exception):
         await manager.files.links.close()
+
+
+@pytest.mark.parametrize(
+    "home", ["/../../../../../api/shutdown", "/home/x/../../api", "home/x", "/home/x/", "//x"]
+)
+async def test_a_hostile_sftp_home_is_refused_with_the_remote_named(
+    manager: RemoteManager, home: str
+) -> None:
+    """Review s22 F2: a remote whose SFTP server answers a home that is not a normalized
+    absolute path gets no link: every use of its files (``~``, the home, a new notebook
+    in ``~``, an absolute path too) is a 502 naming the server, and no link is kept."""
+    from jupyter_remote.store import Server
+
+    host = _hostile_sftp(home)
+    try:
+        manager.store.save_server(Server.from_input(server_input(host, "evil")))
+        trust_host(manager.store, host)
+        files = manager.files
+        for use in (
+            lambda: files.get("evil", "~", content=False),
+            lambda: files.home("evil"),
+            lambda: files.new_untitled("evil", "~", type="notebook"),
+            lambda: files.get("evil", "/home/x"),
+        ):
+            with pytest.raises(RemoteCommandError) as refused:
+                await use()
+            assert refused.value.status == 502
+            assert "SFTP server of evil" in refused.value.message
+            assert "not a normalized absolute path" in refused.value.message
+            assert refused.value.hint
+        assert files.links._held == {}
+    finally:
+        with contextlib.suppress(Exception):
+            await manager.files.links.close()
+        host.close()
+
+
+# ------------------------------------------------------------------ new files' mode
+
+
+@pytest.fixture
+def umask077_host() -> Iterator[SSHTestHost]:
+    """The files user on an sshd started with umask 077: its logins' umask (no PAM, /bin/sh
+    reads no rc file), as login.defs' UMASK 077 or pam_umask give a real account."""
+    host = SSHTestHost(name="umask077", user=USER, start=False)
+    old = os.umask(0o077)
+    try:
+        host.start()
+    finally:
+        os.umask(old)
+    try:
+        yield host
+    finally:
+        host.close()
+
+
+async def _login_umask(manager: RemoteManager, server: str) -> int:
+    """The umask of a login on ``server`` (``umask`` run over the files' own connection)."""
+    async with manager.files.links.use(server) as link:
+        done = await link.lease.conn.run("umask", check=True)
+    return int(str(done.stdout).strip(), 8)
+
+
+async def test_new_files_get_the_remote_logins_umask(
+    manager: RemoteManager, umask077_host: SSHTestHost, shared_dir: Path
+) -> None:
+    """Review s22 F5: in a shared project directory, a new notebook (Open notebook, Attach,
+    New), a new file saved and a new upload are 0666 less the login's umask, 0600 for a
+    077 user (were 0644 whatever it was), so jrattacker cannot read them; a file saved
+    over keeps its own mode."""
+    from jupyter_remote.store import Server
+
+    manager.store.save_server(Server.from_input(server_input(umask077_host, "private")))
+    trust_host(manager.store, umask077_host)
+    assert await _login_umask(manager, "private") == 0o077
+    files = manager.files
+    made = await files.new_untitled("private", str(shared_dir), type="notebook")
+    text = {"type": "file", "format": "text", "content": "x"}
+    saved = await files.save("private", f"{shared_dir}/new.txt", text)
+    await files.save("private", f"{shared_dir}/up.bin", {**text, "chunk": 1})
+    await files.save("private", f"{shared_dir}/up.bin", {**text, "chunk": -1})
+    for path in (made["path"], saved["path"], f"{shared_dir}/up.bin"):
+        info = os.stat(path)
+        assert info.st_uid == umask077_host.uid and stat.S_IMODE(info.st_mode) == 0o600, path
+    kept = shared_dir / "kept.txt"
+    kept.write_text("old")
+    os.chown(kept, umask077_host.uid, umask077_host.gid)
+    kept.chmod(0o644)
+    await files.save("private", str(kept), text)
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o644 and kept.read_text() == "x"
+    attacker = ensure_user("jrattacker").pw_name
+    for path, readable in ((made["path"], False), (saved["path"], False), (str(kept), True)):
+        read = subprocess.run(as_user_argv(attacker, ["cat", path]), capture_output=True,
+                              text=True, check=False)  # fmt: skip
+        assert (read.returncode == 0) is readable, (path, read.stderr)
+    assert leftovers(shared_dir) == []
+    with contextlib.suppress(Exception):
+        await files.links.close()
+
+
+async def test_new_files_under_the_usual_umask_are_0644(box: RemoteManager, workdir: Path) -> None:
+    """The other side of the test above: the files host's logins (umask 022, the
+    default) get 0644 new files, as before."""
+    login_umask = await _login_umask(box, "box")
+    assert login_umask == 0o022
+    made = await box.files.new_untitled("box", str(workdir), type="notebook")
+    assert stat.S_IMODE(os.stat(made["path"]).st_mode) == 0o644

@@ -4,22 +4,52 @@
 ``SFTPLink`` on a lease of the pool the first time a server's files are touched and
 keeps it for :data:`IDLE_SECONDS` after the last use, so browsing does not reconnect
 for every click and the connection still closes once nobody uses the server. A link
-whose connection was lost is replaced on the next use.
+whose connection was lost is replaced on the next use; one whose remote answers a home
+directory that is not a normalized absolute path is refused (``paths.check_home``).
+:func:`new_file_mode` learns, once per link, the mode the remote gives a new file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from ..context import RemoteContext
 from ..errors import SSHConnectError
-from ..ssh.sftp import SFTPLink
+from ..ssh.sftp import SFTPLink, temp_name
+from . import paths
 
 #: An unused SFTP link (and its share of the connection) is let go after this long.
 IDLE_SECONDS = 120.0
+#: A new file's permissions before the remote login's umask (as open(2) and sftp-server).
+NEW_FILE_PERMISSIONS = 0o666
+
+_new_file_modes: weakref.WeakKeyDictionary[SFTPLink, int] = weakref.WeakKeyDictionary()
+
+
+async def new_file_mode(link: SFTPLink, beside: bytes) -> int:
+    """The mode of a new file the drive creates (files/service.py, uploads.py): 0666 less
+    the umask of the user's login on the remote, as the user's own sftp or editor gets.
+
+    Learned once per link: an empty file of a random name is created beside ``beside``
+    with 0666 (the remote's sftp-server applies the login's umask), its mode read on the
+    open handle, and removed. Our files are written under 0600 temporary names and get
+    this mode when complete; setting it on the handle meets no umask, so 0644 was set
+    even for a user whose umask is 077 (review s22 F5). At most 0666, whatever is said."""
+    known = _new_file_modes.get(link)
+    if known is None:
+        probe = temp_name(beside)
+        handle = await link.open_new(probe, mode=NEW_FILE_PERMISSIONS)
+        try:
+            attrs = await handle.stat()
+        finally:
+            await asyncio.shield(link.discard(probe, handle))
+        known = int(attrs.permissions or 0) & NEW_FILE_PERMISSIONS
+        _new_file_modes[link] = known
+    return known
 
 
 @dataclass
@@ -52,6 +82,12 @@ class Links:
             try:
                 link = await SFTPLink.open(lease)
             except BaseException:
+                await lease.release()
+                raise
+            try:
+                paths.check_home(link.home, server)
+            except BaseException:
+                link.close()
                 await lease.release()
                 raise
             held = _Held(link)

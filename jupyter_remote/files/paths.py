@@ -16,7 +16,7 @@ import posixpath
 import re
 from typing import Any
 
-from ..errors import ValidationError
+from ..errors import RemoteCommandError, ValidationError
 from ..text import printable
 
 #: Longest path we accept, in bytes on the remote (Linux PATH_MAX).
@@ -70,6 +70,24 @@ def resolve(path: str, home: bytes) -> bytes:
     if path.startswith("~/"):
         return home.rstrip(b"/") + b"/" + to_bytes(path[2:])
     return to_bytes(path)
+
+
+def check_home(home: bytes, server: str) -> bytes:
+    """The home directory the remote's SFTP server answered (``realpath(".")``), checked
+    when ``links.py`` opens a link: refused unless absolute and normalized (no ``.``,
+    ``..`` or empty segment, no trailing ``/``). Every ``~`` path and the models built on
+    it carry the home to the browser; a hostile remote's ``/../../api/shutdown`` there
+    made a notebook's POST leave the files route (review s22 F2)."""
+    normal = home.startswith(b"/") and not home.startswith(b"//")
+    if normal and posixpath.normpath(home) == home and len(home) <= MAX_PATH_BYTES:
+        return home
+    shown = display(from_bytes(home[:200]))
+    raise RemoteCommandError(
+        f"The SFTP server of {server} answered {shown!r} as the home directory: not a "
+        "normalized absolute path. Its files are not used; nothing was read or written.",
+        hint="A remote that answers so is misconfigured or hostile. Check the account's home "
+        "directory there (getent passwd) and sshd's `Subsystem sftp` setting.",
+    )
 
 
 def display(name: str) -> str:

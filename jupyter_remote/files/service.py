@@ -28,12 +28,11 @@ from ..errors import (
 from ..ssh.sftp import MAX_ENTRIES, Entry, SFTPLink, temp_name
 from . import models, paths
 from .checkpoints import Checkpoints
-from .links import Links
+from .links import Links, new_file_mode
 from .uploads import MAX_CHUNK_NUMBER, Uploads
 
 #: Modification times closer than this count as the same (SFTP v3 has whole seconds).
 MTIME_SLACK = 0.5
-NEW_FILE_MODE = 0o644
 
 
 #: links a save follows in a row at most (Linux's own limit, ELOOP past it)
@@ -233,7 +232,7 @@ class RemoteFiles:
         async def work(link: SFTPLink) -> dict[str, Any]:
             real = await self._save_target(link, paths.resolve(path, link.home), expected)
             current = await _stat_or_none(link, real)
-            mode = current.permissions if current is not None else NEW_FILE_MODE
+            mode = current.permissions if current is not None else None
             await _write_whole(link, real, data, mode=mode)
             return models.model(
                 paths.from_bytes(paths.resolve(path, link.home)), await link.stat(real)
@@ -300,7 +299,7 @@ class RemoteFiles:
                     {"type": "notebook", "content": _EMPTY_NOTEBOOK} if type == "notebook" else {}
                 )
                 data = models.content_bytes(body) if body else b""
-                await _write_whole(link, target, data, mode=NEW_FILE_MODE, exclusive=True)
+                await _write_whole(link, target, data, mode=None, exclusive=True)
             return models.model(paths.from_bytes(target), await link.stat(target))
 
     async def copy(self, server: str, source: str, directory: str) -> dict[str, Any]:
@@ -365,10 +364,13 @@ async def _stat_or_none(link: SFTPLink, real: bytes) -> Entry | None:
 
 
 async def _write_whole(
-    link: SFTPLink, real: bytes, data: bytes, *, mode: int, exclusive: bool = False
+    link: SFTPLink, real: bytes, data: bytes, *, mode: int | None, exclusive: bool = False
 ) -> None:
     """Write ``data`` to a temporary name beside ``real``, then rename it over ``real``
-    (``exclusive``: only if ``real`` does not exist yet)."""
+    (``exclusive``: only if ``real`` does not exist yet). ``mode``: the file's (a save
+    keeps it); None for a new file: 0666 less the remote login's umask (links.py)."""
+    if mode is None:
+        mode = await new_file_mode(link, real)
     temp = temp_name(real)
     handle = await link.open_new(temp)
     try:

@@ -1,12 +1,14 @@
 """Chunked uploads through REST (JupyterLab's drag and drop sends files in chunks).
 
 Chunk 1 creates a temporary file beside the target with a random name
-(``.NAME.jr-part-<hex>``, mode 0600); the following chunks are written at the offset
-the upload has reached (a client that says another ``offset`` gets 409 with ours, so
-it can resume after a failed request); chunk -1 writes the last bytes, gives the file
-its mode and renames it over the target. Cancel, an upload left alone for
-:data:`EXPIRE_SECONDS` and server shutdown remove the temporary file: a partial file
-never appears under the final name. Called by ``files/service.py``.
+(``.NAME.jr-part-<hex>``, mode 0600: it gets the file's mode at the end, the replaced
+file's or, new, 0666 less the remote login's umask, ``links.new_file_mode``); the following
+chunks are written at the offset the upload has reached (a client that says another
+``offset`` gets 409 with ours, so it can resume after a failed request); chunk -1
+writes the last bytes, gives the file its mode and renames it over the target.
+Cancel, an upload left alone for :data:`EXPIRE_SECONDS` and server shutdown remove
+the temporary file: a partial file never appears under the final name.
+Called by ``files/service.py``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from typing import Any
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..ssh.sftp import Entry, SFTPLink, temp_name
 from . import paths
-from .links import Links
+from .links import Links, new_file_mode
 from .progress import transfer
 
 EXPIRE_SECONDS = 600.0
-NEW_FILE_MODE = 0o644
 MAX_CHUNK_NUMBER = 10_000_000
 
 
@@ -95,12 +96,13 @@ class Uploads:
         if old is not None:
             await self._discard(old)
         real = key[1]
-        mode = NEW_FILE_MODE
+        mode = 0
         with contextlib.suppress(NotFoundError):
             current = await link.stat(real)
             if current.kind == "directory":
                 raise ConflictError(f"{paths.display(paths.from_bytes(real))} is a directory.")
-            mode = current.permissions or NEW_FILE_MODE
+            mode = current.permissions
+        mode = mode or await new_file_mode(link, real)
         temp = temp_name(real)
         handle = await link.open_new(temp)
         self._active[key] = _Upload(key[0], real, temp, mode, link, handle)
