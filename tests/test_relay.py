@@ -24,6 +24,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 
 from jupyter_remote.kernels.relay_link import RelayedChannels
 from jupyter_remote.remote import relay as relay_mod
+from jupyter_remote.remote.protocol import decode_body, relay_proof
 from jupyter_remote.ssh.forwards import free_local_ports
 from tests.harness.waiting import eventually_async
 
@@ -144,6 +145,15 @@ def relayed_channels() -> RelayedChannels:
     return RelayedChannels(ports, key=b"k", signature_scheme="hmac-sha256")
 
 
+def greeting(raw_hello: bytes, key: bytes = b"k", **answer: Any) -> bytes:
+    """A stand-in relay's answer to the HELLO record ``raw_hello`` (as read), proven as the
+    real relay proves it (``relay_proof`` over its epoch and the HELLO's nonce)."""
+    hello = json.loads(bytes(decode_body(raw_hello[4:])[3][0]))
+    answer.setdefault("epoch", "e")
+    answer["proof"] = relay_proof(key, "hello", answer["epoch"], hello["nonce"])
+    return relay_mod.encode_record(relay_mod.HELLO, 0, 0, [json.dumps(answer).encode()])
+
+
 @contextlib.asynccontextmanager
 async def hostile_relay(
     handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]], tag: str
@@ -259,15 +269,12 @@ async def test_a_hostile_relay_cannot_hurt_the_local_side(tmp_path: Path) -> Non
     answers = [b"[" * 200_000 + b"]" * 200_000, None]
 
     async def hostile(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(65536)  # the HELLO
+        hello = await reader.read(65536)  # the HELLO
         answer = answers.pop(0)
         if answer is not None:
             writer.write(relay_mod.encode_record(relay_mod.HELLO, 0, 0, [answer]))
-        else:  # a valid greeting, then a record header announcing 1 GiB
-            hello = {"epoch": "e", "start": 1, "last_in": 0}
-            writer.write(
-                relay_mod.encode_record(relay_mod.HELLO, 0, 0, [json.dumps(hello).encode()])
-            )
+        else:  # a valid greeting (it knows the key), then a record header announcing 1 GiB
+            writer.write(greeting(hello, start=1, last_in=0))
             writer.write((1 << 30).to_bytes(4, "big") + b"\0" * 65536)
         await writer.drain()
         with contextlib.suppress(Exception):
@@ -587,9 +594,9 @@ async def test_a_start_error_keeps_the_end_of_its_log_tail(tmp_path: Path) -> No
     tail += "ModuleNotFoundError: No module named 'numpyy'\x1b[2J\n"
 
     async def failed_start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(65536)  # the HELLO
-        answer = {"error": "the kernel exited during startup: status 1", "hint": tail}
-        writer.write(relay_mod.encode_record(relay_mod.HELLO, 0, 0, [json.dumps(answer).encode()]))
+        hello = await reader.read(65536)  # the HELLO
+        error = "the kernel exited during startup: status 1"
+        writer.write(greeting(hello, error=error, hint=tail))
         with contextlib.suppress(Exception):
             await writer.drain()
             while await reader.read(65536):  # until the local side hangs up
@@ -608,3 +615,65 @@ async def test_a_start_error_keeps_the_end_of_its_log_tail(tmp_path: Path) -> No
     assert hint.rstrip().endswith("No module named 'numpyy'\\x1b[2J"), hint[-200:]
     assert "\x1b" not in hint and len(hint) < 2010  # (the escape adds 3)
     assert hint.startswith("  File ") or hint.startswith("    g()")  # whole lines
+
+
+async def test_a_relay_that_cannot_prove_the_key_gets_nothing_after_the_hello() -> None:
+    """Review s22 F1: after a kernel ended, its relay's socket path (or port) may be
+    anyone's. Whatever answers there must prove it knows the kernel's key (an HMAC over
+    its epoch and the HELLO's fresh nonce): a greeting with no proof, a wrong one, one
+    made with another key or replayed from an earlier HELLO is refused with a clear error
+    and not one record (a client's request waiting for the link included) is written to
+    it. The old code attached to each and wrote the request."""
+    from jupyter_remote.errors import RemoteCommandError
+
+    earlier: list[bytes] = []
+    seen_after_hello: list[bytes] = []
+
+    def no_proof(hello: bytes) -> bytes:
+        answer = {"epoch": "e", "start": 1, "last_in": 0}
+        return relay_mod.encode_record(relay_mod.HELLO, 0, 0, [json.dumps(answer).encode()])
+
+    def wrong(hello: bytes) -> bytes:
+        answer = {"epoch": "e", "start": 1, "last_in": 0, "proof": "0" * 64}
+        return relay_mod.encode_record(relay_mod.HELLO, 0, 0, [json.dumps(answer).encode()])
+
+    def other_key(hello: bytes) -> bytes:
+        return greeting(hello, key=b"not the kernel's", start=1, last_in=0)
+
+    def replayed(hello: bytes) -> bytes:
+        return greeting(earlier[0], start=1, last_in=0)  # proven, for another nonce
+
+    answers = [no_proof, wrong, other_key, replayed]
+
+    async def impostor(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hello = await reader.read(65536)
+        writer.write(answers.pop(0)(hello))
+        with contextlib.suppress(Exception):
+            await writer.drain()
+            while data := await reader.read(65536):  # until the local side hangs up
+                seen_after_hello.append(data)
+        writer.close()
+
+    channels = relayed_channels()
+    channels._from_local(0, [b"<IDS|MSG>", b"sig", b"{}", b"{}", b"{}", b"{}"])  # waiting
+    async with hostile_relay(impostor, "impostor") as path:
+        try:
+            # a HELLO of this local side, to replay the proof of its nonce later
+            _, writer = await asyncio.open_unix_connection(path)
+            answers.insert(0, lambda hello: (earlier.append(hello), b"")[1])
+            nonce_hello = relay_mod.encode_record(
+                relay_mod.HELLO, 0, 0, [json.dumps({"nonce": secrets.token_hex(16)}).encode()]
+            )
+            writer.write(nonce_hello)
+            await writer.drain()
+            writer.close()
+            await eventually_async(lambda: earlier, bool, timeout=5)
+            for _ in range(4):
+                with pytest.raises(RemoteCommandError, match="did not prove") as refused:
+                    await channels.attach(UnixLink(), path)
+                assert refused.value.hint
+                assert not channels.attached
+            await asyncio.sleep(0.3)
+        finally:
+            channels.close()
+    assert answers == [] and seen_after_hello == []

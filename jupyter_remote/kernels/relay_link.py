@@ -13,6 +13,11 @@ loop: :meth:`attach` after each (re)connect, :meth:`detach` when the link drops,
 neither numbered nor kept: while the link is down they go unanswered, as a
 heartbeat must. The link is a unix-socket forward to the relay, or (a server's
 explicit "tcp" choice) a TCP forward where the HELLO carries the relay token.
+
+Every HELLO carries a fresh nonce, and the relay's answer must prove it knows the
+kernel's key (``relay_proof`` in ``remote/protocol.py``) before one message is written
+to it: after the kernel ended, its old socket path or port may be anyone's (review s22
+F1); an answer without the proof is :class:`RelayNotProvenError`, and nothing is sent.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -28,7 +34,7 @@ from typing import Any
 import zmq
 from jupyter_client.session import Session
 
-from ..errors import RemoteCommandError, SSHConnectError
+from ..errors import RemoteCommandError
 from ..remote.protocol import (
     ACK,
     GAP,
@@ -42,9 +48,10 @@ from ..remote.protocol import (
     json_part,
 )
 from ..ssh.streams import ExecTarget, open_stream
-from ..text import RemoteJSONError, parse_remote_json, printable
+from ..text import printable
 from .agent_client import MAX_ERROR_TEXT, error_hint
 from .local_channels import REQUEST_CHANNELS, LocalChannels, send_now, sync_twin
+from .relay_hello import MAX_HELLO_IN, hello_answer, proven, relay_json
 
 log = logging.getLogger(__name__)
 
@@ -55,48 +62,9 @@ ACK_BATCH = 512  # ... or after this many messages
 #: largest record we accept from a relay (one kernel message): a hostile remote must not
 #: make us buffer gigabytes; a 256 MiB display is far beyond what a notebook renders
 MAX_RECORD_IN = 256 * 1024 * 1024
-#: largest HELLO answer (the relay's first record) we read: a real one is under 1 KiB, or
-#: 50 KiB at most with a start error and its log tail (8 KiB of text, JSON-escaped); a
-#: hostile remote must not make the server's event loop parse a 256 MiB JSON
-MAX_HELLO_IN = 64 * 1024
 #: messages read from one local socket in one event-loop turn (the rest: next turn)
 DRAIN_BATCH = 64
 _EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
-
-
-def _relay_json(raw: bytes | memoryview) -> dict[str, Any]:
-    """A JSON object the relay sent (HELLO answer, GAP info), bounded like all remote JSON."""
-    try:
-        value = parse_remote_json(bytes(raw).decode("utf-8"), max_depth=8, max_items=1000)
-    except (UnicodeDecodeError, RemoteJSONError) as exc:
-        raise RemoteCommandError(f"The kernel's relay sent malformed data: {exc}") from None
-    if not isinstance(value, dict):
-        raise RemoteCommandError("The kernel's relay sent malformed data: not an object")
-    return value
-
-
-async def _hello_answer(records: RecordReader, writer: Any, timeout: float) -> dict[str, Any]:
-    """The relay's answer to our HELLO (:meth:`RelayedChannels.attach`), read with
-    ``records.max_record`` = MAX_HELLO_IN: a larger first record closes the link with a
-    RemoteCommandError before anything of it is buffered or parsed."""
-    try:
-        record = await asyncio.wait_for(records.next(), timeout)
-    except ValueError as exc:  # RecordReader: a length out of bounds
-        writer.close()
-        raise RemoteCommandError(
-            f"The kernel's relay answered with an oversized or malformed greeting ({exc}; "
-            f"at most {MAX_HELLO_IN // 1024} KiB).",
-            hint="The remote runs another version of jupyterlab-remote's relay, or is "
-            "not what it claims; restart the kernel.",
-        ) from None
-    if record is None or record[0] != HELLO:
-        writer.close()
-        raise SSHConnectError("The kernel's relay closed the connection at once.")
-    try:
-        return _relay_json(record[3][0])
-    except RemoteCommandError:
-        writer.close()
-        raise
 
 
 class RelayedChannels(LocalChannels):
@@ -122,6 +90,7 @@ class RelayedChannels(LocalChannels):
         self._session = Session(
             key=key, signature_scheme=signature_scheme, username="jupyter-remote"
         )
+        self._key = key  # what the relay proves it knows (every HELLO)
         self._on_gap = on_gap
         self._twin = uuid.uuid4().hex  # tells the relay a new local side starts its numbering
         self.epoch: str | None = None  # the relay (one per kernel process) we talk to
@@ -168,12 +137,14 @@ class RelayedChannels(LocalChannels):
         with the kernel's log tail (``remote/relay_start.py``)."""
         self.detach()
         reader, writer = await asyncio.wait_for(open_stream(conn, target), timeout)
-        hello = {"twin": self._twin, "epoch": self.epoch, "last": self.last_in}
+        nonce = secrets.token_hex(16)
+        hello = {"twin": self._twin, "epoch": self.epoch, "last": self.last_in, "nonce": nonce}
         if token:
             hello["token"] = token
         writer.write(encode_record(HELLO, 0, 0, [json_part(hello)]))
         records = RecordReader(reader, max_record=MAX_HELLO_IN)
-        answer = await _hello_answer(records, writer, ready_timeout or timeout)
+        answer = await hello_answer(records, writer, ready_timeout or timeout)
+        proven(answer, self._key, nonce, writer)  # else nothing is believed or written
         records.max_record = MAX_RECORD_IN  # kernel messages from now on
         if "error" in answer:  # the kernel's start failed (the relay stopped it)
             writer.close()
@@ -330,7 +301,7 @@ class RelayedChannels(LocalChannels):
                 elif kind == HB:
                     self._to_local("hb", parts)
                 elif kind == GAP:
-                    info = _relay_json(parts[0])
+                    info = relay_json(parts[0])
                     self.last_in = max(self.last_in, seq + int(info["count"]) - 1)
                     await self._publish_gap(info, parts[1] if len(parts) > 1 else b"{}")
         except (OSError, ValueError, EOFError) as exc:
@@ -370,7 +341,7 @@ class RelayedChannels(LocalChannels):
             f"{info['bound'] / 1e6:.0f} MB of output for an absent client.\n"
         )
         try:
-            parent_header = _relay_json(parent) if parent else {}
+            parent_header = relay_json(parent) if parent else {}
         except RemoteCommandError:
             parent_header = {}
         msg = self._session.msg(

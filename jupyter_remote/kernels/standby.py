@@ -130,6 +130,7 @@ class Standbys:
             async with self._agent(profile) as agent:
                 found = await self._standbys_of(agent, profile.name, profile.server)
                 fresh = [k for k in found if k.get("fingerprint") == wanted_print]
+                self._forget_gone(profile.name, fresh[:1])
                 for stale in found:
                     if stale not in fresh[:1]:
                         await discard(agent, str(stale["kernel_id"]))
@@ -175,6 +176,8 @@ class Standbys:
             state = status.get("state")
             if state == "running" and (status.get("answered") or not status.get("standby")):
                 return  # warm, or taken by a start (whose own attach waits for it)
+            if state in ("missing", "dead"):
+                self._forget_gone(profile.name, [], only=kernel_id)
             if state == "missing" or profile.name in self._stopping:
                 return  # stopped (the profile changed, or the server stops)
             if state == "dead":
@@ -186,6 +189,19 @@ class Standbys:
                     printable(error_hint(status.get("hint"))),
                 )
                 return
+
+    def _forget_gone(
+        self, profile: str, alive: list[dict[str, Any]], only: str | None = None
+    ) -> None:
+        """The standby remembered for ``profile`` (if ``only``: when it is that kernel) is
+        forgotten unless it is among ``alive`` (what the agent lists now): one that ended,
+        was taken elsewhere or discarded is never CLAIMed; its old socket path or port may
+        be anyone's (review s22 F1: the relay's proof is the defence, this the depth)."""
+        kept = self._launched.get(profile)
+        if kept is None or only not in (None, kept.connection["kernel_id"]):
+            return
+        if kept.connection["kernel_id"] not in {k.get("kernel_id") for k in alive}:
+            self._launched.pop(profile, None)
 
     async def _hold(self, server: str) -> None:
         """Keep ``server``'s connection open while a standby of it is kept (the pool
@@ -330,6 +346,7 @@ class Standbys:
         out: dict[str, Any] = {"profile": profile.name, "enabled": wanted(profile)}
         async with self._agent(profile) as agent:
             found = await self._standbys_of(agent, profile.name, profile.server)
+        self._forget_gone(profile.name, found)
         task = self._tasks.get(profile.name)
         starting = task is not None and not task.done()
         if not found:

@@ -10,7 +10,11 @@ the CLAIM carries the relay token, checked before anything else, as a HELLO's.
 
 Anything less clean (nothing remembered, the profile changed since, the relay says it
 is no standby any more, the channel fails, an exec channel transport) falls back to the
-agent's ``claim`` (one exec), and that to a cold start. A CLAIM the relay honoured whose
+agent's ``claim`` (one exec), and that to a cold start. So does an answer that does not
+prove the relay knows the kernel's key (a fresh nonce in the CLAIM, ``relay_proof`` in
+``remote/protocol.py``): the standby has ended, and whatever listens at its old path or
+port now (another user of the host, once its directory was removed) gets the CLAIM and
+nothing more; no attach follows (review s22 F1). A CLAIM the relay honoured whose
 answer was lost leaves a kernel marked ``claimed``: the agent's sweep stops it after
 CLAIM_GRACE, as any take never attached.
 """
@@ -21,11 +25,19 @@ import asyncio
 import contextlib
 import logging
 import re
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RemoteCommandError, RemoteError, SSHConnectError
-from ..remote.protocol import CLAIM, KERNEL_ID_PATTERN, RecordReader, encode_record, json_part
+from ..remote.protocol import (
+    CLAIM,
+    KERNEL_ID_PATTERN,
+    RecordReader,
+    encode_record,
+    json_part,
+    proof_ok,
+)
 from ..ssh.exec import peer
 from ..ssh.streams import open_stream
 from ..text import RemoteJSONError, parse_remote_json, printable
@@ -48,7 +60,8 @@ class Launched:
     server: str
     fingerprint: str  # the profile's, at launch
     transport: str  # the server's channel transport, at launch
-    connection: dict[str, Any]  # as the agent's ``claim`` answers it
+    #: as the agent's ``claim`` answers it: the kernel's key and relay token, never in a repr
+    connection: dict[str, Any] = field(repr=False)
 
 
 def launched(request: dict[str, Any], answer: dict[str, Any], transport: str) -> Launched | None:
@@ -97,6 +110,7 @@ async def _through_relay(
     connection = kept.connection
     tcp = kept.transport == "tcp"
     claim = {name: request[name] for name in ("profile", "server", "fingerprint")}
+    claim["nonce"] = nonce = secrets.token_hex(16)
     if tcp:
         claim["token"] = connection["relay_token"]
     target = int(connection["relay_port"]) if tcp else str(connection["relay"])
@@ -108,6 +122,15 @@ async def _through_relay(
     if answer.get("ok") is not True:
         reason = printable(str(answer.get("reason") or "no reason")[:200])
         log.info("standby kernel of %s not taken through its relay: %s", request["profile"], reason)
+        return None
+    kernel_id = str(connection["kernel_id"])
+    if not proof_ok(answer.get("proof"), connection["key"], "claim", kernel_id, nonce):
+        log.warning(
+            "standby kernel of %s not taken through its relay: what answers at its address "
+            "did not prove it knows the kernel's key (the standby has ended; something "
+            "else listens there now)",
+            request["profile"],
+        )
         return None
     try:
         return connection_answer(dict(connection), "claim", where=peer(agent.conn))

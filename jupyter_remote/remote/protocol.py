@@ -18,10 +18,14 @@ number received), GAP (JSON: messages dropped at the buffer bound, starting at
 the unix socket), HB (a heartbeat ping or its echo: never numbered or kept), CLAIM
 (JSON: a standby's keeper takes it through its relay, no agent exec; answered and
 closed; over TCP it carries the relay token, checked as a HELLO's; ``standby.py``).
+A CLAIM and a HELLO carry a fresh ``nonce``; the relay's answer carries ``proof``
+(:func:`relay_proof`), checked before anything else is sent or believed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import struct
 from typing import Any
@@ -173,6 +177,43 @@ def is_shutdown_reply(frames: Any) -> bool:
         return bool(json.loads(header.decode("utf-8")).get("msg_type") == "shutdown_reply")
     except (ValueError, AttributeError):
         return False
+
+
+#: What a relay proves it knows its kernel's key over (review s22 F1): the local side sends
+#: a fresh ``nonce`` in its CLAIM ("claim": over the kernel id) and in every HELLO
+#: ("hello": over the epoch the relay answers); the relay answers ``proof`` =
+#: ``relay_proof(key, purpose, that field, nonce)``. Whatever listens at a kernel's old
+#: socket path or port after it ended (anyone, once its directory is gone) cannot.
+#: longest nonce a relay signs (the local side sends 32 hex digits)
+MAX_NONCE = 64
+
+
+def relay_proof(key: Any, purpose: str, field: str, nonce: str) -> str:
+    """HMAC-SHA256, keyed by the kernel's key, of a domain-separated text: the relay
+    (``Relay._take_client``, ``GateSide._accept``) answers it; the local side checks it
+    with :func:`proof_ok`. Hex digits."""
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    text = "\0".join(("jupyter-remote relay " + purpose, field, nonce)).encode("utf-8")
+    return hmac.new(key, text, hashlib.sha256).hexdigest()
+
+
+def proof_ok(given: Any, key: Any, purpose: str, field: str, nonce: str) -> bool:
+    """The local side: whether a relay's answer ``given`` proves it knows ``key`` (a
+    constant-time comparison; an empty key proves nothing)."""
+    if not key or not isinstance(given, str) or not isinstance(field, str):
+        return False
+    expected = relay_proof(key, purpose, field, nonce)
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
+def with_proof(answer: dict, key: Any, purpose: str, field: str, request: Any) -> dict:
+    """The relay, answering a CLAIM or HELLO ``request``: ``answer`` with its ``proof``
+    (none when the request carried no usable nonce: an older local side)."""
+    nonce = request.get("nonce") if isinstance(request, dict) else None
+    if isinstance(nonce, str) and 0 < len(nonce) <= MAX_NONCE and key:
+        answer["proof"] = relay_proof(key, purpose, field, nonce)
+    return answer
 
 
 def json_part(obj: Any) -> bytes:

@@ -43,6 +43,7 @@ from jupyter_remote.remote.protocol import (
     encode_record,
     json_part,
     record_pieces,
+    with_proof,
 )
 from jupyter_remote.remote.relay_gate import GateSide
 from jupyter_remote.remote.relay_kernel import DELIM, KernelSide
@@ -282,6 +283,7 @@ class Relay(StartSide, GateSide, KernelSide):
         self._trim(start - 1)
         self.next_send = start
         answer = {"epoch": self.epoch, "start": start, "last_in": self.last_in}
+        answer = with_proof(answer, self.key, "hello", self.epoch, hello)  # review s22 F1
         writer.write(encode_record(HELLO, 0, 0, [json_part(answer)]))
         self.wake.set()
         return self.generation

@@ -46,6 +46,7 @@ class GateSide:
 
     # Relay's state (and StartSide's), set in Relay.__init__, that this side reads or writes
     kdir: str
+    key: bytes
     path: str
     tcp_token: Optional[str]
     tcp_port: Optional[int]
@@ -55,7 +56,7 @@ class GateSide:
     client: Optional[Any]
     generation: int
     last_activity: float
-    _settled_hello: Callable[[Any], Awaitable[bool]]
+    _settled_hello: Callable[[Any, Any], Awaitable[bool]]
     _take_client: Callable[[Any, Dict[str, Any]], int]
     _pump: Callable[[Any, int], Awaitable[None]]
     _from_client: Callable[[Any, int], Awaitable[None]]
@@ -106,10 +107,11 @@ class GateSide:
             if writer in self.unproven:  # proven: never dropped for a newer connection
                 self.unproven.remove(writer)
             if kind == CLAIM:  # its keeper takes this standby (standby.py), then attaches
-                writer.write(encode_record(CLAIM, 0, 0, [json_part(claim_here(self.kdir, hello))]))
+                answer = claim_here(self.kdir, hello, self.key)  # with its proof (F1)
+                writer.write(encode_record(CLAIM, 0, 0, [json_part(answer)]))
                 await writer.drain()
                 return
-            if not await self._settled_hello(writer):
+            if not await self._settled_hello(writer, hello):
                 return  # the start failed: this side was told why
             records.max_record = MAX_RECORD
             generation = self._take_client(writer, hello)

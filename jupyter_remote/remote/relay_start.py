@@ -20,7 +20,15 @@ import time
 from typing import Any, Dict, Optional
 
 # <local-imports> removed when the script is sent: the parts before it define these
-from jupyter_remote.remote.protocol import _LEN, HELLO, INFO, decode_body, encode_record, json_part
+from jupyter_remote.remote.protocol import (
+    _LEN,
+    HELLO,
+    INFO,
+    decode_body,
+    encode_record,
+    json_part,
+    with_proof,
+)
 
 # </local-imports>
 
@@ -58,6 +66,8 @@ class StartSide:
 
     # Relay's state, set in Relay.__init__, that this side reads
     kdir: str
+    key: bytes
+    epoch: str
     client: Optional[Any]
     ready: threading.Event
     socks: Dict[str, Any]
@@ -124,13 +134,16 @@ class StartSide:
             self.closed.set()
         return True
 
-    async def _settled_hello(self, writer):
+    async def _settled_hello(self, writer, hello=None):
         """Relay._accept, after a HELLO: wait for the start's outcome. False (the
-        connection then closes) when the start failed, once the failure is written."""
+        connection then closes) when the start failed, once the failure is written (with
+        the proof that it comes from the kernel's relay, as every HELLO answer)."""
         await self._settled.wait()
         if self.start_error is None:
             return True
-        writer.write(encode_record(HELLO, 0, 0, [json_part(self.start_error)]))
+        answer = dict(self.start_error, epoch=self.epoch)
+        answer = with_proof(answer, self.key, "hello", self.epoch, hello)
+        writer.write(encode_record(HELLO, 0, 0, [json_part(answer)]))
         await writer.drain()
         self.told = True
         return False

@@ -21,6 +21,7 @@ import os
 import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.protocol import with_proof
 from jupyter_remote.remote.relay_start import query_relay
 from jupyter_remote.remote.state import (
     CLAIMED,
@@ -135,10 +136,17 @@ def _take(kdir: str, profile: str, server: str, fingerprint: str) -> bool:
     return True
 
 
-def claim_here(kdir: str, req: object) -> dict:
+def claim_here(kdir: str, req: object, key: bytes = b"") -> dict:
     """The relay of the kernel of ``kdir``, for a CLAIM record (its keeper takes it
     without an agent exec; a TCP client's relay token was checked first): the standby
-    taken as by ``claim`` (``{"ok": true}``), else why not. The keeper then attaches."""
+    taken as by ``claim`` (``{"ok": true}``), else why not; with the proof that this is
+    the kernel's relay (``key``: the kernel's; ``relay_proof`` over its id and the
+    CLAIM's nonce), which the keeper checks before it believes the answer and attaches."""
+    kernel_id = os.path.basename(os.path.normpath(kdir))
+    return with_proof(_claim(kdir, req), key, "claim", kernel_id, req)
+
+
+def _claim(kdir: str, req: object) -> dict:
     fields = req if isinstance(req, dict) else {}
     wanted = [str(fields.get(k) or "") for k in ("profile", "server", "fingerprint")]
     if not all(wanted):
