@@ -14,6 +14,9 @@ Own remote user: ``jrstandby`` (as tests/test_standby.py; tests run one at a tim
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
 import time
 import uuid
@@ -23,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from jupyter_remote.errors import RemoteCommandError
 from jupyter_remote.kernels.agent_client import AgentClient
 from jupyter_remote.kernels.standby import Standbys
 from jupyter_remote.manager import RemoteManager
@@ -31,6 +35,7 @@ from tests.harness.fixtures import own_user_host
 from tests.harness.remote_state import clean_remote, kernels_dir, standby_ids
 from tests.harness.servers import setup_profile
 from tests.harness.sshd_host import SSHTestHost
+from tests.harness.waiting import eventually_async
 from tests.test_standby_guards import claim_request, with_agent
 
 USER = "jrstandby"
@@ -49,27 +54,124 @@ def standby_profile(isolated_home: Path, ssh_host: SSHTestHost) -> Iterator[dict
     clean_remote(ssh_host)
 
 
+@pytest.fixture
+def plain_profile(isolated_home: Path, ssh_host: SSHTestHost) -> Iterator[dict[str, Any]]:
+    """Profile p without a standby: the only agent process of the user is the test's."""
+    clean_remote(ssh_host)
+    yield setup_profile(ssh_host, cwd="/tmp")
+    clean_remote(ssh_host)
+
+
+PAUSED_SPEC = "jr-paused"
+
+
+@contextlib.contextmanager
+def paused_launches(ssh_host: SSHTestHost) -> Iterator[Path]:
+    """A kernelspec of the user whose kernel.json is a FIFO: a real launch naming it waits
+    reading it with its kernel directory made and its supervisor not forked yet, until
+    :func:`release` writes (or its agent is killed)."""
+    spec = ssh_host.home / ".local/share/jupyter/kernels" / PAUSED_SPEC
+    make = 'mkdir -p "$1" && mkfifo "$1/kernel.json"'
+    made = ssh_host.run_as_user(["sh", "-c", make, "sh", str(spec)])
+    assert made.returncode == 0, made.stderr
+    try:
+        yield spec / "kernel.json"
+    finally:
+        release(spec / "kernel.json")
+        ssh_host.run_as_user(["rm", "-rf", str(spec)])
+
+
+def release(fifo: Path) -> None:
+    """A launch waiting on ``fifo`` reads an empty spec (no such kernelspec: it fails and
+    removes its directory); with none waiting, nothing happens."""
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # no reader
+        return
+    try:
+        os.write(fd, b"{}")
+    finally:
+        os.close(fd)
+
+
+async def launch_paused(agent: AgentClient, kdir: Path) -> asyncio.Task[dict[str, Any]]:
+    """A real launch of kernel ``kdir.name`` that stops before its supervisor is forked."""
+    request = {"kernel_id": kdir.name, "key": "k" * 32, "kernelspec": PAUSED_SPEC, "cwd": "/tmp"}
+    task = asyncio.ensure_future(agent.launch(request, timeout=60))
+    await eventually_async(kdir.exists, what="the launch's directory")
+    return task
+
+
+async def states(agent: AgentClient, report: bool = False) -> dict[str, str]:
+    return {k["kernel_id"]: k["state"] for k in await agent.list(report=report)}
+
+
 def test_a_list_while_a_launch_makes_the_kernel_never_records_it_dead(
-    standby_profile: dict[str, Any], ssh_host: SSHTestHost
+    plain_profile: dict[str, Any], ssh_host: SSHTestHost
 ) -> None:
     """A ``list`` (the card's standby status, polled while the replacement starts) in the
     moment a launch has made the kernel's directory but not yet forked its supervisor sees
-    it starting: recording it dead then failed the launch as "gone" (bench metric 12). A
-    launch killed in that moment is recorded dead once LAUNCH_GRACE has passed."""
-    kernel_id = str(uuid.uuid4())
-    kdir = kernels_dir(ssh_host) / kernel_id
-    make = "import os,sys;d=sys.argv[1];os.makedirs(d,0o700);open(d+'/info.json','w').write('{}')"
-    made = ssh_host.run_as_user([ssh_host.remote_python, "-c", make, str(kdir)])
+    it starting: recording it dead then failed the launch as "gone" (bench metric 12). The
+    launch then ends as it would have (here: no such kernelspec, its directory removed)."""
+    kdir = kernels_dir(ssh_host) / str(uuid.uuid4())
+
+    async def go(agent: AgentClient, _: RemoteManager) -> tuple[str, bool, str]:
+        task = await launch_paused(agent, kdir)
+        seen = (await states(agent)).get(kdir.name, "not listed")
+        recorded = (kdir / "ended.json").exists()
+        release(fifo)
+        with pytest.raises(RemoteCommandError) as failed:
+            await task
+        return seen, recorded, str(failed.value)
+
+    with paused_launches(ssh_host) as fifo:
+        seen, recorded, error = with_agent(go)
+    assert seen == "starting" and not recorded
+    assert f"no kernelspec named '{PAUSED_SPEC}'" in error
+    assert not kdir.exists()
+
+
+@pytest.mark.parametrize("skew", [-3600, 3600])
+def test_a_launch_is_starting_while_its_agent_runs_whatever_the_file_clock(
+    plain_profile: dict[str, Any], ssh_host: SSHTestHost, skew: int
+) -> None:
+    """Review s22 F4: a kernel directory with no supervisor yet is "starting" exactly while
+    the agent launching it runs, whatever the clock that stamped its files (an NFS server's
+    an hour behind or ahead of ours: here every file of the directory dated so); once
+    that agent is killed it is dead at the next list, and a reporting list removes it
+    with its socket directory and the key's file. A killed launch's temporary directory
+    (from before its rename) goes at the next launch. Before: the file's mtime against
+    our clock, 30 s of grace: behind, the live launch was recorded dead; ahead, the
+    killed one was "starting" for an hour with its key kept."""
+    kdir = kernels_dir(ssh_host) / str(uuid.uuid4())
+    unborn = kernels_dir(ssh_host) / ".launching-99999999-x"  # above any pid_max: no agent
+    made = ssh_host.run_as_user(["mkdir", "-p", str(unborn)])
     assert made.returncode == 0, made.stderr
 
-    async def states(agent: AgentClient, _: RemoteManager) -> dict[str, str]:
-        return {k["kernel_id"]: k["state"] for k in await agent.list()}
+    async def go(agent: AgentClient, _: RemoteManager) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        task = await launch_paused(agent, kdir)
+        out["unborn"] = unborn.exists()
+        info = kdir / "info.json"  # made with the directory: its socket directory named
+        out["sockdir"] = json.loads(info.read_text()).get("sockdir") if info.exists() else None
+        then = time.time() + skew
+        for path in [kdir, *kdir.iterdir()]:
+            os.utime(path, (then, then))
+        out["running"] = (await states(agent)).get(kdir.name, "not listed")
+        killed = ssh_host.run_as_user(["pkill", "-9", "-u", ssh_host.user, "-f", "_jr_src"])
+        assert killed.returncode == 0, "no launching agent found to kill"
+        with pytest.raises(RemoteCommandError):
+            await task
+        out["killed"] = (await states(agent)).get(kdir.name, "not listed")
+        out["reported"] = (await states(agent, report=True)).get(kdir.name, "not listed")
+        return out
 
-    assert with_agent(states)[kernel_id] == "starting"
-    assert not (kdir / "ended.json").exists()
-    then = time.time() - 3600
-    os.utime(kdir, (then, then))
-    assert with_agent(states)[kernel_id] == "dead"
+    with paused_launches(ssh_host):
+        out = with_agent(go)
+    assert out["running"] == "starting"
+    assert out["killed"] == "dead" and out["reported"] == "dead"
+    assert out["sockdir"] and not Path(out["sockdir"]).exists() and not kdir.exists()
+    assert not out["unborn"]
 
 
 def execs(monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -43,12 +43,14 @@ from jupyter_remote.remote.standby import (
 )
 from jupyter_remote.remote.state import (
     KERNELS,
+    LAUNCHING,
     AgentError,
     _alive,
     _describe_end,
     _forget_old_ends,
     _kernel_dir,
     _kernel_names,
+    _ours_and_alive,
     _read_int,
     _read_json,
     _remove_kernel_files,
@@ -119,22 +121,16 @@ def _record_end(kdir, status):
         pass
 
 
-#: seconds a kernel's directory may exist with no supervisor pid yet (a launch writing it)
-LAUNCH_GRACE = 30.0
-
-
 def _launching(kdir):
-    """A kernel without a pid that is being started: its supervisor runs, or a launch has
-    made its directory and not yet forked the supervisor (a ``list`` then, say the card's
-    standby status while a replacement starts, must not record it dead: the launch would
-    fail as "gone"). A launch killed in that moment is dead after LAUNCH_GRACE."""
+    """A kernel without a pid that is being started: its supervisor runs (ours, the
+    process its pid file names), or, before the supervisor is forked, the agent that made
+    its directory does (state.LAUNCHING: a ``list`` then, say the card's standby status
+    while a replacement starts, must not record it dead: the launch would fail as "gone").
+    A launch killed before the fork is dead at once; no clock is compared (review s22 F4)."""
     sup_file = os.path.join(kdir, "supervisor.pid")
-    if _alive(_read_int(sup_file)):
-        return True
-    try:
-        return not os.path.exists(sup_file) and time.time() - os.stat(kdir).st_mtime < LAUNCH_GRACE
-    except OSError:
-        return False
+    if os.path.exists(sup_file):
+        return _ours_and_alive(_read_int(sup_file))
+    return _ours_and_alive(_read_int(os.path.join(kdir, LAUNCHING)))
 
 
 def op_status(req):

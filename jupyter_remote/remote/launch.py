@@ -34,6 +34,7 @@ from jupyter_remote.remote.state import (
     _alive,
     _forget_old_ends,
     _kernel_dir,
+    _make_kernel_dir,
     _private_dir,
     _read_int,
     _read_json,
@@ -54,9 +55,9 @@ def op_launch(req):
     user_umask = os.umask(0o077)  # our state is private; the kernel gets user_umask back
     sockdir = None
     try:
-        _fresh_kernel_dir(kdir, kernel_id)
-        cwd = _checked_cwd(req.get("cwd"), kdir)
         sockdir = _socket_dir()
+        _fresh_kernel_dir(kdir, kernel_id, {"sockdir": sockdir, "job": req.get("job") or None})
+        cwd = _checked_cwd(req.get("cwd"), kdir)
         conn_file = _write_connection(kdir, sockdir, req)
         argv, spec_env = _kernel_argv(req, kdir, conn_file)
         env = _kernel_env(req, spec_env, kernel_id)
@@ -93,9 +94,12 @@ def op_launch(req):
     return _wait_started(kdir, sup, req, relay)
 
 
-def _fresh_kernel_dir(kdir, kernel_id):
-    """The kernel's private state directory, empty (a dead kernel's leftovers go, and the
-    records of kernels that died long ago: see state.ENDED_KEPT)."""
+def _fresh_kernel_dir(kdir, kernel_id, early_info):
+    """The kernel's private state directory, new, marked as being launched by this
+    process (state._make_kernel_dir), with ``early_info`` as info.json from the start
+    (its socket directory goes with it if the launch is killed; a job's kernel is one at
+    once: a list on the login node skips it); a dead kernel's leftovers go, and the
+    records of kernels that died long ago (state.ENDED_KEPT)."""
     _forget_old_ends()
     _private_dir(ROOT)
     _private_dir(KERNELS)
@@ -103,7 +107,7 @@ def _fresh_kernel_dir(kdir, kernel_id):
         if _alive(_read_int(os.path.join(kdir, "kernel.pid"))):
             raise AgentError("kernel %s is already running" % kernel_id)
         _remove_kernel_files(kdir)
-    _private_dir(kdir)
+    _make_kernel_dir(kdir, {"info.json": json.dumps(early_info)})
 
 
 def _checked_cwd(cwd, kdir):

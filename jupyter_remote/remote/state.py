@@ -21,6 +21,7 @@ import re
 import shutil
 import signal
 import stat
+import tempfile
 import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
@@ -175,6 +176,58 @@ def _alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def _ours_and_alive(pid):
+    """Process ``pid`` runs, is ours (another user's may not be signalled: a pid reused
+    by it is not the one we recorded) and is no zombie. Clock-free."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return _alive(pid)
+
+
+#: In a kernel's directory from the moment it exists: the launching agent's pid and
+#: identity (as :func:`_write_pid` writes). The directory is made under a temporary name
+#: (:data:`UNBORN`, its pid in it) with this file inside and renamed into place, so a
+#: kernel without a supervisor yet is "starting" exactly while that very process runs:
+#: no clock compared (an NFS server's may be far from ours; review s22 F4).
+LAUNCHING = "launching"
+UNBORN = ".launching-"
+
+
+def _make_kernel_dir(kdir, early=None):
+    """``launch``: ``kdir`` (0700) appears at once, holding :data:`LAUNCHING` and the
+    ``early`` files (name: text); temporary directories of killed launches go first."""
+    _forget_unborn()
+    made = tempfile.mkdtemp(prefix="%s%d-" % (UNBORN, os.getpid()), dir=KERNELS)
+    try:
+        _write_pid(os.path.join(made, LAUNCHING), os.getpid())
+        for name, text in (early or {}).items():
+            _write_private(os.path.join(made, name), text)
+        os.rename(made, kdir)
+    except BaseException as exc:
+        shutil.rmtree(made, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise AgentError("could not make the kernel's directory: %s" % exc) from None
+        raise
+
+
+def _forget_unborn():
+    """The temporary directories of launches killed before their rename (whose agent,
+    named in the directory's name, runs no more)."""
+    try:
+        names = os.listdir(KERNELS)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(UNBORN) :].split("-", 1)[0]
+        if name.startswith(UNBORN) and pid.isdigit() and not _ours_and_alive(int(pid)):
+            _remove_scratch(os.path.join(KERNELS, name))
+            _remove_owned_tree(os.path.join(KERNELS, name))
 
 
 def _kernel_dir(kernel_id):
