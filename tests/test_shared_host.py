@@ -16,6 +16,7 @@ kernel is left in the remote's /tmp or home. Root on the remote is out of scope.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -383,6 +384,94 @@ def _flood(port: int) -> dict[str, Any]:
     )
     assert proc.returncode == 0, proc.stderr
     return dict(json.loads(proc.stdout))
+
+
+def test_a_flooded_tcp_relay_still_takes_its_own_client(
+    isolated_home: Path, victim_host: SSHTestHost
+) -> None:
+    """Review s22 F3: another user connecting to a TCP relay's port in a loop (64 at once,
+    each again the moment it is dropped) never keeps the victim's own client from showing
+    its token: the relay closes another user's connection as it accepts it (the kernel
+    says who owns the peer socket), before it counts against the 16 that may wait for the
+    token. While the flood runs the SSH connection drops; the session re-attaches through
+    the relay's port and a cell runs. Before: each new connection beyond 16 evicted the
+    oldest, the victim's HELLO never got in and the session never came back."""
+    clean_remote(victim_host)
+    setup_profile(victim_host, cwd=LONG_HOME)
+    asyncio.run(_choose_tcp())
+    with started_kernel("remote-p") as (km, kc):
+        session = registry.sessions[str(km.kernel_id)]
+        assert session.channel_transport == "tcp"
+        with _sustained_flood(session.relay_port) as flood:
+            time.sleep(2)  # the flood at full speed
+            with victim_host.outage():
+                time.sleep(1)
+            reply, out = execute(kc, "print(6 * 7)", timeout=90)
+        assert reply["content"]["status"] == "ok" and out.strip() == "42"
+        assert session.reconnects >= 1 and session.relay_port  # re-attached, flooded
+    stats = flood.result
+    assert stats["received"] == 0, stats  # no byte answered
+    assert stats["connects"] > 1000, stats  # it flooded the whole time (here: ~10^4)
+
+
+async def _choose_tcp() -> None:
+    manager = RemoteManager(Store())
+    try:
+        await manager.update_server("box", {"channel_transport": "tcp"})
+    finally:
+        await manager.close()
+
+
+#: as the attacker: 64 connections to the port at once, each made again as soon as it
+#: ends, until stdin closes; then how many were made and how many bytes came back
+SUSTAINED_FLOOD = """
+import asyncio, json, sys
+port = int(sys.argv[1])
+stats = {"connects": 0, "received": 0}
+async def one(stop):
+    while not stop.is_set():
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.01)
+            continue
+        stats["connects"] += 1
+        try:
+            stats["received"] += len(await asyncio.wait_for(reader.read(1), 6))
+        except (OSError, asyncio.TimeoutError):
+            pass
+        writer.close()
+async def main():
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_reader(sys.stdin.fileno(), stop.set)
+    await asyncio.gather(*(one(stop) for _ in range(64)))
+asyncio.run(main())
+print(json.dumps(stats))
+"""
+
+
+class _Flood:
+    result: dict[str, Any]
+
+
+@contextlib.contextmanager
+def _sustained_flood(port: int) -> Iterator[_Flood]:
+    """:data:`SUSTAINED_FLOOD` as the attacker on ``port`` for the block's length."""
+    flood = _Flood()
+    proc = subprocess.Popen(
+        ["runuser", "-u", ATTACKER, "--", "/usr/bin/python3", "-c", SUSTAINED_FLOOD, str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd="/tmp",
+    )
+    try:
+        yield flood
+    finally:
+        out, err = proc.communicate(timeout=30)  # closes stdin: the flood stops
+        assert proc.returncode == 0, err
+        flood.result = dict(json.loads(out))
 
 
 def _plant_venv(directory: Path, owner: str) -> Path:

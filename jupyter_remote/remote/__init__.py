@@ -11,8 +11,9 @@ A script is made of parts, each a module of this package that reads like an
 ordinary module (stdlib only, Python 3.8): :data:`SCRIPTS` lists them in order.
 Each part's ``# <local-imports>`` block (imports of the parts before it, for local
 use, tests and type checking) is left out when the parts are joined, so on the
-remote the earlier parts' names are plain globals. ``kernel_launcher`` is not
-joined: the agent writes it into the kernel's directory as the kernel's entry point.
+remote the earlier parts' names are plain globals. ``kernel_launcher`` (with ``peer``)
+is not sent to run: the agent writes it into the kernel's directory as the kernel's
+entry point.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ SCRIPTS = {
         "relay_kernel",
         "relay_start",
         "standby",
+        "peer",
         "relay_gate",
         "relay",
         "supervisor",
@@ -54,7 +56,7 @@ SCRIPTS = {
         "probe",
     ),
     "envcreate": ("protocol", "tools", "envcreate"),
-    "kernel_launcher": ("kernel_launcher",),
+    "kernel_launcher": ("peer", "kernel_launcher"),
 }
 _LOCAL_IMPORTS = re.compile(r"^# <local-imports>.*?^# </local-imports>\n", re.M | re.S)
 

@@ -7,14 +7,15 @@ this file into the kernel's 0700 directory. Stdlib only, Python >= 3.8. Why:
 - **The debugger is not a door.** ipykernel's debugger has debugpy listen on a TCP
   port of 127.0.0.1 with no authentication: on a shared host any other user could
   connect to it and evaluate code in the kernel. Loopback TCP cannot be closed to
-  other users without root, but the owner of a connecting socket can be known:
-  ``/proc/net/tcp`` lists every socket with its uid (as identd does). Every
+  other users without root, but the owner of a connecting socket can be known
+  (``peer.py``, the part before this one: the kernel's socket diagnostics, else
+  ``/proc/net/tcp``, as identd does). Every
   connection debugpy's adapter accepts, and every connection the kernel accepts
   while ``debugpy.listen`` waits for the adapter's endpoints, is checked: only a
   peer socket owned by our own uid gets through; anything else is closed at once,
   unread. The adapter runs through ``debug-python`` (``debugpy.configure(python=
   ...)``, a public API), which applies the same check in the adapter's process.
-  Where the check cannot be made (no debugpy.configure, no /proc/net/tcp), the
+  Where the check cannot be made (no debugpy.configure, no netlink nor /proc), the
   debugger is switched off: the kernel reports no debugger.
 - **ipykernel's cell files stay private and are removed.** The debugger writes
   cells to ``$TMPDIR/ipykernel_<pid>/`` (a predictable name another user could
@@ -39,49 +40,17 @@ import runpy
 import shlex
 import socket
 import stat
-import struct
 import sys
 import tempfile
+
+# <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.peer import peer_uid
+
+# </local-imports>
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _real_accept = socket.socket.accept
 LOOPBACK = ("127.", "::1", "::ffff:127.")
-
-
-def _proc_form(host, port):
-    """The forms ``host:port`` takes in /proc/net/tcp{,6} (native-endian hex words)."""
-    forms = set()
-    if host.startswith("::ffff:") and "." in host:
-        host = host[len("::ffff:") :]
-    if "." in host:
-        packed = socket.inet_aton(host)
-        forms.add("%08X:%04X" % (struct.unpack("=I", packed)[0], port))
-        packed = b"\0" * 10 + b"\xff\xff" + packed  # the same peer seen by a v6 socket
-    else:
-        packed = socket.inet_pton(socket.AF_INET6, host)
-    forms.add("%s:%04X" % ("".join("%08X" % w for w in struct.unpack("=4I", packed)), port))
-    return forms
-
-
-def peer_uid(conn):
-    """uid owning the other end of ``conn`` (a loopback TCP connection), else None."""
-    try:
-        peer = conn.getpeername()[:2]
-        mine = conn.getsockname()[:2]
-    except OSError:
-        return None
-    peer_forms, my_forms = _proc_form(*peer), _proc_form(*mine)
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                next(f, None)
-                for line in f:
-                    fields = line.split()
-                    if len(fields) > 7 and fields[1] in peer_forms and fields[2] in my_forms:
-                        return int(fields[7])
-        except OSError:
-            continue
-    return None
 
 
 def _guarded_accept(loopback_only):
@@ -114,7 +83,7 @@ def _log(text):
 
 
 def can_check_peers():
-    """The uid check works here: /proc/net/tcp is readable and lists our sockets."""
+    """The uid check works here: it finds our own sockets (netlink or /proc/net/tcp)."""
     probe = socket.socket()
     try:
         probe.bind(("127.0.0.1", 0))

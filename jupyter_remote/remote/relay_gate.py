@@ -8,8 +8,9 @@ transport is explicitly "tcp" (an sshd that forbids socket forwarding) also a TC
 of 127.0.0.1, where other users of the host can connect: there the first record must be
 a HELLO (or a standby's CLAIM) carrying the kernel's relay token (sent by the local side
 over SSH, never on disk or a command line) within TCP_HELLO_WAIT s, else the connection
-is closed unanswered; no INFO; at most MAX_UNPROVEN connections wait for that check at
-once. Stdlib, Python >= 3.8.
+is closed unanswered; no INFO; another user's connection is closed as it is accepted
+(its owner asked of the kernel: ``peer.py``), and at most MAX_UNPROVEN of ours wait for
+that check at once. Stdlib, Python >= 3.8.
 """
 
 import hmac
@@ -20,6 +21,7 @@ import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.peer import peer_uid
 from jupyter_remote.remote.protocol import (
     CLAIM,
     HELLO,
@@ -34,8 +36,9 @@ from jupyter_remote.remote.standby import claim_here
 
 # </local-imports>
 
-#: on TCP (any local user may connect): seconds for the first record, and connections
-#: at once that have not shown the token yet (a new one beyond drops the oldest)
+#: on TCP (any local user may connect; another user's is closed at once): seconds for the
+#: first record, and connections at once that have not shown the token yet (a new one
+#: beyond drops the oldest)
 TCP_HELLO_WAIT = 5.0
 MAX_UNPROVEN = 16
 
@@ -76,7 +79,13 @@ class GateSide:
         _write_json(self.kdir, "relay.json", {"path": self.path, "port": self.tcp_port})
 
     async def _accept_tcp(self, reader, writer):
-        """A TCP client must prove it knows the relay token in its HELLO; no INFO."""
+        """A TCP client must be our own user's and prove it knows the relay token in its
+        HELLO; no INFO. Another user's connection is aborted as it is accepted, unread,
+        before it counts against MAX_UNPROVEN (review s22 F3: one process reconnecting
+        in a loop evicted our client's connection before its HELLO arrived, every time)."""
+        if not _our_peer(writer):
+            writer.transport.abort()
+            return
         await self._accept(reader, writer, tcp=True)
 
     async def _accept(self, reader, writer, tcp=False):
@@ -132,12 +141,20 @@ class GateSide:
             writer.close()
 
     def _admit_unproven(self, writer):
-        """A TCP connection is in; another user may open many that never send a token
-        (each an fd of the kernel's supervisor and up to 64 KiB): past MAX_UNPROVEN the
-        oldest is aborted."""
+        """A TCP connection of our user (or of a peer nobody can name: no netlink, no
+        /proc) is in; many that never send a token would each hold an fd of the kernel's
+        supervisor and up to 64 KiB: past MAX_UNPROVEN the oldest is aborted."""
         self.unproven.append(writer)
         while len(self.unproven) > MAX_UNPROVEN:
             self.unproven.pop(0).transport.abort()
+
+
+def _our_peer(writer):
+    """The TCP peer's socket is our uid's (``peer.py``), or its owner cannot be told (no
+    netlink nor /proc: then the token check and MAX_UNPROVEN alone); not when it is
+    another user's, or already gone."""
+    uid = peer_uid(writer.get_extra_info("socket"))
+    return uid is None or uid == os.getuid()
 
 
 def _token_ok(given, expected):
