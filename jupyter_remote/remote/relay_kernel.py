@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import os
+import sys
 import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Set
@@ -45,12 +46,14 @@ AT_ONCE_BYTES = 256 * 1024
 
 
 def _header_field(frames, offset):
-    """JSON of the frame ``offset`` after the delimiter (1: signature, 2: header, 3: parent)."""
+    """JSON object of the frame ``offset`` after the delimiter (1: signature, 2: header,
+    3: parent, 5: content); {} for anything else (user code may publish any JSON)."""
     try:
         i = frames.index(DELIM)
-        return json.loads(bytes(frames[i + offset]).decode("utf-8"))
+        value = json.loads(bytes(frames[i + offset]).decode("utf-8"))
     except (ValueError, IndexError):
         return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _received(frames):
@@ -199,7 +202,7 @@ class KernelSide:
                     if client is not None:
                         client.write(encode_record(HB, 0, 0, frames))
                 else:
-                    self._from_kernel(name, frames)
+                    self._relay_one(name, frames)
         finally:
             self._flush_at_once()
         import asyncio  # already loaded (the relay runs): a dictionary look-up
@@ -223,6 +226,14 @@ class KernelSide:
             return False
         finally:
             self._drain(name)  # a send can take the readiness edge the callback waits for
+
+    def _relay_one(self, name, frames):
+        """``_from_kernel``, whatever the message: an error in it is logged and the drain
+        goes on (from the acker, an exception would end the relay: review s22 note)."""
+        try:
+            self._from_kernel(name, frames)
+        except Exception as exc:
+            sys.stderr.write("jupyter-remote: relay: a %s message not relayed: %r\n" % (name, exc))
 
     def _from_kernel(self, name, frames):
         """One message the kernel sent: into the numbered buffer (the relay's own nudge
@@ -289,8 +300,4 @@ class KernelSide:
         except ValueError:
             return
         if len(frames) > i + 5 and b'"status"' in frames[i + 2]:
-            try:
-                state = json.loads(bytes(frames[i + 5]).decode("utf-8")).get("execution_state")
-            except ValueError:
-                return
-            self.busy = state == "busy"
+            self.busy = _header_field(frames, 5).get("execution_state") == "busy"

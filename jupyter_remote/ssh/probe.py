@@ -30,6 +30,10 @@ from .endpoint import Endpoint
 
 #: how long a host name's addresses are used without asking the resolver again
 RESOLVED_FOR = 30.0
+#: how long after a resolution that found nothing (no such name, a name server that
+#: failed) the resolver is not asked again: the fast probes (every 0.15 s) would start a
+#: thread each (review s22 note); the last known addresses, if any, are probed meanwhile
+UNRESOLVED_FOR = 2.0
 
 #: names resolved at once (a thread each); a name beyond it counts as unresolved until
 #: one of them answers (more hosts in an outage at once than any user has servers)
@@ -48,6 +52,7 @@ class _LoopProbes:
     )
     addresses: dict[tuple[str, int], tuple[float, list[Address]]] = field(default_factory=dict)
     resolving: dict[tuple[str, int], asyncio.Future[list[Address]]] = field(default_factory=dict)
+    unresolved: dict[tuple[str, int], float] = field(default_factory=dict)  # when, last
 
 
 _STATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopProbes] = (
@@ -118,7 +123,9 @@ async def _connect_any(state: _LoopProbes, host: str, port: int) -> bool:
 
 async def _addresses(state: _LoopProbes, host: str, port: int) -> list[Address]:
     """The host's addresses: an IP literal as is; a name's from the last resolution,
-    refreshed (one at a time, on a thread of its own) once older than RESOLVED_FOR."""
+    refreshed (one at a time, on a thread of its own) once older than RESOLVED_FOR, and
+    not within UNRESOLVED_FOR of a resolution that found nothing (then the last known
+    addresses, or none)."""
     with contextlib.suppress(ValueError):
         ip = ipaddress.ip_address(host)
         family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
@@ -129,6 +136,8 @@ async def _addresses(state: _LoopProbes, host: str, port: int) -> list[Address]:
         return known[1]
     resolving = state.resolving.get(key)
     if resolving is None or resolving.done():
+        if loop.time() - state.unresolved.get(key, -1e9) < UNRESOLVED_FOR:
+            return known[1] if known is not None else []
         resolving = state.resolving[key] = asyncio.ensure_future(_resolve(state, host, port))
     if known is not None:
         return known[1]  # while the resolver is asked again
@@ -139,12 +148,20 @@ async def _resolve(state: _LoopProbes, host: str, port: int) -> list[Address]:
     loop = asyncio.get_running_loop()
     try:
         infos = await _getaddrinfo_alone(loop, host, port)
+    except _Busy:
+        return []  # no thread was started: asked again at the next probe
     except (OSError, UnicodeError):
-        return []
+        infos = []
     found: list[Address] = [(fam, kind, proto, addr) for fam, kind, proto, _, addr in infos]
     if found:
         state.addresses[(host, port)] = (loop.time(), found)
+    else:
+        state.unresolved[(host, port)] = loop.time()
     return found
+
+
+class _Busy(OSError):
+    """MAX_RESOLVING names are being resolved: this one was not asked."""
 
 
 def _getaddrinfo_alone(
@@ -154,7 +171,7 @@ def _getaddrinfo_alone(
     that never answers holds that thread only. OSError when MAX_RESOLVING are under way."""
     answer: asyncio.Future[list[Any]] = loop.create_future()
     if not _RESOLVING.acquire(blocking=False):
-        answer.set_exception(OSError(f"{MAX_RESOLVING} host names are being resolved"))
+        answer.set_exception(_Busy(f"{MAX_RESOLVING} host names are being resolved"))
         return answer
 
     def settle(result: list[Any] | None, error: Exception | None) -> None:

@@ -1,0 +1,57 @@
+"""What a kernel publishes, however odd, never ends the relay nor is lost there.
+
+The relay reads every message a kernel sends (``remote/relay_kernel.py`` ``_drain``,
+from its readiness callbacks and from the acker every 0.2 s) and notes a status
+message's state; user code in the kernel may publish anything, a status whose content
+is a JSON array included. Harness of tests/test_relay.py: a real ipykernel, the relay
+in a thread, the local side over a plain unix socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.test_relay import joined, kernel_factory  # noqa: F401 (the fixture)
+
+#: a cell publishing ODD status messages whose content is a JSON array, then printing
+ODD = 20
+ODD_STATUSES = f"""
+import json
+k = get_ipython().kernel
+for n in range({ODD}):  # content as JSON text: Session.send packs only a dict itself
+    k.session.send(k.iopub_socket, "status", json.dumps([n, "odd"]), parent=k.get_parent("shell"))
+print("sent", flush=True)
+"""
+
+
+async def odd_and_lines(kc: Any, msg_id: str) -> tuple[list[Any], str]:
+    """The array-content statuses and the stream text of ``msg_id``, until its idle."""
+    odd, text = [], ""
+    while True:
+        msg = await kc.get_iopub_msg(timeout=30)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        content = msg["content"]
+        if msg["msg_type"] == "status" and isinstance(content, list):
+            odd.append(content)
+        elif msg["msg_type"] == "stream":
+            text += content["text"]
+        elif msg["msg_type"] == "status" and content["execution_state"] == "idle":
+            return odd, text
+
+
+async def test_a_status_whose_content_is_an_array_is_relayed_and_the_relay_goes_on(
+    kernel_factory: Any,  # noqa: F811
+) -> None:
+    """Review s22 note: ``_note_status`` called ``.get`` on the parsed content, so such a
+    message raised before it was kept: lost, and from the acker's drain the exception
+    ended the relay. Now each is relayed in order, again after the acker's turns, and
+    the kernel is still served."""
+    async with joined(kernel_factory) as (_, _, kc):
+        for _ in range(2):
+            odd, text = await odd_and_lines(kc, kc.execute(ODD_STATUSES))
+            assert odd == [[n, "odd"] for n in range(ODD)] and text == "sent\n"
+            await asyncio.sleep(0.5)  # the acker drains the sockets twice meanwhile
+        _, text = await odd_and_lines(kc, kc.execute("print(6 * 7)"))
+        assert text == "42\n"
