@@ -89,16 +89,19 @@ def _keeper_remembers() -> Any:
     return None
 
 
-async def _cells(ws: Any) -> Any:
-    """Who runs the notebook's cells (``WHO``) and a sum, or what went wrong (the old
-    code: the impostor had them, and no reply came)."""
+async def _start_and_run(jp_fetch: Any, jp_ws_fetch: Any) -> tuple[str, str, str]:
+    """A start of profile p, then who runs its cells (``WHO``) and a sum: (kernel id, who,
+    sum), or what went wrong (the old code: the impostor had the kernel's channels, and no
+    kernel_info or reply ever came)."""
+    kid = ""
     try:
+        kid, ws = await _start(jp_fetch, jp_ws_fetch)
         reply, who = await ws.execute(WHO, timeout=60)
         assert reply["status"] == "ok", who
         reply, out = await ws.execute("print(6 * 7)")
-        return who, out.strip()
+        return kid, who, out.strip()
     except Exception as exc:  # asserted after what the impostor saw
-        return repr(exc), ""
+        return kid, repr(exc), ""
 
 
 def _keeper_settled() -> bool:
@@ -136,13 +139,11 @@ async def test_a_start_never_attaches_to_an_impostor_at_an_ended_standbys_socket
     impostor = await asyncio.to_thread(Impostor, "unix", path)
     try:
         assert _keeper_remembers() is kept  # so the start CLAIMs through the impostor
-        kid, ws = await _start(jp_fetch, jp_ws_fetch)
-        ran = await _cells(ws)
+        kid, who, answer = await _start_and_run(jp_fetch, jp_ws_fetch)
     finally:
         seen = await asyncio.to_thread(impostor.seen)
     assert kinds(seen) == ["CLAIM"], seen  # no HELLO, no message: never attached
     assert seen[0]["fields"] == ["fingerprint", "nonce", "profile", "server"]
-    (who, answer) = ran
     assert who.split()[0] != str(first["pid"]) and answer == "42"  # a cold start: it runs
     assert "key" not in repr(kept) and kept.connection["key"] not in repr(kept)  # minor note
     await jp_fetch("api", "kernels", kid, method="DELETE")
