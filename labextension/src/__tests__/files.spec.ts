@@ -14,16 +14,7 @@ import { localOf, trackUploads } from '../files/uploads';
 import { fileServers, profileRoots } from '../files/roots';
 import { IProfile, IServer } from '../tokens';
 
-jest.mock('@jupyterlab/services', () => ({
-  ServerConnection: {
-    makeSettings: jest.fn(() => ({
-      baseUrl: 'http://localhost:8888/base/',
-      wsUrl: 'ws://localhost:8888/base/',
-      token: ''
-    })),
-    makeRequest: jest.fn()
-  }
-}));
+jest.mock('@jupyterlab/services', () => require('./servicesMock').servicesMock());
 
 const makeRequest = ServerConnection.makeRequest as jest.Mock;
 

@@ -20,16 +20,7 @@ import {
 import { IProfile, IRemoteKernel, IServer } from '../tokens';
 import { PROFILES, SERVERS } from './fixtures';
 
-jest.mock('@jupyterlab/services', () => ({
-  ServerConnection: {
-    makeSettings: jest.fn(() => ({
-      baseUrl: 'http://localhost:8888/base/',
-      wsUrl: 'ws://localhost:8888/base/',
-      token: ''
-    })),
-    makeRequest: jest.fn()
-  }
-}));
+jest.mock('@jupyterlab/services', () => require('./servicesMock').servicesMock());
 
 const makeRequest = ServerConnection.makeRequest as jest.Mock;
 
