@@ -58,3 +58,24 @@ async def test_hostile_frames_are_dropped_and_the_channel_still_serves() -> None
     finally:
         client.close()
         channels.close()
+
+
+async def test_a_status_whose_content_is_an_array_never_ends_the_reader() -> None:
+    """What the remote server's kernel publishes reaches ``_deliver`` from the websocket
+    reader; a status whose content is a JSON array (user code may publish one) raised
+    AttributeError there, which ended the reader: every later message of the kernel was
+    lost. Now it is passed on, and the next real status still counts."""
+    ports = {name: free_port() for name in ("shell", "control", "stdin", "iopub", "hb")}
+    channels = BridgedChannels(
+        ports, key=KEY, signature_scheme="hmac-sha256", on_shutdown_request=_no_shutdown
+    )
+    try:
+        header = b'{"msg_type": "status", "msg_id": "s1"}'
+        await channels._deliver("iopub", [header, b'{"msg_id": "p"}', b"{}", b'[1, "odd"]'])
+        assert channels.execution_state == "unknown"
+        await channels._deliver(
+            "iopub", [header, b'{"msg_id": "p"}', b"{}", b'{"execution_state": "busy"}']
+        )
+        assert channels.execution_state == "busy"
+    finally:
+        channels.close()

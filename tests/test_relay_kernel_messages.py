@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from jupyter_remote.remote.supervisor import _idle_step
 from tests.test_relay import joined, kernel_factory  # noqa: F401 (the fixture)
 
 #: a cell publishing ODD status messages whose content is a JSON array, then printing
@@ -55,3 +56,31 @@ async def test_a_status_whose_content_is_an_array_is_relayed_and_the_relay_goes_
             await asyncio.sleep(0.5)  # the acker drains the sockets twice meanwhile
         _, text = await odd_and_lines(kc, kc.execute("print(6 * 7)"))
         assert text == "42\n"
+
+
+class _Sub:
+    """A SUB socket's poll/recv_multipart over a fixed list of messages."""
+
+    def __init__(self, messages: list[list[bytes]]) -> None:
+        self.messages = messages
+
+    def poll(self, timeout: int) -> bool:
+        return bool(self.messages)
+
+    def recv_multipart(self) -> list[bytes]:
+        return self.messages.pop(0)
+
+
+def _status(content: bytes) -> list[bytes]:
+    return [b"<IDS|MSG>", b"sig", b'{"msg_type": "status"}', b"{}", b"{}", content]
+
+
+def test_the_supervisors_idle_watch_reads_past_an_odd_status() -> None:
+    """The supervisor's own idle watch (a kernel without a relay, ``_idle_step``) called
+    ``.get`` on whatever JSON a status held: an array raised, and the messages read with
+    it were lost to the watch. Now it is skipped and the real status after it counts."""
+    busy = _Sub([_status(b"[1]"), _status(b'{"execution_state": "busy"}')])
+    assert _idle_step(busy) is True
+    idle = _Sub([_status(b'{"execution_state": "busy"}'), [b"<IDS|MSG>", b"s", b"[]"]])
+    assert _idle_step(idle) is True  # the odd header is no status: the busy one stands
+    assert _idle_step(_Sub([_status(b'"text"')])) is False

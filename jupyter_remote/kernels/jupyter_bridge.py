@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import time
 from collections import OrderedDict, deque
@@ -132,7 +131,7 @@ class BridgedChannels(LocalChannels):
             if channel != "stdin" and msg_id:
                 self._remember(msg_id, idents)
             if channel == "control" and header.get("msg_type") == "shutdown_request":
-                content = json.loads(parts[3]) if parts[3] else {}
+                content = header_of(parts, 3)  # {} unless a JSON object
                 task = asyncio.ensure_future(
                     self._shutdown(bool(content.get("restart")), header, idents)
                 )
@@ -228,8 +227,9 @@ class BridgedChannels(LocalChannels):
     def _track(self, channel: str, msg_type: str, parent: str, parts: list[bytes]) -> None:
         """Keep what the session needs to say honestly what a dropped link cost."""
         if channel == "iopub" and msg_type == "status":
-            with contextlib.suppress(ValueError, IndexError):
-                self.execution_state = str(json.loads(parts[3]).get("execution_state"))
+            content = header_of(parts, 3)  # {} unless a JSON object: a kernel may send any
+            if "execution_state" in content:
+                self.execution_state = str(content["execution_state"])
             if parent in self.inflight and self.execution_state == "busy":
                 self.inflight[parent] = (self.inflight[parent][0], True)
         elif channel == "shell" and msg_type.endswith("_reply"):

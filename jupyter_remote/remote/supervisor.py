@@ -20,6 +20,7 @@ import time
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.protocol import CHANNELS
 from jupyter_remote.remote.relay import start_relay
+from jupyter_remote.remote.relay_kernel import _header_field
 from jupyter_remote.remote.relay_start import FAIL_GRACE
 from jupyter_remote.remote.state import (
     _describe_end,
@@ -349,12 +350,6 @@ def _idle_step(sub):
     state = "-"
     while sub.poll(1000 if state == "-" else 0):
         frames = sub.recv_multipart()
-        try:
-            i = frames.index(b"<IDS|MSG>")
-            header = json.loads(frames[i + 2].decode("utf-8"))
-            content = json.loads(frames[i + 5].decode("utf-8"))
-        except (ValueError, IndexError):
-            continue
-        if header.get("msg_type") == "status":
-            state = content.get("execution_state") == "busy"
+        if _header_field(frames, 2).get("msg_type") == "status":  # {}: not a JSON object
+            state = _header_field(frames, 5).get("execution_state") == "busy"
     return state
