@@ -981,12 +981,13 @@ async def _login_umask(manager: RemoteManager, server: str) -> int:
 
 
 async def test_new_files_get_the_remote_logins_umask(
-    manager: RemoteManager, umask077_host: SSHTestHost, shared_dir: Path
+    manager: RemoteManager, umask077_host: SSHTestHost, shared_dir: Path, tmp_path: Path
 ) -> None:
     """Review s22 F5: in a shared project directory, a new notebook (Open notebook, Attach,
     New), a new file saved and a new upload are 0666 less the login's umask, 0600 for a
     077 user (were 0644 whatever it was), so jrattacker cannot read them; a file saved
-    over keeps its own mode."""
+    over keeps its own mode. The CLI's upload (``jupyter remote files upload``) follows
+    the same rule: it gave 0644 less the laptop's umask, new file or not."""
     from jupyter_remote.store import Server
 
     manager.store.save_server(Server.from_input(server_input(umask077_host, "private")))
@@ -1007,6 +1008,16 @@ async def test_new_files_get_the_remote_logins_umask(
     kept.chmod(0o644)
     await files.save("private", str(kept), text)
     assert stat.S_IMODE(kept.stat().st_mode) == 0o644 and kept.read_text() == "x"
+    source = tmp_path / "cli.bin"
+    source.write_bytes(b"cli")
+    await transfers.upload(files, "private", str(source), f"{shared_dir}/cli-new.bin")
+    assert stat.S_IMODE(os.stat(shared_dir / "cli-new.bin").st_mode) == 0o600
+    over = shared_dir / "cli-over.bin"
+    over.write_text("old")
+    os.chown(over, umask077_host.uid, umask077_host.gid)
+    over.chmod(0o640)
+    await transfers.upload(files, "private", str(source), str(over))
+    assert stat.S_IMODE(over.stat().st_mode) == 0o640 and over.read_bytes() == b"cli"
     attacker = ensure_user("jrattacker").pw_name
     for path, readable in ((made["path"], False), (saved["path"], False), (str(kept), True)):
         read = subprocess.run(as_user_argv(attacker, ["cat", path]), capture_output=True,

@@ -23,9 +23,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import RemoteFileChangedError, SSHConnectError, ValidationError
+from ..errors import NotFoundError, RemoteFileChangedError, SSHConnectError, ValidationError
 from ..ssh.sftp import TEMP_MARK, SFTPLink, temp_name
 from . import paths
+from .links import new_file_mode
 from .progress import Reporter
 
 LOCAL_CHUNK = 8 * 1024 * 1024
@@ -284,7 +285,7 @@ async def upload(
                 await _upload_from(files, server, source, temp, state, total, count, held)
             finally:
                 await asyncio.to_thread(source.close)
-            mode = 0o644 & ~_umask()
+            mode = await _upload_mode(state["link"], real)
             await state["link"].finish(state["handle"], temp, real, mode=mode)
             report.ended("done", done=state["done"])
         except BaseException as exc:
@@ -292,6 +293,18 @@ async def upload(
             report.ended(*_how_it_ended(exc), done=state["done"])
             raise
     return dict(await files.get(server, paths.from_bytes(real), content=False))
+
+
+async def _upload_mode(link: SFTPLink, real: bytes) -> int:
+    """upload(), as it renames its temporary file over ``real``: the mode of the file it
+    replaces (as a save keeps it), else what a new file of the user's remote login gets
+    (``links.new_file_mode``: 0666 less the remote umask), as the drive's uploads do.
+    It was 0644 less the laptop's umask, even over a file of another mode."""
+    with contextlib.suppress(NotFoundError):
+        current = await link.stat(real)
+        if current.kind == "file":
+            return current.permissions & 0o7777
+    return await new_file_mode(link, real)
 
 
 async def _upload_from(
