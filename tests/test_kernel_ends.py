@@ -31,6 +31,7 @@ from tests.harness.clients import execute, started_kernel
 from tests.harness.remote_state import (
     STATE_DIR,
     clean_remote,
+    no_kernel_processes_left,
     remote_kernel_processes,
     remote_state_files,
 )
@@ -268,12 +269,7 @@ def test_an_idle_timeout_while_away_says_so(
         kid = str(km.kernel_id)
         execute(kc, "x = 1")
         with first_host.outage():
-            eventually(
-                lambda: remote_kernel_processes(first_host),
-                lambda left: not left,
-                timeout=30,
-                interval=0.5,
-            )
+            no_kernel_processes_left(first_host, timeout=30, interval=0.5)
         eventually(km.is_alive, lambda alive: not alive, timeout=60, interval=0.3)
         reason = km.provisioner.exit_reason  # type: ignore[union-attr]
         assert reason.startswith("stopped by its idle timeout (3s with no client)"), reason

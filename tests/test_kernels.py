@@ -27,6 +27,7 @@ from tests.harness.clients import WSKernel, execute, started_kernel
 from tests.harness.remote_state import (
     STATE_DIR,
     clean_remote,
+    no_kernel_processes_left,
     remote_kernel_processes,
     remote_state_files,
 )
@@ -363,9 +364,7 @@ def test_idle_timeout_stops_the_kernel_with_no_client(
     session = km.provisioner._session  # type: ignore[union-attr]
     assert session is not None
     asyncio.run_coroutine_threadsafe(session.close(), _ssh_loop()).result(10)
-    eventually(
-        lambda: remote_kernel_processes(ssh_host), lambda left: not left, timeout=30, interval=0.5
-    )
+    no_kernel_processes_left(ssh_host, timeout=30, interval=0.5)
     assert remote_state_files(ssh_host) == []
 
 

@@ -177,23 +177,29 @@ def targets(host: SSHTestHost, canary: str) -> dict[str, Any]:
     }
 
 
+def python_as(user: str, args: list[str], *, stdin: str = "", timeout: float) -> Any:
+    """The system python3 run as ``user`` in /tmp with ``args`` (and ``stdin``): what it
+    printed, as JSON; fails the test with its stderr when it does not exit 0."""
+    proc = subprocess.run(
+        ["runuser", "-u", user, "--", "/usr/bin/python3", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd="/tmp",
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 def attack(host: SSHTestHost, *, as_user: str = ATTACKER) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run the probe as the attacker against everything of the victim's; (targets, report)."""
     canary = f"/tmp/jr-pwned-{secrets.token_hex(4)}"
     found = targets(host, canary)
     if as_user != ATTACKER:  # the control run: the victim itself, on the ports only
         found = {"canary": canary, "tcp": found["tcp"], "gentle": True}
-    proc = subprocess.run(
-        ["runuser", "-u", as_user, "--", "/usr/bin/python3", str(PROBE)],
-        input=json.dumps(found),
-        capture_output=True,
-        text=True,
-        cwd="/tmp",
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    report = python_as(as_user, [str(PROBE)], stdin=json.dumps(found), timeout=300)
     assert not os.path.exists(canary), "the attacker ran code in the victim's kernel"
     return found, report
 
@@ -373,17 +379,7 @@ print(json.dumps({"opened": len(socks), "open_at_once": at_once,
 def _flood(port: int) -> dict[str, Any]:
     """As the attacker: open FLOOD silent TCP connections to ``port``; how many the
     relay kept open at once, and whether it closed them all within 20 s."""
-    flood_args = [str(port), str(FLOOD)]
-    proc = subprocess.run(
-        ["runuser", "-u", ATTACKER, "--", "/usr/bin/python3", "-c", FLOOD_SCRIPT, *flood_args],
-        capture_output=True,
-        text=True,
-        cwd="/tmp",
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return dict(json.loads(proc.stdout))
+    return dict(python_as(ATTACKER, ["-c", FLOOD_SCRIPT, str(port), str(FLOOD)], timeout=120))
 
 
 def test_a_flooded_tcp_relay_still_takes_its_own_client(

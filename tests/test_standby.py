@@ -40,6 +40,7 @@ from tests.harness.remote_state import (
     STATE_DIR,
     clean_remote,
     kernels_dir,
+    no_kernel_processes_left,
     remote_kernel_processes,
     remote_state_files,
     standby_ids,
@@ -58,7 +59,7 @@ from tests.test_kernels import (  # noqa: F401
     test_runs_remotely_as_the_user_in_the_env,
     test_sigkill_is_reported_dead_and_restart_works,
 )
-from tests.test_shared_host import assert_nothing_reached, attack
+from tests.test_shared_host import assert_nothing_reached, attack, python_as
 from tests.test_standby_guards import with_agent
 from tests.test_standby_take import execs
 
@@ -307,9 +308,7 @@ def test_the_idle_timeout_stops_the_standby(isolated_home: Path, ssh_host: SSHTe
     clean_remote(ssh_host)
     setup_profile(ssh_host, cwd="/tmp", idle_timeout=5, standby=True)
     assert len(standby_ids(ssh_host)) == 1  # saving the profile started it
-    eventually(
-        lambda: remote_kernel_processes(ssh_host), lambda left: not left, timeout=40, interval=0.5
-    )
+    no_kernel_processes_left(ssh_host, timeout=40, interval=0.5)
     assert remote_state_files(ssh_host) == []
 
 
@@ -351,12 +350,37 @@ def test_the_cli_turns_it_on_shows_it_and_turns_it_off(
     assert slurm.returncode == 2 and "standby" in slurm.stderr
 
 
+#: as a user of the remote host: send argv[2] (hex) to 127.0.0.1:argv[1]; what came back
+#: before the relay closed (hex), or "reset" when it cut the connection
+_SEND_ONE = """
+import json, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=40)
+got = b""
+try:
+    s.sendall(bytes.fromhex(sys.argv[2]))
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+except (ConnectionResetError, BrokenPipeError):
+    got = None
+print(json.dumps("reset" if got is None else got.hex()))
+"""
+
+
+def _claim_as(user: str, port: int, record: bytes) -> str:
+    """``record`` sent to the relay's ``port`` as ``user``: its answer (hex) or "reset"."""
+    return str(python_as(user, ["-c", _SEND_ONE, str(port), record.hex()], timeout=60))
+
+
 def test_a_tcp_relay_refuses_a_claim_without_its_token_and_changes_nothing(
     remote_profile: dict[str, Any], ssh_host: SSHTestHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A standby's relay on a TCP port of 127.0.0.1 (the "tcp" channel transport), which
-    every user of the host can reach: a CLAIM without the relay token, or with a wrong
-    one, is closed unanswered and leaves the standby as it was; its keeper's, with the
+    every user of the host can reach: another user's connection is cut as it is accepted
+    (review s22 F3); the relay's own user's CLAIM without the relay token, or with a wrong
+    one, is closed unanswered; both leave the standby as it was. Its keeper's, with the
     token (over SSH), takes it with no exec."""
     seen = execs(monkeypatch)
 
@@ -370,17 +394,16 @@ def test_a_tcp_relay_refuses_a_claim_without_its_token_and_changes_nothing(
         claim = {"profile": "p", "server": "box", "fingerprint": fingerprint(profile)}
         answers = []
         for token in ({}, {"token": "wrong"}, {"token": ""}, {"token": ["x"]}):
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(encode_record(CLAIM, 0, 0, [json_part({**claim, **token})]))
-            answers.append(await asyncio.wait_for(reader.read(), 40))
-            writer.close()
+            record = encode_record(CLAIM, 0, 0, [json_part({**claim, **token})])
+            answers.append(await asyncio.to_thread(_claim_as, ssh_host.user, port, record))
+        answers.append(await asyncio.to_thread(_claim_as, "root", port, record))
         left = (standby_ids(ssh_host), sorted(p.name for p in kernels_dir(ssh_host).iterdir()))
         seen.clear()
         taken = await keeper.take(profile, "/tmp", agent=agent)
         return standby, port, answers, left, taken, len(seen)
 
     standby, port, answers, left, taken, execs_seen = with_agent(go)
-    assert answers == [b"", b"", b"", b""]  # closed unanswered: nothing learnt
+    assert answers == ["", "", "", "", "reset"]  # closed unanswered: nothing learnt
     assert left == ([standby], [standby])  # still the standby, nothing claimed
     assert taken is not None and taken["kernel_id"] == standby and taken["relay_port"] == port
     assert execs_seen == 0

@@ -55,14 +55,6 @@ def ssh_host() -> Iterator[SSHTestHost]:
     yield from own_user_host("standby", USER)
 
 
-@pytest.fixture
-def standby_profile(isolated_home: Path, ssh_host: SSHTestHost) -> Iterator[dict[str, Any]]:
-    """Profile p with the option on, its standby running (saved as the CLI saves it)."""
-    clean_remote(ssh_host)
-    yield setup_profile(ssh_host, cwd="/tmp", standby=True)
-    clean_remote(ssh_host)
-
-
 def with_agent(fn: Callable[[AgentClient, RemoteManager], Awaitable[Any]]) -> Any:
     """``fn(agent, manager)`` on a connection to server `box`, as the keeper has it."""
 

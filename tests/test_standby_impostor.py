@@ -34,7 +34,12 @@ from jupyter_remote.sessions import registry
 from jupyter_remote.store import Store
 from tests.harness.clients import execute, started_kernel
 from tests.harness.fixtures import own_user_host
-from tests.harness.remote_state import clean_remote, remote_kernel_processes, standby_ids
+from tests.harness.remote_state import (
+    clean_remote,
+    no_kernel_processes_left,
+    remote_kernel_processes,
+    standby_ids,
+)
 from tests.harness.servers import setup_profile
 from tests.harness.sshd_host import IS_ROOT, SSHTestHost, ensure_user
 from tests.harness.waiting import eventually, eventually_async
@@ -212,12 +217,7 @@ def test_a_reattach_never_attaches_to_an_impostor_at_the_ended_kernels_socket(
         impostor = None
         try:
             with ssh_host.outage():
-                eventually(
-                    lambda: remote_kernel_processes(ssh_host),
-                    lambda left: not left,
-                    timeout=30,
-                    interval=0.5,
-                )
+                no_kernel_processes_left(ssh_host, timeout=30, interval=0.5)
                 eventually(lambda: Path(path).parent.exists(), lambda there: not there)
                 impostor = Impostor("unix", path)
             eventually(km.is_alive, lambda alive: not alive, timeout=90, interval=0.3)

@@ -32,8 +32,7 @@ from jupyter_remote.kernels.standby import Standbys
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.store import Store
 from tests.harness.fixtures import own_user_host
-from tests.harness.remote_state import clean_remote, kernels_dir, standby_ids
-from tests.harness.servers import setup_profile
+from tests.harness.remote_state import kernels_dir, standby_ids
 from tests.harness.sshd_host import SSHTestHost
 from tests.harness.waiting import eventually_async
 from tests.test_standby_guards import claim_request, with_agent
@@ -44,22 +43,6 @@ USER = "jrstandby"
 @pytest.fixture(scope="module")
 def ssh_host() -> Iterator[SSHTestHost]:
     yield from own_user_host("standby", USER)
-
-
-@pytest.fixture
-def standby_profile(isolated_home: Path, ssh_host: SSHTestHost) -> Iterator[dict[str, Any]]:
-    """Profile p with the option on, its standby running (saved as the CLI saves it)."""
-    clean_remote(ssh_host)
-    yield setup_profile(ssh_host, cwd="/tmp", standby=True)
-    clean_remote(ssh_host)
-
-
-@pytest.fixture
-def plain_profile(isolated_home: Path, ssh_host: SSHTestHost) -> Iterator[dict[str, Any]]:
-    """Profile p without a standby: the only agent process of the user is the test's."""
-    clean_remote(ssh_host)
-    yield setup_profile(ssh_host, cwd="/tmp")
-    clean_remote(ssh_host)
 
 
 PAUSED_SPEC = "jr-paused"

@@ -118,6 +118,30 @@ def _strict_events() -> Iterator[None]:
 
 
 @pytest.fixture
+def standby_profile(isolated_home: Path, ssh_host: SSHTestHost) -> Iterator[dict[str, Any]]:
+    """Profile p with the option on, its standby running (saved as the CLI saves it), on
+    the test module's ``ssh_host`` (the standby tests' own user); removed after."""
+    yield from _fresh_profile(ssh_host, standby=True)
+
+
+@pytest.fixture
+def plain_profile(isolated_home: Path, ssh_host: SSHTestHost) -> Iterator[dict[str, Any]]:
+    """Profile p in /tmp without a standby, on the test module's ``ssh_host``: the only
+    agent process of the user is the test's; removed after."""
+    yield from _fresh_profile(ssh_host)
+
+
+def _fresh_profile(host: SSHTestHost, **options: Any) -> Iterator[dict[str, Any]]:
+    """Profile p in /tmp on ``host`` with ``options``, on a remote without a kernel of
+    ours before and after."""
+    from .servers import setup_profile
+
+    clean_remote(host)
+    yield setup_profile(host, cwd="/tmp", **options)
+    clean_remote(host)
+
+
+@pytest.fixture
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh HOME (empty ~/.ssh) and JUPYTER_DATA_DIR so no test sees real user state."""
     home = tmp_path / "home"

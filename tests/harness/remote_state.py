@@ -43,6 +43,20 @@ def standby_ids(host: SSHTestHost) -> list[str]:
     return sorted(p.parent.name for p in found)
 
 
+def no_kernel_processes_left(
+    host: SSHTestHost, timeout: float = 10.0, interval: float = 0.05
+) -> None:
+    """Tests that stop a kernel (or let its idle timeout stop it): wait until none of our
+    processes of the user runs any more; NeverHappened names what is left."""
+    eventually(
+        lambda: remote_kernel_processes(host),
+        lambda left: not left,
+        timeout=timeout,
+        interval=interval,
+        what=f"no kernel process of {host.user} left",
+    )
+
+
 #: a user's leftovers in /tmp: kernels' socket directories (``jr-*``, made there when the
 #: home's path is too long for a socket) and the kernel's own runtime files
 _LEFT_IN_TMP = (
