@@ -354,9 +354,9 @@ def test_the_cli_turns_it_on_shows_it_and_turns_it_off(
 #: before the relay closed (hex), or "reset" when it cut the connection
 _SEND_ONE = """
 import json, socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=40)
 got = b""
-try:
+try:  # a reset can come as early as the connect's own return
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=40)
     s.sendall(bytes.fromhex(sys.argv[2]))
     while True:
         chunk = s.recv(65536)

@@ -16,6 +16,8 @@ that check at once. Stdlib, Python >= 3.8.
 import hmac
 import json
 import os
+import socket
+import struct
 import sys
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
@@ -84,7 +86,7 @@ class GateSide:
         before it counts against MAX_UNPROVEN (review s22 F3: one process reconnecting
         in a loop evicted our client's connection before its HELLO arrived, every time)."""
         if not _our_peer(writer):
-            writer.transport.abort()
+            _reset(writer)
             return
         await self._accept(reader, writer, tcp=True)
 
@@ -146,7 +148,19 @@ class GateSide:
         supervisor and up to 64 KiB: past MAX_UNPROVEN the oldest is aborted."""
         self.unproven.append(writer)
         while len(self.unproven) > MAX_UNPROVEN:
-            self.unproven.pop(0).transport.abort()
+            _reset(self.unproven.pop(0))
+
+
+def _reset(writer):
+    """Cut a refused connection with a TCP reset, whatever it has sent yet: a plain close
+    is a FIN when nothing is unread, which its peer cannot tell from a clean end."""
+    try:
+        writer.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+        )
+    except (OSError, AttributeError):
+        pass  # already gone: the close below is all there is
+    writer.transport.abort()
 
 
 def _our_peer(writer):
