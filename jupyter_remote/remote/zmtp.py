@@ -1,0 +1,314 @@
+"""ZMTP 3.0 with the NULL mechanism, spoken from an asyncio event loop: one definition for
+both ends of the relay path (runs ON the remote as a part of the agent script, and here).
+
+A Jupyter kernel's sockets are libzmq sockets: every message to or from one crossed a
+libzmq I/O thread in our process as well (an eventfd signal and a thread wake-up per
+message each way, on a 2-core host shared with the kernel). Speaking the wire protocol
+(RFC 23/ZMTP, https://rfc.zeromq.org/spec/23/) straight from the event loop leaves only
+the kernel's own libzmq thread. What is here: the greeting (version 3.0, so a libzmq
+peer of 3.1 falls back to 3.0's subscriptions as messages), the READY handshake with
+its Socket-Type and Identity properties, frames (MORE, LONG, COMMAND), PING answered by
+PONG, and :class:`ZmtpStream`, a buffered protocol that reads large frames straight
+into their own buffer (no copy beyond the kernel's) and hands out whole messages.
+Sockets' patterns (routing, subscriptions, reconnects) are their users' to build.
+Stdlib only, Python >= 3.8.
+"""
+
+import asyncio
+import struct
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+Frames = List[Any]  # bytes, or bytearray for a big frame (anything bytes-like to send)
+
+#: frame flags (RFC 23)
+MORE, LONG, COMMAND = 1, 2, 4
+#: the 64-byte greeting: signature, version 3.0, mechanism NULL, as-server, filler
+_GREETING = b"\xff" + b"\0" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\0")
+GREETING_SIZE = 64
+#: socket types each type may talk to (RFC 23's table, the ones Jupyter uses)
+PEERS = {
+    b"DEALER": (b"ROUTER", b"DEALER", b"REP"),
+    b"ROUTER": (b"DEALER", b"ROUTER", b"REQ"),
+    b"REQ": (b"ROUTER", b"REP"),
+    b"REP": (b"REQ", b"DEALER"),
+    b"SUB": (b"PUB", b"XPUB"),
+    b"XSUB": (b"PUB", b"XPUB"),
+    b"PUB": (b"SUB", b"XSUB"),
+    b"XPUB": (b"SUB", b"XSUB"),
+}
+#: frames at least this big are read into a buffer of their own, straight from the socket
+BIG_FRAME = 64 * 1024
+_SMALL = 256 * 1024
+
+
+class ZmtpError(Exception):
+    """The peer broke the protocol (or a bound): the connection is closed."""
+
+
+def greeting(as_server: bool = False) -> bytes:
+    """Our greeting (both ends send theirs at once; NULL ignores as-server)."""
+    return _GREETING + (b"\x01" if as_server else b"\x00") + b"\0" * 31
+
+
+def frame_header(size: int, flags: int = 0) -> bytes:
+    """The flags and size that precede a frame's body."""
+    if size > 255:
+        return struct.pack("!BQ", flags | LONG, size)
+    return struct.pack("!BB", flags, size)
+
+
+def command(name: bytes, body: bytes = b"") -> bytes:
+    """One command frame (``name`` bytes, then its body)."""
+    data = bytes((len(name),)) + name + body
+    return frame_header(len(data), COMMAND) + data
+
+
+def ready(socket_type: bytes, identity: Optional[bytes] = None) -> bytes:
+    """The NULL mechanism's READY: our socket type, and our identity (a DEALER's, which a
+    ROUTER peer routes by)."""
+    props = [(b"Socket-Type", socket_type)]
+    if identity is not None:
+        props.append((b"Identity", identity))
+    body = b"".join(bytes((len(k),)) + k + struct.pack("!I", len(v)) + v for k, v in props)
+    return command(b"READY", body)
+
+
+def message_pieces(frames: Sequence[Any]) -> List[Any]:
+    """A message as the buffers to write (headers and frames, never joined here)."""
+    pieces = []
+    last = len(frames) - 1
+    for i, frame in enumerate(frames):
+        pieces.append(frame_header(len(frame), MORE if i < last else 0))
+        pieces.append(frame)
+    return pieces
+
+
+def parse_properties(body: Any) -> Dict[bytes, bytes]:
+    """READY's (or ERROR's) metadata: {name: value}, names lower-cased (RFC 23: they are
+    case-insensitive). ZmtpError when malformed."""
+    props = {}
+    i = 0
+    while i < len(body):
+        n = body[i]
+        name = bytes(body[i + 1 : i + 1 + n]).lower()
+        if i + 1 + n + 4 > len(body):
+            raise ZmtpError("a malformed READY")
+        (size,) = struct.unpack_from("!I", body, i + 1 + n)
+        start = i + 1 + n + 4
+        if start + size > len(body):
+            raise ZmtpError("a malformed READY")
+        props[name] = bytes(body[start : start + size])
+        i = start + size
+    return props
+
+
+class ZmtpStream(asyncio.BufferedProtocol):
+    """One ZMTP connection. ``socket_type`` and ``identity`` are ours; ``peer_types`` the
+    types we accept (default: RFC 23's); ``max_message`` bounds what the peer may send (a
+    peer anyone can connect to must not make us allocate without limit). Subclasses (or
+    the callables given) take ``on_ready(stream)`` once the handshake is done,
+    ``on_message(stream, frames)`` per message (small frames bytes, big ones
+    bytearrays), ``on_lost(stream, reason)`` once when the connection ends."""
+
+    def __init__(
+        self,
+        socket_type: bytes,
+        identity: Optional[bytes] = None,
+        on_ready: Optional[Callable[["ZmtpStream"], None]] = None,
+        on_message: Optional[Callable[["ZmtpStream", Frames], None]] = None,
+        on_lost: Optional[Callable[["ZmtpStream", str], None]] = None,
+        max_message: int = 1 << 40,
+        as_server: bool = False,
+    ) -> None:
+        self.socket_type = socket_type
+        self.identity = identity
+        self.peer_types = PEERS.get(socket_type, ())
+        self.peer_props: Dict[bytes, bytes] = {}
+        self.max_message = max_message
+        self.as_server = as_server
+        self._on_ready, self._on_message, self._on_lost = on_ready, on_message, on_lost
+        self.transport: Any = None
+        self.is_ready = False
+        self.closed = False
+        self._buf = bytearray(_SMALL)
+        self._start = self._end = 0
+        self._big: Optional[bytearray] = (
+            None  # a big frame's own buffer, filled straight from the socket
+        )
+        self._big_fill = 0
+        self._big_flags = 0
+        self._frames: Frames = []
+        self._size = 0  # bytes of the message under way
+        self._greeted = False
+
+    # -- asyncio's side ---------------------------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        transport.write(greeting(self.as_server) + ready(self.socket_type, self.identity))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self._big is not None:
+            return memoryview(self._big)[self._big_fill :]
+        if self._end == len(self._buf):
+            self._compact()
+        return memoryview(self._buf)[self._end :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        try:
+            if self._big is not None:
+                self._big_fill += nbytes
+                if self._big_fill == len(self._big):
+                    big, self._big = self._big, None
+                    self._frame(self._big_flags, big)
+            else:
+                self._end += nbytes
+            self._parse()
+        except ZmtpError as exc:
+            self.abort(str(exc))
+
+    def eof_received(self) -> bool:
+        return False  # close: a half-open ZMTP connection is of no use
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        self._lost("closed" if exc is None else repr(exc))
+
+    # -- ours -------------------------------------------------------------------------
+
+    def send(self, frames: Sequence[Any]) -> None:
+        """One message (a list of bytes-like frames); dropped if the connection is gone."""
+        if self.transport is not None and not self.closed:
+            self.transport.writelines(message_pieces(frames))
+
+    def send_pieces(self, pieces: List[Any]) -> None:
+        """Buffers already framed (``message_pieces`` of several messages): one write."""
+        if self.transport is not None and not self.closed:
+            self.transport.writelines(pieces)
+
+    def write_buffer_size(self) -> int:
+        return 0 if self.transport is None else self.transport.get_write_buffer_size()
+
+    def abort(self, reason: str) -> None:
+        """End the connection now (a protocol error, or its owner is done with it)."""
+        if self.transport is not None:
+            self.transport.abort()
+        self._lost(reason)
+
+    def _lost(self, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            if self._on_lost is not None:
+                self._on_lost(self, reason)
+
+    def _compact(self) -> None:
+        """Room at the end of the small buffer: move what is unread to its start (grown
+        when one frame's header and body do not fit: a command or a long small frame)."""
+        unread = self._end - self._start
+        if self._start == 0:
+            self._buf.extend(bytes(len(self._buf)))
+        else:
+            self._buf[:unread] = self._buf[self._start : self._end]
+            self._start, self._end = 0, unread
+
+    def _parse(self) -> None:
+        """Everything complete in the small buffer: the greeting, then frames."""
+        buf = self._buf
+        while self._big is None and not self.closed:
+            start, avail = self._start, self._end - self._start
+            if not self._greeted:
+                if avail < GREETING_SIZE:
+                    return
+                self._check_greeting(bytes(buf[start : start + GREETING_SIZE]))
+                self._start += GREETING_SIZE
+                continue
+            if avail < 2:
+                break
+            flags = buf[start]
+            if flags & LONG:
+                if avail < 9:
+                    break
+                (size,) = struct.unpack_from("!Q", buf, start + 1)
+                head = 9
+            else:
+                size, head = buf[start + 1], 2
+            self._bound(size, flags)
+            body_at = start + head
+            if avail - head >= size:
+                self._start = body_at + size
+                self._frame(flags, bytes(buf[body_at : body_at + size]))
+            elif size >= BIG_FRAME:  # read the rest straight into the frame's own buffer
+                self._big = big = bytearray(size)
+                have = avail - head
+                big[:have] = buf[body_at : self._end]
+                self._big_fill, self._big_flags = have, flags
+                self._start = self._end = 0
+                return
+            else:
+                break
+        if self._start == self._end:
+            self._start = self._end = 0
+
+    def _bound(self, size: int, flags: int) -> None:
+        if flags & ~(MORE | LONG | COMMAND):
+            raise ZmtpError("a frame with unknown flags")
+        if self._size + size > self.max_message:
+            raise ZmtpError("a message over %d bytes" % self.max_message)
+        if flags & COMMAND and size > _SMALL:
+            raise ZmtpError("a command over %d bytes" % _SMALL)
+
+    def _check_greeting(self, data: bytes) -> None:
+        if data[0] != 0xFF or data[9] != 0x7F:
+            raise ZmtpError("not a ZMTP 3 peer")
+        if data[10] < 3:
+            raise ZmtpError("the peer speaks ZMTP %d.%d, not 3" % (data[10], data[11]))
+        if data[12:32].rstrip(b"\0") != b"NULL":
+            raise ZmtpError("the peer asks for a security mechanism other than NULL")
+        self._greeted = True
+
+    def _frame(self, flags: int, body: Any) -> None:
+        if flags & COMMAND:
+            self._command(body)
+            return
+        if not self.is_ready:
+            raise ZmtpError("a message before READY")
+        self._frames.append(body)
+        self._size += len(body)
+        if not flags & MORE:
+            frames, self._frames, self._size = self._frames, [], 0
+            self.received(frames)
+
+    def _command(self, body: Any) -> None:
+        if not body or len(body) < 1 + body[0]:
+            raise ZmtpError("a malformed command")
+        name, data = bytes(body[1 : 1 + body[0]]), body[1 + body[0] :]
+        if name == b"READY" and not self.is_ready:
+            self.peer_props = parse_properties(data)
+            if self.peer_props.get(b"socket-type") not in self.peer_types:
+                raise ZmtpError("a %r peer cannot talk to a %r socket" % (
+                    self.peer_props.get(b"socket-type"), self.socket_type))  # fmt: skip
+            self.is_ready = True
+            self.became_ready()
+        elif name == b"PING" and self.is_ready:  # RFC 37: answer with its context
+            ttl_context = bytes(data[2:])[:16]
+            self.transport.write(command(b"PONG", ttl_context))
+        elif name == b"ERROR":
+            reason = bytes(data[1 : 1 + data[0]]) if data else b""
+            raise ZmtpError("the peer said: %r" % reason)
+        elif not self.is_ready:
+            raise ZmtpError("%r before READY" % name)
+        else:
+            self.command_received(name, data)
+
+    # -- what users override (or pass as callables) -----------------------------------
+
+    def became_ready(self) -> None:
+        if self._on_ready is not None:
+            self._on_ready(self)
+
+    def received(self, frames: Frames) -> None:
+        if self._on_message is not None:
+            self._on_message(self, frames)
+
+    def command_received(self, name: bytes, data: Any) -> None:
+        """Commands other than READY, PING, ERROR (SUBSCRIBE, CANCEL of ZMTP 3.1, PONG):
+        ignored unless a subclass wants them."""
