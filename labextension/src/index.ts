@@ -29,6 +29,7 @@ import { SessionsModel } from './sessions/model';
 import { IActivityContext, KernelActivity } from './sessions/activity';
 import { notifyNotices } from './sessions/notices';
 import { addCommands, openSecurity, retryStart } from './sidebar/commands';
+import { askWithDialog } from './sidebar/directoryDialog';
 import { kernelPlace, openFailure, openNotebookOn, openNotebookOnKernel } from './sidebar/notebooks';
 import { RemotePanel } from './sidebar/panel';
 import {
@@ -38,7 +39,7 @@ import {
   terminalCaption,
   terminalLabel
 } from './terminals/widgets';
-import { CommandIDs, ICatalogModel, IRemoteKernel, ISessionsModel, PLUGIN_ID } from './tokens';
+import { CommandIDs, ICatalogModel, IProfile, IRemoteKernel, ISessionsModel, PLUGIN_ID } from './tokens';
 import { WizardTabs } from './wizard/tabs';
 
 /** Rank in the left area: after the stock panels (file browser is 100). */
@@ -129,7 +130,10 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       profiles: () => catalog.profiles,
       execute: (command: string, args: object) => app.commands.execute(command, { ...args }),
       localFolder: () => localBrowser?.model.path ?? '',
-      warn: (message: string) => Notification.warning(message, { autoClose: NOTICE_TOAST_MS })
+      warn: (message: string) => Notification.warning(message, { autoClose: NOTICE_TOAST_MS }),
+      // the directory gone or out of reach: Create it / Edit profile / Open locally / Cancel
+      ask: askWithDialog,
+      editProfile: (profile: IProfile) => wizards.edit(profile)
     };
     const openNotebook = (kernelName: string): void =>
       void openNotebookOn(kernelName, opener).catch(error =>

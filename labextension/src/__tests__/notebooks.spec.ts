@@ -8,8 +8,12 @@ import { ServerConnection } from '@jupyterlab/services';
 import { RemoteAPIError } from '../api/errors';
 import {
   CREATE_NOTEBOOK,
+  DirectoryChoice,
+  IDirectoryQuestion,
   INotebookArgs,
   INotebookOpenerOptions,
+  createDirectory,
+  directoryQuestion,
   kernelPlace,
   notebookCwd,
   notebookPlace,
@@ -265,5 +269,169 @@ describe('a hostile remote (review s22 F2): no request leaves the remote files',
     await openNotebookOn('remote-torch', options);
     expect(executed[0].args.cwd).toBe('gpu-box:');
     expect(warnings).toEqual([]);
+  });
+});
+
+describe("a profile's directory gone or out of reach: the user chooses (s23)", () => {
+  const GONE: IProfile = { ...IN_PROJECT, cwd: '/scratch/gone' };
+
+  /** An opener whose dialog answers `choice`, recording the questions and what was done. */
+  function choosing(choice: DirectoryChoice, overrides: Partial<INotebookOpenerOptions> = {}) {
+    const questions: IDirectoryQuestion[] = [];
+    const edited: string[] = [];
+    const created: string[] = [];
+    const made = new Set<string>();
+    const base = opener({
+      profiles: () => [...PROFILES, GONE],
+      localFolder: () => 'work',
+      stat: async (_, path) => {
+        if (!made.has(path) && !(path in REMOTE)) {
+          throw new RemoteAPIError({ status: 404, message: `No such file or directory: ${path}` });
+        }
+        return { path: made.has(path) ? path : REMOTE[path], type: 'directory' };
+      },
+      ask: async question => {
+        questions.push(question);
+        return choice;
+      },
+      editProfile: profile => edited.push(profile.name),
+      createDirectory: async (place, profile) => {
+        created.push(`${place.server} ${place.directory} ${profile?.name ?? '-'}`);
+        made.add(place.directory);
+      },
+      ...overrides
+    });
+    return { ...base, questions, edited, created };
+  }
+
+  it('asks, offering Create it, Edit profile and Open locally (and Cancel)', async () => {
+    const { options, questions } = choosing('cancel');
+    await openNotebookOn('remote-proj', options);
+    expect(questions).toHaveLength(1);
+    expect(questions[0].title).toBe('Directory not found');
+    expect(questions[0].body).toContain('There is no /scratch/gone on gpu-box');
+    expect(questions[0].body).toContain('profile proj');
+    expect(questions[0].actions.map(a => a.label)).toEqual(['Create it', 'Edit profile', 'Open locally']);
+    expect(questions[0].actions[0].ariaLabel).toBe('Create /scratch/gone on gpu-box');
+  });
+
+  it('Create it: the directory is made on the server, then the notebook opens there', async () => {
+    const { options, executed, created, warnings } = choosing('create');
+    await openNotebookOn('remote-proj', options);
+    expect(created).toEqual(['gpu-box /scratch/gone proj']);
+    expect(executed).toEqual([
+      { command: CREATE_NOTEBOOK, args: { cwd: 'gpu-box:scratch/gone', kernelName: 'remote-proj' } }
+    ]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('Create it that fails rejects with the reason (shown as the open failure), no notebook', async () => {
+    const { options, executed } = choosing('create', {
+      createDirectory: async () => {
+        throw new RemoteAPIError({ status: 403, message: 'Permission denied: /scratch.', hint: 'Choose another directory.' });
+      }
+    });
+    const error = await openNotebookOn('remote-proj', options).catch(e => e);
+    expect(openFailure('remote-proj', error)).toBe(
+      'Could not open a notebook on remote-proj: Permission denied: /scratch. Choose another directory.'
+    );
+    expect(executed).toEqual([]);
+  });
+
+  it("Edit profile: the sidebar's profile editor opens on that profile, no notebook", async () => {
+    const { options, executed, edited, warnings } = choosing('edit');
+    await openNotebookOn('remote-proj', options);
+    expect(edited).toEqual(['proj']);
+    expect(executed).toEqual([]);
+    expect(warnings).toEqual([]);
+  });
+
+  it("Open locally: today's local notebook, in the local browser's folder", async () => {
+    const { options, executed, created, edited } = choosing('local');
+    await openNotebookOn('remote-proj', options);
+    expect(executed).toEqual([{ command: CREATE_NOTEBOOK, args: { cwd: 'work', kernelName: 'remote-proj' } }]);
+    expect([created, edited]).toEqual([[], []]);
+  });
+
+  it('Cancel: nothing is opened, created or edited', async () => {
+    const { options, executed, created, edited, warnings } = choosing('cancel');
+    await openNotebookOn('remote-proj', options);
+    expect([executed, created, edited, warnings]).toEqual([[], [], [], []]);
+  });
+
+  it('a server out of reach: no Create it; the reason and its hint are in the question', async () => {
+    const { options, questions, executed } = choosing('local', {
+      stat: async () => {
+        throw new RemoteAPIError({ status: 502, message: 'Cannot connect to gpu-box.', hint: 'Check that the host is up.' });
+      }
+    });
+    await openNotebookOn('remote-proj', options);
+    expect(questions[0].title).toBe('Directory out of reach');
+    expect(questions[0].body).toContain('Cannot connect to gpu-box. Check that the host is up.');
+    expect(questions[0].actions.map(a => a.choice)).toEqual(['edit', 'local']);
+    expect(executed[0].args.cwd).toBe('work');
+  });
+
+  it('no Edit profile for an admin profile, nor for an attached kernel (whose notebook is on the kernel)', () => {
+    const gone = new RemoteAPIError({ status: 404, message: 'No such file or directory' });
+    const place = { server: 'gpu-box', directory: '/scratch/gone', profile: 'proj' };
+    const admin = directoryQuestion(place, gone, { ...GONE, readonly: true });
+    expect(admin.actions.map(a => a.choice)).toEqual(['create', 'local']);
+    const attached = directoryQuestion({ ...place, kernel: 'k1aaaaaa-0000' }, gone, undefined);
+    expect(attached.actions.map(a => a.choice)).toEqual(['create', 'local']);
+    expect(attached.body).toContain('where kernel k1aaaaaa runs');
+    expect(attached.actions[1].ariaLabel).toBe('Open a local notebook on that kernel');
+    // the home directory gone is not for us to make
+    expect(directoryQuestion({ ...place, directory: '~' }, gone, GONE).actions.map(a => a.choice)).toEqual([
+      'edit',
+      'local'
+    ]);
+  });
+
+  it("Attach: Create it makes the kernel's directory, then the notebook opens there on the kernel", async () => {
+    const { options, executed, created } = choosing('create');
+    const place = kernelPlace('gpu-box', { kernel_id: 'k1aaaaaa-0000', state: 'running', cwd: '/scratch/gone' }, SERVERS);
+    await openNotebookOnKernel('k1aaaaaa-0000', place, options);
+    expect(created).toEqual(['gpu-box /scratch/gone -']);
+    expect(executed).toEqual([
+      { command: CREATE_NOTEBOOK, args: { cwd: 'gpu-box:scratch/gone', kernelId: 'k1aaaaaa-0000' } }
+    ]);
+  });
+
+  it('a file, or a hostile answer, is not asked about: local with a warning as before', async () => {
+    const { options, questions, executed, warnings } = choosing('create', {
+      stat: async () => ({ path: '/home/../../api/shutdown', type: 'directory' })
+    });
+    await openNotebookOn('remote-proj', options);
+    expect(questions).toEqual([]);
+    expect(executed[0].args.cwd).toBe('work');
+    expect(warnings[0]).toContain('not a normalized absolute path');
+  });
+});
+
+describe('createDirectory over REST', () => {
+  const PLACE = { server: 'gpu-box', directory: '/scratch/gone', profile: 'proj' };
+  const answer = (body: unknown) => new Response(JSON.stringify(body), { status: 200 });
+
+  it("an editable profile's: its create_cwd PATCH (as the wizard's Create), nothing else changed", async () => {
+    makeRequest.mockClear();
+    makeRequest.mockResolvedValueOnce(answer({ ...IN_PROJECT, cwd: '/scratch/gone' }));
+    await createDirectory(PLACE, { ...IN_PROJECT, cwd: '/scratch/gone' });
+    const [url, init] = makeRequest.mock.calls[0];
+    expect(String(url)).toContain('remote/profiles/proj?create_cwd=1');
+    expect(init.method).toBe('PATCH');
+    expect(JSON.parse(init.body)).toEqual({});
+  });
+
+  it("an attached kernel's or an admin profile's: the drive's mkdir (PUT, type directory)", async () => {
+    for (const profile of [undefined, { ...IN_PROJECT, readonly: true }]) {
+      makeRequest.mockClear();
+      makeRequest.mockResolvedValueOnce(answer({ name: 'gone', path: '/scratch/gone', type: 'directory' }));
+      await createDirectory({ ...PLACE, kernel: profile ? undefined : 'k1' }, profile);
+      const [url, init] = makeRequest.mock.calls[0];
+      expect(String(url)).toContain('remote/servers/gpu-box/files/scratch/gone');
+      expect(init.method).toBe('PUT');
+      expect(JSON.parse(init.body)).toEqual({ type: 'directory' });
+    }
   });
 });
