@@ -9,7 +9,10 @@ CPU time (``time.thread_time``) of the relay link's loop thread per message, on 
 - ``before``: the path up to git 145a3e7, written out here: a bytearray reader that copies
   each record's body before slicing its parts, and ``await`` zmq.asyncio's
   ``send_multipart``;
-- ``now``: the product's ``RecordReader`` and ``local_channels.send_now``.
+- ``now``: the product's ``RecordReader`` and libzmq's frame send on a sync twin of the PUB
+  socket (``send_now`` below: the product's path from b5bf23d until the local side
+  served ZMTP itself from its event loop, ``kernels/zmtp_server.py``, which
+  ``bench.relay_wakeups`` measures).
 
 Medians of 5 runs, alternated. Prints one line per size.
 """
@@ -27,11 +30,24 @@ import zmq
 import zmq.asyncio
 
 from bench.kernels import free_ports
-from jupyter_remote.kernels.local_channels import send_now, sync_twin
 from jupyter_remote.remote.protocol import MSG, RecordReader, decode_body, encode_record
 
 _LEN = struct.Struct("!I")
 RUNS = 5
+_SNDMORE = int(zmq.SNDMORE)
+_send_frame: Any = getattr(getattr(zmq, "backend", None), "Socket", zmq.Socket).send
+
+
+def send_now(sock: zmq.Socket[Any], parts: list[bytes]) -> None:
+    """One multipart message with libzmq's frame send, without pyzmq's Python wrapper."""
+    last = len(parts) - 1
+    for i, part in enumerate(parts):
+        _send_frame(sock, part, _SNDMORE if i < last else 0)
+
+
+def sync_twin(sock: zmq.asyncio.Socket) -> zmq.Socket[Any]:
+    """The same libzmq socket without the asyncio wrapper, for :func:`send_now`."""
+    return zmq.Socket.shadow(sock.underlying)
 
 
 class _Bytes:

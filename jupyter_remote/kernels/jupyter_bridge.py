@@ -69,8 +69,6 @@ class BridgedChannels(LocalChannels):
         self.execution_state = "unknown"
         self.received = 0  # messages from the remote (replays included)
         self.closed = asyncio.Event()  # set when an attached websocket ends
-        self._tasks = [asyncio.ensure_future(self._from_local(name)) for name in REQUEST_CHANNELS]
-        self._tasks.append(asyncio.ensure_future(self._heartbeat()))
 
     @property
     def attached(self) -> bool:
@@ -117,30 +115,37 @@ class BridgedChannels(LocalChannels):
                 return None
         return idents, parts
 
-    async def _from_local(self, channel: str) -> None:
-        sock = self._socks[channel]
-        while True:
-            frames = await sock.recv_multipart()
-            found = self._verified(frames)
-            if found is None:
-                log.warning("dropped a message with a bad signature on local %s port", channel)
-                continue
-            idents, parts = found
-            header = header_of(parts)
-            msg_id = str(header.get("msg_id", ""))
-            if channel != "stdin" and msg_id:
-                self._remember(msg_id, idents)
-            if channel == "control" and header.get("msg_type") == "shutdown_request":
-                content = header_of(parts, 3)  # {} unless a JSON object
-                task = asyncio.ensure_future(
-                    self._shutdown(bool(content.get("restart")), header, idents)
-                )
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
-                continue
-            if channel == "shell" and msg_id:
-                self.inflight[msg_id] = (time.monotonic(), False)
-            self._send_remote(channel, parts)
+    def from_client(self, name: str, frames: list[Any]) -> None:
+        """A message a local client sent, as the event loop reads it: a heartbeat ping is
+        echoed while the websocket is up (unanswered while it is down); a request is
+        checked and sent on (or kept for the next link)."""
+        if name == "hb":
+            if self._ws is not None:
+                self.send_local("hb", frames)
+        else:
+            self._from_local(name, frames)
+
+    def _from_local(self, channel: str, frames: list[bytes]) -> None:
+        found = self._verified(frames)
+        if found is None:
+            log.warning("dropped a message with a bad signature on local %s port", channel)
+            return
+        idents, parts = found
+        header = header_of(parts)
+        msg_id = str(header.get("msg_id", ""))
+        if channel != "stdin" and msg_id:
+            self._remember(msg_id, idents)
+        if channel == "control" and header.get("msg_type") == "shutdown_request":
+            content = header_of(parts, 3)  # {} unless a JSON object
+            task = asyncio.ensure_future(
+                self._shutdown(bool(content.get("restart")), header, idents)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return
+        if channel == "shell" and msg_id:
+            self.inflight[msg_id] = (time.monotonic(), False)
+        self._send_remote(channel, parts)
 
     def _remember(self, msg_id: str, idents: list[bytes]) -> None:
         self._routes[msg_id] = idents
@@ -170,14 +175,6 @@ class BridgedChannels(LocalChannels):
         await self.reply(
             "control", idents, "shutdown_reply", {"status": status, "restart": restart}, header
         )
-
-    async def _heartbeat(self) -> None:
-        """Pings are echoed while the websocket is up; unanswered while it is down."""
-        sock = self._socks["hb"]
-        while True:
-            frames = await sock.recv_multipart()
-            if self._ws is not None:
-                await sock.send_multipart(frames)
 
     # ------------------------------------------------------------ remote -> local
 
@@ -212,7 +209,7 @@ class BridgedChannels(LocalChannels):
         self._track(channel, msg_type, parent, parts)
         signed = [DELIM, self.session.sign(parts[:4]), *parts]
         if channel == "iopub":
-            await self._socks["iopub"].send_multipart([f"kernel.{msg_type}".encode(), *signed])
+            self.publish([f"kernel.{msg_type}".encode(), *signed])
             return
         if channel not in REQUEST_CHANNELS:
             return
@@ -222,7 +219,7 @@ class BridgedChannels(LocalChannels):
             return
         if channel in ("shell", "control") and msg_type.endswith("_reply"):
             self._routes.pop(parent, None)
-        await self._socks[channel].send_multipart([*idents, *signed])
+        self.send_local(channel, [*idents, *signed])
 
     def _track(self, channel: str, msg_type: str, parent: str, parts: list[bytes]) -> None:
         """Keep what the session needs to say honestly what a dropped link cost."""
@@ -247,13 +244,13 @@ class BridgedChannels(LocalChannels):
     ) -> None:
         """A reply of our own (signed with the local key) to one local client."""
         msg = self.session.msg(msg_type, content, parent=parent)
-        await self._socks[channel].send_multipart(self.session.serialize(msg, ident=idents))
+        self.send_local(channel, self.session.serialize(msg, ident=idents))
 
     async def notice(self, text: str, parent_msg_id: str = "") -> None:
         """A stderr line in the notebook (under the cell of ``parent_msg_id`` if given)."""
         parent = {"msg_id": parent_msg_id, "msg_type": "execute_request"} if parent_msg_id else {}
         msg = self.session.msg("stream", {"name": "stderr", "text": text}, parent=parent)
-        await self._socks["iopub"].send_multipart(self.session.serialize(msg, ident=[b"stream"]))
+        self.publish(self.session.serialize(msg, ident=[b"stream"]))
 
     async def give_up_on(self, msg_id: str, text: str) -> None:
         """Answer a request whose reply the link lost, so its cell does not wait forever:
@@ -263,9 +260,9 @@ class BridgedChannels(LocalChannels):
         parent = {"msg_id": msg_id, "msg_type": "execute_request"}
         error = {"ename": "ConnectionLost", "evalue": text, "traceback": [text]}
         err = self.session.msg("error", error, parent=parent)
-        await self._socks["iopub"].send_multipart(self.session.serialize(err, ident=[b"error"]))
+        self.publish(self.session.serialize(err, ident=[b"error"]))
         if idents is not None:
             content = {"status": "error", "execution_count": None, **error}
             await self.reply("shell", idents, "execute_reply", content, parent)
         idle = self.session.msg("status", {"execution_state": "idle"}, parent=parent)
-        await self._socks["iopub"].send_multipart(self.session.serialize(idle, ident=[b"status"]))
+        self.publish(self.session.serialize(idle, ident=[b"status"]))

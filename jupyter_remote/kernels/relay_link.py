@@ -31,7 +31,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import zmq
 from jupyter_client.session import Session
 
 from ..errors import RemoteCommandError
@@ -50,7 +49,7 @@ from ..remote.protocol import (
 from ..ssh.streams import ExecTarget, open_stream
 from ..text import printable
 from .agent_client import MAX_ERROR_TEXT, error_hint
-from .local_channels import REQUEST_CHANNELS, LocalChannels, send_now, sync_twin
+from .local_channels import LocalChannels
 from .relay_hello import MAX_HELLO_IN, hello_answer, proven, relay_json
 
 log = logging.getLogger(__name__)
@@ -62,9 +61,6 @@ ACK_BATCH = 512  # ... or after this many messages
 #: largest record we accept from a relay (one kernel message): a hostile remote must not
 #: make us buffer gigabytes; a 256 MiB display is far beyond what a notebook renders
 MAX_RECORD_IN = 256 * 1024 * 1024
-#: messages read from one local socket in one event-loop turn (the rest: next turn)
-DRAIN_BATCH = 64
-_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 
 
 class RelayedChannels(LocalChannels):
@@ -105,13 +101,6 @@ class RelayedChannels(LocalChannels):
         self.gaps = 0
         #: the kernel process we talk to answered a shutdown request: it is ending on purpose
         self.shutdown_replied = False
-        self._iopub_now = sync_twin(self._socks["iopub"])  # every iopub message: send_now
-        #: shell, control, stdin and hb, read and written only through these (send_now and
-        #: readiness callbacks; their zmq.asyncio wrappers are never used)
-        self._now = {name: sync_twin(self._socks[name]) for name in (*REQUEST_CHANNELS, "hb")}
-        self._loop = asyncio.get_event_loop()
-        self._fds: list[int] = []  # libzmq's descriptors of those, watched by the loop
-        self._serve_local()
 
     @property
     def attached(self) -> bool:
@@ -177,8 +166,6 @@ class RelayedChannels(LocalChannels):
         self._writer = writer
         self._reader_task = asyncio.ensure_future(self._from_remote(records, writer))
         self._ack_task = asyncio.ensure_future(self._acker(writer))
-        for name in self._now:  # anything a lost edge left in a socket while detached
-            self._loop.call_soon(self._drain_local, name)
 
     def detach(self) -> None:
         """The link is gone (or about to be replaced): stop using it; local sockets stay."""
@@ -191,49 +178,17 @@ class RelayedChannels(LocalChannels):
             with contextlib.suppress(Exception):
                 writer.close()
 
-    def close(self) -> None:
-        """End of the session: the readiness callbacks go before the sockets close."""
-        if not self._loop.is_closed():
-            for fd in self._fds:
-                with contextlib.suppress(Exception):
-                    self._loop.remove_reader(fd)
-        super().close()
-
     # ------------------------------------------------------------ client -> kernel
 
-    def _serve_local(self) -> None:
-        """Each request socket (and hb) is read by an event-loop readiness callback on
-        libzmq's own socket, every queued message in one turn, where zmq.asyncio resolved a
-        future and woke a task per message (issue 17 item 3; the relay reads the kernel the
-        same way, ``remote/relay_kernel.py``)."""
-        for name, sock in self._now.items():
-            self._fds.append(int(sock.getsockopt(zmq.FD)))
-            self._loop.add_reader(self._fds[-1], self._drain_local, name)
-            self._loop.call_soon(self._drain_local, name)  # queued before the callback
-
-    def _drain_local(self, name: str) -> None:
-        """What clients sent on ``name`` (up to DRAIN_BATCH, then next turn). Also called
-        after every send on these sockets (libzmq's descriptor signals changes only, and a
-        send can take the change the callback waits for), and every ACK_EVERY s by
-        ``_acker``. A batch that ended early, full or by an exception, goes on next turn:
-        the descriptor's edge is spent, so nothing else would read what is left."""
-        if not self._socks:
-            return  # closed since this call was scheduled
-        sock = self._now[name]
-        emptied = False
-        try:
-            for _ in range(DRAIN_BATCH):
-                if not sock.getsockopt(_EVENTS) & _POLLIN:  # type: ignore[operator]
-                    emptied = True
-                    return
-                frames = sock.recv_multipart(_NOBLOCK)
-                if name == "hb":  # to the kernel while attached; else dropped unanswered
-                    self._to_relay(encode_record(HB, 0, 0, frames))
-                else:
-                    self._from_local(RELAYED.index(name), frames)
-        finally:
-            if not emptied:
-                self._loop.call_soon(self._drain_local, name)
+    def from_client(self, name: str, frames: list[Any]) -> None:
+        """A message a local client sent, as the event loop reads it (``zmtp_server.py``:
+        no libzmq socket or I/O thread of ours): a request is numbered and written to the
+        relay; a heartbeat ping goes to the kernel while attached, else it is dropped
+        unanswered."""
+        if name == "hb":
+            self._to_relay(encode_record(HB, 0, 0, frames))
+        else:
+            self._from_local(RELAYED.index(name), frames)
 
     def _from_local(self, channel: int, frames: list[bytes]) -> None:
         """One client request: numbered, kept until the relay acknowledges it, written now
@@ -266,10 +221,9 @@ class RelayedChannels(LocalChannels):
             self._writer = None
 
     def _to_local(self, name: str, parts: list[Any]) -> None:
-        """A reply (or heartbeat echo) to a client: a ROUTER socket without a high-water
-        mark never blocks (a message for a client that is gone is dropped, as before)."""
-        send_now(self._now[name], parts)
-        self._drain_local(name)
+        """A reply (or heartbeat echo) to a client: written at once, never blocking (a
+        message for a client that is gone is dropped, as libzmq's ROUTER did)."""
+        self.send_local(name, parts)
 
     def _trim_pending(self, upto: int) -> None:
         while self._pending and self._pending[0][0] <= upto:
@@ -290,8 +244,8 @@ class RelayedChannels(LocalChannels):
                     self.last_in = seq
                     if RELAYED[channel] == "control" and is_shutdown_reply(parts):
                         self.shutdown_replied = True
-                    if channel == IOPUB:  # most messages: sent at once, no future
-                        send_now(self._iopub_now, parts)
+                    if channel == IOPUB:  # most messages: written at once, no future
+                        self.publish(parts)
                     else:
                         self._to_local(RELAYED[channel], parts)
                     if self.last_in - self._acked_in >= ACK_BATCH:
@@ -322,14 +276,9 @@ class RelayedChannels(LocalChannels):
             self._acked_in = self.last_in
 
     async def _acker(self, writer: Any) -> None:
-        """Acknowledges what arrived every ACK_EVERY s while attached; also reads every
-        request socket then, a safety net under the readiness callbacks, as the relay's
-        own ``_acker`` does (a lost edge of libzmq's descriptor costs a request 0.2 s,
-        never a hang)."""
+        """Acknowledges what arrived every ACK_EVERY s while attached."""
         while True:
             await asyncio.sleep(ACK_EVERY)
-            for name in self._now:
-                self._drain_local(name)
             self._ack(writer)
 
     async def _publish_gap(self, info: dict[str, Any], parent: bytes) -> None:
@@ -347,6 +296,6 @@ class RelayedChannels(LocalChannels):
         msg = self._session.msg(
             "stream", {"name": "stderr", "text": text}, parent=parent_header or None
         )
-        await self._socks["iopub"].send_multipart(self._session.serialize(msg, ident=[b"stream"]))
+        self.publish(self._session.serialize(msg, ident=[b"stream"]))
         if self._on_gap is not None:
             self._on_gap(text.strip())

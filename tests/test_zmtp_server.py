@@ -1,0 +1,261 @@
+"""The local ROUTER and PUB servers (kernels/zmtp_server.py) against real libzmq clients
+(pyzmq, as jupyter_client and the Jupyter server connect): identity routing, handover, a
+client without identity, prefix subscriptions, a subscriber that never reads, and hostile
+peers on the loopback ports (any local user can connect), each cut while the others go
+on. No hosts needed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import zmq
+import zmq.asyncio
+
+from jupyter_remote.kernels import zmtp_server
+from jupyter_remote.kernels.jupyter_bridge import BridgedChannels
+from jupyter_remote.kernels.zmtp_server import PubServer, RouterServer
+from jupyter_remote.remote import zmtp
+from tests.harness.waiting import eventually_async
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def client(kind: int, port: int, identity: bytes = b"", subscribe: bytes | None = None) -> Any:
+    sock = zmq.asyncio.Context.instance().socket(kind)
+    sock.linger = 0
+    if identity:
+        sock.identity = identity
+    if subscribe is not None:
+        sock.setsockopt(zmq.SUBSCRIBE, subscribe)
+    sock.connect(f"tcp://127.0.0.1:{port}")
+    return sock
+
+
+async def recv(sock: Any, timeout: float = 10) -> list[bytes]:
+    return list(await asyncio.wait_for(sock.recv_multipart(), timeout))
+
+
+async def nothing_arrives(sock: Any, wait: float = 0.3) -> bool:
+    return not await sock.poll(int(wait * 1000))
+
+
+async def cut(reader: asyncio.StreamReader, timeout: float = 10) -> bool:
+    """True once the server closed (or reset) this raw connection."""
+    try:
+        while await asyncio.wait_for(reader.read(65536), timeout):
+            pass
+    except ConnectionResetError:
+        pass
+    return True
+
+
+@contextlib.asynccontextmanager
+async def routing() -> AsyncIterator[tuple[RouterServer, asyncio.Queue[list[Any]]]]:
+    """A ROUTER server on a free port and the queue of what it received."""
+    got: asyncio.Queue[list[Any]] = asyncio.Queue()
+    server = RouterServer(free_port(), got.put_nowait)
+    try:
+        yield server, got
+    finally:
+        server.close()
+
+
+async def test_a_router_routes_by_identity_and_names_a_client_without_one() -> None:
+    async with routing() as (server, got):
+        alice = client(zmq.DEALER, server.port, b"alice")
+        anonymous = client(zmq.DEALER, server.port)
+        asker = client(zmq.REQ, server.port)
+        try:
+            await alice.send_multipart([b"a1", b"a2"])
+            assert await asyncio.wait_for(got.get(), 10) == [b"alice", b"a1", b"a2"]
+            await anonymous.send_multipart([b"n"])
+            name, body = await asyncio.wait_for(got.get(), 10)
+            assert len(name) == 5 and name[:1] == b"\0" and body == b"n"  # as libzmq names it
+            await asker.send(b"ping")
+            asker_name, empty, ping = await asyncio.wait_for(got.get(), 10)
+            assert (empty, ping) == (b"", b"ping") and asker_name not in (name, b"alice")
+            server.send([b"nobody", b"lost"])  # an unknown identity: dropped, nothing breaks
+            server.send([name, b"to-anonymous", b"x" * 300_000])
+            server.send([b"alice", b"to-alice"])
+            server.send([asker_name, b"", b"pong"])
+            assert await recv(anonymous) == [b"to-anonymous", b"x" * 300_000]
+            assert await recv(alice) == [b"to-alice"]
+            assert await recv(asker) == [b"pong"]
+            assert await nothing_arrives(alice)
+        finally:
+            for sock in (alice, anonymous, asker):
+                sock.close()
+
+
+async def test_a_new_connection_with_a_taken_identity_takes_it_over() -> None:
+    async with routing() as (server, got):
+        old = client(zmq.DEALER, server.port, b"kernel-client")
+        new = None
+        try:
+            await old.send_multipart([b"from-old"])
+            assert await asyncio.wait_for(got.get(), 10) == [b"kernel-client", b"from-old"]
+            new = client(zmq.DEALER, server.port, b"kernel-client")
+            await new.send_multipart([b"from-new"])
+            assert await asyncio.wait_for(got.get(), 10) == [b"kernel-client", b"from-new"]
+            server.send([b"kernel-client", b"reply"])
+            assert await recv(new) == [b"reply"]
+            assert await nothing_arrives(old)
+            assert len(server.peers) == 1  # the old connection was cut
+        finally:
+            old.close()
+            if new is not None:
+                new.close()
+
+
+async def test_a_pub_sends_by_prefix_subscription_in_both_zmtp_forms() -> None:
+    pub = PubServer(free_port())
+    prefixed = client(zmq.SUB, pub.port, subscribe=b"kernel.a")
+    everything = client(zmq.SUB, pub.port, subscribe=b"")
+    loop = asyncio.get_running_loop()
+    got: asyncio.Queue[list[Any]] = asyncio.Queue()
+    _, ours = await loop.create_connection(  # a ZMTP 3.1-style SUBSCRIBE command
+        lambda: zmtp.ZmtpStream(b"SUB", on_message=lambda _s, f: got.put_nowait(f)),
+        "127.0.0.1",
+        pub.port,
+    )
+    try:
+        await eventually_async(lambda: ours.is_ready, timeout=10)
+        ours.send_pieces([zmtp.command(b"SUBSCRIBE", b"kernel.b")])
+        await eventually_async(
+            lambda: sorted(len(p.subscriptions) for p in pub.peers), lambda n: n == [1, 1, 1]
+        )
+        pub.publish([b"kernel.b.status", b"1"])
+        pub.publish([b"kernel.a.stream", b"2"])
+        assert await recv(prefixed) == [b"kernel.a.stream", b"2"]
+        assert await recv(everything) == [b"kernel.b.status", b"1"]
+        assert await recv(everything) == [b"kernel.a.stream", b"2"]
+        assert await asyncio.wait_for(got.get(), 10) == [b"kernel.b.status", b"1"]
+        prefixed.setsockopt(zmq.UNSUBSCRIBE, b"kernel.a")  # ZMTP 3.0: a \x00 message
+        ours.send_pieces([zmtp.command(b"CANCEL", b"kernel.b")])
+        await eventually_async(
+            lambda: sorted(len(p.subscriptions) for p in pub.peers), lambda n: n == [0, 0, 1]
+        )
+        pub.publish([b"kernel.a.stream", b"3"])
+        pub.publish([b"kernel.b.status", b"4"])
+        assert await recv(everything) == [b"kernel.a.stream", b"3"]
+        assert await recv(everything) == [b"kernel.b.status", b"4"]
+        assert await nothing_arrives(prefixed) and got.empty()
+    finally:
+        ours.abort("done")
+        prefixed.close()
+        everything.close()
+        pub.close()
+
+
+async def raw_subscriber(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A peer that subscribes to everything, then never reads (a tiny receive buffer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(zmtp.greeting() + zmtp.ready(b"SUB") + b"\x00\x01\x01")  # subscribe to b""
+    return reader, writer
+
+
+async def test_a_subscriber_that_never_reads_is_cut_and_never_holds_up_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(zmtp_server, "MAX_BEHIND", 2 * 1024 * 1024)
+    pub = PubServer(free_port())
+    reader = client(zmq.SUB, pub.port, subscribe=b"")
+    stuck_reader, stuck = await raw_subscriber(pub.port)
+    try:
+        await eventually_async(
+            lambda: sorted(len(p.subscriptions) for p in pub.peers), lambda n: n == [1, 1]
+        )
+        stuck_port = stuck.get_extra_info("sockname")[1]
+        [good] = [p for p in pub.peers if p.transport.get_extra_info("peername")[1] != stuck_port]
+        received: list[list[bytes]] = []
+
+        async def read_all() -> None:
+            while len(received) < 300:
+                received.append(await recv(reader))
+
+        reading = asyncio.ensure_future(read_all())
+        for i in range(300):  # 19 MB: the stuck peer falls behind, the reader keeps up
+            while good.write_buffer_size() > 512 * 1024:
+                await asyncio.sleep(0.001)
+            pub.publish([b"kernel.x.stream", struct.pack("!I", i), b"y" * 65536])
+        await asyncio.wait_for(reading, 30)
+        assert [struct.unpack("!I", m[1])[0] for m in received] == list(range(300))
+        assert pub.peers == {good}  # the stuck one was cut
+        assert await cut(stuck_reader)
+    finally:
+        stuck.close()
+        reader.close()
+        pub.close()
+
+
+async def test_hostile_peers_are_cut_and_nothing_else_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A garbage greeting, a frame declaring 2**62 bytes after a valid handshake, a
+    handshake never finished (cut after HANDSHAKE_TIMEOUT), and more connections in their
+    handshake than MAX_HANDSHAKING: each is cut; the client connected meanwhile is served
+    and the server's state holds that client only."""
+    monkeypatch.setattr(zmtp_server, "HANDSHAKE_TIMEOUT", 1.0)
+    monkeypatch.setattr(zmtp_server, "MAX_HANDSHAKING", 4)
+    async with routing() as (server, got):
+        honest = client(zmq.DEALER, server.port, b"honest")
+        await honest.send_multipart([b"hello"])
+        assert await asyncio.wait_for(got.get(), 10) == [b"honest", b"hello"]
+        hostile = []
+        for first in (
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".ljust(64, b" "),  # not ZMTP
+            zmtp.greeting() + zmtp.ready(b"DEALER") + struct.pack("!BQ", zmtp.LONG, 1 << 62),
+            zmtp.greeting() + zmtp.ready(b"PUB"),  # a type a ROUTER cannot talk to
+            b"\xff" + b"\0" * 8,  # a greeting that never finishes
+        ):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(first)
+            hostile.append((reader, writer))
+        flood = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(8)]
+        try:
+            for reader, _ in hostile + flood:
+                assert await cut(reader)
+            await honest.send_multipart([b"still", b"here"])
+            assert await asyncio.wait_for(got.get(), 10) == [b"honest", b"still", b"here"]
+            server.send([b"honest", b"answered"])
+            assert await recv(honest) == [b"answered"]
+            assert [p.route for p in server.peers] == [b"honest"] and got.empty()
+        finally:
+            for _, writer in hostile + flood:
+                writer.close()
+            honest.close()
+
+
+async def _no_shutdown(*_: object) -> None:
+    return None
+
+
+async def test_close_leaves_no_port_listening_and_the_ports_bind_again() -> None:
+    ports = {name: free_port() for name in ("shell", "control", "stdin", "iopub", "hb")}
+    for _ in range(2):  # the same port numbers again (a kernel's connection file)
+        channels = BridgedChannels(
+            ports, key=b"k", signature_scheme="hmac-sha256", on_shutdown_request=_no_shutdown
+        )
+        shell = client(zmq.DEALER, ports["shell"], b"c")
+        await shell.send_multipart([b"unsigned"])  # dropped: a bad signature
+        peers = channels._routers["shell"].peers
+        await eventually_async(peers.copy, lambda p: len(p) == 1, timeout=10)
+        shell.close()
+        channels.close()
+        for port in ports.values():
+            with pytest.raises(ConnectionRefusedError):
+                await asyncio.open_connection("127.0.0.1", port)
