@@ -7,6 +7,7 @@ Read from the source with ``ast`` (every import statement, also inside functions
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,3 +198,43 @@ def test_the_package_never_imports_the_harness_the_bench_or_the_scripts() -> Non
         if top(i) in {"tests", "bench", "scripts", "ui_tests"}
     ]
     assert offenders == []
+
+
+#: what loads jsonschema, whose rfc3987_syntax format checker builds a lark grammar at
+#: import (~1.1 s of every CLI command, bench/analysis.md "Reconnect, discovery and 64
+#: kernels"): the server needs them, the ``jupyter remote`` CLI never does
+SLOW_IMPORTS = ("jupyter_events", "jsonschema", "nbformat")
+
+#: a CLI process: the entry point runs (``--help``: nothing else), then an upload reports
+#: its end on the event bus as ``files put`` does; prints which slow modules were loaded
+CLI_RUN = """
+import sys
+from jupyter_remote.cli.main import main
+{call}
+from jupyter_remote.files import progress
+progress.transfer("gpu", "/home/u/x.csv", "upload", "done", 3, total=3)
+print("loaded:", ",".join(m for m in {slow!r} if m in sys.modules))
+"""
+
+
+def _loaded_by(call: str) -> str:
+    code = CLI_RUN.format(call=call, slow=SLOW_IMPORTS)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.rpartition("loaded:")[2].strip()
+
+
+def test_importing_the_cli_loads_neither_jupyter_events_nor_jsonschema() -> None:
+    code = "import sys, jupyter_remote.cli.main; print([m for m in %r if m in sys.modules])"
+    run = subprocess.run(
+        [sys.executable, "-c", code % (SLOW_IMPORTS,)], capture_output=True, text=True, check=False
+    )
+    assert (run.returncode, run.stdout.strip()) == (0, "[]"), run.stderr
+
+
+def test_a_cli_command_that_emits_an_event_does_not_load_jsonschema() -> None:
+    """``files put``/``get``, ``forward`` and ``terminal`` emit events (transfers, session
+    states) that never leave the CLI's process: they are not checked against the schemas.
+    The control: a process that is not the CLI (the server) still checks them."""
+    assert _loaded_by("try:\n    main(['--help'])\nexcept SystemExit:\n    pass") == ""
+    assert _loaded_by("") == "jupyter_events,jsonschema"

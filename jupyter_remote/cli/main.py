@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._version import __version__
+from ..sessions import registry
 from . import files as cli_files
 from . import jupyter as jupyter_cli
 from . import profiles, servers
@@ -290,6 +291,9 @@ def _files(top: Commands) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # this process's events (transfers, a forward's or terminal's state) stay in it: not
+    # checked against their schemas, which would import jsonschema (~1.1 s) on the first
+    registry.check_events = False
     parser = build_parser()
     args = parser.parse_args(argv)
     return run(args.func, args)

@@ -77,6 +77,10 @@ class SessionRegistry:
         self._listeners: list[Listener] = []
         self.reconnect = Reconnect()
         self.strict = False
+        #: check each event against its schema before it goes out (the server's events
+        #: reach the frontend and Jupyter's event bus); the CLI turns it off: its events
+        #: never leave the process, and the first check imports jsonschema (~1.1 s)
+        self.check_events = True
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -87,17 +91,23 @@ class SessionRegistry:
         listener. An event that does not match its schema is a bug: it is logged, or
         raised when :attr:`strict` (the test suite sets it)."""
         event = {"time": time.time(), **event}
+        if self.check_events or self.strict:
+            self._check(event)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not break a kernel
+                log.exception("session event listener failed")
+
+    def _check(self, event: dict[str, Any]) -> None:
+        """Called by :meth:`emit`: an event off its schema is logged, or raised when
+        :attr:`strict`."""
         try:
             events.check(event)
         except events.EventError:
             if self.strict:
                 raise
             log.exception("jupyter-remote sent an event that does not match its schema")
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken listener must not break a kernel
-                log.exception("session event listener failed")
 
     def set_state(
         self, session: Stateful, log: logging.Logger, who: str, state: str, reason: str
