@@ -36,6 +36,17 @@ FAST_PROBE_EVERY = 0.15
 FAST_PROBE_TIMEOUT = 0.9
 
 
+async def _cancel_and_wait(tasks: set[asyncio.Task[bool]]) -> None:
+    """Called by :meth:`LinkedSession._fast_probes` as it ends (answered, closed or
+    cancelled): the probes still under way are cancelled and waited for, so a closed
+    session leaves no probe task pending on the loop (``ssh/probe.py`` cancels a shared
+    connect once its last waiter is gone)."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 @dataclass
 class LinkedSession:
     """A session's link to its server: a lease on the pooled connection, watched.
@@ -194,8 +205,7 @@ class LinkedSession:
                 if any(task.result() for task in done):
                     return True
         finally:
-            for task in pending:
-                task.cancel()
+            await _cancel_and_wait(pending)
         return False
 
     async def _probe_once(self) -> bool:

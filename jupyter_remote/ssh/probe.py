@@ -12,7 +12,9 @@ at most :data:`MAX_RESOLVING` names at once, and its addresses reused for
 name server does not answer (the Wi-Fi roam or VPN re-key the fast probes exist for),
 one thread waits for it, not a new one every 0.15 s, and the host's last known address
 is still probed. Each event loop has its own state (:func:`_state`), dropped once the
-loop is closed (when another loop probes next).
+loop is closed (when another loop probes next). A shared probe whose every waiter was
+cancelled (its sessions closed, or another probe answered first) is cancelled and waited
+for by the last of them: nothing of a closed session is left pending on the loop.
 """
 
 from __future__ import annotations
@@ -44,12 +46,19 @@ Address = tuple[int, int, int, Any]  # family, type, proto, sockaddr
 
 
 @dataclass
+class _SharedProbe:
+    """One connect attempt, when it started, and how many probes wait for its answer."""
+
+    started: float
+    task: asyncio.Future[bool]
+    waiters: int = 0
+
+
+@dataclass
 class _LoopProbes:
     """One event loop's probes in flight or just done, and the names it resolved."""
 
-    probes: dict[tuple[str, int, float], tuple[float, asyncio.Future[bool]]] = field(
-        default_factory=dict
-    )
+    probes: dict[tuple[str, int, float], _SharedProbe] = field(default_factory=dict)
     addresses: dict[tuple[str, int], tuple[float, list[Address]]] = field(default_factory=dict)
     resolving: dict[tuple[str, int], asyncio.Future[list[Address]]] = field(default_factory=dict)
     unresolved: dict[tuple[str, int], float] = field(default_factory=dict)  # when, last
@@ -93,11 +102,28 @@ async def tcp_reachable(
     instead of a new one."""
     state, now = _state(), asyncio.get_running_loop().time()
     key = (host, port, timeout)
-    started, probe = state.probes.get(key, (-1e9, None))
-    if probe is None or now - started > share_within:
-        probe = asyncio.ensure_future(_connects(state, host, port, timeout))
-        state.probes[key] = (now, probe)
-    return await asyncio.shield(probe)
+    shared = state.probes.get(key)
+    if shared is None or shared.task.cancelled() or now - shared.started > share_within:
+        task = asyncio.ensure_future(_connects(state, host, port, timeout))
+        shared = state.probes[key] = _SharedProbe(now, task)
+    return await _answer_of(state, key, shared)
+
+
+async def _answer_of(state: _LoopProbes, key: tuple[str, int, float], shared: _SharedProbe) -> bool:
+    """Called by :func:`tcp_reachable`: wait for a shared probe's answer. The last waiter
+    cancelled (a session closing, a fast probe outrun by another) cancels the connect and
+    waits for its end, so no probe task outlives every session that asked for it."""
+    shared.waiters += 1
+    try:
+        return await asyncio.shield(shared.task)
+    finally:
+        shared.waiters -= 1
+        if shared.waiters == 0 and not shared.task.done():
+            if state.probes.get(key) is shared:
+                del state.probes[key]
+            shared.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await shared.task
 
 
 async def _connects(state: _LoopProbes, host: str, port: int, timeout: float) -> bool:
