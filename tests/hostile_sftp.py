@@ -1,4 +1,4 @@
-"""A hostile SFTP server for tests/test_files.py: run by a test sshd as its ``sftp``
+"""A hostile SFTP server for tests/test_files_hostile.py: run by a test sshd as its ``sftp``
 subsystem (stdlib only, any Python 3).
 
 It speaks enough SFTP v3 to be opened and listed, then lies: every directory is
