@@ -10,13 +10,24 @@ peer of 3.1 falls back to 3.0's subscriptions as messages), the READY handshake 
 its Socket-Type and Identity properties, frames (MORE, LONG, COMMAND), PING answered by
 PONG, and :class:`ZmtpStream`, a buffered protocol that reads large frames straight
 into their own buffer (no copy beyond the kernel's) and hands out whole messages.
-Sockets' patterns (routing, subscriptions, reconnects) are their users' to build.
-Stdlib only, Python >= 3.8.
+Sockets' patterns (routing, subscriptions, reconnects) are their users' to build
+(``zmtp_connect.py``: a connecting socket as libzmq's). Stdlib only, Python >= 3.8.
 """
 
-import asyncio
 import struct
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
+
+if TYPE_CHECKING:
+    from asyncio import BufferedProtocol as _StreamBase
+else:
+
+    class _StreamBase:
+        """ZmtpStream's base until its first stream is made (``_bind_asyncio``): the agent
+        script holds this part and runs for every remote operation, which must not pay
+        asyncio's import (~25 ms, see relay.py)."""
+
+        __slots__ = ()
+
 
 Frames = List[Any]  # bytes, or bytearray for a big frame (anything bytes-like to send)
 
@@ -102,13 +113,25 @@ def parse_properties(body: Any) -> Dict[bytes, bytes]:
     return props
 
 
-class ZmtpStream(asyncio.BufferedProtocol):
+def _bind_asyncio() -> None:
+    """asyncio.BufferedProtocol in _StreamBase's place (ZmtpStream.__init__; asyncio then
+    reads into ``get_buffer``'s buffers), imported once a stream is made."""
+    if ZmtpStream.__bases__[0] is not _StreamBase:
+        return
+    import asyncio
+
+    ZmtpStream.__bases__ = (asyncio.BufferedProtocol,)
+
+
+class ZmtpStream(_StreamBase):
     """One ZMTP connection. ``socket_type`` and ``identity`` are ours; ``peer_types`` the
     types we accept (default: RFC 23's); ``max_message`` bounds what the peer may send (a
     peer anyone can connect to must not make us allocate without limit). Subclasses (or
     the callables given) take ``on_ready(stream)`` once the handshake is done,
     ``on_message(stream, frames)`` per message (small frames bytes, big ones
-    bytearrays), ``on_lost(stream, reason)`` once when the connection ends."""
+    bytearrays), ``on_batch(stream)`` after the messages of one read (``batch_done``:
+    what they made its owner write can go out in one write), ``on_lost(stream, reason)``
+    once when the connection ends."""
 
     def __init__(
         self,
@@ -119,7 +142,9 @@ class ZmtpStream(asyncio.BufferedProtocol):
         on_lost: Optional[Callable[["ZmtpStream", str], None]] = None,
         max_message: int = 1 << 40,
         as_server: bool = False,
+        on_batch: Optional[Callable[["ZmtpStream"], None]] = None,
     ) -> None:
+        _bind_asyncio()
         self.socket_type = socket_type
         self.identity = identity
         self.peer_types = PEERS.get(socket_type, ())
@@ -127,6 +152,7 @@ class ZmtpStream(asyncio.BufferedProtocol):
         self.max_message = max_message
         self.as_server = as_server
         self._on_ready, self._on_message, self._on_lost = on_ready, on_message, on_lost
+        self._on_batch = on_batch
         self.transport: Any = None
         self.is_ready = False
         self.closed = False
@@ -166,6 +192,8 @@ class ZmtpStream(asyncio.BufferedProtocol):
             self._parse()
         except ZmtpError as exc:
             self.abort(str(exc))
+        finally:  # also after an error: what the messages before it made is written
+            self.batch_done()
 
     def eof_received(self) -> bool:
         return False  # close: a half-open ZMTP connection is of no use
@@ -217,6 +245,7 @@ class ZmtpStream(asyncio.BufferedProtocol):
             start, avail = self._start, self._end - self._start
             if not self._greeted:
                 if avail < GREETING_SIZE:
+                    self._check_greeting(bytes(buf[start : self._end]))  # early refusal
                     return
                 self._check_greeting(bytes(buf[start : start + GREETING_SIZE]))
                 self._start += GREETING_SIZE
@@ -235,7 +264,7 @@ class ZmtpStream(asyncio.BufferedProtocol):
             body_at = start + head
             if avail - head >= size:
                 self._start = body_at + size
-                self._frame(flags, bytes(buf[body_at : body_at + size]))
+                self._frame(flags, bytes(memoryview(buf)[body_at : body_at + size]))
             elif size >= BIG_FRAME:  # read the rest straight into the frame's own buffer
                 self._big = big = bytearray(size)
                 have = avail - head
@@ -257,10 +286,14 @@ class ZmtpStream(asyncio.BufferedProtocol):
             raise ZmtpError("a command over %d bytes" % _SMALL)
 
     def _check_greeting(self, data: bytes) -> None:
-        if data[0] != 0xFF or data[9] != 0x7F:
+        """The peer's greeting, or as much of it as has come (a ZMTP 1 or 2 peer sends
+        fewer than 64 bytes and waits for ours: it is refused at its 11th byte)."""
+        if data[:1] not in (b"", b"\xff") or (len(data) >= 10 and data[9] != 0x7F):
             raise ZmtpError("not a ZMTP 3 peer")
-        if data[10] < 3:
-            raise ZmtpError("the peer speaks ZMTP %d.%d, not 3" % (data[10], data[11]))
+        if len(data) >= 11 and data[10] < 3:  # revision 1: ZMTP 2.0
+            raise ZmtpError("the peer speaks an older ZMTP (revision %d), not 3" % data[10])
+        if len(data) < GREETING_SIZE:
+            return
         if data[12:32].rstrip(b"\0") != b"NULL":
             raise ZmtpError("the peer asks for a security mechanism other than NULL")
         self._greeted = True
@@ -300,6 +333,12 @@ class ZmtpStream(asyncio.BufferedProtocol):
             self.command_received(name, data)
 
     # -- what users override (or pass as callables) -----------------------------------
+
+    def batch_done(self) -> None:
+        """After every message one read completed (called at the end of each
+        ``buffer_updated``, also when it completed none)."""
+        if self._on_batch is not None:
+            self._on_batch(self)
 
     def became_ready(self) -> None:
         if self._on_ready is not None:

@@ -1,0 +1,552 @@
+"""ZMTP 3.0 as the relay speaks it to its kernel (remote/zmtp.py, remote/zmtp_connect.py)
+against real libzmq peers (pyzmq), in both roles, on ipc and tcp: identity routing,
+subscriptions, REQ envelopes, heartbeats; the bytes a libzmq peer really sends, fed in
+every chunking (one byte at a time, frame headers split, big frames in pieces); and what
+a broken or foreign peer gets: the connection cut with the reason, nothing delivered.
+No hosts needed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+import zmq.asyncio
+
+from jupyter_remote.remote import zmtp
+from jupyter_remote.remote.zmtp import ZmtpStream
+from jupyter_remote.remote.zmtp_connect import ZmtpConnector
+
+#: what a libzmq peer sends us in the chunking tests: every frame-size boundary
+MESSAGES = [
+    [b"a"],
+    [b""],
+    [b"x" * 255, b"y" * 256],  # the last short size, the first LONG one
+    [b"<IDS|MSG>", b"s" * 300, b"{}", b"z" * (zmtp.BIG_FRAME - 1)],
+    [b"b" * zmtp.BIG_FRAME],  # the first big frame
+    [bytes(range(256)) * 400, b"tail"],  # 100 KiB, then a small frame of the same message
+    [b"%d" % n for n in range(10)],
+]
+HUGE = [b"h" * (3 * 1024 * 1024 + 7)]
+
+
+class Recorder:
+    """What a stream delivers and how it ends (its callbacks)."""
+
+    def __init__(self) -> None:
+        self.messages: list[list[Any]] = []
+        self.events: list[str] = []  # "message", "batch": the order of the callbacks
+        self.ready = asyncio.Event()
+        self.lost = asyncio.Event()
+        self.reason = ""
+        self.streams: list[ZmtpStream] = []
+
+    def stream(self, socket_type: bytes, **kwargs: Any) -> ZmtpStream:
+        stream = ZmtpStream(
+            socket_type,
+            on_ready=self._ready,
+            on_message=self._message,
+            on_lost=self._lost,
+            on_batch=lambda s: self.events.append("batch"),
+            **kwargs,
+        )
+        return stream
+
+    def _ready(self, stream: ZmtpStream) -> None:
+        self.streams.append(stream)
+        self.ready.set()
+
+    def _message(self, stream: ZmtpStream, frames: list[Any]) -> None:
+        self.messages.append(frames)
+        self.events.append("message")
+
+    def _lost(self, stream: ZmtpStream, reason: str) -> None:
+        self.reason = reason
+        self.lost.set()
+
+    async def next_message(self, timeout: float = 10) -> list[Any]:
+        for _ in range(int(timeout * 100)):
+            if self.messages:
+                return self.messages.pop(0)
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no message within {timeout} s")
+
+
+class FakeTransport:
+    """A transport that keeps what the stream writes (the chunking and bounds tests feed
+    the stream by hand)."""
+
+    def __init__(self) -> None:
+        self.written = b""
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        self.written += bytes(data)
+
+    def writelines(self, pieces: list[Any]) -> None:
+        self.written += b"".join(bytes(p) for p in pieces)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def feed(stream: ZmtpStream, data: bytes, sizes: list[int]) -> None:
+    """``data`` into ``stream`` as asyncio would, in reads of the ``sizes`` in turn."""
+    at, turn = 0, 0
+    while at < len(data) and not stream.closed:
+        buf = stream.get_buffer(-1)
+        n = min(sizes[turn % len(sizes)], len(buf), len(data) - at)
+        buf[:n] = data[at : at + n]
+        del buf  # released, as asyncio's read is over before the next get_buffer
+        stream.buffer_updated(n)
+        at, turn = at + n, turn + 1
+
+
+def endpoint(transport: str, tmp: Path, name: str) -> str:
+    if transport == "ipc":
+        return f"ipc://{tmp}/{name}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+async def connect(addr: str, factory: Callable[[], ZmtpStream]) -> Any:
+    loop = asyncio.get_running_loop()
+    if addr.startswith("ipc://"):
+        return await loop.create_unix_connection(factory, addr[len("ipc://") :])
+    host, port = addr[len("tcp://") :].rsplit(":", 1)
+    return await loop.create_connection(factory, host, int(port))
+
+
+async def serve(addr: str, factory: Callable[[], ZmtpStream]) -> Any:
+    loop = asyncio.get_running_loop()
+    if addr.startswith("ipc://"):
+        return await loop.create_unix_server(factory, addr[len("ipc://") :])
+    host, port = addr[len("tcp://") :].rsplit(":", 1)
+    return await loop.create_server(factory, host, int(port))
+
+
+@pytest.fixture
+def ctx() -> Iterator[zmq.asyncio.Context]:
+    context = zmq.asyncio.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+@pytest.fixture
+def sockdir() -> Iterator[Path]:
+    path = Path("/tmp") / f"jr-zmtp-{os.getpid()}"  # short: ipc paths
+    path.mkdir(mode=0o700, exist_ok=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def libzmq(ctx: zmq.asyncio.Context, kind: int, **options: Any) -> Any:
+    sock = ctx.socket(kind)
+    sock.linger = 0
+    for name, value in options.items():
+        sock.setsockopt(getattr(zmq, name.upper()), value)
+    return sock
+
+
+# -- our end connecting to libzmq's --------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["ipc", "tcp"])
+async def test_our_dealer_is_routed_by_its_identity_by_a_libzmq_router(
+    transport: str, ctx: Any, sockdir: Path
+) -> None:
+    addr = endpoint(transport, sockdir, "router")
+    router = libzmq(ctx, zmq.ROUTER)
+    router.bind(addr)
+    got = Recorder()
+    conn, dealer = await connect(addr, lambda: got.stream(b"DEALER", identity=b"relay-1"))
+    try:
+        await asyncio.wait_for(got.ready.wait(), 10)
+        assert dealer.peer_props[b"socket-type"] == b"ROUTER"
+        sent = [b"<IDS|MSG>", b"s" * 300, bytes(range(256)) * 800]  # 200 KiB last
+        dealer.send(sent)
+        assert await asyncio.wait_for(router.recv_multipart(), 10) == [b"relay-1", *sent]
+        await router.send_multipart([b"relay-1", b"hello", HUGE[0]])
+        frames = await got.next_message()
+        assert frames == [b"hello", HUGE[0]]
+        assert isinstance(frames[0], bytes) and isinstance(frames[1], bytearray)  # no copy
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("transport", ["ipc", "tcp"])
+async def test_our_sub_gets_what_its_subscription_asks_from_a_libzmq_pub_in_order(
+    transport: str, ctx: Any, sockdir: Path
+) -> None:
+    """ZMTP 3.0's subscription is a message (\\x01 + prefix); libzmq 3.1 takes it so."""
+    addr = endpoint(transport, sockdir, "pub")
+    pub = libzmq(ctx, zmq.PUB, sndhwm=0)
+    pub.bind(addr)
+    got = Recorder()
+    conn, sub = await connect(addr, lambda: got.stream(b"SUB"))
+    try:
+        await asyncio.wait_for(got.ready.wait(), 10)
+        sub.send([b"\x01t"])
+        for _ in range(1000):  # until the subscription has arrived
+            await pub.send_multipart([b"t", b"first"])
+            await asyncio.sleep(0.01)
+            if got.messages:
+                break
+        got.messages.clear()
+        await asyncio.sleep(0.1)
+        got.messages.clear()  # the last "first"s still under way
+        for n in range(1000):
+            await pub.send_multipart([b"other", b"%d" % n])  # not subscribed
+            await pub.send_multipart([b"t", b"%d" % n])
+        received = [await got.next_message() for _ in range(1000)]
+        assert received == [[b"t", b"%d" % n] for n in range(1000)]
+        await asyncio.sleep(0.2)
+        assert got.messages == []
+    finally:
+        conn.close()
+
+
+# -- our end serving libzmq's --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["ipc", "tcp"])
+async def test_our_router_serves_a_libzmq_dealer_and_req(
+    transport: str, ctx: Any, sockdir: Path
+) -> None:
+    addr = endpoint(transport, sockdir, "ourrouter")
+    got = Recorder()
+    server = await serve(addr, lambda: got.stream(b"ROUTER", as_server=True))
+    dealer = libzmq(ctx, zmq.DEALER, identity=b"cli")
+    req = libzmq(ctx, zmq.REQ)
+    try:
+        dealer.connect(addr)
+        await dealer.send_multipart([b"a", b"b" * 70_000])
+        assert await got.next_message() == [b"a", b"b" * 70_000]
+        (stream,) = got.streams
+        assert stream.peer_props[b"identity"] == b"cli"
+        assert stream.peer_props[b"socket-type"] == b"DEALER"
+        stream.send([b"r1", b"r2"])
+        assert await asyncio.wait_for(dealer.recv_multipart(), 10) == [b"r1", b"r2"]
+        req.connect(addr)
+        await req.send(b"ping")
+        assert await got.next_message() == [b"", b"ping"]  # the REQ's envelope
+        got.streams[-1].send([b"", b"pong"])
+        assert await asyncio.wait_for(req.recv(), 10) == b"pong"
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("transport", ["ipc", "tcp"])
+async def test_our_pub_serves_a_libzmq_sub(transport: str, ctx: Any, sockdir: Path) -> None:
+    addr = endpoint(transport, sockdir, "ourpub")
+    got = Recorder()
+    server = await serve(addr, lambda: got.stream(b"PUB", as_server=True))
+    sub = libzmq(ctx, zmq.SUB, subscribe=b"topic")
+    try:
+        sub.connect(addr)
+        assert await got.next_message() == [b"\x01topic"]  # its subscription, 3.0's way
+        got.streams[0].send([b"topic", b"data", b"d" * 100_000])
+        assert await asyncio.wait_for(sub.recv_multipart(), 10) == [
+            b"topic",
+            b"data",
+            b"d" * 100_000,
+        ]
+    finally:
+        server.close()
+
+
+async def test_a_libzmq_peers_heartbeat_pings_are_answered(ctx: Any, sockdir: Path) -> None:
+    """libzmq with HEARTBEAT_TIMEOUT drops a connection whose PINGs go unanswered: ours
+    stays (one connection, never lost) over dozens of PINGs, and carries a message after."""
+    addr = endpoint("tcp", sockdir, "hb")
+    got = Recorder()
+    pings = []
+    original = ZmtpStream._command
+
+    def counting(stream: ZmtpStream, body: Any) -> None:
+        if bytes(body[1 : 1 + body[0]]) == b"PING":
+            pings.append(bytes(body))
+        original(stream, body)
+
+    server = await serve(addr, lambda: got.stream(b"ROUTER", as_server=True))
+    dealer = libzmq(ctx, zmq.DEALER, heartbeat_ivl=20, heartbeat_timeout=500)
+    try:
+        ZmtpStream._command = counting  # type: ignore[method-assign,assignment]
+        dealer.connect(addr)
+        await asyncio.wait_for(got.ready.wait(), 10)
+        await asyncio.sleep(2.0)  # a connection whose PINGs go unanswered ends in 0.5 s
+        await dealer.send_multipart([b"after"])
+        assert await got.next_message() == [b"after"]
+        assert len(pings) >= 10 and len(got.streams) == 1 and not got.lost.is_set()
+    finally:
+        ZmtpStream._command = original  # type: ignore[method-assign]
+        server.close()
+
+
+def test_ping_gets_pong_with_its_context() -> None:
+    stream, transport, _ = handshaken(b"DEALER", peer=b"ROUTER")
+    feed(stream, zmtp.command(b"PING", b"\x00\x0actx-123"), [1])
+    assert transport.written.endswith(zmtp.command(b"PONG", b"ctx-123"))
+    assert not stream.closed
+
+
+# -- what a libzmq peer sends, in every chunking ---------------------------------------------
+
+
+async def recorded(ctx: Any, messages: list[list[bytes]], kind: int = zmq.DEALER) -> bytes:
+    """Every byte a libzmq ``kind`` socket sends us (its greeting, READY, ``messages``)
+    after our greeting and READY as a ROUTER, read raw from a TCP socket."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.setblocking(False)
+    loop = asyncio.get_running_loop()
+    peer = libzmq(ctx, kind)
+    peer.connect(f"tcp://127.0.0.1:{listener.getsockname()[1]}")
+    conn, _ = await loop.sock_accept(listener)
+    listener.close()
+    await loop.sock_sendall(conn, zmtp.greeting(True) + zmtp.ready(b"ROUTER"))
+    for message in messages:
+        await peer.send_multipart(message)
+    check, data = Recorder(), b""
+    stream = check.stream(b"ROUTER")
+    stream.connection_made(FakeTransport())
+    while len(check.messages) < len(messages):
+        chunk = await asyncio.wait_for(loop.sock_recv(conn, 1 << 20), 10)
+        assert chunk
+        data += chunk
+        feed(stream, chunk, [len(chunk)])
+    conn.close()
+    assert check.messages == messages
+    return data
+
+
+def handshaken(socket_type: bytes, peer: bytes) -> tuple[ZmtpStream, FakeTransport, Recorder]:
+    """A stream on a fake transport that has had a peer's greeting and READY."""
+    got = Recorder()
+    stream = got.stream(socket_type)
+    transport = FakeTransport()
+    stream.connection_made(transport)
+    feed(stream, zmtp.greeting() + zmtp.ready(peer), [64])
+    assert stream.is_ready
+    return stream, transport, got
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [[1], [2, 7, 1, 9], [13], [8, 1], [4099], [65537, 3], [1 << 20]],
+    ids=["bytes", "2-7-1-9", "13", "8-1", "4099", "65537-3", "1MiB"],
+)
+async def test_what_libzmq_sends_arrives_whole_in_any_chunking(sizes: list[int], ctx: Any) -> None:
+    """Frame headers and LONG sizes split across reads, big frames (>= 64 KiB) arriving in
+    pieces into their own buffer; one byte at a time without the 3 MB frame."""
+    messages = MESSAGES if sizes == [1] else [*MESSAGES, HUGE]
+    data = await recorded(ctx, messages)
+    got = Recorder()
+    stream = got.stream(b"ROUTER")
+    stream.connection_made(FakeTransport())
+    feed(stream, data, sizes)
+    assert not stream.closed
+    assert got.messages == messages
+    for frames in got.messages:
+        for frame in frames:  # small frames: bytes; one longer than the read buffer: its own
+            assert isinstance(frame, bytes if len(frame) < zmtp.BIG_FRAME else (bytes, bytearray))
+            assert len(frame) < len(HUGE[0]) or isinstance(frame, bytearray)
+
+
+def test_batch_done_follows_every_message_of_a_read() -> None:
+    stream, _, got = handshaken(b"DEALER", peer=b"ROUTER")
+    got.events.clear()
+    three = b"".join(b"".join(zmtp.message_pieces([b"m%d" % n])) for n in range(3))
+    feed(stream, three, [len(three)])
+    assert got.events == ["message", "message", "message", "batch"]
+    assert got.messages == [[b"m0"], [b"m1"], [b"m2"]]
+    got.events.clear()
+    feed(stream, three[:3], [3])  # a read that completes nothing
+    assert got.events == ["batch"]
+
+
+# -- bounds: the connection is cut with the reason, nothing delivered -------------------------
+
+
+def refused(data: bytes, socket_type: bytes = b"DEALER", **kwargs: Any) -> str:
+    """Feed ``data`` (a peer's bytes from the start) one byte at a time: the reason the
+    stream was cut (AssertionError if it was not, or delivered anything)."""
+    got = Recorder()
+    stream = got.stream(socket_type, **kwargs)
+    transport = FakeTransport()
+    stream.connection_made(transport)
+    feed(stream, data, [1])
+    assert stream.closed and transport.aborted, "not cut"
+    assert got.messages == []
+    return got.reason
+
+
+HELLO = zmtp.greeting() + zmtp.ready(b"ROUTER")
+
+
+def test_a_message_over_max_message_is_refused() -> None:
+    frames = zmtp.message_pieces([b"a" * 600, b"b" * 600])
+    assert refused(HELLO + b"".join(frames), max_message=1000) == "a message over 1000 bytes"
+
+
+def test_a_frame_with_unknown_flags_is_refused() -> None:
+    assert refused(HELLO + b"\x08\x01x") == "a frame with unknown flags"
+
+
+def test_a_malformed_ready_is_refused() -> None:
+    body = b"\x05READY" + b"\x0bSocket-Type" + struct.pack("!I", 200) + b"ROUTER"
+    bad = zmtp.frame_header(len(body), zmtp.COMMAND) + body
+    assert refused(zmtp.greeting() + bad) == "a malformed READY"
+
+
+def test_a_peer_of_the_wrong_socket_type_is_refused() -> None:
+    reason = refused(zmtp.greeting() + zmtp.ready(b"PUB"))
+    assert reason == "a b'PUB' peer cannot talk to a b'DEALER' socket"
+
+
+def test_a_message_before_ready_is_refused() -> None:
+    assert refused(zmtp.greeting() + b"\x00\x01x") == "a message before READY"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\xff" + b"\0" * 8 + b"\x01" + b"\x03" * 60],
+    ids=["http", "zmtp1-signature"],
+)
+def test_a_non_zmtp_peer_is_refused_at_once(data: bytes) -> None:
+    assert refused(data) == "not a ZMTP 3 peer"
+
+
+def test_a_zmtp2_peer_is_refused_at_its_version_byte() -> None:
+    """A ZMTP 2.0 peer sends 12 bytes and an identity frame, then waits for our greeting:
+    it is refused at its 11th byte, not waited for until 64."""
+    zmtp2 = b"\xff" + b"\0" * 8 + b"\x7f" + b"\x01" + b"\x05" + b"\x00\x00"
+    assert refused(zmtp2) == "the peer speaks an older ZMTP (revision 1), not 3"
+
+
+async def test_libzmq_peers_with_plain_or_curve_are_refused(ctx: Any) -> None:
+    """The greeting a libzmq PLAIN or CURVE client really sends."""
+    public, secret = zmq.curve_keypair()
+    for options in (
+        {"plain_username": b"u", "plain_password": b"p"},
+        {"curve_serverkey": public, "curve_publickey": public, "curve_secretkey": secret},
+    ):
+        # our signature and version only: given all of our NULL greeting, libzmq hangs up
+        # at its mechanism before it sends its own
+        data = await libzmq_bytes(ctx, zmq.DEALER, options, zmtp.greeting(True)[:11], 64)
+        assert refused(data) == "the peer asks for a security mechanism other than NULL"
+
+
+async def test_a_libzmq_peer_of_the_wrong_type_is_refused(ctx: Any) -> None:
+    """A libzmq PUB's own greeting and READY (27 bytes: its Socket-Type only), recorded as a
+    SUB gets them, fed to our DEALER."""
+    data = await libzmq_bytes(ctx, zmq.PUB, {}, zmtp.greeting(True) + zmtp.ready(b"SUB"), 64 + 27)
+    assert refused(data) == "a b'PUB' peer cannot talk to a b'DEALER' socket"
+
+
+async def libzmq_bytes(
+    ctx: Any, kind: int, options: dict[str, Any], ours: bytes, least: int
+) -> bytes:
+    """What a libzmq ``kind`` socket with ``options`` sends once it has had ``ours``, read raw
+    until it has sent at least ``least`` bytes and then nothing for 0.2 s, or hung up."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.setblocking(False)
+    loop = asyncio.get_running_loop()
+    peer = libzmq(ctx, kind, **options)
+    peer.connect(f"tcp://127.0.0.1:{listener.getsockname()[1]}")
+    conn, _ = await loop.sock_accept(listener)
+    listener.close()
+    await loop.sock_sendall(conn, ours)
+    data = b""
+    while True:
+        try:
+            chunk = await asyncio.wait_for(
+                loop.sock_recv(conn, 4096), 10 if len(data) < least else 0.2
+            )
+        except asyncio.TimeoutError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    conn.close()
+    peer.close(0)
+    assert len(data) >= least, data
+    return data
+
+
+# -- the relay's connecting socket --------------------------------------------------------------
+
+
+async def test_a_connector_queues_until_the_peer_binds_and_reconnects_after_a_loss(
+    ctx: Any, sockdir: Path
+) -> None:
+    """As the relay's libzmq DEALER did: connects retried until the kernel has bound, what
+    was sent meanwhile delivered in order once connected; a lost connection made again
+    (a new ROUTER on the same path) with the same identity."""
+    path = str(sockdir / "late")
+    got: list[list[Any]] = []
+    conn = ZmtpConnector(path, b"DEALER", identity=b"relay", on_message=got.append)
+    try:
+        for n in range(3):
+            conn.send([b"early", b"%d" % n])
+        assert conn.buffered() > 0 and conn.stream is None
+        await asyncio.sleep(0.1)  # several connects refused meanwhile
+        router = libzmq(ctx, zmq.ROUTER)
+        router.bind("ipc://" + path)
+        for n in range(3):
+            assert await asyncio.wait_for(router.recv_multipart(), 10) == [
+                b"relay",
+                b"early",
+                b"%d" % n,
+            ]
+        await router.send_multipart([b"relay", b"back"])
+        for _ in range(1000):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        assert got == [[b"back"]] and conn.connections == 1
+        router.close(0)  # the peer goes (its socket file with it)
+        for _ in range(1000):
+            if conn.stream is None:
+                break
+            await asyncio.sleep(0.01)
+        conn.send([b"while", b"away"])
+        router = libzmq(ctx, zmq.ROUTER)
+        router.bind("ipc://" + path)
+        assert await asyncio.wait_for(router.recv_multipart(), 10) == [b"relay", b"while", b"away"]
+        assert conn.connections == 2
+        router.close(0)
+    finally:
+        conn.close()
+    assert conn.closed and conn.stream is None
+
+
+async def test_a_sub_connector_subscribes_before_anything_else(ctx: Any, sockdir: Path) -> None:
+    path = str(sockdir / "iopub")
+    pub = libzmq(ctx, zmq.PUB)
+    pub.bind("ipc://" + path)
+    got: list[list[Any]] = []
+    conn = ZmtpConnector(path, b"SUB", subscribe=b"", on_message=got.append)
+    try:
+        for _ in range(1000):
+            await pub.send_multipart([b"status", b"x"])
+            await asyncio.sleep(0.01)
+            if got:
+                break
+        assert got and got[0] == [b"status", b"x"]
+    finally:
+        conn.close()
