@@ -92,6 +92,9 @@ async def test_a_router_routes_by_identity_and_names_a_client_without_one() -> N
             assert await recv(alice) == [b"to-alice"]
             assert await recv(asker) == [b"pong"]
             assert await nothing_arrives(alice)
+            for peer in server.peers:  # else Nagle holds a reply's successor (+15 ms a cell)
+                sock = peer.transport.get_extra_info("socket")
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         finally:
             for sock in (alice, anonymous, asker):
                 sock.close()

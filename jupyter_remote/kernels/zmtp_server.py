@@ -53,7 +53,7 @@ OnMessage = Callable[[Frames], None]
 
 def listen(port: int) -> socket.socket:
     """A listening TCP socket on 127.0.0.1:``port`` (OSError if it cannot be had)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as libzmq binds
         sock.bind(("127.0.0.1", port))
@@ -81,6 +81,12 @@ class Peer(ZmtpStream):
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: Any) -> None:
+        # asyncio sets TCP_NODELAY only on sockets made with proto IPPROTO_TCP, not on
+        # accepted ones: without it Nagle's algorithm held a cell's second iopub message
+        # until the client's delayed ACK (+15 ms a cell; libzmq sets it on its own)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         self._timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self._no_handshake)
         self.server.arrived(self)
