@@ -76,14 +76,16 @@ def channels_how(answer: dict[str, Any], transport: str, job: Any = None) -> str
         raise RemoteError(
             f"Kernel channels over {transport} need the relay beside "
             f"the kernel, and it did not start: {answer.get('relay_note', 'no relay')}.",
-            hint="The relay needs pyzmq in the kernel's environment (ipykernel brings it).",
+            hint="The relay runs in the kernel's supervisor with the remote's Python "
+            "(3.8 or newer, nothing else needed); its error is in the kernel's log there.",
         )
     if not answer.get("relay") and transport == "tcp":
         raise RemoteError(
             f"TCP kernel channels need the relay beside the kernel, and it did not "
             f"start: {answer.get('relay_note', 'no relay')}.",
-            hint="The relay needs pyzmq in the kernel's environment (ipykernel "
-            "brings it); or switch the server back to unix-socket channels.",
+            hint="The relay runs in the kernel's supervisor with the remote's Python "
+            "(3.8 or newer, nothing else needed); its error is in the kernel's log there. "
+            "Or switch the server back to unix-socket channels.",
         )
     if not answer.get("relay"):
         return f"plain forwards ({answer.get('relay_note', 'no relay')})"

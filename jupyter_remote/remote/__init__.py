@@ -32,6 +32,8 @@ SCRIPTS = {
     "agent": (
         "protocol",
         "state",
+        "zmtp",
+        "zmtp_connect",
         "relay_kernel",
         "relay_start",
         "standby",

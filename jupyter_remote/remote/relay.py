@@ -10,8 +10,9 @@ number it has, and the relay resends from there. Requests from the local side ar
 numbered too, so a request resent after a reconnect reaches the kernel once.
 Heartbeat pings cross the same link, neither numbered nor kept.
 
-Stdlib + pyzmq (which ipykernel brings), Python >= 3.8; part of the agent script.
-The side facing the kernel is ``relay_kernel.py``, who gets in (the listeners, the
+Stdlib, Python >= 3.8 (the kernel's sockets are spoken to in ZMTP, ``zmtp.py``: no
+pyzmq); part of the agent script. The side facing the kernel is ``relay_kernel.py``,
+who gets in (the listeners, the
 first record, the TCP token check) ``relay_gate.py`` (the parts before this one).
 The wire format is in ``protocol.py`` (the local side, ``kernels/relay_link.py``,
 uses the same module).
@@ -106,8 +107,8 @@ class Relay(StartSide, GateSide, KernelSide):
         self.failure = ""
         self.nudges = set()
         self.nudge_until = 0.0
-        self.socks = {}
-        self.kernel_socks = {}  # the same sockets, served by readiness callbacks (relay_kernel)
+        self.socks = {}  # the relay's connections on the kernel's channels (relay_kernel)
+        self.hb = None
         self.wake = asyncio.Event()  # replaced in run(): Python 3.8 binds it to a loop
         self._init_start()
 
@@ -131,13 +132,9 @@ class Relay(StartSide, GateSide, KernelSide):
     async def run(self, startup_timeout):
         import asyncio
 
-        import zmq
-        import zmq.asyncio
-
-        ctx = zmq.asyncio.Context()
         self.wake = asyncio.Event()
         self._start_loop()
-        self._connect_kernel(ctx)
+        self._connect_kernel()
         self.kernel_up = asyncio.Event()
         # listen while the kernel boots: the local side attaches meanwhile (its HELLO is
         # answered once the nudge has proved the iopub subscription, or the start failed)
@@ -244,15 +241,11 @@ class Relay(StartSide, GateSide, KernelSide):
             await self.wake.wait()
 
     async def _acker(self):
-        """Acknowledges the client's requests every ACK_INTERVAL s; also reads the kernel's
-        sockets then, a safety net under their readiness callbacks (a lost edge of libzmq's
-        descriptor costs a message 0.2 s, never a hang)."""
+        """Acknowledges the client's requests every ACK_INTERVAL s."""
         import asyncio
 
         while True:
             await asyncio.sleep(ACK_INTERVAL)
-            for name in self.kernel_socks:
-                self._drain(name)
             client = self.client
             if client is not None and self.acked_in != self.last_in:
                 self.acked_in = self.last_in
@@ -325,17 +318,11 @@ def start_relay(kdir, buffer_bytes, startup_timeout, tcp_token=None):
 
     ``tcp_token``: also listen on 127.0.0.1 TCP, for clients that present it."""
     try:
-        import zmq  # noqa: F401
-        import zmq.asyncio  # noqa: F401
-    except ImportError:
-        reason = "pyzmq is not importable by %s" % sys.executable
-    else:
-        try:
-            with open(os.path.join(kdir, "connection.json")) as f:
-                conn = json.load(f)
-        except (OSError, ValueError):
-            conn = {}
-        reason = "" if conn.get("ip") else "the kernel's connection file is unreadable"
+        with open(os.path.join(kdir, "connection.json")) as f:
+            conn = json.load(f)
+    except (OSError, ValueError):
+        conn = {}
+    reason = "" if conn.get("ip") else "the kernel's connection file is unreadable"
     if reason:
         _write_none(kdir, reason)
         return None

@@ -2,15 +2,18 @@
 
 Mixed into ``Relay`` (``relay.py``, the next part), whose ``run`` calls
 ``_connect_kernel``, ``_nudge`` and ``_scrub_key`` at start and then
-``_serve_kernel``, after which the event loop reads the kernel's sockets (``_drain``)
-and ``Relay._from_client`` writes to them (``_to_kernel``): the ZMQ sockets on the
-kernel's channels (ipc, in its private directory), signing of the relay's own
-kernel_info requests, the startup nudge that proves the iopub subscription, the
-key scrub of the connection file, reading what the kernel sends into the relay's
+``_serve_kernel``, after which what the kernel sends is relayed as it is read
+(``_from_kernel``) and ``Relay._from_client`` writes to the kernel (``_to_kernel``): the
+relay's connections on the kernel's channels (its ipc sockets, in its private
+directory), spoken in ZMTP from the relay's own event loop (``zmtp_connect.py``: no
+libzmq I/O thread between the kernel and the relay, issue 17 item 3), signing of the
+relay's own kernel_info requests, the startup nudge that proves the iopub subscription,
+the key scrub of the connection file, reading what the kernel sends into the relay's
 numbered buffer (``Relay._append``), and writing it to the client at once when nothing
-waits before it (``_write_at_once``). Stdlib + pyzmq, Python >= 3.8.
+waits before it (``_write_at_once``). Stdlib, Python >= 3.8.
 """
 
+import functools
 import hashlib
 import hmac
 import json
@@ -22,7 +25,6 @@ from typing import Any, Callable, Dict, List, Optional, Set
 
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.protocol import (
-    BIG_PART,
     HB,
     MSG,
     RELAYED,
@@ -31,6 +33,7 @@ from jupyter_remote.remote.protocol import (
     json_part,
     record_pieces,
 )
+from jupyter_remote.remote.zmtp_connect import ZmtpConnector
 
 # </local-imports>
 
@@ -39,10 +42,11 @@ NUDGE_IDENT = b"jupyter-remote-nudge"
 #: how often the relay retries its connects while the kernel has not bound its sockets yet
 #: (libzmq's default, 100 ms, cost a start 50 ms on average between bind and connect)
 RECONNECT_MS = 10
-#: messages read from one kernel socket in one event-loop turn (the rest: next turn)
-DRAIN_BATCH = 64
-#: bytes of messages one drain writes at once (more: the pump's batches, as before)
+#: bytes of messages one read of a kernel socket writes at once (more: the pump's batches)
 AT_ONCE_BYTES = 256 * 1024
+#: a client's requests wait while this much is not yet taken by the kernel (it does not
+#: read: a libzmq DEALER's high-water mark did the same); heartbeat pings are dropped then
+TO_KERNEL_BYTES = 1024 * 1024
 
 
 def _header_field(frames, offset):
@@ -56,13 +60,6 @@ def _header_field(frames, offset):
     return value if isinstance(value, dict) else {}
 
 
-def _received(frames):
-    """A message received with ``copy=False``: small frames as bytes (what anything reads),
-    large ones (a kernel's big outputs) as views of libzmq's own buffer, never copied here:
-    copying 1 MB frames out of libzmq was 63 % of the relay's CPU in a 200 MB stream."""
-    return [f.bytes if len(f) < BIG_PART else f.buffer for f in frames]
-
-
 class KernelSide:
     """What ``Relay`` does with the kernel's sockets (a mixin: the state is Relay's)."""
 
@@ -72,38 +69,43 @@ class KernelSide:
     key: bytes
     epoch: str
     socks: Dict[str, Any]
-    kernel_socks: Dict[str, Any]
     next_send: int
-    #: what the current ``_drain`` writes at once when it ends: [client, bytes, pieces...]
+    #: what the current read writes at once when it ends: [client, bytes, pieces...]
     _at_once: Optional[List[Any]] = None
     hb: Any
-    _zmq: Any
     nudges: Set[str]
+    nudge_until: float
+    _nudged: Any  # asyncio.Event: an idle status answered a nudge (``_while_starting``)
+    _early: List[Any]  # (name, frames) read after that, before ``_serve_kernel``
     kernel_gone: bool
     client: Optional[Any]
     _append: Callable[[int, Any], None]
 
-    def _connect_kernel(self, ctx):
-        """The relay's sockets on the kernel's channels (Relay.run, at start)."""
-        import zmq
+    def _connect_kernel(self):
+        """The relay's ZMTP connections on the kernel's channels (Relay.run, at start, on
+        its loop): shell, control and stdin DEALERs sharing one identity, as a Jupyter
+        client's; an iopub SUB subscribed to everything; a heartbeat DEALER. Each connects
+        (again) every RECONNECT_MS while the kernel has not bound; what is sent meanwhile
+        is queued. Until ``_serve_kernel`` what they read goes to ``_while_starting``."""
+        import asyncio
 
         ident = ("jupyter-remote-relay-" + self.epoch[:8]).encode()
         base = self.conn["ip"]
-        for name in RELAYED:
-            sock = ctx.socket(zmq.SUB if name == "iopub" else zmq.DEALER)
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
-            if name == "iopub":
-                sock.setsockopt(zmq.SUBSCRIBE, b"")
-                sock.setsockopt(zmq.RCVHWM, 0)
-            else:  # shell, control and stdin share one identity, as a Jupyter client does
-                sock.setsockopt(zmq.IDENTITY, ident)
-            sock.connect("ipc://%s-%d" % (base, self.conn[name + "_port"]))
-            self.socks[name] = sock
-        self.hb = ctx.socket(zmq.DEALER)
-        self.hb.setsockopt(zmq.LINGER, 0)
-        self.hb.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
-        self.hb.connect("ipc://%s-%d" % (base, self.conn["hb_port"]))
+        self._nudged, self._early = asyncio.Event(), []
+        for name in RELAYED + ("hb",):
+            sock = ZmtpConnector(
+                "%s-%d" % (base, self.conn[name + "_port"]),
+                b"SUB" if name == "iopub" else b"DEALER",
+                identity=ident if name in ("shell", "control", "stdin") else None,
+                subscribe=b"" if name == "iopub" else None,
+                on_message=functools.partial(self._while_starting, name),
+                on_batch=self._flush_at_once,
+                retry=RECONNECT_MS / 1000.0,
+            )
+            if name == "hb":
+                self.hb = sock
+            else:
+                self.socks[name] = sock
 
     def _sign(self, parts):
         if not self.key:
@@ -117,7 +119,8 @@ class KernelSide:
     async def _nudge(self, timeout):
         """kernel_info until iopub answers: then the relay's SUB surely has its subscription.
         RuntimeError after ``timeout`` s, or once the supervisor saw the kernel exit."""
-        shell, sub = self.socks["shell"], self.socks["iopub"]
+        import asyncio
+
         deadline = time.time() + timeout
         wait = 0.2
         while time.time() < deadline and not self.kernel_gone:
@@ -134,24 +137,36 @@ class KernelSide:
                 }
             )
             parts = [header, b"{}", b"{}", b"{}"]
-            await shell.send_multipart([NUDGE_IDENT, DELIM, self._sign(parts)] + parts)
+            self.socks["shell"].send([NUDGE_IDENT, DELIM, self._sign(parts)] + parts)
             end = time.time() + wait
             while time.time() < end and not self.kernel_gone:
-                if await shell.poll(0):
-                    await shell.recv_multipart()
-                if not await sub.poll(50):
+                try:  # in slices: the supervisor's word on the kernel comes from its thread
+                    await asyncio.wait_for(self._nudged.wait(), 0.05)
+                except asyncio.TimeoutError:
                     continue
-                frames = await sub.recv_multipart()
-                parent = _header_field(frames, 3)
-                if parent.get("msg_id") in self.nudges:
-                    content = _header_field(frames, 5)
-                    if content.get("execution_state") == "idle":
-                        self.nudge_until = time.time() + 30
-                        return
+                self.nudge_until = time.time() + 30
+                return
             wait = min(wait * 2, 2.0)
         if self.kernel_gone:
             raise RuntimeError("the kernel exited before it answered")
         raise RuntimeError("the kernel did not answer within %ss" % timeout)
+
+    def _while_starting(self, name, frames):
+        """What the kernel sends before ``_serve_kernel``: until an idle status answers a
+        nudge, nothing is kept (the nudges' replies, a start's own output, as before);
+        after it, everything, relayed once served (heartbeat echoes: none before)."""
+        if name == "hb":
+            return
+        if self._nudged.is_set():
+            self._early.append((name, frames))
+        elif name == "iopub" and self._answered(frames):
+            self._nudged.set()
+
+    def _answered(self, frames):
+        """An idle status whose parent is one of the nudges (``_while_starting``)."""
+        if _header_field(frames, 3).get("msg_id") not in self.nudges:
+            return False
+        return _header_field(frames, 5).get("execution_state") == "idle"
 
     def _scrub_key(self):
         """The kernel has read its connection file: the key lives on in memory only."""
@@ -169,67 +184,47 @@ class KernelSide:
         os.replace(tmp, path)
 
     def _serve_kernel(self):
-        """From the nudge on (Relay.run): each kernel socket is read by an event-loop
-        readiness callback on libzmq's own socket, every queued message in one turn, where
-        zmq.asyncio resolved a future and woke a task per message (issue 17 item 3). The
-        zmq.asyncio sockets (kept referenced, never used again) served the start only."""
-        import asyncio  # here, not at the top: every agent exec would pay ~25 ms for it
-
-        import zmq
-
-        self._zmq = (zmq.EVENTS, zmq.POLLIN, zmq.NOBLOCK, zmq.Again)
-        loop = asyncio.get_event_loop()
-        self.kernel_socks = {}
-        for name in RELAYED + ("hb",):
-            asock = self.hb if name == "hb" else self.socks[name]
-            sock: Any = zmq.Socket.shadow(asock.underlying)
-            self.kernel_socks[name] = sock
-            loop.add_reader(int(sock.getsockopt(zmq.FD)), self._drain, name)  # was zmq.asyncio's
-            loop.call_soon(self._drain, name)  # what is queued already (its edge may be gone)
-
-    def _drain(self, name):
-        """Everything the kernel sent on ``name`` (up to DRAIN_BATCH, then next turn);
-        what of it ``_write_at_once`` took goes out in one write at the end."""
-        events, pollin, noblock, _ = self._zmq
-        sock = self.kernel_socks[name]
+        """From the nudge on (Relay.run): what the kernel sends is relayed as each read of
+        its connections delivers it (the messages of one read in one write to the client,
+        ``_flush_at_once`` after each read); what came since the nudge's answer first."""
+        for name, sock in self.socks.items():
+            sock.on_message = functools.partial(self._relay_one, name)
+        self.hb.on_message = self._heartbeat
+        early, self._early = self._early, []
         try:
-            for _ in range(DRAIN_BATCH):
-                if not sock.getsockopt(events) & pollin:
-                    return
-                frames = _received(sock.recv_multipart(noblock, copy=False))
-                if name == "hb":
-                    client = self.client  # heartbeat echoes: to the current client, if any
-                    if client is not None:
-                        client.write(encode_record(HB, 0, 0, frames))
-                else:
-                    self._relay_one(name, frames)
+            for name, frames in early:
+                self._relay_one(name, frames)
         finally:
             self._flush_at_once()
-        import asyncio  # already loaded (the relay runs): a dictionary look-up
 
-        asyncio.get_event_loop().call_soon(self._drain, name)
+    def _heartbeat(self, frames):
+        """A heartbeat echo: to the current client, if any (neither numbered nor kept)."""
+        client = self.client
+        if client is not None:
+            client.write(encode_record(HB, 0, 0, frames))
 
     async def _to_kernel(self, name, parts):
-        """A client's request to the kernel; waits while the kernel's queue is full (it
-        does not read), and the link with it. Heartbeat pings are dropped instead."""
+        """A client's request to the kernel; waits while the kernel does not read what was
+        sent to it (TO_KERNEL_BYTES), and the link with it."""
         import asyncio
 
-        while not self._send_now(name, parts) and name != "hb":  # noqa: ASYNC110 (rare: no event)
+        sock = self.socks[name]
+        while sock.buffered() > TO_KERNEL_BYTES:  # noqa: ASYNC110 (rare: no event for it)
             await asyncio.sleep(0.01)
+        sock.send(parts)
 
     def _send_now(self, name, parts):
-        _, _, noblock, again = self._zmq
-        try:
-            self.kernel_socks[name].send_multipart(parts, noblock)
-            return True
-        except again:
+        """A heartbeat ping (``Relay._from_client``): sent, or dropped (False) while the
+        kernel does not read."""
+        sock = self.hb if name == "hb" else self.socks[name]
+        if sock.buffered() > TO_KERNEL_BYTES:
             return False
-        finally:
-            self._drain(name)  # a send can take the readiness edge the callback waits for
+        sock.send(parts)
+        return True
 
     def _relay_one(self, name, frames):
-        """``_from_kernel``, whatever the message: an error in it is logged and the drain
-        goes on (from the acker, an exception would end the relay: review s22 note)."""
+        """``_from_kernel``, whatever the message: an error in it is logged and the read
+        goes on (review s22 note: it once ended the relay)."""
         try:
             self._from_kernel(name, frames)
         except Exception as exc:
@@ -251,11 +246,12 @@ class KernelSide:
     def _write_at_once(self, entry):
         """Take a message for writing the moment it is read, when the pump is caught up
         and the link has nothing queued: the pump's wake-up would cost the message an
-        event-loop turn (on every reply and status of every cell). What one ``_drain``
-        reads so goes out in one write when it ends (a cell's busy status and its
+        event-loop turn (on every reply and status of every cell). What one read of a
+        kernel connection delivers so goes out in one write when it ends (a cell's busy
+        status and its
         execute_input: one write, one SSH packet), up to AT_ONCE_BYTES; the rest goes in
         the pump's batches. ``next_send`` moves on here, so the pump (which cannot run
-        before the drain ends) continues after them: the order is unchanged."""
+        before the read ends) continues after them: the order is unchanged."""
         client = self.client
         batch = self._at_once
         if client is None or self.next_send != entry[0]:
@@ -273,7 +269,8 @@ class KernelSide:
         return True
 
     def _flush_at_once(self):
-        """Write what ``_write_at_once`` took in this drain (``_drain``, as it ends)."""
+        """Write what ``_write_at_once`` took in this read (each connection's ``on_batch``,
+        as a read ends; ``_serve_kernel``)."""
         batch, self._at_once = self._at_once, None
         if batch is not None:
             batch[0].writelines(batch[2:])
