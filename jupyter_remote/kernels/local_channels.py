@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import SSHConnectError
-from ..ssh.forwards import unhold_local_port
+from ..ssh.forwards import take_held_socket
 from .zmtp_server import MAX_PING, PubServer, RouterServer, ZmtpServer, close_all
 
 #: Channels whose clients are routed by identity (a reconnecting client takes its identity
@@ -30,20 +30,22 @@ REQUEST_CHANNELS = ("shell", "control", "stdin")
 def bind_local_servers(
     ports: Mapping[str, int], on_message: Callable[[str, list[Any]], None]
 ) -> tuple[dict[str, RouterServer], PubServer | None]:
-    """A ZMTP server per channel on 127.0.0.1 (ports held since they were picked are let go
-    just before): ROUTERs calling ``on_message(name, frames)``, the iopub PUB. Served from
-    the event loop (``zmtp_server.py``), no libzmq socket of ours. SSHConnectError, nothing
-    left bound, if one cannot listen."""
+    """A ZMTP server per channel on 127.0.0.1 (a port held since it was picked listens on
+    its holding socket itself: never free for a moment, so nothing takes it): ROUTERs
+    calling ``on_message(name, frames)``, the iopub PUB. Served from the event loop
+    (``zmtp_server.py``), no libzmq socket of ours. SSHConnectError, nothing left bound,
+    if one cannot listen."""
     routers: dict[str, RouterServer] = {}
     pub: PubServer | None = None
     try:
         for name, port in ports.items():
-            unhold_local_port(port)
+            held = take_held_socket(port)
             if name == "iopub":
-                pub = PubServer(port)
+                pub = PubServer(port, held)
             else:
                 bound = MAX_PING if name == "hb" else RouterServer.max_message
-                routers[name] = RouterServer(port, functools.partial(on_message, name), bound)
+                handler = functools.partial(on_message, name)
+                routers[name] = RouterServer(port, handler, bound, held)
     except OSError as exc:
         close_all([*routers.values(), *([pub] if pub is not None else [])])
         raise SSHConnectError(f"Cannot listen on a local port for the kernel: {exc}") from None

@@ -51,12 +51,15 @@ MAX_BEHIND = 256 * 1024 * 1024
 OnMessage = Callable[[Frames], None]
 
 
-def listen(port: int) -> socket.socket:
-    """A listening TCP socket on 127.0.0.1:``port`` (OSError if it cannot be had)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+def listen(port: int, held: socket.socket | None = None) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1:``port``: ``held`` (a socket already bound to
+    it, so the port was never free for a moment) or a new one (OSError if it cannot be
+    had)."""
+    sock = held or socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as libzmq binds
-        sock.bind(("127.0.0.1", port))
+        if held is None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as libzmq binds
+            sock.bind(("127.0.0.1", port))
         sock.listen(128)
         sock.setblocking(False)
     except OSError:
@@ -119,11 +122,11 @@ class ZmtpServer:
     socket_type = b""
     max_message = MAX_REQUEST
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, held: socket.socket | None = None) -> None:
         self.port = port
         self.peers: set[Peer] = set()  # handshake done
         self._handshaking: set[Peer] = set()
-        self._listener: socket.socket | None = listen(port)
+        self._listener: socket.socket | None = listen(port, held)
         self._server: asyncio.AbstractServer | None = None
         self._start = asyncio.ensure_future(self._serve(self._listener))
 
@@ -186,12 +189,18 @@ class RouterServer(ZmtpServer):
 
     socket_type = b"ROUTER"
 
-    def __init__(self, port: int, on_message: OnMessage, max_message: int = MAX_REQUEST) -> None:
+    def __init__(
+        self,
+        port: int,
+        on_message: OnMessage,
+        max_message: int = MAX_REQUEST,
+        held: socket.socket | None = None,
+    ) -> None:
         self.max_message = max_message
         self._on_message = on_message
         self._routes: dict[bytes, Peer] = {}
         self._next_id = struct.unpack("!I", os.urandom(4))[0]  # libzmq starts at random
-        super().__init__(port)
+        super().__init__(port, held)
 
     def joined(self, peer: Peer) -> None:
         super().joined(peer)

@@ -65,6 +65,17 @@ def unhold_local_port(port: int) -> None:
             _held[port] = None
 
 
+def take_held_socket(port: int) -> socket.socket | None:
+    """Just before listening on a picked port: its probe socket itself (bound; the caller
+    makes it listen), so the port is never free for a moment; None if nothing holds it.
+    The port stays reserved until :func:`release_local_ports`."""
+    with _held_lock:
+        sock = _held.get(port)
+        if sock is not None:
+            _held[port] = None
+        return sock
+
+
 def release_local_ports(ports: list[int] | None) -> None:
     """The ports' owner (a kernel or forward session) is done with them."""
     with _held_lock:
