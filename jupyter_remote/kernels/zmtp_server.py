@@ -57,8 +57,10 @@ def listen(port: int, held: socket.socket | None = None) -> socket.socket:
     had)."""
     sock = held or socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
+        # as libzmq binds; on a held socket too: accepted connections inherit it, and their
+        # TIME_WAIT then never keeps the port from being bound again after a close
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if held is None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as libzmq binds
             sock.bind(("127.0.0.1", port))
         sock.listen(128)
         sock.setblocking(False)
