@@ -20,7 +20,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from jupyter_remote.remote import zmtp
+from jupyter_remote.remote import protocol, zmtp
 from jupyter_remote.remote.zmtp import ZmtpStream
 from jupyter_remote.remote.zmtp_connect import ZmtpConnector
 
@@ -100,8 +100,9 @@ class FakeTransport:
         self.aborted = True
 
 
-def feed(stream: ZmtpStream, data: bytes, sizes: list[int]) -> None:
-    """``data`` into ``stream`` as asyncio would, in reads of the ``sizes`` in turn."""
+def feed(stream: ZmtpStream, data: bytes, sizes: list[int]) -> int:
+    """``data`` into ``stream`` as asyncio would, in reads of the ``sizes`` in turn, until
+    it is all read or the stream is cut: how many bytes it read."""
     at, turn = 0, 0
     while at < len(data) and not stream.closed:
         buf = stream.get_buffer(-1)
@@ -110,6 +111,7 @@ def feed(stream: ZmtpStream, data: bytes, sizes: list[int]) -> None:
         del buf  # released, as asyncio's read is over before the next get_buffer
         stream.buffer_updated(n)
         at, turn = at + n, turn + 1
+    return at
 
 
 def endpoint(transport: str, tmp: Path, name: str) -> str:
@@ -344,18 +346,23 @@ def handshaken(socket_type: bytes, peer: bytes) -> tuple[ZmtpStream, FakeTranspo
     return stream, transport, got
 
 
+@pytest.mark.parametrize("eager_limit", [None, zmtp.BIG_FRAME], ids=["eager", "growing"])
 @pytest.mark.parametrize(
     "sizes",
     [[1], [2, 7, 1, 9], [13], [8, 1], [4099], [65537, 3], [1 << 20]],
     ids=["bytes", "2-7-1-9", "13", "8-1", "4099", "65537-3", "1MiB"],
 )
-async def test_what_libzmq_sends_arrives_whole_in_any_chunking(sizes: list[int], ctx: Any) -> None:
+async def test_what_libzmq_sends_arrives_whole_in_any_chunking(
+    sizes: list[int], eager_limit: int | None, ctx: Any
+) -> None:
     """Frame headers and LONG sizes split across reads, big frames (>= 64 KiB) arriving in
-    pieces into their own buffer; one byte at a time without the 3 MB frame."""
+    pieces into their own buffer; one byte at a time without the 3 MB frame. "growing":
+    a big frame's buffer starts at 64 KiB and grows as its bytes come (``eager_limit``,
+    the laptop's servers)."""
     messages = MESSAGES if sizes == [1] else [*MESSAGES, HUGE]
     data = await recorded(ctx, messages)
     got = Recorder()
-    stream = got.stream(b"ROUTER")
+    stream = got.stream(b"ROUTER", eager_limit=eager_limit)
     stream.connection_made(FakeTransport())
     feed(stream, data, sizes)
     assert not stream.closed
@@ -381,14 +388,17 @@ def test_batch_done_follows_every_message_of_a_read() -> None:
 # -- bounds: the connection is cut with the reason, nothing delivered -------------------------
 
 
-def refused(data: bytes, socket_type: bytes = b"DEALER", **kwargs: Any) -> str:
-    """Feed ``data`` (a peer's bytes from the start) one byte at a time: the reason the
-    stream was cut (AssertionError if it was not, or delivered anything)."""
+def refused(
+    data: bytes, socket_type: bytes = b"DEALER", sizes: list[int] | None = None, **kwargs: Any
+) -> str:
+    """Feed ``data`` (a peer's bytes from the start) one byte at a time (or in reads of
+    ``sizes``): the reason the stream was cut (AssertionError if it was not, or delivered
+    anything)."""
     got = Recorder()
     stream = got.stream(socket_type, **kwargs)
     transport = FakeTransport()
     stream.connection_made(transport)
-    feed(stream, data, [1])
+    feed(stream, data, sizes or [1])
     assert stream.closed and transport.aborted, "not cut"
     assert got.messages == []
     return got.reason
@@ -551,3 +561,213 @@ async def test_a_sub_connector_subscribes_before_anything_else(ctx: Any, sockdir
         assert got and got[0] == [b"status", b"x"]
     finally:
         conn.close()
+
+
+# -- bounds for a peer anyone may connect to (the laptop's servers: review s23 F1-F3) ---------
+
+
+def vm_rss() -> int:
+    """This process's resident memory in bytes (/proc/self/status VmRSS)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+async def until(check: Callable[[], bool], timeout: float = 20) -> None:
+    for _ in range(int(timeout * 100)):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not within {timeout} s")
+
+
+async def hostile_peer(got: Recorder, rcvbuf: int = 0, **kwargs: Any) -> tuple[Any, socket.socket]:
+    """Our ROUTER serving on 127.0.0.1 (``kwargs`` its stream's) and a raw TCP socket that
+    has done a DEALER's handshake with it by hand (``rcvbuf``: its SO_RCVBUF, set before
+    the connect): (server, socket)."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: got.stream(b"ROUTER", as_server=True, **kwargs), "127.0.0.1", 0
+    )
+    peer = socket.socket()
+    if rcvbuf:
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    peer.setblocking(False)
+    await loop.sock_connect(peer, server.sockets[0].getsockname())
+    await loop.sock_sendall(peer, zmtp.greeting() + zmtp.ready(b"DEALER"))
+    await asyncio.wait_for(got.ready.wait(), 10)
+    got.events.clear()
+    return server, peer
+
+
+async def test_a_declared_huge_frame_is_not_allocated_before_its_bytes_come() -> None:
+    """F1: 9 bytes declaring a 512 MiB frame, and 10 bytes of it: with ``eager_limit`` 1 MiB
+    this process's RSS grows by far less than the declared size (the old code: 512 MiB at
+    once); an 8 MiB frame that does come, in odd pieces, arrives whole, byte for byte."""
+    loop = asyncio.get_running_loop()
+    got = Recorder()
+    server, peer = await hostile_peer(got, eager_limit=1 << 20)
+    try:
+        before = vm_rss()
+        await loop.sock_sendall(peer, zmtp.frame_header(512 << 20) + b"0123456789")
+        await until(lambda: "batch" in got.events)  # the read of the header (and the 10)
+        grown = vm_rss() - before
+        assert grown < 64 << 20, f"RSS grew {grown >> 20} MiB on a declared 512 MiB frame"
+        assert not got.streams[0].closed and got.messages == []
+    finally:
+        peer.close()
+        server.close()
+    got = Recorder()
+    server, peer = await hostile_peer(got, eager_limit=1 << 20)
+    try:
+        body = (bytes(range(251)) * (1 + (8 << 20) // 251))[: 8 << 20]
+        data = zmtp.frame_header(len(body), zmtp.MORE) + body + b"\x00\x03end"
+        for at in range(0, len(data), 77_777):
+            await loop.sock_sendall(peer, data[at : at + 77_777])
+            await asyncio.sleep(0)
+        frames = await got.next_message()
+        assert len(frames) == 2 and frames[1] == b"end"
+        assert isinstance(frames[0], bytearray) and len(frames[0]) == len(body)
+        assert frames[0] == body
+    finally:
+        peer.close()
+        server.close()
+
+
+async def test_pings_from_a_peer_that_never_reads_do_not_grow_our_write_buffer() -> None:
+    """F2: 100,000 PINGs from a peer that never reads (small socket buffers both ways, so
+    what we write piles up in asyncio's buffer): PONGs go out until our write buffer holds
+    PONG_LIMIT (64 KiB), then PINGs are dropped (RFC 37 allows it); the old code buffered
+    a PONG per PING (~700 kB). The connection is kept and a message still arrives."""
+    loop = asyncio.get_running_loop()
+    got = Recorder()
+    server, peer = await hostile_peer(got, rcvbuf=4096)
+    try:
+        stream = got.streams[0]
+        ours = stream.transport.get_extra_info("socket")
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # no autotuning to hide it
+        ping = zmtp.command(b"PING", b"\x00\x00")
+        last = b"".join(zmtp.message_pieces([b"after"]))
+        await loop.sock_sendall(peer, ping * 100_000 + last)
+        assert await got.next_message() == [b"after"]
+        buffered = stream.write_buffer_size()
+        assert zmtp.PONG_LIMIT // 2 <= buffered < zmtp.PONG_LIMIT + 1024, buffered
+        assert not stream.closed
+    finally:
+        peer.close()
+        server.close()
+
+
+def test_a_run_of_empty_frames_is_cut_and_each_frame_counts() -> None:
+    """F3: empty MORE frames (``\\x01\\x00``) cost FRAME_COST (64 bytes) each against
+    max_message: with 1 MiB the peer is cut within 16,384 frames (32 KiB of its bytes)
+    out of 4 MiB offered (the old code counted 0 bytes and kept a list slot per frame)."""
+    got = Recorder()
+    stream = got.stream(b"DEALER", max_message=1 << 20)
+    transport = FakeTransport()
+    stream.connection_made(transport)
+    read = feed(stream, HELLO + b"\x01\x00" * (2 << 20), [4096])
+    assert stream.closed and transport.aborted and got.messages == []
+    assert got.reason == "a message over 1048576 bytes"
+    assert read <= len(HELLO) + 2 * (1 << 20) // zmtp.FRAME_COST + 4096, read
+
+
+def test_a_message_of_more_frames_than_a_record_can_carry_is_cut() -> None:
+    """F3 (and F4's cause): the relay's records count a message's parts in 16 bits, so
+    MAX_FRAMES is 65,535: a message of that many frames is delivered, one more is cut."""
+    assert zmtp.MAX_FRAMES == 65535
+    protocol.record_pieces(protocol.MSG, 0, 1, [b""] * 65535)
+    with pytest.raises(struct.error):
+        protocol.record_pieces(protocol.MSG, 0, 1, [b""] * 65536)
+    stream, _, got = handshaken(b"DEALER", peer=b"ROUTER")
+    feed(stream, b"\x01\x00" * 65534 + b"\x00\x01x", [4096])
+    assert not stream.closed and len(got.messages) == 1 and len(got.messages[0]) == 65535
+    reason = refused(HELLO + b"\x01\x00" * 65535 + b"\x00\x01x", sizes=[4096])
+    assert reason == "a message of more than 65535 frames"
+    assert refused(HELLO + b"\x01\x00\x01\x00\x00\x00", max_frames=2) == (
+        "a message of more than 2 frames"
+    )
+
+
+class TurnCounter(Recorder):
+    """A Recorder that notes, per message, how many loop turns a ticker has counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.turns = 0
+        self.turn_of: list[int] = []
+        self.ticking = True
+
+    def tick(self) -> None:
+        """Once per loop turn (it schedules itself again with call_soon)."""
+        self.turns += 1
+        if self.ticking:
+            asyncio.get_running_loop().call_soon(self.tick)
+
+    def _message(self, stream: ZmtpStream, frames: list[Any]) -> None:
+        super()._message(stream, frames)
+        self.turn_of.append(self.turns)
+
+
+async def test_many_tiny_messages_in_one_send_are_spread_over_loop_turns_in_order() -> None:
+    """F3: 131,072 one-frame messages in one send (768 KiB) to a stream with max_batch 256:
+    at most 256 are handled per read or turn (reading paused meanwhile), so the loop turns
+    at least 511 times while they are delivered (the old code: a 256 KiB read's 43,690 in
+    one callback), and every one arrives, in order, whatever the pauses cut."""
+    count = 131_072
+    loop = asyncio.get_running_loop()
+    got = TurnCounter()
+    server, peer = await hostile_peer(got, max_batch=256)
+    try:
+        data = b"".join(b"\x00\x04" + struct.pack("!I", n) for n in range(count))
+        got.tick()
+        await loop.sock_sendall(peer, data)
+        await until(lambda: len(got.messages) >= count)
+        got.ticking = False
+        assert got.messages == [[struct.pack("!I", n)] for n in range(count)]
+        per_batch: list[int] = []  # messages per read or turn (each ends with a "batch")
+        run = 0
+        for event in got.events:
+            if event == "batch":
+                per_batch.append(run)
+                run = 0
+            else:
+                run += 1
+        assert max(per_batch) == 256 and run == 0, max(per_batch)
+        assert got.turn_of[-1] - got.turn_of[0] >= count // 256 - 1
+        assert not got.streams[0].closed
+    finally:
+        got.ticking = False
+        peer.close()
+        server.close()
+
+
+async def test_the_relay_logs_a_kernel_message_it_cannot_carry_and_connects_again(
+    ctx: Any, sockdir: Path, capsys: Any
+) -> None:
+    """A kernel (libzmq ROUTER) sends 65,536 frames: more than a record carries. The
+    relay's connection is cut with a line on stderr (the relay's log), connects again,
+    and what the kernel sends next arrives."""
+    path = str(sockdir / "many")
+    router = libzmq(ctx, zmq.ROUTER)
+    router.bind("ipc://" + path)
+    got: list[list[Any]] = []
+    conn = ZmtpConnector(path, b"DEALER", identity=b"relay", on_message=got.append)
+    try:
+        conn.send([b"hello"])
+        assert await asyncio.wait_for(router.recv_multipart(), 10) == [b"relay", b"hello"]
+        await router.send_multipart([b"relay"] + [b""] * 65536)
+        await until(lambda: conn.connections == 2)
+        for _ in range(1000):  # (until the kernel's ROUTER has the new connection)
+            await router.send_multipart([b"relay", b"next"])
+            await asyncio.sleep(0.01)
+            if got:
+                break
+        assert got and got[0] == [b"next"]
+        err = capsys.readouterr().err
+        assert f"the kernel's DEALER connection {path} was cut" in err
+        assert "a message of more than 65535 frames" in err
+    finally:
+        conn.close()
+        router.close(0)

@@ -50,6 +50,15 @@ PEERS = {
 #: frames at least this big are read into a buffer of their own, straight from the socket
 BIG_FRAME = 64 * 1024
 _SMALL = 256 * 1024
+#: the most frames a message may have: the relay's records count parts in 16 bits
+#: (protocol.py's record head), so a longer message could never be relayed
+MAX_FRAMES = 65535
+#: what each frame costs against ``max_message`` besides its body (a list slot, an object:
+#: a run of empty frames is not free)
+FRAME_COST = 64
+#: a PING is answered only while our write buffer is under this (RFC 37: a PONG is not
+#: guaranteed; a peer that sends PINGs and never reads must not grow our buffer)
+PONG_LIMIT = 64 * 1024
 
 
 class ZmtpError(Exception):
@@ -131,7 +140,16 @@ class ZmtpStream(_StreamBase):
     ``on_message(stream, frames)`` per message (small frames bytes, big ones
     bytearrays), ``on_batch(stream)`` after the messages of one read (``batch_done``:
     what they made its owner write can go out in one write), ``on_lost(stream, reason)``
-    once when the connection ends."""
+    once when the connection ends.
+
+    Bounds for a peer that may be hostile (any local user can connect to the laptop's
+    servers; the relay's kernel is its own user's, the defaults are for it):
+    ``max_frames`` per message (also counted against ``max_message``, ``FRAME_COST``
+    each); ``eager_limit``: a big frame's buffer is at most this much before its bytes
+    arrive, then grows (doubling) as they do (None: the declared size at once, the
+    relay's zero-copy read of a kernel's large outputs); ``max_batch``: at most this many
+    messages and commands per read or loop turn, then reading pauses until the next turn
+    (None: all of a read's)."""
 
     def __init__(
         self,
@@ -143,6 +161,9 @@ class ZmtpStream(_StreamBase):
         max_message: int = 1 << 40,
         as_server: bool = False,
         on_batch: Optional[Callable[["ZmtpStream"], None]] = None,
+        max_frames: int = MAX_FRAMES,
+        eager_limit: Optional[int] = None,
+        max_batch: Optional[int] = None,
     ) -> None:
         _bind_asyncio()
         self.socket_type = socket_type
@@ -150,6 +171,8 @@ class ZmtpStream(_StreamBase):
         self.peer_types = PEERS.get(socket_type, ())
         self.peer_props: Dict[bytes, bytes] = {}
         self.max_message = max_message
+        self.max_frames, self.eager_limit, self.max_batch = max_frames, eager_limit, max_batch
+        self.error = ""  # why we cut the peer (a ZmtpError's reason), "" otherwise
         self.as_server = as_server
         self._on_ready, self._on_message, self._on_lost = on_ready, on_message, on_lost
         self._on_batch = on_batch
@@ -162,7 +185,10 @@ class ZmtpStream(_StreamBase):
             None  # a big frame's own buffer, filled straight from the socket
         )
         self._big_fill = 0
+        self._big_size = 0  # the big frame's declared size (its buffer may be smaller)
         self._big_flags = 0
+        self._batch = 0  # messages delivered in this read or turn
+        self._paused = False  # max_batch reached: reading paused until the next turn
         self._frames: Frames = []
         self._size = 0  # bytes of the message under way
         self._greeted = False
@@ -175,25 +201,46 @@ class ZmtpStream(_StreamBase):
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self._big is not None:
+            if self._big_fill == len(self._big):  # (no view of ours is held here)
+                self._grow_big()
             return memoryview(self._big)[self._big_fill :]
         if self._end == len(self._buf):
             self._compact()
         return memoryview(self._buf)[self._end :]
 
     def buffer_updated(self, nbytes: int) -> None:
+        self._batch = 0
         try:
             if self._big is not None:
                 self._big_fill += nbytes
-                if self._big_fill == len(self._big):
+                if self._big_fill == self._big_size:
                     big, self._big = self._big, None
                     self._frame(self._big_flags, big)
             else:
                 self._end += nbytes
             self._parse()
         except ZmtpError as exc:
+            self.error = str(exc)
             self.abort(str(exc))
         finally:  # also after an error: what the messages before it made is written
             self.batch_done()
+
+    def _go_on(self) -> None:
+        """The next loop turn after ``max_batch`` messages: parse on (up to as many), then
+        read again once what was read is all parsed."""
+        self._paused = False
+        if self.closed:
+            return
+        self._batch = 0
+        try:
+            self._parse()
+        except ZmtpError as exc:
+            self.error = str(exc)
+            self.abort(str(exc))
+        finally:
+            self.batch_done()
+        if not self._paused and not self.closed:
+            self.transport.resume_reading()
 
     def eof_received(self) -> bool:
         return False  # close: a half-open ZMTP connection is of no use
@@ -225,6 +272,7 @@ class ZmtpStream(_StreamBase):
     def _lost(self, reason: str) -> None:
         if not self.closed:
             self.closed = True
+            self._frames, self._big = [], None  # nothing more of the peer's is kept
             if self._on_lost is not None:
                 self._on_lost(self, reason)
 
@@ -238,10 +286,24 @@ class ZmtpStream(_StreamBase):
             self._buf[:unread] = self._buf[self._start : self._end]
             self._start, self._end = 0, unread
 
+    def _grow_big(self) -> None:
+        """More room in a big frame's buffer (``eager_limit``): twice as much, at most
+        its declared size. Only from ``get_buffer``: asyncio holds its view of the
+        buffer until ``buffer_updated`` returns, and a viewed bytearray cannot grow."""
+        big = self._big
+        assert big is not None
+        more = min(max(len(big), BIG_FRAME), self._big_size - len(big))
+        try:
+            big.extend(bytes(more))
+        except BufferError:  # a view of it still held somewhere: a larger copy
+            self._big = bytearray(len(big) + more)
+            self._big[: len(big)] = big
+
     def _parse(self) -> None:
-        """Everything complete in the small buffer: the greeting, then frames."""
+        """Everything complete in the small buffer: the greeting, then frames (at most
+        ``max_batch`` messages: then reading pauses until the next loop turn)."""
         buf = self._buf
-        while self._big is None and not self.closed:
+        while self._big is None and not self.closed and not self._paused:
             start, avail = self._start, self._end - self._start
             if not self._greeted:
                 if avail < GREETING_SIZE:
@@ -266,10 +328,11 @@ class ZmtpStream(_StreamBase):
                 self._start = body_at + size
                 self._frame(flags, bytes(memoryview(buf)[body_at : body_at + size]))
             elif size >= BIG_FRAME:  # read the rest straight into the frame's own buffer
-                self._big = big = bytearray(size)
                 have = avail - head
+                eager = size if self.eager_limit is None else max(have, self.eager_limit)
+                self._big = big = bytearray(min(size, eager))
                 big[:have] = buf[body_at : self._end]
-                self._big_fill, self._big_flags = have, flags
+                self._big_fill, self._big_size, self._big_flags = have, size, flags
                 self._start = self._end = 0
                 return
             else:
@@ -280,8 +343,10 @@ class ZmtpStream(_StreamBase):
     def _bound(self, size: int, flags: int) -> None:
         if flags & ~(MORE | LONG | COMMAND):
             raise ZmtpError("a frame with unknown flags")
-        if self._size + size > self.max_message:
+        if self._size + size + FRAME_COST > self.max_message:
             raise ZmtpError("a message over %d bytes" % self.max_message)
+        if not flags & COMMAND and len(self._frames) >= self.max_frames:
+            raise ZmtpError("a message of more than %d frames" % self.max_frames)
         if flags & COMMAND and size > _SMALL:
             raise ZmtpError("a command over %d bytes" % _SMALL)
 
@@ -301,14 +366,27 @@ class ZmtpStream(_StreamBase):
     def _frame(self, flags: int, body: Any) -> None:
         if flags & COMMAND:
             self._command(body)
-            return
-        if not self.is_ready:
-            raise ZmtpError("a message before READY")
-        self._frames.append(body)
-        self._size += len(body)
-        if not flags & MORE:
+        else:
+            if not self.is_ready:
+                raise ZmtpError("a message before READY")
+            self._frames.append(body)
+            self._size += len(body) + FRAME_COST
+            if flags & MORE:
+                return
             frames, self._frames, self._size = self._frames, [], 0
             self.received(frames)
+        self._batch += 1  # a message or a command (a flood of PINGs is work too)
+        if self.max_batch is not None and self._batch >= self.max_batch and not self.closed:
+            self._pause()
+
+    def _pause(self) -> None:
+        """``max_batch`` messages (or commands) in this read or turn: no more parsing or
+        reading until the next loop turn (``_go_on``), so one peer cannot hold the loop."""
+        import asyncio
+
+        self._paused = True
+        self.transport.pause_reading()
+        asyncio.get_event_loop().call_soon(self._go_on)
 
     def _command(self, body: Any) -> None:
         if not body or len(body) < 1 + body[0]:
@@ -323,7 +401,8 @@ class ZmtpStream(_StreamBase):
             self.became_ready()
         elif name == b"PING" and self.is_ready:  # RFC 37: answer with its context
             ttl_context = bytes(data[2:])[:16]
-            self.transport.write(command(b"PONG", ttl_context))
+            if self.transport.get_write_buffer_size() < PONG_LIMIT:
+                self.transport.write(command(b"PONG", ttl_context))
         elif name == b"ERROR":
             reason = bytes(data[1 : 1 + data[0]]) if data else b""
             raise ZmtpError("the peer said: %r" % reason)

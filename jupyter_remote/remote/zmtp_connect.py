@@ -12,6 +12,7 @@ queued and written once the handshake is done (a libzmq DEALER's pipe), a SUB's
 subscription first. Stdlib, Python >= 3.8.
 """
 
+import sys
 from typing import Any, Callable, List, Optional
 
 # <local-imports> removed when the script is sent: the parts before it define these
@@ -141,5 +142,10 @@ class ZmtpConnector:
         if stream is self._conn:
             self._conn = None
         if reason != "closed":
-            self.last_error = reason  # (not logged: the kernel's log tail is a start's hint)
+            self.last_error = reason  # (a loss is not logged: the log's tail is a start's hint)
+        if stream.error:  # we cut it (a bound, a broken message): what it carried is lost
+            sys.stderr.write(
+                "jupyter-remote: relay: the kernel's %s connection %s was cut (%s): connecting"
+                " again\n" % (self.socket_type.decode(), self.path, stream.error)
+            )
         self._retry()
