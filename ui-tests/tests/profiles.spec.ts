@@ -166,6 +166,13 @@ test.describe.serial('profiles, environments and GPUs against a real sshd', () =
     await test.step('a kernel whose directory vanished keeps its card with why, and Retry', async () => {
       fs.rmSync(remoteDir(GONE_DIR), { recursive: true, force: true });
       await sidebar(page).getByRole('button', { name: 'Open a notebook on profile p-one' }).click();
+      // first the question (s23): the directory is gone; Create it, Edit profile, Open locally
+      const question = page.getByRole('dialog').filter({ hasText: 'Directory not found' });
+      await expect(question).toBeVisible({ timeout: 60_000 });
+      await expect(question.getByRole('button', { name: /^Create .* on / })).toBeVisible();
+      await expect(question.getByRole('button', { name: 'Edit profile' })).toBeVisible();
+      await question.getByRole('button', { name: /^Open / }).click(); // locally: the kernel still fails
+      await expect(question).toHaveCount(0);
       // JupyterLab says the start failed; the card keeps why
       const dialog = page.getByRole('dialog');
       await expect(dialog).toBeVisible({ timeout: 90_000 });
