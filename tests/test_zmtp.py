@@ -20,7 +20,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from jupyter_remote.remote import protocol, zmtp
+from jupyter_remote.remote import protocol, zmtp, zmtp_frames
 from jupyter_remote.remote.zmtp import ZmtpStream
 from jupyter_remote.remote.zmtp_connect import ZmtpConnector
 
@@ -418,7 +418,7 @@ def test_a_frame_with_unknown_flags_is_refused() -> None:
 
 def test_a_malformed_ready_is_refused() -> None:
     body = b"\x05READY" + b"\x0bSocket-Type" + struct.pack("!I", 200) + b"ROUTER"
-    bad = zmtp.frame_header(len(body), zmtp.COMMAND) + body
+    bad = zmtp_frames.frame_header(len(body), zmtp.COMMAND) + body
     assert refused(zmtp.greeting() + bad) == "a malformed READY"
 
 
@@ -610,7 +610,7 @@ async def test_a_declared_huge_frame_is_not_allocated_before_its_bytes_come() ->
     server, peer = await hostile_peer(got, eager_limit=1 << 20)
     try:
         before = vm_rss()
-        await loop.sock_sendall(peer, zmtp.frame_header(512 << 20) + b"0123456789")
+        await loop.sock_sendall(peer, zmtp_frames.frame_header(512 << 20) + b"0123456789")
         await until(lambda: "batch" in got.events)  # the read of the header (and the 10)
         grown = vm_rss() - before
         assert grown < 64 << 20, f"RSS grew {grown >> 20} MiB on a declared 512 MiB frame"
@@ -622,7 +622,7 @@ async def test_a_declared_huge_frame_is_not_allocated_before_its_bytes_come() ->
     server, peer = await hostile_peer(got, eager_limit=1 << 20)
     try:
         body = (bytes(range(251)) * (1 + (8 << 20) // 251))[: 8 << 20]
-        data = zmtp.frame_header(len(body), zmtp.MORE) + body + b"\x00\x03end"
+        data = zmtp_frames.frame_header(len(body), zmtp.MORE) + body + b"\x00\x03end"
         for at in range(0, len(data), 77_777):
             await loop.sock_sendall(peer, data[at : at + 77_777])
             await asyncio.sleep(0)

@@ -32,6 +32,7 @@ SCRIPTS = {
     "agent": (
         "protocol",
         "state",
+        "zmtp_frames",
         "zmtp",
         "zmtp_connect",
         "relay_kernel",

@@ -5,7 +5,8 @@ A Jupyter kernel's sockets are libzmq sockets: every message to or from one cros
 libzmq I/O thread in our process as well (an eventfd signal and a thread wake-up per
 message each way, on a 2-core host shared with the kernel). Speaking the wire protocol
 (RFC 23/ZMTP, https://rfc.zeromq.org/spec/23/) straight from the event loop leaves only
-the kernel's own libzmq thread. What is here: the greeting (version 3.0, so a libzmq
+the kernel's own libzmq thread. The wire format is ``zmtp_frames.py``'s; what is here uses
+it: the greeting (version 3.0, so a libzmq
 peer of 3.1 falls back to 3.0's subscriptions as messages), the READY handshake with
 its Socket-Type and Identity properties, frames (MORE, LONG, COMMAND), PING answered by
 PONG, and :class:`ZmtpStream`, a buffered protocol that reads large frames straight
@@ -17,6 +18,29 @@ Sockets' patterns (routing, subscriptions, reconnects) are their users' to build
 import struct
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
+# <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.zmtp_frames import (
+    BIG_FRAME,
+    COMMAND,
+    FRAME_COST,
+    GREETING_SIZE,
+    LONG,
+    MAX_FRAMES,
+    MORE,
+    PEERS,
+    PONG_LIMIT,
+    SMALL_BUFFER,
+    Frames,
+    ZmtpError,
+    command,
+    greeting,
+    message_pieces,
+    parse_properties,
+    ready,
+)
+
+# </local-imports>
+
 if TYPE_CHECKING:
     from asyncio import BufferedProtocol as _StreamBase
 else:
@@ -27,99 +51,6 @@ else:
         asyncio's import (~25 ms, see relay.py)."""
 
         __slots__ = ()
-
-
-Frames = List[Any]  # bytes, or bytearray for a big frame (anything bytes-like to send)
-
-#: frame flags (RFC 23)
-MORE, LONG, COMMAND = 1, 2, 4
-#: the 64-byte greeting: signature, version 3.0, mechanism NULL, as-server, filler
-_GREETING = b"\xff" + b"\0" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\0")
-GREETING_SIZE = 64
-#: socket types each type may talk to (RFC 23's table, the ones Jupyter uses)
-PEERS = {
-    b"DEALER": (b"ROUTER", b"DEALER", b"REP"),
-    b"ROUTER": (b"DEALER", b"ROUTER", b"REQ"),
-    b"REQ": (b"ROUTER", b"REP"),
-    b"REP": (b"REQ", b"DEALER"),
-    b"SUB": (b"PUB", b"XPUB"),
-    b"XSUB": (b"PUB", b"XPUB"),
-    b"PUB": (b"SUB", b"XSUB"),
-    b"XPUB": (b"SUB", b"XSUB"),
-}
-#: frames at least this big are read into a buffer of their own, straight from the socket
-BIG_FRAME = 64 * 1024
-_SMALL = 256 * 1024
-#: the most frames a message may have: the relay's records count parts in 16 bits
-#: (protocol.py's record head), so a longer message could never be relayed
-MAX_FRAMES = 65535
-#: what each frame costs against ``max_message`` besides its body (a list slot, an object:
-#: a run of empty frames is not free)
-FRAME_COST = 64
-#: a PING is answered only while our write buffer is under this (RFC 37: a PONG is not
-#: guaranteed; a peer that sends PINGs and never reads must not grow our buffer)
-PONG_LIMIT = 64 * 1024
-
-
-class ZmtpError(Exception):
-    """The peer broke the protocol (or a bound): the connection is closed."""
-
-
-def greeting(as_server: bool = False) -> bytes:
-    """Our greeting (both ends send theirs at once; NULL ignores as-server)."""
-    return _GREETING + (b"\x01" if as_server else b"\x00") + b"\0" * 31
-
-
-def frame_header(size: int, flags: int = 0) -> bytes:
-    """The flags and size that precede a frame's body."""
-    if size > 255:
-        return struct.pack("!BQ", flags | LONG, size)
-    return struct.pack("!BB", flags, size)
-
-
-def command(name: bytes, body: bytes = b"") -> bytes:
-    """One command frame (``name`` bytes, then its body)."""
-    data = bytes((len(name),)) + name + body
-    return frame_header(len(data), COMMAND) + data
-
-
-def ready(socket_type: bytes, identity: Optional[bytes] = None) -> bytes:
-    """The NULL mechanism's READY: our socket type, and our identity (a DEALER's, which a
-    ROUTER peer routes by)."""
-    props = [(b"Socket-Type", socket_type)]
-    if identity is not None:
-        props.append((b"Identity", identity))
-    body = b"".join(bytes((len(k),)) + k + struct.pack("!I", len(v)) + v for k, v in props)
-    return command(b"READY", body)
-
-
-def message_pieces(frames: Sequence[Any]) -> List[Any]:
-    """A message as the buffers to write (headers and frames, never joined here)."""
-    pieces = []
-    last = len(frames) - 1
-    for i, frame in enumerate(frames):
-        pieces.append(frame_header(len(frame), MORE if i < last else 0))
-        pieces.append(frame)
-    return pieces
-
-
-def parse_properties(body: Any) -> Dict[bytes, bytes]:
-    """READY's (or ERROR's) metadata: {name: value}, names lower-cased (RFC 23: they are
-    case-insensitive). ZmtpError when malformed."""
-    props = {}
-    i = 0
-    while i < len(body):
-        n = body[i]
-        name = bytes(body[i + 1 : i + 1 + n]).lower()
-        if i + 1 + n + 4 > len(body):
-            raise ZmtpError("a malformed READY")
-        (size,) = struct.unpack_from("!I", body, i + 1 + n)
-        start = i + 1 + n + 4
-        if start + size > len(body):
-            raise ZmtpError("a malformed READY")
-        props[name] = bytes(body[start : start + size])
-        i = start + size
-    return props
 
 
 def _bind_asyncio() -> None:
@@ -179,7 +110,7 @@ class ZmtpStream(_StreamBase):
         self.transport: Any = None
         self.is_ready = False
         self.closed = False
-        self._buf = bytearray(_SMALL)
+        self._buf = bytearray(SMALL_BUFFER)
         self._start = self._end = 0
         self._big: Optional[bytearray] = (
             None  # a big frame's own buffer, filled straight from the socket
@@ -347,8 +278,8 @@ class ZmtpStream(_StreamBase):
             raise ZmtpError("a message over %d bytes" % self.max_message)
         if not flags & COMMAND and len(self._frames) >= self.max_frames:
             raise ZmtpError("a message of more than %d frames" % self.max_frames)
-        if flags & COMMAND and size > _SMALL:
-            raise ZmtpError("a command over %d bytes" % _SMALL)
+        if flags & COMMAND and size > SMALL_BUFFER:
+            raise ZmtpError("a command over %d bytes" % SMALL_BUFFER)
 
     def _check_greeting(self, data: bytes) -> None:
         """The peer's greeting, or as much of it as has come (a ZMTP 1 or 2 peer sends
