@@ -176,6 +176,7 @@ async def test_a_subscriber_that_never_reads_is_cut_and_never_holds_up_the_other
 ) -> None:
     monkeypatch.setattr(zmtp_server, "MAX_BEHIND", 2 * 1024 * 1024)
     pub = PubServer(free_port())
+    pub.stall_after = 0.0  # cut at the first publish that finds it over the bound, no further
     reader = client(zmq.SUB, pub.port, subscribe=b"")
     stuck_reader, stuck = await raw_subscriber(pub.port)
     try:

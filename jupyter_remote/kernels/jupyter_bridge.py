@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import time
 from collections import OrderedDict, deque
@@ -32,11 +31,10 @@ from jupyter_client.session import Session
 
 from ..jupyter import V1, ProtocolError, decode_legacy, decode_v1, encode_legacy, encode_v1
 from ..jupyter.wsproto import header_of
-from .local_channels import REQUEST_CHANNELS, LocalChannels
+from .local_channels import DELIM, REQUEST_CHANNELS, LocalChannels, verified
 
 log = logging.getLogger(__name__)
 
-DELIM = b"<IDS|MSG>"
 MAX_ROUTES = 20000  # requests whose replies we still route (oldest forgotten first)
 MAX_WAITING = 10000  # requests kept while the link is down
 ShutdownHandler = Callable[[bool], Awaitable[None]]
@@ -100,20 +98,8 @@ class BridgedChannels(LocalChannels):
     # ------------------------------------------------------------ local -> remote
 
     def _verified(self, frames: list[bytes]) -> tuple[list[bytes], list[bytes]] | None:
-        """(identities, parts) of a signed local message; None if it is malformed or the
-        signature is wrong (any local user can send frames to these ports)."""
-        try:
-            cut = frames.index(DELIM)
-        except ValueError:
-            return None
-        if len(frames) < cut + 6:  # the signature and the four signed parts
-            return None
-        idents, signature, parts = frames[:cut], frames[cut + 1], frames[cut + 2 :]
-        if self.session.auth is not None:
-            expected = self.session.sign(parts[:4])
-            if not hmac.compare_digest(expected, signature):
-                return None
-        return idents, parts
+        """(identities, parts) of a signed local message, None if not (``verified``)."""
+        return verified(self.session, frames)
 
     def from_client(self, name: str, frames: list[Any]) -> None:
         """A message a local client sent, as the event loop reads it: a heartbeat ping is

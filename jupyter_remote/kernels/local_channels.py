@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hmac
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from jupyter_client.session import Session
 
 from ..errors import SSHConnectError
 from ..ssh.forwards import take_held_socket
@@ -25,6 +28,26 @@ from .zmtp_server import MAX_PING, PubServer, RouterServer, ZmtpServer, close_al
 #: Channels whose clients are routed by identity (a reconnecting client takes its identity
 #: over: ROUTER_HANDOVER).
 REQUEST_CHANNELS = ("shell", "control", "stdin")
+#: where a Jupyter message's identities end and its signed parts begin
+DELIM = b"<IDS|MSG>"
+
+
+def verified(session: Session, frames: list[Any]) -> tuple[list[Any], list[Any]] | None:
+    """(identities, parts) of a signed client message; None if it is malformed or its
+    signature is wrong (any local user can send frames to these ports): both links check
+    each request with it before it goes further."""
+    try:
+        cut = frames.index(DELIM)
+    except ValueError:
+        return None
+    if len(frames) < cut + 6:  # the signature and the four signed parts
+        return None
+    idents, signature, parts = frames[:cut], frames[cut + 1], frames[cut + 2 :]
+    if session.auth is not None:
+        expected = session.sign(parts[:4])
+        if not hmac.compare_digest(expected, bytes(signature)):
+            return None
+    return idents, parts
 
 
 def bind_local_servers(

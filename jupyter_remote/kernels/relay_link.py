@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import struct
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -49,7 +50,7 @@ from ..remote.protocol import (
 from ..ssh.streams import ExecTarget, open_stream
 from ..text import printable
 from .agent_client import MAX_ERROR_TEXT, error_hint
-from .local_channels import LocalChannels
+from .local_channels import LocalChannels, verified
 from .relay_hello import MAX_HELLO_IN, hello_answer, proven, relay_json
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,11 @@ class RelayedChannels(LocalChannels):
         self._acked_in = 0
         self._seq_out = 0
         self._written_out = 0  # highest request number written to a relay
-        self._pending: deque[tuple[int, int, list[bytes]]] = deque()  # not yet acknowledged
+        #: (seq, record) of each request not yet acknowledged, encoded once: a replay
+        #: writes the same bytes and can never fail on one
+        self._pending: deque[tuple[int, bytes]] = deque()
+        self.unencodable = 0  # requests dropped: more parts than a record carries
+        self.unsigned = 0  # requests dropped: unsigned or badly signed
         self._writer: Any = None
         self._reader_task: asyncio.Task[None] | None = None
         self._ack_task: asyncio.Task[None] | None = None
@@ -160,8 +165,8 @@ class RelayedChannels(LocalChannels):
             self.last_in = self._acked_in = int(answer["start"]) - 1
             self.shutdown_replied = False
         self._trim_pending(int(answer["last_in"]))
-        for seq, channel, frames in self._pending:
-            writer.write(encode_record(MSG, channel, seq, frames))
+        for _seq, record in self._pending:
+            writer.write(record)
         self._written_out = self._seq_out
         self._writer = writer
         self._reader_task = asyncio.ensure_future(self._from_remote(records, writer))
@@ -184,18 +189,39 @@ class RelayedChannels(LocalChannels):
         """A message a local client sent, as the event loop reads it (``zmtp_server.py``:
         no libzmq socket or I/O thread of ours): a request is numbered and written to the
         relay; a heartbeat ping goes to the kernel while attached, else it is dropped
-        unanswered."""
+        unanswered. A request not signed with the kernel's key is dropped here."""
         if name == "hb":
-            self._to_relay(encode_record(HB, 0, 0, frames))
+            with contextlib.suppress(struct.error, ValueError, OverflowError):
+                self._to_relay(encode_record(HB, 0, 0, frames))
+        elif verified(self._session, frames) is None:
+            # unsigned or badly signed (any local user can send to these ports): the
+            # kernel would refuse it, after carrying it over SSH and logging a traceback
+            if not self.unsigned:
+                log.warning("dropped a local %s message with a bad signature", name)
+            self.unsigned += 1
         else:
             self._from_local(RELAYED.index(name), frames)
 
     def _from_local(self, channel: int, frames: list[bytes]) -> None:
         """One client request: numbered, kept until the relay acknowledges it, written now
-        if attached (else replayed by the next attach)."""
+        if attached (else replayed by the next attach). One a record cannot carry (65,536
+        parts or more: any local user can send it) is dropped, never kept: kept, it made
+        every later attach raise and the kernel's channels stay detached."""
+        try:
+            record = encode_record(MSG, channel, self._seq_out + 1, frames)
+        except (struct.error, ValueError, OverflowError):
+            if not self.unencodable:
+                log.warning(
+                    "dropped a local request of %d parts on %s: more than a relay record "
+                    "carries (further ones dropped silently)",
+                    len(frames),
+                    RELAYED[channel],
+                )
+            self.unencodable += 1
+            return
         self._seq_out += 1
-        self._pending.append((self._seq_out, channel, frames))
-        if self._to_relay(encode_record(MSG, channel, self._seq_out, frames)):
+        self._pending.append((self._seq_out, record))
+        if self._to_relay(record):
             self._written_out = self._seq_out
 
     def _to_relay(self, record: bytes) -> bool:

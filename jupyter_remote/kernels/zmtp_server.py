@@ -11,12 +11,17 @@ identity already taken takes it over (ROUTER_HANDOVER). A PUB keeps each peer's
 subscriptions (ZMTP 3.0 messages ``\\x01topic``/``\\x00topic``, 3.1's SUBSCRIBE/CANCEL)
 and sends a message to every peer with a matching prefix, never blocking.
 
-Bounds (any local user can connect to loopback ports; SECURITY.md's laptop-side
-paragraph): a peer's message at most MAX_REQUEST bytes (iopub peers: MAX_SUBSCRIPTION);
-the handshake done within HANDSHAKE_TIMEOUT s, at most MAX_HANDSHAKING connections in it
-at once per port; a peer more than MAX_BEHIND bytes behind in reading is disconnected
-(libzmq with sndhwm 0 kept everything for it), so one that never reads costs bounded
-memory and never holds up the others.
+Another user's connection (any local user can connect to loopback ports; SECURITY.md's
+laptop-side paragraph) is reset as it is accepted, before anything is allocated for it
+(``remote/peer.py``'s uid lookup, as the remote's relay gate does; where the OS cannot
+tell, macOS, the bounds below are all there is). Bounds: a peer's message at most
+MAX_REQUEST bytes (iopub peers: MAX_SUBSCRIPTION); the handshake done within
+HANDSHAKE_TIMEOUT s, at most MAX_HANDSHAKING connections in it at once per port (a new one
+evicts the oldest: a flood cannot keep a new client out); a peer more than MAX_BEHIND
+bytes behind in reading is cut once it has read nothing for ``stall_after`` s, or at once
+past MAX_BEHIND_HARD (libzmq with sndhwm 0 kept everything for it), so one that never
+reads costs bounded memory and never holds up the others, and one that reads slowly
+loses nothing.
 """
 
 from __future__ import annotations
@@ -26,29 +31,57 @@ import contextlib
 import os
 import socket
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
+from ..remote.peer import peer_uid
 from ..remote.zmtp import Frames, ZmtpStream, message_pieces
 
 #: a handshake (greeting and READY) not done by then is cut
 HANDSHAKE_TIMEOUT = 5.0
-#: connections still in their handshake, per port; more are cut at once
+#: connections still in their handshake, per port; a new one past it evicts the oldest
 MAX_HANDSHAKING = 64
 #: largest message a client may send on shell/control/stdin: 1 GiB (a comm's upload may
 #: be big; jupyter_server's own websocket takes any size)
 MAX_REQUEST = 1 << 30
-#: heartbeat pings are a few bytes
-MAX_PING = 1 << 20
+#: heartbeat pings are a few bytes (jupyter_client's: b"ping")
+MAX_PING = 1024
+#: a big frame's buffer before its bytes arrive (remote/zmtp.py's eager_limit, review F1)
+EAGER_LIMIT = 1 << 20
+#: messages taken from a peer per loop turn (remote/zmtp.py's max_batch, review F3)
+MAX_BATCH = 256
 #: iopub clients send subscriptions only
 MAX_SUBSCRIPTION = 64 * 1024
 #: distinct subscriptions one iopub peer may hold
 MAX_SUBSCRIPTIONS = 256
 #: bytes written to a peer and not yet read by it: twice the relay's default output bound
 #: (128 MiB, what a replay after a reconnect delivers at once); beyond, the peer is cut
+#: once it makes no progress (its backlog has not shrunk) for ``stall_after`` s
 MAX_BEHIND = 256 * 1024 * 1024
+#: beyond this backlog a peer is cut even if it reads (a reader slower than the kernel
+#: writes, for ever): what one subscriber of the user's can make us hold
+MAX_BEHIND_HARD = 1 << 30
+#: seconds a peer over MAX_BEHIND may go without its backlog shrinking
+STALL_AFTER = 30.0
 
 OnMessage = Callable[[Frames], None]
+
+
+def is_ours(conn: socket.socket) -> bool:
+    """The peer of an accepted loopback connection is our own uid's, or its owner cannot
+    be told (no netlink nor /proc, e.g. macOS: then the bounds alone); False for another
+    user's, or one already gone (``remote/peer.py``, the relay gate's check)."""
+    uid = peer_uid(conn)
+    return uid is None or uid == os.getuid()
+
+
+def reset(conn: socket.socket) -> None:
+    """Cut a refused connection with a TCP reset (SO_LINGER 0, as relay_gate._reset): its
+    peer learns at once, nothing of ours lingers."""
+    with contextlib.suppress(OSError):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
 
 
 def listen(port: int, held: socket.socket | None = None) -> socket.socket:
@@ -79,19 +112,18 @@ class Peer(ZmtpStream):
             as_server=True,
             max_message=server.max_message,
             on_lost=server.left,
+            eager_limit=EAGER_LIMIT,  # memory as bytes arrive, not as a header declares
+            max_batch=MAX_BATCH,  # a flood of tiny messages yields the loop every turn
         )
         self.server = server
         self.route = b""  # a ROUTER's name for this peer
         self.subscriptions: dict[bytes, int] = {}  # a PUB's: prefix -> times subscribed
         self._timer: asyncio.TimerHandle | None = None
+        self.sent = 0  # bytes handed to the transport (what it drained: sent - backlog)
+        #: over MAX_BEHIND: (bytes drained, since when), None below it
+        self.stalled: tuple[int, float] | None = None
 
     def connection_made(self, transport: Any) -> None:
-        # asyncio sets TCP_NODELAY only on sockets made with proto IPPROTO_TCP, not on
-        # accepted ones: without it Nagle's algorithm held a cell's second iopub message
-        # until the client's delayed ACK (+15 ms a cell; libzmq sets it on its own)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         self._timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self._no_handshake)
         self.server.arrived(self)
@@ -127,46 +159,67 @@ class ZmtpServer:
     def __init__(self, port: int, held: socket.socket | None = None) -> None:
         self.port = port
         self.peers: set[Peer] = set()  # handshake done
-        self._handshaking: set[Peer] = set()
+        self._handshaking: dict[Peer, None] = {}  # oldest first
+        #: seconds a peer over MAX_BEHIND may go without reading (tests shorten it)
+        self.stall_after = STALL_AFTER
+        self.refused = 0  # connections of another user reset at accept
         self._listener: socket.socket | None = listen(port, held)
-        self._server: asyncio.AbstractServer | None = None
         self._start = asyncio.ensure_future(self._serve(self._listener))
 
     async def _serve(self, sock: socket.socket) -> None:
+        """Accept connections until closed: another user's is reset before any protocol,
+        buffer or handshake slot is made for it."""
         loop = asyncio.get_running_loop()
-        # without start_serving, nothing is awaited: close() always finds the server
-        self._server = await loop.create_server(lambda: Peer(self), sock=sock, start_serving=False)
-        await self._server.start_serving()
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(sock)
+            except OSError:  # out of fds (EMFILE) or the like: try again shortly
+                await asyncio.sleep(0.1)
+                continue
+            if not is_ours(conn):
+                self.refused += 1
+                reset(conn)
+                continue
+            # asyncio sets TCP_NODELAY only on sockets made with proto IPPROTO_TCP, not on
+            # accepted ones: without it Nagle's algorithm held a cell's second iopub
+            # message until the client's delayed ACK (+15 ms a cell; libzmq sets it)
+            with contextlib.suppress(OSError):
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                await loop.connect_accepted_socket(lambda: Peer(self), conn)
+            except OSError:
+                conn.close()
 
     def close(self) -> None:
         """Stop listening (the port is free again) and cut every peer; also when the loop
         has closed meanwhile (the port is let go all the same)."""
+        listener, self._listener = self._listener, None
         with contextlib.suppress(Exception):
-            if self._server is not None:
-                self._server.close()
-            else:
-                self._start.cancel()
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+            self._start.cancel()
+            if listener is not None:  # now: its fd number may be reused at once
+                asyncio.get_running_loop().remove_reader(listener.fileno())
+        if listener is not None:
+            listener.close()
         for peer in [*self._handshaking, *self.peers]:
             with contextlib.suppress(Exception):
                 peer.abort("closed")
 
     def arrived(self, peer: Peer) -> None:
-        if len(self._handshaking) >= MAX_HANDSHAKING:
-            peer.abort("too many connections in their handshake")
+        if self._listener is None:
+            peer.abort("closed")
             return
-        self._handshaking.add(peer)
+        if len(self._handshaking) >= MAX_HANDSHAKING:  # the oldest goes, not the newcomer
+            next(iter(self._handshaking)).abort("too many connections in their handshake")
+        self._handshaking[peer] = None
 
     def joined(self, peer: Peer) -> None:
-        self._handshaking.discard(peer)
+        self._handshaking.pop(peer, None)
         self.peers.add(peer)
 
     def left(self, stream: ZmtpStream, reason: str) -> None:
         assert isinstance(stream, Peer)
         stream.stop_timer()
-        self._handshaking.discard(stream)
+        self._handshaking.pop(stream, None)
         self.peers.discard(stream)
 
     def received(self, peer: Peer, frames: Frames) -> None:
@@ -176,12 +229,26 @@ class ZmtpServer:
         """A command other than READY/PING/ERROR from ``peer``: ignored unless a pattern
         wants it."""
 
-    @staticmethod
-    def keeps_up(peer: Peer) -> bool:
-        """False (and ``peer`` cut) if it is more than MAX_BEHIND bytes behind."""
-        if peer.write_buffer_size() <= MAX_BEHIND:
+    def keeps_up(self, peer: Peer) -> bool:
+        """False (and ``peer`` cut) if it is more than MAX_BEHIND bytes behind and its
+        backlog has not shrunk for ``stall_after`` s, or more than MAX_BEHIND_HARD: a
+        client that reads, however slowly (jupyter_server's own SUB takes a message a loop
+        turn; a paused nbclient), keeps everything."""
+        behind = peer.write_buffer_size()
+        if behind <= MAX_BEHIND:
+            peer.stalled = None
             return True
-        peer.abort(f"more than {MAX_BEHIND} bytes behind")
+        now = time.monotonic()
+        if behind > MAX_BEHIND_HARD:
+            peer.abort(f"more than {MAX_BEHIND_HARD} bytes behind")
+            return False
+        drained = peer.sent - behind
+        if peer.stalled is None or drained > peer.stalled[0]:
+            peer.stalled = (drained, now)  # it read since: the wait starts again
+            return True
+        if now - peer.stalled[1] < self.stall_after:
+            return True
+        peer.abort(f"more than {MAX_BEHIND} bytes behind, nothing read for {self.stall_after:g} s")
         return False
 
 
@@ -234,7 +301,9 @@ class RouterServer(ZmtpServer):
         """One message to the peer named by its first frame (dropped if it is unknown)."""
         peer = self._routes.get(bytes(frames[0]))
         if peer is not None and self.keeps_up(peer):
-            peer.send(frames[1:])
+            pieces = message_pieces(frames[1:])
+            peer.sent += sum(map(len, pieces))
+            peer.send_pieces(pieces)
 
 
 class PubServer(ZmtpServer):
@@ -266,22 +335,21 @@ class PubServer(ZmtpServer):
                 del subs[prefix]
 
     def publish(self, frames: Frames) -> None:
-        """One message to every subscribed peer; never blocks (a peer too far behind is
-        cut, the others go on)."""
+        """One message to every subscribed peer; never blocks (a peer far behind that no
+        longer reads is cut, the others go on)."""
         topic = bytes(frames[0])
         pieces: list[Any] | None = None
-        behind: list[Peer] = []
-        for peer in self.peers:
+        size = 0
+        for peer in list(self.peers):  # keeps_up may cut one (it changes self.peers)
             subs = peer.subscriptions
             if b"" in subs or any(topic.startswith(prefix) for prefix in subs):
-                if peer.write_buffer_size() > MAX_BEHIND:
-                    behind.append(peer)  # cut after the loop (it changes self.peers)
+                if peer.write_buffer_size() > MAX_BEHIND and not self.keeps_up(peer):
                     continue
                 if pieces is None:
                     pieces = message_pieces(frames)
+                    size = sum(map(len, pieces))
+                peer.sent += size
                 peer.send_pieces(pieces)
-        for peer in behind:
-            self.keeps_up(peer)
 
 
 def close_all(servers: list[ZmtpServer]) -> None:
