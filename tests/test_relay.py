@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -67,12 +68,17 @@ def start_kernel(kdir: Path, buffer_bytes: int) -> RelayedKernel:
     return RelayedKernel(kdir, proc, relay, key)
 
 
+_KERNEL_DIRS = itertools.count()
+
+
 @pytest.fixture
 def kernel_factory(tmp_path: Path) -> Iterator[Any]:
     started: list[RelayedKernel] = []
 
     def factory(buffer_bytes: int = relay_mod.DEFAULT_BUFFER_BYTES) -> RelayedKernel:
-        kdir = Path("/tmp") / f"jr-relay-{os.getpid()}-{len(started)}"  # short: ipc paths
+        # short (ipc paths), and never a path an earlier test's relay may still retry: the
+        # relay thread outlives its test, and its connectors reconnect as libzmq's did
+        kdir = Path("/tmp") / f"jr-relay-{os.getpid()}-{next(_KERNEL_DIRS)}"
         kdir.mkdir(mode=0o700, exist_ok=True)
         kernel = start_kernel(kdir, buffer_bytes)
         started.append(kernel)
