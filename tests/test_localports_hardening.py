@@ -26,10 +26,14 @@ from jupyter_client.session import Session
 from jupyter_remote.kernels import zmtp_server
 from jupyter_remote.kernels.zmtp_server import PubServer
 from jupyter_remote.remote import zmtp
-from jupyter_remote.remote.relay import DEFAULT_BUFFER_BYTES
 from tests.harness.sshd_host import IS_ROOT, ensure_user
 from tests.harness.waiting import eventually_async
-from tests.test_relay import RelayedKernel, UnixLink, cell_lines, joined, start_kernel
+from tests.test_relay import (
+    UnixLink,
+    cell_lines,
+    joined,
+    relay_kernels,
+)
 from tests.test_zmtp_server import client, free_port, recv
 
 ATTACKER = "jrattacker"
@@ -37,23 +41,9 @@ ATTACKER = "jrattacker"
 
 @pytest.fixture
 def kernel_factory() -> Iterator[Any]:
-    """test_relay's kernel and relay, in directories of their own: a relay outlives its
-    kernel here (its connections retry the kernel's ipc paths), so it must never find a
-    later test's kernel at the same paths."""
-    started: list[RelayedKernel] = []
-
-    def factory(buffer_bytes: int = DEFAULT_BUFFER_BYTES) -> RelayedKernel:
-        kdir = Path("/tmp") / f"jr-lp-{secrets.token_hex(4)}"  # short: ipc paths
-        kdir.mkdir(mode=0o700)
-        kernel = start_kernel(kdir, buffer_bytes)
-        started.append(kernel)
-        return kernel
-
-    yield factory
-    for kernel in started:
-        kernel.proc.kill()
-        kernel.proc.wait(10)
-        subprocess.run(["rm", "-rf", str(kernel.kdir)], check=False)
+    """test_relay's kernels and relays, each in a directory of its own (a relay outlives its
+    kernel: its connections retry the kernel's ipc paths)."""
+    yield from relay_kernels()
 
 
 as_root = pytest.mark.skipif(not IS_ROOT, reason="needs a second local user (root)")

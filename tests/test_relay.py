@@ -71,8 +71,9 @@ def start_kernel(kdir: Path, buffer_bytes: int) -> RelayedKernel:
 _KERNEL_DIRS = itertools.count()
 
 
-@pytest.fixture
-def kernel_factory(tmp_path: Path) -> Iterator[Any]:
+def relay_kernels() -> Iterator[Any]:
+    """A factory of kernels with their relays (this file's ``kernel_factory`` and
+    test_localports_hardening's), each in a directory of its own; all killed at the end."""
     started: list[RelayedKernel] = []
 
     def factory(buffer_bytes: int = relay_mod.DEFAULT_BUFFER_BYTES) -> RelayedKernel:
@@ -89,6 +90,11 @@ def kernel_factory(tmp_path: Path) -> Iterator[Any]:
         kernel.proc.kill()
         kernel.proc.wait(10)
         subprocess.run(["rm", "-rf", str(kernel.kdir)], check=False)
+
+
+@pytest.fixture
+def kernel_factory(tmp_path: Path) -> Iterator[Any]:
+    yield from relay_kernels()
 
 
 async def local_side(kernel: RelayedKernel) -> tuple[RelayedChannels, AsyncKernelClient]:
