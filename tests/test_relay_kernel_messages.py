@@ -13,7 +13,8 @@ import asyncio
 from typing import Any
 
 from jupyter_remote.remote.supervisor import _idle_step
-from tests.test_relay import joined, kernel_factory  # noqa: F401 (the fixture)
+from tests.test_relay import cell_lines, joined, kernel_factory  # noqa: F401 (the fixture)
+from tests.test_zmtp import peak_rss, peak_rss_reset, vm_rss
 
 #: a cell publishing ODD status messages whose content is a JSON array, then printing
 ODD = 20
@@ -84,3 +85,38 @@ def test_the_supervisors_idle_watch_reads_past_an_odd_status() -> None:
     idle = _Sub([_status(b'{"execution_state": "busy"}'), [b"<IDS|MSG>", b"s", b"[]"]])
     assert _idle_step(idle) is True  # the odd header is no status: the busy one stands
     assert _idle_step(_Sub([_status(b'"text"')])) is False
+
+
+#: a cell publishing one display_data of 6 + 65,536 frames (no ident: no topic frame), more
+#: than a relay record carries, its last buffer 96 MiB, then printing
+TOO_MANY_PARTS = """
+k = get_ipython().kernel
+k.session.send(k.iopub_socket, "display_data", {"data": {}, "metadata": {}},
+               parent=k.get_parent("shell"), buffers=[b"."] * 65535 + [b"x" * (96 << 20)])
+print("after", flush=True)
+"""
+
+
+async def test_a_message_of_more_parts_than_a_record_carries_becomes_a_gap_marker(
+    kernel_factory: Any,  # noqa: F811
+) -> None:
+    """A real ipykernel publishes a message of 65,542 frames (MAX_FRAMES is 65,535, what a
+    record's part count carries): the relay reads it to its end without keeping it (this
+    process's peak RSS, the relay's thread's included, grows by far less than its 96 MiB
+    last frame), its connection to the kernel stays up, the cell's marker says why it is
+    missing and what to do, and what the cell prints after it arrives, in order; the
+    next cell runs. The old code cut the relay's iopub connection (no marker, and what was
+    in flight on it lost)."""
+    async with joined(kernel_factory) as (kernel, channels, kc):
+        iopub = kernel.relay.socks["iopub"]
+        before = vm_rss()
+        peak_rss_reset()
+        text = await cell_lines(kc, kc.execute(TOO_MANY_PARTS))
+        grown = peak_rss() - before
+        assert len(text) == 2 and text[1] == "after", text
+        assert text[0].startswith("[jupyter-remote] 1 output message (65,542 parts, "), text
+        assert "was dropped: more than 65,535 parts, which the relay cannot carry" in text[0]
+        assert "fewer, larger buffers" in text[0]
+        assert channels.gaps == 1 and iopub.connections == 1
+        assert grown < 48 << 20, f"peak RSS grew {grown >> 20} MiB"
+        assert await cell_lines(kc, kc.execute("print(6 * 7)")) == ["42"]

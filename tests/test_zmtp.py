@@ -574,6 +574,19 @@ def vm_rss() -> int:
     raise AssertionError("no VmRSS in /proc/self/status")
 
 
+def peak_rss_reset() -> None:
+    """Start this process's peak RSS (VmHWM) again from its RSS now (Linux >= 4.0)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes since ``peak_rss_reset`` (VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc/self/status")
+
+
 async def until(check: Callable[[], bool], timeout: float = 20) -> None:
     for _ in range(int(timeout * 100)):
         if check():
@@ -768,6 +781,107 @@ async def test_the_relay_logs_a_kernel_message_it_cannot_carry_and_connects_agai
         err = capsys.readouterr().err
         assert f"the kernel's DEALER connection {path} was cut" in err
         assert "a message of more than 65535 frames" in err
+    finally:
+        conn.close()
+        router.close(0)
+
+
+# -- a kernel's message too long for a record: dropped, the connection kept (s24) ------------
+
+
+class Dropper(Recorder):
+    """A Recorder that also keeps what ``on_dropped`` says: (head, frames, bytes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped: list[tuple[list[Any], int, int]] = []
+
+    def stream(self, socket_type: bytes, **kwargs: Any) -> ZmtpStream:
+        return super().stream(
+            socket_type, on_oversize="discard", on_dropped=self._dropped, **kwargs
+        )
+
+    def _dropped(self, stream: ZmtpStream, head: list[Any], frames: int, nbytes: int) -> None:
+        self.dropped.append((head, frames, nbytes))
+        self.events.append("dropped")
+
+
+@pytest.mark.parametrize("sizes", [[1], [7, 2], [4099], [65537, 3]])
+def test_a_message_over_max_frames_is_dropped_whole_and_the_next_arrives(sizes: list[int]) -> None:
+    """``on_oversize="discard"`` (the relay's kernel connections): a message of 10 frames
+    with max_frames 3, small and big (100 KiB) frames past the bound, is read to its end
+    and dropped (``on_dropped``: its first frames, 10 frames, its bytes), in any chunking;
+    the messages before and after it arrive whole, the stream is not cut (the old code:
+    cut at the 4th frame, everything after it lost)."""
+    big = bytes(range(256)) * 400
+    frames = [b"<IDS|MSG>", b"sig", b"h" * 300, b"x", big, b"", big, b"y", b"z" * 256, b"end"]
+    data = b"".join(
+        b"".join(zmtp.message_pieces(m)) for m in ([b"before"], frames, [b"after", big])
+    )
+    got = Dropper()
+    stream = got.stream(b"DEALER", max_frames=3)
+    transport = FakeTransport()
+    stream.connection_made(transport)
+    feed(stream, HELLO + data, sizes)
+    assert not stream.closed and not transport.aborted
+    assert got.messages == [[b"before"], [b"after", big]]
+    assert got.dropped == [(frames[:3], 10, sum(map(len, frames)))]
+    assert got.events.index("dropped") < len(got.events) - 1  # before "after"'s message
+
+
+async def test_a_dropped_message_is_not_held_while_its_frames_come() -> None:
+    """A message of 200 frames of 1 MiB with max_frames 4 (discard), from a real socket:
+    this process's peak RSS grows by far less than the 200 MiB it carries (its frames are
+    read into the small buffer and let go, big ones never get a buffer of their own), and
+    the message after it arrives."""
+    loop = asyncio.get_running_loop()
+    got = Dropper()
+    server, peer = await hostile_peer(got, max_frames=4)
+    try:
+        mib = b"m" * (1 << 20)
+        before = vm_rss()
+        peak_rss_reset()
+        for _ in range(199):
+            await loop.sock_sendall(peer, zmtp_frames.frame_header(len(mib), zmtp.MORE) + mib)
+        await loop.sock_sendall(peer, b"".join(zmtp.message_pieces([mib])))
+        await loop.sock_sendall(peer, b"".join(zmtp.message_pieces([b"after"])))
+        assert await got.next_message(30) == [b"after"]
+        grown = peak_rss() - before
+        assert grown < 48 << 20, f"peak RSS grew {grown >> 20} MiB on a dropped 200 MiB message"
+        assert [d[1:] for d in got.dropped] == [(200, 200 << 20)]
+        assert not got.streams[0].closed
+    finally:
+        peer.close()
+        server.close()
+
+
+async def test_a_relay_connector_drops_a_kernels_65536_frame_message_and_stays_connected(
+    ctx: Any, sockdir: Path, capsys: Any
+) -> None:
+    """The relay's connector (``on_oversize="discard"``) on a libzmq ROUTER (a kernel's
+    shell) that sends 65,536 frames, then a message: the long one is dropped (logged, its
+    owner's ``on_dropped`` told), the next arrives on the same connection (the old code:
+    cut, and what was in flight with it lost)."""
+    path = str(sockdir / "many-kept")
+    router = libzmq(ctx, zmq.ROUTER)
+    router.bind("ipc://" + path)
+    got: list[list[Any]] = []
+    dropped: list[tuple[Any, int, int]] = []
+    conn = ZmtpConnector(
+        path, b"DEALER", identity=b"relay", on_message=got.append, on_oversize="discard"
+    )
+    conn.on_dropped = lambda head, frames, nbytes: dropped.append((head, frames, nbytes))
+    try:
+        conn.send([b"hello"])
+        assert await asyncio.wait_for(router.recv_multipart(), 10) == [b"relay", b"hello"]
+        await router.send_multipart([b"relay", b"first"] + [b"."] * 65535)
+        await router.send_multipart([b"relay", b"next"])
+        await until(lambda: bool(got))
+        assert got == [[b"next"]] and conn.connections == 1
+        assert dropped == [([b"first"] + [b"."] * 7, 65536, 65540)]
+        err = capsys.readouterr().err
+        assert "a message of 65536 frames (65540 bytes) from the kernel's DEALER" in err
+        assert "was cut" not in err
     finally:
         conn.close()
         router.close(0)

@@ -47,6 +47,7 @@ from ..remote.protocol import (
     is_shutdown_reply,
     json_part,
 )
+from ..remote.zmtp_frames import MAX_FRAMES
 from ..ssh.streams import ExecTarget, open_stream
 from ..text import printable
 from .agent_client import MAX_ERROR_TEXT, error_hint
@@ -308,13 +309,10 @@ class RelayedChannels(LocalChannels):
             self._ack(writer)
 
     async def _publish_gap(self, info: dict[str, Any], parent: bytes) -> None:
-        """A visible marker in the notebook where output was dropped at the buffer bound."""
+        """A visible marker in the notebook where output was dropped at the buffer bound
+        (or a message was too long to relay)."""
         self.gaps += 1
-        text = (
-            f"[jupyter-remote] {info['count']} output messages ({info['bytes'] / 1e6:.1f} MB) "
-            f"were dropped while the link was down: the remote keeps at most "
-            f"{info['bound'] / 1e6:.0f} MB of output for an absent client.\n"
-        )
+        text = gap_text(info)
         try:
             parent_header = relay_json(parent) if parent else {}
         except RemoteCommandError:
@@ -325,3 +323,20 @@ class RelayedChannels(LocalChannels):
         self.publish(self._session.serialize(msg, ident=[b"stream"]))
         if self._on_gap is not None:
             self._on_gap(text.strip())
+
+
+def gap_text(info: dict[str, Any]) -> str:
+    """What the notebook shows for a GAP record: messages dropped at the relay's buffer
+    bound, or (reason "parts") one with more parts than a record carries."""
+    if info.get("reason") == "parts":
+        return (
+            f"[jupyter-remote] 1 output message ({int(info['parts']):,} parts, "
+            f"{int(info['bytes']) / 1e6:.1f} MB) was dropped: more than {MAX_FRAMES:,} parts, "
+            "which the relay cannot carry. Send the data in fewer, larger buffers (e.g. one "
+            "joined buffer instead of one per item).\n"
+        )
+    return (
+        f"[jupyter-remote] {info['count']} output messages ({info['bytes'] / 1e6:.1f} MB) "
+        f"were dropped while the link was down: the remote keeps at most "
+        f"{info['bound'] / 1e6:.0f} MB of output for an absent client.\n"
+    )

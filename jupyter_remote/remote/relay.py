@@ -170,6 +170,13 @@ class Relay(StartSide, GateSide, KernelSide):
         if not self._write_at_once(entry):
             self.wake.set()
 
+    def _append_gap(self, channel, info, parent):
+        """A message the relay could not keep (``KernelSide._oversized``): numbered, sent
+        as a GAP record of its own (``info``, its ``parent`` header) in its place."""
+        self.seq += 1
+        self.buf.append([self.seq, channel, None, 0, parent, info])
+        self.wake.set()
+
     def _evict(self):
         """Over the bound: drop the oldest output (never a reply) until under it.
 
@@ -194,6 +201,11 @@ class Relay(StartSide, GateSide, KernelSide):
             i += 1
         self.evict_at = i
 
+    @staticmethod
+    def _evicted(entry):
+        """Output dropped at the bound (``_evict``), not a message never kept."""
+        return entry[2] is None and len(entry) == 5
+
     def _trim(self, upto):
         """The client has everything up to ``upto``: forget it."""
         while self.head < len(self.buf) and self.buf[self.head][0] <= upto:
@@ -217,9 +229,12 @@ class Relay(StartSide, GateSide, KernelSide):
                 while self.next_send <= self.seq and size < 256 * 1024:
                     index = self.head + (self.next_send - self.first_seq)
                     entry = self.buf[index]
-                    if entry[2] is None:
+                    if len(entry) > 5:  # a message not kept (_append_gap): its own GAP
+                        pieces = record_pieces(GAP, 0, entry[0], [json_part(entry[5]), entry[4]])
+                        self.next_send += 1
+                    elif entry[2] is None:
                         run, nbytes, parent = 0, 0, entry[4]
-                        while index + run < len(self.buf) and self.buf[index + run][2] is None:
+                        while index + run < len(self.buf) and self._evicted(self.buf[index + run]):
                             nbytes += self.buf[index + run][3]
                             run += 1
                         info = {"count": run, "bytes": nbytes, "bound": self.bound}

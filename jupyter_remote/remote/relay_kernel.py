@@ -80,6 +80,7 @@ class KernelSide:
     kernel_gone: bool
     client: Optional[Any]
     _append: Callable[[int, Any], None]
+    _append_gap: Callable[[int, Dict[str, Any], bytes], None]
 
     def _connect_kernel(self):
         """The relay's ZMTP connections on the kernel's channels (Relay.run, at start, on
@@ -101,6 +102,7 @@ class KernelSide:
                 on_message=functools.partial(self._while_starting, name),
                 on_batch=self._flush_at_once,
                 retry=RECONNECT_MS / 1000.0,
+                on_oversize="discard",  # a message too long to relay: a GAP, not a cut
             )
             if name == "hb":
                 self.hb = sock
@@ -189,6 +191,7 @@ class KernelSide:
         ``_flush_at_once`` after each read); what came since the nudge's answer first."""
         for name, sock in self.socks.items():
             sock.on_message = functools.partial(self._relay_one, name)
+            sock.on_dropped = functools.partial(self._oversized, name)
         self.hb.on_message = self._heartbeat
         early, self._early = self._early, []
         try:
@@ -242,6 +245,17 @@ class KernelSide:
         elif name == "control" and is_shutdown_reply(frames):
             self.shutdown_replied = True
         self._append(RELAYED.index(name), frames)
+
+    def _oversized(self, name, head, frames, nbytes):
+        """A message of more frames than a record carries (MAX_FRAMES), read and dropped by
+        its connection (``on_oversize``): a GAP in its place tells the local side, which
+        shows it where the message's output would have been (its parent's cell)."""
+        try:
+            parent = bytes(head[head.index(DELIM) + 3])
+        except (ValueError, IndexError):
+            parent = b"{}"
+        info = {"count": 1, "bytes": nbytes, "parts": frames, "reason": "parts"}
+        self._append_gap(RELAYED.index(name), info, parent)
 
     def _write_at_once(self, entry):
         """Take a message for writing the moment it is read, when the pump is caught up

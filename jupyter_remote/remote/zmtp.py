@@ -41,6 +41,9 @@ from jupyter_remote.remote.zmtp_frames import (
 
 # </local-imports>
 
+#: frames kept of a message dropped for its length (``on_oversize``): its headers
+HEAD_KEPT = 8
+
 if TYPE_CHECKING:
     from asyncio import BufferedProtocol as _StreamBase
 else:
@@ -80,7 +83,12 @@ class ZmtpStream(_StreamBase):
     arrive, then grows (doubling) as they do (None: the declared size at once, the
     relay's zero-copy read of a kernel's large outputs); ``max_batch``: at most this many
     messages and commands per read or loop turn, then reading pauses until the next turn
-    (None: all of a read's)."""
+    (None: all of a read's). ``on_oversize``: what a message of more than ``max_frames``
+    frames does: "cut" the connection (a peer anyone may connect to), or "discard" it:
+    its frames are read to its end and dropped as they come (the first HEAD_KEPT kept
+    for its headers, the rest never held: memory bounded by what ``max_frames`` frames
+    take), the connection goes on, and ``on_dropped(stream, head, frames, nbytes)`` says
+    so (the relay's kernel: one odd message must not cost what is in flight with it)."""
 
     def __init__(
         self,
@@ -95,6 +103,8 @@ class ZmtpStream(_StreamBase):
         max_frames: int = MAX_FRAMES,
         eager_limit: Optional[int] = None,
         max_batch: Optional[int] = None,
+        on_oversize: str = "cut",
+        on_dropped: Optional[Callable[["ZmtpStream", Frames, int, int], None]] = None,
     ) -> None:
         _bind_asyncio()
         self.socket_type = socket_type
@@ -107,6 +117,11 @@ class ZmtpStream(_StreamBase):
         self.as_server = as_server
         self._on_ready, self._on_message, self._on_lost = on_ready, on_message, on_lost
         self._on_batch = on_batch
+        self.on_oversize, self._on_dropped = on_oversize, on_dropped
+        self._head: Optional[Frames] = None  # discarding a message: its first frames
+        self._dropped = [0, 0]  # its frames and bytes so far
+        self._skip = 0  # bytes of a discarded frame still to come
+        self._skip_flags = self._skip_size = 0
         self.transport: Any = None
         self.is_ready = False
         self.closed = False
@@ -131,6 +146,8 @@ class ZmtpStream(_StreamBase):
         transport.write(greeting(self.as_server) + ready(self.socket_type, self.identity))
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        if self._skip:  # a discarded frame's bytes: over and over into the small buffer
+            return memoryview(self._buf)
         if self._big is not None:
             if self._big_fill == len(self._big):  # (no view of ours is held here)
                 self._grow_big()
@@ -147,6 +164,8 @@ class ZmtpStream(_StreamBase):
                 if self._big_fill == self._big_size:
                     big, self._big = self._big, None
                     self._frame(self._big_flags, big)
+            elif self._skip:
+                self._skipped(nbytes)
             else:
                 self._end += nbytes
             self._parse()
@@ -204,6 +223,7 @@ class ZmtpStream(_StreamBase):
         if not self.closed:
             self.closed = True
             self._frames, self._big = [], None  # nothing more of the peer's is kept
+            self._head, self._skip = None, 0
             if self._on_lost is not None:
                 self._on_lost(self, reason)
 
@@ -255,6 +275,15 @@ class ZmtpStream(_StreamBase):
                 size, head = buf[start + 1], 2
             self._bound(size, flags)
             body_at = start + head
+            if self._head is not None and not flags & COMMAND:  # discarding (on_oversize)
+                have = avail - head
+                self._start = body_at + min(size, have)
+                if have < size:
+                    self._skip, self._skip_flags, self._skip_size = size - have, flags, size
+                    self._start = self._end = 0
+                    return
+                self._discard(flags, size)
+                continue
             if avail - head >= size:
                 self._start = body_at + size
                 self._frame(flags, bytes(memoryview(buf)[body_at : body_at + size]))
@@ -277,7 +306,11 @@ class ZmtpStream(_StreamBase):
         if self._size + size + FRAME_COST > self.max_message:
             raise ZmtpError("a message over %d bytes" % self.max_message)
         if not flags & COMMAND and len(self._frames) >= self.max_frames:
-            raise ZmtpError("a message of more than %d frames" % self.max_frames)
+            if self.on_oversize != "discard":
+                raise ZmtpError("a message of more than %d frames" % self.max_frames)
+            self._head = self._frames[:HEAD_KEPT]  # the rest of what it had goes now
+            self._dropped = [len(self._frames), sum(map(len, self._frames))]
+            self._frames, self._size = [], 0
         if flags & COMMAND and size > SMALL_BUFFER:
             raise ZmtpError("a command over %d bytes" % SMALL_BUFFER)
 
@@ -306,6 +339,33 @@ class ZmtpStream(_StreamBase):
                 return
             frames, self._frames, self._size = self._frames, [], 0
             self.received(frames)
+        self._count()
+
+    def _skipped(self, nbytes: int) -> None:
+        """A read into the small buffer while a discarded frame's bytes come: those are
+        dropped; what follows the frame's end, if any, is parsed as usual."""
+        taken = min(nbytes, self._skip)
+        self._skip -= taken
+        if self._skip:
+            return
+        self._start, self._end = taken, nbytes
+        self._discard(self._skip_flags, self._skip_size)
+
+    def _discard(self, flags: int, size: int) -> None:
+        """A frame of a message over ``max_frames`` (``on_oversize`` "discard") is over:
+        counted, not kept; after its last, ``dropped`` says what was lost."""
+        self._dropped[0] += 1
+        self._dropped[1] += size
+        if flags & MORE:
+            return
+        head, self._head = self._head or [], None
+        count, nbytes = self._dropped
+        self._dropped = [0, 0]
+        self.dropped(head, count, nbytes)
+        self._count()
+
+    def _count(self) -> None:
+        """A message, a dropped one or a command is done (``max_batch``)."""
         self._batch += 1  # a message or a command (a flood of PINGs is work too)
         if self.max_batch is not None and self._batch >= self.max_batch and not self.closed:
             self._pause()
@@ -357,6 +417,12 @@ class ZmtpStream(_StreamBase):
     def received(self, frames: Frames) -> None:
         if self._on_message is not None:
             self._on_message(self, frames)
+
+    def dropped(self, head: Frames, frames: int, nbytes: int) -> None:
+        """A message of ``frames`` frames (``nbytes`` bytes) over ``max_frames`` was read
+        and dropped (``on_oversize`` "discard"); ``head``: its first frames."""
+        if self._on_dropped is not None:
+            self._on_dropped(self, head, frames, nbytes)
 
     def command_received(self, name: bytes, data: Any) -> None:
         """Commands other than READY, PING, ERROR (SUBSCRIBE, CANCEL of ZMTP 3.1, PONG):

@@ -28,7 +28,9 @@ class ZmtpConnector:
     """One ZMTP connection to ``path`` as ``socket_type`` (DEALER, SUB, ...) with our
     ``identity``; ``subscribe``: a SUB's topic prefix (b"": everything). ``on_message``
     (frames) per message and ``on_batch`` () after each read's messages may be replaced at
-    any time. Made and used on one event loop (its thread's)."""
+    any time, as ``on_dropped`` (head, frames, bytes) for a message over MAX_FRAMES when
+    ``on_oversize`` is "discard" (``ZmtpStream``'s; "cut": the connection is cut and made
+    again). Made and used on one event loop (its thread's)."""
 
     def __init__(
         self,
@@ -39,12 +41,15 @@ class ZmtpConnector:
         on_message: Optional[Callable[[Frames], None]] = None,
         on_batch: Optional[Callable[[], None]] = None,
         retry: float = 0.01,
+        on_oversize: str = "cut",
     ) -> None:
         import asyncio  # here: the agent script holds this part (see zmtp._StreamBase)
 
         self.path = path
         self.socket_type, self.identity, self.subscribe = socket_type, identity, subscribe
         self.on_message, self.on_batch = on_message, on_batch
+        self.on_oversize = on_oversize
+        self.on_dropped: Optional[Callable[[Frames, int, int], None]] = None
         self.retry = retry
         self._wait = retry  # before the next connect: ``retry``, more after a loss
         self.stream: Optional[ZmtpStream] = None  # once its handshake is done
@@ -112,6 +117,8 @@ class ZmtpConnector:
             on_message=self._message,
             on_lost=self._lost,
             on_batch=self._batch,
+            on_oversize=self.on_oversize,
+            on_dropped=self._dropped,
         )
         return self._conn
 
@@ -131,6 +138,16 @@ class ZmtpConnector:
     def _message(self, stream: ZmtpStream, frames: Frames) -> None:
         if self.on_message is not None:
             self.on_message(frames)
+
+    def _dropped(self, stream: ZmtpStream, head: Frames, frames: int, nbytes: int) -> None:
+        """A message too long for a record, read and dropped: logged, and its owner told."""
+        sys.stderr.write(
+            "jupyter-remote: relay: a message of %d frames (%d bytes) from the kernel's %s"
+            " connection dropped: more than a record carries\n"
+            % (frames, nbytes, self.socket_type.decode())
+        )
+        if self.on_dropped is not None:
+            self.on_dropped(head, frames, nbytes)
 
     def _batch(self, stream: ZmtpStream) -> None:
         if self.on_batch is not None:
