@@ -263,3 +263,48 @@ async def test_close_leaves_no_port_listening_and_the_ports_bind_again() -> None
         for port in ports.values():
             with pytest.raises(ConnectionRefusedError):
                 await asyncio.open_connection("127.0.0.1", port)
+
+
+async def silent_connections(port: int, count: int) -> list[socket.socket]:
+    """``count`` TCP connections to ``port`` that never send a byte (an attacker's)."""
+    loop = asyncio.get_running_loop()
+    socks = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        socks.append(sock)
+    return socks
+
+
+async def test_silent_connections_cost_a_small_buffer_each_until_their_handshake() -> None:
+    """Review s23 leftover: a peer's 256 KiB read buffer was allocated as it was accepted,
+    so 60 connections that never say a word cost >= 15 MiB of RSS (MAX_HANDSHAKING's 64
+    per port, 16 MiB, for each of a kernel's 5 ports). Now a peer's buffer is
+    HANDSHAKE_BUFFER (1 KiB) until its READY: the 60 cost < 6 MiB here (generous: this
+    process's allocator), and a client that does its handshake then sends a 200 KiB and
+    a 3 MiB message, both arriving whole (the full buffer and the big-frame path after
+    READY)."""
+    from tests.test_zmtp import vm_rss
+
+    assert zmtp.HANDSHAKE_BUFFER == 1024
+    async with routing() as (server, got):
+        await asyncio.sleep(0.2)  # the accept loop runs
+        before = vm_rss()
+        socks = await silent_connections(server.port, 60)
+        try:
+            await eventually_async(lambda: len(server._handshaking), until=lambda n: n == 60)
+            grown = vm_rss() - before
+            assert grown < 6 << 20, f"60 silent connections cost {grown >> 10} KiB of RSS"
+            alice = client(zmq.DEALER, server.port, b"alice")
+            try:
+                await alice.send_multipart([b"a" * 200_000])
+                await alice.send_multipart([b"b" * (3 << 20), b"end"])
+                assert await asyncio.wait_for(got.get(), 10) == [b"alice", b"a" * 200_000]
+                msg = await asyncio.wait_for(got.get(), 10)
+                assert msg == [b"alice", b"b" * (3 << 20), b"end"]
+            finally:
+                alice.close()
+        finally:
+            for sock in socks:
+                sock.close()

@@ -43,6 +43,9 @@ from jupyter_remote.remote.zmtp_frames import (
 
 #: frames kept of a message dropped for its length (``on_oversize``): its headers
 HEAD_KEPT = 8
+#: the read buffer until the peer's READY (a greeting and a READY are ~100 bytes; a longer
+#: READY grows it): a connection that never says anything costs this, not SMALL_BUFFER
+HANDSHAKE_BUFFER = 1024
 
 if TYPE_CHECKING:
     from asyncio import BufferedProtocol as _StreamBase
@@ -125,7 +128,7 @@ class ZmtpStream(_StreamBase):
         self.transport: Any = None
         self.is_ready = False
         self.closed = False
-        self._buf = bytearray(SMALL_BUFFER)
+        self._buf = bytearray(HANDSHAKE_BUFFER)  # SMALL_BUFFER once the peer is READY
         self._start = self._end = 0
         self._big: Optional[bytearray] = (
             None  # a big frame's own buffer, filled straight from the socket
@@ -146,6 +149,8 @@ class ZmtpStream(_StreamBase):
         transport.write(greeting(self.as_server) + ready(self.socket_type, self.identity))
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        if self.is_ready and len(self._buf) < SMALL_BUFFER:  # handshake done: full size
+            self._buf = self._buf + bytes(SMALL_BUFFER - len(self._buf))
         if self._skip:  # a discarded frame's bytes: over and over into the small buffer
             return memoryview(self._buf)
         if self._big is not None:
