@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 from ..errors import RemoteCommandError, SSHConnectError
-from ..remote.protocol import HELLO, RecordReader, proof_ok
+from ..remote.protocol import HELLO, proof_ok
 from ..text import RemoteJSONError, parse_remote_json
 
 #: largest HELLO answer (the relay's first record) we read: a real one is under 1 KiB, or
@@ -32,13 +32,14 @@ def relay_json(raw: bytes | memoryview) -> dict[str, Any]:
     return value
 
 
-async def hello_answer(records: RecordReader, writer: Any, timeout: float) -> dict[str, Any]:
-    """The relay's answer to our HELLO (:meth:`RelayedChannels.attach`), read with
-    ``records.max_record`` = MAX_HELLO_IN: a larger first record closes the link with a
-    RemoteCommandError before anything of it is buffered or parsed."""
+async def hello_answer(records: Any, writer: Any, timeout: float) -> dict[str, Any]:
+    """The relay's answer to our HELLO (:meth:`RelayedChannels.attach`), the first record
+    of ``records`` (``ssh/record_link.py``'s link, its first record bounded by
+    MAX_HELLO_IN): a larger first record closes the link with a RemoteCommandError
+    before anything of it is buffered or parsed."""
     try:
         record = await asyncio.wait_for(records.next(), timeout)
-    except ValueError as exc:  # RecordReader: a length out of bounds
+    except ValueError as exc:  # the record parser: a length out of bounds
         writer.close()
         raise RemoteCommandError(
             f"The kernel's relay answered with an oversized or malformed greeting ({exc}; "

@@ -42,15 +42,16 @@ from ..remote.protocol import (
     HELLO,
     MSG,
     RELAYED,
-    RecordReader,
     encode_record,
     is_shutdown_reply,
     json_part,
 )
 from ..remote.zmtp_frames import MAX_FRAMES
-from ..ssh.streams import ExecTarget, open_stream
+from ..ssh.record_link import RecordLink, open_record_link
+from ..ssh.streams import ExecTarget
 from ..text import printable
 from .agent_client import MAX_ERROR_TEXT, error_hint
+from .link_flow import LinkFlow
 from .local_channels import LocalChannels, verified
 from .relay_hello import MAX_HELLO_IN, hello_answer, proven, relay_json
 
@@ -101,9 +102,10 @@ class RelayedChannels(LocalChannels):
         self._pending: deque[tuple[int, bytes]] = deque()
         self.unencodable = 0  # requests dropped: more parts than a record carries
         self.unsigned = 0  # requests dropped: unsigned or badly signed
-        self._writer: Any = None
-        self._reader_task: asyncio.Task[None] | None = None
+        self._writer: Any = None  # the RecordLink while attached
         self._ack_task: asyncio.Task[None] | None = None
+        #: pauses the link while an iopub subscriber is far behind (``link_flow.py``)
+        self.flow = LinkFlow(self._pub)
         self.gaps = 0
         #: the kernel process we talk to answered a shutdown request: it is ending on purpose
         self.shutdown_replied = False
@@ -131,16 +133,17 @@ class RelayedChannels(LocalChannels):
         attaches while the kernel boots), or with why the start failed: RemoteCommandError
         with the kernel's log tail (``remote/relay_start.py``)."""
         self.detach()
-        reader, writer = await asyncio.wait_for(open_stream(conn, target), timeout)
+        writer = await asyncio.wait_for(
+            open_record_link(conn, target, max_first=MAX_HELLO_IN, max_record=MAX_RECORD_IN),
+            timeout,
+        )
         nonce = secrets.token_hex(16)
         hello = {"twin": self._twin, "epoch": self.epoch, "last": self.last_in, "nonce": nonce}
         if token:
             hello["token"] = token
         writer.write(encode_record(HELLO, 0, 0, [json_part(hello)]))
-        records = RecordReader(reader, max_record=MAX_HELLO_IN)
-        answer = await hello_answer(records, writer, ready_timeout or timeout)
+        answer = await hello_answer(writer, writer, ready_timeout or timeout)
         proven(answer, self._key, nonce, writer)  # else nothing is believed or written
-        records.max_record = MAX_RECORD_IN  # kernel messages from now on
         if "error" in answer:  # the kernel's start failed (the relay stopped it)
             writer.close()
             raise RemoteCommandError(
@@ -170,16 +173,21 @@ class RelayedChannels(LocalChannels):
             writer.write(record)
         self._written_out = self._seq_out
         self._writer = writer
-        self._reader_task = asyncio.ensure_future(self._from_remote(records, writer))
+        self.flow.attach(writer)
+        # each record from now on is handled as asyncssh hands over its last packet
+        writer.deliver(
+            lambda *record: self._from_remote(writer, *record),
+            lambda exc: self._link_ended(writer, exc),
+        )
         self._ack_task = asyncio.ensure_future(self._acker(writer))
 
     def detach(self) -> None:
         """The link is gone (or about to be replaced): stop using it; local sockets stay."""
         writer, self._writer = self._writer, None
-        for task in (self._reader_task, self._ack_task):
-            if task is not None:
-                task.cancel()
-        self._reader_task = self._ack_task = None
+        self.flow.detach()
+        if self._ack_task is not None:
+            self._ack_task.cancel()
+        self._ack_task = None
         if writer is not None:
             with contextlib.suppress(Exception):
                 writer.close()
@@ -258,40 +266,40 @@ class RelayedChannels(LocalChannels):
 
     # ------------------------------------------------------------ kernel -> client
 
-    async def _from_remote(self, records: RecordReader, writer: Any) -> None:
-        try:
-            while True:
-                record = await records.next()
-                if record is None:
-                    break
-                kind, channel, seq, parts = record
-                if kind == MSG:
-                    if seq <= self.last_in:
-                        continue  # resent after a reconnect: already delivered
-                    self.last_in = seq
-                    if RELAYED[channel] == "control" and is_shutdown_reply(parts):
-                        self.shutdown_replied = True
-                    if channel == IOPUB:  # most messages: written at once, no future
-                        self.publish(parts)
-                    else:
-                        self._to_local(RELAYED[channel], parts)
-                    if self.last_in - self._acked_in >= ACK_BATCH:
-                        self._ack(writer)
-                elif kind == ACK:
-                    self._trim_pending(seq)
-                elif kind == HB:
-                    self._to_local("hb", parts)
-                elif kind == GAP:
-                    info = relay_json(parts[0])
-                    self.last_in = max(self.last_in, seq + int(info["count"]) - 1)
-                    await self._publish_gap(info, parts[1] if len(parts) > 1 else b"{}")
-        except (OSError, ValueError, EOFError) as exc:
-            log.debug("relay link ended: %s", exc)
-        except Exception as exc:  # asyncssh errors end the link the same way
-            log.debug("relay link ended: %r", exc)
-        finally:
-            if self._writer is writer:
-                self._writer = None
+    def _from_remote(
+        self, writer: RecordLink, kind: int, channel: int, seq: int, parts: list[Any]
+    ) -> None:
+        """One record from the relay, as the SSH packet completing it arrives (called by
+        ``writer``, the link: ``ssh/record_link.py``). An exception here (a malformed GAP)
+        ends the link."""
+        if kind == MSG:
+            if seq <= self.last_in:
+                return  # resent after a reconnect: already delivered
+            self.last_in = seq
+            if channel == IOPUB:  # most messages
+                self.publish(parts)
+                self.flow.published()
+            else:
+                if RELAYED[channel] == "control" and is_shutdown_reply(parts):
+                    self.shutdown_replied = True
+                self._to_local(RELAYED[channel], parts)
+            if self.last_in - self._acked_in >= ACK_BATCH:
+                self._ack(writer)
+        elif kind == ACK:
+            self._trim_pending(seq)
+        elif kind == HB:
+            self._to_local("hb", parts)
+        elif kind == GAP:
+            info = relay_json(parts[0])
+            self.last_in = max(self.last_in, seq + int(info["count"]) - 1)
+            self._publish_gap(info, parts[1] if len(parts) > 1 else b"{}")
+
+    def _link_ended(self, writer: RecordLink, exc: BaseException | None) -> None:
+        """The link ended (end of stream, or ``exc``): the session's watch re-attaches."""
+        log.debug("relay link ended: %r", exc)
+        if self._writer is writer:
+            self._writer = None
+            self.flow.detach()
 
     def _ack(self, writer: Any) -> None:
         if self._acked_in != self.last_in and writer is self._writer:
@@ -308,7 +316,7 @@ class RelayedChannels(LocalChannels):
             await asyncio.sleep(ACK_EVERY)
             self._ack(writer)
 
-    async def _publish_gap(self, info: dict[str, Any], parent: bytes) -> None:
+    def _publish_gap(self, info: dict[str, Any], parent: bytes) -> None:
         """A visible marker in the notebook where output was dropped at the buffer bound
         (or a message was too long to relay)."""
         self.gaps += 1

@@ -42,6 +42,9 @@ MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 KERNEL_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 #: Where per-kernel state lives, relative to the remote home.
 STATE_DIR = ".local/share/jupyter-remote"
+#: The agent's bytecode cache (bootcache.py), relative to the remote home: inside STATE_DIR,
+#: removed with the last kernel's state (state._remove_empty_parents).
+CODE_CACHE_DIR = STATE_DIR + "/cache"
 #: The probe's answer is the last stdout line starting with this (login noise may precede).
 PROBE_RESULT_MARKER = "@@jupyter-remote-probe@@ "
 #: Environment creation's answer (remote/envcreate.py) is the last line starting with this.
@@ -157,6 +160,84 @@ class RecordReader:
         self.buf = b"".join(chunks)
         self.pos = 0
         return True
+
+
+class RecordParser:
+    """Records from bytes pushed as they arrive (``feed``, e.g. from a protocol's
+    ``data_received``), each handed at once to ``on_record(kind, channel, seq, parts)``:
+    no reader task, no future, no await per chunk. The local side reads its relay link
+    with it (``ssh/record_link.py``).
+
+    A record whole inside one chunk is decoded straight out of it (small parts sliced:
+    one copy; parts of BIG_PART bytes or more are views of the chunk). A record spread
+    over chunks keeps views of its pieces and is joined once when its last byte arrives
+    (one copy; memory grows as bytes arrive, never on a length's say-so). Bounds as
+    :class:`RecordReader`'s: a length below a record head or above ``max_record`` (which
+    ``on_record`` may change for the records after it) raises ValueError from ``feed``,
+    as does a malformed record; the stream is then unusable."""
+
+    def __init__(self, on_record: Any, max_record: int = MAX_RECORD) -> None:
+        self.on_record = on_record
+        self.max_record = max_record
+        self._pieces: list[Any] = []  # the record begun in an earlier chunk
+        self._have = 0  # bytes of it here (its 4-byte length included)
+        self._need = 0  # its whole size with its length (4 while the length is incomplete)
+
+    @property
+    def partial(self) -> bool:
+        """True while a record is incomplete (at end of stream: it was cut short)."""
+        return bool(self._pieces)
+
+    def feed(self, data: bytes) -> None:
+        """Decode every record ``data`` completes or holds; keep the rest for later."""
+        pos = 0
+        if self._pieces:
+            pos = self._complete(data)
+            if pos < 0:
+                return
+        end = len(data)
+        while end - pos >= 4:
+            (n,) = _LEN.unpack_from(data, pos)
+            self._check(n)
+            if end - pos - 4 < n:
+                self._keep(data, pos, 4 + n)
+                return
+            self.on_record(*_decode_at(data, pos + 4, n))
+            pos += 4 + n
+        if pos < end:
+            self._keep(data, pos, 4)
+
+    def _check(self, n: int) -> None:
+        if n < _HEAD.size or n > self.max_record:
+            raise ValueError("relay record of %d bytes" % n)
+
+    def _keep(self, data: bytes, pos: int, need: int) -> None:
+        self._pieces = [memoryview(data)[pos:]]
+        self._have = len(data) - pos
+        self._need = need
+
+    def _complete(self, data: bytes) -> int:
+        """Add ``data``'s first bytes to the record begun earlier; decode it once whole.
+        The position in ``data`` after it, or -1 while it still is incomplete."""
+        pos = 0
+        if self._need == 4:  # its length itself was cut: at most 3 bytes kept
+            head = b"".join(self._pieces) + data[: 4 - self._have]
+            pos = len(head) - self._have
+            if len(head) < 4:
+                self._pieces, self._have = [head], len(head)
+                return -1
+            (n,) = _LEN.unpack(head)
+            self._check(n)
+            self._pieces, self._have, self._need = [head], 4, 4 + n
+        take = min(self._need - self._have, len(data) - pos)
+        self._pieces.append(memoryview(data)[pos : pos + take])
+        self._have += take
+        if self._have < self._need:
+            return -1
+        record = b"".join(self._pieces)  # the one copy of a record spread over chunks
+        self._pieces = []
+        self.on_record(*_decode_at(record, 4, len(record) - 4))
+        return pos + take
 
 
 #: The delimiter between a Jupyter message's routing identities and its signed parts.

@@ -67,39 +67,46 @@ async def _open_exec(conn: Any, target: ExecTarget, window: int) -> Any:
     except BaseException:
         writer.close()
         raise
-    if not answer.get("ok"):
+    if (error := refused(answer)) is not None:
         writer.close()
-        raise RemoteCommandError(
-            printable(str(answer.get("error") or "the relay connector failed")[:500]),
-            hint=printable(str(answer.get("hint") or "")[:500]),
-        )
+        raise error
     return _Prefixed(reader, rest), writer
 
 
 async def _answer(reader: Any, errors: _StderrTail, where: str) -> tuple[dict[str, Any], bytes]:
     """The connector's JSON answer after the marker, and the stream bytes read past it."""
     data = b""
+    while (found := find_answer(data, where)) is None:
+        chunk = await reader.read(65536)
+        if not chunk:
+            await asyncio.sleep(0.1)  # let stderr's last words arrive
+            raise no_answer(where, errors.text())
+        data += chunk
+    return found
+
+
+def no_answer(where: str, stderr: str) -> SSHConnectError:
+    """The connector's stdout ended before its answer line (``stderr``: its last words)."""
+    return SSHConnectError(
+        f"The relay connector on {where} ended without answering: {stderr or 'no message'}"
+    )
+
+
+def find_answer(data: bytes, where: str) -> tuple[dict[str, Any], bytes] | None:
+    """A connector's JSON answer after the marker in what its stdout gave so far, and the
+    stream bytes past its line; None until the line is whole. Raises RemoteCommandError
+    for a bad answer or more than MAX_NOISE bytes of login noise before it."""
     marker = STREAM_MARKER.encode()
-    while True:
-        at = data.find(marker)
-        if at >= 0:
-            end = data.find(b"\n", at)
-            if end >= 0:
-                break
+    at = data.find(marker)
+    end = data.find(b"\n", at) if at >= 0 else -1
+    if end < 0:
         if len(data) > MAX_NOISE:
             raise RemoteCommandError(
                 f"The relay connector on {where} did not answer (too much other output).",
                 hint="The login's startup files (~/.profile, ~/.bashrc) should print nothing "
                 "on a non-interactive login.",
             )
-        chunk = await reader.read(65536)
-        if not chunk:
-            await asyncio.sleep(0.1)  # let stderr's last words arrive
-            raise SSHConnectError(
-                f"The relay connector on {where} ended without answering: "
-                f"{errors.text() or 'no message'}"
-            )
-        data += chunk
+        return None
     line = data[at + len(marker) : end].decode("utf-8", "replace")
     try:
         answer = parse_remote_json(line, max_depth=4, max_items=100)
@@ -108,6 +115,16 @@ async def _answer(reader: Any, errors: _StderrTail, where: str) -> tuple[dict[st
     if not isinstance(answer, dict):
         raise RemoteCommandError(f"The relay connector on {where} answered badly.")
     return answer, data[end + 1 :]
+
+
+def refused(answer: dict[str, Any]) -> RemoteCommandError | None:
+    """The connector's answer said it cannot reach the relay: why, and the fix."""
+    if answer.get("ok"):
+        return None
+    return RemoteCommandError(
+        printable(str(answer.get("error") or "the relay connector failed")[:500]),
+        hint=printable(str(answer.get("hint") or "")[:500]),
+    )
 
 
 class _StderrTail:
