@@ -14,14 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import RemoteCommandError
-from ..remote import argv_on_path, argv_python, script_text, stdin_payload
+from ..remote import argv_on_path, argv_python, stdin_payload_cached
 from ..remote.protocol import BOOTSTRAP, CHANNELS, KERNEL_ID_PATTERN
 from ..ssh.exec import AGENT_OUTPUT, ExecResult, HeldProcess, peer, run
 from ..ssh.streams import ExecTarget
 from ..text import RemoteJSONError, parse_remote_json, printable, printable_tree
-
-#: the agent script: protocol, state, relay, supervisor, agent (see remote/__init__.py)
-_AGENT = script_text("agent")
 
 
 class AgentClient:
@@ -45,7 +42,7 @@ class AgentClient:
         result = await run(
             self.conn,
             self.command,
-            stdin=stdin_payload(_AGENT, request),
+            stdin=stdin_payload_cached("agent", request),
             timeout=timeout,
             max_output=AGENT_OUTPUT,
             what=f"the remote agent's answer ({op})",
@@ -79,7 +76,7 @@ class AgentClient:
     def connect_target(self, kernel_id: str) -> ExecTarget:
         """The relay of ``kernel_id`` as a stream over this agent's stdin/stdout (the
         ``connect`` operation, ``remote/connector.py``)."""
-        payload = stdin_payload(_AGENT, {"op": "connect", "kernel_id": kernel_id})
+        payload = stdin_payload_cached("agent", {"op": "connect", "kernel_id": kernel_id})
         return ExecTarget(self.command, payload, where=peer(self.conn))
 
     async def submit(self, request: dict[str, Any]) -> str:
@@ -94,7 +91,7 @@ class AgentClient:
 
     async def hold_presence(self, kernel_id: str) -> HeldProcess:
         """Tell the remote supervisor a client is here until the returned process closes."""
-        payload = stdin_payload(_AGENT, {"op": "presence", "kernel_id": kernel_id})
+        payload = stdin_payload_cached("agent", {"op": "presence", "kernel_id": kernel_id})
         return await HeldProcess.start(self.conn, self.command, payload)
 
     async def list(self, *, report: bool = False) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from .protocol import BOOTSTRAP
+from .protocol import BOOTSTRAP, CODE_CACHE_DIR
 
 #: The parts of each script, in order.
 SCRIPTS = {
@@ -60,6 +60,7 @@ SCRIPTS = {
     ),
     "envcreate": ("protocol", "tools", "envcreate"),
     "kernel_launcher": ("peer", "kernel_launcher"),
+    "bootcache": ("bootcache",),
 }
 _LOCAL_IMPORTS = re.compile(r"^# <local-imports>.*?^# </local-imports>\n", re.M | re.S)
 
@@ -91,6 +92,22 @@ def stdin_payload(script: str, request: dict[str, Any]) -> bytes:
     """What to write on the exec's stdin: the framed script, then the JSON request."""
     body = script.encode("utf-8")
     return str(len(body)).encode() + b"\n" + body + json.dumps(request).encode("utf-8") + b"\n"
+
+
+def stdin_payload_cached(name: str, request: dict[str, Any]) -> bytes:
+    """:func:`stdin_payload` for script ``name`` of :data:`SCRIPTS` behind the bytecode
+    cache's loader (bootcache.py): the framed loader, the framed script, the request.
+    The agent client sends every agent request so (issue 17 item 2)."""
+    return framed_loader(name) + stdin_payload(script_text(name), request)
+
+
+@cache
+def framed_loader(name: str) -> bytes:
+    """The loader of :func:`stdin_payload_cached`, framed for the bootstrap, set to cache
+    the script that follows as ``name``."""
+    head = f"CODE_CACHE_DIR = {CODE_CACHE_DIR!r}\nSCRIPT_NAME = {name!r}\n"
+    body = (head + script_text("bootcache")).encode("utf-8")
+    return str(len(body)).encode() + b"\n" + body
 
 
 #: Runs "$1" with the remaining arguments; a leading ~/ in "$1" means the login's $HOME.

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
-from jupyter_remote.remote.protocol import KERNEL_ID_PATTERN, STATE_DIR
+from jupyter_remote.remote.protocol import CODE_CACHE_DIR, KERNEL_ID_PATTERN, STATE_DIR
 
 # </local-imports>
 
@@ -38,6 +38,8 @@ KERNELS = os.path.join(ROOT, "kernels")
 #: holder state on its compute node (``job.py``).
 JOBS = os.path.join(ROOT, "jobs")
 HOLDERS = os.path.join(ROOT, "holders")
+#: The agent's bytecode cache (``bootcache.py``): it goes with the last kernel's state.
+CODE_CACHE = os.path.join(os.path.expanduser("~"), CODE_CACHE_DIR)
 KERNEL_ID = re.compile("^%s$" % KERNEL_ID_PATTERN)
 #: In a standby's directory once a start took it (``standby.py``), until the taker's first
 #: connection reaches its relay (``relay.py`` removes it): a take left unfinished shows.
@@ -289,11 +291,19 @@ def _remove_owned_tree(path):
 
 
 def _remove_empty_parents():
-    for d in (KERNELS, JOBS, HOLDERS, ROOT):
+    """The state directories no kernel needs any more; the bytecode cache once no kernel,
+    job or holder state is left (nothing of ours outlives the kernels)."""
+    for d in (KERNELS, JOBS, HOLDERS):
         try:
             os.rmdir(d)
         except OSError:
             pass
+    if not any(os.path.isdir(d) for d in (KERNELS, JOBS, HOLDERS)):
+        _remove_owned_tree(CODE_CACHE)
+    try:
+        os.rmdir(ROOT)
+    except OSError:
+        pass
 
 
 def _remove_scratch(kdir):
