@@ -90,6 +90,48 @@ class _UnixLink:
     async def open_unix_connection(self, path: str, **options: Any) -> Any:
         return await asyncio.open_unix_connection(path)
 
+    async def create_unix_connection(self, factory: Any, path: str, **options: Any) -> Any:
+        """asyncssh's session API (the product's ``ssh/record_link.py``) on the socket."""
+        session = factory()
+        loop = asyncio.get_running_loop()
+        _, chan = await loop.create_unix_connection(lambda: _Channel(session), path)
+        return chan, session
+
+
+class _Channel(asyncio.Protocol):
+    """What an asyncssh channel does for its session, on an asyncio transport (as
+    tests/test_relay.py's UnixChannel)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.session.connection_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.session.data_received(data, None)
+
+    def eof_received(self) -> bool:
+        self.session.eof_received()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.session.connection_lost(exc)
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def pause_reading(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.transport.resume_reading()
+
 
 def _cell(kc: Any) -> None:
     msg_id = kc.execute("pass", store_history=False)
