@@ -308,3 +308,50 @@ async def test_silent_connections_cost_a_small_buffer_each_until_their_handshake
         finally:
             for sock in socks:
                 sock.close()
+
+
+async def test_connections_whose_owner_cannot_be_told_are_capped_per_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the OS cannot tell a loopback peer's owner (``peer_uid`` None: macOS, no
+    netlink nor /proc) any local user's connections are admitted, so a port holds at most
+    MAX_UNKNOWN_OWNER (256) completed ones: past it a newcomer is reset, the clients
+    already served go on (evicting the oldest or idlest instead would let a flood cut the
+    user's own: an iopub SUB never sends). The owner lookup is monkeypatched to answer
+    None: a stand-in, on this Linux host, for an OS that cannot tell. A libzmq client
+    (served first) and 255 raw handshaken connections fill the port; a 257th client is
+    refused, over and over as libzmq reconnects, and its message waits; the first is
+    still routed; once one connection closes the 257th gets in and its message arrives.
+    The old code admitted it at once (no cap)."""
+    monkeypatch.setattr(zmtp_server, "peer_uid", lambda conn: None)
+    assert zmtp_server.MAX_UNKNOWN_OWNER == 256
+    loop = asyncio.get_running_loop()
+    async with routing() as (server, got):
+        alice = client(zmq.DEALER, server.port, b"alice")
+        raw: list[socket.socket] = []
+        late = None
+        try:
+            await alice.send_multipart([b"hi"])
+            assert await asyncio.wait_for(got.get(), 10) == [b"alice", b"hi"]
+            for _ in range(255 // 15):  # in steps: never more than 64 in their handshake
+                for sock in await silent_connections(server.port, 15):
+                    await loop.sock_sendall(sock, zmtp.greeting() + zmtp.ready(b"DEALER"))
+                    raw.append(sock)
+                await eventually_async(
+                    lambda: len(server.unknown), until=lambda n: n == len(raw) + 1
+                )
+            assert len(server.unknown) == 256 and server.refused_unknown == 0
+            late = client(zmq.DEALER, server.port, b"late")
+            await late.send_multipart([b"let me in"])
+            await eventually_async(lambda: server.refused_unknown, until=lambda n: n >= 2)
+            assert got.empty() and len(server.unknown) == 256
+            await alice.send_multipart([b"still here"])
+            assert await asyncio.wait_for(got.get(), 10) == [b"alice", b"still here"]
+            raw.pop().close()
+            assert await asyncio.wait_for(got.get(), 20) == [b"late", b"let me in"]
+        finally:
+            alice.close()
+            if late is not None:
+                late.close()
+            for sock in raw:
+                sock.close()

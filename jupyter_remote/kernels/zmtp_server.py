@@ -14,7 +14,9 @@ and sends a message to every peer with a matching prefix, never blocking.
 Another user's connection (any local user can connect to loopback ports; SECURITY.md's
 laptop-side paragraph) is reset as it is accepted, before anything is allocated for it
 (``remote/peer.py``'s uid lookup, as the remote's relay gate does; where the OS cannot
-tell, macOS, the bounds below are all there is). Bounds: a peer's message at most
+tell, macOS, the bounds below are all there is, and at most MAX_UNKNOWN_OWNER such
+connections per port: past it a newcomer is refused, the ones served go on).
+Bounds: a peer's message at most
 MAX_REQUEST bytes (iopub peers: MAX_SUBSCRIPTION); the handshake done within
 HANDSHAKE_TIMEOUT s, at most MAX_HANDSHAKING connections in it at once per port (a new one
 evicts the oldest: a flood cannot keep a new client out); a peer more than MAX_BEHIND
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import struct
@@ -65,15 +68,20 @@ MAX_BEHIND_HARD = 1 << 30
 #: seconds a peer over MAX_BEHIND may go without its backlog shrinking
 STALL_AFTER = 30.0
 
+#: completed connections per port whose owner the OS cannot tell (no netlink nor /proc:
+#: macOS); past it a newcomer is reset (``ZmtpServer.joined``): clients already served go
+#: on (evicting the oldest or idlest would let a flood cut them: an iopub SUB never sends)
+MAX_UNKNOWN_OWNER = 256
+
 OnMessage = Callable[[Frames], None]
 
 
-def is_ours(conn: socket.socket) -> bool:
-    """The peer of an accepted loopback connection is our own uid's, or its owner cannot
-    be told (no netlink nor /proc, e.g. macOS: then the bounds alone); False for another
-    user's, or one already gone (``remote/peer.py``, the relay gate's check)."""
+def is_ours(conn: socket.socket) -> bool | None:
+    """The peer of an accepted loopback connection is our own uid's (True); another user's,
+    or one already gone (False: ``remote/peer.py``, the relay gate's check); None when its
+    owner cannot be told (no netlink nor /proc, e.g. macOS: then the bounds alone)."""
     uid = peer_uid(conn)
-    return uid is None or uid == os.getuid()
+    return None if uid is None else uid == os.getuid()
 
 
 def reset(conn: socket.socket) -> None:
@@ -106,7 +114,7 @@ def listen(port: int, held: socket.socket | None = None) -> socket.socket:
 class Peer(ZmtpStream):
     """One accepted connection of a server: its events go to the server."""
 
-    def __init__(self, server: ZmtpServer) -> None:
+    def __init__(self, server: ZmtpServer, unknown_owner: bool = False) -> None:
         super().__init__(
             server.socket_type,
             as_server=True,
@@ -116,6 +124,7 @@ class Peer(ZmtpStream):
             max_batch=MAX_BATCH,  # a flood of tiny messages yields the loop every turn
         )
         self.server = server
+        self.unknown_owner = unknown_owner  # the OS could not tell whose it is
         self.route = b""  # a ROUTER's name for this peer
         self.subscriptions: dict[bytes, int] = {}  # a PUB's: prefix -> times subscribed
         self._timer: asyncio.TimerHandle | None = None
@@ -163,6 +172,8 @@ class ZmtpServer:
         #: seconds a peer over MAX_BEHIND may go without reading (tests shorten it)
         self.stall_after = STALL_AFTER
         self.refused = 0  # connections of another user reset at accept
+        self.unknown: set[Peer] = set()  # served peers whose owner the OS cannot tell
+        self.refused_unknown = 0  # such connections refused past MAX_UNKNOWN_OWNER
         self._listener: socket.socket | None = listen(port, held)
         self._start = asyncio.ensure_future(self._serve(self._listener))
 
@@ -176,9 +187,13 @@ class ZmtpServer:
             except OSError:  # out of fds (EMFILE) or the like: try again shortly
                 await asyncio.sleep(0.1)
                 continue
-            if not is_ours(conn):
+            ours = is_ours(conn)
+            if ours is False:
                 self.refused += 1
                 reset(conn)
+                continue
+            if ours is None and self._unknown_full():
+                reset(conn)  # before anything is made for it
                 continue
             # asyncio sets TCP_NODELAY only on sockets made with proto IPPROTO_TCP, not on
             # accepted ones: without it Nagle's algorithm held a cell's second iopub
@@ -186,7 +201,9 @@ class ZmtpServer:
             with contextlib.suppress(OSError):
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
-                await loop.connect_accepted_socket(lambda: Peer(self), conn)
+                await loop.connect_accepted_socket(
+                    functools.partial(Peer, self, ours is None), conn
+                )
             except OSError:
                 conn.close()
 
@@ -212,8 +229,21 @@ class ZmtpServer:
             next(iter(self._handshaking)).abort("too many connections in their handshake")
         self._handshaking[peer] = None
 
+    def _unknown_full(self) -> bool:
+        """MAX_UNKNOWN_OWNER peers whose owner cannot be told are served: a newcomer of
+        unknown owner is refused (counted in ``refused_unknown``)."""
+        if len(self.unknown) < MAX_UNKNOWN_OWNER:
+            return False
+        self.refused_unknown += 1
+        return True
+
     def joined(self, peer: Peer) -> None:
         self._handshaking.pop(peer, None)
+        if peer.unknown_owner:  # (more may have been in their handshake at once)
+            if self._unknown_full():
+                peer.abort(f"more than {MAX_UNKNOWN_OWNER} connections of unknown owner")
+                return
+            self.unknown.add(peer)
         self.peers.add(peer)
 
     def left(self, stream: ZmtpStream, reason: str) -> None:
@@ -221,6 +251,7 @@ class ZmtpServer:
         stream.stop_timer()
         self._handshaking.pop(stream, None)
         self.peers.discard(stream)
+        self.unknown.discard(stream)
 
     def received(self, peer: Peer, frames: Frames) -> None:
         """A message from ``peer`` (the pattern's to route)."""
@@ -273,6 +304,8 @@ class RouterServer(ZmtpServer):
 
     def joined(self, peer: Peer) -> None:
         super().joined(peer)
+        if peer.closed:  # refused (MAX_UNKNOWN_OWNER): it takes no identity over
+            return
         identity = peer.peer_props.get(b"identity") or self._generated_id()
         peer.route = identity
         old = self._routes.get(identity)
