@@ -241,17 +241,18 @@ def measure(cells: int, streams: int, rtt_blocks: int = 0) -> None:
             pids = (os.getpid(), child.pid, int(info["kernel"]))
             turns0, relay0 = _TURNS["count"], relay_turns()
             cpu0 = [_cpu(os.getpid(), loop_tid), *(_cpu(p) for p in pids)]
-            faults0 = _faults(os.getpid())
+            faults0, relay_faults0 = _faults(os.getpid()), _faults(child.pid)
             for _ in range(n):
                 run()
             cpu1 = [_cpu(os.getpid(), loop_tid), *(_cpu(p) for p in pids)]
             faults = (_faults(os.getpid()) - faults0) / n
+            relay_faults = (_faults(child.pid) - relay_faults0) / n
             turns = ((_TURNS["count"] - turns0) / n, (relay_turns() - relay0) / n)
             ms = [(b - a) * 1000 / n for a, b in zip(cpu0, cpu1, strict=True)]
             print(
                 f"per {label}: event-loop turns local {turns[0]:.1f}, relay {turns[1]:.1f}; CPU ms "
                 f"local loop {ms[0]:.3f}, local process {ms[1]:.3f}, relay {ms[2]:.3f}, "
-                f"kernel {ms[3]:.3f}; local page faults {faults:.0f}",
+                f"kernel {ms[3]:.3f}; page faults local {faults:.0f}, relay {relay_faults:.0f}",
                 flush=True,
             )
         kc.stop_channels()

@@ -10,6 +10,7 @@ in a thread, the local side over a plain unix socket.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from jupyter_remote.remote.supervisor import _idle_step
@@ -120,3 +121,43 @@ async def test_a_message_of_more_parts_than_a_record_carries_becomes_a_gap_marke
         assert channels.gaps == 1 and iopub.connections == 1
         assert grown < 48 << 20, f"peak RSS grew {grown >> 20} MiB"
         assert await cell_lines(kc, kc.execute("print(6 * 7)")) == ["42"]
+
+
+async def test_the_links_send_buffer_is_widened_and_a_large_output_arrives_whole(
+    kernel_factory: Any,  # noqa: F811
+) -> None:
+    """The relay asks for LINK_SNDBUF on the client's socket (as far as the OS allows:
+    Linux doubles it, capped by net.core.wmem_max), and 12 MB of 1 MB prints arrive
+    through it whole and in order, a detach midway included."""
+    import socket
+
+    from jupyter_remote.remote import relay as relay_mod
+    from tests.test_relay import UnixLink
+
+    wmem_max = int(Path("/proc/sys/net/core/wmem_max").read_text())
+    async with joined(kernel_factory) as (kernel, channels, kc):
+        await cell_lines(kc, kc.execute("pass"))
+        sock = kernel.relay.client.get_extra_info("socket")
+        sndbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        assert sndbuf >= 2 * min(relay_mod.LINK_SNDBUF, wmem_max)
+        code = "for i in range(12):\n    print(f'{i:02d}' + 'x' * 1_000_000, flush=True)"
+        msg_id = kc.execute(code)
+        await asyncio.sleep(0.05)
+        channels.detach()
+        await asyncio.sleep(0.5)
+        await channels.attach(UnixLink(), kernel.path)
+        lines = await cell_lines(kc, msg_id)
+        assert [line[:2] for line in lines] == [f"{i:02d}" for i in range(12)]
+        assert all(line == line[:2] + "x" * 1_000_000 for line in lines)
+        assert kernel.relay.dropped == 0
+
+
+def test_widening_the_send_buffer_of_a_link_without_a_socket_does_nothing() -> None:
+    """A transport that has no socket to tell (``get_extra_info`` None) keeps its own."""
+    from jupyter_remote.remote import relay as relay_mod
+
+    class NoSocket:
+        def get_extra_info(self, name: str) -> None:
+            return None
+
+    relay_mod._widen_send_buffer(NoSocket())

@@ -60,6 +60,11 @@ from jupyter_remote.remote.state import CLAIMED
 DEFAULT_BUFFER_BYTES = 128 * 1024 * 1024
 ACK_INTERVAL = 0.2
 STALL_AFTER = 5.0  # a client that has not read for this long counts as absent
+#: the send buffer asked for on the client's socket (Linux doubles it, capped by
+#: net.core.wmem_max): sshd reads the relay's unix socket 32 KiB at a time, and with the
+#: default ~208 KiB a stream's batches mostly waited in asyncio's buffer (one more copy,
+#: one more loop turn each); 200 MB of output cost the relay ~300 ms CPU, ~215 with this
+LINK_SNDBUF = 2 * 1024 * 1024
 
 
 class Relay(StartSide, GateSide, KernelSide):
@@ -280,6 +285,7 @@ class Relay(StartSide, GateSide, KernelSide):
                 pass
         self.client = writer
         self.stalled_since = 0.0
+        _widen_send_buffer(writer)
         if hello.get("twin") != self.twin:  # another local side: its numbering starts anew
             self.twin = hello.get("twin")
             self.last_in = self.acked_in = 0
@@ -326,6 +332,19 @@ class Relay(StartSide, GateSide, KernelSide):
             "token": self.tcp_token or "",
             "port": self.tcp_port,
         }
+
+
+def _widen_send_buffer(writer):
+    """``_take_client``: LINK_SNDBUF on the client's socket, where the OS allows it
+    (else its default stays)."""
+    import socket
+
+    sock = writer.get_extra_info("socket")
+    try:
+        if sock is not None and sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) < LINK_SNDBUF:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, LINK_SNDBUF)
+    except OSError:
+        pass
 
 
 def start_relay(kdir, buffer_bytes, startup_timeout, tcp_token=None):
