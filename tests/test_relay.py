@@ -733,3 +733,33 @@ async def test_a_relay_that_cannot_prove_the_key_gets_nothing_after_the_hello() 
         finally:
             channels.close()
     assert answers == [] and seen_after_hello == []
+
+
+async def test_an_attach_that_fails_after_its_link_opened_closes_the_link() -> None:
+    """Review s24 leftover: ``RelayedChannels.attach`` opened its link (an SSH channel in
+    production), then left it open when what followed raised: a relay (or anything at its
+    address) that takes the HELLO and never answers timed the attach out with the channel
+    still open on the pooled connection, one more after every retry. Now any failure
+    after the open (a timeout, a refusal, a cancel) closes it: the far end sees the
+    hang-up (watched here from the relay's side of a unix socket: ``UnixLink`` stands in
+    for the SSH connection; the old code never hung up)."""
+    hung_up = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while await reader.read(65536):  # the HELLO, then nothing until a hang-up
+                pass
+        hung_up.set()
+        writer.close()
+
+    channels = relayed_channels()
+    async with hostile_relay(silent, "silent") as path:
+        try:
+            for _ in range(2):
+                hung_up.clear()
+                with pytest.raises(asyncio.TimeoutError):
+                    await channels.attach(UnixLink(), path, ready_timeout=0.3)
+                assert not channels.attached
+                await asyncio.wait_for(hung_up.wait(), 10)  # the link was closed
+        finally:
+            channels.close()

@@ -137,30 +137,11 @@ class RelayedChannels(LocalChannels):
             open_record_link(conn, target, max_first=MAX_HELLO_IN, max_record=MAX_RECORD_IN),
             timeout,
         )
-        nonce = secrets.token_hex(16)
-        hello = {"twin": self._twin, "epoch": self.epoch, "last": self.last_in, "nonce": nonce}
-        if token:
-            hello["token"] = token
-        writer.write(encode_record(HELLO, 0, 0, [json_part(hello)]))
-        answer = await hello_answer(writer, writer, ready_timeout or timeout)
-        proven(answer, self._key, nonce, writer)  # else nothing is believed or written
-        if "error" in answer:  # the kernel's start failed (the relay stopped it)
+        try:
+            answer = await self._greet(writer, token, ready_timeout or timeout)
+        except BaseException:  # timed out, refused, cancelled: no SSH channel left open
             writer.close()
-            raise RemoteCommandError(
-                printable(str(answer["error"])[:MAX_ERROR_TEXT], keep_newlines=True),
-                hint=error_hint(answer.get("hint")),  # a log tail: its end is what matters
-            )
-        if not (
-            isinstance(answer.get("epoch"), str)
-            and isinstance(answer.get("start"), int)
-            and isinstance(answer.get("last_in"), int)
-        ):
-            writer.close()
-            raise RemoteCommandError(
-                "The kernel's relay answered with a malformed greeting.",
-                hint="The remote runs another version of jupyterlab-remote's relay, or is "
-                "not what it claims; restart the kernel.",
-            )
+            raise
         if answer["epoch"] != self.epoch:
             # a new kernel process (start or restart): requests written to the old one are void
             while self._pending and self._pending[0][0] <= self._written_out:
@@ -180,6 +161,35 @@ class RelayedChannels(LocalChannels):
             lambda exc: self._link_ended(writer, exc),
         )
         self._ack_task = asyncio.ensure_future(self._acker(writer))
+
+    async def _greet(self, writer: RecordLink, token: str, timeout: float) -> dict[str, Any]:
+        """Our HELLO on a new link and the relay's answer, proven and well formed
+        (``attach``, which closes the link if this raises)."""
+        nonce = secrets.token_hex(16)
+        hello = {"twin": self._twin, "epoch": self.epoch, "last": self.last_in, "nonce": nonce}
+        if token:
+            hello["token"] = token
+        writer.write(encode_record(HELLO, 0, 0, [json_part(hello)]))
+        answer = await hello_answer(writer, writer, timeout)
+        proven(answer, self._key, nonce, writer)  # else nothing is believed or written
+        if "error" in answer:  # the kernel's start failed (the relay stopped it)
+            writer.close()
+            raise RemoteCommandError(
+                printable(str(answer["error"])[:MAX_ERROR_TEXT], keep_newlines=True),
+                hint=error_hint(answer.get("hint")),  # a log tail: its end is what matters
+            )
+        if not (
+            isinstance(answer.get("epoch"), str)
+            and isinstance(answer.get("start"), int)
+            and isinstance(answer.get("last_in"), int)
+        ):
+            writer.close()
+            raise RemoteCommandError(
+                "The kernel's relay answered with a malformed greeting.",
+                hint="The remote runs another version of jupyterlab-remote's relay, or is "
+                "not what it claims; restart the kernel.",
+            )
+        return answer
 
     def detach(self) -> None:
         """The link is gone (or about to be replaced): stop using it; local sockets stay."""
