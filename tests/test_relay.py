@@ -115,14 +115,31 @@ def start_kernel(kdir: Path, buffer_bytes: int) -> RelayedKernel:
 _KERNEL_DIRS = itertools.count()
 
 
+def stop_relay(relay: Any) -> None:
+    """End a relay's thread (its event loop stopped: ``serve`` returns) and join it, so
+    no relay, nor its connectors' reconnects, outlives its test."""
+    loop = relay._loop
+
+    def halt() -> None:  # on the relay's loop: its tasks cancelled, then the loop stopped
+        for task in asyncio.all_tasks(loop):
+            if task.get_coro().__qualname__ != "Relay.run":  # (serve waits for it)
+                task.cancel()
+        loop.call_soon(loop.call_soon, loop.stop)  # after the cancelled tasks' last steps
+
+    if loop is not None and not loop.is_closed():
+        loop.call_soon_threadsafe(halt)
+    relay.thread.join(10)
+    assert not relay.thread.is_alive(), "the relay's thread did not end"
+
+
 def relay_kernels() -> Iterator[Any]:
     """A factory of kernels with their relays (this file's ``kernel_factory`` and
     test_localports_hardening's), each in a directory of its own; all killed at the end."""
     started: list[RelayedKernel] = []
 
     def factory(buffer_bytes: int = relay_mod.DEFAULT_BUFFER_BYTES) -> RelayedKernel:
-        # short (ipc paths), and never a path an earlier test's relay may still retry: the
-        # relay thread outlives its test, and its connectors reconnect as libzmq's did
+        # short (ipc paths), and never a path an earlier test's used (its relay is stopped
+        # at the end, ``stop_relay``; its kernel's sockets may linger a moment)
         kdir = Path("/tmp") / f"jr-relay-{os.getpid()}-{next(_KERNEL_DIRS)}"
         kdir.mkdir(mode=0o700, exist_ok=True)
         kernel = start_kernel(kdir, buffer_bytes)
@@ -131,6 +148,7 @@ def relay_kernels() -> Iterator[Any]:
 
     yield factory
     for kernel in started:
+        stop_relay(kernel.relay)
         kernel.proc.kill()
         kernel.proc.wait(10)
         subprocess.run(["rm", "-rf", str(kernel.kdir)], check=False)
@@ -763,3 +781,18 @@ async def test_an_attach_that_fails_after_its_link_opened_closes_the_link() -> N
                 await asyncio.wait_for(hung_up.wait(), 10)  # the link was closed
         finally:
             channels.close()
+
+
+def test_a_relay_thread_ends_with_its_test() -> None:
+    """Review s24 leftover: ``relay_kernels`` killed each kernel at a test's end but left
+    its relay's thread running (its connectors retrying the kernel's sockets for the rest
+    of the session). Its teardown now stops the relay's loop and joins the thread."""
+    import threading
+
+    factories = relay_kernels()
+    kernel = next(factories)()
+    assert kernel.relay.thread.is_alive()
+    with contextlib.suppress(StopIteration):
+        next(factories)  # the fixture's teardown
+    assert not kernel.relay.thread.is_alive()
+    assert kernel.relay.thread not in threading.enumerate()

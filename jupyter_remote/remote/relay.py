@@ -363,4 +363,5 @@ def start_relay(kdir, buffer_bytes, startup_timeout, tcp_token=None):
     relay = Relay(kdir, conn, buffer_bytes, tcp_token)
     thread = threading.Thread(target=relay.serve, args=(startup_timeout,), daemon=True)
     thread.start()
+    relay.thread = thread  # type: ignore[attr-defined]  # (tests stop its loop, join it)
     return relay
