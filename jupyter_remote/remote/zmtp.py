@@ -32,11 +32,13 @@ from jupyter_remote.remote.zmtp_frames import (
     SMALL_BUFFER,
     Frames,
     ZmtpError,
+    check_greeting,
     command,
     greeting,
     message_pieces,
     parse_properties,
     ready,
+    split_command,
 )
 
 # </local-imports>
@@ -263,9 +265,9 @@ class ZmtpStream(_StreamBase):
             start, avail = self._start, self._end - self._start
             if not self._greeted:
                 if avail < GREETING_SIZE:
-                    self._check_greeting(bytes(buf[start : self._end]))  # early refusal
+                    check_greeting(bytes(buf[start : self._end]))  # early refusal
                     return
-                self._check_greeting(bytes(buf[start : start + GREETING_SIZE]))
+                self._greeted = check_greeting(bytes(buf[start : start + GREETING_SIZE]))
                 self._start += GREETING_SIZE
                 continue
             if avail < 2:
@@ -318,19 +320,6 @@ class ZmtpStream(_StreamBase):
             self._frames, self._size = [], 0
         if flags & COMMAND and size > SMALL_BUFFER:
             raise ZmtpError("a command over %d bytes" % SMALL_BUFFER)
-
-    def _check_greeting(self, data: bytes) -> None:
-        """The peer's greeting, or as much of it as has come (a ZMTP 1 or 2 peer sends
-        fewer than 64 bytes and waits for ours: it is refused at its 11th byte)."""
-        if data[:1] not in (b"", b"\xff") or (len(data) >= 10 and data[9] != 0x7F):
-            raise ZmtpError("not a ZMTP 3 peer")
-        if len(data) >= 11 and data[10] < 3:  # revision 1: ZMTP 2.0
-            raise ZmtpError("the peer speaks an older ZMTP (revision %d), not 3" % data[10])
-        if len(data) < GREETING_SIZE:
-            return
-        if data[12:32].rstrip(b"\0") != b"NULL":
-            raise ZmtpError("the peer asks for a security mechanism other than NULL")
-        self._greeted = True
 
     def _frame(self, flags: int, body: Any) -> None:
         if flags & COMMAND:
@@ -385,9 +374,7 @@ class ZmtpStream(_StreamBase):
         asyncio.get_event_loop().call_soon(self._go_on)
 
     def _command(self, body: Any) -> None:
-        if not body or len(body) < 1 + body[0]:
-            raise ZmtpError("a malformed command")
-        name, data = bytes(body[1 : 1 + body[0]]), body[1 + body[0] :]
+        name, data = split_command(body)
         if name == b"READY" and not self.is_ready:
             self.peer_props = parse_properties(data)
             if self.peer_props.get(b"socket-type") not in self.peer_types:

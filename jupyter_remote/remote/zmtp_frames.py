@@ -5,7 +5,7 @@ Python >= 3.8.
 """
 
 import struct
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 Frames = List[Any]  # bytes, or bytearray for a big frame (anything bytes-like to send)
 
@@ -98,3 +98,25 @@ def parse_properties(body: Any) -> Dict[bytes, bytes]:
         props[name] = bytes(body[start : start + size])
         i = start + size
     return props
+
+
+def check_greeting(data: bytes) -> bool:
+    """The peer's greeting, or as much of it as has come: True once it is whole and fit,
+    ZmtpError as soon as it is not (a ZMTP 1 or 2 peer sends fewer than 64 bytes and waits
+    for ours: it is refused at its 11th byte)."""
+    if data[:1] not in (b"", b"\xff") or (len(data) >= 10 and data[9] != 0x7F):
+        raise ZmtpError("not a ZMTP 3 peer")
+    if len(data) >= 11 and data[10] < 3:  # revision 1: ZMTP 2.0
+        raise ZmtpError("the peer speaks an older ZMTP (revision %d), not 3" % data[10])
+    if len(data) < GREETING_SIZE:
+        return False
+    if data[12:32].rstrip(b"\0") != b"NULL":
+        raise ZmtpError("the peer asks for a security mechanism other than NULL")
+    return True
+
+
+def split_command(body: Any) -> Tuple[bytes, Any]:
+    """A command frame's name and the rest of its body; ZmtpError when malformed."""
+    if not body or len(body) < 1 + body[0]:
+        raise ZmtpError("a malformed command")
+    return bytes(body[1 : 1 + body[0]]), body[1 + body[0] :]
