@@ -90,6 +90,9 @@ def kind():
     if "_jr_src" in code:  # the bootstrap: a framed script, then the JSON request
         n = int(sys.stdin.buffer.readline())
         script = sys.stdin.buffer.read(n)
+        if b"SCRIPT_NAME = " in script:  # the bytecode cache's loader (bootcache.py):
+            n = int(sys.stdin.buffer.readline())  # it reads the framed script after it
+            script = sys.stdin.buffer.read(n)
         line = sys.stdin.buffer.readline()
         request = json.loads(line) if line.strip() else {}
         if b"def op_launch(" in script:  # every script carries the protocol part (the
