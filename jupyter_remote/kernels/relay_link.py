@@ -51,7 +51,6 @@ from ..ssh.record_link import RecordLink, open_record_link
 from ..ssh.streams import ExecTarget
 from ..text import printable
 from .agent_client import MAX_ERROR_TEXT, error_hint
-from .link_flow import LinkFlow
 from .local_channels import LocalChannels, verified
 from .relay_hello import MAX_HELLO_IN, hello_answer, proven, relay_json
 
@@ -104,8 +103,6 @@ class RelayedChannels(LocalChannels):
         self.unsigned = 0  # requests dropped: unsigned or badly signed
         self._writer: Any = None  # the RecordLink while attached
         self._ack_task: asyncio.Task[None] | None = None
-        #: pauses the link while an iopub subscriber is far behind (``link_flow.py``)
-        self.flow = LinkFlow(self._pub)
         self.gaps = 0
         #: the kernel process we talk to answered a shutdown request: it is ending on purpose
         self.shutdown_replied = False
@@ -154,7 +151,6 @@ class RelayedChannels(LocalChannels):
             writer.write(record)
         self._written_out = self._seq_out
         self._writer = writer
-        self.flow.attach(writer)
         # each record from now on is handled as asyncssh hands over its last packet
         writer.deliver(
             lambda *record: self._from_remote(writer, *record),
@@ -194,7 +190,6 @@ class RelayedChannels(LocalChannels):
     def detach(self) -> None:
         """The link is gone (or about to be replaced): stop using it; local sockets stay."""
         writer, self._writer = self._writer, None
-        self.flow.detach()
         if self._ack_task is not None:
             self._ack_task.cancel()
         self._ack_task = None
@@ -288,7 +283,6 @@ class RelayedChannels(LocalChannels):
             self.last_in = seq
             if channel == IOPUB:  # most messages
                 self.publish(parts)
-                self.flow.published()
             else:
                 if RELAYED[channel] == "control" and is_shutdown_reply(parts):
                     self.shutdown_replied = True
@@ -309,7 +303,6 @@ class RelayedChannels(LocalChannels):
         log.debug("relay link ended: %r", exc)
         if self._writer is writer:
             self._writer = None
-            self.flow.detach()
 
     def _ack(self, writer: Any) -> None:
         if self._acked_in != self.last_in and writer is self._writer:

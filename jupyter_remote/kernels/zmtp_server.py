@@ -384,15 +384,6 @@ class PubServer(ZmtpServer):
                 peer.sent += size
                 peer.send_pieces(pieces)
 
-    def backlogs(self) -> list[tuple[Peer, int, int]]:
-        """(peer, bytes written to it and not yet read, bytes it has read) of each peer:
-        the relay link's back-pressure (``link_flow.py``) looks at these."""
-        out = []
-        for peer in self.peers:
-            behind = peer.write_buffer_size()
-            out.append((peer, behind, peer.sent - behind))
-        return out
-
 
 def close_all(servers: list[ZmtpServer]) -> None:
     """Close each of ``servers`` (the ports are free again)."""

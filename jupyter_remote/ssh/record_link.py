@@ -13,8 +13,7 @@ The first record is bounded by ``max_first`` (the relay's greeting), the rest by
 ``max_record``; a record out of bounds, a malformed one, or one the consumer fails on
 ends the link (the channel is closed; the consumer's ``on_end`` says why), as does the
 end of the stream (a record cut short is dropped: the relay resends it on the next
-attach). :meth:`pause_reading` stops asyncssh delivering packets and granting window, so
-the relay's own bounded buffer takes what the kernel writes meanwhile.
+attach).
 """
 
 from __future__ import annotations
@@ -160,7 +159,7 @@ class RecordLink(asyncssh.SSHClientSession[bytes]):
             self._on_end = None
             ended(self._error)
 
-    # ------------------------------------------------------------ writer and flow
+    # ------------------------------------------------------------ writer
 
     def write(self, data: bytes) -> None:
         """Write a record (raises BrokenPipeError once the channel is closing)."""
@@ -176,12 +175,6 @@ class RecordLink(asyncssh.SSHClientSession[bytes]):
             self._answer.set_exception(EOFError())
         if self._chan is not None:
             self._chan.close()
-
-    def pause_reading(self) -> None:
-        self._chan.pause_reading()
-
-    def resume_reading(self) -> None:
-        self._chan.resume_reading()
 
     # ------------------------------------------------------------ a connector's answer
 
