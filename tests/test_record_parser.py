@@ -6,6 +6,7 @@ before and after its consumer is named, its first record's bound, and its end.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from typing import Any
 
@@ -21,6 +22,7 @@ from jupyter_remote.remote.protocol import (
     encode_record,
 )
 from jupyter_remote.ssh.record_link import RecordLink
+from tests.test_relay import UnixLink, greeting, hostile_relay, relayed_channels
 
 BIG = bytes(range(256)) * (3 * 1024 * 1024 // 256)  # a 3 MB part
 
@@ -257,3 +259,39 @@ def test_link_closes_when_its_consumer_fails() -> None:
             link.write(b"x")
 
     asyncio.run(scenario())
+
+
+async def test_detach_closes_a_link_that_could_no_longer_be_written() -> None:
+    """Review s24 note: after a write to the link raised (``_unwritable``: the relay's
+    CLOSE came first), the channels forgot the link, so ``detach`` (the next attach's
+    first step) left that SSH channel open. It closes it now: the far end sees the
+    hang-up (the old code never hung up)."""
+    hung_up = asyncio.Event()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raw_hello = await reader.read(65536)
+        writer.write(greeting(raw_hello, start=1, last_in=0))
+        with contextlib.suppress(Exception):
+            await writer.drain()
+            while await reader.read(65536):  # until the local side hangs up
+                pass
+        hung_up.set()
+        writer.close()
+
+    def closed_for_sending(data: bytes) -> None:
+        raise BrokenPipeError("Channel not open for sending")
+
+    channels = relayed_channels()
+    async with hostile_relay(relay, "unwritable") as path:
+        try:
+            await channels.attach(UnixLink(), path)
+            assert channels.attached
+            channels._writer.write = closed_for_sending  # as asyncssh's after a CLOSE
+            channels.from_client("hb", [b"ping"])  # the write raises: _unwritable
+            assert not channels.attached
+            await asyncio.sleep(0.2)
+            assert not hung_up.is_set()  # the link is still read (to its EOF)
+            channels.detach()
+            await asyncio.wait_for(hung_up.wait(), 10)
+        finally:
+            channels.close()

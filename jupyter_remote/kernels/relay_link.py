@@ -101,7 +101,9 @@ class RelayedChannels(LocalChannels):
         self._pending: deque[tuple[int, bytes]] = deque()
         self.unencodable = 0  # requests dropped: more parts than a record carries
         self.unsigned = 0  # requests dropped: unsigned or badly signed
-        self._writer: Any = None  # the RecordLink while attached
+        self._writer: Any = None  # the RecordLink while attached and writable
+        #: the RecordLink from attach to detach, written to or not (``detach`` closes it)
+        self._link: RecordLink | None = None
         self._ack_task: asyncio.Task[None] | None = None
         self.gaps = 0
         #: the kernel process we talk to answered a shutdown request: it is ending on purpose
@@ -150,7 +152,7 @@ class RelayedChannels(LocalChannels):
         for _seq, record in self._pending:
             writer.write(record)
         self._written_out = self._seq_out
-        self._writer = writer
+        self._writer = self._link = writer
         # each record from now on is handled as asyncssh hands over its last packet
         writer.deliver(
             lambda *record: self._from_remote(writer, *record),
@@ -189,13 +191,13 @@ class RelayedChannels(LocalChannels):
 
     def detach(self) -> None:
         """The link is gone (or about to be replaced): stop using it; local sockets stay."""
-        writer, self._writer = self._writer, None
+        link, self._link, self._writer = self._link, None, None
         if self._ack_task is not None:
             self._ack_task.cancel()
         self._ack_task = None
-        if writer is not None:
+        if link is not None:  # also one no longer written to (``_unwritable``)
             with contextlib.suppress(Exception):
-                writer.close()
+                link.close()
 
     # ------------------------------------------------------------ client -> kernel
 
@@ -255,7 +257,8 @@ class RelayedChannels(LocalChannels):
 
     def _unwritable(self, writer: Any, exc: OSError) -> None:
         """``writer`` raised: stop writing to it. Its reader goes on to the EOF (what the
-        relay sent before closing still arrives); the session's watch re-attaches."""
+        relay sent before closing still arrives); the session's watch re-attaches, and that
+        attach's ``detach`` closes it (it stays ``_link`` until then)."""
         log.debug("relay link closed for sending: %r", exc)
         if self._writer is writer:
             self._writer = None
@@ -299,7 +302,8 @@ class RelayedChannels(LocalChannels):
             self._publish_gap(info, parts[1] if len(parts) > 1 else b"{}")
 
     def _link_ended(self, writer: RecordLink, exc: BaseException | None) -> None:
-        """The link ended (end of stream, or ``exc``): the session's watch re-attaches."""
+        """The link ended (end of stream, or ``exc``): the session's watch re-attaches (its
+        ``detach`` closes what is left of the channel: a half-closed one, say)."""
         log.debug("relay link ended: %r", exc)
         if self._writer is writer:
             self._writer = None
