@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -259,6 +260,35 @@ def test_link_closes_when_its_consumer_fails() -> None:
             link.write(b"x")
 
     asyncio.run(scenario())
+
+
+def test_a_record_in_tiny_packets_holds_about_its_bytes() -> None:
+    """Review s24 F2: a record spread over chunks kept a memoryview per chunk (~355 bytes
+    per 1-byte SSH packet), so a hostile remote declaring 256 MiB and sending it a byte a
+    packet made the Jupyter server hold ~90 GB. Small pieces are copied now: 1,000,000
+    one- and two-byte chunks of a 64 MiB record hold under 4 MB beyond their 1.5 MB, and
+    the record decodes whole once complete (the old code held ~350 MB here)."""
+    body = bytes(range(256)) * (64 * 1024 * 1024 // 256)
+    record = encode_record(MSG, 3, 7, [b"head", body])
+    got: list[Any] = []
+    parser = RecordParser(lambda *r: got.append(r))
+    pos = 0
+    tracemalloc.start()
+    try:
+        for size in itertools.islice(itertools.cycle((1, 2)), 1_000_000):
+            parser.feed(record[pos : pos + size])
+            pos += size
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert pos == 1_500_000 and not got and parser.partial
+    assert held < 4_000_000 + pos, held
+    for start in range(pos, len(record), 1 << 20):
+        parser.feed(record[start : start + (1 << 20)])
+    assert len(got) == 1 and not parser.partial
+    kind, channel, seq, parts = got[0]
+    assert (kind, channel, seq, bytes(parts[0])) == (MSG, 3, 7, b"head")
+    assert bytes(parts[1]) == body
 
 
 async def test_detach_closes_a_link_that_could_no_longer_be_written() -> None:

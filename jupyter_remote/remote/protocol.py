@@ -69,6 +69,9 @@ _LEN = struct.Struct("!I")
 #: copying 1 MB frames dominated the relay's CPU); smaller ones, which are what anything
 #: reads (delimiters, headers, JSON of HELLO, GAP and INFO), are bytes.
 BIG_PART = 64 * 1024
+#: RecordParser copies a piece of a record spread over chunks that is shorter than this
+#: (a view of it would cost more than its bytes); longer ones it keeps as views
+SMALL_PIECE = 4096
 
 
 def record_pieces(kind: int, channel: int, seq: int, parts: Any = ()) -> list[Any]:
@@ -170,8 +173,10 @@ class RecordParser:
 
     A record whole inside one chunk is decoded straight out of it (small parts sliced:
     one copy; parts of BIG_PART bytes or more are views of the chunk). A record spread
-    over chunks keeps views of its pieces and is joined once when its last byte arrives
-    (one copy; memory grows as bytes arrive, never on a length's say-so). Bounds as
+    over chunks keeps views of its pieces of SMALL_PIECE bytes or more and copies smaller
+    ones into a trailing bytearray (a view per 1-byte SSH packet held ~355 bytes: review
+    s24 F2), and is joined once when its last byte arrives (one copy; memory grows as
+    bytes arrive, about one byte per byte, never on a length's say-so). Bounds as
     :class:`RecordReader`'s: a length below a record head or above ``max_record`` (which
     ``on_record`` may change for the records after it) raises ValueError from ``feed``,
     as does a malformed record; the stream is then unusable."""
@@ -180,6 +185,7 @@ class RecordParser:
         self.on_record = on_record
         self.max_record = max_record
         self._pieces: list[Any] = []  # the record begun in an earlier chunk
+        self._tail: bytearray | None = None  # its last piece, if small pieces go there
         self._have = 0  # bytes of it here (its 4-byte length included)
         self._need = 0  # its whole size with its length (4 while the length is incomplete)
 
@@ -212,9 +218,22 @@ class RecordParser:
             raise ValueError("relay record of %d bytes" % n)
 
     def _keep(self, data: bytes, pos: int, need: int) -> None:
-        self._pieces = [memoryview(data)[pos:]]
+        self._pieces, self._tail = [], None
+        self._add(memoryview(data)[pos:])
         self._have = len(data) - pos
         self._need = need
+
+    def _add(self, piece: memoryview) -> None:
+        """One more piece of the record begun earlier: a view if it is SMALL_PIECE bytes
+        or more, else copied onto the trailing bytearray (bounded count of views)."""
+        if len(piece) >= SMALL_PIECE:
+            self._pieces.append(piece)
+            self._tail = None
+            return
+        if self._tail is None:
+            self._tail = bytearray()
+            self._pieces.append(self._tail)
+        self._tail += piece
 
     def _complete(self, data: bytes) -> int:
         """Add ``data``'s first bytes to the record begun earlier; decode it once whole.
@@ -224,18 +243,18 @@ class RecordParser:
             head = b"".join(self._pieces) + data[: 4 - self._have]
             pos = len(head) - self._have
             if len(head) < 4:
-                self._pieces, self._have = [head], len(head)
+                self._pieces, self._tail, self._have = [head], None, len(head)
                 return -1
             (n,) = _LEN.unpack(head)
             self._check(n)
-            self._pieces, self._have, self._need = [head], 4, 4 + n
+            self._pieces, self._tail, self._have, self._need = [head], None, 4, 4 + n
         take = min(self._need - self._have, len(data) - pos)
-        self._pieces.append(memoryview(data)[pos : pos + take])
+        self._add(memoryview(data)[pos : pos + take])
         self._have += take
         if self._have < self._need:
             return -1
         record = b"".join(self._pieces)  # the one copy of a record spread over chunks
-        self._pieces = []
+        self._pieces, self._tail = [], None
         self.on_record(*_decode_at(record, 4, len(record) - 4))
         return pos + take
 
