@@ -1,18 +1,22 @@
 """The relay link's push parser (remote/protocol.py RecordParser) and the link around it
 (ssh/record_link.py RecordLink): every way a stream of records can arrive in chunks
-gives the same records as RecordReader, with its bounds; the link's order of records
-before and after its consumer is named, its first record's bound, and its end."""
+gives the same records as RecordReader, with its bounds, holding about a byte per byte
+however small the chunks; the link's order of records before and after its consumer is
+named, its first record's bound (kept until the greeting is proven), and its end."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import itertools
+import json
+import struct
 import tracemalloc
 from typing import Any
 
 import pytest
 
+from jupyter_remote.kernels.relay_hello import RelayNotProvenError
 from jupyter_remote.remote.protocol import (
     BIG_PART,
     GAP,
@@ -207,10 +211,12 @@ def test_link_keeps_order_across_the_greeting_and_ends_once() -> None:
         link.data_received(hello + after[0] + after[1][:1000], None)
         first = await link.next()
         assert first is not None and first[0] == HELLO
+        assert chan.paused == 1  # nothing after the greeting is parsed before deliver
         got: list[int] = []
         ends: list[Any] = []
         link.deliver(lambda k, c, seq, p: got.append(seq), ends.append)
         assert got == [1]  # waited for the consumer, in order
+        assert chan.paused == 0
         link.data_received(after[1][1000:] + after[2], None)
         assert got == [1, 2, 3]
         link.eof_received()
@@ -289,6 +295,52 @@ def test_a_record_in_tiny_packets_holds_about_its_bytes() -> None:
     kind, channel, seq, parts = got[0]
     assert (kind, channel, seq, bytes(parts[0])) == (MSG, 3, 7, b"head")
     assert bytes(parts[1]) == body
+
+
+class _Watched(UnixLink):
+    """UnixLink that keeps each RecordLink it opens (to look at its parser after)."""
+
+    def __init__(self) -> None:
+        self.links: list[RecordLink] = []
+
+    async def create_unix_connection(self, factory: Any, path: str, **ssh_options: Any) -> Any:
+        chan, session = await super().create_unix_connection(factory, path, **ssh_options)
+        self.links.append(session)
+        return chan, session
+
+
+async def test_nothing_after_an_unproven_greeting_is_parsed() -> None:
+    """Review s24 F3: the link raised its record bound to 256 MiB as soon as the greeting
+    was parsed, before the greeting's proof was checked: an impostor at a kernel's old
+    socket could follow its greeting with a record of 200 MiB, taken and buffered until
+    the proof failed. Now nothing after the greeting is parsed before ``deliver`` (which
+    follows the proof): the attach is refused, the link never took that length, and
+    what it holds unparsed is what came with the greeting (one read: the channel stopped
+    reading). On the old code the parser held the big record's first piece."""
+    answer = {"epoch": "e", "start": 1, "last_in": 0}  # no proof
+    hello = encode_record(HELLO, 0, 0, [json.dumps(answer).encode()])
+    big = struct.pack("!I", 200 * 1024 * 1024) + bytes(1024 * 1024)
+
+    async def impostor(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)  # the HELLO
+        writer.write(hello + big)
+        with contextlib.suppress(Exception):
+            await writer.drain()
+            while await reader.read(65536):  # until the local side hangs up
+                pass
+        writer.close()
+
+    channels, ssh = relayed_channels(), _Watched()
+    async with hostile_relay(impostor, "unproven") as path:
+        try:
+            with pytest.raises(RelayNotProvenError):
+                await channels.attach(ssh, path)
+            assert not channels.attached
+        finally:
+            channels.close()
+    (link,) = ssh.links
+    assert not link._parser.partial  # the 200 MiB length was never taken
+    assert link._parser._held is not None and len(link._parser._held) < 300 * 1024
 
 
 async def test_detach_closes_a_link_that_could_no_longer_be_written() -> None:

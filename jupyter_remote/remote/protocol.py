@@ -179,13 +179,15 @@ class RecordParser:
     bytes arrive, about one byte per byte, never on a length's say-so). Bounds as
     :class:`RecordReader`'s: a length below a record head or above ``max_record`` (which
     ``on_record`` may change for the records after it) raises ValueError from ``feed``,
-    as does a malformed record; the stream is then unusable."""
+    as does a malformed record; the stream is then unusable. ``on_record`` may also call
+    :meth:`hold`: nothing after that record is parsed until :meth:`release`."""
 
     def __init__(self, on_record: Any, max_record: int = MAX_RECORD) -> None:
         self.on_record = on_record
         self.max_record = max_record
         self._pieces: list[Any] = []  # the record begun in an earlier chunk
         self._tail: bytearray | None = None  # its last piece, if small pieces go there
+        self._held: bytearray | None = None  # bytes not parsed since hold()
         self._have = 0  # bytes of it here (its 4-byte length included)
         self._need = 0  # its whole size with its length (4 while the length is incomplete)
 
@@ -196,13 +198,16 @@ class RecordParser:
 
     def feed(self, data: bytes) -> None:
         """Decode every record ``data`` completes or holds; keep the rest for later."""
+        if self._held is not None:
+            self._held += data
+            return
         pos = 0
         if self._pieces:
             pos = self._complete(data)
             if pos < 0:
                 return
         end = len(data)
-        while end - pos >= 4:
+        while end - pos >= 4 and self._held is None:
             (n,) = _LEN.unpack_from(data, pos)
             self._check(n)
             if end - pos - 4 < n:
@@ -210,8 +215,22 @@ class RecordParser:
                 return
             self.on_record(*_decode_at(data, pos + 4, n))
             pos += 4 + n
-        if pos < end:
+        if self._held is not None:
+            self._held += memoryview(data)[pos:]
+        elif pos < end:
             self._keep(data, pos, 4)
+
+    def hold(self) -> None:
+        """From ``on_record``: parse nothing after this record (its bytes are kept as
+        they come) until :meth:`release`. The relay link holds after its greeting, so no
+        record is parsed, nor any length believed, before the greeting is proven."""
+        self._held = bytearray()
+
+    def release(self) -> None:
+        """Parse what came since :meth:`hold` (raises as ``feed``), and go on."""
+        held, self._held = self._held, None
+        if held:
+            self.feed(bytes(held))
 
     def _check(self, n: int) -> None:
         if n < _HEAD.size or n > self.max_record:

@@ -10,7 +10,10 @@ consumer in the same call: no reader task woken, no future, no chunk joined per 
 (the greeting is read first, with :meth:`RecordLink.next`), records wait in order.
 
 The first record is bounded by ``max_first`` (the relay's greeting), the rest by
-``max_record``; a record out of bounds, a malformed one, or one the consumer fails on
+``max_record``, raised only by :meth:`RecordLink.deliver`, which the consumer calls once
+it has proven the greeting (review s24 F3): until then nothing after the greeting is
+parsed (the channel stops reading; what came with the greeting waits unparsed). A record
+out of bounds, a malformed one, or one the consumer fails on
 ends the link (the channel is closed; the consumer's ``on_end`` says why), as does the
 end of the stream (a record cut short is dropped: the relay resends it on the next
 attach).
@@ -96,9 +99,14 @@ class RecordLink(asyncssh.SSHClientSession[bytes]):
     # ------------------------------------------------------------ records
 
     def _first(self, kind: int, channel: int, seq: int, parts: list[Any]) -> None:
-        """The greeting: bounded by ``max_first``; every later record by ``max_record``."""
-        self._parser.max_record = self._max_record
+        """The greeting, bounded by ``max_first``. Nothing after it is parsed (nor a length
+        believed at ``max_record``) before :meth:`deliver`: the parser holds the rest of
+        this packet and the channel stops reading (asyncssh keeps the rest within the
+        window, as the stream reader did before)."""
         self._parser.on_record = self._record
+        self._parser.hold()
+        if self._chan is not None:
+            self._chan.pause_reading()
         self._record(kind, channel, seq, parts)
 
     def _record(self, kind: int, channel: int, seq: int, parts: list[Any]) -> None:
@@ -148,12 +156,16 @@ class RecordLink(asyncssh.SSHClientSession[bytes]):
         """From now on each record goes to ``on_record`` as its last byte arrives (those
         waiting first, in order), and the link's end to ``on_end`` (once)."""
         self._on_record, self._on_end = on_record, on_end
+        self._parser.max_record = self._max_record  # the greeting was proven: records
         try:
             while self._queue and self._on_record is not None:
                 on_record(*self._queue.popleft())
+            self._parser.release()  # what came with the greeting, parsed now
         except Exception as exc:
             self._fail(exc)
             return
+        if not self._ended:
+            self._chan.resume_reading()
         ended = self._on_end
         if self._ended and ended is not None:  # it ended while the greeting was read
             self._on_end = None
