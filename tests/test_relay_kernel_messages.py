@@ -161,3 +161,68 @@ def test_widening_the_send_buffer_of_a_link_without_a_socket_does_nothing() -> N
             return None
 
     relay_mod._widen_send_buffer(NoSocket())
+
+
+def pre_s24_gap_text(info: dict[str, Any]) -> str:
+    """What a laptop before s24 (acb6740 ``RelayedChannels._publish_gap``) made of every
+    GAP record, whatever its kind: a KeyError here ended its link and every later output."""
+    return (
+        f"[jupyter-remote] {info['count']} output messages ({info['bytes'] / 1e6:.1f} MB) "
+        f"were dropped while the link was down: the remote keeps at most "
+        f"{info['bound'] / 1e6:.0f} MB of output for an absent client.\n"
+    )
+
+
+async def test_every_gap_the_relay_emits_carries_count_bytes_and_bound(tmp_path: Path) -> None:
+    """Review s24 F4: the relay's two kinds of GAP (a run of output evicted at its bound,
+    and a message of more parts than a record carries) both say count, bytes and bound,
+    so a laptop of either version shows them and keeps its link. A bare Relay (no kernel):
+    three 600 KiB outputs against a 1 MiB bound with no client (two evicted), then an
+    oversized message, written by the pump to a stand-in writer and parsed back."""
+    import json
+
+    from jupyter_remote.kernels.relay_link import gap_text
+    from jupyter_remote.remote.protocol import GAP, MSG, RELAYED, RecordParser
+    from jupyter_remote.remote.relay import Relay
+    from jupyter_remote.remote.relay_kernel import DELIM
+
+    relay = Relay(str(tmp_path), {"ip": str(tmp_path / "kernel-ipc"), "key": ""}, 1 << 20)
+    head = [b"stream", DELIM, b"", b"{}", b'{"msg_id": "cell"}', b"{}", b"{}"]
+    for _ in range(3):
+        relay._append(RELAYED.index("iopub"), [*head, b"x" * (600 << 10)])
+    relay._oversized("iopub", head, 70_000, 5_000_000)
+    written: list[bytes] = []
+
+    class Transport:
+        def get_write_buffer_size(self) -> int:
+            return 0
+
+    class Writer:
+        transport = Transport()
+
+        def writelines(self, pieces: Any) -> None:
+            written.extend(bytes(p) for p in pieces)
+
+        async def drain(self) -> None:
+            pass
+
+    relay.generation = 1
+    pump = asyncio.create_task(relay._pump(Writer(), 1))
+    for _ in range(100):
+        if relay.next_send > relay.seq:
+            break
+        await asyncio.sleep(0)
+    relay.generation = 2
+    relay.wake.set()
+    await pump
+    records: list[tuple[int, list[Any]]] = []
+    RecordParser(lambda kind, _c, _s, parts: records.append((kind, parts))).feed(b"".join(written))
+    assert [kind for kind, _ in records] == [GAP, MSG, GAP]
+    infos = [json.loads(bytes(parts[0])) for kind, parts in records if kind == GAP]
+    assert [info.get("reason") for info in infos] == [None, "parts"]
+    for info in infos:
+        assert {"count", "bytes", "bound"} <= set(info), info
+        assert info["bound"] == relay.bound
+        assert pre_s24_gap_text(info).startswith(f"[jupyter-remote] {info['count']} output")
+    assert gap_text(infos[0]).startswith("[jupyter-remote] 2 output messages (1.2 MB) were")
+    assert gap_text(infos[1]).startswith("[jupyter-remote] 1 output message (70,000 parts, 5.0")

@@ -67,6 +67,7 @@ class KernelSide:
     kdir: str
     conn: Dict[str, Any]
     key: bytes
+    bound: int
     epoch: str
     socks: Dict[str, Any]
     next_send: int
@@ -254,7 +255,15 @@ class KernelSide:
             parent = bytes(head[head.index(DELIM) + 3])
         except (ValueError, IndexError):
             parent = b"{}"
-        info = {"count": 1, "bytes": nbytes, "parts": frames, "reason": "parts"}
+        # "bound" as the evicted kind's: a laptop before s24 formats info["bound"] for
+        # every GAP (a KeyError there ended its link)
+        info = {
+            "count": 1,
+            "bytes": nbytes,
+            "bound": self.bound,
+            "parts": frames,
+            "reason": "parts",
+        }
         self._append_gap(RELAYED.index(name), info, parent)
 
     def _write_at_once(self, entry):
