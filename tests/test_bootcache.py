@@ -33,12 +33,12 @@ from jupyter_remote.remote.protocol import BOOTSTRAP, CODE_CACHE_DIR, STATE_DIR
 SCRIPT = "print('SCRIPT', __name__)\n"
 
 
-def _run(home: Path, payload: bytes) -> str:
+def _run(home: Path, payload: bytes, **env: str) -> str:
     done = subprocess.run(
         [sys.executable, "-c", BOOTSTRAP],
         input=payload,
         capture_output=True,
-        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin", **env},
         timeout=60,
         check=False,
     )
@@ -46,8 +46,8 @@ def _run(home: Path, payload: bytes) -> str:
     return done.stdout.decode()
 
 
-def _run_script(home: Path, source: str = SCRIPT) -> str:
-    return _run(home, framed_loader("t") + stdin_payload(source, {}))
+def _run_script(home: Path, source: str = SCRIPT, **env: str) -> str:
+    return _run(home, framed_loader("t") + stdin_payload(source, {}), **env)
 
 
 def _home_with_a_kernel(tmp_path: Path) -> Path:
@@ -63,10 +63,12 @@ def _entry(home: Path, name: str, source: str) -> Path:
     return home / CODE_CACHE_DIR / key
 
 
-def _plant(path: Path) -> None:
+def _plant(path: Path, key: str = "") -> None:
+    """An entry at ``path`` whose header names ``key`` (its own file name by default)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     body = marshal.dumps(compile("print('PLANTED')", "<x>", "exec"))
-    header = b"jupyter-remote code " + hashlib.sha256(body).hexdigest().encode()
+    digest = hashlib.sha256(body).hexdigest()
+    header = f"jupyter-remote code {key or path.name} {digest}".encode()
     path.write_bytes(header + b"\n" + body)
     path.chmod(0o600)
 
@@ -122,6 +124,21 @@ def test_a_symlink_or_a_bad_digest_is_not_served(tmp_path: Path) -> None:
     assert _run_script(home) == "SCRIPT __main__\n", "cache directory through a symlink"
 
 
+def test_an_entry_is_served_only_under_its_own_key_and_optimisation_level(
+    tmp_path: Path,
+) -> None:
+    """Review s24 (bootcache hardening): an entry whose header names another key (an
+    entry renamed or copied to this name) is not served, nor is an entry under the key
+    of a run without -O to a run with PYTHONOPTIMIZE (asserts and docstrings differ)."""
+    home = _home_with_a_kernel(tmp_path)
+    entry = _entry(home, "t", SCRIPT)
+    _plant(entry)
+    assert _run_script(home) == "PLANTED\n"  # the control
+    assert _run_script(home, PYTHONOPTIMIZE="1") == "SCRIPT __main__\n", "-O got a plain entry"
+    _plant(entry, key=_entry(home, "t", "print('other')\n").name)
+    assert _run_script(home) == "SCRIPT __main__\n", "an entry naming another key"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
 def test_an_entry_of_another_owner_is_not_served(tmp_path: Path) -> None:
     home = _home_with_a_kernel(tmp_path)
@@ -165,4 +182,20 @@ def test_the_agent_runs_from_the_cache_and_it_goes_with_the_last_kernel(tmp_path
     deadline = time.time() + 10
     while (tmp_path / STATE_DIR).exists() and time.time() < deadline:
         time.sleep(0.05)
+    assert not (tmp_path / STATE_DIR).exists(), list((tmp_path / STATE_DIR).rglob("*"))
+
+
+def test_a_cache_left_without_any_kernel_goes_at_the_next_exec(tmp_path: Path) -> None:
+    """Review s24 F5: a kernel started by the previous version whose old supervisor ends
+    it last removes its own state but not the cache it did not know: the state directory
+    holds the cache with an entry and nothing else. The next agent exec (a list, through
+    the loader) drops both; with a kernel's state there it keeps them (the control)."""
+    entry = _entry(tmp_path, "t", SCRIPT)  # any script's: the agent's own would be served
+    _plant(entry)
+    (tmp_path / STATE_DIR).chmod(0o700)
+    (tmp_path / STATE_DIR / "kernels").mkdir(mode=0o700)
+    _agent(tmp_path, {"op": "list", "report": False})
+    assert entry.parent.is_dir(), "dropped while a kernel's state is there"
+    (tmp_path / STATE_DIR / "kernels").rmdir()  # the old supervisor's cleanup
+    _agent(tmp_path, {"op": "list", "report": False})
     assert not (tmp_path / STATE_DIR).exists(), list((tmp_path / STATE_DIR).rglob("*"))

@@ -12,11 +12,14 @@ Trust: the cache is ``~/<CODE_CACHE_DIR>``, inside the agent's private state dir
 A file is used only when the state directory and the cache directory are real
 directories (never symlinks) of this user that no one else may write, the file is a
 regular file of this user that no one else may write (opened without following a
-symlink), and its header carries the SHA-256 of its body; anything else is compiled
-from the source that came on stdin. Entries are written (0600, atomically) only while a
-kernel of ours has state on the host, never making the state directory; state.py
-removes the cache with the last one (and a writer that finds the last one gone drops it
-itself), so nothing of it outlives the kernels.
+symlink), and its header carries its own key (its file name: another entry renamed or
+copied there is refused) and the SHA-256 of its body; anything else is compiled from the
+source that came on stdin. Entries are written (0600, atomically) only while a kernel of
+ours has state on the host, never making the state directory; state.py removes the cache
+with the last one (and a writer that finds the last one gone drops it itself), and an
+exec that finds a cache with no kernel state left (an older supervisor ended the last
+kernel: its cleanup did not know the cache) drops it, so nothing of it outlives the
+kernels.
 """
 
 import hashlib
@@ -59,16 +62,19 @@ def _trusted_dirs() -> bool:
 
 def cache_key(name: str, source: bytes) -> "str | None":
     """The entry's file name: the script's name, this interpreter's bytecode tag and a
-    SHA-256 of the script's exact bytes with the interpreter's full version."""
+    SHA-256 of the script's exact bytes with the interpreter's full version and its
+    optimisation level (-O/PYTHONOPTIMIZE strips asserts and docstrings at compile)."""
     tag = sys.implementation.cache_tag
     if not tag:
         return None
-    digest = hashlib.sha256(source + ("\0%s\0%d" % (sys.version, marshal.version)).encode())
+    build = "\0%s\0%d\0%d" % (sys.version, marshal.version, sys.flags.optimize)
+    digest = hashlib.sha256(source + build.encode())
     return "%s-%s-%s" % (name, tag, digest.hexdigest())
 
 
 def load_cached(path: str) -> "CodeType | None":
-    """The code object stored at ``path``, or None unless every trust check holds."""
+    """The code object stored at ``path``, or None unless every trust check holds and
+    its header names its own key (the file name) and its body's digest."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
@@ -86,13 +92,18 @@ def load_cached(path: str) -> "CodeType | None":
     finally:
         os.close(fd)
     header, _, body = data.partition(b"\n")
-    if header != _HEADER + hashlib.sha256(body).hexdigest().encode():
+    if header != _header(os.path.basename(path), body):
         return None
     try:
         code = marshal.loads(body)
     except (ValueError, EOFError, TypeError):
         return None
     return code if isinstance(code, _CODE_TYPE) else None
+
+
+def _header(key: str, body: bytes) -> bytes:
+    """An entry's first line: its key (its file name) and the SHA-256 of its body."""
+    return _HEADER + key.encode() + b" " + hashlib.sha256(body).hexdigest().encode()
 
 
 def _kernels_live() -> bool:
@@ -118,7 +129,7 @@ def store(path: str, code: "CodeType") -> None:
             tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
         )
         with os.fdopen(fd, "wb") as f:
-            f.write(_HEADER + hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+            f.write(_header(os.path.basename(path), body) + b"\n" + body)
         os.replace(tmp, path)
         _prune(cache, os.path.basename(path))
     except OSError:
@@ -142,6 +153,19 @@ def _drop(cache: str) -> None:
         pass
 
 
+def _drop_orphaned(cache: str) -> None:
+    """``script_code``, first: a cache of ours with no kernel, job or holder state left
+    is dropped with the emptied state directory (review s24 F5: a kernel started before
+    the cache existed keeps its old supervisor, whose cleanup does not know it). One
+    lstat per exec while there is no cache."""
+    try:
+        st = os.lstat(cache)
+    except OSError:
+        return
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not _kernels_live():
+        _drop(cache)
+
+
 def _prune(cache: str, keep: str) -> None:
     """Older entries of the same script and interpreter (an earlier version's)."""
     prefix = keep.rsplit("-", 1)[0] + "-"
@@ -155,6 +179,7 @@ def _prune(cache: str, keep: str) -> None:
 
 def script_code(name: str, source: bytes) -> "CodeType":
     """The code of ``source`` (bytes): from the cache, or compiled (and stored)."""
+    _drop_orphaned(_cache_dir())
     key = cache_key(name, source)
     path = os.path.join(_cache_dir(), key) if key else None
     code = load_cached(path) if path else None
