@@ -431,6 +431,49 @@ def test_a_message_before_ready_is_refused() -> None:
     assert refused(zmtp.greeting() + b"\x00\x01x") == "a message before READY"
 
 
+def test_a_long_frame_or_a_large_command_before_ready_is_refused_at_its_header() -> None:
+    """Review s24 F6: with the laptop's bounds (1 GiB per message, eager_limit 1 MiB) a
+    LONG frame header of 2**30-100 bytes and one byte of it, before READY, made a 1 MiB
+    buffer for its body and waited (traced: 1 MiB); a command of 5,000 bytes before READY
+    was waited for. Both are now cut at their header, nothing buffered for them."""
+    import tracemalloc
+
+    bounds: dict[str, Any] = {"max_message": 1 << 30, "eager_limit": 1 << 20}
+    long_frame = b"\x02" + struct.pack("!Q", 2**30 - 100) + b"x"
+    big_command = bytes([zmtp.COMMAND | zmtp.LONG]) + struct.pack("!Q", 5000) + b"\x05READY"
+    for data, reason in (
+        (long_frame, "a message before READY"),
+        (big_command, "a command over 4096 bytes before READY"),
+    ):
+        tracemalloc.start()
+        try:
+            got = refused(zmtp.greeting() + data, sizes=[64 + len(data)], **bounds)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert got == reason
+        assert peak < 64 << 10, f"{peak >> 10} KiB allocated for {reason}"
+
+
+async def test_a_libzmq_ready_with_the_longest_identity_and_metadata_fits_the_bound(
+    ctx: Any,
+) -> None:
+    """What HANDSHAKE_COMMAND (4 KiB) must admit: a libzmq DEALER's READY with an identity
+    of 255 bytes (libzmq's longest) and a ZMQ_METADATA property (Jupyter sets none) is
+    ~600 bytes and completes the handshake with our ROUTER."""
+    options = {"identity": b"i" * 255, "metadata": b"X-Lab:" + b"v" * 200}
+    ours = zmtp.greeting(True) + zmtp.ready(b"ROUTER")
+    data = await libzmq_bytes(ctx, zmq.DEALER, options, ours, 64 + 500)
+    assert len(data) - 64 < zmtp.HANDSHAKE_COMMAND // 4
+    got = Recorder()
+    stream = got.stream(b"ROUTER")
+    stream.connection_made(FakeTransport())
+    feed(stream, data, [1])
+    assert stream.is_ready and not stream.closed
+    assert stream.peer_props[b"identity"] == b"i" * 255
+    assert stream.peer_props[b"x-lab"] == b"v" * 200
+
+
 @pytest.mark.parametrize(
     "data",
     [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\xff" + b"\0" * 8 + b"\x01" + b"\x03" * 60],

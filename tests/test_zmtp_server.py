@@ -310,6 +310,34 @@ async def test_silent_connections_cost_a_small_buffer_each_until_their_handshake
                 sock.close()
 
 
+async def test_a_long_frame_before_ready_is_cut_at_its_header_with_nothing_big_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review s24 F6: 64 raw connections (MAX_HANDSHAKING, one port's) each send a
+    greeting, then the header of a 2**30-100 byte message frame and one byte of it: the
+    old code gave each a 1 MiB buffer for the body (64 MiB) and kept them until the
+    handshake timeout. Now each is cut at once (the timeout is made 60 s here, so
+    nothing else cuts them) and this process's peak RSS grows by < 2 MiB."""
+    from tests.test_zmtp import peak_rss, peak_rss_reset, vm_rss
+
+    monkeypatch.setattr(zmtp_server, "HANDSHAKE_TIMEOUT", 60.0)
+    attack = zmtp.greeting() + b"\x02" + struct.pack("!Q", 2**30 - 100) + b"x"
+    async with routing() as (server, _):
+        await asyncio.sleep(0.2)  # the accept loop runs
+        before = vm_rss()
+        peak_rss_reset()
+        conns = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(64)]
+        try:
+            for _, writer in conns:
+                writer.write(attack)
+            assert all([await cut(reader) for reader, _ in conns])
+            grown = peak_rss() - before
+            assert grown < 2 << 20, f"64 connections cost {grown >> 10} KiB of peak RSS"
+        finally:
+            for _, writer in conns:
+                writer.close()
+
+
 async def test_connections_whose_owner_cannot_be_told_are_capped_per_port(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -48,6 +48,9 @@ HEAD_KEPT = 8
 #: the read buffer until the peer's READY (a greeting and a READY are ~100 bytes; a longer
 #: READY grows it): a connection that never says anything costs this, not SMALL_BUFFER
 HANDSHAKE_BUFFER = 1024
+#: the largest command before READY: libzmq's READY is ~30 bytes plus its Identity (at most
+#: 255) and any ZMQ_METADATA properties (Jupyter sets none); more is refused at its header
+HANDSHAKE_COMMAND = 4096
 
 if TYPE_CHECKING:
     from asyncio import BufferedProtocol as _StreamBase
@@ -320,6 +323,10 @@ class ZmtpStream(_StreamBase):
             self._frames, self._size = [], 0
         if flags & COMMAND and size > SMALL_BUFFER:
             raise ZmtpError("a command over %d bytes" % SMALL_BUFFER)
+        if not self.is_ready and not flags & COMMAND:  # at its header: no buffer for it
+            raise ZmtpError("a message before READY")
+        if not self.is_ready and size > HANDSHAKE_COMMAND:
+            raise ZmtpError("a command over %d bytes before READY" % HANDSHAKE_COMMAND)
 
     def _frame(self, flags: int, body: Any) -> None:
         if flags & COMMAND:
