@@ -30,6 +30,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tests.harness.unix_link import UnixLink
+
 _TURNS: dict[str, Any] = {"count": 0, "loop": None}
 _run_once: Any = getattr(asyncio.base_events.BaseEventLoop, "_run_once")  # noqa: B009
 
@@ -82,55 +84,6 @@ def _cpu(pid: int, tid: int | None = None) -> float:
         [f"/proc/{pid}/task/{tid}/schedstat"] if tid else glob.glob(f"/proc/{pid}/task/*/schedstat")
     )
     return sum(int(Path(p).read_text().split()[0]) for p in paths) / 1e9
-
-
-class _UnixLink:
-    """Stands in for the SSH connection: the relay's unix socket, directly."""
-
-    async def open_unix_connection(self, path: str, **options: Any) -> Any:
-        return await asyncio.open_unix_connection(path)
-
-    async def create_unix_connection(self, factory: Any, path: str, **options: Any) -> Any:
-        """asyncssh's session API (the product's ``ssh/record_link.py``) on the socket."""
-        session = factory()
-        loop = asyncio.get_running_loop()
-        _, chan = await loop.create_unix_connection(lambda: _Channel(session), path)
-        return chan, session
-
-
-class _Channel(asyncio.Protocol):
-    """What an asyncssh channel does for its session, on an asyncio transport (as
-    tests/test_relay.py's UnixChannel)."""
-
-    def __init__(self, session: Any) -> None:
-        self.session = session
-        self.transport: Any = None
-
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-        self.session.connection_made(self)
-
-    def data_received(self, data: bytes) -> None:
-        self.session.data_received(data, None)
-
-    def eof_received(self) -> bool:
-        self.session.eof_received()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.session.connection_lost(exc)
-
-    def write(self, data: bytes) -> None:
-        self.transport.write(data)
-
-    def close(self) -> None:
-        self.transport.close()
-
-    def pause_reading(self) -> None:
-        self.transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        self.transport.resume_reading()
 
 
 def _cell(kc: Any) -> None:
@@ -210,7 +163,7 @@ def measure(cells: int, streams: int, rtt_blocks: int = 0) -> None:
             channels = RelayedChannels(
                 ports, key=info["key"].encode(), signature_scheme="hmac-sha256"
             )
-            await channels.attach(_UnixLink(), info["path"])
+            await channels.attach(UnixLink(), info["path"])
             return channels, threading.get_native_id()
 
         channels, loop_tid = asyncio.run_coroutine_threadsafe(attach(), loop).result(30)
