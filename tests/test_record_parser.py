@@ -27,7 +27,13 @@ from jupyter_remote.remote.protocol import (
     encode_record,
 )
 from jupyter_remote.ssh.record_link import RecordLink
-from tests.test_relay import UnixLink, greeting, hostile_relay, relayed_channels
+from tests.test_relay import (
+    UnixLink,
+    greeting,
+    hostile_relay,
+    relayed_channels,
+    until_hang_up,
+)
 
 BIG = bytes(range(256)) * (3 * 1024 * 1024 // 256)  # a 3 MB part
 
@@ -353,12 +359,7 @@ async def test_detach_closes_a_link_that_could_no_longer_be_written() -> None:
     async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raw_hello = await reader.read(65536)
         writer.write(greeting(raw_hello, start=1, last_in=0))
-        with contextlib.suppress(Exception):
-            await writer.drain()
-            while await reader.read(65536):  # until the local side hangs up
-                pass
-        hung_up.set()
-        writer.close()
+        await until_hang_up(reader, writer, hung_up)
 
     def closed_for_sending(data: bytes) -> None:
         raise BrokenPipeError("Channel not open for sending")

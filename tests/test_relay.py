@@ -178,6 +178,19 @@ def greeting(raw_hello: bytes, key: bytes = b"k", **answer: Any) -> bytes:
     return relay_mod.encode_record(relay_mod.HELLO, 0, 0, [json.dumps(answer).encode()])
 
 
+async def until_hang_up(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, hung_up: asyncio.Event
+) -> None:
+    """A hand-made relay's last step: what it wrote goes out, it reads (and drops) until
+    the local side hangs up, then sets ``hung_up`` and closes."""
+    with contextlib.suppress(Exception):
+        await writer.drain()
+        while await reader.read(65536):
+            pass
+    hung_up.set()
+    writer.close()
+
+
 @contextlib.asynccontextmanager
 async def hostile_relay(
     handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]], tag: str
@@ -584,12 +597,7 @@ async def test_an_oversized_hello_answer_is_refused_before_it_is_parsed(tmp_path
         writer.write(
             relay_mod.encode_record(relay_mod.HELLO, 0, 0, [json.dumps(greeting).encode()])
         )
-        with contextlib.suppress(Exception):
-            await writer.drain()
-            while await reader.read(65536):  # until the local side hangs up
-                pass
-        hung_up.set()
-        writer.close()
+        await until_hang_up(reader, writer, hung_up)
 
     channels = relayed_channels()
     async with hostile_relay(hostile, "hello") as path:
@@ -714,11 +722,7 @@ async def test_an_attach_that_fails_after_its_link_opened_closes_the_link() -> N
     hung_up = asyncio.Event()
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(Exception):
-            while await reader.read(65536):  # the HELLO, then nothing until a hang-up
-                pass
-        hung_up.set()
-        writer.close()
+        await until_hang_up(reader, writer, hung_up)  # the HELLO, then nothing
 
     channels = relayed_channels()
     async with hostile_relay(silent, "silent") as path:
