@@ -17,13 +17,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import pytest
 from jupyter_client import KernelManager
 
+from jupyter_remote.kernels import slurm
 from jupyter_remote.sessions import registry
 from tests.harness.cli import add_box, run_cli
 from tests.harness.clients import execute, started_kernel
@@ -39,13 +43,20 @@ USER = "jrslurmend"
 NO_CGROUPS = cgroups_unavailable()
 #: --mem: the kernel's job has room for the kernel, not for a 600 MB cell
 SLURM = {"partition": "main", "time": "10", "memory": "400M"}
+#: seconds test_a_time_limit_is_told_... 's batch script takes to end after SIGTERM
+SLOW_END = 6
 WHO_AND_WHERE = "import os, socket; print(socket.gethostname(), os.environ['SLURM_JOB_ID'])"
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[SlurmTestCluster]:
     ensure_user(USER)
-    with SlurmTestCluster(name="jrends", accounting=True, cgroups=not NO_CGROUPS) as c:
+    with SlurmTestCluster(
+        name="jrends",
+        accounting=True,
+        cgroups=not NO_CGROUPS,
+        kill_wait=SLOW_END + 6,  # Slurm's default is 30: room for a script slow to end
+    ) as c:
         yield c
 
 
@@ -266,3 +277,73 @@ def test_the_cli_saves_slurm_profiles_and_shows_the_cluster(
         assert f"field: {field}" in refused.stderr, refused.stderr  # the text names it too
     names = [p["name"] for p in json.loads(run_cli(cli_env, "profile", "list", "--json").stdout)]
     assert names == ["hpc"]  # nothing saved by the refused ones
+
+
+#: A batch script that takes SLOW_END seconds to end after SIGTERM, then ends by it (as
+#: the holder does once it has stopped its kernel): the window where slurmdbd already
+#: says TIMEOUT 0:0 for the job and its batch step while slurmctld still ends the job.
+SLOW_TO_END = f"""#!/usr/bin/env python3
+import os, signal, time
+def ending(signum, frame):
+    time.sleep({SLOW_END})
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+signal.signal(signal.SIGTERM, ending)
+while True:
+    time.sleep(1)
+"""
+
+
+async def _how_it_ended(login: SSHTestHost, job_id: str) -> Any:
+    """kernels/slurm.how_it_ended over a real SSH connection to the login node."""
+    async with asyncssh.connect(
+        login.host,
+        port=login.port,
+        username=USER,
+        client_keys=[str(login.user_key)],
+        known_hosts=asyncssh.import_known_hosts(login.known_hosts_entry()),
+    ) as conn:
+        return await slurm.how_it_ended(conn, slurm.SlurmJob(job_id=job_id), where="login")
+
+
+def test_a_time_limit_is_told_with_its_signal_even_while_the_batch_step_ends(
+    cluster: SlurmTestCluster, login: SSHTestHost
+) -> None:
+    """sacct's lines of a timed-out job read TIMEOUT 0:0 until its batch script has ended
+    (the signal comes later): until slurmctld has finished the job the answer is "not
+    final yet", then TIMEOUT with 0:15 (stop 24's CI: a session told 0:0)."""
+    clean(cluster, login, USER)
+    where = Path(tempfile.mkdtemp(prefix="jr-slowend-"))  # pytest's tmp_path is root's only
+    where.chmod(0o755)
+    script = where / "slow-to-end.py"
+    script.write_text(SLOW_TO_END)
+    script.chmod(0o755)
+    job_id = cluster.sbatch(USER, ["--time=5", "--partition=main", str(script)])
+    try:
+        cluster.wait_job_state(job_id, ["RUNNING"], timeout=60)
+        cluster.expire(job_id)  # TIMEOUT at the next 30 s sweep; the script takes 6 s to end
+        eventually(
+            lambda: cluster.job_info(job_id).get("JobState"),
+            lambda state: state == "COMPLETING",
+            timeout=60,
+            interval=0.2,
+            what="slurmctld ending the job",
+        )
+        eventually(
+            lambda: cluster.sacct(job_id, USER).get("State"),
+            lambda state: state == "TIMEOUT",
+            timeout=SLOW_END,
+            interval=0.2,
+            what="slurmdbd recording the job's TIMEOUT",
+        )
+        assert cluster.job_info(job_id)["JobState"] == "COMPLETING"  # still in the window
+        assert asyncio.run(_how_it_ended(login, job_id)) is None  # ask again: 0:15 is to come
+        cluster.wait_job_state(job_id, ["TIMEOUT"], timeout=30)
+        ended = asyncio.run(_how_it_ended(login, job_id))
+        assert ended is not None and ended.state == "TIMEOUT", ended
+        assert ended.exit_code == "0:15", ended
+        assert ended.end_text().endswith("TIMEOUT (it reached its time limit), exit code 0:15.")
+    finally:
+        cluster.run(["scancel", job_id])
+        clean(cluster, login, USER)
+        shutil.rmtree(where)

@@ -11,7 +11,11 @@ one exec of a fixed command line with validated job ids (digits) as its only val
   MinJobAge seconds, 300 by default). sacct lags slurmctld by a second or two, so a
   state it does not know as final yet is asked again of scontrol. sacct's line of the
   job itself says 0:0 for a job its time limit ended: the signal (0:15) is on the line
-  of its batch step, which is read too.
+  of its batch step, which is read too. That line lags: while the batch script is
+  still ending (the holder stops its kernel on SIGTERM) it reads TIMEOUT 0:0, and
+  slurmdbd may record the step's end after slurmctld has finished the job. So a job
+  the scheduler ended (not COMPLETED) that sacct gives no exit signal is asked of
+  scontrol as well, which says what slurmctld itself recorded.
 
 Times come as epoch seconds (``SLURM_TIME_FORMAT=%s``): no time zone to guess. Every
 word a remote says is bounded and escaped before it reaches a record.
@@ -195,26 +199,48 @@ async def query(conn: Any, job_ids: list[str], *, where: str) -> dict[str, Slurm
 
 
 async def how_it_ended(conn: Any, job: SlurmJob, *, where: str) -> SlurmJob | None:
-    """The job's final state and exit code: sacct, else scontrol; None if neither knows
-    it as final yet (ask again shortly)."""
+    """The job's final state and exit code: sacct, else (or for the signal sacct does
+    not have yet) scontrol; None while slurmctld is still ending it, or if neither knows
+    it as final yet (ask again shortly). Called by :func:`current` and :func:`with_jobs`."""
     job_id = check_job_id(job.job_id)
     sacct = _command("sacct", "-n", "-P", "-j", job_id, "-o", SACCT_FIELDS)
     result = await run(conn, sacct, timeout=QUERY_TIMEOUT, what="sacct's answer", where=where)
     rows = {cells[0]: cells for cells in map(_cells, result.stdout.splitlines()) if cells}
+    accounted: SlurmJob | None = None
     if job_id in rows:
         ended = _from_cells(job, rows[job_id])
         batch = rows.get(f"{job_id}.batch")
         if ended.exit_code in ("", "0:0") and batch:  # the job line leaves out the signal
             ended.exit_code = _word(batch[2], 20) or ended.exit_code
-        if ended.ended:
+        if ended.ended and (ended.exit_code not in ("", "0:0") or ended.state == "COMPLETED"):
             return ended
+        if ended.ended:  # the batch step's end may not be recorded yet: slurmctld knows
+            accounted = ended
+    try:
+        kept = await _from_scontrol(conn, job, job_id, where)
+    except RemoteCommandError:
+        if accounted is None:
+            raise
+        return accounted  # sacct's words, without the signal, rather than none
+    if kept is not None and not kept.ended:
+        return None  # slurmctld is still ending it: its exit code is to come
+    if accounted is None:
+        return kept
+    if kept is not None and kept.exit_code:
+        accounted.exit_code = kept.exit_code
+    return accounted
+
+
+async def _from_scontrol(conn: Any, job: SlurmJob, job_id: str, where: str) -> SlurmJob | None:
+    """The job as slurmctld keeps it (MinJobAge seconds after its end, ended or not);
+    None once it no longer knows it. Called by :func:`how_it_ended`."""
     show = _command("scontrol", "-o", "show", "job", job_id)
     result = await run(conn, show, timeout=QUERY_TIMEOUT, what="scontrol's answer", where=where)
     _check(result, "scontrol", where)
     fields = key_values(result.stdout)
     if fields.get("JobId") != job_id:
         return None
-    ended = SlurmJob(
+    return SlurmJob(
         job_id=job_id,
         state=_word(fields.get("JobState", ""), 40) or "UNKNOWN",
         reason=_word(fields.get("Reason", "")),
@@ -225,7 +251,6 @@ async def how_it_ended(conn: Any, job: SlurmJob, *, where: str) -> SlurmJob | No
         exit_code=_word(fields.get("ExitCode", ""), 20),
         seen=time.time(),
     )
-    return ended if ended.ended else None
 
 
 def _check(result: ExecResult, tool: str, where: str) -> None:

@@ -376,6 +376,7 @@ class SlurmTestCluster:
         max_time: int = 60,
         tiny_max_time: int = 10,
         min_job_age: int = 600,
+        kill_wait: int = 2,
         cgroups: bool = False,
         accounting: bool = False,
         start: bool = True,
@@ -390,6 +391,7 @@ class SlurmTestCluster:
         self.max_time = max_time
         self.tiny_max_time = tiny_max_time
         self.min_job_age = min_job_age
+        self.kill_wait = kill_wait  # seconds from a step's SIGTERM to its SIGKILL
         self.cgroups = cgroups
         self.accounting = accounting
         self.nodes: list[SlurmNode] = []
@@ -565,7 +567,7 @@ JobCompLoc={self.jobcomp_path}
 MinJobAge={self.min_job_age}
 JobRequeue=0
 ReturnToService=2
-KillWait=2
+KillWait={self.kill_wait}
 MessageTimeout=10
 SlurmdTimeout=30
 InactiveLimit=0
