@@ -46,11 +46,11 @@ from ..remote.protocol import (
     is_shutdown_reply,
     json_part,
 )
-from ..remote.zmtp_frames import MAX_FRAMES
 from ..ssh.record_link import RecordLink, open_record_link
 from ..ssh.streams import ExecTarget
 from ..text import printable
 from .agent_client import MAX_ERROR_TEXT, error_hint
+from .gap_notices import GapNotices, gap_text  # noqa: F401 (gap_text: its old home)
 from .local_channels import LocalChannels, verified
 from .relay_hello import MAX_HELLO_IN, hello_answer, proven, relay_json
 
@@ -105,7 +105,8 @@ class RelayedChannels(LocalChannels):
         #: the RecordLink from attach to detach, written to or not (``detach`` closes it)
         self._link: RecordLink | None = None
         self._ack_task: asyncio.Task[None] | None = None
-        self.gaps = 0
+        self.gaps = 0  # GAP records received (each shown, or counted into a summary)
+        self._gap_notices = GapNotices(self._show_gap)
         #: the kernel process we talk to answered a shutdown request: it is ending on purpose
         self.shutdown_replied = False
 
@@ -325,9 +326,13 @@ class RelayedChannels(LocalChannels):
 
     def _publish_gap(self, info: dict[str, Any], parent: bytes) -> None:
         """A visible marker in the notebook where output was dropped at the buffer bound
-        (or a message was too long to relay)."""
+        (or a message was too long to relay): at most one per reason per second, the
+        others counted into it (``gap_notices.py``, review s24 F7)."""
         self.gaps += 1
-        text = gap_text(info)
+        self._gap_notices.add(info, parent)
+
+    def _show_gap(self, text: str, parent: bytes) -> None:
+        """A GAP notice (``GapNotices``): on stderr in the cell of ``parent``, and the card."""
         try:
             parent_header = relay_json(parent) if parent else {}
         except RemoteCommandError:
@@ -339,19 +344,7 @@ class RelayedChannels(LocalChannels):
         if self._on_gap is not None:
             self._on_gap(text.strip())
 
-
-def gap_text(info: dict[str, Any]) -> str:
-    """What the notebook shows for a GAP record: messages dropped at the relay's buffer
-    bound, or (reason "parts") one with more parts than a record carries."""
-    if info.get("reason") == "parts":
-        return (
-            f"[jupyter-remote] 1 output message ({int(info['parts']):,} parts, "
-            f"{int(info['bytes']) / 1e6:.1f} MB) was dropped: more than {MAX_FRAMES:,} parts, "
-            "which the relay cannot carry. Send the data in fewer, larger buffers (e.g. one "
-            "joined buffer instead of one per item).\n"
-        )
-    return (
-        f"[jupyter-remote] {info['count']} output messages ({info['bytes'] / 1e6:.1f} MB) "
-        f"were dropped while the link was down: the remote keeps at most "
-        f"{info['bound'] / 1e6:.0f} MB of output for an absent client.\n"
-    )
+    def close(self) -> None:
+        """End of the session (``LocalChannels.close``); a GAP summary still due is dropped."""
+        self._gap_notices.close()
+        super().close()

@@ -1,0 +1,129 @@
+"""Review s24 F7: a kernel that makes its relay drop output again and again (messages of
+more frames than a record carries, sent in a loop; output over the relay's bound in cell
+after cell while the link is down) gets a bounded number of notices in the notebook,
+their counts adding up to every message dropped, and its later output still arrives
+(``kernels/gap_notices.py``). Harness of tests/test_relay.py: a real ipykernel, the relay
+in a thread, the local side over a plain unix socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import queue
+import re
+import time
+from typing import Any
+
+from jupyter_remote.kernels.gap_notices import INTERVAL
+from tests.harness.unix_link import UnixLink
+from tests.test_relay import cell_lines, joined, kernel_factory  # noqa: F401 (the fixture)
+
+#: messages of 6 + 65,536 frames (MAX_FRAMES is 65,535) a cell publishes in a loop
+OVERSIZED = 40
+OVERSIZED_LOOP = f"""
+k = get_ipython().kernel
+for _ in range({OVERSIZED}):
+    k.session.send(k.iopub_socket, "display_data", {{"data": {{}}, "metadata": {{}}}},
+                   parent=k.get_parent("shell"), buffers=[b"."] * 65536)
+print("after", flush=True)
+"""
+FIRST = re.compile(r"^\[jupyter-remote\] (\d+) output messages? \(")
+MORE = re.compile(r"^\[jupyter-remote\] ([\d,]+) more output messages? \(.* in the last second ")
+
+
+def dropped_in(text: str) -> int:
+    """How many dropped messages one notice counts (0: not a GAP notice)."""
+    match = FIRST.match(text) or MORE.match(text)
+    return int(match.group(1).replace(",", "")) if match else 0
+
+
+async def notices_until(kc: Any, total: int, timeout: float = 30) -> tuple[list[Any], str]:
+    """The GAP notices (time, text) published to iopub until they count ``total`` dropped
+    messages (a summary comes up to INTERVAL after the last GAP), and 2 INTERVALs more
+    (no notice may follow); with the other stream text read meanwhile."""
+    notices: list[tuple[float, str]] = []
+    other = ""
+    deadline = time.monotonic() + timeout
+    counted, settle = 0, None
+    while time.monotonic() < (settle or deadline):
+        try:
+            msg = await kc.get_iopub_msg(timeout=0.1)
+        except queue.Empty:  # nothing this 0.1 s
+            continue
+        if msg["msg_type"] != "stream":
+            continue
+        text = msg["content"]["text"]
+        if not dropped_in(text):
+            other += text
+            continue
+        notices.append((time.monotonic(), text))
+        counted += dropped_in(text)
+        if counted >= total and settle is None:
+            settle = time.monotonic() + 2 * INTERVAL
+    return notices, other
+
+
+async def test_oversized_messages_in_a_loop_make_a_bounded_number_of_notices(
+    kernel_factory: Any,  # noqa: F811
+) -> None:
+    """40 messages of 65,542 frames in a loop: the first notice says what happened and
+    what to do at once, the others are counted into at most one summary per second, the
+    counts add up to 40, and what the cell prints after them, and the next cell, arrive.
+    The old code published 40 notices (one per GAP record)."""
+    async with joined(kernel_factory) as (_, channels, kc):
+        kc.execute(OVERSIZED_LOOP)
+        notices, other = await notices_until(kc, OVERSIZED)
+        texts = [text for _, text in notices]
+        assert sum(dropped_in(text) for text in texts) == OVERSIZED, texts
+        assert channels.gaps == OVERSIZED
+        assert other == "after\n"
+        assert texts[0].startswith("[jupyter-remote] 1 output message (65,542 parts, "), texts
+        assert "fewer, larger buffers" in texts[0]
+        span = notices[-1][0] - notices[0][0]
+        assert len(texts) <= 2 + span / INTERVAL, (span, texts)
+        assert all(" parts, " in text for text in texts[1:]), texts
+        for (at, _), (then, _) in itertools.pairwise(notices[1:]):
+            assert then - at > 0.8 * INTERVAL, texts  # one summary per interval at most
+        assert await cell_lines(kc, kc.execute("print(6 * 7)")) == ["42"]
+
+
+#: cells queued before the link drops, each printing more than the relay's 1 MiB bound
+CELLS = 12
+BIG_CELL = "import time; time.sleep(0.3); print('x' * 1_200_000, flush=True)"
+
+
+async def test_output_over_the_bound_in_cell_after_cell_makes_one_notice_and_a_summary(
+    kernel_factory: Any,  # noqa: F811
+) -> None:
+    """ "Run all" of 12 cells, each printing 1.2 MB, and the link drops as they run: the
+    relay (bound 1 MiB) evicts each cell's output, a run of its own between the cells'
+    replies, and sends one GAP per run when the link is back. The notebook shows the first
+    at once and the rest in one summary, their counts adding up to every message the
+    relay dropped; the next cell's output arrives. The old code: one notice per cell."""
+    async with joined(kernel_factory, buffer_bytes=1 << 20) as (kernel, channels, kc):
+        await cell_lines(kc, kc.execute("pass"))
+        ids = [kc.execute(BIG_CELL) for _ in range(CELLS)]
+        await asyncio.sleep(0.1)
+        channels.detach()
+        relay = kernel.relay
+        deadline = time.monotonic() + 60
+        await asyncio.sleep(0.3 * CELLS)
+        seen = -1
+        while (relay.busy or relay.seq != seen) and time.monotonic() < deadline:
+            seen = relay.seq
+            await asyncio.sleep(0.5)  # every cell has run once nothing came for 0.5 s
+        await channels.attach(UnixLink(), kernel.path)
+        replies = set()
+        while len(replies) < CELLS and time.monotonic() < deadline:
+            reply = await kc.get_shell_msg(timeout=30)
+            replies.add(reply["parent_header"].get("msg_id"))
+        assert replies >= set(ids)
+        notices, _ = await notices_until(kc, relay.dropped)
+        texts = [text for _, text in notices]
+        assert channels.gaps >= CELLS - 1, channels.gaps  # one run per cell (the last kept)
+        assert len(texts) == 2, texts
+        assert "while the link was down" in texts[0]
+        assert " more output messages (" in texts[1] and "1 MB of output" in texts[1]
+        assert sum(dropped_in(text) for text in texts) == relay.dropped, (texts, relay.dropped)
+        assert await cell_lines(kc, kc.execute("print(6 * 7)")) == ["42"]
