@@ -22,6 +22,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,10 +64,11 @@ def _entry(home: Path, name: str, source: str) -> Path:
     return home / CODE_CACHE_DIR / key
 
 
-def _plant(path: Path, key: str = "") -> None:
-    """An entry at ``path`` whose header names ``key`` (its own file name by default)."""
+def _plant(path: Path, key: str = "", says: str = "PLANTED") -> None:
+    """An entry at ``path`` whose header names ``key`` (its own file name by default),
+    printing ``says``."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    body = marshal.dumps(compile("print('PLANTED')", "<x>", "exec"))
+    body = marshal.dumps(compile(f"print({says!r})", "<x>", "exec"))
     digest = hashlib.sha256(body).hexdigest()
     header = f"jupyter-remote code {key or path.name} {digest}".encode()
     path.write_bytes(header + b"\n" + body)
@@ -199,3 +201,47 @@ def test_a_cache_left_without_any_kernel_goes_at_the_next_exec(tmp_path: Path) -
     (tmp_path / STATE_DIR / "kernels").rmdir()  # the old supervisor's cleanup
     _agent(tmp_path, {"op": "list", "report": False})
     assert not (tmp_path / STATE_DIR).exists(), list((tmp_path / STATE_DIR).rglob("*"))
+
+
+def test_a_cache_directory_swapped_for_a_symlink_after_its_check_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anchored checks (s25): another user who can rename in the state directory's parent
+    wins the race between the loader's checks and its open of the entry: right as the
+    entry is opened, the cache directory is a symlink to a directory of theirs holding an
+    entry of their own (put back the moment after). The loader opens the entry relative
+    to the cache directory it checked, so the genuine entry runs; the old code opened it
+    by path, followed the symlink, checked the directories by path after, and ran theirs.
+    In this process (the loader's own functions), the swap made deterministic by running
+    it inside ``os.open`` of the entry's name."""
+    from jupyter_remote.remote import bootcache
+
+    home = _home_with_a_kernel(tmp_path)
+    monkeypatch.setenv("HOME", str(home))
+    entry = _entry(home, "t", SCRIPT)
+    _plant(entry)  # the genuine entry: prints PLANTED
+    theirs = tmp_path / "theirs"
+    _plant(theirs / entry.name, says="THEIRS")
+    theirs.chmod(0o777)
+    cache, aside = entry.parent, tmp_path / "aside"
+    real_open = os.open
+    swaps = []
+
+    def racing_open(path: Any, flags: int, mode: int = 0o777, **kw: Any) -> int:
+        if os.path.basename(str(path)) != entry.name:
+            return real_open(path, flags, mode, **kw)
+        os.rename(cache, aside)
+        cache.symlink_to(theirs)
+        try:
+            return real_open(path, flags, mode, **kw)
+        finally:
+            swaps.append(path)
+            cache.unlink()
+            os.rename(aside, cache)
+
+    monkeypatch.setattr(os, "open", racing_open)
+    code = bootcache.script_code("t", SCRIPT.encode())
+    monkeypatch.undo()
+    assert swaps, "the entry was not opened"
+    assert "THEIRS" not in code.co_consts, "the entry behind the swapped-in symlink ran"
+    assert "PLANTED" in code.co_consts

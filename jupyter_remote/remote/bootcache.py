@@ -10,7 +10,9 @@ then reads its request from the rest of stdin, and finds its own text in ``_jr_s
 
 Trust: the cache is ``~/<CODE_CACHE_DIR>``, inside the agent's private state directory.
 A file is used only when the state directory and the cache directory are real
-directories (never symlinks) of this user that no one else may write, the file is a
+directories (never symlinks) of this user that no one else may write, checked on their
+open descriptors and every entry opened relative to the cache's (anchored: a directory
+swapped for a symlink after the check is not followed), the file is a
 regular file of this user that no one else may write (opened without following a
 symlink), and its header carries its own key (its file name: another entry renamed or
 copied there is refused) and the SHA-256 of its body; anything else is compiled from the
@@ -38,26 +40,60 @@ from jupyter_remote.remote.protocol import CODE_CACHE_DIR
 
 _CODE_TYPE = type(compile("", "", "exec"))
 _HEADER = b"jupyter-remote code "
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted as an entry never blocks the open
 
 
 def _cache_dir() -> str:
     return os.path.join(os.path.expanduser("~"), CODE_CACHE_DIR)
 
 
-def _private(path: str, kind: "Callable[[int], bool]") -> bool:
-    """``path`` is a ``kind`` (stat.S_ISDIR/S_ISREG) of this user, not a symlink, that
-    neither its group nor others may write (lstat: a symlink is never followed)."""
-    try:
-        st = os.lstat(path)
-    except OSError:
+def _ours(fd: int, kind: "Callable[[int], bool]", private: bool = True) -> bool:
+    """The file open at ``fd`` is a ``kind`` (stat.S_ISDIR/S_ISREG) of this user that
+    (``private``) neither its group nor others may write."""
+    st = os.fstat(fd)
+    if not kind(st.st_mode) or st.st_uid != os.getuid():
         return False
-    return kind(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+    return not (private and st.st_mode & 0o022)
 
 
-def _trusted_dirs() -> bool:
-    """The state directory and the cache directory in it are private to this user."""
+def _open_dir(name: str, dir_fd: "int | None" = None, private: bool = True) -> "int | None":
+    """Directory ``name`` (relative to ``dir_fd``) opened without following a symlink, if
+    it is ours (``_ours``), else None: what is checked is what is used after, whatever
+    the path names by then."""
+    try:
+        fd = os.open(name, os.O_RDONLY | _DIRECTORY | _NOFOLLOW, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        if _ours(fd, stat.S_ISDIR, private):
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def _open_cache(make: bool = False, private: bool = True) -> "int | None":
+    """The cache directory, anchored (``script_code``, ``store``, ``_drop_orphaned``): the
+    state directory opened without following a symlink and checked, the cache directory
+    opened relative to it and checked the same; every entry is then opened relative to
+    that descriptor, so a directory swapped for a symlink after the check is never used.
+    ``make``: the cache directory is created (0700) if missing, never the state one."""
     cache = _cache_dir()
-    return _private(os.path.dirname(cache), stat.S_ISDIR) and _private(cache, stat.S_ISDIR)
+    state_fd = _open_dir(os.path.dirname(cache), private=private)
+    if state_fd is None:
+        return None
+    try:
+        if make:
+            try:
+                os.mkdir(os.path.basename(cache), 0o700, dir_fd=state_fd)
+            except OSError:
+                pass  # there already (checked next), or not ours to make
+        return _open_dir(os.path.basename(cache), state_fd, private)
+    finally:
+        os.close(state_fd)
 
 
 def cache_key(name: str, source: bytes) -> "str | None":
@@ -72,18 +108,16 @@ def cache_key(name: str, source: bytes) -> "str | None":
     return "%s-%s-%s" % (name, tag, digest.hexdigest())
 
 
-def load_cached(path: str) -> "CodeType | None":
-    """The code object stored at ``path``, or None unless every trust check holds and
-    its header names its own key (the file name) and its body's digest."""
+def load_cached(cache_fd: int, key: str) -> "CodeType | None":
+    """The code object stored as ``key`` in the cache open at ``cache_fd`` (``_open_cache``),
+    or None unless it is a private regular file of ours (opened without following a
+    symlink) whose header names its own key and its body's digest."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(key, os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=cache_fd)
     except OSError:
         return None
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
-            return None
-        if not _trusted_dirs():
+        if not _ours(fd, stat.S_ISREG):
             return None
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read()
@@ -92,7 +126,7 @@ def load_cached(path: str) -> "CodeType | None":
     finally:
         os.close(fd)
     header, _, body = data.partition(b"\n")
-    if header != _header(os.path.basename(path), body):
+    if header != _header(key, body):
         return None
     try:
         code = marshal.loads(body)
@@ -112,81 +146,101 @@ def _kernels_live() -> bool:
     return any(os.path.isdir(os.path.join(state, d)) for d in ("kernels", "jobs", "holders"))
 
 
-def store(path: str, code: "CodeType") -> None:
-    """Write ``code`` at ``path`` (0600, atomically) and remove this script's older
-    entries for this interpreter; silently nothing when it cannot be done safely."""
+def store(key: str, code: "CodeType") -> None:
+    """Write ``code`` as ``key`` (0600, atomically, in the anchored cache directory) and
+    remove this script's older entries for this interpreter; silently nothing when it
+    cannot be done safely."""
     if not _kernels_live():
         return
-    cache = os.path.dirname(path)
-    tmp = "%s.%d.tmp" % (path, os.getpid())
+    cache_fd = _open_cache(make=True)
+    if cache_fd is None:
+        return
+    tmp = "%s.%d.tmp" % (key, os.getpid())
     try:
-        if not os.path.isdir(cache):
-            os.mkdir(cache, 0o700)  # in the state directory, never making it
-        if not _trusted_dirs():
-            return
         body = marshal.dumps(code)
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
-        )
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+        fd = os.open(tmp, flags, 0o600, dir_fd=cache_fd)
         with os.fdopen(fd, "wb") as f:
-            f.write(_header(os.path.basename(path), body) + b"\n" + body)
-        os.replace(tmp, path)
-        _prune(cache, os.path.basename(path))
+            f.write(_header(key, body) + b"\n" + body)
+        os.replace(tmp, key, src_dir_fd=cache_fd, dst_dir_fd=cache_fd)
+        _prune(cache_fd, key)
     except OSError:
         try:
-            os.unlink(tmp)
+            os.unlink(tmp, dir_fd=cache_fd)
         except OSError:
             pass
-    if not _kernels_live():  # the last kernel went meanwhile: its stop may have missed this
-        _drop(cache)
-
-
-def _drop(cache: str) -> None:
-    """The cache and the emptied state directory, as state._remove_empty_parents does
-    when a kernel's stop runs while an entry is written (either of them removes it)."""
     try:
-        for entry in os.listdir(cache):
-            os.unlink(os.path.join(cache, entry))
+        if not _kernels_live():  # the last kernel went meanwhile: its stop may have missed this
+            _drop(cache_fd)
+    finally:
+        os.close(cache_fd)
+
+
+def _drop(cache_fd: int) -> None:
+    """The cache's entries (relative to ``cache_fd``), the cache and the emptied state
+    directory (rmdir: never through a symlink, never a directory not empty), as
+    state._remove_empty_parents does when a kernel's stop runs while an entry is written
+    (either of them removes it)."""
+    cache = _cache_dir()
+    try:
+        for entry in os.listdir(cache_fd):
+            os.unlink(entry, dir_fd=cache_fd)
         os.rmdir(cache)
         os.rmdir(os.path.dirname(cache))
     except OSError:
         pass
 
 
-def _drop_orphaned(cache: str) -> None:
+def _drop_orphaned() -> None:
     """``script_code``, first: a cache of ours with no kernel, job or holder state left
     is dropped with the emptied state directory (review s24 F5: a kernel started before
     the cache existed keeps its old supervisor, whose cleanup does not know it). One
     lstat per exec while there is no cache."""
     try:
-        st = os.lstat(cache)
+        st = os.lstat(_cache_dir())
     except OSError:
         return
-    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not _kernels_live():
-        _drop(cache)
+    if not stat.S_ISDIR(st.st_mode) or _kernels_live():
+        return
+    cache_fd = _open_cache(private=False)  # ours, even if loose: anchored all the same
+    if cache_fd is not None:
+        try:
+            _drop(cache_fd)
+        finally:
+            os.close(cache_fd)
 
 
-def _prune(cache: str, keep: str) -> None:
+def _prune(cache_fd: int, keep: str) -> None:
     """Older entries of the same script and interpreter (an earlier version's)."""
     prefix = keep.rsplit("-", 1)[0] + "-"
-    for entry in os.listdir(cache):
+    for entry in os.listdir(cache_fd):
         if entry != keep and entry.startswith(prefix) and not entry.endswith(".tmp"):
             try:
-                os.unlink(os.path.join(cache, entry))
+                os.unlink(entry, dir_fd=cache_fd)
             except OSError:
                 pass
 
 
+def _load(key: str) -> "CodeType | None":
+    """``script_code``: the entry ``key`` from the anchored cache, if all is private."""
+    cache_fd = _open_cache()
+    if cache_fd is None:
+        return None
+    try:
+        return load_cached(cache_fd, key)
+    finally:
+        os.close(cache_fd)
+
+
 def script_code(name: str, source: bytes) -> "CodeType":
     """The code of ``source`` (bytes): from the cache, or compiled (and stored)."""
-    _drop_orphaned(_cache_dir())
+    _drop_orphaned()
     key = cache_key(name, source)
-    path = os.path.join(_cache_dir(), key) if key else None
-    code = load_cached(path) if path else None
+    code = _load(key) if key else None
     if code is None:
         code = compile(source, "<jupyter-remote>", "exec")
-        if path:
-            store(path, code)
+        if key:
+            store(key, code)
     return code
 
 
