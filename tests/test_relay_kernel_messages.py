@@ -193,12 +193,9 @@ async def test_every_gap_the_relay_emits_carries_count_bytes_and_bound(tmp_path:
     relay._oversized("iopub", head, 70_000, 5_000_000)
     written: list[bytes] = []
 
-    class Transport:
+    class Writer:  # what the pump uses of a LinkWriter (remote/relay_writer.py)
         def get_write_buffer_size(self) -> int:
             return 0
-
-    class Writer:
-        transport = Transport()
 
         def writelines(self, pieces: Any) -> None:
             written.extend(bytes(p) for p in pieces)

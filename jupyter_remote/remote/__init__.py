@@ -40,6 +40,7 @@ SCRIPTS = {
         "standby",
         "peer",
         "relay_gate",
+        "relay_writer",
         "relay",
         "supervisor",
         "slurm",

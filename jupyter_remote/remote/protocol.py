@@ -76,8 +76,8 @@ SMALL_PIECE = 4096
 
 def record_pieces(kind: int, channel: int, seq: int, parts: Any = ()) -> list[Any]:
     """One record as a list of buffers: its head (length, kind, channel, seq, part lengths)
-    then the parts themselves, not copied. The relay writes these with ``writelines`` (one
-    join per batch on Python < 3.12; one ``sendmsg`` of them all, no copy, on 3.12+)."""
+    then the parts themselves, not copied. The relay sends these with ``sendmsg``, no join
+    nor copy (``relay_writer.LinkWriter``)."""
     lengths = [len(p) for p in parts]
     body_len = _HEAD.size + 4 * len(lengths) + sum(lengths)
     head = _LEN.pack(body_len) + _HEAD.pack(kind, channel, seq, len(lengths))

@@ -53,6 +53,7 @@ from jupyter_remote.remote.relay_start import (
     _write_none,
     query_relay,  # noqa: F401 (agent)
 )
+from jupyter_remote.remote.relay_writer import LinkWriter
 from jupyter_remote.remote.state import CLAIMED
 
 # </local-imports>
@@ -225,8 +226,8 @@ class Relay(StartSide, GateSide, KernelSide):
             self.head = 0
 
     async def _pump(self, writer, generation):
-        """Write every entry from ``next_send`` on to the current client."""
-        transport = writer.transport
+        """Write every entry from ``next_send`` on to the current client (its
+        ``LinkWriter``)."""
         while self.generation == generation:
             self.wake.clear()
             while self.next_send <= self.seq and self.generation == generation:
@@ -252,7 +253,7 @@ class Relay(StartSide, GateSide, KernelSide):
                     batch.extend(pieces)  # the frames themselves, not copied (writelines)
                     size += sum(len(piece) for piece in pieces)
                 writer.writelines(batch)
-                if transport.get_write_buffer_size() > 4 * 1024 * 1024:
+                if writer.get_write_buffer_size() > 4 * 1024 * 1024:
                     self.stalled_since = time.time()
                     await writer.drain()
                     self.stalled_since = 0.0
@@ -274,18 +275,20 @@ class Relay(StartSide, GateSide, KernelSide):
     # ------------------------------------------------------------ the local side
 
     def _take_client(self, writer, hello):
-        """A (re)connecting local side replaces the previous one; answers its HELLO."""
+        """A (re)connecting local side replaces the previous one; answers its HELLO.
+        Returns the client's generation; from here on ``self.client`` (a ``LinkWriter``
+        over ``writer``'s socket) writes everything to it, ``writer`` only reads."""
         if self.client is not None:
-            self.client.transport.abort()
+            self.client.abort()
         self.generation += 1
         if self.generation == 1:  # the first local side: a taken standby is attached now
             try:
                 os.unlink(os.path.join(self.kdir, CLAIMED))
             except OSError:
                 pass
-        self.client = writer
-        self.stalled_since = 0.0
         _widen_send_buffer(writer)
+        self.client = writer = LinkWriter(writer)
+        self.stalled_since = 0.0
         if hello.get("twin") != self.twin:  # another local side: its numbering starts anew
             self.twin = hello.get("twin")
             self.last_in = self.acked_in = 0

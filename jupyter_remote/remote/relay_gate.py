@@ -125,8 +125,8 @@ class GateSide:
             if not await self._settled_hello(writer, hello):
                 return  # the start failed: this side was told why
             records.max_record = MAX_RECORD
-            generation = self._take_client(writer, hello)
-            pump = asyncio.ensure_future(self._pump(writer, generation))
+            generation = self._take_client(writer, hello)  # self.client writes from here
+            pump = asyncio.ensure_future(self._pump(self.client, generation))
             try:
                 await self._from_client(records, generation)
             finally:
@@ -138,6 +138,8 @@ class GateSide:
             if writer in self.unproven:
                 self.unproven.remove(writer)
             if generation is not None and generation == self.generation:
+                if self.client is not None:  # its LinkWriter (Relay._take_client)
+                    self.client.close()
                 self.client = None
                 self.last_activity = time.time()
             writer.close()

@@ -280,7 +280,7 @@ class KernelSide:
         if client is None or self.next_send != entry[0]:
             return False
         if batch is None:
-            if client.transport.get_write_buffer_size():
+            if client.get_write_buffer_size():
                 return False
             batch = self._at_once = [client, 0]
         elif batch[1] >= AT_ONCE_BYTES:
