@@ -10,14 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import os
 import queue
 import re
+import secrets
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+from jupyter_client.asynchronous import AsyncKernelClient
+
 from jupyter_remote.kernels.gap_notices import INTERVAL
+from jupyter_remote.kernels.relay_link import RelayedChannels
+from jupyter_remote.remote import relay as relay_mod
+from jupyter_remote.ssh.forwards import free_local_ports
 from tests.harness.unix_link import UnixLink
-from tests.test_relay import cell_lines, joined, kernel_factory  # noqa: F401 (the fixture)
+from tests.test_relay import (  # noqa: F401 (kernel_factory: the fixture)
+    RelayedKernel,
+    cell_lines,
+    joined,
+    kernel_factory,
+    stop_relay,
+)
 
 #: messages of 6 + 65,536 frames (MAX_FRAMES is 65,535) a cell publishes in a loop
 OVERSIZED = 40
@@ -127,3 +146,78 @@ async def test_output_over_the_bound_in_cell_after_cell_makes_one_notice_and_a_s
         assert " more output messages (" in texts[1] and "1 MB of output" in texts[1]
         assert sum(dropped_in(text) for text in texts) == relay.dropped, (texts, relay.dropped)
         assert await cell_lines(kc, kc.execute("print(6 * 7)")) == ["42"]
+
+
+#: a start-up line (IPKernelApp.exec_lines: run after the sockets are bound, before the
+#: kernel answers anything, so within the relay's start-up nudge) publishing a message of
+#: 65,542 frames once the relay's iopub connection surely has its subscription
+STARTUP_OVERSIZED = (
+    "import time; time.sleep(1.5); k = get_ipython().kernel; "
+    "k.session.send(k.iopub_socket, 'display_data', {'data': {}, 'metadata': {}}, "
+    "buffers=[b'.'] * 65536)"
+)
+
+
+@pytest.fixture
+def startup_oversized(tmp_path: Path) -> Iterator[RelayedKernel]:
+    """A real ipykernel whose start publishes STARTUP_OVERSIZED, with its relay."""
+    kdir = Path("/tmp") / f"jr-gap-{os.getpid()}"
+    kdir.mkdir(mode=0o700)
+    key = secrets.token_hex(16)
+    conn = {
+        "transport": "ipc",
+        "ip": str(kdir / "k"),
+        "key": key,
+        "signature_scheme": "hmac-sha256",
+        **{f"{name}_port": n for n, name in enumerate((*relay_mod.RELAYED, "hb"), 1)},
+    }
+    (kdir / "connection.json").write_text(json.dumps(conn))
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(kdir / "connection.json")]
+    proc = subprocess.Popen(
+        [*argv, f"--IPKernelApp.exec_lines={STARTUP_OVERSIZED}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    relay = relay_mod.start_relay(str(kdir), relay_mod.DEFAULT_BUFFER_BYTES, 60)
+    try:
+        assert relay is not None and relay.ready.wait(60) and not relay.failure
+        yield RelayedKernel(kdir, proc, relay, key)
+    finally:
+        if relay is not None:
+            stop_relay(relay)
+        proc.kill()
+        proc.wait(10)
+        subprocess.run(["rm", "-rf", str(kdir)], check=False)
+
+
+async def test_a_message_too_long_to_relay_during_the_start_makes_its_notice(
+    startup_oversized: RelayedKernel,
+) -> None:
+    """Review s24 leftover: a message of more frames than a record carries, dropped while
+    the relay's start-up nudge waits for the kernel's answer, was only logged (the
+    connections' on_dropped was set once served). Now its GAP is relayed once the kernel
+    is served, and the relay's first client (whose HELLO came during the start, a new
+    local side) gets it: the session's notice (``on_gap``: the card and the notebook's
+    notice; no iopub subscriber is there yet at a real start) says what was dropped, and
+    the kernel runs. The old code: no GAP at all."""
+    names = (*relay_mod.RELAYED, "hb")
+    ports = dict(zip(names, free_local_ports(len(names)), strict=True))
+    told: list[str] = []
+    key = startup_oversized.key
+    channels = RelayedChannels(
+        ports, key=key.encode(), signature_scheme="hmac-sha256", on_gap=told.append
+    )
+    await channels.attach(UnixLink(), startup_oversized.path)
+    kc = AsyncKernelClient()
+    info: dict[str, Any] = {f"{n}_port": p for n, p in ports.items()}
+    info.update(transport="tcp", ip="127.0.0.1", key=key, signature_scheme="hmac-sha256")
+    kc.load_connection_info(info)  # type: ignore[arg-type]
+    kc.start_channels(hb=False)
+    try:
+        await kc.wait_for_ready(timeout=60)
+        assert await cell_lines(kc, kc.execute("print(6 * 7)")) == ["42"]
+        assert channels.gaps == 1 and len(told) == 1, told
+        assert told[0].startswith("[jupyter-remote] 1 output message (65,542 parts, "), told
+    finally:
+        kc.stop_channels()
+        channels.close()

@@ -294,7 +294,10 @@ class Relay(StartSide, GateSide, KernelSide):
             self.last_in = self.acked_in = 0
         last = hello.get("last")
         if hello.get("epoch") != self.epoch or not isinstance(last, int) or last < 0:
-            start = self.seq + 1  # a new local side: from now on
+            # a new local side: from now on; the relay's first one also gets what the kernel
+            # sent from its start on (relayed by _serve_kernel: a message dropped as too long
+            # during the start-up nudge is a GAP there, s25)
+            start = self.first_seq if self.generation == 1 else self.seq + 1
         else:
             start = max(last + 1, self.first_seq)
         self._trim(start - 1)

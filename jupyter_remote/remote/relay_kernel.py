@@ -77,7 +77,9 @@ class KernelSide:
     nudges: Set[str]
     nudge_until: float
     _nudged: Any  # asyncio.Event: an idle status answered a nudge (``_while_starting``)
-    _early: List[Any]  # (name, frames) read after that, before ``_serve_kernel``
+    #: (handler, args) of what was read after that (and of a message too long to relay,
+    #: dropped at any time of the start), before ``_serve_kernel``: handled then, in order
+    _early: List[Any]
     kernel_gone: bool
     client: Optional[Any]
     _append: Callable[[int, Any], None]
@@ -109,6 +111,7 @@ class KernelSide:
                 self.hb = sock
             else:
                 self.socks[name] = sock
+                sock.on_dropped = functools.partial(self._dropped_while_starting, name)
 
     def _sign(self, parts):
         if not self.key:
@@ -161,9 +164,17 @@ class KernelSide:
         if name == "hb":
             return
         if self._nudged.is_set():
-            self._early.append((name, frames))
+            self._early.append((self._relay_one, (name, frames)))
         elif name == "iopub" and self._answered(frames):
             self._nudged.set()
+
+    def _dropped_while_starting(self, name, head, frames, nbytes):
+        """A message too long to relay read and dropped before ``_serve_kernel`` (a start-up
+        script's display of 65,536 buffers, say): its GAP is made once served, in order, so
+        the user sees it as any other (not only the relay's log line in kernel.log, which
+        is also the log tail a failed start's error shows). Kept even before the nudge's
+        answer, when a start's ordinary output is not: this one says something is amiss."""
+        self._early.append((self._oversized, (name, head, frames, nbytes)))
 
     def _answered(self, frames):
         """An idle status whose parent is one of the nudges (``_while_starting``)."""
@@ -196,8 +207,8 @@ class KernelSide:
         self.hb.on_message = self._heartbeat
         early, self._early = self._early, []
         try:
-            for name, frames in early:
-                self._relay_one(name, frames)
+            for handle, args in early:
+                handle(*args)
         finally:
             self._flush_at_once()
 
