@@ -33,6 +33,7 @@ SCRIPTS = {
         "protocol",
         "state",
         "zmtp_frames",
+        "zmtp_discard",
         "zmtp",
         "zmtp_connect",
         "relay_kernel",

@@ -19,6 +19,7 @@ import struct
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.zmtp_discard import ZmtpDiscard
 from jupyter_remote.remote.zmtp_frames import (
     BIG_FRAME,
     COMMAND,
@@ -43,8 +44,6 @@ from jupyter_remote.remote.zmtp_frames import (
 
 # </local-imports>
 
-#: frames kept of a message dropped for its length (``on_oversize``): its headers
-HEAD_KEPT = 8
 #: the read buffer until the peer's READY (a greeting and a READY are ~100 bytes; a longer
 #: READY grows it): a connection that never says anything costs this, not SMALL_BUFFER
 HANDSHAKE_BUFFER = 1024
@@ -67,14 +66,14 @@ else:
 def _bind_asyncio() -> None:
     """asyncio.BufferedProtocol in _StreamBase's place (ZmtpStream.__init__; asyncio then
     reads into ``get_buffer``'s buffers), imported once a stream is made."""
-    if ZmtpStream.__bases__[0] is not _StreamBase:
+    if ZmtpStream.__bases__[-1] is not _StreamBase:
         return
     import asyncio
 
-    ZmtpStream.__bases__ = (asyncio.BufferedProtocol,)
+    ZmtpStream.__bases__ = ZmtpStream.__bases__[:-1] + (asyncio.BufferedProtocol,)
 
 
-class ZmtpStream(_StreamBase):
+class ZmtpStream(ZmtpDiscard, _StreamBase):
     """One ZMTP connection. ``socket_type`` and ``identity`` are ours; ``peer_types`` the
     types we accept (default: RFC 23's); ``max_message`` bounds what the peer may send (a
     peer anyone can connect to must not make us allocate without limit). Subclasses (or
@@ -96,7 +95,8 @@ class ZmtpStream(_StreamBase):
     its frames are read to its end and dropped as they come (the first HEAD_KEPT kept
     for its headers, the rest never held: memory bounded by what ``max_frames`` frames
     take), the connection goes on, and ``on_dropped(stream, head, frames, nbytes)`` says
-    so (the relay's kernel: one odd message must not cost what is in flight with it)."""
+    so (the relay's kernel: one odd message must not cost what is in flight with it;
+    ``zmtp_discard.py``)."""
 
     def __init__(
         self,
@@ -125,11 +125,8 @@ class ZmtpStream(_StreamBase):
         self.as_server = as_server
         self._on_ready, self._on_message, self._on_lost = on_ready, on_message, on_lost
         self._on_batch = on_batch
-        self.on_oversize, self._on_dropped = on_oversize, on_dropped
-        self._head: Optional[Frames] = None  # discarding a message: its first frames
-        self._dropped = [0, 0]  # its frames and bytes so far
-        self._skip = 0  # bytes of a discarded frame still to come
-        self._skip_flags = self._skip_size = 0
+        self.on_oversize = on_oversize
+        self._init_discard(on_dropped)
         self.transport: Any = None
         self.is_ready = False
         self.closed = False
@@ -286,13 +283,8 @@ class ZmtpStream(_StreamBase):
             self._bound(size, flags)
             body_at = start + head
             if self._head is not None and not flags & COMMAND:  # discarding (on_oversize)
-                have = avail - head
-                self._start = body_at + min(size, have)
-                if have < size:
-                    self._skip, self._skip_flags, self._skip_size = size - have, flags, size
-                    self._start = self._end = 0
+                if not self._discard_body(flags, size, body_at, avail - head):
                     return
-                self._discard(flags, size)
                 continue
             if avail - head >= size:
                 self._start = body_at + size
@@ -318,9 +310,7 @@ class ZmtpStream(_StreamBase):
         if not flags & COMMAND and len(self._frames) >= self.max_frames:
             if self.on_oversize != "discard":
                 raise ZmtpError("a message of more than %d frames" % self.max_frames)
-            self._head = self._frames[:HEAD_KEPT]  # the rest of what it had goes now
-            self._dropped = [len(self._frames), sum(map(len, self._frames))]
-            self._frames, self._size = [], 0
+            self._begin_discard()
         if flags & COMMAND and size > SMALL_BUFFER:
             raise ZmtpError("a command over %d bytes" % SMALL_BUFFER)
         if not self.is_ready and not flags & COMMAND:  # at its header: no buffer for it
@@ -340,29 +330,6 @@ class ZmtpStream(_StreamBase):
                 return
             frames, self._frames, self._size = self._frames, [], 0
             self.received(frames)
-        self._count()
-
-    def _skipped(self, nbytes: int) -> None:
-        """A read into the small buffer while a discarded frame's bytes come: those are
-        dropped; what follows the frame's end, if any, is parsed as usual."""
-        taken = min(nbytes, self._skip)
-        self._skip -= taken
-        if self._skip:
-            return
-        self._start, self._end = taken, nbytes
-        self._discard(self._skip_flags, self._skip_size)
-
-    def _discard(self, flags: int, size: int) -> None:
-        """A frame of a message over ``max_frames`` (``on_oversize`` "discard") is over:
-        counted, not kept; after its last, ``dropped`` says what was lost."""
-        self._dropped[0] += 1
-        self._dropped[1] += size
-        if flags & MORE:
-            return
-        head, self._head = self._head or [], None
-        count, nbytes = self._dropped
-        self._dropped = [0, 0]
-        self.dropped(head, count, nbytes)
         self._count()
 
     def _count(self) -> None:
@@ -416,12 +383,6 @@ class ZmtpStream(_StreamBase):
     def received(self, frames: Frames) -> None:
         if self._on_message is not None:
             self._on_message(self, frames)
-
-    def dropped(self, head: Frames, frames: int, nbytes: int) -> None:
-        """A message of ``frames`` frames (``nbytes`` bytes) over ``max_frames`` was read
-        and dropped (``on_oversize`` "discard"); ``head``: its first frames."""
-        if self._on_dropped is not None:
-            self._on_dropped(self, head, frames, nbytes)
 
     def command_received(self, name: bytes, data: Any) -> None:
         """Commands other than READY, PING, ERROR (SUBSCRIBE, CANCEL of ZMTP 3.1, PONG):
