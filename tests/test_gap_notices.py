@@ -47,7 +47,8 @@ for _ in range({OVERSIZED}):
                    parent=k.get_parent("shell"), buffers=[b"."] * 65536)
 print("after", flush=True)
 """
-FIRST = re.compile(r"^\[jupyter-remote\] (\d+) output messages? \(")
+FIRST = re.compile(r"^\[jupyter-remote\] ([\d,]+) output messages? \(")
+FIRST_PARTS = re.compile(r"^\[jupyter-remote\] ([\d,]+) output messages? \(([\d,]+) parts, ")
 MORE = re.compile(r"^\[jupyter-remote\] ([\d,]+) more output messages? \(.* in the last second ")
 
 
@@ -97,7 +98,9 @@ async def test_oversized_messages_in_a_loop_make_a_bounded_number_of_notices(
         assert sum(dropped_in(text) for text in texts) == OVERSIZED, texts
         assert channels.gaps == OVERSIZED
         assert other == "after\n"
-        assert texts[0].startswith("[jupyter-remote] 1 output message (65,542 parts, "), texts
+        first = FIRST_PARTS.match(texts[0])  # one message, or a few the relay merged
+        assert first, texts
+        assert int(first[2].replace(",", "")) == 65_542 * int(first[1].replace(",", "")), texts
         assert "fewer, larger buffers" in texts[0]
         span = notices[-1][0] - notices[0][0]
         assert len(texts) <= 2 + span / INTERVAL, (span, texts)
@@ -221,3 +224,66 @@ async def test_a_message_too_long_to_relay_during_the_start_makes_its_notice(
     finally:
         kc.stop_channels()
         channels.close()
+
+
+async def test_a_relay_with_no_reader_keeps_one_gap_for_a_run_of_oversized_messages(
+    tmp_path: Path,
+) -> None:
+    """Review s24 F7, the relay's side: 1,000 messages too long to relay dropped in a row
+    while no client reads leave one GAP entry in the relay's buffer (each used to be an
+    entry of its own, outside the byte bound), sent as one record whose notice counts all
+    1,000 and their parts; a message relayed between two drops ends the run (each GAP
+    keeps its place). A bare Relay (no kernel), its pump writing to a stand-in."""
+    from jupyter_remote.kernels.gap_notices import GapNotices, gap_text
+    from jupyter_remote.remote.protocol import GAP, MSG, RecordParser
+    from jupyter_remote.remote.relay import Relay
+    from jupyter_remote.remote.relay_kernel import DELIM
+
+    relay = Relay(str(tmp_path), {"ip": str(tmp_path / "kernel-ipc"), "key": ""}, 1 << 20)
+    head = [DELIM, b"", b"{}", b'{"msg_id": "cell"}', b"{}", b"{}"]
+    for _ in range(1000):
+        relay._oversized("iopub", head, 65_542, 70_000)
+    assert len(relay.buf) == 1, len(relay.buf)
+    relay._append(relay_mod.RELAYED.index("iopub"), [*head, b"printed"])
+    for _ in range(2):
+        relay._oversized("iopub", head, 65_542, 70_000)
+    written: list[bytes] = []
+
+    class Writer:  # what the pump uses of a LinkWriter (remote/relay_writer.py)
+        def get_write_buffer_size(self) -> int:
+            return 0
+
+        def writelines(self, pieces: Any) -> None:
+            written.extend(bytes(p) for p in pieces)
+
+        async def drain(self) -> None:
+            pass
+
+    relay.generation = 1
+    pump = asyncio.create_task(relay._pump(Writer(), 1))
+    for _ in range(100):
+        if relay.next_send > relay.seq:
+            break
+        await asyncio.sleep(0)
+    relay.generation = 2
+    relay.wake.set()
+    await pump
+    records: list[tuple[int, list[Any]]] = []
+    RecordParser(lambda kind, _c, _s, parts: records.append((kind, parts))).feed(b"".join(written))
+    assert [kind for kind, _ in records] == [GAP, MSG, GAP]
+    infos = [json.loads(bytes(parts[0])) for kind, parts in records if kind == GAP]
+    assert [(i["count"], i.get("messages"), i["parts"]) for i in infos] == [
+        (1, 1000, 65_542_000),
+        (1, 2, 131_084),
+    ]
+    assert gap_text(infos[0]).startswith(
+        "[jupyter-remote] 1,000 output messages (65,542,000 parts, 70.0 MB) were dropped: "
+        "more than 65,535 parts each"
+    )
+    shown: list[str] = []
+    notices = GapNotices(lambda text, _parent: shown.append(text))
+    for info in infos:
+        notices.add(info, b"{}")
+    await asyncio.sleep(INTERVAL + 0.3)
+    assert sum(dropped_in(text) for text in shown) == 1002, shown
+    notices.close()

@@ -13,7 +13,9 @@ Coalesced here, on the laptop, not at the relay: every GAP record still numbers 
 messages it stands for (the local side's ``last_in``), which a relay could not merge
 across the replies between two evicted runs; the notebook is what a flood fills (a GAP
 record is ~0.5 KB, a "parts" one follows at least 131 KB of frames from the kernel); and
-a relay of an older version, still running beside its kernel, is bounded as well.
+a relay of an older version, still running beside its kernel, is bounded as well. (The
+relay itself makes one "parts" GAP of a run of drops it has not sent yet, its
+"messages" counting them: ``relay_kernel.KernelSide._oversized``.)
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class GapNotices:
             self._open(reason)
             return
         self.coalesced += 1
-        window.messages += int(info.get("count", 1)) if reason == "bound" else 1
+        window.messages += int(info.get("count" if reason == "bound" else "messages", 1))
         window.nbytes += int(info.get("bytes", 0))
         window.parts += int(info.get("parts", 0)) if reason == "parts" else 0
         window.bound = int(info.get("bound", 0))
@@ -95,12 +97,14 @@ class GapNotices:
 def gap_text(info: dict[str, Any]) -> str:
     """What the notebook shows for a GAP record: messages dropped at the relay's buffer
     bound, or (reason "parts") one with more parts than a record carries."""
-    if info.get("reason") == "parts":
+    if info.get("reason") == "parts":  # "messages": those one GAP stands for (s25)
+        n = int(info.get("messages", 1))
         return (
-            f"[jupyter-remote] 1 output message ({int(info['parts']):,} parts, "
-            f"{int(info['bytes']) / 1e6:.1f} MB) was dropped: more than {MAX_FRAMES:,} parts, "
-            "which the relay cannot carry. Send the data in fewer, larger buffers (e.g. one "
-            "joined buffer instead of one per item).\n"
+            f"[jupyter-remote] {n:,} output message{'s' if n != 1 else ''} "
+            f"({int(info['parts']):,} parts, {int(info['bytes']) / 1e6:.1f} MB) "
+            f"{'were' if n != 1 else 'was'} dropped: more than {MAX_FRAMES:,} parts"
+            f"{' each' if n != 1 else ''}, which the relay cannot carry. Send the data in "
+            "fewer, larger buffers (e.g. one joined buffer instead of one per item).\n"
         )
     n = int(info["count"])
     return (
