@@ -181,7 +181,7 @@ async def kernel_list(manager: RemoteManager, args: Any) -> int:
             headers=["kernel", "state", "pid", "profile", "python", "cwd", "started", "job"],
             row=lambda k: [
                 k["kernel_id"],
-                f"{k['state']} (standby)" if k.get("standby") else k["state"],
+                _state_text(k),
                 k.get("pid"),
                 k.get("profile") or "",
                 k.get("python") or "",
@@ -194,6 +194,16 @@ async def kernel_list(manager: RemoteManager, args: Any) -> int:
             return 0
         await asyncio.sleep(max(1.0, args.watch))  # --watch: until Ctrl-C
         print(flush=True)
+
+
+def _state_text(kernel: dict[str, Any]) -> str:
+    """``kernel list``'s state column: a standby says so, a dead kernel says why (its
+    record is removed once listed: this is the one time it is told)."""
+    if kernel.get("standby"):
+        return f"{kernel['state']} (standby)"
+    if kernel.get("state") == "dead" and kernel.get("reason"):
+        return f"dead: {kernel['reason']}"
+    return str(kernel["state"])
 
 
 async def kernel_stop(manager: RemoteManager, args: Any) -> int:

@@ -25,6 +25,13 @@ import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.connector import op_connect
+from jupyter_remote.remote.kernel_guard import (
+    GONE_TEXT,
+    end_orphan,
+    kill_stragglers,
+    supervisor_end_text,
+    supervisor_gone,
+)
 from jupyter_remote.remote.launch import _relay_answer, op_launch
 from jupyter_remote.remote.protocol import CHANNELS
 from jupyter_remote.remote.relay import query_relay
@@ -54,6 +61,7 @@ from jupyter_remote.remote.state import (
     _read_int,
     _read_json,
     _remove_kernel_files,
+    _remove_scratch,
     _stop_dir,
     _write_private,
 )
@@ -88,16 +96,29 @@ def _status(kernel_id, report=False):
         out.update(state="dead", returncode=ended.get("returncode"), reason=ended.get("reason"))
         if ended.get("startup_error"):  # a failed start (supervisor._failed_start)
             out.update(startup_error=ended["startup_error"], hint=ended.get("hint") or "")
+    elif pid and _alive(pid) and _orphaned(kernel_id, kdir):
+        out.update(state="dead", returncode=None, reason=end_orphan(kdir, pid))
     elif pid and _alive(pid):
         out.update(state="running", **standby_facts(kdir, pid))
     elif pid is None and _launching(kdir):
         out.update(state="starting")
     else:  # kernel and supervisor gone without a word (both killed): record it now
-        out.update(state="dead", returncode=None, reason=_describe_end(None))
+        reason = _describe_end(None)
+        if pid and not job_elsewhere(kernel_id, kdir):
+            kill_stragglers(kdir, pid)  # what its cells started, if its watcher could not
+            reason = supervisor_end_text(GONE_TEXT) if supervisor_gone(kdir) else reason
+        out.update(state="dead", returncode=None, reason=reason)
         _record_end(kdir, out)
     if out["state"] == "dead" and report:
         _remove_kernel_files(kdir)
     return out
+
+
+def _orphaned(kernel_id, kdir):
+    """The kernel runs but its supervisor is gone (killed with its watcher, or an older
+    agent's): nobody would ever stop it. Never for a kernel in a job elsewhere (its
+    pids are another node's; its holder sees to it)."""
+    return supervisor_gone(kdir) and not job_elsewhere(kernel_id, kdir)
 
 
 def _wait_for_end_record(kdir, timeout=3.0):
@@ -113,8 +134,10 @@ def _wait_for_end_record(kdir, timeout=3.0):
 
 
 def _record_end(kdir, status):
-    """ended.json for a kernel that left none, so that ENDED_KEPT ages it like the others."""
+    """ended.json for a kernel that left none, so that ENDED_KEPT ages it like the others;
+    its sockets and cell files go (nothing runs that uses them)."""
     record = {"returncode": None, "reason": status["reason"], "ended": time.time()}
+    _remove_scratch(kdir)
     try:
         _write_private(os.path.join(kdir, "ended.json"), json.dumps(record))
     except OSError:

@@ -16,7 +16,8 @@ restart must keep the allocation. So the batch step runs this loop:
    on any host, and sends the supervisor's command and stdin here; the holder starts
    it as its own child (so it is in the job), with the batch step's environment
    (SLURM_*, the GPUs Slurm gave the job) under the profile's variables;
-3. when that supervisor ends (the kernel stopped for a restart, or crashed), wait for
+3. when that supervisor ends (the kernel stopped for a restart, or crashed; a supervisor
+   that was killed has its kernel's group stopped and its end told: ``kernel_guard.py``), wait for
    the next launch, at most :data:`RELAUNCH_WAIT` seconds or the kernel's idle timeout
    when shorter (never under :data:`RELAUNCH_FLOOR`: a restart takes a few seconds);
    else end, which ends the job (the first launch may take :data:`FIRST_WAIT`). A
@@ -41,13 +42,16 @@ import tempfile
 from typing import Any
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.kernel_guard import end_orphan, retell_end
 from jupyter_remote.remote.protocol import BOOTSTRAP, recv_frame, send_frame
 from jupyter_remote.remote.state import (
     HOLDERS,
     JOBS,
     ROOT,
+    SIGNAL_NAMES,
     _kernel_dir,
     _private_dir,
+    _read_int,
     _read_json,
     _remove_empty_parents,
     _remove_owned_tree,
@@ -112,7 +116,8 @@ class Holder:
                 conn.close()
             if started:
                 oom_before = _oom_kills()
-                self.child.wait()
+                if self.child.wait():  # killed, or failed: its kernel must not stay
+                    _after_supervisor(self.kernel_id, self.child.returncode)
                 self.child = None
                 self.kernel_id = None
                 if oom_before is not None and (_oom_kills() or 0) > oom_before:
@@ -189,6 +194,26 @@ class Holder:
         _remove_owned_tree(self.dir)
         _forget_record(self.job_id)
         _remove_empty_parents()
+
+
+def _after_supervisor(kernel_id, returncode):
+    """The supervisor this holder ran ended without stopping its kernel's group (killed:
+    by SIGKILL, or by the job's memory limit; or failed): the kernel (its parent-death
+    signal and the supervisor's watcher normally took it already) and what its cells
+    started are stopped, and its end is told with how the supervisor ended."""
+    kdir = _kernel_dir(kernel_id)
+    pid = _read_int(os.path.join(kdir, "kernel.pid"))
+    if not pid:
+        return
+    if returncode < 0:
+        name = SIGNAL_NAMES.get(-returncode, "signal %d" % -returncode)
+        how = "was killed by %s" % name
+        if -returncode == signal.SIGKILL:
+            how += " (kill -9, or the job's memory limit)"
+    else:
+        how = "failed (exit status %d)" % returncode
+    end_orphan(kdir, pid, how)
+    retell_end(kdir, how)
 
 
 def _relaunch_wait(idle_timeout):

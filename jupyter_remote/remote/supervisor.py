@@ -4,8 +4,11 @@ Part of the agent script (see ``state.py``). ``op_supervise`` starts the kernel 
 its own process group with the login's umask, runs the relay beside it
 (``relay.py``), stops it after its idle timeout when no client is there, removes its
 files when it was stopped or ended by a shutdown request, and otherwise records how it
-ended (``ended.json``, kept until reported: see ``state.py``). ``op_presence`` is what a
-local session without a relay holds open to count as present.
+ended (``ended.json``, kept until reported: see ``state.py``). The kernel never outlives
+it (``kernel_guard.py``): SIGTERM or SIGINT to the supervisor stops the kernel and is
+recorded as its end; a supervisor killed outright takes the kernel with it (Linux's
+parent-death signal, and its watcher for the group). ``op_presence`` is what a local
+session without a relay holds open to count as present.
 """
 
 import json
@@ -18,11 +21,20 @@ import threading
 import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.kernel_guard import (
+    STOP_GRACE,
+    Ending,
+    pdeath_setter,
+    signalled_text,
+    start_watcher,
+    supervisor_end_text,
+)
 from jupyter_remote.remote.protocol import CHANNELS
 from jupyter_remote.remote.relay import start_relay
 from jupyter_remote.remote.relay_kernel import _header_field
 from jupyter_remote.remote.relay_start import FAIL_GRACE
 from jupyter_remote.remote.state import (
+    SIGNAL_NAMES,
     _describe_end,
     _kernel_dir,
     _kill_group,
@@ -41,16 +53,23 @@ KILL_WAIT = 10.0
 
 
 def op_supervise(req):
-    """Runs detached (own session). Starts the kernel in its own process group and waits."""
+    """Runs detached (own session). Starts the kernel in its own process group and waits.
+
+    On its main thread, from start to end: the kernel's parent-death signal fires when
+    the thread that forked it ends (``kernel_guard.pdeath_setter``)."""
     kdir = _kernel_dir(req["kernel_id"])
     os.umask(0o077)
     _write_pid(os.path.join(kdir, "supervisor.pid"), os.getpid())
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    ending = Ending()  # SIGTERM, SIGINT: noted from here on, acted on below
     user_umask = int(req.get("umask", 0o022))
+    lifeline = pdeath_setter()
 
     def child():  # own process group; files the kernel writes get the login's umask
         os.setpgrp()
         os.umask(user_umask)
+        if lifeline is not None:
+            lifeline()
 
     proc = subprocess.Popen(
         req["argv"],
@@ -63,6 +82,18 @@ def op_supervise(req):
         close_fds=True,
     )
     _write_pid(os.path.join(kdir, "kernel.pid"), proc.pid)
+    start_watcher(proc.pid)  # before any thread (a preexec)
+    ending.watch(proc)
+    try:
+        _supervise(proc, kdir, req, ending)
+    except BaseException as exc:  # never leave the kernel running without us
+        _stop_on_failure(proc, kdir, exc)
+        raise
+    return None
+
+
+def _supervise(proc, kdir, req, ending):
+    """The kernel runs: its relay, its start's verdict, its idle timeout, its end."""
     _keep_fresh(req.get("sockdir"))
     relay = None
     if req.get("relay"):
@@ -77,18 +108,33 @@ def op_supervise(req):
     # then the kernel's end is an ordinary one (below)
     if (
         relay is not None
-        and not _kernel_started(proc, relay)
+        and not _kernel_started(proc, relay, ending)
         and _failed_start(proc, kdir, relay, req)
     ):
-        return None
+        return
     idle_timeout = int(req.get("idle_timeout") or 0)
-    if idle_timeout > 0:
-        _watch_idle(proc, kdir, idle_timeout, relay)
+    if idle_timeout > 0 and not ending.signum:
+        _watch_idle(proc, kdir, idle_timeout, relay, ending)
+    ending.wait_kernel(proc)
+    if proc.poll() is None:  # SIGTERM or SIGINT to us: the kernel goes first
+        _end_by_signal(proc, kdir, ending.signum, relay)
+    else:
+        _kernel_ended(proc, kdir, relay)
+    if ending.signum:  # end by that signal, as a process without a handler would
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(ending.signum, signal.SIG_DFL)
+        os.kill(os.getpid(), ending.signum)
+
+
+def _kernel_ended(proc, kdir, relay):
+    """The kernel exited: its group goes; nothing is kept after a stop or a shutdown
+    request, else how it ended (``ended.json``)."""
     returncode = proc.wait()
     _kill_group(proc.pid, signal.SIGKILL)  # children the kernel left behind
     if os.path.exists(os.path.join(kdir, "stopping")) or _ended_on_request(returncode, relay):
         _remove_kernel_files(kdir)
-        return None
+        return
     _remove_scratch(kdir)  # sockets and cell files die with the kernel; state stays
     _write_private(
         os.path.join(kdir, "ended.json"),
@@ -96,7 +142,43 @@ def op_supervise(req):
             {"returncode": returncode, "reason": _describe_end(returncode), "ended": time.time()}
         ),
     )
-    return None
+
+
+def _end_by_signal(proc, kdir, signum, relay):
+    """SIGTERM or SIGINT to the supervisor while its kernel runs: stop the kernel's group
+    as a stop does (SIGTERM, STOP_GRACE s, SIGKILL), and record that end as the
+    supervisor's, for the local side's notice and ``kernel list`` (a stop under way
+    removes everything instead); the relay ends with the process."""
+    _kill_group(proc.pid, signal.SIGTERM)
+    _reaped(proc, STOP_GRACE)
+    _stop_kernel(proc, False)
+    if os.path.exists(os.path.join(kdir, "stopping")):
+        _remove_kernel_files(kdir)
+        return
+    reason = supervisor_end_text(signalled_text(signum))
+    ended = {"returncode": proc.returncode, "reason": reason, "ended": time.time()}
+    ended["supervisor"] = SIGNAL_NAMES.get(signum, str(signum))
+    if relay is not None and not relay.ready.is_set():  # during its start: the launch says it
+        ended["startup_error"] = reason
+    _remove_scratch(kdir)
+    try:
+        _write_private(os.path.join(kdir, "ended.json"), json.dumps(ended))
+    except OSError:  # removed meanwhile (a job's holder, cancelled with us)
+        pass
+
+
+def _stop_on_failure(proc, kdir, exc):
+    """The supervisor itself failed (a bug, no memory): the kernel is stopped, and that
+    is recorded as its end."""
+    _stop_kernel(proc, proc.poll() is None)
+    reason = supervisor_end_text("failed (%s: %s)" % (type(exc).__name__, exc))
+    try:
+        if not os.path.exists(os.path.join(kdir, "ended.json")):
+            _remove_scratch(kdir)
+            ended = {"returncode": proc.returncode, "reason": reason, "ended": time.time()}
+            _write_private(os.path.join(kdir, "ended.json"), json.dumps(ended))
+    except OSError:
+        pass
 
 
 def _tell_launch(fd, relay):
@@ -117,12 +199,15 @@ def _tell_launch(fd, relay):
     threading.Thread(target=tell, daemon=True).start()
 
 
-def _kernel_started(proc, relay):
+def _kernel_started(proc, relay, ending=None):
     """Until the kernel has answered its relay (True; also when the relay itself broke: the
     kernel then runs without it) or its start failed (False): it exited first, or the
     relay's nudge gave up after startup_timeout. The relay's verdict when it had already
-    committed to success as the kernel exited (review s21 F1: one verdict per start)."""
+    committed to success as the kernel exited (review s21 F1: one verdict per start).
+    True at once on SIGTERM/SIGINT to the supervisor (``_end_by_signal`` follows)."""
     while not relay.ready.wait(0.02):
+        if ending is not None and ending.signum:
+            return True
         if proc.poll() is not None:
             if relay.kernel_exited():  # the relay told HELLOs "started": its ready follows
                 relay.ready.wait(5)
@@ -277,18 +362,19 @@ def op_presence(req):
     return None
 
 
-def _watch_idle(proc, kdir, idle_timeout, relay=None):
+def _watch_idle(proc, kdir, idle_timeout, relay, ending):
     """Stop the kernel once it has been idle, with no client, for ``idle_timeout`` seconds.
 
-    Runs in the supervisor. With a relay, its view counts (busy/idle from iopub, a
-    local side connected); otherwise listens to iopub itself (pyzmq comes with
+    Runs in the supervisor, on its main thread, until the kernel ends or the supervisor
+    gets SIGTERM/SIGINT (``ending``). With a relay, its view counts (busy/idle from
+    iopub, a local side connected); otherwise listens to iopub itself (pyzmq comes with
     ipykernel) and checks the presence lock; without pyzmq only presence counts.
     """
     if relay is not None:
-        while proc.poll() is None and not relay.ready.wait(1):
+        while proc.poll() is None and not ending.signum and not relay.ready.wait(1):
             pass
         if not relay.failure:
-            return _watch_idle_relayed(proc, kdir, idle_timeout, relay)
+            return _watch_idle_relayed(proc, kdir, idle_timeout, relay, ending)
     try:
         import zmq
     except ImportError:
@@ -302,9 +388,9 @@ def _watch_idle(proc, kdir, idle_timeout, relay=None):
         sub.connect("ipc://%s-%d" % (conn["ip"], conn["iopub_port"]))
     busy = False
     last_activity = time.time()
-    while proc.poll() is None:
+    while proc.poll() is None and not ending.signum:
         try:
-            news = _idle_step(sub)
+            news = _idle_step(sub, ending)
         except Exception as exc:  # never let the watcher take the supervisor down
             sys.stderr.write("jupyter-remote: idle watcher: %r\n" % (exc,))
             news = None
@@ -320,10 +406,10 @@ def _watch_idle(proc, kdir, idle_timeout, relay=None):
         sub.close()
 
 
-def _watch_idle_relayed(proc, kdir, idle_timeout, relay):
+def _watch_idle_relayed(proc, kdir, idle_timeout, relay, ending):
     last_activity = time.time()
-    while proc.poll() is None:
-        time.sleep(0.5)
+    while proc.poll() is None and not ending.signum:
+        ending.nap(0.5)
         if relay.busy or relay.client is not None or _present(kdir):
             last_activity = time.time()
             continue
@@ -342,10 +428,10 @@ def _stop_idle(proc, kdir, idle_timeout):
     _kill_group(proc.pid, signal.SIGKILL)
 
 
-def _idle_step(sub):
+def _idle_step(sub, ending=None):
     """Wait up to 1 s for iopub status; True busy, False idle, "-" no news (None: no zmq)."""
     if sub is None:
-        time.sleep(1)
+        ending.nap(1) if ending is not None else time.sleep(1)
         return None
     state = "-"
     while sub.poll(1000 if state == "-" else 0):
