@@ -750,3 +750,37 @@ def test_a_relay_thread_ends_with_its_test() -> None:
         next(factories)  # the fixture's teardown
     assert not kernel.relay.thread.is_alive()
     assert kernel.relay.thread not in threading.enumerate()
+
+
+async def test_a_cells_reply_and_its_idle_status_leave_the_relay_in_one_write(
+    kernel_factory: Any,
+) -> None:
+    """The relay holds a shell read's reply for the idle status that follows it
+    (relay_kernel.HOLD_FOR_STATUS): one write, one SSH packet and one wake-up of the
+    laptop a cell instead of two. What each write to the link carried is recorded."""
+    async with joined(kernel_factory) as (kernel, _channels, kc):
+        await cell_lines(kc, kc.execute("x = 0"))
+        writes: list[bytes] = []
+        link = kernel.relay.client
+        real = link.writelines
+
+        def recorded(pieces: Any) -> None:
+            pieces = list(pieces)
+            writes.append(b"".join(bytes(p) for p in pieces))
+            real(pieces)
+
+        link.writelines = recorded  # the relay's thread calls it; list.append is atomic
+        ids = []
+        for _ in range(12):
+            msg_id = kc.execute("x += 1")
+            ids.append(msg_id)
+            assert await cell_lines(kc, msg_id) == []
+        link.writelines = real
+        together = 0
+        for msg_id in ids:
+            [with_reply] = [w for w in writes if b"execute_reply" in w and msg_id.encode() in w]
+            idle = b'"idle"' in with_reply  # the status's content (json or orjson spacing)
+            together += idle and with_reply.count(msg_id.encode()) >= 2
+        # the idle status follows the reply within microseconds; a 2 ms hold misses it only
+        # when the kernel is descheduled between its two sends (a loaded machine)
+        assert together >= 9, (together, len(writes))

@@ -231,6 +231,7 @@ class Relay(StartSide, GateSide, KernelSide):
         while self.generation == generation:
             self.wake.clear()
             while self.next_send <= self.seq and self.generation == generation:
+                self._flush_at_once()  # a batch a shell read held goes before what follows
                 batch, size = [], 0  # one write per batch: fewer syscalls and SSH packets
                 while self.next_send <= self.seq and size < 256 * 1024:
                     index = self.head + (self.next_send - self.first_seq)

@@ -44,6 +44,10 @@ NUDGE_IDENT = b"jupyter-remote-nudge"
 RECONNECT_MS = 10
 #: bytes of messages one read of a kernel socket writes at once (more: the pump's batches)
 AT_ONCE_BYTES = 256 * 1024
+#: seconds a shell read's batch (a reply) waits for the iopub read that follows it (the
+#: kernel's idle status comes right after every reply): both go in one write, one SSH
+#: packet, one wake-up of the laptop (s25: its SSH thread -12 % a cell); never longer
+HOLD_FOR_STATUS = 0.002
 #: a client's requests wait while this much is not yet taken by the kernel (it does not
 #: read: a libzmq DEALER's high-water mark did the same); heartbeat pings are dropped then
 TO_KERNEL_BYTES = 1024 * 1024
@@ -81,6 +85,7 @@ class KernelSide:
     buf: List[Any]
     #: what the current read writes at once when it ends: [client, bytes, pieces...]
     _at_once: Optional[List[Any]] = None
+    _hold: Optional[Any] = None  # the timer of a shell read's held batch (_hold_for_status)
     hb: Any
     nudges: Set[str]
     nudge_until: float
@@ -111,7 +116,7 @@ class KernelSide:
                 identity=ident if name in ("shell", "control", "stdin") else None,
                 subscribe=b"" if name == "iopub" else None,
                 on_message=functools.partial(self._while_starting, name),
-                on_batch=self._flush_at_once,
+                on_batch=self._hold_for_status if name == "shell" else self._flush_at_once,
                 retry=RECONNECT_MS / 1000.0,
                 on_oversize="discard",  # a message too long to relay: a GAP, not a cut
             )
@@ -308,6 +313,9 @@ class KernelSide:
         before the read ends) continues after them: the order is unchanged."""
         client = self.client
         batch = self._at_once
+        if batch is not None and batch[0] is not client:  # held for a client since replaced
+            self._flush_at_once()  # (its writer is closed: dropped there, resent from buf)
+            batch = None
         if client is None or self.next_send != entry[0]:
             return False
         if batch is None:
@@ -322,9 +330,25 @@ class KernelSide:
         self.next_send += 1
         return True
 
+    def _hold_for_status(self):
+        """The shell connection's ``on_batch``: what its read took at once (a reply) waits
+        for the next read (the idle status follows every reply on iopub), which writes
+        both in one go, or HOLD_FOR_STATUS s. Order holds: nothing is taken at once
+        behind a held batch without joining it, and the pump writes it first
+        (``Relay._pump``)."""
+        if self._at_once is None or self._hold is not None:
+            return
+        import asyncio
+
+        self._hold = asyncio.get_event_loop().call_later(HOLD_FOR_STATUS, self._flush_at_once)
+
     def _flush_at_once(self):
-        """Write what ``_write_at_once`` took in this read (each connection's ``on_batch``,
-        as a read ends; ``_serve_kernel``)."""
+        """Write what ``_write_at_once`` took in this read, and what a shell read held
+        (each other connection's ``on_batch``, as a read ends; ``_serve_kernel``; the
+        hold's timer; ``Relay._pump`` before it writes)."""
+        if self._hold is not None:
+            self._hold.cancel()
+            self._hold = None
         batch, self._at_once = self._at_once, None
         if batch is not None:
             batch[0].writelines(batch[2:])
