@@ -60,9 +60,10 @@ def profile(
 def test_a_killed_supervisor_leaves_nothing_of_the_kernel_in_the_job(
     profile: dict[str, Any], cluster: SlurmTestCluster, login: SSHTestHost, with_watcher: bool
 ) -> None:
-    """SIGKILL to the supervisor (and to its watcher first: then the holder alone stops
-    what the cell started): within seconds only the job's holder runs; the session is
-    dead and says how its supervisor was killed."""
+    """SIGKILL to the supervisor (and first to whatever else is in the kernel's group but
+    the cell's child: in a job the supervisor starts no watcher, its parent the holder
+    sees it die): within seconds only the job's holder runs; the session is dead and
+    says how its supervisor was killed."""
     with started_kernel(profile["kernel_name"], ready_timeout=90) as (km, kc):
         [job] = cluster.squeue(USER)
         kernel, child = (int(p) for p in execute(kc, CHILD)[1].split())

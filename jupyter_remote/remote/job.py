@@ -157,6 +157,7 @@ class Holder:
         env.pop("JPY_PARENT_PID", None)
         env.update(payload.get("env") or {})
         payload["env"] = env
+        payload["held"] = True  # no watcher: we see it die (_after_supervisor), at no RSS
         body = request["script"].encode("utf-8")
         log = os.open(
             os.path.join(kdir, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600

@@ -82,7 +82,8 @@ def op_supervise(req):
         close_fds=True,
     )
     _write_pid(os.path.join(kdir, "kernel.pid"), proc.pid)
-    start_watcher(proc.pid)  # before any thread (a preexec)
+    if not req.get("held"):  # a job's holder is our parent: it sees to it (job.py)
+        start_watcher(proc.pid)  # before any thread (a preexec)
     ending.watch(proc)
     try:
         _supervise(proc, kdir, req, ending)
