@@ -3,7 +3,7 @@
 set -eu
 # `system-deps.sh bench`: only what `make bench` needs (no browser, no Slurm cluster).
 PACKAGES="openssh-server openssh-client iproute2 nftables python3-venv procps tmux"
-[ "${1:-all}" = bench ] || PACKAGES="$PACKAGES chromium fonts-dejavu-core slurmctld slurmd slurm-client munge slurmdbd mariadb-server-core"
+[ "${1:-all}" = bench ] || PACKAGES="$PACKAGES screen chromium fonts-dejavu-core slurmctld slurmd slurm-client munge slurmdbd mariadb-server-core"
 missing=""
 for p in $PACKAGES; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
