@@ -37,6 +37,11 @@ from tests.test_kernel_ends import leave_running, remote_kernels
 USER = "jrorphan"
 #: a cell that starts a child in the kernel's process group and says the kernel's pid
 CHILD = "import os, subprocess; p = subprocess.Popen(['sleep', '1000']); print(os.getpid(), p.pid)"
+#: a cell that starts a child in a process group of its own (as a shell with job control
+#: or a library's worker pool does: review s25 F6), still in the supervisor's session
+LONER = (
+    "import os, subprocess; print(subprocess.Popen(['sleep', '1001'], preexec_fn=os.setpgrp).pid)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +86,22 @@ def start_child(kc: Any) -> tuple[int, int]:
     """The kernel's pid and its cell's child's, which runs in the kernel's group."""
     kernel, child = execute(kc, CHILD)[1].split()
     return int(kernel), int(child)
+
+
+def stat_of(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the name (state, ppid, pgrp, session...); [] if gone."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def start_loner(kc: Any, sup: int) -> int:
+    """The pid of a cell's child in a process group of its own, in the supervisor's session."""
+    loner = int(execute(kc, LONER)[1])
+    fields = stat_of(loner)
+    assert (int(fields[2]), int(fields[3])) == (loner, sup), fields
+    return loner
 
 
 def group_of(pid: int) -> list[int]:
@@ -223,5 +244,38 @@ def test_a_kernel_left_running_by_a_dead_supervisor_is_stopped_by_the_next_exec(
     ]
     assert group_of(kernel) == []
     nothing_runs(host, timeout=3)
+    assert remote_kernels() == []
+    assert remote_state_files(host) == []
+
+
+@pytest.mark.parametrize("end", ["stop", "sigterm", "sigkill"])
+def test_a_cells_child_in_a_process_group_of_its_own_goes_with_the_kernel(
+    profile: dict[str, Any], host: SSHTestHost, end: str
+) -> None:
+    """Review s25 F6: a cell's child that left the kernel's process group (still in the
+    supervisor's session) goes too: at a Stop, at SIGTERM to the supervisor, and after
+    its SIGKILL by the next agent exec (the watcher stops the kernel's group only).
+    On the code before, it ran on in each case."""
+    with started_kernel(profile["kernel_name"]) as (km, kc):
+        kid = str(km.kernel_id)
+        kdir = kernel_dir(host, kid)
+        sup = pid_in(kdir / "supervisor.pid")
+        kernel, _child = start_child(kc)
+        loner = start_loner(kc, sup)
+        if end == "stop":
+            km.shutdown_kernel(now=True)
+        else:
+            kc.stop_channels()
+            leave_running(km)
+            host.run_as_user(["kill", "-TERM" if end == "sigterm" else "-KILL", str(sup)])
+            eventually(lambda: group_of(kernel), lambda left: left == [], timeout=8, interval=0.1)
+    if end == "sigkill":
+        assert stat_of(loner), "the watcher stops the group only: the next exec does the rest"
+        assert [(k["kernel_id"], k.get("reason")) for k in remote_kernels()] == [
+            (kid, killed_text())
+        ]
+    nothing_runs(host)
+    if end == "sigterm":
+        assert [k["kernel_id"] for k in remote_kernels()] == [kid]  # reported once
     assert remote_kernels() == []
     assert remote_state_files(host) == []

@@ -24,7 +24,7 @@ from tests.harness.slurm_cluster import SlurmTestCluster, slurm_unavailable
 from tests.harness.slurm_sessions import clean, live_processes, nothing_left
 from tests.harness.sshd_host import SSHTestHost, ensure_user
 from tests.harness.waiting import eventually
-from tests.test_supervisor_death import CHILD, group_of, kernel_dir, pid_in
+from tests.test_supervisor_death import CHILD, group_of, kernel_dir, pid_in, start_loner, stat_of
 
 pytestmark = pytest.mark.skipif(bool(slurm_unavailable()), reason=str(slurm_unavailable()))
 
@@ -62,19 +62,26 @@ def test_a_killed_supervisor_leaves_nothing_of_the_kernel_in_the_job(
 ) -> None:
     """SIGKILL to the supervisor (and first to whatever else is in the kernel's group but
     the cell's child: in a job the supervisor starts no watcher, its parent the holder
-    sees it die): within seconds only the job's holder runs; the session is dead and
-    says how its supervisor was killed."""
+    sees it die): within seconds only the job's holder runs, a cell's child in a process
+    group of its own gone too (the supervisor leads a session of its own, not the
+    holder's); the session is dead and says how its supervisor was killed."""
     with started_kernel(profile["kernel_name"], ready_timeout=90) as (km, kc):
         [job] = cluster.squeue(USER)
         kernel, child = (int(p) for p in execute(kc, CHILD)[1].split())
         sup = pid_in(kernel_dir(login, str(km.kernel_id)) / "supervisor.pid")
+        assert int(stat_of(sup)[3]) == sup  # it leads its own session, not the holder's
+        start_loner(kc, sup)  # a child in a process group of its own (review s25 F6)
         doomed = [sup]
         if not with_watcher:
             doomed[:0] = [p for p in group_of(kernel) if p not in (kernel, child)]
         login.run_as_user(["kill", "-KILL", *map(str, doomed)])
         eventually(lambda: group_of(kernel), lambda left: left == [], timeout=8, interval=0.1)
-        left = [p for p in live_processes(login.uid) if "sleep 1000" in p or "launch.py" in p]
-        assert left == []
+        eventually(
+            lambda: [p for p in live_processes(login.uid) if "sleep 100" in p or "launch.py" in p],
+            lambda left: left == [],
+            timeout=8,
+            interval=0.1,
+        )
         eventually(km.is_alive, lambda alive: not alive, timeout=60, interval=0.3)
         reason = km.provisioner.exit_reason  # type: ignore[union-attr]
         assert "the kernel's supervisor on" in reason and "was killed" in reason, reason

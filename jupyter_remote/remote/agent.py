@@ -105,7 +105,7 @@ def _status(kernel_id, report=False):
     else:  # kernel and supervisor gone without a word (both killed): record it now
         reason = _describe_end(None)
         if pid and not job_elsewhere(kernel_id, kdir):
-            kill_stragglers(kdir, pid)  # what its cells started, if its watcher could not
+            kill_stragglers(kdir)  # what its cells started, whatever its process group
             reason = supervisor_end_text(GONE_TEXT) if supervisor_gone(kdir) else reason
         out.update(state="dead", returncode=None, reason=reason)
         _record_end(kdir, out)

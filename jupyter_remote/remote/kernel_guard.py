@@ -19,7 +19,8 @@ stop it or to say what happened. So:
   the cells started too) and dies with it. Where there is no prctl (macOS) the
   watcher alone stops the kernel.
 - the next agent exec that finds a kernel whose supervisor is gone records why (and
-  stops what still runs: :func:`end_orphan`, :func:`kill_stragglers`, called from
+  stops what still runs, in the supervisor's whole session: :func:`end_orphan`,
+  :func:`kill_stragglers`, called from
   ``agent._status``); a job's holder does so at once for the supervisor it ran
   (``job.py``), with how it ended.
 """
@@ -37,10 +38,12 @@ import time
 from jupyter_remote.remote.state import (
     SIGNAL_NAMES,
     _alive,
+    _end_session,
     _kill_group,
     _read_int,
     _read_json,
     _remove_scratch,
+    _signal_session,
     _write_private,
 )
 
@@ -149,7 +152,9 @@ class Ending:
 #: again, e.g. against a Slurm job's memory as jobacct_gather/linux sums it): deaf to the
 #: signals the kernel's group gets (an interrupt, a stop's SIGTERM: SIGKILL follows), it
 #: reads its stdin, a pipe only the supervisor holds open, until EOF; then the group gets
-#: SIGTERM, ``$2`` s, SIGKILL (itself included). The next agent exec records the end.
+#: SIGTERM, ``$2`` s, SIGKILL (itself included). The next agent exec records the end
+#: and stops the rest of the supervisor's session (:func:`kill_stragglers`: a cell's
+#: child in a process group of its own): a session kill is not portable in sh.
 WATCHER = (
     'trap "" INT TERM HUP QUIT USR1 USR2 PIPE; while read -r _; do :; done; '
     'kill -s TERM -- "-$1"; sleep "$2"; kill -s KILL -- "-$1"'
@@ -192,8 +197,11 @@ def end_orphan(kdir, kernel_pid, how=GONE_TEXT, grace=STOP_GRACE):
     its group, up to ``grace`` s for the kernel to go, its end recorded as the
     supervisor's (unless recorded already, or being stopped: the stopper removes its
     files), its scratch directories removed, SIGKILL to the group. The reason now in
-    ``ended.json`` (or ours)."""
+    ``ended.json`` (or ours). What the kernel's cells started in groups of their own
+    goes with it: everything left in the dead supervisor's session."""
+    sid = _read_int(os.path.join(kdir, "supervisor.pid"))
     _kill_group(kernel_pid, signal.SIGTERM)
+    _signal_session(sid, signal.SIGTERM)
     deadline = time.time() + grace
     while _alive(kernel_pid) and time.time() < deadline:
         time.sleep(0.05)
@@ -209,6 +217,7 @@ def end_orphan(kdir, kernel_pid, how=GONE_TEXT, grace=STOP_GRACE):
             _write_quietly(path, record)
         _remove_scratch(kdir)
     _kill_group(kernel_pid, signal.SIGKILL)
+    _end_session(sid)
     return reason
 
 
@@ -244,42 +253,10 @@ def supervisor_gone(kdir):
     return not _alive(pid)
 
 
-def kill_stragglers(kdir, kernel_pid):
-    """The kernel is gone with its supervisor and nobody stopped its group: what its cells
-    started, still in its group and in the supervisor's session (so surely its: the
-    session's id stays the supervisor's pid while any process is in it), is stopped
-    (SIGTERM, 1 s, SIGKILL). Linux (/proc); elsewhere the watcher did it."""
-    sid = _read_int(os.path.join(kdir, "supervisor.pid"))
-    if not sid:
-        return
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        left = _in_group(kernel_pid, sid)
-        for pid in left:
-            try:
-                os.kill(pid, signum)
-            except OSError:
-                pass
-        deadline = time.time() + 1
-        while left and time.time() < deadline:
-            time.sleep(0.05)
-            left = _in_group(kernel_pid, sid)
-
-
-def _in_group(pgid, sid):
-    """Live processes (no zombies) of process group ``pgid`` in session ``sid``."""
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return []
-    found = []
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if fields[0] != "Z" and int(fields[2]) == pgid and int(fields[3]) == sid:
-                found.append(int(name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
+def kill_stragglers(kdir):
+    """The kernel is gone with its supervisor and nobody stopped what its cells started
+    (``agent._status``): every process still in the supervisor's session (its id is the
+    supervisor's pid, not reused while one of them lives; whatever their process group)
+    gets SIGTERM, 1 s, SIGKILL. Linux (/proc); elsewhere the watcher stopped the
+    kernel's group and a process in a group of its own is not found."""
+    _end_session(_read_int(os.path.join(kdir, "supervisor.pid")), grace=1.0)

@@ -280,6 +280,56 @@ def _kill_group(pgid, signum):
         pass
 
 
+def _session_members(sid):
+    """Live processes (no zombies) in session ``sid`` but its leader and the caller: with
+    ``sid`` a supervisor's pid, all that it started, however deep and in whatever
+    process group (a supervisor leads its own session, and a session's id is not reused
+    while any process is in it). Linux (/proc); elsewhere none are found. A process that
+    called setsid() is in a session of its own: not found."""
+    if not sid or sid <= 1:
+        return []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if not name.isdigit() or int(name) in (sid, os.getpid()):
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[3]) == sid:
+                found.append(int(name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _signal_session(sid, signum):
+    """``signum`` to every process :func:`_session_members` finds in session ``sid``."""
+    for pid in _session_members(sid):
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass
+
+
+def _end_session(sid, grace=0.0):
+    """What is left in a supervisor's session once its kernel's group was stopped (a
+    cell's child in a process group of its own): SIGTERM and up to ``grace`` s first
+    when ``grace``, then SIGKILL, and up to 1 s for them to go. Callers: the supervisor's
+    every end (``sid`` its own pid: it is spared), :func:`_stop_dir`,
+    ``kernel_guard.end_orphan`` and ``kill_stragglers``."""
+    for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 1.0)):
+        if signum == signal.SIGTERM and not grace:
+            continue
+        _signal_session(sid, signum)
+        deadline = time.time() + wait
+        while _session_members(sid) and time.time() < deadline:
+            time.sleep(0.05)
+
+
 def _remove_owned_tree(path):
     """rm -r ``path`` if it is a real directory of ours (never through a symlink)."""
     try:
@@ -359,10 +409,12 @@ def _stop_dir(kdir, timeout):
     sup = _read_int(os.path.join(kdir, "supervisor.pid"))
     if pid:
         _kill_group(pid, signal.SIGTERM)
+        _signal_session(sup, signal.SIGTERM)  # a cell's child in a group of its own too
         deadline = time.time() + timeout
         while _alive(pid) and time.time() < deadline:
             time.sleep(0.05)
         _kill_group(pid, signal.SIGKILL)
+    _end_session(sup)  # all but the supervisor, which records nothing after a stop
     deadline = time.time() + 5
     while _alive(sup) and time.time() < deadline:
         time.sleep(0.05)

@@ -7,8 +7,9 @@ files when it was stopped or ended by a shutdown request, and otherwise records 
 ended (``ended.json``, kept until reported: see ``state.py``). The kernel never outlives
 it (``kernel_guard.py``): SIGTERM or SIGINT to the supervisor stops the kernel and is
 recorded as its end; a supervisor killed outright takes the kernel with it (Linux's
-parent-death signal, and its watcher for the group). ``op_presence`` is what a local
-session without a relay holds open to count as present.
+parent-death signal, and its watcher for the group). Every end stops its whole session
+too (``_lead_session``): what the cells started in process groups of their own.
+``op_presence`` is what a local session without a relay holds open to count as present.
 """
 
 import json
@@ -36,11 +37,13 @@ from jupyter_remote.remote.relay_start import FAIL_GRACE
 from jupyter_remote.remote.state import (
     SIGNAL_NAMES,
     _describe_end,
+    _end_session,
     _kernel_dir,
     _kill_group,
     _read_json,
     _remove_kernel_files,
     _remove_scratch,
+    _signal_session,
     _tail,
     _write_pid,
     _write_private,
@@ -58,6 +61,7 @@ def op_supervise(req):
     On its main thread, from start to end: the kernel's parent-death signal fires when
     the thread that forked it ends (``kernel_guard.pdeath_setter``)."""
     kdir = _kernel_dir(req["kernel_id"])
+    _lead_session()
     os.umask(0o077)
     _write_pid(os.path.join(kdir, "supervisor.pid"), os.getpid())
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -91,6 +95,29 @@ def op_supervise(req):
         _stop_on_failure(proc, kdir, exc)
         raise
     return None
+
+
+def _lead_session():
+    """The supervisor leads a session of its own, so that everything it starts, however
+    deep and in whatever process group (a cell's ``preexec_fn=os.setpgrp``, a shell with
+    job control), is found and stopped with its kernel: the processes whose session id
+    is its pid (``state._end_session``). A forked supervisor did ``setsid`` already
+    (launch.py); a Slurm job's holder starts it as a plain child, in the holder's
+    session, which holds the holder (and maybe more of the job) that must never be
+    swept: it leaves it here. Should that fail, no process has our pid as its session
+    id and the sweeps find nothing (the kernel's group is still stopped)."""
+    if os.getsid(0) != os.getpid():
+        try:
+            os.setsid()
+        except OSError:
+            pass
+
+
+def _stop_all(proc, signum):
+    """``signum`` to the kernel's group and to the rest of our session (spared: this
+    process, so the relay and the end's record)."""
+    _kill_group(proc.pid, signum)
+    _signal_session(os.getpid(), signum)
 
 
 def _supervise(proc, kdir, req, ending):
@@ -133,6 +160,7 @@ def _kernel_ended(proc, kdir, relay):
     request, else how it ended (``ended.json``)."""
     returncode = proc.wait()
     _kill_group(proc.pid, signal.SIGKILL)  # children the kernel left behind
+    _end_session(os.getpid())  # and those in process groups of their own
     if os.path.exists(os.path.join(kdir, "stopping")) or _ended_on_request(returncode, relay):
         _remove_kernel_files(kdir)
         return
@@ -150,7 +178,7 @@ def _end_by_signal(proc, kdir, signum, relay):
     as a stop does (SIGTERM, STOP_GRACE s, SIGKILL), and record that end as the
     supervisor's, for the local side's notice and ``kernel list`` (a stop under way
     removes everything instead); the relay ends with the process."""
-    _kill_group(proc.pid, signal.SIGTERM)
+    _stop_all(proc, signal.SIGTERM)
     _reaped(proc, STOP_GRACE)
     _stop_kernel(proc, False)
     if os.path.exists(os.path.join(kdir, "stopping")):
@@ -267,9 +295,10 @@ def _stop_kernel(proc, slow):
     started); whether it was reaped within KILL_WAIT s (a process blocked in
     uninterruptible I/O dies only once that I/O ends)."""
     if slow:
-        _kill_group(proc.pid, signal.SIGTERM)
+        _stop_all(proc, signal.SIGTERM)
         _reaped(proc, 2)
     _kill_group(proc.pid, signal.SIGKILL)
+    _end_session(os.getpid())  # what its cells started in groups of their own
     return _reaped(proc, KILL_WAIT)
 
 
@@ -422,11 +451,12 @@ def _watch_idle_relayed(proc, kdir, idle_timeout, relay, ending):
 def _stop_idle(proc, kdir, idle_timeout):
     sys.stderr.write("jupyter-remote: idle for %ss with no client: stopping\n" % idle_timeout)
     _write_private(os.path.join(kdir, "stopping"), "idle timeout")
-    _kill_group(proc.pid, signal.SIGTERM)
+    _stop_all(proc, signal.SIGTERM)
     deadline = time.time() + 5
     while proc.poll() is None and time.time() < deadline:
         time.sleep(0.1)
     _kill_group(proc.pid, signal.SIGKILL)
+    _end_session(os.getpid())
 
 
 def _idle_step(sub, ending=None):
