@@ -104,6 +104,9 @@ class Relay(StartSide, GateSide, KernelSide):
         self.acked_in = 0
         self.client = None
         self.generation = 0
+        #: a client was handed an entry (or acknowledged one): a new local side starts at
+        #: ``seq + 1`` from then on, before it at ``first_seq`` (``_take_client``)
+        self.delivered = False
         self.busy = False
         self.shutdown_replied = False  # the kernel answered a shutdown request: it is ending
         self.last_activity = time.time()
@@ -254,6 +257,7 @@ class Relay(StartSide, GateSide, KernelSide):
                     batch.extend(pieces)  # the frames themselves, not copied (writelines)
                     size += sum(len(piece) for piece in pieces)
                 writer.writelines(batch)
+                self._handed(writer)
                 if writer.get_write_buffer_size() > 4 * 1024 * 1024:
                     self.stalled_since = time.time()
                     await writer.drain()
@@ -261,6 +265,12 @@ class Relay(StartSide, GateSide, KernelSide):
             if self.generation != generation:
                 return
             await self.wake.wait()
+
+    def _handed(self, writer):
+        """``writer`` (a client's) was just handed entries (``_pump``,
+        ``_flush_at_once``): delivered, unless its link failed meanwhile."""
+        if not self.delivered and not getattr(writer, "closed", False):
+            self.delivered = True
 
     async def _acker(self):
         """Acknowledges the client's requests every ACK_INTERVAL s."""
@@ -278,7 +288,12 @@ class Relay(StartSide, GateSide, KernelSide):
     def _take_client(self, writer, hello):
         """A (re)connecting local side replaces the previous one; answers its HELLO.
         Returns the client's generation; from here on ``self.client`` (a ``LinkWriter``
-        over ``writer``'s socket) writes everything to it, ``writer`` only reads."""
+        over ``writer``'s socket) writes everything to it, ``writer`` only reads. Raises
+        (OSError: the connection was reset while its HELLO waited for the start) before
+        it changes anything: the previous client, if any, stays (review s25 F5)."""
+        if not isinstance(hello, dict):
+            raise ValueError("a HELLO must be a JSON object")
+        link = LinkWriter(writer)  # os.dup of the socket: EBADF once the transport closed
         if self.client is not None:
             self.client.abort()
         self.generation += 1
@@ -288,17 +303,18 @@ class Relay(StartSide, GateSide, KernelSide):
             except OSError:
                 pass
         _widen_send_buffer(writer)
-        self.client = writer = LinkWriter(writer)
+        self.client = writer = link
         self.stalled_since = 0.0
         if hello.get("twin") != self.twin:  # another local side: its numbering starts anew
             self.twin = hello.get("twin")
             self.last_in = self.acked_in = 0
         last = hello.get("last")
         if hello.get("epoch") != self.epoch or not isinstance(last, int) or last < 0:
-            # a new local side: from now on; the relay's first one also gets what the kernel
-            # sent from its start on (relayed by _serve_kernel: a message dropped as too long
-            # during the start-up nudge is a GAP there, s25)
-            start = self.first_seq if self.generation == 1 else self.seq + 1
+            # a new local side: from now on; while no client was handed anything yet (the
+            # relay's first, or one whose earlier attach died unserved: review s25 F4) it
+            # also gets what the kernel sent from its start on (relayed by _serve_kernel: a
+            # message dropped as too long during the start-up nudge is a GAP there, s25)
+            start = self.seq + 1 if self.delivered else self.first_seq
         else:
             start = max(last + 1, self.first_seq)
         self._trim(start - 1)
@@ -323,6 +339,7 @@ class Relay(StartSide, GateSide, KernelSide):
                 await self._to_kernel(RELAYED[channel], parts)
             elif kind == ACK:
                 self._trim(seq)
+                self.delivered = self.delivered or seq > 0
             elif kind == HB:
                 self._send_now("hb", parts)
 

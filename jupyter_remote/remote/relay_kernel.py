@@ -51,6 +51,10 @@ HOLD_FOR_STATUS = 0.002
 #: a client's requests wait while this much is not yet taken by the kernel (it does not
 #: read: a libzmq DEALER's high-water mark did the same); heartbeat pings are dropped then
 TO_KERNEL_BYTES = 1024 * 1024
+#: bytes of a dropped message's parent header its GAP keeps (ipykernel's: ~300 B); a
+#: longer one is the kernel's to size (up to the connection's max_message): not kept, the
+#: GAP then names no cell (review s25 F1)
+PARENT_KEPT = 4096
 
 
 def _header_field(frames, offset):
@@ -62,6 +66,16 @@ def _header_field(frames, offset):
     except (ValueError, IndexError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _gap_parent(head):
+    """The parent header a GAP carries for a message dropped for its length (``head``: its
+    first frames, ``zmtp_discard.HEAD_KEPT``): at most PARENT_KEPT bytes, else b"{}"."""
+    try:
+        frame = head[head.index(DELIM) + 3]
+    except (ValueError, IndexError):
+        return b"{}"
+    return bytes(frame) if len(frame) <= PARENT_KEPT else b"{}"
 
 
 def _unsent_parts_gap(entry, next_send, channel):
@@ -93,10 +107,14 @@ class KernelSide:
     #: (handler, args) of what was read after that (and of a message too long to relay,
     #: dropped at any time of the start), before ``_serve_kernel``: handled then, in order
     _early: List[Any]
+    #: per channel, the run of drops in ``_early`` that a drop joins: [parent, messages,
+    #: bytes, parts] (``_dropped_while_starting``; a message kept ends the runs)
+    _early_drops: Dict[str, List[Any]]
     kernel_gone: bool
     client: Optional[Any]
     _append: Callable[[int, Any], None]
     _append_gap: Callable[[int, Dict[str, Any], bytes], None]
+    _handed: Callable[[Any], None]
 
     def _connect_kernel(self):
         """The relay's ZMTP connections on the kernel's channels (Relay.run, at start, on
@@ -108,7 +126,7 @@ class KernelSide:
 
         ident = ("jupyter-remote-relay-" + self.epoch[:8]).encode()
         base = self.conn["ip"]
-        self._nudged, self._early = asyncio.Event(), []
+        self._nudged, self._early, self._early_drops = asyncio.Event(), [], {}
         for name in RELAYED + ("hb",):
             sock = ZmtpConnector(
                 "%s-%d" % (base, self.conn[name + "_port"]),
@@ -178,6 +196,7 @@ class KernelSide:
             return
         if self._nudged.is_set():
             self._early.append((self._relay_one, (name, frames)))
+            self._early_drops.clear()  # a drop after it is a GAP after it
         elif name == "iopub" and self._answered(frames):
             self._nudged.set()
 
@@ -186,8 +205,23 @@ class KernelSide:
         script's display of 65,536 buffers, say): its GAP is made once served, in order, so
         the user sees it as any other (not only the relay's log line in kernel.log, which
         is also the log tail a failed start's error shows). Kept even before the nudge's
-        answer, when a start's ordinary output is not: this one says something is amiss."""
-        self._early.append((self._oversized, (name, head, frames, nbytes)))
+        answer, when a start's ordinary output is not: this one says something is amiss.
+        Kept as its GAP needs it (the parent header, ``_gap_parent``), and counted into the
+        channel's run of drops since the last message kept: whatever a start sends, at
+        most one entry a channel before the nudge's answer (review s25 F1: every drop's
+        head frames were kept, any size, until the start ended)."""
+        run = self._early_drops.get(name)
+        if run is None:
+            run = self._early_drops[name] = [_gap_parent(head), 0, 0, 0]
+            self._early.append((self._early_gap, (name, run)))
+        run[1] += 1
+        run[2] += nbytes
+        run[3] += frames
+
+    def _early_gap(self, name, run):
+        """``_serve_kernel``: a run of drops of the start (``_dropped_while_starting``)."""
+        parent, messages, nbytes, frames = run
+        self._parts_gap(RELAYED.index(name), parent, messages, nbytes, frames)
 
     def _answered(self, frames):
         """An idle status whose parent is one of the nudges (``_while_starting``)."""
@@ -218,7 +252,7 @@ class KernelSide:
             sock.on_message = functools.partial(self._relay_one, name)
             sock.on_dropped = functools.partial(self._oversized, name)
         self.hb.on_message = self._heartbeat
-        early, self._early = self._early, []
+        early, self._early, self._early_drops = self._early, [], {}
         try:
             for handle, args in early:
                 handle(*args)
@@ -275,22 +309,21 @@ class KernelSide:
         """A message of more frames than a record carries (MAX_FRAMES), read and dropped by
         its connection (``on_oversize``): a GAP in its place tells the local side, which
         shows it where the message's output would have been (its parent's cell)."""
-        channel = RELAYED.index(name)
+        self._parts_gap(RELAYED.index(name), _gap_parent(head), 1, nbytes, frames)
+
+    def _parts_gap(self, channel, parent, messages, nbytes, frames):
+        """``messages`` dropped for their length (``_oversized``, ``_early_gap``): a GAP."""
         last = self.buf[-1] if self.buf else []
         if _unsent_parts_gap(last, self.next_send, channel):
             # the last entry is such a GAP not sent yet (no client reads, or the pump has
-            # not run): it counts this one too, so a kernel dropping messages in a loop
+            # not run): it counts these too, so a kernel dropping messages in a loop
             # while no client reads holds one entry, not one each (review s24 F7);
             # "count" stays 1: the GAP's own number
             info = last[5]
-            info["messages"] = info.get("messages", 1) + 1
+            info["messages"] = info.get("messages", 1) + messages
             info["bytes"] += nbytes
             info["parts"] += frames
             return
-        try:
-            parent = bytes(head[head.index(DELIM) + 3])
-        except (ValueError, IndexError):
-            parent = b"{}"
         # "bound" as the evicted kind's: a laptop before s24 formats info["bound"] for
         # every GAP (a KeyError there ended its link)
         info = {
@@ -300,6 +333,8 @@ class KernelSide:
             "parts": frames,
             "reason": "parts",
         }
+        if messages > 1:
+            info["messages"] = messages
         self._append_gap(channel, info, parent)
 
     def _write_at_once(self, entry):
@@ -352,6 +387,7 @@ class KernelSide:
         batch, self._at_once = self._at_once, None
         if batch is not None:
             batch[0].writelines(batch[2:])
+            self._handed(batch[0])
 
     def _answers_nudge(self, frames):
         """An iopub message answering one of the start-up nudges (for 30 s after it): its
