@@ -25,7 +25,12 @@ from typing import Any
 import pytest
 from jupyter_client.asynchronous import AsyncKernelClient
 
-from jupyter_remote.kernels.gap_notices import INTERVAL
+from jupyter_remote.kernels.gap_notices import (
+    CELLS_PER_INTERVAL,
+    INTERVAL,
+    MAX_WINDOWS,
+    GapNotices,
+)
 from jupyter_remote.kernels.relay_link import RelayedChannels
 from jupyter_remote.remote import relay as relay_mod
 from jupyter_remote.ssh.forwards import free_local_ports
@@ -49,7 +54,7 @@ print("after", flush=True)
 """
 FIRST = re.compile(r"^\[jupyter-remote\] ([\d,]+) output messages? \(")
 FIRST_PARTS = re.compile(r"^\[jupyter-remote\] ([\d,]+) output messages? \(([\d,]+) parts, ")
-MORE = re.compile(r"^\[jupyter-remote\] ([\d,]+) more output messages? \(.* in the last second ")
+MORE = re.compile(r"^\[jupyter-remote\] ([\d,]+) more output messages? \(")
 
 
 def dropped_in(text: str) -> int:
@@ -58,10 +63,13 @@ def dropped_in(text: str) -> int:
     return int(match.group(1).replace(",", "")) if match else 0
 
 
-async def notices_until(kc: Any, total: int, timeout: float = 30) -> tuple[list[Any], str]:
+async def notices_until(
+    kc: Any, total: int, timeout: float = 30, cells: list[str] | None = None
+) -> tuple[list[Any], str]:
     """The GAP notices (time, text) published to iopub until they count ``total`` dropped
     messages (a summary comes up to INTERVAL after the last GAP), and 2 INTERVALs more
-    (no notice may follow); with the other stream text read meanwhile."""
+    (no notice may follow); with the other stream text read meanwhile. ``cells`` gets
+    each notice's cell (its parent's msg_id)."""
     notices: list[tuple[float, str]] = []
     other = ""
     deadline = time.monotonic() + timeout
@@ -78,6 +86,8 @@ async def notices_until(kc: Any, total: int, timeout: float = 30) -> tuple[list[
             other += text
             continue
         notices.append((time.monotonic(), text))
+        if cells is not None:
+            cells.append(msg["parent_header"].get("msg_id", ""))
         counted += dropped_in(text)
         if counted >= total and settle is None:
             settle = time.monotonic() + 2 * INTERVAL
@@ -92,8 +102,9 @@ async def test_oversized_messages_in_a_loop_make_a_bounded_number_of_notices(
     counts add up to 40, and what the cell prints after them, and the next cell, arrive.
     The old code published 40 notices (one per GAP record)."""
     async with joined(kernel_factory) as (_, channels, kc):
-        kc.execute(OVERSIZED_LOOP)
-        notices, other = await notices_until(kc, OVERSIZED)
+        cell = kc.execute(OVERSIZED_LOOP)
+        cells: list[str] = []
+        notices, other = await notices_until(kc, OVERSIZED, cells=cells)
         texts = [text for _, text in notices]
         assert sum(dropped_in(text) for text in texts) == OVERSIZED, texts
         assert channels.gaps == OVERSIZED
@@ -105,6 +116,7 @@ async def test_oversized_messages_in_a_loop_make_a_bounded_number_of_notices(
         span = notices[-1][0] - notices[0][0]
         assert len(texts) <= 2 + span / INTERVAL, (span, texts)
         assert all(" parts, " in text for text in texts[1:]), texts
+        assert cells == [cell] * len(texts), cells  # each in the cell (s25 F3)
         for (at, _), (then, _) in itertools.pairwise(notices[1:]):
             assert then - at > 0.8 * INTERVAL, texts  # one summary per interval at most
         assert await cell_lines(kc, kc.execute("print(6 * 7)")) == ["42"]
@@ -115,14 +127,16 @@ CELLS = 12
 BIG_CELL = "import time; time.sleep(0.3); print('x' * 1_200_000, flush=True)"
 
 
-async def test_output_over_the_bound_in_cell_after_cell_makes_one_notice_and_a_summary(
+async def test_output_over_the_bound_in_cell_after_cell_makes_a_notice_in_each_cell(
     kernel_factory: Any,  # noqa: F811
 ) -> None:
     """ "Run all" of 12 cells, each printing 1.2 MB, and the link drops as they run: the
     relay (bound 1 MiB) evicts each cell's output, a run of its own between the cells'
-    replies, and sends one GAP per run when the link is back. The notebook shows the first
-    at once and the rest in one summary, their counts adding up to every message the
-    relay dropped; the next cell's output arrives. The old code: one notice per cell."""
+    replies, and sends one GAP per run when the link is back. Each cell whose output was
+    dropped shows its own notice, in that cell, saying it was dropped while the link was
+    down; their counts add up to every message the relay dropped; the next cell's output
+    arrives. Review s25 F3: e7be995 showed the first cell's notice and one summary in the
+    last cell ("... in the last second"), the cells between without a marker."""
     async with joined(kernel_factory, buffer_bytes=1 << 20) as (kernel, channels, kc):
         await cell_lines(kc, kc.execute("pass"))
         ids = [kc.execute(BIG_CELL) for _ in range(CELLS)]
@@ -141,14 +155,82 @@ async def test_output_over_the_bound_in_cell_after_cell_makes_one_notice_and_a_s
             reply = await kc.get_shell_msg(timeout=30)
             replies.add(reply["parent_header"].get("msg_id"))
         assert replies >= set(ids)
-        notices, _ = await notices_until(kc, relay.dropped)
+        cells: list[str] = []
+        notices, _ = await notices_until(kc, relay.dropped, cells=cells)
         texts = [text for _, text in notices]
         assert channels.gaps >= CELLS - 1, channels.gaps  # one run per cell (the last kept)
-        assert len(texts) == 2, texts
-        assert "while the link was down" in texts[0]
-        assert " more output messages (" in texts[1] and "1 MB of output" in texts[1]
+        assert set(cells) <= set(ids) and len(set(cells)) >= CELLS - 1, (cells, ids)
+        firsts = [cell for cell, text in zip(cells, texts, strict=True) if FIRST.match(text)]
+        assert sorted(firsts) == sorted(set(cells)), (cells, texts)  # one first notice each
+        assert all("dropped while the link was down: " in text for text in texts), texts
+        assert all("1 MB of output" in text for text in texts), texts
         assert sum(dropped_in(text) for text in texts) == relay.dropped, (texts, relay.dropped)
         assert await cell_lines(kc, kc.execute("print(6 * 7)")) == ["42"]
+
+
+def bound_gap(count: int = 40) -> dict[str, Any]:
+    """A "bound" GAP record's info as the relay sends it (``relay.Relay._pump``)."""
+    return {"count": count, "bytes": count * 30_000, "bound": 1 << 20}
+
+
+def cell_parent(n: int) -> bytes:
+    """The parent header a GAP of cell ``n`` carries (its execute_request's)."""
+    return json.dumps({"msg_id": f"cell-{n}", "msg_type": "execute_request"}).encode()
+
+
+async def test_a_reconnect_s_gaps_for_many_cells_are_each_shown_in_their_cell() -> None:
+    """Review s25 F3's experiment: 12 "bound" GAPs of cells 1..12 at once, as a reconnect
+    delivers them: 12 notices, each in its own cell, at once, saying the output was
+    dropped while the link was down (e7be995: cell 1's notice, then one summary in cell 12
+    "... in the last second", cells 2-11 without a marker). A second GAP of a cell within
+    the second is counted into that cell's summary, worded the same way."""
+    shown: list[tuple[str, bytes]] = []
+    notices = GapNotices(lambda text, parent: shown.append((text, parent)))
+    for n in range(1, CELLS + 1):
+        notices.add(bound_gap(), cell_parent(n))
+    assert [parent for _, parent in shown] == [cell_parent(n) for n in range(1, CELLS + 1)]
+    assert all(FIRST.match(text) and "while the link was down" in text for text, _ in shown)
+    notices.add(bound_gap(3), cell_parent(5))
+    await asyncio.sleep(INTERVAL + 0.3)
+    assert len(shown) == CELLS + 1, shown
+    text, parent = shown[-1]
+    assert parent == cell_parent(5) and MORE.match(text), shown[-1]
+    assert "3 more output messages (0.1 MB) were dropped while the link was down: " in text
+    assert "last second" not in text
+    assert sum(dropped_in(text) for text, _ in shown) == 40 * CELLS + 3
+    notices.close()
+
+
+async def test_gaps_for_ever_new_cells_are_capped_and_every_message_counted() -> None:
+    """Against a hostile relay: GAPs of 500 new cells a burst, 6 bursts (plus a flood of
+    one cell each burst) show the first CELLS_PER_INTERVAL cells' notices per interval, the
+    rest of each interval in one summary ("in N more cells"), every message counted; what
+    is kept stays under the caps and is forgotten once the GAPs stop."""
+    shown: list[tuple[float, str]] = []
+    interval = 0.2
+    notices = GapNotices(lambda text, _parent: shown.append((time.monotonic(), text)), interval)
+    total = 0
+    for burst in range(6):
+        for n in range(500):
+            notices.add(bound_gap(2), cell_parent(burst * 1000 + n))
+            notices.add(bound_gap(1), cell_parent(-1))  # one cell's flood throughout
+            total += 3
+            assert len(notices._windows) <= MAX_WINDOWS
+        if not burst:  # cell -1 and 19 others shown, 481 cells over the cap
+            assert len(shown) == CELLS_PER_INTERVAL and len(notices._overflow["bound"].cells) == 481
+        await asyncio.sleep(interval / 2)
+    await asyncio.sleep(5 * interval)
+    texts = [text for _, text in shown]
+    assert sum(dropped_in(text) for text in texts) == total, texts
+    span = shown[-1][0] - shown[0][0]
+    assert len(texts) <= (CELLS_PER_INTERVAL + 2) * (2 + span / interval), (span, len(texts))
+    overflow = [text for text in texts if " more cells (over 20 cells a second " in text]
+    assert overflow and all(MORE.match(text) for text in overflow), texts
+    assert re.search(
+        r"\) were dropped while the link was down in [\d,]+ more cells \(", overflow[0]
+    )
+    assert not notices._windows and not notices._overflow and notices._interval_timer is None
+    notices.close()
 
 
 #: a start-up line (IPKernelApp.exec_lines: run after the sockets are bound, before the
@@ -234,7 +316,7 @@ async def test_a_relay_with_no_reader_keeps_one_gap_for_a_run_of_oversized_messa
     entry of its own, outside the byte bound), sent as one record whose notice counts all
     1,000 and their parts; a message relayed between two drops ends the run (each GAP
     keeps its place). A bare Relay (no kernel), its pump writing to a stand-in."""
-    from jupyter_remote.kernels.gap_notices import GapNotices, gap_text
+    from jupyter_remote.kernels.gap_notices import gap_text
     from jupyter_remote.remote.protocol import GAP, MSG, RecordParser
     from jupyter_remote.remote.relay import Relay
     from jupyter_remote.remote.relay_kernel import DELIM

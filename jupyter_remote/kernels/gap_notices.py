@@ -3,11 +3,21 @@
 The relay sends a GAP record in place of output it dropped at its buffer bound (a run of
 messages evicted while no client read them) or of a message of more frames than a record
 carries (reason "parts"); ``RelayedChannels._publish_gap`` (``relay_link.py``) turns each
-into a notice in the notebook and on the kernel's card. A kernel that sends oversized
-messages in a loop, or overflows the bound again and again, made one notice per record
-(review s24 F7). :class:`GapNotices` keeps, per kernel and per reason, at most one notice
-per INTERVAL: the first at once, then one summary per interval saying how many more
-were dropped for the same reason, nothing lost in the count.
+into a notice in the notebook, in the cell of the GAP's parent header, and on the kernel's
+card. A kernel that sends oversized messages in a loop, or overflows the bound again and
+again, made one notice per record (review s24 F7). :class:`GapNotices` keeps, per kernel,
+per reason and per cell (the parent's msg_id), at most one notice per INTERVAL: the first
+at once in that cell, then one summary per interval there saying how many more were
+dropped, nothing lost in the count. Per cell, not per reason alone (review s25 F3): after
+an outage the relay sends one "bound" GAP per cell at once, and each cell shows its own
+marker where its output is missing.
+
+Against a relay sending GAPs for ever new cells, at most CELLS_PER_INTERVAL cells get a
+first notice per interval and at most MAX_WINDOWS cells' summaries are pending at once;
+the GAPs of further cells are counted into one summary per reason and interval. So at
+most CELLS_PER_INTERVAL + MAX_WINDOWS + 2 notices a second, whatever the relay sends, and
+what is kept per kernel is bounded (a cell's state is forgotten one quiet interval after
+its last GAP; a parent header is kept up to PARENT_KEPT bytes).
 
 Coalesced here, on the laptop, not at the relay: every GAP record still numbers the
 messages it stands for (the local side's ``last_in``), which a relay could not merge
@@ -22,76 +32,150 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import RemoteCommandError
 from ..remote.zmtp_frames import MAX_FRAMES
+from .relay_hello import relay_json
 
-#: seconds between two notices for the same reason
+#: seconds between two notices for the same reason in the same cell
 INTERVAL = 1.0
+#: cells whose first GAP is shown at once, per interval; the next ones share one summary
+CELLS_PER_INTERVAL = 20
+#: cells whose summary may be pending at once (a flood from each); more share one summary
+MAX_WINDOWS = 2 * CELLS_PER_INTERVAL
+#: a parent header kept for a later summary up to this size (an honest one is ~0.3 KB);
+#: a longer one (a hostile relay) is dropped: that notice goes to the card alone
+PARENT_KEPT = 16 * 1024
+#: distinct cells an overflow summary counts one by one (more: "over N")
+OVERFLOW_CELLS_COUNTED = 1000
 
 
 @dataclass
 class _Window:
-    """What arrived for one reason since its last notice (``GapNotices``)."""
+    """What arrived since the last notice, for one reason and one cell (or, the overflow
+    window, for the cells over the interval's cap)."""
 
+    parent: bytes
     timer: asyncio.TimerHandle | None = None
     messages: int = 0
     nbytes: int = 0
     parts: int = 0
     bound: int = 0
-    parent: bytes = b"{}"
+    #: the overflow window's cells (msg_ids, cut to 64 characters)
+    cells: set[str] = field(default_factory=set)
+
+    def count(self, reason: str, info: dict[str, Any]) -> None:
+        """One more GAP record's numbers into this window."""
+        self.messages += int(info.get("count" if reason == "bound" else "messages", 1))
+        self.nbytes += int(info.get("bytes", 0))
+        self.parts += int(info.get("parts", 0)) if reason == "parts" else 0
+        self.bound = int(info.get("bound", 0))
 
 
 class GapNotices:
     """Per kernel (one per ``RelayedChannels``): ``add`` each GAP record's info as it
-    arrives; ``show(text, parent)`` is called at once for the first of a reason, then at
-    most once per ``interval`` with the count of those that came meanwhile."""
+    arrives; ``show(text, parent)`` is called at once for the first of a reason in a cell,
+    then at most once per ``interval`` in that cell with the count of those that came
+    meanwhile; cells over ``cells_per_interval`` share one summary per interval."""
 
-    def __init__(self, show: Callable[[str, bytes], None], interval: float = INTERVAL) -> None:
+    def __init__(
+        self,
+        show: Callable[[str, bytes], None],
+        interval: float = INTERVAL,
+        cells_per_interval: int = CELLS_PER_INTERVAL,
+        max_windows: int = MAX_WINDOWS,
+    ) -> None:
         self._show = show
         self.interval = interval
-        self._windows: dict[str, _Window] = {}
+        self.cells_per_interval = cells_per_interval
+        self.max_windows = max_windows
+        #: per (reason, the cell's msg_id): the cells with a notice shown this interval
+        self._windows: dict[tuple[str, str], _Window] = {}
+        #: per reason: the GAPs of cells over the cap, for the interval's summary
+        self._overflow: dict[str, _Window] = {}
+        #: first notices shown in the current interval (``_interval_timer``'s)
+        self._new_cells = 0
+        self._interval_timer: asyncio.TimerHandle | None = None
         #: GAP records counted into a summary rather than shown each
         self.coalesced = 0
 
     def add(self, info: dict[str, Any], parent: bytes) -> None:
         """One GAP record (``_publish_gap``, on the event loop): its notice now if none was
-        shown for its reason within the interval, else counted for the next summary."""
+        shown for its reason and cell within the interval and the interval's cap of cells
+        is not reached, else counted for the next summary."""
         reason = "parts" if info.get("reason") == "parts" else "bound"
-        window = self._windows.get(reason)
-        if window is None:
-            self._show(gap_text(info), parent)
-            self._open(reason)
+        kept = bytes(parent) if len(parent) <= PARENT_KEPT else b"{}"
+        key = (reason, cell_of(kept))
+        window = self._windows.get(key)
+        if window is not None:
+            self.coalesced += 1
+            window.count(reason, info)
+            window.parent = kept
             return
-        self.coalesced += 1
-        window.messages += int(info.get("count" if reason == "bound" else "messages", 1))
-        window.nbytes += int(info.get("bytes", 0))
-        window.parts += int(info.get("parts", 0)) if reason == "parts" else 0
-        window.bound = int(info.get("bound", 0))
-        window.parent = parent
+        self._start_interval()
+        if self._new_cells >= self.cells_per_interval or len(self._windows) >= self.max_windows:
+            self.coalesced += 1
+            window = self._overflow.setdefault(reason, _Window(kept))
+            window.count(reason, info)
+            if len(window.cells) < OVERFLOW_CELLS_COUNTED:
+                window.cells.add(key[1][:64])
+            return
+        self._new_cells += 1
+        self._show(gap_text(info), parent)
+        self._open(key, kept)
 
     def close(self) -> None:
         """The channels close: no summary is due any more."""
         for window in self._windows.values():
             if window.timer is not None:
                 window.timer.cancel()
-        self._windows = {}
+        if self._interval_timer is not None:
+            self._interval_timer.cancel()
+        self._windows, self._overflow, self._interval_timer = {}, {}, None
 
-    def _open(self, reason: str) -> None:
-        """A notice was shown for ``reason``: the next ones wait for the interval's end."""
+    def _open(self, key: tuple[str, str], parent: bytes) -> None:
+        """A notice was shown for ``key``: the next ones wait for the interval's end."""
         loop = asyncio.get_running_loop()
-        window = self._windows[reason] = _Window()
-        window.timer = loop.call_later(self.interval, self._flush, reason)
+        window = self._windows[key] = _Window(parent)
+        window.timer = loop.call_later(self.interval, self._flush, key)
 
-    def _flush(self, reason: str) -> None:
-        """The interval ended: the summary of what came meanwhile, if anything (and a new
-        interval after it); if nothing came, the next GAP is shown at once."""
-        window = self._windows.pop(reason, None)
+    def _flush(self, key: tuple[str, str]) -> None:
+        """A cell's interval ended: the summary of what came meanwhile, if anything (and a
+        new interval after it); if nothing came, the cell is forgotten and its next GAP is
+        shown at once."""
+        window = self._windows.pop(key, None)
         if window is None or not window.messages:
             return
-        self._show(summary_text(reason, window, self.interval), window.parent)
-        self._open(reason)
+        self._show(summary_text(key[0], window), window.parent)
+        self._open(key, window.parent)
+
+    def _start_interval(self) -> None:
+        """The cap's interval, started by the first GAP after a quiet one."""
+        if self._interval_timer is None:
+            loop = asyncio.get_running_loop()
+            self._interval_timer = loop.call_later(self.interval, self._end_interval)
+
+    def _end_interval(self) -> None:
+        """The cap's interval ended: one summary per reason of the cells over it, and the
+        next interval's cells get a first notice again."""
+        self._interval_timer, self._new_cells = None, 0
+        overflow, self._overflow = self._overflow, {}
+        for reason, window in overflow.items():
+            self._show(overflow_text(reason, window, self.cells_per_interval), window.parent)
+        if overflow:
+            self._start_interval()
+
+
+def cell_of(parent: bytes) -> str:
+    """The msg_id of a GAP's parent header: the cell whose output it stands for ("" for
+    none, or a header the relay sent malformed)."""
+    try:
+        msg_id = relay_json(parent).get("msg_id") if parent else ""
+    except RemoteCommandError:
+        return ""
+    return msg_id if isinstance(msg_id, str) else ""
 
 
 def gap_text(info: dict[str, Any]) -> str:
@@ -115,20 +199,34 @@ def gap_text(info: dict[str, Any]) -> str:
     )
 
 
-def summary_text(reason: str, window: _Window, interval: float = INTERVAL) -> str:
-    """The notice for the GAPs one interval coalesced (``GapNotices._flush``)."""
+def summary_text(reason: str, window: _Window, where: str = "") -> str:
+    """The notice for the GAPs one interval coalesced in one cell (``GapNotices._flush``),
+    or, with ``where``, in the cells over the cap (``overflow_text``). A "bound" GAP
+    stands for output dropped while the link was down, however long ago: its relay sends
+    it when a client is back."""
     n = window.messages
-    last = "the last second" if interval == 1 else f"the last {interval:g} s"
     messages = f"{n:,} more output message{'s' if n != 1 else ''}"
     were = "were" if n != 1 else "was"
     if reason == "parts":
         return (
             f"[jupyter-remote] {messages} ({window.parts:,} parts, {window.nbytes / 1e6:.1f} MB) "
-            f"{were} dropped in {last} for the same reason: more than "
+            f"{were} dropped{where or ' for the same reason'}: more than "
             f"{MAX_FRAMES:,} parts each, which the relay cannot carry.\n"
         )
     return (
-        f"[jupyter-remote] {messages} ({window.nbytes / 1e6:.1f} MB) {were} dropped in "
-        f"{last} for the same reason: the remote keeps at most "
+        f"[jupyter-remote] {messages} ({window.nbytes / 1e6:.1f} MB) {were} dropped while "
+        f"the link was down{where}: the remote keeps at most "
         f"{window.bound / 1e6:.0f} MB of output for an absent client.\n"
     )
+
+
+def overflow_text(reason: str, window: _Window, cap: int) -> str:
+    """The notice for the GAPs of the cells over the interval's cap
+    (``GapNotices._end_interval``), shown in the first of them."""
+    cells = len(window.cells)
+    over = "over " if cells >= OVERFLOW_CELLS_COUNTED else ""
+    where = (
+        f" in {over}{cells:,} more cell{'s' if cells != 1 else ''} "
+        f"(over {cap} cells a second share one notice)"
+    )
+    return summary_text(reason, window, where)

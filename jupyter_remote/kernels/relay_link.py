@@ -326,8 +326,9 @@ class RelayedChannels(LocalChannels):
 
     def _publish_gap(self, info: dict[str, Any], parent: bytes) -> None:
         """A visible marker in the notebook where output was dropped at the buffer bound
-        (or a message was too long to relay): at most one per reason per second, the
-        others counted into it (``gap_notices.py``, review s24 F7)."""
+        (or a message was too long to relay), in the cell of ``parent``: at most one per
+        reason and cell per second, the others counted into it (``gap_notices.py``, review
+        s24 F7, s25 F3)."""
         self.gaps += 1
         self._gap_notices.add(info, parent)
 
