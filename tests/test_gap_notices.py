@@ -11,12 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import queue
 import re
-import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,8 +36,9 @@ from tests.test_relay import (  # noqa: F401 (kernel_factory: the fixture)
     cell_lines,
     joined,
     kernel_factory,
-    stop_relay,
 )
+from tests.test_relay_kernel_messages import pumped_records
+from tests.test_relay_start import starting_kernel
 
 #: messages of 6 + 65,536 frames (MAX_FRAMES is 65,535) a cell publishes in a loop
 OVERSIZED = 40
@@ -247,35 +244,12 @@ STARTUP_OVERSIZED = (
 
 
 @pytest.fixture
-def startup_oversized(tmp_path: Path) -> Iterator[RelayedKernel]:
-    """A real ipykernel whose start publishes STARTUP_OVERSIZED, with its relay."""
-    kdir = Path("/tmp") / f"jr-gap-{os.getpid()}"
-    kdir.mkdir(mode=0o700)
-    key = secrets.token_hex(16)
-    conn = {
-        "transport": "ipc",
-        "ip": str(kdir / "k"),
-        "key": key,
-        "signature_scheme": "hmac-sha256",
-        **{f"{name}_port": n for n, name in enumerate((*relay_mod.RELAYED, "hb"), 1)},
-    }
-    (kdir / "connection.json").write_text(json.dumps(conn))
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(kdir / "connection.json")]
-    proc = subprocess.Popen(
-        [*argv, f"--IPKernelApp.exec_lines={STARTUP_OVERSIZED}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    relay = relay_mod.start_relay(str(kdir), relay_mod.DEFAULT_BUFFER_BYTES, 60)
-    try:
-        assert relay is not None and relay.ready.wait(60) and not relay.failure
-        yield RelayedKernel(kdir, proc, relay, key)
-    finally:
-        if relay is not None:
-            stop_relay(relay)
-        proc.kill()
-        proc.wait(10)
-        subprocess.run(["rm", "-rf", str(kdir)], check=False)
+def startup_oversized() -> Iterator[RelayedKernel]:
+    """A real ipykernel whose start publishes STARTUP_OVERSIZED, with its relay, once the
+    relay's start is over."""
+    with starting_kernel(STARTUP_OVERSIZED) as kernel:
+        assert kernel.relay.ready.wait(60) and not kernel.relay.failure
+        yield kernel
 
 
 async def test_a_message_too_long_to_relay_during_the_start_makes_its_notice(
@@ -320,7 +294,7 @@ async def test_a_relay_with_no_reader_keeps_one_gap_for_a_run_of_oversized_messa
     1,000 and their parts; a message relayed between two drops ends the run (each GAP
     keeps its place). A bare Relay (no kernel), its pump writing to a stand-in."""
     from jupyter_remote.kernels.gap_notices import gap_text
-    from jupyter_remote.remote.protocol import GAP, MSG, RecordParser
+    from jupyter_remote.remote.protocol import GAP, MSG
     from jupyter_remote.remote.relay import Relay
     from jupyter_remote.remote.relay_kernel import DELIM
 
@@ -332,29 +306,7 @@ async def test_a_relay_with_no_reader_keeps_one_gap_for_a_run_of_oversized_messa
     relay._append(relay_mod.RELAYED.index("iopub"), [*head, b"printed"])
     for _ in range(2):
         relay._oversized("iopub", head, 65_542, 70_000)
-    written: list[bytes] = []
-
-    class Writer:  # what the pump uses of a LinkWriter (remote/relay_writer.py)
-        def get_write_buffer_size(self) -> int:
-            return 0
-
-        def writelines(self, pieces: Any) -> None:
-            written.extend(bytes(p) for p in pieces)
-
-        async def drain(self) -> None:
-            pass
-
-    relay.generation = 1
-    pump = asyncio.create_task(relay._pump(Writer(), 1))
-    for _ in range(100):
-        if relay.next_send > relay.seq:
-            break
-        await asyncio.sleep(0)
-    relay.generation = 2
-    relay.wake.set()
-    await pump
-    records: list[tuple[int, list[Any]]] = []
-    RecordParser(lambda kind, _c, _s, parts: records.append((kind, parts))).feed(b"".join(written))
+    records = await pumped_records(relay)
     assert [kind for kind, _ in records] == [GAP, MSG, GAP]
     infos = [json.loads(bytes(parts[0])) for kind, parts in records if kind == GAP]
     assert [(i["count"], i.get("messages"), i["parts"]) for i in infos] == [

@@ -182,7 +182,7 @@ async def test_every_gap_the_relay_emits_carries_count_bytes_and_bound(tmp_path:
     import json
 
     from jupyter_remote.kernels.relay_link import gap_text
-    from jupyter_remote.remote.protocol import GAP, MSG, RELAYED, RecordParser
+    from jupyter_remote.remote.protocol import GAP, MSG, RELAYED
     from jupyter_remote.remote.relay import Relay
     from jupyter_remote.remote.relay_kernel import DELIM
 
@@ -191,6 +191,24 @@ async def test_every_gap_the_relay_emits_carries_count_bytes_and_bound(tmp_path:
     for _ in range(3):
         relay._append(RELAYED.index("iopub"), [*head, b"x" * (600 << 10)])
     relay._oversized("iopub", head, 70_000, 5_000_000)
+    records = await pumped_records(relay)
+    assert [kind for kind, _ in records] == [GAP, MSG, GAP]
+    infos = [json.loads(bytes(parts[0])) for kind, parts in records if kind == GAP]
+    assert [info.get("reason") for info in infos] == [None, "parts"]
+    for info in infos:
+        assert {"count", "bytes", "bound"} <= set(info), info
+        assert info["bound"] == relay.bound
+        assert pre_s24_gap_text(info).startswith(f"[jupyter-remote] {info['count']} output")
+    assert gap_text(infos[0]).startswith("[jupyter-remote] 2 output messages (1.2 MB) were")
+    assert gap_text(infos[1]).startswith("[jupyter-remote] 1 output message (70,000 parts, 5.0")
+
+
+async def pumped_records(relay: Any) -> list[tuple[int, list[Any]]]:
+    """What a bare Relay's pump writes of its buffer to a client (a stand-in for its
+    LinkWriter), parsed back into (kind, parts) records. Called by the GAP tests here and
+    in test_gap_notices."""
+    from jupyter_remote.remote.protocol import RecordParser
+
     written: list[bytes] = []
 
     class Writer:  # what the pump uses of a LinkWriter (remote/relay_writer.py)
@@ -214,12 +232,4 @@ async def test_every_gap_the_relay_emits_carries_count_bytes_and_bound(tmp_path:
     await pump
     records: list[tuple[int, list[Any]]] = []
     RecordParser(lambda kind, _c, _s, parts: records.append((kind, parts))).feed(b"".join(written))
-    assert [kind for kind, _ in records] == [GAP, MSG, GAP]
-    infos = [json.loads(bytes(parts[0])) for kind, parts in records if kind == GAP]
-    assert [info.get("reason") for info in infos] == [None, "parts"]
-    for info in infos:
-        assert {"count", "bytes", "bound"} <= set(info), info
-        assert info["bound"] == relay.bound
-        assert pre_s24_gap_text(info).startswith(f"[jupyter-remote] {info['count']} output")
-    assert gap_text(infos[0]).startswith("[jupyter-remote] 2 output messages (1.2 MB) were")
-    assert gap_text(infos[1]).startswith("[jupyter-remote] 1 output message (70,000 parts, 5.0")
+    return records
