@@ -40,7 +40,9 @@ class RelayedKernel:
         return str(self.kdir / "relay")
 
 
-def start_kernel(kdir: Path, buffer_bytes: int) -> RelayedKernel:
+def write_connection(kdir: Path) -> str:
+    """A kernel's connection file on ipc sockets in KDIR, with a new key (returned).
+    Called by start_kernel here and test_relay_start.starting_kernel."""
     key = secrets.token_hex(16)
     conn = {
         "transport": "ipc",
@@ -50,6 +52,11 @@ def start_kernel(kdir: Path, buffer_bytes: int) -> RelayedKernel:
         **{f"{name}_port": n for n, name in enumerate((*relay_mod.RELAYED, "hb"), 1)},
     }
     (kdir / "connection.json").write_text(json.dumps(conn))
+    return key
+
+
+def start_kernel(kdir: Path, buffer_bytes: int) -> RelayedKernel:
+    key = write_connection(kdir)
     proc = subprocess.Popen(
         [sys.executable, "-m", "ipykernel_launcher", "-f", str(kdir / "connection.json")],
         stdout=subprocess.DEVNULL,

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from jupyter_remote.remote.relay_kernel import PARENT_KEPT
 from jupyter_remote.remote.state import CLAIMED
 from jupyter_remote.ssh.forwards import free_local_ports
 from tests.harness.unix_link import UnixLink
-from tests.test_relay import RelayedKernel, cell_lines, stop_relay
+from tests.test_relay import RelayedKernel, cell_lines, stop_relay, write_connection
 
 #: a display of 65,536 buffers (6 + 65,536 frames: over MAX_FRAMES) with ``text`` bytes of
 #: text/plain in its content frame (one of the head frames a drop's discard keeps)
@@ -48,15 +47,7 @@ def starting_kernel(exec_line: str) -> Iterator[RelayedKernel]:
     and its relay, handed over as soon as the relay runs (its start not waited for)."""
     kdir = Path("/tmp") / f"jr-start-{os.getpid()}"
     kdir.mkdir(mode=0o700)
-    key = secrets.token_hex(16)
-    conn = {
-        "transport": "ipc",
-        "ip": str(kdir / "k"),
-        "key": key,
-        "signature_scheme": "hmac-sha256",
-        **{f"{name}_port": n for n, name in enumerate((*relay_mod.RELAYED, "hb"), 1)},
-    }
-    (kdir / "connection.json").write_text(json.dumps(conn))
+    key = write_connection(kdir)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(kdir / "connection.json")]
     proc = subprocess.Popen(
         [*argv, f"--IPKernelApp.exec_lines={exec_line}"],
