@@ -51,15 +51,6 @@ def profile(isolated_home: Path, first_host: SSHTestHost) -> Iterator[dict[str, 
 
 
 @pytest.fixture
-def events() -> Iterator[list[dict[str, Any]]]:
-    """Every session and notice event sent while the test runs."""
-    seen: list[dict[str, Any]] = []
-    unsubscribe = registry.subscribe(seen.append)
-    yield seen
-    unsubscribe()
-
-
-@pytest.fixture
 def fast_health() -> Iterator[None]:
     """Health checks every 0.2 s instead of 10 s: a false Degraded cannot slip between two.
     A slow agent round trip is not what these tests look at (a busy CI machine makes one

@@ -33,7 +33,7 @@ from tests.harness.cli import add_box, run_cli
 from tests.harness.clients import execute, started_kernel
 from tests.harness.servers import setup_profile
 from tests.harness.slurm_cluster import SlurmTestCluster, cgroups_unavailable, slurm_unavailable
-from tests.harness.slurm_sessions import clean, nothing_left
+from tests.harness.slurm_sessions import clean, clean_profile, login_node, nothing_left
 from tests.harness.sshd_host import SSHTestHost, ensure_user
 from tests.harness.waiting import eventually
 
@@ -62,17 +62,14 @@ def cluster() -> Iterator[SlurmTestCluster]:
 
 @pytest.fixture(scope="module")
 def login(cluster: SlurmTestCluster) -> Iterator[SSHTestHost]:
-    with SSHTestHost(name="slurm-ends", user=USER, extra_config=cluster.sshd_config()) as host:
-        yield host
+    yield from login_node(cluster, "slurm-ends", USER)
 
 
 @pytest.fixture
 def profile(
     isolated_home: Path, cluster: SlurmTestCluster, login: SSHTestHost
 ) -> Iterator[dict[str, Any]]:
-    clean(cluster, login, USER)
-    yield setup_profile(login, cwd="/tmp", slurm=SLURM)
-    clean(cluster, login, USER)
+    yield from clean_profile(cluster, login, USER, SLURM)
 
 
 class Watched:

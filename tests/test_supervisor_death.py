@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from jupyter_remote.sessions import registry
 from tests.harness.clients import execute, started_kernel
 from tests.harness.fixtures import own_user_host
 from tests.harness.remote_state import (
@@ -55,14 +54,6 @@ def profile(isolated_home: Path, host: SSHTestHost) -> Iterator[dict[str, Any]]:
     yield setup_profile(host, cwd="/tmp")
     clean_remote(host)
     host.run_as_user(["pkill", "-9", "-u", USER, "sleep"])
-
-
-@pytest.fixture
-def events() -> Iterator[list[dict[str, Any]]]:
-    seen: list[dict[str, Any]] = []
-    unsubscribe = registry.subscribe(seen.append)
-    yield seen
-    unsubscribe()
 
 
 def kernel_dir(host: SSHTestHost, kernel_id: str) -> Path:

@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 from tests.harness.clients import execute, started_kernel
-from tests.harness.servers import setup_profile
 from tests.harness.slurm_cluster import SlurmTestCluster, slurm_unavailable
-from tests.harness.slurm_sessions import clean, live_processes, nothing_left
+from tests.harness.slurm_sessions import clean_profile, live_processes, login_node, nothing_left
 from tests.harness.sshd_host import SSHTestHost, ensure_user
 from tests.harness.waiting import eventually
 from tests.test_supervisor_death import CHILD, group_of, kernel_dir, pid_in, start_loner, stat_of
@@ -43,17 +42,14 @@ def cluster() -> Iterator[SlurmTestCluster]:
 
 @pytest.fixture(scope="module")
 def login(cluster: SlurmTestCluster) -> Iterator[SSHTestHost]:
-    with SSHTestHost(name="slurm-orphans", user=USER, extra_config=cluster.sshd_config()) as host:
-        yield host
+    yield from login_node(cluster, "slurm-orphans", USER)
 
 
 @pytest.fixture
 def profile(
     isolated_home: Path, cluster: SlurmTestCluster, login: SSHTestHost
 ) -> Iterator[dict[str, Any]]:
-    clean(cluster, login, USER)
-    yield setup_profile(login, cwd="/tmp", slurm=SLURM)
-    clean(cluster, login, USER)
+    yield from clean_profile(cluster, login, USER, SLURM)
 
 
 @pytest.mark.parametrize("with_watcher", [True, False], ids=["supervisor", "supervisor+watcher"])

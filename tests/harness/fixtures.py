@@ -118,6 +118,17 @@ def _strict_events() -> Iterator[None]:
 
 
 @pytest.fixture
+def events() -> Iterator[list[dict[str, Any]]]:
+    """Every session and notice event the registry sends while the test runs."""
+    from jupyter_remote.sessions import registry
+
+    seen: list[dict[str, Any]] = []
+    unsubscribe = registry.subscribe(seen.append)
+    yield seen
+    unsubscribe()
+
+
+@pytest.fixture
 def standby_profile(isolated_home: Path, ssh_host: SSHTestHost) -> Iterator[dict[str, Any]]:
     """Profile p with the option on, its standby running (saved as the CLI saves it), on
     the test module's ``ssh_host`` (the standby tests' own user); removed after."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from jupyter_remote import runtime
 
 from .remote_state import STATE_DIR
+from .servers import setup_profile
 from .slurm_cluster import SlurmTestCluster
 from .sshd_host import SSHTestHost
 from .waiting import eventually
@@ -26,6 +28,23 @@ def clean(cluster: SlurmTestCluster, host: SSHTestHost, user: str) -> None:
     cluster.run_as(user, ["scancel", "-u", user])
     eventually(lambda: cluster.squeue(user), lambda jobs: jobs == [], timeout=30, interval=0.2)
     host.run_as_user(["rm", "-rf", str(host.home / STATE_DIR), *user_tmp(host.uid)])
+
+
+def login_node(cluster: SlurmTestCluster, name: str, user: str) -> Iterator[SSHTestHost]:
+    """The cluster's login node for USER: an sshd whose sessions reach the cluster's
+    commands (a test module's module-scoped ``login`` fixture yields from it)."""
+    with SSHTestHost(name=name, user=user, extra_config=cluster.sshd_config()) as host:
+        yield host
+
+
+def clean_profile(
+    cluster: SlurmTestCluster, login: SSHTestHost, user: str, slurm: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """A Slurm profile on LOGIN with nothing of USER's before or after the test (a test
+    module's ``profile`` fixture yields from it)."""
+    clean(cluster, login, user)
+    yield setup_profile(login, cwd="/tmp", slurm=slurm)
+    clean(cluster, login, user)
 
 
 def user_tmp(uid: int) -> list[str]:
