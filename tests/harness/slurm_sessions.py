@@ -1,7 +1,8 @@
-"""What the Slurm kernel tests share: a clean start, and "nothing left" on both nodes.
+"""What the Slurm kernel tests share: a login node, a clean start, and "nothing left" on
+both nodes.
 
-Called by tests/test_slurm_kernels.py and tests/test_slurm_job_ends.py (each with its
-own user and its own module-scoped cluster from ``slurm_cluster.py``). The compute
+Called by tests/test_slurm_kernels.py, test_slurm_jobs.py and test_supervisor_death_slurm.py
+(each with its own user and its own module-scoped cluster from ``slurm_cluster.py``). The compute
 node shares this machine's file system and process table (harness gotcha 10), so the
 user's state, /tmp directories and processes are read here directly.
 """
