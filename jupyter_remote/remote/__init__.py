@@ -32,6 +32,9 @@ SCRIPTS = {
     "agent": (
         "protocol",
         "state",
+        "pid_files",
+        "kernel_dirs",
+        "kernel_stop",
         "zmtp_frames",
         "zmtp_discard",
         "zmtp",
@@ -50,7 +53,7 @@ SCRIPTS = {
         "connector",
         "agent",
     ),
-    "job": ("protocol", "state", "kernel_guard", "job"),
+    "job": ("protocol", "state", "pid_files", "kernel_dirs", "kernel_stop", "kernel_guard", "job"),
     "probe": (
         "protocol",
         "interpreters",

@@ -25,6 +25,12 @@ import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.connector import op_connect
+from jupyter_remote.remote.kernel_dirs import (
+    LAUNCHING,
+    _forget_old_ends,
+    _remove_kernel_files,
+    _remove_scratch,
+)
 from jupyter_remote.remote.kernel_guard import (
     GONE_TEXT,
     end_orphan,
@@ -32,7 +38,9 @@ from jupyter_remote.remote.kernel_guard import (
     supervisor_end_text,
     supervisor_gone,
 )
+from jupyter_remote.remote.kernel_stop import _stop_dir
 from jupyter_remote.remote.launch import _relay_answer, op_launch
+from jupyter_remote.remote.pid_files import _alive, _ours_and_alive, _read_int
 from jupyter_remote.remote.protocol import CHANNELS
 from jupyter_remote.remote.relay import query_relay
 from jupyter_remote.remote.slurm import (
@@ -50,19 +58,11 @@ from jupyter_remote.remote.standby import (
 )
 from jupyter_remote.remote.state import (
     KERNELS,
-    LAUNCHING,
     AgentError,
-    _alive,
     _describe_end,
-    _forget_old_ends,
     _kernel_dir,
     _kernel_names,
-    _ours_and_alive,
-    _read_int,
     _read_json,
-    _remove_kernel_files,
-    _remove_scratch,
-    _stop_dir,
     _write_private,
 )
 from jupyter_remote.remote.supervisor import op_presence, op_supervise

@@ -179,7 +179,7 @@ def store(key: str, code: "CodeType") -> None:
 def _drop(cache_fd: int) -> None:
     """The cache's entries (relative to ``cache_fd``), the cache and the emptied state
     directory (rmdir: never through a symlink, never a directory not empty), as
-    state._remove_empty_parents does when a kernel's stop runs while an entry is written
+    kernel_dirs._remove_empty_parents does when a kernel's stop runs while an entry is written
     (either of them removes it)."""
     cache = _cache_dir()
     try:

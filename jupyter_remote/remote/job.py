@@ -42,7 +42,10 @@ import tempfile
 from typing import Any
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.kernel_dirs import _remove_empty_parents, _remove_owned_tree
 from jupyter_remote.remote.kernel_guard import end_orphan, retell_end
+from jupyter_remote.remote.kernel_stop import _stop_dir
+from jupyter_remote.remote.pid_files import _read_int
 from jupyter_remote.remote.protocol import BOOTSTRAP, recv_frame, send_frame
 from jupyter_remote.remote.state import (
     HOLDERS,
@@ -51,11 +54,7 @@ from jupyter_remote.remote.state import (
     SIGNAL_NAMES,
     _kernel_dir,
     _private_dir,
-    _read_int,
     _read_json,
-    _remove_empty_parents,
-    _remove_owned_tree,
-    _stop_dir,
     _write_private,
 )
 

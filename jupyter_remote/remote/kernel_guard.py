@@ -35,17 +35,10 @@ import threading
 import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
-from jupyter_remote.remote.state import (
-    SIGNAL_NAMES,
-    _alive,
-    _end_session,
-    _kill_group,
-    _read_int,
-    _read_json,
-    _remove_scratch,
-    _signal_session,
-    _write_private,
-)
+from jupyter_remote.remote.kernel_dirs import _remove_scratch
+from jupyter_remote.remote.kernel_stop import _end_session, _kill_group, _signal_session
+from jupyter_remote.remote.pid_files import _alive, _ours_and_alive, _read_int
+from jupyter_remote.remote.state import SIGNAL_NAMES, _read_json, _write_private
 
 # </local-imports>
 
@@ -243,14 +236,7 @@ def supervisor_gone(kdir):
     path = os.path.join(kdir, "supervisor.pid")
     if not os.path.exists(path):
         return False
-    pid = _read_int(path)
-    if not pid:
-        return True  # another process has its pid now
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return True
-    return not _alive(pid)
+    return not _ours_and_alive(_read_int(path))  # None: another process has its pid now
 
 
 def kill_stragglers(kdir):

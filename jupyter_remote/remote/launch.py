@@ -23,6 +23,13 @@ import time
 import traceback
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.kernel_dirs import (
+    _forget_old_ends,
+    _make_kernel_dir,
+    _remove_kernel_files,
+)
+from jupyter_remote.remote.kernel_stop import _stop_dir
+from jupyter_remote.remote.pid_files import _alive, _read_int
 from jupyter_remote.remote.protocol import CHANNELS, MAX_SOCKET_PATH, SOCKET_NAMES
 from jupyter_remote.remote.relay import DEFAULT_BUFFER_BYTES
 from jupyter_remote.remote.slurm import hand_to_holder
@@ -31,15 +38,9 @@ from jupyter_remote.remote.state import (
     KERNELS,
     ROOT,
     AgentError,
-    _alive,
-    _forget_old_ends,
     _kernel_dir,
-    _make_kernel_dir,
     _private_dir,
-    _read_int,
     _read_json,
-    _remove_kernel_files,
-    _stop_dir,
     _tail,
     _write_private,
 )
@@ -96,7 +97,7 @@ def op_launch(req):
 
 def _fresh_kernel_dir(kdir, kernel_id, early_info):
     """The kernel's private state directory, new, marked as being launched by this
-    process (state._make_kernel_dir), with ``early_info`` as info.json from the start
+    process (kernel_dirs._make_kernel_dir), with ``early_info`` as info.json from the start
     (its socket directory goes with it if the launch is killed; a job's kernel is one at
     once: a list on the login node skips it); a dead kernel's leftovers go, and the
     records of kernels that died long ago (state.ENDED_KEPT)."""

@@ -43,7 +43,7 @@ KERNEL_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 #: Where per-kernel state lives, relative to the remote home.
 STATE_DIR = ".local/share/jupyter-remote"
 #: The agent's bytecode cache (bootcache.py), relative to the remote home: inside STATE_DIR,
-#: removed with the last kernel's state (state._remove_empty_parents).
+#: removed with the last kernel's state (kernel_dirs._remove_empty_parents).
 CODE_CACHE_DIR = STATE_DIR + "/cache"
 #: The probe's answer is the last stdout line starting with this (login noise may precede).
 PROBE_RESULT_MARKER = "@@jupyter-remote-probe@@ "

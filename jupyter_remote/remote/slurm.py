@@ -26,18 +26,17 @@ import subprocess
 import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.kernel_dirs import _remove_empty_parents, _remove_owned_tree
+from jupyter_remote.remote.pid_files import _alive
 from jupyter_remote.remote.protocol import recv_frame, send_frame
 from jupyter_remote.remote.state import (
     HOLDERS,
     JOBS,
     ROOT,
     AgentError,
-    _alive,
     _kernel_dir,
     _private_dir,
     _read_json,
-    _remove_empty_parents,
-    _remove_owned_tree,
     _write_private,
 )
 

@@ -21,17 +21,16 @@ import os
 import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.kernel_stop import _stop_dir
+from jupyter_remote.remote.pid_files import _alive, _read_int
 from jupyter_remote.remote.protocol import with_proof
 from jupyter_remote.remote.relay_start import query_relay
 from jupyter_remote.remote.state import (
     CLAIMED,
     KERNELS,
-    _alive,
     _kernel_dir,
     _kernel_names,
-    _read_int,
     _read_json,
-    _stop_dir,
     _write_private,
 )
 

@@ -22,6 +22,7 @@ import threading
 import time
 
 # <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.kernel_dirs import _remove_kernel_files, _remove_scratch
 from jupyter_remote.remote.kernel_guard import (
     STOP_GRACE,
     Ending,
@@ -30,6 +31,8 @@ from jupyter_remote.remote.kernel_guard import (
     start_watcher,
     supervisor_end_text,
 )
+from jupyter_remote.remote.kernel_stop import _end_session, _kill_group, _signal_session
+from jupyter_remote.remote.pid_files import _write_pid
 from jupyter_remote.remote.protocol import CHANNELS
 from jupyter_remote.remote.relay import start_relay
 from jupyter_remote.remote.relay_kernel import _header_field
@@ -37,15 +40,9 @@ from jupyter_remote.remote.relay_start import FAIL_GRACE
 from jupyter_remote.remote.state import (
     SIGNAL_NAMES,
     _describe_end,
-    _end_session,
     _kernel_dir,
-    _kill_group,
     _read_json,
-    _remove_kernel_files,
-    _remove_scratch,
-    _signal_session,
     _tail,
-    _write_pid,
     _write_private,
 )
 
@@ -101,7 +98,7 @@ def _lead_session():
     """The supervisor leads a session of its own, so that everything it starts, however
     deep and in whatever process group (a cell's ``preexec_fn=os.setpgrp``, a shell with
     job control), is found and stopped with its kernel: the processes whose session id
-    is its pid (``state._end_session``). A forked supervisor did ``setsid`` already
+    is its pid (``kernel_stop._end_session``). A forked supervisor did ``setsid`` already
     (launch.py); a Slurm job's holder starts it as a plain child, in the holder's
     session, which holds the holder (and maybe more of the job) that must never be
     swept: it leaves it here. Should that fail, no process has our pid as its session
