@@ -345,7 +345,7 @@ async def test_a_kernel_that_never_answers_fails_the_start_and_the_relay_closes(
 ) -> None:
     """Review s20 F3: the relay listens before its kernel has answered. A kernel that
     binds its sockets and never answers: after startup_timeout the relay gives up (the
-    supervisor stops the kernel and says why: ``fail_start``, as supervisor._failed_start
+    supervisor stops the kernel and says why: ``fail_start``, as supervisor_start._failed_start
     does); the local side that attached meanwhile gets that error instead of a silent
     link, then the relay closes: no listener, no relay.json, relay.none says why, and
     a standby in that state is not takeable."""
@@ -445,7 +445,7 @@ async def test_a_kernel_that_exits_as_it_answers_gets_one_verdict(
     the relay closes once it told it) or started (the HELLO is answered as usual, and
     ``fail_start`` is refused: the kernel's end is then an ordinary one)."""
     from jupyter_remote.errors import RemoteCommandError
-    from jupyter_remote.remote import supervisor
+    from jupyter_remote.remote import supervisor_start
 
     kernel = StandInKernel(Path("/tmp") / f"jr-relay-exit-{os.getpid()}", answer=True)
     original = getattr(relay_mod.Relay, exits_in)
@@ -462,7 +462,7 @@ async def test_a_kernel_that_exits_as_it_answers_gets_one_verdict(
     try:
         assert await asyncio.to_thread(relay.listening.wait, 10)
         attaching = asyncio.ensure_future(channels.attach(UnixLink(), relay.path))
-        started = await asyncio.to_thread(supervisor._kernel_started, kernel.proc, relay)
+        started = await asyncio.to_thread(supervisor_start._kernel_started, kernel.proc, relay)
         refused = not relay.fail_start("the kernel exited during startup: killed", "")
         assert started == refused == (exits_in == "_serve_kernel")
         if started:  # the relay relays: the HELLO was answered as usual
@@ -490,7 +490,7 @@ async def test_a_failed_start_tells_the_relay_before_the_kernel_is_reaped(
     import threading
 
     from jupyter_remote.errors import RemoteCommandError
-    from jupyter_remote.remote import supervisor
+    from jupyter_remote.remote import supervisor_end, supervisor_start
 
     kernel = StandInKernel(Path("/tmp") / f"jr-relay-stuck-{os.getpid()}", answer=False)
     released = threading.Event()  # the test's end: the stand-in's reap may come
@@ -506,7 +506,7 @@ async def test_a_failed_start_tells_the_relay_before_the_kernel_is_reaped(
                 raise subprocess.TimeoutExpired("sleep", timeout or 0)
             return -9
 
-    monkeypatch.setattr(supervisor, "KILL_WAIT", 1.0, raising=False)
+    monkeypatch.setattr(supervisor_end, "KILL_WAIT", 1.0)
     relay = relay_mod.start_relay(str(kernel.kdir), relay_mod.DEFAULT_BUFFER_BYTES, 1.0)
     assert relay is not None
     channels = relayed_channels()
@@ -514,9 +514,11 @@ async def test_a_failed_start_tells_the_relay_before_the_kernel_is_reaped(
     try:
         assert await asyncio.to_thread(relay.listening.wait, 10)
         attaching = asyncio.ensure_future(channels.attach(UnixLink(), relay.path))
-        assert not await asyncio.to_thread(supervisor._kernel_started, Unreapable(), relay)
+        assert not await asyncio.to_thread(supervisor_start._kernel_started, Unreapable(), relay)
         failing = asyncio.ensure_future(
-            asyncio.to_thread(supervisor._failed_start, Unreapable(), str(kernel.kdir), relay, req)
+            asyncio.to_thread(
+                supervisor_start._failed_start, Unreapable(), str(kernel.kdir), relay, req
+            )
         )
         with pytest.raises(RemoteCommandError, match="did not answer within 1s"):
             await asyncio.wait_for(attaching, 5)  # before the (never coming) reap

@@ -13,7 +13,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from jupyter_remote.remote.supervisor import _idle_step
+from jupyter_remote.remote.supervisor_idle import _idle_step
 from tests.test_relay import cell_lines, joined, kernel_factory  # noqa: F401 (the fixture)
 from tests.test_zmtp import peak_rss, peak_rss_reset, vm_rss
 

@@ -65,7 +65,8 @@ from jupyter_remote.remote.state import (
     _read_json,
     _write_private,
 )
-from jupyter_remote.remote.supervisor import op_presence, op_supervise
+from jupyter_remote.remote.supervisor import op_supervise
+from jupyter_remote.remote.supervisor_idle import op_presence
 
 # </local-imports>
 
@@ -94,7 +95,7 @@ def _status(kernel_id, report=False):
     }
     if ended:
         out.update(state="dead", returncode=ended.get("returncode"), reason=ended.get("reason"))
-        if ended.get("startup_error"):  # a failed start (supervisor._failed_start)
+        if ended.get("startup_error"):  # a failed start (supervisor_start._failed_start)
             out.update(startup_error=ended["startup_error"], hint=ended.get("hint") or "")
     elif pid and _alive(pid) and _orphaned(kernel_id, kdir):
         out.update(state="dead", returncode=None, reason=end_orphan(kdir, pid))

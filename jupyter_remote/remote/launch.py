@@ -338,7 +338,7 @@ def _wait_started(kdir, sup, req, relay_wanted):
             tail = _tail(log_path)
             _stop_dir(kdir, 1)
             ended = ended or {}
-            if ended.get("startup_error"):  # the supervisor said it (supervisor._failed_start)
+            if ended.get("startup_error"):  # the supervisor said it (supervisor_start.py)
                 raise AgentError(ended["startup_error"], ended.get("hint") or "")
             raise AgentError(
                 "the kernel exited during startup: %s" % (ended.get("reason") or "unknown"),

@@ -153,7 +153,7 @@ class StartSide:
         and says why (``fail_start``); tell local sides for a while, then close."""
         import asyncio
 
-        self.ready.set()  # the supervisor's wait (supervisor._kernel_started) ends
+        self.ready.set()  # the supervisor's wait (supervisor_start._kernel_started) ends
         await self._settled.wait()
         stopping = os.path.join(self.kdir, "stopping")
         deadline = time.time() + FAIL_GRACE
