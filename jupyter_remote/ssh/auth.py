@@ -27,6 +27,7 @@ from ..errors import (
 from ..store.secrets import SecretStore
 from .endpoint import Endpoint
 from .hostkeys import HostKeyPolicy
+from .packet_tuning import tune
 from .trusted_keys import OfferedKey, TrustedKeys
 
 log = logging.getLogger(__name__)
@@ -65,14 +66,21 @@ class PolicyClient(asyncssh.SSHClient):
     """
 
     def __init__(
-        self, password: str | None, on_lost: Callable[[Exception | None], None] | None = None
+        self,
+        password: str | None,
+        on_lost: Callable[[Exception | None], None] | None = None,
+        *,
+        tuned: bool = False,
     ) -> None:
         self._password = password
         self._password_used = False
         self._on_lost = on_lost
+        self._tuned = tuned
         self.offered_blob: bytes | None = None
 
     def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        if self._tuned:
+            tune(conn)  # before the first byte: packet_tuning.py
         validate = conn.validate_server_host_key
 
         def recording(key_data: bytes) -> asyncssh.SSHKey:
@@ -255,7 +263,7 @@ async def _connect_once(
     if endpoint.auth == "agent":
         agent, options["client_keys"] = await _open_agent()
         options["agent_path"] = None
-    client = PolicyClient(password, on_lost)
+    client = PolicyClient(password, on_lost, tuned=True)
     what = endpoint.describe()
     try:
         conn, _ = await asyncio.wait_for(
