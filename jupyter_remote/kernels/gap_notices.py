@@ -105,6 +105,8 @@ class GapNotices:
         """One GAP record (``_publish_gap``, on the event loop): its notice now if none was
         shown for its reason and cell within the interval and the interval's cap of cells
         is not reached, else counted for the next summary."""
+        if info.get("statuses"):  # a run of status messages alone: no output to mark (s26)
+            return
         reason = "parts" if info.get("reason") == "parts" else "bound"
         kept = bytes(parent) if len(parent) <= PARENT_KEPT else b"{}"
         key = (reason, cell_of(kept))

@@ -39,6 +39,7 @@ SCRIPTS = {
         "zmtp_discard",
         "zmtp",
         "zmtp_connect",
+        "relay_buffer",
         "relay_kernel",
         "relay_start",
         "standby",

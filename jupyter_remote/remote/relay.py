@@ -46,8 +46,9 @@ from jupyter_remote.remote.protocol import (
     record_pieces,
     with_proof,
 )
+from jupyter_remote.remote.relay_buffer import RUN_LEN, BufferSide
 from jupyter_remote.remote.relay_gate import GateSide
-from jupyter_remote.remote.relay_kernel import DELIM, KernelSide
+from jupyter_remote.remote.relay_kernel import KernelSide
 from jupyter_remote.remote.relay_start import (
     StartSide,
     _write_none,
@@ -60,7 +61,6 @@ from jupyter_remote.remote.state import CLAIMED
 
 DEFAULT_BUFFER_BYTES = 128 * 1024 * 1024
 ACK_INTERVAL = 0.2
-STALL_AFTER = 5.0  # a client that has not read for this long counts as absent
 #: the send buffer asked for on the client's socket (Linux doubles it, capped by
 #: net.core.wmem_max): sshd reads the relay's unix socket 32 KiB at a time, and with the
 #: default ~208 KiB a stream's batches mostly waited in asyncio's buffer (one more copy,
@@ -68,13 +68,14 @@ STALL_AFTER = 5.0  # a client that has not read for this long counts as absent
 LINK_SNDBUF = 2 * 1024 * 1024
 
 
-class Relay(StartSide, GateSide, KernelSide):
+class Relay(StartSide, GateSide, KernelSide, BufferSide):
     """The kernel's permanent client; one local side at a time talks to it.
 
     Its side facing the kernel (sockets, nudge, reading) is ``relay_kernel.KernelSide``,
     how its start ends (HELLOs wait for it; a failed one closes all) ``relay_start``,
-    its listeners and who gets in (token check, CLAIM) ``relay_gate.GateSide``;
-    here: the numbered buffer, the local side's connection, and start-up."""
+    its listeners and who gets in (token check, CLAIM) ``relay_gate.GateSide``, the
+    numbered buffer (its bound, eviction, runs of dropped output) ``relay_buffer``;
+    here: sending it to the local side, that side's connection, and start-up."""
 
     def __init__(self, kdir, conn, buffer_bytes=DEFAULT_BUFFER_BYTES, tcp_token=None):
         import asyncio  # only the relay needs it: at the top, every agent exec paid ~25 ms
@@ -88,13 +89,7 @@ class Relay(StartSide, GateSide, KernelSide):
         self.tcp_token = tcp_token  # None: no TCP listener
         self.tcp_port = None
         self.unproven = []  # TCP connections before the token check, oldest first
-        # kernel -> client: entries [seq, channel, frames or None (dropped), size, parent]
-        self.buf = []
-        self.head = 0  # index of the first unacknowledged entry in buf
-        self.first_seq = 1  # seq of buf[head]
-        self.seq = 0
-        self.buf_bytes = 0
-        self.evict_at = 0
+        self._init_buffer()  # kernel -> client: the numbered buffer (relay_buffer)
         self.dropped = 0  # messages a client asked for that the bound had dropped
         self.stalled_since = 0.0  # the pump waits for a client that does not read
         self.next_send = 1
@@ -169,64 +164,11 @@ class Relay(StartSide, GateSide, KernelSide):
     # ------------------------------------------------------------ kernel -> client
 
     def _append(self, channel, frames):
-        self.seq += 1
-        size = sum(len(f) for f in frames)
-        entry = [self.seq, channel, frames, size, None]
-        self.buf.append(entry)
-        self.buf_bytes += size
-        if self.buf_bytes > self.bound:
-            self._evict()
-        if not self._write_at_once(entry):
+        """A message the kernel sent (``KernelSide._from_kernel``): numbered, kept, and
+        written at once or by the pump."""
+        entry = self._append_message(channel, frames)
+        if entry is None or not self._write_at_once(entry):
             self.wake.set()
-
-    def _append_gap(self, channel, info, parent):
-        """A message the relay could not keep (``KernelSide._oversized``): numbered, sent
-        as a GAP record of its own (``info``, its ``parent`` header) in its place."""
-        self.seq += 1
-        self.buf.append([self.seq, channel, None, 0, parent, info])
-        self.wake.set()
-
-    def _evict(self):
-        """Over the bound: drop the oldest output (never a reply) until under it.
-
-        With a client that keeps up, only what it was already sent goes (it is just
-        not acknowledged yet); with none, or one stuck for STALL_AFTER s (a dead
-        link not noticed yet), unsent output goes too."""
-        iopub = RELAYED.index("iopub")
-        absent = self.client is None or (
-            self.stalled_since and time.time() - self.stalled_since > STALL_AFTER
-        )
-        limit = len(self.buf) if absent else self.head + (self.next_send - self.first_seq)
-        i = max(self.evict_at, self.head)
-        while self.buf_bytes > self.bound and i < limit:
-            entry = self.buf[i]
-            if entry[1] == iopub and entry[2] is not None:
-                try:
-                    entry[4] = entry[2][entry[2].index(DELIM) + 3]
-                except (ValueError, IndexError):
-                    entry[4] = b"{}"
-                entry[2] = None
-                self.buf_bytes -= entry[3]
-            i += 1
-        self.evict_at = i
-
-    @staticmethod
-    def _evicted(entry):
-        """Output dropped at the bound (``_evict``), not a message never kept."""
-        return entry[2] is None and len(entry) == 5
-
-    def _trim(self, upto):
-        """The client has everything up to ``upto``: forget it."""
-        while self.head < len(self.buf) and self.buf[self.head][0] <= upto:
-            entry = self.buf[self.head]
-            if entry[2] is not None:
-                self.buf_bytes -= entry[3]
-            self.head += 1
-        self.first_seq = self.buf[self.head][0] if self.head < len(self.buf) else self.seq + 1
-        if self.head > 4096 and self.head * 2 > len(self.buf):
-            del self.buf[: self.head]
-            self.evict_at = max(0, self.evict_at - self.head)
-            self.head = 0
 
     async def _pump(self, writer, generation):
         """Write every entry from ``next_send`` on to the current client (its
@@ -237,22 +179,14 @@ class Relay(StartSide, GateSide, KernelSide):
                 self._flush_at_once()  # a batch a shell read held goes before what follows
                 batch, size = [], 0  # one write per batch: fewer syscalls and SSH packets
                 while self.next_send <= self.seq and size < 256 * 1024:
-                    index = self.head + (self.next_send - self.first_seq)
-                    entry = self.buf[index]
-                    if len(entry) > 5:  # a message not kept (_append_gap): its own GAP
-                        pieces = record_pieces(GAP, 0, entry[0], [json_part(entry[5]), entry[4]])
-                        self.next_send += 1
-                    elif entry[2] is None:
-                        run, nbytes, parent = 0, 0, entry[4]
-                        while index + run < len(self.buf) and self._evicted(self.buf[index + run]):
-                            nbytes += self.buf[index + run][3]
-                            run += 1
-                        info = {"count": run, "bytes": nbytes, "bound": self.bound}
-                        self.dropped += run  # counted when a client finds them missing
-                        pieces = record_pieces(GAP, 0, entry[0], [json_part(info), parent])
-                        self.next_send += run
-                    else:
+                    entry = self._entry_at(self.next_send)
+                    if entry[2] is not None:
                         pieces = record_pieces(MSG, entry[1], entry[0], entry[2])
+                        self.next_send += 1
+                    elif len(entry) == RUN_LEN:  # a run of output evicted: one GAP
+                        pieces = self._run_gap(entry)
+                    else:  # a message not kept (_parts_gap): its own GAP
+                        pieces = record_pieces(GAP, 0, entry[0], [json_part(entry[4]), entry[3]])
                         self.next_send += 1
                     batch.extend(pieces)  # the frames themselves, not copied (writelines)
                     size += sum(len(piece) for piece in pieces)
@@ -265,6 +199,19 @@ class Relay(StartSide, GateSide, KernelSide):
             if self.generation != generation:
                 return
             await self.wake.wait()
+
+    def _run_gap(self, run):
+        """``_pump``: the GAP record of a run of evicted output (``relay_buffer``), from
+        ``next_send`` (its first seq but after a partial ACK) to its end."""
+        start, end = self.next_send, run[0] + run[4]
+        nbytes = run[5] if start == run[0] else run[5] * (end - start) // run[4]
+        info = {"count": end - start, "bytes": nbytes, "bound": self.bound}
+        if run[6] is not None:  # output: counted when a client finds it missing
+            self.dropped += end - start
+        else:  # statuses alone (a cell's idle, the next one's busy): no output lost
+            info["statuses"] = True
+        self.next_send = end
+        return record_pieces(GAP, 0, start, [json_part(info), run[3]])
 
     def _handed(self, writer):
         """``writer`` (a client's) was just handed entries (``_pump``,
@@ -350,7 +297,7 @@ class Relay(StartSide, GateSide, KernelSide):
             "signature_scheme": self.conn.get("signature_scheme"),
             "epoch": self.epoch,
             "client": self.client is not None,
-            "buffered": len(self.buf) - self.head,
+            "buffered": self._held(),
             "buffered_bytes": self.buf_bytes,
             "dropped": self.dropped,
             "token": self.tcp_token or "",

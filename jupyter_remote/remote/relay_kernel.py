@@ -33,11 +33,11 @@ from jupyter_remote.remote.protocol import (
     json_part,
     record_pieces,
 )
+from jupyter_remote.remote.relay_buffer import DELIM, PARENT_KEPT, _gap_parent  # noqa: F401
 from jupyter_remote.remote.zmtp_connect import ZmtpConnector
 
 # </local-imports>
 
-DELIM = b"<IDS|MSG>"
 NUDGE_IDENT = b"jupyter-remote-nudge"
 #: how often the relay retries its connects while the kernel has not bound its sockets yet
 #: (libzmq's default, 100 ms, cost a start 50 ms on average between bind and connect)
@@ -51,10 +51,6 @@ HOLD_FOR_STATUS = 0.002
 #: a client's requests wait while this much is not yet taken by the kernel (it does not
 #: read: a libzmq DEALER's high-water mark did the same); heartbeat pings are dropped then
 TO_KERNEL_BYTES = 1024 * 1024
-#: bytes of a dropped message's parent header its GAP keeps (ipykernel's: ~300 B); a
-#: longer one is the kernel's to size (up to the connection's max_message): not kept, the
-#: GAP then names no cell (review s25 F1)
-PARENT_KEPT = 4096
 
 
 def _header_field(frames, offset):
@@ -68,23 +64,6 @@ def _header_field(frames, offset):
     return value if isinstance(value, dict) else {}
 
 
-def _gap_parent(head):
-    """The parent header a GAP carries for a message dropped for its length (``head``: its
-    first frames, ``zmtp_discard.HEAD_KEPT``): at most PARENT_KEPT bytes, else b"{}"."""
-    try:
-        frame = head[head.index(DELIM) + 3]
-    except (ValueError, IndexError):
-        return b"{}"
-    return bytes(frame) if len(frame) <= PARENT_KEPT else b"{}"
-
-
-def _unsent_parts_gap(entry, next_send, channel):
-    """``entry`` (the relay's last) is a "parts" GAP on ``channel`` not sent yet."""
-    if len(entry) < 6 or entry[0] < next_send or entry[1] != channel:
-        return False
-    return entry[5].get("reason") == "parts"
-
-
 class KernelSide:
     """What ``Relay`` does with the kernel's sockets (a mixin: the state is Relay's)."""
 
@@ -96,7 +75,6 @@ class KernelSide:
     epoch: str
     socks: Dict[str, Any]
     next_send: int
-    buf: List[Any]
     #: what the current read writes at once when it ends: [client, bytes, pieces...]
     _at_once: Optional[List[Any]] = None
     _hold: Optional[Any] = None  # the timer of a shell read's held batch (_hold_for_status)
@@ -113,7 +91,7 @@ class KernelSide:
     kernel_gone: bool
     client: Optional[Any]
     _append: Callable[[int, Any], None]
-    _append_gap: Callable[[int, Dict[str, Any], bytes], None]
+    _parts_gap: Callable[[int, bytes, int, int, int], None]
     _handed: Callable[[Any], None]
 
     def _connect_kernel(self):
@@ -310,32 +288,6 @@ class KernelSide:
         its connection (``on_oversize``): a GAP in its place tells the local side, which
         shows it where the message's output would have been (its parent's cell)."""
         self._parts_gap(RELAYED.index(name), _gap_parent(head), 1, nbytes, frames)
-
-    def _parts_gap(self, channel, parent, messages, nbytes, frames):
-        """``messages`` dropped for their length (``_oversized``, ``_early_gap``): a GAP."""
-        last = self.buf[-1] if self.buf else []
-        if _unsent_parts_gap(last, self.next_send, channel):
-            # the last entry is such a GAP not sent yet (no client reads, or the pump has
-            # not run): it counts these too, so a kernel dropping messages in a loop
-            # while no client reads holds one entry, not one each (review s24 F7);
-            # "count" stays 1: the GAP's own number
-            info = last[5]
-            info["messages"] = info.get("messages", 1) + messages
-            info["bytes"] += nbytes
-            info["parts"] += frames
-            return
-        # "bound" as the evicted kind's: a laptop before s24 formats info["bound"] for
-        # every GAP (a KeyError there ended its link)
-        info = {
-            "count": 1,
-            "bytes": nbytes,
-            "bound": self.bound,
-            "parts": frames,
-            "reason": "parts",
-        }
-        if messages > 1:
-            info["messages"] = messages
-        self._append_gap(channel, info, parent)
 
     def _write_at_once(self, entry):
         """Take a message for writing the moment it is read, when the pump is caught up

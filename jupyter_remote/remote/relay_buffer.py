@@ -1,0 +1,304 @@
+"""The relay's numbered buffer of what the kernel sent: runs ON the remote, part of the
+agent script (before ``relay_kernel.py``; mixed into ``Relay``, ``relay.py``).
+
+Every message the kernel sends gets the next number (``seq``) and is kept until the local
+side acknowledges it, within ``bound`` bytes: over it, the oldest output (iopub) goes
+(``_evict``). What is dropped leaves a note in its place, sent as a GAP record: a RUN
+of evicted messages (one entry however many: first seq, count, bytes, one parent
+header), or a message too long to relay (a "parts" GAP, ``_parts_gap``). Review s25 F2:
+each evicted message left a placeholder of its own, with its whole parent header, and
+"parts" GAPs were counted 0 bytes and never dropped, so a print loop with no client
+reading grew the supervisor by ~433 bytes a message for ever while ``buf_bytes`` stayed
+at the bound. Now every entry counts (ENTRY_COST beside its frames or parent), a parent
+kept is at most PARENT_KEPT bytes, a run grows instead of adding entries, and an unsent
+"parts" GAP takes the later drops of its cell.
+
+A run ends where the cell (its parent header's msg_id) changes, so each cell's dropped
+output gets its own GAP in that cell (until s26 a run carried its first message's
+parent, often the previous cell's idle status: the notice showed one cell early). A
+status message (busy, idle: no output to show) joins the run next to it, a run of
+statuses alone takes the cell of the next message that is not one, and a run left of
+statuses alone is sent with "statuses" (the laptop shows no notice for it); a cell's
+reply not sent yet, read between its status and its output, is numbered after the
+output that joins the run (``_run_before``). While the notes (runs and GAPs) cost over
+a NOTES_SHARE-th of the bound, a new cell's drops join the run or GAP before them
+instead (the GAP then names the earlier cell): a kernel publishing each message with a
+new parent cannot grow the buffer either.
+
+Two lists: ``fresh``, entries as appended (a message or a GAP, one seq each, so seq
+``s`` is at ``fresh_head + s - fresh[fresh_head][0]``), and ``buf``, what eviction has
+passed (runs, and the replies and GAPs it keeps), found by bisection. Stdlib, Python
+>= 3.8.
+"""
+
+import re
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+# <local-imports> removed when the script is sent: the parts before it define these
+from jupyter_remote.remote.protocol import RELAYED
+
+# </local-imports>
+
+DELIM = b"<IDS|MSG>"
+#: bytes of a dropped message's parent header its GAP keeps (ipykernel's: ~300 B); a
+#: longer one is the kernel's to size (up to the connection's max_message): not kept, the
+#: GAP then names no cell (review s25 F1, F2)
+PARENT_KEPT = 4096
+#: bytes counted for each entry kept, beside its frames (a message) or its parent header
+#: (a run, a GAP): the Python objects that hold it (review s25 F2)
+ENTRY_COST = 256
+#: a new cell's drops get an entry of their own while the notes cost at most
+#: bound // NOTES_SHARE (1 MiB: ~230 cells; the 128 MiB default: ~30,000)
+NOTES_SHARE = 8
+#: replies not sent yet that a cell's dropped output may pass, to join its run (_run_before)
+MAX_HOPS = 4
+#: a list's slots before its head are given back once this many and half of it
+COMPACT_AT = 4096
+STALL_AFTER = 5.0  # a client that has not read for this long counts as absent
+
+# entries, by length: [seq, channel, frames, size] a message kept;
+# [seq, channel, None, parent, info] a message not kept (a "parts" GAP, its own seq);
+# [seq, channel, None, parent, count, bytes, cell] a run of evicted output: seqs
+# seq .. seq + count - 1, ``cell``: its parent's msg_id (``_cell``), None while the run
+# holds statuses alone
+GAP_LEN, RUN_LEN = 5, 7
+
+
+def _gap_parent(head: List[Any]) -> bytes:
+    """The parent header a GAP carries for a message dropped (``head``: its first frames,
+    ``zmtp_discard.HEAD_KEPT``, or all of them): at most PARENT_KEPT bytes, else b"{}"."""
+    try:
+        frame = head[head.index(DELIM) + 3]
+    except (ValueError, IndexError):
+        return b"{}"
+    return bytes(frame) if len(frame) <= PARENT_KEPT else b"{}"
+
+
+_MSG_ID = re.compile(rb'"msg_id"\s*:\s*"([^"\\]*)"')
+
+
+def _cell(parent: bytes) -> bytes:
+    """The cell a parent header names: its msg_id (the same cell's messages may order its
+    keys differently), else the whole header."""
+    match = _MSG_ID.search(parent)
+    return match.group(1) if match else parent
+
+
+def _is_status(frames: List[Any]) -> bool:
+    """A status message (busy, idle...): what a run may take whatever its parent."""
+    try:
+        header = frames[frames.index(DELIM) + 2]
+    except (ValueError, IndexError):
+        return False
+    return b'"status"' in header
+
+
+def _seqs(entry: List[Any]) -> int:
+    """How many seqs ``entry`` stands for."""
+    return entry[4] if len(entry) == RUN_LEN else 1
+
+
+def _cost(entry: List[Any]) -> int:
+    """What ``entry`` counts in ``buf_bytes``."""
+    if entry[2] is not None:
+        return entry[3] + ENTRY_COST
+    return len(entry[3]) + ENTRY_COST
+
+
+class BufferSide:
+    """The numbered buffer (a mixin: the state is Relay's, set by ``_init_buffer``)."""
+
+    bound: int
+    next_send: int
+    client: Any
+    stalled_since: float
+    wake: Any  # asyncio.Event: the pump's
+
+    def _init_buffer(self) -> None:
+        """``Relay.__init__``: an empty buffer, numbering from 1."""
+        self.buf: List[Any] = []  # passed by eviction: runs, and the replies and GAPs it keeps
+        self.head = 0  # index of the first unacknowledged entry in buf
+        self.fresh: List[Any] = []  # as appended, not yet passed by eviction: one seq each
+        self.fresh_head = 0
+        self.first_seq = 1  # the first unacknowledged seq
+        self.seq = 0
+        self.buf_bytes = 0  # every entry held: frames or parent, + ENTRY_COST each
+        self.notes_bytes = 0  # of these, the runs' and GAPs'
+        self.open_gap: Dict[
+            int, List[Any]
+        ] = {}  # channel -> its last "parts" GAP (later drops join it unsent)
+
+    def _append_message(self, channel: int, frames: List[Any]) -> Optional[List[Any]]:
+        """A message the kernel sent (``Relay._append``): numbered and kept; evicts over
+        the bound. Returns its entry, or None if it was evicted at once."""
+        self.seq += 1
+        size = sum(len(f) for f in frames)
+        entry = [self.seq, channel, frames, size]
+        self.fresh.append(entry)
+        self.buf_bytes += size + ENTRY_COST
+        if self.buf_bytes > self.bound:
+            self._evict()
+            if self.fresh_head >= len(self.fresh) or self.fresh[-1] is not entry:
+                return None
+        return entry
+
+    def _parts_gap(
+        self, channel: int, parent: bytes, messages: int, nbytes: int, frames: int
+    ) -> None:
+        """``messages`` dropped for their length (``KernelSide._oversized``,
+        ``_early_gap``): a GAP in their place. While the channel's last such GAP is not
+        sent yet (no client reads, or the pump has not run) and is of the same cell, it
+        counts these too, whatever was kept since (review s24 F7, s25 F2: one entry, not
+        one a drop); "count" stays 1, the GAP's own number."""
+        last = self.open_gap.get(channel)
+        over = self.notes_bytes > self.bound // NOTES_SHARE
+        same = last is not None and _cell(last[3]) == _cell(parent)
+        if last is not None and last[0] >= self.next_send and (same or over):
+            info = last[4]
+            info["messages"] = info.get("messages", 1) + messages
+            info["bytes"] += nbytes
+            info["parts"] += frames
+            return
+        # "bound" as the evicted kind's: a laptop before s24 formats info["bound"] for
+        # every GAP (a KeyError there ended its link)
+        info = {"count": 1, "bytes": nbytes, "bound": self.bound, "parts": frames}
+        info["reason"] = "parts"
+        if messages > 1:
+            info["messages"] = messages
+        self.seq += 1
+        entry = self.open_gap[channel] = [self.seq, channel, None, parent, info]
+        self.fresh.append(entry)
+        cost = len(parent) + ENTRY_COST
+        self.buf_bytes += cost
+        self.notes_bytes += cost
+        if self.buf_bytes > self.bound:
+            self._evict()
+        self.wake.set()
+
+    def _evict(self) -> None:
+        """Over the bound: drop the oldest output (never a reply) until under it.
+
+        With a client that keeps up, only what it was already sent goes (it is just
+        not acknowledged yet); with none, or one stuck for STALL_AFTER s (a dead
+        link not noticed yet), unsent output goes too."""
+        iopub = RELAYED.index("iopub")
+        absent = self.client is None or (
+            self.stalled_since and time.time() - self.stalled_since > STALL_AFTER
+        )
+        stop = self.seq + 1 if absent else self.next_send
+        fresh = self.fresh
+        while self.buf_bytes > self.bound and self.fresh_head < len(fresh):
+            entry = fresh[self.fresh_head]
+            if entry[0] >= stop:
+                break
+            fresh[self.fresh_head] = None
+            self.fresh_head += 1
+            if entry[1] == iopub and entry[2] is not None:
+                self._drop(entry)
+            else:
+                self.buf.append(entry)
+        if self.fresh_head > COMPACT_AT and self.fresh_head * 2 > len(fresh):
+            del fresh[: self.fresh_head]
+            self.fresh_head = 0
+
+    def _drop(self, entry: List[Any]) -> None:
+        """``_evict``: ``entry``, an output message, into the run before it (of the same
+        cell, or either a status; on the same side of ``next_send``) or a run of its own."""
+        seq, channel, frames, size = entry
+        self.buf_bytes -= size + ENTRY_COST
+        parent = _gap_parent(frames)
+        cell = None if _is_status(frames) else _cell(parent)
+        run, hops = self._run_before(seq)
+        over = self.notes_bytes > self.bound // NOTES_SHARE
+        if run is not None and (cell is None or over or run[6] is None or run[6] == cell):
+            if cell is not None and run[6] is None:  # statuses so far: this cell's run now
+                change = len(parent) - len(run[3])
+                self.buf_bytes += change
+                self.notes_bytes += change
+                run[3], run[6] = parent, cell
+            for kept in hops:  # replies not sent yet go after it (see _run_before)
+                kept[0] += 1
+            run[4] += 1
+            run[5] += size
+            return
+        self.buf.append([seq, channel, None, parent, 1, size, cell])
+        cost = len(parent) + ENTRY_COST
+        self.buf_bytes += cost
+        self.notes_bytes += cost
+
+    def _run_before(self, seq: int) -> Tuple[Optional[List[Any]], List[Any]]:
+        """``_drop``: the run that ``seq`` may join, and the entries after it to number one
+        later if it does: the run right before ``seq``, on the same side of ``next_send``,
+        or one before at most MAX_HOPS replies (shell, control, stdin messages kept) not
+        sent yet, which then go after ``seq`` (the relay reads each channel on its own:
+        a reply is often between a cell's busy status and its output, and would split its
+        run in two GAPs; no order holds between channels, and none is sent yet)."""
+        buf, at = self.buf, len(self.buf) - 1
+        unsent = seq >= self.next_send
+        if unsent:
+            while at >= self.head and len(buf) - 1 - at < MAX_HOPS and self._unsent_reply(buf[at]):
+                at -= 1
+        if at < self.head or len(buf[at]) != RUN_LEN:
+            return None, []
+        run = buf[at]
+        if (run[0] >= self.next_send) != unsent or run[0] + run[4] + len(buf) - 1 - at != seq:
+            return None, []
+        return run, buf[at + 1 :]
+
+    def _unsent_reply(self, entry: List[Any]) -> bool:
+        """``entry`` is a message kept of another channel than iopub, not sent yet."""
+        kept = entry[2] is not None and entry[1] != RELAYED.index("iopub")
+        return kept and entry[0] >= self.next_send
+
+    def _entry_at(self, seq: int) -> List[Any]:
+        """The entry holding ``seq`` (``Relay._pump``; first_seq <= seq <= self.seq)."""
+        fresh = self.fresh
+        if self.fresh_head < len(fresh):
+            first = fresh[self.fresh_head][0]
+            if seq >= first:
+                return fresh[self.fresh_head + seq - first]
+        buf, lo, hi = self.buf, self.head, len(self.buf)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if buf[mid][0] <= seq:
+                lo = mid
+            else:
+                hi = mid
+        return buf[lo]
+
+    def _trim(self, upto: int) -> None:
+        """The client has everything up to ``upto`` (its ACK, its HELLO): forget it."""
+        self.head = self._forget(self.buf, self.head, upto)
+        self.fresh_head = self._forget(self.fresh, self.fresh_head, upto)
+        if self.head < len(self.buf):
+            self.first_seq = self.buf[self.head][0]
+        elif self.fresh_head < len(self.fresh):
+            self.first_seq = self.fresh[self.fresh_head][0]
+        else:
+            self.first_seq = self.seq + 1
+
+    def _forget(self, entries: List[Any], at: int, upto: int) -> int:
+        """``_trim`` of one list from its head ``at``; returns the new head. A run the
+        client has in part (a link that died with output sent, then evicted) keeps the
+        rest, its bytes in proportion."""
+        while at < len(entries) and entries[at][0] <= upto:
+            entry = entries[at]
+            left = entry[0] + _seqs(entry) - 1 - upto
+            if left > 0:
+                entry[5] = entry[5] * left // entry[4]
+                entry[0], entry[4] = upto + 1, left
+                break
+            self.buf_bytes -= _cost(entry)
+            if entry[2] is None:
+                self.notes_bytes -= _cost(entry)
+            entries[at] = None
+            at += 1
+        if at > COMPACT_AT and at * 2 > len(entries):
+            del entries[:at]
+            at = 0
+        return at
+
+    def _held(self) -> int:
+        """Entries held (``Relay.info``)."""
+        return len(self.buf) - self.head + len(self.fresh) - self.fresh_head

@@ -1,0 +1,139 @@
+"""Review s25 F2: with no client reading, the relay's memory stays within its output
+bound plus a constant, whatever the kernel sends: a print loop (each evicted message left
+an entry with its parent header, ~433 bytes a message, for ever) and drops too long to
+relay between prints (one GAP entry each, counted 0 bytes). What the local side gets
+when it is back stays right: every seq once, a GAP counting each run dropped. A real
+ipykernel and its relay in a thread (test_relay's harness), the local side over a plain
+unix socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from tests.harness.unix_link import UnixLink
+from tests.test_gap_notices import dropped_in, notices_until
+from tests.test_relay import (  # noqa: F401 (kernel_factory: the fixture)
+    cell_lines,
+    joined,
+    kernel_factory,
+)
+
+BOUND = 1 << 20
+#: small prints in a loop, as a progress loop left running while the laptop sleeps
+PRINTS = 40_000
+PRINT_LOOP = f"import time; time.sleep(0.5)\nfor i in range({PRINTS}):\n    print(i, flush=True)"
+#: drops too long to relay, each followed by a print: a message of 65,542 frames with a
+#: 1 MB parent header (the review's gap_mem.py), then one line
+DROPS = 60
+DROP_LOOP = f"""
+import time; time.sleep(0.5)
+k = get_ipython().kernel
+parent = dict(k.get_parent("shell"))
+parent["header"] = dict(parent["header"], padding="p" * 1_000_000)
+for i in range({DROPS}):
+    k.session.send(k.iopub_socket, "display_data", {{"data": {{}}, "metadata": {{}}}},
+                   parent=parent, buffers=[b"."] * 65536)
+    print("line", i, flush=True)
+"""
+
+
+def held(relay: Any) -> tuple[int, int, int]:
+    """What the relay holds for its client: (entries, entries that are notes of dropped
+    output, bytes of frames and parent headers). Read from the relay's own lists: ``buf``
+    from ``head`` on, and ``fresh`` from ``fresh_head`` on where there is one (s26; the old
+    code had ``buf`` alone, its placeholders and GAPs with a parent in entry[4])."""
+    lists = [relay.buf[relay.head :]]
+    if hasattr(relay, "fresh"):
+        lists.append(relay.fresh[relay.fresh_head :])
+    entries = notes = nbytes = 0
+    for entry in (e for part in lists for e in part):
+        entries += 1
+        if entry[2] is not None:
+            nbytes += sum(len(f) for f in entry[2])
+        else:
+            notes += 1
+            parent = next(p for p in entry[3:5] if isinstance(p, bytes | bytearray))
+            nbytes += len(parent)
+    return entries, notes, nbytes
+
+
+async def until_quiet(relay: Any, timeout: float = 90) -> None:
+    """Until the kernel is idle and its relay numbered nothing for 0.5 s."""
+    deadline, seen = time.monotonic() + timeout, -1
+    while (relay.busy or relay.seq != seen) and time.monotonic() < deadline:
+        seen = relay.seq
+        await asyncio.sleep(0.5)
+
+
+async def until_sent(relay: Any, timeout: float = 30) -> None:
+    """Until the relay's pump has written everything to its (new) client."""
+    deadline = time.monotonic() + timeout
+    while relay.next_send <= relay.seq and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def test_a_print_loop_with_no_client_keeps_the_relay_within_its_bound(
+    kernel_factory: Any,  # noqa: F811
+) -> None:
+    """40,000 one-line prints while the link is down (bound 1 MiB): the relay holds the
+    output within its bound and one note per run of evicted output, a few entries in all
+    beyond the messages it keeps (the old code: one placeholder per evicted message, with
+    its parent header, ~39,000 entries beyond the bound). Back, the local side gets the
+    last lines in order and the notices count every message dropped."""
+    async with joined(kernel_factory, buffer_bytes=BOUND) as (kernel, channels, kc):
+        relay = kernel.relay
+        await cell_lines(kc, kc.execute("pass"))
+        cell = kc.execute(PRINT_LOOP)
+        await asyncio.sleep(0.2)
+        channels.detach()
+        await until_quiet(relay)
+        entries, notes, nbytes = held(relay)
+        assert relay.seq > PRINTS, relay.seq
+        assert notes <= 3, (entries, notes, nbytes)
+        # each message kept counts its bytes + ~256: at most bound / 256 of them
+        assert entries <= BOUND // 256 + 3, (entries, notes, nbytes)
+        assert nbytes <= BOUND, (entries, notes, nbytes)
+        assert relay.buf_bytes <= BOUND, relay.buf_bytes
+        await channels.attach(UnixLink(), kernel.path)
+        await until_sent(relay)
+        cells: list[str] = []
+        notices, other = await notices_until(kc, relay.dropped, cells=cells)
+        texts = [text for _, text in notices]
+        assert sum(dropped_in(text) for text in texts) == relay.dropped, texts
+        assert set(cells) == {cell} and channels.gaps <= 3, (cells, channels.gaps)
+        numbers = [int(line) for line in other.splitlines()]
+        assert numbers and numbers == list(range(numbers[0], PRINTS)), numbers[:3]  # the last
+        assert numbers[0] > PRINTS // 2, numbers[0]
+        assert channels.last_in == relay.seq  # every seq, each once (a message or a GAP)
+        assert await cell_lines(kc, kc.execute("print(6 * 7)")) == ["42"]
+
+
+async def test_drops_between_prints_with_no_client_keep_one_gap(
+    kernel_factory: Any,  # noqa: F811
+) -> None:
+    """The review's gap_mem.py: 60 messages too long to relay (1 MB parent headers), a
+    print after each, while the link is down: one GAP entry counting all 60, its parent
+    not kept (over 4 KiB), everything held counted in buf_bytes (the old code: 60 GAP
+    entries, counted 0 bytes). Back, the local side gets the 60 lines and notices counting
+    the 60 drops."""
+    async with joined(kernel_factory, buffer_bytes=BOUND) as (kernel, channels, kc):
+        relay = kernel.relay
+        await cell_lines(kc, kc.execute("pass"))
+        kc.execute(DROP_LOOP)
+        await asyncio.sleep(0.2)
+        channels.detach()
+        await until_quiet(relay)
+        entries, notes, nbytes = held(relay)
+        assert notes == 1, (entries, notes, nbytes)
+        assert nbytes <= 64 * 1024, (entries, notes, nbytes)
+        assert relay.buf_bytes >= nbytes + 256 * entries, (relay.buf_bytes, nbytes, entries)
+        await channels.attach(UnixLink(), kernel.path)
+        await until_sent(relay)
+        notices, other = await notices_until(kc, DROPS)
+        assert sum(dropped_in(text) for _, text in notices) == DROPS, notices
+        assert other == "".join(f"line {i}\n" for i in range(DROPS))
+        assert channels.last_in == relay.seq
+        assert await cell_lines(kc, kc.execute("print(6 * 7)")) == ["42"]
