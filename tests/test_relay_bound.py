@@ -10,6 +10,7 @@ unix socket.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -137,3 +138,30 @@ async def test_drops_between_prints_with_no_client_keep_one_gap(
         assert other == "".join(f"line {i}\n" for i in range(DROPS))
         assert channels.last_in == relay.seq
         assert await cell_lines(kc, kc.execute("print(6 * 7)")) == ["42"]
+
+
+async def test_a_new_cell_in_every_message_keeps_the_relay_within_its_bound(
+    tmp_path: Any,
+) -> None:
+    """A kernel naming a new cell (parent msg_id) in each of 20,000 messages while no client
+    reads: a run per cell until the notes cost an eighth of the bound, then the drops join
+    the run before them; the relay holds about its bound (the old code: a placeholder per
+    message). Its pump then sends every seq once: the GAPs' counts and the messages kept
+    add up to all 20,000. A bare Relay (no kernel), its pump writing to a stand-in."""
+    from jupyter_remote.remote.protocol import GAP, MSG
+    from jupyter_remote.remote.relay import RELAYED, Relay
+    from jupyter_remote.remote.relay_kernel import DELIM
+    from tests.test_relay_kernel_messages import pumped_records
+
+    relay = Relay(str(tmp_path), {"ip": str(tmp_path / "kernel-ipc"), "key": ""}, BOUND)
+    header = b'{"msg_type": "stream", "msg_id": "m"}'
+    for n in range(20_000):
+        parent = b'{"msg_id": "cell-%d", "msg_type": "execute_request"}' % n
+        relay._append(RELAYED.index("iopub"), [DELIM, b"", header, parent, b"{}", b"x" * 300])
+    entries, notes, nbytes = held(relay)
+    assert notes <= BOUND // 8 // 300 + 2, (entries, notes, nbytes)
+    assert relay.buf_bytes <= BOUND and nbytes <= BOUND, (relay.buf_bytes, nbytes)
+    records = await pumped_records(relay)
+    counts = [json.loads(bytes(parts[0]))["count"] for kind, parts in records if kind == GAP]
+    kept = sum(kind == MSG for kind, _ in records)
+    assert sum(counts) + kept == 20_000 == relay.seq, (sum(counts), kept)
