@@ -383,3 +383,36 @@ async def test_connections_whose_owner_cannot_be_told_are_capped_per_port(
                 late.close()
             for sock in raw:
                 sock.close()
+
+
+async def test_big_messages_to_a_late_reader_arrive_whole_in_order_and_its_end_frees_all() -> None:
+    """The servers write each message's frames by ``sendmsg`` (``relay_writer.LinkWriter``),
+    not joined nor copied into a buffer: what the socket does not take waits as views of
+    them. 40 messages of ~1 MiB to a libzmq SUB that reads only afterwards arrive byte for
+    byte, in order; a ROUTER's reply still follows them; the peer's end closes its writer
+    (no descriptor left)."""
+    pub = PubServer(free_port())
+    sock = zmq.asyncio.Context.instance().socket(zmq.SUB)
+    sock.linger = 0
+    sock.rcvhwm = 1  # libzmq reads little ahead of us: our side has to queue
+    sock.setsockopt(zmq.RCVBUF, 64 * 1024)
+    sock.setsockopt(zmq.SUBSCRIBE, b"")
+    sock.connect(f"tcp://127.0.0.1:{pub.port}")
+    bodies = [struct.pack("!I", i) * (256 * 1024 + i) for i in range(40)]
+    try:
+        await eventually_async(lambda: [len(p.subscriptions) for p in pub.peers], [1].__eq__)
+        [peer] = pub.peers
+        queued = 0
+        for i, body in enumerate(bodies):
+            pub.publish([b"kernel.x.stream", b"%d" % i, body])
+            queued = max(queued, peer.write_buffer_size())
+        assert queued > 1024 * 1024  # the socket did not take it all: views waited
+        for i, body in enumerate(bodies):
+            assert await recv(sock) == [b"kernel.x.stream", b"%d" % i, body], i
+        await eventually_async(peer.write_buffer_size, (0).__eq__)
+        sock.close()
+        await eventually_async(lambda: pub.peers, set().__eq__)
+        assert peer.out.closed and peer.out.sock.fileno() == -1
+    finally:
+        sock.close()
+        pub.close()

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..remote.peer import peer_uid
+from ..remote.relay_writer import LinkWriter
 from ..remote.zmtp import Frames, ZmtpStream, message_pieces
 
 #: a handshake (greeting and READY) not done by then is cut
@@ -136,6 +137,16 @@ class Peer(ZmtpStream):
         super().connection_made(transport)
         self._timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self._no_handshake)
         self.server.arrived(self)
+
+    def make_writer(self, transport: Any) -> Any:
+        """Writes by ``sendmsg`` of the frames themselves (``LinkWriter``): asyncio's
+        ``writelines`` (Python < 3.12) joined each message, then copied what the socket
+        did not take into its buffer, two copies of every 1 MB output per client; the
+        transport where that cannot be had."""
+        try:
+            return LinkWriter(transport)
+        except (AttributeError, OSError, ValueError):
+            return transport
 
     def _no_handshake(self) -> None:
         if not self.is_ready:

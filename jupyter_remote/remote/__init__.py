@@ -37,6 +37,7 @@ SCRIPTS = {
         "kernel_stop",
         "zmtp_frames",
         "zmtp_discard",
+        "zmtp_pool",
         "zmtp",
         "zmtp_connect",
         "relay_buffer",

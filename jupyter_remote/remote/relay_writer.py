@@ -8,8 +8,10 @@ frames, not copied) with ``socket.sendmsg``; what the socket does not take waits
 queue as views, and goes when the loop says the socket is writable. On Python < 3.12
 asyncio's ``writelines`` joined every batch into one new buffer and copied what the
 socket did not take into its own buffer too: ~70 % of the relay's page faults in a 200 MB
-stream (s24). Reading stays with asyncio's transport (``RecordReader``). Stdlib, Python
->= 3.8.
+stream (s24). Reading stays with asyncio's transport (``RecordReader``). The laptop's
+ZMTP servers write to their local clients through it too (``kernels/zmtp_server.py``:
+there a 1 MB output was joined, then copied again into the transport's buffer, per
+client). Stdlib, Python >= 3.8.
 """
 
 import collections
@@ -34,8 +36,10 @@ class LinkWriter:
     def __init__(self, writer: Any) -> None:
         import asyncio
 
-        self.writer = writer  # the StreamWriter: its transport reads, and is closed with us
-        self.transport = writer.transport
+        # a StreamWriter (the relay's) or a transport (the laptop's ZMTP peers): the
+        # transport reads, and is closed by its owner
+        self.writer = writer
+        self.transport = getattr(writer, "transport", writer)
         self.loop = asyncio.get_event_loop()
         # a duplicate of the socket's descriptor: the loop refuses add_writer on a
         # descriptor its transport owns; the same socket, closed with this writer

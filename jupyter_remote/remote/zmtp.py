@@ -41,6 +41,7 @@ from jupyter_remote.remote.zmtp_frames import (
     ready,
     split_command,
 )
+from jupyter_remote.remote.zmtp_pool import pool_for_this_thread
 
 # </local-imports>
 
@@ -88,7 +89,8 @@ class ZmtpStream(ZmtpDiscard, _StreamBase):
     ``max_frames`` per message (also counted against ``max_message``, ``FRAME_COST``
     each); ``eager_limit``: a big frame's buffer is at most this much before its bytes
     arrive, then grows (doubling) as they do (None: the declared size at once, the
-    relay's zero-copy read of a kernel's large outputs); ``max_batch``: at most this many
+    relay's zero-copy read of a kernel's large outputs, in a buffer of ``zmtp_pool``'s,
+    used again once nobody holds it); ``max_batch``: at most this many
     messages and commands per read or loop turn, then reading pauses until the next turn
     (None: all of a read's). ``on_oversize``: what a message of more than ``max_frames``
     frames does: "cut" the connection (a peer anyone may connect to), or "discard" it:
@@ -128,6 +130,7 @@ class ZmtpStream(ZmtpDiscard, _StreamBase):
         self.on_oversize = on_oversize
         self._init_discard(on_dropped)
         self.transport: Any = None
+        self.out: Any = None  # what writes go through: the transport, or make_writer's
         self.is_ready = False
         self.closed = False
         self._buf = bytearray(HANDSHAKE_BUFFER)  # SMALL_BUFFER once the peer is READY
@@ -148,7 +151,8 @@ class ZmtpStream(ZmtpDiscard, _StreamBase):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        transport.write(greeting(self.as_server) + ready(self.socket_type, self.identity))
+        self.out = self.make_writer(transport)
+        self.out.write(greeting(self.as_server) + ready(self.socket_type, self.identity))
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self.is_ready and len(self._buf) < SMALL_BUFFER:  # handshake done: full size
@@ -209,26 +213,33 @@ class ZmtpStream(ZmtpDiscard, _StreamBase):
 
     def send(self, frames: Sequence[Any]) -> None:
         """One message (a list of bytes-like frames); dropped if the connection is gone."""
-        if self.transport is not None and not self.closed:
-            self.transport.writelines(message_pieces(frames))
+        if self.out is not None and not self.closed:
+            self.out.writelines(message_pieces(frames))
 
     def send_pieces(self, pieces: List[Any]) -> None:
         """Buffers already framed (``message_pieces`` of several messages): one write."""
-        if self.transport is not None and not self.closed:
-            self.transport.writelines(pieces)
+        if self.out is not None and not self.closed:
+            self.out.writelines(pieces)
 
     def write_buffer_size(self) -> int:
-        return 0 if self.transport is None else self.transport.get_write_buffer_size()
+        return 0 if self.out is None else self.out.get_write_buffer_size()
 
     def abort(self, reason: str) -> None:
         """End the connection now (a protocol error, or its owner is done with it)."""
         if self.transport is not None:
+            self._close_out()
             self.transport.abort()
         self._lost(reason)
+
+    def _close_out(self) -> None:
+        """A writer of ``make_writer``'s is done (its queue dropped, its descriptor shut)."""
+        if self.out is not None and self.out is not self.transport:
+            self.out.close()
 
     def _lost(self, reason: str) -> None:
         if not self.closed:
             self.closed = True
+            self._close_out()
             self._frames, self._big = [], None  # nothing more of the peer's is kept
             self._head, self._skip = None, 0
             if self._on_lost is not None:
@@ -291,8 +302,10 @@ class ZmtpStream(ZmtpDiscard, _StreamBase):
                 self._frame(flags, bytes(memoryview(buf)[body_at : body_at + size]))
             elif size >= BIG_FRAME:  # read the rest straight into the frame's own buffer
                 have = avail - head
-                eager = size if self.eager_limit is None else max(have, self.eager_limit)
-                self._big = big = bytearray(min(size, eager))
+                if self.eager_limit is None:  # all of it at once, in a buffer used again
+                    self._big = big = pool_for_this_thread().take(size)
+                else:
+                    self._big = big = bytearray(min(size, max(have, self.eager_limit)))
                 big[:have] = buf[body_at : self._end]
                 self._big_fill, self._big_size, self._big_flags = have, size, flags
                 self._start = self._end = 0
@@ -358,8 +371,8 @@ class ZmtpStream(ZmtpDiscard, _StreamBase):
             self.became_ready()
         elif name == b"PING" and self.is_ready:  # RFC 37: answer with its context
             ttl_context = bytes(data[2:])[:16]
-            if self.transport.get_write_buffer_size() < PONG_LIMIT:
-                self.transport.write(command(b"PONG", ttl_context))
+            if self.out.get_write_buffer_size() < PONG_LIMIT:
+                self.out.write(command(b"PONG", ttl_context))
         elif name == b"ERROR":
             reason = bytes(data[1 : 1 + data[0]]) if data else b""
             raise ZmtpError("the peer said: %r" % reason)
@@ -369,6 +382,11 @@ class ZmtpStream(ZmtpDiscard, _StreamBase):
             self.command_received(name, data)
 
     # -- what users override (or pass as callables) -----------------------------------
+
+    def make_writer(self, transport: Any) -> Any:
+        """What this stream's writes go through (``connection_made``): the transport, or
+        an object with its write/writelines/get_write_buffer_size and a ``close``."""
+        return transport
 
     def batch_done(self) -> None:
         """After every message one read completed (called at the end of each
