@@ -313,3 +313,13 @@ def test_an_unverified_asyncssh_keeps_its_own_behaviour(
     assert asyncio.run(run()) == [asyncssh.SSHClientConnection] * 2
     notes = [r for r in caplog.records if "not applied" in r.getMessage()]
     assert len(notes) == 1 and notes[0].levelno == logging.DEBUG
+
+
+@pytest.mark.parametrize("version", ["2.24.2", "2.24", "2.24.1.post1", "2.25.0"])
+def test_only_the_exact_verified_release_is_tuned(
+    monkeypatch: pytest.MonkeyPatch, version: str
+) -> None:
+    """A patch release of the verified one may fix the methods tuning overrides: stock."""
+    assert packet_tuning.supported()
+    monkeypatch.setattr(asyncssh, "__version__", version)
+    assert not packet_tuning.supported()

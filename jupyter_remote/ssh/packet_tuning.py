@@ -36,9 +36,11 @@ from .read_buffer import ReadBuffer
 
 log = logging.getLogger(__name__)
 
-#: asyncssh releases (major, minor) whose connection.py / encryption.py were read and
-#: tested against this module; the pyproject range may allow others, which run stock.
-VERIFIED = ((2, 24),)
+#: asyncssh releases (full version strings) whose connection.py / encryption.py were
+#: read and tested against this module; the pyproject range may allow others, which run
+#: stock. A patch release counts as another release: it may fix the very methods this
+#: module overrides (review s26 F1), so it runs asyncssh's own code until checked here.
+VERIFIED = ("2.24.1",)
 
 #: a read at least this long is parsed from a ReadBuffer (a stream's reads are up to
 #: 256 KiB, asyncio's limit, of 32 KiB packets; a cell's are a few hundred bytes)
@@ -74,11 +76,7 @@ _said_stock = False
 
 def supported() -> bool:
     """Whether this asyncssh is one the tuning was checked against."""
-    try:
-        version = tuple(int(part) for part in asyncssh.__version__.split(".")[:2])
-    except ValueError:
-        return False
-    if version not in VERIFIED or GCMEncryption is None:
+    if asyncssh.__version__ not in VERIFIED or GCMEncryption is None:
         return False
     return all(callable(getattr(SSHClientConnection, name, None)) for name in _HOOKS)
 
@@ -95,7 +93,7 @@ def tune(conn: asyncssh.SSHClientConnection) -> bool:
             log.debug(
                 "asyncssh %s: per-packet tuning not applied (checked: %s)",
                 asyncssh.__version__,
-                ", ".join(f"{a}.{b}" for a, b in VERIFIED),
+                ", ".join(VERIFIED),
             )
         return False
     conn.__class__ = TunedClientConnection
