@@ -165,3 +165,25 @@ async def test_a_new_cell_in_every_message_keeps_the_relay_within_its_bound(
     counts = [json.loads(bytes(parts[0]))["count"] for kind, parts in records if kind == GAP]
     kept = sum(kind == MSG for kind, _ in records)
     assert sum(counts) + kept == 20_000 == relay.seq, (sum(counts), kept)
+
+
+async def test_output_whose_header_says_status_elsewhere_is_not_a_status_run(
+    tmp_path: Any,
+) -> None:
+    """Review s26 R3: output whose header holds the word "status" in another field (here a
+    ``subshell`` key), dropped while no client reads: its GAP counts it and is not marked
+    as statuses alone (for those the laptop shows no notice). On d6c0a4f it was."""
+    from jupyter_remote.remote.protocol import GAP, MSG
+    from jupyter_remote.remote.relay import RELAYED, Relay
+    from jupyter_remote.remote.relay_kernel import DELIM
+    from tests.test_relay_kernel_messages import pumped_records
+
+    relay = Relay(str(tmp_path), {"ip": str(tmp_path / "kernel-ipc"), "key": ""}, BOUND)
+    header = b'{"msg_type": "stream", "msg_id": "m", "subshell": "status"}'
+    for _ in range(40):
+        relay._append(RELAYED.index("iopub"), [DELIM, b"", header, b"{}", b"{}", b"x" * 100_000])
+    records = await pumped_records(relay)
+    gaps = [json.loads(bytes(parts[0])) for kind, parts in records if kind == GAP]
+    kept = sum(kind == MSG for kind, _ in records)
+    assert gaps and not any(g.get("statuses") for g in gaps), gaps
+    assert sum(g["count"] for g in gaps) + kept == 40 and kept <= 11, (gaps, kept)

@@ -76,6 +76,7 @@ def _gap_parent(head: List[Any]) -> bytes:
 
 
 _MSG_ID = re.compile(rb'"msg_id"\s*:\s*"([^"\\]*)"')
+_STATUS = re.compile(rb'"msg_type"\s*:\s*"status"')
 
 
 def _cell(parent: bytes) -> bytes:
@@ -91,7 +92,7 @@ def _is_status(frames: List[Any]) -> bool:
         header = frames[frames.index(DELIM) + 2]
     except (ValueError, IndexError):
         return False
-    return b'"status"' in header
+    return _STATUS.search(header) is not None  # the type, not the word anywhere (review s26 R3)
 
 
 def _seqs(entry: List[Any]) -> int:
