@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 #: asyncssh releases (full version strings) whose connection.py / encryption.py were
 #: read and tested against this module; the pyproject range may allow others, which run
 #: stock. A patch release counts as another release: it may fix the very methods this
-#: module overrides (review s26 F1), so it runs asyncssh's own code until checked here.
+#: module overrides (review s26 R1), so it runs asyncssh's own code until checked here.
 VERIFIED = ("2.24.1",)
 
 #: a read at least this long is parsed from a ReadBuffer (a stream's reads are up to
