@@ -8,34 +8,22 @@ A real libzmq ROUTER sends to our DEALER (the relay's kind of read: ``eager_limi
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import zmq
 import zmq.asyncio
 
 from jupyter_remote.remote.zmtp_pool import FramePool, pool_for_this_thread
-from tests.test_zmtp import Recorder, connect, endpoint, libzmq
-
-
-@pytest.fixture
-def ctx() -> Iterator[zmq.asyncio.Context]:
-    context = zmq.asyncio.Context()
-    yield context
-    context.destroy(linger=0)
-
-
-@pytest.fixture
-def sockdir() -> Iterator[Path]:
-    path = Path("/tmp") / f"jr-zpool-{os.getpid()}"  # short: ipc paths
-    path.mkdir(mode=0o700, exist_ok=True)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+from tests.test_zmtp import (  # noqa: F401 (ctx, sockdir: the fixtures)
+    Recorder,
+    connect,
+    ctx,
+    endpoint,
+    libzmq,
+    sockdir,
+)
 
 
 def body(n: int) -> bytes:
@@ -45,7 +33,8 @@ def body(n: int) -> bytes:
 
 
 async def test_big_frames_held_keep_their_bytes_and_the_rest_are_used_again(
-    ctx: Any, sockdir: Path
+    ctx: Any,  # noqa: F811
+    sockdir: Path,  # noqa: F811
 ) -> None:
     pool = pool_for_this_thread()
     reused = pool.reused
