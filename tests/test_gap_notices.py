@@ -328,3 +328,27 @@ async def test_a_relay_with_no_reader_keeps_one_gap_for_a_run_of_oversized_messa
     await asyncio.sleep(INTERVAL + 0.3)
     assert sum(dropped_in(text) for text in shown) == 1003, shown
     notices.close()
+
+
+async def test_a_gap_received_again_is_not_told_again() -> None:
+    """A GAP record the laptop already has (its seqs at or below ``last_in``: resent after
+    a reconnect) is neither counted nor told again; the old code told it twice (the
+    second as "5 more output messages ... dropped")."""
+    import json
+
+    from jupyter_remote.remote.protocol import GAP
+
+    names = (*relay_mod.RELAYED, "hb")
+    ports = dict(zip(names, free_local_ports(len(names)), strict=True))
+    told: list[str] = []
+    channels = RelayedChannels(ports, key=b"k", signature_scheme="hmac-sha256", on_gap=told.append)
+    info = json.dumps({"count": 5, "bytes": 5000, "bound": 1 << 20, "reason": "bound"}).encode()
+    iopub = relay_mod.RELAYED.index("iopub")
+    try:
+        for _ in range(2):
+            channels._from_remote(None, GAP, iopub, 1, [info, b'{"msg_id": "cell-1"}'])  # type: ignore[arg-type]
+        await asyncio.sleep(1.5)  # a summary of a second GAP would be told by now
+        assert channels.gaps == 1 and channels.last_in == 5, (channels.gaps, channels.last_in)
+        assert len(told) == 1 and told[0].startswith("[jupyter-remote] 5 output messages"), told
+    finally:
+        channels.close()

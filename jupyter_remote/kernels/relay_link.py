@@ -299,7 +299,10 @@ class RelayedChannels(LocalChannels):
             self._to_local("hb", parts)
         elif kind == GAP:
             info = relay_json(parts[0])
-            self.last_in = max(self.last_in, seq + int(info["count"]) - 1)
+            last = seq + int(info["count"]) - 1
+            if last <= self.last_in:
+                return  # resent after a reconnect: already told (as a MSG above)
+            self.last_in = last
             self._publish_gap(info, parts[1] if len(parts) > 1 else b"{}")
 
     def _link_ended(self, writer: RecordLink, exc: BaseException | None) -> None:
