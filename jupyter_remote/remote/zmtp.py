@@ -41,7 +41,7 @@ from jupyter_remote.remote.zmtp_frames import (
     ready,
     split_command,
 )
-from jupyter_remote.remote.zmtp_pool import pool_for_this_thread
+from jupyter_remote.remote.zmtp_pool import pool_for_this_loop
 
 # </local-imports>
 
@@ -303,7 +303,7 @@ class ZmtpStream(ZmtpDiscard, _StreamBase):
             elif size >= BIG_FRAME:  # read the rest straight into the frame's own buffer
                 have = avail - head
                 if self.eager_limit is None:  # all of it at once, in a buffer used again
-                    self._big = big = pool_for_this_thread().take(size)
+                    self._big = big = pool_for_this_loop().take(size)
                 else:
                     self._big = big = bytearray(min(size, max(have, self.eager_limit)))
                 big[:have] = buf[body_at : self._end]

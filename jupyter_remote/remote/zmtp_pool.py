@@ -7,8 +7,8 @@ per frame is zero-filled and, in the relay thread's malloc arena, lands on pages
 kernel maps afresh: ~250 page faults per MB of a stream (s24-s25, bench/analysis.md). A
 stream's frames are freed in the order they were read (acknowledged, written), so the
 buffers handed out are kept in that order and the oldest is taken again for a new frame
-once no one else refers to it (one held longer goes to the back, so it holds up no
-other): CPython's reference count says so exactly (a record's
+once no one else refers to it (up to SCAN held longer go to the back, so they hold up
+no other): CPython's reference count says so exactly (a record's
 pieces, the relay's buffer, a writer's queue and every view all count). Its bytes are not
 zeroed (the socket overwrites all of them before the frame is handed on). At most
 POOL_BYTES are kept, all let go once no big frame came for IDLE_AFTER seconds. An
@@ -25,6 +25,9 @@ from typing import Any, Deque, Optional
 #: the most bytes of buffers kept (handed out and in use included): more than a stream
 #: has in flight until the local side's acknowledgement, else the oldest is never free
 POOL_BYTES = 64 * 1024 * 1024
+#: how many kept buffers a take looks at, oldest first, for one nobody holds (each held
+#: one goes to the back): a few, so a take stays cheap however many are in flight
+SCAN = 8
 #: seconds without a big frame after which every kept buffer is let go
 IDLE_AFTER = 1.0
 
@@ -51,7 +54,7 @@ _UNHELD = _unheld_refs()
 
 class FramePool:
     """The buffers one event loop's streams read big frames into (``take``); ``zmtp.py``
-    asks ``pool_for_this_thread()`` for it."""
+    asks ``pool_for_this_loop()`` for it."""
 
     def __init__(self, max_bytes: int = POOL_BYTES, idle_after: float = IDLE_AFTER) -> None:
         self.max_bytes = max_bytes
@@ -61,15 +64,19 @@ class FramePool:
         self._bytes = 0  # their sum
         self._last = 0.0  # monotonic time of the last take
         self._timer: Optional[Any] = None
-        self.reused = 0  # frames read into a buffer taken again (tests, benches)
+        self.taken = 0  # frames read into a buffer of the pool's (tests, benches)
+        self.reused = 0  # of those, the ones read into a buffer taken again
 
     def take(self, size: int) -> bytearray:
         """A buffer of exactly ``size`` bytes for a frame about to be read whole into it:
         the oldest kept one if nobody else holds it and it fits, else a new one (kept
         while a loop runs here to let it go when idle)."""
         self._last = time.monotonic()
+        self.taken += 1
         kept = self._kept
-        if len(kept) > 1 and _refs_of_first(kept) != _UNHELD:  # held longer: to the back
+        for _ in range(min(len(kept), SCAN)):  # held longer: to the back
+            if _refs_of_first(kept) == _UNHELD:
+                break
             kept.rotate(-1)
             self._caps.rotate(-1)
         if kept and _refs_of_first(kept) == _UNHELD:
@@ -132,10 +139,19 @@ class FramePool:
 _local = threading.local()
 
 
-def pool_for_this_thread() -> FramePool:
-    """The pool of the calling thread's event loop (the relay runs in a thread of the
-    supervisor; tests run several relays in one process)."""
-    pool = getattr(_local, "pool", None)
-    if pool is None:
-        pool = _local.pool = FramePool()
+def pool_for_this_loop() -> FramePool:
+    """The pool of the running event loop (the relay runs its loop in a thread of the
+    supervisor; tests run one loop after another in a thread, and a pool must not
+    outlive its loop: its idle timer is that loop's). Called from a stream's
+    ``buffer_updated``; with no loop running (a test feeding bytes by hand) the pool
+    keeps nothing, so a fresh one is as good."""
+    import asyncio
+
+    try:
+        loop: Any = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if getattr(_local, "loop", None) is not loop:
+        _local.loop, _local.pool = loop, FramePool()
+    pool: FramePool = _local.pool
     return pool
