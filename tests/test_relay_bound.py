@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
+from jupyter_remote.remote.relay_buffer import MAX_HOPS
 from tests.harness.unix_link import UnixLink
 from tests.test_gap_notices import dropped_in, notices_until
 from tests.test_relay import (  # noqa: F401 (kernel_factory: the fixture)
@@ -23,6 +25,7 @@ from tests.test_relay import (  # noqa: F401 (kernel_factory: the fixture)
 )
 
 BOUND = 1 << 20
+IOPUB = 3  # RELAYED.index("iopub")
 #: small prints in a loop, as a progress loop left running while the laptop sleeps
 PRINTS = 40_000
 PRINT_LOOP = f"import time; time.sleep(0.5)\nfor i in range({PRINTS}):\n    print(i, flush=True)"
@@ -187,3 +190,168 @@ async def test_output_whose_header_says_status_elsewhere_is_not_a_status_run(
     kept = sum(kind == MSG for kind, _ in records)
     assert gaps and not any(g.get("statuses") for g in gaps), gaps
     assert sum(g["count"] for g in gaps) + kept == 40 and kept <= 11, (gaps, kept)
+
+
+#: a kernel sending replies nobody asked for, each followed by a line of output, while no
+#: client is connected (the review s26 R2 experiment: 200,000 such pairs held 91 MB for
+#: a 1 MiB bound); the replies are numbered ("unasked") and carry their cell's parent
+UNASKED = 20_000
+UNASKED_LOOP = f"""
+import time; time.sleep(0.5)
+k = get_ipython().kernel
+parent, ident = k.get_parent("shell"), k._parent_ident["shell"]
+for i in range({UNASKED}):
+    k.session.send(k.shell_stream, "execute_reply",
+                   {{"status": "ok", "execution_count": 0, "unasked": i}},
+                   parent=parent, ident=ident)
+    k.session.send(k.iopub_socket, "stream", {{"name": "stdout", "text": "%d\\n" % i}},
+                   parent=parent)
+time.sleep(0.5)
+print("after", flush=True)
+"""
+KERNEL_MESSAGES = re.compile(r"^\[jupyter-remote\] ([\d,]+) kernel messages? \(([\d,]+) shell")
+
+
+async def shell_replies_until_done(kc: Any, cell: str, timeout: float = 60) -> list[Any]:
+    """The shell replies to ``cell`` the client gets, up to its own (ok, not "unasked")."""
+    replies: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = await kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+        assert msg["parent_header"].get("msg_id") == cell, msg
+        replies.append(msg["content"])
+        if "unasked" not in msg["content"] and msg["content"]["status"] == "ok":
+            return replies
+
+
+async def test_unasked_replies_with_no_client_keep_the_relay_within_its_bound(
+    kernel_factory: Any,  # noqa: F811
+) -> None:
+    """Review s26 R2: a kernel sending 20,000 replies unasked, a line of output after each,
+    while the link is down (bound 1 MiB): the relay holds its bound, its replies within
+    half of it, and a few notes (the replies dropped join their cell's run of output).
+    Back, the client gets the oldest replies kept, in order, then an error reply
+    (ReplyDropped) where the dropped ones were, then the newest kept, contiguous, then
+    the cell's own reply; the cell a notice saying replies were dropped; every seq once.
+    The old code kept every reply (~20 MB held, 40,000+ entries)."""
+    async with joined(kernel_factory, buffer_bytes=BOUND) as (kernel, channels, kc):
+        relay = kernel.relay
+        await cell_lines(kc, kc.execute("pass"))
+        cell = kc.execute(UNASKED_LOOP)
+        await asyncio.sleep(0.2)
+        channels.detach()
+        # every message numbered (2 a turn, busy, input, "after", idle, its reply), or
+        # none for 2 s (the kernel's shell thread sends the replies at its own pace, and
+        # its ROUTER may drop some at its high-water mark while the relay is slower)
+        deadline, seen, since = time.monotonic() + 90, -1, time.monotonic()
+        while relay.seq < 2 * UNASKED + 5 and time.monotonic() < min(deadline, since + 2):
+            if relay.seq != seen or relay.busy:
+                seen, since = relay.seq, time.monotonic()
+            await asyncio.sleep(0.2)
+        entries, notes, nbytes = held(relay)
+        assert relay.buf_bytes <= BOUND and nbytes <= BOUND, (relay.buf_bytes, nbytes)
+        assert relay.seq > 2 * UNASKED * 0.9, relay.seq
+        assert entries <= BOUND // 256 + 3, (entries, notes, nbytes)
+        # replies passed by eviction and kept: the oldest, within half the bound; runs
+        # between them only where more than MAX_HOPS lie between two drops (a read of
+        # each channel takes what came: bursts), all the replies dropped in one run
+        oldest = [e for e in relay.buf[relay.head :] if e[2] is not None and e[1] != IOPUB]
+        assert sum(e[3] + 256 for e in oldest) <= BOUND // 2, len(oldest)
+        assert notes <= len(oldest) // (MAX_HOPS + 1) + 3, (notes, len(oldest))
+        runs = [e for e in relay.buf[relay.head :] if e[2] is None]
+        assert sum(bool(run[7]) for run in runs) == 1, [(r[0], r[4], r[7]) for r in runs]
+        print(f"held {entries} entries, {notes} notes, {relay.buf_bytes} B, oldest {len(oldest)}")
+        await channels.attach(UnixLink(), kernel.path)
+        await until_sent(relay)
+        replies = await shell_replies_until_done(kc, cell)
+        dropped = [r for r in replies if r.get("ename") == "ReplyDropped"]
+        assert len(dropped) == 1 and dropped[0]["status"] == "error", replies[:3]
+        at = replies.index(dropped[0])
+        before = [r["unasked"] for r in replies[:at]]
+        after = [r["unasked"] for r in replies[at + 1 : -1]]
+        numbered = before + after  # in order, each once (the kernel may have lost some)
+        assert numbered == sorted(set(numbered)) and before and before[0] == 0, before[:3]
+        assert after and after[0] > before[-1] + UNASKED // 2, (before[-1], after[0])
+        assert channels.reply_gaps == 1, channels.reply_gaps
+        texts, lines = [], ""
+        while "after\n" not in lines:
+            msg = await kc.get_iopub_msg(timeout=30)
+            if msg["msg_type"] == "stream" and msg["content"]["text"].startswith("[jupyter"):
+                texts.append(msg["content"]["text"])
+                assert msg["parent_header"]["msg_id"] == cell, msg
+            elif msg["msg_type"] == "stream":
+                lines += msg["content"]["text"]
+        told = [text for text in texts if KERNEL_MESSAGES.match(text)]
+        assert told and "error reply (ReplyDropped)" in told[0], texts
+        numbers = [int(line) for line in lines.splitlines()[:-1]]  # the last, if any kept
+        assert numbers == sorted(set(numbers)) and all(n > UNASKED // 2 for n in numbers)
+        print(f"replies: {len(before)} oldest, {len(after)} newest; lines {len(numbers)}")
+        assert channels.last_in == relay.seq  # every seq, each once (a message or a GAP)
+        assert await cell_lines(kc, kc.execute("print(6 * 7)")) == ["42"]
+
+
+async def test_dropped_input_requests_and_control_replies_are_told_on_the_laptop(
+    tmp_path: Any, caplog: Any
+) -> None:
+    """Review s26 R2, the other channels: a kernel's input requests (stdin) and control
+    replies piling up with no client (bound 1 MiB): the relay keeps the oldest within half
+    its bound and drops the rest into one run per channel and request (a GAP with
+    "replies" and "channel"), every seq once. The laptop logs each such GAP and tells the
+    cell: for stdin to interrupt the kernel (no answer can stand for the user's), for
+    control that the request gets an error reply (``dropped_reply``: interrupt_reply,
+    ReplyDropped). A bare Relay, its pump's records fed to a RelayedChannels."""
+    import logging
+
+    from jupyter_remote.kernels.gap_notices import dropped_reply
+    from jupyter_remote.kernels.relay_link import RelayedChannels
+    from jupyter_remote.remote.protocol import GAP, MSG
+    from jupyter_remote.remote.relay import RELAYED, Relay
+    from jupyter_remote.remote.relay_kernel import DELIM
+    from jupyter_remote.ssh.forwards import free_local_ports
+    from tests.test_relay_kernel_messages import pumped_records
+
+    relay = Relay(str(tmp_path), {"ip": str(tmp_path / "kernel-ipc"), "key": ""}, BOUND)
+    cell = b'{"msg_id": "cell-1", "msg_type": "execute_request"}'
+    interrupt = b'{"msg_id": "int-1", "msg_type": "interrupt_request"}'
+    asked = [
+        (RELAYED.index("stdin"), b'{"msg_type": "input_request", "msg_id": "i"}', cell),
+        (RELAYED.index("control"), b'{"msg_type": "interrupt_reply", "msg_id": "r"}', interrupt),
+    ]
+    for n in range(2_000):
+        channel, header, parent = asked[n // 1_000]
+        relay._append(channel, [b"client-7", DELIM, b"", header, parent, b"{}", b"x" * 1_000])
+    assert relay.buf_bytes <= BOUND, relay.buf_bytes
+    records = await pumped_records(relay)
+    gaps = [(json.loads(bytes(parts[0])), parts) for kind, parts in records if kind == GAP]
+    kept = sum(kind == MSG for kind, _ in records)
+    assert sum(info["count"] for info, _ in gaps) + kept == 2_000 == relay.seq
+    assert [(info["channel"], info["replies"] == info["count"]) for info, _ in gaps] == [
+        ("stdin", True),
+        ("control", True),
+    ], gaps
+    assert all(bytes(parts[2]) == b"client-7" for _, parts in gaps), gaps  # its routing
+    answer = dropped_reply(gaps[1][0], bytes(gaps[1][1][1]))
+    assert answer is not None and answer[:2] == ("control", "interrupt_reply"), answer
+    assert answer[2]["status"] == "error" and answer[2]["ename"] == "ReplyDropped", answer
+    assert dropped_reply(gaps[0][0], bytes(gaps[0][1][1])) is None  # stdin: nothing to answer
+
+    names = (*RELAYED, "hb")
+    ports = dict(zip(names, free_local_ports(len(names)), strict=True))
+    told: list[str] = []
+    channels = RelayedChannels(ports, key=b"", signature_scheme="hmac-sha256", on_gap=told.append)
+    caplog.set_level(logging.WARNING, logger="jupyter_remote.kernels.relay_link")
+    try:
+        seq = 1  # each record's first seq, as the pump numbered them
+        for kind, parts in records:
+            if kind == GAP:
+                channels._from_remote(None, GAP, 0, seq, parts)  # type: ignore[arg-type]
+            seq += json.loads(bytes(parts[0]))["count"] if kind == GAP else 1
+        assert channels.reply_gaps == 2, channels.reply_gaps
+        assert len(told) == 2, told
+        assert "interrupt it" in told[0] and "stdin replies" in told[0], told
+        assert "error reply (ReplyDropped)" in told[1] and "control" in told[1], told
+        logged = [r.getMessage() for r in caplog.records if "replies among them" in r.getMessage()]
+        assert len(logged) == 2 and "nothing to answer" in logged[0], logged
+        assert "answered the request" in logged[1], logged
+    finally:
+        channels.close()

@@ -26,6 +26,15 @@ record is ~0.5 KB, a "parts" one follows at least 131 KB of frames from the kern
 a relay of an older version, still running beside its kernel, is bounded as well. (The
 relay itself makes one "parts" GAP of a run of drops it has not sent yet, its
 "messages" counting them: ``relay_kernel.KernelSide._oversized``.)
+
+A GAP may also stand for replies (shell, control, stdin messages: "replies" of its
+"count", on "channel"), which the relay drops only with no client connected and more of
+them kept than a share of its bound (review s26 R2: a kernel sending them unasked).
+Its notice (reason "replies") says so; ``dropped_reply`` gives the answer
+``RelayedChannels`` sends in place of a shell or control reply lost: an error reply
+(ename ReplyDropped) to the request it answered, so a client waiting for it (a cell
+shown running) stops waiting. A lost stdin message is the kernel's input request: no
+answer can stand for the user's, so the notice says to interrupt the kernel.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from typing import Any
 
 from ..errors import RemoteCommandError
 from ..remote.zmtp_frames import MAX_FRAMES
+from ..text import printable
 from .relay_hello import relay_json
 
 #: seconds between two notices for the same reason in the same cell
@@ -68,7 +78,7 @@ class _Window:
 
     def count(self, reason: str, info: dict[str, Any]) -> None:
         """One more GAP record's numbers into this window."""
-        self.messages += int(info.get("count" if reason == "bound" else "messages", 1))
+        self.messages += int(info.get("messages" if reason == "parts" else "count", 1))
         self.nbytes += int(info.get("bytes", 0))
         self.parts += int(info.get("parts", 0)) if reason == "parts" else 0
         self.bound = int(info.get("bound", 0))
@@ -108,6 +118,8 @@ class GapNotices:
         if info.get("statuses"):  # a run of status messages alone: no output to mark (s26)
             return
         reason = "parts" if info.get("reason") == "parts" else "bound"
+        if reason == "bound" and info.get("replies"):
+            reason = "replies"
         kept = bytes(parent) if len(parent) <= PARENT_KEPT else b"{}"
         key = (reason, cell_of(kept))
         window = self._windows.get(key)
@@ -193,6 +205,8 @@ def gap_text(info: dict[str, Any]) -> str:
             "fewer, larger buffers (e.g. one joined buffer instead of one per item).\n"
         )
     n = int(info["count"])
+    if info.get("replies"):
+        return replies_text(info)
     return (
         f"[jupyter-remote] {n:,} output message{'s' if n != 1 else ''} "
         f"({info['bytes'] / 1e6:.1f} MB) {'were' if n != 1 else 'was'} dropped while the "
@@ -201,13 +215,61 @@ def gap_text(info: dict[str, Any]) -> str:
     )
 
 
+def replies_text(info: dict[str, Any]) -> str:
+    """``gap_text`` for a GAP that stands for replies too (review s26 R2)."""
+    n, replies, channel = int(info["count"]), int(info["replies"]), str(info.get("channel"))
+    if channel == "stdin":
+        then = "If the kernel waits for input, it asked in vain: interrupt it."
+    else:
+        then = "The request they answered gets an error reply (ReplyDropped) instead."
+    return (
+        f"[jupyter-remote] {n:,} kernel message{'s' if n != 1 else ''} ({replies:,} "
+        f"{printable(channel)[:16]} repl{'ies' if replies != 1 else 'y'} among them, "
+        f"{info['bytes'] / 1e6:.1f} MB) {'were' if n != 1 else 'was'} dropped while the link "
+        f"was down: the remote keeps at most {info['bound'] / 1e6:.0f} MB for an absent "
+        f"client. {then}\n"
+    )
+
+
+def dropped_reply(
+    info: dict[str, Any], parent: bytes
+) -> tuple[str, str, dict[str, Any], dict[str, Any]] | None:
+    """What ``RelayedChannels`` sends in place of a shell or control reply the relay
+    dropped (a GAP with "replies", review s26 R2): (channel, reply type, content, the
+    request's header) of an error reply to the request of ``parent``; None for stdin (the
+    kernel's input request) or a parent that is no request."""
+    channel = info.get("channel")
+    if channel not in ("shell", "control"):
+        return None
+    try:
+        header = relay_json(parent) if parent else {}
+    except RemoteCommandError:
+        return None
+    msg_type = header.get("msg_type")
+    if not isinstance(msg_type, str) or not msg_type.endswith("_request") or len(msg_type) > 64:
+        return None
+    content: dict[str, Any] = {
+        "status": "error",
+        "ename": "ReplyDropped",
+        "evalue": "the kernel's reply was dropped by its relay: more replies than its bound "
+        "keeps while the link was down",
+        "traceback": [],
+    }
+    if msg_type == "execute_request":
+        content["execution_count"] = None
+    return channel, msg_type[: -len("request")] + "reply", content, header
+
+
 def summary_text(reason: str, window: _Window, where: str = "") -> str:
     """The notice for the GAPs one interval coalesced in one cell (``GapNotices._flush``),
     or, with ``where``, in the cells over the cap (``overflow_text``). A "bound" GAP
     stands for output dropped while the link was down, however long ago: its relay sends
     it when a client is back."""
     n = window.messages
-    messages = f"{n:,} more output message{'s' if n != 1 else ''}"
+    kind = "kernel" if reason == "replies" else "output"
+    messages = f"{n:,} more {kind} message{'s' if n != 1 else ''}"
+    if reason == "replies":
+        messages += " (replies among them)"
     were = "were" if n != 1 else "was"
     if reason == "parts":
         return (

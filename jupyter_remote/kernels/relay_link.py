@@ -50,7 +50,7 @@ from ..ssh.record_link import RecordLink, open_record_link
 from ..ssh.streams import ExecTarget
 from ..text import printable
 from .agent_client import MAX_ERROR_TEXT, error_hint
-from .gap_notices import GapNotices, gap_text  # noqa: F401 (gap_text: its old home)
+from .gap_notices import GapNotices, dropped_reply, gap_text  # noqa: F401 (gap_text: its old home)
 from .local_channels import LocalChannels, verified
 from .relay_hello import MAX_HELLO_IN, hello_answer, proven, relay_json
 
@@ -106,6 +106,7 @@ class RelayedChannels(LocalChannels):
         self._link: RecordLink | None = None
         self._ack_task: asyncio.Task[None] | None = None
         self.gaps = 0  # GAP records received (each shown, or counted into a summary)
+        self.reply_gaps = 0  # of these, those standing for replies (review s26 R2)
         self._gap_notices = GapNotices(self._show_gap)
         #: the kernel process we talk to answered a shutdown request: it is ending on purpose
         self.shutdown_replied = False
@@ -303,7 +304,10 @@ class RelayedChannels(LocalChannels):
             if last <= self.last_in:
                 return  # resent after a reconnect: already told (as a MSG above)
             self.last_in = last
-            self._publish_gap(info, parts[1] if len(parts) > 1 else b"{}")
+            parent = parts[1] if len(parts) > 1 else b"{}"
+            self._publish_gap(info, parent)
+            if info.get("replies"):
+                self._replies_dropped(info, parent, parts[2:])
 
     def _link_ended(self, writer: RecordLink, exc: BaseException | None) -> None:
         """The link ended (end of stream, or ``exc``): the session's watch re-attaches (its
@@ -334,6 +338,27 @@ class RelayedChannels(LocalChannels):
         s24 F7, s25 F3)."""
         self.gaps += 1
         self._gap_notices.add(info, parent)
+
+    def _replies_dropped(self, info: dict[str, Any], parent: bytes, idents: list[Any]) -> None:
+        """A GAP standing for replies the relay dropped (review s26 R2; ``_from_remote``):
+        logged (the first 10, then the 2**n-th), and a shell or control reply's request
+        answered with an error (``gap_notices.dropped_reply``) through the routing frames
+        the GAP carries: a client waiting for it (a cell shown running) stops waiting."""
+        self.reply_gaps += 1
+        answer = dropped_reply(info, parent) if idents else None
+        if self.reply_gaps <= 10 or not self.reply_gaps & (self.reply_gaps - 1):
+            log.warning(
+                "relay dropped %d kernel messages, %d %s replies among them (GAP %d): %s",
+                int(info["count"]),
+                int(info["replies"]),
+                printable(str(info.get("channel")))[:16],
+                self.reply_gaps,
+                "answered the request with an error reply" if answer else "nothing to answer",
+            )
+        if answer is not None:
+            channel, msg_type, content, request = answer
+            msg = self._session.msg(msg_type, content, parent=request)
+            self._to_local(channel, self._session.serialize(msg, ident=[bytes(i) for i in idents]))
 
     def _show_gap(self, text: str, parent: bytes) -> None:
         """A GAP notice (``GapNotices``): on stderr in the cell of ``parent``, and the card."""

@@ -210,8 +210,12 @@ class Relay(StartSide, GateSide, KernelSide, BufferSide):
             self.dropped += end - start
         else:  # statuses alone (a cell's idle, the next one's busy): no output lost
             info["statuses"] = True
+        parts = [json_part(info), run[3]]
+        if run[7]:  # replies among them (review s26 R2): the laptop answers their request
+            info["replies"], info["channel"] = min(run[7], end - start), RELAYED[run[1]]
+            parts = [json_part(info), run[3]] + (run[8] or [])
         self.next_send = end
-        return record_pieces(GAP, 0, start, [json_part(info), run[3]])
+        return record_pieces(GAP, 0, start, parts)
 
     def _handed(self, writer):
         """``writer`` (a client's) was just handed entries (``_pump``,

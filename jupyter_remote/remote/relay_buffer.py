@@ -25,6 +25,16 @@ a NOTES_SHARE-th of the bound, a new cell's drops join the run or GAP before the
 instead (the GAP then names the earlier cell): a kernel publishing each message with a
 new parent cannot grow the buffer either.
 
+Replies (shell, control, stdin) are kept before any output, but not without end (review
+s26 R2: a kernel sending replies unasked, with no client, grew the relay by every one):
+while no client is connected, once the replies kept cost over a REPLY_SHARE-th of the
+bound, a reply eviction passes is dropped as output is, into the run before it (of its
+cell; any while the notes are over their share) or a run of its own, which counts it in
+``replies`` and keeps the first dropped reply's routing frames (its identities, for the
+laptop to answer the request it was for: ``kernels/gap_notices.py``). So the oldest
+replies stay (the answers to what was asked before the link dropped) and the newest
+(eviction reaches them last), those between go.
+
 Two lists: ``fresh``, entries as appended (a message or a GAP, one seq each, so seq
 ``s`` is at ``fresh_head + s - fresh[fresh_head][0]``), and ``buf``, what eviction has
 passed (runs, and the replies and GAPs it keeps), found by bisection. Stdlib, Python
@@ -53,16 +63,22 @@ ENTRY_COST = 256
 NOTES_SHARE = 8
 #: replies not sent yet that a cell's dropped output may pass, to join its run (_run_before)
 MAX_HOPS = 4
+#: with no client, eviction drops the replies it passes once those kept cost over
+#: bound // REPLY_SHARE (those it passed and kept then stay: review s26 R2)
+REPLY_SHARE = 2
+#: bytes and frames of a dropped reply's routing frames (identities) its run keeps, else none
+IDENTS_KEPT, IDENT_FRAMES_KEPT = 1024, 16
 #: a list's slots before its head are given back once this many and half of it
 COMPACT_AT = 4096
 STALL_AFTER = 5.0  # a client that has not read for this long counts as absent
 
 # entries, by length: [seq, channel, frames, size] a message kept;
 # [seq, channel, None, parent, info] a message not kept (a "parts" GAP, its own seq);
-# [seq, channel, None, parent, count, bytes, cell] a run of evicted output: seqs
-# seq .. seq + count - 1, ``cell``: its parent's msg_id (``_cell``), None while the run
-# holds statuses alone
-GAP_LEN, RUN_LEN = 5, 7
+# [seq, channel, None, parent, count, bytes, cell, replies, idents] a run of evicted
+# messages: seqs seq .. seq + count - 1, ``cell``: its parent's msg_id (``_cell``), None
+# while the run holds statuses alone; ``replies`` of them not output (review s26 R2), then
+# ``channel`` is the first one's and ``idents`` its routing frames (None: not kept)
+GAP_LEN, RUN_LEN = 5, 9
 
 
 def _gap_parent(head: List[Any]) -> bytes:
@@ -104,7 +120,21 @@ def _cost(entry: List[Any]) -> int:
     """What ``entry`` counts in ``buf_bytes``."""
     if entry[2] is not None:
         return entry[3] + ENTRY_COST
+    if len(entry) == RUN_LEN and entry[8]:
+        return len(entry[3]) + ENTRY_COST + sum(len(i) for i in entry[8])
     return len(entry[3]) + ENTRY_COST
+
+
+def _idents(frames: List[Any]) -> Optional[List[bytes]]:
+    """A reply's routing frames (before the delimiter), if within IDENTS_KEPT bytes and
+    IDENT_FRAMES_KEPT frames."""
+    try:
+        idents = frames[: frames.index(DELIM)]
+    except ValueError:
+        return None
+    if len(idents) > IDENT_FRAMES_KEPT or sum(len(i) for i in idents) > IDENTS_KEPT:
+        return None
+    return [bytes(i) for i in idents]
 
 
 class BufferSide:
@@ -126,6 +156,10 @@ class BufferSide:
         self.seq = 0
         self.buf_bytes = 0  # every entry held: frames or parent, + ENTRY_COST each
         self.notes_bytes = 0  # of these, the runs' and GAPs'
+        self.reply_bytes = 0  # of these, the replies' kept (shell, control, stdin messages)
+        #: a reply was dropped since the client's last ACK or HELLO: eviction drops every
+        #: reply it passes (the oldest kept stay together, before the runs: review s26 R2)
+        self.dropping_replies = False
         self.open_gap: Dict[
             int, List[Any]
         ] = {}  # channel -> its last "parts" GAP (later drops join it unsent)
@@ -138,6 +172,8 @@ class BufferSide:
         entry = [self.seq, channel, frames, size]
         self.fresh.append(entry)
         self.buf_bytes += size + ENTRY_COST
+        if channel != RELAYED.index("iopub"):
+            self.reply_bytes += size + ENTRY_COST
         if self.buf_bytes > self.bound:
             self._evict()
             if self.fresh_head >= len(self.fresh) or self.fresh[-1] is not entry:
@@ -178,11 +214,12 @@ class BufferSide:
         self.wake.set()
 
     def _evict(self) -> None:
-        """Over the bound: drop the oldest output (never a reply) until under it.
+        """Over the bound: drop the oldest output until under it.
 
         With a client that keeps up, only what it was already sent goes (it is just
         not acknowledged yet); with none, or one stuck for STALL_AFTER s (a dead
-        link not noticed yet), unsent output goes too."""
+        link not noticed yet), unsent output goes too, and replies while those kept
+        cost over bound // REPLY_SHARE (else a reply is never dropped)."""
         iopub = RELAYED.index("iopub")
         absent = self.client is None or (
             self.stalled_since and time.time() - self.stalled_since > STALL_AFTER
@@ -195,7 +232,14 @@ class BufferSide:
                 break
             fresh[self.fresh_head] = None
             self.fresh_head += 1
-            if entry[1] == iopub and entry[2] is not None:
+            if entry[2] is None:
+                self.buf.append(entry)
+            elif entry[1] == iopub:
+                self._drop(entry)
+            elif absent and (
+                self.dropping_replies or self.reply_bytes > self.bound // REPLY_SHARE
+            ):
+                self.dropping_replies = True
                 self._drop(entry)
             else:
                 self.buf.append(entry)
@@ -204,13 +248,17 @@ class BufferSide:
             self.fresh_head = 0
 
     def _drop(self, entry: List[Any]) -> None:
-        """``_evict``: ``entry``, an output message, into the run before it (of the same
-        cell, or either a status; on the same side of ``next_send``) or a run of its own."""
+        """``_evict``: ``entry``, an output message or a reply, into the run before it (of
+        the same cell, or either a status; on the same side of ``next_send``) or a run of
+        its own."""
         seq, channel, frames, size = entry
         self.buf_bytes -= size + ENTRY_COST
+        reply = channel != RELAYED.index("iopub")
+        if reply:
+            self.reply_bytes -= size + ENTRY_COST
         parent = _gap_parent(frames)
-        cell = None if _is_status(frames) else _cell(parent)
-        run, hops = self._run_before(seq)
+        cell = None if not reply and _is_status(frames) else _cell(parent)
+        run, hops = self._run_before(seq, hop=not reply)  # a reply passes none: their order
         over = self.notes_bytes > self.bound // NOTES_SHARE
         if run is not None and (cell is None or over or run[6] is None or run[6] == cell):
             if cell is not None and run[6] is None:  # statuses so far: this cell's run now
@@ -222,22 +270,39 @@ class BufferSide:
                 kept[0] += 1
             run[4] += 1
             run[5] += size
+            if reply and not run[7]:  # the run's first reply: its channel and routing
+                self._first_reply(run, channel, frames)
+            run[7] += reply
             return
-        self.buf.append([seq, channel, None, parent, 1, size, cell])
+        run = [seq, channel, None, parent, 1, size, cell, 0, None]
+        self.buf.append(run)
         cost = len(parent) + ENTRY_COST
         self.buf_bytes += cost
         self.notes_bytes += cost
+        if reply:
+            self._first_reply(run, channel, frames)
+            run[7] = 1
 
-    def _run_before(self, seq: int) -> Tuple[Optional[List[Any]], List[Any]]:
+    def _first_reply(self, run: List[Any], channel: int, frames: List[Any]) -> None:
+        """``_drop``: the first reply dropped into ``run`` gives it its channel and keeps
+        its routing frames (counted as the run's)."""
+        idents = _idents(frames)
+        run[1], run[8] = channel, idents
+        cost = sum(len(i) for i in idents) if idents else 0
+        self.buf_bytes += cost
+        self.notes_bytes += cost
+
+    def _run_before(self, seq: int, hop: bool = True) -> Tuple[Optional[List[Any]], List[Any]]:
         """``_drop``: the run that ``seq`` may join, and the entries after it to number one
         later if it does: the run right before ``seq``, on the same side of ``next_send``,
-        or one before at most MAX_HOPS replies (shell, control, stdin messages kept) not
-        sent yet, which then go after ``seq`` (the relay reads each channel on its own:
-        a reply is often between a cell's busy status and its output, and would split its
-        run in two GAPs; no order holds between channels, and none is sent yet)."""
+        or (``hop``: output) one before at most MAX_HOPS replies (shell, control, stdin
+        messages kept) not sent yet, which then go after ``seq`` (the relay reads each
+        channel on its own: a reply is often between a cell's busy status and its output,
+        and would split its run in two GAPs; no order holds between channels, and none is
+        sent yet)."""
         buf, at = self.buf, len(self.buf) - 1
         unsent = seq >= self.next_send
-        if unsent:
+        if unsent and hop:
             while at >= self.head and len(buf) - 1 - at < MAX_HOPS and self._unsent_reply(buf[at]):
                 at -= 1
         if at < self.head or len(buf[at]) != RUN_LEN:
@@ -270,6 +335,7 @@ class BufferSide:
 
     def _trim(self, upto: int) -> None:
         """The client has everything up to ``upto`` (its ACK, its HELLO): forget it."""
+        self.dropping_replies = False
         self.head = self._forget(self.buf, self.head, upto)
         self.fresh_head = self._forget(self.fresh, self.fresh_head, upto)
         if self.head < len(self.buf):
@@ -288,11 +354,13 @@ class BufferSide:
             left = entry[0] + _seqs(entry) - 1 - upto
             if left > 0:
                 entry[5] = entry[5] * left // entry[4]
-                entry[0], entry[4] = upto + 1, left
+                entry[0], entry[4], entry[7] = upto + 1, left, min(entry[7], left)
                 break
             self.buf_bytes -= _cost(entry)
             if entry[2] is None:
                 self.notes_bytes -= _cost(entry)
+            elif entry[1] != RELAYED.index("iopub"):
+                self.reply_bytes -= _cost(entry)
             entries[at] = None
             at += 1
         if at > COMPACT_AT and at * 2 > len(entries):
