@@ -24,7 +24,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.session import Session
 
 from jupyter_remote.kernels import zmtp_server
-from jupyter_remote.kernels.zmtp_server import PubServer
+from jupyter_remote.kernels.zmtp_patterns import PubServer
 from jupyter_remote.remote import zmtp
 from tests.harness.sshd_host import IS_ROOT, ensure_user
 from tests.harness.waiting import eventually_async

@@ -19,7 +19,7 @@ import zmq.asyncio
 
 from jupyter_remote.kernels import zmtp_server
 from jupyter_remote.kernels.jupyter_bridge import BridgedChannels
-from jupyter_remote.kernels.zmtp_server import PubServer, RouterServer
+from jupyter_remote.kernels.zmtp_patterns import PubServer, RouterServer
 from jupyter_remote.remote import zmtp
 from tests.harness.waiting import eventually_async
 

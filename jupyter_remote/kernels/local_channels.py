@@ -23,7 +23,8 @@ from jupyter_client.session import Session
 
 from ..errors import SSHConnectError
 from ..ssh.forwards import take_held_socket
-from .zmtp_server import MAX_PING, PubServer, RouterServer, ZmtpServer, close_all
+from .zmtp_patterns import PubServer, RouterServer
+from .zmtp_server import MAX_PING, ZmtpServer, close_all
 
 #: Channels whose clients are routed by identity (a reconnecting client takes its identity
 #: over: ROUTER_HANDOVER).

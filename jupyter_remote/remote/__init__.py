@@ -38,6 +38,7 @@ SCRIPTS = {
         "zmtp_frames",
         "zmtp_discard",
         "zmtp_pool",
+        "zmtp_read",
         "zmtp",
         "zmtp_connect",
         "relay_buffer",

@@ -21,7 +21,8 @@ HEAD_KEPT = 8
 
 
 class ZmtpDiscard:
-    """Mixed into ``ZmtpStream`` (``zmtp.py``), whose ``_bound`` starts a discard at the
+    """Mixed into ``ZmtpStream`` (``zmtp.py``; its reading side ``zmtp_read.ZmtpReader``
+    derives from this), whose ``_bound`` starts a discard at the
     frame over ``max_frames`` (``_begin_discard``), whose ``_parse`` hands each frame
     header of that message to ``_discard_body`` and whose ``buffer_updated`` hands reads
     to ``_skipped`` while a frame's body is being skipped."""
