@@ -352,3 +352,51 @@ async def test_a_gap_received_again_is_not_told_again() -> None:
         assert len(told) == 1 and told[0].startswith("[jupyter-remote] 5 output messages"), told
     finally:
         channels.close()
+
+
+async def test_a_hostile_gap_for_replies_is_told_and_never_ends_the_link(caplog: Any) -> None:
+    """Review s27 F1: a GAP standing for replies whose parent header (the kernel writes
+    it) has no msg_id, or a "header" key that is a list or a string, or whose "replies"
+    is not a count, raised out of ``_from_remote`` (KeyError, TypeError, ValueError: the
+    link ended, one re-attach per such GAP). Now each is numbered and told; a bad count is
+    logged and told as a plain GAP; only a well-formed request is answered."""
+    import json
+    import logging
+
+    from jupyter_remote.remote.protocol import GAP
+
+    names = (*relay_mod.RELAYED, "hb")
+    ports = dict(zip(names, free_local_ports(len(names)), strict=True))
+    told: list[str] = []
+    channels = RelayedChannels(ports, key=b"k", signature_scheme="hmac-sha256", on_gap=told.append)
+    sent: list[tuple[str, list[Any]]] = []
+    channels._to_local = lambda name, parts: sent.append((name, parts))  # type: ignore[method-assign]
+    caplog.set_level(logging.WARNING, logger="jupyter_remote.kernels.relay_link")
+    info = {"count": 1, "bytes": 0, "bound": 1 << 20, "replies": 1, "channel": "shell"}
+    cases = [
+        (info, {"msg_type": "execute_request"}),
+        (info, {"msg_type": "execute_request", "msg_id": "a", "header": [1, 2]}),
+        (info, {"msg_type": "execute_request", "msg_id": "a", "header": "ab"}),
+        (info, {"msg_type": "execute_request", "msg_id": 7}),
+        (info, ["execute_request"]),
+        ({**info, "replies": "many"}, {"msg_type": "execute_request", "msg_id": "a"}),
+        ({**info, "replies": 2}, {"msg_type": "execute_request", "msg_id": "a"}),
+        ({**info, "bytes": -5}, {"msg_type": "execute_request", "msg_id": "a"}),
+        ({**info, "channel": ["shell"]}, {"msg_type": "execute_request", "msg_id": "a"}),
+        (info, {"msg_type": "execute_request", "msg_id": "good", "session": "s"}),
+    ]
+    try:
+        for seq, (gap, parent) in enumerate(cases, 1):
+            parts = [json.dumps(gap).encode(), json.dumps(parent).encode(), b"client-1"]
+            channels._from_remote(None, GAP, 0, seq, parts)  # type: ignore[arg-type]
+        assert channels.gaps == len(cases) and channels.last_in == len(cases), channels.gaps
+        parents = [json.loads(f[f.index(b"<IDS|MSG>") + 3]) for _, f in sent]
+        # answered: the requests with a str msg_id, their "header" key left out
+        assert [p["msg_id"] for p in parents] == ["a", "a", "good"], parents
+        assert all(name == "shell" and f[0] == b"client-1" for name, f in sent), sent
+        assert parents[0] == {"msg_id": "a", "msg_type": "execute_request"}, parents
+        assert parents[2] == {"msg_id": "good", "msg_type": "execute_request", "session": "s"}
+        malformed = [r for r in caplog.records if "malformed GAP for replies" in r.getMessage()]
+        assert len(malformed) == 4, [r.getMessage() for r in caplog.records]
+    finally:
+        channels.close()

@@ -242,12 +242,12 @@ def dropped_reply(
     if channel not in ("shell", "control"):
         return None
     try:
-        header = relay_json(parent) if parent else {}
+        header = request_header(relay_json(parent) if parent else {})
     except RemoteCommandError:
         return None
-    msg_type = header.get("msg_type")
-    if not isinstance(msg_type, str) or not msg_type.endswith("_request") or len(msg_type) > 64:
+    if header is None:
         return None
+    msg_type = header["msg_type"]
     content: dict[str, Any] = {
         "status": "error",
         "ename": "ReplyDropped",
@@ -258,6 +258,44 @@ def dropped_reply(
     if msg_type == "execute_request":
         content["execution_count"] = None
     return channel, msg_type[: -len("request")] + "reply", content, header
+
+
+#: a request header's fields an error reply's parent header keeps (``request_header``)
+HEADER_FIELDS = ("msg_id", "msg_type", "session", "username", "date", "version")
+
+
+def request_header(header: Any) -> dict[str, Any] | None:
+    """A dropped reply's parent header as the error reply's parent (``dropped_reply``): a
+    dict whose msg_id and msg_type (a ``*_request``) are strings, cut to the string fields
+    of HEADER_FIELDS; else None. The kernel writes that frame itself, so a hostile one may
+    send a parent with no msg_id, or with a "header" key that jupyter_client's
+    extract_header would unpack (review s27 F1: KeyError, TypeError that ended the link)."""
+    fields = parent_fields(header)
+    msg_type = fields.get("msg_type")
+    if not isinstance(msg_type, str) or not msg_type.endswith("_request") or len(msg_type) > 64:
+        return None
+    return fields
+
+
+def parent_fields(header: Any) -> dict[str, Any]:
+    """A GAP's parent header as a message's parent (``request_header``; a notice's,
+    ``RelayedChannels._show_gap``): the string fields of HEADER_FIELDS of a dict whose
+    msg_id is a string, else {} (review s27 F1: jupyter_client reads msg_id and unpacks a
+    "header" key)."""
+    if not isinstance(header, dict) or not isinstance(header.get("msg_id"), str):
+        return {}
+    return {k: header[k] for k in HEADER_FIELDS if isinstance(header.get(k), str)}
+
+
+def reply_gap_ok(info: dict[str, Any]) -> bool:
+    """A GAP standing for replies is as the relay makes it (``RelayedChannels._from_remote``
+    checks before telling or answering it): "count", "bytes", "bound" and "replies" ints
+    >= 0, replies at most count, "channel" a relayed reply channel (review s27 F1: a
+    "replies": "many" raised in int())."""
+    numbers = [info.get(k) for k in ("count", "bytes", "bound", "replies")]
+    if not all(type(n) is int and n >= 0 for n in numbers):
+        return False
+    return info["replies"] <= info["count"] and info.get("channel") in ("shell", "control", "stdin")
 
 
 def summary_text(reason: str, window: _Window, where: str = "") -> str:

@@ -50,7 +50,13 @@ from ..ssh.record_link import RecordLink, open_record_link
 from ..ssh.streams import ExecTarget
 from ..text import printable
 from .agent_client import MAX_ERROR_TEXT, error_hint
-from .gap_notices import GapNotices, dropped_reply, gap_text  # noqa: F401 (gap_text: its old home)
+from .gap_notices import (  # noqa: F401 (gap_text: its old home)
+    GapNotices,
+    dropped_reply,
+    gap_text,
+    parent_fields,
+    reply_gap_ok,
+)
 from .local_channels import LocalChannels, verified
 from .relay_hello import MAX_HELLO_IN, hello_answer, proven, relay_json
 
@@ -305,6 +311,12 @@ class RelayedChannels(LocalChannels):
                 return  # resent after a reconnect: already told (as a MSG above)
             self.last_in = last
             parent = parts[1] if len(parts) > 1 else b"{}"
+            if info.get("replies") and not reply_gap_ok(info):  # review s27 F1
+                log.warning(
+                    "relay sent a malformed GAP for replies, told as plain output: %s",
+                    printable(repr(info))[:200],
+                )
+                info.pop("replies", None)
             self._publish_gap(info, parent)
             if info.get("replies"):
                 self._replies_dropped(info, parent, parts[2:])
@@ -357,13 +369,18 @@ class RelayedChannels(LocalChannels):
             )
         if answer is not None:
             channel, msg_type, content, request = answer
-            msg = self._session.msg(msg_type, content, parent=request)
-            self._to_local(channel, self._session.serialize(msg, ident=[bytes(i) for i in idents]))
+            try:
+                msg = self._session.msg(msg_type, content, parent=request)
+                frames = self._session.serialize(msg, ident=[bytes(i) for i in idents])
+            except Exception as exc:  # never out of the link's record handling (s27 F1)
+                log.warning("relay's GAP for replies: no error reply made: %r", exc)
+                return
+            self._to_local(channel, frames)
 
     def _show_gap(self, text: str, parent: bytes) -> None:
         """A GAP notice (``GapNotices``): on stderr in the cell of ``parent``, and the card."""
         try:
-            parent_header = relay_json(parent) if parent else {}
+            parent_header = parent_fields(relay_json(parent)) if parent else {}
         except RemoteCommandError:
             parent_header = {}
         msg = self._session.msg(
