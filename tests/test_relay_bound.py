@@ -355,3 +355,48 @@ async def test_dropped_input_requests_and_control_replies_are_told_on_the_laptop
         assert "answered the request" in logged[1], logged
     finally:
         channels.close()
+
+
+def test_a_dropped_reply_is_never_routed_to_another_cell_s_request() -> None:
+    """Review s27 F3: with no client, 200 cells' output then replies of 200 other requests
+    (bound 20,000 B): the replies dropped while the notes were over their share joined a
+    run of another cell (c8), which kept the first reply's routing frames, so the laptop
+    answered client-b0 with c8's request as parent. Now a run keeps a reply's routing
+    only if the reply is of the run's own cell: every run's kept routing names its own
+    request; replies of their own run (notes under their share) are each answerable.
+    Invariants held: seqs contiguous, none twice, the bound. The relay's buffer alone."""
+    from jupyter_remote.remote.relay import RELAYED
+    from jupyter_remote.remote.relay_buffer import DELIM, RUN_LEN, BufferSide
+
+    class Buffer(BufferSide):  # the relay's buffer alone: no client, nothing sent
+        def __init__(self, bound: int) -> None:
+            self.bound, self.next_send, self.client, self.stalled_since = bound, 1, None, 0.0
+            self.wake = asyncio.Event()
+            self._init_buffer()
+
+    def frames(ident: bytes, msg_type: str, cell: str) -> list[bytes]:
+        parent = json.dumps({"msg_type": "execute_request", "msg_id": cell}).encode()
+        header = json.dumps({"msg_type": msg_type, "msg_id": "m"}).encode()
+        return [*([ident] if ident else []), DELIM, b"sig", header, parent, b"{}", b"x" * 300]
+
+    shell, iopub = RELAYED.index("shell"), RELAYED.index("iopub")
+    for first, bound in (("c", 20_000), ("", 40_000)):
+        relay = Buffer(bound)
+        if first:
+            for i in range(200):
+                relay._append_message(iopub, frames(b"", "stream", f"c{i}"))
+        for i in range(200):
+            relay._append_message(shell, frames(f"client-b{i}".encode(), "execute_reply", f"b{i}"))
+        assert relay.buf_bytes <= bound, relay.buf_bytes
+        held = [e for e in relay.buf[relay.head :] if e is not None]
+        held += [e for e in relay.fresh[relay.fresh_head :] if e is not None]
+        seqs = [n for e in held for n in range(e[0], e[0] + (e[4] if len(e) == RUN_LEN else 1))]
+        assert seqs == list(range(1, relay.seq + 1)), "seqs contiguous, none twice"
+        runs = [e for e in held if len(e) == RUN_LEN and e[7]]
+        routed = [e for e in runs if e[8]]
+        for run in routed:
+            assert json.loads(run[3])["msg_id"] == run[8][0].decode()[len("client-") :], run
+        replies = sum(e[7] for e in runs)
+        print(bound, "reply runs", len(runs), "routed", len(routed), "replies", replies)
+        if not first:  # notes within their share: each dropped reply its own run, routed
+            assert len(runs) > 5 and len(routed) >= len(runs) - 1, (len(runs), len(routed))

@@ -31,7 +31,10 @@ while no client is connected, once the replies kept cost over a REPLY_SHARE-th o
 bound, a reply eviction passes is dropped as output is, into the run before it (of its
 cell; any while the notes are over their share) or a run of its own, which counts it in
 ``replies`` and keeps the first dropped reply's routing frames (its identities, for the
-laptop to answer the request it was for: ``kernels/gap_notices.py``). So the oldest
+laptop to answer the request it was for: ``kernels/gap_notices.py``) if that reply is of
+the run's cell (review s27 F3: a reply joining another cell's run had the laptop answer
+that cell's request, to the reply's client; the run's other replies, of other cells,
+are counted, not answered). So the oldest
 replies stay (the answers to what was asked before the link dropped) and the newest
 (eviction reaches them last), those between go.
 
@@ -271,7 +274,7 @@ class BufferSide:
             run[4] += 1
             run[5] += size
             if reply and not run[7]:  # the run's first reply: its channel and routing
-                self._first_reply(run, channel, frames)
+                self._first_reply(run, channel, frames if run[6] == cell else None)
             run[7] += reply
             return
         run = [seq, channel, None, parent, 1, size, cell, 0, None]
@@ -283,10 +286,13 @@ class BufferSide:
             self._first_reply(run, channel, frames)
             run[7] = 1
 
-    def _first_reply(self, run: List[Any], channel: int, frames: List[Any]) -> None:
+    def _first_reply(self, run: List[Any], channel: int, frames: Optional[List[Any]]) -> None:
         """``_drop``: the first reply dropped into ``run`` gives it its channel and keeps
-        its routing frames (counted as the run's)."""
-        idents = _idents(frames)
+        its routing frames (counted as the run's); ``frames`` None: a reply of another cell
+        than the run's (joined while the notes are over their share), whose routing is
+        not kept: the laptop would answer the run's parent request, not the reply's own
+        (review s27 F3)."""
+        idents = _idents(frames) if frames is not None else None
         run[1], run[8] = channel, idents
         cost = sum(len(i) for i in idents) if idents else 0
         self.buf_bytes += cost
