@@ -239,9 +239,7 @@ class BufferSide:
                 self.buf.append(entry)
             elif entry[1] == iopub:
                 self._drop(entry)
-            elif absent and (
-                self.dropping_replies or self.reply_bytes > self.bound // REPLY_SHARE
-            ):
+            elif absent and (self.dropping_replies or self.reply_bytes > self.bound // REPLY_SHARE):
                 self.dropping_replies = True
                 self._drop(entry)
             else:
