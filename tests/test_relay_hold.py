@@ -58,6 +58,14 @@ def writes_of(writes: list[bytes], msg_id: str) -> list[int]:
     return [i for i, w in enumerate(writes) if quoted in w]
 
 
+async def first_stream_of(kc: Any, msg_id: str) -> dict[str, Any]:
+    """The first stream output of the cell MSG_ID on the client's iopub (others skipped)."""
+    while True:
+        msg: dict[str, Any] = await kc.get_iopub_msg(timeout=30)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+            return msg
+
+
 def on_relay_loop(relay: Any, fn: Any) -> None:
     """Run FN on the relay's event loop (its thread)."""
     relay._loop.call_soon_threadsafe(fn)
@@ -181,10 +189,7 @@ async def test_output_of_a_busy_kernel_goes_when_its_timer_fires(kernel_factory:
         kernel.relay._ack = lambda: None  # no ACK (it writes a held batch first) in between
         sent = time.monotonic()
         msg_id = kc.execute("print('early', flush=True)\ntime.sleep(1)")
-        while True:
-            msg = await kc.get_iopub_msg(timeout=30)
-            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
-                break
+        await first_stream_of(kc, msg_id)
         got_output = time.monotonic() - sent
         assert await cell_lines(kc, msg_id) == []
         ended = time.monotonic() - sent
@@ -208,10 +213,7 @@ async def test_a_kernel_that_exits_while_its_output_is_held_has_it_written_at_on
         # the sleep: the kernel's IOPub thread sends the print before the exit (an exit
         # right after it lost it, inside the kernel, in 2 of 5 runs)
         msg_id = kc.execute("print('last words', flush=True)\ntime.sleep(0.3)\nos._exit(0)")
-        while True:
-            msg = await kc.get_iopub_msg(timeout=30)
-            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
-                break
+        msg = await first_stream_of(kc, msg_id)
         got_output = time.monotonic() - sent
         print(f"output after {got_output:.3f} s")
         assert msg["content"]["text"] == "last words\n"
