@@ -970,8 +970,9 @@ spec = {
                                     "python": REMOTE_PATH,
                                     "name": {
                                         "type": ["string", "null"],
-                                        "pattern": "^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$",
-                                        "description": "Default: jupyter-X.Y",
+                                        # empty as null (kernels/environments.validated)
+                                        "pattern": "^([A-Za-z0-9_][A-Za-z0-9._-]{0,63})?$",
+                                        "description": "Empty or null: jupyter-X.Y",
                                     },
                                     "tool": {"type": "string", "enum": ["venv", "uv", "conda"]},
                                 },
