@@ -236,7 +236,26 @@ def check_protocol(km: KernelManager, kc: BlockingKernelClient) -> None:
     execute(kc, "marker = 1")
     km.restart_kernel()
     kc.wait_for_ready(timeout=60)
+    _until_iopub_live(kc)
     assert execute(kc, "print('marker' in globals())")[1] == "False\n"
+
+
+def _until_iopub_live(kc: BlockingKernelClient, timeout: float = 60) -> None:
+    """kernel_info until its status comes on iopub, as JupyterLab's nudge does after a
+    restart: ``wait_for_ready`` proves only shell, and output published before the
+    client's SUB is subscribed again is lost (seen under CPU load, s27)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        msg_id = kc.kernel_info()
+        end = min(deadline, time.monotonic() + 2)
+        while time.monotonic() < end:
+            try:
+                msg = kc.get_iopub_msg(timeout=max(0.05, end - time.monotonic()))
+            except Exception:  # queue.Empty: nothing this round
+                break
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return
+        assert time.monotonic() < deadline, "iopub never came back after the restart"
 
 
 def test_protocol_on_a_kernel_of_each(manager: RemoteManager, any_server: str) -> None:
