@@ -177,7 +177,8 @@ class KernelLoad:
     closed: bool = False
     #: executions still incomplete when the kernel made no progress for STALL seconds
     stalled: list[str] = field(default_factory=list)
-    _waiting: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    #: every message whose parent is a kernel_info of ready(), by that request's msg_id
+    _waiting: dict[str, asyncio.Queue[dict[str, Any]]] = field(default_factory=dict)
 
     async def read_loop(self) -> None:
         while True:
@@ -188,8 +189,8 @@ class KernelLoad:
             msg = _parse(raw)
             parent = msg.get("parent_header", {}).get("msg_id")
             waiter = self._waiting.get(parent)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(msg)
+            if waiter is not None:
+                waiter.put_nowait(msg)
                 continue
             ex = self.executions.get(parent)
             if ex is None:
@@ -218,21 +219,29 @@ class KernelLoad:
         deadline = time.monotonic() + timeout
         while True:
             msg_id, raw = _message("kernel_info_request", "shell", {})
-            loop = asyncio.get_running_loop()
-            reply, status = loop.create_future(), loop.create_future()
-            self._waiting[msg_id] = reply
+            arrived: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            self._waiting[msg_id] = arrived
             await self.ws.write_message(raw, binary=True)
             try:
-                await asyncio.wait_for(reply, 10)
-                # the status messages of this request (busy/idle) prove iopub is live
-                self._waiting[msg_id] = status
-                await asyncio.wait_for(status, 2)
+                await asyncio.wait_for(self._reply_and_status(arrived), 12)
                 return
             except asyncio.TimeoutError:
                 if time.monotonic() > deadline:
                     raise
             finally:
                 self._waiting.pop(msg_id, None)
+
+    @staticmethod
+    async def _reply_and_status(arrived: asyncio.Queue[dict[str, Any]]) -> None:
+        """Until a request's shell reply and one of its iopub statuses have both come, in
+        whichever order: the channels are separate streams (the protocol orders messages
+        within a channel only), so its busy and idle may reach the websocket before its
+        reply. The status proves iopub is live."""
+        channels: set[str] = set()
+        while not {"shell", "iopub"} <= channels:
+            msg = await arrived.get()
+            if msg.get("channel") == "shell" or msg["msg_type"] == "status":
+                channels.add(msg.get("channel", ""))
 
     async def run(self, count: int, window: int) -> None:
         """COUNT executions, at most WINDOW of them in flight.
