@@ -176,7 +176,7 @@ class Relay(StartSide, GateSide, KernelSide, BufferSide):
         while self.generation == generation:
             self.wake.clear()
             while self.next_send <= self.seq and self.generation == generation:
-                self._flush_at_once()  # a batch a shell read held goes before what follows
+                self._flush_at_once()  # a batch reads held goes before what follows
                 batch, size = [], 0  # one write per batch: fewer syscalls and SSH packets
                 while self.next_send <= self.seq and size < 256 * 1024:
                     entry = self._entry_at(self.next_send)
@@ -229,10 +229,16 @@ class Relay(StartSide, GateSide, KernelSide, BufferSide):
 
         while True:
             await asyncio.sleep(ACK_INTERVAL)
-            client = self.client
-            if client is not None and self.acked_in != self.last_in:
-                self.acked_in = self.last_in
-                client.write(encode_record(ACK, 0, self.last_in))
+            self._ack()
+
+    def _ack(self):
+        """``_acker``: an ACK of the client's requests up to ``last_in``, if not yet sent,
+        after a batch a read held (the link's order is the relay's)."""
+        client = self.client
+        if client is not None and self.acked_in != self.last_in:
+            self.acked_in = self.last_in
+            self._flush_at_once()
+            client.write(encode_record(ACK, 0, self.last_in))
 
     # ------------------------------------------------------------ the local side
 
@@ -245,6 +251,7 @@ class Relay(StartSide, GateSide, KernelSide, BufferSide):
         if not isinstance(hello, dict):
             raise ValueError("a HELLO must be a JSON object")
         link = LinkWriter(writer)  # os.dup of the socket: EBADF once the transport closed
+        self._flush_at_once()  # a batch a read held is its client's (resent from the buffer)
         if self.client is not None:
             self.client.abort()
         self.generation += 1

@@ -10,7 +10,9 @@ libzmq I/O thread between the kernel and the relay, issue 17 item 3), signing of
 relay's own kernel_info requests, the startup nudge that proves the iopub subscription,
 the key scrub of the connection file, reading what the kernel sends into the relay's
 numbered buffer (``Relay._append``), and writing it to the client at once when nothing
-waits before it (``_write_at_once``). Stdlib, Python >= 3.8.
+waits before it (``_write_at_once``): what one read took in one write, held a moment for
+the reads that follow when a cell's later messages are due (``_hold_batch``: one write,
+one SSH packet for a quick cell). Stdlib, Python >= 3.8.
 """
 
 import functools
@@ -48,6 +50,12 @@ AT_ONCE_BYTES = 256 * 1024
 #: kernel's idle status comes right after every reply): both go in one write, one SSH
 #: packet, one wake-up of the laptop (s25: its SSH thread -12 % a cell); never longer
 HOLD_FOR_STATUS = 0.002
+#: seconds what an iopub read took at once waits, while the kernel is busy, for the reads
+#: that follow (its idle status ends the wait: written at once): a quick cell's busy
+#: status and input, its reply and its idle (~2.2 ms from busy to idle for a `pass`) go
+#: in one write, one SSH packet, one wake-up of the laptop; a longer cell's output and
+#: status reach the laptop at most this much later. Never longer, never extended
+HOLD_WHILE_BUSY = 0.005
 #: a client's requests wait while this much is not yet taken by the kernel (it does not
 #: read: a libzmq DEALER's high-water mark did the same); heartbeat pings are dropped then
 TO_KERNEL_BYTES = 1024 * 1024
@@ -105,6 +113,10 @@ class KernelSide:
         ident = ("jupyter-remote-relay-" + self.epoch[:8]).encode()
         base = self.conn["ip"]
         self._nudged, self._early, self._early_drops = asyncio.Event(), [], {}
+        # what ends a read (on_batch): a shell read's reply waits for its idle status, an
+        # iopub read while the kernel is busy for what follows; any other read (control,
+        # stdin, heartbeat) writes what it took, and all held, at once
+        read_ends = {"shell": self._hold_for_status, "iopub": self._iopub_read_ends}
         for name in RELAYED + ("hb",):
             sock = ZmtpConnector(
                 "%s-%d" % (base, self.conn[name + "_port"]),
@@ -112,10 +124,11 @@ class KernelSide:
                 identity=ident if name in ("shell", "control", "stdin") else None,
                 subscribe=b"" if name == "iopub" else None,
                 on_message=functools.partial(self._while_starting, name),
-                on_batch=self._hold_for_status if name == "shell" else self._flush_at_once,
+                on_batch=read_ends.get(name, self._flush_at_once),
                 retry=RECONNECT_MS / 1000.0,
                 on_oversize="discard",  # a message too long to relay: a GAP, not a cut
             )
+            sock.on_lost = self._flush_at_once  # a kernel that exits: what it sent goes now
             if name == "hb":
                 self.hb = sock
             else:
@@ -238,9 +251,11 @@ class KernelSide:
             self._flush_at_once()
 
     def _heartbeat(self, frames):
-        """A heartbeat echo: to the current client, if any (neither numbered nor kept)."""
+        """A heartbeat echo: to the current client, if any (neither numbered nor kept),
+        after a batch reads held (``_hold_batch``): the link's order is the reads'."""
         client = self.client
         if client is not None:
+            self._flush_at_once()
             client.write(encode_record(HB, 0, 0, frames))
 
     async def _to_kernel(self, name, parts):
@@ -320,19 +335,42 @@ class KernelSide:
     def _hold_for_status(self):
         """The shell connection's ``on_batch``: what its read took at once (a reply) waits
         for the next read (the idle status follows every reply on iopub), which writes
-        both in one go, or HOLD_FOR_STATUS s. Order holds: nothing is taken at once
-        behind a held batch without joining it, and the pump writes it first
-        (``Relay._pump``)."""
-        if self._at_once is None or self._hold is not None:
+        both in one go, or HOLD_FOR_STATUS s."""
+        self._hold_batch(HOLD_FOR_STATUS)
+
+    def _iopub_read_ends(self):
+        """The iopub connection's ``on_batch``: while the kernel is busy (its last status
+        said so) what the read took at once waits for the reads that follow, up to
+        HOLD_WHILE_BUSY s; an idle status writes it, and all held before it, at once."""
+        if self.busy:
+            self._hold_batch(HOLD_WHILE_BUSY)
+        else:
+            self._flush_at_once()
+
+    def _hold_batch(self, delay):
+        """What this read took at once waits for the next reads, up to ``delay`` s from
+        now or the deadline already set, whichever is sooner (never extended: a reply
+        read after a busy status waits at most HOLD_FOR_STATUS). Order holds: nothing is
+        taken at once behind a held batch without joining it, and whatever else is
+        written to the link writes it first (``_flush_at_once``)."""
+        if self._at_once is None:
             return
         import asyncio
 
-        self._hold = asyncio.get_event_loop().call_later(HOLD_FOR_STATUS, self._flush_at_once)
+        loop = asyncio.get_event_loop()
+        deadline = loop.time() + delay
+        if self._hold is not None:
+            if self._hold.when() <= deadline:
+                return
+            self._hold.cancel()
+        self._hold = loop.call_at(deadline, self._flush_at_once)
 
     def _flush_at_once(self):
-        """Write what ``_write_at_once`` took in this read, and what a shell read held
+        """Write what ``_write_at_once`` took in this read, and what earlier reads held
         (each other connection's ``on_batch``, as a read ends; ``_serve_kernel``; the
-        hold's timer; ``Relay._pump`` before it writes)."""
+        hold's timer; before anything else is written to the link: ``Relay._pump``'s
+        batches, ``_heartbeat``, ``Relay._acker``'s ACKs, ``Relay._take_client`` before
+        the client changes)."""
         if self._hold is not None:
             self._hold.cancel()
             self._hold = None

@@ -30,7 +30,8 @@ class ZmtpConnector:
     (frames) per message and ``on_batch`` () after each read's messages may be replaced at
     any time, as ``on_dropped`` (head, frames, bytes) for a message over MAX_FRAMES when
     ``on_oversize`` is "discard" (``ZmtpStream``'s; "cut": the connection is cut and made
-    again). Made and used on one event loop (its thread's)."""
+    again), and ``on_lost`` () when a connection ends. Made and used on one event loop
+    (its thread's)."""
 
     def __init__(
         self,
@@ -50,6 +51,8 @@ class ZmtpConnector:
         self.on_message, self.on_batch = on_message, on_batch
         self.on_oversize = on_oversize
         self.on_dropped: Optional[Callable[[Frames, int, int], None]] = None
+        #: () when a connection ends (the peer went: a kernel that exited), before a retry
+        self.on_lost: Optional[Callable[[], None]] = None
         self.retry = retry
         self._wait = retry  # before the next connect: ``retry``, more after a loss
         self.stream: Optional[ZmtpStream] = None  # once its handshake is done
@@ -165,4 +168,6 @@ class ZmtpConnector:
                 "jupyter-remote: relay: the kernel's %s connection %s was cut (%s): connecting"
                 " again\n" % (self.socket_type.decode(), self.path, stream.error)
             )
+        if self.on_lost is not None:
+            self.on_lost()
         self._retry()
