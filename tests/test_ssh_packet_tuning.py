@@ -53,6 +53,7 @@ async def connect(
     """A connection as the pool opens one (PolicyClient, our ciphers), key auth."""
     lost: list[Exception | None] = []
     port = port or host.port
+    options = {"encryption_algs": CIPHERS, **options}
     conn, _ = await asyncssh.create_connection(
         lambda: PolicyClient(None, lost.append, tuned=tuned),
         host.host,
@@ -60,7 +61,6 @@ async def connect(
         username=host.user,
         client_keys=[str(host.user_key)],
         known_hosts=asyncssh.import_known_hosts(f"[{host.host}]:{port} {host.host_key_public}"),
-        encryption_algs=CIPHERS,
         config=[],
         agent_path=None,
         **options,
@@ -323,3 +323,120 @@ def test_only_the_exact_verified_release_is_tuned(
     assert packet_tuning.supported()
     monkeypatch.setattr(asyncssh, "__version__", version)
     assert not packet_tuning.supported()
+
+
+# ------------------------------------------------------------------- receiving (s27)
+
+
+class CallCounter:
+    """Python calls made on this thread while active (sys.setprofile), by function name
+    and the last part of its file; ``_log_packet`` calls also by packet type."""
+
+    def __init__(self) -> None:
+        self.calls: dict[tuple[str, str], int] = {}
+        self.logged: dict[int, int] = {}
+
+    def _profile(self, frame: Any, event: str, arg: Any) -> None:
+        if event != "call":
+            return
+        code = frame.f_code
+        key = (os.path.basename(code.co_filename), code.co_name)
+        self.calls[key] = self.calls.get(key, 0) + 1
+        if code.co_name == "_log_packet":
+            pkttype = frame.f_locals.get("pkttype", -1)
+            self.logged[pkttype] = self.logged.get(pkttype, 0) + 1
+
+    def __enter__(self) -> CallCounter:
+        import sys
+
+        sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import sys
+
+        sys.setprofile(None)
+
+    def count(self, filename: str, name: str) -> int:
+        return self.calls.get((filename, name), 0)
+
+
+@pytest.mark.parametrize("tuned", [False, True], ids=["stock", "tuned"])
+def test_channel_data_skips_asyncssh_s_per_packet_copies_and_log_lines(
+    host: SSHTestHost, tuned: bool
+) -> None:
+    """24 MB (about 770 channel-data packets of 32 KiB) read as the pool reads: asyncssh
+    hands each one to ``_process_data`` through an SSHPacket (the payload copied out of
+    the plaintext, the data out of the payload) and formats a log line for it that
+    it drops; a tuned connection neither (0 of each, stock 700+), reads straight into
+    its buffer (``get_buffer``, no ``data_received`` bytes), and the bytes are exact."""
+
+    async def run() -> tuple[bytes, CallCounter]:
+        conn = await connect(host, tuned=tuned)
+        await echo_round_trips(conn, 3)
+        with CallCounter() as counter:
+            data = await fetch_blob(conn, host)
+        conn.close()
+        await conn.wait_closed()
+        return data, counter
+
+    data, counter = asyncio.run(run())
+    assert hashlib.sha256(data).digest() == hashlib.sha256(blob_of(host)).digest()
+    process_data = counter.count("channel.py", "_process_data")
+    data_logged = counter.logged.get(94, 0)  # MSG_CHANNEL_DATA, sent or received
+    buffered = counter.count("recv_path.py", "get_buffer")
+    print(f"{process_data=} {data_logged=} {buffered=} logged={counter.logged}")
+    if tuned:
+        assert (process_data, data_logged) == (0, 0)
+        assert buffered >= 20 and counter.count("recv_path.py", "data_received") == 0
+    else:
+        assert process_data >= 700 and data_logged >= 700
+
+
+@pytest.mark.parametrize("cipher", ["chacha20-poly1305@openssh.com", "aes128-ctr"])
+def test_other_ciphers_run_asyncssh_s_own_receive_on_the_buffer(
+    host: SSHTestHost, cipher: str
+) -> None:
+    """Under ciphers other than AES-GCM asyncssh's own packet code reads the ReadBuffer
+    (its slices, its consuming slice): 24 MB byte-exact through odd read sizes."""
+
+    async def run() -> tuple[bytes, str | None, type]:
+        proxy = await Proxy(host.port).start()
+        proxy.chop = True
+        try:
+            conn = await connect(host, port=proxy.port, encryption_algs=[cipher])
+            data = await fetch_blob(conn, host)
+            await echo_round_trips(conn, 20)
+            got = conn.get_extra_info("recv_cipher"), type(conn)
+            conn.close()
+            await conn.wait_closed()
+            return data, *got
+        finally:
+            await proxy.close()
+
+    data, recv_cipher, kind = asyncio.run(run())
+    assert (recv_cipher, kind) == (cipher, TunedClientConnection)
+    assert hashlib.sha256(data).digest() == hashlib.sha256(blob_of(host)).digest()
+
+
+def test_a_connection_through_a_tunnel_reads_its_bytes_as_handed(host: SSHTestHost) -> None:
+    """A connection over another one (a jump host: asyncssh's channel is its transport,
+    which hands bytes, not a buffer to read into): tuned, byte-exact, through data_received."""
+
+    async def run() -> tuple[bytes, type, CallCounter]:
+        outer = await connect(host)
+        inner = await connect(host, tunnel=outer)
+        with CallCounter() as counter:
+            data = await fetch_blob(inner, host)
+        await echo_round_trips(inner, 20)
+        kind = type(inner)
+        inner.close()
+        await inner.wait_closed()
+        outer.close()
+        await outer.wait_closed()
+        return data, kind, counter
+
+    data, kind, counter = asyncio.run(run())
+    assert kind is TunedClientConnection
+    assert counter.count("recv_path.py", "data_received") >= 20
+    assert hashlib.sha256(data).digest() == hashlib.sha256(blob_of(host)).digest()

@@ -13,8 +13,12 @@ bench/analysis.md):
   nothing there. Under any other cipher (CBC, CTR) asyncssh still sends it;
 * one ``AESGCM`` object (one key schedule) per key instead of one per packet; a new
   one at every key exchange, since each ``send_newkeys`` makes new cipher objects;
-* the read buffer: a consumed prefix is skipped by an offset (``ReadBuffer``) instead
-  of copying the rest of a 256 KiB read after each 32 KiB packet;
+* receiving (``recv_path.py``, s27): reads straight into one buffer, an AES-GCM packet
+  decrypted where it lies (tag checked first), channel data handed to its channel
+  without asyncssh's payload copies and dropped log lines; asyncssh's own code for
+  every packet that is not plain channel data;
+* sending: no log line formatted per packet below asyncssh's packet-logging level
+  (3), where asyncssh formats one and drops it;
 * the keepalive: a read notes its time; the timer, when it fires, re-arms itself at
   the last read plus the interval if anything was read since it was armed, and
   otherwise counts a silent interval exactly as asyncssh does. A silent link is given
@@ -29,10 +33,12 @@ from typing import Any
 
 import asyncssh
 from asyncssh.connection import SSHClientConnection
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from asyncssh.logging import SSHLogger
 
-from .read_buffer import ReadBuffer
+from .kept_gcm import KeptKeyGCM, kept
+from .recv_path import ReceivingConnection
+
+__all__ = ["VERIFIED", "KeptKeyGCM", "TunedClientConnection", "supported", "tune"]
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +48,13 @@ log = logging.getLogger(__name__)
 #: module overrides (review s26 R1), so it runs asyncssh's own code until checked here.
 VERIFIED = ("2.24.1",)
 
-#: a read at least this long is parsed from a ReadBuffer (a stream's reads are up to
-#: 256 KiB, asyncio's limit, of 32 KiB packets; a cell's are a few hundred bytes)
-BIG_READ = 64 * 1024
-
 _MSG_IGNORE = 2
 _EMPTY_STRING = b"\0\0\0\0"  # String(b''): the payload of asyncssh's own IGNORE
-_GCM_TAG = 16
 
 try:
-    from asyncssh.crypto.cipher import GCMCipher
     from asyncssh.encryption import ChachaEncryption, GCMEncryption
 except ImportError:  # pragma: no cover - checked by supported()
-    GCMCipher = GCMEncryption = ChachaEncryption = None  # type: ignore[assignment,misc]
+    GCMEncryption = ChachaEncryption = None  # type: ignore[assignment,misc]
 
 #: asyncssh's methods this module overrides or relies on (all on SSHConnection in 2.24)
 _HOOKS = (
@@ -65,6 +65,7 @@ _HOOKS = (
     "_recv_version",
     "_recv_pkthdr",
     "_recv_packet",
+    "_finish_recv_packet",
     "_reset_keepalive_timer",
     "_set_keepalive_timer",
     "_keepalive_timer_callback",
@@ -101,56 +102,21 @@ def tune(conn: asyncssh.SSHClientConnection) -> bool:
     return True
 
 
-class KeptKeyGCM(GCMEncryption):
-    """asyncssh's AES-GCM packet encryption with one ``AESGCM`` for its key.
-
-    Made from the stock object right after a key exchange (``_keep_keys``), taking
-    over its key and its current nonce, so the packets already sent with it and the
-    ones after share one nonce sequence.
-    """
-
-    def __init__(self, stock: Any) -> None:
-        cipher = stock._cipher
-        self._aead = AESGCM(cipher._key)
-        self._fixed: bytes = cipher._iv[:4]
-        self._invocation = int.from_bytes(cipher._iv[4:], "big")
-
-    def _nonce(self) -> bytes:
-        nonce = self._fixed + self._invocation.to_bytes(8, "big")
-        self._invocation = (self._invocation + 1) & 0xFFFFFFFFFFFFFFFF
-        return nonce
-
-    def encrypt_packet(self, seq: int, header: bytes, packet: bytes) -> tuple[bytes, bytes]:
-        """The packet and its tag in one piece (the caller sends packet + mac)."""
-        return header + self._aead.encrypt(self._nonce(), packet, header), b""
-
-    def decrypt_header(self, seq: int, first_block: bytes, header_len: int) -> tuple[bytes, bytes]:
-        return first_block, first_block[:header_len]
-
-    def decrypt_packet(
-        self, seq: int, first: bytes, rest: bytes, header_len: int, mac: bytes
-    ) -> bytes | None:
-        """The plaintext, or None when the tag does not verify (asyncssh: MACError)."""
-        body = b"".join((first[header_len:], rest, mac))
-        try:
-            return self._aead.decrypt(self._nonce(), body, first[:header_len])
-        except InvalidTag:
-            return None
-
-
-def _kept(encryption: Any) -> Any:
-    """ENCRYPTION with a kept AESGCM if it is asyncssh's stock AES-GCM, else itself."""
-    if type(encryption) is GCMEncryption and type(getattr(encryption, "_cipher", None)) is (
-        GCMCipher
-    ):
-        return KeptKeyGCM(encryption)
-    return encryption
-
-
 _AEAD = (GCMEncryption, ChachaEncryption)
 
 
-class TunedClientConnection(SSHClientConnection):
+class _NotLogged:
+    """The packet logger asyncssh's send is given below debug level 3, where its own
+    (the connection's or channel's ``log_sent_packet``) formats a line and drops it."""
+
+    def log_sent_packet(self, pkttype: int, pktid: Any, packet: Any, note: str = "") -> None:
+        return None
+
+
+_NOT_LOGGED = _NotLogged()
+
+
+class TunedClientConnection(ReceivingConnection):
     """asyncssh's client connection without its avoidable per-packet work (see module).
 
     Only ever made by ``tune`` (class assignment on a connection asyncssh created);
@@ -162,11 +128,13 @@ class TunedClientConnection(SSHClientConnection):
 
     def _jr_start(self) -> None:
         self._jr_read_at = self._jr_armed_at = 0.0
+        self._receive_start()
 
     # ------------------------------------------------------------ sending
 
     def send_packet(self, pkttype: int, *args: bytes, handler: Any = None) -> None:
-        """asyncssh's send, minus the IGNORE it puts before each packet under AEAD."""
+        """asyncssh's send, minus the IGNORE it puts before each packet under AEAD, and
+        minus the log line it formats per packet and drops below debug level 3."""
         if (
             pkttype == _MSG_IGNORE
             and handler is None
@@ -174,6 +142,8 @@ class TunedClientConnection(SSHClientConnection):
             and isinstance(self._send_encryption, _AEAD)
         ):
             return
+        if SSHLogger._debug_level < 3:
+            handler = _NOT_LOGGED  # what asyncssh's logger.packet() drops unformatted
         super().send_packet(pkttype, *args, handler=handler)
 
     def send_newkeys(self, k: bytes, h: bytes) -> None:
@@ -184,26 +154,11 @@ class TunedClientConnection(SSHClientConnection):
             self._keep_keys()
 
     def _keep_keys(self) -> None:
-        self._send_encryption = _kept(self._send_encryption)
-        self._recv_encryption = _kept(self._recv_encryption)
-        self._next_recv_encryption = _kept(self._next_recv_encryption)
+        self._send_encryption = kept(self._send_encryption)
+        self._recv_encryption = kept(self._recv_encryption)
+        self._next_recv_encryption = kept(self._next_recv_encryption)
 
     # ------------------------------------------------------------ receiving
-
-    def data_received(self, data: bytes, datatype: Any = None) -> None:
-        """asyncssh's read; a big one goes into a ReadBuffer (its packets are taken
-        off by an offset, not by copying the rest), a small one stays ``bytes``
-        (a few hundred bytes are cheaper to copy than to index from Python)."""
-        buffer = self._inpbuf
-        if type(buffer) is ReadBuffer:
-            buffer.extend(data)
-        elif len(data) >= BIG_READ:
-            self._inpbuf = ReadBuffer(bytearray(buffer) + data)  # type: ignore[assignment]
-        else:
-            self._inpbuf = buffer + data
-        self._recv_data()
-        if type(self._inpbuf) is ReadBuffer and not self._inpbuf:
-            self._inpbuf = b""  # drained: back to plain bytes for small reads
 
     def _recv_data(self) -> None:
         """asyncssh's ``_recv_data`` with the keepalive noted, not re-armed, per read."""
