@@ -44,9 +44,12 @@ LIBRARY_LOGGERS = ("jupyter_remote", "asyncssh")
 def use_server_context(manager: RemoteContext) -> None:
     """Called by RemoteExtensionApp.initialize_settings: kernels share the server's pool."""
     global _context, _loop
+    from .sessions import registry
+
     with _lock:
         _context = manager
         _loop = None
+        registry.check_events = True  # its events go out on the server's event bus
 
 
 def release_server_context(manager: RemoteContext) -> None:
@@ -116,6 +119,11 @@ def current_context(app_log: logging.Logger | None = None) -> RemoteContext:
             from .sessions import registry
 
             _quiet_libraries(app_log)
+            # A standalone client's events stay in this process (its progress printer),
+            # as the CLI's do: not checked against their schemas, whose first check
+            # imports jsonschema, 0.87 s of the first kernel start of every papermill
+            # or `jupyter execute` (the test suite's strict registry still checks them)
+            registry.check_events = False
             _loop = _start_loop_thread()
             _context = RemoteContext(store_from_config())
             if not _progress_printer:
