@@ -1,11 +1,23 @@
 """A cold start's fixed costs: what the first remote kernel of a process pays before its
-SSH connection."""
+SSH connection, the login's requests, and a new connection's first channel."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from jupyter_remote.errors import SSHAuthError
+from jupyter_remote.manager import RemoteManager
+from jupyter_remote.ssh import packet_tuning
+from tests.harness.servers import server_input, trust_host
+from tests.harness.sshd_host import SSHAgent, SSHTestHost
+from tests.harness.waiting import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,3 +50,107 @@ def test_a_standalone_clients_first_progress_event_imports_no_jsonschema(
     ).stdout.split()
     print("jsonschema imported, emit seconds:", out)
     assert out[0] == "False"
+
+
+# --------------------------------------------------------------- the SSH login
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[SSHTestHost]:
+    """An sshd of this file's own user that logs each auth request (DEBUG1)."""
+    with SSHTestHost(name="coldstart", user="jrcold", log_level="DEBUG1", remote_env=False) as h:
+        yield h
+
+
+def auth_requests(host: SSHTestHost, offset: int) -> list[str]:
+    """The auth methods the client asked for since ``offset`` of the sshd log, once the
+    login is in the log."""
+    text = eventually(
+        lambda: host.log_path.read_bytes()[offset:].decode(errors="replace"),
+        lambda t: "Accepted publickey" in t or "Connection closed" in t or "Disconnected" in t,
+        what="the login in the sshd log",
+    )
+    return re.findall(r"userauth-request for user \S+ service ssh-connection method (\S+)", text)
+
+
+@pytest.mark.skipif(not packet_tuning.supported(), reason="asyncssh not verified")
+@pytest.mark.parametrize("auth", ["key", "agent"])
+async def test_a_public_key_login_sends_no_none_request(
+    manager: RemoteManager, host: SSHTestHost, auth: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncssh began every login with a "none" request: one round trip and one of
+    sshd's per-request minimum times (5-9 ms) before the public-key query, whose
+    refusal would carry the same list of methods. A key or agent server asks only:
+    the query, then the signed request."""
+    trust_host(manager.store, host)
+    if auth == "agent":
+        agent = SSHAgent([host.user_key])
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(agent.socket_path))
+        await manager.add_server(server_input(host, identity=None, auth="agent"))
+    else:
+        await manager.add_server(server_input(host))
+    try:
+        offset = host.log_path.stat().st_size
+        async with manager.pool.connection(await manager.endpoint("box")) as conn:
+            assert (await conn.run("echo ok", check=True)).stdout == "ok\n"
+        requests = auth_requests(host, offset)
+    finally:
+        if auth == "agent":
+            agent.close()
+    print(auth, "login's auth requests:", requests)
+    assert requests == ["publickey", "publickey"]
+
+
+async def test_a_server_refusing_public_keys_is_still_a_clear_key_refusal(
+    manager: RemoteManager,
+) -> None:
+    """Without the "none" answer, the server's list of methods comes with the refused
+    public-key request: the same error, and no other method tried."""
+    with SSHTestHost(
+        name="nopubkey",
+        user="jrcold",
+        log_level="DEBUG1",
+        remote_env=False,
+        extra_config={"PubkeyAuthentication": "no"},
+    ) as nokeys:
+        trust_host(manager.store, nokeys)
+        await manager.add_server(server_input(nokeys))
+        offset = nokeys.log_path.stat().st_size
+        with pytest.raises(SSHAuthError, match="refused key authentication"):
+            await manager.pool.acquire(await manager.endpoint("box"))
+        assert manager.pool.open_count() == 0
+        requests = auth_requests(nokeys, offset)
+    print("refused login's auth requests:", requests)
+    assert requests and set(requests) <= {"none", "publickey"}
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+@pytest.mark.skipif(not packet_tuning.supported(), reason="asyncssh not verified")
+async def test_a_new_connections_first_channel_waits_for_no_delayed_ack(
+    manager: RemoteManager, host: SSHTestHost
+) -> None:
+    """After the login sshd sends what no client answers (a hostkeys-00 global request,
+    DEBUG lines); with nothing to send back our kernel delayed its TCP ACK, and sshd
+    (no TCP_NODELAY for an exec session) held its answer to our first channel open
+    until that ACK came: 40 ms or more on every new connection's first exec (56 vs 11
+    ms on loopback). Answered with an IGNORE, the first channel costs what a later one
+    does."""
+    trust_host(manager.store, host)
+    await manager.add_server(server_input(host))
+    endpoint = await manager.endpoint("box")
+    firsts: list[float] = []
+    laters: list[float] = []
+    for _ in range(7):
+        async with manager.pool.connection(endpoint) as conn:
+            for times in (firsts, laters):
+                started = time.perf_counter()
+                proc = await conn.create_process("true")  # channel open + exec request
+                times.append(time.perf_counter() - started)
+                await proc.wait()
+    print(
+        f"first channel {median(firsts) * 1000:.1f} ms, a later one {median(laters) * 1000:.1f} ms"
+    )
+    assert median(firsts) - median(laters) < 0.025

@@ -22,7 +22,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from jupyter_remote.ssh import packet_tuning
+from jupyter_remote.ssh import packet_tuning, quick_login
 from jupyter_remote.ssh.auth import CIPHERS, PolicyClient
 from jupyter_remote.ssh.packet_tuning import KeptKeyGCM, TunedClientConnection
 from tests.harness.sshd_host import SSHTestHost
@@ -158,7 +158,9 @@ async def fetch_blob(conn: asyncssh.SSHClientConnection, host: SSHTestHost) -> b
 
 def test_no_ignore_packet_per_message_under_gcm(host: SSHTestHost) -> None:
     """asyncssh put an SSH_MSG_IGNORE before every packet (200 round trips: 200+
-    more packets for sshd to decrypt); under AES-GCM it protects nothing: none now."""
+    more packets for sshd to decrypt); under AES-GCM it protects nothing: none now,
+    but the answer to sshd's notices after the login (quick_login.py: one a batch read,
+    at most NOTICES_ANSWERED a connection)."""
 
     async def run(tuned: bool) -> tuple[int, bool]:
         offset = host.log_path.stat().st_size
@@ -172,7 +174,8 @@ def test_no_ignore_packet_per_message_under_gcm(host: SSHTestHost) -> None:
 
     ignores, tuned = asyncio.run(run(tuned=False))
     assert ignores >= 200 and not tuned  # the count sees asyncssh's own
-    assert asyncio.run(run(tuned=True)) == (0, True)
+    ignores, tuned = asyncio.run(run(tuned=True))
+    assert ignores <= quick_login.NOTICES_ANSWERED and tuned
 
 
 def test_rekeys_with_data_flowing_both_ways_keep_every_byte(host: SSHTestHost) -> None:

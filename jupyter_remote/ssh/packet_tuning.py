@@ -24,6 +24,11 @@ bench/analysis.md):
   otherwise counts a silent interval exactly as asyncssh does. A silent link is given
   up at the same moment as before; a busy one no longer cancels and re-arms a timer
   on every read.
+
+And once per connection, the login and its first channel (``quick_login.py``, s28): no
+"none" auth request when public-key auth is the only method, and sshd's unanswered
+notices after the login answered, so its reply to our first channel open is not held
+for our delayed ACK (40 ms).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from asyncssh.connection import SSHClientConnection
 from asyncssh.logging import SSHLogger
 
 from .kept_gcm import KeptKeyGCM, kept
+from .quick_login import HOOKS as QUICK_LOGIN_HOOKS
+from .quick_login import QuickLoginConnection
 from .recv_path import ReceivingConnection
 
 __all__ = ["VERIFIED", "KeptKeyGCM", "TunedClientConnection", "supported", "tune"]
@@ -71,6 +78,7 @@ _HOOKS = (
     "_keepalive_timer_callback",
     "_send_disconnect",
     "_force_close",
+    *QUICK_LOGIN_HOOKS,
 )
 _said_stock = False
 
@@ -116,7 +124,7 @@ class _NotLogged:
 _NOT_LOGGED = _NotLogged()
 
 
-class TunedClientConnection(ReceivingConnection):
+class TunedClientConnection(ReceivingConnection, QuickLoginConnection):
     """asyncssh's client connection without its avoidable per-packet work (see module).
 
     Only ever made by ``tune`` (class assignment on a connection asyncssh created);
