@@ -359,7 +359,8 @@ async def test_a_hostile_gap_for_replies_is_told_and_never_ends_the_link(caplog:
     it) has no msg_id, or a "header" key that is a list or a string, or whose "replies"
     is not a count, raised out of ``_from_remote`` (KeyError, TypeError, ValueError: the
     link ended, one re-attach per such GAP). Now each is numbered and told; a bad count is
-    logged and told as a plain GAP; only a well-formed request is answered."""
+    logged and told as a plain GAP (a bad size, since s28, as a malformed GAP); only a
+    well-formed request is answered."""
     import json
     import logging
 
@@ -397,6 +398,9 @@ async def test_a_hostile_gap_for_replies_is_told_and_never_ends_the_link(caplog:
         assert parents[0] == {"msg_id": "a", "msg_type": "execute_request"}, parents
         assert parents[2] == {"msg_id": "good", "msg_type": "execute_request", "session": "s"}
         malformed = [r for r in caplog.records if "malformed GAP for replies" in r.getMessage()]
-        assert len(malformed) == 4, [r.getMessage() for r in caplog.records]
+        assert len(malformed) == 3, [r.getMessage() for r in caplog.records]
+        # review s28: a size of -5 is no GAP's at all: told as a malformed one
+        refused = [r for r in caplog.records if "malformed GAP (" in r.getMessage()]
+        assert len(refused) == 1 and "bytes -5" in refused[0].getMessage(), refused
     finally:
         channels.close()

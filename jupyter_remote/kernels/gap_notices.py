@@ -2,7 +2,7 @@
 
 The relay sends a GAP record in place of output it dropped at its buffer bound (a run of
 messages evicted while no client read them) or of a message of more frames than a record
-carries (reason "parts"); ``RelayedChannels._publish_gap`` (``relay_link.py``) turns each
+carries (reason "parts"); ``GapTeller.tell`` (``relay_gaps.py``) turns each
 into a notice in the notebook, in the cell of the GAP's parent header, and on the kernel's
 card. A kernel that sends oversized messages in a loop, or overflows the bound again and
 again, made one notice per record (review s24 F7). :class:`GapNotices` keeps, per kernel,
@@ -35,6 +35,10 @@ Its notice (reason "replies") says so; ``dropped_reply`` gives the answer
 (ename ReplyDropped) to the request it answered, so a client waiting for it (a cell
 shown running) stops waiting. A lost stdin message is the kernel's input request: no
 answer can stand for the user's, so the notice says to interrupt the kernel.
+
+A GAP the link refused (``relay_records.gap_record``, review s28: a hostile or broken
+relay's) is told with reason "malformed" (MALFORMED): output may be missing in that cell,
+with no count or size, since none of its figures is believed.
 """
 
 from __future__ import annotations
@@ -112,14 +116,15 @@ class GapNotices:
         self.coalesced = 0
 
     def add(self, info: dict[str, Any], parent: bytes) -> None:
-        """One GAP record (``_publish_gap``, on the event loop): its notice now if none was
+        """One GAP record (``GapTeller.tell``, on the event loop): its notice now if none was
         shown for its reason and cell within the interval and the interval's cap of cells
-        is not reached, else counted for the next summary."""
+        is not reached, else counted for the next summary. ``info`` is as
+        ``relay_records.gap_record`` checked it (or MALFORMED for one it refused)."""
         if info.get("statuses"):  # a run of status messages alone: no output to mark (s26)
             return
-        reason = "parts" if info.get("reason") == "parts" else "bound"
-        if reason == "bound" and info.get("replies"):
-            reason = "replies"
+        reason = str(info.get("reason", ""))
+        if reason not in ("parts", "malformed"):
+            reason = "replies" if info.get("replies") else "bound"
         kept = bytes(parent) if len(parent) <= PARENT_KEPT else b"{}"
         key = (reason, cell_of(kept))
         window = self._windows.get(key)
@@ -195,6 +200,8 @@ def cell_of(parent: bytes) -> str:
 def gap_text(info: dict[str, Any]) -> str:
     """What the notebook shows for a GAP record: messages dropped at the relay's buffer
     bound, or (reason "parts") one with more parts than a record carries."""
+    if info.get("reason") == "malformed":
+        return MALFORMED_TEXT
     if info.get("reason") == "parts":  # "messages": those one GAP stands for (s25)
         n = int(info.get("messages", 1))
         return (
@@ -213,6 +220,16 @@ def gap_text(info: dict[str, Any]) -> str:
         f"link was down: the remote keeps at most {info['bound'] / 1e6:.0f} MB of output for "
         "an absent client.\n"
     )
+
+
+#: what ``RelayedChannels`` tells for a GAP it refused (``relay_records.gap_record``): it
+#: stands for its own seq alone, and no figure of it is believed (review s28)
+MALFORMED: dict[str, Any] = {"reason": "malformed", "count": 1, "bytes": 0, "bound": 0}
+MALFORMED_TEXT = (
+    "[jupyter-remote] Output may be missing here: the kernel's relay sent a malformed record "
+    "of output it dropped (how much is unknown; the Jupyter server's log says what was "
+    "wrong).\n"
+)
 
 
 def replies_text(info: dict[str, Any]) -> str:
@@ -279,7 +296,7 @@ def request_header(header: Any) -> dict[str, Any] | None:
 
 def parent_fields(header: Any) -> dict[str, Any]:
     """A GAP's parent header as a message's parent (``request_header``; a notice's,
-    ``RelayedChannels._show_gap``): the string fields of HEADER_FIELDS of a dict whose
+    ``GapTeller._show``): the string fields of HEADER_FIELDS of a dict whose
     msg_id is a string, else {} (review s27 F1: jupyter_client reads msg_id and unpacks a
     "header" key)."""
     if not isinstance(header, dict) or not isinstance(header.get("msg_id"), str):
@@ -304,6 +321,11 @@ def summary_text(reason: str, window: _Window, where: str = "") -> str:
     stands for output dropped while the link was down, however long ago: its relay sends
     it when a client is back."""
     n = window.messages
+    if reason == "malformed":
+        return (
+            f"[jupyter-remote] {n:,} more malformed record{'s' if n != 1 else ''} of dropped "
+            f"output came from the kernel's relay{where}: output may be missing.\n"
+        )
     kind = "kernel" if reason == "replies" else "output"
     messages = f"{n:,} more {kind} message{'s' if n != 1 else ''}"
     if reason == "replies":

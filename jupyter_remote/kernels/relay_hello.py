@@ -51,7 +51,7 @@ async def hello_answer(records: Any, writer: Any, timeout: float) -> dict[str, A
         writer.close()
         raise SSHConnectError("The kernel's relay closed the connection at once.")
     try:
-        return relay_json(record[3][0])
+        return relay_json(record[3][0] if record[3] else b"")  # none: IndexError (s28)
     except RemoteCommandError:
         writer.close()
         raise

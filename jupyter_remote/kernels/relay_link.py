@@ -18,6 +18,7 @@ Every HELLO carries a fresh nonce, and the relay's answer must prove it knows th
 kernel's key (``relay_proof`` in ``remote/protocol.py``) before one message is written
 to it: after the kernel ended, its old socket path or port may be anyone's (review s22
 F1); an answer without the proof is :class:`RelayNotProvenError`, and nothing is sent.
+Every record the relay sends is then checked before use (``relay_records.py``, s28).
 """
 
 from __future__ import annotations
@@ -50,15 +51,19 @@ from ..ssh.record_link import RecordLink, open_record_link
 from ..ssh.streams import ExecTarget
 from ..text import printable
 from .agent_client import MAX_ERROR_TEXT, error_hint
-from .gap_notices import (  # noqa: F401 (gap_text: its old home)
-    GapNotices,
-    dropped_reply,
-    gap_text,
-    parent_fields,
-    reply_gap_ok,
-)
+from .gap_notices import MALFORMED, gap_text  # noqa: F401 (gap_text: its old home)
 from .local_channels import LocalChannels, verified
-from .relay_hello import MAX_HELLO_IN, hello_answer, proven, relay_json
+from .relay_gaps import GapTeller
+from .relay_hello import MAX_HELLO_IN, hello_answer, proven
+from .relay_records import (
+    ack_problem,
+    gap_parent,
+    gap_record,
+    gap_told,
+    hb_problem,
+    hello_problem,
+    msg_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +100,6 @@ class RelayedChannels(LocalChannels):
             key=key, signature_scheme=signature_scheme, username="jupyter-remote"
         )
         self._key = key  # what the relay proves it knows (every HELLO)
-        self._on_gap = on_gap
         self._twin = uuid.uuid4().hex  # tells the relay a new local side starts its numbering
         self.epoch: str | None = None  # the relay (one per kernel process) we talk to
         self.last_in = 0  # highest kernel -> client number delivered here
@@ -111,15 +115,26 @@ class RelayedChannels(LocalChannels):
         #: the RecordLink from attach to detach, written to or not (``detach`` closes it)
         self._link: RecordLink | None = None
         self._ack_task: asyncio.Task[None] | None = None
-        self.gaps = 0  # GAP records received (each shown, or counted into a summary)
-        self.reply_gaps = 0  # of these, those standing for replies (review s26 R2)
-        self._gap_notices = GapNotices(self._show_gap)
+        self.malformed = 0  # records from the relay not used as sent (``relay_records``)
+        self._gap_teller = GapTeller(
+            self._session, self.publish, lambda name, parts: self._to_local(name, parts), on_gap
+        )
         #: the kernel process we talk to answered a shutdown request: it is ending on purpose
         self.shutdown_replied = False
 
     @property
     def attached(self) -> bool:
         return self._writer is not None
+
+    @property
+    def gaps(self) -> int:
+        """GAP records told (each shown, or counted into a summary)."""
+        return self._gap_teller.gaps
+
+    @property
+    def reply_gaps(self) -> int:
+        """Of these, those standing for replies (review s26 R2)."""
+        return self._gap_teller.reply_gaps
 
     # ------------------------------------------------------------ link
 
@@ -154,9 +169,13 @@ class RelayedChannels(LocalChannels):
             while self._pending and self._pending[0][0] <= self._written_out:
                 self._pending.popleft()
             self.epoch = answer["epoch"]
-            self.last_in = self._acked_in = int(answer["start"]) - 1
+            self.last_in = self._acked_in = answer["start"] - 1
             self.shutdown_replied = False
-        self._trim_pending(int(answer["last_in"]))
+        problem = ack_problem(answer["last_in"], self._written_out)
+        if problem is None:
+            self._trim_pending(answer["last_in"])
+        else:  # nothing taken off: all replayed, the relay drops what it has (its numbers)
+            self._refused("HELLO answer's last_in", problem)
         for _seq, record in self._pending:
             writer.write(record)
         self._written_out = self._seq_out
@@ -184,11 +203,9 @@ class RelayedChannels(LocalChannels):
                 printable(str(answer["error"])[:MAX_ERROR_TEXT], keep_newlines=True),
                 hint=error_hint(answer.get("hint")),  # a log tail: its end is what matters
             )
-        if not (
-            isinstance(answer.get("epoch"), str)
-            and isinstance(answer.get("start"), int)
-            and isinstance(answer.get("last_in"), int)
-        ):
+        problem = hello_problem(answer)  # review s28: a bool, or a start of 10**30
+        if problem is not None:
+            log.warning("relay's greeting refused: %s", problem)
             writer.close()
             raise RemoteCommandError(
                 "The kernel's relay answered with a malformed greeting.",
@@ -286,13 +303,16 @@ class RelayedChannels(LocalChannels):
         self, writer: RecordLink, kind: int, channel: int, seq: int, parts: list[Any]
     ) -> None:
         """One record from the relay, as the SSH packet completing it arrives (called by
-        ``writer``, the link: ``ssh/record_link.py``). An exception here (a malformed GAP)
-        ends the link."""
+        ``writer``, the link: ``ssh/record_link.py``). Each kind is checked first
+        (``relay_records.py``): an exception here would end the link (review s28)."""
         if kind == MSG:
             if seq <= self.last_in:
                 return  # resent after a reconnect: already delivered
             self.last_in = seq
-            if channel == IOPUB:  # most messages
+            problem = msg_problem(channel, parts)
+            if problem is not None:  # numbered (the relay's seq, as any MSG's), dropped
+                self._refused("MSG", problem)
+            elif channel == IOPUB:  # most messages
                 self.publish(parts)
             else:
                 if RELAYED[channel] == "control" and is_shutdown_reply(parts):
@@ -301,25 +321,55 @@ class RelayedChannels(LocalChannels):
             if self.last_in - self._acked_in >= ACK_BATCH:
                 self._ack(writer)
         elif kind == ACK:
-            self._trim_pending(seq)
+            problem = ack_problem(seq, self._written_out)
+            if problem is None:
+                self._trim_pending(seq)
+            else:  # ignored: no request the relay may not have is dropped
+                self._refused("ACK", problem)
         elif kind == HB:
-            self._to_local("hb", parts)
+            problem = hb_problem(parts)
+            if problem is None:
+                self._to_local("hb", parts)
+            else:
+                self._refused("HB", problem)
         elif kind == GAP:
-            info = relay_json(parts[0])
-            last = seq + int(info["count"]) - 1
-            if last <= self.last_in:
-                return  # resent after a reconnect: already told (as a MSG above)
-            self.last_in = last
-            parent = parts[1] if len(parts) > 1 else b"{}"
-            if info.get("replies") and not reply_gap_ok(info):  # review s27 F1
-                log.warning(
-                    "relay sent a malformed GAP for replies, told as plain output: %s",
-                    printable(repr(info))[:200],
-                )
-                info.pop("replies", None)
-            self._publish_gap(info, parent)
-            if info.get("replies"):
-                self._replies_dropped(info, parent, parts[2:])
+            self._from_gap(seq, parts)
+        else:  # HELLO again, INFO, CLAIM, or no kind of ours
+            self._refused(f"record of kind {kind}", "not one the relay sends after HELLO")
+
+    def _from_gap(self, seq: int, parts: list[Any]) -> None:
+        """A GAP record (``_from_remote``), checked by ``relay_records.gap_record``: told
+        (once per seq: a resent one is not) and numbered to its last seq; a malformed one
+        is numbered as its own seq alone and told as such (review s28), and a GAP for
+        replies whose reply fields alone are wrong is told as a plain GAP (s27 F1)."""
+        gap, problem = gap_record(seq, parts)
+        if gap is None:
+            if seq <= self.last_in:
+                return  # resent after a reconnect: already told
+            self.last_in = seq
+            self._refused("GAP", f"{problem}; told as a malformed GAP")
+            self._gap_teller.tell(dict(MALFORMED), gap_parent(parts), [])
+            return
+        last = seq + gap.info["count"] - 1
+        if last <= self.last_in:
+            return  # resent after a reconnect: already told (as a MSG above)
+        info = gap_told(gap.info, seq, self.last_in)
+        self.last_in = last
+        if problem is not None:
+            self._refused("GAP for replies", problem)  # review s27 F1
+        self._gap_teller.tell(info, gap.parent, gap.idents)
+
+    def _refused(self, what: str, problem: str) -> None:
+        """A record from the relay not used as sent (``relay_records.py``): a WARNING naming
+        what was wrong (the first 10, then the 2**n-th: a relay may send them in a loop)."""
+        self.malformed += 1
+        if self.malformed <= 10 or not self.malformed & (self.malformed - 1):
+            log.warning(
+                "relay sent a malformed %s (%d so far): %s",
+                what,
+                self.malformed,
+                printable(problem)[:300],
+            )
 
     def _link_ended(self, writer: RecordLink, exc: BaseException | None) -> None:
         """The link ended (end of stream, or ``exc``): the session's watch re-attaches (its
@@ -343,54 +393,7 @@ class RelayedChannels(LocalChannels):
             await asyncio.sleep(ACK_EVERY)
             self._ack(writer)
 
-    def _publish_gap(self, info: dict[str, Any], parent: bytes) -> None:
-        """A visible marker in the notebook where output was dropped at the buffer bound
-        (or a message was too long to relay), in the cell of ``parent``: at most one per
-        reason and cell per second, the others counted into it (``gap_notices.py``, review
-        s24 F7, s25 F3)."""
-        self.gaps += 1
-        self._gap_notices.add(info, parent)
-
-    def _replies_dropped(self, info: dict[str, Any], parent: bytes, idents: list[Any]) -> None:
-        """A GAP standing for replies the relay dropped (review s26 R2; ``_from_remote``):
-        logged (the first 10, then the 2**n-th), and a shell or control reply's request
-        answered with an error (``gap_notices.dropped_reply``) through the routing frames
-        the GAP carries: a client waiting for it (a cell shown running) stops waiting."""
-        self.reply_gaps += 1
-        answer = dropped_reply(info, parent) if idents else None
-        if self.reply_gaps <= 10 or not self.reply_gaps & (self.reply_gaps - 1):
-            log.warning(
-                "relay dropped %d kernel messages, %d %s replies among them (GAP %d): %s",
-                int(info["count"]),
-                int(info["replies"]),
-                printable(str(info.get("channel")))[:16],
-                self.reply_gaps,
-                "answered the request with an error reply" if answer else "nothing to answer",
-            )
-        if answer is not None:
-            channel, msg_type, content, request = answer
-            try:
-                msg = self._session.msg(msg_type, content, parent=request)
-                frames = self._session.serialize(msg, ident=[bytes(i) for i in idents])
-            except Exception as exc:  # never out of the link's record handling (s27 F1)
-                log.warning("relay's GAP for replies: no error reply made: %r", exc)
-                return
-            self._to_local(channel, frames)
-
-    def _show_gap(self, text: str, parent: bytes) -> None:
-        """A GAP notice (``GapNotices``): on stderr in the cell of ``parent``, and the card."""
-        try:
-            parent_header = parent_fields(relay_json(parent)) if parent else {}
-        except RemoteCommandError:
-            parent_header = {}
-        msg = self._session.msg(
-            "stream", {"name": "stderr", "text": text}, parent=parent_header or None
-        )
-        self.publish(self._session.serialize(msg, ident=[b"stream"]))
-        if self._on_gap is not None:
-            self._on_gap(text.strip())
-
     def close(self) -> None:
         """End of the session (``LocalChannels.close``); a GAP summary still due is dropped."""
-        self._gap_notices.close()
+        self._gap_teller.close()
         super().close()
