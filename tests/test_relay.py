@@ -253,14 +253,19 @@ async def test_buffer_bound_drops_oldest_output_with_a_marker(kernel_factory: An
         msg_id = kc.execute(PRINT_300 % "x")
         await asyncio.sleep(0.5)  # queued locally: nothing ran yet
         await channels.attach(UnixLink(), kernel.path)
-        await asyncio.sleep(3)  # runs now; the link is up, so nothing is dropped
+        await cell_lines(kc, msg_id)  # runs now; the link is up, so nothing is dropped
         assert kernel.relay.dropped == 0
+        numbered = kernel.relay.seq
         channels.detach()
         msg_id = kc.execute(PRINT_300 % "y")
         await asyncio.sleep(0.2)
         await channels.attach(UnixLink(), kernel.path)  # delivers the request ...
         channels.detach()  # ... and leaves before the output
-        await asyncio.sleep(3)
+        await eventually_async(  # the cell runs meanwhile, to its idle status (more than
+            lambda: (kernel.relay.seq - numbered, kernel.relay.busy),  # busy and input)
+            lambda seen: seen[0] > 2 and not seen[1],
+            timeout=60,
+        )
         await channels.attach(UnixLink(), kernel.path)
         text, stderr, deadline = "", "", time.monotonic() + 60
         while True:
