@@ -766,6 +766,13 @@ def test_a_relay_thread_ends_with_its_test() -> None:
     assert kernel.relay.thread not in threading.enumerate()
 
 
+#: cells of the test below, and how many of them must have their reply and idle status in
+#: one write of the relay: 0 before 64bac7c; 38-40 of 40 here idle or with one CPU hog, 27
+#: with two (12 cells and 9 asked before: a loaded machine's figure was too close)
+CELLS_TOGETHER = 40
+TOGETHER_AT_LEAST = 10
+
+
 async def test_a_cells_reply_and_its_idle_status_leave_the_relay_in_one_write(
     kernel_factory: Any,
 ) -> None:
@@ -785,16 +792,18 @@ async def test_a_cells_reply_and_its_idle_status_leave_the_relay_in_one_write(
 
         link.writelines = recorded  # the relay's thread calls it; list.append is atomic
         ids = []
-        for _ in range(12):
+        for _ in range(CELLS_TOGETHER):
             msg_id = kc.execute("x += 1")
             ids.append(msg_id)
             assert await cell_lines(kc, msg_id) == []
         link.writelines = real
         together = 0
         for msg_id in ids:
-            [with_reply] = [w for w in writes if b"execute_reply" in w and msg_id.encode() in w]
+            quoted = b'"' + msg_id.encode() + b'"'  # "..._1" is a part of "..._12"
+            [with_reply] = [w for w in writes if b"execute_reply" in w and quoted in w]
             idle = b'"idle"' in with_reply  # the status's content (json or orjson spacing)
-            together += idle and with_reply.count(msg_id.encode()) >= 2
+            together += idle and with_reply.count(quoted) >= 2
+        print(f"reply and idle status in one write: {together} of {len(ids)} cells")
         # the idle status follows the reply within microseconds; a 2 ms hold misses it only
         # when the kernel is descheduled between its two sends (a loaded machine)
-        assert together >= 9, (together, len(writes))
+        assert together >= TOGETHER_AT_LEAST, (together, len(writes))
