@@ -17,6 +17,7 @@ from typing import Any
 
 from jupyter_remote.remote.relay_buffer import MAX_HOPS
 from tests.harness.unix_link import UnixLink
+from tests.harness.waiting import eventually_async
 from tests.test_gap_notices import dropped_in, notices_until
 from tests.test_relay import (  # noqa: F401 (kernel_factory: the fixture)
     cell_lines,
@@ -72,6 +73,14 @@ async def until_quiet(relay: Any, timeout: float = 90) -> None:
         await asyncio.sleep(0.5)
 
 
+async def until_running(relay: Any) -> None:
+    """Until the relay has read the kernel's busy status: the cell's request reached the
+    kernel, whose loop sleeps 0.5 s before it prints (the link drops meanwhile). A fixed
+    0.2 s wait assumed the request got there in time: on a loaded machine it could still
+    be on the local side when the link dropped, and the cell would run after the re-attach."""
+    await eventually_async(lambda: relay.busy, timeout=30, interval=0.01, what="the cell running")
+
+
 async def until_sent(relay: Any, timeout: float = 30) -> None:
     """Until the relay's pump has written everything to its (new) client."""
     deadline = time.monotonic() + timeout
@@ -91,7 +100,7 @@ async def test_a_print_loop_with_no_client_keeps_the_relay_within_its_bound(
         relay = kernel.relay
         await cell_lines(kc, kc.execute("pass"))
         cell = kc.execute(PRINT_LOOP)
-        await asyncio.sleep(0.2)
+        await until_running(relay)
         channels.detach()
         await until_quiet(relay)
         entries, notes, nbytes = held(relay)
@@ -127,7 +136,7 @@ async def test_drops_between_prints_with_no_client_keep_one_gap(
         relay = kernel.relay
         await cell_lines(kc, kc.execute("pass"))
         kc.execute(DROP_LOOP)
-        await asyncio.sleep(0.2)
+        await until_running(relay)
         channels.detach()
         await until_quiet(relay)
         entries, notes, nbytes = held(relay)
@@ -238,7 +247,7 @@ async def test_unasked_replies_with_no_client_keep_the_relay_within_its_bound(
         relay = kernel.relay
         await cell_lines(kc, kc.execute("pass"))
         cell = kc.execute(UNASKED_LOOP)
-        await asyncio.sleep(0.2)
+        await until_running(relay)
         channels.detach()
         # every message numbered (2 a turn, busy, input, "after", idle, its reply), or
         # none for 2 s (the kernel's shell thread sends the replies at its own pace, and
