@@ -5,13 +5,13 @@ kernel's requests would then never be answered again)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import zmq
 import zmq.asyncio
 from jupyter_client.session import Session
 
 from jupyter_remote.kernels.jupyter_bridge import DELIM, BridgedChannels
+from jupyter_remote.ssh.forwards import free_local_ports
 from tests.harness.waiting import eventually_async
 
 KEY = b"k" * 32
@@ -25,10 +25,13 @@ HOSTILE = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def kernel_ports() -> dict[str, int]:
+    """A kernel's five local ports, all different and held until the channels listen on
+    them (the provisioner's own pick): five ports picked and let go one after the other
+    repeat one now and then (bind to port 0 may return the port just closed: 42 of
+    50,000 picks of five here), and the second listener then fails."""
+    names = ("shell", "control", "stdin", "iopub", "hb")
+    return dict(zip(names, free_local_ports(len(names)), strict=True))
 
 
 async def _no_shutdown(*_: object) -> None:
@@ -36,7 +39,7 @@ async def _no_shutdown(*_: object) -> None:
 
 
 async def test_hostile_frames_are_dropped_and_the_channel_still_serves() -> None:
-    ports = {name: free_port() for name in ("shell", "control", "stdin", "iopub", "hb")}
+    ports = kernel_ports()
     channels = BridgedChannels(
         ports, key=KEY, signature_scheme="hmac-sha256", on_shutdown_request=_no_shutdown
     )
@@ -65,7 +68,7 @@ async def test_a_status_whose_content_is_an_array_never_ends_the_reader() -> Non
     reader; a status whose content is a JSON array (user code may publish one) raised
     AttributeError there, which ended the reader: every later message of the kernel was
     lost. Now it is passed on, and the next real status still counts."""
-    ports = {name: free_port() for name in ("shell", "control", "stdin", "iopub", "hb")}
+    ports = kernel_ports()
     channels = BridgedChannels(
         ports, key=KEY, signature_scheme="hmac-sha256", on_shutdown_request=_no_shutdown
     )

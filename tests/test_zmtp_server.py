@@ -21,6 +21,7 @@ from jupyter_remote.kernels import zmtp_server
 from jupyter_remote.kernels.jupyter_bridge import BridgedChannels
 from jupyter_remote.kernels.zmtp_patterns import PubServer, RouterServer
 from jupyter_remote.remote import zmtp
+from jupyter_remote.ssh.forwards import free_local_ports
 from tests.harness.waiting import eventually_async
 
 
@@ -249,7 +250,10 @@ async def _no_shutdown(*_: object) -> None:
 
 
 async def test_close_leaves_no_port_listening_and_the_ports_bind_again() -> None:
-    ports = {name: free_port() for name in ("shell", "control", "stdin", "iopub", "hb")}
+    names = ("shell", "control", "stdin", "iopub", "hb")
+    # all different (five picked and let go one by one may repeat one: bind to port 0 can
+    # return the port just closed), held until the first channels listen on them
+    ports = dict(zip(names, free_local_ports(len(names)), strict=True))
     for _ in range(2):  # the same port numbers again (a kernel's connection file)
         channels = BridgedChannels(
             ports, key=b"k", signature_scheme="hmac-sha256", on_shutdown_request=_no_shutdown
