@@ -23,7 +23,7 @@ from traitlets.config import Config
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.sessions import registry
 from jupyter_remote.store import Store
-from tests.harness.clients import WSKernel, execute, started_kernel
+from tests.harness.clients import WSKernel, execute, started_kernel, until_printed
 from tests.harness.remote_state import (
     STATE_DIR,
     clean_remote,
@@ -99,8 +99,8 @@ def test_interrupt_restart_shutdown_leave_nothing(
 ) -> None:
     km, kc = kernel
     execute(kc, "x = 41")
-    msg_id = kc.execute("import time; time.sleep(60)")
-    time.sleep(1.5)
+    msg_id = kc.execute("import time; print('sleeping', flush=True); time.sleep(60)")
+    assert until_printed(kc, msg_id).startswith("sleeping")  # running: SIGINT not ignored
     started = time.monotonic()
     km.interrupt_kernel()
     while True:

@@ -79,6 +79,19 @@ def stream_lines(kc: BlockingKernelClient, msg_id: str, timeout: float) -> list[
             return text.splitlines()
 
 
+def until_printed(kc: BlockingKernelClient, msg_id: str, timeout: float = 60) -> str:
+    """The first stream text of request MSG_ID (other iopub messages are skipped).
+
+    Called by the interrupt tests before they interrupt: ipykernel ignores SIGINT
+    between requests, so a cell is interrupted once it runs, which its first print
+    proves (a fixed wait may end before a slow link or a loaded machine delivered it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+            return str(msg["content"]["text"])
+
+
 def read_late_output(
     kc: BlockingKernelClient,
     reply: dict[str, Any],
