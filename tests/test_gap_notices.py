@@ -31,6 +31,7 @@ from jupyter_remote.kernels.relay_link import RelayedChannels
 from jupyter_remote.remote import relay as relay_mod
 from jupyter_remote.ssh.forwards import free_local_ports
 from tests.harness.unix_link import UnixLink
+from tests.harness.waiting import eventually_async
 from tests.test_relay import (  # noqa: F401 (kernel_factory: the fixture)
     RelayedKernel,
     cell_lines,
@@ -138,10 +139,13 @@ async def test_output_over_the_bound_in_cell_after_cell_makes_a_notice_in_each_c
     was often shown one cell early."""
     async with joined(kernel_factory, buffer_bytes=1 << 20) as (kernel, channels, kc):
         await cell_lines(kc, kc.execute("pass"))
-        ids = [kc.execute(BIG_CELL) for _ in range(CELLS)]
-        await asyncio.sleep(0.1)
-        channels.detach()
         relay = kernel.relay
+        before = relay.last_in
+        ids = [kc.execute(BIG_CELL) for _ in range(CELLS)]
+        # every request on the relay's side before the link drops (a request still on the
+        # local side would run after the re-attach, with a client reading: no notice)
+        await eventually_async(lambda: relay.last_in - before, lambda n: n >= CELLS, timeout=30)
+        channels.detach()
         deadline = time.monotonic() + 60
         await asyncio.sleep(0.3 * CELLS)
         seen = -1

@@ -295,8 +295,7 @@ def test_another_user_reaches_nothing_of_a_kernel_with_a_long_home(
     kc.stop_channels()
     km.shutdown_kernel(now=True)
     made.unlink()
-    time.sleep(1)
-    assert remote_kernel_processes(victim_host) == []
+    eventually(lambda: remote_kernel_processes(victim_host), lambda left: left == [], timeout=15)
     # the debugger's adapter too
     eventually(lambda: _kernel_processes(victim_host.uid), lambda left: not left, timeout=15)
     assert _victim_tmp(victim_host.uid) == [], f"left in /tmp after stop (kernel pid {pid})"
