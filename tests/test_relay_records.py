@@ -287,3 +287,35 @@ async def test_a_greeting_out_of_range_is_refused(field: str, value: Any) -> Non
             assert not channels.attached and channels.last_in == 0
     finally:
         channels.close()
+
+
+async def test_a_parent_or_header_that_cannot_be_encoded_or_parsed_ends_nothing(
+    caplog: Any,
+) -> None:
+    """Review s28 F1, F2: a GAP whose parent header holds a lone surrogate (pure ASCII
+    JSON, "\\ud800") and a control MSG whose header says "shutdown_reply" nested deeper
+    than json can parse, or longer than any real header. The old code raised out of the
+    record handling (UnicodeEncodeError in the notice, RecursionError in
+    is_shutdown_reply): each ended the link. Now the GAP is numbered and told without the
+    parent, the MSG delivered, and a good MSG after them arrives."""
+    caplog.set_level(logging.WARNING)
+    told: list[str] = []
+    channels = channels_with(told)
+    published: list[list[Any]] = []
+    channels.publish = published.append  # type: ignore[method-assign]
+    control = relay_mod.RELAYED.index("control")
+    lone = b'{"msg_id": "\\ud800", "msg_type": "execute_request", "session": "\\udfff"}'
+    reply_gap = {**GOOD, "replies": 1, "channel": "shell"}
+    try:
+        channels._from_remote(None, GAP, 0, 1, [info_part(GOOD), lone])  # type: ignore[arg-type]
+        channels._from_remote(None, GAP, 0, 2, [info_part(reply_gap), lone])  # type: ignore[arg-type]
+        for seq, depth in ((3, 5_000), (4, 200_000)):
+            header = b'["shutdown_reply",' + b"[" * depth
+            frames = [b"id", b"<IDS|MSG>", b"sig", header, b"{}", b"{}", b"{}"]
+            channels._from_remote(None, MSG, control, seq, frames)  # type: ignore[arg-type]
+        assert channels.last_in == 4 and channels.gaps == 2, (channels.last_in, channels.gaps)
+        assert len(told) == 2 and all("dropped" in t for t in told), told
+        channels._from_remote(None, MSG, IOPUB, 5, [b"topic", b"good"])  # type: ignore[arg-type]
+        assert published[-1] == [b"topic", b"good"] and channels.last_in == 5
+    finally:
+        channels.close()

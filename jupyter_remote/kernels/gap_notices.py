@@ -299,9 +299,21 @@ def parent_fields(header: Any) -> dict[str, Any]:
     ``GapTeller._show``): the string fields of HEADER_FIELDS of a dict whose
     msg_id is a string, else {} (review s27 F1: jupyter_client reads msg_id and unpacks a
     "header" key)."""
-    if not isinstance(header, dict) or not isinstance(header.get("msg_id"), str):
+    if not isinstance(header, dict) or not _encodes(header.get("msg_id")):
         return {}
-    return {k: header[k] for k in HEADER_FIELDS if isinstance(header.get(k), str)}
+    return {k: header[k] for k in HEADER_FIELDS if _encodes(header.get(k))}
+
+
+def _encodes(value: Any) -> bool:
+    """A string that UTF-8 can carry: JSON may hold a lone surrogate ("\\ud800"), which
+    jupyter_client's packer refuses (review s28 F1: UnicodeEncodeError ended the link)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def reply_gap_ok(info: dict[str, Any]) -> bool:

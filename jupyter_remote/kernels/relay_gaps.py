@@ -90,9 +90,14 @@ class GapTeller:
             parent_header = parent_fields(relay_json(parent)) if parent else {}
         except RemoteCommandError:
             parent_header = {}
-        msg = self._session.msg(
-            "stream", {"name": "stderr", "text": text}, parent=parent_header or None
-        )
-        self._publish(self._session.serialize(msg, ident=[b"stream"]))
+        try:
+            msg = self._session.msg(
+                "stream", {"name": "stderr", "text": text}, parent=parent_header or None
+            )
+            frames = self._session.serialize(msg, ident=[b"stream"])
+        except Exception as exc:  # never out of the link's record handling (review s28 F1)
+            log.warning("relay's GAP: no notice made: %r", exc)
+            return
+        self._publish(frames)
         if self._on_gap is not None:
             self._on_gap(text.strip())

@@ -282,6 +282,11 @@ class RecordParser:
 MSG_DELIMITER = b"<IDS|MSG>"
 
 
+#: a header frame longer than this is no kernel's shutdown_reply (a real one is < 1 KiB):
+#: not parsed, so a relay cannot make the laptop decode megabytes per record
+SHUTDOWN_HEADER_MAX = 64 * 1024
+
+
 def is_shutdown_reply(frames: Any) -> bool:
     """True for a kernel's ``shutdown_reply`` (control channel): it obeyed a shutdown
     request and is ending. The relay and the local side both watch for it (a kernel that
@@ -290,11 +295,11 @@ def is_shutdown_reply(frames: Any) -> bool:
         header = bytes(frames[frames.index(MSG_DELIMITER) + 2])
     except (ValueError, IndexError, TypeError):
         return False
-    if b"shutdown_reply" not in header:
+    if b"shutdown_reply" not in header or len(header) > SHUTDOWN_HEADER_MAX:
         return False
     try:
         return bool(json.loads(header.decode("utf-8")).get("msg_type") == "shutdown_reply")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # a hostile frame (review s28 F2)
         return False
 
 
