@@ -9,12 +9,17 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import asyncssh
 import pytest
+from asyncssh.auth import _ServerNullAuth
+from asyncssh.packet import SSHPacket
 
 from jupyter_remote.errors import SSHAuthError
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.ssh import packet_tuning
+from jupyter_remote.ssh.auth import CIPHERS, PolicyClient
 from tests.harness.servers import server_input, trust_host
 from tests.harness.sshd_host import SSHAgent, SSHTestHost
 from tests.harness.waiting import eventually
@@ -154,3 +159,74 @@ async def test_a_new_connections_first_channel_waits_for_no_delayed_ack(
         f"first channel {median(firsts) * 1000:.1f} ms, a later one {median(laters) * 1000:.1f} ms"
     )
     assert median(firsts) - median(laters) < 0.025
+
+
+class _NoneAdmitted(_ServerNullAuth):
+    """A stand-in for a server that admits the "none" method (a gateway with no client
+    auth, Tailscale SSH's tailnet identity, an account without a password under
+    PermitEmptyPasswords): asyncssh's own server, whose "none" is never supported,
+    made to accept it. Records that it was asked."""
+
+    asked: list[str] = []
+
+    @classmethod
+    def supported(cls, conn: Any) -> bool:
+        return True
+
+    async def _start(self, packet: SSHPacket) -> None:
+        packet.check_end()
+        _NoneAdmitted.asked.append("none")
+        await self.send_success()
+
+
+class _NoKeysServer(asyncssh.SSHServer):
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def public_key_auth_supported(self) -> bool:
+        _NoneAdmitted.asked.append("publickey")
+        return False
+
+
+@pytest.mark.parametrize("tuned", [False, True], ids=["stock", "tuned"])
+async def test_a_server_that_admits_none_still_logs_in(
+    tuned: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review s28 F3: with "none" skipped, a key login to a server that admits "none"
+    and lists no public-key auth ended in PermissionDenied, where asyncssh's stock login
+    got in. The skipped "none" now comes last, once, before giving up: both log in."""
+    monkeypatch.setitem(asyncssh.auth._server_auth_handlers, b"none", _NoneAdmitted)
+    _NoneAdmitted.asked = []
+    server_key = asyncssh.generate_private_key("ssh-ed25519")
+    server = await asyncssh.listen(
+        "127.0.0.1", 0, server_factory=_NoKeysServer, server_host_keys=[server_key]
+    )
+    port = server.sockets[0].getsockname()[1]
+    try:
+        conn, _ = await asyncssh.create_connection(
+            lambda: PolicyClient(None, tuned=tuned),
+            "127.0.0.1",
+            port,
+            username="gateway",
+            client_keys=[asyncssh.generate_private_key("ssh-ed25519")],
+            known_hosts=asyncssh.import_known_hosts(
+                f"[127.0.0.1]:{port} " + server_key.export_public_key().decode()
+            ),
+            preferred_auth="publickey",
+            password_auth=False,
+            kbdint_auth=False,
+            encryption_algs=CIPHERS,
+            config=[],
+            agent_path=None,
+        )
+        conn.close()
+        await conn.wait_closed()
+    finally:
+        server.close()
+        await server.wait_closed()
+    print("tuned" if tuned else "stock", "asked:", _NoneAdmitted.asked)
+    assert _NoneAdmitted.asked[-1] == "none"
+    if tuned and packet_tuning.supported():
+        # the public-key request first (the server's check of it is asked twice), then
+        # "none", last and once
+        assert _NoneAdmitted.asked[0] == "publickey" and _NoneAdmitted.asked.count("none") == 1

@@ -64,17 +64,29 @@ class QuickLoginConnection(SSHClientConnection):
     """asyncssh's client login and first channel without the waits above (see module)."""
 
     _jr_auth_tried = False  # the first auth method has been chosen
+    _jr_none_skipped = False  # ... and it was public-key auth in place of "none"
+    _jr_none_tried = False
     _jr_notices_answered = 0
     _jr_answer_due = False
 
     def try_next_auth(self, *, next_method: bool = False) -> None:
         """asyncssh's (called when the server accepts the auth service, and after each
         failure), except that the very first method is public-key auth, not "none",
-        when that is the only method this connection may use."""
+        when that is the only method this connection may use. The "none" request then
+        comes last, once, before giving up: a server that admits it (a gateway with no
+        client auth, an account without a password) logs in as asyncssh's stock login
+        would, and only a failing login pays its round trip (review s28 F3)."""
         if not self._jr_auth_tried:
             self._jr_auth_tried = True
             if self._auth_methods == _NONE and self._preferred_auth == _PUBLICKEY_ONLY:
                 self._auth_methods = list(_PUBLICKEY_ONLY)
+                self._jr_none_skipped = True
+        elif self._jr_none_skipped and not self._jr_none_tried:
+            left = self._auth_methods[1:] if next_method else self._auth_methods
+            if not left:
+                self._jr_none_tried = True
+                self._auth_methods = list(_NONE)
+                next_method = False
         super().try_next_auth(next_method=next_method)
 
     def _jr_notice_received(self) -> None:
