@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from .config import store_from_config
 from .context import RemoteContext
+from .text import printable
 
 T = TypeVar("T")
 
@@ -77,8 +78,11 @@ def _start_loop_thread() -> asyncio.AbstractEventLoop:
 def _print_progress(event: dict[str, Any]) -> None:
     """Standalone clients (jupyter console, papermill) show start-up stages on a terminal."""
     if event.get("type") == "progress" and sys.stderr.isatty():
-        detail = f": {event['message']}" if event.get("message") else ""
-        print(f"[jupyter-remote] {event['stage']}{detail}", file=sys.stderr, flush=True)
+        # remote-derived text (a Slurm job's reason...) reaches a terminal: no escapes
+        # (review s28 F6)
+        detail = f": {printable(str(event['message']))}" if event.get("message") else ""
+        line = f"[jupyter-remote] {printable(str(event['stage']))}{detail}"
+        print(line, file=sys.stderr, flush=True)
 
 
 def _library_log_level(app_log: logging.Logger | None) -> int:

@@ -3,6 +3,7 @@ SSH connection, the login's requests, and a new connection's first channel."""
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from asyncssh.auth import _ServerNullAuth
 from asyncssh.packet import SSHPacket
 
+from jupyter_remote import runtime
 from jupyter_remote.errors import SSHAuthError
 from jupyter_remote.manager import RemoteManager
 from jupyter_remote.ssh import packet_tuning
@@ -230,3 +232,29 @@ async def test_a_server_that_admits_none_still_logs_in(
         # the public-key request first (the server's check of it is asked twice), then
         # "none", last and once
         assert _NoneAdmitted.asked[0] == "publickey" and _NoneAdmitted.asked.count("none") == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_standalone_clients_progress_lines_carry_no_terminal_escapes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review s28 F6: a standalone client (papermill, jupyter console) prints start-up
+    stages on its terminal, and a stage's message can hold remote text (a Slurm job's
+    pending reason): a hostile one could retitle the terminal or rewrite the screen. Each
+    control character now shows as an escape."""
+    screen = _Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    hostile = "queued (Priority)\x1b]0;owned\x07\x1b[2J\rforged line"
+    runtime._print_progress(
+        {"type": "progress", "stage": "queued\x1b[31m", "message": hostile, "kernel_id": "k"}
+    )
+    line = screen.getvalue()
+    assert "\x1b" not in line and "\x07" not in line and "\r" not in line, repr(line)
+    assert line == (
+        "[jupyter-remote] queued\\x1b[31m: queued (Priority)\\x1b]0;owned\\x07\\x1b[2J"
+        "\\rforged line\n"
+    ), repr(line)

@@ -25,7 +25,7 @@ import zmq.asyncio
 
 from jupyter_remote.kernels.gap_notices import INTERVAL, MALFORMED_TEXT
 from jupyter_remote.kernels.relay_link import RelayedChannels
-from jupyter_remote.kernels.relay_records import SEQ_MAX
+from jupyter_remote.kernels.relay_records import SEQ_MAX, gap_told
 from jupyter_remote.remote import relay as relay_mod
 from jupyter_remote.remote.protocol import ACK, GAP, HB, MSG, RecordReader, encode_record
 from jupyter_remote.ssh.forwards import free_local_ports
@@ -319,3 +319,12 @@ async def test_a_parent_or_header_that_cannot_be_encoded_or_parsed_ends_nothing(
         assert published[-1] == [b"topic", b"good"] and channels.last_in == 5
     finally:
         channels.close()
+
+
+def test_a_gap_told_already_is_told_with_no_numbers() -> None:
+    """Review s28 F5: gap_told for a GAP wholly at or below last_in gave a negative count
+    and size (-6, -60); its one caller skips such GAPs first, the function now says
+    nothing is left on its own. A GAP partly told keeps its new seqs alone."""
+    assert gap_told({"count": 10, "bytes": 100}, 5, 20) == {"count": 0, "bytes": 0}
+    assert gap_told({"count": 10, "bytes": 100}, 5, 9) == {"count": 5, "bytes": 50}
+    assert gap_told({"count": 10, "bytes": 100}, 5, 4) == {"count": 10, "bytes": 100}

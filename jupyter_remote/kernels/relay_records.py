@@ -163,8 +163,9 @@ def gap_record(seq: int, parts: list[Any]) -> tuple[Gap | None, str | None]:
 
 def gap_told(info: dict[str, Any], seq: int, last_in: int) -> dict[str, Any]:
     """A checked GAP's info for the numbers after ``last_in`` alone (one starting at or
-    below it, a relay's mistake: each seq is told once), bytes and replies in proportion."""
-    new = seq + info["count"] - 1 - max(last_in, seq - 1)
+    below it, a relay's mistake: each seq is told once), bytes and replies in proportion;
+    none of them (count 0) for a GAP told already (its caller skips those first)."""
+    new = max(0, seq + info["count"] - 1 - max(last_in, seq - 1))
     if new >= info["count"]:
         return info
     told = {**info, "count": new, "bytes": info["bytes"] * new // info["count"]}
