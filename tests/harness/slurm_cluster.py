@@ -357,6 +357,13 @@ def close_all() -> None:
             cluster.close()
 
 
+#: a job's memory when it asks none: a kernel's job holds the job's holder, our supervisor
+#: and relay, the kernel, and now and then an agent step; jobacct_gather/linux sums their
+#: RSS (shared pages in each) at ~90-100 MB, and OverMemoryKill ended such jobs at 100 MB
+#: (104,869,888 > 104,857,600 B while an agent step ran: s28). 4 such jobs fit a node.
+DEF_MEM_PER_CPU_MB = 400
+
+
 class SlurmTestCluster:
     """A slurmctld on this machine and ``nodes`` slurmd compute nodes in namespaces.
 
@@ -558,7 +565,7 @@ SlurmctldDebug=info
 SlurmdDebug=info
 {self._plugins()}SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
-DefMemPerCPU=100
+DefMemPerCPU={DEF_MEM_PER_CPU_MB}
 SlurmdParameters=config_overrides
 MpiDefault=none
 SwitchType=switch/none
