@@ -243,6 +243,17 @@ def define_x(k: Kernel) -> str:
     return str(reply_to(k.kc, "import os; x = 42", pid="os.getpid()")["pid"])
 
 
+def until_running(kc: BlockingKernelClient, msg_id: str, timeout: float = 60) -> float:
+    """Read iopub until the kernel's execute_input of request MSG_ID (the kernel has
+    taken the request and runs it); returns when it arrived. Other messages are skipped:
+    called before the cell prints anything."""
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
+            return time.monotonic()
+
+
 def assert_x_intact(k: Kernel, pid: str) -> None:
     values = reply_to(k.kc, "", x="x", pid="os.getpid()")
     assert values == {"x": "42", "pid": pid}, "variables lost or kernel replaced"
@@ -472,13 +483,15 @@ def test_output_over_the_buffer_bound_leaves_a_visible_marker(nkernel: Kernel) -
     the notebook gets a marker saying so, the newest output and the reply arrive."""
     host = nkernel.host
     pid = define_x(nkernel)
+    sent = time.monotonic()
     msg_id = nkernel.kc.execute(
         "import time\ntime.sleep(4)\n"
         "for i in range(400):\n    print(f'{i:03d} ' + 'x' * 10000, flush=True)"
     )
-    time.sleep(1)
-    t0 = time.monotonic()
-    host.cut()  # the cell prints 3 s later, into the cut link
+    # cut once the kernel runs the cell (a fixed wait could end while the request was
+    # still on its way: it would run after the link's return, nothing dropped)
+    t0 = until_running(nkernel.kc, msg_id)
+    host.cut()  # the cell prints about 4 s later, into the cut link
     nkernel.timeline.wait_for({"reconnecting"}, t0, KEEPALIVE_WINDOW + DETECT_SLACK)
     time.sleep(max(0.0, t0 + 12 - time.monotonic()))
     host.restore()
@@ -496,7 +509,10 @@ def test_output_over_the_buffer_bound_leaves_a_visible_marker(nkernel: Kernel) -
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
     numbers = [int(line[:3]) for line in text.splitlines()]
-    report(f"buffer bound: {len(numbers)} of 400 lines kept; marker {stderr.strip()!r}")
+    report(
+        f"buffer bound: running {t0 - sent:.3f} s after the request; {len(numbers)} of 400 "
+        f"lines kept; marker {stderr.strip()!r}"
+    )
     assert numbers == sorted(set(numbers)), "kept output out of order or repeated"
     assert numbers and numbers[-1] == 399, "the newest output must be kept"
     assert len(numbers) < 400
