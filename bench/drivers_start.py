@@ -125,14 +125,16 @@ def metric_concurrent(ctx: Ctx) -> None:
         if errors:
             row.note = "failed starts were retried; e.g. `" + errors[0].replace("|", "/") + "`"
     table.notes.append(
-        "AsyncKernelManager.start_kernel for all N at once, then every client's "
+        "AsyncKernelManager.start_kernel for all N at once (local kernels on ipc sockets: "
+        "on TCP, 64 clients picking ports at once race for them), then every client's "
         "wait_for_ready. RSS per kernel = growth of the managing process's RSS / N (the kernels "
         "themselves are other processes, here or remote). SSH connections = ESTABLISHED TCP "
         "connections at the sshd (`ss`) while all N run. A start that fails, or a kernel that "
         "dies or stays silent before it is ready, is retried with a new KernelManager and "
         "counted as a failed start. *One start*: one kernel started alone and ready in the same "
         "process just before (then stopped). *Processes per kernel*: the remote user's new "
-        "processes / N (ours: supervisor with the relay + kernel), this process's children "
+        "processes / N (ours: supervisor with the relay, kernel, and the `sh` watcher in "
+        "the kernel's group), this process's children "
         f"/ N (local). *Remote execs per kernel per minute, idle*: over {IDLE_WINDOW:.0f} s "
         "(in the first run only) "
         "with all N idle and the product's default health interval, the SSH exec requests in "
