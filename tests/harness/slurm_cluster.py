@@ -174,11 +174,19 @@ def _remove_cgroups(node_name: str) -> None:
 # ---------------------------------------------------------------------- helpers
 
 
-def _free_port() -> int:
-    """A TCP port free on every address of this machine right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("0.0.0.0", 0))  # noqa: S104 - slurmctld listens on every address
-        return int(s.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """COUNT TCP ports, all different, free on every address of this machine right now.
+
+    Called once per cluster for slurmctld's and slurmdbd's ports: the probe sockets are
+    all held until every port is picked, so no two can be the same (two picks let go
+    one after the other can be: bind to port 0 may return the port just closed)."""
+    with contextlib.ExitStack() as held:
+        ports: list[int] = []
+        for _ in range(count):
+            s = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            s.bind(("0.0.0.0", 0))  # noqa: S104 - slurmctld listens on every address
+            ports.append(int(s.getsockname()[1]))
+        return ports
 
 
 def _pid_alive(pid: int) -> bool:
@@ -420,8 +428,9 @@ class SlurmTestCluster:
             self.log_dir = self.workdir / "log"
             #: jobcomp/filetxt: one line per finished job, read by ``sacct -c``.
             self.jobcomp_path = self.workdir / "jobcomp.txt"
-            self.port = _free_port()
-            self.dbd_port = _free_port() if accounting else 0
+            ports = _free_ports(2 if accounting else 1)
+            self.port = ports[0]
+            self.dbd_port = ports[1] if accounting else 0
             self.db_dir = self.workdir / "db"  # 0700: MariaDB runs without grant tables
             self.db_socket = self.db_dir / "mariadb.sock"
             for _ in range(nodes):
