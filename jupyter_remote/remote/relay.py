@@ -91,7 +91,9 @@ class Relay(StartSide, GateSide, KernelSide, BufferSide):
         self.unproven = []  # TCP connections before the token check, oldest first
         self._init_buffer()  # kernel -> client: the numbered buffer (relay_buffer)
         self.dropped = 0  # messages a client asked for that the bound had dropped
-        self.stalled_since = 0.0  # the pump waits for a client that does not read
+        #: the pump waits for its client's link to take what it was handed: unsent output
+        #: is evicted over the bound meanwhile (``BufferSide._evict``, review s27 F2)
+        self.stalled_since = 0.0
         self.next_send = 1
         # client -> kernel
         self.twin = None

@@ -27,9 +27,10 @@ new parent cannot grow the buffer either.
 
 Replies (shell, control, stdin) are kept before any output, but not without end (review
 s26 R2: a kernel sending replies unasked, with no client, grew the relay by every one):
-while no client is connected, once the replies kept cost over a REPLY_SHARE-th of the
-bound, a reply eviction passes is dropped as output is, into the run before it (of its
-cell; any while the notes are over their share) or a run of its own, which counts it in
+while eviction may pass unsent entries (below), once the replies kept cost over a
+REPLY_SHARE-th of the bound, a reply eviction passes is dropped as output is, into the
+run before it (of its cell; any while the notes are over their share) or a run of its
+own, which counts it in
 ``replies`` and keeps the first dropped reply's routing frames (its identities, for the
 laptop to answer the request it was for: ``kernels/gap_notices.py``) if that reply is of
 the run's cell (review s27 F3: a reply joining another cell's run had the laptop answer
@@ -38,6 +39,16 @@ are counted, not answered). So the oldest
 replies stay (the answers to what was asked before the link dropped) and the newest
 (eviction reaches them last), those between go.
 
+Eviction passes unsent entries while no client is connected, and (review s27 F2) while
+the pump waits for its client's link to take what it was handed (``stalled_since``: over
+4 MiB queued, until at most ``relay_writer.DRAINED`` is left): the client reads more
+slowly than the kernel writes. Until s29 such a client counted as absent only once one
+wait lasted 5 s, so a link faster than 0.63 MB/s but slower than the kernel kept all it
+had not sent, without bound. Now, over the bound, what the link was handed goes first
+(sent, not yet acknowledged), then unsent output, oldest first (and replies past their
+share), and the pump sends a GAP in its place (count, bytes). A client that keeps up
+never gets one: while the pump does not wait, nothing unsent is evicted.
+
 Two lists: ``fresh``, entries as appended (a message or a GAP, one seq each, so seq
 ``s`` is at ``fresh_head + s - fresh[fresh_head][0]``), and ``buf``, what eviction has
 passed (runs, and the replies and GAPs it keeps), found by bisection. Stdlib, Python
@@ -45,7 +56,6 @@ passed (runs, and the replies and GAPs it keeps), found by bisection. Stdlib, Py
 """
 
 import re
-import time
 from typing import Any, Dict, List, Optional, Tuple
 
 # <local-imports> removed when the script is sent: the parts before it define these
@@ -73,7 +83,6 @@ REPLY_SHARE = 2
 IDENTS_KEPT, IDENT_FRAMES_KEPT = 1024, 16
 #: a list's slots before its head are given back once this many and half of it
 COMPACT_AT = 4096
-STALL_AFTER = 5.0  # a client that has not read for this long counts as absent
 
 # entries, by length: [seq, channel, frames, size] a message kept;
 # [seq, channel, None, parent, info] a message not kept (a "parts" GAP, its own seq);
@@ -220,13 +229,12 @@ class BufferSide:
         """Over the bound: drop the oldest output until under it.
 
         With a client that keeps up, only what it was already sent goes (it is just
-        not acknowledged yet); with none, or one stuck for STALL_AFTER s (a dead
-        link not noticed yet), unsent output goes too, and replies while those kept
-        cost over bound // REPLY_SHARE (else a reply is never dropped)."""
+        not acknowledged yet); with none, or one the pump waits for (``stalled_since``:
+        its link has more than ``relay_writer.DRAINED`` queued, review s27 F2), unsent
+        output goes too, and replies while those kept cost over bound // REPLY_SHARE
+        (else a reply is never dropped). The pump sends a GAP in place of what went."""
         iopub = RELAYED.index("iopub")
-        absent = self.client is None or (
-            self.stalled_since and time.time() - self.stalled_since > STALL_AFTER
-        )
+        absent = self.client is None or self.stalled_since != 0
         stop = self.seq + 1 if absent else self.next_send
         fresh = self.fresh
         while self.buf_bytes > self.bound and self.fresh_head < len(fresh):
