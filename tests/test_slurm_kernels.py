@@ -35,7 +35,7 @@ from jupyter_remote.sessions import registry
 from jupyter_remote.store import Store
 from jupyter_remote.store.slurm import SlurmRequest
 from tests.harness import slurm_sessions
-from tests.harness.clients import execute, started_kernel, stream_lines
+from tests.harness.clients import execute, started_kernel, stream_lines, until_printed
 from tests.harness.servers import setup_profile
 from tests.harness.slurm_cluster import SlurmTestCluster, slurm_unavailable
 from tests.harness.slurm_sessions import clean, on_ssh_loop
@@ -107,8 +107,8 @@ def test_kernel_runs_in_a_job_interrupt_restart_keep_the_allocation_stop_leaves_
         assert listed["state"] == "running" and listed["job"]["node"] == node, listed
 
         execute(kc, "x = 41")
-        msg_id = kc.execute("import time; time.sleep(60)")
-        time.sleep(1.5)
+        msg_id = kc.execute("import time; print('sleeping', flush=True); time.sleep(60)")
+        assert until_printed(kc, msg_id).startswith("sleeping")  # running: SIGINT not ignored
         km.interrupt_kernel()
         reply = _reply(kc, msg_id)
         assert reply["content"]["ename"] == "KeyboardInterrupt"
