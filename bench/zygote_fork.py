@@ -27,6 +27,7 @@ import importlib
 import json
 import os
 import resource
+import runpy
 import select
 import signal
 import sqlite3
@@ -120,8 +121,12 @@ def _child(req: dict[str, Any]) -> NoReturn:
         os.chdir(req["cwd"])
         os.environ.clear()
         os.environ.update(req["env"])
-        sys.argv = [req["launcher"], "-f", req["conn"]]
-        _run_kernel(req.get("steps"), req.get("prof"))
+        if req.get("script"):  # the product's launch.py: its guards, then the kernel
+            sys.argv = [req["script"], "-f", req["conn"]]
+            runpy.run_path(req["script"], run_name="__main__")
+        else:
+            sys.argv = [req["launcher"], "-f", req["conn"]]
+            _run_kernel(req.get("steps"), req.get("prof"))
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 0

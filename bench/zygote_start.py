@@ -1,7 +1,7 @@
 """A fork server ("zygote") for kernels: what it would give, measured (issue 17 item 6).
 
     flock /tmp/jr-tests.lock .venv/bin/python -m bench.zygote_start [--runs 7] [--many 64]
-        [--many-runs 2] [--json OUT]
+        [--many-runs 2] [--json OUT] [--product-launcher]
 
 An experiment, no product code, no hosts (like ``bench.relay_cpu``). Kernels start two
 ways on this machine and one lean client times them (raw ZMQ on ipc sockets, as the
@@ -12,7 +12,10 @@ module a booted kernel has (B, the list read from a first kernel). Each kernel i
 a kernel_info_request at launch and, on its reply, one execute_request whose user
 expression returns its own CPU (``getrusage``: after a fork it counts the child only),
 pid, threads, a random draw, argv, cwd, an environment mark set per kernel, sys.path,
-signal handlers, tempdir, Session id and IPython history session.
+signal handlers, tempdir, Session id and IPython history session. With
+``--product-launcher`` every kernel runs through the product's ``launch.py``
+(``remote/kernel_launcher.py``: its debugger and iopub-pipe guards first), fresh as the
+supervisor starts it, forked as a product zygote's child would run it (``runpy``).
 
 Printed: one kernel (medians of ``--runs``, modes alternated) to kernel_info and to the
 execute's reply, the child's CPU and the parent's share (the measurer's Popen, the
@@ -54,6 +57,7 @@ FORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zygote_fork.py"
 LAUNCHER = str(importlib.util.find_spec("ipykernel_launcher").origin)  # type: ignore[union-attr]
 TIMEOUT = 240.0
 RECONNECT_MS = 10  # the client's ipc reconnect while a kernel has not bound yet (zmq: 100)
+PRODUCT_LAUNCHER: list[str] = []  # the product's launch.py text, with --product-launcher
 PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
 FIRST_CELL = """
 def _jr_state():
@@ -183,17 +187,24 @@ class Zygote:
 def launch(mode: str, probes: list[Probe], env: dict[str, str], zygote: Zygote | None,
            logdir: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Start every probe's kernel: Popen (fresh, or ``--kernel`` with steps/profile) or one
-    request each to the zygote. Returns the parent's CPU and the started processes."""
+    request each to the zygote; with ``PRODUCT_LAUNCHER`` through the product's launch.py
+    in the kernel's directory. Returns the parent's CPU and the started processes."""
     cpu, procs, fork_cpu = _cpu(), [], 0.0
     for p in probes:
         penv = {**env, "JR_MARK": p.mark, "TMPDIR": p.dir}
         log = os.path.join(logdir, os.path.basename(p.dir) + ".log")
+        script = os.path.join(p.dir, "launch.py") if PRODUCT_LAUNCHER else ""
+        if script:
+            with open(script, "w") as f:
+                f.write(PRODUCT_LAUNCHER[0])
         p.launch_time()
         if zygote is not None:
-            zygote.ask({"conn": p.conn, "log": log, "cwd": p.dir, "env": penv,
+            zygote.ask({"conn": p.conn, "log": log, "cwd": p.dir, "env": penv, "script": script,
                         "launcher": LAUNCHER, **(extra or {})})  # fmt: skip
             continue
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", p.conn]
+        if script:
+            argv = [sys.executable, script, "-f", p.conn]
         if extra:
             argv = [sys.executable, FORK, "--kernel", extra["steps"], extra["prof"], "-f", p.conn]
         with open(log, "ab") as out:
@@ -424,13 +435,46 @@ def report(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def lazy_configure(text: str) -> str:
+    """launch.py with ``debugpy.configure`` called in its ``listen`` wrapper (once, when a
+    debug session starts) instead of at every kernel start: debugpy's ``configure`` starts
+    its logging, whose ``describe_environment`` reads every installed distribution's
+    metadata, logged or not."""
+    eager = "    debugpy.configure(python=wrapper)\n    real_listen = debugpy.listen\n"
+    guard = "        socket.socket.accept = _guarded_accept(loopback_only=True)"
+    if eager not in text or text.count(guard) != 1:
+        raise SystemExit("launch.py is not the one this variant was written for")
+    text = text.replace(eager, "    real_listen = debugpy.listen\n")
+    once = (
+        "        if not getattr(listen, 'configured', False):\n"
+        "            debugpy.configure(python=wrapper)\n"
+        "            listen.configured = True\n"
+    )
+    return text.replace(guard, once + guard)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--many", type=int, default=64)
     parser.add_argument("--many-runs", type=int, default=2)
     parser.add_argument("--json", default="")
+    parser.add_argument(
+        "--product-launcher",
+        action="store_true",
+        help="kernels through jupyter_remote's launch.py (kernel_launcher)",
+    )
+    parser.add_argument(
+        "--lazy-configure",
+        action="store_true",
+        help="--product-launcher with debugpy.configure moved into its listen wrapper",
+    )
     args = parser.parse_args()
+    if args.product_launcher or args.lazy_configure:
+        from jupyter_remote.remote import script_text
+
+        text = script_text("kernel_launcher")
+        PRODUCT_LAUNCHER.append(lazy_configure(text) if args.lazy_configure else text)
     root = tempfile.mkdtemp(prefix="jr-zygote-")
     env = {k: v for k, v in os.environ.items() if k != "JR_MARK"}
     env["IPYTHONDIR"] = os.path.join(root, "ipython")
@@ -459,7 +503,7 @@ def main() -> None:
                     p_state["mark_ok"] = p_state["mark"] == "kernel-0"
                     p_state["tmp_ok"] = p_state["tmpdir"] == p_state["cwd"]
                 res["one"].setdefault(mode, []).append(one)
-        for mode in modes:  # steps timed without the profiler, then profiled apart
+        for mode in modes if not PRODUCT_LAUNCHER else ():  # steps, then profiled apart
             steps, prof = os.path.join(root, f"{mode}.steps"), os.path.join(root, f"{mode}.prof")
             batch(ctx, root, env, mode, 1, zygotes.get(mode), extra={"steps": steps, "prof": ""})
             with open(steps) as f:
@@ -480,7 +524,8 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
     print("\n".join(report(res)))
     for mode in ("fresh", "forkB"):
-        print(f"\n## cProfile of a {mode} kernel's initialize()\n" + res[f"profile_{mode}"])
+        if f"profile_{mode}" in res:
+            print(f"\n## cProfile of a {mode} kernel's initialize()\n" + res[f"profile_{mode}"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1, default=str)
