@@ -27,10 +27,10 @@ new parent cannot grow the buffer either.
 
 Replies (shell, control, stdin) are kept before any output, but not without end (review
 s26 R2: a kernel sending replies unasked, with no client, grew the relay by every one):
-while eviction may pass unsent entries (below), once the replies kept cost over a
-REPLY_SHARE-th of the bound, a reply eviction passes is dropped as output is, into the
-run before it (of its cell; any while the notes are over their share) or a run of its
-own, which counts it in
+while eviction may pass unsent entries (below), once the replies it passed and kept cost
+over a REPLY_SHARE-th of the bound, a reply eviction passes is dropped as output is, into
+the run before it (of its cell; any while the notes are over their share) or a run of
+its own, which counts it in
 ``replies`` and keeps the first dropped reply's routing frames (its identities, for the
 laptop to answer the request it was for: ``kernels/gap_notices.py``) if that reply is of
 the run's cell (review s27 F3: a reply joining another cell's run had the laptop answer
@@ -45,8 +45,8 @@ the pump waits for its client's link to take what it was handed (``stalled_since
 slowly than the kernel writes. Until s29 such a client counted as absent only once one
 wait lasted 5 s, so a link faster than 0.63 MB/s but slower than the kernel kept all it
 had not sent, without bound. Now, over the bound, what the link was handed goes first
-(sent, not yet acknowledged), then unsent output, oldest first (and replies past their
-share), and the pump sends a GAP in its place (count, bytes). A client that keeps up
+(sent, not yet acknowledged), then unsent output, oldest first (and unsent replies past
+their share), and the pump sends a GAP in its place (count, bytes). A client that keeps up
 never gets one: while the pump does not wait, nothing unsent is evicted.
 
 Two lists: ``fresh``, entries as appended (a message or a GAP, one seq each, so seq
@@ -76,8 +76,9 @@ ENTRY_COST = 256
 NOTES_SHARE = 8
 #: replies not sent yet that a cell's dropped output may pass, to join its run (_run_before)
 MAX_HOPS = 4
-#: with no client, eviction drops the replies it passes once those kept cost over
-#: bound // REPLY_SHARE (those it passed and kept then stay: review s26 R2)
+#: with no client, eviction drops the replies it passes once those it passed and kept cost
+#: over bound // REPLY_SHARE (they then stay: review s26 R2; until s29 all replies held
+#: counted, so a read that took thousands at once had the first eviction drop the oldest)
 REPLY_SHARE = 2
 #: bytes and frames of a dropped reply's routing frames (identities) its run keeps, else none
 IDENTS_KEPT, IDENT_FRAMES_KEPT = 1024, 16
@@ -169,6 +170,8 @@ class BufferSide:
         self.buf_bytes = 0  # every entry held: frames or parent, + ENTRY_COST each
         self.notes_bytes = 0  # of these, the runs' and GAPs'
         self.reply_bytes = 0  # of these, the replies' kept (shell, control, stdin messages)
+        #: of these, those eviction passed and kept (in ``buf``): at most bound // REPLY_SHARE
+        self.passed_reply_bytes = 0
         #: a reply was dropped since the client's last ACK or HELLO: eviction drops every
         #: reply it passes (the oldest kept stay together, before the runs: review s26 R2)
         self.dropping_replies = False
@@ -231,11 +234,15 @@ class BufferSide:
         With a client that keeps up, only what it was already sent goes (it is just
         not acknowledged yet); with none, or one the pump waits for (``stalled_since``:
         its link has more than ``relay_writer.DRAINED`` queued, review s27 F2), unsent
-        output goes too, and replies while those kept cost over bound // REPLY_SHARE
-        (else a reply is never dropped). The pump sends a GAP in place of what went."""
+        output goes too, and replies once those it kept cost over bound // REPLY_SHARE:
+        with no client any, with one the pump waits for those not sent yet (what its link
+        was handed reaches it if the link lives, and the link holds their frames anyway);
+        else a reply is never dropped. The pump sends a GAP in place of what went."""
         iopub = RELAYED.index("iopub")
-        absent = self.client is None or self.stalled_since != 0
-        stop = self.seq + 1 if absent else self.next_send
+        absent = self.client is None
+        behind = absent or self.stalled_since != 0
+        stop = self.seq + 1 if behind else self.next_send
+        replies_from = 0 if absent else self.next_send if behind else stop
         fresh = self.fresh
         while self.buf_bytes > self.bound and self.fresh_head < len(fresh):
             entry = fresh[self.fresh_head]
@@ -247,11 +254,15 @@ class BufferSide:
                 self.buf.append(entry)
             elif entry[1] == iopub:
                 self._drop(entry)
-            elif absent and (self.dropping_replies or self.reply_bytes > self.bound // REPLY_SHARE):
+            elif entry[0] >= replies_from and (
+                self.dropping_replies
+                or self.passed_reply_bytes + entry[3] + ENTRY_COST > self.bound // REPLY_SHARE
+            ):
                 self.dropping_replies = True
                 self._drop(entry)
-            else:
+            else:  # a reply kept: the oldest stay, up to their share
                 self.buf.append(entry)
+                self.passed_reply_bytes += entry[3] + ENTRY_COST
         if self.fresh_head > COMPACT_AT and self.fresh_head * 2 > len(fresh):
             del fresh[: self.fresh_head]
             self.fresh_head = 0
@@ -373,6 +384,8 @@ class BufferSide:
                 self.notes_bytes -= _cost(entry)
             elif entry[1] != RELAYED.index("iopub"):
                 self.reply_bytes -= _cost(entry)
+                if entries is self.buf:
+                    self.passed_reply_bytes -= _cost(entry)
             entries[at] = None
             at += 1
         if at > COMPACT_AT and at * 2 > len(entries):
