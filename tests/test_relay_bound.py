@@ -340,7 +340,12 @@ async def test_dropped_input_requests_and_control_replies_are_told_on_the_laptop
         ("stdin", True),
         ("control", True),
     ], gaps
-    assert all(bytes(parts[2]) == b"client-7" for _, parts in gaps), gaps  # its routing
+    # stdin: no answer kept (none can stand for the user's); control: one for the 1,000
+    # replies to one request, with its routing (review s27 F3)
+    assert gaps[0][0]["answers"] == 0 and len(gaps[0][1]) == 2, gaps[0]
+    assert gaps[1][0]["answers"] == 1 and len(gaps[1][1]) == 3, gaps[1]
+    answer = json.loads(bytes(gaps[1][1][2]))
+    assert answer["idents"] == [b"client-7".hex()] and answer["msg_id"] == "int-1", answer
     answer = dropped_reply(gaps[1][0], bytes(gaps[1][1][1]))
     assert answer is not None and answer[:2] == ("control", "interrupt_reply"), answer
     assert answer[2]["status"] == "error" and answer[2]["ename"] == "ReplyDropped", answer
@@ -363,20 +368,22 @@ async def test_dropped_input_requests_and_control_replies_are_told_on_the_laptop
         assert "error reply (ReplyDropped)" in told[1] and "control" in told[1], told
         logged = [r.getMessage() for r in caplog.records if "replies among them" in r.getMessage()]
         assert len(logged) == 2 and "nothing to answer" in logged[0], logged
-        assert "answered the request" in logged[1], logged
+        assert "answered 1 request with an error reply" in logged[1], logged
     finally:
         channels.close()
 
 
-def test_a_dropped_reply_is_never_routed_to_another_cell_s_request() -> None:
+def test_each_dropped_reply_keeps_its_own_request_and_routing() -> None:
     """Review s27 F3: with no client, 200 cells' output then replies of 200 other requests
-    (bound 20,000 B): the replies dropped while the notes were over their share joined a
-    run of another cell (c8), which kept the first reply's routing frames, so the laptop
-    answered client-b0 with c8's request as parent. Now a run keeps a reply's routing
-    only if the reply is of the run's own cell: every run's kept routing names its own
-    request; replies of their own run (notes under their share) are each answerable.
-    Invariants held: seqs contiguous, none twice, the bound. The relay's buffer alone."""
+    (bound 20,000 B, then 40,000 B): a run kept its first reply's routing (from 3124ae8
+    only if that reply was of the run's cell), so the laptop answered one request a run,
+    and until 3124ae8 with another cell's request as parent. Now each dropped reply keeps
+    an answer of its own in its run (``relay_answers``): its request's msg_id and its
+    routing, those of the same request; within the answers' share of the bound, the
+    others counted in ``unanswered``. Invariants held: seqs contiguous, none twice, the
+    bound. The relay's buffer alone."""
     from jupyter_remote.remote.relay import RELAYED
+    from jupyter_remote.remote.relay_answers import ANSWER_SHARE
     from jupyter_remote.remote.relay_buffer import DELIM, RUN_LEN, BufferSide
 
     class Buffer(BufferSide):  # the relay's buffer alone: no client, nothing sent
@@ -399,15 +406,17 @@ def test_a_dropped_reply_is_never_routed_to_another_cell_s_request() -> None:
         for i in range(200):
             relay._append_message(shell, frames(f"client-b{i}".encode(), "execute_reply", f"b{i}"))
         assert relay.buf_bytes <= bound, relay.buf_bytes
+        assert relay.answer_bytes <= bound // ANSWER_SHARE, relay.answer_bytes
         held = [e for e in relay.buf[relay.head :] if e is not None]
         held += [e for e in relay.fresh[relay.fresh_head :] if e is not None]
         seqs = [n for e in held for n in range(e[0], e[0] + (e[4] if len(e) == RUN_LEN else 1))]
         assert seqs == list(range(1, relay.seq + 1)), "seqs contiguous, none twice"
         runs = [e for e in held if len(e) == RUN_LEN and e[7]]
-        routed = [e for e in runs if e[8]]
-        for run in routed:
-            assert json.loads(run[3])["msg_id"] == run[8][0].decode()[len("client-") :], run
+        answers = [(run, seq, json.loads(body)) for run in runs for seq, body in run[8] or ()]
+        for run, seq, answer in answers:
+            assert run[0] <= seq < run[0] + run[4], (run[0], run[4], seq)
+            assert bytes.fromhex(answer["idents"][0]) == b"client-" + answer["msg_id"].encode()
         replies = sum(e[7] for e in runs)
-        print(bound, "reply runs", len(runs), "routed", len(routed), "replies", replies)
-        if not first:  # notes within their share: each dropped reply its own run, routed
-            assert len(runs) > 5 and len(routed) >= len(runs) - 1, (len(runs), len(routed))
+        print(bound, "reply runs", len(runs), "replies", replies, "answers", len(answers))
+        assert replies == len(answers) + relay.unanswered, (replies, relay.unanswered)
+        assert len(answers) >= 5, len(answers)

@@ -136,6 +136,11 @@ class RelayedChannels(LocalChannels):
         """Of these, those standing for replies (review s26 R2)."""
         return self._gap_teller.reply_gaps
 
+    @property
+    def answered(self) -> int:
+        """Error replies sent for the replies these stood for (review s27 F3)."""
+        return self._gap_teller.answered
+
     # ------------------------------------------------------------ link
 
     async def attach(
@@ -354,10 +359,12 @@ class RelayedChannels(LocalChannels):
         if last <= self.last_in:
             return  # resent after a reconnect: already told (as a MSG above)
         info = gap_told(gap.info, seq, self.last_in)
+        if gap.answers:  # each reply's request answered once (review s27 F3)
+            gap.answers = [answer for answer in gap.answers if answer.seq > self.last_in]
         self.last_in = last
         if problem is not None:
-            self._refused("GAP for replies", problem)  # review s27 F1
-        self._gap_teller.tell(info, gap.parent, gap.idents)
+            self._refused("GAP for replies", problem)  # review s27 F1, F3
+        self._gap_teller.tell(info, gap.parent, gap.idents, gap.answers)
 
     def _refused(self, what: str, problem: str) -> None:
         """A record from the relay not used as sent (``relay_records.py``): a WARNING naming

@@ -16,7 +16,9 @@ WARNING the link logs) or returns None. What the link does with a record that fa
 - GAP (:func:`gap_record`): numbered as its own seq alone (the next record's seq is
   believed, as always) and told as a "malformed" notice, saying output may be missing,
   with no count or size it does not have; a GAP for replies whose reply fields alone are
-  wrong is told as a plain GAP (review s27 F1).
+  wrong is told as a plain GAP (review s27 F1); one whose answers (review s27 F3: one a
+  dropped reply, :func:`gap_answers`) are wrong is told with its replies, and only the
+  answers found right are answered.
 - Any other kind: ignored.
 
 None of these raises out of the link's record handling (an exception there ended the link:
@@ -48,6 +50,11 @@ MAX_FIGURE = (1 << 63) - 1
 MAX_GAP_INFO = 4096
 #: the longest epoch a HELLO answer may name (a relay's is 32 hex digits)
 MAX_EPOCH = 128
+#: answers one GAP may carry (``remote/relay_answers.ANSWERS_PER_RUN``), the longest
+#: one parsed (a relay's is under 2.5 KiB), its longest header field, and its routing:
+#: the relay's own bounds
+MAX_ANSWERS, MAX_ANSWER, ANSWER_FIELD = 4096, 4096, 256
+IDENTS_KEPT, IDENT_FRAMES_KEPT = 1024, 16
 
 
 def _count(value: Any, least: int, most: int) -> TypeGuard[int]:
@@ -96,13 +103,28 @@ def ack_problem(seq: int, written: int) -> str | None:
 
 
 @dataclass
+class Answer:
+    """A dropped reply's answer as checked (:func:`gap_answers`): the seq of the reply,
+    the channel of its request, that request's header (msg_id, msg_type ``*_request``,
+    maybe session: strings) and its client's routing frames."""
+
+    seq: int
+    channel: str
+    header: dict[str, str]
+    idents: list[bytes]
+
+
+@dataclass
 class Gap:
     """A GAP record as checked (:func:`gap_record`): ``info`` holds only the fields the
     laptop reads, of the types and in the ranges the relay writes them."""
 
     info: dict[str, Any]
     parent: bytes  # the cell's parent header (b"{}" if over PARENT_KEPT)
-    idents: list[Any] = field(default_factory=list)  # a reply's routing frames
+    idents: list[Any] = field(default_factory=list)  # a reply's routing frames (before s29)
+    #: one per dropped reply whose request the relay kept (review s27 F3); None from a
+    #: relay before s29 (its one answer: ``parent``, to ``idents``)
+    answers: list[Answer] | None = None
 
 
 def gap_parent(parts: list[Any]) -> bytes:
@@ -158,7 +180,73 @@ def gap_record(seq: int, parts: list[Any]) -> tuple[Gap | None, str | None]:
         replies, channel = _shown(raw.get("replies")), _shown(raw.get("channel"))
         return gap, f"replies {replies} on channel {channel} malformed, told as plain output"
     info.update(replies=raw["replies"], channel=raw["channel"])
-    return gap, None
+    if "answers" not in raw:  # a relay before s29: one answer, parts[2:] its routing
+        return gap, None
+    gap.idents, gap.answers, problem = [], *gap_answers(raw, seq, parts[2:])
+    return gap, problem
+
+
+def gap_answers(raw: dict[str, Any], seq: int, parts: list[Any]) -> tuple[list[Answer], str | None]:
+    """The answers a GAP for replies carries after its parent (``remote/relay_answers.py``),
+    those checked right, and what was wrong with the others (None if nothing): "answers"
+    the number of parts, at most the replies and MAX_ANSWERS (else none is used), each a
+    JSON object of at most MAX_ANSWER bytes (:func:`answer`)."""
+    count = raw["answers"]
+    if not _count(count, 0, min(raw["replies"], MAX_ANSWERS)) or count != len(parts):
+        return [], f"answers {_shown(count)} for {len(parts)} parts: none answered"
+    answers, wrong = [], []
+    for part in parts:
+        checked = answer(part, seq, raw["count"])
+        if isinstance(checked, str):
+            wrong.append(checked)
+        else:
+            answers.append(checked)
+    if not wrong:
+        return answers, None
+    return answers, f"{len(wrong)} of {count} answers not answered, the first: {wrong[0]}"
+
+
+def answer(part: Any, seq: int, count: int) -> Answer | str:
+    """One answer part of a GAP starting at ``seq`` for ``count`` seqs: an Answer, or what is
+    wrong: its "seq" within the GAP's, "channel" shell or control, "msg_id" and "session"
+    (if any) strings and "msg_type" a ``*_request`` string of at most ANSWER_FIELD
+    characters that UTF-8 carries, "idents" at most IDENT_FRAMES_KEPT hex strings of at
+    most IDENTS_KEPT bytes in all."""
+    if len(part) > MAX_ANSWER:
+        return f"an answer of {len(part):,} bytes"
+    try:
+        raw = relay_json(part)
+    except RemoteCommandError as exc:
+        return str(exc)
+    if not _count(raw.get("seq"), seq, seq + count - 1):
+        return f"seq {_shown(raw.get('seq'))} is not in the GAP"
+    if raw.get("channel") not in ("shell", "control"):
+        return f"channel {_shown(raw.get('channel'))} is no request channel"
+    header = {k: raw[k] for k in ("msg_id", "msg_type", "session") if _field(raw.get(k))}
+    if "msg_id" not in header or not header.get("msg_type", "").endswith("_request"):
+        return f"msg_type {_shown(raw.get('msg_type'))} or msg_id is no request's"
+    idents = raw.get("idents")
+    if not isinstance(idents, list):
+        return "idents are not a list"
+    try:
+        routing = [bytes.fromhex(i) for i in idents]
+    except (TypeError, ValueError):
+        return "idents are not hex strings"
+    if len(routing) > IDENT_FRAMES_KEPT or sum(len(i) for i in routing) > IDENTS_KEPT:
+        return f"idents of {len(routing)} frames over the relay's bound"
+    return Answer(raw["seq"], raw["channel"], header, routing)
+
+
+def _field(value: Any) -> TypeGuard[str]:
+    """A header field an answer keeps: a string of at most ANSWER_FIELD characters that
+    UTF-8 carries (a lone surrogate raised in the reply's serialisation, review s28 F1)."""
+    if not isinstance(value, str) or len(value) > ANSWER_FIELD:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def gap_told(info: dict[str, Any], seq: int, last_in: int) -> dict[str, Any]:

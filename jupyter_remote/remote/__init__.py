@@ -41,6 +41,7 @@ SCRIPTS = {
         "zmtp_read",
         "zmtp",
         "zmtp_connect",
+        "relay_answers",
         "relay_buffer",
         "relay_kernel",
         "relay_start",
@@ -60,6 +61,7 @@ SCRIPTS = {
         "agent",
     ),
     "job": ("protocol", "state", "pid_files", "kernel_dirs", "kernel_stop", "kernel_guard", "job"),
+    "connect": ("protocol", "state", "connector", "connect_main"),
     "probe": (
         "protocol",
         "interpreters",

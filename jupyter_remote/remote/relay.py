@@ -46,6 +46,7 @@ from jupyter_remote.remote.protocol import (
     record_pieces,
     with_proof,
 )
+from jupyter_remote.remote.relay_answers import answer_part
 from jupyter_remote.remote.relay_buffer import RUN_LEN, BufferSide
 from jupyter_remote.remote.relay_gate import GateSide
 from jupyter_remote.remote.relay_kernel import KernelSide
@@ -212,12 +213,14 @@ class Relay(StartSide, GateSide, KernelSide, BufferSide):
             self.dropped += end - start
         else:  # statuses alone (a cell's idle, the next one's busy): no output lost
             info["statuses"] = True
-        parts = [json_part(info), run[3]]
-        if run[7]:  # replies among them (review s26 R2): the laptop answers their request
+        answers = []
+        if run[7]:  # replies among them (review s26 R2): the laptop answers their requests
             info["replies"], info["channel"] = min(run[7], end - start), RELAYED[run[1]]
-            parts = [json_part(info), run[3]] + (run[8] or [])
+            # each with its own request and routing (review s27 F3), those from start on
+            answers = [answer_part(seq, body) for seq, body in run[8] or () if seq >= start]
+            info["answers"] = len(answers)
         self.next_send = end
-        return record_pieces(GAP, 0, start, parts)
+        return record_pieces(GAP, 0, start, [json_part(info), run[3], *answers])
 
     def _handed(self, writer):
         """``writer`` (a client's) was just handed entries (``_pump``,

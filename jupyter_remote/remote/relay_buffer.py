@@ -28,16 +28,14 @@ new parent cannot grow the buffer either.
 Replies (shell, control, stdin) are kept before any output, but not without end (review
 s26 R2: a kernel sending replies unasked, with no client, grew the relay by every one):
 while eviction may pass unsent entries (below), once the replies it passed and kept cost
-over a REPLY_SHARE-th of the bound, a reply eviction passes is dropped as output is, into
-the run before it (of its cell; any while the notes are over their share) or a run of
-its own, which counts it in
-``replies`` and keeps the first dropped reply's routing frames (its identities, for the
-laptop to answer the request it was for: ``kernels/gap_notices.py``) if that reply is of
-the run's cell (review s27 F3: a reply joining another cell's run had the laptop answer
-that cell's request, to the reply's client; the run's other replies, of other cells,
-are counted, not answered). So the oldest
-replies stay (the answers to what was asked before the link dropped) and the newest
-(eviction reaches them last), those between go.
+over a REPLY_SHARE-th of the bound, a reply eviction passes is dropped as output is, into the
+run before it (of its cell; any while the notes are over their share) or a run of its
+own, which counts it in ``replies`` and keeps its ANSWER (``relay_answers.py``: its
+request's msg_id, msg_type, session and its routing frames, for the laptop to answer that
+request with an error reply; review s27 F3: a run kept its first reply's routing only,
+and the laptop answered one request a run). So the oldest replies stay (the answers to
+what was asked before the link dropped) and the newest (eviction reaches them last),
+those between go.
 
 Eviction passes unsent entries while no client is connected, and (review s27 F2) while
 the pump waits for its client's link to take what it was handed (``stalled_since``: over
@@ -56,10 +54,17 @@ passed (runs, and the replies and GAPs it keeps), found by bisection. Stdlib, Py
 """
 
 import re
+import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 # <local-imports> removed when the script is sent: the parts before it define these
 from jupyter_remote.remote.protocol import RELAYED
+from jupyter_remote.remote.relay_answers import (
+    ANSWER_COST,
+    ANSWER_SHARE,
+    ANSWERS_PER_RUN,
+    answer_body,
+)
 
 # </local-imports>
 
@@ -80,17 +85,16 @@ MAX_HOPS = 4
 #: over bound // REPLY_SHARE (they then stay: review s26 R2; until s29 all replies held
 #: counted, so a read that took thousands at once had the first eviction drop the oldest)
 REPLY_SHARE = 2
-#: bytes and frames of a dropped reply's routing frames (identities) its run keeps, else none
-IDENTS_KEPT, IDENT_FRAMES_KEPT = 1024, 16
 #: a list's slots before its head are given back once this many and half of it
 COMPACT_AT = 4096
 
 # entries, by length: [seq, channel, frames, size] a message kept;
 # [seq, channel, None, parent, info] a message not kept (a "parts" GAP, its own seq);
-# [seq, channel, None, parent, count, bytes, cell, replies, idents] a run of evicted
+# [seq, channel, None, parent, count, bytes, cell, replies, answers] a run of evicted
 # messages: seqs seq .. seq + count - 1, ``cell``: its parent's msg_id (``_cell``), None
 # while the run holds statuses alone; ``replies`` of them not output (review s26 R2), then
-# ``channel`` is the first one's and ``idents`` its routing frames (None: not kept)
+# ``channel`` is the first one's and ``answers`` (None: none yet) a list of [seq, body] of
+# the replies' answers kept (``relay_answers``, review s27 F3)
 GAP_LEN, RUN_LEN = 5, 9
 
 
@@ -134,20 +138,13 @@ def _cost(entry: List[Any]) -> int:
     if entry[2] is not None:
         return entry[3] + ENTRY_COST
     if len(entry) == RUN_LEN and entry[8]:
-        return len(entry[3]) + ENTRY_COST + sum(len(i) for i in entry[8])
+        return len(entry[3]) + ENTRY_COST + _answers_cost(entry[8])
     return len(entry[3]) + ENTRY_COST
 
 
-def _idents(frames: List[Any]) -> Optional[List[bytes]]:
-    """A reply's routing frames (before the delimiter), if within IDENTS_KEPT bytes and
-    IDENT_FRAMES_KEPT frames."""
-    try:
-        idents = frames[: frames.index(DELIM)]
-    except ValueError:
-        return None
-    if len(idents) > IDENT_FRAMES_KEPT or sum(len(i) for i in idents) > IDENTS_KEPT:
-        return None
-    return [bytes(i) for i in idents]
+def _answers_cost(answers: List[Any]) -> int:
+    """What a run's answers (``[seq, body]`` each) count in ``buf_bytes``."""
+    return sum(len(answer[1]) + ANSWER_COST for answer in answers)
 
 
 class BufferSide:
@@ -172,6 +169,8 @@ class BufferSide:
         self.reply_bytes = 0  # of these, the replies' kept (shell, control, stdin messages)
         #: of these, those eviction passed and kept (in ``buf``): at most bound // REPLY_SHARE
         self.passed_reply_bytes = 0
+        self.answer_bytes = 0  # of these, the answers kept of replies dropped (review s27 F3)
+        self.unanswered = 0  # shell/control replies dropped past the answers' cap
         #: a reply was dropped since the client's last ACK or HELLO: eviction drops every
         #: reply it passes (the oldest kept stay together, before the runs: review s26 R2)
         self.dropping_replies = False
@@ -270,7 +269,7 @@ class BufferSide:
     def _drop(self, entry: List[Any]) -> None:
         """``_evict``: ``entry``, an output message or a reply, into the run before it (of
         the same cell, or either a status; on the same side of ``next_send``) or a run of
-        its own."""
+        its own; a reply's answer is kept in its run (``_keep_answer``)."""
         seq, channel, frames, size = entry
         self.buf_bytes -= size + ENTRY_COST
         reply = channel != RELAYED.index("iopub")
@@ -290,30 +289,45 @@ class BufferSide:
                 kept[0] += 1
             run[4] += 1
             run[5] += size
-            if reply and not run[7]:  # the run's first reply: its channel and routing
-                self._first_reply(run, channel, frames if run[6] == cell else None)
-            run[7] += reply
-            return
-        run = [seq, channel, None, parent, 1, size, cell, 0, None]
-        self.buf.append(run)
-        cost = len(parent) + ENTRY_COST
-        self.buf_bytes += cost
-        self.notes_bytes += cost
+        else:
+            run = [seq, channel, None, parent, 1, size, cell, 0, None]
+            self.buf.append(run)
+            cost = len(parent) + ENTRY_COST
+            self.buf_bytes += cost
+            self.notes_bytes += cost
         if reply:
-            self._first_reply(run, channel, frames)
-            run[7] = 1
+            if not run[7]:  # the run's first reply: its channel (the GAP's "channel")
+                run[1] = channel
+            run[7] += 1
+            self._keep_answer(run, seq, channel, parent, frames)
 
-    def _first_reply(self, run: List[Any], channel: int, frames: Optional[List[Any]]) -> None:
-        """``_drop``: the first reply dropped into ``run`` gives it its channel and keeps
-        its routing frames (counted as the run's); ``frames`` None: a reply of another cell
-        than the run's (joined while the notes are over their share), whose routing is
-        not kept: the laptop would answer the run's parent request, not the reply's own
-        (review s27 F3)."""
-        idents = _idents(frames) if frames is not None else None
-        run[1], run[8] = channel, idents
-        cost = sum(len(i) for i in idents) if idents else 0
+    def _keep_answer(
+        self, run: List[Any], seq: int, channel: int, parent: bytes, frames: List[Any]
+    ) -> None:
+        """``_drop``: a reply's answer (``relay_answers.answer_body``: its own request's
+        header fields and routing) kept in ``run``, counted in ``buf_bytes`` and
+        ``answer_bytes``; none for a stdin message, a parent that is no request, or a
+        repeat of the run's last answer (one request answered many times); past
+        ANSWERS_PER_RUN in the run or bound // ANSWER_SHARE in all, none either: counted
+        in ``unanswered`` and logged (its request stays waiting)."""
+        body = answer_body(channel, parent, frames)
+        if body is None or (run[8] and run[8][-1][1] == body):
+            return
+        cost = len(body) + ANSWER_COST
+        full = run[8] is not None and len(run[8]) >= ANSWERS_PER_RUN
+        if full or self.answer_bytes + cost > self.bound // ANSWER_SHARE:
+            self.unanswered += 1
+            if self.unanswered <= 10 or not self.unanswered & (self.unanswered - 1):
+                sys.stderr.write(
+                    "jupyter-remote: relay: %d dropped replies past the cap of answers kept: "
+                    "their requests get no error reply\n" % self.unanswered
+                )
+            return
+        if run[8] is None:
+            run[8] = []
+        run[8].append([seq, body])
         self.buf_bytes += cost
-        self.notes_bytes += cost
+        self.answer_bytes += cost
 
     def _run_before(self, seq: int, hop: bool = True) -> Tuple[Optional[List[Any]], List[Any]]:
         """``_drop``: the run that ``seq`` may join, and the entries after it to number one
@@ -378,20 +392,35 @@ class BufferSide:
             if left > 0:
                 entry[5] = entry[5] * left // entry[4]
                 entry[0], entry[4], entry[7] = upto + 1, left, min(entry[7], left)
+                if entry[8]:  # the answers of replies the client has: theirs
+                    self._forget_answers(entry, upto)
                 break
-            self.buf_bytes -= _cost(entry)
+            cost = _cost(entry)
+            self.buf_bytes -= cost
+            if len(entry) == RUN_LEN and entry[8]:
+                answers = _answers_cost(entry[8])
+                self.answer_bytes -= answers
+                cost -= answers
             if entry[2] is None:
-                self.notes_bytes -= _cost(entry)
+                self.notes_bytes -= cost
             elif entry[1] != RELAYED.index("iopub"):
-                self.reply_bytes -= _cost(entry)
+                self.reply_bytes -= cost
                 if entries is self.buf:
-                    self.passed_reply_bytes -= _cost(entry)
+                    self.passed_reply_bytes -= cost
             entries[at] = None
             at += 1
         if at > COMPACT_AT and at * 2 > len(entries):
             del entries[:at]
             at = 0
         return at
+
+    def _forget_answers(self, run: List[Any], upto: int) -> None:
+        """``_forget``: a run the client has up to ``upto`` keeps the answers after it."""
+        gone = [answer for answer in run[8] if answer[0] <= upto]
+        run[8] = [answer for answer in run[8] if answer[0] > upto]
+        cost = _answers_cost(gone)
+        self.buf_bytes -= cost
+        self.answer_bytes -= cost
 
     def _held(self) -> int:
         """Entries held (``Relay.info``)."""
