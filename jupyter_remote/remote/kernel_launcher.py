@@ -152,10 +152,16 @@ def guard_debugger():
             '#!/bin/sh\nexec %s %s --debug-adapter "$@"\n'
             % (shlex.quote(sys.executable), shlex.quote(os.path.abspath(__file__)))
         )
-    debugpy.configure(python=wrapper)
     real_listen = debugpy.listen
+    configured = []  # type: list[bool]
 
     def listen(*args, **kwargs):
+        # configure() once, here, when a debug session starts: called at every kernel start
+        # it cost ~75 ms (debugpy's logging set-up reads every installed distribution's
+        # metadata, logged or not); it must still come before the first listen()
+        if not configured:
+            debugpy.configure(python=wrapper)
+            configured.append(True)
         socket.socket.accept = _guarded_accept(loopback_only=True)  # type: ignore[method-assign]
         try:
             return real_listen(*args, **kwargs)
