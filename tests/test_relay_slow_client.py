@@ -98,7 +98,8 @@ async def test_a_client_slower_than_the_kernel_keeps_the_relay_within_its_bound(
     buffer stays within its bound and its link's queue within the pump's 4 MiB (the old
     code held ~40 MB: nothing unsent was evicted while the client read); the client gets
     the lines kept, in order, the last among them, and GAP notices counting every
-    message dropped and its bytes; every seq once."""
+    message dropped and its bytes, saying the client read too slowly (the GAP's "behind");
+    every seq once."""
     async with joined(kernel_factory, buffer_bytes=BOUND) as (kernel, channels, kc):
         relay = kernel.relay
         numbers, _, notices = await cell_output(kc, kc.execute(PRINTS))
@@ -134,9 +135,29 @@ async def test_a_client_slower_than_the_kernel_keeps_the_relay_within_its_bound(
         )
         assert numbers == sorted(set(numbers)) and numbers[-1] == LINES - 1, numbers[-3:]
         assert dropped == relay.dropped and dropped >= LINES // 2, (dropped, relay.dropped)
+        assert all("the client read more slowly than the kernel wrote" in t for t in notices)
         assert len(numbers) + dropped >= LINES * 0.9, (len(numbers), dropped)
         # the bytes told: the output that did not arrive, + each message's header frames
         lost = (LINES * (WIDTH + 6) - nbytes) / 1e6
         slack = 0.05 * len(notices)  # each notice's MB is rounded to 0.1
         assert lost - slack <= megabytes <= lost * 1.02 + slack, (lost, megabytes)
         assert channels.last_in == relay.seq  # every seq, each once (a message or a GAP)
+
+
+def test_a_gap_s_behind_flag_is_checked() -> None:
+    """``relay_records.gap_record``: "behind" (review s27 F2) is a bool, or the GAP is
+    malformed (told as such, no figure believed), as "statuses" is."""
+    import json
+
+    from jupyter_remote.kernels.gap_notices import gap_text
+    from jupyter_remote.kernels.relay_records import gap_record
+
+    info = {"count": 3, "bytes": 300_000, "bound": BOUND}
+    for behind, told in ((True, True), (False, False)):
+        gap, problem = gap_record(1, [json.dumps({**info, "behind": behind}).encode(), b"{}"])
+        assert gap is not None and problem is None and bool(gap.info.get("behind")) == told
+        text = gap_text(gap.info)
+        assert ("more slowly" in text) == told and ("link was down" in text) != told, text
+    for behind in ("yes", 1, None, [True]):
+        gap, problem = gap_record(1, [json.dumps({**info, "behind": behind}).encode(), b"{}"])
+        assert gap is None and problem and "behind" in problem, (behind, problem)

@@ -124,7 +124,8 @@ class GapNotices:
             return
         reason = str(info.get("reason", ""))
         if reason not in ("parts", "malformed"):
-            reason = "replies" if info.get("replies") else "bound"
+            reason = "behind" if info.get("behind") else "bound"
+            reason = "replies" if info.get("replies") else reason
         kept = bytes(parent) if len(parent) <= PARENT_KEPT else b"{}"
         key = (reason, cell_of(kept))
         window = self._windows.get(key)
@@ -197,6 +198,11 @@ def cell_of(parent: bytes) -> str:
     return msg_id if isinstance(msg_id, str) else ""
 
 
+#: why output was dropped for a client that read it more slowly than the kernel wrote it
+#: (a GAP with "behind", review s27 F2), before the bound in MB
+BEHIND = "the client read more slowly than the kernel wrote, and the remote keeps at most "
+
+
 def gap_text(info: dict[str, Any]) -> str:
     """What the notebook shows for a GAP record: messages dropped at the relay's buffer
     bound, or (reason "parts") one with more parts than a record carries."""
@@ -214,6 +220,12 @@ def gap_text(info: dict[str, Any]) -> str:
     n = int(info["count"])
     if info.get("replies"):
         return replies_text(info)
+    if info.get("behind"):  # dropped unsent while a client read too slowly (review s27 F2)
+        return (
+            f"[jupyter-remote] {n:,} output message{'s' if n != 1 else ''} "
+            f"({info['bytes'] / 1e6:.1f} MB) {'were' if n != 1 else 'was'} dropped: {BEHIND}"
+            f"{info['bound'] / 1e6:.0f} MB of output not sent yet.\n"
+        )
     return (
         f"[jupyter-remote] {n:,} output message{'s' if n != 1 else ''} "
         f"({info['bytes'] / 1e6:.1f} MB) {'were' if n != 1 else 'was'} dropped while the "
@@ -337,6 +349,12 @@ def summary_text(reason: str, window: _Window, where: str = "") -> str:
         return (
             f"[jupyter-remote] {n:,} more malformed record{'s' if n != 1 else ''} of dropped "
             f"output came from the kernel's relay{where}: output may be missing.\n"
+        )
+    if reason == "behind":
+        return (
+            f"[jupyter-remote] {n:,} more output message{'s' if n != 1 else ''} "
+            f"({window.nbytes / 1e6:.1f} MB) {'were' if n != 1 else 'was'} dropped{where}: "
+            f"{BEHIND}{window.bound / 1e6:.0f} MB of output not sent yet.\n"
         )
     kind = "kernel" if reason == "replies" else "output"
     messages = f"{n:,} more {kind} message{'s' if n != 1 else ''}"

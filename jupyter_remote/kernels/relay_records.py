@@ -168,11 +168,13 @@ def gap_record(seq: int, parts: list[Any]) -> tuple[Gap | None, str | None]:
         info.update(reason="parts", parts=raw["parts"], messages=raw.get("messages", 1))
     elif reason != "bound":
         return None, f"reason {_shown(reason)} is unknown"
-    statuses = raw.get("statuses", False)
-    if type(statuses) is not bool:
-        return None, f"statuses {_shown(statuses)} is not a bool"
+    statuses, behind = raw.get("statuses", False), raw.get("behind", False)
+    if type(statuses) is not bool or type(behind) is not bool:
+        return None, f"statuses {_shown(statuses)} or behind {_shown(behind)} is not a bool"
     if statuses:
         info["statuses"] = True
+    if behind:  # dropped unsent while the client read too slowly (review s27 F2)
+        info["behind"] = True
     gap = Gap(info, gap_parent(parts), list(parts[2:]))
     if not raw.get("replies"):
         return gap, None

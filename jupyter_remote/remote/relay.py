@@ -213,6 +213,8 @@ class Relay(StartSide, GateSide, KernelSide, BufferSide):
             self.dropped += end - start
         else:  # statuses alone (a cell's idle, the next one's busy): no output lost
             info["statuses"] = True
+        if run[9]:  # dropped unsent while its client read too slowly (review s27 F2)
+            info["behind"] = True
         answers = []
         if run[7]:  # replies among them (review s26 R2): the laptop answers their requests
             info["replies"], info["channel"] = min(run[7], end - start), RELAYED[run[1]]

@@ -94,8 +94,9 @@ COMPACT_AT = 4096
 # messages: seqs seq .. seq + count - 1, ``cell``: its parent's msg_id (``_cell``), None
 # while the run holds statuses alone; ``replies`` of them not output (review s26 R2), then
 # ``channel`` is the first one's and ``answers`` (None: none yet) a list of [seq, body] of
-# the replies' answers kept (``relay_answers``, review s27 F3)
-GAP_LEN, RUN_LEN = 5, 9
+# the replies' answers kept (``relay_answers``, review s27 F3); ``behind``: some of it was
+# dropped unsent while a client was connected (it read too slowly: review s27 F2)
+GAP_LEN, RUN_LEN = 5, 10
 
 
 def _gap_parent(head: List[Any]) -> bytes:
@@ -279,6 +280,7 @@ class BufferSide:
         cell = None if not reply and _is_status(frames) else _cell(parent)
         run, hops = self._run_before(seq, hop=not reply)  # a reply passes none: their order
         over = self.notes_bytes > self.bound // NOTES_SHARE
+        behind = self.client is not None and seq >= self.next_send
         if run is not None and (cell is None or over or run[6] is None or run[6] == cell):
             if cell is not None and run[6] is None:  # statuses so far: this cell's run now
                 change = len(parent) - len(run[3])
@@ -289,8 +291,9 @@ class BufferSide:
                 kept[0] += 1
             run[4] += 1
             run[5] += size
+            run[9] = run[9] or behind
         else:
-            run = [seq, channel, None, parent, 1, size, cell, 0, None]
+            run = [seq, channel, None, parent, 1, size, cell, 0, None, behind]
             self.buf.append(run)
             cost = len(parent) + ENTRY_COST
             self.buf_bytes += cost
