@@ -281,7 +281,7 @@ def dropped_reply(
         "status": "error",
         "ename": "ReplyDropped",
         "evalue": "the kernel's reply was dropped by its relay: more replies than its bound "
-        "keeps while the link was down",
+        "keeps waited for a client that was away or read more slowly than the kernel wrote",
         "traceback": [],
     }
     if msg_type == "execute_request":
