@@ -75,8 +75,9 @@ class AgentClient:
 
     def connect_target(self, kernel_id: str) -> ExecTarget:
         """The relay of ``kernel_id`` as a stream over this agent's stdin/stdout (the
-        ``connect`` operation, ``remote/connector.py``)."""
-        payload = stdin_payload_cached("agent", {"op": "connect", "kernel_id": kernel_id})
+        ``connect`` operation, ``remote/connector.py``), run as the small ``connect``
+        script (``remote/connect_main.py``): it lives as long as the link."""
+        payload = stdin_payload_cached("connect", {"op": "connect", "kernel_id": kernel_id})
         return ExecTarget(self.command, payload, where=peer(self.conn))
 
     async def submit(self, request: dict[str, Any]) -> str:

@@ -61,6 +61,7 @@ SCRIPTS = {
         "agent",
     ),
     "job": ("protocol", "state", "pid_files", "kernel_dirs", "kernel_stop", "kernel_guard", "job"),
+    "connect": ("protocol", "state", "connector", "connect_main"),
     "probe": (
         "protocol",
         "interpreters",

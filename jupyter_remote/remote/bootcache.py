@@ -24,11 +24,18 @@ kernel: its cleanup did not know the cache) drops it, so nothing of it outlives 
 kernels.
 """
 
-import hashlib
 import marshal
 import os
 import stat
 import sys
+
+try:  # the builtin SHA-256: hashlib loads OpenSSL's libcrypto, ~4 MB of every exec's RSS
+    from _sha256 import sha256  # Python <= 3.11
+except ImportError:
+    try:
+        from _sha2 import sha256  # 3.12+
+    except ImportError:
+        from hashlib import sha256
 
 # <local-imports> removed when the loader is sent: stdin_payload_cached defines it first
 from types import CodeType
@@ -104,7 +111,7 @@ def cache_key(name: str, source: bytes) -> "str | None":
     if not tag:
         return None
     build = "\0%s\0%d\0%d" % (sys.version, marshal.version, sys.flags.optimize)
-    digest = hashlib.sha256(source + build.encode())
+    digest = sha256(source + build.encode())
     return "%s-%s-%s" % (name, tag, digest.hexdigest())
 
 
@@ -137,7 +144,7 @@ def load_cached(cache_fd: int, key: str) -> "CodeType | None":
 
 def _header(key: str, body: bytes) -> bytes:
     """An entry's first line: its key (its file name) and the SHA-256 of its body."""
-    return _HEADER + key.encode() + b" " + hashlib.sha256(body).hexdigest().encode()
+    return _HEADER + key.encode() + b" " + sha256(body).hexdigest().encode()
 
 
 def _kernels_live() -> bool:
@@ -246,10 +253,12 @@ def script_code(name: str, source: bytes) -> "CodeType":
 
 def run_next_script(name: str) -> None:
     """Read the framed script behind this loader on stdin and run it in these globals
-    (``__main__``'s: the bootstrap's), its text in ``_jr_src`` as the bootstrap keeps it."""
+    (``__main__``'s: the bootstrap's), its text in ``_jr_src`` as the bootstrap keeps it,
+    this loader's own in ``_jr_loader`` (a job's holder starts the supervisor with it)."""
     n = int(sys.stdin.buffer.readline())
     source = sys.stdin.buffer.read(n)
     main_globals = sys.modules["__main__"].__dict__
+    main_globals["_jr_loader"] = main_globals.get("_jr_src")  # launch._own_loader
     main_globals["_jr_src"] = source
     exec(script_code(name, source), main_globals)
 

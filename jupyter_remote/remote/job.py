@@ -158,6 +158,10 @@ class Holder:
         payload["env"] = env
         payload["held"] = True  # no watcher: we see it die (_after_supervisor), at no RSS
         body = request["script"].encode("utf-8")
+        loader = request.get("loader")  # the bytecode cache's: no compile of the script
+        framed = b""
+        if isinstance(loader, str) and loader:
+            framed = str(len(loader.encode("utf-8"))).encode() + b"\n" + loader.encode("utf-8")
         log = os.open(
             os.path.join(kdir, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
         )
@@ -173,7 +177,8 @@ class Holder:
         finally:
             os.close(log)
         assert child.stdin is not None
-        child.stdin.write(str(len(body)).encode() + b"\n" + body + json.dumps(payload).encode())
+        child.stdin.write(framed + str(len(body)).encode() + b"\n" + body)
+        child.stdin.write(json.dumps(payload).encode())
         child.stdin.write(b"\n")
         child.stdin.close()
         return child

@@ -24,8 +24,6 @@ A CLAIM and a HELLO carry a fresh ``nonce``; the relay's answer carries ``proof`
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import struct
 from typing import Any
@@ -316,6 +314,9 @@ def relay_proof(key: Any, purpose: str, field: str, nonce: str) -> str:
     """HMAC-SHA256, keyed by the kernel's key, of a domain-separated text: the relay
     (``Relay._take_client``, ``GateSide._accept``) answers it; the local side checks it
     with :func:`proof_ok`. Hex digits."""
+    import hashlib  # here, not at the top: a job's holder (protocol is its first part)
+    import hmac  # never signs, and hashlib's libcrypto is ~4 MB of its RSS (s29)
+
     if isinstance(key, str):
         key = key.encode("utf-8")
     text = "\0".join(("jupyter-remote relay " + purpose, field, nonce)).encode("utf-8")
@@ -325,6 +326,8 @@ def relay_proof(key: Any, purpose: str, field: str, nonce: str) -> str:
 def proof_ok(given: Any, key: Any, purpose: str, field: str, nonce: str) -> bool:
     """The local side: whether a relay's answer ``given`` proves it knows ``key`` (a
     constant-time comparison; an empty key proves nothing)."""
+    import hmac
+
     if not key or not isinstance(given, str) or not isinstance(field, str):
         return False
     expected = relay_proof(key, purpose, field, nonce)

@@ -226,8 +226,9 @@ class HeldSupervisor:
         return None if _alive(self.pid) else 1
 
 
-def hand_to_holder(kdir, job_id, python, script, payload):
-    """In the job (srun --overlap): have the job's holder start the supervisor."""
+def hand_to_holder(kdir, job_id, python, script, payload, loader=None):
+    """In the job (srun --overlap): have the job's holder start the supervisor (behind
+    ``loader``, the bytecode cache's, when there is one)."""
     holder = _read_json(os.path.join(HOLDERS, _job_id(job_id), "holder.json")) or {}
     path = holder.get("socket") or ""
     if not path or holder.get("node") != socket.gethostname():
@@ -246,6 +247,7 @@ def hand_to_holder(kdir, job_id, python, script, payload):
             "kernel_id": os.path.basename(kdir),
             "python": python,
             "script": script,
+            "loader": loader,
             "payload": payload,
         }
         send_frame(sock, request)
