@@ -348,6 +348,8 @@ SLURM_CLUSTER = {
                             "default_time": {"type": "string"},
                             "max_cpus_per_node": {"type": ["integer", "null"]},
                             "max_memory_mb_per_node": {"type": ["integer", "null"]},
+                            "def_mem_per_cpu_mb": {"type": ["integer", "null"]},
+                            "def_mem_per_node_mb": {"type": ["integer", "null"]},
                             "nodes": {"type": "integer"},
                             "idle_nodes": {"type": "integer"},
                             "cpus": {"type": "integer"},
@@ -448,6 +450,12 @@ PROFILE = {
         },
         "python_version": {"type": ["string", "null"], "description": "Learned when saved"},
         "env_name": {"type": ["string", "null"], "description": "Learned when saved"},
+        "warnings": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "In the answer of a save only, when there are any: a Slurm job "
+            "whose memory leaves the kernel too little after jupyter-remote's own processes",
+        },
     },
 }
 # PATCH /remote/profiles/{name}: only the fields given change.

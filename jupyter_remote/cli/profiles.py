@@ -102,6 +102,7 @@ def _show(line: str) -> None:
 
 
 def _print_saved(args: Any, profile: dict[str, Any]) -> None:
+    slurm_cli.print_warnings(profile)
     if args.json:
         print_json(profile)
         return

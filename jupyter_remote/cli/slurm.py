@@ -8,6 +8,7 @@ sbatch as one argv element (validated by ``store/slurm.py``), never through a sh
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -73,6 +74,13 @@ def settings(args: Any, current: dict[str, Any] | None = None) -> dict[str, Any]
     if not (given or args.slurm):
         return None
     return {**(current or {}), **given}
+
+
+def print_warnings(profile: dict[str, Any]) -> None:
+    """A saved profile's warnings (a Slurm job's memory too small: kernels/slurm_memory.py)
+    on stderr, whatever the output format. Called by profile add and edit."""
+    for text in profile.get("warnings") or []:
+        print(printable(f"warning: {text}"), file=sys.stderr, flush=True)
 
 
 def describe(slurm: dict[str, Any] | None) -> str:

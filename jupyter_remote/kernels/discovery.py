@@ -222,6 +222,11 @@ class Discovery:
             return {"server": server, "gpus": None, "probed_at": None}
         return {"server": server, "gpus": entry.get("gpus"), "probed_at": entry.get("probed_at")}
 
+    async def last_probe(self, server: str) -> dict[str, Any] | None:
+        """The last probe's entry of ``server`` (memory, then disk), never a new probe; None
+        when it was never probed. ``slurm_memory.partition_of`` reads its Slurm."""
+        return self._memory.get(server) or await asyncio.to_thread(self._read_cache, server)
+
     async def forget(self, server: str) -> None:
         """Drop the cached result of ``server`` (memory and disk)."""
         self._memory.pop(server, None)

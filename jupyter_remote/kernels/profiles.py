@@ -26,7 +26,7 @@ from ..remote.interpreters import IPYKERNEL_FOUND
 from ..ssh.exec import run, stream
 from ..store import Profile
 from ..text import RemoteJSONError, parse_remote_json, printable, printable_tree
-from . import kernelspecs, standby
+from . import kernelspecs, slurm_memory, standby
 
 #: Runs in the profile's interpreter; its request ({"cwd", "create"}) comes on stdin, so
 #: the directory is data, never part of a command line. Answers one JSON line: version,
@@ -174,12 +174,13 @@ async def save_profile(
     ``RemoteManager.add_profile`` (REST, CLI)."""
     old = await saved_profile(ctx, data.get("name")) if replace else None
     profile = await asyncio.to_thread(Profile.from_input, data)
+    warnings = await slurm_memory.check_profile(ctx, profile)  # a job too small: refused
     profile = await _checked(
         ctx, profile, install=install_ipykernel, create_cwd=create_cwd, on_output=on_output
     )
     saved = await _store(ctx, profile, replace=replace)
     await standby.profile_saved(ctx, saved["name"], old)
-    return saved
+    return {**saved, "warnings": warnings} if warnings else saved
 
 
 async def saved_profile(ctx: RemoteContext, name: Any) -> Profile | None:
@@ -216,6 +217,7 @@ async def update_profile(
         )
     merged = {**current.input_fields(), **changes, "name": name}
     profile = await asyncio.to_thread(Profile.from_input, merged)
+    warnings = await slurm_memory.check_profile(ctx, profile, refuse="slurm" in changes)
     remote = ("server", "python", "kernelspec", "cwd")
     if (
         create_cwd
@@ -231,7 +233,7 @@ async def update_profile(
         )
     saved = await _store(ctx, profile, replace=True)
     await standby.profile_saved(ctx, saved["name"], current)
-    return saved
+    return {**saved, "warnings": warnings} if warnings else saved
 
 
 async def _checked(

@@ -17,12 +17,18 @@ one exec of a fixed command line with validated job ids (digits) as its only val
   the scheduler ended (not COMPLETED) that sacct gives no exit signal is asked of
   scontrol as well, which says what slurmctld itself recorded.
 
+A job its memory limit ended is told as such with that limit (``slurm_memory.py``):
+OUT_OF_MEMORY (task/cgroup), or, where jobacct_gather's OverMemoryKill killed it, FAILED
+with exit code 0:9, its batch step's peak RSS (sacct's MaxRSS) at the limit; the limit
+is the job's allocated ``mem`` (sacct's AllocTRES, scontrol's TRES).
+
 Times come as epoch seconds (``SLURM_TIME_FORMAT=%s``): no time zone to guess. Every
 word a remote says is bounded and escaped before it reaches a record.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
 import time
@@ -34,10 +40,11 @@ from ..remote.protocol import JOB_NAME
 from ..ssh.exec import ExecResult, run
 from ..store.slurm import key_values
 from ..text import printable
+from . import slurm_memory
 
 #: squeue's columns, in order: id, state, reason, batch host, partition, start, end.
 SQUEUE_FORMAT = "%i|%T|%r|%B|%P|%S|%e"
-SACCT_FIELDS = "JobID,State,ExitCode,Reason,NodeList,Partition,Start,End"
+SACCT_FIELDS = "JobID,State,ExitCode,Reason,NodeList,Partition,Start,End,AllocTRES,MaxRSS"
 JOB_ID_RE = re.compile(r"[0-9]{1,12}")
 NODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 QUEUED_STATES = frozenset(
@@ -73,6 +80,8 @@ QUEUE_WORDS = {
     "JobHeldAdmin": "held by an administrator",
 }
 QUERY_TIMEOUT = 30.0
+#: sacct asked again (1 s apart) for the peak RSS of a killed job's batch step
+PEAK_TRIES = 5
 
 
 @dataclass
@@ -87,6 +96,10 @@ class SlurmJob:
     start: float | None = None
     end: float | None = None
     exit_code: str = ""
+    #: its memory limit as Slurm writes it ('300M'), and its batch step's peak RSS
+    #: ('510500K'), once it ended: from sacct (or the limit from scontrol)
+    memory: str = ""
+    max_rss: str = ""
     seen: float = 0.0
 
     @property
@@ -121,9 +134,16 @@ class SlurmJob:
         words = END_WORDS.get(state, "")
         if state == "CANCELLED" and " by " in self.state:
             words = f"it was cancelled by uid {self.state.rsplit(' ', 1)[-1]}"
+        memory = slurm_memory.end_words(state, self.exit_code, self.memory, self.max_rss)
+        signal = self.exit_code.partition(":")[2]
+        if memory:
+            words = memory
+        elif state == "FAILED" and signal.isdigit() and int(signal):
+            words = f"its script was killed by signal {signal}"
         detail = f" ({words})" if words else ""
         code = f", exit code {self.exit_code}" if self.exit_code else ""
-        return f"The Slurm job {self.job_id} ended: {state}{detail}{code}."
+        fix = f" {slurm_memory.FIX}" if memory else ""
+        return f"The Slurm job {self.job_id} ended: {state}{detail}{code}.{fix}"
 
     def exit_status(self) -> int:
         """An exit code for jupyter_client: minus the signal, else the status (never 0)."""
@@ -134,7 +154,8 @@ class SlurmJob:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data.pop("seen")
+        for internal in ("seen", "memory", "max_rss"):  # said in end_text's words
+            data.pop(internal)
         data["id"] = data.pop("job_id")
         return data
 
@@ -203,19 +224,14 @@ async def how_it_ended(conn: Any, job: SlurmJob, *, where: str) -> SlurmJob | No
     not have yet) scontrol; None while slurmctld is still ending it, or if neither knows
     it as final yet (ask again shortly). Called by :func:`current` and :func:`with_jobs`."""
     job_id = check_job_id(job.job_id)
-    sacct = _command("sacct", "-n", "-P", "-j", job_id, "-o", SACCT_FIELDS)
-    result = await run(conn, sacct, timeout=QUERY_TIMEOUT, what="sacct's answer", where=where)
-    rows = {cells[0]: cells for cells in map(_cells, result.stdout.splitlines()) if cells}
-    accounted: SlurmJob | None = None
-    if job_id in rows:
-        ended = _from_cells(job, rows[job_id])
-        batch = rows.get(f"{job_id}.batch")
-        if ended.exit_code in ("", "0:0") and batch:  # the job line leaves out the signal
-            ended.exit_code = _word(batch[2], 20) or ended.exit_code
-        if ended.ended and (ended.exit_code not in ("", "0:0") or ended.state == "COMPLETED"):
-            return ended
-        if ended.ended:  # the batch step's end may not be recorded yet: slurmctld knows
-            accounted = ended
+    accounted, final = await _from_sacct(conn, job, job_id, where)
+    for _ in range(PEAK_TRIES):  # killed (0:9): its batch step's peak says if memory did it
+        if accounted is None or accounted.exit_code != "0:9" or accounted.max_rss:
+            break
+        await asyncio.sleep(1.0)  # slurmdbd records the batch step a moment after the job
+        accounted, final = await _from_sacct(conn, job, job_id, where)
+    if final:
+        return accounted
     try:
         kept = await _from_scontrol(conn, job, job_id, where)
     except RemoteCommandError:
@@ -228,7 +244,30 @@ async def how_it_ended(conn: Any, job: SlurmJob, *, where: str) -> SlurmJob | No
         return kept
     if kept is not None and kept.exit_code:
         accounted.exit_code = kept.exit_code
+    accounted.memory = accounted.memory or (kept.memory if kept is not None else "")
     return accounted
+
+
+async def _from_sacct(
+    conn: Any, job: SlurmJob, job_id: str, where: str
+) -> tuple[SlurmJob | None, bool]:
+    """The job as sacct has it once ended (None: not yet, or no accounting), and whether
+    that is final (its exit code known). Called by :func:`how_it_ended`."""
+    sacct = _command("sacct", "-n", "-P", "-j", job_id, "-o", SACCT_FIELDS)
+    result = await run(conn, sacct, timeout=QUERY_TIMEOUT, what="sacct's answer", where=where)
+    rows = {cells[0]: cells for cells in map(_cells, result.stdout.splitlines()) if cells}
+    if job_id not in rows:
+        return None, False
+    ended = _from_cells(job, rows[job_id])
+    batch = rows.get(f"{job_id}.batch")
+    if ended.exit_code in ("", "0:0") and batch:  # the job line leaves out the signal
+        ended.exit_code = _word(batch[2], 20) or ended.exit_code
+    if batch:  # the processes' peak: the job line has none
+        ended.max_rss = _word(batch[9], 20)
+    if not ended.ended:
+        return None, False
+    # else the batch step's end may not be recorded yet: slurmctld knows
+    return ended, ended.exit_code not in ("", "0:0") or ended.state == "COMPLETED"
 
 
 async def _from_scontrol(conn: Any, job: SlurmJob, job_id: str, where: str) -> SlurmJob | None:
@@ -249,8 +288,18 @@ async def _from_scontrol(conn: Any, job: SlurmJob, job_id: str, where: str) -> S
         start=_time(fields.get("StartTime", "")) or job.start,
         end=_time(fields.get("EndTime", "")),
         exit_code=_word(fields.get("ExitCode", ""), 20),
+        memory=_memory(fields.get("TRES", "")) or job.memory,
         seen=time.time(),
     )
+
+
+def _memory(tres: str) -> str:
+    """The ``mem=`` of a TRES list as Slurm writes it ('300M'), or ''."""
+    for item in tres.split(","):
+        key, _, value = item.partition("=")
+        if key == "mem":
+            return _word(value, 20)
+    return ""
 
 
 def _check(result: ExecResult, tool: str, where: str) -> None:
@@ -267,11 +316,11 @@ def _check(result: ExecResult, tool: str, where: str) -> None:
 
 def _cells(line: str) -> list[str] | None:
     cells = line.split("|")
-    return cells if len(cells) == 8 else None
+    return cells if len(cells) == 10 else None
 
 
 def _from_cells(job: SlurmJob, cells: list[str]) -> SlurmJob:
-    _, state, exit_code, reason, node, partition, start, end = cells
+    _, state, exit_code, reason, node, partition, start, end, tres, _max_rss = cells
     return SlurmJob(
         job_id=job.job_id,
         state=_word(state, 60) or "UNKNOWN",
@@ -281,6 +330,7 @@ def _from_cells(job: SlurmJob, cells: list[str]) -> SlurmJob:
         start=_time(start) or job.start,
         end=_time(end),
         exit_code=_word(exit_code, 20),
+        memory=_memory(tres) or job.memory,
         seen=time.time(),
     )
 

@@ -90,6 +90,9 @@ def _partitions(text: str) -> dict[str, dict[str, Any]]:
             "default_time": _time_text(fields.get("DefaultTime", "")),
             "max_cpus_per_node": _int(fields.get("MaxCPUsPerNode", "")),
             "max_memory_mb_per_node": _int(fields.get("MaxMemPerNode", "")),
+            # a job asking no memory gets these (slurm_memory.requested)
+            "def_mem_per_cpu_mb": _int(fields.get("DefMemPerCPU", "")),
+            "def_mem_per_node_mb": _int(fields.get("DefMemPerNode", "")),
             "nodes": _int(fields.get("TotalNodes", "")) or 0,
             "cpus": _int(fields.get("TotalCPUs", "")) or 0,
             "idle_nodes": 0,

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RemoteCommandError, RemoteError, SSHConnectError
-from ..kernels import slurm
+from ..kernels import slurm, slurm_memory
 from ..kernels.slurm import SlurmJob
 from ..remote import script_text
 from ..ssh.exec import peer
@@ -103,8 +103,21 @@ async def _current(session: KernelSession) -> SlurmJob:
 
 
 async def submit(session: KernelSession, request: SlurmRequest, profile: str) -> JobLink:
-    """sbatch the kernel's job from the login node (the agent's ``submit``)."""
+    """sbatch the kernel's job from the login node (the agent's ``submit``): refused when
+    its memory cannot hold a kernel at all; told (a notice) when it leaves it too little."""
+    partition = await slurm_memory.partition_of(session.manager, session.server, request)
+    refused = slurm_memory.cannot_start(request, partition)
+    if refused:
+        raise SlurmJobError(
+            refused,
+            hint=f"Ask at least {slurm_memory.WARN_BELOW_MB}M: the profile's Slurm memory "
+            f"(`jupyter remote profile edit {profile} --mem {slurm_memory.WARN_BELOW_MB}M`).",
+        )
+    warning = slurm_memory.warning(request, partition)
     session.progress("submitting job", _request_text(request))
+    if warning:
+        log.warning("remote kernel %s: %s", session.kernel_id, warning)
+        session.notice(warning)
     job_id = await session.login_agent().submit(
         {
             "kernel_id": session.kernel_id,
@@ -123,6 +136,8 @@ def _request_text(request: SlurmRequest) -> str:
     parts = [f"partition {request.partition}" if request.partition else "default partition"]
     if request.time:
         parts.append(f"time {request.time}")
+    if request.memory:
+        parts.append(f"memory {request.memory}")
     if request.gres:
         parts.append(request.gres)
     return ", ".join(parts)
