@@ -200,3 +200,73 @@ async def test_hostile_answers_are_refused_one_by_one_and_never_end_the_link(cap
         assert any("for 1 parts: none answered" in t for t in logged), logged
     finally:
         channels.close()
+
+
+async def test_each_seq_of_a_gap_is_answered_once(caplog: Any) -> None:
+    """Review s29 R2: a GAP whose answers repeat a seq (4,000 copies of one answer, a
+    hostile or broken relay) or go back in seq gets one error reply for that seq, not one
+    per copy; the copies are named in a WARNING and the GAP is still told and numbered."""
+    import json
+    import logging
+
+    from jupyter_remote.remote.protocol import GAP
+
+    names = (*relay_mod.RELAYED, "hb")
+    ports = dict(zip(names, free_local_ports(len(names)), strict=True))
+    channels = RelayedChannels(ports, key=b"", signature_scheme="hmac-sha256")
+    caplog.set_level(logging.WARNING, logger="jupyter_remote.kernels.relay_link")
+
+    def part(seq: int, msg_id: str) -> bytes:
+        fields = {"seq": seq, "channel": "shell", "msg_id": msg_id}
+        return json.dumps({**fields, "msg_type": "execute_request", "idents": ["aa"]}).encode()
+
+    parts = [part(2, "r2")] * 4000 + [part(1, "r1"), part(3, "r3")]
+    info = {"count": 5000, "bytes": 1, "bound": BOUND, "replies": 5000, "channel": "shell"}
+    parent = json.dumps({"msg_id": "cell", "msg_type": "execute_request"}).encode()
+    try:
+        record = [json.dumps({**info, "answers": len(parts)}).encode(), parent, *parts]
+        channels._from_remote(None, GAP, 0, 1, record)  # type: ignore[arg-type]
+        assert channels.answered == 2, channels.answered  # r2 once, then r3
+        assert channels.last_in == 5000 and channels.reply_gaps == 1
+        logged = [r.getMessage() for r in caplog.records]
+        assert any("4000 of 4002 answers not answered" in t for t in logged), logged
+        assert any("seq 2 answered already" in t for t in logged), logged
+    finally:
+        channels.close()
+
+
+def test_every_answer_the_relay_keeps_is_one_the_laptop_takes() -> None:
+    """Review s29 R1: fields within the relay's 256 characters escape in JSON to up to 12
+    bytes a character (astral: two \\uXXXX, control characters, quotes), so the relay kept
+    answers of up to ~11 KB that the laptop's 4 KiB bound refused: the request was never
+    answered. The relay now keeps none longer than the laptop takes (ANSWER_MAX, one
+    definition): each body it makes is either None or an answer the laptop accepts."""
+    import json
+
+    from jupyter_remote.kernels.relay_records import Answer, answer
+    from jupyter_remote.remote.protocol import MSG_DELIMITER, RELAYED
+    from jupyter_remote.remote.relay_answers import (
+        ANSWER_FIELD,
+        IDENT_FRAMES_KEPT,
+        IDENTS_KEPT,
+        answer_body,
+        answer_part,
+    )
+
+    shell = RELAYED.index("shell")
+    most_idents = [b"i" * (IDENTS_KEPT // IDENT_FRAMES_KEPT)] * IDENT_FRAMES_KEPT
+    kept = refused_before = 0
+    for char in ("a", "é", '"', "\x01", "\U0001f600"):
+        for idents in ([b"client"], most_idents):
+            value = char * ANSWER_FIELD
+            header = {"msg_id": value, "msg_type": "execute_request", "session": value}
+            body = answer_body(shell, json.dumps(header).encode(), [*idents, MSG_DELIMITER])
+            escaped = len(json.dumps(header)) + 2 * len(b"".join(idents))
+            refused_before += escaped > 4096
+            if body is None:
+                continue
+            checked = answer(answer_part(10**12, body), 10**12, 1)
+            assert isinstance(checked, Answer), (char, len(body), checked)
+            assert checked.header["msg_id"] == value and checked.idents == idents
+            kept += 1
+    assert kept >= 4 and refused_before >= 3, (kept, refused_before)  # both kinds met

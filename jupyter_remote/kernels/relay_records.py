@@ -34,6 +34,13 @@ from typing import Any, TypeGuard
 
 from ..errors import RemoteCommandError
 from ..remote.protocol import RELAYED
+from ..remote.relay_answers import (
+    ANSWER_FIELD,
+    ANSWER_MAX,
+    ANSWERS_PER_RUN,
+    IDENT_FRAMES_KEPT,
+    IDENTS_KEPT,
+)
 from ..text import printable
 from .gap_notices import PARENT_KEPT, reply_gap_ok
 from .relay_hello import relay_json
@@ -50,11 +57,9 @@ MAX_FIGURE = (1 << 63) - 1
 MAX_GAP_INFO = 4096
 #: the longest epoch a HELLO answer may name (a relay's is 32 hex digits)
 MAX_EPOCH = 128
-#: answers one GAP may carry (``remote/relay_answers.ANSWERS_PER_RUN``), the longest
-#: one parsed (a relay's is under 2.5 KiB), its longest header field, and its routing:
-#: the relay's own bounds
-MAX_ANSWERS, MAX_ANSWER, ANSWER_FIELD = 4096, 4096, 256
-IDENTS_KEPT, IDENT_FRAMES_KEPT = 1024, 16
+#: answers one GAP may carry, the longest one parsed, its longest header field, and its
+#: routing: the relay's own bounds, one definition (``remote/relay_answers.py``)
+MAX_ANSWERS, MAX_ANSWER = ANSWERS_PER_RUN, ANSWER_MAX
 
 
 def _count(value: Any, least: int, most: int) -> TypeGuard[int]:
@@ -196,11 +201,16 @@ def gap_answers(raw: dict[str, Any], seq: int, parts: list[Any]) -> tuple[list[A
     count = raw["answers"]
     if not _count(count, 0, min(raw["replies"], MAX_ANSWERS)) or count != len(parts):
         return [], f"answers {_shown(count)} for {len(parts)} parts: none answered"
-    answers, wrong = [], []
+    answers: list[Answer] = []
+    wrong: list[str] = []
     for part in parts:
         checked = answer(part, seq, raw["count"])
         if isinstance(checked, str):
             wrong.append(checked)
+        elif answers and checked.seq <= answers[-1].seq:
+            # the relay writes a run's answers in seq order, one a seq: each seq is
+            # answered once (review s29 R2: 4,096 copies of one answer were 4,096 replies)
+            wrong.append(f"seq {checked.seq} answered already")
         else:
             answers.append(checked)
     if not wrong:

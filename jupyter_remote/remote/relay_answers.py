@@ -36,6 +36,12 @@ ANSWERS_PER_RUN = 4096
 ANSWER_SHARE = 8
 #: bytes counted for each answer kept, beside its JSON: the Python objects holding it
 ANSWER_COST = 128
+#: the longest answer part the laptop takes (``kernels/relay_records.py``), its seq
+#: included; a longer one is not kept (review s29 R1: fields of 256 characters escape to
+#: up to 12 bytes each in JSON, so the character bounds alone allowed ~11 KB)
+ANSWER_MAX = 4096
+#: room ``answer_part`` needs for the seq before the body: '{"seq":' + 20 digits + ','
+SEQ_ROOM = 28
 
 
 def reply_idents(frames: List[Any]) -> Optional[List[bytes]]:
@@ -55,8 +61,8 @@ def answer_body(channel: int, parent: bytes, frames: List[Any]) -> Optional[byte
     parent header is ``parent`` (at most PARENT_KEPT bytes: ``_gap_parent``), as JSON
     without its seq (``answer_part`` adds it): None for a stdin message (the kernel's input
     request: no answer can stand for the user's), a parent that is no request (a msg_id
-    and a ``*_request`` msg_type, strings of at most ANSWER_FIELD characters), or routing
-    frames over their bound."""
+    and a ``*_request`` msg_type, strings of at most ANSWER_FIELD characters), routing
+    frames over their bound, or an answer longer than the laptop takes (ANSWER_MAX)."""
     name = RELAYED[channel]
     if name not in ("shell", "control"):
         return None
@@ -77,7 +83,8 @@ def answer_body(channel: int, parent: bytes, frames: List[Any]) -> Optional[byte
     if "msg_id" not in fields or not fields.get("msg_type", "").endswith("_request"):
         return None
     body = dict(fields, idents=[i.hex() for i in idents])
-    return json.dumps(body, separators=(",", ":")).encode("ascii")
+    text = json.dumps(body, separators=(",", ":")).encode("ascii")
+    return text if len(text) + SEQ_ROOM <= ANSWER_MAX else None
 
 
 def answer_part(seq: int, body: bytes) -> bytes:
