@@ -42,6 +42,13 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def ascii_digits(text: str) -> bool:
+    """Whether ``text`` is one or more ASCII digits, so ``int(text)`` takes it. Called on
+    numbers a remote printed (sacct, scontrol, nvidia-smi): ``str.isdigit`` also accepts
+    '²' or '٣', on which ``int`` raises (review s29 S3)."""
+    return text.isascii() and text.isdigit()
+
+
 def printable(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with every control character shown as a visible escape (ESC -> ``\\x1b``).
 

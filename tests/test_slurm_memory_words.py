@@ -71,3 +71,37 @@ def test_each_end_by_memory_names_the_limit_and_the_fix() -> None:
         timeout.end_text() == "The Slurm job 11 ended: TIMEOUT (it reached its time limit), "
         "exit code 0:15."
     )
+
+
+def test_memory_given_another_way_is_neither_refused_nor_warned_about() -> None:
+    """Review s29 S1: with no --mem, a request falling back on the partition's default was
+    wrong when extra gives memory another way (per GPU, whole nodes, several tasks), and
+    such a valid profile was refused at save and at every start. Now that request is
+    unknown (no warning, no refusal); a bare request on that partition still is."""
+    partition = {"name": "gpu", "def_mem_per_cpu_mb": 100}
+    for extra in (["--mem-per-gpu=16G"], ["--ntasks=8", "--mem-per-cpu=100M"], ["--exclusive"]):
+        request = SlurmRequest(extra=extra)
+        assert slurm_memory.requested(request, partition) is None, extra
+        assert slurm_memory.cannot_start(request, partition) is None, extra
+        assert slurm_memory.warning(request, partition) is None, extra
+    bare = SlurmRequest()
+    assert slurm_memory.warning(bare, partition) is not None  # 100 MB a CPU, one CPU
+    assert slurm_memory.cannot_start(bare, partition) is not None
+
+
+def test_digits_int_cannot_take_are_no_numbers() -> None:
+    """Review s29 S3: str.isdigit() accepts '²' and int('²') raises, so a cluster whose
+    sacct or scontrol printed one made the job's end text, its exit status and the whole
+    Slurm probe raise. Now they are no numbers."""
+    job = SlurmJob("7", state="FAILED", exit_code="0:²")
+    assert "ended: FAILED" in job.end_text()
+    assert job.exit_status() == -9
+    raw = {
+        "found": True,
+        "version": {"status": 0, "output": "slurm 22.05.8"},
+        "partitions": {"status": 0, "output": "PartitionName=p Default=YES DefMemPerCPU=²\n"},
+        "nodes": {"status": 0, "output": ""},
+        "accounts": {"status": 1, "output": "off"},
+    }
+    cluster = parse(raw)
+    assert cluster is not None and cluster["partitions"][0]["def_mem_per_cpu_mb"] is None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..text import printable
+from ..text import ascii_digits, printable
 
 MAX_GPUS = 64
 MAX_APP_LINES = 10_000
@@ -80,7 +80,7 @@ def _error_text(answer: dict[str, Any]) -> str:
 def _number(text: str, *, limit: int) -> int | None:
     """A reported whole number in 0..limit, or None (``[N/A]``, garbage, out of range)."""
     text = text.strip()
-    if text.lower() in UNREPORTED or not text.isdigit() or len(text) > 12:
+    if text.lower() in UNREPORTED or not ascii_digits(text) or len(text) > 12:
         return None
     value = int(text)
     return value if value <= limit else None
@@ -94,7 +94,7 @@ def _device(line: str) -> dict[str, Any] | None:
     # a model name may hold a comma: index and uuid lead, the three numbers close
     index, uuid, numbers = fields[0], fields[1], fields[-3:]
     name = ", ".join(fields[2:-3])
-    if not index.isdigit() or len(index) > 4 or not UUID_RE.fullmatch(uuid):
+    if not ascii_digits(index) or len(index) > 4 or not UUID_RE.fullmatch(uuid):
         return None
     return {
         "index": int(index),
@@ -112,7 +112,7 @@ def _process_counts(output: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for line in output.splitlines()[:MAX_APP_LINES]:
         uuid, _, pid = (part.strip() for part in line.partition(","))
-        if UUID_RE.fullmatch(uuid) and pid.isdigit():
+        if UUID_RE.fullmatch(uuid) and ascii_digits(pid):
             counts[uuid] = counts.get(uuid, 0) + 1
     return counts
 

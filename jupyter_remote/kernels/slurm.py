@@ -39,7 +39,7 @@ from ..errors import RemoteCommandError
 from ..remote.protocol import JOB_NAME
 from ..ssh.exec import ExecResult, run
 from ..store.slurm import key_values
-from ..text import printable
+from ..text import ascii_digits, printable
 from . import slurm_memory
 
 #: squeue's columns, in order: id, state, reason, batch host, partition, start, end.
@@ -138,7 +138,7 @@ class SlurmJob:
         signal = self.exit_code.partition(":")[2]
         if memory:
             words = memory
-        elif state == "FAILED" and signal.isdigit() and int(signal):
+        elif state == "FAILED" and ascii_digits(signal) and int(signal):
             words = f"its script was killed by signal {signal}"
         detail = f" ({words})" if words else ""
         code = f", exit code {self.exit_code}" if self.exit_code else ""
@@ -148,9 +148,9 @@ class SlurmJob:
     def exit_status(self) -> int:
         """An exit code for jupyter_client: minus the signal, else the status (never 0)."""
         status, _, signal = self.exit_code.partition(":")
-        if signal.isdigit() and int(signal):
+        if ascii_digits(signal) and int(signal):
             return -int(signal)
-        return int(status) if status.isdigit() and int(status) else -9
+        return int(status) if ascii_digits(status) and int(status) else -9
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -183,7 +183,7 @@ def _command(*argv: str) -> str:
 
 
 def _time(value: str) -> float | None:
-    return float(value) if value.isdigit() and int(value) > 0 else None
+    return float(value) if ascii_digits(value) and int(value) > 0 else None
 
 
 def _word(value: str, limit: int = 200) -> str:
@@ -219,17 +219,20 @@ async def query(conn: Any, job_ids: list[str], *, where: str) -> dict[str, Slurm
     return jobs
 
 
-async def how_it_ended(conn: Any, job: SlurmJob, *, where: str) -> SlurmJob | None:
+async def how_it_ended(
+    conn: Any, job: SlurmJob, *, where: str, peak_tries: int = 0
+) -> SlurmJob | None:
     """The job's final state and exit code: sacct, else (or for the signal sacct does
     not have yet) scontrol; None while slurmctld is still ending it, or if neither knows
-    it as final yet (ask again shortly). Called by :func:`current` and :func:`with_jobs`."""
+    it as final yet (ask again shortly). Called by :func:`current` (the session's end:
+    ``peak_tries`` PEAK_TRIES) and :func:`with_jobs` (a listing: none, review s29 S2)."""
     job_id = check_job_id(job.job_id)
-    accounted, final = await _from_sacct(conn, job, job_id, where)
-    for _ in range(PEAK_TRIES):  # killed (0:9): its batch step's peak says if memory did it
-        if accounted is None or accounted.exit_code != "0:9" or accounted.max_rss:
-            break
+    accounted, final, batch = await _from_sacct(conn, job, job_id, where)
+    for _ in range(peak_tries):  # killed (0:9): its batch step's peak says if memory did it
+        if accounted is None or accounted.exit_code != "0:9" or batch:
+            break  # a batch row without MaxRSS (no accounting of it) will not get one
         await asyncio.sleep(1.0)  # slurmdbd records the batch step a moment after the job
-        accounted, final = await _from_sacct(conn, job, job_id, where)
+        accounted, final, batch = await _from_sacct(conn, job, job_id, where)
     if final:
         return accounted
     try:
@@ -250,14 +253,15 @@ async def how_it_ended(conn: Any, job: SlurmJob, *, where: str) -> SlurmJob | No
 
 async def _from_sacct(
     conn: Any, job: SlurmJob, job_id: str, where: str
-) -> tuple[SlurmJob | None, bool]:
-    """The job as sacct has it once ended (None: not yet, or no accounting), and whether
-    that is final (its exit code known). Called by :func:`how_it_ended`."""
+) -> tuple[SlurmJob | None, bool, bool]:
+    """The job as sacct has it once ended (None: not yet, or no accounting), whether that
+    is final (its exit code known), and whether sacct has its batch step's row yet.
+    Called by :func:`how_it_ended`."""
     sacct = _command("sacct", "-n", "-P", "-j", job_id, "-o", SACCT_FIELDS)
     result = await run(conn, sacct, timeout=QUERY_TIMEOUT, what="sacct's answer", where=where)
     rows = {cells[0]: cells for cells in map(_cells, result.stdout.splitlines()) if cells}
     if job_id not in rows:
-        return None, False
+        return None, False, False
     ended = _from_cells(job, rows[job_id])
     batch = rows.get(f"{job_id}.batch")
     if ended.exit_code in ("", "0:0") and batch:  # the job line leaves out the signal
@@ -265,9 +269,10 @@ async def _from_sacct(
     if batch:  # the processes' peak: the job line has none
         ended.max_rss = _word(batch[9], 20)
     if not ended.ended:
-        return None, False
+        return None, False, batch is not None
     # else the batch step's end may not be recorded yet: slurmctld knows
-    return ended, ended.exit_code not in ("", "0:0") or ended.state == "COMPLETED"
+    final = ended.exit_code not in ("", "0:0") or ended.state == "COMPLETED"
+    return ended, final, batch is not None
 
 
 async def _from_scontrol(conn: Any, job: SlurmJob, job_id: str, where: str) -> SlurmJob | None:
@@ -341,7 +346,7 @@ async def current(conn: Any, job: SlurmJob, *, where: str) -> SlurmJob:
     found = (await query(conn, [job.job_id], where=where)).get(job.job_id)
     if found is not None and not found.ended:
         return found
-    ended = await how_it_ended(conn, found or job, where=where)
+    ended = await how_it_ended(conn, found or job, where=where, peak_tries=PEAK_TRIES)
     if ended is not None:
         return ended
     if found is not None:

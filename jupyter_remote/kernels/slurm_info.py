@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from ..store.slurm import SLURM_NAME_RE, TIME_RE, key_values, time_minutes
-from ..text import printable
+from ..text import ascii_digits, printable
 
 MAX_PARTITIONS = 200
 MAX_NODE_LINES = 20_000
@@ -141,7 +141,7 @@ def _accounts(text: str) -> list[dict[str, Any]]:
 
 
 def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() and len(text) < 12 else None
+    return int(text) if ascii_digits(text) and len(text) < 12 else None
 
 
 def _time_text(text: str) -> str:

@@ -65,6 +65,13 @@ def tres_mb(tres: str) -> float | None:
     return None
 
 
+#: sbatch options (in a profile's extra) that give a job memory in a way ``requested``
+#: does not sum (per GPU, whole nodes, CPUs of several tasks): with one of them and no
+#: --mem the request is unknown, so neither warned about nor refused (review s29 S1)
+OTHER_SHAPES = ("--mem-per-gpu", "--exclusive", "--ntasks", "--mincpus", "--nodes")
+SHORT_SHAPES = ("-n", "-N")
+
+
 def requested(slurm: Any, partition: dict[str, Any] | None = None) -> tuple[float, str] | None:
     """The job's memory in MB and how it was asked ('--mem=100M'), from a profile's Slurm
     settings (a SlurmRequest, or its JSON) and, when it asks none, the partition's default
@@ -72,13 +79,18 @@ def requested(slurm: Any, partition: dict[str, Any] | None = None) -> tuple[floa
     get = slurm.get if isinstance(slurm, dict) else lambda k: getattr(slurm, k, None)
     cpus = get("cpus") or 1
     options: dict[str, Any] = {"mem": get("memory")}
+    other_shape = False
     for option in get("extra") or ():
         name, _, value = str(option).partition("=")
         if name in ("--mem", "--mem-per-cpu"):
             options[name[2:]] = value
+        elif name.startswith(OTHER_SHAPES) or name in SHORT_SHAPES or name[:2] in SHORT_SHAPES:
+            other_shape = True
     if options.get("mem"):
         mb = size_mb(options["mem"])
         return (mb, f"--mem={options['mem']}") if mb else None
+    if other_shape:  # review s29 S1: memory per GPU, whole nodes, more tasks: not ours to sum
+        return None
     if options.get("mem-per-cpu"):
         mb = size_mb(options["mem-per-cpu"])
         per = f"--mem-per-cpu={options['mem-per-cpu']}"
@@ -109,7 +121,8 @@ def warning(slurm: Any, partition: dict[str, Any] | None = None) -> str | None:
 
 
 def cannot_start(slurm: Any, partition: dict[str, Any] | None = None) -> str | None:
-    """Why a job with this request cannot run a kernel at all, or None."""
+    """Why a job with this request cannot run a kernel at all, or None (None too when the
+    request gives memory in a way ``requested`` does not sum: review s29 S1)."""
     asked = requested(slurm, partition)
     if asked is None or asked[0] >= REFUSE_BELOW_MB:
         return None

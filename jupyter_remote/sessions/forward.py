@@ -48,6 +48,7 @@ from ..errors import (
     ValidationError,
 )
 from ..ssh.forwards import Forwards, free_local_ports, release_local_ports
+from ..text import ascii_digits
 from .linked import LinkedSession
 from .roster import registry, session_fields
 
@@ -67,7 +68,7 @@ def _port(value: Any, what: str, *, allow_zero: bool) -> int:
     """An int in 1..65535 (0 or None allowed for "pick one" when ``allow_zero``)."""
     if value is None and allow_zero:
         return 0
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 5:
+    if isinstance(value, str) and ascii_digits(value.strip()) and len(value.strip()) <= 5:
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{what} must be a port number (1-65535).", field=what)
