@@ -45,7 +45,8 @@ def _escape(match: re.Match[str]) -> str:
 def ascii_digits(text: str) -> bool:
     """Whether ``text`` is one or more ASCII digits, so ``int(text)`` takes it. Called on
     numbers a remote printed (sacct, scontrol, nvidia-smi): ``str.isdigit`` also accepts
-    '²' or '٣', on which ``int`` raises (review s29 S3)."""
+    '²', on which ``int`` raises (review s29 S3), and '٣', which ``int`` reads as 3 though
+    no such tool writes it."""
     return text.isascii() and text.isdigit()
 
 
