@@ -46,7 +46,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import RemoteCommandError
 from ..remote.zmtp_frames import MAX_FRAMES
@@ -311,14 +311,15 @@ def parent_fields(header: Any) -> dict[str, Any]:
     ``GapTeller._show``): the string fields of HEADER_FIELDS of a dict whose
     msg_id is a string, else {} (review s27 F1: jupyter_client reads msg_id and unpacks a
     "header" key)."""
-    if not isinstance(header, dict) or not _encodes(header.get("msg_id")):
+    if not isinstance(header, dict) or not encodes(header.get("msg_id")):
         return {}
-    return {k: header[k] for k in HEADER_FIELDS if _encodes(header.get(k))}
+    return {k: header[k] for k in HEADER_FIELDS if encodes(header.get(k))}
 
 
-def _encodes(value: Any) -> bool:
+def encodes(value: Any) -> TypeGuard[str]:
     """A string that UTF-8 can carry: JSON may hold a lone surrogate ("\\ud800"), which
-    jupyter_client's packer refuses (review s28 F1: UnicodeEncodeError ended the link)."""
+    jupyter_client's packer refuses (review s28 F1: UnicodeEncodeError ended the link).
+    Also called by ``relay_records`` on a dropped reply's answer fields."""
     if not isinstance(value, str):
         return False
     try:

@@ -42,7 +42,7 @@ from ..remote.relay_answers import (
     IDENTS_KEPT,
 )
 from ..text import printable
-from .gap_notices import PARENT_KEPT, reply_gap_ok
+from .gap_notices import PARENT_KEPT, encodes, reply_gap_ok
 from .relay_hello import relay_json
 
 #: the largest seq a record carries (its u64 field): the laptop's ACK must carry last_in
@@ -251,14 +251,8 @@ def answer(part: Any, seq: int, count: int) -> Answer | str:
 
 def _field(value: Any) -> TypeGuard[str]:
     """A header field an answer keeps: a string of at most ANSWER_FIELD characters that
-    UTF-8 carries (a lone surrogate raised in the reply's serialisation, review s28 F1)."""
-    if not isinstance(value, str) or len(value) > ANSWER_FIELD:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    UTF-8 carries (``gap_notices.encodes``: a lone surrogate, review s28 F1)."""
+    return encodes(value) and len(value) <= ANSWER_FIELD
 
 
 def gap_told(info: dict[str, Any], seq: int, last_in: int) -> dict[str, Any]:
